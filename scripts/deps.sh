@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the Debian packages tsps needs, only those missing.
+#   scripts/deps.sh build   - to build and run tspsd
+#   scripts/deps.sh test    - also what the whole test suite needs
+set -euo pipefail
+what=${1:-build}
+pkgs=(build-essential cmake pkg-config liblmdb-dev libevent-dev libssl-dev
+      openssl libprotobuf-c-dev protobuf-c-compiler libical-dev libinih-dev
+      libjansson-dev libcurl4-openssl-dev libxml2-dev libosip2-dev check
+      libsubunit-dev)
+if [ "$what" = test ]; then
+  pkgs+=(libphonenumber-dev clang libclang-rt-14-dev valgrind sip-tester
+         radicale apache2-utils chromium nodejs npm clang-format curl
+         lmdb-utils)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
