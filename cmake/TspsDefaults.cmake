@@ -14,3 +14,8 @@ if(TSPS_SANITIZE)
     -fno-omit-frame-pointer)
   add_link_options(-fsanitize=${TSPS_SANITIZE})
 endif()
+
+# Fuzz builds instrument every library for coverage.
+if(TSPS_BUILD_FUZZERS)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
