@@ -2,11 +2,18 @@
 #ifndef TSPS_INTERNAL_H
 #define TSPS_INTERNAL_H
 
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
 #include "tsps/tsps.h"
+
+#define TSPS_SCHEMA_VERSION 1u
+
+/* ---- small string helpers ---------------------------------------------- */
 
 /* Copy a NUL-terminated string into a fixed field; TSPS_EINVAL if it does
  * not fit (we refuse rather than truncate). */
@@ -51,5 +58,252 @@ static inline uint64_t tsps__e164_key(const char *e164)
     }
     return n > 0 ? v : 0;
 }
+
+/* Inverse of tsps__e164_key into a TSPS_E164_MAX buffer. */
+void tsps__e164_from_key(uint64_t k, char out[TSPS_E164_MAX]);
+
+static inline void tsps__be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline void tsps__be64(uint8_t *p, uint64_t v)
+{
+    tsps__be32(p, (uint32_t)(v >> 32));
+    tsps__be32(p + 4, (uint32_t)v);
+}
+
+static inline uint32_t tsps__rd32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline uint64_t tsps__rd64(const uint8_t *p)
+{
+    return ((uint64_t)tsps__rd32(p) << 32) | tsps__rd32(p + 4);
+}
+
+static inline uint64_t tsps__fnv64(const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* ---- record codec (codec.c) -------------------------------------------- */
+
+typedef struct tsps__wbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int overflow;
+} tsps__wbuf;
+
+typedef struct tsps__rbuf {
+    const uint8_t *p;
+    size_t len, off;
+    int bad;
+} tsps__rbuf;
+
+void tsps__w8(tsps__wbuf *w, uint8_t v);
+void tsps__w16(tsps__wbuf *w, uint16_t v);
+void tsps__w32(tsps__wbuf *w, uint32_t v);
+void tsps__w64(tsps__wbuf *w, uint64_t v);
+void tsps__wstr(tsps__wbuf *w, const char *s);
+uint8_t tsps__r8(tsps__rbuf *r);
+uint16_t tsps__r16(tsps__rbuf *r);
+uint32_t tsps__r32(tsps__rbuf *r);
+uint64_t tsps__r64(tsps__rbuf *r);
+void tsps__rstr(tsps__rbuf *r, char *dst, size_t cap);
+
+void tsps__enc_user(tsps__wbuf *w, const tsps_user *u);
+int tsps__dec_user(const void *p, size_t n, tsps_user *u);
+void tsps__enc_method(tsps__wbuf *w, const tsps_method *m);
+void tsps__dec_method(tsps__rbuf *r, tsps_method *m);
+void tsps__enc_contact(tsps__wbuf *w, const tsps_contact *c);
+int tsps__dec_contact(const void *p, size_t n, tsps_contact *c);
+void tsps__enc_event(tsps__wbuf *w, const tsps_event *e);
+int tsps__dec_event(const void *p, size_t n, tsps_event *e);
+void tsps__enc_reg(tsps__wbuf *w, const tsps_registration *r);
+int tsps__dec_reg(const void *p, size_t n, tsps_registration *r);
+void tsps__enc_decision(tsps__wbuf *w, const tsps_decision *d);
+void tsps__dec_decision(tsps__rbuf *r, tsps_decision *d);
+
+/* ---- time zones (tz.c) ------------------------------------------------- */
+
+/* UTC offset table of one zone between two instants: offsets[i] applies
+ * from at[i] (inclusive) to at[i+1]. */
+typedef struct tsps__tz {
+    char name[TSPS_TZ_MAX];
+    int64_t from, to;
+    size_t n;
+    int64_t *at;
+    int32_t *offset;
+    struct tsps__tz *next;
+} tsps__tz;
+
+int tsps__tz_valid(const char *name);
+int tsps__tz_load(const char *name, int64_t from, int64_t to, tsps__tz **out);
+void tsps__tz_free(tsps__tz *tz);
+/* Offset (seconds east of UTC) at t; falls back to libical outside the
+ * table range (rare; may allocate). */
+int32_t tsps__tz_offset(const tsps__tz *tz, int64_t t);
+
+/* ---- the engine -------------------------------------------------------- */
+
+enum {
+    DB_META = 0,
+    DB_USERS,      /* uid u32 -> user record */
+    DB_UNAMES,     /* user id string -> uid u32 */
+    DB_NUMBERS,    /* e164 key u64 -> uid u32 */
+    DB_CONTACTS,   /* uid u32 + contact uid -> contact record */
+    DB_CIDX,       /* uid u32 + e164 u64 -> (dup) code/name/contact uid */
+    DB_CODES,      /* uid u32 + status u8 + code -> method */
+    DB_STATUS,     /* uid u32 -> manual status */
+    DB_EVENTS,     /* uid u32 + chunk end u64 + hash u64 -> event */
+    DB_EVUID,      /* uid u32 + event uid -> chunk ends */
+    DB_REGS,       /* uid u32 + key -> registration */
+    DB_HIST,       /* call id u64 -> record */
+    DB_HIST_USER,  /* user id NUL start u64 id u64 -> "" */
+    DB_HIST_CALLER,/* user id NUL e164 u64 start u64 id u64 -> "" */
+    DB_CURSORS,    /* key -> sync cursor */
+    DB_KV,         /* key -> value */
+    DB__COUNT
+};
+
+/* Event chunks: an event is stored as pieces of at most this length, keyed
+ * by the piece's end, so "what overlaps now" is one seek and a short walk. */
+#define TSPS__EV_CHUNK (4 * 3600)
+
+/* Per-user cached configuration (snapshot.c). */
+typedef struct tsps__ucache {
+    uint32_t uid;
+    tsps_user user;
+    const tsps__tz *tz;
+    int has_manual;
+    tsps_status manual;
+    int64_t manual_until;
+    char manual_note[TSPS_DETAIL_MAX];
+} tsps__ucache;
+
+typedef struct tsps__rule {
+    uint32_t uid;
+    uint8_t status;
+    uint8_t used;
+    char code[TSPS_CODE_MAX];
+    tsps_method m;
+} tsps__rule;
+
+/* An immutable view of the configuration tables, shared by readers and
+ * replaced (never changed) when the configuration generation moves. */
+typedef struct tsps__snap {
+    atomic_int refs;
+    uint64_t gen;
+    /* users by uid: dense array, NULL where absent */
+    uint32_t nuids;
+    tsps__ucache **by_uid;
+    /* user id string -> uid: open addressing */
+    uint32_t name_mask;
+    uint32_t *name_slots; /* uid+1, 0 = empty */
+    /* number key -> uid: open addressing */
+    uint32_t num_mask;
+    uint64_t *num_keys; /* 0 = empty */
+    uint32_t *num_uids;
+    /* (uid, status, code) -> rule: open addressing */
+    uint32_t rule_mask;
+    tsps__rule *rules;
+    tsps__tz *zones;
+} tsps__snap;
+
+/* A reader: one per thread at a time, pooled. Holds a reset read txn and
+ * cursors so a route allocates nothing. */
+typedef struct tsps__reader {
+    MDB_txn *txn;
+    MDB_cursor *cur_cidx, *cur_events, *cur_regs;
+    tsps__snap *snap;
+    struct tsps__reader *next;
+} tsps__reader;
+
+struct tsps_engine {
+    MDB_env *env;
+    MDB_dbi dbi[DB__COUNT];
+    unsigned flags;
+    size_t map_size, map_max;
+    tsps_log_fn log;
+    void *log_arg;
+    void *(*amalloc)(void *, size_t);
+    void (*afree)(void *, void *);
+    void *aarg;
+    tsps_dialplan site; /* site dial plan; site.cc[0] == 0 if none */
+    pthread_mutex_t wlock;        /* serialises writers (and map growth) */
+    pthread_rwlock_t maplock;     /* readers shared, map growth exclusive */
+    atomic_uint_fast64_t gen;     /* configuration generation */
+    pthread_mutex_t snap_lock;
+    tsps__snap *snap;
+    pthread_mutex_t pool_lock;
+    tsps__reader *pool;
+};
+
+void *tsps__malloc(tsps_engine *eng, size_t n);
+void *tsps__calloc(tsps_engine *eng, size_t n, size_t sz);
+void tsps__free(tsps_engine *eng, void *p);
+void tsps__logf(tsps_engine *eng, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int tsps__mdb_err(int rc);
+
+/* A write: fn runs inside a write txn; on MDB_MAP_FULL the map grows and fn
+ * runs again. `config` != 0 bumps the configuration generation. */
+typedef int (*tsps__write_fn)(tsps_engine *eng, MDB_txn *txn, void *arg);
+int tsps__write(tsps_engine *eng, int config, tsps__write_fn fn, void *arg);
+/* Grow the map (wlock held by the caller, no txn of ours active). */
+int tsps__grow(tsps_engine *eng);
+/* Read: begin a read txn (maplock shared held until tsps__read_end). */
+int tsps__read_begin(tsps_engine *eng, MDB_txn **txn);
+void tsps__read_end(tsps_engine *eng, MDB_txn *txn);
+void tsps__bump_gen(tsps_engine *eng, MDB_txn *txn);
+
+/* uid of a user id inside a txn; TSPS_ENOTFOUND if none. */
+int tsps__uid(tsps_engine *eng, MDB_txn *txn, const char *user_id,
+              uint32_t *uid);
+int tsps__user_load(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
+                    tsps_user *u);
+int tsps__valid_id(const char *id);
+int tsps__valid_code(const char *code, char out[TSPS_CODE_MAX]);
+
+/* Readers and snapshots (snapshot.c). */
+int tsps__reader_get(tsps_engine *eng, tsps__reader **out);
+void tsps__reader_put(tsps_engine *eng, tsps__reader *r);
+void tsps__reader_free(tsps_engine *eng, tsps__reader *r);
+void tsps__snap_release(tsps_engine *eng, tsps__snap *s);
+const tsps__ucache *tsps__snap_user_by_name(const tsps__snap *s,
+                                            const char *id);
+const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s,
+                                              uint64_t key);
+const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
+                                   tsps_status st, const char *code);
+
+/* Contacts/events inside a write txn (contacts.c), shared with batches. */
+int tsps__contact_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
+                          const tsps_user *u, const tsps_contact *c);
+int tsps__contact_del_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
+                          const char *cuid);
+int tsps__event_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
+                        const tsps_event *e);
+int tsps__event_del_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
+                        const char *euid);
+/* Delete every key with this prefix in a DB. */
+int tsps__del_prefix(MDB_txn *txn, MDB_dbi dbi, const void *prefix,
+                     size_t plen);
+
+/* Route helpers (route.c) used by history.c. */
+int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
+                  int64_t now, tsps_decision *d);
 
 #endif

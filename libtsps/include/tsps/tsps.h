@@ -167,10 +167,13 @@ typedef struct tsps_config {
     void *(*alloc_malloc)(void *arg, size_t n);
     void (*alloc_free)(void *arg, void *p);
     void *alloc_arg;
+    const char *region; /* site region (ISO 3166) for called numbers that
+                           arrive in national form; NULL = only
+                           international forms are understood */
 } tsps_config;
 
 #define TSPS_CONFIG_INIT                                                       \
-    { TSPS_CONFIG_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL }
+    { TSPS_CONFIG_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /**
  * Open (creating if needed) a store and its engine.
@@ -643,7 +646,7 @@ TSPS_API int tsps_event_delete(tsps_engine *eng, const char *user_id,
 
 typedef int (*tsps_event_cb)(void *arg, const tsps_event *e);
 
-/** Events overlapping [from, to), in start order. */
+/** Events overlapping [from, to), in order of their end time. */
 TSPS_API int tsps_event_list(tsps_engine *eng, const char *user_id,
                              int64_t from, int64_t to, tsps_event_cb cb,
                              void *arg);

@@ -1,0 +1,417 @@
+/* Contacts (with the by-number index routing reads), calendar event
+ * instances (stored in chunks keyed by end time) and write batches. */
+#include <ctype.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* ---- keys ---------------------------------------------------------------- */
+
+static size_t contact_key(uint8_t *kb, uint32_t uid, const char *cuid)
+{
+    size_t n = strlen(cuid);
+    tsps__be32(kb, uid);
+    memcpy(kb + 4, cuid, n);
+    return 4 + n;
+}
+
+static void cidx_key(uint8_t kb[12], uint32_t uid, uint64_t num)
+{
+    tsps__be32(kb, uid);
+    tsps__be64(kb + 4, num);
+}
+
+/* Index value: src, code, name, contact uid — all routing needs. */
+static size_t cidx_val(uint8_t *vb, const tsps_contact *c)
+{
+    size_t cl = strlen(c->code), nl = strlen(c->name), ul = strlen(c->uid);
+    size_t o = 0;
+    vb[o++] = (uint8_t)c->code_source;
+    vb[o++] = (uint8_t)cl;
+    memcpy(vb + o, c->code, cl);
+    o += cl;
+    vb[o++] = (uint8_t)nl;
+    memcpy(vb + o, c->name, nl);
+    o += nl;
+    memcpy(vb + o, c->uid, ul);
+    return o + ul;
+}
+
+static int valid_uid(const char *uid)
+{
+    size_t n;
+    if (uid == NULL)
+        return 0;
+    n = strnlen(uid, TSPS_UID_MAX);
+    return n > 0 && n < TSPS_UID_MAX;
+}
+
+/* ---- contacts --------------------------------------------------------------- */
+
+void tsps_contact_init(tsps_contact *c)
+{
+    if (c == NULL)
+        return;
+    memset(c, 0, sizeof(*c));
+    c->version = TSPS_CONTACT_VERSION;
+}
+
+static int load_contact(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
+                        const char *cuid, tsps_contact *c)
+{
+    uint8_t kb[4 + TSPS_UID_MAX];
+    MDB_val k = {contact_key(kb, uid, cuid), kb}, v;
+    int rc = mdb_get(txn, eng->dbi[DB_CONTACTS], &k, &v);
+    if (rc != MDB_SUCCESS)
+        return tsps__mdb_err(rc);
+    return tsps__dec_contact(v.mv_data, v.mv_size, c);
+}
+
+static int unindex(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
+                   const tsps_contact *old)
+{
+    uint8_t kb[12], vb[512];
+    for (int i = 0; i < old->nnumbers; i++) {
+        uint64_t key = tsps__e164_key(old->numbers[i]);
+        MDB_val k = {12, kb}, v;
+        int rc;
+        if (key == 0)
+            continue;
+        cidx_key(kb, uid, key);
+        v.mv_size = cidx_val(vb, old);
+        v.mv_data = vb;
+        rc = mdb_del(txn, eng->dbi[DB_CIDX], &k, &v);
+        if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+            return tsps__mdb_err(rc);
+    }
+    return TSPS_OK;
+}
+
+int tsps__contact_del_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
+                          const char *cuid)
+{
+    tsps_contact old;
+    uint8_t kb[4 + TSPS_UID_MAX];
+    MDB_val k;
+    int rc = load_contact(eng, txn, uid, cuid, &old);
+    if (rc != TSPS_OK)
+        return rc;
+    rc = unindex(eng, txn, uid, &old);
+    if (rc != TSPS_OK)
+        return rc;
+    k.mv_size = contact_key(kb, uid, cuid);
+    k.mv_data = kb;
+    return tsps__mdb_err(mdb_del(txn, eng->dbi[DB_CONTACTS], &k, NULL));
+}
+
+/* Validate and normalise a contact for storage. */
+static int prepare_contact(tsps_engine *eng, const tsps_user *u,
+                           const tsps_contact *in, tsps_contact *c)
+{
+    char code[TSPS_CODE_MAX];
+    uint8_t n = 0;
+
+    if (in->version < 1 || in->version > TSPS_CONTACT_VERSION)
+        return TSPS_EVERSION;
+    *c = *in;
+    if (!valid_uid(c->uid) ||
+        strnlen(c->name, TSPS_NAME_MAX) == TSPS_NAME_MAX ||
+        strnlen(c->org, TSPS_NAME_MAX) == TSPS_NAME_MAX ||
+        strnlen(c->source, TSPS_SOURCE_MAX) == TSPS_SOURCE_MAX ||
+        strnlen(c->code_detail, TSPS_DETAIL_MAX) == TSPS_DETAIL_MAX ||
+        c->nnumbers > TSPS_MAX_NUMBERS || c->nemails > TSPS_MAX_EMAILS ||
+        (unsigned)c->code_source >= TSPS_CODE_SRC__COUNT)
+        return TSPS_EINVAL;
+    if (c->code[0] != '\0') {
+        if (!tsps__valid_code(c->code, code) || strcmp(code, "*") == 0)
+            return TSPS_EINVAL;
+        strcpy(c->code, code);
+    }
+    for (int i = 0; i < in->nnumbers; i++) {
+        tsps_number num;
+        int dup = 0;
+        if (strnlen(in->numbers[i], sizeof(in->numbers[i])) ==
+                sizeof(in->numbers[i]) ||
+            tsps_normalize(in->numbers[i], &u->dialplan, &num) != TSPS_OK ||
+            num.kind != TSPS_NUM_E164) {
+            tsps__logf(eng, TSPS_LOG_WARN,
+                       "msg=\"contact number not usable, dropped\" "
+                       "contact=\"%.64s\"",
+                       in->uid);
+            continue;
+        }
+        for (int j = 0; j < n; j++)
+            dup |= strcmp(c->numbers[j], num.e164) == 0;
+        if (!dup)
+            strcpy(c->numbers[n++], num.e164);
+    }
+    c->nnumbers = n;
+    for (int i = 0; i < c->nemails; i++) {
+        if (strnlen(c->emails[i], TSPS_EMAIL_MAX) == TSPS_EMAIL_MAX)
+            return TSPS_EINVAL;
+        for (char *p = c->emails[i]; *p != '\0'; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    return TSPS_OK;
+}
+
+int tsps__contact_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
+                          const tsps_user *u, const tsps_contact *in)
+{
+    tsps_contact c, old;
+    uint8_t kb[4 + TSPS_UID_MAX], vb[8192], ib[512];
+    tsps__wbuf w = {vb, sizeof(vb), 0, 0};
+    MDB_val k, v;
+    int rc = prepare_contact(eng, u, in, &c);
+
+    if (rc != TSPS_OK)
+        return rc;
+    rc = load_contact(eng, txn, uid, c.uid, &old);
+    if (rc == TSPS_OK)
+        rc = unindex(eng, txn, uid, &old);
+    else if (rc == TSPS_ENOTFOUND)
+        rc = TSPS_OK;
+    if (rc != TSPS_OK)
+        return rc;
+    tsps__enc_contact(&w, &c);
+    if (w.overflow)
+        return TSPS_EINVAL;
+    k.mv_size = contact_key(kb, uid, c.uid);
+    k.mv_data = kb;
+    v.mv_size = w.len;
+    v.mv_data = vb;
+    rc = mdb_put(txn, eng->dbi[DB_CONTACTS], &k, &v, 0);
+    if (rc != MDB_SUCCESS)
+        return tsps__mdb_err(rc);
+    for (int i = 0; i < c.nnumbers; i++) {
+        uint8_t ck[12];
+        MDB_val k2 = {12, ck}, v2 = {cidx_val(ib, &c), ib};
+        cidx_key(ck, uid, tsps__e164_key(c.numbers[i]));
+        rc = mdb_put(txn, eng->dbi[DB_CIDX], &k2, &v2, MDB_NODUPDATA);
+        if (rc != MDB_SUCCESS && rc != MDB_KEYEXIST)
+            return tsps__mdb_err(rc);
+    }
+    return TSPS_OK;
+}
+
+struct contact_arg {
+    const char *user_id;
+    const tsps_contact *c;
+    const char *cuid;
+    const char *code;
+    tsps_code_source src;
+};
+
+static int contact_put_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
+{
+    struct contact_arg *a = arg;
+    tsps_user u;
+    uint32_t uid;
+    int rc = tsps__uid(eng, txn, a->user_id, &uid);
+    if (rc == TSPS_OK)
+        rc = tsps__user_load(eng, txn, uid, &u);
+    if (rc == TSPS_OK)
+        rc = tsps__contact_put_txn(eng, txn, uid, &u, a->c);
+    return rc;
+}
+
+int tsps_contact_put(tsps_engine *eng, const char *user_id,
+                     const tsps_contact *c)
+{
+    struct contact_arg a = {user_id, c, NULL, NULL, 0};
+    if (eng == NULL || c == NULL || !tsps__valid_id(user_id))
+        return TSPS_EINVAL;
+    return tsps__write(eng, 0, contact_put_fn, &a);
+}
+
+static int contact_del_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
+{
+    struct contact_arg *a = arg;
+    uint32_t uid;
+    int rc = tsps__uid(eng, txn, a->user_id, &uid);
+    return rc == TSPS_OK ? tsps__contact_del_txn(eng, txn, uid, a->cuid) : rc;
+}
+
+int tsps_contact_delete(tsps_engine *eng, const char *user_id,
+                        const char *uid)
+{
+    struct contact_arg a = {user_id, NULL, uid, NULL, 0};
+    if (eng == NULL || !tsps__valid_id(user_id) || !valid_uid(uid))
+        return TSPS_EINVAL;
+    return tsps__write(eng, 0, contact_del_fn, &a);
+}
+
+static int contact_code_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
+{
+    struct contact_arg *a = arg;
+    tsps_contact c;
+    tsps_user u;
+    uint32_t uid;
+    int rc = tsps__uid(eng, txn, a->user_id, &uid);
+    if (rc == TSPS_OK)
+        rc = tsps__user_load(eng, txn, uid, &u);
+    if (rc == TSPS_OK)
+        rc = load_contact(eng, txn, uid, a->cuid, &c);
+    if (rc != TSPS_OK)
+        return rc;
+    strcpy(c.code, a->code);
+    c.code_source = a->code[0] != '\0' ? a->src : TSPS_CODE_SRC_NONE;
+    c.code_detail[0] = '\0';
+    return tsps__contact_put_txn(eng, txn, uid, &u, &c);
+}
+
+int tsps_contact_set_code(tsps_engine *eng, const char *user_id,
+                          const char *uid, const char *code,
+                          tsps_code_source src)
+{
+    struct contact_arg a = {user_id, NULL, uid, code, src};
+    char tmp[TSPS_CODE_MAX];
+    if (eng == NULL || !tsps__valid_id(user_id) || !valid_uid(uid) ||
+        code == NULL || (code[0] != '\0' && !tsps__valid_code(code, tmp)) ||
+        (unsigned)src >= TSPS_CODE_SRC__COUNT)
+        return TSPS_EINVAL;
+    if (src == TSPS_CODE_SRC_NONE)
+        a.src = TSPS_CODE_SRC_MANUAL;
+    return tsps__write(eng, 0, contact_code_fn, &a);
+}
+
+int tsps_contact_get(tsps_engine *eng, const char *user_id, const char *uid,
+                     tsps_contact *out)
+{
+    MDB_txn *txn = NULL;
+    uint32_t u;
+    int rc;
+
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (eng == NULL || out == NULL || !tsps__valid_id(user_id) ||
+        !valid_uid(uid))
+        return TSPS_EINVAL;
+    rc = tsps__read_begin(eng, &txn);
+    if (rc != TSPS_OK)
+        return rc;
+    rc = tsps__uid(eng, txn, user_id, &u);
+    if (rc == TSPS_OK)
+        rc = load_contact(eng, txn, u, uid, out);
+    tsps__read_end(eng, txn);
+    return rc;
+}
+
+static int icontains(const char *hay, const char *needle)
+{
+    return needle[0] == '\0' || strcasestr(hay, needle) != NULL;
+}
+
+static int contact_matches(const tsps_contact *c, const char *q)
+{
+    if (q == NULL || q[0] == '\0')
+        return 1;
+    if (icontains(c->name, q) || icontains(c->org, q) ||
+        icontains(c->code, q))
+        return 1;
+    for (int i = 0; i < c->nemails; i++)
+        if (icontains(c->emails[i], q))
+            return 1;
+    for (int i = 0; i < c->nnumbers; i++)
+        if (strstr(c->numbers[i], q) != NULL)
+            return 1;
+    return 0;
+}
+
+int tsps_contact_list(tsps_engine *eng, const char *user_id,
+                      const char *query, tsps_contact_cb cb, void *arg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint8_t pfx[4];
+    uint32_t uid;
+    tsps_contact c;
+    int rc;
+
+    if (eng == NULL || cb == NULL || !tsps__valid_id(user_id))
+        return TSPS_EINVAL;
+    rc = tsps__read_begin(eng, &txn);
+    if (rc != TSPS_OK)
+        return rc;
+    rc = tsps__uid(eng, txn, user_id, &uid);
+    if (rc != TSPS_OK)
+        goto out;
+    rc = tsps__mdb_err(mdb_cursor_open(txn, eng->dbi[DB_CONTACTS], &cur));
+    if (rc != TSPS_OK)
+        goto out;
+    tsps__be32(pfx, uid);
+    k.mv_size = 4;
+    k.mv_data = pfx;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == MDB_SUCCESS && k.mv_size > 4 &&
+           memcmp(k.mv_data, pfx, 4) == 0) {
+        if (tsps__dec_contact(v.mv_data, v.mv_size, &c) == TSPS_OK &&
+            contact_matches(&c, query) && cb(arg, &c) != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK
+                                                 : tsps__mdb_err(rc);
+    mdb_cursor_close(cur);
+out:
+    tsps__read_end(eng, txn);
+    return rc;
+}
+
+int tsps_contact_find_number(tsps_engine *eng, const char *user_id,
+                             const char *number, tsps_contact_cb cb, void *arg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint8_t kb[12];
+    uint32_t uid;
+    tsps_user u;
+    tsps_number num;
+    int rc;
+
+    if (eng == NULL || cb == NULL || number == NULL ||
+        !tsps__valid_id(user_id))
+        return TSPS_EINVAL;
+    rc = tsps__read_begin(eng, &txn);
+    if (rc != TSPS_OK)
+        return rc;
+    rc = tsps__uid(eng, txn, user_id, &uid);
+    if (rc == TSPS_OK)
+        rc = tsps__user_load(eng, txn, uid, &u);
+    if (rc != TSPS_OK)
+        goto out;
+    if (tsps_normalize(number, &u.dialplan, &num) != TSPS_OK ||
+        num.kind != TSPS_NUM_E164) {
+        rc = TSPS_ENUMBER;
+        goto out;
+    }
+    rc = tsps__mdb_err(mdb_cursor_open(txn, eng->dbi[DB_CIDX], &cur));
+    if (rc != TSPS_OK)
+        goto out;
+    cidx_key(kb, uid, tsps__e164_key(num.e164));
+    k.mv_size = 12;
+    k.mv_data = kb;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    while (rc == MDB_SUCCESS) {
+        const uint8_t *p = v.mv_data;
+        size_t cl = p[1], nl = p[2 + cl], off = 3 + cl + nl;
+        char cuid[TSPS_UID_MAX];
+        tsps_contact c;
+        if (off < v.mv_size && v.mv_size - off < TSPS_UID_MAX) {
+            memcpy(cuid, p + off, v.mv_size - off);
+            cuid[v.mv_size - off] = '\0';
+            if (load_contact(eng, txn, uid, cuid, &c) == TSPS_OK &&
+                cb(arg, &c) != 0)
+                break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK
+                                                 : tsps__mdb_err(rc);
+    mdb_cursor_close(cur);
+out:
+    tsps__read_end(eng, txn);
+    return rc;
+}

@@ -1,0 +1,362 @@
+/* Call history: every call with its decision, trace and outcome. */
+#include <stdlib.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define REC_MAX (48 * 1024)
+
+static void enc_record(tsps__wbuf *w, const tsps_call_record *r,
+                       int has_original)
+{
+    tsps__w8(w, 1);
+    tsps__w64(w, (uint64_t)r->start);
+    tsps__w64(w, (uint64_t)r->end);
+    tsps__w8(w, (uint8_t)r->outcome);
+    tsps__wstr(w, r->note);
+    tsps__enc_decision(w, &r->decision);
+    tsps__w8(w, (uint8_t)has_original);
+    if (has_original)
+        tsps__enc_decision(w, &r->original);
+}
+
+static int dec_record(const void *p, size_t n, uint64_t id,
+                      tsps_call_record *r)
+{
+    tsps__rbuf b = {p, n, 0, 0};
+    memset(r, 0, sizeof(*r));
+    r->id = id;
+    if (tsps__r8(&b) != 1)
+        return TSPS_ESTORE;
+    r->start = (int64_t)tsps__r64(&b);
+    r->end = (int64_t)tsps__r64(&b);
+    r->outcome = (tsps_outcome)tsps__r8(&b);
+    tsps__rstr(&b, r->note, sizeof(r->note));
+    tsps__dec_decision(&b, &r->decision);
+    if (tsps__r8(&b) == 1)
+        tsps__dec_decision(&b, &r->original);
+    return b.bad ? TSPS_ESTORE : TSPS_OK;
+}
+
+static size_t user_key(uint8_t *kb, const char *user, int64_t start,
+                       uint64_t id)
+{
+    size_t n = strlen(user);
+    memcpy(kb, user, n);
+    kb[n] = 0;
+    tsps__be64(kb + n + 1, (uint64_t)start);
+    tsps__be64(kb + n + 9, id);
+    return n + 17;
+}
+
+static size_t caller_key(uint8_t *kb, const char *user, uint64_t caller,
+                         int64_t start, uint64_t id)
+{
+    size_t n = strlen(user);
+    memcpy(kb, user, n);
+    kb[n] = 0;
+    tsps__be64(kb + n + 1, caller);
+    tsps__be64(kb + n + 9, (uint64_t)start);
+    tsps__be64(kb + n + 17, id);
+    return n + 25;
+}
+
+struct hist_arg {
+    tsps_call_record *rec;
+    uint8_t *buf;
+    uint64_t id;
+    int has_original;
+    /* override */
+    const tsps_method *m;
+    const char *actor;
+    int64_t now;
+    tsps_decision *out;
+    /* set outcome */
+    tsps_outcome outcome;
+    int64_t end;
+    const char *note;
+};
+
+static int put_record(tsps_engine *eng, MDB_txn *txn, struct hist_arg *a)
+{
+    tsps__wbuf w = {a->buf, REC_MAX, 0, 0};
+    uint8_t kb[8];
+    MDB_val k = {8, kb}, v;
+    enc_record(&w, a->rec, a->has_original);
+    if (w.overflow)
+        return TSPS_EINVAL;
+    tsps__be64(kb, a->id);
+    v.mv_size = w.len;
+    v.mv_data = a->buf;
+    return tsps__mdb_err(mdb_put(txn, eng->dbi[DB_HIST], &k, &v, 0));
+}
+
+static int append_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
+{
+    struct hist_arg *a = arg;
+    const tsps_decision *d = &a->rec->decision;
+    MDB_val mk = {8, "nextcall"}, mv, k, v = {0, NULL};
+    uint8_t nb[8], kb[TSPS_ID_MAX + 32];
+    uint64_t caller = tsps__e164_key(d->caller);
+    int rc;
+
+    a->id = 1;
+    if (mdb_get(txn, eng->dbi[DB_META], &mk, &mv) == MDB_SUCCESS &&
+        mv.mv_size == 8)
+        a->id = tsps__rd64(mv.mv_data);
+    tsps__be64(nb, a->id + 1);
+    mv.mv_size = 8;
+    mv.mv_data = nb;
+    rc = tsps__mdb_err(mdb_put(txn, eng->dbi[DB_META], &mk, &mv, 0));
+    if (rc == TSPS_OK)
+        rc = put_record(eng, txn, a);
+    if (rc != TSPS_OK || d->user[0] == '\0')
+        return rc;
+    k.mv_size = user_key(kb, d->user, a->rec->start, a->id);
+    k.mv_data = kb;
+    rc = tsps__mdb_err(mdb_put(txn, eng->dbi[DB_HIST_USER], &k, &v, 0));
+    if (rc != TSPS_OK || caller == 0)
+        return rc;
+    k.mv_size = caller_key(kb, d->user, caller, a->rec->start, a->id);
+    return tsps__mdb_err(mdb_put(txn, eng->dbi[DB_HIST_CALLER], &k, &v, 0));
+}
+
+int tsps_history_append(tsps_engine *eng, const tsps_decision *d,
+                        tsps_outcome outcome, uint64_t *id)
+{
+    struct hist_arg a;
+    tsps_call_record *rec;
+    int rc;
+
+    if (id != NULL)
+        *id = 0;
+    if (eng == NULL || d == NULL || id == NULL ||
+        (unsigned)outcome >= TSPS_OUTCOME__COUNT ||
+        strnlen(d->user, TSPS_ID_MAX) == TSPS_ID_MAX)
+        return TSPS_EINVAL;
+    memset(&a, 0, sizeof(a));
+    rec = tsps__calloc(eng, 1, sizeof(*rec));
+    a.buf = tsps__malloc(eng, REC_MAX);
+    if (rec == NULL || a.buf == NULL) {
+        tsps__free(eng, rec);
+        tsps__free(eng, a.buf);
+        return TSPS_ENOMEM;
+    }
+    rec->start = d->at != 0 ? d->at : (int64_t)time(NULL);
+    rec->outcome = outcome;
+    rec->decision = *d;
+    a.rec = rec;
+    rc = tsps__write(eng, 0, append_fn, &a);
+    if (rc == TSPS_OK)
+        *id = a.id;
+    tsps__free(eng, rec);
+    tsps__free(eng, a.buf);
+    return rc;
+}
+
+static int load_record(tsps_engine *eng, MDB_txn *txn, uint64_t id,
+                       tsps_call_record *r, int *has_original)
+{
+    uint8_t kb[8];
+    MDB_val k = {8, kb}, v;
+    int rc;
+    tsps__be64(kb, id);
+    rc = mdb_get(txn, eng->dbi[DB_HIST], &k, &v);
+    if (rc != MDB_SUCCESS)
+        return tsps__mdb_err(rc);
+    rc = dec_record(v.mv_data, v.mv_size, id, r);
+    if (has_original != NULL)
+        *has_original = r->original.version != 0;
+    return rc;
+}
+
+static int outcome_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
+{
+    struct hist_arg *a = arg;
+    int rc = load_record(eng, txn, a->id, a->rec, &a->has_original);
+    if (rc != TSPS_OK)
+        return rc;
+    a->rec->outcome = a->outcome;
+    a->rec->end = a->end;
+    if (a->note != NULL)
+        tsps__stcopy(a->rec->note, sizeof(a->rec->note), a->note);
+    return put_record(eng, txn, a);
+}
+
+static int override_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
+{
+    struct hist_arg *a = arg;
+    int rc = load_record(eng, txn, a->id, a->rec, &a->has_original);
+    if (rc != TSPS_OK)
+        return rc;
+    if (!a->has_original) {
+        a->rec->original = a->rec->decision;
+        a->has_original = 1;
+    }
+    *a->out = a->rec->decision;
+    rc = tsps_route_override(eng, &a->rec->decision, a->m, a->actor, a->now,
+                             a->out);
+    if (rc != TSPS_OK)
+        return rc;
+    a->rec->decision = *a->out;
+    return put_record(eng, txn, a);
+}
+
+static int run_update(tsps_engine *eng, struct hist_arg *a,
+                      tsps__write_fn fn)
+{
+    int rc;
+    a->rec = tsps__calloc(eng, 1, sizeof(*a->rec));
+    a->buf = tsps__malloc(eng, REC_MAX);
+    if (a->rec == NULL || a->buf == NULL)
+        rc = TSPS_ENOMEM;
+    else
+        rc = tsps__write(eng, 0, fn, a);
+    tsps__free(eng, a->rec);
+    tsps__free(eng, a->buf);
+    return rc;
+}
+
+int tsps_history_set_outcome(tsps_engine *eng, uint64_t id,
+                             tsps_outcome outcome, int64_t end,
+                             const char *note)
+{
+    struct hist_arg a;
+    if (eng == NULL || id == 0 || (unsigned)outcome >= TSPS_OUTCOME__COUNT)
+        return TSPS_EINVAL;
+    memset(&a, 0, sizeof(a));
+    a.id = id;
+    a.outcome = outcome;
+    a.end = end;
+    a.note = note;
+    return run_update(eng, &a, outcome_fn);
+}
+
+int tsps_history_override(tsps_engine *eng, uint64_t id, const tsps_method *m,
+                          const char *actor, int64_t now, tsps_decision *out)
+{
+    struct hist_arg a;
+    if (eng == NULL || id == 0 || m == NULL || actor == NULL || out == NULL)
+        return TSPS_EINVAL;
+    memset(&a, 0, sizeof(a));
+    a.id = id;
+    a.m = m;
+    a.actor = actor;
+    a.now = now != 0 ? now : (int64_t)time(NULL);
+    a.out = out;
+    return run_update(eng, &a, override_fn);
+}
+
+int tsps_history_get(tsps_engine *eng, uint64_t id, tsps_call_record *out)
+{
+    MDB_txn *txn = NULL;
+    int rc;
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (eng == NULL || id == 0 || out == NULL)
+        return TSPS_EINVAL;
+    rc = tsps__read_begin(eng, &txn);
+    if (rc != TSPS_OK)
+        return rc;
+    rc = load_record(eng, txn, id, out, NULL);
+    tsps__read_end(eng, txn);
+    return rc;
+}
+
+/* Walk index keys between lo and hi backwards (newest first). */
+static int walk_index(tsps_engine *eng, int dbi, const uint8_t *lo,
+                      size_t lolen, const uint8_t *hi, size_t hilen,
+                      size_t limit, tsps_history_cb cb, void *arg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k = {hilen, (void *)hi}, v;
+    tsps_call_record *rec = NULL;
+    size_t count = 0;
+    int rc;
+
+    rec = tsps__malloc(eng, sizeof(*rec));
+    if (rec == NULL)
+        return TSPS_ENOMEM;
+    rc = tsps__read_begin(eng, &txn);
+    if (rc != TSPS_OK) {
+        tsps__free(eng, rec);
+        return rc;
+    }
+    rc = mdb_cursor_open(txn, eng->dbi[dbi], &cur);
+    if (rc != MDB_SUCCESS)
+        goto out;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    else if (rc == MDB_SUCCESS)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    while (rc == MDB_SUCCESS) {
+        size_t cmplen = k.mv_size < lolen ? k.mv_size : lolen;
+        if (k.mv_size < 8 || memcmp(k.mv_data, lo, cmplen) < 0 ||
+            (cmplen == lolen && k.mv_size < lolen))
+            break;
+        if (k.mv_size != lolen) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+            continue;
+        }
+        if (load_record(eng, txn,
+                        tsps__rd64((uint8_t *)k.mv_data + k.mv_size - 8), rec,
+                        NULL) == TSPS_OK) {
+            count++;
+            if (cb(arg, rec) != 0 || (limit != 0 && count >= limit))
+                break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = MDB_SUCCESS;
+out:
+    mdb_cursor_close(cur);
+    tsps__read_end(eng, txn);
+    tsps__free(eng, rec);
+    return tsps__mdb_err(rc);
+}
+
+int tsps_history_query(tsps_engine *eng, const char *user_id, int64_t from,
+                       int64_t to, size_t limit, tsps_history_cb cb,
+                       void *arg)
+{
+    uint8_t lo[TSPS_ID_MAX + 32], hi[TSPS_ID_MAX + 32];
+    size_t n;
+    if (eng == NULL || cb == NULL || !tsps__valid_id(user_id) || to <= from ||
+        from < 0)
+        return TSPS_EINVAL;
+    n = user_key(lo, user_id, from, 0);
+    user_key(hi, user_id, to, 0);
+    return walk_index(eng, DB_HIST_USER, lo, n, hi, n, limit, cb, arg);
+}
+
+int tsps_history_by_caller(tsps_engine *eng, const char *user_id,
+                           const char *caller, size_t limit,
+                           tsps_history_cb cb, void *arg)
+{
+    uint8_t lo[TSPS_ID_MAX + 40], hi[TSPS_ID_MAX + 40];
+    tsps_user u;
+    tsps_number num;
+    uint64_t key;
+    size_t n;
+    int rc;
+
+    if (eng == NULL || cb == NULL || caller == NULL ||
+        !tsps__valid_id(user_id))
+        return TSPS_EINVAL;
+    key = tsps__e164_key(caller);
+    if (key == 0) {
+        rc = tsps_user_get(eng, user_id, &u);
+        if (rc != TSPS_OK)
+            return rc;
+        if (tsps_normalize(caller, &u.dialplan, &num) != TSPS_OK ||
+            num.kind != TSPS_NUM_E164)
+            return TSPS_ENUMBER;
+        key = tsps__e164_key(num.e164);
+    }
+    n = caller_key(lo, user_id, key, 0, 0);
+    caller_key(hi, user_id, key, INT64_MAX, UINT64_MAX);
+    return walk_index(eng, DB_HIST_CALLER, lo, n, hi, n, limit, cb, arg);
+}

@@ -1,0 +1,699 @@
+/* route(): the pipeline of DESIGN.md step 4, and live overrides.
+ *
+ * Hot path rules: one pooled reader (read txn + cursors, renewed), the
+ * configuration from the in-memory snapshot, LMDB only for the contact
+ * index, the events of the hour and, for "ring", the registrations. No
+ * allocation, no formatting: traces are structured, text comes later. */
+#include <stdio.h>
+#include <time.h>
+
+#include "internal.h"
+
+static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc,
+               int n, int32_t arg, const char *what, const char *found)
+{
+    tsps_trace_step *s;
+    if (d->ntrace >= TSPS_MAX_TRACE)
+        return;
+    s = &d->trace[d->ntrace++];
+    s->step = (uint8_t)step;
+    s->outcome = (uint8_t)oc;
+    s->n = (uint16_t)n;
+    s->arg = arg;
+    tsps__stcopy(s->what, sizeof(s->what), what);
+    tsps__stcopy(s->found, sizeof(s->found), found);
+}
+
+static void decision_reset(tsps_decision *d, int64_t now)
+{
+    /* Clear the head only; arrays are valid up to their counts. */
+    memset(d, 0, offsetof(tsps_decision, targets));
+    d->version = TSPS_DECISION_VERSION;
+    d->at = now;
+    d->ntrace = 0;
+}
+
+/* ---- status ----------------------------------------------------------------- */
+
+typedef struct evscan {
+    int found;           /* an event makes the user busy/away now */
+    tsps_busy busy;
+    int64_t end;
+    char summary[TSPS_DETAIL_MAX];
+    char uid[TSPS_UID_MAX];
+    int expected;        /* caller attends an event now or soon */
+    char exp_summary[TSPS_DETAIL_MAX];
+    int64_t exp_start;
+} evscan;
+
+static int attendee_match(const tsps_event *e, const char *caller,
+                          const tsps_contact *c)
+{
+    for (int i = 0; i < e->nattendees; i++) {
+        const char *a = e->attendees[i];
+        if (caller[0] != '\0' && strncmp(a, "tel:", 4) == 0 &&
+            strcmp(a + 4, caller) == 0)
+            return 1;
+        if (c == NULL)
+            continue;
+        for (int j = 0; j < c->nemails; j++) {
+            const char *m = a;
+            if (strncmp(m, "mailto:", 7) == 0)
+                m += 7;
+            if (strcmp(m, c->emails[j]) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Walk the event pieces that overlap [now, now + window]. `c` may be NULL
+ * (no contact): then only tel: attendees can match the caller. */
+static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
+                        int64_t now, int64_t window, const char *caller,
+                        const tsps_contact *c, int want_expected,
+                        evscan *out)
+{
+    uint8_t kb[20];
+    MDB_val k = {20, kb}, v;
+    int rc;
+
+    (void)eng;
+    memset(out, 0, sizeof(*out));
+    tsps__be32(kb, uid);
+    tsps__be64(kb + 4, (uint64_t)(now + 1));
+    memset(kb + 12, 0, 8);
+    rc = mdb_cursor_get(r->cur_events, &k, &v, MDB_SET_RANGE);
+    for (int guard = 0; rc == MDB_SUCCESS && guard < 256; guard++) {
+        const uint8_t *kp = k.mv_data, *vp = v.mv_data;
+        int64_t ce, start, end;
+        int busy, cancelled;
+        if (k.mv_size != 20 || tsps__rd32(kp) != uid)
+            break;
+        ce = (int64_t)tsps__rd64(kp + 4);
+        if (ce > now + window + TSPS__EV_CHUNK)
+            break;
+        if (v.mv_size < 19 || vp[0] != 1)
+            goto next;
+        start = (int64_t)tsps__rd64(vp + 1);
+        end = (int64_t)tsps__rd64(vp + 9);
+        busy = vp[17];
+        cancelled = vp[18];
+        if (cancelled || end <= now)
+            goto next;
+        if (start <= now && busy != TSPS_BUSY_FREE &&
+            (!out->found || busy == TSPS_BUSY_OOF)) {
+            tsps_event e;
+            if (tsps__dec_event(vp, v.mv_size, &e) == TSPS_OK) {
+                out->found = 1;
+                out->busy = (tsps_busy)busy;
+                out->end = end;
+                tsps__stcopy(out->summary, sizeof(out->summary), e.summary);
+                tsps__stcopy(out->uid, sizeof(out->uid), e.uid);
+                if (want_expected && !out->expected &&
+                    attendee_match(&e, caller, c)) {
+                    out->expected = 1;
+                    tsps__stcopy(out->exp_summary, sizeof(out->exp_summary),
+                                 e.summary);
+                    out->exp_start = start;
+                }
+            }
+        } else if (want_expected && !out->expected &&
+                   start <= now + window) {
+            tsps_event e;
+            if (tsps__dec_event(vp, v.mv_size, &e) == TSPS_OK &&
+                attendee_match(&e, caller, c)) {
+                out->expected = 1;
+                tsps__stcopy(out->exp_summary, sizeof(out->exp_summary),
+                             e.summary);
+                out->exp_start = start;
+            }
+        }
+    next:
+        rc = mdb_cursor_get(r->cur_events, &k, &v, MDB_NEXT);
+    }
+}
+
+static int in_hours(const tsps__ucache *uc, int64_t now)
+{
+    int64_t local = now + tsps__tz_offset(uc->tz, now);
+    int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+    int wd = (int)(((days + 4) % 7 + 7) % 7); /* 1970-01-01: Thursday */
+    int minute = (int)((local - days * 86400) / 60);
+    const uint16_t(*rg)[2] = uc->user.hours.range[wd];
+
+    if (uc->user.flags & TSPS_USER_NO_HOURS)
+        return 1;
+    for (int i = 0; i < 2; i++)
+        if (rg[i][0] != rg[i][1] && minute >= rg[i][0] && minute < rg[i][1])
+            return 1;
+    return 0;
+}
+
+/* Effective status; fills `ev` as a side effect (also used for expected). */
+static void compute_status(tsps_engine *eng, tsps__reader *r,
+                           const tsps__ucache *uc, int64_t now,
+                           const char *caller, const tsps_contact *c,
+                           tsps_status_info *si, evscan *ev)
+{
+    memset(si, 0, sizeof(*si));
+    scan_events(eng, r, uc->uid, now, uc->user.expected_window_s, caller, c,
+                caller != NULL, ev);
+    if (uc->has_manual &&
+        (uc->manual_until == 0 || uc->manual_until > now)) {
+        si->status = uc->manual;
+        si->source = TSPS_STATUS_SRC_MANUAL;
+        si->until = uc->manual_until;
+        tsps__stcopy(si->detail, sizeof(si->detail), uc->manual_note);
+    } else if (ev->found) {
+        si->status = ev->busy == TSPS_BUSY_OOF ? TSPS_STATUS_AWAY
+                                               : TSPS_STATUS_IN_MEETING;
+        si->source = TSPS_STATUS_SRC_CALENDAR;
+        si->until = ev->end;
+        tsps__stcopy(si->detail, sizeof(si->detail), ev->summary);
+        tsps__stcopy(si->event_uid, sizeof(si->event_uid), ev->uid);
+    } else if (!in_hours(uc, now)) {
+        si->status = TSPS_STATUS_OFF_HOURS;
+        si->source = TSPS_STATUS_SRC_HOURS;
+    } else {
+        si->status = TSPS_STATUS_AVAILABLE;
+        si->source = TSPS_STATUS_SRC_DEFAULT;
+    }
+}
+
+int tsps_status_get(tsps_engine *eng, const char *user_id, int64_t now,
+                    tsps_status_info *out)
+{
+    tsps__reader *r = NULL;
+    const tsps__ucache *uc;
+    evscan ev;
+    int rc;
+
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (eng == NULL || out == NULL || !tsps__valid_id(user_id))
+        return TSPS_EINVAL;
+    if (now == 0)
+        now = (int64_t)time(NULL);
+    rc = tsps__reader_get(eng, &r);
+    if (rc != TSPS_OK)
+        return rc;
+    uc = tsps__snap_user_by_name(r->snap, user_id);
+    if (uc == NULL)
+        rc = TSPS_ENOTFOUND;
+    else
+        compute_status(eng, r, uc, now, NULL, NULL, out, &ev);
+    tsps__reader_put(eng, r);
+    return rc;
+}
+
+/* ---- targets -------------------------------------------------------------------- */
+
+static int label_wanted(const tsps_action *a, const char *label)
+{
+    if (a->ndevices == 0)
+        return 1;
+    for (int i = 0; i < a->ndevices; i++)
+        if (strcmp(a->devices[i], label) == 0)
+            return 1;
+    return 0;
+}
+
+static tsps_target *add_target(tsps_decision *d, const char *uri)
+{
+    tsps_target *t;
+    if (d->ntargets >= TSPS_MAX_TARGETS)
+        return NULL;
+    t = &d->targets[d->ntargets++];
+    memset(t, 0, sizeof(*t));
+    tsps__stcopy(t->uri, sizeof(t->uri), uri);
+    t->q = 1000;
+    return t;
+}
+
+/* Registered devices for a ring action; returns how many were added. */
+static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
+                        const tsps_action *a, tsps_decision *d, int reserve)
+{
+    uint8_t pfx[4];
+    MDB_val k = {4, pfx}, v;
+    int first = d->ntargets, n = 0, rc;
+
+    tsps__be32(pfx, uc->uid);
+    rc = mdb_cursor_get(r->cur_regs, &k, &v, MDB_SET_RANGE);
+    while (rc == MDB_SUCCESS && k.mv_size > 4 &&
+           memcmp(k.mv_data, pfx, 4) == 0 &&
+           d->ntargets < TSPS_MAX_TARGETS - reserve) {
+        tsps_registration g;
+        if (tsps__dec_reg(v.mv_data, v.mv_size, &g) == TSPS_OK &&
+            g.expires > now && label_wanted(a, g.label)) {
+            tsps_target *t = add_target(d, g.contact);
+            tsps__stcopy(t->label, sizeof(t->label), g.label);
+            t->q = g.q;
+            t->expires = g.expires;
+            n++;
+        }
+        rc = mdb_cursor_get(r->cur_regs, &k, &v, MDB_NEXT);
+    }
+    /* best q first (insertion sort: a handful of devices) */
+    for (int i = first + 1; i < d->ntargets; i++) {
+        tsps_target t = d->targets[i];
+        int j = i;
+        while (j > first && d->targets[j - 1].q < t.q) {
+            d->targets[j] = d->targets[j - 1];
+            j--;
+        }
+        d->targets[j] = t;
+    }
+    for (int i = first; i < d->ntargets; i++) {
+        if (a->ring_mode == TSPS_RING_SEQUENTIAL) {
+            d->targets[i].order = (uint16_t)(i - first + 1);
+            d->targets[i].timeout_s =
+                a->step_timeout_s != 0 ? a->step_timeout_s : 20;
+        } else {
+            d->targets[i].timeout_s = a->step_timeout_s;
+        }
+    }
+    return n;
+}
+
+/* The URI an action sends to, or NULL if it has none. */
+static const char *action_uri(const tsps__ucache *uc, const tsps_action *a,
+                              char *buf)
+{
+    switch (a->kind) {
+    case TSPS_METHOD_FORWARD: {
+        tsps_number num;
+        if (tsps_normalize(a->target, &uc->user.dialplan, &num) == TSPS_OK &&
+            num.kind == TSPS_NUM_E164 && strchr(a->target, '@') == NULL) {
+            strcpy(buf, num.e164);
+            return buf;
+        }
+        return a->target[0] != '\0' ? a->target : NULL;
+    }
+    case TSPS_METHOD_VOICEMAIL:
+        return a->target[0] != '\0'              ? a->target
+               : uc->user.voicemail_uri[0] != '\0' ? uc->user.voicemail_uri
+                                                   : NULL;
+    case TSPS_METHOD_ATTENDANT:
+        return a->target[0] != '\0'              ? a->target
+               : uc->user.attendant_uri[0] != '\0' ? uc->user.attendant_uri
+                                                   : NULL;
+    case TSPS_METHOD_IVR:
+        return a->target[0] != '\0' ? a->target : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* Targets for one action; 0 if it cannot apply (nothing to send to). */
+static int action_targets(tsps__reader *r, const tsps__ucache *uc,
+                          int64_t now, const tsps_action *a,
+                          tsps_decision *d, int reserve, int fallback)
+{
+    char num[TSPS_E164_MAX];
+    const char *uri;
+    tsps_target *t;
+    int first = d->ntargets;
+
+    switch (a->kind) {
+    case TSPS_METHOD_RING:
+        if (ring_targets(r, uc, now, a, d, reserve) == 0)
+            return 0;
+        break;
+    case TSPS_METHOD_REJECT:
+        return 1;
+    case TSPS_METHOD_NONE:
+    case TSPS_METHOD_ASK:
+        return 0;
+    default:
+        uri = action_uri(uc, a, num);
+        if (uri == NULL)
+            return 0;
+        t = add_target(d, uri);
+        if (t == NULL)
+            return 0;
+        break;
+    }
+    for (int i = first; i < d->ntargets; i++)
+        d->targets[i].fallback = (uint8_t)fallback;
+    return 1;
+}
+
+static const char *const kind_words[TSPS_METHOD__COUNT] = {
+    "none", "ring", "forward", "voicemail",
+    "ivr",  "attendant", "reject", "ask"};
+
+/* Replace the decision's method by a stand-in action, saying why. */
+static void use_stand_in(tsps_decision *d, const tsps_action *a,
+                         const char *why)
+{
+    tsps_method m;
+    memset(&m, 0, sizeof(m));
+    m.a = *a;
+    m.kind = a->kind;
+    d->method = m;
+    d->flags |= TSPS_DEC_FALLBACK;
+    tr(d, TSPS_STEP_TARGETS, TSPS_TR_FALLBACK, 0, (int32_t)a->kind, why,
+       kind_words[a->kind]);
+}
+
+int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
+                  int64_t now, tsps_decision *d)
+{
+    const tsps_method *m = &d->method;
+    tsps_action stand;
+    (void)eng;
+
+    d->ntargets = 0;
+    if (m->kind == TSPS_METHOD_ASK) {
+        if (m->fallback.kind != TSPS_METHOD_NONE)
+            action_targets(r, uc, now, &m->fallback, d, 0, 1);
+        tr(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, TSPS_METHOD_ASK,
+           "hold and ask", m->fallback.kind != TSPS_METHOD_NONE
+                               ? kind_words[m->fallback.kind]
+                               : "reject");
+        return TSPS_OK;
+    }
+    if (action_targets(r, uc, now, &m->a, d,
+                       m->fallback.kind != TSPS_METHOD_NONE ? 1 : 0, 0)) {
+        if (m->kind == TSPS_METHOD_RING &&
+            m->fallback.kind != TSPS_METHOD_NONE) {
+            uint16_t last = 0;
+            int before = d->ntargets;
+            for (int i = 0; i < d->ntargets; i++)
+                if (d->targets[i].order > last)
+                    last = d->targets[i].order;
+            if (action_targets(r, uc, now, &m->fallback, d, 0, 1))
+                for (int i = before; i < d->ntargets; i++)
+                    d->targets[i].order = (uint16_t)(last + 1);
+        }
+        tr(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, (int32_t)m->kind,
+           kind_words[m->kind],
+           d->ntargets > 0 ? d->targets[0].uri : "no target needed");
+        return TSPS_OK;
+    }
+    /* The method cannot apply: its own fallback, else voicemail, else
+     * reject as unavailable. */
+    if (m->fallback.kind != TSPS_METHOD_NONE &&
+        action_targets(r, uc, now, &m->fallback, d, 0, 0)) {
+        stand = m->fallback;
+        use_stand_in(d, &stand,
+                     m->kind == TSPS_METHOD_RING ? "no device registered"
+                                                 : "no target configured");
+        return TSPS_OK;
+    }
+    memset(&stand, 0, sizeof(stand));
+    stand.kind = TSPS_METHOD_VOICEMAIL;
+    if (m->kind != TSPS_METHOD_VOICEMAIL &&
+        action_targets(r, uc, now, &stand, d, 0, 0)) {
+        use_stand_in(d, &stand,
+                     m->kind == TSPS_METHOD_RING ? "no device registered"
+                                                 : "no target configured");
+        return TSPS_OK;
+    }
+    memset(&stand, 0, sizeof(stand));
+    stand.kind = TSPS_METHOD_REJECT;
+    stand.reject = TSPS_REJECT_UNAVAILABLE;
+    use_stand_in(d, &stand,
+                 m->kind == TSPS_METHOD_RING ? "no device, no voicemail"
+                                             : "no target, no voicemail");
+    return TSPS_OK;
+}
+
+/* ---- the pipeline ------------------------------------------------------------------ */
+
+static const tsps_method *find_rule(const tsps__snap *s, uint32_t uid,
+                                    const char *code, tsps_status st,
+                                    const char **rcode, tsps_status *rst)
+{
+    const tsps_method *m = NULL;
+    if (code[0] != '\0' && (m = tsps__snap_rule(s, uid, st, code)) != NULL) {
+        *rcode = code;
+        *rst = st;
+    } else if ((m = tsps__snap_rule(s, uid, st, "*")) != NULL) {
+        *rcode = "*";
+        *rst = st;
+    } else if (code[0] != '\0' &&
+               (m = tsps__snap_rule(s, uid, TSPS_STATUS_ANY, code)) != NULL) {
+        *rcode = code;
+        *rst = TSPS_STATUS_ANY;
+    } else if ((m = tsps__snap_rule(s, uid, TSPS_STATUS_ANY, "*")) != NULL) {
+        *rcode = "*";
+        *rst = TSPS_STATUS_ANY;
+    }
+    return m;
+}
+
+/* Contact lookup through the index; sets caller kind, code and name. */
+static void lookup_contact(tsps_engine *eng, tsps__reader *r,
+                           const tsps__ucache *uc, tsps_decision *d,
+                           tsps_contact *c, int *have_c)
+{
+    uint8_t kb[12];
+    MDB_val k = {12, kb}, v;
+    const uint8_t *p;
+    size_t cl, nl, off;
+    int rc, n = 1, disagree = 0;
+    size_t cnt = 1;
+
+    tsps__be32(kb, uc->uid);
+    tsps__be64(kb + 4, tsps__e164_key(d->caller));
+    rc = mdb_cursor_get(r->cur_cidx, &k, &v, MDB_SET_KEY);
+    if (rc != MDB_SUCCESS || v.mv_size < 3) {
+        d->caller_kind = TSPS_CALLER_UNKNOWN;
+        tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
+        tr(d, TSPS_STEP_CONTACT, TSPS_TR_NOTFOUND, 0, 0, d->caller,
+           d->code);
+        return;
+    }
+    p = v.mv_data;
+    cl = p[1];
+    nl = 3 + cl <= v.mv_size ? p[2 + cl] : 0;
+    off = 3 + cl + nl;
+    if (off > v.mv_size || cl >= TSPS_CODE_MAX || nl >= TSPS_NAME_MAX ||
+        v.mv_size - off >= TSPS_UID_MAX) {
+        d->caller_kind = TSPS_CALLER_UNKNOWN;
+        tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
+        tr(d, TSPS_STEP_CONTACT, TSPS_TR_ERROR, 0, 0, d->caller,
+           "unreadable index entry");
+        return;
+    }
+    d->code_source = (tsps_code_source)p[0];
+    memcpy(d->code, p + 2, cl);
+    d->code[cl] = '\0';
+    memcpy(d->caller_name, p + 3 + cl, nl);
+    d->caller_name[nl] = '\0';
+    memcpy(d->contact_uid, p + off, v.mv_size - off);
+    d->contact_uid[v.mv_size - off] = '\0';
+    if (mdb_cursor_count(r->cur_cidx, &cnt) == MDB_SUCCESS && cnt > 1) {
+        n = (int)cnt;
+        while (mdb_cursor_get(r->cur_cidx, &k, &v, MDB_NEXT_DUP) ==
+               MDB_SUCCESS) {
+            const uint8_t *q = v.mv_data;
+            if (v.mv_size < 2 || q[1] != cl ||
+                memcmp(q + 2, d->code, cl) != 0)
+                disagree = 1;
+        }
+    }
+    if (disagree) {
+        d->caller_kind = TSPS_CALLER_AMBIGUOUS;
+        tr(d, TSPS_STEP_CONTACT, TSPS_TR_AMBIGUOUS, n, 0, d->caller,
+           "contacts with this number carry different codes");
+        d->contact_uid[0] = '\0';
+        d->caller_name[0] = '\0';
+        d->code_source = TSPS_CODE_SRC_NONE;
+        tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
+        return;
+    }
+    d->caller_kind = TSPS_CALLER_KNOWN;
+    tr(d, TSPS_STEP_CONTACT, TSPS_TR_OK, n, (int32_t)d->code_source,
+       d->caller, d->caller_name);
+    {
+        /* The whole contact is only needed to match meeting attendees. */
+        uint8_t ck[4 + TSPS_UID_MAX];
+        size_t ul = strlen(d->contact_uid);
+        MDB_val k2 = {4 + ul, ck}, v2;
+        tsps__be32(ck, uc->uid);
+        memcpy(ck + 4, d->contact_uid, ul);
+        if (mdb_get(r->txn, eng->dbi[DB_CONTACTS], &k2, &v2) == MDB_SUCCESS &&
+            tsps__dec_contact(v2.mv_data, v2.mv_size, c) == TSPS_OK)
+            *have_c = 1;
+    }
+}
+
+static int route_user(tsps_engine *eng, tsps__reader *r,
+                      const tsps__ucache *uc, const tsps_call *call,
+                      int64_t now, tsps_decision *d)
+{
+    tsps_number num;
+    tsps_status_info si;
+    tsps_contact c;
+    evscan ev;
+    int have_c = 0, rc;
+    const tsps_method *m;
+    const char *rcode = "";
+    tsps_status rst = TSPS_STATUS_ANY, rule_status;
+
+    tsps__stcopy(d->user, sizeof(d->user), uc->user.id);
+    if (call->caller_name != NULL)
+        tsps__stcopy(d->caller_name, sizeof(d->caller_name),
+                     call->caller_name);
+
+    /* 2. caller number */
+    rc = tsps_normalize(call->caller, &uc->user.dialplan, &num);
+    if (rc == TSPS_OK && num.kind == TSPS_NUM_E164) {
+        strcpy(d->caller, num.e164);
+        tr(d, TSPS_STEP_CALLER, TSPS_TR_OK, 0, 0,
+           call->caller != NULL ? call->caller : "", num.e164);
+    } else if (rc == TSPS_OK && num.kind == TSPS_NUM_WITHHELD) {
+        d->caller_kind = TSPS_CALLER_WITHHELD;
+        tsps__stcopy(d->code, sizeof(d->code), uc->user.withheld_code);
+        tr(d, TSPS_STEP_CALLER, TSPS_TR_NOTFOUND, 0, 0, "withheld",
+           d->code);
+    } else {
+        d->caller_kind = rc == TSPS_OK ? TSPS_CALLER_AMBIGUOUS
+                                       : TSPS_CALLER_UNKNOWN;
+        tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
+        tr(d, TSPS_STEP_CALLER,
+           rc == TSPS_OK ? TSPS_TR_AMBIGUOUS : TSPS_TR_ERROR, 0, 0,
+           call->caller != NULL ? call->caller : "",
+           rc == TSPS_OK ? "local number without area code: not matched"
+                         : "not a number");
+    }
+
+    /* 3. contact and code */
+    if (d->caller[0] != '\0')
+        lookup_contact(eng, r, uc, d, &c, &have_c);
+
+    /* 4. status, 5. calendar (expected caller) */
+    compute_status(eng, r, uc, now, d->caller, have_c ? &c : NULL, &si, &ev);
+    d->status = si.status;
+    d->status_source = si.source;
+    tr(d, TSPS_STEP_STATUS,
+       si.source == TSPS_STATUS_SRC_DEFAULT ? TSPS_TR_DEFAULT : TSPS_TR_OK,
+       0, (int32_t)si.source, tsps_status_name(si.status), si.detail);
+    rule_status = si.status;
+    if (ev.expected) {
+        d->flags |= TSPS_DEC_EXPECTED;
+        if (si.status == TSPS_STATUS_IN_MEETING &&
+            (uc->user.flags & TSPS_USER_EXPECTED_RINGS_THROUGH)) {
+            rule_status = TSPS_STATUS_AVAILABLE;
+            tr(d, TSPS_STEP_CALENDAR, TSPS_TR_OK, 1, 1, ev.exp_summary,
+               "caller attends: treated as available");
+        } else {
+            tr(d, TSPS_STEP_CALENDAR, TSPS_TR_OK, 1, 0, ev.exp_summary,
+               "caller attends");
+        }
+    } else if (ev.found || si.status == TSPS_STATUS_IN_MEETING) {
+        tr(d, TSPS_STEP_CALENDAR, TSPS_TR_NOTFOUND, 0, 0, ev.summary,
+           "caller is not an attendee");
+    }
+
+    /* 6. rule */
+    m = find_rule(r->snap, uc->uid, d->code, rule_status, &rcode, &rst);
+    if (m != NULL) {
+        d->method = *m;
+        tsps__stcopy(d->rule_code, sizeof(d->rule_code), rcode);
+        d->rule_status = rst;
+        tr(d, TSPS_STEP_RULE, TSPS_TR_OK, 0, (int32_t)rst, rcode,
+           kind_words[m->kind]);
+    } else {
+        memset(&d->method, 0, sizeof(d->method));
+        d->method.kind = d->method.a.kind = TSPS_METHOD_RING;
+        d->rule_status = TSPS_STATUS_ANY;
+        tr(d, TSPS_STEP_RULE, TSPS_TR_DEFAULT, 0, 0,
+           d->code[0] != '\0' ? d->code : "*", "ring");
+    }
+
+    /* 7. targets */
+    return tsps__targets(eng, r, uc, now, d);
+}
+
+int tsps_route(tsps_engine *eng, const tsps_call *call, tsps_decision *out)
+{
+    tsps__reader *r = NULL;
+    const tsps__ucache *uc;
+    tsps_number num;
+    int64_t now;
+    int rc;
+
+    if (eng == NULL || call == NULL || out == NULL)
+        return TSPS_EINVAL;
+    if (call->version < 1 || call->version > TSPS_CALL_VERSION)
+        return TSPS_EVERSION;
+    if (call->called == NULL || call->called[0] == '\0')
+        return TSPS_EINVAL;
+    now = call->now != 0 ? call->now : (int64_t)time(NULL);
+    decision_reset(out, now);
+
+    /* 1. called number -> user. Without a site region only international
+     * forms are understood (+..., 00...). */
+    {
+        static const tsps_dialplan intl_only = {"", "", "", "00"};
+        rc = tsps_normalize(call->called,
+                            eng->site.cc[0] != '\0' ? &eng->site : &intl_only,
+                            &num);
+    }
+    if (rc != TSPS_OK || num.kind != TSPS_NUM_E164) {
+        out->flags |= TSPS_DEC_UNKNOWN_NUMBER;
+        tr(out, TSPS_STEP_CALLED, TSPS_TR_ERROR, 0, 0, call->called,
+           "not an international number");
+        return TSPS_OK;
+    }
+    strcpy(out->called, num.e164);
+    rc = tsps__reader_get(eng, &r);
+    if (rc != TSPS_OK)
+        return rc;
+    uc = tsps__snap_user_by_number(r->snap, tsps__e164_key(num.e164));
+    if (uc == NULL) {
+        out->flags |= TSPS_DEC_UNKNOWN_NUMBER;
+        tr(out, TSPS_STEP_CALLED, TSPS_TR_NOTFOUND, 0, 0, num.e164,
+           "no user has this number");
+    } else {
+        tr(out, TSPS_STEP_CALLED, TSPS_TR_OK, 0, 0, num.e164, uc->user.id);
+        rc = route_user(eng, r, uc, call, now, out);
+    }
+    tsps__reader_put(eng, r);
+    return rc;
+}
+
+int tsps_route_override(tsps_engine *eng, const tsps_decision *prev,
+                        const tsps_method *m, const char *actor, int64_t now,
+                        tsps_decision *out)
+{
+    tsps__reader *r = NULL;
+    const tsps__ucache *uc;
+    char text[256];
+    int rc;
+
+    if (eng == NULL || prev == NULL || m == NULL || out == NULL ||
+        actor == NULL || actor[0] == '\0' ||
+        strnlen(actor, TSPS_ID_MAX) == TSPS_ID_MAX ||
+        m->kind == TSPS_METHOD_NONE || m->kind >= TSPS_METHOD__COUNT ||
+        prev->user[0] == '\0')
+        return TSPS_EINVAL;
+    if (now == 0)
+        now = (int64_t)time(NULL);
+    if (out != prev)
+        *out = *prev;
+    out->method = *m;
+    out->flags |= TSPS_DEC_OVERRIDDEN;
+    out->flags &= ~TSPS_DEC_FALLBACK;
+    strcpy(out->actor, actor);
+    out->at = now;
+    if (tsps_method_format(m, text, sizeof(text), NULL) != TSPS_OK)
+        strcpy(text, kind_words[m->kind]);
+    tr(out, TSPS_STEP_OVERRIDE, TSPS_TR_OK, 0, (int32_t)m->kind, actor,
+       text);
+    rc = tsps__reader_get(eng, &r);
+    if (rc != TSPS_OK)
+        return rc;
+    uc = tsps__snap_user_by_name(r->snap, prev->user);
+    if (uc == NULL)
+        rc = TSPS_ENOTFOUND;
+    else
+        rc = tsps__targets(eng, r, uc, now, out);
+    tsps__reader_put(eng, r);
+    return rc;
+}
