@@ -1,0 +1,227 @@
+/*
+ * sip_internal.h - internals of the SIP front shared by its files and by the
+ * fuzz target. Not for the rest of tspsd (it codes against sip_front.h).
+ */
+#ifndef TSPSD_SIP_INTERNAL_H
+#define TSPSD_SIP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sip_front.h"
+
+#define SIP_MAX_MSG     65535 /* largest message accepted (UDP datagram) */
+#define SIP_MAX_VIAS    16    /* Via header lines echoed in a response */
+#define SIP_MAX_RESP    8192  /* largest response we build */
+#define SIP_UDP_BATCH   32    /* recvmmsg/sendmmsg batch */
+#define SIP_CACHE_SLOTS 8192  /* recent final responses (retransmissions) */
+#define SIP_T1_MS       500
+#define SIP_T2_MS       4000
+#define SIP_TH_MS       (64 * SIP_T1_MS)
+
+enum { SIP_PROTO_UDP = 0, SIP_PROTO_TCP = 1 };
+
+/* Where a message came from, and where its responses go. */
+typedef struct sip_src {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    int proto;        /* SIP_PROTO_* */
+    uint64_t conn_id; /* TCP connection; 0 for UDP */
+} sip_src;
+
+/* A span of the message buffer (not NUL-terminated). */
+typedef struct sip_span {
+    const char *p;
+    size_t n;
+} sip_span;
+
+/*
+ * The raw view of a message: what is needed to frame it (TCP), to match it to
+ * a transaction and to address a response, found without a full parse.
+ */
+typedef struct sip_raw {
+    const char *buf; /* the message scanned */
+    size_t len;
+    int is_response;
+    sip_span method;            /* request method */
+    sip_span ruri;              /* request URI */
+    sip_span via[SIP_MAX_VIAS]; /* whole Via lines, value part */
+    int nvia;
+    sip_span from, to, call_id, cseq; /* values, trimmed */
+    sip_span branch;                  /* top Via branch parameter */
+    sip_span max_forwards;
+    long content_length; /* -1 if absent */
+    size_t hdr_len;      /* bytes up to and including the blank line */
+    int bad;             /* SIP_RAW_* reason the message is malformed */
+} sip_raw;
+
+enum {
+    SIP_RAW_OK = 0,
+    SIP_RAW_JUNK,     /* not a SIP message at all: drop */
+    SIP_RAW_NOHDREND, /* headers not terminated */
+    SIP_RAW_TOOBIG,   /* header line or message over the limits */
+    SIP_RAW_MISSING,  /* a mandatory header is missing */
+    SIP_RAW_BADCSEQ   /* CSeq not "<number> <method>" or method mismatch */
+};
+
+/* Scan a message. Returns SIP_RAW_OK or a SIP_RAW_* reason (out->bad). */
+int sip_raw_scan(const char *buf, size_t len, sip_raw *out);
+
+/* 1 if the message can be answered (Via, From, To, Call-ID, CSeq found). */
+int sip_raw_addressable(const sip_raw *r);
+
+/*
+ * TCP framing: length of the first complete message in buf (headers plus
+ * Content-Length body) in *msglen. Returns 1 complete, 0 need more, -1 bad
+ * framing (close the connection). Leading CRLF keep-alives are reported as a
+ * message of only CR/LF bytes.
+ */
+int sip_raw_frame(const char *buf, size_t len, size_t *msglen);
+
+/* CSeq number, or -1 if not a number. */
+long sip_raw_cseq_num(const sip_raw *r);
+
+int sip_span_eq(sip_span s, const char *lit); /* case-insensitive */
+
+/* A fixed-capacity output buffer; overflow sets err and stops writing. */
+typedef struct sip_buf {
+    char *p;
+    size_t len, cap;
+    int err;
+} sip_buf;
+
+void sb_put(sip_buf *b, const char *p, size_t n);
+void sb_puts(sip_buf *b, const char *s);
+void sb_span(sip_buf *b, sip_span s);
+void sb_printf(sip_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Start a response to the request `r` from `src`: status line, Via lines (the
+ * top one with received/rport), From, To (with our tag when it has none),
+ * Call-ID, CSeq. The caller appends headers and ends with sip_resp_end().
+ */
+void sip_resp_begin(sip_buf *b, const sip_raw *r, const sip_src *src, int code,
+                    const char *reason);
+/* Server, Content-Length: 0 and the blank line. */
+void sip_resp_end(sip_buf *b);
+const char *sip_reason(int code);
+
+/* 64-bit FNV-1a, for tags, cache keys and nonces. */
+uint64_t sip_hash(uint64_t h, const void *p, size_t n);
+#define SIP_HASH_INIT 1469598103934665603ull
+
+/* ---- digest (sip_digest.c) ---------------------------------------------- */
+
+enum { SIP_ALG_MD5 = 0, SIP_ALG_SHA256 = 1 };
+
+/* Lower-case hex digest of data (MD5: 32 chars, SHA-256: 64) into out. */
+int sip_digest_hex(int alg, const char *data, size_t n, char out[65]);
+
+/* The response a client should send (RFC 7616 / 8760). */
+int sip_digest_response(int alg, const char *ha1, const char *nonce,
+                        const char *nc, const char *cnonce, const char *qop,
+                        const char *method, const char *uri, char out[65]);
+
+/* A stored device credential ("sip/dev/<username>" in the kv store). */
+typedef struct sip_cred {
+    char user_id[TSPS_ID_MAX];
+    char label[TSPS_LABEL_MAX];
+    char realm[128];
+    char ha1_md5[33];
+    char ha1_sha256[65];
+} sip_cred;
+
+int sip_cred_get(tsps_engine *eng, const char *username, sip_cred *out);
+
+/* ---- the front ------------------------------------------------------------
+ */
+
+typedef struct sip_held sip_held;
+typedef struct sip_conn sip_conn;
+typedef struct sip_cache_ent sip_cache_ent;
+
+/* Sink for responses; the socket layer, or a capture in tests/fuzzing. */
+typedef void (*sip_send_fn)(tspsd_sip *s, const sip_src *dst, const char *p,
+                            size_t n);
+
+struct tspsd_sip {
+    struct event_base *base;
+    tsps_engine *eng;
+    tspsd_sip_config cfg;
+    char listen[64], domain[128], realm[128];
+    tspsd_sip_hooks hooks;
+
+    int udp_fd;
+    struct event *udp_ev;
+    struct evconnlistener *tcp_lis;
+    sip_conn *conns;
+    uint64_t next_conn_id;
+    int nconns;
+
+    char *in_buf;     /* SIP_UDP_BATCH receive buffers */
+    sip_send_fn send; /* default: the sockets */
+    void *send_arg;   /* for a capture sink */
+
+    /* UDP responses queued while a batch is processed (sendmmsg). */
+    int batching;
+    int nout;
+    sip_src out_dst[SIP_UDP_BATCH];
+    size_t out_len[SIP_UDP_BATCH];
+    char (*out_buf)[SIP_MAX_RESP];
+
+    sip_held *held; /* held (ask) and retransmitting INVITE transactions */
+    int nheld;
+    sip_cache_ent *cache; /* SIP_CACHE_SLOTS recent final responses */
+
+    struct event *purge_ev;
+    unsigned char secret[32]; /* nonce signing key, random per open */
+
+    uint64_t stat_rx, stat_tx, stat_bad;
+};
+
+/* Process one message (the pure path used by sockets and the fuzzer). */
+void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src);
+
+/* Send a response to dst through s->send. */
+void sip_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n);
+
+void sip_log(tspsd_sip *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Registrar (sip_registrar.c). */
+void sip_register(tspsd_sip *s, void *msg, const sip_raw *r,
+                  const sip_src *src);
+
+/* Redirect (sip_redirect.c): build the final response for a decision. */
+typedef struct sip_final {
+    int code;
+    tsps_outcome outcome;
+} sip_final;
+void sip_redirect_build(tspsd_sip *s, sip_buf *b, const sip_raw *r,
+                        const sip_src *src, const tsps_decision *d,
+                        uint64_t call_id, int64_t now, const char *ruri_key,
+                        int timeout, sip_final *out);
+void sip_invite(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src);
+
+/* Transactions (sip_txn.c). */
+int sip_txn_absorb(tspsd_sip *s, const sip_raw *r, const sip_src *src);
+void sip_txn_cancel(tspsd_sip *s, const sip_raw *r, const sip_src *src);
+void sip_txn_ack(tspsd_sip *s, const sip_raw *r);
+int sip_txn_hold(tspsd_sip *s, const sip_raw *r, const sip_src *src,
+                 const tsps_decision *d, uint64_t id, const char *ruri_key);
+void sip_txn_remember(tspsd_sip *s, const sip_raw *r, const char *resp,
+                      size_t n);
+void sip_txn_close_all(tspsd_sip *s);
+int sip_txn_cache_init(tspsd_sip *s);
+void sip_txn_cache_free(tspsd_sip *s);
+int sip_txn_key(const sip_raw *r, char *buf, size_t len);
+
+/* Sockets (sip_net.c). */
+void sip_net_flush(tspsd_sip *s);
+int sip_net_open(tspsd_sip *s);
+void sip_net_close(tspsd_sip *s);
+void sip_net_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n);
+
+#endif

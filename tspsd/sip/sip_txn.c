@@ -1,0 +1,406 @@
+/*
+ * sip_txn.c - INVITE server transactions (RFC 3261 17.2.1).
+ *
+ * Held ("ask") calls live in a list until resolved, timed out or cancelled;
+ * their final response is retransmitted over UDP (Timer G, doubling from T1
+ * to T2) until the ACK arrives or Timer H (64*T1) ends it. Calls answered at
+ * once are not kept as transactions: their final response is remembered in a
+ * fixed-size cache so that a retransmitted INVITE gets the same response
+ * again instead of a second routing and a second history entry.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "sip_internal.h"
+
+enum { HELD = 0, COMPLETED = 1 };
+
+struct sip_held {
+    sip_held *next, *prev;
+    tspsd_sip *s;
+    uint64_t id;
+    char key[512];
+    sip_src src;
+    char *req; /* copy of the INVITE; raw spans point into it */
+    sip_raw raw;
+    char ruri_key[512];
+    tsps_decision d;
+    int state;
+    char *last; /* last response sent */
+    size_t last_len;
+    struct event *timer;
+    int g_ms;
+    int64_t started_ms;
+};
+
+struct sip_cache_ent {
+    uint64_t h;
+    size_t keylen, len;
+    char *data; /* key, then response */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sip_txn_key(const sip_raw *r, char *buf, size_t len)
+{
+    long cseq = sip_raw_cseq_num(r);
+    int n = snprintf(buf, len, "%.*s|%.*s|%ld", (int)r->branch.n,
+                     r->branch.p != NULL ? r->branch.p : "", (int)r->call_id.n,
+                     r->call_id.p, cseq);
+    return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+static void emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
+                 tsps_outcome oc)
+{
+    if (s->hooks.call_event != NULL)
+        s->hooks.call_event(s->hooks.arg, kind, id, d, oc);
+}
+
+/* ---- cache of immediate final responses -----------------------------------
+ */
+
+int sip_txn_cache_init(tspsd_sip *s)
+{
+    s->cache = calloc(SIP_CACHE_SLOTS, sizeof(*s->cache));
+    return s->cache == NULL ? TSPS_ENOMEM : TSPS_OK;
+}
+
+void sip_txn_cache_free(tspsd_sip *s)
+{
+    if (s->cache == NULL)
+        return;
+    for (size_t i = 0; i < SIP_CACHE_SLOTS; i++)
+        free(s->cache[i].data);
+    free(s->cache);
+    s->cache = NULL;
+}
+
+void sip_txn_remember(tspsd_sip *s, const sip_raw *r, const char *resp,
+                      size_t n)
+{
+    char key[512];
+    int kl = sip_txn_key(r, key, sizeof(key));
+    if (kl < 0 || s->cache == NULL)
+        return;
+    uint64_t h = sip_hash(SIP_HASH_INIT, key, (size_t)kl);
+    sip_cache_ent *e = &s->cache[h % SIP_CACHE_SLOTS];
+    char *data = realloc(e->data, (size_t)kl + n);
+    if (data == NULL)
+        return;
+    memcpy(data, key, (size_t)kl);
+    memcpy(data + kl, resp, n);
+    e->data = data;
+    e->h = h;
+    e->keylen = (size_t)kl;
+    e->len = n;
+}
+
+static sip_cache_ent *cache_find(tspsd_sip *s, const char *key, size_t kl)
+{
+    if (s->cache == NULL)
+        return NULL;
+    uint64_t h = sip_hash(SIP_HASH_INIT, key, kl);
+    sip_cache_ent *e = &s->cache[h % SIP_CACHE_SLOTS];
+    if (e->data == NULL || e->h != h || e->keylen != kl ||
+        memcmp(e->data, key, kl) != 0)
+        return NULL;
+    return e;
+}
+
+/* ---- held calls ------------------------------------------------------------
+ */
+
+static void held_free(sip_held *h)
+{
+    tspsd_sip *s = h->s;
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        s->held = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    s->nheld--;
+    if (h->timer != NULL)
+        event_free(h->timer);
+    free(h->req);
+    free(h->last);
+    free(h);
+}
+
+static sip_held *held_find(tspsd_sip *s, const sip_raw *r)
+{
+    char key[512];
+    if (s->held == NULL || sip_txn_key(r, key, sizeof(key)) < 0)
+        return NULL;
+    for (sip_held *h = s->held; h != NULL; h = h->next)
+        if (strcmp(h->key, key) == 0)
+            return h;
+    return NULL;
+}
+
+static int set_last(sip_held *h, const char *p, size_t n)
+{
+    char *c = malloc(n);
+    if (c == NULL)
+        return TSPS_ENOMEM;
+    memcpy(c, p, n);
+    free(h->last);
+    h->last = c;
+    h->last_len = n;
+    return TSPS_OK;
+}
+
+static void arm(sip_held *h, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(h->timer, &tv);
+}
+
+/* Send the final response for decision d and enter COMPLETED. */
+static void finish(sip_held *h, const tsps_decision *d, int timeout,
+                   const char *why)
+{
+    tspsd_sip *s = h->s;
+    char out[SIP_MAX_RESP], note[64];
+    sip_buf b = {out, 0, sizeof(out), 0};
+    sip_final fin;
+    int64_t now = (int64_t)time(NULL);
+
+    if (d != &h->d)
+        h->d = *d;
+    sip_redirect_build(s, &b, &h->raw, &h->src, &h->d, h->id, now, h->ruri_key,
+                       timeout, &fin);
+    if (b.err) {
+        b.len = 0;
+        b.err = 0;
+        sip_resp_begin(&b, &h->raw, &h->src, 500, NULL);
+        sip_resp_end(&b);
+        fin.code = 500;
+        fin.outcome = TSPS_OUTCOME_FAILED;
+    }
+    sip_send(s, &h->src, out, b.len);
+    set_last(h, out, b.len);
+    h->state = COMPLETED;
+    snprintf(note, sizeof(note), "%d %s (%s)", fin.code, sip_reason(fin.code),
+             why);
+    int rc = tsps_history_set_outcome(s->eng, h->id, fin.outcome, now, note);
+    if (rc != TSPS_OK)
+        sip_log(s, TSPS_LOG_WARN,
+                "msg=\"history outcome not saved\" call=%llu err=%s",
+                (unsigned long long)h->id, tsps_errname(rc));
+    sip_log(s, TSPS_LOG_INFO,
+            "msg=\"held call answered\" call=%llu code=%d by=%s",
+            (unsigned long long)h->id, fin.code, why);
+    emit(s, TSPSD_SIP_CALL_UPDATED, h->id, &h->d, fin.outcome);
+    emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, fin.outcome);
+    if (h->src.proto != SIP_PROTO_UDP) {
+        held_free(h); /* reliable transport: no retransmission */
+        return;
+    }
+    h->g_ms = SIP_T1_MS;
+    h->started_ms = now_ms();
+    arm(h, h->g_ms);
+}
+
+static void apply_fallback(sip_held *h, const char *actor)
+{
+    tsps_method m;
+    tsps_decision nd;
+    memset(&m, 0, sizeof(m));
+    m.a = h->d.method.fallback;
+    if (m.a.kind == TSPS_METHOD_NONE || m.a.kind == TSPS_METHOD_ASK) {
+        memset(&m.a, 0, sizeof(m.a));
+        m.a.kind = TSPS_METHOD_REJECT;
+        m.a.reject = TSPS_REJECT_UNAVAILABLE;
+    }
+    m.kind = m.a.kind;
+    int rc = tsps_history_override(h->s->eng, h->id, &m, actor,
+                                   (int64_t)time(NULL), &nd);
+    if (rc != TSPS_OK) {
+        sip_log(h->s, TSPS_LOG_WARN,
+                "msg=\"fallback override failed\" call=%llu err=%s",
+                (unsigned long long)h->id, tsps_errname(rc));
+        nd = h->d;
+        nd.method = m;
+        nd.ntargets = 0;
+        nd.flags |= TSPS_DEC_FALLBACK;
+    }
+    finish(h, &nd, 1, actor);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sip_held *h = arg;
+    if (h->state == HELD) {
+        apply_fallback(h, "timeout");
+        return;
+    }
+    /* COMPLETED over UDP: Timer G retransmits, Timer H gives up */
+    if (now_ms() - h->started_ms >= SIP_TH_MS) {
+        sip_log(h->s, TSPS_LOG_INFO,
+                "msg=\"no ACK for final response\" call=%llu",
+                (unsigned long long)h->id);
+        held_free(h);
+        return;
+    }
+    sip_send(h->s, &h->src, h->last, h->last_len);
+    h->g_ms = h->g_ms * 2 > SIP_T2_MS ? SIP_T2_MS : h->g_ms * 2;
+    arm(h, h->g_ms);
+}
+
+int sip_txn_hold(tspsd_sip *s, const sip_raw *r, const sip_src *src,
+                 const tsps_decision *d, uint64_t id, const char *ruri_key)
+{
+    char out[SIP_MAX_RESP];
+    sip_buf b = {out, 0, sizeof(out), 0};
+    sip_held *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return TSPS_ENOMEM;
+    h->s = s;
+    h->id = id;
+    h->src = *src;
+    h->d = *d;
+    h->state = HELD;
+    snprintf(h->ruri_key, sizeof(h->ruri_key), "%s", ruri_key);
+    h->req = malloc(r->len + 1);
+    h->timer = event_new(s->base, -1, 0, timer_cb, h);
+    if (h->req == NULL || h->timer == NULL ||
+        sip_txn_key(r, h->key, sizeof(h->key)) < 0) {
+        if (h->timer != NULL)
+            event_free(h->timer);
+        free(h->req);
+        free(h);
+        return TSPS_ENOMEM;
+    }
+    memcpy(h->req, r->buf, r->len);
+    h->req[r->len] = '\0';
+    sip_raw_scan(h->req, r->len, &h->raw);
+
+    h->next = s->held;
+    if (s->held != NULL)
+        s->held->prev = h;
+    s->held = h;
+    s->nheld++;
+
+    sip_resp_begin(&b, r, src, 100, NULL);
+    sip_resp_end(&b);
+    sip_send(s, src, out, b.len);
+    b.len = 0;
+    sip_resp_begin(&b, r, src, 180, NULL);
+    sb_printf(&b, "X-Tsps-Call-Id: %llu\r\n", (unsigned long long)id);
+    sip_resp_end(&b);
+    sip_send(s, src, out, b.len);
+    set_last(h, out, b.len);
+
+    int secs = d->method.ask_timeout_s > 0 ? d->method.ask_timeout_s
+                                           : s->cfg.ask_timeout_s;
+    arm(h, secs * 1000);
+    sip_log(s, TSPS_LOG_INFO,
+            "msg=\"call held for decision\" call=%llu user=%s timeout_s=%d",
+            (unsigned long long)id, d->user, secs);
+    emit(s, TSPSD_SIP_CALL_OFFERED, id, d, TSPS_OUTCOME_PENDING);
+    return TSPS_OK;
+}
+
+int tspsd_sip_resolve(tspsd_sip *s, uint64_t call_id, const tsps_decision *d)
+{
+    if (s == NULL || d == NULL)
+        return TSPS_EINVAL;
+    for (sip_held *h = s->held; h != NULL; h = h->next) {
+        if (h->id == call_id && h->state == HELD) {
+            event_del(h->timer);
+            finish(h, d, 0, d->actor[0] != '\0' ? d->actor : "resolve");
+            sip_net_flush(s);
+            return TSPS_OK;
+        }
+    }
+    return TSPS_ENOTFOUND;
+}
+
+int sip_txn_absorb(tspsd_sip *s, const sip_raw *r, const sip_src *src)
+{
+    sip_held *h = held_find(s, r);
+    if (h != NULL) {
+        sip_send(s, src, h->last, h->last_len);
+        return 1;
+    }
+    char key[512];
+    int kl = sip_txn_key(r, key, sizeof(key));
+    if (kl < 0)
+        return 0;
+    sip_cache_ent *e = cache_find(s, key, (size_t)kl);
+    if (e == NULL)
+        return 0;
+    sip_send(s, src, e->data + e->keylen, e->len);
+    return 1;
+}
+
+void sip_txn_ack(tspsd_sip *s, const sip_raw *r)
+{
+    sip_held *h = held_find(s, r);
+    if (h != NULL && h->state == COMPLETED)
+        held_free(h); /* Timer G stops; later ACK copies are ignored */
+}
+
+void sip_txn_cancel(tspsd_sip *s, const sip_raw *r, const sip_src *src)
+{
+    char out[SIP_MAX_RESP], key[512];
+    sip_buf b = {out, 0, sizeof(out), 0};
+    sip_held *h = held_find(s, r);
+    int kl = sip_txn_key(r, key, sizeof(key));
+    int known =
+        h != NULL || (kl >= 0 && cache_find(s, key, (size_t)kl) != NULL);
+
+    sip_resp_begin(&b, r, src, known ? 200 : 481, NULL);
+    sip_resp_end(&b);
+    sip_send(s, src, out, b.len);
+    if (h == NULL || h->state != HELD)
+        return;
+
+    event_del(h->timer);
+    b.len = 0;
+    sip_resp_begin(&b, &h->raw, &h->src, 487, NULL);
+    sb_printf(&b, "X-Tsps-Call-Id: %llu\r\n", (unsigned long long)h->id);
+    sip_resp_end(&b);
+    sip_send(s, &h->src, out, b.len);
+    set_last(h, out, b.len);
+    h->state = COMPLETED;
+    int64_t now = (int64_t)time(NULL);
+    tsps_history_set_outcome(s->eng, h->id, TSPS_OUTCOME_MISSED, now,
+                             "487 Request Terminated (cancel)");
+    sip_log(s, TSPS_LOG_INFO, "msg=\"held call cancelled\" call=%llu",
+            (unsigned long long)h->id);
+    emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, TSPS_OUTCOME_MISSED);
+    if (h->src.proto != SIP_PROTO_UDP) {
+        held_free(h);
+        return;
+    }
+    h->g_ms = SIP_T1_MS;
+    h->started_ms = now_ms();
+    arm(h, h->g_ms);
+}
+
+void sip_txn_close_all(tspsd_sip *s)
+{
+    while (s->held != NULL) {
+        sip_held *h = s->held;
+        if (h->state == HELD) {
+            event_del(h->timer);
+            apply_fallback(h, "shutdown");
+            if (s->held != h)
+                continue; /* finish() freed it (TCP) */
+        }
+        held_free(h);
+    }
+    sip_net_flush(s);
+}
