@@ -371,6 +371,10 @@ static int emit_e164(const char *cc, size_t cclen, const char *nsn, size_t n,
             nsn++;
             n--;
         }
+        /* Where the trunk prefix is 0, no national number starts with 0
+         * ("0049..." dialled in Japan, where 00 is not international). */
+        if (rg->trunk[0] == '0' && n > 0 && nsn[0] == '0')
+            return TSPS_ENUMBER;
         if (rg->nsn_min > min)
             min = rg->nsn_min;
         if (rg->nsn_max < max)
@@ -392,6 +396,29 @@ static int classify_intl(const char *d, size_t nd, tsps_number *out)
         if (tsps__cc_valid(digits_value(d, l)))
             return emit_e164(d, l, d + l, nd - l, 1, out);
     return TSPS_ENUMBER; /* "+999...", "+0..." */
+}
+
+/* Argentina writes mobiles nationally as 0 + area code + 15 + number
+ * ("011 15-2345-6789"); internationally they are +54 9 + area code + number.
+ * Area codes have 2 (only 11), 3 or 4 digits and area code + number make
+ * 10 digits, so a 12-digit national number holds "15" after its area code. */
+static int ar_mobile(const plan *pl, const char *d, size_t nd, tsps_number *out)
+{
+    char nsn[11];
+    size_t k;
+
+    if (d[0] == '1' && d[1] == '1')
+        k = 2;
+    else if (d[3] == '1' && d[4] == '5')
+        k = 3;
+    else
+        k = 4;
+    if (d[k] != '1' || d[k + 1] != '5')
+        return TSPS_ENUMBER;
+    nsn[0] = '9';
+    memcpy(nsn + 1, d, k);
+    memcpy(nsn + 1 + k, d + k + 2, nd - k - 2);
+    return emit_e164(pl->cc, pl->cclen, nsn, nd - 1, 0, out);
 }
 
 static int classify(const scan *sc, const plan *pl, tsps_number *out)
@@ -424,6 +451,8 @@ static int classify(const scan *sc, const plan *pl, tsps_number *out)
     if (pl->tlen > 0 && nd >= pl->tlen && memcmp(d, pl->trunk, pl->tlen) == 0) {
         d += pl->tlen;
         nd -= pl->tlen;
+        if (rg != NULL && (rg->flags & TSPS__RG_AR) != 0 && nd == 12)
+            return ar_mobile(pl, d, nd, out);
         if (rg != NULL && (rg->flags & TSPS__RG_BR) != 0 &&
             (nd == 12 || nd == 13) && br_carrier(d, nd)) {
             d += 2;
@@ -558,7 +587,7 @@ static int normalize(const char *input, const tsps_dialplan *dp,
 {
     plan pl;
     scan sc = {0};
-    const char *s = input;
+    const char *s = input, *lt, *gt;
     size_t n, k;
     int rc;
 
@@ -574,19 +603,16 @@ static int normalize(const char *input, const tsps_dialplan *dp,
         s++, n--;
     while (n > 0 && is_ws((unsigned char)s[n - 1]))
         n--;
-    /* name-addr: "Alice" <sip:+4930...@host> */
-    if (n > 0 && s[n - 1] == '>') {
-        size_t lt = n - 1;
-        while (lt > 0 && s[lt - 1] != '<')
-            lt--;
-        if (lt > 0) {
-            s += lt;
-            n -= lt + 1;
-            while (n > 0 && is_ws((unsigned char)s[0]))
-                s++, n--;
-            while (n > 0 && is_ws((unsigned char)s[n - 1]))
-                n--;
-        }
+    /* name-addr: "Alice" <sip:+4930...@host>;tag=1 */
+    lt = memchr(s, '<', n);
+    gt = lt != NULL ? memchr(lt, '>', n - (size_t)(lt - s)) : NULL;
+    if (gt != NULL) {
+        n = (size_t)(gt - lt - 1);
+        s = lt + 1;
+        while (n > 0 && is_ws((unsigned char)s[0]))
+            s++, n--;
+        while (n > 0 && is_ws((unsigned char)s[n - 1]))
+            n--;
     }
     if (n == 0 || withheld_word(s, n))
         return withheld(out);

@@ -15,7 +15,7 @@
 static const tsps__region regions[] = {
     /* code  ccn  cc     trunk intl   min max loc flags alt_intl */
     {"AE", 971, "971", "0",  "00",    5,  12, 0,  0,    NULL},
-    {"AR", 54,  "54",  "0",  "00",    10, 11, 8,  0,    NULL},
+    {"AR", 54,  "54",  "0",  "00",    10, 11, 8,  TSPS__RG_AR, NULL},
     {"AT", 43,  "43",  "0",  "00",    4,  13, 3,  0,    NULL},
     {"AU", 61,  "61",  "0",  "0011",  5,  12, 0,  0,    "001X"},
     {"BE", 32,  "32",  "0",  "00",    8,  9,  0,  0,    NULL},

@@ -9,6 +9,7 @@
 #define TSPS__RG_NO_00 0x01 /* "00" is not an international prefix here */
 #define TSPS__RG_BR    0x02 /* Brazil: 2-digit carrier code after 00 / 0 */
 #define TSPS__RG_MX    0x04 /* Mexico: legacy 01/02/044/045 and +52 1 */
+#define TSPS__RG_AR    0x08 /* Argentina: national mobile "15" -> +54 9 */
 
 typedef struct tsps__region {
     char code[3];    /* "DE" */
