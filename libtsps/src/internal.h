@@ -100,9 +100,9 @@ static inline uint64_t tsps__fnv64(const void *data, size_t n)
 
 /* ---- record codec (codec.c) -------------------------------------------- */
 
-typedef struct tsps__wbuf {
+typedef struct tsps__wbuf { /* initialise as {buf, sizeof(buf), 0, 0} */
     uint8_t *p;
-    size_t len, cap;
+    size_t cap, len;
     int overflow;
 } tsps__wbuf;
 

@@ -124,12 +124,22 @@ static int parse_action(char **w, int n, int *i, tsps_action *a, char *err,
         return TSPS_OK;
     }
     if (strcasecmp(k, "forward") == 0) {
+        /* A number may be written with spaces: "forward +49 30 1234567". */
+        size_t len = 0;
         a->kind = TSPS_METHOD_FORWARD;
-        if (*i >= n || !valid_target(w[*i])) {
+        while (*i < n && strcasecmp(w[*i], "then") != 0) {
+            size_t wl = strlen(w[*i]);
+            if (len + wl >= TSPS_URI_MAX) {
+                seterr(err, errlen, "forward target too long");
+                return TSPS_EINVAL;
+            }
+            memcpy(a->target + len, w[(*i)++], wl + 1);
+            len += wl;
+        }
+        if (!valid_target(a->target)) {
             seterr(err, errlen, "forward needs a number or URI");
             return TSPS_EINVAL;
         }
-        strcpy(a->target, w[(*i)++]);
     } else if (strcasecmp(k, "voicemail") == 0 ||
                strcasecmp(k, "attendant") == 0 ||
                strcasecmp(k, "ivr") == 0) {

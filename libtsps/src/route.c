@@ -628,9 +628,10 @@ int tsps_route(tsps_engine *eng, const tsps_call *call, tsps_decision *out)
     decision_reset(out, now);
 
     /* 1. called number -> user. Without a site region only international
-     * forms are understood (+..., 00...). */
+     * forms are meant to match: the stand-in plan (+888, no trunk prefix)
+     * turns national forms into numbers no DID has. */
     {
-        static const tsps_dialplan intl_only = {"", "", "", "00"};
+        static const tsps_dialplan intl_only = {"", "888", "", "00"};
         rc = tsps_normalize(call->called,
                             eng->site.cc[0] != '\0' ? &eng->site : &intl_only,
                             &num);
