@@ -20,7 +20,7 @@
  *   reg USER CONTACT LABEL Q EXPIRES_REL
  *   bulk USER N CODE                       (N contacts +1555xxxxxxx)
  *   override CALL_ID METHOD...             (history override + resolve)
- *   regs USER | history CALL_ID | purge | quit
+ *   regs USER | history CALL_ID | route CALLED CALLER | purge | quit
  *
  * Every stdin command answers one line starting with "ok" or "err".
  */
@@ -327,6 +327,17 @@ static int run(harness *h, char *line, int *rcout)
                 (r->decision.flags & TSPS_DEC_OVERRIDDEN) != 0, r->note,
                 r->end != 0);
         free(r);
+    } else if (strcmp(a[0], "route") == 0 && n >= 3) {
+        tsps_call c = TSPS_CALL_INIT;
+        tsps_decision *d = malloc(sizeof(*d));
+        char buf[4096];
+        c.called = a[1];
+        c.caller = a[2];
+        rc = d == NULL ? TSPS_ENOMEM : tsps_route(h->eng, &c, d);
+        if (rc == TSPS_OK &&
+            tsps_decision_explain(d, buf, sizeof(buf), NULL) == TSPS_OK)
+            out("%s\n", buf);
+        free(d);
     } else if (strcmp(a[0], "purge") == 0) {
         size_t k = 0;
         rc = tsps_registration_purge(h->eng, (int64_t)time(NULL), &k);
