@@ -1,0 +1,178 @@
+/*
+ * bootstrap.c - the embedded default: with no config, tspsd makes its own
+ * data folder on first start: a CA, a server certificate and an admin
+ * client certificate (data/tls/), an admin token printed once, a demo user
+ * with handling codes and a vcard-dir source on examples/data.
+ */
+#include "daemon.h"
+#include "log.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+int tspsd_bootstrap_tls(tspsd_config *cfg, char *err, size_t errlen)
+{
+    char dir[TSPSD_PATH_MAX + 8], cakey[TSPSD_PATH_MAX + 16],
+        acert[TSPSD_PATH_MAX + 16], akey[TSPSD_PATH_MAX + 16];
+
+    if (cfg->cert[0] != '\0') {
+        if (cfg->key[0] == '\0') {
+            snprintf(err, errlen, "[control] cert= needs key=");
+            return -1;
+        }
+        return 0; /* the operator brings their own */
+    }
+    snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(cfg->cert, sizeof(cfg->cert), "%s/server.pem", dir);
+    snprintf(cfg->key, sizeof(cfg->key), "%s/server.key", dir);
+    if (cfg->ca[0] == '\0')
+        snprintf(cfg->ca, sizeof(cfg->ca), "%s/ca.pem", dir);
+    snprintf(cakey, sizeof(cakey), "%s/ca.key", dir);
+    snprintf(acert, sizeof(acert), "%s/admin.pem", dir);
+    snprintf(akey, sizeof(akey), "%s/admin.key", dir);
+    if (exists(cfg->cert) && exists(cfg->key) && exists(cfg->ca))
+        return 0;
+    if (tspsd_tls_make_ca("tsps local CA", cfg->ca, cakey, err, errlen) != 0 ||
+        tspsd_tls_make_cert(cfg->ca, cakey, "localhost", 1, -3600, 825L * 86400,
+                            cfg->cert, cfg->key, err, errlen) != 0 ||
+        tspsd_tls_make_cert(cfg->ca, cakey, "admin", 0, -3600, 825L * 86400,
+                            acert, akey, err, errlen) != 0)
+        return -1;
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "made TLS material",
+              "dir=%s ca=ca.pem server=server.pem admin_client=admin.pem", dir);
+    return 0;
+}
+
+static int has_token(void *arg, const char *key, const void *val, size_t len)
+{
+    (void)key;
+    (void)val;
+    (void)len;
+    *(int *)arg = 1;
+    return 1;
+}
+
+/* clang-format off */
+static const struct {
+    const char *code, *status, *method;
+} demo_rules[] = {
+    {"VIP",      "any",     "ring"},
+    {"FAMILY",   "any",     "ring timeout=20 then voicemail"},
+    {"SALES",    "any",     "forward +12125550199"},
+    {"BLOCK",    "any",     "reject decline"},
+    {"UNKNOWN",  "any",     "ask timeout=20 then voicemail"},
+    {"WITHHELD", "any",     "voicemail"},
+    {"*",        "meeting", "voicemail"},
+    {"VIP",      "meeting", "ring"},
+    {"*",        "dnd",     "voicemail"},
+    {"FAMILY",   "dnd",     "ring timeout=15 then voicemail"},
+};
+/* clang-format on */
+
+static int provision_demo(tspsd *d)
+{
+    tsps_user u;
+    int rc;
+
+    if (tsps_user_get(d->eng, "demo", &u) == TSPS_OK)
+        return 0;
+    tsps_user_init(&u);
+    snprintf(u.id, sizeof(u.id), "demo");
+    snprintf(u.display_name, sizeof(u.display_name), "Demo User");
+    snprintf(u.tz, sizeof(u.tz), "America/New_York");
+    snprintf(u.voicemail_uri, sizeof(u.voicemail_uri),
+             "sip:voicemail@127.0.0.1");
+    snprintf(u.attendant_uri, sizeof(u.attendant_uri),
+             "sip:reception@127.0.0.1");
+    u.flags |= TSPS_USER_NO_HOURS; /* the demo answers at any hour */
+    rc = tsps_dialplan_for_region("US", &u.dialplan);
+    if (rc == TSPS_OK)
+        rc = tsps_user_put(d->eng, &u);
+    if (rc == TSPS_OK)
+        rc = tsps_number_add(d->eng, "demo", "+12125550100");
+    for (size_t i = 0;
+         rc == TSPS_OK && i < sizeof(demo_rules) / sizeof(demo_rules[0]); i++) {
+        tsps_method m;
+        char err[128];
+        int st = tsps_status_parse(demo_rules[i].status);
+        rc = tsps_method_parse(demo_rules[i].method, &m, err, sizeof(err));
+        if (rc == TSPS_OK)
+            rc = tsps_code_set(d->eng, "demo", demo_rules[i].code,
+                               (tsps_status)(st < 0 ? 0 : st), &m);
+    }
+    if (rc != TSPS_OK) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, "demo", "cannot provision the demo user",
+                  "error=\"%s\"", tsps_strerror(rc));
+        return -1;
+    }
+    tspsd_log(TSPSD_LOG_INFO, 0, "demo", "provisioned the demo user",
+              "number=+12125550100 rules=%zu",
+              sizeof(demo_rules) / sizeof(demo_rules[0]));
+    return 0;
+}
+
+int tspsd_bootstrap_store(tspsd *d, int first_start)
+{
+    int any = 0;
+
+    (void)first_start;
+    tsps_kv_list(d->eng, "tspsd/token/", has_token, &any);
+    if (!any) {
+        char token[80];
+        if (tspsd_token_issue(d, "admin", 1, token, sizeof(token)) != TSPS_OK) {
+            tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot issue the admin token",
+                      NULL);
+            return -1;
+        }
+        /* Shown once: only its hash is kept. */
+        printf("tspsd: first start: admin token (shown once, keep it):\n"
+               "  TSPS_TOKEN=%s\n",
+               token);
+        fflush(stdout);
+        tspsd_log(TSPSD_LOG_INFO, 0, NULL,
+                  "issued the first admin token (printed on stdout)", NULL);
+    }
+    if (d->cfg.demo) {
+        if (provision_demo(d) != 0)
+            return -1;
+        if (d->cfg.nsources == 0) {
+            tspsd_source_cfg *s = &d->cfg.sources[d->cfg.nsources++];
+            memset(s, 0, sizeof(*s));
+            snprintf(s->name, sizeof(s->name), "demo");
+            snprintf(s->uri, sizeof(s->uri), "vcard-dir:%s",
+                     d->cfg.examples_dir);
+            snprintf(s->user, sizeof(s->user), "demo");
+            s->interval_s = 60;
+        }
+    }
+    return 0;
+}
+
+int tspsd_bootstrap_client_conf(tspsd *d)
+{
+    char path[TSPSD_PATH_MAX + 32];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/client.conf", d->cfg.data_dir);
+    f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    /* Read by tspsctl when no connection settings are given. */
+    fprintf(f, "host=%s\nport=%d\nca=%s\n", d->cfg.ctl_listen, d->ctl_port,
+            d->cfg.ca);
+    return fclose(f) == 0 ? 0 : -1;
+}

@@ -1,0 +1,303 @@
+/* config.c - tspsd.conf with inih. */
+#include "config.h"
+
+#include "log.h"
+
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#ifndef TSPS_SOURCE_DIR
+#define TSPS_SOURCE_DIR "."
+#endif
+
+void tspsd_config_defaults(tspsd_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->data_dir, sizeof(c->data_dir), "data");
+    c->log_level = TSPSD_LOG_INFO;
+    snprintf(c->examples_dir, sizeof(c->examples_dir), "%s/examples/data",
+             TSPS_SOURCE_DIR);
+    snprintf(c->ctl_listen, sizeof(c->ctl_listen), "127.0.0.1");
+    c->ctl_port = 7443;
+    c->max_frame = 1u << 20;
+    c->max_clients = 1024;
+    snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1");
+    c->metrics_port = 9464;
+    c->sip_enabled = 1;
+    snprintf(c->sip_listen, sizeof(c->sip_listen), "127.0.0.1");
+    c->sip_udp_port = 5060;
+    c->sip_tcp_port = 5060;
+    c->sip_min_expires = 60;
+    c->sip_max_expires = 7200;
+    c->sip_default_expires = 3600;
+    c->sip_ask_timeout_s = 20;
+}
+
+typedef struct load_ctx {
+    tspsd_config *c;
+    char *err;
+    size_t errlen;
+    int failed;
+} load_ctx;
+
+static int parse_bool(const char *v, int *out)
+{
+    if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 ||
+        strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0) {
+        *out = 1;
+        return 0;
+    }
+    if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 ||
+        strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static int parse_int(const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || n < lo || n > hi)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+static int copy(char *dst, size_t len, const char *v)
+{
+    if (strlen(v) >= len)
+        return -1;
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+#define STR(field) copy(c->field, sizeof(c->field), v)
+
+static int tspsd_section(tspsd_config *c, const char *k, const char *v)
+{
+    if (strcmp(k, "data_dir") == 0)
+        return STR(data_dir);
+    if (strcmp(k, "log_level") == 0) {
+        int l = tspsd_log_level_parse(v);
+        if (l < 0)
+            return -1;
+        c->log_level = l;
+        return 0;
+    }
+    if (strcmp(k, "demo") == 0)
+        return parse_bool(v, &c->demo);
+    if (strcmp(k, "examples_dir") == 0)
+        return STR(examples_dir);
+    return -2;
+}
+
+static int control_section(tspsd_config *c, const char *k, const char *v)
+{
+    int n;
+    if (strcmp(k, "listen") == 0)
+        return STR(ctl_listen);
+    if (strcmp(k, "port") == 0)
+        return parse_int(v, 0, 65535, &c->ctl_port);
+    if (strcmp(k, "cert") == 0)
+        return STR(cert);
+    if (strcmp(k, "key") == 0)
+        return STR(key);
+    if (strcmp(k, "ca") == 0)
+        return STR(ca);
+    if (strcmp(k, "max_frame") == 0) {
+        if (parse_int(v, 1024, 16 << 20, &n) != 0)
+            return -1;
+        c->max_frame = (size_t)n;
+        return 0;
+    }
+    if (strcmp(k, "max_clients") == 0)
+        return parse_int(v, 1, 100000, &c->max_clients);
+    return -2;
+}
+
+static int metrics_section(tspsd_config *c, const char *k, const char *v)
+{
+    if (strcmp(k, "listen") == 0)
+        return STR(metrics_listen);
+    if (strcmp(k, "port") == 0)
+        return parse_int(v, -1, 65535, &c->metrics_port);
+    return -2;
+}
+
+static int sip_section(tspsd_config *c, const char *k, const char *v)
+{
+    if (strcmp(k, "enabled") == 0)
+        return parse_bool(v, &c->sip_enabled);
+    if (strcmp(k, "listen") == 0)
+        return STR(sip_listen);
+    if (strcmp(k, "udp_port") == 0)
+        return parse_int(v, 0, 65535, &c->sip_udp_port);
+    if (strcmp(k, "tcp_port") == 0)
+        return parse_int(v, 0, 65535, &c->sip_tcp_port);
+    if (strcmp(k, "domain") == 0)
+        return STR(sip_domain);
+    if (strcmp(k, "realm") == 0)
+        return STR(sip_realm);
+    if (strcmp(k, "auth_register") == 0)
+        return parse_bool(v, &c->sip_auth_register);
+    if (strcmp(k, "min_expires") == 0)
+        return parse_int(v, 1, 86400, &c->sip_min_expires);
+    if (strcmp(k, "max_expires") == 0)
+        return parse_int(v, 1, 604800, &c->sip_max_expires);
+    if (strcmp(k, "default_expires") == 0)
+        return parse_int(v, 1, 604800, &c->sip_default_expires);
+    if (strcmp(k, "ask_timeout") == 0)
+        return parse_int(v, 1, 600, &c->sip_ask_timeout_s);
+    return -2;
+}
+
+static int admin_section(tspsd_config *c, const char *k, const char *v)
+{
+    char tmp[1024], *save = NULL;
+
+    if (strcmp(k, "identities") != 0)
+        return -2;
+    if (copy(tmp, sizeof(tmp), v) != 0)
+        return -1;
+    c->nadmins = 0;
+    for (char *t = strtok_r(tmp, ", \t", &save); t != NULL;
+         t = strtok_r(NULL, ", \t", &save)) {
+        if (c->nadmins >= TSPSD_MAX_ADMINS || strlen(t) >= 64)
+            return -1;
+        memcpy(c->admins[c->nadmins++], t, strlen(t) + 1);
+    }
+    return 0;
+}
+
+static tspsd_source_cfg *source_for(tspsd_config *c, const char *name)
+{
+    for (int i = 0; i < c->nsources; i++)
+        if (strcmp(c->sources[i].name, name) == 0)
+            return &c->sources[i];
+    if (c->nsources >= TSPSD_MAX_SOURCES || strlen(name) >= 64 || *name == '\0')
+        return NULL;
+    tspsd_source_cfg *s = &c->sources[c->nsources++];
+    memset(s, 0, sizeof(*s));
+    memcpy(s->name, name, strlen(name) + 1);
+    s->interval_s = 300;
+    return s;
+}
+
+static int source_section(tspsd_config *c, const char *name, const char *k,
+                          const char *v)
+{
+    tspsd_source_cfg *s = source_for(c, name);
+    if (s == NULL)
+        return -1;
+    if (strcmp(k, "uri") == 0)
+        return copy(s->uri, sizeof(s->uri), v);
+    if (strcmp(k, "user") == 0)
+        return copy(s->user, sizeof(s->user), v);
+    if (strcmp(k, "interval") == 0)
+        return parse_int(v, 0, 86400 * 7, &s->interval_s);
+    size_t used = strlen(s->options);
+    int n =
+        snprintf(s->options + used, sizeof(s->options) - used, "%s=%s\n", k, v);
+    if (n < 0 || (size_t)n >= sizeof(s->options) - used)
+        return -1;
+    return 0;
+}
+
+static int handler(void *user, const char *section, const char *name,
+                   const char *value)
+{
+    load_ctx *lc = user;
+    tspsd_config *c = lc->c;
+    int rc;
+
+    if (strcmp(section, "tspsd") == 0)
+        rc = tspsd_section(c, name, value);
+    else if (strcmp(section, "control") == 0)
+        rc = control_section(c, name, value);
+    else if (strcmp(section, "metrics") == 0)
+        rc = metrics_section(c, name, value);
+    else if (strcmp(section, "sip") == 0)
+        rc = sip_section(c, name, value);
+    else if (strcmp(section, "admin") == 0)
+        rc = admin_section(c, name, value);
+    else if (strncmp(section, "source ", 7) == 0)
+        rc = source_section(c, section + 7, name, value);
+    else
+        rc = -3;
+    if (rc != 0 && !lc->failed) {
+        lc->failed = 1;
+        snprintf(lc->err, lc->errlen, "[%s] %s: %s", section, name,
+                 rc == -2   ? "unknown key"
+                 : rc == -3 ? "unknown section"
+                            : "bad value");
+    }
+    return rc == 0;
+}
+
+int tspsd_config_load(const char *path, tspsd_config *c, char *err,
+                      size_t errlen)
+{
+    load_ctx lc = {c, err, errlen, 0};
+    int rc = ini_parse(path, handler, &lc);
+
+    if (rc == -1) {
+        snprintf(err, errlen, "%s: cannot open", path);
+        return -1;
+    }
+    if (rc == -2) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    if (rc > 0) {
+        char tmp[256];
+        snprintf(tmp, sizeof(tmp), "%s", lc.failed ? err : "syntax error");
+        snprintf(err, errlen, "%s:%d: %s", path, rc, tmp);
+        return -1;
+    }
+    for (int i = 0; i < c->nsources; i++) {
+        if (c->sources[i].uri[0] == '\0') {
+            snprintf(err, errlen, "%s: [source %s] needs uri=", path,
+                     c->sources[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int tspsd_config_is_admin(const tspsd_config *c, const char *identity)
+{
+    if (identity == NULL || *identity == '\0')
+        return 0;
+    for (int i = 0; i < c->nadmins; i++)
+        if (strcmp(c->admins[i], identity) == 0)
+            return 1;
+    return 0;
+}
+
+const char *tspsd_source_option(const tspsd_source_cfg *s, const char *key,
+                                char *buf, size_t len)
+{
+    size_t kl = strlen(key);
+    const char *p = s->options;
+
+    buf[0] = '\0';
+    while (*p != '\0') {
+        const char *nl = strchr(p, '\n');
+        size_t ll = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        if (ll > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+            size_t vl = ll - kl - 1;
+            if (vl >= len)
+                vl = len - 1;
+            memcpy(buf, p + kl + 1, vl);
+            buf[vl] = '\0';
+            return buf;
+        }
+        p += ll + (nl != NULL);
+    }
+    return buf;
+}

@@ -1,0 +1,71 @@
+/*
+ * config.h - tspsd.conf (INI, read with inih). See docs/operator.md and
+ * docs/tspsd.conf.example for every key.
+ */
+#ifndef TSPSD_CONFIG_H
+#define TSPSD_CONFIG_H
+
+#include <stddef.h>
+
+#define TSPSD_MAX_SOURCES 32
+#define TSPSD_MAX_ADMINS  16
+#define TSPSD_PATH_MAX    512
+
+typedef struct tspsd_source_cfg {
+    char name[64];
+    char uri[TSPSD_PATH_MAX];
+    char user[64];
+    int interval_s;     /* 0 = on demand only; default 300 */
+    char options[1024]; /* "k=v\n" for any other key */
+} tspsd_source_cfg;
+
+typedef struct tspsd_config {
+    /* [tspsd] */
+    char data_dir[TSPSD_PATH_MAX];
+    int log_level;                     /* TSPSD_LOG_* */
+    int demo;                          /* provision the demo user and source */
+    char examples_dir[TSPSD_PATH_MAX]; /* demo vCards/.ics */
+    /* [control] */
+    char ctl_listen[64];
+    int ctl_port;              /* 0 = pick a free port (tests) */
+    char cert[TSPSD_PATH_MAX]; /* "" = data_dir/tls/server.pem */
+    char key[TSPSD_PATH_MAX];
+    char ca[TSPSD_PATH_MAX]; /* CA that signs client certificates */
+    size_t max_frame;        /* bytes, default 1 MiB */
+    int max_clients;         /* default 1024 */
+    /* [metrics] */
+    char metrics_listen[64];
+    int metrics_port; /* -1 = off, 0 = pick a free port */
+    /* [sip] */
+    int sip_enabled;
+    char sip_listen[64];
+    int sip_udp_port, sip_tcp_port;
+    char sip_domain[128], sip_realm[128];
+    int sip_auth_register, sip_min_expires, sip_max_expires,
+        sip_default_expires, sip_ask_timeout_s;
+    /* [source NAME] */
+    int nsources;
+    tspsd_source_cfg sources[TSPSD_MAX_SOURCES];
+    /* [admin] identities = a, b */
+    int nadmins;
+    char admins[TSPSD_MAX_ADMINS][64];
+} tspsd_config;
+
+/** Defaults (embedded mode: ./data, 127.0.0.1:7443, metrics 9464). */
+void tspsd_config_defaults(tspsd_config *c);
+
+/**
+ * Read a config file over the defaults already in `c`.
+ * @return 0, or -1 with a reason in err (file, line and key).
+ */
+int tspsd_config_load(const char *path, tspsd_config *c, char *err,
+                      size_t errlen);
+
+/** Is `identity` listed in [admin] identities? */
+int tspsd_config_is_admin(const tspsd_config *c, const char *identity);
+
+/** Value of an option key of a source ("" when absent) into buf. */
+const char *tspsd_source_option(const tspsd_source_cfg *s, const char *key,
+                                char *buf, size_t len);
+
+#endif

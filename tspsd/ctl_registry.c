@@ -1,0 +1,165 @@
+/*
+ * ctl_registry.c - the request-handler registry (STYLE.md §8) and the
+ * dispatch of one decoded frame: order (Hello first), authentication,
+ * reply, audit of refusals.
+ */
+#include "daemon.h"
+#include "handlers.h"
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void reg(tspsd *d, Tsps__Request__BodyCase kind, const char *name,
+                tspsd_handler_fn fn, int need_auth)
+{
+    if ((int)kind <= 0 || (int)kind >= TSPSD_MAX_HANDLERS)
+        return;
+    d->handlers[kind].name = name;
+    d->handlers[kind].fn = fn;
+    d->handlers[kind].need_auth = need_auth;
+}
+
+void tspsd_handlers_register(tspsd *d)
+{
+    /* clang-format off */
+#define R(K, name, fn) reg(d, TSPS__REQUEST__BODY_##K, name, fn, 1)
+    reg(d, TSPS__REQUEST__BODY_HELLO, "hello", tspsd_h_hello, 0);
+    R(USER_PUT,         "user.put",        tspsd_h_user_put);
+    R(USER_GET,         "user.get",        tspsd_h_user_get);
+    R(USER_LIST,        "user.list",       tspsd_h_user_list);
+    R(USER_DELETE,      "user.delete",     tspsd_h_user_delete);
+    R(NUMBER_ADD,       "number.add",      tspsd_h_number_add);
+    R(NUMBER_REMOVE,    "number.remove",   tspsd_h_number_remove);
+    R(CODE_SET,         "code.set",        tspsd_h_code_set);
+    R(CODE_DELETE,      "code.delete",     tspsd_h_code_delete);
+    R(CODE_LIST,        "code.list",       tspsd_h_code_list);
+    R(STATUS_SET,       "status.set",      tspsd_h_status_set);
+    R(STATUS_GET,       "status.get",      tspsd_h_status_get);
+    R(CONTACT_LIST,     "contact.list",    tspsd_h_contact_list);
+    R(CONTACT_SET_CODE, "contact.code",    tspsd_h_contact_set_code);
+    R(SOURCE_ADD,       "source.add",      tspsd_h_source_add);
+    R(SOURCE_REMOVE,    "source.remove",   tspsd_h_source_remove);
+    R(SOURCE_LIST,      "source.list",     tspsd_h_source_list);
+    R(SOURCE_SYNC,      "source.sync",     tspsd_h_source_sync);
+    R(ROUTE,            "route",           tspsd_h_route);
+    R(EXPLAIN,          "explain",         tspsd_h_explain);
+    R(HISTORY,          "history",         tspsd_h_history);
+    R(CALLS_LIVE,       "calls.live",      tspsd_h_calls_live);
+    R(CALL_ACT,         "call.act",        tspsd_h_call_act);
+    R(DELEGATE,         "delegate",        tspsd_h_delegate);
+    R(DELEGATION_LIST,  "delegation.list", tspsd_h_delegation_list);
+    R(TOKEN_ISSUE,      "token.issue",     tspsd_h_token_issue);
+    R(DEVICE_ADD,       "device.add",      tspsd_h_device_add);
+    R(DEVICE_REMOVE,    "device.remove",   tspsd_h_device_remove);
+    R(SUBSCRIBE,        "subscribe",       tspsd_h_subscribe);
+#undef R
+    /* clang-format on */
+}
+
+int tspsd_code_from_tsps(int rc)
+{
+    switch (rc) {
+    case TSPS_OK:
+        return TSPS__CODE__OK;
+    case TSPS_ENOTFOUND:
+        return TSPS__CODE__NOT_FOUND;
+    case TSPS_EINVAL:
+    case TSPS_ETZ:
+    case TSPS_ENUMBER:
+    case TSPS_EREGION:
+    case TSPS_ESTATE:
+    case TSPS_EVERSION:
+        return TSPS__CODE__INVALID;
+    case TSPS_EEXIST:
+        return TSPS__CODE__EXISTS;
+    default:
+        return TSPS__CODE__INTERNAL;
+    }
+}
+
+int tspsd_reply(tspsd_conn *c, Tsps__Response *resp, int code, const char *fmt,
+                ...)
+{
+    char buf[512];
+    va_list ap;
+
+    resp->code = (Tsps__Code)code;
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        resp->error = tspsd_arena_strdup(&c->arena, buf);
+        if (resp->error == NULL)
+            resp->error = (char *)"";
+    }
+    return code;
+}
+
+int tspsd_refuse(tspsd_conn *c, Tsps__Response *resp, const char *request,
+                 const char *user, int code, const char *why)
+{
+    char q1[200], q2[80];
+    atomic_fetch_add(&c->d->metrics.refused, 1);
+    tspsd_log(TSPSD_LOG_WARN, 0, user, "request refused",
+              "audit=1 conn=%llu identity=%s request=%s code=%s reason=%s",
+              (unsigned long long)c->id,
+              tspsd_log_quote(c->identity[0] ? c->identity : "anonymous", q2,
+                              sizeof(q2)),
+              request,
+              code == TSPS__CODE__UNAUTHENTICATED ? "unauthenticated"
+                                                  : "denied",
+              tspsd_log_quote(why, q1, sizeof(q1)));
+    return tspsd_reply(c, resp, code, "%s: %s",
+                       code == TSPS__CODE__UNAUTHENTICATED
+                           ? "not authenticated"
+                           : "permission denied",
+                       why);
+}
+
+int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
+                   size_t whylen)
+{
+    tspsd *d = c->d;
+    Tsps__Request *req = tsps__request__unpack(NULL, len, buf);
+    Tsps__Response resp = TSPS__RESPONSE__INIT;
+    const tspsd_handler *h = NULL;
+    int rc = 0;
+
+    if (req == NULL) {
+        snprintf(why, whylen, "undecodable request (%zu bytes)", len);
+        return -1;
+    }
+    if (!c->hello_done && req->body_case != TSPS__REQUEST__BODY_HELLO) {
+        snprintf(why, whylen, "request before hello");
+        rc = -1;
+        goto done;
+    }
+    if (c->hello_done && req->body_case == TSPS__REQUEST__BODY_HELLO) {
+        snprintf(why, whylen, "second hello");
+        rc = -1;
+        goto done;
+    }
+    atomic_fetch_add(&d->metrics.requests, 1);
+    resp.id = req->id;
+    if ((int)req->body_case > 0 && (int)req->body_case < TSPSD_MAX_HANDLERS)
+        h = &d->handlers[req->body_case];
+    if (h == NULL || h->fn == NULL) {
+        /* A newer client's request, or none: say so, keep the link. */
+        tspsd_reply(c, &resp, TSPS__CODE__UNSUPPORTED,
+                    "unknown request (field %d)", (int)req->body_case);
+    } else if (h->need_auth && c->identity[0] == '\0') {
+        tspsd_refuse(c, &resp, h->name, NULL, TSPS__CODE__UNAUTHENTICATED,
+                     "anonymous clients may only say hello");
+    } else {
+        h->fn(c, req, &resp);
+    }
+    if (tspsd_conn_send(c, &resp) != 0) {
+        snprintf(why, whylen, "cannot queue reply");
+        rc = -1;
+    }
+done:
+    tsps__request__free_unpacked(req, NULL);
+    return rc;
+}

@@ -1,0 +1,307 @@
+/*
+ * ctl_server.c - the control socket: TLS (bufferevent_openssl) connections
+ * carrying length-prefixed protobuf frames. A bad frame or a failed
+ * handshake closes only that connection, with a logged reason.
+ */
+#include "daemon.h"
+#include "frame.h"
+#include "log.h"
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void conn_free(tspsd_conn *c)
+{
+    tspsd *d = c->d;
+
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        d->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    if (c->bev != NULL) {
+        SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+        /* No close_notify wait: the peer may be gone or hostile. */
+        if (ssl != NULL)
+            SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
+        bufferevent_free(c->bev);
+    }
+    atomic_fetch_sub(&d->metrics.clients, 1);
+    tspsd_arena_free(&c->arena);
+    free(c);
+}
+
+static void conn_close(tspsd_conn *c, int level, const char *reason)
+{
+    char q[256];
+    tspsd_log(level, 0, c->identity, "control connection closed",
+              "conn=%llu peer=%s reason=%s", (unsigned long long)c->id, c->peer,
+              tspsd_log_quote(reason, q, sizeof(q)));
+    conn_free(c);
+}
+
+int tspsd_conn_send(tspsd_conn *c, const Tsps__Response *resp)
+{
+    size_t n = tsps__response__get_packed_size(resp);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer_iovec v;
+    uint8_t hdr[4];
+
+    if (n > (64u << 20))
+        return -1;
+    tspsd_frame_header(hdr, (uint32_t)n);
+    if (evbuffer_add(out, hdr, 4) != 0)
+        return -1;
+    if (evbuffer_reserve_space(out, n, &v, 1) < 1)
+        return -1;
+    tsps__response__pack(resp, v.iov_base);
+    v.iov_len = n;
+    return evbuffer_commit_space(out, &v, 1) == 0 ? 0 : -1;
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    tspsd_conn *c = arg;
+    tspsd *d = c->d;
+    struct evbuffer *in = bufferevent_get_input(bev);
+
+    for (;;) {
+        size_t avail = evbuffer_get_length(in);
+        const uint8_t *payload;
+        size_t plen, used;
+        uint8_t *p;
+        int rc;
+
+        if (avail < TSPSD_FRAME_HDR)
+            return;
+        p = evbuffer_pullup(in, TSPSD_FRAME_HDR);
+        uint32_t n = tspsd_frame_len(p);
+        if (n > 0 && n <= d->cfg.max_frame && avail < TSPSD_FRAME_HDR + n)
+            return; /* wait for the rest before linearising */
+        p = evbuffer_pullup(in, n > 0 && n <= d->cfg.max_frame
+                                    ? (ev_ssize_t)(TSPSD_FRAME_HDR + n)
+                                    : (ev_ssize_t)TSPSD_FRAME_HDR);
+        rc = tspsd_frame_next(p,
+                              n > 0 && n <= d->cfg.max_frame
+                                  ? TSPSD_FRAME_HDR + n
+                                  : TSPSD_FRAME_HDR,
+                              d->cfg.max_frame, &payload, &plen, &used);
+        if (rc < 0) {
+            char why[96];
+            atomic_fetch_add(&d->metrics.bad_frames, 1);
+            snprintf(why, sizeof(why), "%s (%u bytes)",
+                     tspsd_frame_strerror(rc), n);
+            conn_close(c, TSPSD_LOG_WARN, why);
+            return;
+        }
+        if (rc == TSPSD_FRAME_MORE)
+            return;
+        char why[160] = "";
+        rc = tspsd_dispatch(c, payload, plen, why, sizeof(why));
+        tspsd_arena_reset(&c->arena);
+        if (rc != 0) {
+            atomic_fetch_add(&d->metrics.bad_frames, 1);
+            conn_close(c, TSPSD_LOG_WARN, why);
+            return;
+        }
+        evbuffer_drain(in, used);
+    }
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    tspsd_conn *c = arg;
+    char reason[256];
+
+    if (what & BEV_EVENT_CONNECTED) {
+        SSL *ssl = bufferevent_openssl_get_ssl(bev);
+        c->tls_up = 1;
+        if (tspsd_tls_peer_identity(ssl, c->cert_identity,
+                                    sizeof(c->cert_identity)) == 0 &&
+            !tspsd_identity_valid(c->cert_identity)) {
+            conn_close(c, TSPSD_LOG_WARN,
+                       "client certificate names an invalid identity");
+            return;
+        }
+        tspsd_log(TSPSD_LOG_DEBUG, 0, c->cert_identity, "control connection",
+                  "conn=%llu peer=%s tls=%s", (unsigned long long)c->id,
+                  c->peer, SSL_get_version(ssl));
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        conn_close(c, TSPSD_LOG_DEBUG, "peer closed");
+        return;
+    }
+    if (what & BEV_EVENT_ERROR) {
+        unsigned long e = bufferevent_get_openssl_error(bev);
+        if (e != 0) {
+            char buf[200];
+            ERR_error_string_n(e, buf, sizeof(buf));
+            snprintf(reason, sizeof(reason), "%s: %s",
+                     c->tls_up ? "TLS error" : "TLS handshake failed", buf);
+            if (!c->tls_up)
+                atomic_fetch_add(&c->d->metrics.tls_failures, 1);
+        } else {
+            int err = EVUTIL_SOCKET_ERROR();
+            snprintf(reason, sizeof(reason), "%s%s",
+                     c->tls_up ? "socket error: "
+                               : "TLS handshake failed: socket error: ",
+                     err != 0 ? evutil_socket_error_to_string(err)
+                              : "connection reset");
+            if (!c->tls_up)
+                atomic_fetch_add(&c->d->metrics.tls_failures, 1);
+        }
+        conn_close(c, c->tls_up ? TSPSD_LOG_INFO : TSPSD_LOG_WARN, reason);
+    }
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+                      struct sockaddr *sa, int salen, void *arg)
+{
+    tspsd *d = arg;
+    tspsd_conn *c;
+    SSL *ssl;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+
+    (void)l;
+    (void)salen;
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+        port = ntohs(s4->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+        port = ntohs(s6->sin6_port);
+    }
+    if (d->stopping ||
+        atomic_load(&d->metrics.clients) >= (long)d->cfg.max_clients) {
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL, "control connection refused",
+                  "peer=%s:%d reason=%s", host, port,
+                  d->stopping ? "stopping" : "max_clients");
+        evutil_closesocket(fd);
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    ssl = SSL_new(d->ssl_ctx);
+    if (c == NULL || ssl == NULL) {
+        free(c);
+        SSL_free(ssl);
+        evutil_closesocket(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->d = d;
+    c->id = ++d->next_conn_id;
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+    c->bev = bufferevent_openssl_socket_new(
+        d->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (c->bev == NULL) {
+        SSL_free(ssl);
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    c->next = d->conns;
+    if (d->conns != NULL)
+        d->conns->prev = c;
+    d->conns = c;
+    atomic_fetch_add(&d->metrics.clients, 1);
+    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+    /* Idle or stalled peers (half-sent frames, slow handshakes) go away. */
+    struct timeval rto = {300, 0};
+    bufferevent_set_timeouts(c->bev, &rto, &rto);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void listener_error_cb(struct evconnlistener *l, void *arg)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+    (void)l;
+    (void)arg;
+    tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "control accept failed", "error=%d",
+              err);
+}
+
+int tspsd_ctl_reload_tls(tspsd *d)
+{
+    char err[256];
+    SSL_CTX *ctx = tspsd_tls_server_ctx(d->cfg.cert, d->cfg.key, d->cfg.ca, err,
+                                        sizeof(err));
+    if (ctx == NULL) {
+        char q[300];
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "TLS setup failed",
+                  "cert=%s error=%s", d->cfg.cert,
+                  tspsd_log_quote(err, q, sizeof(q)));
+        return -1;
+    }
+    SSL_CTX_free(d->ssl_ctx); /* live SSL objects hold their own reference */
+    d->ssl_ctx = ctx;
+    return 0;
+}
+
+int tspsd_ctl_start(tspsd *d)
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    char addr[96];
+
+    if (tspsd_ctl_reload_tls(d) != 0)
+        return -1;
+    snprintf(addr, sizeof(addr),
+             strchr(d->cfg.ctl_listen, ':') ? "[%s]:%d" : "%s:%d",
+             d->cfg.ctl_listen, d->cfg.ctl_port);
+    if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sl) != 0) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "bad control listen address",
+                  "listen=%s", addr);
+        return -1;
+    }
+    d->listener = evconnlistener_new_bind(
+        d->base, accept_cb, d,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+        (struct sockaddr *)&ss, sl);
+    if (d->listener == NULL) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot listen for control",
+                  "listen=%s error=\"%s\"", addr, strerror(errno));
+        return -1;
+    }
+    evconnlistener_set_error_cb(d->listener, listener_error_cb);
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof(bound);
+    getsockname(evconnlistener_get_fd(d->listener), (struct sockaddr *)&bound,
+                &bl);
+    d->ctl_port = ntohs(bound.ss_family == AF_INET6
+                            ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                            : ((struct sockaddr_in *)&bound)->sin_port);
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "control listening", "listen=%s port=%d",
+              d->cfg.ctl_listen, d->ctl_port);
+    return 0;
+}
+
+void tspsd_ctl_stop(tspsd *d)
+{
+    if (d->listener != NULL) {
+        evconnlistener_free(d->listener);
+        d->listener = NULL;
+    }
+    while (d->conns != NULL)
+        conn_free(d->conns);
+    SSL_CTX_free(d->ssl_ctx);
+    d->ssl_ctx = NULL;
+}

@@ -1,0 +1,224 @@
+/*
+ * daemon.c - open, reload (SIGHUP) and close the daemon context. A reload
+ * re-reads the config file and applies what can change without dropping
+ * connections or pending calls: log level, admins, TLS certificates (new
+ * connections), sources, SIP settings. Listen addresses need a restart.
+ */
+#include "daemon.h"
+#include "log.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void tspsd_engine_log(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    tspsd_log_fragment(level, msg);
+}
+
+#ifdef TSPSD_WITH_SIP
+static void sip_call_event(void *arg, int kind, uint64_t call_id,
+                           const tsps_decision *d, tsps_outcome outcome)
+{
+    tspsd_call_event(arg, kind, call_id, d, outcome, 0);
+}
+
+static void sip_log(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    tspsd_log_fragment(level, msg);
+}
+
+static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
+{
+    memset(sc, 0, sizeof(*sc));
+    sc->listen = c->sip_listen;
+    sc->udp_port = c->sip_udp_port;
+    sc->tcp_port = c->sip_tcp_port;
+    sc->domain = c->sip_domain[0] ? c->sip_domain : NULL;
+    sc->realm = c->sip_realm[0] ? c->sip_realm : NULL;
+    sc->auth_register = c->sip_auth_register;
+    sc->min_expires = c->sip_min_expires;
+    sc->max_expires = c->sip_max_expires;
+    sc->default_expires = c->sip_default_expires;
+    sc->ask_timeout_s = c->sip_ask_timeout_s;
+}
+#endif
+
+static int sip_start(tspsd *d)
+{
+#ifdef TSPSD_WITH_SIP
+    tspsd_sip_config sc;
+    tspsd_sip_hooks hooks = {d, sip_call_event, sip_log};
+    if (!d->cfg.sip_enabled)
+        return 0;
+    sip_config(&d->cfg, &sc);
+    int rc = tspsd_sip_open(d->base, d->eng, &sc, &hooks, &d->sip);
+    if (rc != TSPS_OK) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "SIP front did not start",
+                  "listen=%s udp_port=%d tcp_port=%d error=\"%s\"",
+                  d->cfg.sip_listen, d->cfg.sip_udp_port, d->cfg.sip_tcp_port,
+                  tsps_strerror(rc));
+        return -1;
+    }
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "SIP front listening",
+              "listen=%s udp_port=%d tcp_port=%d", d->cfg.sip_listen,
+              d->cfg.sip_udp_port, d->cfg.sip_tcp_port);
+#else
+    if (d->cfg.sip_enabled)
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "built without the SIP front: [sip] ignored", NULL);
+#endif
+    return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char tmp[TSPSD_PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return (mkdir(tmp, 0700) == 0 || errno == EEXIST) ? 0 : -1;
+}
+
+int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
+{
+    char err[300], q[320], store[TSPSD_PATH_MAX + 16];
+    struct stat sb;
+    tsps_config ec = TSPS_CONFIG_INIT;
+    int rc, first;
+
+    memset(d, 0, sizeof(*d));
+    d->cfg = *cfg;
+    snprintf(d->config_path, sizeof(d->config_path), "%s",
+             config_path != NULL ? config_path : "");
+    tspsd_log_set_level(d->cfg.log_level);
+    if (mkdir_p(d->cfg.data_dir) != 0) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot create data dir",
+                  "dir=%s error=\"%s\"", d->cfg.data_dir, strerror(errno));
+        return -1;
+    }
+    if (tspsd_bootstrap_tls(&d->cfg, err, sizeof(err)) != 0) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "TLS bootstrap failed", "error=%s",
+                  tspsd_log_quote(err, q, sizeof(q)));
+        return -1;
+    }
+    snprintf(store, sizeof(store), "%s/store", d->cfg.data_dir);
+    first = stat(store, &sb) != 0;
+    ec.path = store;
+    ec.log = tspsd_engine_log;
+    rc = tsps_engine_open(&ec, &d->eng);
+    if (rc != TSPS_OK) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot open the store",
+                  "path=%s error=\"%s\"", store, tsps_strerror(rc));
+        return -1;
+    }
+    if (tspsd_bootstrap_store(d, first) != 0)
+        return -1;
+    d->base = event_base_new();
+    if (d->base == NULL)
+        return -1;
+    tspsd_handlers_register(d);
+    if (tspsd_pending_open(d) != 0 || tspsd_ctl_start(d) != 0 ||
+        tspsd_metrics_start(d) != 0 || tspsd_sync_open(d) != 0 ||
+        sip_start(d) != 0)
+        return -1;
+    tspsd_bootstrap_client_conf(d);
+    return 0;
+}
+
+int tspsd_reload(tspsd *d)
+{
+    tspsd_config nc;
+    char err[300], q[320];
+
+    if (d->config_path[0] == '\0') {
+        tspsd_log(TSPSD_LOG_INFO, 0, NULL,
+                  "reload: embedded default, nothing to re-read", NULL);
+        tspsd_ctl_reload_tls(d);
+        return 0;
+    }
+    tspsd_config_defaults(&nc);
+    if (tspsd_config_load(d->config_path, &nc, err, sizeof(err)) != 0) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
+                  "reload failed: keeping the running config", "error=%s",
+                  tspsd_log_quote(err, q, sizeof(q)));
+        return -1;
+    }
+    if (strcmp(nc.data_dir, d->cfg.data_dir) != 0 ||
+        strcmp(nc.ctl_listen, d->cfg.ctl_listen) != 0 ||
+        nc.ctl_port != d->cfg.ctl_port ||
+        nc.metrics_port != d->cfg.metrics_port ||
+        nc.sip_enabled != d->cfg.sip_enabled ||
+        nc.sip_udp_port != d->cfg.sip_udp_port ||
+        nc.sip_tcp_port != d->cfg.sip_tcp_port)
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "reload: data_dir, listen addresses and ports change "
+                  "only on restart",
+                  NULL);
+    /* Keep what needs a restart, take the rest. */
+    snprintf(nc.data_dir, sizeof(nc.data_dir), "%s", d->cfg.data_dir);
+    snprintf(nc.ctl_listen, sizeof(nc.ctl_listen), "%s", d->cfg.ctl_listen);
+    nc.ctl_port = d->cfg.ctl_port;
+    nc.metrics_port = d->cfg.metrics_port;
+    nc.sip_enabled = d->cfg.sip_enabled;
+    nc.sip_udp_port = d->cfg.sip_udp_port;
+    nc.sip_tcp_port = d->cfg.sip_tcp_port;
+    snprintf(nc.sip_listen, sizeof(nc.sip_listen), "%s", d->cfg.sip_listen);
+    if (nc.cert[0] == '\0')
+        snprintf(nc.cert, sizeof(nc.cert), "%s", d->cfg.cert);
+    if (nc.key[0] == '\0')
+        snprintf(nc.key, sizeof(nc.key), "%s", d->cfg.key);
+    if (nc.ca[0] == '\0')
+        snprintf(nc.ca, sizeof(nc.ca), "%s", d->cfg.ca);
+    d->cfg = nc;
+    tspsd_log_set_level(nc.log_level);
+    tspsd_ctl_reload_tls(d);
+    tspsd_sync_set_config_sources(d);
+#ifdef TSPSD_WITH_SIP
+    if (d->sip != NULL) {
+        tspsd_sip_config sc;
+        sip_config(&d->cfg, &sc);
+        tspsd_sip_reconfigure(d->sip, &sc);
+    }
+#endif
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "config reloaded",
+              "path=%s sources=%d admins=%d", d->config_path, d->cfg.nsources,
+              d->cfg.nadmins);
+    return 0;
+}
+
+void tspsd_close(tspsd *d)
+{
+#ifdef TSPSD_WITH_SIP
+    if (d->sip != NULL)
+        tspsd_sip_close(d->sip); /* answers held calls with a fallback */
+    d->sip = NULL;
+#endif
+    tspsd_sync_close(d);
+    tspsd_ctl_stop(d);
+    tspsd_metrics_stop(d);
+    tspsd_pending_close(d);
+    if (d->sig_term != NULL)
+        event_free(d->sig_term);
+    if (d->sig_int != NULL)
+        event_free(d->sig_int);
+    if (d->sig_hup != NULL)
+        event_free(d->sig_hup);
+    d->sig_term = d->sig_int = d->sig_hup = NULL;
+    if (d->base != NULL)
+        event_base_free(d->base);
+    d->base = NULL;
+    tsps_engine_close(d->eng);
+    d->eng = NULL;
+}

@@ -1,0 +1,220 @@
+/*
+ * daemon.h - the tspsd context: everything hangs off one `tspsd`, owned by
+ * the loop thread. Parts: control server (ctl_server.c), handler registry
+ * (ctl_registry.c + h_*.c), authorisation (authz.c), pending calls and
+ * events (pending.c), background sync (sync.c), metrics (metrics.c).
+ */
+#ifndef TSPSD_DAEMON_H
+#define TSPSD_DAEMON_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <tsps/tsps.h>
+
+#include "arena.h"
+#include "config.h"
+#include "tsps.pb-c.h"
+
+#ifdef TSPSD_WITH_SIP
+#include "sip/sip_front.h"
+#else
+typedef struct tspsd_sip tspsd_sip;
+#endif
+
+typedef struct tspsd tspsd;
+typedef struct tspsd_conn tspsd_conn;
+typedef struct tspsd_sync tspsd_sync;
+typedef struct tspsd_pending tspsd_pending;
+
+#define TSPSD_VERSION   "0.1.0"
+#define TSPSD_IDENT_MAX 64
+
+/* Rights an identity may hold on a user's data. */
+enum {
+    TSPSD_RIGHT_OWN = 0,     /* the user themself or an admin only */
+    TSPSD_RIGHT_MONITOR = 1, /* + attendants granted "monitor" */
+    TSPSD_RIGHT_ACT = 2,     /* + attendants granted "act" */
+    TSPSD_RIGHT_ADMIN = 3    /* admins only */
+};
+
+/** One control connection. */
+struct tspsd_conn {
+    tspsd *d;
+    struct bufferevent *bev;
+    uint64_t id;
+    char peer[64]; /* "127.0.0.1:5555" */
+    char cert_identity[TSPSD_IDENT_MAX];
+    char identity[TSPSD_IDENT_MAX]; /* after Hello; "" = anonymous */
+    int hello_done;
+    int admin;
+    int tls_up;
+    int subscribed;
+    uint32_t sub_id;
+    char sub_user[TSPSD_IDENT_MAX]; /* "" = everything allowed */
+    tspsd_arena arena;
+    tspsd_conn *prev, *next;
+};
+
+/** Handler of one request kind: fills resp, returns a Tsps__Code. */
+typedef int (*tspsd_handler_fn)(tspsd_conn *c, const Tsps__Request *req,
+                                Tsps__Response *resp);
+
+typedef struct tspsd_handler {
+    const char *name; /* for logs and audit lines: "route", "user.put" */
+    tspsd_handler_fn fn;
+    int need_auth; /* anonymous callers are refused */
+} tspsd_handler;
+
+#define TSPSD_MAX_HANDLERS 64
+
+/* Route latency histogram bounds in microseconds (+Inf implied). */
+#define TSPSD_LAT_BUCKETS 10
+
+typedef struct tspsd_metrics {
+    atomic_ulong routed[TSPS_METHOD__COUNT];
+    atomic_ulong lat_bucket[TSPSD_LAT_BUCKETS + 1];
+    atomic_ulong lat_count;
+    atomic_ulong lat_sum_us;
+    atomic_ulong requests;
+    atomic_ulong refused;
+    atomic_ulong bad_frames;
+    atomic_long clients;
+    atomic_ulong tls_failures;
+} tspsd_metrics;
+
+struct tspsd {
+    struct event_base *base;
+    tsps_engine *eng;
+    tspsd_config cfg;
+    char config_path[TSPSD_PATH_MAX]; /* "" = embedded default */
+    SSL_CTX *ssl_ctx;
+    struct evconnlistener *listener;
+    int ctl_port; /* the bound port */
+    struct evhttp *http;
+    int metrics_port;
+    tspsd_sip *sip;
+    tspsd_sync *sync;
+    tspsd_pending *pending;
+    tspsd_conn *conns;
+    uint64_t next_conn_id;
+    tspsd_handler handlers[TSPSD_MAX_HANDLERS]; /* by request body case */
+    tspsd_metrics metrics;
+    struct event *sig_term, *sig_int, *sig_hup;
+    int stopping;
+};
+
+/* ---- daemon.c ---- */
+int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path);
+int tspsd_reload(tspsd *d);
+void tspsd_close(tspsd *d);
+/** Engine log callback (logfmt fragments). */
+void tspsd_engine_log(void *arg, int level, const char *msg);
+
+/* ---- ctl_server.c ---- */
+int tspsd_ctl_start(tspsd *d);
+void tspsd_ctl_stop(tspsd *d);
+/** Queue one Response on a connection (framed). @return 0 or -1. */
+int tspsd_conn_send(tspsd_conn *c, const Tsps__Response *resp);
+/** Swap the TLS context (SIGHUP); new connections use the new one. */
+int tspsd_ctl_reload_tls(tspsd *d);
+
+/* ---- ctl_registry.c ---- */
+void tspsd_handlers_register(tspsd *d);
+/**
+ * Decode and run one request payload. @return 0, or -1 to close the
+ * connection (undecodable or out-of-order frame: reason in why).
+ */
+int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
+                   size_t whylen);
+/** Map a TSPS_E* code to a protocol code. */
+int tspsd_code_from_tsps(int rc);
+/** Set resp->code/error (the message lives in the connection's arena). */
+int tspsd_reply(tspsd_conn *c, Tsps__Response *resp, int code, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+/** Refuse: error reply + audit log line. Returns the code. */
+int tspsd_refuse(tspsd_conn *c, Tsps__Response *resp, const char *request,
+                 const char *user, int code, const char *why);
+
+/* ---- authz.c ---- */
+/**
+ * May this connection touch `user`'s data with `right`? `code` (may be
+ * NULL) is the call's handling code for attendant code filters.
+ * @return 1 allowed, 0 denied (reason in why).
+ */
+int tspsd_authz(tspsd_conn *c, const char *user, int right, const char *code,
+                char *why, size_t whylen);
+int tspsd_token_issue(tspsd *d, const char *identity, int admin, char *token,
+                      size_t len);
+/** @return 0 and identity/admin filled, or -1 (unknown token). */
+int tspsd_token_check(tspsd *d, const char *token, char *identity, size_t len,
+                      int *admin);
+int tspsd_delegation_put(tspsd *d, const Tsps__Delegation *dl);
+int tspsd_delegation_delete(tspsd *d, const char *user, const char *attendant);
+/** Read one delegation; caller frees with tsps__delegation__free_unpacked. */
+int tspsd_delegation_get(tspsd *d, const char *user, const char *attendant,
+                         Tsps__Delegation **out);
+/** Is `id` a valid identity name (same charset as user ids)? */
+int tspsd_identity_valid(const char *id);
+
+/* ---- convert.c ---- */
+Tsps__Decision *tspsd_decision_msg(tspsd_arena *a, const tsps_decision *d,
+                                   uint64_t call_id, int with_text);
+Tsps__Decision *tspsd_record_msg(tspsd_arena *a, const tsps_call_record *r);
+
+/* ---- pending.c ---- */
+int tspsd_pending_open(tspsd *d);
+void tspsd_pending_close(tspsd *d);
+/** A call was offered (SIP hook or a live route). simulated: we own the
+ * timeout (no SIP transaction behind it). */
+void tspsd_call_event(tspsd *d, int kind, uint64_t call_id,
+                      const tsps_decision *dec, tsps_outcome outcome,
+                      int simulated);
+/** Decision of a pending call, or NULL. */
+const tsps_decision *tspsd_pending_get(tspsd *d, uint64_t call_id);
+int tspsd_pending_is_held(tspsd *d, uint64_t call_id);
+typedef int (*tspsd_pending_cb)(void *arg, uint64_t call_id,
+                                const tsps_decision *dec, int64_t since);
+void tspsd_pending_each(tspsd *d, tspsd_pending_cb cb, void *arg);
+/** Resolve a pending call with a live decision (already in history). */
+int tspsd_pending_resolve(tspsd *d, uint64_t call_id, const tsps_decision *dec);
+/** Send an event to every subscriber allowed to see it. */
+void tspsd_events_publish(tspsd *d, const char *kind, uint64_t call_id,
+                          const tsps_decision *dec, tsps_outcome outcome,
+                          const Tsps__Source *src);
+
+/* ---- sync.c ---- */
+int tspsd_sync_open(tspsd *d);
+void tspsd_sync_close(tspsd *d);
+/** Replace the config-file sources (start, SIGHUP). */
+void tspsd_sync_set_config_sources(tspsd *d);
+int tspsd_sync_add(tspsd *d, const Tsps__Source *s, int persist);
+int tspsd_sync_remove(tspsd *d, const char *name);
+/** Queue a sync now ("" or NULL = every source). TSPS_ENOTFOUND if none. */
+int tspsd_sync_now(tspsd *d, const char *name);
+/** Snapshot of sources into arena messages. */
+int tspsd_sync_list(tspsd *d, tspsd_arena *a, Tsps__Source ***out, size_t *n);
+/** 1 when every source has finished its first (or queued) sync. */
+int tspsd_sync_settled(tspsd *d);
+/** Write a contact's code back to its source (worker). */
+int tspsd_sync_write_code(tspsd *d, const char *user, const char *uid,
+                          const char *code, char *why, size_t whylen);
+
+/* ---- metrics.c ---- */
+int tspsd_metrics_start(tspsd *d);
+void tspsd_metrics_stop(tspsd *d);
+void tspsd_metrics_route(tspsd *d, const tsps_decision *dec, uint64_t us);
+
+/* ---- bootstrap.c ---- */
+/**
+ * Prepare the data dir: directories, TLS material (CA, server cert, admin
+ * client cert), first admin token (printed once on stdout), demo user.
+ */
+int tspsd_bootstrap_tls(tspsd_config *cfg, char *err, size_t errlen);
+int tspsd_bootstrap_store(tspsd *d, int first_start);
+/** Write data_dir/client.conf so tspsctl finds the daemon. */
+int tspsd_bootstrap_client_conf(tspsd *d);
+
+#endif

@@ -1,0 +1,282 @@
+/*
+ * h_admin.c - handlers for the handshake, tokens, delegations, sources and
+ * SIP devices.
+ */
+#include "handlers.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+TSPSD_HANDLER(tspsd_h_hello)
+{
+    const Tsps__Hello *h = req->hello;
+    char ident[TSPSD_IDENT_MAX] = "";
+    int admin = 0;
+    Tsps__HelloReply *m;
+    tsps_user u;
+
+    if (h->version != TSPS__CONSTANTS__PROTOCOL_VERSION)
+        return tspsd_reply(c, resp, TSPS__CODE__VERSION,
+                           "protocol version %u not supported (server "
+                           "speaks %d)",
+                           h->version, TSPS__CONSTANTS__PROTOCOL_VERSION);
+    if (h->token[0] != '\0') {
+        if (tspsd_token_check(c->d, h->token, ident, sizeof(ident), &admin) !=
+            0)
+            return tspsd_refuse(c, resp, "hello", NULL,
+                                TSPS__CODE__UNAUTHENTICATED,
+                                "unknown or revoked token");
+    } else if (c->cert_identity[0] != '\0') {
+        snprintf(ident, sizeof(ident), "%s", c->cert_identity);
+        admin = tspsd_config_is_admin(&c->d->cfg, ident);
+    }
+    c->hello_done = 1;
+    snprintf(c->identity, sizeof(c->identity), "%s", ident);
+    c->admin = admin;
+    m = tspsd_arena_alloc(&c->arena, sizeof(*m));
+    if (m == NULL)
+        return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "out of memory");
+    tsps__hello_reply__init(m);
+    m->version = TSPS__CONSTANTS__PROTOCOL_VERSION;
+    m->identity = TSPSD_STR(a, ident);
+    m->role = (char *)(admin              ? "admin"
+                       : ident[0] == '\0' ? "anonymous"
+                       : tsps_user_get(c->d->eng, ident, &u) == TSPS_OK
+                           ? "user"
+                           : "attendant");
+    m->server = (char *)"tspsd " TSPSD_VERSION;
+    resp->hello = m;
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "client authenticated",
+              "conn=%llu peer=%s identity=%s role=%s via=%s",
+              (unsigned long long)c->id, c->peer,
+              ident[0] ? ident : "anonymous", m->role,
+              h->token[0] ? "token"
+              : ident[0]  ? "certificate"
+                          : "none");
+    return TSPS__CODE__OK;
+}
+
+TSPSD_HANDLER(tspsd_h_token_issue)
+{
+    const Tsps__TokenIssue *r = req->token_issue;
+    char token[80];
+    int admin;
+
+    TSPSD_AUTHZ(c, resp, "token.issue", NULL, TSPSD_RIGHT_ADMIN, NULL);
+    if (!tspsd_identity_valid(r->identity))
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "identity required ([A-Za-z0-9._@-], < 64)");
+    if (r->role[0] != '\0' && strcmp(r->role, "admin") != 0 &&
+        strcmp(r->role, "user") != 0 && strcmp(r->role, "attendant") != 0)
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "role must be admin, user or attendant");
+    admin = strcmp(r->role, "admin") == 0;
+    int rc = tspsd_token_issue(c->d, r->identity, admin, token, sizeof(token));
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "token: %s",
+                           tsps_strerror(rc));
+    resp->token = TSPSD_STR(a, token);
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "token issued",
+              "audit=1 by=%s identity=%s role=%s", c->identity, r->identity,
+              admin ? "admin" : "user");
+    return TSPS__CODE__OK;
+}
+
+TSPSD_HANDLER(tspsd_h_delegate)
+{
+    const Tsps__Delegate *r = req->delegate;
+    const Tsps__Delegation *dl = r->delegation;
+    int rc;
+
+    if (dl == NULL)
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID, "delegation required");
+    TSPSD_AUTHZ(c, resp, "delegate", dl->user, TSPSD_RIGHT_OWN, NULL);
+    if (!tspsd_identity_valid(dl->attendant) ||
+        strcmp(dl->attendant, dl->user) == 0)
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "attendant identity required (not the user)");
+    if (r->remove) {
+        rc = tspsd_delegation_delete(c->d, dl->user, dl->attendant);
+    } else {
+        tsps_user u;
+        rc = tsps_user_get(c->d->eng, dl->user, &u);
+        if (rc == TSPS_OK)
+            rc = tspsd_delegation_put(c->d, dl);
+    }
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "delegation: %s",
+                           tsps_strerror(rc));
+    tspsd_log(TSPSD_LOG_INFO, 0, dl->user,
+              r->remove ? "delegation removed" : "delegation granted",
+              "audit=1 by=%s attendant=%s monitor=%d act=%d codes=%zu",
+              c->identity, dl->attendant, dl->monitor, dl->act, dl->n_codes);
+    return TSPS__CODE__OK;
+}
+
+typedef struct deleg_ctx {
+    tspsd_conn *c;
+    Tsps__Response *resp;
+    const char *user;
+} deleg_ctx;
+
+static int deleg_cb(void *arg, const char *key, const void *val, size_t len)
+{
+    deleg_ctx *dc = arg;
+    tspsd_arena *a = &dc->c->arena;
+    Tsps__Delegation *dl = tsps__delegation__unpack(NULL, len, val);
+    (void)key;
+    if (dl == NULL)
+        return 0;
+    int mine = dc->c->admin || strcmp(dl->user, dc->c->identity) == 0 ||
+               strcmp(dl->attendant, dc->c->identity) == 0;
+    int match = dc->user[0] == '\0' || strcmp(dl->user, dc->user) == 0;
+    if (mine && match) {
+        Tsps__Delegation *m = tspsd_arena_alloc(a, sizeof(*m));
+        if (m != NULL) {
+            tsps__delegation__init(m);
+            m->user = tspsd_arena_strdup(a, dl->user);
+            m->attendant = tspsd_arena_strdup(a, dl->attendant);
+            m->monitor = dl->monitor;
+            m->act = dl->act;
+            m->not_before = dl->not_before;
+            m->not_after = dl->not_after;
+            for (size_t i = 0; i < dl->n_codes; i++)
+                tspsd_arena_push(a, (void ***)&m->codes, &m->n_codes,
+                                 tspsd_arena_strdup(a, dl->codes[i]));
+            tspsd_arena_push(a, (void ***)&dc->resp->delegations,
+                             &dc->resp->n_delegations, m);
+        }
+    }
+    tsps__delegation__free_unpacked(dl, NULL);
+    return 0;
+}
+
+TSPSD_HANDLER(tspsd_h_delegation_list)
+{
+    deleg_ctx dc = {c, resp, req->delegation_list->user};
+    int rc = tsps_kv_list(c->d->eng, "tspsd/deleg/", deleg_cb, &dc);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "%s",
+                           tsps_strerror(rc));
+    return TSPS__CODE__OK;
+}
+
+TSPSD_HANDLER(tspsd_h_source_add)
+{
+    const Tsps__Source *s = req->source_add->source;
+    TSPSD_AUTHZ(c, resp, "source.add", NULL, TSPSD_RIGHT_ADMIN, NULL);
+    if (s == NULL || !tspsd_identity_valid(s->name) || s->uri[0] == '\0' ||
+        !tspsd_identity_valid(s->user))
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "source needs name, uri and user");
+    int rc = tspsd_sync_add(c->d, s, 1);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "source %s: %s",
+                           s->name, tsps_strerror(rc));
+    tspsd_log(TSPSD_LOG_INFO, 0, s->user, "source added",
+              "audit=1 by=%s source=%s", c->identity, s->name);
+    return TSPS__CODE__OK;
+}
+
+TSPSD_HANDLER(tspsd_h_source_remove)
+{
+    const char *name = req->source_remove->name;
+    TSPSD_AUTHZ(c, resp, "source.remove", NULL, TSPSD_RIGHT_ADMIN, NULL);
+    int rc = tspsd_sync_remove(c->d, name);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "source %s: %s",
+                           name, tsps_strerror(rc));
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "source removed",
+              "audit=1 by=%s source=%s", c->identity, name);
+    return TSPS__CODE__OK;
+}
+
+TSPSD_HANDLER(tspsd_h_source_list)
+{
+    Tsps__Source **all = NULL;
+    size_t n = 0;
+    (void)req;
+    if (tspsd_sync_list(c->d, &c->arena, &all, &n) != 0)
+        return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        /* Users see the sources that feed them. */
+        if (!c->admin && strcmp(all[i]->user, c->identity) != 0)
+            continue;
+        tspsd_arena_push(&c->arena, (void ***)&resp->sources, &resp->n_sources,
+                         all[i]);
+    }
+    return TSPS__CODE__OK;
+}
+
+TSPSD_HANDLER(tspsd_h_source_sync)
+{
+    const char *name = req->source_sync->name;
+    if (!c->admin) {
+        /* A user may sync a source that feeds them, by name. */
+        Tsps__Source **all = NULL;
+        size_t n = 0;
+        int ok = 0;
+        tspsd_sync_list(c->d, &c->arena, &all, &n);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(all[i]->name, name) == 0 &&
+                strcmp(all[i]->user, c->identity) == 0)
+                ok = 1;
+        if (!ok)
+            return tspsd_refuse(c, resp, "source.sync", NULL,
+                                TSPS__CODE__DENIED,
+                                "admin, or the source's own user");
+    }
+    int rc = tspsd_sync_now(c->d, name);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "source %s: %s",
+                           name[0] ? name : "(all)", tsps_strerror(rc));
+    resp->message = (char *)"sync queued";
+    return TSPS__CODE__OK;
+}
+
+TSPSD_HANDLER(tspsd_h_device_add)
+{
+    const Tsps__DeviceAdd *r = req->device_add;
+    TSPSD_AUTHZ(c, resp, "device.add", r->user, TSPSD_RIGHT_OWN, NULL);
+    if (r->username[0] == '\0' || r->password[0] == '\0')
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "username and password required");
+#ifdef TSPSD_WITH_SIP
+    const tspsd_config *cfg = &c->d->cfg;
+    const char *realm = cfg->sip_realm[0]    ? cfg->sip_realm
+                        : cfg->sip_domain[0] ? cfg->sip_domain
+                                             : cfg->sip_listen;
+    int rc = tspsd_sip_device_set(c->d->eng, realm, r->username, r->user,
+                                  r->label, r->password);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "device: %s",
+                           tsps_strerror(rc));
+    tspsd_log(TSPSD_LOG_INFO, 0, r->user, "device provisioned",
+              "audit=1 by=%s username=%s label=%s", c->identity, r->username,
+              r->label);
+    return TSPS__CODE__OK;
+#else
+    return tspsd_reply(c, resp, TSPS__CODE__UNSUPPORTED,
+                       "tspsd was built without the SIP front");
+#endif
+}
+
+TSPSD_HANDLER(tspsd_h_device_remove)
+{
+    const Tsps__DeviceRemove *r = req->device_remove;
+    /* Credentials are keyed by SIP username, not by user: only an admin can
+     * be sure whose they are. */
+    TSPSD_AUTHZ(c, resp, "device.remove", r->user, TSPSD_RIGHT_ADMIN, NULL);
+#ifdef TSPSD_WITH_SIP
+    int rc = tspsd_sip_device_remove(c->d->eng, r->username);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "device %s: %s",
+                           r->username, tsps_strerror(rc));
+    return TSPS__CODE__OK;
+#else
+    return tspsd_reply(c, resp, TSPS__CODE__UNSUPPORTED,
+                       "tspsd was built without the SIP front");
+#endif
+}

@@ -1,0 +1,253 @@
+/*
+ * h_calls.c - handlers for routing (dry run or live), explain, history,
+ * live (pending) calls, acting on a pending call, event subscriptions.
+ */
+#include "handlers.h"
+#include "log.h"
+
+#include <event2/bufferevent.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int push_call(tspsd_conn *c, Tsps__Response *resp, Tsps__Decision *m)
+{
+    if (m == NULL || tspsd_arena_push(&c->arena, (void ***)&resp->calls,
+                                      &resp->n_calls, m) != 0)
+        return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "out of memory");
+    return TSPS__CODE__OK;
+}
+
+TSPSD_HANDLER(tspsd_h_route)
+{
+    const Tsps__Route *r = req->route;
+    tsps_call call = TSPS_CALL_INIT;
+    tsps_decision dec;
+    uint64_t t0, id = 0;
+    int rc;
+
+    if (r->to == NULL || r->to[0] == '\0')
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "called number (to) required");
+    call.called = r->to;
+    call.caller = r->from;
+    call.caller_name = r->caller_name[0] ? r->caller_name : NULL;
+    call.now = r->at;
+    t0 = now_us();
+    rc = tsps_route(c->d->eng, &call, &dec);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "route: %s",
+                           tsps_strerror(rc));
+    tspsd_metrics_route(c->d, &dec, now_us() - t0);
+    /* Who may see the decision: the called user and their monitors; an
+     * unprovisioned number reveals nothing, so admins only. */
+    TSPSD_AUTHZ(c, resp, r->live ? "route.live" : "route", dec.user,
+                r->live ? TSPSD_RIGHT_ADMIN : TSPSD_RIGHT_MONITOR, dec.code);
+    if (r->live) {
+        tsps_outcome oc = dec.method.kind == TSPS_METHOD_ASK
+                              ? TSPS_OUTCOME_PENDING
+                              : TSPS_OUTCOME_ROUTED;
+        rc = tsps_history_append(c->d->eng, &dec, oc, &id);
+        if (rc != TSPS_OK)
+            return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
+                               tsps_strerror(rc));
+        tspsd_call_event(c->d, 0 /* offered */, id, &dec, oc, 1);
+    }
+    Tsps__Decision *m = tspsd_decision_msg(&c->arena, &dec, id, 1);
+    if (m != NULL && r->live)
+        m->outcome =
+            (char *)(dec.method.kind == TSPS_METHOD_ASK ? "pending" : "routed");
+    return push_call(c, resp, m);
+}
+
+TSPSD_HANDLER(tspsd_h_explain)
+{
+    tsps_call_record rec;
+    int rc = tsps_history_get(c->d->eng, req->explain->call_id, &rec);
+    if (rc == TSPS_ENOTFOUND) {
+        /* Same answer whether the call exists for someone else or not at
+         * all would hide it from non-admins; a not-found is no leak. */
+        return tspsd_reply(c, resp, TSPS__CODE__NOT_FOUND, "no call %llu",
+                           (unsigned long long)req->explain->call_id);
+    }
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "%s",
+                           tsps_strerror(rc));
+    TSPSD_AUTHZ(c, resp, "explain", rec.decision.user, TSPSD_RIGHT_MONITOR,
+                rec.decision.code);
+    return push_call(c, resp, tspsd_record_msg(&c->arena, &rec));
+}
+
+typedef struct hist_ctx {
+    tspsd_conn *c;
+    Tsps__Response *resp;
+    tsps_call_record *recs;
+    size_t n, cap;
+} hist_ctx;
+
+static int hist_cb(void *arg, const tsps_call_record *r)
+{
+    hist_ctx *h = arg;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 16;
+        tsps_call_record *nr =
+            tspsd_arena_alloc(&h->c->arena, cap * sizeof(*nr));
+        if (nr == NULL)
+            return 1;
+        if (h->n)
+            memcpy(nr, h->recs, h->n * sizeof(*nr));
+        h->recs = nr;
+        h->cap = cap;
+    }
+    h->recs[h->n++] = *r;
+    return 0;
+}
+
+TSPSD_HANDLER(tspsd_h_history)
+{
+    const Tsps__History *r = req->history;
+    hist_ctx h = {c, resp, NULL, 0, 0};
+    int rc;
+
+    if (r->user[0] == '\0')
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID, "user required");
+    TSPSD_AUTHZ(c, resp, "history", r->user, TSPSD_RIGHT_MONITOR, NULL);
+    rc = tsps_history_query(c->d->eng, r->user, r->from,
+                            r->to != 0 ? r->to : INT64_MAX,
+                            r->limit != 0 ? r->limit : 100, hist_cb, &h);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
+                           tsps_strerror(rc));
+    for (size_t i = 0; i < h.n; i++) {
+        char why[160];
+        /* Attendants with a code filter see only those calls. */
+        if (!tspsd_authz(c, r->user, TSPSD_RIGHT_MONITOR,
+                         h.recs[i].decision.code, why, sizeof(why)))
+            continue;
+        if (push_call(c, resp, tspsd_record_msg(&c->arena, &h.recs[i])) !=
+            TSPS__CODE__OK)
+            return resp->code;
+    }
+    return TSPS__CODE__OK;
+}
+
+typedef struct live_ctx {
+    tspsd_conn *c;
+    Tsps__Response *resp;
+    const char *user;
+} live_ctx;
+
+static int live_cb(void *arg, uint64_t id, const tsps_decision *dec,
+                   int64_t since)
+{
+    live_ctx *lc = arg;
+    char why[160];
+    if (lc->user[0] != '\0' && strcmp(lc->user, dec->user) != 0)
+        return 0;
+    if (!tspsd_authz(lc->c, dec->user, TSPSD_RIGHT_MONITOR, dec->code, why,
+                     sizeof(why)))
+        return 0;
+    Tsps__Decision *m = tspsd_decision_msg(&lc->c->arena, dec, id, 0);
+    if (m == NULL)
+        return 1;
+    m->outcome = (char *)"pending";
+    m->start = since;
+    return push_call(lc->c, lc->resp, m) != TSPS__CODE__OK;
+}
+
+TSPSD_HANDLER(tspsd_h_calls_live)
+{
+    const char *user = req->calls_live->user;
+    live_ctx lc = {c, resp, user};
+    if (user[0] != '\0')
+        TSPSD_AUTHZ(c, resp, "calls.live", user, TSPSD_RIGHT_MONITOR, NULL);
+    tspsd_pending_each(c->d, live_cb, &lc);
+    return resp->code;
+}
+
+/* "take desk" -> "ring devices=desk"; other words are method text. */
+static int action_method(const char *action, tsps_method *m, char *err,
+                         size_t errlen)
+{
+    char spec[300];
+    if (strncmp(action, "take ", 5) == 0)
+        snprintf(spec, sizeof(spec), "ring devices=%s", action + 5);
+    else if (strcmp(action, "take") == 0)
+        snprintf(spec, sizeof(spec), "ring");
+    else
+        snprintf(spec, sizeof(spec), "%s", action);
+    int rc = tsps_method_parse(spec, m, err, errlen);
+    if (rc == TSPS_OK && m->kind == TSPS_METHOD_ASK) {
+        snprintf(err, errlen, "a held call cannot be asked again");
+        return TSPS_EINVAL;
+    }
+    return rc;
+}
+
+TSPSD_HANDLER(tspsd_h_call_act)
+{
+    const Tsps__CallAct *r = req->call_act;
+    const tsps_decision *cur = tspsd_pending_get(c->d, r->call_id);
+    tsps_method m;
+    tsps_decision out;
+    char err[200] = "";
+    int rc;
+
+    if (cur == NULL) {
+        tsps_call_record rec;
+        /* Tell the user-visible difference: over, or never existed. */
+        if (tsps_history_get(c->d->eng, r->call_id, &rec) == TSPS_OK) {
+            TSPSD_AUTHZ(c, resp, "call.act", rec.decision.user, TSPSD_RIGHT_ACT,
+                        rec.decision.code);
+            return tspsd_reply(c, resp, TSPS__CODE__NOT_FOUND,
+                               "call %llu is no longer pending (%s)",
+                               (unsigned long long)r->call_id,
+                               tsps_outcome_name(rec.outcome));
+        }
+        return tspsd_reply(c, resp, TSPS__CODE__NOT_FOUND,
+                           "no pending call %llu",
+                           (unsigned long long)r->call_id);
+    }
+    TSPSD_AUTHZ(c, resp, "call.act", cur->user, TSPSD_RIGHT_ACT, cur->code);
+    rc = action_method(r->action, &m, err, sizeof(err));
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID, "action: %s",
+                           err[0] ? err : tsps_strerror(rc));
+    rc = tsps_history_override(c->d->eng, r->call_id, &m, c->identity,
+                               (int64_t)time(NULL), &out);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "override: %s",
+                           tsps_strerror(rc));
+    rc = tspsd_pending_resolve(c->d, r->call_id, &out);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "call %llu: %s",
+                           (unsigned long long)r->call_id,
+                           rc == TSPS_ENOTFOUND ? "no longer held"
+                                                : tsps_strerror(rc));
+    tspsd_log(TSPSD_LOG_INFO, r->call_id, out.user, "call overridden",
+              "by=%s method=%s", c->identity,
+              tsps_method_kind_name(out.method.kind));
+    return push_call(c, resp,
+                     tspsd_decision_msg(&c->arena, &out, r->call_id, 1));
+}
+
+TSPSD_HANDLER(tspsd_h_subscribe)
+{
+    const char *user = req->subscribe->user;
+    if (user[0] != '\0')
+        TSPSD_AUTHZ(c, resp, "subscribe", user, TSPSD_RIGHT_MONITOR, NULL);
+    c->subscribed = 1;
+    c->sub_id = req->id;
+    snprintf(c->sub_user, sizeof(c->sub_user), "%s", user);
+    /* A watcher may stay silent for hours. */
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    resp->message = (char *)"subscribed";
+    return TSPS__CODE__OK;
+}

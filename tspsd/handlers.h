@@ -1,0 +1,56 @@
+/* handlers.h - request handlers (h_*.c), registered in ctl_registry.c. */
+#ifndef TSPSD_HANDLERS_H
+#define TSPSD_HANDLERS_H
+
+#include "daemon.h"
+
+#define TSPSD_HANDLER(name)                                                    \
+    int name(tspsd_conn *c, const Tsps__Request *req, Tsps__Response *resp)
+
+/* h_admin.c */
+TSPSD_HANDLER(tspsd_h_hello);
+TSPSD_HANDLER(tspsd_h_token_issue);
+TSPSD_HANDLER(tspsd_h_delegate);
+TSPSD_HANDLER(tspsd_h_delegation_list);
+TSPSD_HANDLER(tspsd_h_source_add);
+TSPSD_HANDLER(tspsd_h_source_remove);
+TSPSD_HANDLER(tspsd_h_source_list);
+TSPSD_HANDLER(tspsd_h_source_sync);
+TSPSD_HANDLER(tspsd_h_device_add);
+TSPSD_HANDLER(tspsd_h_device_remove);
+
+/* h_users.c */
+TSPSD_HANDLER(tspsd_h_user_put);
+TSPSD_HANDLER(tspsd_h_user_get);
+TSPSD_HANDLER(tspsd_h_user_list);
+TSPSD_HANDLER(tspsd_h_user_delete);
+TSPSD_HANDLER(tspsd_h_number_add);
+TSPSD_HANDLER(tspsd_h_number_remove);
+TSPSD_HANDLER(tspsd_h_code_set);
+TSPSD_HANDLER(tspsd_h_code_delete);
+TSPSD_HANDLER(tspsd_h_code_list);
+TSPSD_HANDLER(tspsd_h_status_set);
+TSPSD_HANDLER(tspsd_h_status_get);
+TSPSD_HANDLER(tspsd_h_contact_list);
+TSPSD_HANDLER(tspsd_h_contact_set_code);
+
+/* h_calls.c */
+TSPSD_HANDLER(tspsd_h_route);
+TSPSD_HANDLER(tspsd_h_explain);
+TSPSD_HANDLER(tspsd_h_history);
+TSPSD_HANDLER(tspsd_h_calls_live);
+TSPSD_HANDLER(tspsd_h_call_act);
+TSPSD_HANDLER(tspsd_h_subscribe);
+
+/* Authorise or refuse: on refusal sends nothing, fills resp, audits. */
+#define TSPSD_AUTHZ(c, resp, reqname, user, right, code)                       \
+    do {                                                                       \
+        char why_[160];                                                        \
+        if (!tspsd_authz((c), (user), (right), (code), why_, sizeof(why_)))    \
+            return tspsd_refuse((c), (resp), (reqname), (user),                \
+                                TSPS__CODE__DENIED, why_);                     \
+    } while (0)
+
+#define TSPSD_STR(a, s) tspsd_arena_strdup(&(c)->arena, (s))
+
+#endif
