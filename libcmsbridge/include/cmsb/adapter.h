@@ -1,0 +1,175 @@
+/*
+ * adapter.h - writing a libcmsbridge adapter (for adapter authors).
+ *
+ * An adapter is one const cmsb_adapter struct, modelled on sqlite3_vfs:
+ * `version` says which methods exist, methods are only ever appended, the
+ * core allocates each source instance (`source_size` bytes, zeroed) and the
+ * adapter's own struct begins with `cmsb_source base`. A registry picks the
+ * adapter by URI scheme. See docs/adapters.md for a walk-through and
+ * examples/adapter/ for a small complete one.
+ *
+ * Rules every method follows (the core relies on them):
+ *  - The core serialises calls on one source: a method is never entered
+ *    twice at once for the same source. Different sources of one adapter
+ *    may be used from different threads at the same time, so an adapter
+ *    keeps no mutable state outside its source struct.
+ *  - Methods may block (disk, network). tspsd never calls them on its
+ *    event-loop thread.
+ *  - Pointers passed to callbacks are owned by the adapter and valid only
+ *    during the callback. A callback returning non-zero stops the method,
+ *    which then returns CMSB_ECANCELED.
+ *  - Methods return CMSB_OK or a negative CMSB_E* code, never print, abort
+ *    or exit; they log through cmsb_source_log().
+ */
+#ifndef CMSB_ADAPTER_H
+#define CMSB_ADAPTER_H
+
+#include <stdarg.h>
+
+#include <cmsb/cmsb.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The newest adapter struct version this library knows. */
+#define CMSB_ADAPTER_VERSION 1
+
+/** The base of every source; the adapter's struct embeds it first. */
+struct cmsb_source {
+    const struct cmsb_adapter *adapter; /* set by x_open (see below) */
+};
+
+/**
+ * An adapter. The core never writes to it. Required: x_open, x_close,
+ * x_contacts. A CMSB_CAP_* bit in `caps` requires its method.
+ */
+struct cmsb_adapter {
+    int version;        /* CMSB_ADAPTER_VERSION it was built against */
+    size_t source_size; /* sizeof the adapter's cmsb_source subclass */
+    const char *scheme; /* URI scheme, [a-z0-9.+-]{1,31}: "vcard-dir" */
+    unsigned caps;      /* CMSB_CAP_* */
+
+    /* ---- version 1 ---- */
+
+    /**
+     * Open a source. `src` is zeroed memory of source_size bytes. Set
+     * src->adapter = ad once there is something to close (even if the
+     * open then fails): the core calls x_close only when it is set.
+     * `opt` has every default filled in; the strings in it stay valid
+     * until x_close (cmsb_source_options() returns the same struct).
+     * Blocking: may block. Return CMSB_OK or an error.
+     */
+    int (*x_open)(const struct cmsb_adapter *ad, const char *uri,
+                  const cmsb_options *opt, cmsb_source *src);
+
+    /** Release everything the source holds. Must not fail. */
+    void (*x_close)(cmsb_source *src);
+
+    /**
+     * Every contact, each once, through cb. The adapter owns the contact
+     * struct; fields it does not know stay zero. code/code_source/
+     * code_detail report the handling code and which form it came from.
+     * Blocking: may block.
+     */
+    int (*x_contacts)(cmsb_source *src, cmsb_contact_cb cb, void *arg);
+
+    /**
+     * (CMSB_CAP_CHANGES) Changes since the opaque cursor `since` (NULL =
+     * from nothing). Emit puts/deletes of contacts and event instances,
+     * ERROR records for skipped entries, and CHECKPOINT records whose
+     * cursor reflects every record before it; the last record must be a
+     * CHECKPOINT. Checkpoints every few thousand records let a crashed
+     * sync resume. A cursor the adapter does not understand is treated as
+     * NULL. Blocking: may block.
+     */
+    int (*x_changes)(cmsb_source *src, const char *since, cmsb_change_cb cb,
+                     void *arg);
+
+    /**
+     * (CMSB_CAP_EVENTS) Event instances overlapping [from, to), recurrences
+     * expanded, uid = event UID + "/" + original start (UTC, basic ISO).
+     * Blocking: may block.
+     */
+    int (*x_events)(cmsb_source *src, int64_t from, int64_t to,
+                    cmsb_event_cb cb, void *arg);
+
+    /**
+     * (CMSB_CAP_WRITE) Write `code` (valid, upper case, "" = clear) to the
+     * contact `uid`, changing nothing else. Blocking: may block.
+     */
+    int (*x_write_code)(cmsb_source *src, const char *uid, const char *code);
+
+    /**
+     * (CMSB_CAP_RELATED) Items related to contact `uid` under `crit` (kinds
+     * never 0, to never 0 when called by the core). Blocking: may block.
+     */
+    int (*x_related)(cmsb_source *src, const char *uid,
+                     const cmsb_criteria *crit, cmsb_item_cb cb, void *arg);
+
+    /**
+     * (CMSB_CAP_WATCH) A pollable fd owned by the source (*fd), readable
+     * when something may have changed. Non-blocking.
+     */
+    int (*x_watch_fd)(cmsb_source *src, int *fd);
+
+    /**
+     * (CMSB_CAP_WATCH) Consume notifications; 1 = relevant change, 0 =
+     * none. Non-blocking.
+     */
+    int (*x_watch_drain)(cmsb_source *src);
+};
+
+/**
+ * The options the source was opened with, every default filled in
+ * (code_property, prefixes, forms, window, tz, now are never NULL/0).
+ *
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
+CMSB_API const cmsb_options *cmsb_source_options(const cmsb_source *src);
+
+/**
+ * The current time for this source: options->now if set, else the clock.
+ *
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
+CMSB_API int64_t cmsb_source_now(const cmsb_source *src);
+
+/**
+ * Log through the source's log callback (no-op without one). The message
+ * is printf-formatted into a logfmt fragment of at most 512 bytes.
+ *
+ * Thread-safety: one thread at a time per source.
+ * Since: 0.1
+ */
+CMSB_API void cmsb_source_log(const cmsb_source *src, int level,
+                              const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/**
+ * Check a handling code ([A-Za-z0-9_-]{1,31}) and copy it upper-cased.
+ *
+ * @param len  bytes of `s` to use (the code need not be NUL-terminated)
+ * @return 1 if valid (out filled), 0 if not
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
+CMSB_API int cmsb_code_normalize(const char *s, size_t len,
+                                 char out[TSPS_CODE_MAX]);
+
+/* ABI pins: the layout of the vtable is append-only. */
+_Static_assert(offsetof(struct cmsb_adapter, x_open) ==
+                   3 * sizeof(void *) + sizeof(unsigned) +
+                       (sizeof(void *) - sizeof(unsigned)),
+               "cmsb_adapter layout changed");
+_Static_assert(offsetof(struct cmsb_adapter, x_watch_drain) ==
+                   offsetof(struct cmsb_adapter, x_open) +
+                       8 * sizeof(void (*)(void)),
+               "cmsb_adapter methods must only be appended");
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CMSB_ADAPTER_H */

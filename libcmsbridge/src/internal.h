@@ -1,0 +1,10 @@
+/* libcmsbridge internals shared by the core files (not installed). */
+#ifndef CMSB_INTERNAL_H
+#define CMSB_INTERNAL_H
+
+#include <cmsb/adapter.h>
+
+/* The built-in adapters registered by cmsb_registry_open(). */
+extern const cmsb_adapter cmsb_vcard_dir_adapter;
+
+#endif
