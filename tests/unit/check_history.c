@@ -1,0 +1,161 @@
+/* Call history: append, query by time and by caller, overrides, outcomes. */
+#include "tsps_fixture.h"
+
+static void setup(void)
+{
+    fx_setup();
+    fx_contact("alice", "c-vip", "Victor", "VIP", "+4989111111", NULL);
+    fx_rule("alice", "VIP", TSPS_STATUS_ANY, "ring");
+    fx_rule("alice", "UNKNOWN", TSPS_STATUS_ANY, "ask timeout=10 then voicemail");
+}
+
+static uint64_t record(const char *from, int64_t at)
+{
+    tsps_decision d = fx_route(from, "+49301234567", at);
+    uint64_t id = 0;
+    ck_assert_int_eq(tsps_history_append(fx_eng, &d, TSPS_OUTCOME_ROUTED, &id),
+                     TSPS_OK);
+    ck_assert_uint_ne(id, 0);
+    return id;
+}
+
+typedef struct seen {
+    int n;
+    uint64_t ids[16];
+} seen;
+
+static int collect(void *arg, const tsps_call_record *r)
+{
+    seen *s = arg;
+    if (s->n < 16)
+        s->ids[s->n++] = r->id;
+    return 0;
+}
+
+START_TEST(test_history_query_by_time_newest_first)
+{
+    uint64_t a = record("+4989111111", T_MONDAY + 100);
+    uint64_t b = record("+15551234567", T_MONDAY + 200);
+    uint64_t c = record("+4989111111", T_MONDAY + 300);
+    seen s = {0};
+    ck_assert_int_eq(tsps_history_query(fx_eng, "alice", T_MONDAY,
+                                        T_MONDAY + 1000, 0, collect, &s),
+                     TSPS_OK);
+    ck_assert_int_eq(s.n, 3);
+    ck_assert_uint_eq(s.ids[0], c);
+    ck_assert_uint_eq(s.ids[1], b);
+    ck_assert_uint_eq(s.ids[2], a);
+    memset(&s, 0, sizeof(s));
+    tsps_history_query(fx_eng, "alice", T_MONDAY + 150, T_MONDAY + 300, 0,
+                       collect, &s);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_uint_eq(s.ids[0], b);
+    memset(&s, 0, sizeof(s));
+    tsps_history_query(fx_eng, "alice", T_MONDAY, T_MONDAY + 1000, 2, collect,
+                       &s);
+    ck_assert_int_eq(s.n, 2);
+}
+END_TEST
+
+START_TEST(test_history_by_caller_any_format)
+{
+    uint64_t a = record("+4989111111", T_MONDAY + 100);
+    record("+15551234567", T_MONDAY + 200);
+    uint64_t c = record("089 111111", T_MONDAY + 300);
+    seen s = {0};
+    ck_assert_int_eq(tsps_history_by_caller(fx_eng, "alice", "0049 89 111111",
+                                            0, collect, &s),
+                     TSPS_OK);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_uint_eq(s.ids[0], c);
+    ck_assert_uint_eq(s.ids[1], a);
+}
+END_TEST
+
+START_TEST(test_history_override_keeps_first_decision)
+{
+    uint64_t id = record("+15551234567", T_MONDAY + 100);
+    tsps_method m = fx_method("forward +4917100000");
+    tsps_decision d;
+    tsps_call_record r;
+    ck_assert_int_eq(tsps_history_override(fx_eng, id, &m, "attendant-ann",
+                                           T_MONDAY + 105, &d),
+                     TSPS_OK);
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_FORWARD);
+    ck_assert_int_eq(tsps_history_set_outcome(fx_eng, id,
+                                              TSPS_OUTCOME_REDIRECTED,
+                                              T_MONDAY + 106, "302 sent"),
+                     TSPS_OK);
+    ck_assert_int_eq(tsps_history_get(fx_eng, id, &r), TSPS_OK);
+    ck_assert_int_eq(r.outcome, TSPS_OUTCOME_REDIRECTED);
+    ck_assert_str_eq(r.note, "302 sent");
+    ck_assert_int_eq(r.end, T_MONDAY + 106);
+    ck_assert_int_eq(r.decision.method.kind, TSPS_METHOD_FORWARD);
+    ck_assert_str_eq(r.decision.actor, "attendant-ann");
+    ck_assert(r.decision.flags & TSPS_DEC_OVERRIDDEN);
+    ck_assert_int_eq(r.original.method.kind, TSPS_METHOD_ASK);
+    /* a second override keeps the very first decision as original */
+    m = fx_method("voicemail");
+    ck_assert_int_eq(
+        tsps_history_override(fx_eng, id, &m, "alice", T_MONDAY + 107, &d),
+        TSPS_OK);
+    tsps_history_get(fx_eng, id, &r);
+    ck_assert_int_eq(r.original.method.kind, TSPS_METHOD_ASK);
+    ck_assert_int_eq(r.decision.method.kind, TSPS_METHOD_VOICEMAIL);
+    /* the trace explains both actions */
+    {
+        char buf[4096];
+        ck_assert_int_eq(
+            tsps_decision_explain(&r.decision, buf, sizeof(buf), NULL),
+            TSPS_OK);
+        ck_assert_ptr_nonnull(strstr(buf, "attendant-ann overrode"));
+        ck_assert_ptr_nonnull(strstr(buf, "alice overrode"));
+    }
+    ck_assert_int_eq(tsps_history_get(fx_eng, 999999, &r), TSPS_ENOTFOUND);
+    ck_assert_int_eq(
+        tsps_history_override(fx_eng, 999999, &m, "alice", 0, &d),
+        TSPS_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(test_history_survives_reopen)
+{
+    uint64_t id = record("+4989111111", T_MONDAY + 100);
+    tsps_config cfg = TSPS_CONFIG_INIT;
+    tsps_call_record r;
+    tsps_engine_close(fx_eng);
+    cfg.path = fx_dir;
+    ck_assert_int_eq(tsps_engine_open(&cfg, &fx_eng), TSPS_OK);
+    ck_assert_int_eq(tsps_history_get(fx_eng, id, &r), TSPS_OK);
+    ck_assert_str_eq(r.decision.caller_name, "Victor");
+    ck_assert_str_eq(r.decision.code, "VIP");
+    {
+        /* the stored trace is the whole trace of a fresh route */
+        tsps_decision d = fx_route("+4989111111", "+49301234567",
+                                   T_MONDAY + 100);
+        ck_assert_int_eq(r.decision.ntrace, d.ntrace);
+        for (int i = 0; i < d.ntrace; i++) {
+            ck_assert_int_eq(r.decision.trace[i].step, d.trace[i].step);
+            ck_assert_int_eq(r.decision.trace[i].outcome, d.trace[i].outcome);
+            ck_assert_int_eq(r.decision.trace[i].arg, d.trace[i].arg);
+            ck_assert_str_eq(r.decision.trace[i].what, d.trace[i].what);
+            ck_assert_str_eq(r.decision.trace[i].found, d.trace[i].found);
+        }
+    }
+}
+END_TEST
+
+static Suite *history_suite(void)
+{
+    Suite *s = suite_create("history");
+    TCase *tc = tcase_create("history");
+    tcase_add_checked_fixture(tc, setup, fx_teardown);
+    tcase_add_test(tc, test_history_query_by_time_newest_first);
+    tcase_add_test(tc, test_history_by_caller_any_format);
+    tcase_add_test(tc, test_history_override_keeps_first_decision);
+    tcase_add_test(tc, test_history_survives_reopen);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TSPS_CHECK_MAIN(history_suite)
