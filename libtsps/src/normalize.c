@@ -392,6 +392,8 @@ static int emit_e164(const char *cc, size_t cclen, const char *nsn, size_t n,
 
 static int classify_intl(const char *d, size_t nd, tsps_number *out)
 {
+    if (d[0] == '0')
+        return TSPS_ENUMBER; /* no country code starts with 0 */
     for (size_t l = 1; l <= 3 && l < nd; l++)
         if (tsps__cc_valid(digits_value(d, l)))
             return emit_e164(d, l, d + l, nd - l, 1, out);
@@ -498,7 +500,7 @@ static int plan_init(const tsps_dialplan *dp, plan *pl)
         pl->trunk = rg->trunk;
         pl->intl = rg->intl;
     } else {
-        if (cclen > 3 || !all_digits(dp->cc, cclen) ||
+        if (cclen > 3 || !all_digits(dp->cc, cclen) || dp->cc[0] == '0' ||
             !tsps__cc_valid(digits_value(dp->cc, cclen)))
             return TSPS_EINVAL;
         memcpy(pl->cc, dp->cc, cclen);

@@ -82,6 +82,9 @@ static const ncase cases[] = {
     {"DE", "sip:alice@example.com",     BAD, 0, "", ""},
     {"DE", "sip:example.com",           BAD, 0, "", ""},
     {"DE", "tel:+49%zz301234567",       BAD, 0, "", ""},
+    /* fuzz regressions: a country code never starts with 0; RU +7 8 */
+    {"DE", "tel:+06282-555-0143",       BAD, 0, "", ""},
+    {"RU", "+7 8 8123456789 0",         BAD, 0, "", ""},
     /* withheld CLI */
     {"DE", "",                          OK, W, "", ""},
     {"DE", "   ",                       OK, W, "", ""},
@@ -387,6 +390,8 @@ START_TEST(test_normalize_custom_plan)
     strcpy(dp.cc, "999");
     ck_assert_int_eq(tsps_normalize("030 1234567", &dp, &n), TSPS_EINVAL);
     strcpy(dp.cc, "4a");
+    ck_assert_int_eq(tsps_normalize("030 1234567", &dp, &n), TSPS_EINVAL);
+    strcpy(dp.cc, "049");
     ck_assert_int_eq(tsps_normalize("030 1234567", &dp, &n), TSPS_EINVAL);
     dp = plan_of("DE");
     strcpy(dp.trunk, "O");
