@@ -1,6 +1,9 @@
 # Number normalisation: Check suite and the differential test against
 # libphonenumber (test-only dependency; the test is skipped without it).
 tsps_add_check(check_normalize SOURCES unit/check_normalize.c LIBS tsps_static)
+# white-box checks of the region table (libtsps/src/regions.h)
+target_include_directories(check_normalize PRIVATE
+  ${PROJECT_SOURCE_DIR}/libtsps/src)
 
 find_path(TSPS_PHONENUMBER_INCLUDE_DIR phonenumbers/phonenumberutil.h)
 find_library(TSPS_PHONENUMBER_LIBRARY phonenumber)

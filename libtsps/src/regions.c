@@ -95,10 +95,29 @@ static const uint16_t ccs[] = {
     961,962,963,964,965,966,967,968,970,971,972,973,974,975,976,977,979,992,
     993,994,995,996,998,
 };
+/* Country code -> region of the table (the main region where several
+ * share a code), sorted by code for tsps__region_by_cc(). */
+static const struct {
+    uint16_t cc;
+    char code[3];
+} cc_regions[] = {
+    {1, "US"}, {7, "RU"}, {20, "EG"}, {27, "ZA"}, {30, "GR"}, {31, "NL"},
+    {32, "BE"}, {33, "FR"}, {34, "ES"}, {36, "HU"}, {39, "IT"}, {40, "RO"},
+    {41, "CH"}, {43, "AT"}, {44, "GB"}, {45, "DK"}, {46, "SE"}, {47, "NO"},
+    {48, "PL"}, {49, "DE"}, {51, "PE"}, {52, "MX"}, {54, "AR"}, {55, "BR"},
+    {60, "MY"}, {61, "AU"}, {62, "ID"}, {63, "PH"}, {64, "NZ"}, {65, "SG"},
+    {66, "TH"}, {81, "JP"}, {82, "KR"}, {84, "VN"}, {86, "CN"}, {90, "TR"},
+    {91, "IN"}, {92, "PK"}, {212, "MA"}, {234, "NG"}, {254, "KE"},
+    {351, "PT"}, {352, "LU"}, {353, "IE"}, {354, "IS"}, {358, "FI"},
+    {359, "BG"}, {370, "LT"}, {371, "LV"}, {372, "EE"}, {380, "UA"},
+    {385, "HR"}, {386, "SI"}, {420, "CZ"}, {421, "SK"}, {852, "HK"},
+    {886, "TW"}, {966, "SA"}, {971, "AE"}, {972, "IL"},
+};
 /* clang-format on */
 
 #define NREGIONS (sizeof(regions) / sizeof(regions[0]))
 #define NCCS     (sizeof(ccs) / sizeof(ccs[0]))
+#define NCCREG   (sizeof(cc_regions) / sizeof(cc_regions[0]))
 
 static unsigned upper(unsigned char c)
 {
@@ -132,10 +151,17 @@ const tsps__region *tsps__region_find(const char *code)
 
 const tsps__region *tsps__region_by_cc(unsigned cc)
 {
-    /* Where regions share a code (US/CA), their numbering data agrees. */
-    for (size_t i = 0; i < NREGIONS; i++)
-        if (regions[i].ccn == cc)
-            return &regions[i];
+    size_t lo = 0, hi = NCCREG;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cc_regions[mid].cc == cc)
+            return tsps__region_find(cc_regions[mid].code);
+        if (cc_regions[mid].cc < cc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 

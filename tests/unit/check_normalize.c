@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "regions.h" /* libtsps internal: table consistency checks */
 #include "tsps/tsps.h"
 #include "tsps_check.h"
 
@@ -248,6 +249,43 @@ START_TEST(test_normalize_idempotent)
             ck_assert_str_eq(m.e164, n.e164);
         }
     }
+}
+END_TEST
+
+/* The table is sorted (binary search finds every region) and its country
+ * code index points back at a region of the same code. */
+START_TEST(test_region_table_consistent)
+{
+    static const char *const all[] = {
+        "AE", "AR", "AT", "AU", "BE", "BG", "BR", "CA", "CH", "CN", "CZ",
+        "DE", "DK", "EE", "EG", "ES", "FI", "FR", "GB", "GR", "HK", "HR",
+        "HU", "ID", "IE", "IL", "IN", "IS", "IT", "JP", "KE", "KR", "LT",
+        "LU", "LV", "MA", "MX", "MY", "NG", "NL", "NO", "NZ", "PE", "PH",
+        "PK", "PL", "PT", "RO", "RU", "SA", "SE", "SG", "SI", "SK", "TH",
+        "TR", "TW", "UA", "US", "VN", "ZA"};
+    unsigned prev = 0;
+
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        const tsps__region *r = tsps__region_find(all[i]);
+        const tsps__region *byc;
+        ck_assert_msg(r != NULL, "%s not found", all[i]);
+        ck_assert_str_eq(r->code, all[i]);
+        ck_assert_msg(tsps__cc_valid(r->ccn), "%s: cc %u", all[i], r->ccn);
+        ck_assert_uint_eq((unsigned)atoi(r->cc), r->ccn);
+        byc = tsps__region_by_cc(r->ccn);
+        ck_assert_msg(byc != NULL && byc->ccn == r->ccn, "%s", all[i]);
+        ck_assert_uint_ge(r->nsn_max, r->nsn_min);
+        ck_assert_uint_le(r->nsn_max + strlen(r->cc), 15);
+        ck_assert_uint_ge(r->nsn_min, 4);
+        prev = (unsigned)(r->code[0] << 8 | r->code[1]) > prev
+                   ? (unsigned)(r->code[0] << 8 | r->code[1])
+                   : 0;
+        ck_assert_msg(prev != 0, "table not sorted at %s", all[i]);
+    }
+    ck_assert(!tsps__cc_valid(0));
+    ck_assert(!tsps__cc_valid(999));
+    ck_assert(!tsps__cc_valid(42));
+    ck_assert_ptr_null(tsps__region_by_cc(225));
 }
 END_TEST
 
@@ -543,6 +581,7 @@ static Suite *normalize_suite(void)
     tcase_add_test(tc, test_dialplan_for_region_known);
     tcase_add_test(tc, test_dialplan_for_region_all_required);
     tcase_add_test(tc, test_dialplan_for_region_bad);
+    tcase_add_test(tc, test_region_table_consistent);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("forms");
