@@ -81,12 +81,13 @@ int tspsd_client_send_raw(tspsd_client *c, const void *buf, size_t len)
 
 int tspsd_client_send(tspsd_client *c, Tsps__Request *req)
 {
-    size_t n = tsps__request__get_packed_size(req);
     uint8_t stackbuf[4096], *buf = stackbuf;
+    size_t n;
     int rc;
 
     if (req->id == 0)
         req->id = ++c->next_id;
+    n = tsps__request__get_packed_size(req);
     if (n + 4 > sizeof(stackbuf)) {
         buf = malloc(n + 4);
         if (buf == NULL)

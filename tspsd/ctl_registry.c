@@ -128,6 +128,7 @@ int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
     int rc = 0;
 
     if (req == NULL) {
+
         snprintf(why, whylen, "undecodable request (%zu bytes)", len);
         return -1;
     }

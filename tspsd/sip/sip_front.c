@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -226,6 +227,27 @@ static int apply_config(tspsd_sip *s, const tspsd_sip_config *cfg)
     if (c.min_expires > c.max_expires || c.default_expires < c.min_expires ||
         c.default_expires > c.max_expires)
         return TSPS_EINVAL;
+    const char *algs =
+        c.digest_algorithms != NULL && *c.digest_algorithms != '\0'
+            ? c.digest_algorithms
+            : "SHA-256,MD5";
+    int nalgs = 0, order[2];
+    char tmp[64], *save = NULL;
+    snprintf(tmp, sizeof(tmp), "%s", algs);
+    for (char *t = strtok_r(tmp, ", ", &save); t != NULL;
+         t = strtok_r(NULL, ", ", &save)) {
+        int a = strcasecmp(t, "SHA-256") == 0 ? SIP_ALG_SHA256
+                : strcasecmp(t, "MD5") == 0   ? SIP_ALG_MD5
+                                              : -1;
+        if (a < 0 || nalgs == 2 || (nalgs == 1 && order[0] == a))
+            return TSPS_EINVAL;
+        order[nalgs++] = a;
+    }
+    if (nalgs == 0)
+        return TSPS_EINVAL;
+    memcpy(s->algs, order, sizeof(order));
+    s->nalgs = nalgs;
+    c.digest_algorithms = NULL;
     copy_str(s->listen, sizeof(s->listen), c.listen, "127.0.0.1");
     copy_str(s->domain, sizeof(s->domain), c.domain, s->listen);
     copy_str(s->realm, sizeof(s->realm), c.realm, s->domain);

@@ -28,6 +28,11 @@ typedef struct tspsd_sip_config {
     int max_expires;           /* default 7200 */
     int default_expires;       /* default 3600 */
     int ask_timeout_s;         /* for ASK methods without a timeout, 20 */
+    /* appended after 0.1 (NULL/0 = defaults): */
+    const char *digest_algorithms; /* challenge order, "SHA-256,MD5"
+                                      (default, RFC 8760), "MD5,SHA-256" for
+                                      clients that only read the first, or
+                                      one of them alone */
 } tspsd_sip_config;
 
 /** Kinds of call events. */

@@ -152,6 +152,8 @@ struct tspsd_sip {
     tspsd_sip_config cfg;
     char listen[64], domain[128], realm[128];
     tspsd_sip_hooks hooks;
+    int algs[2]; /* digest challenge order (SIP_ALG_*) */
+    int nalgs;
 
     int udp_fd;
     struct event *udp_ev;

@@ -96,15 +96,29 @@ static void challenge(tspsd_sip *s, const sip_raw *r, const sip_src *src,
                       int stale, int64_t now)
 {
     char nonce[96], hdr[1024];
+    size_t k = 0;
     make_nonce(s, now, nonce, sizeof(nonce));
-    const char *st = stale ? ", stale=true" : "";
-    snprintf(hdr, sizeof(hdr),
-             "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", "
-             "algorithm=SHA-256, qop=\"auth\"%s\r\n"
-             "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", "
-             "algorithm=MD5, qop=\"auth\"%s\r\n",
-             s->realm, nonce, st, s->realm, nonce, st);
+    hdr[0] = '\0';
+    for (int i = 0; i < s->nalgs && k < sizeof(hdr); i++) {
+        int n = snprintf(hdr + k, sizeof(hdr) - k,
+                         "WWW-Authenticate: Digest realm=\"%s\", "
+                         "nonce=\"%s\", algorithm=%s, qop=\"auth\"%s\r\n",
+                         s->realm, nonce,
+                         s->algs[i] == SIP_ALG_SHA256 ? "SHA-256" : "MD5",
+                         stale ? ", stale=true" : "");
+        if (n < 0)
+            break;
+        k += (size_t)n;
+    }
     respond(s, r, src, 401, hdr);
+}
+
+static int alg_enabled(const tspsd_sip *s, int alg)
+{
+    for (int i = 0; i < s->nalgs; i++)
+        if (s->algs[i] == alg)
+            return 1;
+    return 0;
 }
 
 /*
@@ -142,7 +156,7 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
                : strcasecmp(alg, "SHA-256") == 0             ? SIP_ALG_SHA256
                                                              : -1;
     int nv = check_nonce(s, nonce, now);
-    if (algo < 0 || nv == 0) {
+    if (algo < 0 || !alg_enabled(s, algo) || nv == 0) {
         challenge(s, r, src, 0, now);
         return -1;
     }
