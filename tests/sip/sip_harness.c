@@ -5,6 +5,7 @@
  *   sip_harness --db DIR [--script FILE] [--port N] [--tcp] [--auth]
  *               [--listen ADDR] [--domain D] [--min-expires N]
  *               [--max-expires N] [--default-expires N] [--ask-timeout N]
+ *               [--digest SHA-256,MD5]
  *
  * Prints "ready udp=P tcp=P" when listening, one "event ..." line per call
  * event, and reads commands on stdin (the same commands as the script):
@@ -436,6 +437,8 @@ int main(int argc, char **argv)
             sc.default_expires = atoi(v), i++;
         else if (strcmp(argv[i], "--ask-timeout") == 0)
             sc.ask_timeout_s = atoi(v), i++;
+        else if (strcmp(argv[i], "--digest") == 0)
+            sc.digest_algorithms = v, i++;
         else if (strcmp(argv[i], "--tcp") == 0)
             tcp = 1;
         else if (strcmp(argv[i], "--auth") == 0)

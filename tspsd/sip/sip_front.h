@@ -18,16 +18,16 @@ typedef struct tspsd_sip tspsd_sip;
 
 /** SIP settings ([sip] section of tspsd.conf). */
 typedef struct tspsd_sip_config {
-    const char *listen;        /* address, default "127.0.0.1" */
-    int udp_port;              /* 0 = no UDP, default 5060 */
-    int tcp_port;              /* 0 = no TCP, default 5060 */
-    const char *domain;        /* our SIP domain (for URIs), default listen */
-    const char *realm;         /* digest realm, default domain */
-    int auth_register;         /* 1 = REGISTER needs digest auth */
-    int min_expires;           /* default 60 */
-    int max_expires;           /* default 7200 */
-    int default_expires;       /* default 3600 */
-    int ask_timeout_s;         /* for ASK methods without a timeout, 20 */
+    const char *listen;  /* address, default "127.0.0.1" */
+    int udp_port;        /* 0 = no UDP, default 5060 */
+    int tcp_port;        /* 0 = no TCP, default 5060 */
+    const char *domain;  /* our SIP domain (for URIs), default listen */
+    const char *realm;   /* digest realm, default domain */
+    int auth_register;   /* 1 = REGISTER needs digest auth */
+    int min_expires;     /* default 60 */
+    int max_expires;     /* default 7200 */
+    int default_expires; /* default 3600 */
+    int ask_timeout_s;   /* for ASK methods without a timeout, 20 */
     /* appended after 0.1 (NULL/0 = defaults): */
     const char *digest_algorithms; /* challenge order, "SHA-256,MD5"
                                       (default, RFC 8760), "MD5,SHA-256" for
