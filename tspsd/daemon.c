@@ -130,8 +130,13 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
         return -1;
     tspsd_handlers_register(d);
     if (tspsd_pending_open(d) != 0 || tspsd_ctl_start(d) != 0 ||
-        tspsd_metrics_start(d) != 0 || tspsd_sync_open(d) != 0 ||
-        sip_start(d) != 0)
+        tspsd_sync_open(d) != 0)
+        return -1;
+    /* A configured daemon fails loudly on a busy port; the embedded default
+     * (a demo on someone's laptop) carries on without that part. */
+    if (tspsd_metrics_start(d) != 0 && !d->cfg.demo)
+        return -1;
+    if (sip_start(d) != 0 && !d->cfg.demo)
         return -1;
     tspsd_bootstrap_client_conf(d);
     return 0;

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# README's run command: build tspsd, start it on the embedded default (a
+# data folder it creates: store, TLS material, admin token printed once,
+# demo user, vcard-dir source on examples/data), show a routed call with
+# its decision trace, then keep tspsd in the foreground until Ctrl-C.
+#
+#   scripts/run.sh           run until Ctrl-C
+#   scripts/run.sh --once    exit after showing the call (CI and tests)
+#
+# Environment: TSPS_DATA (default ./data), TSPS_PORT (control, default 7443),
+# BUILD_DIR (default build/run), JOBS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+once=0
+[ "${1:-}" = "--once" ] && once=1
+data=${TSPS_DATA:-data}
+port=${TSPS_PORT:-7443}
+bdir=${BUILD_DIR:-build/run}
+
+scripts/deps.sh build
+echo "== build ($bdir)"
+cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSPS_BUILD_TESTS=OFF \
+  -DTSPS_BUILD_BENCHMARKS=OFF -DTSPS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build "$bdir" -j"${JOBS:-2}" --target tspsd tspsctl >/dev/null
+
+tspsd="$bdir/tspsd/tspsd"
+ctl() { "$bdir/tspsd/tspsctl" --data "$data" --port "$port" "$@"; }
+
+echo "== tspsd on the embedded default (data: $data, control port: $port)"
+"$tspsd" --data "$data" --port "$port" &
+pid=$!
+stop() {
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+up=0
+for _ in $(seq 1 100); do            # the control socket, up to 10 s
+  kill -0 "$pid" 2>/dev/null || { echo "run: tspsd exited" >&2; exit 1; }
+  if ctl whoami >/dev/null 2>&1; then up=1; break; fi
+  sleep 0.1
+done
+[ "$up" = 1 ] || { echo "run: tspsd did not come up" >&2; exit 1; }
+for _ in $(seq 1 100); do            # the demo source's first sync
+  ctl source list 2>/dev/null | grep -qE '^demo +[^ ]+ +(ok|failed|stalled) ' && break
+  sleep 0.1
+done
+
+echo "== sources"
+ctl source list
+# A caller from the demo contacts that carries a handling code, if any.
+from=$(ctl contact list demo 2>/dev/null |
+  awk 'NR > 1 && $0 ~ /\+[0-9]/ { for (i = 1; i <= NF; i++)
+         if ($i ~ /^\+[0-9]+$/ && code == "") { print $i; code = 1; exit } }')
+from=${from:-+12125550123}
+echo
+echo "== tspsctl route --from $from --to +12125550100"
+ctl route --from "$from" --to +12125550100
+echo
+echo "== tspsctl route --from +13125550199 --to +12125550100   (unknown caller)"
+ctl route --from +13125550199 --to +12125550100
+
+if [ "$once" = 1 ]; then
+  exit 0
+fi
+echo
+echo "tspsd is running (pid $pid). Try: $bdir/tspsd/tspsctl --data $data --port $port --help"
+echo "Ctrl-C stops it."
+wait "$pid"
