@@ -290,6 +290,7 @@ int tsps__grow(tsps_engine *eng)
     /* No transaction of this process may be active: take the map lock
      * exclusively (readers hold it shared while their txn is live). */
     pthread_rwlock_wrlock(&eng->maplock);
+    tsps__readers_release(eng);
     rc = mdb_env_set_mapsize(eng->env, next);
     pthread_rwlock_unlock(&eng->maplock);
     if (rc != MDB_SUCCESS) {
@@ -349,6 +350,8 @@ int tsps__write(tsps_engine *eng, int config, tsps__write_fn fn, void *arg)
     if (rc == TSPS_OK && config)
         atomic_fetch_add(&eng->gen, 1);
     pthread_mutex_unlock(&eng->wlock);
+    if (rc == TSPS_OK)
+        tsps__readers_release(eng);
     return rc;
 }
 

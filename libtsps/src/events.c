@@ -486,6 +486,8 @@ int tsps_batch_commit(tsps_batch *b)
     if (rc == TSPS_ENOSPC)
         tsps__grow(eng); /* so that the caller's retry fits */
     pthread_mutex_unlock(&eng->wlock);
+    if (rc == TSPS_OK)
+        tsps__readers_release(eng);
     tsps__free(eng, b);
     return rc;
 }

@@ -227,9 +227,13 @@ typedef struct tsps__snap {
 typedef struct tsps__reader {
     MDB_txn *txn;
     MDB_cursor *cur_cidx, *cur_events, *cur_regs;
+    int live;       /* txn active (kept while no write happened) */
+    unsigned stale; /* bit i: cursor i needs mdb_cursor_renew */
     tsps__snap *snap;
     struct tsps__reader *next;
 } tsps__reader;
+
+enum { RCUR_CIDX = 0, RCUR_EVENTS = 1, RCUR_REGS = 2 };
 
 struct tsps_engine {
     MDB_env *env;
@@ -281,6 +285,10 @@ int tsps__valid_code(const char *code, char out[TSPS_CODE_MAX]);
 int tsps__reader_get(tsps_engine *eng, tsps__reader **out);
 void tsps__reader_put(tsps_engine *eng, tsps__reader *r);
 void tsps__reader_free(tsps_engine *eng, tsps__reader *r);
+/* A reader's cursor, renewed on first use in this txn; NULL on error. */
+MDB_cursor *tsps__reader_cursor(tsps__reader *r, int which);
+/* End the kept txns of idle readers (after a write, before map growth). */
+void tsps__readers_release(tsps_engine *eng);
 void tsps__snap_release(tsps_engine *eng, tsps__snap *s);
 const tsps__ucache *tsps__snap_user_by_name(const tsps__snap *s,
                                             const char *id);

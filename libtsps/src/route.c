@@ -4,6 +4,7 @@
  * configuration from the in-memory snapshot, LMDB only for the contact
  * index, the events of the hour and, for "ring", the registrations. No
  * allocation, no formatting: traces are structured, text comes later. */
+#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -35,6 +36,37 @@ static void decision_reset(tsps_decision *d, int64_t now)
 
 /* ---- status ----------------------------------------------------------------- */
 
+/* The caller's contact, loaded only when an event's attendees must be
+ * compared with its e-mail addresses. */
+typedef struct lazy_contact {
+    tsps_engine *eng;
+    tsps__reader *r;
+    uint32_t uid;
+    const char *cuid; /* "" = no contact */
+    int state;        /* 0 = not loaded, 1 = loaded, -1 = none */
+    tsps_contact c;
+} lazy_contact;
+
+static const tsps_contact *lazy_get(lazy_contact *lc)
+{
+    if (lc == NULL || lc->cuid == NULL || lc->cuid[0] == '\0')
+        return NULL;
+    if (lc->state == 0) {
+        uint8_t ck[4 + TSPS_UID_MAX];
+        size_t ul = strlen(lc->cuid);
+        MDB_val k = {4 + ul, ck}, v;
+        tsps__be32(ck, lc->uid);
+        memcpy(ck + 4, lc->cuid, ul);
+        lc->state = mdb_get(lc->r->txn, lc->eng->dbi[DB_CONTACTS], &k, &v) ==
+                                MDB_SUCCESS &&
+                            tsps__dec_contact(v.mv_data, v.mv_size,
+                                              &lc->c) == TSPS_OK
+                        ? 1
+                        : -1;
+    }
+    return lc->state == 1 ? &lc->c : NULL;
+}
+
 typedef struct evscan {
     int found;           /* an event makes the user busy/away now */
     tsps_busy busy;
@@ -47,13 +79,19 @@ typedef struct evscan {
 } evscan;
 
 static int attendee_match(const tsps_event *e, const char *caller,
-                          const tsps_contact *c)
+                          lazy_contact *lc)
 {
+    const tsps_contact *c = NULL;
+    int loaded = 0;
     for (int i = 0; i < e->nattendees; i++) {
         const char *a = e->attendees[i];
         if (caller[0] != '\0' && strncmp(a, "tel:", 4) == 0 &&
             strcmp(a + 4, caller) == 0)
             return 1;
+        if (!loaded) {
+            c = lazy_get(lc);
+            loaded = 1;
+        }
         if (c == NULL)
             continue;
         for (int j = 0; j < c->nemails; j++) {
@@ -71,8 +109,7 @@ static int attendee_match(const tsps_event *e, const char *caller,
  * (no contact): then only tel: attendees can match the caller. */
 static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
                         int64_t now, int64_t window, const char *caller,
-                        const tsps_contact *c, int want_expected,
-                        evscan *out)
+                        lazy_contact *c, int want_expected, evscan *out)
 {
     uint8_t kb[20];
     MDB_val k = {20, kb}, v;
@@ -83,7 +120,10 @@ static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
     tsps__be32(kb, uid);
     tsps__be64(kb + 4, (uint64_t)(now + 1));
     memset(kb + 12, 0, 8);
-    rc = mdb_cursor_get(r->cur_events, &k, &v, MDB_SET_RANGE);
+    MDB_cursor *cur = tsps__reader_cursor(r, RCUR_EVENTS);
+    if (cur == NULL)
+        return;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     for (int guard = 0; rc == MDB_SUCCESS && guard < 256; guard++) {
         const uint8_t *kp = k.mv_data, *vp = v.mv_data;
         int64_t ce, start, end;
@@ -130,7 +170,7 @@ static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
             }
         }
     next:
-        rc = mdb_cursor_get(r->cur_events, &k, &v, MDB_NEXT);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
 }
 
@@ -153,7 +193,7 @@ static int in_hours(const tsps__ucache *uc, int64_t now)
 /* Effective status; fills `ev` as a side effect (also used for expected). */
 static void compute_status(tsps_engine *eng, tsps__reader *r,
                            const tsps__ucache *uc, int64_t now,
-                           const char *caller, const tsps_contact *c,
+                           const char *caller, lazy_contact *c,
                            tsps_status_info *si, evscan *ev)
 {
     memset(si, 0, sizeof(*si));
@@ -239,8 +279,11 @@ static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
     MDB_val k = {4, pfx}, v;
     int first = d->ntargets, n = 0, rc;
 
+    MDB_cursor *cur = tsps__reader_cursor(r, RCUR_REGS);
+    if (cur == NULL)
+        return 0;
     tsps__be32(pfx, uc->uid);
-    rc = mdb_cursor_get(r->cur_regs, &k, &v, MDB_SET_RANGE);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == MDB_SUCCESS && k.mv_size > 4 &&
            memcmp(k.mv_data, pfx, 4) == 0 &&
            d->ntargets < TSPS_MAX_TARGETS - reserve) {
@@ -253,7 +296,7 @@ static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
             t->expires = g.expires;
             n++;
         }
-        rc = mdb_cursor_get(r->cur_regs, &k, &v, MDB_NEXT);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     /* best q first (insertion sort: a handful of devices) */
     for (int i = first + 1; i < d->ntargets; i++) {
@@ -446,9 +489,8 @@ static const tsps_method *find_rule(const tsps__snap *s, uint32_t uid,
 }
 
 /* Contact lookup through the index; sets caller kind, code and name. */
-static void lookup_contact(tsps_engine *eng, tsps__reader *r,
-                           const tsps__ucache *uc, tsps_decision *d,
-                           tsps_contact *c, int *have_c)
+static void lookup_contact(tsps__reader *r, const tsps__ucache *uc,
+                           tsps_decision *d)
 {
     uint8_t kb[12];
     MDB_val k = {12, kb}, v;
@@ -457,9 +499,10 @@ static void lookup_contact(tsps_engine *eng, tsps__reader *r,
     int rc, n = 1, disagree = 0;
     size_t cnt = 1;
 
+    MDB_cursor *cur = tsps__reader_cursor(r, RCUR_CIDX);
     tsps__be32(kb, uc->uid);
     tsps__be64(kb + 4, tsps__e164_key(d->caller));
-    rc = mdb_cursor_get(r->cur_cidx, &k, &v, MDB_SET_KEY);
+    rc = cur != NULL ? mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) : EINVAL;
     if (rc != MDB_SUCCESS || v.mv_size < 3) {
         d->caller_kind = TSPS_CALLER_UNKNOWN;
         tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
@@ -486,9 +529,9 @@ static void lookup_contact(tsps_engine *eng, tsps__reader *r,
     d->caller_name[nl] = '\0';
     memcpy(d->contact_uid, p + off, v.mv_size - off);
     d->contact_uid[v.mv_size - off] = '\0';
-    if (mdb_cursor_count(r->cur_cidx, &cnt) == MDB_SUCCESS && cnt > 1) {
+    if (mdb_cursor_count(cur, &cnt) == MDB_SUCCESS && cnt > 1) {
         n = (int)cnt;
-        while (mdb_cursor_get(r->cur_cidx, &k, &v, MDB_NEXT_DUP) ==
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP) ==
                MDB_SUCCESS) {
             const uint8_t *q = v.mv_data;
             if (v.mv_size < 2 || q[1] != cl ||
@@ -509,17 +552,6 @@ static void lookup_contact(tsps_engine *eng, tsps__reader *r,
     d->caller_kind = TSPS_CALLER_KNOWN;
     tr(d, TSPS_STEP_CONTACT, TSPS_TR_OK, n, (int32_t)d->code_source,
        d->caller, d->caller_name);
-    {
-        /* The whole contact is only needed to match meeting attendees. */
-        uint8_t ck[4 + TSPS_UID_MAX];
-        size_t ul = strlen(d->contact_uid);
-        MDB_val k2 = {4 + ul, ck}, v2;
-        tsps__be32(ck, uc->uid);
-        memcpy(ck + 4, d->contact_uid, ul);
-        if (mdb_get(r->txn, eng->dbi[DB_CONTACTS], &k2, &v2) == MDB_SUCCESS &&
-            tsps__dec_contact(v2.mv_data, v2.mv_size, c) == TSPS_OK)
-            *have_c = 1;
-    }
 }
 
 static int route_user(tsps_engine *eng, tsps__reader *r,
@@ -528,9 +560,9 @@ static int route_user(tsps_engine *eng, tsps__reader *r,
 {
     tsps_number num;
     tsps_status_info si;
-    tsps_contact c;
+    lazy_contact lc;
     evscan ev;
-    int have_c = 0, rc;
+    int rc;
     const tsps_method *m;
     const char *rcode = "";
     tsps_status rst = TSPS_STATUS_ANY, rule_status;
@@ -564,10 +596,15 @@ static int route_user(tsps_engine *eng, tsps__reader *r,
 
     /* 3. contact and code */
     if (d->caller[0] != '\0')
-        lookup_contact(eng, r, uc, d, &c, &have_c);
+        lookup_contact(r, uc, d);
 
     /* 4. status, 5. calendar (expected caller) */
-    compute_status(eng, r, uc, now, d->caller, have_c ? &c : NULL, &si, &ev);
+    lc.eng = eng;
+    lc.r = r;
+    lc.uid = uc->uid;
+    lc.cuid = d->contact_uid;
+    lc.state = 0;
+    compute_status(eng, r, uc, now, d->caller, &lc, &si, &ev);
     d->status = si.status;
     d->status_source = si.source;
     tr(d, TSPS_STEP_STATUS,

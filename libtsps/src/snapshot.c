@@ -335,6 +335,7 @@ static int reader_new(tsps_engine *eng, tsps__reader **out)
         tsps__reader_free(eng, r);
         return tsps__mdb_err(rc);
     }
+    r->live = 1;
     *out = r;
     return TSPS_OK;
 }
@@ -362,19 +363,28 @@ int tsps__reader_get(tsps_engine *eng, tsps__reader **out)
         if (rc != TSPS_OK)
             goto fail;
     } else {
-        rc = mdb_txn_renew(r->txn);
-        if (rc == MDB_SUCCESS)
-            rc = mdb_cursor_renew(r->txn, r->cur_cidx);
-        if (rc == MDB_SUCCESS)
-            rc = mdb_cursor_renew(r->txn, r->cur_events);
-        if (rc == MDB_SUCCESS)
-            rc = mdb_cursor_renew(r->txn, r->cur_regs);
-        if (rc != MDB_SUCCESS) {
-            tsps__reader_free(eng, r);
-            rc = tsps__mdb_err(rc);
-            goto fail;
+        /* An idle reader keeps its txn while nothing was written since:
+         * renewing costs a lookup per named database. */
+        int current = 0;
+        if (r->live) {
+            MDB_envinfo info;
+            mdb_env_info(eng->env, &info);
+            current = info.me_last_txnid == mdb_txn_id(r->txn);
+            if (!current)
+                mdb_txn_reset(r->txn);
+        }
+        if (!current) {
+            rc = mdb_txn_renew(r->txn);
+            if (rc != MDB_SUCCESS) {
+                r->live = 0;
+                tsps__reader_free(eng, r);
+                rc = tsps__mdb_err(rc);
+                goto fail;
+            }
+            r->stale = 0x7; /* cursors renewed on first use */
         }
     }
+    r->live = 1;
     if (r->snap == NULL || r->snap->gen < gen) {
         tsps__snap *old = r->snap;
         pthread_mutex_lock(&eng->snap_lock);
@@ -401,11 +411,34 @@ fail:
     return rc;
 }
 
+MDB_cursor *tsps__reader_cursor(tsps__reader *r, int which)
+{
+    MDB_cursor *c = which == 0   ? r->cur_cidx
+                    : which == 1 ? r->cur_events
+                                 : r->cur_regs;
+    if (r->stale & (1u << which)) {
+        if (mdb_cursor_renew(r->txn, c) != MDB_SUCCESS)
+            return NULL;
+        r->stale &= ~(1u << which);
+    }
+    return c;
+}
+
+void tsps__readers_release(tsps_engine *eng)
+{
+    pthread_mutex_lock(&eng->pool_lock);
+    for (tsps__reader *r = eng->pool; r != NULL; r = r->next)
+        if (r->live) {
+            mdb_txn_reset(r->txn);
+            r->live = 0;
+        }
+    pthread_mutex_unlock(&eng->pool_lock);
+}
+
 void tsps__reader_put(tsps_engine *eng, tsps__reader *r)
 {
     if (r == NULL)
         return;
-    mdb_txn_reset(r->txn);
     pthread_mutex_lock(&eng->pool_lock);
     r->next = eng->pool;
     eng->pool = r;

@@ -1,0 +1,452 @@
+/* route_bench: the routing hot path on a store of U users x C contacts.
+ *
+ *   route_bench [--users N] [--contacts TOTAL] [--routes N] [--dir PATH]
+ *
+ * Builds the store (bulk load timed), routes a mix of 80% known and 20%
+ * unknown callers on one thread, and measures the same chain of lookups in
+ * plain in-memory open-addressing hash tables in the same run. Prints
+ * name=value lines. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tsps/tsps.h>
+
+/* ---- malloc counting (interposes the C library's allocator) ------------ */
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+static volatile int count_allocs;
+static uint64_t allocs;
+
+void *malloc(size_t n);
+void *calloc(size_t a, size_t b);
+void *realloc(void *p, size_t n);
+void free(void *p);
+
+void *malloc(size_t n)
+{
+    if (count_allocs)
+        allocs++;
+    return __libc_malloc(n);
+}
+
+void *calloc(size_t a, size_t b)
+{
+    if (count_allocs)
+        allocs++;
+    return __libc_calloc(a, b);
+}
+
+void *realloc(void *p, size_t n)
+{
+    if (count_allocs)
+        allocs++;
+    return __libc_realloc(p, n);
+}
+
+void free(void *p)
+{
+    __libc_free(p);
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const struct {
+    const char *region, *tz, *cc;
+} regions[] = {{"DE", "Europe/Berlin", "49"},
+               {"US", "America/New_York", "1"},
+               {"GB", "Europe/London", "44"},
+               {"FR", "Europe/Paris", "33"}};
+
+/* A realistic subscriber number for a region, E.164. */
+static void make_number(int r, uint64_t x, char *out, size_t len)
+{
+    switch (r) {
+    case 0: /* DE: 30/40/89 landline or 15x/17x mobile */
+        if (x % 2)
+            snprintf(out, len, "+49%s%07" PRIu64,
+                     (const char *[]){"30", "40", "89", "221"}[x % 4],
+                     1000000 + x % 8999999);
+        else
+            snprintf(out, len, "+491%d%d%07" PRIu64, 5 + (int)(x % 3) * 1,
+                     (int)(x % 10), 1000000 + x % 8999999);
+        break;
+    case 1: /* NANP: NXX-NXX-XXXX */
+        snprintf(out, len, "+1%03" PRIu64 "%03" PRIu64 "%04" PRIu64,
+                 200 + x % 700, 200 + (x / 700) % 700, x % 10000);
+        break;
+    case 2: /* GB: 20 London or 7xxx mobile */
+        snprintf(out, len, "+44%s%08" PRIu64, x % 2 ? "20" : "7",
+                 10000000 + x % 89999999);
+        break;
+    default: /* FR: 1-9 + 8 digits */
+        snprintf(out, len, "+33%d%08" PRIu64, 1 + (int)(x % 9),
+                 x % 100000000);
+        break;
+    }
+}
+
+/* The same number as people dial it: national form with trunk prefix and
+ * spaces for a third of calls, E.164 otherwise. */
+static void dial_form(const char *e164, int r, char *out, size_t len,
+                      uint64_t x)
+{
+    size_t cc = strlen(regions[r].cc);
+    if (x % 3 == 0 && r != 1)
+        snprintf(out, len, "0%.*s %s", 3, e164 + 1 + cc, e164 + 4 + cc);
+    else if (x % 3 == 0)
+        snprintf(out, len, "(%.3s) %.3s-%s", e164 + 2, e164 + 5, e164 + 8);
+    else
+        snprintf(out, len, "%s", e164);
+}
+
+/* ---- the plain hash "limit" ---------------------------------------------- */
+
+typedef struct hent {
+    uint64_t key;
+    uint64_t val;
+} hent;
+
+typedef struct htab {
+    hent *e;
+    uint64_t mask;
+} htab;
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+static void ht_init(htab *h, uint64_t n)
+{
+    uint64_t c = 16;
+    while (c < n * 2)
+        c <<= 1;
+    h->e = __libc_calloc(c, sizeof(hent));
+    h->mask = c - 1;
+}
+
+static void ht_put(htab *h, uint64_t k, uint64_t v)
+{
+    for (uint64_t i = mix(k);; i++) {
+        hent *e = &h->e[i & h->mask];
+        if (e->key == 0 || e->key == k) {
+            e->key = k;
+            e->val = v;
+            return;
+        }
+    }
+}
+
+static uint64_t ht_get(const htab *h, uint64_t k)
+{
+    for (uint64_t i = mix(k);; i++) {
+        const hent *e = &h->e[i & h->mask];
+        if (e->key == k)
+            return e->val;
+        if (e->key == 0)
+            return 0;
+    }
+}
+
+static uint64_t e164_key(const char *s)
+{
+    uint64_t v = 0;
+    for (s++; *s; s++)
+        v = v * 10 + (uint64_t)(*s - '0');
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t nusers = 1000, ncontacts = 1000000, nroutes = 1000000;
+    char dir[256] = "";
+    tsps_config cfg = TSPS_CONFIG_INIT;
+    tsps_engine *eng;
+    tsps_stats st;
+    char (*dids)[20];
+    char (*calls)[40];
+    uint32_t *call_user;
+    uint64_t *lat, t0, t1, known = 0;
+    htab h_did, h_contact, h_code, h_events;
+    uint64_t *h_status;
+    uint64_t sink = 0;
+    int rc;
+
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--users") == 0)
+            nusers = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--contacts") == 0)
+            ncontacts = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--routes") == 0)
+            nroutes = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--dir") == 0)
+            snprintf(dir, sizeof(dir), "%s", argv[i + 1]);
+    }
+    if (nusers == 0 || ncontacts < nusers || nroutes == 0) {
+        fprintf(stderr, "usage: route_bench [--users N] [--contacts N] "
+                        "[--routes N] [--dir PATH]\n");
+        return 2;
+    }
+    if (dir[0] == '\0') {
+        snprintf(dir, sizeof(dir), "/tmp/route_bench-XXXXXX");
+        if (mkdtemp(dir) == NULL)
+            return 1;
+    }
+    cfg.path = dir;
+    cfg.flags = TSPS_OPEN_NOSYNC;
+    cfg.map_size = (size_t)(ncontacts * 600 + (64u << 20));
+    rc = tsps_engine_open(&cfg, &eng);
+    if (rc != TSPS_OK) {
+        fprintf(stderr, "open: %s\n", tsps_strerror(rc));
+        return 1;
+    }
+
+    /* users, numbers, rules, registrations, a few events */
+    dids = __libc_calloc(nusers, sizeof(*dids));
+    ht_init(&h_did, nusers);
+    ht_init(&h_code, nusers * 8);
+    ht_init(&h_events, nusers);
+    h_status = __libc_calloc(nusers, sizeof(uint64_t));
+    {
+        static const char *const rules[][3] = {
+            {"VIP", "any", "ring parallel"},
+            {"FAMILY", "any", "ring sequential timeout=15 then voicemail"},
+            {"SALES", "any", "forward +4930999999"},
+            {"BLOCK", "any", "reject decline"},
+            {"UNKNOWN", "any", "ask timeout=20 then voicemail"},
+            {"*", "meeting", "voicemail"},
+            {"*", "off-hours", "voicemail"},
+            {"VIP", "meeting", "ring devices=mobile"}};
+        for (uint64_t u = 0; u < nusers; u++) {
+            tsps_user usr;
+            int r = (int)(u % 4);
+            tsps_user_init(&usr);
+            snprintf(usr.id, sizeof(usr.id), "user%06" PRIu64, u);
+            strcpy(usr.dialplan.region, regions[r].region);
+            strcpy(usr.tz, regions[r].tz);
+            strcpy(usr.voicemail_uri, "sip:vm@pbx.example");
+            if (tsps_user_put(eng, &usr) != TSPS_OK)
+                return 1;
+            make_number(r, 7000000 + u, dids[u], sizeof(dids[u]));
+            if (tsps_number_add(eng, usr.id, dids[u]) != TSPS_OK)
+                return 1;
+            ht_put(&h_did, e164_key(dids[u]), u + 1);
+            for (size_t k = 0; k < sizeof(rules) / sizeof(rules[0]); k++) {
+                tsps_method m;
+                tsps_method_parse(rules[k][2], &m, NULL, 0);
+                tsps_code_set(eng, usr.id, rules[k][0],
+                              (tsps_status)tsps_status_parse(rules[k][1]), &m);
+                ht_put(&h_code, mix(u * 64 + k) | 1, k + 1);
+            }
+            for (int dv = 0; dv < 2; dv++) {
+                tsps_registration reg;
+                tsps_registration_init(&reg);
+                snprintf(reg.contact, sizeof(reg.contact),
+                         "sip:%s@10.%d.%d.%d:5060", usr.id, dv,
+                         (int)(u / 256) % 256, (int)u % 256);
+                strcpy(reg.label, dv ? "mobile" : "desk");
+                reg.q = dv ? 900 : 500;
+                reg.expires = (int64_t)time(NULL) + 86400;
+                tsps_registration_put(eng, usr.id, &reg);
+            }
+            if (u % 3 == 0) {
+                /* a one-hour meeting every working day this week */
+                for (int d = 0; d < 5; d++) {
+                    tsps_event ev;
+                    tsps_event_init(&ev);
+                    snprintf(ev.uid, sizeof(ev.uid), "standup-%d", d);
+                    strcpy(ev.summary, "Stand-up");
+                    ev.start = (int64_t)time(NULL) - 86400 * 2 + d * 86400;
+                    ev.end = ev.start + 3600;
+                    tsps_event_put(eng, usr.id, &ev);
+                }
+                ht_put(&h_events, u + 1, 1);
+            }
+        }
+    }
+
+    /* contacts, bulk-loaded in batches */
+    ht_init(&h_contact, ncontacts);
+    {
+        uint64_t per = ncontacts / nusers, done = 0;
+        static const char *const codes[] = {"VIP", "FAMILY", "SALES",
+                                            "BLOCK", "", "", "", ""};
+        t0 = now_ns();
+        for (uint64_t u = 0; u < nusers; u++) {
+            tsps_batch *b;
+            char uid_s[32];
+            snprintf(uid_s, sizeof(uid_s), "user%06" PRIu64, u);
+            if (tsps_batch_begin(eng, &b) != TSPS_OK)
+                return 1;
+            for (uint64_t c = 0; c < per; c++, done++) {
+                tsps_contact ct;
+                tsps_contact_init(&ct);
+                snprintf(ct.uid, sizeof(ct.uid), "c%08" PRIu64, c);
+                snprintf(ct.name, sizeof(ct.name), "Contact %" PRIu64 " of %s",
+                         c, uid_s);
+                strcpy(ct.source, "bench");
+                strcpy(ct.code, codes[c % 8]);
+                ct.code_source = ct.code[0] ? TSPS_CODE_SRC_PROPERTY : 0;
+                make_number((int)((u + c) % 4), u * per + c, ct.numbers[0],
+                            sizeof(ct.numbers[0]));
+                ct.nnumbers = 1;
+                rc = tsps_batch_contact_put(b, uid_s, &ct);
+                if (rc != TSPS_OK) {
+                    fprintf(stderr, "contact put: %s\n", tsps_strerror(rc));
+                    return 1;
+                }
+                ht_put(&h_contact, mix(u) ^ e164_key(ct.numbers[0]),
+                       (c % 8) + 1);
+            }
+            if (tsps_batch_commit(b) != TSPS_OK)
+                return 1;
+        }
+        t1 = now_ns();
+        printf("contacts=%" PRIu64 "\n", done);
+        printf("bulk_load_contacts_per_s=%.0f\n",
+               done / ((t1 - t0) / 1e9));
+        ncontacts = done;
+    }
+    tsps_engine_stats(eng, &st);
+    printf("store_bytes_per_contact=%.0f\n",
+           (double)st.used_bytes / (double)ncontacts);
+
+    /* the call mix, prepared before timing */
+    calls = __libc_calloc(nroutes, sizeof(*calls));
+    call_user = __libc_calloc(nroutes, sizeof(uint32_t));
+    lat = __libc_calloc(nroutes, sizeof(uint64_t));
+    {
+        uint64_t per = ncontacts / nusers;
+        for (uint64_t i = 0; i < nroutes; i++) {
+            uint64_t x = rnd();
+            uint64_t u = x % nusers;
+            char e164[24];
+            int r;
+            call_user[i] = (uint32_t)u;
+            if (x % 10 < 8) {
+                uint64_t c = (x >> 20) % per;
+                r = (int)((u + c) % 4);
+                make_number(r, u * per + c, e164, sizeof(e164));
+            } else {
+                r = (int)(x >> 40) % 4;
+                make_number(r, 900000000 + (x >> 8) % 100000000, e164,
+                            sizeof(e164));
+            }
+            /* national forms only make sense in the user's own country */
+            if (r == (int)(u % 4))
+                dial_form(e164, r, calls[i], sizeof(calls[i]), x >> 50);
+            else
+                snprintf(calls[i], sizeof(calls[i]), "%s", e164);
+        }
+    }
+
+    /* warm up (first use builds the snapshot and a reader) */
+    for (uint64_t i = 0; i < 1000 && i < nroutes; i++) {
+        tsps_call call = TSPS_CALL_INIT;
+        tsps_decision d;
+        call.caller = calls[i];
+        call.called = dids[call_user[i]];
+        tsps_route(eng, &call, &d);
+    }
+    {
+        tsps_call call = TSPS_CALL_INIT;
+        tsps_decision d;
+        uint64_t total0, total1;
+        count_allocs = 1;
+        allocs = 0;
+        total0 = now_ns();
+        for (uint64_t i = 0; i < nroutes; i++) {
+            call.caller = calls[i];
+            call.called = dids[call_user[i]];
+            t0 = now_ns();
+            rc = tsps_route(eng, &call, &d);
+            lat[i] = now_ns() - t0;
+            if (rc != TSPS_OK)
+                return 1;
+            known += d.caller_kind == TSPS_CALLER_KNOWN;
+        }
+        total1 = now_ns();
+        count_allocs = 0;
+        printf("routes=%" PRIu64 "\n", nroutes);
+        printf("known_callers_pct=%.1f\n", 100.0 * known / nroutes);
+        printf("routes_per_s=%.0f\n", nroutes / ((total1 - total0) / 1e9));
+        printf("allocs_per_route=%.3f\n", (double)allocs / nroutes);
+    }
+    qsort(lat, nroutes, sizeof(uint64_t), cmp_u64);
+    printf("route_ns_p50=%" PRIu64 "\n", lat[nroutes / 2]);
+    printf("route_ns_p99=%" PRIu64 "\n", lat[nroutes * 99 / 100]);
+    {
+        uint64_t p50 = lat[nroutes / 2];
+        /* the same chain in plain hashes: DID -> user, (user, caller) ->
+         * contact/code, user -> status, user -> events, (user, code,
+         * status) -> method; the caller already an integer key */
+        uint64_t *keys = __libc_calloc(nroutes, sizeof(uint64_t));
+        for (uint64_t i = 0; i < nroutes; i++) {
+            char e164[24];
+            tsps_dialplan dp;
+            tsps_number num;
+            tsps_dialplan_for_region(regions[call_user[i] % 4].region, &dp);
+            tsps_normalize(calls[i], &dp, &num);
+            snprintf(e164, sizeof(e164), "%s", num.e164);
+            keys[i] = e164[0] == '+' ? e164_key(e164) : 1;
+        }
+        for (uint64_t i = 0; i < nroutes; i++) {
+            uint64_t u, c, s, e, m;
+            t0 = now_ns();
+            u = ht_get(&h_did, e164_key(dids[call_user[i]]));
+            c = ht_get(&h_contact, mix(u - 1) ^ keys[i]);
+            s = h_status[u - 1];
+            e = ht_get(&h_events, u);
+            m = ht_get(&h_code, mix((u - 1) * 64 + (c + s + e) % 8) | 1);
+            lat[i] = now_ns() - t0;
+            sink += m;
+        }
+        qsort(lat, nroutes, sizeof(uint64_t), cmp_u64);
+        printf("limit_ns_p50=%" PRIu64 "\n", lat[nroutes / 2]);
+        printf("limit_ns_p99=%" PRIu64 "\n", lat[nroutes * 99 / 100]);
+        printf("ratio_vs_limit=%.2f\n", (double)p50 / (double)lat[nroutes / 2]);
+        __libc_free(keys);
+    }
+    if (sink == 42)
+        printf("#\n");
+    tsps_engine_close(eng);
+    {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (strncmp(dir, "/tmp/route_bench-", 17) == 0 && system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return 0;
+}
