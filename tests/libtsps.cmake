@@ -7,3 +7,15 @@ endforeach()
 if(TARGET check_store)
   target_link_libraries(check_store PRIVATE lmdb)
 endif()
+
+# examples/embed routes as documented in README.
+if(TARGET tsps_embed)
+  add_test(NAME embed_example COMMAND tsps_embed "+49 89 111111" anonymous
+           "030 2222222")
+  set_tests_properties(embed_example PROPERTIES PASS_REGULAR_EXPRESSION
+    "\"code\":\"VIP\".*\n.*\"caller_kind\":\"withheld\".*\n.*\"code\":\"FAMILY\"")
+endif()
+# The installed package works for integrators (CMake package and tsps.pc).
+add_test(NAME install_embed COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/integration/install_embed.sh
+         ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})
+set_tests_properties(install_embed PROPERTIES TIMEOUT 300 LABELS noasan)
