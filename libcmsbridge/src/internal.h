@@ -4,7 +4,7 @@
 
 #include <cmsb/adapter.h>
 
-/* The built-in adapters registered by cmsb_registry_open(). */
-extern const cmsb_adapter cmsb_vcard_dir_adapter;
+/* The built-in adapters registered by cmsb_registry_open() are declared
+ * in <cmsb/adapter.h> (cmsb_vcard_dir_adapter). */
 
 #endif

@@ -112,8 +112,10 @@ int vc_parse(const char *buf, size_t len, const vc_conf *conf,
  * property > note > category > group. */
 void vc_resolve_code(const vc_conf *conf, vc_card *card,
                      const char *group_code);
-/* Is a bare name a code under conf->known? */
-int vc_code_known(const vc_conf *conf, const char *code);
+/* Does a bare name (a category without prefix, a group name) count as a
+ * code? With conf->known: when listed; else when written in capitals
+ * ("VIP", not "myContacts"). */
+int vc_code_known(const vc_conf *conf, const char *raw, size_t len);
 
 /* ---- iCalendar (vcard_ical.c) ---- */
 

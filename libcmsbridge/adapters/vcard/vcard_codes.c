@@ -6,13 +6,16 @@
 
 #include "vcard.h"
 
-int vc_code_known(const vc_conf *conf, const char *code)
+int vc_code_known(const vc_conf *conf, const char *raw, size_t len)
 {
     const char *s = conf->known;
-    size_t cl = strlen(code);
 
-    if (s == NULL)
-        return 1;
+    if (s == NULL) {
+        for (size_t i = 0; i < len; i++)
+            if (raw[i] >= 'a' && raw[i] <= 'z')
+                return 0;
+        return len > 0;
+    }
     while (*s != '\0') {
         const char *e = strchr(s, ',');
         size_t n = e != NULL ? (size_t)(e - s) : strlen(s);
@@ -23,7 +26,7 @@ int vc_code_known(const vc_conf *conf, const char *code)
         }
         while (n > 0 && t[n - 1] == ' ')
             n--;
-        if (n == cl && strncasecmp(t, code, n) == 0)
+        if (n == len && strncasecmp(t, raw, n) == 0)
             return 1;
         if (e == NULL)
             break;

@@ -63,13 +63,62 @@ static const char *find_colon(const char *s, size_t n)
     return NULL;
 }
 
+/* Append the physical line at `at` (from `skip` bytes in) to the logical
+ * line being built; switches to the fold buffer on first use. */
+static int join(pctx *x, const char **line, size_t *llen, int *folded,
+                size_t at, size_t skip, size_t *next)
+{
+    size_t cle, cnext = phys_line(x, at, &cle);
+
+    if (!*folded) {
+        x->fold.len = 0;
+        if (vc_buf_add(&x->fold, *line, *llen) != CMSB_OK)
+            return CMSB_ENOMEM;
+        *folded = 1;
+    }
+    if (cle > at + skip &&
+        vc_buf_add(&x->fold, x->buf + at + skip, cle - at - skip) != CMSB_OK)
+        return CMSB_ENOMEM;
+    x->lineno++;
+    *next = cnext;
+    *line = x->fold.p;
+    *llen = x->fold.len;
+    return CMSB_OK;
+}
+
+static void split_head(prop *p, const char *line, const char *colon)
+{
+    const char *head = line;
+    size_t hlen = (size_t)(colon - line);
+    const char *semi = memchr(head, ';', hlen);
+    size_t nlen = semi != NULL ? (size_t)(semi - head) : hlen;
+    const char *dot = NULL;
+
+    for (size_t i = 0; i < nlen; i++)
+        if (head[i] == '.')
+            dot = head + i;
+    if (dot != NULL) {
+        p->group = head;
+        p->glen = (size_t)(dot - head);
+        p->name = dot + 1;
+        p->nlen = nlen - p->glen - 1;
+    } else {
+        p->name = head;
+        p->nlen = nlen;
+    }
+    if (semi != NULL) {
+        p->params = semi + 1;
+        p->plen = hlen - nlen - 1;
+    }
+}
+
 /* Read the next logical line into p; 0 at end of input, <0 on ENOMEM. */
 static int next_prop(pctx *x, prop *p)
 {
-    size_t ls, le, next;
-    const char *line;
+    size_t ls, le, next, off;
+    const char *line, *colon;
     size_t llen;
-    int folded = 0;
+    int folded = 0, qp;
 
     for (;;) {
         if (x->pos >= x->len)
@@ -86,85 +135,48 @@ static int next_prop(pctx *x, prop *p)
     p->line = x->lineno;
     line = x->buf + ls;
     llen = le - ls;
-    /* RFC 6350 folding: a line starting with a space or tab continues. */
-    while (next < x->len && is_ws(x->buf[next])) {
-        size_t cle, cnext = phys_line(x, next, &cle);
-        if (!folded) {
-            x->fold.len = 0;
-            if (vc_buf_add(&x->fold, line, llen) != CMSB_OK)
-                return CMSB_ENOMEM;
-            folded = 1;
-        }
-        if (vc_buf_add(&x->fold, x->buf + next + 1, cle - next - 1) != CMSB_OK)
-            return CMSB_ENOMEM;
-        x->lineno++;
-        next = cnext;
-    }
-    if (folded) {
-        line = x->fold.p;
-        llen = x->fold.len;
-    }
-    {
-        const char *colon = find_colon(line, llen);
-        if (colon == NULL) {
-            p->stray = 1;
-            p->value = line;
-            p->vlen = llen;
-            x->pos = next;
-            p->end = next;
-            return 1;
-        }
-        /* vCard 2.1 quoted-printable: '=' at the end is a soft break. */
-        if (vc_memcasemem(line, (size_t)(colon - line), "QUOTED-PRINTABLE") &&
-            llen > 0 && line[llen - 1] == '=' && next < x->len) {
-            size_t off = (size_t)(colon - line);
+    colon = find_colon(line, llen);
+    qp = colon != NULL &&
+         vc_memcasemem(line, (size_t)(colon - line), "QUOTED-PRINTABLE");
+    off = colon != NULL ? (size_t)(colon - line) : 0;
+    while (next < x->len) {
+        if (qp && llen > off + 1 && line[llen - 1] == '=') {
+            /* vCard 2.1 quoted-printable soft break: the next line is
+             * content as it stands, leading spaces included */
             if (!folded) {
                 x->fold.len = 0;
                 if (vc_buf_add(&x->fold, line, llen) != CMSB_OK)
                     return CMSB_ENOMEM;
                 folded = 1;
             }
-            while (x->fold.len > 0 && x->fold.p[x->fold.len - 1] == '=' &&
-                   next < x->len) {
-                size_t cle, cnext = phys_line(x, next, &cle);
-                x->fold.len--;
-                if (vc_buf_add(&x->fold, x->buf + next, cle - next) != CMSB_OK)
-                    return CMSB_ENOMEM;
-                x->lineno++;
-                next = cnext;
-            }
-            line = x->fold.p;
-            llen = x->fold.len;
-            colon = line + off;
-        }
-        p->value = colon + 1;
-        p->vlen = llen - (size_t)(colon + 1 - line);
-        {
-            const char *head = line;
-            size_t hlen = (size_t)(colon - line);
-            const char *semi = memchr(head, ';', hlen);
-            size_t nlen = semi != NULL ? (size_t)(semi - head) : hlen;
-            const char *dot = NULL;
-            for (size_t i = 0; i < nlen; i++)
-                if (head[i] == '.')
-                    dot = head + i;
-            if (dot != NULL) {
-                p->group = head;
-                p->glen = (size_t)(dot - head);
-                p->name = dot + 1;
-                p->nlen = nlen - p->glen - 1;
-            } else {
-                p->name = head;
-                p->nlen = nlen;
-            }
-            if (semi != NULL) {
-                p->params = semi + 1;
-                p->plen = hlen - nlen - 1;
-            }
+            x->fold.len--;
+            if (join(x, &line, &llen, &folded, next, 0, &next) != CMSB_OK)
+                return CMSB_ENOMEM;
+        } else if (is_ws(x->buf[next])) {
+            /* RFC 6350 folding: CRLF + one space or tab disappear */
+            if (join(x, &line, &llen, &folded, next, 1, &next) != CMSB_OK)
+                return CMSB_ENOMEM;
+        } else {
+            break;
         }
     }
     x->pos = next;
     p->end = next;
+    if (colon == NULL) {
+        /* the first physical line had no ':'; the name may be folded */
+        colon = find_colon(line, llen);
+        if (colon == NULL) {
+            p->stray = 1;
+            p->value = line;
+            p->vlen = llen;
+            return 1;
+        }
+    } else {
+        colon = line + off;
+    }
+    p->value = colon + 1;
+    p->vlen = llen - (size_t)(colon + 1 - line);
+    split_head(p, line, colon);
     return 1;
 }
 
@@ -448,7 +460,7 @@ static void on_categories(pctx *x, vc_card *k, const prop *p, const params *pa)
             continue;
         if (!cmsb_code_normalize(t + pl, n - pl, code))
             continue;
-        if (pl == 0 && !vc_code_known(cf, code))
+        if (pl == 0 && !vc_code_known(cf, t, n))
             continue;
         memcpy(k->cat_code, code, sizeof(code));
         vc_copy(k->cat_token, sizeof(k->cat_token), t, n);
@@ -638,7 +650,7 @@ static void card_finish(vc_card *k, const vc_conf *cf, const char *uid_base,
         snprintf(k->group_name, sizeof(k->group_name), "%s", k->c.name);
         if (!cmsb_code_normalize(k->group_name, strlen(k->group_name),
                                  k->group_code) ||
-            !vc_code_known(cf, k->group_code))
+            !vc_code_known(cf, k->group_name, strlen(k->group_name)))
             k->group_code[0] = '\0';
     } else {
         k->group_name[0] = '\0';

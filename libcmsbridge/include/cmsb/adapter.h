@@ -159,6 +159,14 @@ CMSB_API void cmsb_source_log(const cmsb_source *src, int level,
 CMSB_API int cmsb_code_normalize(const char *s, size_t len,
                                  char out[TSPS_CODE_MAX]);
 
+/**
+ * The built-in "vcard-dir" adapter (registered by cmsb_registry_open()):
+ * `vcard-dir:/path/to/folder` holds .vcf and .ics files, any depth.
+ *
+ * Since: 0.1
+ */
+CMSB_API extern const cmsb_adapter cmsb_vcard_dir_adapter;
+
 /* ABI pins: the layout of the vtable is append-only. */
 _Static_assert(offsetof(struct cmsb_adapter, x_open) ==
                    3 * sizeof(void *) + sizeof(unsigned) +

@@ -127,10 +127,11 @@ typedef struct cmsb_options {
                                     e.g. "tsps:" (CATEGORIES:tsps:VIP) */
     const char *note_prefix;     /* NOTE marker opener; NULL = "[tsps:" (the
                                     marker ends with "]") */
-    const char *known_codes;     /* optional comma list ("VIP,FAMILY"): bare
-                                    categories and group names count as codes
-                                    only when listed; NULL = any name that is
-                                    a valid code ([A-Za-z0-9_-]{1,31}) */
+    const char *known_codes;     /* optional comma list ("VIP,FAMILY"): a bare
+                                    category or a group name counts as a code
+                                    only when listed; NULL = when written in
+                                    capitals (VIP counts, myContacts and
+                                    Friends do not) */
     unsigned forms;              /* CMSB_FORM_* enabled; 0 = CMSB_FORM_ALL */
     int64_t event_past_s;        /* window of expanded events before now;
                                     0 = 30 days */
