@@ -204,7 +204,7 @@ int main(int argc, char **argv)
 {
     unsigned count = 3000;
     uint64_t seed = 20261125;
-    double max_unexpected_pct = 1.0;
+    double max_unexpected_pct = 0.25;
     bool verbose = false;
 
     for (int i = 1; i < argc; i++) {
