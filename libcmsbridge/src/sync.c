@@ -150,8 +150,10 @@ static int on_change(void *arg, const cmsb_change *ch)
             s->err = map_tsps(rc);
             return 1;
         }
-        /* Only at a checkpoint do data and cursor agree: commit here. */
-        if (s->pending >= CMSB_SYNC_BATCH_MAX) {
+        /* Only at a checkpoint do data and cursor agree: commit here,
+         * once half a batch is pending (adapters checkpoint every few
+         * thousand records, so batches stay near CMSB_SYNC_BATCH_MAX). */
+        if (s->pending >= CMSB_SYNC_BATCH_MAX / 2) {
             s->err = batch_commit(s);
             if (s->err == CMSB_OK)
                 s->err = batch_open(s);

@@ -1,6 +1,396 @@
+/*
+ * Sync into the engine: a contact tagged in each of the four ways routes by
+ * its code through tsps_route(); precedence shows in the stored detail;
+ * malformed cards are skipped with file/line/reason and nothing stored is
+ * lost; a sync stopped mid-way resumes from its last committed batch;
+ * events sync and go away with their file; related items.
+ */
 #include "cmsb_test.h"
-static Suite *s_(void)
+
+#include "vcard_dir.h"
+
+static char dir[512], book[600];
+static cmsb_registry *reg;
+static tsps_engine *eng;
+static test_logbuf logs;
+
+static void setup(void)
 {
-    return suite_create("x");
+    tsps_check_tmpdir(dir, sizeof(dir));
+    snprintf(book, sizeof(book), "%s/book", dir);
+    mkdir(book, 0700);
+    ck_assert_int_eq(cmsb_registry_open(&reg), CMSB_OK);
+    eng = test_engine(dir);
+    memset(&logs, 0, sizeof(logs));
 }
-TSPS_CHECK_MAIN(s_)
+
+static void teardown(void)
+{
+    tsps_engine_close(eng);
+    cmsb_registry_close(reg);
+    tsps_check_rmdir(dir);
+}
+
+static void put(const char *name, const char *text)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/%s", book, name);
+    test_write(path, text);
+}
+
+static cmsb_source *open_book(void)
+{
+    cmsb_options opt = CMSB_OPTIONS_INIT;
+    cmsb_source *src = NULL;
+    char uri[700];
+
+    opt.log = test_log;
+    opt.log_arg = &logs;
+    opt.now = 1768208400; /* 2026-01-12 09:00Z, a Monday */
+    snprintf(uri, sizeof(uri), "vcard-dir:%s", book);
+    ck_assert_int_eq(cmsb_source_open(reg, uri, &opt, &src), CMSB_OK);
+    return src;
+}
+
+static void sync_ok(cmsb_source *src, int full, cmsb_sync_stats *st)
+{
+    int rc = cmsb_sync(src, eng, TEST_USER, "book", full, st);
+    if (rc != CMSB_OK)
+        fprintf(stderr, "sync: %s\n%s", cmsb_strerror(rc), logs.text);
+    ck_assert_int_eq(rc, CMSB_OK);
+}
+
+static const char *four_forms =
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Prop Erty\r\nTEL:+49 30 1000001\r\n"
+    "X-TSPS-CODE:VIP\r\nUID:c-prop\r\nEND:VCARD\r\n"
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Cat Egory\r\nTEL:030 1000002\r\n"
+    "CATEGORIES:Friends,FAMILY\r\nUID:c-cat\r\nEND:VCARD\r\n"
+    "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Grou Pmember\r\n"
+    "TEL;VALUE=uri:tel:+49-30-1000003\r\nUID:urn:uuid:c-group\r\n"
+    "END:VCARD\r\n"
+    "BEGIN:VCARD\r\nVERSION:4.0\r\nKIND:group\r\nFN:SALES\r\n"
+    "MEMBER:urn:uuid:c-group\r\nUID:urn:uuid:g-sales\r\nEND:VCARD\r\n"
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Te\r\nTEL:+49 30 1000004\r\n"
+    "NOTE:annoying caller [tsps:BLOCK]\r\nUID:c-note\r\nEND:VCARD\r\n";
+
+static void rule(const char *code, const char *spec)
+{
+    tsps_method m;
+    char err[128];
+    ck_assert_int_eq(tsps_method_parse(spec, &m, err, sizeof(err)), TSPS_OK);
+    ck_assert_int_eq(tsps_code_set(eng, TEST_USER, code, TSPS_STATUS_ANY, &m),
+                     TSPS_OK);
+}
+
+static void route_from(const char *caller, const char *code,
+                       tsps_code_source src, tsps_method_kind kind)
+{
+    tsps_call call = TSPS_CALL_INIT;
+    tsps_decision d;
+
+    call.called = "+49 30 5550000";
+    call.caller = caller;
+    call.now = 1768208400;
+    ck_assert_int_eq(tsps_route(eng, &call, &d), TSPS_OK);
+    ck_assert_str_eq(d.code, code);
+    ck_assert_int_eq(d.code_source, src);
+    ck_assert_int_eq(d.method.kind, kind);
+}
+
+START_TEST(test_four_forms_route_by_code)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+
+    put("contacts.vcf", four_forms);
+    src = open_book();
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.contacts_put, 4);
+    ck_assert_uint_eq(st.errors, 0);
+    {
+        tsps_user u;
+        ck_assert_int_eq(tsps_user_get(eng, TEST_USER, &u), TSPS_OK);
+        snprintf(u.voicemail_uri, sizeof(u.voicemail_uri), "sip:vm@pbx");
+        snprintf(u.attendant_uri, sizeof(u.attendant_uri), "sip:desk@pbx");
+        ck_assert_int_eq(tsps_user_put(eng, &u), TSPS_OK);
+    }
+    ck_assert_int_eq(tsps_number_add(eng, TEST_USER, "+49 30 5550000"),
+                     TSPS_OK);
+    rule("VIP", "forward +4930999999");
+    rule("FAMILY", "voicemail");
+    rule("SALES", "attendant");
+    rule("BLOCK", "reject decline");
+    route_from("+49301000001", "VIP", TSPS_CODE_SRC_PROPERTY,
+               TSPS_METHOD_FORWARD);
+    route_from("+49301000002", "FAMILY", TSPS_CODE_SRC_CATEGORY,
+               TSPS_METHOD_VOICEMAIL);
+    route_from("+49301000003", "SALES", TSPS_CODE_SRC_GROUP,
+               TSPS_METHOD_ATTENDANT);
+    route_from("+49301000004", "BLOCK", TSPS_CODE_SRC_NOTE, TSPS_METHOD_REJECT);
+    cmsb_source_close(src);
+}
+END_TEST
+
+START_TEST(test_apple_group_and_group_change)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_contact c;
+
+    put("emil.vcf", "BEGIN:VCARD\nVERSION:3.0\nFN:Emil\nTEL:+49 30 2\n"
+                    "UID:0C1D2E3F\nEND:VCARD\n");
+    put("groups.vcf", "BEGIN:VCARD\nVERSION:3.0\nFN:VIP\n"
+                      "X-ADDRESSBOOKSERVER-KIND:group\n"
+                      "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:0C1D2E3F\n"
+                      "UID:g1\nEND:VCARD\n");
+    src = open_book();
+    sync_ok(src, 0, &st);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "0C1D2E3F", &c), TSPS_OK);
+    ck_assert_str_eq(c.code, "VIP");
+    ck_assert_int_eq(c.code_source, TSPS_CODE_SRC_GROUP);
+    /* only the group file changes: the member is re-sent without code */
+    put("groups.vcf", "BEGIN:VCARD\nVERSION:3.0\nFN:VIP\n"
+                      "X-ADDRESSBOOKSERVER-KIND:group\nUID:g1\nEND:VCARD\n");
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.contacts_put, 1);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "0C1D2E3F", &c), TSPS_OK);
+    ck_assert_str_eq(c.code, "");
+    cmsb_source_close(src);
+}
+END_TEST
+
+START_TEST(test_precedence_detail_stored)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_contact c;
+
+    put("a.vcf", "BEGIN:VCARD\nVERSION:3.0\nFN:A\nTEL:+49 30 1\n"
+                 "CATEGORIES:FAMILY\nX-TSPS-CODE:VIP\nUID:a\nEND:VCARD\n");
+    src = open_book();
+    sync_ok(src, 0, &st);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "a", &c), TSPS_OK);
+    ck_assert_str_eq(c.code, "VIP");
+    ck_assert_int_eq(c.code_source, TSPS_CODE_SRC_PROPERTY);
+    ck_assert_str_eq(c.code_detail,
+                     "X-TSPS-CODE=VIP wins over CATEGORIES=FAMILY");
+    cmsb_source_close(src);
+}
+END_TEST
+
+START_TEST(test_malformed_skipped_nothing_lost)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_contact c;
+
+    put("a.vcf", "BEGIN:VCARD\nVERSION:3.0\nFN:Good One\nTEL:+49 30 1\n"
+                 "UID:good\nEND:VCARD\n"
+                 "BEGIN:VCARD\nVERSION:3.0\nFN:Fragile\nTEL:+49 30 2\n"
+                 "UID:fragile\nEND:VCARD\n");
+    put("b.vcf", "BEGIN:VCARD\nVERSION:3.0\nFN:Other\nTEL:+49 30 3\n"
+                 "UID:other\nEND:VCARD\n");
+    src = open_book();
+    sync_ok(src, 0, &st);
+    ck_assert_int_eq(test_count_contacts(eng), 3);
+    /* the second card breaks, the first changes, b.vcf is untouched */
+    put("a.vcf", "BEGIN:VCARD\nVERSION:3.0\nFN:Good One Renamed\n"
+                 "TEL:+49 30 1\nUID:good\nEND:VCARD\n"
+                 "BEGIN:VCARD\nVERSION:3.0\nFN:Fragile\nTEL:+49 30 2\n"
+                 "broken line\nUID:fragile\nEND:VCARD\n");
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.errors, 1);
+    ck_assert_ptr_nonnull(strstr(logs.text, "file=\"a.vcf\" line=11 "
+                                            "reason=\"line without ':'"));
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "good", &c), TSPS_OK);
+    ck_assert_str_eq(c.name, "Good One Renamed");
+    /* the broken card stays as it was */
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "fragile", &c), TSPS_OK);
+    ck_assert_str_eq(c.name, "Fragile");
+    ck_assert_int_eq(test_count_contacts(eng), 3);
+    /* once fixed and then removed, it goes */
+    put("a.vcf", "BEGIN:VCARD\nVERSION:3.0\nFN:Good One Renamed\n"
+                 "TEL:+49 30 1\nUID:good\nEND:VCARD\n");
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "fragile", &c),
+                     TSPS_ENOTFOUND);
+    cmsb_source_close(src);
+}
+END_TEST
+
+/* An adapter that is vcard-dir but "crashes" (stops) after its first
+ * committed batch: the store must then hold exactly that batch and its
+ * cursor, and a normal sync must finish the job without redoing it. */
+static int crash_after;
+
+typedef struct crash_ctx {
+    cmsb_change_cb cb;
+    void *arg;
+    int cps;
+} crash_ctx;
+
+static int crash_fwd(void *arg, const cmsb_change *ch)
+{
+    crash_ctx *c = arg;
+
+    if (c->cps >= crash_after)
+        return 1;
+    if (ch->kind == CMSB_CHANGE_CHECKPOINT)
+        c->cps++;
+    return c->cb(c->arg, ch);
+}
+
+static int crash_changes(cmsb_source *s, const char *since, cmsb_change_cb cb,
+                         void *arg)
+{
+    crash_ctx c = {cb, arg, 0};
+    return cmsb_vcard_dir_adapter.x_changes(s, since, crash_fwd, &c);
+}
+
+START_TEST(test_resume_after_crash)
+{
+    cmsb_adapter crashy = cmsb_vcard_dir_adapter;
+    cmsb_source *src = NULL, *good;
+    cmsb_sync_stats st;
+    char uri[700];
+    int total = 0;
+
+    /* 8 files x 1000 cards: checkpoints every 2500 records */
+    for (int f = 0; f < 8; f++) {
+        char name[32], *text = malloc(200 * 1000);
+        size_t o = 0;
+        for (int i = 0; i < 1000; i++, total++)
+            o += (size_t)sprintf(text + o,
+                                 "BEGIN:VCARD\nVERSION:3.0\nFN:P%d\n"
+                                 "TEL:+49 30 %07d\nUID:p%d\nEND:VCARD\n",
+                                 total, total, total);
+        snprintf(name, sizeof(name), "f%d.vcf", f);
+        put(name, text);
+        free(text);
+    }
+    crashy.scheme = "crashy";
+    crashy.x_changes = crash_changes;
+    ck_assert_int_eq(cmsb_register(reg, &crashy), CMSB_OK);
+    snprintf(uri, sizeof(uri), "crashy:%s", book);
+    ck_assert_int_eq(cmsb_source_open(reg, uri, NULL, &src), CMSB_OK);
+    crash_after = 1;
+    ck_assert_int_eq(cmsb_sync(src, eng, TEST_USER, "book", 0, &st),
+                     CMSB_ECANCELED);
+    ck_assert_uint_eq(st.batches, 1);
+    ck_assert_int_eq(test_count_contacts(eng), 3000);
+    cmsb_source_close(src);
+
+    good = open_book();
+    sync_ok(good, 0, &st);
+    ck_assert_int_eq(st.full, 0); /* resumed from the stored cursor */
+    ck_assert_uint_eq(st.contacts_put, 5000);
+    ck_assert_int_eq(test_count_contacts(eng), 8000);
+    ck_assert_uint_ge(st.batches, 2);
+    cmsb_source_close(good);
+}
+END_TEST
+
+static const char *meeting =
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:standup\r\n"
+    "SUMMARY:Standup\r\nDTSTART;TZID=Europe/Berlin:20260105T100000\r\n"
+    "DTEND;TZID=Europe/Berlin:20260105T101500\r\n"
+    "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6\r\n"
+    "ORGANIZER:mailto:alice@example.com\r\n"
+    "ATTENDEE:mailto:Anna@Example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+static int count_ev(void *arg, const tsps_event *e)
+{
+    (void)e;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int first_item(void *arg, const cmsb_item *it)
+{
+    cmsb_item *out = arg;
+    if (out->kind == 0)
+        *out = *it;
+    return 0;
+}
+
+START_TEST(test_events_sync_and_related)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    cmsb_criteria crit = CMSB_CRITERIA_INIT;
+    cmsb_item it;
+    char path[700];
+    int n = 0;
+
+    put("anna.vcf", "BEGIN:VCARD\nVERSION:3.0\nFN:Anna\nTEL:+49 30 7\n"
+                    "EMAIL:anna@example.org\nUID:anna\nEND:VCARD\n");
+    put("cal.ics", meeting);
+    src = open_book();
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.events_put, 6);
+    ck_assert_int_eq(
+        tsps_event_list(eng, TEST_USER, 0, INT64_MAX / 2, count_ev, &n),
+        TSPS_OK);
+    ck_assert_int_eq(n, 6);
+
+    memset(&it, 0, sizeof(it));
+    crit.from = 1767225600; /* 2026-01-01 */
+    crit.to = 1767225600 + 20 * 86400;
+    ck_assert_int_eq(cmsb_related(src, "anna", &crit, first_item, &it),
+                     CMSB_OK);
+    ck_assert_uint_eq(it.kind, CMSB_ITEM_EVENT);
+    ck_assert_str_eq(it.uid, "standup/20260105T090000Z");
+    ck_assert_str_eq(it.title, "Standup");
+    ck_assert_str_eq(it.role, "attendee");
+    ck_assert_int_eq(cmsb_related(src, "nobody", &crit, first_item, &it),
+                     CMSB_ENOTFOUND);
+
+    snprintf(path, sizeof(path), "%s/cal.ics", book);
+    unlink(path);
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.events_deleted, 6);
+    n = 0;
+    ck_assert_int_eq(
+        tsps_event_list(eng, TEST_USER, 0, INT64_MAX / 2, count_ev, &n),
+        TSPS_OK);
+    ck_assert_int_eq(n, 0);
+    cmsb_source_close(src);
+}
+END_TEST
+
+START_TEST(test_sync_bad_args)
+{
+    cmsb_source *src = open_book();
+    cmsb_sync_stats st;
+    char key[128];
+
+    ck_assert_int_eq(cmsb_sync(NULL, eng, TEST_USER, "b", 0, &st), CMSB_EINVAL);
+    ck_assert_int_eq(cmsb_sync(src, eng, "", "b", 0, &st), CMSB_EINVAL);
+    ck_assert_int_eq(cmsb_sync(src, eng, "nosuchuser", "b", 0, &st) == CMSB_OK,
+                     0);
+    ck_assert_int_eq(cmsb_cursor_key("u", "s", key, sizeof(key)), CMSB_OK);
+    ck_assert_str_eq(key, "cmsb/u/s");
+    ck_assert_int_eq(cmsb_cursor_key("u", "s", key, 4), CMSB_EINVAL);
+    cmsb_source_close(src);
+}
+END_TEST
+
+static Suite *sync_suite(void)
+{
+    Suite *s = suite_create("cmsb_sync");
+    TCase *tc = tcase_create("sync");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_four_forms_route_by_code);
+    tcase_add_test(tc, test_apple_group_and_group_change);
+    tcase_add_test(tc, test_precedence_detail_stored);
+    tcase_add_test(tc, test_malformed_skipped_nothing_lost);
+    tcase_add_test(tc, test_resume_after_crash);
+    tcase_add_test(tc, test_events_sync_and_related);
+    tcase_add_test(tc, test_sync_bad_args);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TSPS_CHECK_MAIN(sync_suite)
