@@ -1,0 +1,21 @@
+# tspsd integration tests: each starts a real tspsd on a free loopback port
+# with certificates made by the test, in a temp dir, and drives it with the
+# control protocol and with tspsctl.
+if(TARGET tspsd AND TARGET tspsctl)
+  set(_d ${CMAKE_CURRENT_SOURCE_DIR}/daemon)
+  foreach(_t authz daemon)
+    tsps_add_check(check_tspsd_${_t}
+      SOURCES ${_d}/check_tspsd_${_t}.c ${_d}/harness.c ${_d}/fixture.c
+      LIBS tspsd_net TIMEOUT 600)
+    target_include_directories(check_tspsd_${_t} PRIVATE ${_d})
+    target_compile_options(check_tspsd_${_t} PRIVATE
+      $<$<C_COMPILER_ID:GNU>:-Wno-format-truncation>)
+    target_compile_definitions(check_tspsd_${_t} PRIVATE
+      TSPSD_BIN="$<TARGET_FILE:tspsd>" TSPSCTL_BIN="$<TARGET_FILE:tspsctl>")
+    add_dependencies(check_tspsd_${_t} tspsd tspsctl)
+  endforeach()
+  # Unit suites of the daemon's pure parts.
+  tsps_add_check(check_tspsd_units
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/check_tspsd_units.c
+    LIBS tspsd_core)
+endif()
