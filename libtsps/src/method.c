@@ -73,6 +73,14 @@ static int valid_target(const char *s)
     return 1;
 }
 
+static int numberish(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (!isdigit((unsigned char)*s) && strchr("+()-./", *s) == NULL)
+            return 0;
+    return 1;
+}
+
 /* Parse one action from w[*i...]; stops at "then" or the end. */
 static int parse_action(char **w, int n, int *i, tsps_action *a, char *err,
                         size_t errlen)
@@ -124,11 +132,14 @@ static int parse_action(char **w, int n, int *i, tsps_action *a, char *err,
         return TSPS_OK;
     }
     if (strcasecmp(k, "forward") == 0) {
-        /* A number may be written with spaces: "forward +49 30 1234567". */
+        /* A number may be written with spaces: "forward +49 30 1234567";
+         * only number-like words are joined. */
         size_t len = 0;
         a->kind = TSPS_METHOD_FORWARD;
         while (*i < n && strcasecmp(w[*i], "then") != 0) {
             size_t wl = strlen(w[*i]);
+            if (len > 0 && (!numberish(a->target) || !numberish(w[*i])))
+                break;
             if (len + wl >= TSPS_URI_MAX) {
                 seterr(err, errlen, "forward target too long");
                 return TSPS_EINVAL;
@@ -225,6 +236,10 @@ int tsps_method_parse(const char *spec, tsps_method *out, char *err,
     }
     if (i < n) {
         /* "then" fallback */
+        if (strcasecmp(w[i], "then") != 0) {
+            seterr(err, errlen, "unexpected '%s'", w[i]);
+            goto bad;
+        }
         i++;
         if (i < n && strcasecmp(w[i], "ask") == 0) {
             seterr(err, errlen, "ask cannot be a fallback");
