@@ -78,6 +78,7 @@ static void close_src(cmsb_source *base)
 
     if (s->ino_fd >= 0)
         close(s->ino_fd);
+    vc_buf_free(&s->cur);
     free(s->root);
 }
 
@@ -103,7 +104,7 @@ typedef struct run {
     int stop;
     size_t since_cp;
     int64_t now;
-    vc_buf cur;
+    vc_buf *cur;
 } run;
 
 static int send(run *r, const cmsb_change *ch)
@@ -226,10 +227,10 @@ static int checkpoint(run *r, int force)
 
     if (!force && r->since_cp < CHECKPOINT_EVERY)
         return 0;
-    if (vc_state_write(&r->st, r->fp, &r->cur) != CMSB_OK)
+    if (vc_state_write(&r->st, r->fp, r->cur) != CMSB_OK)
         return -1;
     r->since_cp = 0;
-    ch.cursor = r->cur.p;
+    ch.cursor = r->cur->p;
     return send(r, &ch);
 }
 
@@ -385,6 +386,7 @@ static int run_changes(vcd_source *s, const char *since, cmsb_change_cb cb,
     r.arg = arg;
     r.fp = fingerprint(s);
     r.now = cmsb_source_now(&s->base);
+    r.cur = &s->cur;
     if (since != NULL) {
         int k = vc_state_parse(&r.st, since, r.fp);
         if (k < 0) {
@@ -465,7 +467,6 @@ static int run_changes(vcd_source *s, const char *since, cmsb_change_cb cb,
     vc_map_free(&gold);
     vc_map_free(&r.gnew);
     vc_map_free(&r.seen);
-    vc_buf_free(&r.cur);
     vc_state_free(&r.st);
     return rc;
 }

@@ -9,6 +9,7 @@ typedef struct vcd_source {
     char *root;       /* the folder, no trailing '/' */
     vc_conf conf;
     int ino_fd; /* inotify, -1 until asked for */
+    vc_buf cur; /* cursor text, kept to reuse its memory */
 } vcd_source;
 
 int vcd_full_path(const vcd_source *s, const char *rel, char *buf, size_t len);

@@ -62,7 +62,7 @@ int vc_state_parse(vc_state *st, const char *cursor, uint64_t fingerprint)
     const char *body = NULL;
 
     if (cursor == NULL || strncmp(cursor, MAGIC " ", sizeof(MAGIC)) != 0 ||
-        sscanf(cursor + sizeof(MAGIC), "%llx", &fp) != 1)
+        (fp = strtoull(cursor + sizeof(MAGIC), NULL, 16)) == 0)
         return -1;
     p = strchr(cursor, '\n');
     if (p == NULL)
@@ -82,15 +82,29 @@ int vc_state_parse(vc_state *st, const char *cursor, uint64_t fingerprint)
         if (nl == NULL)
             break;
         if (p[0] == 'F') {
+            /* F\t<kind>\t<mtime>\t<size>\t<hash>\t<expanded>\t<path>;
+             * no sscanf: it would strlen() the whole cursor per line */
+            const char *q = p + 1;
             long long mt, sz, ex;
             unsigned long long h;
-            char kind;
-            int off = 0;
-            if (sscanf(p, "F\t%c\t%lld\t%lld\t%llx\t%lld\t%n", &kind, &mt, &sz,
-                       &h, &ex, &off) != 5 ||
-                off == 0 || p + off >= nl)
+            char kind, *e;
+            if (q[0] != '\t' || q[1] == '\0' || q[2] != '\t')
                 continue; /* damaged line: the file will look new */
-            cur = add_file(st, p + off, (size_t)(nl - p - off));
+            kind = q[1];
+            q += 3;
+            mt = strtoll(q, &e, 10);
+            if (*e != '\t')
+                continue;
+            sz = strtoll(e + 1, &e, 10);
+            if (*e != '\t')
+                continue;
+            h = strtoull(e + 1, &e, 16);
+            if (*e != '\t')
+                continue;
+            ex = strtoll(e + 1, &e, 10);
+            if (*e != '\t' || e + 1 >= nl)
+                continue;
+            cur = add_file(st, e + 1, (size_t)(nl - e - 1));
             if (cur == NULL)
                 return -1;
             cur->kind = kind == VC_ICS ? VC_ICS : VC_VCF;
@@ -108,9 +122,24 @@ int vc_state_parse(vc_state *st, const char *cursor, uint64_t fingerprint)
 
 int vc_state_write(const vc_state *st, uint64_t fingerprint, vc_buf *b)
 {
+    size_t need = 64;
     int rc;
 
+    /* one allocation of the right size: cursors run to megabytes */
+    for (size_t i = 0; i < st->n; i++) {
+        const vc_file *f = &st->f[i];
+        const char *body =
+            f->has_new && !f->meta_only ? f->n_body.p : f->o_body;
+        need += 96 + strlen(f->path) + (body != NULL ? strlen(body) : 0);
+    }
     b->len = 0;
+    if (b->cap < need) {
+        char *p = realloc(b->p, need);
+        if (p == NULL)
+            return CMSB_ENOMEM;
+        b->p = p;
+        b->cap = need;
+    }
     rc = vc_buf_printf(b, "%s %016llx\n", MAGIC,
                        (unsigned long long)fingerprint);
     for (size_t i = 0; i < st->n && rc == CMSB_OK; i++) {

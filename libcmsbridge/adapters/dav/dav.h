@@ -1,0 +1,179 @@
+/* carddav:/caldav: adapter internals: HTTP (libcurl), the multistatus
+ * parser (libxml2), the per-collection sync state and its cursor, the
+ * change engine. The vCard parser, code forms, write-back edits and the
+ * iCalendar expansion are the vcard-dir ones (vcard.h). */
+#ifndef CMSB_DAV_H
+#define CMSB_DAV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vcard.h"
+
+/* The two adapters (also registered by cmsb_registry_open() when built
+ * with CMSB_WITH_CARDDAV). */
+CMSB_API extern const cmsb_adapter cmsb_carddav_adapter;
+CMSB_API extern const cmsb_adapter cmsb_caldav_adapter;
+
+/* ---- multistatus (dav_xml.c) ---- */
+
+#define DAV_RT_COLLECTION 0x1u
+#define DAV_RT_ADDRESSBOOK 0x2u
+#define DAV_RT_CALENDAR 0x4u
+#define DAV_RT_PRINCIPAL 0x8u
+
+#define DAV_REP_SYNC 0x1u     /* sync-collection */
+#define DAV_REP_MULTIGET 0x2u /* addressbook-multiget / calendar-multiget */
+#define DAV_REP_LISTED 0x4u   /* a supported-report-set was present */
+
+#define DAV_ERR_SYNC_TOKEN 0x1u /* DAV:valid-sync-token */
+#define DAV_ERR_LIMITS 0x2u     /* DAV:number-of-matches-within-limits */
+
+/* One <response>. Strings are NUL-terminated copies or NULL. */
+typedef struct dav_resp {
+    char *href;       /* as sent, origin stripped ("/alice/book/a.vcf") */
+    int status;       /* response-level <status> (404 = deleted), 0 = none */
+    char *etag;       /* getetag (quotes kept) */
+    char *data;       /* address-data or calendar-data */
+    size_t data_len;
+    unsigned rtype;   /* DAV_RT_* */
+    unsigned reports; /* DAV_REP_* */
+    char *sync_token; /* the sync-token property */
+    char *ctag;       /* CS:getctag */
+    char *principal;  /* current-user-principal href */
+    char *ab_home;    /* addressbook-home-set href */
+    char *cal_home;   /* calendar-home-set href */
+    char *name;       /* displayname */
+} dav_resp;
+
+typedef struct dav_ms {
+    dav_resp *r;
+    size_t n, cap;
+    char *sync_token; /* top-level sync-token (sync-collection) */
+    int truncated;    /* a 507 response: continue with sync_token */
+    unsigned errors;  /* DAV_ERR_* from a <DAV:error> body or a 507 */
+} dav_ms;
+
+/*
+ * Parse a multistatus (or a DAV:error) body, namespace-aware. A document
+ * with a DOCTYPE is refused (no entities, no external loads).
+ * Returns CMSB_OK, CMSB_EPARSE, CMSB_ENOMEM. *ms is freed with dav_ms_free
+ * in every case.
+ */
+int dav_ms_parse(const char *buf, size_t len, dav_ms *ms);
+void dav_ms_free(dav_ms *ms);
+/* The path of an href: "https://h:1/a/b" -> "/a/b"; else the href. */
+const char *dav_href_path(const char *href);
+/* Same collection or resource, ignoring one trailing '/' and %-case. */
+int dav_href_eq(const char *a, const char *b);
+
+/* ---- the item map: href -> etag + the uids it produced (dav_state.c) ---- */
+
+typedef struct dav_item {
+    char *href;
+    char *etag; /* NULL = unknown (fetch again) */
+    char *uids; /* "C<uid>\n" / "E<uid>\n" lines, or NULL */
+    int seen;   /* marked during a full listing */
+    struct dav_item *next;
+} dav_item;
+
+typedef struct dav_map {
+    dav_item **b;
+    size_t nb, n;
+} dav_map;
+
+dav_item *dav_map_get(const dav_map *m, const char *href);
+/* Find or add (etag/uids NULL). NULL on ENOMEM. */
+dav_item *dav_map_add(dav_map *m, const char *href);
+void dav_map_del(dav_map *m, const char *href);
+void dav_map_free(dav_map *m);
+int dav_set(char **field, const char *val); /* strdup into *field */
+
+enum { DAV_BOOK = 'a', DAV_CAL = 'c' };
+
+typedef struct dav_coll {
+    char *href;   /* path of the collection */
+    int kind;     /* DAV_BOOK or DAV_CAL */
+    int sync;     /* 1 = sync-collection, 0 = ctag/etag listing */
+    char *token;  /* sync-token; NULL/"" = none yet */
+    char *ctag;   /* last getctag (listing mode) */
+    int64_t exp;  /* calendars: when the window was last expanded */
+    int gone;     /* vanished from the server: its items are deleted */
+    dav_map items;
+} dav_coll;
+
+typedef struct dav_state {
+    dav_coll *c;
+    size_t n, cap;
+    int64_t disc_at; /* when collections were discovered */
+} dav_state;
+
+dav_coll *dav_state_coll(dav_state *st, const char *href, int kind);
+void dav_state_free(dav_state *st);
+/* Cursor text <-> state. parse: 1 = ours and same fingerprint, 0 = ours
+ * but another config (items kept, etags and tokens dropped), -1 = not a
+ * cursor of this adapter (state empty). */
+int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp);
+int dav_state_write(const dav_state *st, uint64_t fp, vc_buf *out);
+
+/* ---- the source ---- */
+
+typedef struct dav_src {
+    cmsb_source base;
+    int kind;          /* what discovery looks for: DAV_BOOK / DAV_CAL */
+    char *origin;      /* "https://host:port" */
+    char **urls;       /* the URLs of the URI (base or collections) */
+    size_t nurls;
+    int nosync;        /* "#nosync": never use sync-collection */
+    vc_conf conf;
+    void *curl;        /* CURL *, one per source (keep-alive) */
+    char errbuf[256];
+    dav_state st;      /* last known state (after x_changes) */
+    int have_st;
+} dav_src;
+
+/* ---- HTTP (dav_http.c) ---- */
+
+typedef struct dav_reply {
+    long status;   /* HTTP status; 0 = no answer */
+    vc_buf body;   /* NUL-terminated when len > 0 */
+    char etag[256];
+    char location[1024];
+} dav_reply;
+
+int dav_http_open(dav_src *s, const cmsb_options *o);
+void dav_http_close(dav_src *s);
+/* The full URL of an href or URL. */
+int dav_url(const dav_src *s, const char *href, vc_buf *out);
+/*
+ * One request. `depth` may be NULL, `body` NULL for none, `if_match` an
+ * etag or NULL. Returns CMSB_OK when an HTTP answer came (any status, in
+ * r->status), CMSB_EIO when none (logged), CMSB_ENOMEM. Free r->body.
+ */
+int dav_request(dav_src *s, const char *method, const char *href,
+                const char *depth, const char *body, const char *if_match,
+                dav_reply *r);
+void dav_reply_free(dav_reply *r);
+
+/* ---- discovery and changes (dav_sync.c, dav_fetch.c) ---- */
+
+int dav_discover(dav_src *s, dav_state *st);
+int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg);
+/* REPORT / PROPFIND helpers: request + 207 + parse. *http_status gets
+ * the status when not 207 (then CMSB_OK with ms empty). */
+int dav_report(dav_src *s, const char *method, const char *href,
+               const char *depth, const char *body, dav_ms *ms,
+               long *http_status);
+/* Fetch the data of hrefs of one collection with a multiget, in chunks;
+ * cb per answer. */
+typedef int (*dav_resp_fn)(void *arg, dav_resp *r);
+int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
+                 dav_resp_fn fn, void *arg);
+int dav_cal_query(dav_src *s, const dav_coll *c, int64_t from, int64_t to,
+                  int with_data, dav_resp_fn fn, void *arg);
+
+/* ---- write-back (dav_write.c) ---- */
+
+int dav_write_code(cmsb_source *base, const char *uid, const char *code);
+
+#endif

@@ -1,0 +1,378 @@
+/* Requests that return a multistatus: PROPFIND, REPORTs (multiget,
+ * calendar-query), and discovery of the collections. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dav.h"
+
+#define MULTIGET_CHUNK 200
+#define MAX_REDIRECTS 5
+
+int dav_report(dav_src *s, const char *method, const char *href,
+               const char *depth, const char *body, dav_ms *ms,
+               long *http_status)
+{
+    dav_reply r;
+    int rc;
+
+    memset(ms, 0, sizeof(*ms));
+    *http_status = 0;
+    rc = dav_request(s, method, href, depth, body, NULL, &r);
+    if (rc != CMSB_OK)
+        return rc;
+    *http_status = r.status;
+    if (r.status == 207) {
+        rc = dav_ms_parse(r.body.p, r.body.len, ms);
+        if (rc == CMSB_EPARSE) {
+            cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                            "msg=\"dav: malformed multistatus\" method=%s "
+                            "href=\"%s\"",
+                            method, href);
+            dav_ms_free(ms);
+            rc = CMSB_EIO;
+        }
+    } else if (r.body.len > 0) {
+        /* a DAV:error body says why (valid-sync-token ...) */
+        dav_ms tmp;
+        if (dav_ms_parse(r.body.p, r.body.len, &tmp) == CMSB_OK)
+            ms->errors = tmp.errors;
+        dav_ms_free(&tmp);
+    }
+    dav_reply_free(&r);
+    return rc;
+}
+
+static int xml_text(vc_buf *b, const char *s)
+{
+    int rc = CMSB_OK;
+
+    for (; *s != '\0' && rc == CMSB_OK; s++) {
+        switch (*s) {
+        case '<':
+            rc = vc_buf_str(b, "&lt;");
+            break;
+        case '>':
+            rc = vc_buf_str(b, "&gt;");
+            break;
+        case '&':
+            rc = vc_buf_str(b, "&amp;");
+            break;
+        case '"':
+            rc = vc_buf_str(b, "&quot;");
+            break;
+        default:
+            rc = vc_buf_add(b, s, 1);
+        }
+    }
+    return rc;
+}
+
+int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
+                 dav_resp_fn fn, void *arg)
+{
+    int card = c->kind == DAV_BOOK;
+    int rc = CMSB_OK;
+
+    for (size_t i = 0; i < n && rc == CMSB_OK; i += MULTIGET_CHUNK) {
+        vc_buf b = {0};
+        dav_ms ms;
+        long st;
+        rc = vc_buf_printf(
+            &b,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+            "<X:%s xmlns:D=\"DAV:\" xmlns:X=\"%s\">"
+            "<D:prop><D:getetag/><X:%s/></D:prop>",
+            card ? "addressbook-multiget" : "calendar-multiget",
+            card ? "urn:ietf:params:xml:ns:carddav"
+                 : "urn:ietf:params:xml:ns:caldav",
+            card ? "address-data" : "calendar-data");
+        for (size_t k = i; k < n && k < i + MULTIGET_CHUNK && rc == CMSB_OK;
+             k++) {
+            rc = vc_buf_str(&b, "<D:href>");
+            if (rc == CMSB_OK)
+                rc = xml_text(&b, hrefs[k]);
+            if (rc == CMSB_OK)
+                rc = vc_buf_str(&b, "</D:href>");
+        }
+        if (rc == CMSB_OK)
+            rc = vc_buf_printf(&b, "</X:%s>%c",
+                               card ? "addressbook-multiget"
+                                    : "calendar-multiget",
+                               '\0');
+        if (rc == CMSB_OK)
+            rc = dav_report(s, "REPORT", c->href, "1", b.p, &ms, &st);
+        vc_buf_free(&b);
+        if (rc != CMSB_OK)
+            break;
+        if (st != 207) {
+            cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                            "msg=\"dav: multiget refused\" href=\"%s\" "
+                            "status=%ld",
+                            c->href, st);
+            rc = CMSB_EIO;
+        }
+        for (size_t k = 0; k < ms.n && rc == CMSB_OK; k++)
+            if (fn(arg, &ms.r[k]) != 0)
+                rc = CMSB_ECANCELED;
+        dav_ms_free(&ms);
+    }
+    return rc;
+}
+
+static void utc_stamp(int64_t t, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(buf, len, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+int dav_cal_query(dav_src *s, const dav_coll *c, int64_t from, int64_t to,
+                  int with_data, dav_resp_fn fn, void *arg)
+{
+    char a[32], b[32];
+    vc_buf q = {0};
+    dav_ms ms;
+    long st;
+    int rc;
+
+    utc_stamp(from, a, sizeof(a));
+    utc_stamp(to, b, sizeof(b));
+    rc = vc_buf_printf(
+        &q,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+        "<C:calendar-query xmlns:D=\"DAV:\" "
+        "xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
+        "<D:prop><D:getetag/>%s</D:prop>"
+        "<C:filter><C:comp-filter name=\"VCALENDAR\">"
+        "<C:comp-filter name=\"VEVENT\">"
+        "<C:time-range start=\"%s\" end=\"%s\"/>"
+        "</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>%c",
+        with_data ? "<C:calendar-data/>" : "", a, b, '\0');
+    if (rc == CMSB_OK)
+        rc = dav_report(s, "REPORT", c->href, "1", q.p, &ms, &st);
+    vc_buf_free(&q);
+    if (rc != CMSB_OK)
+        return rc;
+    if (st != 207) {
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: calendar-query refused\" href=\"%s\" "
+                        "status=%ld",
+                        c->href, st);
+        rc = CMSB_EIO;
+    }
+    for (size_t k = 0; k < ms.n && rc == CMSB_OK; k++)
+        if (!dav_href_eq(ms.r[k].href, c->href) && fn(arg, &ms.r[k]) != 0)
+            rc = CMSB_ECANCELED;
+    dav_ms_free(&ms);
+    return rc;
+}
+
+/* ---- discovery ---- */
+
+static const char PROPFIND_START[] =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    "<D:propfind xmlns:D=\"DAV:\" "
+    "xmlns:A=\"urn:ietf:params:xml:ns:carddav\" "
+    "xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
+    "<D:prop><D:resourcetype/><D:current-user-principal/>"
+    "<A:addressbook-home-set/><C:calendar-home-set/></D:prop></D:propfind>";
+
+static const char PROPFIND_COLLS[] =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    "<D:propfind xmlns:D=\"DAV:\" xmlns:S=\"http://calendarserver.org/ns/\">"
+    "<D:prop><D:resourcetype/><D:displayname/><D:sync-token/><S:getctag/>"
+    "<D:supported-report-set/></D:prop></D:propfind>";
+
+static unsigned want_rt(int kind)
+{
+    return kind == DAV_BOOK ? DAV_RT_ADDRESSBOOK : DAV_RT_CALENDAR;
+}
+
+/* Add the collections of the wanted kind among the answers. */
+static int take_colls(dav_src *s, dav_state *st, const dav_ms *ms, int any)
+{
+    int found = 0;
+
+    for (size_t i = 0; i < ms->n; i++) {
+        const dav_resp *r = &ms->r[i];
+        int kind = 0;
+        dav_coll *c;
+        if (r->rtype & want_rt(s->kind))
+            kind = s->kind;
+        else if (any && (r->rtype & (DAV_RT_ADDRESSBOOK | DAV_RT_CALENDAR)))
+            kind = (r->rtype & DAV_RT_ADDRESSBOOK) ? DAV_BOOK : DAV_CAL;
+        if (kind == 0)
+            continue;
+        c = dav_state_coll(st, r->href, kind);
+        if (c == NULL)
+            return CMSB_ENOMEM;
+        c->gone = 0;
+        if (s->nosync || ((r->reports & DAV_REP_LISTED) &&
+                          !(r->reports & DAV_REP_SYNC)))
+            c->sync = 0;
+        else
+            c->sync = 1;
+        found++;
+        cmsb_source_log(&s->base, TSPS_LOG_DEBUG,
+                        "msg=\"dav: collection\" href=\"%s\" kind=%c sync=%d",
+                        c->href, c->kind, c->sync);
+    }
+    return found;
+}
+
+/* PROPFIND Depth 0 on a URL, following up to MAX_REDIRECTS redirects
+ * (/.well-known/ answers 301). */
+static int probe(dav_src *s, const char *url, dav_ms *ms, long *stc,
+                 vc_buf *where)
+{
+    char cur[1024];
+    int rc = CMSB_OK;
+
+    snprintf(cur, sizeof(cur), "%s", url);
+    for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
+        dav_reply r;
+        rc = dav_request(s, "PROPFIND", cur, "0", PROPFIND_START, NULL, &r);
+        if (rc != CMSB_OK)
+            return rc;
+        *stc = r.status;
+        if (r.status >= 300 && r.status < 400 && r.location[0] != '\0') {
+            /* keep the same origin: credentials go nowhere else */
+            const char *loc = r.location;
+            vc_buf u = {0};
+            if (strncmp(loc, "http", 4) == 0 &&
+                strncmp(loc, s->origin, strlen(s->origin)) != 0) {
+                cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                                "msg=\"dav: redirect to another origin "
+                                "ignored\" location=\"%s\"",
+                                loc);
+                dav_reply_free(&r);
+                return CMSB_OK;
+            }
+            rc = dav_url(s, dav_href_path(loc), &u);
+            if (rc == CMSB_OK)
+                snprintf(cur, sizeof(cur), "%s", u.p);
+            vc_buf_free(&u);
+            dav_reply_free(&r);
+            if (rc != CMSB_OK)
+                return rc;
+            continue;
+        }
+        if (r.status == 207) {
+            rc = dav_ms_parse(r.body.p, r.body.len, ms);
+            if (rc == CMSB_EPARSE)
+                rc = CMSB_OK, dav_ms_free(ms);
+        }
+        dav_reply_free(&r);
+        where->len = 0;
+        if (vc_buf_str(where, cur) != CMSB_OK ||
+            vc_buf_add(where, "", 1) != CMSB_OK)
+            return CMSB_ENOMEM;
+        return rc;
+    }
+    return CMSB_OK;
+}
+
+/* From one start URL: collections found (>= 0) or an error. */
+static int discover_from(dav_src *s, dav_state *st, const char *url)
+{
+    dav_ms ms;
+    long code = 0;
+    vc_buf where = {0}, home = {0};
+    char *principal = NULL;
+    int rc, found = 0;
+
+    memset(&ms, 0, sizeof(ms));
+    rc = probe(s, url, &ms, &code, &where);
+    if (rc != CMSB_OK)
+        goto out;
+    if (code == 401) {
+        rc = CMSB_EIO;
+        goto out;
+    }
+    /* the URL is a collection itself: configured, any kind */
+    rc = take_colls(s, st, &ms, 1);
+    if (rc != 0) {
+        found = rc > 0 ? rc : 0;
+        rc = rc > 0 ? CMSB_OK : rc;
+        goto out;
+    }
+    for (size_t i = 0; i < ms.n; i++) {
+        const char *h = s->kind == DAV_BOOK ? ms.r[i].ab_home
+                                            : ms.r[i].cal_home;
+        if (h != NULL && home.len == 0)
+            rc = vc_buf_str(&home, h) == CMSB_OK ? vc_buf_add(&home, "", 1)
+                                                 : CMSB_ENOMEM;
+        if (ms.r[i].principal != NULL && principal == NULL)
+            principal = strdup(ms.r[i].principal);
+    }
+    dav_ms_free(&ms);
+    if (home.len == 0 && principal != NULL) {
+        rc = probe(s, principal, &ms, &code, &where);
+        for (size_t i = 0; i < ms.n && rc == CMSB_OK; i++) {
+            const char *h = s->kind == DAV_BOOK ? ms.r[i].ab_home
+                                                : ms.r[i].cal_home;
+            if (h != NULL && home.len == 0)
+                rc = vc_buf_str(&home, h) == CMSB_OK
+                         ? vc_buf_add(&home, "", 1)
+                         : CMSB_ENOMEM;
+        }
+        dav_ms_free(&ms);
+    }
+    if (rc == CMSB_OK && home.len > 0) {
+        rc = dav_report(s, "PROPFIND", home.p, "1", PROPFIND_COLLS, &ms, &code);
+        if (rc == CMSB_OK) {
+            int k = take_colls(s, st, &ms, 0);
+            if (k < 0)
+                rc = k;
+            else
+                found += k;
+        }
+        dav_ms_free(&ms);
+    }
+out:
+    dav_ms_free(&ms);
+    vc_buf_free(&where);
+    vc_buf_free(&home);
+    free(principal);
+    return rc != CMSB_OK ? rc : found;
+}
+
+int dav_discover(dav_src *s, dav_state *st)
+{
+    int total = 0, rc = CMSB_OK;
+
+    for (size_t i = 0; i < st->n; i++)
+        st->c[i].gone = 1;
+    for (size_t i = 0; i < s->nurls && rc == CMSB_OK; i++) {
+        int k = discover_from(s, st, s->urls[i]);
+        if (k == 0 && s->nurls == 1) {
+            /* RFC 6764: the well-known URI on the same origin */
+            vc_buf wk = {0};
+            if (vc_buf_printf(&wk, "%s/.well-known/%s%c", s->origin,
+                              s->kind == DAV_BOOK ? "carddav" : "caldav",
+                              '\0') != CMSB_OK)
+                k = CMSB_ENOMEM;
+            else
+                k = discover_from(s, st, wk.p);
+            vc_buf_free(&wk);
+        }
+        if (k < 0)
+            rc = k;
+        else
+            total += k;
+    }
+    if (rc == CMSB_OK && total == 0) {
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: no %s found\" url=\"%s\"",
+                        s->kind == DAV_BOOK ? "address book" : "calendar",
+                        s->urls[0]);
+        rc = CMSB_ENOTFOUND;
+    }
+    if (rc == CMSB_OK)
+        st->disc_at = cmsb_source_now(&s->base);
+    return rc;
+}

@@ -1,0 +1,375 @@
+/* The DAV sync state: per collection its sync token (or ctag) and a map
+ * href -> etag + the uids the resource produced, so that a 404 member (or
+ * a member gone from a listing) becomes deletions of the right uids. It
+ * is the cursor, serialised as text lines:
+ *   davsync 1 <fingerprint hex> <discovered-at>
+ *   K <kind a|c> <sync 0|1> <expanded-at> <href> <token|-> <ctag|->
+ *   I <href> <etag|-> [C<uid>|E<uid>]...
+ * Fields are %-escaped (space, tab, CR, LF, '%'). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dav.h"
+
+int dav_set(char **field, const char *val)
+{
+    char *p = NULL;
+
+    if (val != NULL) {
+        p = strdup(val);
+        if (p == NULL)
+            return CMSB_ENOMEM;
+    }
+    free(*field);
+    *field = p;
+    return CMSB_OK;
+}
+
+static size_t bucket(const dav_map *m, const char *href)
+{
+    return (size_t)vc_hash(href, strlen(href)) & (m->nb - 1);
+}
+
+dav_item *dav_map_get(const dav_map *m, const char *href)
+{
+    if (m->nb == 0)
+        return NULL;
+    for (dav_item *it = m->b[bucket(m, href)]; it != NULL; it = it->next)
+        if (strcmp(it->href, href) == 0)
+            return it;
+    return NULL;
+}
+
+static int grow(dav_map *m)
+{
+    size_t nb = m->nb ? m->nb * 2 : 256;
+    dav_item **b = calloc(nb, sizeof(*b));
+    dav_map nm = {b, nb, m->n};
+
+    if (b == NULL)
+        return CMSB_ENOMEM;
+    for (size_t i = 0; i < m->nb; i++) {
+        dav_item *it = m->b[i], *next;
+        for (; it != NULL; it = next) {
+            size_t k = bucket(&nm, it->href);
+            next = it->next;
+            it->next = b[k];
+            b[k] = it;
+        }
+    }
+    free(m->b);
+    *m = nm;
+    return CMSB_OK;
+}
+
+dav_item *dav_map_add(dav_map *m, const char *href)
+{
+    dav_item *it = dav_map_get(m, href);
+    size_t k;
+
+    if (it != NULL)
+        return it;
+    if (m->n + 1 > m->nb && grow(m) != CMSB_OK)
+        return NULL;
+    it = calloc(1, sizeof(*it));
+    if (it == NULL)
+        return NULL;
+    it->href = strdup(href);
+    if (it->href == NULL) {
+        free(it);
+        return NULL;
+    }
+    k = bucket(m, href);
+    it->next = m->b[k];
+    m->b[k] = it;
+    m->n++;
+    return it;
+}
+
+static void item_free(dav_item *it)
+{
+    free(it->href);
+    free(it->etag);
+    free(it->uids);
+    free(it);
+}
+
+void dav_map_del(dav_map *m, const char *href)
+{
+    dav_item **pp;
+
+    if (m->nb == 0)
+        return;
+    for (pp = &m->b[bucket(m, href)]; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->href, href) == 0) {
+            dav_item *it = *pp;
+            *pp = it->next;
+            item_free(it);
+            m->n--;
+            return;
+        }
+    }
+}
+
+void dav_map_free(dav_map *m)
+{
+    for (size_t i = 0; i < m->nb; i++) {
+        dav_item *it = m->b[i], *next;
+        for (; it != NULL; it = next) {
+            next = it->next;
+            item_free(it);
+        }
+    }
+    free(m->b);
+    memset(m, 0, sizeof(*m));
+}
+
+dav_coll *dav_state_coll(dav_state *st, const char *href, int kind)
+{
+    dav_coll *c;
+
+    for (size_t i = 0; i < st->n; i++)
+        if (dav_href_eq(st->c[i].href, href))
+            return &st->c[i];
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 4;
+        dav_coll *p = realloc(st->c, cap * sizeof(*p));
+        if (p == NULL)
+            return NULL;
+        st->c = p;
+        st->cap = cap;
+    }
+    c = &st->c[st->n];
+    memset(c, 0, sizeof(*c));
+    c->href = strdup(href);
+    if (c->href == NULL)
+        return NULL;
+    c->kind = kind;
+    c->sync = 1;
+    st->n++;
+    return c;
+}
+
+void dav_state_free(dav_state *st)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        free(st->c[i].href);
+        free(st->c[i].token);
+        free(st->c[i].ctag);
+        dav_map_free(&st->c[i].items);
+    }
+    free(st->c);
+    memset(st, 0, sizeof(*st));
+}
+
+/* ---- serialisation ---- */
+
+static int esc(vc_buf *b, const char *s)
+{
+    if (s == NULL || s[0] == '\0')
+        return vc_buf_add(b, "-", 1);
+    if (s[0] == '-' && s[1] == '\0')
+        return vc_buf_add(b, "%2D", 3);
+    for (const char *p = s; *p != '\0'; p++) {
+        char c = *p;
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '%') {
+            if (vc_buf_printf(b, "%%%02X", (unsigned char)c) != CMSB_OK)
+                return CMSB_ENOMEM;
+        } else if (vc_buf_add(b, &c, 1) != CMSB_OK) {
+            return CMSB_ENOMEM;
+        }
+    }
+    return CMSB_OK;
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Unescape a field in place; "-" becomes "". */
+static void unesc(char *s)
+{
+    char *o = s;
+
+    if (s[0] == '-' && s[1] == '\0') {
+        s[0] = '\0';
+        return;
+    }
+    for (char *p = s; *p != '\0'; p++) {
+        if (p[0] == '%' && hexv(p[1]) >= 0 && hexv(p[2]) >= 0) {
+            *o++ = (char)(hexv(p[1]) * 16 + hexv(p[2]));
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+}
+
+int dav_state_write(const dav_state *st, uint64_t fp, vc_buf *out)
+{
+    int rc;
+
+    out->len = 0;
+    rc = vc_buf_printf(out, "davsync 1 %016llx %lld\n", (unsigned long long)fp,
+                       (long long)st->disc_at);
+    for (size_t i = 0; i < st->n && rc == CMSB_OK; i++) {
+        const dav_coll *c = &st->c[i];
+        rc = vc_buf_printf(out, "K %c %d %lld ", c->kind, c->sync,
+                           (long long)c->exp);
+        if (rc == CMSB_OK)
+            rc = esc(out, c->href);
+        if (rc == CMSB_OK)
+            rc = vc_buf_add(out, " ", 1);
+        if (rc == CMSB_OK)
+            rc = esc(out, c->token);
+        if (rc == CMSB_OK)
+            rc = vc_buf_add(out, " ", 1);
+        if (rc == CMSB_OK)
+            rc = esc(out, c->ctag);
+        if (rc == CMSB_OK)
+            rc = vc_buf_add(out, "\n", 1);
+        for (size_t k = 0; k < c->items.nb && rc == CMSB_OK; k++) {
+            for (dav_item *it = c->items.b[k]; it != NULL && rc == CMSB_OK;
+                 it = it->next) {
+                rc = vc_buf_add(out, "I ", 2);
+                if (rc == CMSB_OK)
+                    rc = esc(out, it->href);
+                if (rc == CMSB_OK)
+                    rc = vc_buf_add(out, " ", 1);
+                if (rc == CMSB_OK)
+                    rc = esc(out, it->etag);
+                for (const char *u = it->uids; u != NULL && *u != '\0' &&
+                                               rc == CMSB_OK;) {
+                    const char *nl = strchr(u, '\n');
+                    size_t n = nl != NULL ? (size_t)(nl - u) : strlen(u);
+                    char one[TSPS_UID_MAX + 2];
+                    vc_copy(one, sizeof(one), u, n);
+                    rc = vc_buf_add(out, " ", 1);
+                    if (rc == CMSB_OK)
+                        rc = esc(out, one);
+                    u = nl != NULL ? nl + 1 : u + n;
+                }
+                if (rc == CMSB_OK)
+                    rc = vc_buf_add(out, "\n", 1);
+            }
+        }
+    }
+    if (rc == CMSB_OK)
+        rc = vc_buf_add(out, "", 1); /* NUL, not counted */
+    if (rc == CMSB_OK)
+        out->len--;
+    return rc;
+}
+
+/* Split a line into at most max space-separated fields (in place). */
+static int split(char *line, char **f, int max)
+{
+    int n = 0;
+    char *save = NULL;
+
+    for (char *t = strtok_r(line, " ", &save); t != NULL && n < max;
+         t = strtok_r(NULL, " ", &save))
+        f[n++] = t;
+    return n;
+}
+
+static int parse_item(dav_coll *c, char *rest, int same)
+{
+    char *save = NULL;
+    char *href = strtok_r(rest, " ", &save);
+    char *etag = strtok_r(NULL, " ", &save);
+    dav_item *it;
+    vc_buf uids = {0};
+    int rc = CMSB_OK;
+
+    if (href == NULL || etag == NULL)
+        return CMSB_EPARSE;
+    unesc(href);
+    unesc(etag);
+    it = dav_map_add(&c->items, href);
+    if (it == NULL)
+        return CMSB_ENOMEM;
+    if (same && etag[0] != '\0')
+        rc = dav_set(&it->etag, etag);
+    for (char *u = strtok_r(NULL, " ", &save); u != NULL && rc == CMSB_OK;
+         u = strtok_r(NULL, " ", &save)) {
+        unesc(u);
+        if ((u[0] != 'C' && u[0] != 'E') || u[1] == '\0')
+            return CMSB_EPARSE;
+        rc = vc_buf_str(&uids, u);
+        if (rc == CMSB_OK)
+            rc = vc_buf_add(&uids, "\n", 1);
+    }
+    if (rc == CMSB_OK && uids.len > 0 && vc_buf_add(&uids, "", 1) == CMSB_OK) {
+        free(it->uids);
+        it->uids = uids.p;
+        uids.p = NULL;
+    }
+    vc_buf_free(&uids);
+    return rc;
+}
+
+int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp)
+{
+    char *text, *line, *save = NULL;
+    unsigned long long cfp = 0;
+    long long disc = 0;
+    int same, rc = CMSB_OK;
+    dav_coll *c = NULL;
+
+    memset(st, 0, sizeof(*st));
+    if (cursor == NULL ||
+        sscanf(cursor, "davsync 1 %llx %lld\n", &cfp, &disc) != 2)
+        return -1;
+    same = cfp == (unsigned long long)fp;
+    text = strdup(cursor);
+    if (text == NULL)
+        return -1;
+    line = strtok_r(text, "\n", &save); /* header */
+    for (line = strtok_r(NULL, "\n", &save); line != NULL && rc == CMSB_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == 'K' && line[1] == ' ') {
+            char *f[7];
+            if (split(line, f, 7) != 7 || (f[1][0] != DAV_BOOK &&
+                                           f[1][0] != DAV_CAL)) {
+                rc = CMSB_EPARSE;
+                break;
+            }
+            unesc(f[4]);
+            unesc(f[5]);
+            unesc(f[6]);
+            c = dav_state_coll(st, f[4], f[1][0]);
+            if (c == NULL) {
+                rc = CMSB_ENOMEM;
+                break;
+            }
+            c->sync = f[2][0] == '1';
+            if (same) {
+                c->exp = strtoll(f[3], NULL, 10);
+                if (dav_set(&c->token, f[5]) != CMSB_OK ||
+                    dav_set(&c->ctag, f[6]) != CMSB_OK)
+                    rc = CMSB_ENOMEM;
+            }
+        } else if (line[0] == 'I' && line[1] == ' ' && c != NULL) {
+            rc = parse_item(c, line + 2, same);
+        } else {
+            rc = CMSB_EPARSE;
+        }
+    }
+    free(text);
+    if (rc != CMSB_OK) {
+        dav_state_free(st);
+        return -1;
+    }
+    st->disc_at = same ? disc : 0;
+    return same ? 1 : 0;
+}
