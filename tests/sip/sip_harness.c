@@ -5,7 +5,7 @@
  *   sip_harness --db DIR [--script FILE] [--port N] [--tcp] [--auth]
  *               [--listen ADDR] [--domain D] [--min-expires N]
  *               [--max-expires N] [--default-expires N] [--ask-timeout N]
- *               [--digest SHA-256,MD5]
+ *               [--digest SHA-256,MD5] [--quiet] [-v]
  *
  * Prints "ready udp=P tcp=P" when listening, one "event ..." line per call
  * event, and reads commands on stdin (the same commands as the script):
@@ -46,6 +46,7 @@ typedef struct harness {
     tsps_engine *eng;
     tspsd_sip *sip;
     int verbose;
+    int quiet; /* no event lines (benchmarks) */
 } harness;
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -68,6 +69,8 @@ static const char *kind_name(int k)
 static void on_event(void *arg, int kind, uint64_t id, const tsps_decision *d,
                      tsps_outcome oc)
 {
+    if (((harness *)arg)->quiet)
+        return;
     out("event %s id=%llu outcome=%s method=%s user=%s code=%s caller=%s "
         "targets=%u flags=%u\n",
         kind_name(kind), (unsigned long long)id, tsps_outcome_name(oc),
@@ -443,6 +446,8 @@ int main(int argc, char **argv)
             tcp = 1;
         else if (strcmp(argv[i], "--auth") == 0)
             sc.auth_register = 1;
+        else if (strcmp(argv[i], "--quiet") == 0)
+            h.quiet = 1;
         else if (strcmp(argv[i], "-v") == 0)
             h.verbose = 1;
         else {
