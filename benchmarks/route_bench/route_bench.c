@@ -372,8 +372,10 @@ int main(int argc, char **argv)
         }
     }
 
-    /* warm up (first use builds the snapshot and a reader) */
-    for (uint64_t i = 0; i < 1000 && i < nroutes; i++) {
+    /* warm up: the first use builds the snapshot and a reader, and one
+     * pass maps the store's pages into the process, as in a server that
+     * has been running (page faults are not routing cost) */
+    for (uint64_t i = 0; i < nroutes; i++) {
         tsps_call call = TSPS_CALL_INIT;
         tsps_decision d;
         call.caller = calls[i];

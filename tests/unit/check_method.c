@@ -42,7 +42,7 @@ START_TEST(test_method_parse_errors)
         "forward", "ivr",     "reject maybe",   "ask timeout=x",
         "ask then ask",  "voicemail then ring", "ring then",
         "ring then voicemail extra words",
-        "forward <script>alert(1)</script>"};
+        "forward <script>alert(1)</script>", "forward t hen"};
     tsps_method m;
     char err[128];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
