@@ -26,6 +26,11 @@ void tspsd_config_defaults(tspsd_config *c)
     c->max_clients = 1024;
     snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1");
     c->metrics_port = 9464;
+    snprintf(c->web_listen, sizeof(c->web_listen), "127.0.0.1");
+    c->web_port = -1; /* off unless [web] port is set */
+    c->web_session_s = 8 * 3600;
+    c->web_link_s = 900;
+    c->web_invite_s = 3600;
     c->sip_enabled = 1;
     snprintf(c->sip_listen, sizeof(c->sip_listen), "127.0.0.1");
     c->sip_udp_port = 5060;
@@ -129,6 +134,23 @@ static int metrics_section(tspsd_config *c, const char *k, const char *v)
     return -2;
 }
 
+static int web_section(tspsd_config *c, const char *k, const char *v)
+{
+    if (strcmp(k, "listen") == 0)
+        return STR(web_listen);
+    if (strcmp(k, "port") == 0)
+        return parse_int(v, -1, 65535, &c->web_port);
+    if (strcmp(k, "session_lifetime") == 0)
+        return parse_int(v, 60, 30 * 86400, &c->web_session_s);
+    if (strcmp(k, "link_lifetime") == 0)
+        return parse_int(v, 30, 7 * 86400, &c->web_link_s);
+    if (strcmp(k, "invite_lifetime") == 0)
+        return parse_int(v, 60, 7 * 86400, &c->web_invite_s);
+    if (strcmp(k, "public_url") == 0)
+        return STR(web_public_url);
+    return -2;
+}
+
 static int sip_section(tspsd_config *c, const char *k, const char *v)
 {
     if (strcmp(k, "enabled") == 0)
@@ -223,6 +245,8 @@ static int handler(void *user, const char *section, const char *name,
         rc = metrics_section(c, name, value);
     else if (strcmp(section, "sip") == 0)
         rc = sip_section(c, name, value);
+    else if (strcmp(section, "web") == 0)
+        rc = web_section(c, name, value);
     else if (strcmp(section, "admin") == 0)
         rc = admin_section(c, name, value);
     else if (strncmp(section, "source ", 7) == 0)

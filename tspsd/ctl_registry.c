@@ -54,6 +54,8 @@ void tspsd_handlers_register(tspsd *d)
     R(DEVICE_ADD,       "device.add",      tspsd_h_device_add);
     R(DEVICE_REMOVE,    "device.remove",   tspsd_h_device_remove);
     R(SUBSCRIBE,        "subscribe",       tspsd_h_subscribe);
+    R(LOGIN_LINK,       "login-link",      tspsd_h_login_link);
+    R(WEB_PASSWORD,     "web-password",    tspsd_h_web_password);
 #undef R
     /* clang-format on */
 }

@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "tls.h"
+#include "web/web.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -138,6 +139,8 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
         return -1;
     if (sip_start(d) != 0 && !d->cfg.demo)
         return -1;
+    if (tspsd_web_open(d) != 0 && !d->cfg.demo)
+        return -1;
     tspsd_bootstrap_client_conf(d);
     return 0;
 }
@@ -210,6 +213,7 @@ void tspsd_close(tspsd *d)
         tspsd_sip_close(d->sip); /* answers held calls with a fallback */
     d->sip = NULL;
 #endif
+    tspsd_web_close(d);
     tspsd_sync_close(d);
     tspsd_ctl_stop(d);
     tspsd_metrics_stop(d);

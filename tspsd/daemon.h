@@ -28,6 +28,7 @@ typedef struct tspsd tspsd;
 typedef struct tspsd_conn tspsd_conn;
 typedef struct tspsd_sync tspsd_sync;
 typedef struct tspsd_pending tspsd_pending;
+typedef struct tspsd_web tspsd_web; /* web/web.h */
 
 #define TSPSD_VERSION   "0.1.0"
 #define TSPSD_IDENT_MAX 64
@@ -98,6 +99,7 @@ struct tspsd {
     tspsd_sip *sip;
     tspsd_sync *sync;
     tspsd_pending *pending;
+    tspsd_web *web; /* web UI, NULL when off */
     tspsd_conn *conns;
     uint64_t next_conn_id;
     tspsd_handler handlers[TSPSD_MAX_HANDLERS]; /* by request body case */

@@ -42,6 +42,10 @@ TSPSD_HANDLER(tspsd_h_calls_live);
 TSPSD_HANDLER(tspsd_h_call_act);
 TSPSD_HANDLER(tspsd_h_subscribe);
 
+/* web/h_web.c */
+TSPSD_HANDLER(tspsd_h_login_link);
+TSPSD_HANDLER(tspsd_h_web_password);
+
 /* Authorise or refuse: on refusal sends nothing, fills resp, audits. */
 #define TSPSD_AUTHZ(c, resp, reqname, user, right, code)                       \
     do {                                                                       \

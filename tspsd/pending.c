@@ -6,6 +6,7 @@
  */
 #include "daemon.h"
 #include "log.h"
+#include "web/web.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,7 @@ void tspsd_events_publish(tspsd *d, const char *kind, uint64_t call_id,
     Tsps__Response resp = TSPS__RESPONSE__INIT;
     int any = 0;
 
+    tspsd_web_publish(d, kind, call_id, dec, outcome, src);
     for (tspsd_conn *c = d->conns; c != NULL; c = c->next)
         any |= c->subscribed;
     if (!any)

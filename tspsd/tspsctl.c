@@ -43,6 +43,7 @@ static const char usage[] =
     "    user add ID [--name N] [--region CC] [--tz ZONE] [--hours H]\n"
     "             [--number N]... [--voicemail URI] [--attendant URI]\n"
     "    user show ID | user list | user delete ID\n"
+    "    user login-link ID | user web-password ID [PASSWORD]  (web UI)\n"
     "    number add USER NUMBER | number remove USER NUMBER\n"
     "    code set USER CODE METHOD... [--status S]\n"
     "                                        e.g. code set ann VIP ring then\n"

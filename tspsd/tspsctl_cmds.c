@@ -326,7 +326,19 @@ static int cmd_user(ctl_ctx *ctx, ctl_args *a)
         body.id = STRARG(a->pos[1]);
         return exec(ctx, &req, "user.delete");
     }
-    return usage_err("user add|show|list|delete");
+    if (strcmp(sub, "login-link") == 0 && a->npos == 2) {
+        REQ(LOGIN_LINK, login_link, Tsps__LoginLink, TSPS__LOGIN_LINK__INIT);
+        body.user = STRARG(a->pos[1]);
+        return exec(ctx, &req, "user.login-link");
+    }
+    if (strcmp(sub, "web-password") == 0 && (a->npos == 2 || a->npos == 3)) {
+        REQ(WEB_PASSWORD, web_password, Tsps__WebPassword,
+            TSPS__WEB_PASSWORD__INIT);
+        body.user = STRARG(a->pos[1]);
+        body.password = STRARG(a->npos == 3 ? a->pos[2] : "");
+        return exec(ctx, &req, "user.web-password");
+    }
+    return usage_err("user add|show|list|delete|login-link|web-password");
 }
 
 static int cmd_number(ctl_ctx *ctx, ctl_args *a)

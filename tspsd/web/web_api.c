@@ -1,0 +1,584 @@
+/*
+ * web_api.c - the JSON API under /api/: a generic bridge onto the control
+ * protocol handlers (POST /api/rpc/<request field>, same authz and audit as
+ * tspsctl), and the pop-up's own views (live calls, one call with its
+ * contact, history, related events and devices; acting on it; the user's
+ * page preferences). Loop thread only.
+ */
+#include "web_internal.h"
+
+#include "../log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *const status_src_names[] = {"default", "manual", "calendar",
+                                               "hours"};
+
+static int http_status(int code)
+{
+    switch (code) {
+    case TSPS__CODE__OK:
+        return 200;
+    case TSPS__CODE__DENIED:
+        return 403;
+    case TSPS__CODE__UNAUTHENTICATED:
+        return 401;
+    case TSPS__CODE__NOT_FOUND:
+        return 404;
+    case TSPS__CODE__INVALID:
+        return 400;
+    case TSPS__CODE__EXISTS:
+        return 409;
+    case TSPS__CODE__UNSUPPORTED:
+        return 501;
+    default:
+        return 500;
+    }
+}
+
+json_t *web_decision_json(const tsps_decision *dec, uint64_t call_id)
+{
+    tspsd_arena a = TSPSD_ARENA_INIT;
+    Tsps__Decision *m = tspsd_decision_msg(&a, dec, call_id, 1);
+    json_t *j;
+
+    if (m == NULL) {
+        tspsd_arena_free(&a);
+        return json_object();
+    }
+    m->json = (char *)"";
+    j = web_pb_to_json(&m->base);
+    json_object_del(j, "json");
+    json_object_set_new(j, "code_source",
+                        json_string(tsps_code_source_name(dec->code_source)));
+    json_object_set_new(j, "status_source",
+                        json_string((unsigned)dec->status_source < 4
+                                        ? status_src_names[dec->status_source]
+                                        : "?"));
+    json_object_set_new(j, "method_kind",
+                        json_string(tsps_method_kind_name(dec->method.kind)));
+    tspsd_arena_free(&a);
+    return j;
+}
+
+/* Run one control-protocol request as this session; reply with its JSON. */
+static void run_request(tspsd_web *w, struct evhttp_request *req,
+                        const web_session *s, Tsps__Request *r, tspsd_arena *a)
+{
+    tspsd_conn c;
+    Tsps__Response resp = TSPS__RESPONSE__INIT;
+    const tspsd_handler *h = NULL;
+    json_t *j;
+
+    web_conn_init(w->d, &c, s);
+    if ((int)r->body_case > 0 && (int)r->body_case < TSPSD_MAX_HANDLERS)
+        h = &w->d->handlers[r->body_case];
+    if (h == NULL || h->fn == NULL ||
+        r->body_case == TSPS__REQUEST__BODY_HELLO ||
+        r->body_case == TSPS__REQUEST__BODY_SUBSCRIBE) {
+        web_send_error(req, 404, "no such request (events: /api/events)");
+        return;
+    }
+    atomic_fetch_add(&w->d->metrics.requests, 1);
+    h->fn(&c, r, &resp);
+    j = web_pb_to_json(&resp.base);
+    json_object_set_new(
+        j, "code",
+        json_string(resp.code == TSPS__CODE__OK ? "OK"
+                    : protobuf_c_enum_descriptor_get_value(
+                          &tsps__code__descriptor, (int)resp.code) != NULL
+                        ? protobuf_c_enum_descriptor_get_value(
+                              &tsps__code__descriptor, (int)resp.code)
+                              ->name
+                        : "INTERNAL"));
+    web_send_json(req, http_status((int)resp.code), j);
+    tspsd_arena_free(&c.arena);
+    (void)a;
+}
+
+static void api_rpc(tspsd_web *w, struct evhttp_request *req, const char *name,
+                    const web_session *s)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(
+            &tsps__request__descriptor, name);
+    tspsd_arena a = TSPSD_ARENA_INIT;
+    Tsps__Request r = TSPS__REQUEST__INIT;
+    ProtobufCMessage *body;
+    char err[200];
+    json_t *j;
+
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+        !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+        web_send_error(req, 404, "no such request");
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        web_send_error(req, 405, "POST only");
+        return;
+    }
+    j = web_body_json(req);
+    if (j == NULL) {
+        web_send_error(req, 400, "body must be a JSON object");
+        return;
+    }
+    const ProtobufCMessageDescriptor *md = f->descriptor;
+    body = tspsd_arena_alloc(&a, md->sizeof_message);
+    if (body == NULL) {
+        json_decref(j);
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    md->message_init(body);
+    if (web_pb_from_json(&a, j, body, err, sizeof(err)) != 0) {
+        json_decref(j);
+        tspsd_arena_free(&a);
+        web_send_error(req, 400, err);
+        return;
+    }
+    json_decref(j);
+    *(ProtobufCMessage **)((char *)&r + f->offset) = body;
+    *(uint32_t *)((char *)&r + f->quantifier_offset) = f->id;
+    run_request(w, req, s, &r, &a);
+    tspsd_arena_free(&a);
+}
+
+/* ---- live calls ---- */
+
+typedef struct live_ctx {
+    tspsd_web *w;
+    tspsd_conn *c;
+    json_t *arr;
+    uint64_t want; /* one call, or 0 = all */
+    int64_t since;
+    int found;
+} live_ctx;
+
+static int ask_timeout(tspsd *d, const tsps_decision *dec)
+{
+    return dec->method.ask_timeout_s ? (int)dec->method.ask_timeout_s
+                                     : d->cfg.sip_ask_timeout_s;
+}
+
+static int live_cb(void *arg, uint64_t id, const tsps_decision *dec,
+                   int64_t since)
+{
+    live_ctx *lc = arg;
+    char why[160];
+    if (lc->want != 0) {
+        if (id == lc->want) {
+            lc->since = since;
+            lc->found = 1;
+            return 1;
+        }
+        return 0;
+    }
+    if (!tspsd_authz(lc->c, dec->user, TSPSD_RIGHT_MONITOR, dec->code, why,
+                     sizeof(why)))
+        return 0;
+    json_t *j = web_decision_json(dec, id);
+    json_object_set_new(j, "outcome", json_string("pending"));
+    json_object_set_new(j, "held_since", json_integer(since));
+    json_object_set_new(j, "held_until",
+                        json_integer(since + ask_timeout(lc->w->d, dec)));
+    json_object_set_new(
+        j, "can_act",
+        json_boolean(tspsd_authz(lc->c, dec->user, TSPSD_RIGHT_ACT, dec->code,
+                                 why, sizeof(why))));
+    json_array_append_new(lc->arr, j);
+    return 0;
+}
+
+static void api_calls(tspsd_web *w, struct evhttp_request *req,
+                      const web_session *s)
+{
+    tspsd_conn c;
+    live_ctx lc = {w, &c, json_array(), 0, 0, 0};
+    web_conn_init(w->d, &c, s);
+    tspsd_pending_each(w->d, live_cb, &lc);
+    web_send_json(req, 200,
+                  json_pack("{s:o, s:I}", "calls", lc.arr, "now",
+                            (json_int_t)time(NULL)));
+}
+
+/* ---- preferences (per identity): related-items window, favourites ---- */
+
+static json_t *prefs_get(tspsd *d, const char *identity)
+{
+    char key[128], buf[8192];
+    size_t n = 0;
+    json_t *j = NULL;
+
+    snprintf(key, sizeof(key), "tspsd/webprefs/%s", identity);
+    if (tsps_kv_get(d->eng, key, buf, sizeof(buf) - 1, &n) == TSPS_OK) {
+        buf[n] = '\0';
+        j = json_loads(buf, 0, NULL);
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        j = json_object();
+    }
+    if (!json_is_integer(json_object_get(j, "past_days")))
+        json_object_set_new(j, "past_days", json_integer(30));
+    if (!json_is_integer(json_object_get(j, "next_days")))
+        json_object_set_new(j, "next_days", json_integer(14));
+    if (!json_is_array(json_object_get(j, "favourites")))
+        json_object_set_new(j, "favourites", json_array());
+    return j;
+}
+
+static void api_prefs(tspsd_web *w, struct evhttp_request *req,
+                      const web_session *s)
+{
+    char key[128];
+    json_t *b, *out, *fav;
+    json_int_t past, next;
+
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+        web_send_json(req, 200, prefs_get(w->d, s->identity));
+        return;
+    }
+    b = web_body_json(req);
+    if (b == NULL) {
+        web_send_error(req, 400, "body must be a JSON object");
+        return;
+    }
+    past = json_integer_value(json_object_get(b, "past_days"));
+    next = json_integer_value(json_object_get(b, "next_days"));
+    fav = json_object_get(b, "favourites");
+    if (past < 0 || past > 3650 || next < 0 || next > 3650 ||
+        (fav != NULL && (!json_is_array(fav) || json_array_size(fav) > 50))) {
+        json_decref(b);
+        web_send_error(req, 400,
+                       "past_days/next_days 0..3650, "
+                       "favourites: up to 50 {label, number}");
+        return;
+    }
+    out = json_pack("{s:I, s:I, s:[]}", "past_days", past, "next_days", next,
+                    "favourites");
+    for (size_t i = 0; fav != NULL && i < json_array_size(fav); i++) {
+        json_t *e = json_array_get(fav, i);
+        const char *l = json_string_value(json_object_get(e, "label"));
+        const char *n = json_string_value(json_object_get(e, "number"));
+        if (n == NULL || strlen(n) > 64 || (l != NULL && strlen(l) > 64) ||
+            strspn(n, "+0123456789 -()") != strlen(n)) {
+            json_decref(b);
+            json_decref(out);
+            web_send_error(req, 400, "a favourite needs a phone number");
+            return;
+        }
+        json_array_append_new(
+            json_object_get(out, "favourites"),
+            json_pack("{s:s, s:s}", "label", l ? l : n, "number", n));
+    }
+    json_decref(b);
+    char *txt = json_dumps(out, JSON_COMPACT);
+    snprintf(key, sizeof(key), "tspsd/webprefs/%s", s->identity);
+    int rc = txt != NULL ? tsps_kv_put(w->d->eng, key, txt, strlen(txt))
+                         : TSPS_ENOMEM;
+    free(txt);
+    if (rc != TSPS_OK) {
+        json_decref(out);
+        web_send_error(req, 500, tsps_strerror(rc));
+        return;
+    }
+    web_send_json(req, 200, out);
+}
+
+/* ---- one call: the pop-up's data ---- */
+
+typedef struct hist_ctx {
+    json_t *arr;
+} hist_ctx;
+
+static int hist_cb(void *arg, const tsps_call_record *r)
+{
+    hist_ctx *h = arg;
+    char meth[256];
+    if (tsps_method_format(&r->decision.method, meth, sizeof(meth), NULL) !=
+        TSPS_OK)
+        snprintf(meth, sizeof(meth), "%s",
+                 tsps_method_kind_name(r->decision.method.kind));
+    json_array_append_new(
+        h->arr,
+        json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "call_id",
+                  (json_int_t)r->id, "start", (json_int_t)r->start, "end",
+                  (json_int_t)r->end, "outcome", tsps_outcome_name(r->outcome),
+                  "method", meth, "code", r->decision.code, "actor",
+                  r->decision.actor, "note", r->note));
+    return 0;
+}
+
+typedef struct ev_ctx {
+    json_t *arr;
+    const tsps_contact *ct;
+    const char *caller;
+    int64_t now;
+} ev_ctx;
+
+static int attends(const tsps_event *e, const tsps_contact *ct,
+                   const char *caller)
+{
+    char tel[TSPS_E164_MAX + 8];
+    snprintf(tel, sizeof(tel), "tel:%s", caller);
+    for (unsigned i = 0; i < e->nattendees; i++) {
+        const char *a = e->attendees[i];
+        if (caller[0] != '\0' &&
+            (strcmp(a, tel) == 0 || strcmp(a, caller) == 0))
+            return 1;
+        for (unsigned k = 0; ct != NULL && k < ct->nemails; k++)
+            if (strcasecmp(a, ct->emails[k]) == 0 ||
+                (strncasecmp(a, "mailto:", 7) == 0 &&
+                 strcasecmp(a + 7, ct->emails[k]) == 0))
+                return 1;
+    }
+    return 0;
+}
+
+static int ev_cb(void *arg, const tsps_event *e)
+{
+    ev_ctx *ec = arg;
+    if (e->cancelled || !attends(e, ec->ct, ec->caller))
+        return 0;
+    json_array_append_new(ec->arr, json_pack("{s:s, s:s, s:I, s:I, s:s}", "uid",
+                                             e->uid, "summary", e->summary,
+                                             "start", (json_int_t)e->start,
+                                             "end", (json_int_t)e->end, "when",
+                                             e->end <= ec->now    ? "past"
+                                             : e->start > ec->now ? "next"
+                                                                  : "now"));
+    return 0;
+}
+
+static int reg_cb(void *arg, const tsps_registration *r)
+{
+    json_array_append_new(arg, json_pack("{s:s, s:s, s:s}", "label",
+                                         r->label[0] ? r->label : r->contact,
+                                         "contact", r->contact, "user_agent",
+                                         r->user_agent));
+    return 0;
+}
+
+static json_t *contact_json(const tsps_contact *ct)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:[]}",
+                          "uid", ct->uid, "source", ct->source, "name",
+                          ct->name, "org", ct->org, "code", ct->code,
+                          "code_source", tsps_code_source_name(ct->code_source),
+                          "code_detail", ct->code_detail, "numbers", "emails");
+    for (unsigned i = 0; i < ct->nnumbers && i < TSPS_MAX_NUMBERS; i++)
+        json_array_append_new(json_object_get(j, "numbers"),
+                              json_string(ct->numbers[i]));
+    for (unsigned i = 0; i < ct->nemails && i < TSPS_MAX_EMAILS; i++)
+        json_array_append_new(json_object_get(j, "emails"),
+                              json_string(ct->emails[i]));
+    return j;
+}
+
+static void api_call(tspsd_web *w, struct evhttp_request *req,
+                     const web_session *s, uint64_t id)
+{
+    tspsd *d = w->d;
+    tspsd_conn c;
+    tsps_call_record *rec = calloc(1, sizeof(*rec));
+    tsps_contact ct;
+    const tsps_decision *dec;
+    live_ctx lc = {w, &c, NULL, id, 0, 0};
+    char why[160], buf[16];
+    int64_t now = (int64_t)time(NULL);
+    json_t *j, *prefs;
+    int have_ct = 0;
+
+    if (rec == NULL) {
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    web_conn_init(d, &c, s);
+    dec = tspsd_pending_get(d, id);
+    if (dec == NULL) {
+        if (tsps_history_get(d->eng, id, rec) != TSPS_OK) {
+            free(rec);
+            web_send_error(req, 404, "no such call");
+            return;
+        }
+        dec = &rec->decision;
+    } else {
+        tspsd_pending_each(d, live_cb, &lc);
+        if (tsps_history_get(d->eng, id, rec) != TSPS_OK)
+            memset(rec, 0, sizeof(*rec));
+    }
+    if (!tspsd_authz(&c, dec->user, TSPSD_RIGHT_MONITOR, dec->code, why,
+                     sizeof(why))) {
+        free(rec);
+        web_send_error(req, 404, "no such call"); /* no leak of existence */
+        return;
+    }
+    j = web_decision_json(dec, id);
+    json_object_set_new(j, "held", json_boolean(lc.found));
+    if (lc.found) {
+        json_object_set_new(j, "outcome", json_string("pending"));
+        json_object_set_new(j, "held_since", json_integer(lc.since));
+        json_object_set_new(j, "held_until",
+                            json_integer(lc.since + ask_timeout(d, dec)));
+    } else {
+        json_object_set_new(j, "outcome",
+                            json_string(tsps_outcome_name(rec->outcome)));
+        json_object_set_new(j, "start", json_integer(rec->start));
+        json_object_set_new(j, "end", json_integer(rec->end));
+        json_object_set_new(j, "note", json_string(rec->note));
+    }
+    json_object_set_new(j, "now", json_integer(now));
+    json_object_set_new(
+        j, "can_act",
+        json_boolean(lc.found && tspsd_authz(&c, dec->user, TSPSD_RIGHT_ACT,
+                                             dec->code, why, sizeof(why))));
+    if (dec->contact_uid[0] != '\0' &&
+        tsps_contact_get(d->eng, dec->user, dec->contact_uid, &ct) == TSPS_OK) {
+        have_ct = 1;
+        json_object_set_new(j, "contact", contact_json(&ct));
+    }
+    /* Related items, filtered by the viewer's window (query overrides). */
+    prefs = prefs_get(d, s->identity);
+    json_int_t past = json_integer_value(json_object_get(prefs, "past_days"));
+    json_int_t next = json_integer_value(json_object_get(prefs, "next_days"));
+    if (web_query(req, "past", buf, sizeof(buf)) != NULL)
+        past = atoi(buf);
+    if (web_query(req, "next", buf, sizeof(buf)) != NULL)
+        next = atoi(buf);
+    past = past < 0 ? 0 : past > 3650 ? 3650 : past;
+    next = next < 0 ? 0 : next > 3650 ? 3650 : next;
+    hist_ctx hc = {json_array()};
+    if (dec->caller[0] != '\0')
+        tsps_history_by_caller(d->eng, dec->user, dec->caller, 20, hist_cb,
+                               &hc);
+    json_object_set_new(j, "history", hc.arr);
+    ev_ctx ec = {json_array(), have_ct ? &ct : NULL, dec->caller, now};
+    tsps_event_list(d->eng, dec->user, now - past * 86400,
+                    now + next * 86400 + 1, ev_cb, &ec);
+    json_object_set_new(j, "events", ec.arr);
+    json_object_set_new(
+        j, "criteria",
+        json_pack("{s:I, s:I}", "past_days", past, "next_days", next));
+    json_t *devs = json_array();
+    tsps_registration_list(d->eng, dec->user, now, reg_cb, devs);
+    json_object_set_new(j, "devices", devs);
+    json_object_set(j, "favourites", json_object_get(prefs, "favourites"));
+    json_decref(prefs);
+    free(rec);
+    web_send_json(req, 200, j);
+}
+
+static void api_act(tspsd_web *w, struct evhttp_request *req,
+                    const web_session *s, uint64_t id)
+{
+    Tsps__Request r = TSPS__REQUEST__INIT;
+    Tsps__CallAct act = TSPS__CALL_ACT__INIT;
+    tspsd_arena a = TSPSD_ARENA_INIT;
+    json_t *b = web_body_json(req);
+    const char *action =
+        b ? json_string_value(json_object_get(b, "action")) : NULL;
+
+    if (action == NULL || strlen(action) > 200) {
+        json_decref(b);
+        web_send_error(req, 400,
+                       "{\"action\": \"forward NUMBER\" | "
+                       "\"voicemail\" | \"attendant\" | "
+                       "\"take DEVICE\" | \"reject\"}");
+        return;
+    }
+    act.call_id = id;
+    act.action = tspsd_arena_strdup(&a, action);
+    json_decref(b);
+    r.body_case = TSPS__REQUEST__BODY_CALL_ACT;
+    r.call_act = &act;
+    run_request(w, req, s, &r, &a);
+    tspsd_arena_free(&a);
+}
+
+/* Users who delegated to this identity (for the console). */
+static int deleg_cb(void *arg, const char *key, const void *val, size_t len)
+{
+    void **ctx = arg;
+    const char *me = ctx[0];
+    json_t *arr = ctx[1];
+    const char *rest = key + strlen("tspsd/deleg/");
+    const char *slash = strrchr(rest, '/');
+    if (slash == NULL || strcmp(slash + 1, me) != 0)
+        return 0;
+    Tsps__Delegation *dl = tsps__delegation__unpack(NULL, len, val);
+    if (dl == NULL)
+        return 0;
+    json_array_append_new(arr, web_pb_to_json(&dl->base));
+    tsps__delegation__free_unpacked(dl, NULL);
+    return 0;
+}
+
+static void api_me(tspsd_web *w, struct evhttp_request *req,
+                   const web_session *s)
+{
+    json_t *att = json_array();
+    void *ctx[2] = {(void *)s->identity, att};
+    tsps_user u;
+    tsps_kv_list(w->d->eng, "tspsd/deleg/", deleg_cb, ctx);
+    int is_user = tsps_user_get(w->d->eng, s->identity, &u) == TSPS_OK;
+    web_send_json(req, 200,
+                  json_pack("{s:s, s:b, s:b, s:s, s:o, s:o, s:s}", "identity",
+                            s->identity, "admin", s->admin, "is_user", is_user,
+                            "csrf", s->csrf, "attending", att, "prefs",
+                            prefs_get(w->d, s->identity), "display_name",
+                            is_user ? u.display_name : ""));
+}
+
+static void api_password(tspsd_web *w, struct evhttp_request *req,
+                         const web_session *s)
+{
+    json_t *b = web_body_json(req);
+    const char *pw =
+        b ? json_string_value(json_object_get(b, "password")) : NULL;
+    int rc = pw != NULL ? tspsd_web_set_password(w->d, s->identity, pw)
+                        : TSPS_EINVAL;
+    json_decref(b);
+    if (rc != TSPS_OK) {
+        web_send_error(req, rc == TSPS_EINVAL ? 400 : 500,
+                       rc == TSPS_EINVAL ? "password: 8 to 256 characters"
+                                         : tsps_strerror(rc));
+        return;
+    }
+    web_send_json(req, 200, json_pack("{s:b}", "ok", 1));
+}
+
+void web_api(tspsd_web *w, struct evhttp_request *req, const char *path,
+             const web_session *s)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    char *end;
+
+    if (strcmp(path, "me") == 0) {
+        api_me(w, req, s);
+    } else if (strncmp(path, "rpc/", 4) == 0) {
+        api_rpc(w, req, path + 4, s);
+    } else if (strcmp(path, "calls") == 0 && m == EVHTTP_REQ_GET) {
+        api_calls(w, req, s);
+    } else if (strcmp(path, "prefs") == 0) {
+        api_prefs(w, req, s);
+    } else if (strcmp(path, "password") == 0 && m == EVHTTP_REQ_POST) {
+        api_password(w, req, s);
+    } else if (strncmp(path, "call/", 5) == 0) {
+        uint64_t id = strtoull(path + 5, &end, 10);
+        if (id == 0 || end == path + 5) {
+            web_send_error(req, 404, "no such call");
+        } else if (*end == '\0' && m == EVHTTP_REQ_GET) {
+            api_call(w, req, s, id);
+        } else if (strcmp(end, "/act") == 0 && m == EVHTTP_REQ_POST) {
+            api_act(w, req, s, id);
+        } else {
+            web_send_error(req, 404, "not found");
+        }
+    } else {
+        web_send_error(req, 404, "not found");
+    }
+}

@@ -1,0 +1,129 @@
+/* web_internal.h - shared between the tspsd/web/ sources only. */
+#ifndef TSPSD_WEB_INTERNAL_H
+#define TSPSD_WEB_INTERNAL_H
+
+#include <jansson.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "../daemon.h"
+#include "web.h"
+
+#define WEB_RING       512 /* events kept for Last-Event-ID replay */
+#define WEB_CSRF_HDR   "X-CSRF-Token"
+#define WEB_COOKIE     "tsps_session"
+#define WEB_PRE_COOKIE "tsps_pre"
+#define WEB_MAX_BODY   65536
+
+/** A logged-in browser (or a chat guest). */
+typedef struct web_session {
+    char identity[TSPSD_IDENT_MAX]; /* "" for guests */
+    int admin;
+    int64_t expires;
+    char csrf[65];
+    uint64_t guest_call; /* guests: the one chat room they may use */
+    char guest_name[64];
+    char key[96]; /* kv key of the session */
+} web_session;
+
+typedef struct web_event {
+    uint64_t id;
+    char kind[32];
+    char user[TSPSD_IDENT_MAX];
+    char code[TSPS_CODE_MAX];
+    uint64_t call_id;
+    char *data; /* JSON text, malloc'd */
+} web_event;
+
+typedef struct web_client web_client;
+
+struct tspsd_web {
+    tspsd *d;
+    struct evhttp *http;
+    SSL_CTX *ssl;
+    int port;
+    char base_url[300];
+    uint64_t next_event;
+    web_event ring[WEB_RING];
+    size_t ring_head; /* next slot */
+    web_client *clients;
+    struct event *heartbeat;
+    uint64_t next_conn_id;
+};
+
+/* ---- web_server.c ---- */
+void web_send_json(struct evhttp_request *req, int status, json_t *j);
+void web_send_error(struct evhttp_request *req, int status, const char *msg);
+/** Request body as a JSON object (NULL: the caller answers 400). */
+json_t *web_body_json(struct evhttp_request *req);
+/** Value of a cookie, or NULL (into buf). */
+const char *web_cookie(struct evhttp_request *req, const char *name, char *buf,
+                       size_t len);
+void web_set_cookie(struct evhttp_request *req, const char *name,
+                    const char *value, long max_age);
+/** A query parameter of the URI (into buf), or NULL. */
+const char *web_query(struct evhttp_request *req, const char *key, char *buf,
+                      size_t len);
+/** A conn that the control handlers and tspsd_authz accept. */
+void web_conn_init(tspsd *d, tspsd_conn *c, const web_session *s);
+int web_random_hex(char *out, size_t bytes);
+void web_sha256_hex(const char *in, char out[65]);
+
+/* ---- web_auth.c ---- */
+/** Session of the request; 0, or -1 (none / expired). */
+int web_session_get(tspsd_web *w, struct evhttp_request *req, web_session *out);
+int web_session_create(tspsd_web *w, struct evhttp_request *req,
+                       const char *identity, uint64_t guest_call,
+                       const char *guest_name, web_session *out);
+void web_session_destroy(tspsd_web *w, const web_session *s);
+/** 1 when the request carries the session's CSRF token. */
+int web_csrf_ok(struct evhttp_request *req, const web_session *s);
+/** /api/login, /api/logout, /api/csrf, /login?t= */
+void web_h_login(tspsd_web *w, struct evhttp_request *req);
+void web_h_logout(tspsd_web *w, struct evhttp_request *req);
+void web_h_precsrf(tspsd_web *w, struct evhttp_request *req);
+void web_h_link(tspsd_web *w, struct evhttp_request *req);
+
+/* ---- web_pbjson.c ---- */
+json_t *web_pb_to_json(const ProtobufCMessage *m);
+/**
+ * Fill a zeroed, initialised message from a JSON object; strings, arrays
+ * and sub-messages live in the arena. @return 0 or -1 (reason in err).
+ */
+int web_pb_from_json(tspsd_arena *a, const json_t *j, ProtobufCMessage *m,
+                     char *err, size_t errlen);
+
+/* ---- web_api.c ---- */
+void web_api(tspsd_web *w, struct evhttp_request *req, const char *path,
+             const web_session *s);
+json_t *web_decision_json(const tsps_decision *dec, uint64_t call_id);
+
+/* ---- web_sse.c ---- */
+void web_sse_open(tspsd_web *w, struct evhttp_request *req,
+                  const web_session *s);
+/** Append an event to the ring and send it to every stream allowed. */
+void web_sse_emit(tspsd_web *w, const char *kind, const char *user,
+                  const char *code, uint64_t call_id, json_t *data);
+void web_sse_close_all(tspsd_web *w);
+int web_sse_start(tspsd_web *w);
+
+/* ---- web_chat.c ---- */
+void web_chat(tspsd_web *w, struct evhttp_request *req, const char *rest,
+              const web_session *s);
+void web_h_chat_join(tspsd_web *w, struct evhttp_request *req);
+/** May this session see the chat room of call_id? */
+int web_chat_may(tspsd_web *w, const web_session *s, uint64_t call_id,
+                 const char *user, const char *code, int right);
+
+/* ---- web_static.c (generated) ---- */
+typedef struct web_asset {
+    const char *path;
+    const char *type;
+    const unsigned char *data;
+    size_t len;
+} web_asset;
+const web_asset *web_asset_find(const char *path);
+
+#endif
