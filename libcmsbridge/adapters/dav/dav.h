@@ -17,24 +17,24 @@ CMSB_API extern const cmsb_adapter cmsb_caldav_adapter;
 
 /* ---- multistatus (dav_xml.c) ---- */
 
-#define DAV_RT_COLLECTION 0x1u
+#define DAV_RT_COLLECTION  0x1u
 #define DAV_RT_ADDRESSBOOK 0x2u
-#define DAV_RT_CALENDAR 0x4u
-#define DAV_RT_PRINCIPAL 0x8u
+#define DAV_RT_CALENDAR    0x4u
+#define DAV_RT_PRINCIPAL   0x8u
 
-#define DAV_REP_SYNC 0x1u     /* sync-collection */
+#define DAV_REP_SYNC     0x1u /* sync-collection */
 #define DAV_REP_MULTIGET 0x2u /* addressbook-multiget / calendar-multiget */
-#define DAV_REP_LISTED 0x4u   /* a supported-report-set was present */
+#define DAV_REP_LISTED   0x4u /* a supported-report-set was present */
 
 #define DAV_ERR_SYNC_TOKEN 0x1u /* DAV:valid-sync-token */
-#define DAV_ERR_LIMITS 0x2u     /* DAV:number-of-matches-within-limits */
+#define DAV_ERR_LIMITS     0x2u /* DAV:number-of-matches-within-limits */
 
 /* One <response>. Strings are NUL-terminated copies or NULL. */
 typedef struct dav_resp {
-    char *href;       /* as sent, origin stripped ("/alice/book/a.vcf") */
-    int status;       /* response-level <status> (404 = deleted), 0 = none */
-    char *etag;       /* getetag (quotes kept) */
-    char *data;       /* address-data or calendar-data */
+    char *href; /* as sent, origin stripped ("/alice/book/a.vcf") */
+    int status; /* response-level <status> (404 = deleted), 0 = none */
+    char *etag; /* getetag (quotes kept) */
+    char *data; /* address-data or calendar-data */
     size_t data_len;
     unsigned rtype;   /* DAV_RT_* */
     unsigned reports; /* DAV_REP_* */
@@ -92,13 +92,13 @@ int dav_set(char **field, const char *val); /* strdup into *field */
 enum { DAV_BOOK = 'a', DAV_CAL = 'c' };
 
 typedef struct dav_coll {
-    char *href;   /* path of the collection */
-    int kind;     /* DAV_BOOK or DAV_CAL */
-    int sync;     /* 1 = sync-collection, 0 = ctag/etag listing */
-    char *token;  /* sync-token; NULL/"" = none yet */
-    char *ctag;   /* last getctag (listing mode) */
-    int64_t exp;  /* calendars: when the window was last expanded */
-    int gone;     /* vanished from the server: its items are deleted */
+    char *href;  /* path of the collection */
+    int kind;    /* DAV_BOOK or DAV_CAL */
+    int sync;    /* 1 = sync-collection, 0 = ctag/etag listing */
+    char *token; /* sync-token; NULL/"" = none yet */
+    char *ctag;  /* last getctag (listing mode) */
+    int64_t exp; /* calendars: when the window was last expanded */
+    int gone;    /* vanished from the server: its items are deleted */
     dav_map items;
 } dav_coll;
 
@@ -120,23 +120,23 @@ int dav_state_write(const dav_state *st, uint64_t fp, vc_buf *out);
 
 typedef struct dav_src {
     cmsb_source base;
-    int kind;          /* what discovery looks for: DAV_BOOK / DAV_CAL */
-    char *origin;      /* "https://host:port" */
-    char **urls;       /* the URLs of the URI (base or collections) */
+    int kind;     /* what discovery looks for: DAV_BOOK / DAV_CAL */
+    char *origin; /* "https://host:port" */
+    char **urls;  /* the URLs of the URI (base or collections) */
     size_t nurls;
-    int nosync;        /* "#nosync": never use sync-collection */
+    int nosync; /* "#nosync": never use sync-collection */
     vc_conf conf;
-    void *curl;        /* CURL *, one per source (keep-alive) */
+    void *curl; /* CURL *, one per source (keep-alive) */
     char errbuf[256];
-    dav_state st;      /* last known state (after x_changes) */
+    dav_state st; /* last known state (after x_changes) */
     int have_st;
 } dav_src;
 
 /* ---- HTTP (dav_http.c) ---- */
 
 typedef struct dav_reply {
-    long status;   /* HTTP status; 0 = no answer */
-    vc_buf body;   /* NUL-terminated when len > 0 */
+    long status; /* HTTP status; 0 = no answer */
+    vc_buf body; /* NUL-terminated when len > 0 */
     char etag[256];
     char location[1024];
 } dav_reply;

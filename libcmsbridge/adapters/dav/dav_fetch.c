@@ -8,7 +8,7 @@
 #include "dav.h"
 
 #define MULTIGET_CHUNK 200
-#define MAX_REDIRECTS 5
+#define MAX_REDIRECTS  5
 
 int dav_report(dav_src *s, const char *method, const char *href,
                const char *depth, const char *body, dav_ms *ms,
@@ -79,15 +79,14 @@ int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
         vc_buf b = {0};
         dav_ms ms;
         long st;
-        rc = vc_buf_printf(
-            &b,
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-            "<X:%s xmlns:D=\"DAV:\" xmlns:X=\"%s\">"
-            "<D:prop><D:getetag/><X:%s/></D:prop>",
-            card ? "addressbook-multiget" : "calendar-multiget",
-            card ? "urn:ietf:params:xml:ns:carddav"
-                 : "urn:ietf:params:xml:ns:caldav",
-            card ? "address-data" : "calendar-data");
+        rc = vc_buf_printf(&b,
+                           "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+                           "<X:%s xmlns:D=\"DAV:\" xmlns:X=\"%s\">"
+                           "<D:prop><D:getetag/><X:%s/></D:prop>",
+                           card ? "addressbook-multiget" : "calendar-multiget",
+                           card ? "urn:ietf:params:xml:ns:carddav"
+                                : "urn:ietf:params:xml:ns:caldav",
+                           card ? "address-data" : "calendar-data");
         for (size_t k = i; k < n && k < i + MULTIGET_CHUNK && rc == CMSB_OK;
              k++) {
             rc = vc_buf_str(&b, "<D:href>");
@@ -97,10 +96,9 @@ int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
                 rc = vc_buf_str(&b, "</D:href>");
         }
         if (rc == CMSB_OK)
-            rc = vc_buf_printf(&b, "</X:%s>%c",
-                               card ? "addressbook-multiget"
-                                    : "calendar-multiget",
-                               '\0');
+            rc = vc_buf_printf(
+                &b, "</X:%s>%c",
+                card ? "addressbook-multiget" : "calendar-multiget", '\0');
         if (rc == CMSB_OK)
             rc = dav_report(s, "REPORT", c->href, "1", b.p, &ms, &st);
         vc_buf_free(&b);
@@ -211,8 +209,8 @@ static int take_colls(dav_src *s, dav_state *st, const dav_ms *ms, int any)
         if (c == NULL)
             return CMSB_ENOMEM;
         c->gone = 0;
-        if (s->nosync || ((r->reports & DAV_REP_LISTED) &&
-                          !(r->reports & DAV_REP_SYNC)))
+        if (s->nosync ||
+            ((r->reports & DAV_REP_LISTED) && !(r->reports & DAV_REP_SYNC)))
             c->sync = 0;
         else
             c->sync = 1;
@@ -301,8 +299,8 @@ static int discover_from(dav_src *s, dav_state *st, const char *url)
         goto out;
     }
     for (size_t i = 0; i < ms.n; i++) {
-        const char *h = s->kind == DAV_BOOK ? ms.r[i].ab_home
-                                            : ms.r[i].cal_home;
+        const char *h =
+            s->kind == DAV_BOOK ? ms.r[i].ab_home : ms.r[i].cal_home;
         if (h != NULL && home.len == 0)
             rc = vc_buf_str(&home, h) == CMSB_OK ? vc_buf_add(&home, "", 1)
                                                  : CMSB_ENOMEM;
@@ -313,12 +311,11 @@ static int discover_from(dav_src *s, dav_state *st, const char *url)
     if (home.len == 0 && principal != NULL) {
         rc = probe(s, principal, &ms, &code, &where);
         for (size_t i = 0; i < ms.n && rc == CMSB_OK; i++) {
-            const char *h = s->kind == DAV_BOOK ? ms.r[i].ab_home
-                                                : ms.r[i].cal_home;
+            const char *h =
+                s->kind == DAV_BOOK ? ms.r[i].ab_home : ms.r[i].cal_home;
             if (h != NULL && home.len == 0)
-                rc = vc_buf_str(&home, h) == CMSB_OK
-                         ? vc_buf_add(&home, "", 1)
-                         : CMSB_ENOMEM;
+                rc = vc_buf_str(&home, h) == CMSB_OK ? vc_buf_add(&home, "", 1)
+                                                     : CMSB_ENOMEM;
         }
         dav_ms_free(&ms);
     }
@@ -366,10 +363,9 @@ int dav_discover(dav_src *s, dav_state *st)
             total += k;
     }
     if (rc == CMSB_OK && total == 0) {
-        cmsb_source_log(&s->base, TSPS_LOG_WARN,
-                        "msg=\"dav: no %s found\" url=\"%s\"",
-                        s->kind == DAV_BOOK ? "address book" : "calendar",
-                        s->urls[0]);
+        cmsb_source_log(
+            &s->base, TSPS_LOG_WARN, "msg=\"dav: no %s found\" url=\"%s\"",
+            s->kind == DAV_BOOK ? "address book" : "calendar", s->urls[0]);
         rc = CMSB_ENOTFOUND;
     }
     if (rc == CMSB_OK)

@@ -130,9 +130,8 @@ int dav_request(dav_src *s, const char *method, const char *href,
 #define ADD(...)                                                               \
     do {                                                                       \
         line.len = 0;                                                          \
-        if (rc == CMSB_OK &&                                                   \
-            (vc_buf_printf(&line, __VA_ARGS__) != CMSB_OK ||                   \
-             (t = curl_slist_append(h, line.p)) == NULL))                      \
+        if (rc == CMSB_OK && (vc_buf_printf(&line, __VA_ARGS__) != CMSB_OK ||  \
+                              (t = curl_slist_append(h, line.p)) == NULL))     \
             rc = CMSB_ENOMEM;                                                  \
         else if (rc == CMSB_OK)                                                \
             h = t;                                                             \
@@ -143,11 +142,9 @@ int dav_request(dav_src *s, const char *method, const char *href,
     if (if_match != NULL)
         ADD("If-Match: %s", if_match);
     if (body != NULL)
-        ADD("Content-Type: %s",
-            strcmp(method, "PUT") == 0
-                ? (s->kind == DAV_CAL ? "text/calendar; charset=utf-8"
-                                      : "text/vcard; charset=utf-8")
-                : "application/xml; charset=utf-8");
+        ADD("Content-Type: %s", /* only vCards are PUT */
+            strcmp(method, "PUT") == 0 ? "text/vcard; charset=utf-8"
+                                       : "application/xml; charset=utf-8");
 #undef ADD
     if (rc != CMSB_OK)
         goto out;
@@ -174,9 +171,8 @@ int dav_request(dav_src *s, const char *method, const char *href,
                         method, url.p,
                         s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
         s->errbuf[0] = '\0';
-        rc = cc == CURLE_WRITE_ERROR && r->body.len < DAV_MAX_BODY
-                 ? CMSB_ENOMEM
-                 : CMSB_EIO;
+        rc = cc == CURLE_WRITE_ERROR && r->body.len < DAV_MAX_BODY ? CMSB_ENOMEM
+                                                                   : CMSB_EIO;
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);

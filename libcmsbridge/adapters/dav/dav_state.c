@@ -247,8 +247,8 @@ int dav_state_write(const dav_state *st, uint64_t fp, vc_buf *out)
                     rc = vc_buf_add(out, " ", 1);
                 if (rc == CMSB_OK)
                     rc = esc(out, it->etag);
-                for (const char *u = it->uids; u != NULL && *u != '\0' &&
-                                               rc == CMSB_OK;) {
+                for (const char *u = it->uids;
+                     u != NULL && *u != '\0' && rc == CMSB_OK;) {
                     const char *nl = strchr(u, '\n');
                     size_t n = nl != NULL ? (size_t)(nl - u) : strlen(u);
                     char one[TSPS_UID_MAX + 2];
@@ -339,8 +339,8 @@ int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp)
          line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == 'K' && line[1] == ' ') {
             char *f[7];
-            if (split(line, f, 7) != 7 || (f[1][0] != DAV_BOOK &&
-                                           f[1][0] != DAV_CAL)) {
+            if (split(line, f, 7) != 7 ||
+                (f[1][0] != DAV_BOOK && f[1][0] != DAV_CAL)) {
                 rc = CMSB_EPARSE;
                 break;
             }

@@ -10,10 +10,10 @@
 
 #include "dav.h"
 
-#define NS_DAV "DAV:"
+#define NS_DAV  "DAV:"
 #define NS_CARD "urn:ietf:params:xml:ns:carddav"
-#define NS_CAL "urn:ietf:params:xml:ns:caldav"
-#define NS_CS "http://calendarserver.org/ns/"
+#define NS_CAL  "urn:ietf:params:xml:ns:caldav"
+#define NS_CS   "http://calendarserver.org/ns/"
 
 static int is(const xmlNode *n, const char *ns, const char *name)
 {
@@ -273,7 +273,8 @@ static int read_response(dav_ms *ms, const xmlNode *resp)
     rc = set_text(&r->href, h);
     if (rc != CMSB_OK)
         return rc;
-    memmove(r->href, dav_href_path(r->href), strlen(dav_href_path(r->href)) + 1);
+    memmove(r->href, dav_href_path(r->href),
+            strlen(dav_href_path(r->href)) + 1);
     for (const xmlNode *c = resp->children; c != NULL && rc == CMSB_OK;
          c = c->next) {
         if (is(c, NS_DAV, "status")) {
@@ -307,7 +308,8 @@ int dav_ms_parse(const char *buf, size_t len, dav_ms *ms)
         return CMSB_EPARSE;
     /* No DTDs at all: no entity expansion, nothing external. */
     for (size_t i = 0; i + 9 <= len; i++)
-        if (buf[i] == '<' && buf[i + 1] == '!' && memcmp(buf + i, "<!DOCTYPE", 9) == 0)
+        if (buf[i] == '<' && buf[i + 1] == '!' &&
+            memcmp(buf + i, "<!DOCTYPE", 9) == 0)
             return CMSB_EPARSE;
     doc = xmlReadMemory(buf, (int)len, "multistatus.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR |

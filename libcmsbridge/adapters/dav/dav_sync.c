@@ -1,0 +1,693 @@
+/* The DAV change engine. Per collection: sync-collection (RFC 6578) from
+ * the stored token (empty = initial), 404 members are deletions, a 507
+ * truncation continues with the returned token, an invalid token (403/409
+ * valid-sync-token) falls back to a full resync that deletes what is gone;
+ * servers without sync-collection (or refusing an empty token, as Google
+ * does) are listed by ctag/etag and fetched with a multiget. Calendars are
+ * loaded with a calendar-query over the time window and re-expanded once a
+ * day; recurrences are expanded locally (vcard-dir's iCalendar path). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dav.h"
+
+#define CHECKPOINT_EVERY 1000  /* records between resumable checkpoints */
+#define MAX_PAGES        10000 /* 507 continuations per collection */
+#define DISCOVER_EVERY   3600  /* seconds before collections are re-listed */
+#define REEXPAND_EVERY   86400 /* seconds before the event window moves */
+
+typedef struct run {
+    dav_src *s;
+    dav_state *st;
+    uint64_t fp;
+    cmsb_change_cb cb;
+    void *arg;
+    int stop;
+    size_t since_cp;
+    int64_t now, from, to;
+    vc_buf cur;
+    vc_buf uids; /* what the resource being processed produced */
+    const char *href;
+    int had_err;
+} run;
+
+static int send(run *r, const cmsb_change *ch)
+{
+    if (r->stop)
+        return 1;
+    if (r->cb(r->arg, ch) != 0)
+        r->stop = 1;
+    if (ch->kind != CMSB_CHANGE_CHECKPOINT)
+        r->since_cp++;
+    return r->stop;
+}
+
+static int checkpoint(run *r, int force)
+{
+    cmsb_change ch = {.kind = CMSB_CHANGE_CHECKPOINT};
+
+    if (r->stop)
+        return CMSB_ECANCELED;
+    if (!force && r->since_cp < CHECKPOINT_EVERY)
+        return CMSB_OK;
+    if (dav_state_write(r->st, r->fp, &r->cur) != CMSB_OK)
+        return CMSB_ENOMEM;
+    r->since_cp = 0;
+    ch.cursor = r->cur.p;
+    return send(r, &ch) ? CMSB_ECANCELED : CMSB_OK;
+}
+
+static void on_err(void *arg, int line, const char *reason)
+{
+    run *r = arg;
+    cmsb_change ch = {.kind = CMSB_CHANGE_ERROR};
+
+    r->had_err = 1;
+    cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
+                    "msg=\"skipped malformed entry\" href=\"%s\" line=%d "
+                    "reason=\"%s\"",
+                    r->href, line, reason);
+    ch.file = r->href;
+    ch.line = line;
+    ch.reason = reason;
+    send(r, &ch);
+}
+
+static int add_uid(run *r, char tag, const char *uid)
+{
+    if (vc_buf_add(&r->uids, &tag, 1) != CMSB_OK ||
+        vc_buf_str(&r->uids, uid) != CMSB_OK ||
+        vc_buf_add(&r->uids, "\n", 1) != CMSB_OK)
+        return 1;
+    return 0;
+}
+
+static int on_card(void *arg, vc_card *k)
+{
+    run *r = arg;
+    cmsb_change ch = {.kind = CMSB_CHANGE_CONTACT_PUT};
+
+    /* Group cards: a group code needs every member's resource; DAV
+     * sources resolve the property, category and note forms. */
+    if (k->is_group)
+        return 0;
+    vc_resolve_code(&r->s->conf, k, NULL);
+    if (add_uid(r, 'C', k->c.uid))
+        return 1;
+    ch.contact = &k->c;
+    return send(r, &ch);
+}
+
+static int on_event(void *arg, const tsps_event *ev, const char *org)
+{
+    run *r = arg;
+    cmsb_change ch = {.kind = CMSB_CHANGE_EVENT_PUT};
+
+    (void)org;
+    if (add_uid(r, 'E', ev->uid))
+        return 1;
+    ch.event = ev;
+    return send(r, &ch);
+}
+
+/* Is line (tag+uid, no '\n') among the '\n'-terminated lines of list? */
+static int has_line(const char *list, size_t llen, const char *line, size_t n)
+{
+    for (const char *p = list; p != NULL && p < list + llen;) {
+        const char *nl = memchr(p, '\n', (size_t)(list + llen - p));
+        size_t m = nl != NULL ? (size_t)(nl - p) : (size_t)(list + llen - p);
+        if (m == n && memcmp(p, line, n) == 0)
+            return 1;
+        p = nl != NULL ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Send deletions for the uids of `old` not in the new list (keep: add
+ * them to the new list instead: a resource that failed to parse keeps
+ * what it had). */
+static int settle(run *r, const char *old, int keep)
+{
+    for (const char *p = old; p != NULL && *p != '\0' && !r->stop;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        if (n > 1 && n < TSPS_UID_MAX + 1 &&
+            !has_line(r->uids.p, r->uids.len, p, n)) {
+            char uid[TSPS_UID_MAX + 1];
+            memcpy(uid, p + 1, n - 1);
+            uid[n - 1] = '\0';
+            if (keep) {
+                if (add_uid(r, p[0], uid))
+                    return CMSB_ENOMEM;
+            } else {
+                cmsb_change ch = {.kind = p[0] == 'C'
+                                              ? CMSB_CHANGE_CONTACT_DELETE
+                                              : CMSB_CHANGE_EVENT_DELETE,
+                                  .uid = uid};
+                send(r, &ch);
+            }
+        }
+        p = nl != NULL ? nl + 1 : NULL;
+    }
+    return r->stop ? CMSB_ECANCELED : CMSB_OK;
+}
+
+/* A resource's new content: parse/expand, send puts, then deletions of
+ * what it no longer holds; the item takes the new etag and uids. */
+static int process(run *r, dav_coll *c, dav_item *it, const char *etag,
+                   const char *data, size_t len)
+{
+    const cmsb_options *o = cmsb_source_options(&r->s->base);
+    int rc;
+
+    r->uids.len = 0;
+    r->href = it->href;
+    r->had_err = 0;
+    if (data == NULL)
+        data = "", len = 0;
+    if (c->kind == DAV_BOOK)
+        rc = vc_parse(data, len, &r->s->conf, it->href, on_card, on_err, r);
+    else
+        rc = vc_ical_expand(data, len, r->from, r->to, o->tz, on_event, on_err,
+                            r);
+    if (r->stop)
+        return CMSB_ECANCELED;
+    if (rc != CMSB_OK)
+        return rc;
+    rc = settle(r, it->uids, r->had_err);
+    if (rc != CMSB_OK)
+        return rc;
+    free(it->uids);
+    it->uids = NULL;
+    if (r->uids.len > 0) {
+        it->uids = strndup(r->uids.p, r->uids.len);
+        if (it->uids == NULL)
+            return CMSB_ENOMEM;
+    }
+    if (dav_set(&it->etag, etag) != CMSB_OK)
+        return CMSB_ENOMEM;
+    return checkpoint(r, 0);
+}
+
+static int delete_item(run *r, dav_coll *c, const char *href)
+{
+    dav_item *it = dav_map_get(&c->items, href);
+    int rc;
+
+    if (it == NULL)
+        return CMSB_OK;
+    r->uids.len = 0;
+    rc = settle(r, it->uids, 0);
+    if (rc == CMSB_OK)
+        dav_map_del(&c->items, href);
+    return rc;
+}
+
+/* Delete the items not marked seen during a full listing. */
+static int sweep(run *r, dav_coll *c)
+{
+    char **gone = NULL;
+    size_t n = 0;
+    int rc = CMSB_OK;
+
+    gone = calloc(c->items.n + 1, sizeof(*gone));
+    if (gone == NULL)
+        return CMSB_ENOMEM;
+    for (size_t k = 0; k < c->items.nb; k++)
+        for (dav_item *it = c->items.b[k]; it != NULL; it = it->next)
+            if (!it->seen)
+                gone[n++] = it->href;
+    for (size_t i = 0; i < n && rc == CMSB_OK; i++) {
+        char *h = strdup(gone[i]);
+        if (h == NULL)
+            rc = CMSB_ENOMEM;
+        else
+            rc = delete_item(r, c, h);
+        free(h);
+    }
+    free(gone);
+    return rc;
+}
+
+static void unsee(dav_coll *c)
+{
+    for (size_t k = 0; k < c->items.nb; k++)
+        for (dav_item *it = c->items.b[k]; it != NULL; it = it->next)
+            it->seen = 0;
+}
+
+/* Multiget answers: new data for an item, or a 404 (gone meanwhile). */
+typedef struct fetch_ctx {
+    run *r;
+    dav_coll *c;
+    int rc;
+} fetch_ctx;
+
+static int on_fetched(void *arg, dav_resp *resp)
+{
+    fetch_ctx *f = arg;
+    dav_item *it;
+
+    if (resp->status == 404 || (resp->data == NULL && resp->status >= 400)) {
+        f->rc = delete_item(f->r, f->c, resp->href);
+        return f->rc != CMSB_OK;
+    }
+    it = dav_map_add(&f->c->items, resp->href);
+    if (it == NULL) {
+        f->rc = CMSB_ENOMEM;
+        return 1;
+    }
+    it->seen = 2;
+    f->rc = process(f->r, f->c, it, resp->etag, resp->data, resp->data_len);
+    return f->rc != CMSB_OK;
+}
+
+static int fetch(run *r, dav_coll *c, char **hrefs, size_t n)
+{
+    fetch_ctx f = {r, c, CMSB_OK};
+    int rc;
+
+    if (n == 0)
+        return CMSB_OK;
+    rc = dav_multiget(r->s, c, hrefs, n, on_fetched, &f);
+    return rc == CMSB_ECANCELED && f.rc != CMSB_OK ? f.rc : rc;
+}
+
+typedef struct hrefs {
+    char **v;
+    size_t n, cap;
+} hrefs;
+
+static int hrefs_add(hrefs *h, const char *s)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        char **p = realloc(h->v, cap * sizeof(*p));
+        if (p == NULL)
+            return CMSB_ENOMEM;
+        h->v = p;
+        h->cap = cap;
+    }
+    h->v[h->n] = strdup(s);
+    return h->v[h->n++] != NULL ? CMSB_OK : CMSB_ENOMEM;
+}
+
+static void hrefs_free(hrefs *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        free(h->v[i]);
+    free(h->v);
+    memset(h, 0, sizeof(*h));
+}
+
+static const char PROPFIND_ETAGS[] =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    "<D:propfind xmlns:D=\"DAV:\" xmlns:S=\"http://calendarserver.org/ns/\">"
+    "<D:prop><D:getetag/><D:resourcetype/><D:sync-token/><S:getctag/>"
+    "</D:prop></D:propfind>";
+
+/* Listing mode: ctag, then etags (Depth 1), multiget what changed, delete
+ * what is gone. `data` 0 for calendars in a full reload (the window query
+ * fetches the data). Updates the token if the server has one. */
+static int listing(run *r, dav_coll *c, int full, hrefs *changed)
+{
+    dav_ms ms;
+    long code;
+    const char *ctag = NULL, *tok = NULL;
+    int rc;
+
+    rc = dav_report(r->s, "PROPFIND", c->href, "1", PROPFIND_ETAGS, &ms, &code);
+    if (rc != CMSB_OK)
+        return rc;
+    if (code == 404) {
+        c->gone = 1;
+        dav_ms_free(&ms);
+        return CMSB_OK;
+    }
+    if (code != 207) {
+        cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: listing refused\" href=\"%s\" status=%ld",
+                        c->href, code);
+        dav_ms_free(&ms);
+        return CMSB_EIO;
+    }
+    for (size_t i = 0; i < ms.n; i++)
+        if (dav_href_eq(ms.r[i].href, c->href)) {
+            ctag = ms.r[i].ctag;
+            tok = ms.r[i].sync_token;
+        }
+    if (!full && ctag != NULL && c->ctag != NULL &&
+        strcmp(ctag, c->ctag) == 0) {
+        dav_ms_free(&ms);
+        return CMSB_OK; /* nothing changed */
+    }
+    unsee(c);
+    for (size_t i = 0; i < ms.n && rc == CMSB_OK; i++) {
+        dav_resp *x = &ms.r[i];
+        dav_item *it;
+        if (dav_href_eq(x->href, c->href) || (x->rtype & DAV_RT_COLLECTION))
+            continue;
+        it = dav_map_add(&c->items, x->href);
+        if (it == NULL) {
+            rc = CMSB_ENOMEM;
+            break;
+        }
+        it->seen = 1;
+        if (full || it->etag == NULL || x->etag == NULL ||
+            strcmp(it->etag, x->etag) != 0)
+            rc = hrefs_add(changed, x->href);
+    }
+    if (rc == CMSB_OK)
+        rc = sweep(r, c);
+    if (rc == CMSB_OK && dav_set(&c->ctag, ctag) != CMSB_OK)
+        rc = CMSB_ENOMEM;
+    if (rc == CMSB_OK && c->sync) {
+        if (tok != NULL && tok[0] != '\0')
+            rc = dav_set(&c->token, tok);
+        else
+            c->sync = 0;
+    }
+    dav_ms_free(&ms);
+    return rc;
+}
+
+static int sync_report(run *r, dav_coll *c, const char *token, int data,
+                       dav_ms *ms, long *code)
+{
+    vc_buf b = {0}, t = {0};
+    int card = c->kind == DAV_BOOK;
+    int rc = CMSB_OK;
+
+    for (const char *p = token != NULL ? token : ""; *p && rc == CMSB_OK; p++)
+        rc = *p == '&'   ? vc_buf_str(&t, "&amp;")
+             : *p == '<' ? vc_buf_str(&t, "&lt;")
+                         : vc_buf_add(&t, p, 1);
+    if (rc == CMSB_OK)
+        rc = vc_buf_add(&t, "", 1);
+    if (rc == CMSB_OK)
+        rc = vc_buf_printf(
+            &b,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+            "<D:sync-collection xmlns:D=\"DAV:\" xmlns:X=\"%s\">"
+            "<D:sync-token>%s</D:sync-token><D:sync-level>1</D:sync-level>"
+            "<D:prop><D:getetag/>%s</D:prop></D:sync-collection>%c",
+            card ? "urn:ietf:params:xml:ns:carddav"
+                 : "urn:ietf:params:xml:ns:caldav",
+            t.p,
+            !data  ? ""
+            : card ? "<X:address-data/>"
+                   : "<X:calendar-data/>",
+            '\0');
+    if (rc == CMSB_OK)
+        rc = dav_report(r->s, "REPORT", c->href, "0", b.p, ms, code);
+    vc_buf_free(&b);
+    vc_buf_free(&t);
+    return rc;
+}
+
+/* Calendars, full: the hrefs and the token (sync-collection or listing),
+ * then a calendar-query over the window with the data. */
+static int cal_full(run *r, dav_coll *c)
+{
+    hrefs listed = {0};
+    char *token = NULL;
+    int rc = CMSB_OK;
+    fetch_ctx f = {r, c, CMSB_OK};
+
+    unsee(c);
+    if (c->sync) {
+        char *req = NULL;
+        for (int page = 0; page < MAX_PAGES && rc == CMSB_OK; page++) {
+            dav_ms ms;
+            long code;
+            rc = sync_report(r, c, req, 0, &ms, &code);
+            if (rc != CMSB_OK)
+                break;
+            if (code != 207) {
+                dav_ms_free(&ms);
+                c->sync = 0; /* e.g. Google: no empty initial token */
+                break;
+            }
+            for (size_t i = 0; i < ms.n; i++) {
+                dav_item *it;
+                if (dav_href_eq(ms.r[i].href, c->href) || ms.r[i].status == 404)
+                    continue;
+                it = dav_map_add(&c->items, ms.r[i].href);
+                if (it == NULL) {
+                    rc = CMSB_ENOMEM;
+                    break;
+                }
+                it->seen = 1;
+            }
+            free(req);
+            req = ms.sync_token != NULL ? strdup(ms.sync_token) : NULL;
+            if (!ms.truncated || req == NULL) {
+                dav_ms_free(&ms);
+                break;
+            }
+            dav_ms_free(&ms);
+        }
+        token = req;
+    }
+    if (rc == CMSB_OK && !c->sync) {
+        rc = listing(r, c, 1, &listed);
+        if (rc == CMSB_OK && c->gone) {
+            hrefs_free(&listed);
+            return CMSB_OK;
+        }
+    } else if (rc == CMSB_OK) {
+        rc = sweep(r, c);
+    }
+    if (rc == CMSB_OK)
+        rc = dav_cal_query(r->s, c, r->from, r->to, 1, on_fetched, &f);
+    if (rc == CMSB_ECANCELED && f.rc != CMSB_OK)
+        rc = f.rc;
+    /* listed but outside the window: no instances now */
+    for (size_t k = 0; k < c->items.nb && rc == CMSB_OK; k++)
+        for (dav_item *it = c->items.b[k]; it != NULL && rc == CMSB_OK;
+             it = it->next)
+            if (it->seen != 2 && it->uids != NULL) {
+                r->uids.len = 0;
+                rc = settle(r, it->uids, 0);
+                free(it->uids);
+                it->uids = NULL;
+            }
+    if (rc == CMSB_OK && token != NULL)
+        rc = dav_set(&c->token, token);
+    if (rc == CMSB_OK)
+        c->exp = r->now;
+    free(token);
+    hrefs_free(&listed);
+    return rc == CMSB_OK ? checkpoint(r, 1) : rc;
+}
+
+static int sync_one(run *r, dav_coll *c)
+{
+    int full = c->token == NULL || c->token[0] == '\0';
+    char *req = NULL;
+    int rc = CMSB_OK, retried = 0;
+
+    if (c->kind == DAV_CAL && (full || r->now - c->exp >= REEXPAND_EVERY))
+        return cal_full(r, c);
+    if (!c->sync) {
+        hrefs h = {0};
+        rc = listing(r, c, full, &h);
+        if (rc == CMSB_OK)
+            rc = fetch(r, c, h.v, h.n);
+        hrefs_free(&h);
+        return rc == CMSB_OK ? checkpoint(r, 1) : rc;
+    }
+    if (!full && (req = strdup(c->token)) == NULL)
+        return CMSB_ENOMEM;
+    if (full)
+        unsee(c);
+    for (int page = 0; page < MAX_PAGES && rc == CMSB_OK; page++) {
+        dav_ms ms;
+        long code;
+        hrefs h = {0};
+        rc = sync_report(r, c, req, 1, &ms, &code);
+        if (rc != CMSB_OK)
+            break;
+        if (code == 404) {
+            c->gone = 1;
+            dav_ms_free(&ms);
+            break;
+        }
+        if ((code == 403 || code == 409) && !full && !retried) {
+            cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
+                            "msg=\"dav: sync token refused, full resync\" "
+                            "href=\"%s\" status=%ld valid_sync_token=%d",
+                            c->href, code,
+                            (ms.errors & DAV_ERR_SYNC_TOKEN) != 0);
+            dav_ms_free(&ms);
+            free(req);
+            req = NULL;
+            full = 1;
+            retried = 1;
+            page = -1;
+            unsee(c);
+            if (dav_set(&c->token, NULL) != CMSB_OK)
+                rc = CMSB_ENOMEM;
+            continue;
+        }
+        if (code != 207) {
+            dav_ms_free(&ms);
+            if (full && page == 0) {
+                /* no sync-collection, or no empty initial token (Google) */
+                cmsb_source_log(&r->s->base, TSPS_LOG_INFO,
+                                "msg=\"dav: sync-collection refused, "
+                                "listing\" href=\"%s\" status=%ld",
+                                c->href, code);
+                rc = listing(r, c, 1, &h);
+                if (rc == CMSB_OK)
+                    rc = fetch(r, c, h.v, h.n);
+                hrefs_free(&h);
+                free(req);
+                return rc == CMSB_OK ? checkpoint(r, 1) : rc;
+            }
+            cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
+                            "msg=\"dav: sync-collection failed\" href=\"%s\" "
+                            "status=%ld",
+                            c->href, code);
+            rc = CMSB_EIO;
+            break;
+        }
+        for (size_t i = 0; i < ms.n && rc == CMSB_OK; i++) {
+            dav_resp *x = &ms.r[i];
+            dav_item *it;
+            /* iCloud lists the collection itself among the changes */
+            if (dav_href_eq(x->href, c->href))
+                continue;
+            if (x->status == 404) {
+                rc = delete_item(r, c, x->href);
+                continue;
+            }
+            it = dav_map_add(&c->items, x->href);
+            if (it == NULL) {
+                rc = CMSB_ENOMEM;
+                break;
+            }
+            it->seen = 1;
+            if (it->etag != NULL && x->etag != NULL &&
+                strcmp(it->etag, x->etag) == 0)
+                continue;
+            if (x->data != NULL)
+                rc = process(r, c, it, x->etag, x->data, x->data_len);
+            else
+                rc = hrefs_add(&h, x->href);
+        }
+        if (rc == CMSB_OK)
+            rc = fetch(r, c, h.v, h.n);
+        hrefs_free(&h);
+        free(req);
+        req = ms.sync_token != NULL ? strdup(ms.sync_token) : NULL;
+        if (rc == CMSB_OK && !full && req != NULL) {
+            /* each page is a consistent point */
+            rc = dav_set(&c->token, req);
+            if (rc == CMSB_OK)
+                rc = checkpoint(r, 1);
+        }
+        if (!ms.truncated || req == NULL || rc != CMSB_OK) {
+            dav_ms_free(&ms);
+            break;
+        }
+        dav_ms_free(&ms);
+    }
+    if (rc == CMSB_OK && full && !c->gone) {
+        rc = sweep(r, c);
+        if (rc == CMSB_OK)
+            rc = dav_set(&c->token, req);
+        if (rc == CMSB_OK)
+            rc = checkpoint(r, 1);
+    }
+    free(req);
+    return rc;
+}
+
+static uint64_t fingerprint(const dav_src *s)
+{
+    const cmsb_options *o = cmsb_source_options(&s->base);
+    vc_buf b = {0};
+    uint64_t h;
+
+    vc_buf_printf(&b, "%c|%d|%s|%s|%s|%s|%u|%s|%lld|%lld", s->kind, s->nosync,
+                  o->code_property, o->category_prefix, o->note_prefix,
+                  o->known_codes ? o->known_codes : "-", o->forms, o->tz,
+                  (long long)o->event_past_s, (long long)o->event_future_s);
+    for (size_t i = 0; i < s->nurls; i++)
+        vc_buf_printf(&b, "|%s", s->urls[i]);
+    h = vc_hash(b.p, b.len);
+    vc_buf_free(&b);
+    return h;
+}
+
+static void drop_coll(dav_state *st, size_t i)
+{
+    free(st->c[i].href);
+    free(st->c[i].token);
+    free(st->c[i].ctag);
+    dav_map_free(&st->c[i].items);
+    memmove(&st->c[i], &st->c[i + 1], (st->n - i - 1) * sizeof(st->c[0]));
+    st->n--;
+}
+
+int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg)
+{
+    const cmsb_options *o = cmsb_source_options(&s->base);
+    dav_state st;
+    run r;
+    int rc = CMSB_OK;
+
+    memset(&r, 0, sizeof(r));
+    r.s = s;
+    r.st = &st;
+    r.cb = cb;
+    r.arg = arg;
+    r.fp = fingerprint(s);
+    r.now = cmsb_source_now(&s->base);
+    r.from = r.now - o->event_past_s;
+    r.to = r.now + o->event_future_s;
+    if (dav_state_parse(&st, since, r.fp) < 0 && since != NULL)
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"cursor not understood, full reread\" url=\"%s\"",
+                        s->urls[0]);
+    if (st.n == 0 || r.now - st.disc_at >= DISCOVER_EVERY || r.now < st.disc_at)
+        rc = dav_discover(s, &st);
+    for (size_t i = 0; i < st.n && rc == CMSB_OK && !r.stop; i++) {
+        dav_coll *c = &st.c[i];
+        if (!c->gone)
+            rc = sync_one(&r, c);
+        if (rc == CMSB_OK && c->gone) {
+            /* the collection went away: so did its members */
+            cmsb_source_log(&s->base, TSPS_LOG_INFO,
+                            "msg=\"dav: collection gone\" href=\"%s\"",
+                            c->href);
+            unsee(c);
+            rc = sweep(&r, c);
+            if (rc == CMSB_OK) {
+                drop_coll(&st, i);
+                i--;
+                st.disc_at = 0; /* look again next time */
+            }
+        }
+        if (rc == CMSB_OK)
+            cmsb_source_log(&s->base, TSPS_LOG_DEBUG,
+                            "msg=\"dav: collection synced\" index=%zu", i);
+    }
+    if (rc == CMSB_OK)
+        rc = checkpoint(&r, 1);
+    if (rc == CMSB_OK && r.stop)
+        rc = CMSB_ECANCELED;
+    if (rc == CMSB_OK) {
+        /* keep the newest state for write-back lookups */
+        dav_state_free(&s->st);
+        s->st = st;
+        s->have_st = 1;
+    } else {
+        dav_state_free(&st);
+    }
+    vc_buf_free(&r.cur);
+    vc_buf_free(&r.uids);
+    return rc;
+}

@@ -1,0 +1,213 @@
+/* Writing a handling code back over CardDAV: GET the card (bytes + ETag),
+ * edit only the code field with vcard-dir's write-back helper, PUT with
+ * If-Match. A 412 means someone else changed the card in between: fetch it
+ * again, reapply, retry (bounded), so their edit is kept, never
+ * overwritten. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dav.h"
+
+#define WRITE_ATTEMPTS 5
+
+typedef struct card_hit {
+    const char *uid;
+    vc_card card;
+    int found;
+} card_hit;
+
+static int on_hit(void *arg, vc_card *k)
+{
+    card_hit *h = arg;
+
+    if (k->is_group || strcmp(k->c.uid, h->uid) != 0)
+        return 0;
+    h->card = *k;
+    memset(&h->card.members, 0, sizeof(h->card.members));
+    h->found = 1;
+    return 1;
+}
+
+static void quiet(void *arg, int line, const char *reason)
+{
+    (void)arg;
+    (void)line;
+    (void)reason;
+}
+
+static int noop(void *arg, const cmsb_change *ch)
+{
+    (void)arg;
+    (void)ch;
+    return 0;
+}
+
+/* The href of the resource holding contact uid (from the last sync). */
+static int find_href(dav_src *s, const char *uid, vc_buf *href)
+{
+    size_t ul = strlen(uid);
+
+    for (size_t i = 0; i < s->st.n; i++) {
+        const dav_coll *c = &s->st.c[i];
+        if (c->kind != DAV_BOOK)
+            continue;
+        for (size_t k = 0; k < c->items.nb; k++)
+            for (const dav_item *it = c->items.b[k]; it != NULL;
+                 it = it->next) {
+                for (const char *p = it->uids; p != NULL && *p != '\0';) {
+                    const char *nl = strchr(p, '\n');
+                    size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+                    if (p[0] == 'C' && n == ul + 1 &&
+                        memcmp(p + 1, uid, ul) == 0) {
+                        href->len = 0;
+                        if (vc_buf_str(href, it->href) != CMSB_OK ||
+                            vc_buf_add(href, "", 1) != CMSB_OK)
+                            return CMSB_ENOMEM;
+                        return CMSB_OK;
+                    }
+                    p = nl != NULL ? nl + 1 : NULL;
+                }
+            }
+    }
+    return CMSB_ENOTFOUND;
+}
+
+/* One GET-edit-PUT round. 1 = written (or nothing to change), 0 = 412,
+ * or a CMSB_E* error. */
+static int attempt(dav_src *s, const char *href, const char *uid,
+                   const char *code, card_hit *hit)
+{
+    dav_reply get, put;
+    vc_buf out = {0};
+    int set_form = TSPS_CODE_SRC_NONE, src;
+    unsigned clear = 0;
+    int rc;
+
+    rc = dav_request(s, "GET", href, NULL, NULL, NULL, &get);
+    if (rc != CMSB_OK)
+        return rc;
+    if (get.status == 404 || get.status == 410) {
+        dav_reply_free(&get);
+        return CMSB_ENOTFOUND;
+    }
+    if (get.status != 200) {
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: GET failed\" href=\"%s\" status=%ld", href,
+                        get.status);
+        dav_reply_free(&get);
+        return CMSB_EIO;
+    }
+    memset(hit, 0, sizeof(*hit));
+    hit->uid = uid;
+    rc = vc_parse(get.body.p != NULL ? get.body.p : "", get.body.len, &s->conf,
+                  href, on_hit, quiet, hit);
+    if (rc == CMSB_ECANCELED)
+        rc = CMSB_OK;
+    if (rc == CMSB_OK && !hit->found)
+        rc = CMSB_ENOTFOUND;
+    if (rc != CMSB_OK)
+        goto out;
+    vc_resolve_code(&s->conf, &hit->card, NULL);
+    src = hit->card.c.code_source;
+    if (code[0] == '\0') {
+        if (src == TSPS_CODE_SRC_NONE) {
+            rc = 1;
+            goto out;
+        }
+        clear = CMSB_FORM_ALL;
+    } else {
+        if (strcmp(hit->card.c.code, code) == 0) {
+            rc = 1; /* already so */
+            goto out;
+        }
+        set_form = src == TSPS_CODE_SRC_NONE || src == TSPS_CODE_SRC_GROUP
+                       ? TSPS_CODE_SRC_PROPERTY
+                       : src;
+    }
+    rc = vc_edit_code(get.body.p, get.body.len, &s->conf, uid, set_form, code,
+                      clear, &out);
+    if (rc == CMSB_ENOTSUP && set_form != TSPS_CODE_SRC_PROPERTY &&
+        code[0] != '\0') {
+        /* the field cannot be edited in place; the property form wins
+         * over the others anyway */
+        out.len = 0;
+        rc = vc_edit_code(get.body.p, get.body.len, &s->conf, uid,
+                          TSPS_CODE_SRC_PROPERTY, code, 0, &out);
+    }
+    if (rc == CMSB_OK)
+        rc = vc_buf_add(&out, "", 1);
+    if (rc != CMSB_OK)
+        goto out;
+    if (get.etag[0] == '\0')
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: no ETag, writing without If-Match\" "
+                        "href=\"%s\"",
+                        href);
+    cmsb_source_log(&s->base, TSPS_LOG_DEBUG,
+                    "msg=\"dav: put\" href=\"%s\" etag=%s", href, get.etag);
+    rc = dav_request(s, "PUT", href, NULL, out.p,
+                     get.etag[0] != '\0' ? get.etag : NULL, &put);
+    if (rc != CMSB_OK)
+        goto out;
+    if (put.status >= 200 && put.status < 300) {
+        cmsb_source_log(&s->base, TSPS_LOG_INFO,
+                        "msg=\"code written\" href=\"%s\" code=%s", href,
+                        code[0] ? code : "-");
+        rc = 1;
+    } else if (put.status == 412) {
+        cmsb_source_log(&s->base, TSPS_LOG_INFO,
+                        "msg=\"dav: card changed meanwhile, reapplying\" "
+                        "href=\"%s\"",
+                        href);
+        rc = 0;
+    } else {
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: PUT failed\" href=\"%s\" status=%ld", href,
+                        put.status);
+        rc = CMSB_EIO;
+    }
+    dav_reply_free(&put);
+out:
+    vc_buf_free(&out);
+    dav_reply_free(&get);
+    return rc;
+}
+
+int dav_write_code(cmsb_source *base, const char *uid, const char *code)
+{
+    dav_src *s = (dav_src *)base;
+    vc_buf href = {0};
+    card_hit *hit;
+    int rc = CMSB_OK;
+
+    if (!s->have_st)
+        rc = dav_changes(s, NULL, noop, NULL);
+    if (rc == CMSB_OK)
+        rc = find_href(s, uid, &href);
+    if (rc == CMSB_ENOTFOUND && s->have_st) {
+        /* maybe added since the last sync */
+        rc = dav_changes(s, NULL, noop, NULL);
+        if (rc == CMSB_OK)
+            rc = find_href(s, uid, &href);
+    }
+    if (rc != CMSB_OK) {
+        vc_buf_free(&href);
+        return rc;
+    }
+    hit = malloc(sizeof(*hit));
+    if (hit == NULL) {
+        vc_buf_free(&href);
+        return CMSB_ENOMEM;
+    }
+    rc = CMSB_ECONFLICT;
+    for (int i = 0; i < WRITE_ATTEMPTS; i++) {
+        int k = attempt(s, href.p, uid, code, hit);
+        if (k == 0)
+            continue;
+        rc = k == 1 ? CMSB_OK : k;
+        break;
+    }
+    free(hit);
+    vc_buf_free(&href);
+    return rc;
+}
