@@ -212,12 +212,20 @@ typedef struct tsps__snap {
     /* user id string -> uid: open addressing */
     uint32_t name_mask;
     uint32_t *name_slots; /* uid+1, 0 = empty */
-    /* number key -> uid: open addressing */
+    /* number key -> uid: open addressing, key and uid side by side */
     uint32_t num_mask;
-    uint64_t *num_keys; /* 0 = empty */
-    uint32_t *num_uids;
-    /* (uid, status, code) -> rule: open addressing */
+    struct tsps__nslot {
+        uint64_t key; /* 0 = empty */
+        uint32_t uid;
+    } *nums;
+    /* (uid, status, code) -> rule: compact slots (hash, index) over a
+     * dense array, so a probe touches 16 bytes, not a whole method */
     uint32_t rule_mask;
+    struct tsps__rslot {
+        uint64_t h;   /* 0 = empty */
+        uint32_t idx; /* into rules */
+    } *rslots;
+    uint32_t nrules;
     tsps__rule *rules;
     tsps__tz *zones;
 } tsps__snap;

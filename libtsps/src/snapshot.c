@@ -26,10 +26,20 @@ static uint32_t hash_u64(uint64_t x)
     return (uint32_t)x;
 }
 
-static uint32_t hash_rule(uint32_t uid, unsigned st, const char *code)
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t hash_rule(uint32_t uid, unsigned st, const char *code)
 {
     uint64_t h = tsps__fnv64(code, strlen(code));
-    return hash_u64(h ^ ((uint64_t)uid << 8) ^ st);
+    return mix64(h ^ ((uint64_t)uid << 8) ^ st) | 1;
 }
 
 static void snap_free(tsps_engine *eng, tsps__snap *s)
@@ -41,8 +51,8 @@ static void snap_free(tsps_engine *eng, tsps__snap *s)
         tsps__free(eng, s->by_uid[i]);
     tsps__free(eng, s->by_uid);
     tsps__free(eng, s->name_slots);
-    tsps__free(eng, s->num_keys);
-    tsps__free(eng, s->num_uids);
+    tsps__free(eng, s->nums);
+    tsps__free(eng, s->rslots);
     tsps__free(eng, s->rules);
     for (z = s->zones; z != NULL; z = next) {
         next = z->next;
@@ -139,9 +149,8 @@ static int load_numbers(tsps_engine *eng, MDB_txn *txn, tsps__snap *s)
     int rc;
 
     s->num_mask = pow2_at_least((uint32_t)n) - 1;
-    s->num_keys = tsps__calloc(eng, s->num_mask + 1, sizeof(uint64_t));
-    s->num_uids = tsps__calloc(eng, s->num_mask + 1, sizeof(uint32_t));
-    if (s->num_keys == NULL || s->num_uids == NULL)
+    s->nums = tsps__calloc(eng, s->num_mask + 1, sizeof(*s->nums));
+    if (s->nums == NULL)
         return TSPS_ENOMEM;
     rc = mdb_cursor_open(txn, eng->dbi[DB_NUMBERS], &cur);
     if (rc != MDB_SUCCESS)
@@ -151,10 +160,10 @@ static int load_numbers(tsps_engine *eng, MDB_txn *txn, tsps__snap *s)
         if (k.mv_size == 8 && v.mv_size == 4) {
             uint64_t key = tsps__rd64(k.mv_data);
             uint32_t h = hash_u64(key);
-            while (s->num_keys[h & s->num_mask] != 0)
+            while (s->nums[h & s->num_mask].key != 0)
                 h++;
-            s->num_keys[h & s->num_mask] = key;
-            s->num_uids[h & s->num_mask] = tsps__rd32(v.mv_data);
+            s->nums[h & s->num_mask].key = key;
+            s->nums[h & s->num_mask].uid = tsps__rd32(v.mv_data);
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
@@ -170,8 +179,9 @@ static int load_rules(tsps_engine *eng, MDB_txn *txn, tsps__snap *s)
     int rc;
 
     s->rule_mask = pow2_at_least((uint32_t)n) - 1;
-    s->rules = tsps__calloc(eng, s->rule_mask + 1, sizeof(*s->rules));
-    if (s->rules == NULL)
+    s->rslots = tsps__calloc(eng, s->rule_mask + 1, sizeof(*s->rslots));
+    s->rules = tsps__calloc(eng, n + 1, sizeof(*s->rules));
+    if (s->rslots == NULL || s->rules == NULL)
         return TSPS_ENOMEM;
     rc = mdb_cursor_open(txn, eng->dbi[DB_CODES], &cur);
     if (rc != MDB_SUCCESS)
@@ -189,11 +199,14 @@ static int load_rules(tsps_engine *eng, MDB_txn *txn, tsps__snap *s)
             tmp.used = 1;
             memcpy(tmp.code, kb + 5, cl);
             tsps__dec_method(&rb, &tmp.m);
-            if (!rb.bad) {
-                uint32_t h = hash_rule(tmp.uid, tmp.status, tmp.code);
-                while (s->rules[h & s->rule_mask].used)
-                    h++;
-                s->rules[h & s->rule_mask] = tmp;
+            if (!rb.bad && s->nrules <= n) {
+                uint64_t h = hash_rule(tmp.uid, tmp.status, tmp.code);
+                uint32_t i = (uint32_t)h;
+                while (s->rslots[i & s->rule_mask].h != 0)
+                    i++;
+                s->rslots[i & s->rule_mask].h = h;
+                s->rslots[i & s->rule_mask].idx = s->nrules;
+                s->rules[s->nrules++] = tmp;
             }
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -274,24 +287,26 @@ const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s,
 {
     uint32_t h = hash_u64(key);
     for (;; h++) {
-        uint64_t k = s->num_keys[h & s->num_mask];
-        if (k == 0)
+        const struct tsps__nslot *e = &s->nums[h & s->num_mask];
+        if (e->key == 0)
             return NULL;
-        if (k == key) {
-            uint32_t uid = s->num_uids[h & s->num_mask];
-            return uid < s->nuids ? s->by_uid[uid] : NULL;
-        }
+        if (e->key == key)
+            return e->uid < s->nuids ? s->by_uid[e->uid] : NULL;
     }
 }
 
 const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
                                    tsps_status st, const char *code)
 {
-    uint32_t h = hash_rule(uid, (unsigned)st, code);
-    for (;; h++) {
-        const tsps__rule *r = &s->rules[h & s->rule_mask];
-        if (!r->used)
+    uint64_t h = hash_rule(uid, (unsigned)st, code);
+    for (uint32_t i = (uint32_t)h;; i++) {
+        const struct tsps__rslot *e = &s->rslots[i & s->rule_mask];
+        const tsps__rule *r;
+        if (e->h == 0)
             return NULL;
+        if (e->h != h)
+            continue;
+        r = &s->rules[e->idx];
         if (r->uid == uid && r->status == (uint8_t)st &&
             strcmp(r->code, code) == 0)
             return &r->m;
