@@ -18,7 +18,8 @@ start)
   if [ -z "$port" ]; then
     port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   fi
-  printf 'alice:secret\nbob:hunter2\n' >"$W/users"
+  # kept across restarts (tests add their users to it)
+  [ -f "$W/users" ] || printf 'alice:secret\nbob:hunter2\n' >"$W/users"
   cat >"$W/config" <<CONF
 [server]
 hosts = 127.0.0.1:$port

@@ -1,7 +1,7 @@
 # The carddav:/caldav: adapters (included by libcmsbridge/CMakeLists.txt
 # when CMSB_WITH_CARDDAV is on): libcurl + libxml2, built into cmsb.
-pkg_check_modules(CMSB_CURL REQUIRED IMPORTED_TARGET libcurl)
-pkg_check_modules(CMSB_XML2 REQUIRED IMPORTED_TARGET libxml-2.0)
+pkg_check_modules(CMSB_CURL REQUIRED IMPORTED_TARGET GLOBAL libcurl)
+pkg_check_modules(CMSB_XML2 REQUIRED IMPORTED_TARGET GLOBAL libxml-2.0)
 
 file(GLOB _cmsb_dav_sources CONFIGURE_DEPENDS
   ${CMAKE_CURRENT_SOURCE_DIR}/adapters/dav/*.c)

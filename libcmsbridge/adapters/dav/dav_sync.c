@@ -492,7 +492,8 @@ static int sync_one(run *r, dav_coll *c)
         return cal_full(r, c);
     if (!c->sync) {
         hrefs h = {0};
-        rc = listing(r, c, full, &h);
+        /* etags decide what to fetch; items without one are fetched */
+        rc = listing(r, c, 0, &h);
         if (rc == CMSB_OK)
             rc = fetch(r, c, h.v, h.n);
         hrefs_free(&h);
@@ -539,7 +540,7 @@ static int sync_one(run *r, dav_coll *c)
                                 "msg=\"dav: sync-collection refused, "
                                 "listing\" href=\"%s\" status=%ld",
                                 c->href, code);
-                rc = listing(r, c, 1, &h);
+                rc = listing(r, c, 0, &h);
                 if (rc == CMSB_OK)
                     rc = fetch(r, c, h.v, h.n);
                 hrefs_free(&h);

@@ -1,0 +1,14 @@
+# CardDAV/CalDAV adapters: the multistatus parser and state (no server),
+# and the adapters against a real Radicale started by tests/dav/radicale.sh
+# (exit 77 = skipped when Radicale is missing; scripts/deps.sh test
+# installs it, so CI runs it).
+if(TARGET cmsb_dav_internal)
+  tsps_add_check(check_dav_xml SOURCES unit/check_dav_xml.c
+    LIBS cmsb_dav_internal)
+
+  tsps_add_check(check_dav SOURCES unit/check_dav.c
+    LIBS cmsb_static PkgConfig::CMSB_CURL TIMEOUT 600)
+  target_include_directories(check_dav PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/dav)
+  set_tests_properties(check_dav PROPERTIES SKIP_RETURN_CODE 77
+    RUN_SERIAL TRUE)
+endif()
