@@ -374,6 +374,13 @@ int cmsb_related(cmsb_source *src, const char *contact_uid,
     }
     if (c.kinds == 0)
         c.kinds = CMSB_ITEM_EMAIL | CMSB_ITEM_EVENT | CMSB_ITEM_DOCUMENT;
+    if (c.from == 0 && c.to == 0) {
+        /* no dates: the source's event window around now */
+        const cmsb_options *o = cmsb_source_options(src);
+        int64_t now = cmsb_source_now(src);
+        c.from = now - o->event_past_s;
+        c.to = now + o->event_future_s;
+    }
     if (c.to == 0)
         c.to = c.from + 365 * 86400;
     if (c.to <= c.from)

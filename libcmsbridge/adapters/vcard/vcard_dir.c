@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vcard_dir.h"
@@ -59,14 +60,11 @@ static int open_src(const cmsb_adapter *ad, const char *uri,
     s->conf.known = opt->known_codes;
     s->conf.forms = opt->forms;
     {
-        vc_state st = {0};
-        int rc = vc_state_scan(&st, s->root);
-        vc_state_free(&st);
-        if (rc != CMSB_OK) {
+        struct stat sb;
+        if (stat(s->root, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
             cmsb_source_log(base, TSPS_LOG_ERROR,
-                            "msg=\"cannot read folder\" path=\"%s\" err=%s",
-                            s->root, strerror(errno));
-            return rc == CMSB_EIO ? CMSB_ENOTFOUND : rc;
+                            "msg=\"not a folder\" path=\"%s\"", s->root);
+            return CMSB_ENOTFOUND;
         }
     }
     return CMSB_OK;
@@ -105,6 +103,7 @@ typedef struct run {
     size_t since_cp;
     int64_t now;
     vc_buf *cur;
+    int contacts_only; /* a listing: leave the calendars alone */
 } run;
 
 static int send(run *r, const cmsb_change *ch)
@@ -374,7 +373,7 @@ static void regroup(run *r, const vc_map *gold)
 }
 
 static int run_changes(vcd_source *s, const char *since, cmsb_change_cb cb,
-                       void *arg)
+                       void *arg, int contacts_only)
 {
     run r;
     vc_map gold = {0};
@@ -387,6 +386,7 @@ static int run_changes(vcd_source *s, const char *since, cmsb_change_cb cb,
     r.fp = fingerprint(s);
     r.now = cmsb_source_now(&s->base);
     r.cur = &s->cur;
+    r.contacts_only = contacts_only;
     if (since != NULL) {
         int k = vc_state_parse(&r.st, since, r.fp);
         if (k < 0) {
@@ -407,6 +407,8 @@ static int run_changes(vcd_source *s, const char *since, cmsb_change_cb cb,
             f->deleted = f->has_old;
             continue;
         }
+        if (contacts_only && f->kind == VC_ICS)
+            continue;
         if (f->has_old && !reparse_all && f->mtime == f->o_mtime &&
             f->size == f->o_size &&
             (f->kind == VC_VCF || r.now - f->o_exp < 86400))
@@ -474,7 +476,7 @@ static int run_changes(vcd_source *s, const char *since, cmsb_change_cb cb,
 static int changes_src(cmsb_source *base, const char *since, cmsb_change_cb cb,
                        void *arg)
 {
-    return run_changes((vcd_source *)base, since, cb, arg);
+    return run_changes((vcd_source *)base, since, cb, arg, 0);
 }
 
 typedef struct list_ctx {
@@ -495,7 +497,7 @@ static int contacts_src(cmsb_source *base, cmsb_contact_cb cb, void *arg)
 {
     list_ctx l = {cb, arg};
 
-    return run_changes((vcd_source *)base, NULL, only_contacts, &l);
+    return run_changes((vcd_source *)base, NULL, only_contacts, &l, 1);
 }
 
 /* ---- events in a window ---- */

@@ -12,8 +12,8 @@
 #include "vcard.h"
 
 /* Bounds that keep a hostile or broken RRULE from running away. */
-#define MAX_STEPS     100000 /* iterator steps per rule */
-#define MAX_INSTANCES 5000   /* instances per event in one window */
+#define MAX_STEPS     20000 /* iterator steps per rule */
+#define MAX_INSTANCES 5000  /* instances per event in one window */
 
 typedef struct vev {
     icalcomponent *comp;

@@ -359,7 +359,8 @@ CMSB_API int cmsb_write_code(cmsb_source *src, const char *uid,
 typedef struct cmsb_criteria {
     int version;    /* CMSB_CRITERIA_VERSION */
     unsigned kinds; /* CMSB_ITEM_* bits; 0 = all */
-    int64_t from;   /* UTC seconds; items overlapping [from, to) */
+    int64_t from;   /* UTC seconds; items overlapping [from, to); both 0 =
+                       the source's event window around now */
     int64_t to;     /* 0 = from + 365 days */
     size_t limit;   /* 0 = no limit */
 } cmsb_criteria;
