@@ -15,6 +15,12 @@ if [ "$what" = test ]; then
 fi
 missing=()
 for p in "${pkgs[@]}"; do
+  case "$p" in
+    # A Node.js from elsewhere (e.g. a nodesource build that bundles npm)
+    # conflicts with Debian's npm: only install what has no command yet.
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
     || missing+=("$p")
 done
