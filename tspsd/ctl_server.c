@@ -21,6 +21,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A connection with its output staging buffer: replies to every frame of
+ * one read go out in one write (one TLS record, one syscall) instead of
+ * one each. Kept here, not in daemon.h: only this file writes to sockets.
+ */
+typedef struct conn_io {
+    tspsd_conn c; /* first: a tspsd_conn * is a conn_io * */
+    uint8_t *obuf;
+    size_t olen, ocap;
+    int batching;
+} conn_io;
+
+#define IO(c) ((conn_io *)(c))
+
+static int flush_out(tspsd_conn *c)
+{
+    conn_io *io = IO(c);
+    int rc = 0;
+    if (io->olen > 0)
+        rc = bufferevent_write(c->bev, io->obuf, io->olen);
+    io->olen = 0;
+    if (io->ocap > (256u << 10)) { /* a big reply once: do not keep it */
+        free(io->obuf);
+        io->obuf = NULL;
+        io->ocap = 0;
+    }
+    return rc;
+}
+
 static void conn_free(tspsd_conn *c)
 {
     tspsd *d = c->d;
@@ -40,6 +69,7 @@ static void conn_free(tspsd_conn *c)
     }
     atomic_fetch_sub(&d->metrics.clients, 1);
     tspsd_arena_free(&c->arena);
+    free(IO(c)->obuf);
     free(c);
 }
 
@@ -54,21 +84,26 @@ static void conn_close(tspsd_conn *c, int level, const char *reason)
 
 int tspsd_conn_send(tspsd_conn *c, const Tsps__Response *resp)
 {
+    conn_io *io = IO(c);
     size_t n = tsps__response__get_packed_size(resp);
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    struct evbuffer_iovec v;
-    uint8_t hdr[4];
 
     if (n > (64u << 20))
         return -1;
-    tspsd_frame_header(hdr, (uint32_t)n);
-    if (evbuffer_add(out, hdr, 4) != 0)
-        return -1;
-    if (evbuffer_reserve_space(out, n, &v, 1) < 1)
-        return -1;
-    tsps__response__pack(resp, v.iov_base);
-    v.iov_len = n;
-    return evbuffer_commit_space(out, &v, 1) == 0 ? 0 : -1;
+    if (io->ocap - io->olen < n + TSPSD_FRAME_HDR) {
+        size_t cap = io->ocap ? io->ocap : 16384;
+        while (cap - io->olen < n + TSPSD_FRAME_HDR)
+            cap *= 2;
+        uint8_t *nb = realloc(io->obuf, cap);
+        if (nb == NULL)
+            return -1;
+        io->obuf = nb;
+        io->ocap = cap;
+    }
+    tspsd_frame_header(io->obuf + io->olen, (uint32_t)n);
+    tsps__response__pack(resp, io->obuf + io->olen + TSPSD_FRAME_HDR);
+    io->olen += n + TSPSD_FRAME_HDR;
+    /* Outside a read (events for subscribers), send at once. */
+    return io->batching ? 0 : flush_out(c);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
@@ -77,6 +112,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
     tspsd *d = c->d;
     struct evbuffer *in = bufferevent_get_input(bev);
 
+    IO(c)->batching = 1;
     for (;;) {
         size_t avail = evbuffer_get_length(in);
         const uint8_t *payload;
@@ -85,11 +121,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
         int rc;
 
         if (avail < TSPSD_FRAME_HDR)
-            return;
+            break;
         p = evbuffer_pullup(in, TSPSD_FRAME_HDR);
         uint32_t n = tspsd_frame_len(p);
         if (n > 0 && n <= d->cfg.max_frame && avail < TSPSD_FRAME_HDR + n)
-            return; /* wait for the rest before linearising */
+            break; /* wait for the rest before linearising */
         p = evbuffer_pullup(in, n > 0 && n <= d->cfg.max_frame
                                     ? (ev_ssize_t)(TSPSD_FRAME_HDR + n)
                                     : (ev_ssize_t)TSPSD_FRAME_HDR);
@@ -107,7 +143,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
             return;
         }
         if (rc == TSPSD_FRAME_MORE)
-            return;
+            break;
         char why[160] = "";
         rc = tspsd_dispatch(c, payload, plen, why, sizeof(why));
         tspsd_arena_reset(&c->arena);
@@ -118,6 +154,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
         }
         evbuffer_drain(in, used);
     }
+    IO(c)->batching = 0;
+    flush_out(c);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -195,7 +233,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
         evutil_closesocket(fd);
         return;
     }
-    c = calloc(1, sizeof(*c));
+    c = calloc(1, sizeof(conn_io));
     ssl = SSL_new(d->ssl_ctx);
     if (c == NULL || ssl == NULL) {
         free(c);

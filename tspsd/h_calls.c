@@ -60,7 +60,7 @@ TSPSD_HANDLER(tspsd_h_route)
                                tsps_strerror(rc));
         tspsd_call_event(c->d, 0 /* offered */, id, &dec, oc, 1);
     }
-    Tsps__Decision *m = tspsd_decision_msg(&c->arena, &dec, id, 1);
+    Tsps__Decision *m = tspsd_decision_msg(&c->arena, &dec, id, !r->brief);
     if (m != NULL && r->live)
         m->outcome =
             (char *)(dec.method.kind == TSPS_METHOD_ASK ? "pending" : "routed");
