@@ -162,7 +162,7 @@ static int list_line(void *arg, const char *line, size_t len, size_t off,
     snprintf(c.uid, sizeof(c.uid), "%s", f[0].text);
     snprintf(c.name, sizeof(c.name), "%s", f[1].text);
     if (f[2].text[0] != '\0' && strlen(f[2].text) < sizeof(c.numbers[0])) {
-        snprintf(c.numbers[0], sizeof(c.numbers[0]), "%s", f[2].text);
+        memcpy(c.numbers[0], f[2].text, strlen(f[2].text) + 1);
         c.nnumbers = 1;
     }
     if (n > 3 && cmsb_code_normalize(f[3].text, strlen(f[3].text), c.code)) {

@@ -56,8 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      CMSB_FORM_ALL, &out);
         vc_edit_code(buf, size, &conf, f.first_uid, TSPS_CODE_SRC_CATEGORY,
                      "VIP", 0, &out);
-        vc_edit_code(buf, size, &conf, f.first_uid, TSPS_CODE_SRC_NOTE,
-                     "VIP", 0, &out);
+        vc_edit_code(buf, size, &conf, f.first_uid, TSPS_CODE_SRC_NOTE, "VIP",
+                     0, &out);
         vc_edit_member(buf, size, &conf, "VIP", f.first_uid, size % 3 == 0,
                        &out);
     }

@@ -110,6 +110,7 @@ static int open_common(const cmsb_adapter *ad, const char *uri,
     s->base.adapter = ad; /* from here on x_close frees what we hold */
     if (rc != CMSB_OK)
         return rc;
+    s->anon = opt->username == NULL;
     s->conf.code_prop = opt->code_property;
     s->conf.cat_prefix = opt->category_prefix;
     s->conf.note_prefix = opt->note_prefix;

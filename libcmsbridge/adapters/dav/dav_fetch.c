@@ -179,6 +179,15 @@ static const char PROPFIND_START[] =
     "<D:prop><D:resourcetype/><D:current-user-principal/>"
     "<A:addressbook-home-set/><C:calendar-home-set/></D:prop></D:propfind>";
 
+/* Anonymous: no current-user-principal (Radicale answers 401 to it). */
+static const char PROPFIND_START_ANON[] =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    "<D:propfind xmlns:D=\"DAV:\" "
+    "xmlns:A=\"urn:ietf:params:xml:ns:carddav\" "
+    "xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
+    "<D:prop><D:resourcetype/>"
+    "<A:addressbook-home-set/><C:calendar-home-set/></D:prop></D:propfind>";
+
 static const char PROPFIND_COLLS[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
     "<D:propfind xmlns:D=\"DAV:\" xmlns:S=\"http://calendarserver.org/ns/\">"
@@ -233,7 +242,9 @@ static int probe(dav_src *s, const char *url, dav_ms *ms, long *stc,
     snprintf(cur, sizeof(cur), "%s", url);
     for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
         dav_reply r;
-        rc = dav_request(s, "PROPFIND", cur, "0", PROPFIND_START, NULL, &r);
+        rc = dav_request(s, "PROPFIND", cur, "0",
+                         s->anon ? PROPFIND_START_ANON : PROPFIND_START, NULL,
+                         &r);
         if (rc != CMSB_OK)
             return rc;
         *stc = r.status;

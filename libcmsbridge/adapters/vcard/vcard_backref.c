@@ -345,7 +345,8 @@ int vcd_related(cmsb_source *base, const char *uid, const cmsb_criteria *crit,
             rc = r.err;
     }
     if (rc == CMSB_OK) {
-        qsort(r.items, r.n, sizeof(cmsb_item), cmp_item);
+        if (r.n > 0)
+            qsort(r.items, r.n, sizeof(cmsb_item), cmp_item);
         for (size_t i = 0; i < r.n; i++) {
             if (crit->limit != 0 && i >= crit->limit)
                 break;

@@ -116,7 +116,8 @@ int vc_state_parse(vc_state *st, const char *cursor, uint64_t fingerprint)
             body = nl + 1;
         }
     }
-    qsort(st->f, st->n, sizeof(vc_file), cmp_file);
+    if (st->n > 0)
+        qsort(st->f, st->n, sizeof(vc_file), cmp_file);
     return fp == fingerprint ? 1 : 0;
 }
 
@@ -269,7 +270,7 @@ int vc_state_scan(vc_state *st, const char *root)
     if (dfd < 0)
         return CMSB_EIO;
     rc = scan_dir(&l, dfd, "", 0);
-    if (rc == CMSB_OK)
+    if (rc == CMSB_OK && l.n > 0)
         qsort(l.e, l.n, sizeof(scan_ent), cmp_scan);
     /* merge the sorted scan into the sorted old entries */
     while (rc == CMSB_OK && j < l.n) {
@@ -297,7 +298,7 @@ int vc_state_scan(vc_state *st, const char *root)
     for (size_t k = 0; k < l.n; k++)
         free(l.e[k].path);
     free(l.e);
-    if (rc == CMSB_OK)
+    if (rc == CMSB_OK && st->n > 0)
         qsort(st->f, st->n, sizeof(vc_file), cmp_file);
     return rc;
 }
