@@ -12,3 +12,18 @@ if(TARGET cmsb_dav_internal)
   set_tests_properties(check_dav PROPERTIES SKIP_RETURN_CODE 77
     RUN_SERIAL TRUE)
 endif()
+
+# The shared adapter conformance suite, built again with the carddav: and
+# caldav: fixtures (tests/dav/dav_conformance.h) on a Radicale without auth.
+if(TARGET cmsb_dav_internal AND EXISTS ${PROJECT_SOURCE_DIR}/examples/adapter/csv_adapter.c)
+  tsps_add_check(check_dav_conformance
+    SOURCES unit/check_cmsb_conformance.c
+            ${PROJECT_SOURCE_DIR}/examples/adapter/csv_adapter.c
+    LIBS cmsb_dav_internal PkgConfig::CMSB_CURL TIMEOUT 600)
+  target_include_directories(check_dav_conformance PRIVATE
+    ${PROJECT_SOURCE_DIR}/examples/adapter ${CMAKE_CURRENT_SOURCE_DIR}/dav)
+  target_compile_definitions(check_dav_conformance PRIVATE
+    CMSB_CONFORMANCE_EXTRA="dav_conformance.h")
+  set_tests_properties(check_dav_conformance PROPERTIES SKIP_RETURN_CODE 77
+    RUN_SERIAL TRUE)
+endif()

@@ -20,6 +20,7 @@
 typedef struct th_server {
     char dir[512];
     int port;
+    int noauth; /* DAV_NOAUTH=1: no authentication at all */
 } th_server;
 
 /* Start Radicale in a fresh temp dir (port 0 = pick a free one). Returns
@@ -32,8 +33,9 @@ static inline int th_start(th_server *sv, int port)
 
     if (sv->dir[0] == '\0')
         tsps_check_tmpdir(sv->dir, sizeof(sv->dir));
-    snprintf(cmd, sizeof(cmd), "%s/tests/dav/radicale.sh start '%s' %s",
-             TSPS_SOURCE_DIR, sv->dir, port > 0 ? "" : "");
+    snprintf(cmd, sizeof(cmd),
+             "DAV_NOAUTH=%d %s/tests/dav/radicale.sh start '%s' ", sv->noauth,
+             TSPS_SOURCE_DIR, sv->dir);
     if (port > 0)
         snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%d", port);
     p = popen(cmd, "r");

@@ -3,7 +3,8 @@
 #   radicale.sh start DIR [PORT]  - config, htpasswd users, start; prints the
 #                                   port; DIR/pid, DIR/port, DIR/log
 #   radicale.sh stop DIR          - SIGTERM by PID, wait (bounded)
-# Users (plain htpasswd): alice:secret, bob:hunter2.
+# Users (plain htpasswd): alice:secret, bob:hunter2; DAV_NOAUTH=1 starts it
+# without authentication (anyone may do anything: conformance suite).
 # Exit 77 when Radicale is not installed (the caller skips loudly).
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -20,20 +21,19 @@ start)
   fi
   # kept across restarts (tests add their users to it)
   [ -f "$W/users" ] || printf 'alice:secret\nbob:hunter2\n' >"$W/users"
+  if [ "${DAV_NOAUTH:-0}" = 1 ]; then
+    auth=$'[auth]\ntype = none\n[rights]\ntype = authenticated'
+  else
+    auth=$'[auth]\ntype = htpasswd\nhtpasswd_filename = '"$W"$'/users\nhtpasswd_encryption = plain\ndelay = 0\n[rights]\ntype = owner_only'
+  fi
   cat >"$W/config" <<CONF
 [server]
 hosts = 127.0.0.1:$port
 max_content_length = 200000000
 timeout = 60
-[auth]
-type = htpasswd
-htpasswd_filename = $W/users
-htpasswd_encryption = plain
-delay = 0
+$auth
 [storage]
 filesystem_folder = $W/collections
-[rights]
-type = owner_only
 [web]
 type = none
 [logging]

@@ -111,9 +111,19 @@ static void csv_del(const char *dir, const char *uid)
     csv_edit(dir, uid, NULL);
 }
 
+/* More fixtures from another build of this file: CMSB_CONFORMANCE_EXTRA
+ * names a header defining them as CMSB_CONFORMANCE_FIXTURES (and, with
+ * CMSB_CONFORMANCE_MAIN, its own main(), e.g. to start a server). */
+#ifdef CMSB_CONFORMANCE_EXTRA
+#include CMSB_CONFORMANCE_EXTRA
+#endif
+
 static const fixture fixtures[] = {
     {"vcard-dir", &cmsb_vcard_dir_adapter, vcd_uri, vcd_put, vcd_del, vcd_file},
     {"csv", &csv_phone_list_adapter, csv_uri, csv_put, csv_del, csv_file},
+#ifdef CMSB_CONFORMANCE_FIXTURES
+    CMSB_CONFORMANCE_FIXTURES
+#endif
 };
 #define NFIX ((int)(sizeof(fixtures) / sizeof(fixtures[0])))
 
@@ -511,4 +521,6 @@ static Suite *conformance_suite(void)
     return s;
 }
 
+#ifndef CMSB_CONFORMANCE_MAIN
 TSPS_CHECK_MAIN(conformance_suite)
+#endif

@@ -125,7 +125,7 @@ typedef struct dav_src {
     char **urls;  /* the URLs of the URI (base or collections) */
     size_t nurls;
     int nosync; /* "#nosync": never use sync-collection */
-    int anon; /* no username: no principal to ask for */
+    int anon;   /* no username: no principal to ask for */
     vc_conf conf;
     void *curl; /* CURL *, one per source (keep-alive) */
     char errbuf[256];

@@ -1,0 +1,106 @@
+/* The carddav: and caldav: fixtures of the adapter conformance suite
+ * (tests/unit/check_cmsb_conformance.c, built again by tests/dav.cmake as
+ * check_dav_conformance). One Radicale without auth serves the whole run;
+ * each test gets its own user folder and address book (a caldav: source
+ * given a collection URL syncs it by its type). The "file" of a contact is
+ * Radicale's own storage file, so the byte-for-byte write check looks at
+ * what the server keeps. */
+#include "dav_harness.h"
+
+extern const cmsb_adapter cmsb_carddav_adapter;
+extern const cmsb_adapter cmsb_caldav_adapter;
+
+static th_server conf_sv;
+
+/* the test's folder name (tsps-test-XXXXXX) is its user */
+static const char *conf_user(const char *dir)
+{
+    const char *b = strrchr(dir, '/');
+    return b != NULL ? b + 1 : dir;
+}
+
+static void conf_book(const char *dir)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "/%s/book/", conf_user(dir));
+    /* 201 the first time; 405 when it exists already */
+    th_http(&conf_sv, conf_user(dir), "MKCOL", path, "application/xml",
+            "<?xml version=\"1.0\"?><D:mkcol xmlns:D=\"DAV:\" "
+            "xmlns:C=\"urn:ietf:params:xml:ns:carddav\"><D:set><D:prop>"
+            "<D:resourcetype><D:collection/><C:addressbook/>"
+            "</D:resourcetype></D:prop></D:set></D:mkcol>",
+            NULL, NULL, 0);
+}
+
+static void card_uri(const char *dir, char *buf, size_t len)
+{
+    conf_book(dir);
+    snprintf(buf, len, "carddav:http://127.0.0.1:%d/%s/book/", conf_sv.port,
+             conf_user(dir));
+}
+
+static void cal_uri(const char *dir, char *buf, size_t len)
+{
+    conf_book(dir);
+    snprintf(buf, len, "caldav:http://127.0.0.1:%d/%s/book/", conf_sv.port,
+             conf_user(dir));
+}
+
+static void dav_put(const char *dir, const char *uid, const char *name,
+                    const char *number, const char *code)
+{
+    char extra[200];
+    conf_book(dir);
+    snprintf(extra, sizeof(extra), "NOTE:keep these bytes\\, please\r\n%s%s%s",
+             code[0] ? "X-TSPS-CODE:" : "", code, code[0] ? "\r\n" : "");
+    th_put_card(&conf_sv, conf_user(dir), "book", uid, name, number, extra);
+}
+
+static void dav_del(const char *dir, const char *uid)
+{
+    char file[200];
+    snprintf(file, sizeof(file), "%s.vcf", uid);
+    th_delete(&conf_sv, conf_user(dir), "book", file);
+}
+
+static void dav_file(const char *dir, const char *uid, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/collections/collection-root/%s/book/%s.vcf",
+             conf_sv.dir, conf_user(dir), uid);
+}
+
+#define CMSB_CONFORMANCE_FIXTURES                                              \
+    {"carddav", &cmsb_carddav_adapter, card_uri, dav_put, dav_del, dav_file},  \
+        {"caldav", &cmsb_caldav_adapter, cal_uri, dav_put, dav_del, dav_file},
+
+#define CMSB_CONFORMANCE_MAIN 1
+static Suite *conformance_suite(void);
+
+int main(void)
+{
+    SRunner *sr;
+    int nf, rc;
+
+    conf_sv.noauth = 1;
+    rc = th_start(&conf_sv, 0);
+
+    if (rc == 77) {
+        fprintf(stderr, "SKIP: radicale is not installed "
+                        "(scripts/deps.sh test installs it)\n");
+        tsps_check_rmdir(conf_sv.dir);
+        return 77;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "FAIL: radicale did not start\n");
+        return 1;
+    }
+    sr = srunner_create(conformance_suite());
+    if (getenv("TSPS_TAP") != NULL && *getenv("TSPS_TAP") != '\0')
+        srunner_set_tap(sr, getenv("TSPS_TAP"));
+    srunner_run_all(sr, CK_NORMAL);
+    nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    th_stop(&conf_sv);
+    tsps_check_rmdir(conf_sv.dir);
+    return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
