@@ -17,6 +17,9 @@ typedef struct fixture {
     void (*del)(const char *dir, const char *uid);
     /* the file that holds uid (for the byte-for-byte write check) */
     void (*file_of)(const char *dir, const char *uid, char *buf, size_t len);
+    /* a weekly meeting, 4 Mondays from 2026-01-05 09:00Z, with attendee
+     * <uid>@example.com (adapters with CMSB_CAP_EVENTS) */
+    void (*put_meeting)(const char *dir, const char *uid);
 } fixture;
 
 /* ---- vcard-dir: one card per file ---- */
@@ -42,9 +45,24 @@ static void vcd_put(const char *dir, const char *uid, const char *name,
     snprintf(text, sizeof(text),
              "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:%s\r\nN:;%s;;;\r\n"
              "TEL;TYPE=CELL:%s\r\nNOTE:keep these bytes\\, please\r\n"
-             "%s%s%sUID:%s\r\nEND:VCARD\r\n",
-             name, name, number, code[0] ? "X-TSPS-CODE:" : "", code,
+             "EMAIL:%s@example.com\r\n%s%s%sUID:%s\r\nEND:VCARD\r\n",
+             name, name, number, uid, code[0] ? "X-TSPS-CODE:" : "", code,
              code[0] ? "\r\n" : "", uid);
+    test_write(path, text);
+}
+
+static void vcd_meeting(const char *dir, const char *uid)
+{
+    char path[700], text[1024];
+    snprintf(path, sizeof(path), "%s/book/meeting.ics", dir);
+    snprintf(text, sizeof(text),
+             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\n"
+             "UID:weekly\r\nSUMMARY:Weekly\r\n"
+             "DTSTART:20260105T090000Z\r\nDTEND:20260105T100000Z\r\n"
+             "RRULE:FREQ=WEEKLY;COUNT=4\r\n"
+             "ATTENDEE:mailto:%s@Example.com\r\nEND:VEVENT\r\n"
+             "END:VCALENDAR\r\n",
+             uid);
     test_write(path, text);
 }
 
@@ -119,8 +137,9 @@ static void csv_del(const char *dir, const char *uid)
 #endif
 
 static const fixture fixtures[] = {
-    {"vcard-dir", &cmsb_vcard_dir_adapter, vcd_uri, vcd_put, vcd_del, vcd_file},
-    {"csv", &csv_phone_list_adapter, csv_uri, csv_put, csv_del, csv_file},
+    {"vcard-dir", &cmsb_vcard_dir_adapter, vcd_uri, vcd_put, vcd_del, vcd_file,
+     vcd_meeting},
+    {"csv", &csv_phone_list_adapter, csv_uri, csv_put, csv_del, csv_file, NULL},
 #ifdef CMSB_CONFORMANCE_FIXTURES
     CMSB_CONFORMANCE_FIXTURES
 #endif
@@ -453,23 +472,67 @@ START_TEST(test_write_back)
 }
 END_TEST
 
+typedef struct ev_acc {
+    int n;
+    char uids[16][TSPS_UID_MAX];
+} ev_acc;
+
+static int on_ev(void *arg, const tsps_event *e)
+{
+    ev_acc *a = arg;
+    if (a->n < 16)
+        snprintf(a->uids[a->n], TSPS_UID_MAX, "%s", e->uid);
+    a->n++;
+    ck_assert_int_gt(e->end, e->start);
+    return 0;
+}
+
+static int on_item(void *arg, const cmsb_item *it)
+{
+    ck_assert_uint_eq(it->kind, CMSB_ITEM_EVENT);
+    (*(int *)arg)++;
+    return 0;
+}
+
+#define JAN1 1767225600LL /* 2026-01-01T00:00Z */
+
 START_TEST(test_events_window)
 {
     const fixture *f = &fixtures[_i];
     cmsb_source *src = open_fix(f);
+    ev_acc a = {0};
 
     if (!(f->ad->caps & CMSB_CAP_EVENTS)) {
-        ck_assert_int_eq(cmsb_events(src, 0, 10, (cmsb_event_cb)stop_now, NULL),
-                         CMSB_ENOTSUP);
-    } else {
-        /* an empty source has no events; the window must be valid */
+        ck_assert_int_eq(cmsb_events(src, 0, 10, on_ev, &a), CMSB_ENOTSUP);
+        cmsb_source_close(src);
+        return;
+    }
+    ck_assert_int_eq(cmsb_events(src, 10, 10, on_ev, &a), CMSB_EINVAL);
+    ck_assert_int_eq(cmsb_events(src, JAN1, JAN1 + 60 * 86400, on_ev, &a),
+                     CMSB_OK);
+    ck_assert_int_eq(a.n, 0);
+    ck_assert_ptr_nonnull(f->put_meeting);
+    f->put_meeting(dir, "u1");
+    ck_assert_int_eq(cmsb_events(src, JAN1, JAN1 + 60 * 86400, on_ev, &a),
+                     CMSB_OK);
+    ck_assert_int_eq(a.n, 4); /* recurrences expanded */
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            ck_assert_str_ne(a.uids[i], a.uids[j]);
+    memset(&a, 0, sizeof(a)); /* Jan 10 .. Jan 20: the 12th and 19th */
+    ck_assert_int_eq(
+        cmsb_events(src, JAN1 + 9 * 86400, JAN1 + 19 * 86400, on_ev, &a),
+        CMSB_OK);
+    ck_assert_int_eq(a.n, 2);
+    if (f->ad->caps & CMSB_CAP_RELATED) {
+        cmsb_criteria crit = CMSB_CRITERIA_INIT;
         int n = 0;
-        ck_assert_int_eq(
-            cmsb_events(src, 0, 86400 * 400, (cmsb_event_cb)count_cb, &n),
-            CMSB_OK);
-        ck_assert_int_eq(n, 0);
-        ck_assert_int_eq(cmsb_events(src, 10, 10, (cmsb_event_cb)count_cb, &n),
-                         CMSB_EINVAL);
+        f->put(dir, "u1", "Anna", "+49 30 1234567", "");
+        crit.from = JAN1;
+        crit.to = JAN1 + 60 * 86400;
+        crit.limit = 3;
+        ck_assert_int_eq(cmsb_related(src, "u1", &crit, on_item, &n), CMSB_OK);
+        ck_assert_int_eq(n, 3); /* 4 related, limited to 3 */
     }
     cmsb_source_close(src);
 }
