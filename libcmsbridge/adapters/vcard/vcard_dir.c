@@ -2,6 +2,7 @@
  * files, as Outlook, Google, Apple and Thunderbird export them. This file
  * holds the vtable and the change engine; parsing, state, iCalendar and
  * write-back live beside it. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -571,6 +572,35 @@ static int events_src(cmsb_source *base, int64_t from, int64_t to,
 
 /* ---- inotify ---- */
 
+#define WATCH_MASK                                                             \
+    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |    \
+     IN_ATTRIB)
+
+/* Watch a folder and the folders below it (the scan goes as deep). */
+static void watch_tree(int fd, const char *path, int depth)
+{
+    DIR *d;
+    struct dirent *de;
+
+    if (depth >= 8)
+        return;
+    d = opendir(path);
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char sub[4096];
+        struct stat sb;
+        if (de->d_name[0] == '.' ||
+            (size_t)snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >=
+                sizeof(sub) ||
+            stat(sub, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            continue;
+        if (inotify_add_watch(fd, sub, WATCH_MASK) >= 0)
+            watch_tree(fd, sub, depth + 1);
+    }
+    closedir(d);
+}
+
 static int watch_fd_src(cmsb_source *base, int *fd)
 {
     vcd_source *s = (vcd_source *)base;
@@ -579,13 +609,12 @@ static int watch_fd_src(cmsb_source *base, int *fd)
         s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (s->ino_fd < 0)
             return CMSB_EIO;
-        if (inotify_add_watch(s->ino_fd, s->root,
-                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-                                  IN_DELETE | IN_CREATE | IN_ATTRIB) < 0) {
+        if (inotify_add_watch(s->ino_fd, s->root, WATCH_MASK) < 0) {
             close(s->ino_fd);
             s->ino_fd = -1;
             return CMSB_EIO;
         }
+        watch_tree(s->ino_fd, s->root, 0);
     }
     *fd = s->ino_fd;
     return CMSB_OK;
@@ -614,6 +643,11 @@ static int watch_drain_src(cmsb_source *base)
                  strcasecmp(dot, ".ics") == 0 || strcasecmp(dot, ".ical") == 0))
                 hit = 1;
             if (ev->mask & IN_Q_OVERFLOW)
+                hit = 1;
+            /* a new folder may already hold files: resync (its own watch
+             * comes when the fd is made again; sync reads it anyway) */
+            if ((ev->mask & IN_ISDIR) &&
+                (ev->mask & (IN_CREATE | IN_MOVED_TO)) && name[0] != '.')
                 hit = 1;
             p += sizeof(struct inotify_event) + ev->len;
         }

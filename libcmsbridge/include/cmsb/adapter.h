@@ -58,19 +58,26 @@ struct cmsb_adapter {
      * open then fails): the core calls x_close only when it is set.
      * `opt` has every default filled in; the strings in it stay valid
      * until x_close (cmsb_source_options() returns the same struct).
-     * Blocking: may block. Return CMSB_OK or an error.
+     * Ownership: `uri` is borrowed for the call; what the adapter
+     * allocates into `src` is its own until x_close.
+     * Blocking: may block. Threads: any thread, once per source.
      */
     int (*x_open)(const struct cmsb_adapter *ad, const char *uri,
                   const cmsb_options *opt, cmsb_source *src);
 
-    /** Release everything the source holds. Must not fail. */
+    /**
+     * Release everything the source holds (not `src` itself: the core
+     * frees it). Must not fail. Blocking: should not block for long.
+     * Threads: no other call on `src` is in flight.
+     */
     void (*x_close)(cmsb_source *src);
 
     /**
-     * Every contact, each once, through cb. The adapter owns the contact
-     * struct; fields it does not know stay zero. code/code_source/
-     * code_detail report the handling code and which form it came from.
-     * Blocking: may block.
+     * Every contact, each once, through cb. Fields the adapter does not
+     * know stay zero; code/code_source/code_detail report the handling
+     * code and which form it came from.
+     * Ownership: the contact is the adapter's, valid during the callback.
+     * Blocking: may block. Threads: serialised per source by the core.
      */
     int (*x_contacts)(cmsb_source *src, cmsb_contact_cb cb, void *arg);
 
@@ -81,7 +88,10 @@ struct cmsb_adapter {
      * cursor reflects every record before it; the last record must be a
      * CHECKPOINT. Checkpoints every few thousand records let a crashed
      * sync resume. A cursor the adapter does not understand is treated as
-     * NULL. Blocking: may block.
+     * NULL.
+     * Ownership: `since` is borrowed for the call; records (and cursors
+     * in them) are the adapter's, valid during the callback.
+     * Blocking: may block. Threads: serialised per source by the core.
      */
     int (*x_changes)(cmsb_source *src, const char *since, cmsb_change_cb cb,
                      void *arg);
@@ -89,33 +99,39 @@ struct cmsb_adapter {
     /**
      * (CMSB_CAP_EVENTS) Event instances overlapping [from, to), recurrences
      * expanded, uid = event UID + "/" + original start (UTC, basic ISO).
-     * Blocking: may block.
+     * Ownership: events are the adapter's, valid during the callback.
+     * Blocking: may block. Threads: serialised per source by the core.
      */
     int (*x_events)(cmsb_source *src, int64_t from, int64_t to,
                     cmsb_event_cb cb, void *arg);
 
     /**
      * (CMSB_CAP_WRITE) Write `code` (valid, upper case, "" = clear) to the
-     * contact `uid`, changing nothing else. Blocking: may block.
+     * contact `uid`, changing nothing else, atomically where the store
+     * allows (files: temp + rename). Ownership: arguments are borrowed.
+     * Blocking: may block. Threads: serialised per source by the core.
      */
     int (*x_write_code)(cmsb_source *src, const char *uid, const char *code);
 
     /**
-     * (CMSB_CAP_RELATED) Items related to contact `uid` under `crit` (kinds
-     * never 0, to never 0 when called by the core). Blocking: may block.
+     * (CMSB_CAP_RELATED) Items related to contact `uid` under `crit` (the
+     * core fills kinds, from and to), in start order, at most crit->limit
+     * (0 = all). Ownership: items are the adapter's, valid during the
+     * callback. Blocking: may block. Threads: serialised per source.
      */
     int (*x_related)(cmsb_source *src, const char *uid,
                      const cmsb_criteria *crit, cmsb_item_cb cb, void *arg);
 
     /**
-     * (CMSB_CAP_WATCH) A pollable fd owned by the source (*fd), readable
-     * when something may have changed. Non-blocking.
+     * (CMSB_CAP_WATCH) A pollable fd (*fd), readable when something may
+     * have changed. Ownership: the source owns and closes it.
+     * Blocking: never. Threads: serialised per source.
      */
     int (*x_watch_fd)(cmsb_source *src, int *fd);
 
     /**
      * (CMSB_CAP_WATCH) Consume notifications; 1 = relevant change, 0 =
-     * none. Non-blocking.
+     * none. Blocking: never. Threads: serialised per source.
      */
     int (*x_watch_drain)(cmsb_source *src);
 };
