@@ -551,6 +551,56 @@ static void api_password(tspsd_web *w, struct evhttp_request *req,
     web_send_json(req, 200, json_pack("{s:b}", "ok", 1));
 }
 
+/* Working hours and time zone: the user themself (the control protocol's
+ * user.put is admin-only and replaces the whole user). */
+static void api_hours(tspsd_web *w, struct evhttp_request *req,
+                      const web_session *s)
+{
+    tspsd_conn c;
+    tsps_user u;
+    char why[160];
+    json_t *b = web_body_json(req);
+    const char *user = b ? json_string_value(json_object_get(b, "user")) : NULL;
+    const char *tz = b ? json_string_value(json_object_get(b, "tz")) : NULL;
+    const char *hours =
+        b ? json_string_value(json_object_get(b, "hours")) : NULL;
+    int rc;
+
+    web_conn_init(w->d, &c, s);
+    if (user == NULL || (tz == NULL && hours == NULL)) {
+        json_decref(b);
+        web_send_error(req, 400, "{user, tz, hours} required");
+        return;
+    }
+    if (!tspsd_authz(&c, user, TSPSD_RIGHT_OWN, NULL, why, sizeof(why))) {
+        json_decref(b);
+        web_send_error(req, 403, why);
+        return;
+    }
+    rc = tsps_user_get(w->d->eng, user, &u);
+    if (rc == TSPS_OK && tz != NULL) {
+        if (strlen(tz) >= sizeof(u.tz))
+            rc = TSPS_ETZ;
+        else
+            snprintf(u.tz, sizeof(u.tz), "%s", tz[0] ? tz : "UTC");
+    }
+    if (rc == TSPS_OK && hours != NULL)
+        rc = tsps_hours_parse(hours, &u.hours);
+    if (rc == TSPS_OK)
+        rc = tsps_user_put(w->d->eng, &u);
+    if (rc == TSPS_OK)
+        tspsd_log(TSPSD_LOG_INFO, 0, u.id, "hours set", "by=%s", s->identity);
+    json_decref(b);
+    if (rc != TSPS_OK) {
+        web_send_error(req, rc == TSPS_ENOTFOUND ? 404 : 400,
+                       tsps_strerror(rc));
+        return;
+    }
+    char hb[512] = "";
+    tsps_hours_format(&u.hours, hb, sizeof(hb), NULL);
+    web_send_json(req, 200, json_pack("{s:s, s:s}", "tz", u.tz, "hours", hb));
+}
+
 void web_api(tspsd_web *w, struct evhttp_request *req, const char *path,
              const web_session *s)
 {
@@ -565,6 +615,8 @@ void web_api(tspsd_web *w, struct evhttp_request *req, const char *path,
         api_calls(w, req, s);
     } else if (strcmp(path, "prefs") == 0) {
         api_prefs(w, req, s);
+    } else if (strcmp(path, "hours") == 0 && m == EVHTTP_REQ_POST) {
+        api_hours(w, req, s);
     } else if (strcmp(path, "password") == 0 && m == EVHTTP_REQ_POST) {
         api_password(w, req, s);
     } else if (strncmp(path, "call/", 5) == 0) {

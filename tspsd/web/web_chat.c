@@ -194,6 +194,7 @@ void web_chat(tspsd_web *w, struct evhttp_request *req, const char *rest,
             room, "me",
             json_string(s->guest_call ? s->guest_name : s->identity));
         json_object_set_new(room, "csrf", json_string(s->csrf));
+        json_object_set_new(room, "guest", json_boolean(s->guest_call != 0));
         web_send_json(req, 200, room);
         return;
     }

@@ -1,0 +1,300 @@
+// run_web_tests.mjs - the web UI in a real browser (headless Debian chromium
+// driven by playwright-core) against a real tspsd with its SIP front, sipp
+// as the caller. Usage:
+//   node run_web_tests.mjs --tspsd BIN --tspsctl BIN --sipp BIN
+//        --scenarios tests/sip/scenarios --artifacts DIR [--docs-img FILE]
+// Exit 0 = all passed, 1 = a failure, 77 = chromium or playwright missing.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  SKIP, findChromium, loadPlaywright, launch, Daemon, SippCall, tmpdir, provision,
+  loginPassword, sleep,
+} from './lib.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    tspsd: { type: 'string' }, tspsctl: { type: 'string' }, sipp: { type: 'string' },
+    scenarios: { type: 'string' }, artifacts: { type: 'string', default: '.' },
+    'docs-img': { type: 'string' },
+  },
+});
+
+const results = [];
+async function check(name, fn) {
+  const t0 = performance.now();
+  try {
+    await fn();
+    results.push([name, true]);
+    console.log(`PASS ${name} (${Math.round(performance.now() - t0)} ms)`);
+  } catch (e) {
+    results.push([name, false]);
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+const exe = findChromium();
+if (!exe) {
+  console.log('SKIP: no chromium (apt-get install chromium); browser tests NOT run');
+  process.exit(SKIP);
+}
+const pw = await loadPlaywright();
+if (!pw) {
+  console.log('SKIP: playwright-core missing (npm ci in tests/web); browser tests NOT run');
+  process.exit(SKIP);
+}
+
+const work = tmpdir('tsps-web-');
+fs.mkdirSync(opt.artifacts, { recursive: true });
+const d = new Daemon(opt.tspsd, opt.tspsctl, work);
+let browser;
+let nsipp = 0;
+const call = (caller, called, name) => new SippCall(opt.sipp, opt.scenarios, work, ++nsipp).start(d.sipPort, caller, called, name);
+const errors = [];
+
+try {
+  await d.start();
+  await provision(d, work);
+  browser = await launch(pw, exe, work);
+  const ctxOpts = { ignoreHTTPSErrors: true, viewport: { width: 1100, height: 900 } };
+  const alice = await browser.newContext(ctxOpts);
+  const pa = await alice.newPage();
+  pa.on('pageerror', (e) => errors.push('alice page: ' + e.message));
+  pa.on('dialog', (dl) => { errors.push('dialog opened: ' + dl.message()); dl.dismiss(); });
+
+  await check('login with a password; a wrong one is refused', async () => {
+    await pa.goto(d.url + '/login.html');
+    await pa.fill('#user', 'alice');
+    await pa.fill('#password', 'wrong-password');
+    await pa.click('#login-btn');
+    await pa.waitForFunction(() => document.getElementById('login-error').textContent.includes('Wrong'));
+    await loginPassword(pa, d.url, 'alice', 'alice-secret-1');
+    await pa.waitForSelector('#stream.live', { timeout: 5000 });
+    const nav = await pa.textContent('#nav');
+    assert(nav.includes('alice'), 'nav shows the identity: ' + nav);
+    const cookies = await alice.cookies();
+    const s = cookies.find((c) => c.name === 'tsps_session');
+    assert(s && s.httpOnly && s.secure && s.sameSite === 'Strict', 'cookie flags: ' + JSON.stringify(s));
+  });
+
+  let c1;
+  await check('a sipp call pops up with the right contact within 1 s', async () => {
+    c1 = await call('+4930222222', '+4930111111', 'Anna');
+    const shown = await (await pa.waitForFunction(() => {
+      const n = document.getElementById('pp-name');
+      return n && n.textContent === 'Anna Example' && Date.now();
+    }, null, { timeout: 5000, polling: 'raf' })).jsonValue();
+    const ms = performance.now() - c1.t0;
+    const arrival = shown - d.offeredAt();
+    console.log(`  pop-up ${Math.round(arrival)} ms after the INVITE reached tspsd (${Math.round(ms)} ms after sipp started)`);
+    assert(arrival < 1000, `pop-up took ${Math.round(arrival)} ms after the call arrived`);
+    const code = await pa.textContent('#pp-code');
+    assert(code === 'VIP', 'code ' + code);
+    const src = await pa.textContent('#pp-code-source');
+    assert(src.includes('vCard property') && src.includes('alice-book'), 'code source: ' + src);
+    const trace = await pa.textContent('#pp-trace');
+    assert(trace.includes('VIP') && trace.includes('alice'), 'trace: ' + trace);
+    await pa.waitForFunction(() => /\d+ s left/.test(document.getElementById('pp-countdown').textContent));
+    const ev = await pa.textContent('#pp-events');
+    assert(ev.includes('Contract review with Anna') && ev.includes('Kick-off with Anna'), 'events: ' + ev);
+    await pa.click('#btn-contact');
+    const card = await pa.textContent('#pp-card');
+    assert(card.includes('anna@example.org') && card.includes('Example & Co'), 'card: ' + card);
+    await pa.screenshot({ path: path.join(opt.artifacts, 'popup.png') });
+  });
+
+  await check('the related-items window is settable in the page', async () => {
+    await pa.fill('#crit-past', '1');
+    await pa.fill('#crit-next', '0');
+    await pa.click('.crit button');
+    await pa.waitForFunction(() => !document.getElementById('pp-events').textContent.includes('Kick-off'));
+    let ev = await pa.textContent('#pp-events');
+    assert(!ev.includes('Contract review'), 'next 0 days still lists a future event: ' + ev);
+    await pa.fill('#crit-past', '0');
+    await pa.fill('#crit-next', '5');
+    await pa.click('.crit button');
+    await pa.waitForFunction(() => document.getElementById('pp-events').textContent.includes('Contract review'));
+    ev = await pa.textContent('#pp-events');
+    assert(!ev.includes('Kick-off'), 'past 0 days still lists a past event: ' + ev);
+  });
+
+  await check('"forward to" makes sipp receive the 302 to that number', async () => {
+    await pa.fill('#forward-number', '+49 30 777777');
+    await pa.click('#btn-forward');
+    const rc = await c1.wait();
+    const f = c1.final();
+    assert(rc === 0, 'sipp rc ' + rc);
+    assert(f && f.status === 302, 'final: ' + JSON.stringify(f));
+    assert(f.contact.includes('+4930777777'), 'Contact: ' + f.contact);
+    await pa.waitForFunction(() => document.getElementById('pp-outcome').textContent !== 'pending');
+    const hist = d.ctl('--json', 'history', 'alice');
+    assert(hist.includes('"actor":') && hist.includes('alice'), 'history names the actor');
+  });
+
+  await check('contact names with <script> are shown as text', async () => {
+    const c = await call('+4930333333', '+4930111111', 'x');
+    await pa.waitForFunction(() => (document.getElementById('pp-name') || {}).textContent?.startsWith('<script>'),
+      null, { timeout: 5000 });
+    const name = await pa.textContent('#pp-name');
+    assert(name === '<script>window.__xss=1</script><img src=x onerror=alert(1)>', 'name: ' + name);
+    const inj = await pa.evaluate(() => ({
+      xss: window.__xss, scripts: document.querySelectorAll('#popup script, #popup img').length,
+      listImgs: document.querySelectorAll('#calls img, #calls script').length,
+    }));
+    assert(inj.xss === undefined && inj.scripts === 0 && inj.listImgs === 0, JSON.stringify(inj));
+    await pa.click('#btn-reject');
+    const rc = await c.wait();
+    const f = c.final();
+    assert(rc === 0 && f && f.status >= 400, 'reject: ' + JSON.stringify(f));
+  });
+
+  await check('a POST without the CSRF token is refused (403)', async () => {
+    const r = await pa.evaluate(async () => {
+      const no = await fetch('/api/rpc/code_list', { method: 'POST', body: '{"user":"alice"}' });
+      const bad = await fetch('/api/prefs', { method: 'POST', headers: { 'X-CSRF-Token': 'f'.repeat(64) }, body: '{}' });
+      const me = await (await fetch('/api/me')).json();
+      const ok = await fetch('/api/rpc/code_list', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf }, body: '{"user":"alice"}' });
+      const login = await fetch('/api/login', { method: 'POST', body: '{"user":"alice","password":"alice-secret-1"}' });
+      return [no.status, bad.status, ok.status, login.status];
+    });
+    assert(r[0] === 403 && r[1] === 403 && r[2] === 200 && r[3] === 403, 'statuses ' + r);
+  });
+
+  await check('the attendant console shows a delegated user\'s call, not another\'s', async () => {
+    const carol = await browser.newContext(ctxOpts);
+    const pc = await carol.newPage();
+    pc.on('pageerror', (e) => errors.push('carol page: ' + e.message));
+    const link = d.ctl('user', 'login-link', 'carol');
+    assert(link.startsWith(d.url + '/login?t='), 'link ' + link);
+    await pc.goto(link);
+    await pc.waitForURL(d.url + '/');
+    const again = await (await carol.newPage()).goto(link);
+    assert(again.url().includes('error=link'), 'a login link works once: ' + again.url());
+    await pc.goto(d.url + '/console.html');
+    await pc.waitForSelector('#stream.live');
+    const ca = await call('+4930222222', '+4930111111', 'Anna');
+    const cb = await call('+4930444444', '+4930600600', 'Someone');
+    await pc.waitForSelector('section.group[data-user="alice"] tr[data-call]', { timeout: 5000 });
+    await sleep(400); /* bob's call is offered too: give it time to (wrongly) arrive */
+    const txt = await pc.textContent('#groups');
+    assert(txt.includes('Anna Example'), 'alice\'s call missing: ' + txt);
+    assert(!txt.includes('+4930444444') && !txt.includes('bob'), 'bob\'s call leaked: ' + txt);
+    const api = await pc.evaluate(async () => (await fetch('/api/calls')).json());
+    assert(api.calls.every((c) => c.user === 'alice'), 'API leaked: ' + JSON.stringify(api.calls.map((c) => c.user)));
+    const denied = await pc.evaluate(async () => {
+      const me = await (await fetch('/api/me')).json();
+      const r = await fetch('/api/rpc/calls_live', { method: 'POST', headers: { 'X-CSRF-Token': me.csrf }, body: '{"user":"bob"}' });
+      return r.status;
+    });
+    assert(denied === 403, 'calls_live for bob: ' + denied);
+    await pc.screenshot({ path: path.join(opt.artifacts, 'console.png') });
+    /* The attendant acts on alice's call; bob's is cleared by the admin. */
+    await pc.click(`section.group[data-user="alice"] tr[data-call] button`);
+    await pc.waitForSelector('#btn-voicemail:not([disabled])');
+    await pc.click('#btn-voicemail');
+    const ra = await ca.wait();
+    assert(ra === 0 && ca.final().status === 302, 'voicemail by attendant: ' + JSON.stringify(ca.final()));
+    const live = JSON.parse(d.ctl('--json', 'calls'));
+    const bobCall = (live.calls || live).find ? (live.calls || live).find((c) => c.user === 'bob') : null;
+    if (bobCall) d.ctl('act', String(bobCall.call_id), 'reject');
+    await cb.wait();
+    await carol.close();
+  });
+
+  await check('web chat: messages go both ways between two browser contexts', async () => {
+    const c = await call('+4930222222', '+4930111111', 'Anna');
+    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'pending' &&
+      document.getElementById('pp-name').textContent === 'Anna Example', null, { timeout: 5000 });
+    const callId = await pa.evaluate(() => Number(document.querySelector('#calls li[data-call]').dataset.call));
+    await pa.click('#btn-chat');
+    await pa.waitForSelector('#chat-invite');
+    const invite = await pa.inputValue('#chat-invite');
+    assert(invite.includes('/chat/join?t='), 'invite ' + invite);
+    const guest = await browser.newContext(ctxOpts);
+    const pg = await guest.newPage();
+    pg.on('pageerror', (e) => errors.push('guest page: ' + e.message));
+    await pg.goto(invite + '&name=Anna');
+    await pg.waitForSelector('#stream.live');
+    const pac = await alice.newPage();
+    await pac.goto(`${d.url}/chat.html?call=${callId}`);
+    await pac.waitForSelector('#stream.live');
+    await pac.fill('#chat-text', 'Hello Anna, <b>one</b> minute');
+    await pac.click('#chat-send');
+    await pg.waitForFunction(() => document.getElementById('messages').textContent.includes('Hello Anna, <b>one</b> minute'), null, { timeout: 5000 });
+    await pg.fill('#chat-text', 'Sure, I wait');
+    await pg.click('#chat-send');
+    await pac.waitForFunction(() => document.getElementById('messages').textContent.includes('Sure, I wait'), null, { timeout: 5000 });
+    const gApi = await pg.evaluate(async () => (await fetch('/api/calls')).status);
+    assert(gApi === 403, 'a chat guest reached /api/calls: ' + gApi);
+    const transcript = await pac.evaluate(async (id) => (await fetch(`/api/chat/${id}`)).json(), callId);
+    assert(transcript.messages.length === 2 && transcript.messages[1].from === 'Anna (guest)', JSON.stringify(transcript.messages));
+    await pac.screenshot({ path: path.join(opt.artifacts, 'chat.png') });
+    await pa.bringToFront();
+    await pa.click('#btn-voicemail');
+    await c.wait();
+    await guest.close();
+  });
+
+  await check('settings: a rule, hours, status, criteria and a delegation round-trip', async () => {
+    const ps = await alice.newPage();
+    ps.on('pageerror', (e) => errors.push('settings page: ' + e.message));
+    await ps.goto(d.url + '/settings.html');
+    await ps.waitForSelector('#rules tbody tr');
+    await ps.fill('#rule-code', 'VIP');
+    await ps.selectOption('#rule-status', 'meeting');
+    await ps.fill('#rule-method', 'voicemail');
+    await ps.click('#rule-form button');
+    await ps.waitForFunction(() => document.getElementById('rules').textContent.includes('meeting'));
+    await ps.fill('#hours', 'mon-fri 08:00-16:00');
+    await ps.click('#hours-form button');
+    await ps.waitForFunction(() => document.getElementById('toast')?.textContent === 'Hours saved');
+    await ps.selectOption('#status', 'dnd');
+    await ps.fill('#status-note', 'deep work');
+    await ps.click('#status-form button');
+    await ps.waitForFunction(() => document.getElementById('status-now').textContent.includes('dnd'));
+    await ps.fill('#favs', 'Desk of Bob = +4930600600');
+    await ps.click('#prefs-form button');
+    await ps.waitForFunction(() => document.getElementById('toast')?.textContent === 'Saved');
+    await ps.fill('#d-att', 'dave');
+    await ps.click('#deleg-form button');
+    await ps.waitForFunction(() => document.getElementById('delegs').textContent.includes('dave'));
+    const rules = d.ctl('code', 'list', 'alice');
+    assert(rules.includes('meeting'), 'rule not stored: ' + rules);
+    const st = d.ctl('status', 'get', 'alice');
+    assert(st.includes('dnd'), 'status: ' + st);
+    await ps.screenshot({ path: path.join(opt.artifacts, 'settings.png'), fullPage: true });
+    d.ctl('status', 'set', 'alice', 'any');
+  });
+
+  await check('keyboard: the pop-up can be driven without a mouse', async () => {
+    const c = await call('+4930222222', '+4930111111', 'Anna');
+    await pa.bringToFront();
+    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'pending', null, { timeout: 5000 });
+    await pa.focus('#forward-number');
+    await pa.keyboard.type('+4930888888');
+    await pa.keyboard.press('Enter');
+    const rc = await c.wait();
+    assert(rc === 0 && c.final().contact.includes('+4930888888'), 'keyboard forward: ' + JSON.stringify(c.final()));
+  });
+
+  await check('no script errors in any page', async () => {
+    assert(errors.length === 0, errors.join('\n'));
+  });
+  if (opt['docs-img'] && fs.existsSync(path.join(opt.artifacts, 'popup.png')))
+    fs.copyFileSync(path.join(opt.artifacts, 'popup.png'), opt['docs-img']);
+} catch (e) {
+  results.push(['setup', false]);
+  console.log('FAIL setup: ' + (e.stack || e));
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  await d.stop();
+  if (results.some((r) => !r[1])) {
+    console.log('--- tspsd log (tail) ---\n' + d.logText().split('\n').slice(-60).join('\n'));
+  } else {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+const failed = results.filter((r) => !r[1]).length;
+console.log(`${results.length - failed}/${results.length} passed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,101 @@
+// api.js - fetch with the session's CSRF token, the event stream, and a DOM
+// helper that only ever creates text nodes for data (never innerHTML).
+
+let csrf = '';
+export let me = null;
+
+export function h(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') e.addEventListener(k.slice(2), v);
+    else if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = String(v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const kid of kids.flat()) {
+    if (kid === null || kid === undefined || kid === false) continue;
+    e.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return e;
+}
+
+export function clear(e) {
+  while (e.firstChild) e.removeChild(e.firstChild);
+  return e;
+}
+
+export class ApiError extends Error {
+  constructor(status, msg) { super(msg); this.status = status; }
+}
+
+export async function api(method, path, body) {
+  const opt = { method, headers: {}, credentials: 'same-origin', cache: 'no-store' };
+  if (method !== 'GET') {
+    opt.headers['X-CSRF-Token'] = csrf;
+    opt.headers['Content-Type'] = 'application/json';
+    opt.body = JSON.stringify(body || {});
+  }
+  const r = await fetch(path, opt);
+  let j = {};
+  try { j = await r.json(); } catch (_) { /* empty */ }
+  if (r.status === 401 && !location.pathname.startsWith('/login')) {
+    location.href = '/login.html';
+    throw new ApiError(401, 'not logged in');
+  }
+  if (!r.ok) throw new ApiError(r.status, j.error || r.statusText);
+  return j;
+}
+
+/** Call one control-protocol request (same handlers as tspsctl). */
+export function rpc(name, body) { return api('POST', '/api/rpc/' + name, body); }
+
+export async function login() {
+  me = await api('GET', '/api/me');
+  csrf = me.csrf;
+  return me;
+}
+
+export function setCsrf(t) { csrf = t; }
+
+/** Subscribe to /api/events; handlers by event kind. Reconnects itself. */
+export function events(handlers, onState) {
+  const es = new EventSource('/api/events');
+  for (const [kind, fn] of Object.entries(handlers))
+    es.addEventListener(kind, (ev) => fn(JSON.parse(ev.data), ev));
+  es.onopen = () => onState && onState('live');
+  es.onerror = () => onState && onState('reconnecting');
+  return es;
+}
+
+export function fmtTime(s) {
+  if (!s) return '';
+  return new Date(s * 1000).toLocaleString();
+}
+
+export function toast(msg, bad) {
+  let t = document.getElementById('toast');
+  if (!t) {
+    t = h('div', { id: 'toast', role: 'status', 'aria-live': 'polite' });
+    document.body.append(t);
+  }
+  t.textContent = msg;
+  t.className = bad ? 'bad show' : 'show';
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.className = ''; }, 4000);
+}
+
+export function nav(active) {
+  const links = [['/', 'Calls'], ['/console.html', 'Attendant console'],
+    ['/settings.html', 'Settings']];
+  const n = document.getElementById('nav');
+  if (!n) return;
+  clear(n);
+  for (const [href, label] of links)
+    n.append(h('a', { href, 'aria-current': href === active ? 'page' : null }, label));
+  n.append(h('span', { class: 'who' }, me ? me.identity : ''));
+  n.append(h('button', {
+    type: 'button', class: 'link',
+    onclick: async () => { await api('POST', '/api/logout'); location.href = '/login.html'; },
+  }, 'Log out'));
+}

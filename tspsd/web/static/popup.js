@@ -1,0 +1,236 @@
+// popup.js - the call pop-up: who is calling, the contact and its code (and
+// where the code came from), the decision and why, a countdown while the
+// call is held, one-click overrides, the contact card, the caller's history,
+// related calendar events and web chat. Used by the calls page and console.
+import { api, h, clear, fmtTime, toast, me } from './api.js';
+
+const SRC_WORDS = {
+  property: 'a vCard property', category: 'a category', group: 'a contact group',
+  note: 'a marker in the notes', manual: 'set by hand', none: 'no code on the contact',
+};
+
+function plainMethod(d) {
+  const k = d.method_kind;
+  const t = (d.targets || []).map((x) => x.label || x.uri).join(', ');
+  switch (k) {
+    case 'ring': return 'ring ' + (t || 'your phones');
+    case 'forward': return 'forward to ' + t;
+    case 'voicemail': return 'send to voicemail';
+    case 'attendant': return 'pass to your attendant';
+    case 'reject': return 'reject';
+    case 'ask': return 'hold and ask you';
+    default: return d.method || k;
+  }
+}
+
+export class Popup {
+  constructor(root, opts = {}) {
+    this.root = root;
+    this.opts = opts;
+    this.call = null;
+    this.timer = null;
+    this.skew = 0;
+  }
+
+  async show(callId, past, next) {
+    let q = '';
+    if (past !== undefined) q = `?past=${encodeURIComponent(past)}&next=${encodeURIComponent(next)}`;
+    const c = await api('GET', `/api/call/${callId}${q}`);
+    this.skew = c.now - Date.now() / 1000;
+    this.call = c;
+    this.render();
+    return c;
+  }
+
+  /** An event for the call on screen: outcome, decision after override. */
+  update(ev) {
+    if (!this.call || ev.call_id !== this.call.call_id) return;
+    const d = ev.decision || {};
+    Object.assign(this.call, d);
+    this.call.outcome = ev.outcome || d.outcome;
+    if (ev.kind !== 'call.offered') this.call.held = false;
+    this.render();
+  }
+
+  close() {
+    clearInterval(this.timer);
+    clear(this.root);
+    this.root.hidden = true;
+    this.call = null;
+  }
+
+  async act(action) {
+    const c = this.call;
+    try {
+      const r = await api('POST', `/api/call/${c.call_id}/act`, { action });
+      const d = (r.calls || [])[0] || {};
+      toast('Done: ' + (d.method || action));
+      this.call.held = false;
+      this.call.outcome = d.method_kind === 'reject' ? 'rejected' : 'redirected';
+      Object.assign(this.call, d);
+      this.render();
+    } catch (e) {
+      toast('Could not ' + action + ': ' + e.message, true);
+    }
+  }
+
+  countdown(el) {
+    clearInterval(this.timer);
+    const c = this.call;
+    const tick = () => {
+      const left = Math.max(0, Math.round(c.held_until - (Date.now() / 1000 + this.skew)));
+      el.textContent = c.held
+        ? `Held for your decision: ${left} s left, then ${c.method.split(' then ')[1] || 'the fallback'}`
+        : '';
+      if (!c.held || left <= 0) clearInterval(this.timer);
+    };
+    tick();
+    if (c.held) this.timer = setInterval(tick, 250);
+  }
+
+  render() {
+    const c = this.call;
+    const root = clear(this.root);
+    root.hidden = false;
+    const ct = c.contact;
+    const name = c.caller_name || (ct && ct.name) || (c.caller ? 'Unknown caller' : 'Withheld number');
+    const heading = h('h2', { id: 'pp-name', tabindex: '-1' }, name);
+    root.append(
+      h('header', { class: 'pp-head' },
+        heading,
+        h('p', { id: 'pp-number', class: 'number' }, c.caller || 'number withheld'),
+        h('p', { class: 'meta' }, `to ${c.user} (${c.called}) · call ${c.call_id} · `,
+          h('span', { id: 'pp-outcome', class: 'outcome ' + c.outcome }, c.outcome)),
+        h('button', { type: 'button', class: 'close', 'aria-label': 'Close the pop-up',
+          onclick: () => this.close() }, '×')),
+    );
+    const code = c.code || '(none)';
+    root.append(h('p', { id: 'pp-contact', class: 'contact' },
+      ct ? [h('strong', {}, ct.name), ct.org ? ` (${ct.org})` : '', ' — '] : 'Not in your contacts — ',
+      'code ', h('span', { id: 'pp-code', class: 'code' }, code),
+      h('span', { id: 'pp-code-source', class: 'src' },
+        ` from ${SRC_WORDS[c.code_source] || c.code_source}${ct && ct.source ? ' in ' + ct.source : ''}`)));
+    const cd = h('p', { id: 'pp-countdown', class: 'countdown', role: 'timer', 'aria-live': 'off' });
+    root.append(cd);
+    root.append(h('div', { class: 'decision' },
+      h('p', {}, h('strong', {}, 'Decision: '), h('span', { id: 'pp-decision' }, plainMethod(c)),
+        ` (status ${c.status}, from ${c.status_source})`),
+      h('details', { open: true }, h('summary', {}, 'Why'),
+        h('ol', { id: 'pp-trace', class: 'trace' },
+          (c.explain || '').split('\n').filter((l) => /^\d+\. /.test(l))
+            .map((l) => h('li', {}, l.replace(/^\d+\. /, '')))))));
+    root.append(this.actions());
+    root.append(this.related());
+    root.append(h('div', { id: 'pp-more' }));
+    this.countdown(cd);
+    if (this.opts.focus !== false) heading.focus();
+  }
+
+  actions() {
+    const c = this.call;
+    const live = c.held && c.can_act;
+    const dis = live ? null : true;
+    const devSel = h('select', { id: 'take-device', 'aria-label': 'Phone to take the call on', disabled: dis },
+      h('option', { value: '' }, 'all my phones'),
+      (c.devices || []).map((d) => h('option', { value: d.label }, d.label)));
+    const list = h('datalist', { id: 'fav-list' },
+      (c.favourites || []).map((f) => h('option', { value: f.number }, f.label)));
+    const num = h('input', { id: 'forward-number', type: 'tel', list: 'fav-list', placeholder: '+49 30 …',
+      'aria-label': 'Number to forward to', disabled: dis, autocomplete: 'off' });
+    const favBtns = (c.favourites || []).map((f) => h('button', {
+      type: 'button', class: 'fav', disabled: dis, onclick: () => this.act('forward ' + f.number),
+    }, `→ ${f.label}`));
+    const wrap = h('div', { class: 'actions', role: 'group', 'aria-label': 'Actions' },
+      h('div', { class: 'row' },
+        h('button', { type: 'button', id: 'btn-take', disabled: dis,
+          onclick: () => this.act(devSel.value ? 'take ' + devSel.value : 'take') }, 'Take on'),
+        devSel),
+      h('form', { class: 'row', id: 'forward-form', onsubmit: (ev) => {
+        ev.preventDefault();
+        const n = num.value.replace(/[\s()-]/g, '');
+        if (!/^\+?\d{3,20}$/.test(n)) { toast('Type a phone number to forward to', true); return; }
+        this.act('forward ' + n);
+      } }, num, list, h('button', { type: 'submit', id: 'btn-forward', disabled: dis }, 'Forward to')),
+      favBtns.length ? h('div', { class: 'row favs' }, favBtns) : null,
+      h('div', { class: 'row' },
+        h('button', { type: 'button', id: 'btn-voicemail', disabled: dis, onclick: () => this.act('voicemail') }, 'Voicemail'),
+        h('button', { type: 'button', id: 'btn-attendant', disabled: dis, onclick: () => this.act('attendant') }, 'Attendant'),
+        h('button', { type: 'button', id: 'btn-reject', class: 'danger', disabled: dis, onclick: () => this.act('reject') }, 'Reject')),
+      h('div', { class: 'row' },
+        h('button', { type: 'button', id: 'btn-contact', disabled: c.contact ? null : true,
+          onclick: () => this.showContact() }, 'Open contact'),
+        h('button', { type: 'button', id: 'btn-history', onclick: () => this.showHistory() }, 'Call history'),
+        h('button', { type: 'button', id: 'btn-chat', onclick: () => this.startChat() }, 'Start web chat')));
+    return wrap;
+  }
+
+  related() {
+    const c = this.call;
+    const past = h('input', { id: 'crit-past', type: 'number', min: 0, max: 3650, value: c.criteria.past_days,
+      'aria-label': 'Past days' });
+    const next = h('input', { id: 'crit-next', type: 'number', min: 0, max: 3650, value: c.criteria.next_days,
+      'aria-label': 'Next days' });
+    const ev = c.events || [];
+    return h('section', { class: 'related', 'aria-label': 'Related items' },
+      h('h3', {}, 'Calendar with this caller'),
+      h('form', { class: 'row crit', onsubmit: async (e) => {
+        e.preventDefault();
+        await this.show(c.call_id, past.value, next.value);
+      } }, 'past ', past, ' days, next ', next, ' days ', h('button', { type: 'submit' }, 'Filter')),
+      ev.length
+        ? h('ul', { id: 'pp-events' }, ev.map((x) => h('li', { class: x.when },
+          h('span', { class: 'when' }, x.when), ' ', fmtTime(x.start), ' — ', x.summary)))
+        : h('p', { id: 'pp-events', class: 'empty' }, 'No events with this caller in that window.'),
+      h('p', { class: 'empty' }, 'Emails and documents appear here once those sources are set up.'));
+  }
+
+  showContact() {
+    const ct = this.call.contact;
+    const more = clear(document.getElementById('pp-more'));
+    if (!ct) return;
+    const dl = h('dl', { id: 'pp-card', class: 'card' });
+    const row = (k, v) => { if (v !== undefined && v !== '' && !(Array.isArray(v) && !v.length)) dl.append(h('dt', {}, k), h('dd', {}, Array.isArray(v) ? v.join(', ') : v)); };
+    row('Name', ct.name); row('Organisation', ct.org); row('Numbers', ct.numbers);
+    row('E-mail', ct.emails); row('Code', ct.code); row('Code from', SRC_WORDS[ct.code_source] || ct.code_source);
+    row('Code detail', ct.code_detail); row('Source', ct.source); row('UID', ct.uid);
+    more.append(h('section', { 'aria-label': 'Contact card' }, h('h3', {}, 'Contact'), dl));
+  }
+
+  showHistory() {
+    const more = clear(document.getElementById('pp-more'));
+    const hs = this.call.history || [];
+    more.append(h('section', { 'aria-label': 'Call history' }, h('h3', {}, 'Calls from this number'),
+      hs.length ? h('table', { id: 'pp-history' },
+        h('thead', {}, h('tr', {}, ['When', 'Code', 'Handled', 'Outcome', 'By'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, hs.map((r) => h('tr', { class: r.call_id === this.call.call_id ? 'this' : null },
+          h('td', {}, fmtTime(r.start)), h('td', {}, r.code), h('td', {}, r.method),
+          h('td', {}, r.outcome), h('td', {}, r.actor)))))
+        : h('p', { class: 'empty' }, 'No earlier calls.')));
+  }
+
+  async startChat() {
+    const c = this.call;
+    try {
+      await api('POST', `/api/chat/${c.call_id}`);
+      const inv = await api('POST', `/api/chat/${c.call_id}/invite`);
+      const more = clear(document.getElementById('pp-more'));
+      more.append(h('section', { 'aria-label': 'Web chat' }, h('h3', {}, 'Web chat'),
+        h('p', {}, 'Invitation (valid until ', fmtTime(inv.expires), '): ',
+          h('input', { id: 'chat-invite', readonly: true, value: inv.invite_url, 'aria-label': 'Invitation link' })),
+        h('p', {}, h('a', { id: 'chat-open', href: `/chat.html?call=${c.call_id}`, target: '_blank' }, 'Open the chat'))));
+    } catch (e) {
+      toast('Chat: ' + e.message, true);
+    }
+  }
+}
+
+/** One line of a live-calls list. */
+export function callRow(c, onOpen) {
+  return h('li', { class: 'call', 'data-call': c.call_id },
+    h('button', { type: 'button', class: 'open', onclick: () => onOpen(c.call_id) },
+      h('strong', {}, c.caller_name || c.caller || 'withheld'), ' ',
+      h('span', { class: 'number' }, c.caller), ' → ', c.user, ' ',
+      h('span', { class: 'code' }, c.code), ' ', h('span', { class: 'outcome ' + c.outcome }, c.outcome)));
+}
+
+export { me };
