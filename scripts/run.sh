@@ -52,10 +52,9 @@ done
 
 echo "== sources"
 ctl source list
-# A caller from the demo contacts that carries a handling code, if any.
+# A caller from the demo contacts that carries the VIP code, if any.
 from=$(ctl contact list demo 2>/dev/null |
-  awk 'NR > 1 && $0 ~ /\+[0-9]/ { for (i = 1; i <= NF; i++)
-         if ($i ~ /^\+[0-9]+$/ && code == "") { print $i; code = 1; exit } }')
+  awk '/ VIP / { for (i = 1; i <= NF; i++) if ($i ~ /^\+[0-9]+$/) { print $i; exit } }')
 from=${from:-+12125550123}
 echo
 echo "== tspsctl route --from $from --to +12125550100"

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int exists(const char *p)
@@ -104,6 +105,17 @@ static int provision_demo(tspsd *d)
         rc = tsps_user_put(d->eng, &u);
     if (rc == TSPS_OK)
         rc = tsps_number_add(d->eng, "demo", "+12125550100");
+    if (rc == TSPS_OK) {
+        /* A desk phone, so that "ring" has somewhere to ring before any
+         * real device registers over SIP. */
+        tsps_registration r;
+        tsps_registration_init(&r);
+        snprintf(r.contact, sizeof(r.contact), "sip:demo@127.0.0.1:5080");
+        snprintf(r.label, sizeof(r.label), "desk");
+        snprintf(r.user_agent, sizeof(r.user_agent), "tspsd demo");
+        r.expires = (int64_t)time(NULL) + 365L * 86400;
+        rc = tsps_registration_put(d->eng, "demo", &r);
+    }
     for (size_t i = 0;
          rc == TSPS_OK && i < sizeof(demo_rules) / sizeof(demo_rules[0]); i++) {
         tsps_method m;

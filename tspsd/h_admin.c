@@ -48,7 +48,7 @@ TSPSD_HANDLER(tspsd_h_hello)
                            : "attendant");
     m->server = (char *)"tspsd " TSPSD_VERSION;
     resp->hello = m;
-    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "client authenticated",
+    tspsd_log(TSPSD_LOG_DEBUG, 0, NULL, "client authenticated",
               "conn=%llu peer=%s identity=%s role=%s via=%s",
               (unsigned long long)c->id, c->peer,
               ident[0] ? ident : "anonymous", m->role,
