@@ -281,6 +281,11 @@ try {
   await check('no script errors in any page', async () => {
     assert(errors.length === 0, errors.join('\n'));
   });
+  await check('tspsd stays up and clean (no sanitizer report)', async () => {
+    assert(!d.exited, 'tspsd exited: ' + JSON.stringify(d.exited));
+    const log = d.logText();
+    assert(!/AddressSanitizer|LeakSanitizer|runtime error:/.test(log), 'sanitizer report in the log');
+  });
   if (opt['docs-img'] && fs.existsSync(path.join(opt.artifacts, 'popup.png')))
     fs.copyFileSync(path.join(opt.artifacts, 'popup.png'), opt['docs-img']);
 } catch (e) {
