@@ -12,8 +12,10 @@ typedef struct sync_ctx {
     const char *user, *name;
     char key[TSPS_ID_MAX + TSPS_SOURCE_MAX + 16];
     tsps_batch *b;
-    size_t pending; /* writes in the open batch */
-    int err;        /* first fatal error, CMSB_E* */
+    size_t pending;    /* writes in the open batch */
+    size_t dirty;      /* writes of any kind (cursor too) in the open batch */
+    const char *since; /* the stored cursor this sync started from */
+    int err;           /* first fatal error, CMSB_E* */
     cmsb_sync_stats st;
 } sync_ctx;
 
@@ -58,6 +60,7 @@ static int batch_open(sync_ctx *s)
         return map_tsps(rc);
     }
     s->pending = 0;
+    s->dirty = 0;
     return CMSB_OK;
 }
 
@@ -82,6 +85,7 @@ static int note_write(sync_ctx *s, int rc, const char *what, const char *uid)
 {
     if (rc == TSPS_OK) {
         s->pending++;
+        s->dirty++;
         return 0;
     }
     cmsb_source_log(s->src, rc == TSPS_EINVAL ? TSPS_LOG_WARN : TSPS_LOG_ERROR,
@@ -144,12 +148,18 @@ static int on_change(void *arg, const cmsb_change *ch)
         s->st.errors++;
         return 0;
     case CMSB_CHANGE_CHECKPOINT:
+        /* Nothing changed at all: the stored cursor already says so, and a
+         * periodic sync of a quiet folder then writes nothing. */
+        if (s->dirty == 0 && s->since != NULL &&
+            strcmp(ch->cursor, s->since) == 0)
+            return 0;
         rc = tsps_batch_cursor_set(s->b, s->key, ch->cursor,
                                    strlen(ch->cursor) + 1);
         if (rc != TSPS_OK) {
             s->err = map_tsps(rc);
             return 1;
         }
+        s->dirty++;
         /* Only at a checkpoint do data and cursor agree: commit here,
          * once half a batch is pending (adapters checkpoint every few
          * thousand records, so batches stay near CMSB_SYNC_BATCH_MAX). */
@@ -282,11 +292,12 @@ int cmsb_sync(cmsb_source *src, tsps_engine *eng, const char *user_id,
         goto done;
     if (full)
         rc = map_tsps(tsps_batch_source_clear(s.b, user_id, source_name, 1, 1));
+    s.since = full ? NULL : since;
     if (rc == CMSB_OK)
         rc = cmsb_changes(src, full ? NULL : since, on_change, &s);
     if (rc == CMSB_ECANCELED && s.err != CMSB_OK)
         rc = s.err;
-    if (rc == CMSB_OK && s.b != NULL)
+    if (rc == CMSB_OK && s.b != NULL && (s.dirty > 0 || full))
         rc = batch_commit(&s);
     if (s.b != NULL) {
         tsps_batch_abort(s.b);
