@@ -92,6 +92,8 @@ export class Popup {
     const c = this.call;
     const root = clear(this.root);
     root.hidden = false;
+    root.dataset.call = String(c.call_id);
+    root.dataset.held = c.held ? '1' : '0';
     const ct = c.contact;
     const name = c.caller_name || (ct && ct.name) || (c.caller ? 'Unknown caller' : 'Withheld number');
     const heading = h('h2', { id: 'pp-name', tabindex: '-1' }, name);
