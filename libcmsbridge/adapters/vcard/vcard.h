@@ -167,6 +167,9 @@ typedef struct vc_file {
     uint64_t n_hash;
     vc_buf n_body;
     vc_buf groups; /* pass A: G lines of a changed file */
+    char *data;    /* pass A: content kept for pass B */
+    size_t dlen;
+    int hashed; /* n_hash already computed */
 } vc_file;
 
 typedef struct vc_state {
@@ -183,6 +186,8 @@ int vc_state_scan(vc_state *st, const char *root);
 /* Serialise st into b (replacing its content). */
 int vc_state_write(const vc_state *st, uint64_t fingerprint, vc_buf *b);
 void vc_state_free(vc_state *st);
+/* Does a vCard text hold a group card (a KIND property)? Fast. */
+int vc_has_kind(const char *buf, size_t len);
 /* Read a whole file (NUL-terminated). Returns CMSB_OK, CMSB_EIO,
  * CMSB_ENOMEM. */
 int vc_read_file(const char *path, char **data, size_t *len);

@@ -85,7 +85,7 @@ static int locate(vcd_source *s, const char *uid, groups_ctx *g, card_hit *hit,
             if (vcd_full_path(s, st.f[i].path, path, sizeof(path)) != CMSB_OK ||
                 vc_read_file(path, &data, &len) != CMSB_OK)
                 continue;
-            if (g != NULL && vc_memcasemem(data, len, "KIND")) {
+            if (g != NULL && vc_has_kind(data, len)) {
                 g->path = st.f[i].path;
                 rc = vc_parse(data, len, &s->conf, st.f[i].path, on_group,
                               quiet, g);

@@ -105,6 +105,7 @@ typedef struct run {
     int64_t now;
     vc_buf *cur;
     int contacts_only; /* a listing: leave the calendars alone */
+    size_t kept;       /* bytes of file content kept from pass A */
 } run;
 
 static int send(run *r, const cmsb_change *ch)
@@ -237,23 +238,28 @@ static int checkpoint(run *r, int force)
 static int process_file(run *r, vc_file *f)
 {
     char path[4096];
-    char *data = NULL;
-    size_t len = 0;
-    int rc;
+    char *data = f->data;
+    size_t len = f->dlen;
+    int rc = CMSB_OK;
 
     r->f = f;
     r->had_err = 0;
     vc_map_free(&r->seen);
     f->n_body.len = 0;
-    rc = vcd_full_path(r->s, f->path, path, sizeof(path));
-    if (rc == CMSB_OK)
-        rc = vc_read_file(path, &data, &len);
-    if (rc != CMSB_OK) {
-        /* keep the old state: the next sync tries again */
-        file_err(r, 0, "cannot read file");
-        return rc == CMSB_ENOMEM ? rc : CMSB_OK;
+    f->data = NULL;
+    if (data == NULL) {
+        rc = vcd_full_path(r->s, f->path, path, sizeof(path));
+        if (rc == CMSB_OK)
+            rc = vc_read_file(path, &data, &len);
+        if (rc != CMSB_OK) {
+            /* keep the old state: the next sync tries again */
+            file_err(r, 0, "cannot read file");
+            return rc == CMSB_ENOMEM ? rc : CMSB_OK;
+        }
+        f->hashed = 0;
     }
-    f->n_hash = vc_hash(data, len);
+    if (!f->hashed)
+        f->n_hash = vc_hash(data, len);
     if (f->kind == VC_VCF) {
         rc = vc_parse(data, len, &r->s->conf, f->path, on_card, file_err, r);
     } else {
@@ -291,12 +297,14 @@ static void quiet_err(void *arg, int line, const char *reason)
     (void)reason;
 }
 
+/* Content kept from pass A for pass B, at most this much in all. */
+#define KEEP_BUDGET ((size_t)32 << 20)
+
 static int pass_a(run *r, vc_file *f, int *unchanged)
 {
     char path[4096];
     char *data = NULL;
     size_t len = 0;
-    uint64_t h;
     int rc;
 
     *unchanged = 0;
@@ -305,12 +313,19 @@ static int pass_a(run *r, vc_file *f, int *unchanged)
         rc = vc_read_file(path, &data, &len);
     if (rc != CMSB_OK)
         return rc == CMSB_ENOMEM ? rc : CMSB_OK; /* pass B reports it */
-    h = vc_hash(data, len);
-    if (f->has_old && h == f->o_hash)
+    f->n_hash = vc_hash(data, len);
+    f->hashed = 1;
+    if (f->has_old && f->n_hash == f->o_hash)
         *unchanged = 1;
-    if (f->kind == VC_VCF && vc_memcasemem(data, len, "KIND"))
+    if (!*unchanged && f->kind == VC_VCF && vc_has_kind(data, len))
         rc = vc_parse(data, len, &r->s->conf, f->path, on_group_scan, quiet_err,
                       f);
+    if (!*unchanged && r->kept + len <= KEEP_BUDGET) {
+        r->kept += len;
+        f->data = data;
+        f->dlen = len;
+        data = NULL;
+    }
     free(data);
     return rc;
 }

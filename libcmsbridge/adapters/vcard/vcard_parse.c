@@ -136,7 +136,8 @@ static int next_prop(pctx *x, prop *p)
     line = x->buf + ls;
     llen = le - ls;
     colon = find_colon(line, llen);
-    qp = colon != NULL &&
+    /* the encoding is a parameter: only a head with ';' can have it */
+    qp = colon != NULL && memchr(line, ';', (size_t)(colon - line)) != NULL &&
          vc_memcasemem(line, (size_t)(colon - line), "QUOTED-PRINTABLE");
     off = colon != NULL ? (size_t)(colon - line) : 0;
     while (next < x->len) {

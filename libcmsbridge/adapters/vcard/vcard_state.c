@@ -49,6 +49,7 @@ void vc_state_free(vc_state *st)
         free(st->f[i].o_body);
         vc_buf_free(&st->f[i].n_body);
         vc_buf_free(&st->f[i].groups);
+        free(st->f[i].data);
     }
     free(st->f);
     memset(st, 0, sizeof(*st));
@@ -337,4 +338,12 @@ int vc_read_file(const char *path, char **data, size_t *len)
     *data = buf;
     *len = got;
     return CMSB_OK;
+}
+
+int vc_has_kind(const char *buf, size_t len)
+{
+    /* property names are case-insensitive; writers use these spellings */
+    return memmem(buf, len, "KIND", 4) != NULL ||
+           memmem(buf, len, "kind", 4) != NULL ||
+           memmem(buf, len, "Kind", 4) != NULL;
 }
