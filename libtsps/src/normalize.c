@@ -598,6 +598,15 @@ static int normalize(const char *input, const tsps_dialplan *dp,
         return rc;
     if (input == NULL)
         return withheld(out);
+    /* Fast path: "+<digits>", as most carriers signal and as the engine
+     * stores numbers; the general path below gives the same result. */
+    if (input[0] == '+') {
+        size_t i = 1;
+        while (i < 18 && is_digit((unsigned char)input[i]))
+            i++;
+        if (i >= 2 && i < 18 && input[i] == '\0')
+            return classify_intl(input + 1, i - 1, out);
+    }
     n = strnlen(input, IN_MAX + 1);
     if (n > IN_MAX)
         return TSPS_ENUMBER;
