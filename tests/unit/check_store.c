@@ -336,6 +336,120 @@ START_TEST(test_map_grows_under_load)
 }
 END_TEST
 
+/* Every public entry point refuses NULLs with TSPS_EINVAL, never crashes. */
+START_TEST(test_null_arguments_everywhere)
+{
+    tsps_user u;
+    tsps_contact c;
+    tsps_event e;
+    tsps_registration r;
+    tsps_method m;
+    tsps_decision d;
+    tsps_status_info si;
+    tsps_call_record rec;
+    tsps_number num;
+    tsps_dialplan dp;
+    tsps_stats st;
+    tsps_batch *b = NULL;
+    char buf[64];
+    size_t len;
+    uint64_t id;
+
+    memset(&d, 0, sizeof(d));
+    ck_assert_int_eq(tsps_engine_stats(NULL, &st), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_user_get(fx_eng, NULL, &u), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_user_get(fx_eng, "alice", NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_user_delete(fx_eng, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_user_list(fx_eng, NULL, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_number_add(fx_eng, "alice", NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_number_remove(fx_eng, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_number_lookup(fx_eng, NULL, buf), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_number_list(fx_eng, "alice", NULL, NULL),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_contact_put(fx_eng, "alice", NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_contact_get(fx_eng, "alice", NULL, &c), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_contact_delete(fx_eng, NULL, "x"), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_contact_set_code(fx_eng, "alice", "x", NULL, 0),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_contact_list(fx_eng, "alice", NULL, NULL, NULL),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(
+        tsps_contact_find_number(fx_eng, "alice", NULL, NULL, NULL),
+        TSPS_EINVAL);
+    ck_assert_int_eq(tsps_event_put(fx_eng, "alice", NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_event_delete(fx_eng, "alice", NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_event_list(fx_eng, "alice", 0, 10, NULL, NULL),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_status_set(fx_eng, NULL, TSPS_STATUS_DND, 0, NULL),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_status_set(fx_eng, "alice", (tsps_status)99, 0,
+                                     NULL),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_status_get(fx_eng, "alice", 0, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_status_get(NULL, "alice", 0, &si), TSPS_EINVAL);
+    ck_assert_int_eq(
+        tsps_code_set(fx_eng, "alice", "VIP", TSPS_STATUS_ANY, NULL),
+        TSPS_EINVAL);
+    ck_assert_int_eq(tsps_code_get(fx_eng, "alice", NULL, 0, &m), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_code_delete(fx_eng, "alice", "bad code", 0),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_code_list(fx_eng, "alice", NULL, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_registration_put(fx_eng, "alice", NULL),
+                     TSPS_EINVAL);
+    tsps_registration_init(&r);
+    ck_assert_int_eq(tsps_registration_put(fx_eng, "alice", &r), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_registration_remove(fx_eng, "alice", NULL),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_registration_clear(fx_eng, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_registration_list(fx_eng, "alice", 0, NULL, NULL),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_registration_purge(NULL, 0, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_route_override(fx_eng, NULL, &m, "a", 0, &d),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_decision_explain(NULL, buf, sizeof(buf), &len),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_decision_json(&d, NULL, 10, &len), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_history_append(fx_eng, NULL, 0, &id), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_history_append(fx_eng, &d, 0, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_history_get(fx_eng, 1, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_history_set_outcome(fx_eng, 0, 0, 0, NULL),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_history_override(fx_eng, 1, NULL, "a", 0, &d),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_history_query(fx_eng, "alice", 0, 10, 0, NULL, NULL),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(
+        tsps_history_by_caller(fx_eng, "alice", NULL, 0, NULL, NULL),
+        TSPS_EINVAL);
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_batch_begin(NULL, &b), TSPS_EINVAL);
+    ck_assert_ptr_null(b);
+    ck_assert_int_eq(tsps_batch_contact_put(NULL, "alice", &c), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_batch_event_put(NULL, "alice", &e), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_batch_cursor_set(NULL, "k", "v", 1), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_batch_commit(NULL), TSPS_EINVAL);
+    tsps_batch_abort(NULL);
+    ck_assert_int_eq(tsps_cursor_get(fx_eng, NULL, buf, sizeof(buf), &len),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_kv_get(fx_eng, "k", buf, sizeof(buf), NULL),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_kv_list(fx_eng, NULL, NULL, NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_normalize("+4930123456", NULL, &num), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_dialplan_for_region(NULL, &dp), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_method_parse("ring", NULL, NULL, 0), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_method_format(NULL, buf, sizeof(buf), &len),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_hours_parse("mon 09:00-10:00", NULL), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_hours_format(NULL, buf, sizeof(buf), &len),
+                     TSPS_EINVAL);
+    tsps_user_init(NULL);
+    tsps_contact_init(NULL);
+    tsps_event_init(NULL);
+    tsps_registration_init(NULL);
+    (void)rec;
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -351,6 +465,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_batch_commit_abort_and_source_clear);
     tcase_add_test(tc, test_kv_store);
     tcase_add_test(tc, test_map_grows_under_load);
+    tcase_add_test(tc, test_null_arguments_everywhere);
     suite_add_tcase(s, tc);
     return s;
 }
