@@ -152,17 +152,49 @@ int tsps_decision_explain(const tsps_decision *d, char *buf, size_t buflen,
     return finish(&b, needed);
 }
 
+/* Length of the valid UTF-8 sequence at p, or 0 if it is not valid. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n;
+    uint32_t cp;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        n = 2, cp = p[0] & 0x1F;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+        n = 3, cp = p[0] & 0x0F;
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+        n = 4, cp = p[0] & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
+/* A JSON string; bytes that are not UTF-8 become U+FFFD. */
 static void json_str(sbuf *b, const char *s)
 {
     add(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0';
-         p++) {
-        if (*p == '"' || *p == '\\')
-            add(b, "\\%c", *p);
-        else if (*p < 0x20)
-            add(b, "\\u%04x", *p);
-        else
-            add(b, "%c", *p);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
+        size_t n = utf8_len(p);
+        if (n == 0) {
+            add(b, "\\ufffd");
+            p++;
+        } else if (*p == '"' || *p == '\\') {
+            add(b, "\\%c", *p++);
+        } else if (*p < 0x20 || *p == 0x7F) {
+            add(b, "\\u%04x", *p++);
+        } else {
+            add(b, "%.*s", (int)n, (const char *)p);
+            p += n;
+        }
     }
     add(b, "\"");
 }

@@ -424,6 +424,13 @@ START_TEST(test_route_explain_and_json)
     ck_assert_int_eq(tsps_decision_json(&d, buf, sizeof(buf), NULL), TSPS_OK);
     ck_assert_ptr_nonnull(strstr(buf, "\"code\":\"VIP\""));
     ck_assert_ptr_nonnull(strstr(buf, "\"caller_kind\":\"known\""));
+    /* names that are not UTF-8, or carry quotes and controls, stay JSON */
+    fx_contact("alice", "c-bad", "Bad \xff\xfe \"Name\"\n\x01", "VIP",
+               "+4930555000", NULL);
+    d = fx_route("+4930555000", "+49301234567", T_WORK);
+    ck_assert_int_eq(tsps_decision_json(&d, buf, sizeof(buf), NULL), TSPS_OK);
+    ck_assert_ptr_nonnull(
+        strstr(buf, "Bad \\ufffd\\ufffd \\\"Name\\\"\\u000a\\u0001"));
 }
 END_TEST
 
