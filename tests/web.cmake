@@ -14,3 +14,9 @@ add_test(NAME web_browser
 # RUN_SERIAL: the pop-up latency check wants the machine to itself.
 set_tests_properties(web_browser PROPERTIES TIMEOUT 300 LABELS "web"
   SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+
+# The C parts without a browser: JSON <-> protocol, passwords, cookies,
+# sessions and CSRF over a real engine store.
+tsps_add_check(check_web SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/web/check_web.c
+  LIBS tspsd_core)
+target_include_directories(check_web PRIVATE ${PROJECT_SOURCE_DIR}/tspsd)

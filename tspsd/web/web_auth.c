@@ -231,6 +231,57 @@ int web_csrf_ok(struct evhttp_request *req, const web_session *s)
            CRYPTO_memcmp(t, s->csrf, 64) == 0;
 }
 
+/* ---- housekeeping: expired sessions, links and chat invitations ---- */
+
+typedef struct purge_ctx {
+    int64_t now;
+    char (*keys)[128];
+    size_t n, cap;
+} purge_ctx;
+
+/* Expiry of a stored value: sessions "v1\tid\tEXP...", links and
+ * invitations "x\tEXP". */
+static int64_t value_expiry(const char *key, const char *v, size_t len)
+{
+    char buf[400];
+    const char *p;
+    if (len >= sizeof(buf))
+        return 0;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    p = strchr(buf, '\t');
+    if (p != NULL && strncmp(key, SESS_PREFIX, strlen(SESS_PREFIX)) == 0)
+        p = strchr(p + 1, '\t');
+    return p != NULL ? strtoll(p + 1, NULL, 10) : 0;
+}
+
+static int purge_cb(void *arg, const char *key, const void *val, size_t len)
+{
+    purge_ctx *pc = arg;
+    if (value_expiry(key, val, len) > pc->now || pc->n >= pc->cap)
+        return 0;
+    snprintf(pc->keys[pc->n++], 128, "%s", key);
+    return 0;
+}
+
+void web_purge_expired(tspsd_web *w)
+{
+    static const char *const prefixes[] = {SESS_PREFIX, LINK_PREFIX,
+                                           "tspsd/chatinv/"};
+    purge_ctx pc = {now_s(), NULL, 0, 256};
+    pc.keys = calloc(pc.cap, sizeof(*pc.keys));
+    if (pc.keys == NULL)
+        return;
+    for (size_t i = 0; i < 3; i++) {
+        pc.n = 0;
+        /* Collect first: no writes inside the listing's read txn. */
+        tsps_kv_list(w->d->eng, prefixes[i], purge_cb, &pc);
+        for (size_t k = 0; k < pc.n; k++)
+            tsps_kv_put(w->d->eng, pc.keys[k], NULL, 0);
+    }
+    free(pc.keys);
+}
+
 /* ---- handlers ---- */
 
 void web_h_precsrf(tspsd_web *w, struct evhttp_request *req)

@@ -11,11 +11,12 @@
 #include "../daemon.h"
 #include "web.h"
 
-#define WEB_RING       512 /* events kept for Last-Event-ID replay */
-#define WEB_CSRF_HDR   "X-CSRF-Token"
-#define WEB_COOKIE     "tsps_session"
-#define WEB_PRE_COOKIE "tsps_pre"
-#define WEB_MAX_BODY   65536
+#define WEB_RING        512 /* events kept for Last-Event-ID replay */
+#define WEB_CSRF_HDR    "X-CSRF-Token"
+#define WEB_COOKIE      "tsps_session"
+#define WEB_PRE_COOKIE  "tsps_pre"
+#define WEB_MAX_BODY    65536
+#define WEB_MAX_STREAMS 256 /* concurrent event streams */
 
 /** A logged-in browser (or a chat guest). */
 typedef struct web_session {
@@ -49,6 +50,8 @@ struct tspsd_web {
     web_event ring[WEB_RING];
     size_t ring_head; /* next slot */
     web_client *clients;
+    size_t nclients;
+    unsigned beats;
     struct event *heartbeat;
     uint64_t next_conn_id;
 };
@@ -85,6 +88,8 @@ void web_h_login(tspsd_web *w, struct evhttp_request *req);
 void web_h_logout(tspsd_web *w, struct evhttp_request *req);
 void web_h_precsrf(tspsd_web *w, struct evhttp_request *req);
 void web_h_link(tspsd_web *w, struct evhttp_request *req);
+/** Delete expired sessions, login links and chat invitations. */
+void web_purge_expired(tspsd_web *w);
 
 /* ---- web_pbjson.c ---- */
 json_t *web_pb_to_json(const ProtobufCMessage *m);

@@ -50,6 +50,7 @@ static void unlink_client(tspsd_web *w, web_client *cl)
     for (web_client **pp = &w->clients; *pp != NULL; pp = &(*pp)->next)
         if (*pp == cl) {
             *pp = cl->next;
+            w->nclients--;
             break;
         }
     tspsd_arena_free(&cl->c.arena);
@@ -77,6 +78,10 @@ void web_sse_open(tspsd_web *w, struct evhttp_request *req,
         web_send_error(req, 405, "GET only");
         return;
     }
+    if (w->nclients >= WEB_MAX_STREAMS) {
+        web_send_error(req, 503, "too many event streams");
+        return;
+    }
     if (last == NULL)
         last = web_query(req, "last", qbuf, sizeof(qbuf));
     if (last != NULL)
@@ -99,6 +104,7 @@ void web_sse_open(tspsd_web *w, struct evhttp_request *req,
     evhttp_connection_set_timeout(cl->evcon, 24 * 3600);
     cl->next = w->clients;
     w->clients = cl;
+    w->nclients++;
     struct evbuffer *b = evbuffer_new();
     if (b != NULL) {
         evbuffer_add_printf(b, "retry: 1500\n: hello %s\n\n",
@@ -181,6 +187,8 @@ static void heartbeat(evutil_socket_t fd, short what, void *arg)
     tspsd_web *w = arg;
     (void)fd;
     (void)what;
+    if (++w->beats % 40 == 0) /* every 10 minutes */
+        web_purge_expired(w);
     for (web_client *cl = w->clients; cl != NULL; cl = cl->next) {
         struct evbuffer *b = evbuffer_new();
         if (b == NULL)
@@ -196,6 +204,7 @@ int web_sse_start(tspsd_web *w)
     struct timeval tv = {15, 0};
     /* Ids grow across restarts, so a reconnect never replays old ones. */
     w->next_event = (uint64_t)time(NULL) * 1000u;
+    web_purge_expired(w);
     w->heartbeat = event_new(w->d->base, -1, EV_PERSIST, heartbeat, w);
     if (w->heartbeat == NULL)
         return -1;

@@ -1,0 +1,185 @@
+/*
+ * check_web.c - the web UI's C parts without a browser: JSON <-> control
+ * protocol messages, web passwords, cookies, login links and sessions over
+ * a real engine store.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "tsps_check.h"
+#include "web/web_internal.h"
+
+static char dir[512];
+static tspsd d;
+
+static void setup(void)
+{
+    char store[600];
+    tsps_config ec = TSPS_CONFIG_INIT;
+    tsps_check_tmpdir(dir, sizeof(dir));
+    snprintf(store, sizeof(store), "%s/store", dir);
+    memset(&d, 0, sizeof(d));
+    tspsd_config_defaults(&d.cfg);
+    ec.path = store;
+    ck_assert_int_eq(tsps_engine_open(&ec, &d.eng), TSPS_OK);
+}
+
+static void teardown(void)
+{
+    tsps_engine_close(d.eng);
+    tsps_check_rmdir(dir);
+}
+
+START_TEST(json_to_request_and_back)
+{
+    tspsd_arena a = TSPSD_ARENA_INIT;
+    Tsps__CodeSet *cs = tspsd_arena_alloc(&a, sizeof(*cs));
+    char err[200] = "";
+    json_t *j = json_loads("{\"rule\": {\"user\": \"ann\", \"code\": \"VIP\","
+                           " \"status\": \"busy\", \"method\": \"voicemail\"}}",
+                           0, NULL);
+    tsps__code_set__init(cs);
+    ck_assert_int_eq(web_pb_from_json(&a, j, &cs->base, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(cs->rule);
+    ck_assert_str_eq(cs->rule->user, "ann");
+    ck_assert_str_eq(cs->rule->method, "voicemail");
+    /* The same message packs and unpacks as the control protocol would. */
+    uint8_t buf[256];
+    size_t n = tsps__code_set__pack(cs, buf);
+    Tsps__CodeSet *back = tsps__code_set__unpack(NULL, n, buf);
+    ck_assert_str_eq(back->rule->status, "busy");
+    json_t *out = web_pb_to_json(&back->base);
+    ck_assert_str_eq(json_string_value(
+                         json_object_get(json_object_get(out, "rule"), "code")),
+                     "VIP");
+    json_decref(out);
+    tsps__code_set__free_unpacked(back, NULL);
+    json_decref(j);
+    tspsd_arena_free(&a);
+}
+END_TEST
+
+START_TEST(json_bad_input_is_refused)
+{
+    static const char *const bad[] = {
+        "{\"call_id\": \"12x\"}", "{\"call_id\": -1}",  "{\"action\": 5}",
+        "{\"nope\": 1}",          "{\"call_id\": [1]}", "[1]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tspsd_arena a = TSPSD_ARENA_INIT;
+        Tsps__CallAct act = TSPS__CALL_ACT__INIT;
+        char err[200] = "";
+        json_t *j = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_msg(web_pb_from_json(&a, j, &act.base, err, sizeof(err)) != 0,
+                      "accepted %s", bad[i]);
+        ck_assert_msg(err[0] != '\0', "no reason for %s", bad[i]);
+        json_decref(j);
+        tspsd_arena_free(&a);
+    }
+    /* A call id as a string (JS numbers lose precision past 2^53). */
+    tspsd_arena a = TSPSD_ARENA_INIT;
+    Tsps__CallAct act = TSPS__CALL_ACT__INIT;
+    char err[200];
+    json_t *j = json_loads("{\"call_id\": \"18446744073709551615\"}", 0, NULL);
+    ck_assert_int_eq(web_pb_from_json(&a, j, &act.base, err, sizeof(err)), 0);
+    ck_assert(act.call_id == UINT64_MAX);
+    json_decref(j);
+    tspsd_arena_free(&a);
+}
+END_TEST
+
+START_TEST(password_hash_and_check)
+{
+    char val[300];
+    size_t n = 0;
+    ck_assert_int_eq(tspsd_web_set_password(&d, "ann", "short"), TSPS_EINVAL);
+    ck_assert_int_eq(tspsd_web_set_password(&d, "a/b", "long enough"),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tspsd_web_set_password(&d, "ann", "correct horse"),
+                     TSPS_OK);
+    ck_assert_int_eq(tspsd_web_check_password(&d, "ann", "correct horse"), 1);
+    ck_assert_int_eq(tspsd_web_check_password(&d, "ann", "correct horsE"), 0);
+    ck_assert_int_eq(tspsd_web_check_password(&d, "bob", "correct horse"), 0);
+    /* Stored hashed and salted, never in clear. */
+    ck_assert_int_eq(
+        tsps_kv_get(d.eng, "tspsd/webpw/ann", val, sizeof(val) - 1, &n),
+        TSPS_OK);
+    val[n] = '\0';
+    ck_assert(strncmp(val, "pbkdf2-sha256$", 14) == 0);
+    ck_assert_ptr_null(strstr(val, "horse"));
+    ck_assert_int_eq(tspsd_web_set_password(&d, "ann", ""), TSPS_OK);
+    ck_assert_int_eq(tspsd_web_check_password(&d, "ann", "correct horse"), 0);
+}
+END_TEST
+
+START_TEST(cookies_parse)
+{
+    struct evhttp_request *req = evhttp_request_new(NULL, NULL);
+    char buf[80];
+    evhttp_add_header(evhttp_request_get_input_headers(req), "Cookie",
+                      "a=1; tsps_session=abc; tsps_pre=zz;x=");
+    ck_assert_str_eq(web_cookie(req, "tsps_session", buf, sizeof(buf)), "abc");
+    ck_assert_str_eq(web_cookie(req, "tsps_pre", buf, sizeof(buf)), "zz");
+    ck_assert_ptr_null(web_cookie(req, "tsps", buf, sizeof(buf)));
+    ck_assert_str_eq(web_cookie(req, "x", buf, sizeof(buf)), "");
+    ck_assert_ptr_null(web_cookie(req, "a", buf, 1)); /* too long for buf */
+    evhttp_request_free(req);
+}
+END_TEST
+
+START_TEST(session_round_trip_and_expiry)
+{
+    tspsd_web w;
+    web_session s, got;
+    struct evhttp_request *out = evhttp_request_new(NULL, NULL);
+    struct evhttp_request *in = evhttp_request_new(NULL, NULL);
+    char cookie[200];
+
+    memset(&w, 0, sizeof(w));
+    w.d = &d;
+    d.cfg.web_session_s = 60;
+    ck_assert_int_eq(web_session_create(&w, out, "ann", 0, NULL, &s), 0);
+    const char *sc = evhttp_find_header(evhttp_request_get_output_headers(out),
+                                        "Set-Cookie");
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_ptr_nonnull(strstr(sc, "HttpOnly"));
+    ck_assert_ptr_nonnull(strstr(sc, "Secure"));
+    ck_assert_ptr_nonnull(strstr(sc, "SameSite=Strict"));
+    snprintf(cookie, sizeof(cookie), "%.*s", (int)(strchr(sc, ';') - sc), sc);
+    evhttp_add_header(evhttp_request_get_input_headers(in), "Cookie", cookie);
+    ck_assert_int_eq(web_session_get(&w, in, &got), 0);
+    ck_assert_str_eq(got.identity, "ann");
+    ck_assert_str_eq(got.csrf, s.csrf);
+    /* CSRF: header must match the session's token. */
+    ck_assert_int_eq(web_csrf_ok(in, &got), 0);
+    evhttp_add_header(evhttp_request_get_input_headers(in), "X-CSRF-Token",
+                      s.csrf);
+    ck_assert_int_eq(web_csrf_ok(in, &got), 1);
+    web_session_destroy(&w, &got);
+    ck_assert_int_eq(web_session_get(&w, in, &got), -1);
+    evhttp_request_free(out);
+    evhttp_request_free(in);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("web");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, json_to_request_and_back);
+    tcase_add_test(tc, json_bad_input_is_refused);
+    tcase_add_test(tc, password_hash_and_check);
+    tcase_add_test(tc, cookies_parse);
+    tcase_add_test(tc, session_round_trip_and_expiry);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TSPS_CHECK_MAIN(suite)
