@@ -376,6 +376,61 @@ START_TEST(test_sync_bad_args)
 }
 END_TEST
 
+/* The demo data tspsd's embedded default syncs: each code form once. */
+START_TEST(test_demo_data)
+{
+    cmsb_options opt = CMSB_OPTIONS_INIT;
+    cmsb_source *src = NULL;
+    cmsb_sync_stats st;
+    tsps_contact c;
+    char uri[600];
+    int n = 0;
+    /* clang-format off */
+    static const struct { const char *uid, *code; tsps_code_source src; }
+    want[] = {
+        {"demo-victoria-price", "VIP", TSPS_CODE_SRC_PROPERTY},
+        {"demo-frank-miller", "FAMILY", TSPS_CODE_SRC_CATEGORY},
+        {"9b0c2a7e-1d5f-4e3a-8c61-0d2f4b7a5c03", "SALES", TSPS_CODE_SRC_GROUP},
+        {"demo-robo-caller", "BLOCK", TSPS_CODE_SRC_NOTE},
+        {"demo-nina-ortiz", "", TSPS_CODE_SRC_NONE},
+    };
+    /* clang-format on */
+
+    opt.now = 1768208400; /* 2026-01-12 */
+    opt.log = test_log;
+    opt.log_arg = &logs;
+    snprintf(uri, sizeof(uri), "vcard-dir:%s/examples/data", TSPS_SOURCE_DIR);
+    ck_assert_int_eq(cmsb_source_open(reg, uri, &opt, &src), CMSB_OK);
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_uint_eq(st.contacts_put, 5);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, want[i].uid, &c),
+                         TSPS_OK);
+        ck_assert_str_eq(c.code, want[i].code);
+        ck_assert_int_eq(c.code_source, want[i].src);
+    }
+    /* the weekly 1:1 has Victoria as attendee */
+    ck_assert_int_eq(tsps_event_list(eng, TEST_USER, 1768208400,
+                                     1768208400 + 7 * 86400, count_ev, &n),
+                     TSPS_OK);
+    ck_assert_int_ge(n, 6); /* 5 standups + the 1:1 */
+    {
+        cmsb_criteria crit = CMSB_CRITERIA_INIT;
+        cmsb_item it;
+        memset(&it, 0, sizeof(it));
+        crit.from = 1768208400;
+        crit.to = 1768208400 + 7 * 86400;
+        ck_assert_int_eq(
+            cmsb_related(src, "demo-victoria-price", &crit, first_item, &it),
+            CMSB_OK);
+        ck_assert_str_eq(it.title, "Weekly 1:1 with Victoria");
+        ck_assert_str_eq(it.role, "attendee");
+    }
+    cmsb_source_close(src);
+}
+END_TEST
+
 static Suite *sync_suite(void)
 {
     Suite *s = suite_create("cmsb_sync");
@@ -389,6 +444,7 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, test_resume_after_crash);
     tcase_add_test(tc, test_events_sync_and_related);
     tcase_add_test(tc, test_sync_bad_args);
+    tcase_add_test(tc, test_demo_data);
     suite_add_tcase(s, tc);
     return s;
 }
