@@ -8,6 +8,7 @@
 #include "log.h"
 #include "tls.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -137,6 +138,45 @@ static int provision_demo(tspsd *d)
     return 0;
 }
 
+/* Copy the demo vCards and calendars into data/contacts once, so that
+ * write-backs (tspsctl contact code) change the user's copy, never the
+ * shipped examples. Returns 0 if the copy exists afterwards. */
+static int copy_demo_data(const char *from, const char *to)
+{
+    char src[TSPSD_PATH_MAX + 300], dst[TSPSD_PATH_MAX + 300];
+    DIR *dir;
+    struct dirent *e;
+
+    if (exists(to))
+        return 0;
+    dir = opendir(from);
+    if (dir == NULL)
+        return -1;
+    if (mkdir(to, 0700) != 0) {
+        closedir(dir);
+        return -1;
+    }
+    while ((e = readdir(dir)) != NULL) {
+        const char *dot = strrchr(e->d_name, '.');
+        if (e->d_name[0] == '.' || dot == NULL ||
+            (strcmp(dot, ".vcf") != 0 && strcmp(dot, ".ics") != 0))
+            continue;
+        snprintf(src, sizeof(src), "%s/%s", from, e->d_name);
+        snprintf(dst, sizeof(dst), "%s/%s", to, e->d_name);
+        FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+        char buf[8192];
+        size_t n;
+        while (out != NULL && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+            fwrite(buf, 1, n, out);
+        if (in != NULL)
+            fclose(in);
+        if (out != NULL)
+            fclose(out);
+    }
+    closedir(dir);
+    return 0;
+}
+
 int tspsd_bootstrap_store(tspsd *d, int first_start)
 {
     int any = 0;
@@ -162,11 +202,17 @@ int tspsd_bootstrap_store(tspsd *d, int first_start)
         if (provision_demo(d) != 0)
             return -1;
         if (d->cfg.nsources == 0) {
+            char copy[TSPSD_PATH_MAX + 16];
+            snprintf(copy, sizeof(copy), "%s/contacts", d->cfg.data_dir);
+            if (copy_demo_data(d->cfg.examples_dir, copy) != 0) {
+                tspsd_log(TSPSD_LOG_WARN, 0, "demo", "no demo contacts to copy",
+                          "from=%s", d->cfg.examples_dir);
+                snprintf(copy, sizeof(copy), "%s", d->cfg.examples_dir);
+            }
             tspsd_source_cfg *s = &d->cfg.sources[d->cfg.nsources++];
             memset(s, 0, sizeof(*s));
             snprintf(s->name, sizeof(s->name), "demo");
-            snprintf(s->uri, sizeof(s->uri), "vcard-dir:%s",
-                     d->cfg.examples_dir);
+            snprintf(s->uri, sizeof(s->uri), "vcard-dir:%s", copy);
             snprintf(s->user, sizeof(s->user), "demo");
             s->interval_s = 60;
         }

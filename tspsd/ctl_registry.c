@@ -12,35 +12,39 @@
 #include <string.h>
 
 static void reg(tspsd *d, Tsps__Request__BodyCase kind, const char *name,
-                tspsd_handler_fn fn, int need_auth)
+                tspsd_handler_fn fn, int need_auth, int offload)
 {
     if ((int)kind <= 0 || (int)kind >= TSPSD_MAX_HANDLERS)
         return;
     d->handlers[kind].name = name;
     d->handlers[kind].fn = fn;
     d->handlers[kind].need_auth = need_auth;
+    d->handlers[kind].offload = offload;
 }
 
 void tspsd_handlers_register(tspsd *d)
 {
     /* clang-format off */
-#define R(K, name, fn) reg(d, TSPS__REQUEST__BODY_##K, name, fn, 1)
-    reg(d, TSPS__REQUEST__BODY_HELLO, "hello", tspsd_h_hello, 0);
-    R(USER_PUT,         "user.put",        tspsd_h_user_put);
+    /* R: runs on the loop (reads, or loop-only state such as pending
+     * calls); W: writes the store, runs on the write worker. */
+#define R(K, name, fn) reg(d, TSPS__REQUEST__BODY_##K, name, fn, 1, 0)
+#define W(K, name, fn) reg(d, TSPS__REQUEST__BODY_##K, name, fn, 1, 1)
+    reg(d, TSPS__REQUEST__BODY_HELLO, "hello", tspsd_h_hello, 0, 0);
+    W(USER_PUT,         "user.put",        tspsd_h_user_put);
     R(USER_GET,         "user.get",        tspsd_h_user_get);
     R(USER_LIST,        "user.list",       tspsd_h_user_list);
-    R(USER_DELETE,      "user.delete",     tspsd_h_user_delete);
-    R(NUMBER_ADD,       "number.add",      tspsd_h_number_add);
-    R(NUMBER_REMOVE,    "number.remove",   tspsd_h_number_remove);
-    R(CODE_SET,         "code.set",        tspsd_h_code_set);
-    R(CODE_DELETE,      "code.delete",     tspsd_h_code_delete);
+    W(USER_DELETE,      "user.delete",     tspsd_h_user_delete);
+    W(NUMBER_ADD,       "number.add",      tspsd_h_number_add);
+    W(NUMBER_REMOVE,    "number.remove",   tspsd_h_number_remove);
+    W(CODE_SET,         "code.set",        tspsd_h_code_set);
+    W(CODE_DELETE,      "code.delete",     tspsd_h_code_delete);
     R(CODE_LIST,        "code.list",       tspsd_h_code_list);
-    R(STATUS_SET,       "status.set",      tspsd_h_status_set);
+    W(STATUS_SET,       "status.set",      tspsd_h_status_set);
     R(STATUS_GET,       "status.get",      tspsd_h_status_get);
     R(CONTACT_LIST,     "contact.list",    tspsd_h_contact_list);
-    R(CONTACT_SET_CODE, "contact.code",    tspsd_h_contact_set_code);
-    R(SOURCE_ADD,       "source.add",      tspsd_h_source_add);
-    R(SOURCE_REMOVE,    "source.remove",   tspsd_h_source_remove);
+    W(CONTACT_SET_CODE, "contact.code",    tspsd_h_contact_set_code);
+    W(SOURCE_ADD,       "source.add",      tspsd_h_source_add);
+    W(SOURCE_REMOVE,    "source.remove",   tspsd_h_source_remove);
     R(SOURCE_LIST,      "source.list",     tspsd_h_source_list);
     R(SOURCE_SYNC,      "source.sync",     tspsd_h_source_sync);
     R(ROUTE,            "route",           tspsd_h_route);
@@ -48,15 +52,16 @@ void tspsd_handlers_register(tspsd *d)
     R(HISTORY,          "history",         tspsd_h_history);
     R(CALLS_LIVE,       "calls.live",      tspsd_h_calls_live);
     R(CALL_ACT,         "call.act",        tspsd_h_call_act);
-    R(DELEGATE,         "delegate",        tspsd_h_delegate);
+    W(DELEGATE,         "delegate",        tspsd_h_delegate);
     R(DELEGATION_LIST,  "delegation.list", tspsd_h_delegation_list);
-    R(TOKEN_ISSUE,      "token.issue",     tspsd_h_token_issue);
-    R(DEVICE_ADD,       "device.add",      tspsd_h_device_add);
-    R(DEVICE_REMOVE,    "device.remove",   tspsd_h_device_remove);
+    W(TOKEN_ISSUE,      "token.issue",     tspsd_h_token_issue);
+    W(DEVICE_ADD,       "device.add",      tspsd_h_device_add);
+    W(DEVICE_REMOVE,    "device.remove",   tspsd_h_device_remove);
     R(SUBSCRIBE,        "subscribe",       tspsd_h_subscribe);
     R(LOGIN_LINK,       "login-link",      tspsd_h_login_link);
     R(WEB_PASSWORD,     "web-password",    tspsd_h_web_password);
 #undef R
+#undef W
     /* clang-format on */
 }
 
@@ -155,6 +160,8 @@ int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
     } else if (h->need_auth && c->identity[0] == '\0') {
         tspsd_refuse(c, &resp, h->name, NULL, TSPS__CODE__UNAUTHENTICATED,
                      "anonymous clients may only say hello");
+    } else if (h->offload && tspsd_jobs_submit(d, c, req, h) == 0) {
+        return 1; /* the worker answers; it owns req now */
     } else {
         h->fn(c, req, &resp);
     }

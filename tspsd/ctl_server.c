@@ -39,7 +39,7 @@ static int flush_out(tspsd_conn *c)
 {
     conn_io *io = IO(c);
     int rc = 0;
-    if (io->olen > 0)
+    if (io->olen > 0 && c->bev != NULL)
         rc = bufferevent_write(c->bev, io->obuf, io->olen);
     io->olen = 0;
     if (io->ocap > (256u << 10)) { /* a big reply once: do not keep it */
@@ -48,6 +48,13 @@ static int flush_out(tspsd_conn *c)
         io->ocap = 0;
     }
     return rc;
+}
+
+void tspsd_conn_destroy(tspsd_conn *c)
+{
+    tspsd_arena_free(&c->arena);
+    free(IO(c)->obuf);
+    free(c);
 }
 
 static void conn_free(tspsd_conn *c)
@@ -60,17 +67,22 @@ static void conn_free(tspsd_conn *c)
         d->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    c->prev = c->next = NULL;
     if (c->bev != NULL) {
         SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
         /* No close_notify wait: the peer may be gone or hostile. */
         if (ssl != NULL)
             SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
         bufferevent_free(c->bev);
+        c->bev = NULL;
     }
     atomic_fetch_sub(&d->metrics.clients, 1);
-    tspsd_arena_free(&c->arena);
-    free(IO(c)->obuf);
-    free(c);
+    if (c->job_inflight) {
+        /* The write worker still uses it: free when the job returns. */
+        c->close_after_job = 1;
+        return;
+    }
+    tspsd_conn_destroy(c);
 }
 
 static void conn_close(tspsd_conn *c, int level, const char *reason)
@@ -87,7 +99,7 @@ int tspsd_conn_send(tspsd_conn *c, const Tsps__Response *resp)
     conn_io *io = IO(c);
     size_t n = tsps__response__get_packed_size(resp);
 
-    if (n > (64u << 20))
+    if (n > (64u << 20) || c->bev == NULL)
         return -1;
     if (io->ocap - io->olen < n + TSPSD_FRAME_HDR) {
         size_t cap = io->ocap ? io->ocap : 16384;
@@ -112,6 +124,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
     tspsd *d = c->d;
     struct evbuffer *in = bufferevent_get_input(bev);
 
+    if (c->job_inflight)
+        return; /* resumed by tspsd_conn_job_done() */
     IO(c)->batching = 1;
     for (;;) {
         size_t avail = evbuffer_get_length(in);
@@ -146,6 +160,12 @@ static void read_cb(struct bufferevent *bev, void *arg)
             break;
         char why[160] = "";
         rc = tspsd_dispatch(c, payload, plen, why, sizeof(why));
+        if (rc == 1) {
+            /* On the write worker: no more frames until it answers. */
+            evbuffer_drain(in, used);
+            bufferevent_disable(bev, EV_READ);
+            break;
+        }
         tspsd_arena_reset(&c->arena);
         if (rc != 0) {
             atomic_fetch_add(&d->metrics.bad_frames, 1);
@@ -156,6 +176,24 @@ static void read_cb(struct bufferevent *bev, void *arg)
     }
     IO(c)->batching = 0;
     flush_out(c);
+}
+
+void tspsd_conn_job_done(tspsd_conn *c, const Tsps__Response *resp)
+{
+    c->job_inflight = 0;
+    if (c->close_after_job) {
+        tspsd_conn_destroy(c);
+        return;
+    }
+    if (tspsd_conn_send(c, resp) != 0) {
+        tspsd_arena_reset(&c->arena);
+        conn_close(c, TSPSD_LOG_WARN, "cannot queue reply");
+        return;
+    }
+    tspsd_arena_reset(&c->arena);
+    bufferevent_enable(c->bev, EV_READ);
+    /* Frames that arrived meanwhile are already buffered. */
+    read_cb(c->bev, c);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)

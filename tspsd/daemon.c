@@ -130,8 +130,8 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
     if (d->base == NULL)
         return -1;
     tspsd_handlers_register(d);
-    if (tspsd_pending_open(d) != 0 || tspsd_ctl_start(d) != 0 ||
-        tspsd_sync_open(d) != 0)
+    if (tspsd_pending_open(d) != 0 || tspsd_jobs_open(d) != 0 ||
+        tspsd_ctl_start(d) != 0 || tspsd_sync_open(d) != 0)
         return -1;
     /* A configured daemon fails loudly on a busy port; the embedded default
      * (a demo on someone's laptop) carries on without that part. */
@@ -215,6 +215,7 @@ void tspsd_close(tspsd *d)
 #endif
     tspsd_web_close(d);
     tspsd_sync_close(d);
+    tspsd_jobs_close(d); /* queued writes finish before connections go */
     tspsd_ctl_stop(d);
     tspsd_metrics_stop(d);
     tspsd_pending_close(d);

@@ -52,6 +52,8 @@ struct tspsd_conn {
     int hello_done;
     int admin;
     int tls_up;
+    int job_inflight;    /* a request runs on the write worker */
+    int close_after_job; /* closed meanwhile: free when it returns */
     int subscribed;
     uint32_t sub_id;
     char sub_user[TSPSD_IDENT_MAX]; /* "" = everything allowed */
@@ -67,6 +69,7 @@ typedef struct tspsd_handler {
     const char *name; /* for logs and audit lines: "route", "user.put" */
     tspsd_handler_fn fn;
     int need_auth; /* anonymous callers are refused */
+    int offload;   /* writes the store: runs on the write worker */
 } tspsd_handler;
 
 #define TSPSD_MAX_HANDLERS 64
@@ -99,6 +102,7 @@ struct tspsd {
     tspsd_sip *sip;
     tspsd_sync *sync;
     tspsd_pending *pending;
+    struct tspsd_jobs *jobs;
     tspsd_web *web; /* web UI, NULL when off */
     tspsd_conn *conns;
     uint64_t next_conn_id;
@@ -123,11 +127,26 @@ int tspsd_conn_send(tspsd_conn *c, const Tsps__Response *resp);
 /** Swap the TLS context (SIGHUP); new connections use the new one. */
 int tspsd_ctl_reload_tls(tspsd *d);
 
+/* ---- jobs.c: one worker for requests that write the store ---- */
+int tspsd_jobs_open(tspsd *d);
+/** Finish queued jobs, stop the worker, free what is left. */
+void tspsd_jobs_close(tspsd *d);
+/** Run h on the worker; owns req from here on. @return 0 or -1. */
+int tspsd_jobs_submit(tspsd *d, tspsd_conn *c, Tsps__Request *req,
+                      const tspsd_handler *h);
+
+/* ---- ctl_server.c (continued) ---- */
+/** On the loop: a job of c finished with resp; send it, resume reading. */
+void tspsd_conn_job_done(tspsd_conn *c, const Tsps__Response *resp);
+/** Free a connection whose job was pending at shutdown. */
+void tspsd_conn_destroy(tspsd_conn *c);
+
 /* ---- ctl_registry.c ---- */
 void tspsd_handlers_register(tspsd *d);
 /**
- * Decode and run one request payload. @return 0, or -1 to close the
- * connection (undecodable or out-of-order frame: reason in why).
+ * Decode and run one request payload. @return 0, 1 when the request went
+ * to the write worker (read no further frames until it returns), or -1 to
+ * close the connection (undecodable or out-of-order frame: why).
  */
 int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
                    size_t whylen);
