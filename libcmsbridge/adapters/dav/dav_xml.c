@@ -7,6 +7,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlerror.h>
 
 #include "dav.h"
 
@@ -297,6 +298,18 @@ static int read_response(dav_ms *ms, const xmlNode *resp)
     return rc;
 }
 
+static void quiet_generic(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
+
+static void quiet_structured(void *ctx, xmlErrorPtr err)
+{
+    (void)ctx;
+    (void)err;
+}
+
 int dav_ms_parse(const char *buf, size_t len, dav_ms *ms)
 {
     xmlDoc *doc;
@@ -311,9 +324,22 @@ int dav_ms_parse(const char *buf, size_t len, dav_ms *ms)
         if (buf[i] == '<' && buf[i + 1] == '!' &&
             memcmp(buf + i, "<!DOCTYPE", 9) == 0)
             return CMSB_EPARSE;
-    doc = xmlReadMemory(buf, (int)len, "multistatus.xml", NULL,
-                        XML_PARSE_NONET | XML_PARSE_NOERROR |
-                            XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+    {
+        /* A library never prints: libxml2 reports some errors (encoding)
+         * through its per-thread generic handlers whatever the options
+         * say, so silence them for this parse and put them back. */
+        xmlGenericErrorFunc og = xmlGenericError;
+        void *ogc = xmlGenericErrorContext;
+        xmlStructuredErrorFunc os = xmlStructuredError;
+        void *osc = xmlStructuredErrorContext;
+        xmlSetGenericErrorFunc(NULL, quiet_generic);
+        xmlSetStructuredErrorFunc(NULL, quiet_structured);
+        doc = xmlReadMemory(buf, (int)len, "multistatus.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+        xmlSetGenericErrorFunc(ogc, og);
+        xmlSetStructuredErrorFunc(osc, os);
+    }
     if (doc == NULL)
         return CMSB_EPARSE;
     root = xmlDocGetRootElement(doc);

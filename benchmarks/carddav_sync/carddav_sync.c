@@ -1,0 +1,280 @@
+/*
+ * carddav_sync: what a CardDAV sync costs against a real Radicale.
+ *
+ * Seeds N contacts (default 10000) by writing vCard files straight into a
+ * Radicale collection folder (the address book itself is made over HTTP;
+ * one warm-up REPORT lets Radicale build its item cache), then measures:
+ *   full_sync_s                cmsb_sync into an empty store
+ *   incremental_one_change_ms  cmsb_sync after one card changed (median)
+ *   radicale_report_ms         one bare sync-collection REPORT round trip
+ *                              for the same change (median)
+ *   incremental_ratio_vs_report  the two above; target <= 1.2
+ * Usage: carddav_sync [contacts] [rounds]
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmsb/cmsb.h>
+
+static char W[512];
+static int port;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t sink(char *p, size_t sz, size_t n, void *arg)
+{
+    FILE *fp = arg;
+    (void)p;
+    if (fp != NULL)
+        fwrite(p, sz, n, fp);
+    return sz * n;
+}
+
+/* One request; body of the answer into out (if non-NULL). */
+static long http(CURL *c, const char *method, const char *path,
+                 const char *body, const char *depth, char **out)
+{
+    char url[600], dh[32];
+    struct curl_slist *h = NULL;
+    long st = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = out != NULL ? open_memstream(&buf, &len) : NULL;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    h = curl_slist_append(h, "Content-Type: application/xml");
+    if (depth != NULL) {
+        snprintf(dh, sizeof(dh), "Depth: %s", depth);
+        h = curl_slist_append(h, dh);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_USERNAME, "alice");
+    curl_easy_setopt(c, CURLOPT_PASSWORD, "secret");
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, fp);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+    curl_slist_free_all(h);
+    if (fp != NULL) {
+        fclose(fp);
+        *out = buf;
+    }
+    return st;
+}
+
+static const char *SYNC_FMT =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    "<D:sync-collection xmlns:D=\"DAV:\" "
+    "xmlns:X=\"urn:ietf:params:xml:ns:carddav\"><D:sync-token>%s"
+    "</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/>%s"
+    "</D:prop></D:sync-collection>";
+
+/* sync-collection from token; returns the new token (malloc'ed). */
+static char *report(CURL *c, const char *token, int data)
+{
+    char body[1024], *out = NULL, *a, *b, *tok = NULL;
+
+    snprintf(body, sizeof(body), SYNC_FMT, token,
+             data ? "<X:address-data/>" : "");
+    if (http(c, "REPORT", "/alice/contacts/", body, "0", &out) != 207) {
+        fprintf(stderr, "REPORT failed\n");
+        exit(1);
+    }
+    a = strstr(out, "<sync-token>");
+    b = a != NULL ? strstr(a, "</sync-token>") : NULL;
+    if (a != NULL && b != NULL)
+        tok = strndup(a + 12, (size_t)(b - a - 12));
+    free(out);
+    return tok;
+}
+
+static void card(char *buf, size_t len, int i, int gen)
+{
+    snprintf(buf, len,
+             "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c%05d\r\nFN:Contact %d gen %d"
+             "\r\nN:%d;Contact;;;\r\nTEL;TYPE=CELL:+49 30 %07d\r\n"
+             "EMAIL:c%d@example.org\r\n%sEND:VCARD\r\n",
+             i, i, gen, i, 1000000 + i, i,
+             i % 10 == 0 ? "X-TSPS-CODE:VIP\r\n" : "");
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void stop_server(void)
+{
+    char cmd[800];
+    snprintf(cmd, sizeof(cmd), "%s/tests/dav/radicale.sh stop '%s'",
+             TSPS_SOURCE_DIR, W);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not stop radicale\n");
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", W);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", W);
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 10000;
+    int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    char cmd[800], path[900], text[512], uri[200], store[600];
+    double t0, full_s, *inc, *rep;
+    FILE *p;
+    CURL *c;
+    cmsb_registry *reg = NULL;
+    cmsb_source *src = NULL;
+    cmsb_options o = CMSB_OPTIONS_INIT;
+    tsps_config cfg = TSPS_CONFIG_INIT;
+    tsps_engine *eng = NULL;
+    tsps_user u;
+    cmsb_sync_stats st;
+    char *tok;
+
+    if (n <= 0 || rounds <= 0)
+        return 2;
+    snprintf(W, sizeof(W), "/tmp/carddav-bench-XXXXXX");
+    if (mkdtemp(W) == NULL)
+        return 1;
+    snprintf(cmd, sizeof(cmd), "%s/tests/dav/radicale.sh start '%s'",
+             TSPS_SOURCE_DIR, W);
+    p = popen(cmd, "r");
+    if (p == NULL || fscanf(p, "%d", &port) != 1 || pclose(p) != 0) {
+        fprintf(stderr, "radicale did not start (scripts/deps.sh test)\n");
+        return 77;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    c = curl_easy_init();
+    if (http(c, "MKCOL", "/alice/contacts/",
+             "<?xml version=\"1.0\"?><D:mkcol xmlns:D=\"DAV:\" "
+             "xmlns:C=\"urn:ietf:params:xml:ns:carddav\"><D:set><D:prop>"
+             "<D:resourcetype><D:collection/><C:addressbook/>"
+             "</D:resourcetype></D:prop></D:set></D:mkcol>",
+             NULL, NULL) != 201) {
+        fprintf(stderr, "MKCOL failed\n");
+        stop_server();
+        return 1;
+    }
+    /* seed: files straight into the collection folder */
+    t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        FILE *fp;
+        snprintf(path, sizeof(path),
+                 "%s/collections/collection-root/alice/contacts/c%05d.vcf", W,
+                 i);
+        card(text, sizeof(text), i, 0);
+        fp = fopen(path, "w");
+        if (fp == NULL) {
+            perror(path);
+            stop_server();
+            return 1;
+        }
+        fputs(text, fp);
+        fclose(fp);
+    }
+    free(report(c, "", 0)); /* warm-up: Radicale builds its item cache */
+    printf("contacts=%d\nseed_s=%.3f\n", n, now_s() - t0);
+
+    snprintf(store, sizeof(store), "%s/store", W);
+    mkdir(store, 0700);
+    cfg.path = store;
+    if (tsps_engine_open(&cfg, &eng) != TSPS_OK) {
+        stop_server();
+        return 1;
+    }
+    tsps_user_init(&u);
+    snprintf(u.id, sizeof(u.id), "alice");
+    snprintf(u.dialplan.region, sizeof(u.dialplan.region), "DE");
+    tsps_user_put(eng, &u);
+    cmsb_registry_open(&reg);
+    o.username = "alice";
+    o.password = "secret";
+    snprintf(uri, sizeof(uri), "carddav:http://127.0.0.1:%d/", port);
+    if (cmsb_source_open(reg, uri, &o, &src) != CMSB_OK) {
+        fprintf(stderr, "open failed\n");
+        stop_server();
+        return 1;
+    }
+    t0 = now_s();
+    if (cmsb_sync(src, eng, "alice", "dav", 0, &st) != CMSB_OK ||
+        st.contacts_put != (uint64_t)n) {
+        fprintf(stderr, "full sync failed\n");
+        stop_server();
+        return 1;
+    }
+    full_s = now_s() - t0;
+    printf("full_sync_s=%.3f\n", full_s);
+
+    inc = calloc((size_t)rounds, sizeof(double));
+    rep = calloc((size_t)rounds, sizeof(double));
+    tok = report(c, "", 0); /* the token the source now holds */
+    for (int r = 0; r < rounds; r++) {
+        char *t2;
+        double a, b;
+        int k = (r * 7919) % n;
+        snprintf(path, sizeof(path), "/alice/contacts/c%05d.vcf", k);
+        card(text, sizeof(text), k, r + 1);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+        if (http(c, "PUT", path, text, NULL, NULL) / 100 != 2) {
+            fprintf(stderr, "PUT failed\n");
+            stop_server();
+            return 1;
+        }
+        /* alternate the order so neither side profits from the other */
+        if (r % 2 == 0) {
+            a = now_s();
+            t2 = report(c, tok, 1);
+            rep[r] = now_s() - a;
+            b = now_s();
+            cmsb_sync(src, eng, "alice", "dav", 0, &st);
+            inc[r] = now_s() - b;
+        } else {
+            b = now_s();
+            cmsb_sync(src, eng, "alice", "dav", 0, &st);
+            inc[r] = now_s() - b;
+            a = now_s();
+            t2 = report(c, tok, 1);
+            rep[r] = now_s() - a;
+        }
+        if (st.contacts_put != 1 || st.full) {
+            fprintf(stderr, "incremental sync did not see one change\n");
+            stop_server();
+            return 1;
+        }
+        free(tok);
+        tok = t2;
+    }
+    qsort(inc, (size_t)rounds, sizeof(double), cmp_d);
+    qsort(rep, (size_t)rounds, sizeof(double), cmp_d);
+    printf("incremental_one_change_ms=%.1f\n", inc[rounds / 2] * 1000);
+    printf("radicale_report_ms=%.1f\n", rep[rounds / 2] * 1000);
+    printf("incremental_ratio_vs_report=%.2f\n",
+           inc[rounds / 2] / rep[rounds / 2]);
+    free(tok);
+    free(inc);
+    free(rep);
+    cmsb_source_close(src);
+    cmsb_registry_close(reg);
+    tsps_engine_close(eng);
+    curl_easy_cleanup(c);
+    curl_global_cleanup();
+    stop_server();
+    return 0;
+}
