@@ -171,7 +171,8 @@ static int on_card(void *arg, vc_card *k)
         return group_line(&r->f->n_body, k) != CMSB_OK;
     }
     vc_resolve_code(&r->s->conf, k, vc_map_get(&r->gnew, k->c.uid));
-    if (body_add(&r->f->n_body, 'C', k->c.uid) != CMSB_OK ||
+    if ((!r->contacts_only &&
+         body_add(&r->f->n_body, 'C', k->c.uid) != CMSB_OK) ||
         (r->f->has_old && vc_map_put(&r->seen, k->c.uid, "") != CMSB_OK))
         return 1;
     ch.contact = &k->c;
@@ -226,8 +227,8 @@ static int checkpoint(run *r, int force)
 {
     cmsb_change ch = {.kind = CMSB_CHANGE_CHECKPOINT};
 
-    if (!force && r->since_cp < CHECKPOINT_EVERY)
-        return 0;
+    if (r->contacts_only || (!force && r->since_cp < CHECKPOINT_EVERY))
+        return 0; /* a listing has no cursor to give */
     if (vc_state_write(&r->st, r->fp, r->cur) != CMSB_OK)
         return -1;
     r->since_cp = 0;

@@ -337,18 +337,28 @@ static int decode(pctx *x, const prop *p, const params *pa, char sep)
         v = tmp.p != NULL ? tmp.p : "";
         n = tmp.len;
     }
-    for (size_t i = 0; i < n && rc == CMSB_OK; i++) {
-        char c = v[i];
-        if (c == '\\' && i + 1 < n) {
-            char e = v[++i];
-            c = (e == 'n' || e == 'N') ? '\n' : e;
-        } else if (sep != 0 && c == sep) {
-            c = '\x1f';
-        }
-        rc = vc_buf_add(&x->dec, &c, 1);
+    /* unescape straight into the buffer: this loop sees every value */
+    if (x->dec.cap < n + 1) {
+        rc = vc_buf_add(&x->dec, v, n); /* grows it; overwritten below */
+        if (rc != CMSB_OK)
+            goto out;
     }
-    if (rc == CMSB_OK)
-        rc = vc_buf_add(&x->dec, "", 0); /* NUL-terminate even if empty */
+    {
+        char *o = x->dec.p;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            char c = v[i];
+            if (c == '\\' && i + 1 < n) {
+                char e = v[++i];
+                c = (e == 'n' || e == 'N') ? '\n' : e;
+            } else if (sep != 0 && c == sep) {
+                c = '\x1f';
+            }
+            o[k++] = c;
+        }
+        o[k] = '\0';
+        x->dec.len = k;
+    }
 out:
     vc_buf_free(&tmp);
     return rc;
@@ -414,7 +424,7 @@ static void on_tel(pctx *x, vc_card *k, const prop *p, const params *pa)
     }
     memcpy(k->c.numbers[i], v, n);
     k->c.numbers[i][n] = '\0';
-    snprintf(k->tel_types[i], sizeof(k->tel_types[i]), "%s", pa->types);
+    memcpy(k->tel_types[i], pa->types, sizeof(k->tel_types[i]));
     vc_copy(k->tel_group[i], sizeof(k->tel_group[i]),
             p->group != NULL ? p->group : "", p->glen);
     k->c.nnumbers++;
