@@ -376,6 +376,36 @@ START_TEST(test_sync_bad_args)
 }
 END_TEST
 
+/* The same card in two files (a whole-book export beside a single card):
+ * removing one file must not remove the contact. */
+START_TEST(test_same_uid_in_two_files)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_contact c;
+    char path[700];
+    const char *card = "BEGIN:VCARD\nVERSION:3.0\nFN:Twice\nTEL:+49 30 9\n"
+                       "UID:twice\nEND:VCARD\n";
+
+    put("all.vcf", card);
+    put("twice.vcf", card);
+    src = open_book();
+    sync_ok(src, 0, &st);
+    snprintf(path, sizeof(path), "%s/all.vcf", book);
+    unlink(path);
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.contacts_deleted, 0);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "twice", &c), TSPS_OK);
+    snprintf(path, sizeof(path), "%s/twice.vcf", book);
+    unlink(path);
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.contacts_deleted, 1);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "twice", &c),
+                     TSPS_ENOTFOUND);
+    cmsb_source_close(src);
+}
+END_TEST
+
 /* The demo data tspsd's embedded default syncs: each code form once. */
 START_TEST(test_demo_data)
 {
@@ -445,6 +475,7 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, test_events_sync_and_related);
     tcase_add_test(tc, test_sync_bad_args);
     tcase_add_test(tc, test_demo_data);
+    tcase_add_test(tc, test_same_uid_in_two_files);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -169,7 +169,8 @@ typedef struct vc_file {
     vc_buf groups; /* pass A: G lines of a changed file */
     char *data;    /* pass A: content kept for pass B */
     size_t dlen;
-    int hashed; /* n_hash already computed */
+    int hashed;    /* n_hash already computed */
+    int processed; /* n_body is this sync's word on the file */
 } vc_file;
 
 typedef struct vc_state {

@@ -106,6 +106,8 @@ typedef struct run {
     vc_buf *cur;
     int contacts_only; /* a listing: leave the calendars alone */
     size_t kept;       /* bytes of file content kept from pass A */
+    vc_map claims;     /* uid -> number of files holding it */
+    int have_claims;
 } run;
 
 static int send(run *r, const cmsb_change *ch)
@@ -194,6 +196,55 @@ static int on_event(void *arg, const tsps_event *ev, const char *org)
 
 /* Old uids of a file the new parse did not produce: deleted, unless the
  * file had errors (then kept: a card that broke is not a card removed). */
+/* A uid may sit in two files (an export of the whole book beside a single
+ * card): it leaves the store only when no file holds it any more. The
+ * counts are built on the first deletion and kept up to date after. */
+static int claims_add(vc_map *m, const char *body, int delta)
+{
+    const char *p = body;
+
+    while (p != NULL && *p != '\0') {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        if (n > 2 && (p[0] == 'C' || p[0] == 'E') && n - 2 < TSPS_UID_MAX) {
+            char uid[TSPS_UID_MAX], v[16];
+            const char *cur;
+            memcpy(uid, p + 2, n - 2);
+            uid[n - 2] = '\0';
+            cur = vc_map_get(m, uid);
+            snprintf(v, sizeof(v), "%d", (cur != NULL ? atoi(cur) : 0) + delta);
+            if (vc_map_put(m, uid, v) != CMSB_OK)
+                return CMSB_ENOMEM;
+        }
+        p = nl != NULL ? nl + 1 : NULL;
+    }
+    return CMSB_OK;
+}
+
+static const char *claim_body(const vc_file *f)
+{
+    if (f->deleted || !f->present)
+        return NULL;
+    if (f->processed && !f->meta_only)
+        return f->n_body.p;
+    return f->o_body;
+}
+
+static int still_claimed(run *r, const char *uid, int *yes)
+{
+    const char *v;
+
+    if (!r->have_claims) {
+        for (size_t i = 0; i < r->st.n; i++)
+            if (claims_add(&r->claims, claim_body(&r->st.f[i]), 1) != CMSB_OK)
+                return CMSB_ENOMEM;
+        r->have_claims = 1;
+    }
+    v = vc_map_get(&r->claims, uid);
+    *yes = v != NULL && atoi(v) > 0;
+    return CMSB_OK;
+}
+
 static int settle_old(run *r, vc_file *f, int keep)
 {
     char *p = f->o_body;
@@ -214,7 +265,11 @@ static int settle_old(run *r, vc_file *f, int keep)
                                                   ? CMSB_CHANGE_CONTACT_DELETE
                                                   : CMSB_CHANGE_EVENT_DELETE,
                                       .uid = uid};
-                    send(r, &ch);
+                    int yes = 0;
+                    if (still_claimed(r, uid, &yes) != CMSB_OK)
+                        return CMSB_ENOMEM;
+                    if (!yes)
+                        send(r, &ch);
                 }
             }
         }
@@ -275,7 +330,13 @@ static int process_file(run *r, vc_file *f)
         return CMSB_ECANCELED;
     if (rc != CMSB_OK)
         return rc;
-    if (f->has_old)
+    f->processed = 1;
+    if (r->have_claims) {
+        rc = claims_add(&r->claims, f->o_body, -1);
+        if (rc == CMSB_OK)
+            rc = claims_add(&r->claims, f->n_body.p, 1);
+    }
+    if (rc == CMSB_OK && f->has_old)
         rc = settle_old(r, f, r->had_err);
     f->has_new = 1;
     return rc;
@@ -484,6 +545,7 @@ static int run_changes(vcd_source *s, const char *since, cmsb_change_cb cb,
     if (rc == CMSB_OK && r.stop)
         rc = CMSB_ECANCELED;
     vc_map_free(&gold);
+    vc_map_free(&r.claims);
     vc_map_free(&r.gnew);
     vc_map_free(&r.seen);
     vc_state_free(&r.st);
