@@ -25,4 +25,8 @@ int vcd_write_code(cmsb_source *base, const char *uid, const char *code);
 int vcd_related(cmsb_source *base, const char *uid, const cmsb_criteria *crit,
                 cmsb_item_cb cb, void *arg);
 
+/* vcard_watch.c: inotify */
+int vcd_watch_fd(cmsb_source *base, int *fd);
+int vcd_watch_drain(cmsb_source *base);
+
 #endif
