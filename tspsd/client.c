@@ -112,7 +112,7 @@ static int fill(tspsd_client *c, size_t want, int timeout_ms)
             c->rbuf = nb;
             c->rcap = cap;
         }
-        if (SSL_pending(c->ssl) == 0 && timeout_ms >= 0) {
+        if (!SSL_has_pending(c->ssl) && timeout_ms >= 0) {
             struct pollfd pfd = {c->fd, POLLIN, 0};
             int pr = poll(&pfd, 1, timeout_ms);
             if (pr <= 0)
@@ -277,7 +277,7 @@ const Tsps__HelloReply *tspsd_client_hello(const tspsd_client *c)
 int tspsd_client_alive(tspsd_client *c, int wait_ms)
 {
     struct pollfd pfd = {c->fd, POLLIN, 0};
-    if (SSL_pending(c->ssl) > 0)
+    if (SSL_has_pending(c->ssl))
         return 1;
     int pr = poll(&pfd, 1, wait_ms);
     if (pr <= 0)
