@@ -58,8 +58,8 @@ void tspsd_handlers_register(tspsd *d)
     W(DEVICE_ADD,       "device.add",      tspsd_h_device_add);
     W(DEVICE_REMOVE,    "device.remove",   tspsd_h_device_remove);
     R(SUBSCRIBE,        "subscribe",       tspsd_h_subscribe);
-    R(LOGIN_LINK,       "login-link",      tspsd_h_login_link);
-    R(WEB_PASSWORD,     "web-password",    tspsd_h_web_password);
+    W(LOGIN_LINK,       "login-link",      tspsd_h_login_link);
+    W(WEB_PASSWORD,     "web-password",    tspsd_h_web_password);
 #undef R
 #undef W
     /* clang-format on */

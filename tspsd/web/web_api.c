@@ -9,6 +9,7 @@
 
 #include "../log.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,39 +66,53 @@ json_t *web_decision_json(const tsps_decision *dec, uint64_t call_id)
     return j;
 }
 
-/* Run one control-protocol request as this session; reply with its JSON. */
-static void run_request(tspsd_web *w, struct evhttp_request *req,
-                        const web_session *s, Tsps__Request *r, tspsd_arena *a)
+json_t *web_response_json(const Tsps__Response *resp, int *status)
 {
-    tspsd_conn c;
-    Tsps__Response resp = TSPS__RESPONSE__INIT;
-    const tspsd_handler *h = NULL;
-    json_t *j;
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+        &tsps__code__descriptor, (int)resp->code);
+    json_t *j = web_pb_to_json(&resp->base);
+    json_object_set_new(j, "code",
+                        json_string(ev != NULL ? ev->name : "INTERNAL"));
+    *status = http_status((int)resp->code);
+    return j;
+}
 
-    web_conn_init(w->d, &c, s);
+/* On the worker: a handler that writes the store. */
+static void rpc_run(web_job *j)
+{
+    Tsps__Response resp = TSPS__RESPONSE__INIT;
+    j->h->fn(&j->c, &j->r, &resp);
+    j->out = web_response_json(&resp, &j->status);
+}
+
+/* Run one control-protocol request as this session; reply with its JSON.
+ * Takes the job (request message in its arena). */
+static void run_request(tspsd_web *w, web_job *j)
+{
+    const tspsd_handler *h = NULL;
+    Tsps__Request *r = &j->r;
+
+    web_conn_init(w->d, &j->c, &j->s);
     if ((int)r->body_case > 0 && (int)r->body_case < TSPSD_MAX_HANDLERS)
         h = &w->d->handlers[r->body_case];
     if (h == NULL || h->fn == NULL ||
         r->body_case == TSPS__REQUEST__BODY_HELLO ||
         r->body_case == TSPS__REQUEST__BODY_SUBSCRIBE) {
-        web_send_error(req, 404, "no such request (events: /api/events)");
+        web_send_error(j->req, 404, "no such request (events: /api/events)");
+        web_job_free(j);
         return;
     }
     atomic_fetch_add(&w->d->metrics.requests, 1);
-    h->fn(&c, r, &resp);
-    j = web_pb_to_json(&resp.base);
-    json_object_set_new(
-        j, "code",
-        json_string(resp.code == TSPS__CODE__OK ? "OK"
-                    : protobuf_c_enum_descriptor_get_value(
-                          &tsps__code__descriptor, (int)resp.code) != NULL
-                        ? protobuf_c_enum_descriptor_get_value(
-                              &tsps__code__descriptor, (int)resp.code)
-                              ->name
-                        : "INTERNAL"));
-    web_send_json(req, http_status((int)resp.code), j);
-    tspsd_arena_free(&c.arena);
-    (void)a;
+    j->h = h;
+    /* Store writes (and password hashing) never stall the loop. */
+    if (h->offload || r->body_case == TSPS__REQUEST__BODY_WEB_PASSWORD) {
+        web_job_submit(j);
+        return;
+    }
+    rpc_run(j);
+    web_send_json(j->req, j->status, j->out);
+    j->out = NULL;
+    web_job_free(j);
 }
 
 static void api_rpc(tspsd_web *w, struct evhttp_request *req, const char *name,
@@ -106,11 +121,10 @@ static void api_rpc(tspsd_web *w, struct evhttp_request *req, const char *name,
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field_by_name(
             &tsps__request__descriptor, name);
-    tspsd_arena a = TSPSD_ARENA_INIT;
-    Tsps__Request r = TSPS__REQUEST__INIT;
     ProtobufCMessage *body;
     char err[200];
     json_t *j;
+    web_job *job;
 
     if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE ||
         !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
@@ -126,25 +140,28 @@ static void api_rpc(tspsd_web *w, struct evhttp_request *req, const char *name,
         web_send_error(req, 400, "body must be a JSON object");
         return;
     }
+    job = web_job_new(w, req, rpc_run);
     const ProtobufCMessageDescriptor *md = f->descriptor;
-    body = tspsd_arena_alloc(&a, md->sizeof_message);
+    body = job != NULL ? tspsd_arena_alloc(&job->a, md->sizeof_message) : NULL;
     if (body == NULL) {
         json_decref(j);
+        web_job_free(job);
         web_send_error(req, 500, "out of memory");
         return;
     }
     md->message_init(body);
-    if (web_pb_from_json(&a, j, body, err, sizeof(err)) != 0) {
+    if (web_pb_from_json(&job->a, j, body, err, sizeof(err)) != 0) {
         json_decref(j);
-        tspsd_arena_free(&a);
+        web_job_free(job);
         web_send_error(req, 400, err);
         return;
     }
     json_decref(j);
-    *(ProtobufCMessage **)((char *)&r + f->offset) = body;
-    *(uint32_t *)((char *)&r + f->quantifier_offset) = f->id;
-    run_request(w, req, s, &r, &a);
-    tspsd_arena_free(&a);
+    job->s = *s;
+    tsps__request__init(&job->r);
+    *(ProtobufCMessage **)((char *)&job->r + f->offset) = body;
+    *(uint32_t *)((char *)&job->r + f->quantifier_offset) = f->id;
+    run_request(w, job);
 }
 
 /* ---- live calls ---- */
@@ -475,12 +492,11 @@ static void api_call(tspsd_web *w, struct evhttp_request *req,
 static void api_act(tspsd_web *w, struct evhttp_request *req,
                     const web_session *s, uint64_t id)
 {
-    Tsps__Request r = TSPS__REQUEST__INIT;
-    Tsps__CallAct act = TSPS__CALL_ACT__INIT;
-    tspsd_arena a = TSPSD_ARENA_INIT;
     json_t *b = web_body_json(req);
     const char *action =
         b ? json_string_value(json_object_get(b, "action")) : NULL;
+    web_job *j;
+    Tsps__CallAct *act;
 
     if (action == NULL || strlen(action) > 200) {
         json_decref(b);
@@ -490,13 +506,23 @@ static void api_act(tspsd_web *w, struct evhttp_request *req,
                        "\"take DEVICE\" | \"reject\"}");
         return;
     }
-    act.call_id = id;
-    act.action = tspsd_arena_strdup(&a, action);
+    j = web_job_new(w, req, rpc_run);
+    act = j != NULL ? tspsd_arena_alloc(&j->a, sizeof(*act)) : NULL;
+    if (act == NULL) {
+        json_decref(b);
+        web_job_free(j);
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    tsps__call_act__init(act);
+    act->call_id = id;
+    act->action = tspsd_arena_strdup(&j->a, action);
     json_decref(b);
-    r.body_case = TSPS__REQUEST__BODY_CALL_ACT;
-    r.call_act = &act;
-    run_request(w, req, s, &r, &a);
-    tspsd_arena_free(&a);
+    j->s = *s;
+    tsps__request__init(&j->r);
+    j->r.body_case = TSPS__REQUEST__BODY_CALL_ACT;
+    j->r.call_act = act;
+    run_request(w, j);
 }
 
 /* Users who delegated to this identity (for the console). */
@@ -533,22 +559,46 @@ static void api_me(tspsd_web *w, struct evhttp_request *req,
                             is_user ? u.display_name : ""));
 }
 
+static void password_run(web_job *j)
+{
+    int rc = tspsd_web_set_password(j->w->d, j->s.identity, j->secret);
+    OPENSSL_cleanse(j->secret, sizeof(j->secret));
+    if (rc != TSPS_OK) {
+        j->status = rc == TSPS_EINVAL ? 400 : 500;
+        j->out = json_pack("{s:s}", "error",
+                           rc == TSPS_EINVAL ? "password: 8 to 256 characters"
+                                             : tsps_strerror(rc));
+        return;
+    }
+    tspsd_log(TSPSD_LOG_INFO, 0, j->s.identity, "web password set", "by=%s",
+              j->s.identity);
+    j->status = 200;
+    j->out = json_pack("{s:b}", "ok", 1);
+}
+
 static void api_password(tspsd_web *w, struct evhttp_request *req,
                          const web_session *s)
 {
     json_t *b = web_body_json(req);
     const char *pw =
         b ? json_string_value(json_object_get(b, "password")) : NULL;
-    int rc = pw != NULL ? tspsd_web_set_password(w->d, s->identity, pw)
-                        : TSPS_EINVAL;
-    json_decref(b);
-    if (rc != TSPS_OK) {
-        web_send_error(req, rc == TSPS_EINVAL ? 400 : 500,
-                       rc == TSPS_EINVAL ? "password: 8 to 256 characters"
-                                         : tsps_strerror(rc));
+    web_job *j;
+
+    if (pw == NULL || strlen(pw) < 8 || strlen(pw) > 256) {
+        json_decref(b);
+        web_send_error(req, 400, "password: 8 to 256 characters");
         return;
     }
-    web_send_json(req, 200, json_pack("{s:b}", "ok", 1));
+    j = web_job_new(w, req, password_run);
+    if (j == NULL) {
+        json_decref(b);
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    j->s = *s;
+    snprintf(j->secret, sizeof(j->secret), "%s", pw);
+    json_decref(b);
+    web_job_submit(j);
 }
 
 /* Working hours and time zone: the user themself (the control protocol's

@@ -145,12 +145,10 @@ static void sess_key(const char *sid, char *key, size_t len)
     snprintf(key, len, SESS_PREFIX "%s", h);
 }
 
-int web_session_create(tspsd_web *w, struct evhttp_request *req,
-                       const char *identity, uint64_t guest_call,
-                       const char *guest_name, web_session *out)
+int web_session_new(tspsd_web *w, const char *identity, uint64_t guest_call,
+                    const char *guest_name, web_session *out, char sid[65])
 {
-    char sid[65], val[400];
-    long life = w->d->cfg.web_session_s;
+    char val[400];
 
     memset(out, 0, sizeof(*out));
     if (web_random_hex(sid, 32) != 0 || web_random_hex(out->csrf, 32) != 0)
@@ -166,16 +164,24 @@ int web_session_create(tspsd_web *w, struct evhttp_request *req,
                 out->guest_name[j++] = *p;
         out->guest_name[j] = '\0';
     }
-    out->expires = now_s() + life;
+    out->expires = now_s() + w->d->cfg.web_session_s;
     out->admin =
         guest_call == 0 && tspsd_config_is_admin(&w->d->cfg, out->identity);
     sess_key(sid, out->key, sizeof(out->key));
     int n = snprintf(val, sizeof(val), "v1\t%s\t%lld\t%s\t%llu\t%s",
                      out->identity, (long long)out->expires, out->csrf,
                      (unsigned long long)guest_call, out->guest_name);
-    if (tsps_kv_put(w->d->eng, out->key, val, (size_t)n) != TSPS_OK)
+    return tsps_kv_put(w->d->eng, out->key, val, (size_t)n) == TSPS_OK ? 0 : -1;
+}
+
+int web_session_create(tspsd_web *w, struct evhttp_request *req,
+                       const char *identity, uint64_t guest_call,
+                       const char *guest_name, web_session *out)
+{
+    char sid[65];
+    if (web_session_new(w, identity, guest_call, guest_name, out, sid) != 0)
         return -1;
-    web_set_cookie(req, WEB_COOKIE, sid, life);
+    web_set_cookie(req, WEB_COOKIE, sid, w->d->cfg.web_session_s);
     return 0;
 }
 
@@ -303,13 +309,40 @@ static json_t *me_json(const web_session *s)
                      (json_int_t)s->guest_call, "guest_name", s->guest_name);
 }
 
+/* On the worker: PBKDF2 takes tens of milliseconds by design. */
+static void login_run(web_job *j)
+{
+    char q[80];
+    web_session s;
+    int ok = tspsd_web_check_password(j->w->d, j->user, j->secret);
+
+    OPENSSL_cleanse(j->secret, sizeof(j->secret));
+    if (!ok) {
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL, "web login failed",
+                  "audit=1 user=%s", tspsd_log_quote(j->user, q, sizeof(q)));
+        j->status = 401;
+        j->out = json_pack("{s:s}", "error", "wrong user or password");
+        return;
+    }
+    if (web_session_new(j->w, j->user, 0, NULL, &s, j->cookie) != 0) {
+        j->cookie[0] = '\0';
+        j->status = 500;
+        j->out = json_pack("{s:s}", "error", "cannot store the session");
+        return;
+    }
+    tspsd_log(TSPSD_LOG_INFO, 0, j->user, "web login", "method=password");
+    j->cookie_age = j->w->d->cfg.web_session_s;
+    j->clear_pre = 1;
+    j->status = 200;
+    j->out = me_json(&s);
+}
+
 void web_h_login(tspsd_web *w, struct evhttp_request *req)
 {
-    char pre[80], q[80];
-    const char *hdr;
+    char pre[80];
+    const char *hdr, *user, *pw;
     json_t *b;
-    const char *user, *pw;
-    web_session s;
+    web_job *j;
 
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         web_send_error(req, 405, "POST only");
@@ -331,24 +364,22 @@ void web_h_login(tspsd_web *w, struct evhttp_request *req)
     }
     user = json_string_value(json_object_get(b, "user"));
     pw = json_string_value(json_object_get(b, "password"));
-    if (user == NULL || pw == NULL ||
-        !tspsd_web_check_password(w->d, user, pw)) {
-        tspsd_log(TSPSD_LOG_WARN, 0, NULL, "web login failed",
-                  "audit=1 user=%s",
-                  tspsd_log_quote(user != NULL ? user : "", q, sizeof(q)));
+    if (user == NULL || pw == NULL || !tspsd_identity_valid(user) ||
+        strlen(pw) > PW_MAX) {
         json_decref(b);
         web_send_error(req, 401, "wrong user or password");
         return;
     }
-    if (web_session_create(w, req, user, 0, NULL, &s) != 0) {
+    j = web_job_new(w, req, login_run);
+    if (j == NULL) {
         json_decref(b);
-        web_send_error(req, 500, "cannot store the session");
+        web_send_error(req, 500, "out of memory");
         return;
     }
-    tspsd_log(TSPSD_LOG_INFO, 0, user, "web login", "method=password");
+    snprintf(j->user, sizeof(j->user), "%s", user);
+    snprintf(j->secret, sizeof(j->secret), "%s", pw);
     json_decref(b);
-    web_set_cookie(req, WEB_PRE_COOKIE, "x", 0);
-    web_send_json(req, 200, me_json(&s));
+    web_job_submit(j);
 }
 
 void web_h_logout(tspsd_web *w, struct evhttp_request *req)

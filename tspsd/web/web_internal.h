@@ -39,6 +39,28 @@ typedef struct web_event {
 } web_event;
 
 typedef struct web_client web_client;
+typedef struct web_work web_work;
+typedef struct web_job web_job;
+
+/** A request finished on the worker thread (web_work.c). */
+struct web_job {
+    tspsd_web *w;
+    struct evhttp_request *req;
+    void (*run)(web_job *j); /* on the worker: fills status, out */
+    web_session s;           /* who asks */
+    tspsd_conn c;            /* for control-protocol handlers */
+    tspsd_arena a;           /* the request message lives here */
+    Tsps__Request r;
+    const tspsd_handler *h;
+    char user[TSPSD_IDENT_MAX];
+    char secret[264]; /* a password: wiped after use */
+    int status;
+    json_t *out;
+    char cookie[65]; /* session id to set, "" = none */
+    long cookie_age;
+    int clear_pre; /* drop the pre-login CSRF cookie */
+    web_job *next;
+};
 
 struct tspsd_web {
     tspsd *d;
@@ -54,6 +76,7 @@ struct tspsd_web {
     unsigned beats;
     struct event *heartbeat;
     uint64_t next_conn_id;
+    web_work *work;
 };
 
 /* ---- web_server.c ---- */
@@ -66,6 +89,8 @@ const char *web_cookie(struct evhttp_request *req, const char *name, char *buf,
                        size_t len);
 void web_set_cookie(struct evhttp_request *req, const char *name,
                     const char *value, long max_age);
+/** The control-protocol Response as JSON; *status = HTTP status. */
+json_t *web_response_json(const Tsps__Response *resp, int *status);
 /** A query parameter of the URI (into buf), or NULL. */
 const char *web_query(struct evhttp_request *req, const char *key, char *buf,
                       size_t len);
@@ -74,7 +99,20 @@ void web_conn_init(tspsd *d, tspsd_conn *c, const web_session *s);
 int web_random_hex(char *out, size_t bytes);
 void web_sha256_hex(const char *in, char out[65]);
 
+/* ---- web_work.c ---- */
+int web_work_start(tspsd_web *w);
+/** Drain the queue, answer what finished, stop the thread. */
+void web_work_stop(tspsd_web *w);
+web_job *web_job_new(tspsd_web *w, struct evhttp_request *req,
+                     void (*run)(web_job *j));
+/** Queue it; the loop answers when it is done. */
+void web_job_submit(web_job *j);
+void web_job_free(web_job *j);
+
 /* ---- web_auth.c ---- */
+/** Store a new session (any thread); its id (the cookie) into sid. */
+int web_session_new(tspsd_web *w, const char *identity, uint64_t guest_call,
+                    const char *guest_name, web_session *out, char sid[65]);
 /** Session of the request; 0, or -1 (none / expired). */
 int web_session_get(tspsd_web *w, struct evhttp_request *req, web_session *out);
 int web_session_create(tspsd_web *w, struct evhttp_request *req,

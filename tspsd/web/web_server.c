@@ -376,7 +376,7 @@ int tspsd_web_open(tspsd *d)
                      ? "localhost"
                      : d->cfg.web_listen,
                  w->port);
-    if (web_sse_start(w) != 0) {
+    if (web_sse_start(w) != 0 || web_work_start(w) != 0) {
         tspsd_web_close(d);
         return -1;
     }
@@ -397,6 +397,7 @@ void tspsd_web_close(tspsd *d)
     tspsd_web *w = d != NULL ? d->web : NULL;
     if (w == NULL)
         return;
+    web_work_stop(w); /* answers what the worker finished */
     web_sse_close_all(w);
     if (w->http != NULL)
         evhttp_free(w->http);

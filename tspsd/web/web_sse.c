@@ -60,8 +60,14 @@ static void unlink_client(tspsd_web *w, web_client *cl)
 static void on_close(struct evhttp_connection *evcon, void *arg)
 {
     web_client *cl = arg;
+    struct evhttp_request *req = cl->req;
     (void)evcon;
     unlink_client(cl->w, cl);
+    /* A peer that went away mid-stream leaves the request detached from
+     * its connection (libevent 2.1): it is ours to free then. When the
+     * connection itself is being freed, it still owns the request. */
+    if (evhttp_request_get_connection(req) == NULL)
+        evhttp_request_free(req);
 }
 
 void web_sse_open(tspsd_web *w, struct evhttp_request *req,
