@@ -22,7 +22,7 @@
 
 #include <cmsb/cmsb.h>
 
-static char W[512];
+static char W[512], shm[512], coll[600];
 static int port;
 
 static double now_s(void)
@@ -121,12 +121,12 @@ static int cmp_d(const void *a, const void *b)
 
 static void stop_server(void)
 {
-    char cmd[800];
+    char cmd[2048];
     snprintf(cmd, sizeof(cmd), "%s/tests/dav/radicale.sh stop '%s'",
              TSPS_SOURCE_DIR, W);
     if (system(cmd) != 0)
         fprintf(stderr, "could not stop radicale\n");
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", W);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", W, shm);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", W);
 }
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 10000;
     int rounds = argc > 2 ? atoi(argv[2]) : 5;
-    char cmd[800], path[900], text[512], uri[200], store[600];
+    char cmd[2048], path[900], text[512], uri[200], store[600];
     double t0, full_s, *inc, *rep;
     FILE *p;
     CURL *c;
@@ -153,7 +153,18 @@ int main(int argc, char **argv)
     snprintf(W, sizeof(W), "/tmp/carddav-bench-XXXXXX");
     if (mkdtemp(W) == NULL)
         return 1;
-    snprintf(cmd, sizeof(cmd), "%s/tests/dav/radicale.sh start '%s'",
+    /* collections on tmpfs when there is one: Radicale fsyncs every file
+     * it writes, which would make seeding (not syncing) take minutes */
+    snprintf(coll, sizeof(coll), "%s/collections", W);
+    if (access("/dev/shm", W_OK) == 0) {
+        snprintf(shm, sizeof(shm), "/dev/shm/carddav-bench-XXXXXX");
+        if (mkdtemp(shm) != NULL)
+            snprintf(coll, sizeof(coll), "%s", shm);
+        else
+            shm[0] = '\0';
+    }
+    snprintf(cmd, sizeof(cmd),
+             "DAV_STORE='%s' %s/tests/dav/radicale.sh start '%s'", coll,
              TSPS_SOURCE_DIR, W);
     p = popen(cmd, "r");
     if (p == NULL || fscanf(p, "%d", &port) != 1 || pclose(p) != 0) {
@@ -177,8 +188,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         FILE *fp;
         snprintf(path, sizeof(path),
-                 "%s/collections/collection-root/alice/contacts/c%05d.vcf", W,
-                 i);
+                 "%s/collection-root/alice/contacts/c%05d.vcf", coll, i);
         card(text, sizeof(text), i, 0);
         fp = fopen(path, "w");
         if (fp == NULL) {

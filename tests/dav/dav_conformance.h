@@ -39,11 +39,41 @@ static void card_uri(const char *dir, char *buf, size_t len)
              conf_user(dir));
 }
 
+/* caldav: the address book and a calendar, both configured */
 static void cal_uri(const char *dir, char *buf, size_t len)
 {
+    char path[300];
+
     conf_book(dir);
-    snprintf(buf, len, "caldav:http://127.0.0.1:%d/%s/book/", conf_sv.port,
-             conf_user(dir));
+    snprintf(path, sizeof(path), "/%s/cal/", conf_user(dir));
+    th_http(&conf_sv, conf_user(dir), "MKCALENDAR", path, "application/xml",
+            "<?xml version=\"1.0\"?><C:mkcalendar xmlns:D=\"DAV:\" "
+            "xmlns:C=\"urn:ietf:params:xml:ns:caldav\"/>",
+            NULL, NULL, 0);
+    snprintf(buf, len,
+             "caldav:http://127.0.0.1:%d/%s/book/ http://127.0.0.1:%d/%s/cal/",
+             conf_sv.port, conf_user(dir), conf_sv.port, conf_user(dir));
+}
+
+/* a weekly meeting, 4 Mondays from 2026-01-05 09:00Z, attendee
+ * <uid>@example.com */
+static void dav_meeting(const char *dir, const char *uid)
+{
+    char path[300], text[1024];
+    long st;
+
+    snprintf(path, sizeof(path), "/%s/cal/%s-meeting.ics", conf_user(dir), uid);
+    snprintf(text, sizeof(text),
+             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tsps//test//EN\r\n"
+             "BEGIN:VEVENT\r\nUID:%s-meeting\r\nDTSTAMP:20260101T000000Z\r\n"
+             "SUMMARY:Weekly\r\nDTSTART:20260105T090000Z\r\n"
+             "DTEND:20260105T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\n"
+             "ATTENDEE:mailto:%s@example.com\r\nEND:VEVENT\r\n"
+             "END:VCALENDAR\r\n",
+             uid, uid);
+    st = th_http(&conf_sv, conf_user(dir), "PUT", path,
+                 "text/calendar; charset=utf-8", text, NULL, NULL, 0);
+    ck_assert_msg(st == 201 || st == 204, "PUT %s -> %ld", path, st);
 }
 
 static void dav_put(const char *dir, const char *uid, const char *name,
@@ -70,8 +100,19 @@ static void dav_file(const char *dir, const char *uid, char *buf, size_t len)
 }
 
 #define CMSB_CONFORMANCE_FIXTURES                                              \
-    {"carddav", &cmsb_carddav_adapter, card_uri, dav_put, dav_del, dav_file},  \
-        {"caldav", &cmsb_caldav_adapter, cal_uri, dav_put, dav_del, dav_file},
+    {.name = "carddav",                                                        \
+     .ad = &cmsb_carddav_adapter,                                              \
+     .uri = card_uri,                                                          \
+     .put = dav_put,                                                           \
+     .del = dav_del,                                                           \
+     .file_of = dav_file},                                                     \
+        {.name = "caldav",                                                     \
+         .ad = &cmsb_caldav_adapter,                                           \
+         .uri = cal_uri,                                                       \
+         .put = dav_put,                                                       \
+         .del = dav_del,                                                       \
+         .file_of = dav_file,                                                  \
+         .put_meeting = dav_meeting},
 
 #define CMSB_CONFORMANCE_MAIN 1
 static Suite *conformance_suite(void);

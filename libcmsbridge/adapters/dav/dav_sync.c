@@ -30,6 +30,7 @@ typedef struct run {
     vc_buf uids; /* what the resource being processed produced */
     const char *href;
     int had_err;
+    int clean; /* the last record sent was a checkpoint of this state */
 } run;
 
 static int send(run *r, const cmsb_change *ch)
@@ -40,6 +41,7 @@ static int send(run *r, const cmsb_change *ch)
         r->stop = 1;
     if (ch->kind != CMSB_CHANGE_CHECKPOINT)
         r->since_cp++;
+    r->clean = ch->kind == CMSB_CHANGE_CHECKPOINT;
     return r->stop;
 }
 
@@ -670,13 +672,16 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg)
                 drop_coll(&st, i);
                 i--;
                 st.disc_at = 0; /* look again next time */
+                r.clean = 0;
             }
         }
         if (rc == CMSB_OK)
             cmsb_source_log(&s->base, TSPS_LOG_DEBUG,
                             "msg=\"dav: collection synced\" index=%zu", i);
     }
-    if (rc == CMSB_OK)
+    /* every path of sync_one() ends with a checkpoint: another one would
+     * only serialise the same cursor again */
+    if (rc == CMSB_OK && !r.clean)
         rc = checkpoint(&r, 1);
     if (rc == CMSB_OK && r.stop)
         rc = CMSB_ECANCELED;
