@@ -55,7 +55,8 @@ void free(void *p)
     __libc_free(p);
 }
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------
+ */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
@@ -108,8 +109,7 @@ static void make_number(int r, uint64_t x, char *out, size_t len)
                  10000000 + x % 89999999);
         break;
     default: /* FR: 1-9 + 8 digits */
-        snprintf(out, len, "+33%d%08" PRIu64, 1 + (int)(x % 9),
-                 x % 100000000);
+        snprintf(out, len, "+33%d%08" PRIu64, 1 + (int)(x % 9), x % 100000000);
         break;
     }
 }
@@ -195,8 +195,8 @@ int main(int argc, char **argv)
     tsps_config cfg = TSPS_CONFIG_INIT;
     tsps_engine *eng;
     tsps_stats st;
-    char (*dids)[20];
-    char (*calls)[40];
+    char(*dids)[20];
+    char(*calls)[40];
     uint32_t *call_user;
     uint64_t *lat, t0, t1, known = 0;
     htab h_did, h_contact, h_code, h_events;
@@ -301,8 +301,8 @@ int main(int argc, char **argv)
     ht_init(&h_contact, ncontacts);
     {
         uint64_t per = ncontacts / nusers, done = 0;
-        static const char *const codes[] = {"VIP", "FAMILY", "SALES",
-                                            "BLOCK", "", "", "", ""};
+        static const char *const codes[] = {"VIP", "FAMILY", "SALES", "BLOCK",
+                                            "",    "",       "",      ""};
         t0 = now_ns();
         for (uint64_t u = 0; u < nusers; u++) {
             tsps_batch *b;
@@ -335,8 +335,7 @@ int main(int argc, char **argv)
         }
         t1 = now_ns();
         printf("contacts=%" PRIu64 "\n", done);
-        printf("bulk_load_contacts_per_s=%.0f\n",
-               done / ((t1 - t0) / 1e9));
+        printf("bulk_load_contacts_per_s=%.0f\n", done / ((t1 - t0) / 1e9));
         ncontacts = done;
     }
     tsps_engine_stats(eng, &st);
@@ -456,8 +455,7 @@ int main(int argc, char **argv)
                 printf("limit_lookups_ns_p50=%" PRIu64 "\n", lat[nroutes / 2]);
             } else {
                 printf("limit_ns_p50=%" PRIu64 "\n", lat[nroutes / 2]);
-                printf("limit_ns_p99=%" PRIu64 "\n",
-                       lat[nroutes * 99 / 100]);
+                printf("limit_ns_p99=%" PRIu64 "\n", lat[nroutes * 99 / 100]);
                 printf("ratio_vs_limit=%.2f\n",
                        (double)p50 / (double)lat[nroutes / 2]);
             }

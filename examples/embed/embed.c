@@ -64,8 +64,8 @@ static int provision(tsps_engine *eng)
     u.flags |= TSPS_USER_NO_HOURS; /* the demo answers at any hour */
     if (check(tsps_user_put(eng, &u), "user_put") != TSPS_OK)
         return -1;
-    if (check(tsps_number_add(eng, "alice", "+49 30 1234567"),
-              "number_add") != TSPS_OK)
+    if (check(tsps_number_add(eng, "alice", "+49 30 1234567"), "number_add") !=
+        TSPS_OK)
         return -1;
     tsps_registration_init(&r);
     strcpy(r.contact, "sip:alice@192.0.2.10:5060");
@@ -81,7 +81,8 @@ static int provision(tsps_engine *eng)
     if (rule(eng, "VIP", TSPS_STATUS_ANY, "ring") ||
         rule(eng, "FAMILY", TSPS_STATUS_ANY, "ring then voicemail") ||
         rule(eng, "BLOCK", TSPS_STATUS_ANY, "reject decline") ||
-        rule(eng, "UNKNOWN", TSPS_STATUS_ANY, "ask timeout=20 then voicemail") ||
+        rule(eng, "UNKNOWN", TSPS_STATUS_ANY,
+             "ask timeout=20 then voicemail") ||
         rule(eng, "WITHHELD", TSPS_STATUS_ANY, "voicemail"))
         return -1;
     return 0;

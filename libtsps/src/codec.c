@@ -97,7 +97,8 @@ void tsps__rstr(tsps__rbuf *r, char *dst, size_t cap)
     r->off += n;
 }
 
-/* ---- methods -------------------------------------------------------------- */
+/* ---- methods --------------------------------------------------------------
+ */
 
 static void enc_action(tsps__wbuf *w, const tsps_action *a)
 {
@@ -144,7 +145,8 @@ void tsps__dec_method(tsps__rbuf *r, tsps_method *m)
         r->bad = 1;
 }
 
-/* ---- users ------------------------------------------------------------------ */
+/* ---- users ------------------------------------------------------------------
+ */
 
 void tsps__enc_user(tsps__wbuf *w, const tsps_user *u)
 {
@@ -195,7 +197,8 @@ int tsps__dec_user(const void *p, size_t n, tsps_user *u)
     return r.bad ? TSPS_ESTORE : TSPS_OK;
 }
 
-/* ---- contacts ----------------------------------------------------------------- */
+/* ---- contacts
+ * ----------------------------------------------------------------- */
 
 void tsps__enc_contact(tsps__wbuf *w, const tsps_contact *c)
 {
@@ -242,7 +245,8 @@ int tsps__dec_contact(const void *p, size_t n, tsps_contact *c)
     return r.bad ? TSPS_ESTORE : TSPS_OK;
 }
 
-/* ---- events ----------------------------------------------------------------- */
+/* ---- events -----------------------------------------------------------------
+ */
 
 void tsps__enc_event(tsps__wbuf *w, const tsps_event *e)
 {
@@ -281,7 +285,8 @@ int tsps__dec_event(const void *p, size_t n, tsps_event *e)
     return r.bad ? TSPS_ESTORE : TSPS_OK;
 }
 
-/* ---- registrations ---------------------------------------------------------- */
+/* ---- registrations ----------------------------------------------------------
+ */
 
 void tsps__enc_reg(tsps__wbuf *w, const tsps_registration *g)
 {
@@ -314,7 +319,8 @@ int tsps__dec_reg(const void *p, size_t n, tsps_registration *g)
     return r.bad ? TSPS_ESTORE : TSPS_OK;
 }
 
-/* ---- decisions (for history) --------------------------------------------------- */
+/* ---- decisions (for history)
+ * --------------------------------------------------- */
 
 void tsps__enc_decision(tsps__wbuf *w, const tsps_decision *d)
 {

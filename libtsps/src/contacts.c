@@ -46,7 +46,8 @@ static int valid_uid(const char *uid)
     return n > 0 && n < TSPS_UID_MAX;
 }
 
-/* ---- contacts --------------------------------------------------------------- */
+/* ---- contacts ---------------------------------------------------------------
+ */
 
 void tsps_contact_init(tsps_contact *c)
 {
@@ -232,8 +233,7 @@ static int contact_del_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     return rc == TSPS_OK ? tsps__contact_del_txn(eng, txn, uid, a->cuid) : rc;
 }
 
-int tsps_contact_delete(tsps_engine *eng, const char *user_id,
-                        const char *uid)
+int tsps_contact_delete(tsps_engine *eng, const char *user_id, const char *uid)
 {
     struct contact_arg a = {user_id, NULL, uid, NULL, 0};
     if (eng == NULL || !tsps__valid_id(user_id) || !valid_uid(uid))
@@ -306,8 +306,7 @@ static int contact_matches(const tsps_contact *c, const char *q)
 {
     if (q == NULL || q[0] == '\0')
         return 1;
-    if (icontains(c->name, q) || icontains(c->org, q) ||
-        icontains(c->code, q))
+    if (icontains(c->name, q) || icontains(c->org, q) || icontains(c->code, q))
         return 1;
     for (int i = 0; i < c->nemails; i++)
         if (icontains(c->emails[i], q))
@@ -318,8 +317,8 @@ static int contact_matches(const tsps_contact *c, const char *q)
     return 0;
 }
 
-int tsps_contact_list(tsps_engine *eng, const char *user_id,
-                      const char *query, tsps_contact_cb cb, void *arg)
+int tsps_contact_list(tsps_engine *eng, const char *user_id, const char *query,
+                      tsps_contact_cb cb, void *arg)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
@@ -351,8 +350,7 @@ int tsps_contact_list(tsps_engine *eng, const char *user_id,
             break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK
-                                                 : tsps__mdb_err(rc);
+    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
     mdb_cursor_close(cur);
 out:
     tsps__read_end(eng, txn);
@@ -371,8 +369,7 @@ int tsps_contact_find_number(tsps_engine *eng, const char *user_id,
     tsps_number num;
     int rc;
 
-    if (eng == NULL || cb == NULL || number == NULL ||
-        !tsps__valid_id(user_id))
+    if (eng == NULL || cb == NULL || number == NULL || !tsps__valid_id(user_id))
         return TSPS_EINVAL;
     rc = tsps__read_begin(eng, &txn);
     if (rc != TSPS_OK)
@@ -408,8 +405,7 @@ int tsps_contact_find_number(tsps_engine *eng, const char *user_id,
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
     }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK
-                                                 : tsps__mdb_err(rc);
+    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
     mdb_cursor_close(cur);
 out:
     tsps__read_end(eng, txn);

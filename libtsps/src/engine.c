@@ -11,8 +11,8 @@
 #include "internal.h"
 
 static const char *const db_names[DB__COUNT] = {
-    "meta",   "users",  "unames", "numbers",   "contacts",    "cidx",
-    "codes",  "status", "events", "evuid",     "regs",        "hist",
+    "meta",      "users",       "unames",  "numbers", "contacts", "cidx",
+    "codes",     "status",      "events",  "evuid",   "regs",     "hist",
     "hist_user", "hist_caller", "cursors", "kv"};
 
 void *tsps__malloc(tsps_engine *eng, size_t n)
@@ -90,8 +90,7 @@ void tsps__e164_from_key(uint64_t k, char out[TSPS_E164_MAX])
     out[n < TSPS_E164_MAX - 2 ? n + 1 : TSPS_E164_MAX - 1] = '\0';
 }
 
-static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *k,
-                        uint64_t *v)
+static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *k, uint64_t *v)
 {
     MDB_val key = {strlen(k), (void *)k}, val;
     int rc = mdb_get(txn, dbi, &key, &val);
@@ -181,9 +180,9 @@ int tsps_engine_open(const tsps_config *cfg, tsps_engine **out)
     if ((cfg->alloc_malloc == NULL) != (cfg->alloc_free == NULL))
         return TSPS_EINVAL;
 
-    eng = cfg->alloc_malloc != NULL ? cfg->alloc_malloc(cfg->alloc_arg,
-                                                        sizeof(*eng))
-                                    : malloc(sizeof(*eng));
+    eng = cfg->alloc_malloc != NULL
+              ? cfg->alloc_malloc(cfg->alloc_arg, sizeof(*eng))
+              : malloc(sizeof(*eng));
     if (eng == NULL)
         return TSPS_ENOMEM;
     memset(eng, 0, sizeof(*eng));
@@ -207,8 +206,8 @@ int tsps_engine_open(const tsps_config *cfg, tsps_engine **out)
             goto cleanup;
     }
 
-    if ((cfg->flags & TSPS_OPEN_RDONLY) == 0 &&
-        mkdir(cfg->path, 0700) != 0 && errno != EEXIST) {
+    if ((cfg->flags & TSPS_OPEN_RDONLY) == 0 && mkdir(cfg->path, 0700) != 0 &&
+        errno != EEXIST) {
         tsps__logf(eng, TSPS_LOG_ERROR,
                    "msg=\"cannot create store directory\" path=\"%s\" "
                    "errno=%d",
@@ -299,8 +298,7 @@ int tsps__grow(tsps_engine *eng)
                    mdb_strerror(rc));
         return TSPS_ESTORE;
     }
-    tsps__logf(eng, TSPS_LOG_INFO, "msg=\"store map grown\" bytes=%zu",
-               next);
+    tsps__logf(eng, TSPS_LOG_INFO, "msg=\"store map grown\" bytes=%zu", next);
     eng->map_size = next;
     return TSPS_OK;
 }
@@ -376,8 +374,7 @@ void tsps__read_end(tsps_engine *eng, MDB_txn *txn)
     pthread_rwlock_unlock(&eng->maplock);
 }
 
-int tsps__del_prefix(MDB_txn *txn, MDB_dbi dbi, const void *prefix,
-                     size_t plen)
+int tsps__del_prefix(MDB_txn *txn, MDB_dbi dbi, const void *prefix, size_t plen)
 {
     MDB_cursor *cur = NULL;
     MDB_val k = {plen, (void *)prefix}, v;
@@ -498,8 +495,8 @@ static int kv_get(tsps_engine *eng, int dbi, const char *key, void *buf,
     return rc;
 }
 
-int tsps_cursor_get(tsps_engine *eng, const char *key, void *buf,
-                    size_t buflen, size_t *len)
+int tsps_cursor_get(tsps_engine *eng, const char *key, void *buf, size_t buflen,
+                    size_t *len)
 {
     return kv_get(eng, DB_CURSORS, key, buf, buflen, len);
 }
@@ -512,8 +509,7 @@ int tsps_cursor_delete(tsps_engine *eng, const char *key)
     return tsps__write(eng, 0, kv_put_fn, &a);
 }
 
-int tsps_kv_put(tsps_engine *eng, const char *key, const void *val,
-                size_t len)
+int tsps_kv_put(tsps_engine *eng, const char *key, const void *val, size_t len)
 {
     struct kv_put a = {DB_KV, key, val, len};
     if (eng == NULL || !valid_key(key) || len > (1u << 20))
@@ -527,8 +523,7 @@ int tsps_kv_get(tsps_engine *eng, const char *key, void *buf, size_t buflen,
     return kv_get(eng, DB_KV, key, buf, buflen, len);
 }
 
-int tsps_kv_list(tsps_engine *eng, const char *prefix, tsps_kv_cb cb,
-                 void *arg)
+int tsps_kv_list(tsps_engine *eng, const char *prefix, tsps_kv_cb cb, void *arg)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;

@@ -32,7 +32,7 @@ const char *tsps_errname(int err)
 }
 
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)  STR_(x)
 
 const char *tsps_version(void)
 {
@@ -65,8 +65,7 @@ int tsps_status_parse(const char *name)
     if (strcasecmp(name, "in-meeting") == 0 ||
         strcasecmp(name, "in_meeting") == 0)
         return TSPS_STATUS_IN_MEETING;
-    if (strcasecmp(name, "off_hours") == 0 ||
-        strcasecmp(name, "offhours") == 0)
+    if (strcasecmp(name, "off_hours") == 0 || strcasecmp(name, "offhours") == 0)
         return TSPS_STATUS_OFF_HOURS;
     if (strcasecmp(name, "default") == 0 || strcmp(name, "*") == 0)
         return TSPS_STATUS_ANY;
@@ -74,8 +73,8 @@ int tsps_status_parse(const char *name)
 }
 
 static const char *const method_names[TSPS_METHOD__COUNT] = {
-    "none",   "ring",      "forward", "voicemail",
-    "ivr",    "attendant", "reject",  "ask"};
+    "none", "ring",      "forward", "voicemail",
+    "ivr",  "attendant", "reject",  "ask"};
 
 const char *tsps_method_kind_name(tsps_method_kind k)
 {
@@ -95,8 +94,8 @@ const char *tsps_code_source_name(tsps_code_source s)
 }
 
 static const char *const step_names[TSPS_STEP__COUNT] = {
-    "called", "caller", "contact", "status",
-    "calendar", "rule", "targets", "override"};
+    "called",   "caller", "contact", "status",
+    "calendar", "rule",   "targets", "override"};
 
 const char *tsps_step_name(tsps_step s)
 {

@@ -60,10 +60,9 @@ static int check_event(const tsps_event *e)
     if (strnlen(e->uid, TSPS_UID_MAX) == 0 ||
         strnlen(e->uid, TSPS_UID_MAX) == TSPS_UID_MAX ||
         strnlen(e->source, TSPS_SOURCE_MAX) == TSPS_SOURCE_MAX ||
-        strnlen(e->summary, TSPS_NAME_MAX) == TSPS_NAME_MAX ||
-        e->start < 0 || e->end <= e->start ||
-        e->end - e->start > 400LL * 86400 || (unsigned)e->busy > 3 ||
-        e->nattendees > TSPS_MAX_ATTENDEES)
+        strnlen(e->summary, TSPS_NAME_MAX) == TSPS_NAME_MAX || e->start < 0 ||
+        e->end <= e->start || e->end - e->start > 400LL * 86400 ||
+        (unsigned)e->busy > 3 || e->nattendees > TSPS_MAX_ATTENDEES)
         return TSPS_EINVAL;
     for (int i = 0; i < e->nattendees; i++)
         if (strnlen(e->attendees[i], TSPS_EMAIL_MAX) == TSPS_EMAIL_MAX)
@@ -97,8 +96,7 @@ int tsps__event_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
     if (w.overflow)
         return TSPS_EINVAL;
     h = tsps__fnv64(e.uid, strlen(e.uid));
-    nchunks = (size_t)((e.end - e.start + TSPS__EV_CHUNK - 1) /
-                       TSPS__EV_CHUNK);
+    nchunks = (size_t)((e.end - e.start + TSPS__EV_CHUNK - 1) / TSPS__EV_CHUNK);
     ends = tsps__malloc(eng, nchunks * 8);
     if (ends == NULL)
         return TSPS_ENOMEM;
@@ -200,22 +198,23 @@ int tsps_event_list(tsps_engine *eng, const char *user_id, int64_t from,
             /* Report each event once: from the piece holding the first
              * instant of it inside the window. */
             int64_t p = e.start > from ? e.start : from;
-            int64_t piece_start = e.start + ((ce - e.start - 1) /
-                                             TSPS__EV_CHUNK) * TSPS__EV_CHUNK;
+            int64_t piece_start =
+                e.start +
+                ((ce - e.start - 1) / TSPS__EV_CHUNK) * TSPS__EV_CHUNK;
             if (piece_start <= p && p < ce && cb(arg, &e) != 0)
                 break;
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK
-                                                 : tsps__mdb_err(rc);
+    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
     mdb_cursor_close(cur);
 out:
     tsps__read_end(eng, txn);
     return rc;
 }
 
-/* ---- batches ------------------------------------------------------------------ */
+/* ---- batches
+ * ------------------------------------------------------------------ */
 
 struct tsps_batch {
     tsps_engine *eng;
@@ -326,8 +325,7 @@ int tsps_batch_event_put(tsps_batch *b, const char *user_id,
     return batch_result(b, tsps__event_put_txn(b->eng, b->txn, b->uid, e));
 }
 
-int tsps_batch_event_delete(tsps_batch *b, const char *user_id,
-                            const char *uid)
+int tsps_batch_event_delete(tsps_batch *b, const char *user_id, const char *uid)
 {
     int rc = batch_user(b, user_id);
     if (rc != TSPS_OK)

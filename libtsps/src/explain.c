@@ -79,8 +79,8 @@ static void step_words(sbuf *b, const tsps_decision *d,
                 d->code[0] != '\0' ? d->code : "none",
                 tsps_code_source_name((tsps_code_source)s->arg));
         else if (s->outcome == TSPS_TR_AMBIGUOUS)
-            add(b, "%s matches %u contacts: %s; not guessing, code %s",
-                s->what, s->n, s->found, d->code);
+            add(b, "%s matches %u contacts: %s; not guessing, code %s", s->what,
+                s->n, s->found, d->code);
         else if (s->outcome == TSPS_TR_NOTFOUND)
             add(b, "%s is not in the contacts: code %s", s->what, s->found);
         else
@@ -228,8 +228,7 @@ int tsps_decision_json(const tsps_decision *d, char *buf, size_t buflen,
     json_kv(&b, "code_source", tsps_code_source_name(d->code_source), 1);
     json_kv(&b, "status", tsps_status_name(d->status), 1);
     json_kv(&b, "status_source",
-            (unsigned)d->status_source < 4 ? status_src[d->status_source]
-                                           : "?",
+            (unsigned)d->status_source < 4 ? status_src[d->status_source] : "?",
             1);
     add(&b, ",\"expected\":%s",
         (d->flags & TSPS_DEC_EXPECTED) ? "true" : "false");

@@ -20,8 +20,7 @@ static void enc_record(tsps__wbuf *w, const tsps_call_record *r,
         tsps__enc_decision(w, &r->original);
 }
 
-static int dec_record(const void *p, size_t n, uint64_t id,
-                      tsps_call_record *r)
+static int dec_record(const void *p, size_t n, uint64_t id, tsps_call_record *r)
 {
     tsps__rbuf b = {p, n, 0, 0};
     memset(r, 0, sizeof(*r));
@@ -202,8 +201,7 @@ static int override_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     return put_record(eng, txn, a);
 }
 
-static int run_update(tsps_engine *eng, struct hist_arg *a,
-                      tsps__write_fn fn)
+static int run_update(tsps_engine *eng, struct hist_arg *a, tsps__write_fn fn)
 {
     int rc;
     a->rec = tsps__calloc(eng, 1, sizeof(*a->rec));
@@ -319,8 +317,7 @@ out:
 }
 
 int tsps_history_query(tsps_engine *eng, const char *user_id, int64_t from,
-                       int64_t to, size_t limit, tsps_history_cb cb,
-                       void *arg)
+                       int64_t to, size_t limit, tsps_history_cb cb, void *arg)
 {
     uint8_t lo[TSPS_ID_MAX + 32], hi[TSPS_ID_MAX + 32];
     size_t n;
@@ -333,8 +330,8 @@ int tsps_history_query(tsps_engine *eng, const char *user_id, int64_t from,
 }
 
 int tsps_history_by_caller(tsps_engine *eng, const char *user_id,
-                           const char *caller, size_t limit,
-                           tsps_history_cb cb, void *arg)
+                           const char *caller, size_t limit, tsps_history_cb cb,
+                           void *arg)
 {
     uint8_t lo[TSPS_ID_MAX + 40], hi[TSPS_ID_MAX + 40];
     tsps_user u;
@@ -343,8 +340,7 @@ int tsps_history_by_caller(tsps_engine *eng, const char *user_id,
     size_t n;
     int rc;
 
-    if (eng == NULL || cb == NULL || caller == NULL ||
-        !tsps__valid_id(user_id))
+    if (eng == NULL || cb == NULL || caller == NULL || !tsps__valid_id(user_id))
         return TSPS_EINVAL;
     key = tsps__e164_key(caller);
     if (key == 0) {

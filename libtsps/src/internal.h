@@ -160,21 +160,21 @@ int32_t tsps__tz_offset(const tsps__tz *tz, int64_t t);
 
 enum {
     DB_META = 0,
-    DB_USERS,      /* uid u32 -> user record */
-    DB_UNAMES,     /* user id string -> uid u32 */
-    DB_NUMBERS,    /* e164 key u64 -> uid u32 */
-    DB_CONTACTS,   /* uid u32 + contact uid -> contact record */
-    DB_CIDX,       /* uid u32 + e164 u64 -> (dup) code/name/contact uid */
-    DB_CODES,      /* uid u32 + status u8 + code -> method */
-    DB_STATUS,     /* uid u32 -> manual status */
-    DB_EVENTS,     /* uid u32 + chunk end u64 + hash u64 -> event */
-    DB_EVUID,      /* uid u32 + event uid -> chunk ends */
-    DB_REGS,       /* uid u32 + key -> registration */
-    DB_HIST,       /* call id u64 -> record */
-    DB_HIST_USER,  /* user id NUL start u64 id u64 -> "" */
-    DB_HIST_CALLER,/* user id NUL e164 u64 start u64 id u64 -> "" */
-    DB_CURSORS,    /* key -> sync cursor */
-    DB_KV,         /* key -> value */
+    DB_USERS,       /* uid u32 -> user record */
+    DB_UNAMES,      /* user id string -> uid u32 */
+    DB_NUMBERS,     /* e164 key u64 -> uid u32 */
+    DB_CONTACTS,    /* uid u32 + contact uid -> contact record */
+    DB_CIDX,        /* uid u32 + e164 u64 -> (dup) code/name/contact uid */
+    DB_CODES,       /* uid u32 + status u8 + code -> method */
+    DB_STATUS,      /* uid u32 -> manual status */
+    DB_EVENTS,      /* uid u32 + chunk end u64 + hash u64 -> event */
+    DB_EVUID,       /* uid u32 + event uid -> chunk ends */
+    DB_REGS,        /* uid u32 + key -> registration */
+    DB_HIST,        /* call id u64 -> record */
+    DB_HIST_USER,   /* user id NUL start u64 id u64 -> "" */
+    DB_HIST_CALLER, /* user id NUL e164 u64 start u64 id u64 -> "" */
+    DB_CURSORS,     /* key -> sync cursor */
+    DB_KV,          /* key -> value */
     DB__COUNT
 };
 
@@ -217,14 +217,14 @@ typedef struct tsps__snap {
     struct tsps__nslot {
         uint64_t key; /* 0 = empty */
         uint32_t uid;
-    } *nums;
+    } * nums;
     /* (uid, status, code) -> rule: compact slots (hash, index) over a
      * dense array, so a probe touches 16 bytes, not a whole method */
     uint32_t rule_mask;
     struct tsps__rslot {
         uint64_t h;   /* 0 = empty */
         uint32_t idx; /* into rules */
-    } *rslots;
+    } * rslots;
     uint32_t nrules;
     tsps__rule *rules;
     tsps__tz *zones;
@@ -253,10 +253,10 @@ struct tsps_engine {
     void *(*amalloc)(void *, size_t);
     void (*afree)(void *, void *);
     void *aarg;
-    tsps_dialplan site; /* site dial plan; site.cc[0] == 0 if none */
-    pthread_mutex_t wlock;        /* serialises writers (and map growth) */
-    pthread_rwlock_t maplock;     /* readers shared, map growth exclusive */
-    atomic_uint_fast64_t gen;     /* configuration generation */
+    tsps_dialplan site;       /* site dial plan; site.cc[0] == 0 if none */
+    pthread_mutex_t wlock;    /* serialises writers (and map growth) */
+    pthread_rwlock_t maplock; /* readers shared, map growth exclusive */
+    atomic_uint_fast64_t gen; /* configuration generation */
     pthread_mutex_t snap_lock;
     tsps__snap *snap;
     pthread_mutex_t pool_lock;
@@ -284,8 +284,7 @@ void tsps__bump_gen(tsps_engine *eng, MDB_txn *txn);
 /* uid of a user id inside a txn; TSPS_ENOTFOUND if none. */
 int tsps__uid(tsps_engine *eng, MDB_txn *txn, const char *user_id,
               uint32_t *uid);
-int tsps__user_load(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
-                    tsps_user *u);
+int tsps__user_load(tsps_engine *eng, MDB_txn *txn, uint32_t uid, tsps_user *u);
 int tsps__valid_id(const char *id);
 int tsps__valid_code(const char *code, char out[TSPS_CODE_MAX]);
 

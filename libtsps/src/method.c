@@ -152,8 +152,7 @@ static int parse_action(char **w, int n, int *i, tsps_action *a, char *err,
             return TSPS_EINVAL;
         }
     } else if (strcasecmp(k, "voicemail") == 0 ||
-               strcasecmp(k, "attendant") == 0 ||
-               strcasecmp(k, "ivr") == 0) {
+               strcasecmp(k, "attendant") == 0 || strcasecmp(k, "ivr") == 0) {
         a->kind = strcasecmp(k, "voicemail") == 0   ? TSPS_METHOD_VOICEMAIL
                   : strcasecmp(k, "attendant") == 0 ? TSPS_METHOD_ATTENDANT
                                                     : TSPS_METHOD_IVR;
@@ -301,8 +300,9 @@ static void fmt_action(sb *b, const tsps_action *a)
     sb_add(b, "%s", tsps_method_kind_name(a->kind));
     switch (a->kind) {
     case TSPS_METHOD_RING:
-        sb_add(b, " %s", a->ring_mode == TSPS_RING_SEQUENTIAL ? "sequential"
-                                                              : "parallel");
+        sb_add(b, " %s",
+               a->ring_mode == TSPS_RING_SEQUENTIAL ? "sequential"
+                                                    : "parallel");
         if (a->step_timeout_s != 0)
             sb_add(b, " timeout=%u", a->step_timeout_s);
         for (int i = 0; i < a->ndevices; i++)
@@ -338,7 +338,8 @@ int tsps_method_format(const tsps_method *m, char *buf, size_t buflen,
     return sb_done(&b, needed);
 }
 
-/* ---- working hours --------------------------------------------------------- */
+/* ---- working hours ---------------------------------------------------------
+ */
 
 static const char *const day_names[7] = {"sun", "mon", "tue", "wed",
                                          "thu", "fri", "sat"};
@@ -415,8 +416,7 @@ int tsps_hours_parse(const char *text, tsps_hours *out)
                 goto bad;
             *dash = '\0';
             if (parse_hm(tok, &rg[nr][0]) != 0 ||
-                parse_hm(dash + 1, &rg[nr][1]) != 0 ||
-                rg[nr][1] <= rg[nr][0])
+                parse_hm(dash + 1, &rg[nr][1]) != 0 || rg[nr][1] <= rg[nr][0])
                 goto bad;
             nr++;
         }
@@ -459,8 +459,8 @@ int tsps_hours_format(const tsps_hours *h, char *buf, size_t buflen,
             const uint16_t *x = h->range[d][r];
             if (x[0] == x[1])
                 continue;
-            sb_add(&b, "%s%02u:%02u-%02u:%02u", r == 0 ? " " : ",",
-                   x[0] / 60, x[0] % 60, x[1] / 60, x[1] % 60);
+            sb_add(&b, "%s%02u:%02u-%02u:%02u", r == 0 ? " " : ",", x[0] / 60,
+                   x[0] % 60, x[1] / 60, x[1] % 60);
         }
         first = 0;
     }

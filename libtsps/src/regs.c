@@ -33,8 +33,8 @@ static int reg_put_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     struct reg_arg *a = arg;
     uint8_t kb[4 + TSPS_URI_MAX], vb[2048];
     tsps__wbuf w = {vb, sizeof(vb), 0, 0};
-    const char *key = a->r->instance[0] != '\0' ? a->r->instance
-                                                : a->r->contact;
+    const char *key =
+        a->r->instance[0] != '\0' ? a->r->instance : a->r->contact;
     uint32_t uid;
     MDB_val k, v;
     int rc = tsps__uid(eng, txn, a->user_id, &uid);
@@ -62,8 +62,7 @@ int tsps_registration_put(tsps_engine *eng, const char *user_id,
         strnlen(r->instance, TSPS_URI_MAX) == TSPS_URI_MAX ||
         strnlen(r->label, TSPS_LABEL_MAX) == TSPS_LABEL_MAX ||
         strnlen(r->call_id, TSPS_URI_MAX) == TSPS_URI_MAX ||
-        strnlen(r->user_agent, TSPS_NAME_MAX) == TSPS_NAME_MAX ||
-        r->q > 1000)
+        strnlen(r->user_agent, TSPS_NAME_MAX) == TSPS_NAME_MAX || r->q > 1000)
         return TSPS_EINVAL;
     return tsps__write(eng, 0, reg_put_fn, &a);
 }
@@ -113,8 +112,8 @@ static int cmp_reg(const void *a, const void *b)
     return strcmp(x->contact, y->contact);
 }
 
-int tsps_registration_list(tsps_engine *eng, const char *user_id,
-                           int64_t now, tsps_registration_cb cb, void *arg)
+int tsps_registration_list(tsps_engine *eng, const char *user_id, int64_t now,
+                           tsps_registration_cb cb, void *arg)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
@@ -160,8 +159,7 @@ int tsps_registration_list(tsps_engine *eng, const char *user_id,
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK
-                                                 : tsps__mdb_err(rc);
+    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
 out:
     tsps__read_end(eng, txn);
     if (rc == TSPS_OK && n > 0) {

@@ -10,8 +10,8 @@
 
 #include "internal.h"
 
-static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc,
-               int n, int32_t arg, const char *what, const char *found)
+static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
+               int32_t arg, const char *what, const char *found)
 {
     tsps_trace_step *s;
     if (d->ntrace >= TSPS_MAX_TRACE)
@@ -34,7 +34,8 @@ static void decision_reset(tsps_decision *d, int64_t now)
     d->ntrace = 0;
 }
 
-/* ---- status ----------------------------------------------------------------- */
+/* ---- status -----------------------------------------------------------------
+ */
 
 /* The caller's contact, loaded only when an event's attendees must be
  * compared with its e-mail addresses. */
@@ -57,23 +58,23 @@ static const tsps_contact *lazy_get(lazy_contact *lc)
         MDB_val k = {4 + ul, ck}, v;
         tsps__be32(ck, lc->uid);
         memcpy(ck + 4, lc->cuid, ul);
-        lc->state = mdb_get(lc->r->txn, lc->eng->dbi[DB_CONTACTS], &k, &v) ==
-                                MDB_SUCCESS &&
-                            tsps__dec_contact(v.mv_data, v.mv_size,
-                                              &lc->c) == TSPS_OK
-                        ? 1
-                        : -1;
+        lc->state =
+            mdb_get(lc->r->txn, lc->eng->dbi[DB_CONTACTS], &k, &v) ==
+                        MDB_SUCCESS &&
+                    tsps__dec_contact(v.mv_data, v.mv_size, &lc->c) == TSPS_OK
+                ? 1
+                : -1;
     }
     return lc->state == 1 ? &lc->c : NULL;
 }
 
 typedef struct evscan {
-    int found;           /* an event makes the user busy/away now */
+    int found; /* an event makes the user busy/away now */
     tsps_busy busy;
     int64_t end;
     char summary[TSPS_DETAIL_MAX];
     char uid[TSPS_UID_MAX];
-    int expected;        /* caller attends an event now or soon */
+    int expected; /* caller attends an event now or soon */
     char exp_summary[TSPS_DETAIL_MAX];
     int64_t exp_start;
 } evscan;
@@ -158,8 +159,7 @@ static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
                     out->exp_start = start;
                 }
             }
-        } else if (want_expected && !out->expected &&
-                   start <= now + window) {
+        } else if (want_expected && !out->expected && start <= now + window) {
             tsps_event e;
             if (tsps__dec_event(vp, v.mv_size, &e) == TSPS_OK &&
                 attendee_match(&e, caller, c)) {
@@ -199,8 +199,7 @@ static void compute_status(tsps_engine *eng, tsps__reader *r,
     memset(si, 0, sizeof(*si));
     scan_events(eng, r, uc->uid, now, uc->user.expected_window_s, caller, c,
                 caller != NULL, ev);
-    if (uc->has_manual &&
-        (uc->manual_until == 0 || uc->manual_until > now)) {
+    if (uc->has_manual && (uc->manual_until == 0 || uc->manual_until > now)) {
         si->status = uc->manual;
         si->source = TSPS_STATUS_SRC_MANUAL;
         si->until = uc->manual_until;
@@ -247,7 +246,8 @@ int tsps_status_get(tsps_engine *eng, const char *user_id, int64_t now,
     return rc;
 }
 
-/* ---- targets -------------------------------------------------------------------- */
+/* ---- targets
+ * -------------------------------------------------------------------- */
 
 static int label_wanted(const tsps_action *a, const char *label)
 {
@@ -335,11 +335,11 @@ static const char *action_uri(const tsps__ucache *uc, const tsps_action *a,
         return a->target[0] != '\0' ? a->target : NULL;
     }
     case TSPS_METHOD_VOICEMAIL:
-        return a->target[0] != '\0'              ? a->target
+        return a->target[0] != '\0'                ? a->target
                : uc->user.voicemail_uri[0] != '\0' ? uc->user.voicemail_uri
                                                    : NULL;
     case TSPS_METHOD_ATTENDANT:
-        return a->target[0] != '\0'              ? a->target
+        return a->target[0] != '\0'                ? a->target
                : uc->user.attendant_uri[0] != '\0' ? uc->user.attendant_uri
                                                    : NULL;
     case TSPS_METHOD_IVR:
@@ -350,9 +350,9 @@ static const char *action_uri(const tsps__ucache *uc, const tsps_action *a,
 }
 
 /* Targets for one action; 0 if it cannot apply (nothing to send to). */
-static int action_targets(tsps__reader *r, const tsps__ucache *uc,
-                          int64_t now, const tsps_action *a,
-                          tsps_decision *d, int reserve, int fallback)
+static int action_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
+                          const tsps_action *a, tsps_decision *d, int reserve,
+                          int fallback)
 {
     char num[TSPS_E164_MAX];
     const char *uri;
@@ -384,8 +384,8 @@ static int action_targets(tsps__reader *r, const tsps__ucache *uc,
 }
 
 static const char *const kind_words[TSPS_METHOD__COUNT] = {
-    "none", "ring", "forward", "voicemail",
-    "ivr",  "attendant", "reject", "ask"};
+    "none", "ring",      "forward", "voicemail",
+    "ivr",  "attendant", "reject",  "ask"};
 
 /* Replace the decision's method by a stand-in action, saying why. */
 static void use_stand_in(tsps_decision *d, const tsps_action *a,
@@ -413,9 +413,9 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
         if (m->fallback.kind != TSPS_METHOD_NONE)
             action_targets(r, uc, now, &m->fallback, d, 0, 1);
         tr(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, TSPS_METHOD_ASK,
-           "hold and ask", m->fallback.kind != TSPS_METHOD_NONE
-                               ? kind_words[m->fallback.kind]
-                               : "reject");
+           "hold and ask",
+           m->fallback.kind != TSPS_METHOD_NONE ? kind_words[m->fallback.kind]
+                                                : "reject");
         return TSPS_OK;
     }
     if (action_targets(r, uc, now, &m->a, d,
@@ -464,7 +464,8 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     return TSPS_OK;
 }
 
-/* ---- the pipeline ------------------------------------------------------------------ */
+/* ---- the pipeline
+ * ------------------------------------------------------------------ */
 
 static const tsps_method *find_rule(const tsps__snap *s, uint32_t uid,
                                     const char *code, tsps_status st,
@@ -506,8 +507,7 @@ static void lookup_contact(tsps__reader *r, const tsps__ucache *uc,
     if (rc != MDB_SUCCESS || v.mv_size < 3) {
         d->caller_kind = TSPS_CALLER_UNKNOWN;
         tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
-        tr(d, TSPS_STEP_CONTACT, TSPS_TR_NOTFOUND, 0, 0, d->caller,
-           d->code);
+        tr(d, TSPS_STEP_CONTACT, TSPS_TR_NOTFOUND, 0, 0, d->caller, d->code);
         return;
     }
     p = v.mv_data;
@@ -531,11 +531,9 @@ static void lookup_contact(tsps__reader *r, const tsps__ucache *uc,
     d->contact_uid[v.mv_size - off] = '\0';
     if (mdb_cursor_count(cur, &cnt) == MDB_SUCCESS && cnt > 1) {
         n = (int)cnt;
-        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP) ==
-               MDB_SUCCESS) {
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP) == MDB_SUCCESS) {
             const uint8_t *q = v.mv_data;
-            if (v.mv_size < 2 || q[1] != cl ||
-                memcmp(q + 2, d->code, cl) != 0)
+            if (v.mv_size < 2 || q[1] != cl || memcmp(q + 2, d->code, cl) != 0)
                 disagree = 1;
         }
     }
@@ -550,13 +548,12 @@ static void lookup_contact(tsps__reader *r, const tsps__ucache *uc,
         return;
     }
     d->caller_kind = TSPS_CALLER_KNOWN;
-    tr(d, TSPS_STEP_CONTACT, TSPS_TR_OK, n, (int32_t)d->code_source,
-       d->caller, d->caller_name);
+    tr(d, TSPS_STEP_CONTACT, TSPS_TR_OK, n, (int32_t)d->code_source, d->caller,
+       d->caller_name);
 }
 
-static int route_user(tsps_engine *eng, tsps__reader *r,
-                      const tsps__ucache *uc, const tsps_call *call,
-                      int64_t now, tsps_decision *d)
+static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
+                      const tsps_call *call, int64_t now, tsps_decision *d)
 {
     tsps_number num;
     tsps_status_info si;
@@ -569,8 +566,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r,
 
     tsps__stcopy(d->user, sizeof(d->user), uc->user.id);
     if (call->caller_name != NULL)
-        tsps__stcopy(d->caller_name, sizeof(d->caller_name),
-                     call->caller_name);
+        tsps__stcopy(d->caller_name, sizeof(d->caller_name), call->caller_name);
 
     /* 2. caller number */
     rc = tsps_normalize(call->caller, &uc->user.dialplan, &num);
@@ -581,11 +577,10 @@ static int route_user(tsps_engine *eng, tsps__reader *r,
     } else if (rc == TSPS_OK && num.kind == TSPS_NUM_WITHHELD) {
         d->caller_kind = TSPS_CALLER_WITHHELD;
         tsps__stcopy(d->code, sizeof(d->code), uc->user.withheld_code);
-        tr(d, TSPS_STEP_CALLER, TSPS_TR_NOTFOUND, 0, 0, "withheld",
-           d->code);
+        tr(d, TSPS_STEP_CALLER, TSPS_TR_NOTFOUND, 0, 0, "withheld", d->code);
     } else {
-        d->caller_kind = rc == TSPS_OK ? TSPS_CALLER_AMBIGUOUS
-                                       : TSPS_CALLER_UNKNOWN;
+        d->caller_kind =
+            rc == TSPS_OK ? TSPS_CALLER_AMBIGUOUS : TSPS_CALLER_UNKNOWN;
         tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
         tr(d, TSPS_STEP_CALLER,
            rc == TSPS_OK ? TSPS_TR_AMBIGUOUS : TSPS_TR_ERROR, 0, 0,
@@ -608,8 +603,8 @@ static int route_user(tsps_engine *eng, tsps__reader *r,
     d->status = si.status;
     d->status_source = si.source;
     tr(d, TSPS_STEP_STATUS,
-       si.source == TSPS_STATUS_SRC_DEFAULT ? TSPS_TR_DEFAULT : TSPS_TR_OK,
-       0, (int32_t)si.source, tsps_status_name(si.status), si.detail);
+       si.source == TSPS_STATUS_SRC_DEFAULT ? TSPS_TR_DEFAULT : TSPS_TR_OK, 0,
+       (int32_t)si.source, tsps_status_name(si.status), si.detail);
     rule_status = si.status;
     if (ev.expected) {
         d->flags |= TSPS_DEC_EXPECTED;
@@ -722,8 +717,7 @@ int tsps_route_override(tsps_engine *eng, const tsps_decision *prev,
     out->at = now;
     if (tsps_method_format(m, text, sizeof(text), NULL) != TSPS_OK)
         strcpy(text, kind_words[m->kind]);
-    tr(out, TSPS_STEP_OVERRIDE, TSPS_TR_OK, 0, (int32_t)m->kind, actor,
-       text);
+    tr(out, TSPS_STEP_OVERRIDE, TSPS_TR_OK, 0, (int32_t)m->kind, actor, text);
     rc = tsps__reader_get(eng, &r);
     if (rc != TSPS_OK)
         return rc;

@@ -99,8 +99,7 @@ static int load_users(tsps_engine *eng, MDB_txn *txn, tsps__snap *s)
     rc = mdb_cursor_open(txn, eng->dbi[DB_USERS], &cur);
     if (rc != MDB_SUCCESS)
         return tsps__mdb_err(rc);
-    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == MDB_SUCCESS &&
-        k.mv_size == 4)
+    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == MDB_SUCCESS && k.mv_size == 4)
         memcpy(&max_uid, k.mv_data, 4);
     s->nuids = max_uid + 1;
     s->by_uid = tsps__calloc(eng, s->nuids, sizeof(*s->by_uid));
@@ -126,8 +125,8 @@ static int load_users(tsps_engine *eng, MDB_txn *txn, tsps__snap *s)
                        "msg=\"skipping unreadable user record\" uid=%u", uid);
             tsps__free(eng, uc);
         } else {
-            uint32_t h = (uint32_t)tsps__fnv64(uc->user.id,
-                                               strlen(uc->user.id));
+            uint32_t h =
+                (uint32_t)tsps__fnv64(uc->user.id, strlen(uc->user.id));
             uc->uid = uid;
             uc->tz = zone_for(s, uc->user.tz, now);
             s->by_uid[uid] = uc;
@@ -267,8 +266,7 @@ static int snap_build(tsps_engine *eng, MDB_txn *txn, uint64_t gen,
     return TSPS_OK;
 }
 
-const tsps__ucache *tsps__snap_user_by_name(const tsps__snap *s,
-                                            const char *id)
+const tsps__ucache *tsps__snap_user_by_name(const tsps__snap *s, const char *id)
 {
     uint32_t h = (uint32_t)tsps__fnv64(id, strlen(id));
     for (;; h++) {
@@ -282,8 +280,7 @@ const tsps__ucache *tsps__snap_user_by_name(const tsps__snap *s,
     }
 }
 
-const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s,
-                                              uint64_t key)
+const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s, uint64_t key)
 {
     uint32_t h = hash_u64(key);
     for (;; h++) {
@@ -313,7 +310,8 @@ const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
     }
 }
 
-/* ---- readers ------------------------------------------------------------------ */
+/* ---- readers
+ * ------------------------------------------------------------------ */
 
 void tsps__reader_free(tsps_engine *eng, tsps__reader *r)
 {

@@ -21,9 +21,8 @@ int tsps__tz_valid(const char *name)
 
 static int32_t offset_at(icaltimezone *z, int64_t t)
 {
-    struct icaltimetype tt =
-        icaltime_from_timet_with_zone((time_t)t, 0,
-                                      icaltimezone_get_utc_timezone());
+    struct icaltimetype tt = icaltime_from_timet_with_zone(
+        (time_t)t, 0, icaltimezone_get_utc_timezone());
     int dst = 0;
     return (int32_t)icaltimezone_get_utc_offset_of_utc_time(z, &tt, &dst);
 }

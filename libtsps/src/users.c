@@ -73,8 +73,7 @@ int tsps__uid(tsps_engine *eng, MDB_txn *txn, const char *user_id,
     return TSPS_OK;
 }
 
-int tsps__user_load(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
-                    tsps_user *u)
+int tsps__user_load(tsps_engine *eng, MDB_txn *txn, uint32_t uid, tsps_user *u)
 {
     MDB_val k = {sizeof(uid), &uid}, v;
     int rc = mdb_get(txn, eng->dbi[DB_USERS], &k, &v);
@@ -288,7 +287,8 @@ int tsps_user_list(tsps_engine *eng, tsps_user_cb cb, void *arg)
                                                    : tsps__mdb_err(rc);
 }
 
-/* ---- numbers ---------------------------------------------------------------- */
+/* ---- numbers ----------------------------------------------------------------
+ */
 
 struct num_arg {
     const char *user_id;
@@ -401,23 +401,22 @@ int tsps_number_list(tsps_engine *eng, const char *user_id, tsps_number_cb cb,
         goto out;
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == MDB_SUCCESS) {
-        if (k.mv_size == 8 && v.mv_size == 4 &&
-            tsps__rd32(v.mv_data) == uid) {
+        if (k.mv_size == 8 && v.mv_size == 4 && tsps__rd32(v.mv_data) == uid) {
             tsps__e164_from_key(tsps__rd64(k.mv_data), e164);
             if (cb(arg, e164) != 0)
                 break;
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK
-                                                 : tsps__mdb_err(rc);
+    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
     mdb_cursor_close(cur);
 out:
     tsps__read_end(eng, txn);
     return rc;
 }
 
-/* ---- code rules --------------------------------------------------------------- */
+/* ---- code rules
+ * --------------------------------------------------------------- */
 
 struct code_arg {
     const char *user_id;
@@ -564,15 +563,15 @@ int tsps_code_list(tsps_engine *eng, const char *user_id, tsps_code_cb cb,
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK
-                                                 : tsps__mdb_err(rc);
+    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
     mdb_cursor_close(cur);
 out:
     tsps__read_end(eng, txn);
     return rc;
 }
 
-/* ---- manual status ------------------------------------------------------------- */
+/* ---- manual status
+ * ------------------------------------------------------------- */
 
 struct status_arg {
     const char *user_id;

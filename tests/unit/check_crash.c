@@ -45,8 +45,7 @@ static void writer(int fd, int use_batches)
             call.called = "+49301234567";
             call.now = T_MONDAY + i;
             if (tsps_route(e, &call, &d) != TSPS_OK ||
-                tsps_history_append(e, &d, TSPS_OUTCOME_ROUTED, &id) !=
-                    TSPS_OK)
+                tsps_history_append(e, &d, TSPS_OUTCOME_ROUTED, &id) != TSPS_OK)
                 _exit(6);
             i = (uint32_t)id; /* ack the call id */
         }
@@ -81,8 +80,7 @@ static uint32_t kill_writer_after(int use_batches, int acks_before_kill)
         last = v;
     close(p[0]);
     waitpid(pid, &st, 0);
-    ck_assert_msg(WIFSIGNALED(st), "writer exited early: %d",
-                  WEXITSTATUS(st));
+    ck_assert_msg(WIFSIGNALED(st), "writer exited early: %d", WEXITSTATUS(st));
     ck_assert_int_gt(n, 0);
     return last;
 }
@@ -115,8 +113,8 @@ START_TEST(test_crash_mid_batch_keeps_acknowledged)
         ck_assert_uint_ge((uint32_t)strtoul(cur, NULL, 10), last);
         /* and the store still routes */
         {
-            tsps_decision d = fx_route("+49400000019", "+49301234567",
-                                       T_MONDAY);
+            tsps_decision d =
+                fx_route("+49400000019", "+49301234567", T_MONDAY);
             ck_assert_int_eq(d.caller_kind, TSPS_CALLER_KNOWN);
         }
         tsps_engine_close(fx_eng);

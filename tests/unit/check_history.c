@@ -6,7 +6,8 @@ static void setup(void)
     fx_setup();
     fx_contact("alice", "c-vip", "Victor", "VIP", "+4989111111", NULL);
     fx_rule("alice", "VIP", TSPS_STATUS_ANY, "ring");
-    fx_rule("alice", "UNKNOWN", TSPS_STATUS_ANY, "ask timeout=10 then voicemail");
+    fx_rule("alice", "UNKNOWN", TSPS_STATUS_ANY,
+            "ask timeout=10 then voicemail");
 }
 
 static uint64_t record(const char *from, int64_t at)
@@ -112,9 +113,8 @@ START_TEST(test_history_override_keeps_first_decision)
         ck_assert_ptr_nonnull(strstr(buf, "alice overrode"));
     }
     ck_assert_int_eq(tsps_history_get(fx_eng, 999999, &r), TSPS_ENOTFOUND);
-    ck_assert_int_eq(
-        tsps_history_override(fx_eng, 999999, &m, "alice", 0, &d),
-        TSPS_ENOTFOUND);
+    ck_assert_int_eq(tsps_history_override(fx_eng, 999999, &m, "alice", 0, &d),
+                     TSPS_ENOTFOUND);
 }
 END_TEST
 
@@ -131,8 +131,8 @@ START_TEST(test_history_survives_reopen)
     ck_assert_str_eq(r.decision.code, "VIP");
     {
         /* the stored trace is the whole trace of a fresh route */
-        tsps_decision d = fx_route("+4989111111", "+49301234567",
-                                   T_MONDAY + 100);
+        tsps_decision d =
+            fx_route("+4989111111", "+49301234567", T_MONDAY + 100);
         ck_assert_int_eq(r.decision.ntrace, d.ntrace);
         for (int i = 0; i < d.ntrace; i++) {
             ck_assert_int_eq(r.decision.trace[i].step, d.trace[i].step);

@@ -30,19 +30,30 @@ START_TEST(test_method_parse_round_trips)
     round_trip("reject decline", "reject decline");
     round_trip("reject unavailable", "reject unavailable");
     round_trip("ask", "ask timeout=20");
-    round_trip("ask timeout=30 then attendant", "ask timeout=30 then attendant");
+    round_trip("ask timeout=30 then attendant",
+               "ask timeout=30 then attendant");
 }
 END_TEST
 
 START_TEST(test_method_parse_errors)
 {
-    static const char *const bad[] = {
-        "",      "   ",        "teleport",        "ring timeout=0",
-        "ring timeout=999", "ring devices=a,b,c,d,e", "ring bogus=1",
-        "forward", "ivr",     "reject maybe",   "ask timeout=x",
-        "ask then ask",  "voicemail then ring", "ring then",
-        "ring then voicemail extra words",
-        "forward <script>alert(1)</script>", "forward t hen"};
+    static const char *const bad[] = {"",
+                                      "   ",
+                                      "teleport",
+                                      "ring timeout=0",
+                                      "ring timeout=999",
+                                      "ring devices=a,b,c,d,e",
+                                      "ring bogus=1",
+                                      "forward",
+                                      "ivr",
+                                      "reject maybe",
+                                      "ask timeout=x",
+                                      "ask then ask",
+                                      "voicemail then ring",
+                                      "ring then",
+                                      "ring then voicemail extra words",
+                                      "forward <script>alert(1)</script>",
+                                      "forward t hen"};
     tsps_method m;
     char err[128];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -62,9 +73,9 @@ START_TEST(test_method_format_small_buffer)
     tsps_method m;
     char buf[4];
     size_t need = 0;
-    ck_assert_int_eq(tsps_method_parse("ask timeout=30 then voicemail", &m,
-                                       NULL, 0),
-                     TSPS_OK);
+    ck_assert_int_eq(
+        tsps_method_parse("ask timeout=30 then voicemail", &m, NULL, 0),
+        TSPS_OK);
     ck_assert_int_eq(tsps_method_format(&m, buf, sizeof(buf), &need),
                      TSPS_ENOBUFS);
     ck_assert_uint_eq(need, strlen("ask timeout=30 then voicemail") + 1);
@@ -92,12 +103,11 @@ START_TEST(test_hours_parse_format)
     ck_assert_int_eq(tsps_hours_format(&h, buf, sizeof(buf), NULL), TSPS_OK);
     ck_assert_str_eq(buf, "none");
     ck_assert_int_eq(tsps_hours_parse("mon 17:00-09:00", &h), TSPS_EINVAL);
-    ck_assert_int_eq(tsps_hours_parse("funday 09:00-10:00", &h),
-                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_hours_parse("funday 09:00-10:00", &h), TSPS_EINVAL);
     ck_assert_int_eq(tsps_hours_parse("mon 25:00-26:00", &h), TSPS_EINVAL);
-    ck_assert_int_eq(tsps_hours_parse("mon 09:00-10:00,11:00-12:00,13:00-14:00",
-                                      &h),
-                     TSPS_EINVAL);
+    ck_assert_int_eq(
+        tsps_hours_parse("mon 09:00-10:00,11:00-12:00,13:00-14:00", &h),
+        TSPS_EINVAL);
 }
 END_TEST
 

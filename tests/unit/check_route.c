@@ -18,10 +18,10 @@ static void setup(void)
     fx_rule("alice", "FAMILY", TSPS_STATUS_ANY,
             "ring sequential timeout=10 then voicemail");
     fx_rule("alice", "BLOCK", TSPS_STATUS_ANY, "reject decline");
-    fx_rule("alice", "UNKNOWN", TSPS_STATUS_ANY, "ask timeout=15 then voicemail");
+    fx_rule("alice", "UNKNOWN", TSPS_STATUS_ANY,
+            "ask timeout=15 then voicemail");
     fx_rule("alice", "WITHHELD", TSPS_STATUS_ANY, "reject unavailable");
-    fx_register("alice", "sip:alice@10.0.0.5:5060", "desk", 500,
-                T_WORK + 3600);
+    fx_register("alice", "sip:alice@10.0.0.5:5060", "desk", 500, T_WORK + 3600);
     fx_register("alice", "sip:alice@10.0.0.9:5060", "mobile", 900,
                 T_WORK + 3600);
 }
@@ -121,9 +121,8 @@ END_TEST
 START_TEST(test_route_rule_precedence_per_status)
 {
     tsps_decision d;
-    ck_assert_int_eq(tsps_status_set(fx_eng, "alice", TSPS_STATUS_DND, 0,
-                                     "focus"),
-                     TSPS_OK);
+    ck_assert_int_eq(
+        tsps_status_set(fx_eng, "alice", TSPS_STATUS_DND, 0, "focus"), TSPS_OK);
     fx_rule("alice", "*", TSPS_STATUS_DND, "voicemail");
     /* (*, dnd) beats (FAMILY, any) */
     d = fx_route("+49302222222", "+49301234567", T_WORK);
@@ -139,8 +138,8 @@ START_TEST(test_route_rule_precedence_per_status)
     ck_assert_int_eq(d.ntargets, 1);
     ck_assert_str_eq(d.targets[0].label, "mobile");
     /* clearing the status restores the code's own rule */
-    ck_assert_int_eq(
-        tsps_status_set(fx_eng, "alice", TSPS_STATUS_ANY, 0, NULL), TSPS_OK);
+    ck_assert_int_eq(tsps_status_set(fx_eng, "alice", TSPS_STATUS_ANY, 0, NULL),
+                     TSPS_OK);
     d = fx_route("+49302222222", "+49301234567", T_WORK);
     ck_assert_int_eq(d.status, TSPS_STATUS_AVAILABLE);
     ck_assert_int_eq(d.method.kind, TSPS_METHOD_RING);
@@ -348,8 +347,7 @@ START_TEST(test_route_each_method_gives_its_targets)
         fx_contact("alice", "c-sales", "Sam Sales", "SALES", "+4922155555",
                    NULL);
         d = fx_route("+4922155555", "+49301234567", T_WORK);
-        ck_assert_msg(d.method.kind == cases[i].kind, "case %s",
-                      cases[i].spec);
+        ck_assert_msg(d.method.kind == cases[i].kind, "case %s", cases[i].spec);
         if (cases[i].uri == NULL) {
             ck_assert_int_eq(d.ntargets, 0);
         } else {
@@ -363,9 +361,13 @@ END_TEST
 START_TEST(test_route_every_status_selects_its_rule)
 {
     /* one rule per status for FAMILY; set each status manually */
-    static const char *const specs[TSPS_STATUS__COUNT] = {
-        NULL,          "ring",         "voicemail", "reject busy",
-        "forward +4917100001", "attendant", "ivr night"};
+    static const char *const specs[TSPS_STATUS__COUNT] = {NULL,
+                                                          "ring",
+                                                          "voicemail",
+                                                          "reject busy",
+                                                          "forward +4917100001",
+                                                          "attendant",
+                                                          "ivr night"};
     static const tsps_method_kind kinds[TSPS_STATUS__COUNT] = {
         0,
         TSPS_METHOD_RING,
@@ -396,8 +398,7 @@ START_TEST(test_route_override_supersedes_code)
     tsps_method m = fx_method("forward +49 171 2345678");
     ck_assert_int_eq(d.method.kind, TSPS_METHOD_ASK);
     ck_assert_int_eq(
-        tsps_route_override(fx_eng, &d, &m, "alice", T_WORK + 5, &o),
-        TSPS_OK);
+        tsps_route_override(fx_eng, &d, &m, "alice", T_WORK + 5, &o), TSPS_OK);
     ck_assert(o.flags & TSPS_DEC_OVERRIDDEN);
     ck_assert_str_eq(o.actor, "alice");
     ck_assert_int_eq(o.method.kind, TSPS_METHOD_FORWARD);
@@ -418,8 +419,7 @@ START_TEST(test_route_explain_and_json)
     ck_assert_ptr_nonnull(strstr(buf, "Victor Important"));
     ck_assert_ptr_nonnull(strstr(buf, "belongs to user alice"));
     ck_assert_ptr_nonnull(strstr(buf, "=> ring parallel"));
-    ck_assert_int_eq(tsps_decision_explain(&d, buf, 10, &need),
-                     TSPS_ENOBUFS);
+    ck_assert_int_eq(tsps_decision_explain(&d, buf, 10, &need), TSPS_ENOBUFS);
     ck_assert_uint_gt(need, 10);
     ck_assert_int_eq(tsps_decision_json(&d, buf, sizeof(buf), NULL), TSPS_OK);
     ck_assert_ptr_nonnull(strstr(buf, "\"code\":\"VIP\""));

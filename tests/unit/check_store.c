@@ -94,10 +94,8 @@ START_TEST(test_numbers_belong_to_one_user)
     ck_assert_int_eq(tsps_user_put(fx_eng, &u), TSPS_OK);
     ck_assert_int_eq(tsps_number_add(fx_eng, "bob", "+49 30 1234567"),
                      TSPS_EEXIST);
-    ck_assert_int_eq(tsps_number_add(fx_eng, "bob", "(202) 555-0143"),
-                     TSPS_OK);
-    ck_assert_int_eq(tsps_number_lookup(fx_eng, "+12025550143", who),
-                     TSPS_OK);
+    ck_assert_int_eq(tsps_number_add(fx_eng, "bob", "(202) 555-0143"), TSPS_OK);
+    ck_assert_int_eq(tsps_number_lookup(fx_eng, "+12025550143", who), TSPS_OK);
     ck_assert_str_eq(who, "bob");
     ck_assert_int_eq(tsps_number_add(fx_eng, "ghost", "+12025550100"),
                      TSPS_ENOTFOUND);
@@ -110,8 +108,7 @@ START_TEST(test_numbers_belong_to_one_user)
     ck_assert_int_eq(tsps_user_delete(fx_eng, "bob"), TSPS_OK);
     ck_assert_int_eq(tsps_number_lookup(fx_eng, "+12025550143", who),
                      TSPS_ENOTFOUND);
-    ck_assert_int_eq(tsps_number_add(fx_eng, "alice", "+12025550143"),
-                     TSPS_OK);
+    ck_assert_int_eq(tsps_number_add(fx_eng, "alice", "+12025550143"), TSPS_OK);
     ck_assert_int_eq(tsps_user_delete(fx_eng, "bob"), TSPS_ENOTFOUND);
 }
 END_TEST
@@ -149,9 +146,8 @@ START_TEST(test_contacts_round_trip_and_search)
     ck_assert_str_eq(c.emails[0], "zoe@example.org");
     ck_assert_str_eq(c.name, "Zoë Ångström");
     fx_contact("alice", "urn:uuid:2", "Bert", NULL, "+4930555999", NULL);
-    ck_assert_int_eq(tsps_contact_list(fx_eng, "alice", "acme", collect_cb,
-                                       seen),
-                     TSPS_OK);
+    ck_assert_int_eq(
+        tsps_contact_list(fx_eng, "alice", "acme", collect_cb, seen), TSPS_OK);
     ck_assert_str_eq(seen, "urn:uuid:1;");
     seen[0] = '\0';
     ck_assert_int_eq(tsps_contact_find_number(fx_eng, "alice", "0305550001",
@@ -161,8 +157,7 @@ START_TEST(test_contacts_round_trip_and_search)
     /* a number change moves the index */
     fx_contact("alice", "urn:uuid:1", "Zoë", "VIP", "+4930777", NULL);
     seen[0] = '\0';
-    tsps_contact_find_number(fx_eng, "alice", "0305550001", collect_cb,
-                             seen);
+    tsps_contact_find_number(fx_eng, "alice", "0305550001", collect_cb, seen);
     ck_assert_str_eq(seen, "");
     ck_assert_int_eq(tsps_contact_set_code(fx_eng, "alice", "urn:uuid:1",
                                            "family", TSPS_CODE_SRC_NONE),
@@ -215,9 +210,8 @@ START_TEST(test_batch_commit_abort_and_source_clear)
     ck_assert_int_eq(tsps_batch_cursor_set(b, "cmsb/books", "tok-1", 5),
                      TSPS_OK);
     ck_assert_int_eq(tsps_batch_commit(b), TSPS_OK);
-    ck_assert_int_eq(tsps_cursor_get(fx_eng, "cmsb/books", cur, sizeof(cur),
-                                     &len),
-                     TSPS_OK);
+    ck_assert_int_eq(
+        tsps_cursor_get(fx_eng, "cmsb/books", cur, sizeof(cur), &len), TSPS_OK);
     ck_assert_uint_eq(len, 5);
     /* an aborted batch leaves no trace, cursor included */
     ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
@@ -382,8 +376,7 @@ START_TEST(test_null_arguments_everywhere)
                      TSPS_EINVAL);
     ck_assert_int_eq(tsps_status_set(fx_eng, NULL, TSPS_STATUS_DND, 0, NULL),
                      TSPS_EINVAL);
-    ck_assert_int_eq(tsps_status_set(fx_eng, "alice", (tsps_status)99, 0,
-                                     NULL),
+    ck_assert_int_eq(tsps_status_set(fx_eng, "alice", (tsps_status)99, 0, NULL),
                      TSPS_EINVAL);
     ck_assert_int_eq(tsps_status_get(fx_eng, "alice", 0, NULL), TSPS_EINVAL);
     ck_assert_int_eq(tsps_status_get(NULL, "alice", 0, &si), TSPS_EINVAL);
@@ -394,8 +387,7 @@ START_TEST(test_null_arguments_everywhere)
     ck_assert_int_eq(tsps_code_delete(fx_eng, "alice", "bad code", 0),
                      TSPS_EINVAL);
     ck_assert_int_eq(tsps_code_list(fx_eng, "alice", NULL, NULL), TSPS_EINVAL);
-    ck_assert_int_eq(tsps_registration_put(fx_eng, "alice", NULL),
-                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_registration_put(fx_eng, "alice", NULL), TSPS_EINVAL);
     tsps_registration_init(&r);
     ck_assert_int_eq(tsps_registration_put(fx_eng, "alice", &r), TSPS_EINVAL);
     ck_assert_int_eq(tsps_registration_remove(fx_eng, "alice", NULL),

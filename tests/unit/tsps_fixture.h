@@ -7,7 +7,7 @@
 #include "tsps_check.h"
 
 /* Monday 2026-11-23 00:00 UTC, and helpers for times in that week. */
-#define T_MONDAY 1795392000LL
+#define T_MONDAY        1795392000LL
 #define T_AT(day, h, m) (T_MONDAY + (day)*86400LL + (h)*3600LL + (m)*60LL)
 
 static char fx_dir[256];

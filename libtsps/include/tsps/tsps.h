@@ -107,24 +107,24 @@ TSPS_API unsigned tsps_version_hex(void);
 /* Sizes of fixed fields (bytes including the NUL)                          */
 /* ------------------------------------------------------------------------ */
 
-#define TSPS_ID_MAX 64       /* user id: [a-z0-9._@-], 1..63 chars */
-#define TSPS_NAME_MAX 128    /* display names, summaries */
-#define TSPS_E164_MAX 17     /* "+" and up to 15 digits */
-#define TSPS_EXT_MAX 16      /* extension digits */
-#define TSPS_CODE_MAX 32     /* handling code: [A-Z0-9_-], 1..31 chars */
-#define TSPS_UID_MAX 128     /* contact / event uid from the source */
-#define TSPS_SOURCE_MAX 64   /* source name */
-#define TSPS_URI_MAX 256     /* SIP/tel URIs, targets */
-#define TSPS_LABEL_MAX 16    /* device label: desk, mobile, softphone */
-#define TSPS_EMAIL_MAX 128   /* e-mail address */
-#define TSPS_TZ_MAX 64       /* IANA time zone name */
-#define TSPS_DETAIL_MAX 128  /* short free text in records and traces */
-#define TSPS_MAX_NUMBERS 8   /* numbers per contact */
-#define TSPS_MAX_EMAILS 6    /* emails per contact */
-#define TSPS_MAX_ATTENDEES 24 /* attendees per event */
-#define TSPS_MAX_TARGETS 8   /* targets per decision */
-#define TSPS_MAX_TRACE 16    /* trace steps per decision */
-#define TSPS_MAX_DEVICES 4   /* device labels a ring method may name */
+#define TSPS_ID_MAX        64  /* user id: [a-z0-9._@-], 1..63 chars */
+#define TSPS_NAME_MAX      128 /* display names, summaries */
+#define TSPS_E164_MAX      17  /* "+" and up to 15 digits */
+#define TSPS_EXT_MAX       16  /* extension digits */
+#define TSPS_CODE_MAX      32  /* handling code: [A-Z0-9_-], 1..31 chars */
+#define TSPS_UID_MAX       128 /* contact / event uid from the source */
+#define TSPS_SOURCE_MAX    64  /* source name */
+#define TSPS_URI_MAX       256 /* SIP/tel URIs, targets */
+#define TSPS_LABEL_MAX     16  /* device label: desk, mobile, softphone */
+#define TSPS_EMAIL_MAX     128 /* e-mail address */
+#define TSPS_TZ_MAX        64  /* IANA time zone name */
+#define TSPS_DETAIL_MAX    128 /* short free text in records and traces */
+#define TSPS_MAX_NUMBERS   8   /* numbers per contact */
+#define TSPS_MAX_EMAILS    6   /* emails per contact */
+#define TSPS_MAX_ATTENDEES 24  /* attendees per event */
+#define TSPS_MAX_TARGETS   8   /* targets per decision */
+#define TSPS_MAX_TRACE     16  /* trace steps per decision */
+#define TSPS_MAX_DEVICES   4   /* device labels a ring method may name */
 
 /* ------------------------------------------------------------------------ */
 /* Engine                                                                   */
@@ -155,13 +155,13 @@ typedef void (*tsps_log_fn)(void *arg, int level, const char *msg);
 
 /** Engine settings; set from TSPS_CONFIG_INIT, then fill what you need. */
 typedef struct tsps_config {
-    int version;         /* TSPS_CONFIG_VERSION */
-    const char *path;    /* directory of the LMDB environment (created) */
-    size_t map_size;     /* initial map size; 0 = 64 MiB */
-    size_t map_max;      /* growth limit; 0 = 64 GiB; past it: TSPS_ENOSPC */
-    unsigned flags;      /* TSPS_OPEN_* */
+    int version;          /* TSPS_CONFIG_VERSION */
+    const char *path;     /* directory of the LMDB environment (created) */
+    size_t map_size;      /* initial map size; 0 = 64 MiB */
+    size_t map_max;       /* growth limit; 0 = 64 GiB; past it: TSPS_ENOSPC */
+    unsigned flags;       /* TSPS_OPEN_* */
     unsigned max_readers; /* concurrent reader threads; 0 = 126 */
-    tsps_log_fn log;     /* optional */
+    tsps_log_fn log;      /* optional */
     void *log_arg;
     /* Optional allocator hooks; all three or none. */
     void *(*alloc_malloc)(void *arg, size_t n);
@@ -173,7 +173,10 @@ typedef struct tsps_config {
 } tsps_config;
 
 #define TSPS_CONFIG_INIT                                                       \
-    { TSPS_CONFIG_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL }
+    {                                                                          \
+        TSPS_CONFIG_VERSION, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL,   \
+            NULL                                                               \
+    }
 
 /**
  * Open (creating if needed) a store and its engine.
@@ -197,8 +200,8 @@ TSPS_API void tsps_engine_close(tsps_engine *eng);
 
 /** Store statistics. */
 typedef struct tsps_stats {
-    uint64_t users, numbers, contacts, contact_numbers, events,
-        registrations, calls;
+    uint64_t users, numbers, contacts, contact_numbers, events, registrations,
+        calls;
     uint64_t map_size;   /* current map size in bytes */
     uint64_t used_bytes; /* pages in use * page size */
     uint64_t config_generation;
@@ -219,10 +222,10 @@ TSPS_API int tsps_engine_stats(tsps_engine *eng, tsps_stats *out);
 
 /** How to read national and international numbers in one region. */
 typedef struct tsps_dialplan {
-    char region[3];  /* ISO 3166-1 alpha-2, upper case ("DE") */
-    char cc[4];      /* country calling code digits ("49") */
-    char trunk[4];   /* national (trunk) prefix ("0"; "" if none) */
-    char intl[8];    /* international prefix ("00"; "011" for NANP) */
+    char region[3]; /* ISO 3166-1 alpha-2, upper case ("DE") */
+    char cc[4];     /* country calling code digits ("49") */
+    char trunk[4];  /* national (trunk) prefix ("0"; "" if none) */
+    char intl[8];   /* international prefix ("00"; "011" for NANP) */
 } tsps_dialplan;
 
 /**
@@ -237,10 +240,10 @@ TSPS_API int tsps_dialplan_for_region(const char *region, tsps_dialplan *out);
 
 /** Kinds of normalised numbers. */
 typedef enum {
-    TSPS_NUM_E164 = 0,   /* a full international number */
-    TSPS_NUM_WITHHELD,   /* no CLI: empty, anonymous, restricted ... */
-    TSPS_NUM_LOCAL       /* a subscriber number without area code: not
-                            resolvable to one E.164 number */
+    TSPS_NUM_E164 = 0, /* a full international number */
+    TSPS_NUM_WITHHELD, /* no CLI: empty, anonymous, restricted ... */
+    TSPS_NUM_LOCAL     /* a subscriber number without area code: not
+                          resolvable to one E.164 number */
 } tsps_number_kind;
 
 /** A normalised number. */
@@ -302,14 +305,17 @@ typedef enum {
     TSPS_METHOD_IVR,
     TSPS_METHOD_ATTENDANT,
     TSPS_METHOD_REJECT,
-    TSPS_METHOD_ASK,      /* hold the call and ask the user, then fallback */
+    TSPS_METHOD_ASK, /* hold the call and ask the user, then fallback */
     TSPS_METHOD__COUNT
 } tsps_method_kind;
 
 /** "none", "ring", "forward", "voicemail", "ivr", "attendant", ... */
 TSPS_API const char *tsps_method_kind_name(tsps_method_kind k);
 
-typedef enum { TSPS_RING_PARALLEL = 0, TSPS_RING_SEQUENTIAL = 1 } tsps_ring_mode;
+typedef enum {
+    TSPS_RING_PARALLEL = 0,
+    TSPS_RING_SEQUENTIAL = 1
+} tsps_ring_mode;
 
 typedef enum {
     TSPS_REJECT_BUSY = 0,       /* SIP 486 */
@@ -319,15 +325,15 @@ typedef enum {
 
 /** The part of a method that can also serve as a fallback. */
 typedef struct tsps_action {
-    tsps_method_kind kind;      /* never TSPS_METHOD_ASK */
-    tsps_ring_mode ring_mode;   /* RING */
-    uint16_t step_timeout_s;    /* RING sequential: seconds per device */
-    uint8_t ndevices;           /* RING: 0 = every registered device */
+    tsps_method_kind kind;    /* never TSPS_METHOD_ASK */
+    tsps_ring_mode ring_mode; /* RING */
+    uint16_t step_timeout_s;  /* RING sequential: seconds per device */
+    uint8_t ndevices;         /* RING: 0 = every registered device */
     char devices[TSPS_MAX_DEVICES][TSPS_LABEL_MAX]; /* RING: device labels */
-    tsps_reject_reason reject;  /* REJECT */
-    char target[TSPS_URI_MAX];  /* FORWARD number/URI; VOICEMAIL, IVR,
-                                   ATTENDANT: optional override of the
-                                   user's URI (IVR: menu id) */
+    tsps_reject_reason reject;                      /* REJECT */
+    char target[TSPS_URI_MAX]; /* FORWARD number/URI; VOICEMAIL, IVR,
+                                  ATTENDANT: optional override of the
+                                  user's URI (IVR: menu id) */
 } tsps_action;
 
 /**
@@ -337,9 +343,9 @@ typedef struct tsps_action {
  */
 typedef struct tsps_method {
     tsps_action a;
-    tsps_method_kind kind;      /* == a.kind except for ASK */
-    uint16_t ask_timeout_s;     /* ASK: seconds before fallback */
-    tsps_action fallback;       /* kind NONE = no fallback */
+    tsps_method_kind kind;  /* == a.kind except for ASK */
+    uint16_t ask_timeout_s; /* ASK: seconds before fallback */
+    tsps_action fallback;   /* kind NONE = no fallback */
 } tsps_method;
 
 /**
@@ -389,15 +395,16 @@ typedef struct tsps_hours {
 } tsps_hours;
 
 /** User flags. */
-#define TSPS_USER_EXPECTED_RINGS_THROUGH 0x1u /* attendees of the current
-                                                  meeting are treated as if
-                                                  the user were available */
+#define TSPS_USER_EXPECTED_RINGS_THROUGH                                       \
+    0x1u                        /* attendees of the current                    \
+                                    meeting are treated as if                  \
+                                    the user were available */
 #define TSPS_USER_NO_HOURS 0x2u /* no working hours: never off-hours */
 
 /** A user (a person whose calls are routed). */
 typedef struct tsps_user {
-    int version;                       /* TSPS_USER_VERSION */
-    char id[TSPS_ID_MAX];              /* required, stable */
+    int version;          /* TSPS_USER_VERSION */
+    char id[TSPS_ID_MAX]; /* required, stable */
     char display_name[TSPS_NAME_MAX];
     tsps_dialplan dialplan;            /* region required; cc/trunk/intl
                                           filled from the region if empty */
@@ -539,12 +546,12 @@ TSPS_API const char *tsps_code_source_name(tsps_code_source s);
 
 /** A contact of one user. */
 typedef struct tsps_contact {
-    int version;                      /* TSPS_CONTACT_VERSION */
-    char uid[TSPS_UID_MAX];           /* stable id within the user */
-    char source[TSPS_SOURCE_MAX];     /* name of the source it came from */
-    char name[TSPS_NAME_MAX];         /* formatted name */
+    int version;                  /* TSPS_CONTACT_VERSION */
+    char uid[TSPS_UID_MAX];       /* stable id within the user */
+    char source[TSPS_SOURCE_MAX]; /* name of the source it came from */
+    char name[TSPS_NAME_MAX];     /* formatted name */
     char org[TSPS_NAME_MAX];
-    char code[TSPS_CODE_MAX];         /* "" = no code */
+    char code[TSPS_CODE_MAX]; /* "" = no code */
     tsps_code_source code_source;
     char code_detail[TSPS_DETAIL_MAX]; /* e.g. the precedence decision */
     uint8_t nnumbers;
@@ -621,14 +628,14 @@ typedef enum {
 
 /** One instance of a calendar event. */
 typedef struct tsps_event {
-    int version;                  /* TSPS_EVENT_VERSION */
-    char uid[TSPS_UID_MAX];       /* event UID (+ RECURRENCE-ID for
-                                     instances: unique per instance) */
+    int version;            /* TSPS_EVENT_VERSION */
+    char uid[TSPS_UID_MAX]; /* event UID (+ RECURRENCE-ID for
+                               instances: unique per instance) */
     char source[TSPS_SOURCE_MAX];
-    int64_t start, end;           /* UTC seconds, end > start */
+    int64_t start, end; /* UTC seconds, end > start */
     char summary[TSPS_NAME_MAX];
     tsps_busy busy;
-    int cancelled;                /* STATUS:CANCELLED */
+    int cancelled; /* STATUS:CANCELLED */
     uint8_t nattendees;
     char attendees[TSPS_MAX_ATTENDEES][TSPS_EMAIL_MAX]; /* organizer and
                                      attendees, e-mail or tel:, lower case */
@@ -688,8 +695,8 @@ TSPS_API int tsps_status_set(tsps_engine *eng, const char *user_id,
  * The effective status at `now` (UTC seconds): manual, else calendar, else
  * working hours, else available.
  */
-TSPS_API int tsps_status_get(tsps_engine *eng, const char *user_id,
-                             int64_t now, tsps_status_info *out);
+TSPS_API int tsps_status_get(tsps_engine *eng, const char *user_id, int64_t now,
+                             tsps_status_info *out);
 
 /* ------------------------------------------------------------------------ */
 /* Handling codes -> methods                                                */
@@ -761,8 +768,7 @@ TSPS_API int tsps_registration_remove(tsps_engine *eng, const char *user_id,
 /** Remove every binding of a user. */
 TSPS_API int tsps_registration_clear(tsps_engine *eng, const char *user_id);
 
-typedef int (*tsps_registration_cb)(void *arg,
-                                    const tsps_registration *r);
+typedef int (*tsps_registration_cb)(void *arg, const tsps_registration *r);
 
 /** Bindings of a user that have not expired at `now`, best q first. */
 TSPS_API int tsps_registration_list(tsps_engine *eng, const char *user_id,
@@ -785,33 +791,36 @@ TSPS_API int tsps_registration_purge(tsps_engine *eng, int64_t now,
 
 /** The facts of one incoming call. */
 typedef struct tsps_call {
-    int version;            /* TSPS_CALL_VERSION */
-    const char *called;     /* dialled number or URI (required) */
-    const char *caller;     /* CLI or URI; NULL/"" = withheld */
+    int version;             /* TSPS_CALL_VERSION */
+    const char *called;      /* dialled number or URI (required) */
+    const char *caller;      /* CLI or URI; NULL/"" = withheld */
     const char *caller_name; /* display name signalled, optional */
-    int64_t now;            /* UTC seconds; 0 = the current time */
+    int64_t now;             /* UTC seconds; 0 = the current time */
 } tsps_call;
 
-#define TSPS_CALL_INIT { TSPS_CALL_VERSION, NULL, NULL, NULL, 0 }
+#define TSPS_CALL_INIT                                                         \
+    {                                                                          \
+        TSPS_CALL_VERSION, NULL, NULL, NULL, 0                                 \
+    }
 
 /** Who the caller is, to this user. */
 typedef enum {
-    TSPS_CALLER_KNOWN = 0,   /* one contact (or several agreeing) */
-    TSPS_CALLER_UNKNOWN,     /* no contact has the number */
-    TSPS_CALLER_WITHHELD,    /* no CLI */
-    TSPS_CALLER_AMBIGUOUS    /* contacts disagree, or a local number */
+    TSPS_CALLER_KNOWN = 0, /* one contact (or several agreeing) */
+    TSPS_CALLER_UNKNOWN,   /* no contact has the number */
+    TSPS_CALLER_WITHHELD,  /* no CLI */
+    TSPS_CALLER_AMBIGUOUS  /* contacts disagree, or a local number */
 } tsps_caller_kind;
 
 /** Steps of the pipeline, in order (DESIGN.md step 4). */
 typedef enum {
-    TSPS_STEP_CALLED = 0,   /* called number -> user */
-    TSPS_STEP_CALLER,       /* caller number normalised */
-    TSPS_STEP_CONTACT,      /* (user, caller) -> contact and code */
-    TSPS_STEP_STATUS,       /* user -> status */
-    TSPS_STEP_CALENDAR,     /* caller attends the current meeting? */
-    TSPS_STEP_RULE,         /* (code, status) -> method */
-    TSPS_STEP_TARGETS,      /* method -> targets (registrations, URIs) */
-    TSPS_STEP_OVERRIDE,     /* a live action superseded the code */
+    TSPS_STEP_CALLED = 0, /* called number -> user */
+    TSPS_STEP_CALLER,     /* caller number normalised */
+    TSPS_STEP_CONTACT,    /* (user, caller) -> contact and code */
+    TSPS_STEP_STATUS,     /* user -> status */
+    TSPS_STEP_CALENDAR,   /* caller attends the current meeting? */
+    TSPS_STEP_RULE,       /* (code, status) -> method */
+    TSPS_STEP_TARGETS,    /* method -> targets (registrations, URIs) */
+    TSPS_STEP_OVERRIDE,   /* a live action superseded the code */
     TSPS_STEP__COUNT
 } tsps_step;
 
@@ -820,12 +829,12 @@ TSPS_API const char *tsps_step_name(tsps_step s);
 
 /** Outcome of one trace step. */
 typedef enum {
-    TSPS_TR_OK = 0,       /* found what it looked for */
-    TSPS_TR_NOTFOUND,     /* looked, found nothing: a default applies */
-    TSPS_TR_DEFAULT,      /* nothing to look up: default used */
-    TSPS_TR_AMBIGUOUS,    /* several answers: none picked */
-    TSPS_TR_FALLBACK,     /* the chosen method could not apply: fallback */
-    TSPS_TR_ERROR         /* bad input at this step */
+    TSPS_TR_OK = 0,    /* found what it looked for */
+    TSPS_TR_NOTFOUND,  /* looked, found nothing: a default applies */
+    TSPS_TR_DEFAULT,   /* nothing to look up: default used */
+    TSPS_TR_AMBIGUOUS, /* several answers: none picked */
+    TSPS_TR_FALLBACK,  /* the chosen method could not apply: fallback */
+    TSPS_TR_ERROR      /* bad input at this step */
 } tsps_trace_outcome;
 
 /**
@@ -833,10 +842,10 @@ typedef enum {
  * the result, `n` a count where one matters (matches, targets).
  */
 typedef struct tsps_trace_step {
-    uint8_t step;     /* tsps_step */
-    uint8_t outcome;  /* tsps_trace_outcome */
+    uint8_t step;    /* tsps_step */
+    uint8_t outcome; /* tsps_trace_outcome */
     uint16_t n;
-    int32_t arg;      /* step specific: status source, rule kind ... */
+    int32_t arg; /* step specific: status source, rule kind ... */
     char what[48];
     char found[TSPS_DETAIL_MAX];
 } tsps_trace_step;
@@ -845,18 +854,18 @@ typedef struct tsps_trace_step {
 typedef struct tsps_target {
     char uri[TSPS_URI_MAX]; /* sip:/tel: URI, or "+E164" for forwards */
     char label[TSPS_LABEL_MAX];
-    uint16_t q;             /* 0..1000 */
-    uint16_t order;         /* 0 = together; 1, 2 ... = in this order */
-    uint16_t timeout_s;     /* ring time for this step, 0 = default */
-    int64_t expires;        /* registration expiry, 0 = n/a */
-    uint8_t fallback;       /* 1: this target is the method's fallback */
+    uint16_t q;         /* 0..1000 */
+    uint16_t order;     /* 0 = together; 1, 2 ... = in this order */
+    uint16_t timeout_s; /* ring time for this step, 0 = default */
+    int64_t expires;    /* registration expiry, 0 = n/a */
+    uint8_t fallback;   /* 1: this target is the method's fallback */
 } tsps_target;
 
 /** Flags on a decision. */
 #define TSPS_DEC_UNKNOWN_NUMBER 0x1u /* called number not provisioned */
-#define TSPS_DEC_EXPECTED 0x2u       /* caller attends the meeting now */
-#define TSPS_DEC_OVERRIDDEN 0x4u     /* a live action decided */
-#define TSPS_DEC_FALLBACK 0x8u       /* the method's fallback applies */
+#define TSPS_DEC_EXPECTED       0x2u /* caller attends the meeting now */
+#define TSPS_DEC_OVERRIDDEN     0x4u /* a live action decided */
+#define TSPS_DEC_FALLBACK       0x8u /* the method's fallback applies */
 
 #define TSPS_DECISION_VERSION 1
 
@@ -865,24 +874,24 @@ typedef struct tsps_target {
  * never allocates. Strings are empty where not applicable.
  */
 typedef struct tsps_decision {
-    int version;                       /* set by tsps_route() */
-    unsigned flags;                    /* TSPS_DEC_* */
-    int64_t at;                        /* time of the decision (UTC s) */
+    int version;    /* set by tsps_route() */
+    unsigned flags; /* TSPS_DEC_* */
+    int64_t at;     /* time of the decision (UTC s) */
     char user[TSPS_ID_MAX];
     char called[TSPS_E164_MAX];
-    char caller[TSPS_E164_MAX];        /* E.164, "" when withheld */
-    char caller_name[TSPS_NAME_MAX];   /* contact name, else signalled */
+    char caller[TSPS_E164_MAX];      /* E.164, "" when withheld */
+    char caller_name[TSPS_NAME_MAX]; /* contact name, else signalled */
     tsps_caller_kind caller_kind;
     char contact_uid[TSPS_UID_MAX];
-    char code[TSPS_CODE_MAX];          /* code used for the rule */
+    char code[TSPS_CODE_MAX]; /* code used for the rule */
     tsps_code_source code_source;
-    tsps_status status;                /* effective status */
+    tsps_status status; /* effective status */
     tsps_status_source status_source;
-    tsps_status rule_status;           /* status of the rule that matched
-                                          (TSPS_STATUS_ANY for defaults) */
-    char rule_code[TSPS_CODE_MAX];     /* code of the rule that matched */
-    tsps_method method;                /* what to do */
-    char actor[TSPS_ID_MAX];           /* override: who decided */
+    tsps_status rule_status;       /* status of the rule that matched
+                                      (TSPS_STATUS_ANY for defaults) */
+    char rule_code[TSPS_CODE_MAX]; /* code of the rule that matched */
+    tsps_method method;            /* what to do */
+    char actor[TSPS_ID_MAX];       /* override: who decided */
     uint8_t ntargets;
     tsps_target targets[TSPS_MAX_TARGETS];
     uint8_t ntrace;
@@ -950,13 +959,13 @@ TSPS_API int tsps_decision_json(const tsps_decision *d, char *buf,
 
 /** What finally happened to a call. */
 typedef enum {
-    TSPS_OUTCOME_ROUTED = 0,   /* decision sent, nothing more known */
-    TSPS_OUTCOME_PENDING,      /* held for a decision */
+    TSPS_OUTCOME_ROUTED = 0, /* decision sent, nothing more known */
+    TSPS_OUTCOME_PENDING,    /* held for a decision */
     TSPS_OUTCOME_ANSWERED,
     TSPS_OUTCOME_REDIRECTED,
     TSPS_OUTCOME_REJECTED,
-    TSPS_OUTCOME_MISSED,       /* caller hung up (CANCEL) */
-    TSPS_OUTCOME_TIMEOUT,      /* nobody acted: fallback applied */
+    TSPS_OUTCOME_MISSED,  /* caller hung up (CANCEL) */
+    TSPS_OUTCOME_TIMEOUT, /* nobody acted: fallback applied */
     TSPS_OUTCOME_FAILED,
     TSPS_OUTCOME__COUNT
 } tsps_outcome;
@@ -966,13 +975,13 @@ TSPS_API const char *tsps_outcome_name(tsps_outcome o);
 
 /** A call in history. */
 typedef struct tsps_call_record {
-    uint64_t id;                 /* assigned by tsps_history_append() */
-    int64_t start, end;          /* UTC seconds; end 0 while open */
+    uint64_t id;        /* assigned by tsps_history_append() */
+    int64_t start, end; /* UTC seconds; end 0 while open */
     tsps_outcome outcome;
-    char note[TSPS_DETAIL_MAX];  /* free text, e.g. SIP response sent */
-    tsps_decision decision;      /* the decision in force (after any
-                                    override, with the whole trace) */
-    tsps_decision original;      /* the first decision, if overridden */
+    char note[TSPS_DETAIL_MAX]; /* free text, e.g. SIP response sent */
+    tsps_decision decision;     /* the decision in force (after any
+                                   override, with the whole trace) */
+    tsps_decision original;     /* the first decision, if overridden */
 } tsps_call_record;
 
 /**
