@@ -1,0 +1,110 @@
+/* The public structs' layout is ABI: a change that moves a field without a
+ * new major version (and a struct version bump) must fail the build. Fields
+ * are only ever appended (STYLE.md §1). Pinned for x86_64 Linux. */
+#include <stddef.h>
+
+#include <tsps/tsps.h>
+
+#include "tsps_check.h"
+
+#if defined(__x86_64__) && defined(__linux__)
+static void pins(void)
+{
+    _Static_assert(offsetof(tsps_config, version) == 0,
+                   "tsps_config.version moved");
+    _Static_assert(offsetof(tsps_config, path) == 8, "tsps_config.path moved");
+    _Static_assert(offsetof(tsps_config, map_size) == 16,
+                   "tsps_config.map_size moved");
+    _Static_assert(offsetof(tsps_config, flags) == 32,
+                   "tsps_config.flags moved");
+    _Static_assert(offsetof(tsps_config, log) == 40, "tsps_config.log moved");
+    _Static_assert(offsetof(tsps_config, alloc_malloc) == 56,
+                   "tsps_config.alloc_malloc moved");
+    _Static_assert(offsetof(tsps_config, region) == 80,
+                   "tsps_config.region moved");
+    _Static_assert(sizeof(tsps_config) == 88, "tsps_config changed size");
+    _Static_assert(offsetof(tsps_call, called) == 8, "tsps_call.called moved");
+    _Static_assert(offsetof(tsps_call, caller) == 16, "tsps_call.caller moved");
+    _Static_assert(offsetof(tsps_call, now) == 32, "tsps_call.now moved");
+    _Static_assert(sizeof(tsps_call) == 40, "tsps_call changed size");
+    _Static_assert(offsetof(tsps_user, id) == 4, "tsps_user.id moved");
+    _Static_assert(offsetof(tsps_user, dialplan) == 196,
+                   "tsps_user.dialplan moved");
+    _Static_assert(offsetof(tsps_user, tz) == 215, "tsps_user.tz moved");
+    _Static_assert(offsetof(tsps_user, hours) == 280, "tsps_user.hours moved");
+    _Static_assert(offsetof(tsps_user, flags) == 916, "tsps_user.flags moved");
+    _Static_assert(sizeof(tsps_user) == 920, "tsps_user changed size");
+    _Static_assert(offsetof(tsps_contact, uid) == 4, "tsps_contact.uid moved");
+    _Static_assert(offsetof(tsps_contact, code) == 452,
+                   "tsps_contact.code moved");
+    _Static_assert(offsetof(tsps_contact, numbers) == 617,
+                   "tsps_contact.numbers moved");
+    _Static_assert(offsetof(tsps_contact, emails) == 818,
+                   "tsps_contact.emails moved");
+    _Static_assert(sizeof(tsps_contact) == 1588, "tsps_contact changed size");
+    _Static_assert(offsetof(tsps_event, start) == 200,
+                   "tsps_event.start moved");
+    _Static_assert(offsetof(tsps_event, attendees) == 353,
+                   "tsps_event.attendees moved");
+    _Static_assert(sizeof(tsps_event) == 3432, "tsps_event changed size");
+    _Static_assert(offsetof(tsps_registration, contact) == 4,
+                   "tsps_registration.contact moved");
+    _Static_assert(offsetof(tsps_registration, q) == 532,
+                   "tsps_registration.q moved");
+    _Static_assert(offsetof(tsps_registration, expires) == 536,
+                   "tsps_registration.expires moved");
+    _Static_assert(sizeof(tsps_registration) == 936,
+                   "tsps_registration changed size");
+    _Static_assert(offsetof(tsps_method, kind) == 336,
+                   "tsps_method.kind moved");
+    _Static_assert(offsetof(tsps_method, fallback) == 344,
+                   "tsps_method.fallback moved");
+    _Static_assert(sizeof(tsps_method) == 680, "tsps_method changed size");
+    _Static_assert(offsetof(tsps_decision, flags) == 4,
+                   "tsps_decision.flags moved");
+    _Static_assert(offsetof(tsps_decision, method) == 456,
+                   "tsps_decision.method moved");
+    _Static_assert(offsetof(tsps_decision, targets) == 1208,
+                   "tsps_decision.targets moved");
+    _Static_assert(offsetof(tsps_decision, trace) == 3580,
+                   "tsps_decision.trace moved");
+    _Static_assert(sizeof(tsps_decision) == 6528, "tsps_decision changed size");
+    _Static_assert(sizeof(tsps_number) == 40, "tsps_number changed size");
+    _Static_assert(sizeof(tsps_dialplan) == 19, "tsps_dialplan changed size");
+    _Static_assert(sizeof(tsps_trace_step) == 184,
+                   "tsps_trace_step changed size");
+    _Static_assert(sizeof(tsps_target) == 296, "tsps_target changed size");
+    _Static_assert(sizeof(tsps_call_record) == 13216,
+                   "tsps_call_record changed size");
+}
+#endif
+
+START_TEST(test_abi_versions)
+{
+    ck_assert_int_eq(TSPS_VERSION_HEX, (TSPS_VERSION_MAJOR << 16) |
+                                           (TSPS_VERSION_MINOR << 8) |
+                                           TSPS_VERSION_PATCH);
+    ck_assert_uint_eq(tsps_version_hex(), TSPS_VERSION_HEX);
+    ck_assert_int_eq(TSPS_CONFIG_VERSION, 1);
+    ck_assert_int_eq(TSPS_DECISION_VERSION, 1);
+    /* error codes are append-only: the first ones keep their values */
+    ck_assert_int_eq(TSPS_ENOTFOUND, -1);
+    ck_assert_int_eq(TSPS_EINVAL, -2);
+    ck_assert_int_eq(TSPS_ESCHEMA, -7);
+    ck_assert_int_eq(TSPS_EVERSION, -14);
+}
+END_TEST
+
+static Suite *abi_suite(void)
+{
+    Suite *s = suite_create("abi");
+    TCase *tc = tcase_create("layout");
+#if defined(__x86_64__) && defined(__linux__)
+    (void)pins;
+#endif
+    tcase_add_test(tc, test_abi_versions);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TSPS_CHECK_MAIN(abi_suite)
