@@ -284,12 +284,22 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     c->d = d;
     c->id = ++d->next_conn_id;
     snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
-    c->bev = bufferevent_openssl_socket_new(
-        d->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    /* TLS as a filter over a socket bufferevent: the socket is read and
+     * written in large chunks (one readv for many pipelined records, one
+     * writev for many replies) and OpenSSL works on memory. */
+    struct bufferevent *under =
+        bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = under == NULL
+                 ? NULL
+                 : bufferevent_openssl_filter_new(
+                       d->base, under, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (c->bev == NULL) {
+        if (under != NULL)
+            bufferevent_free(under);
+        else
+            evutil_closesocket(fd);
         SSL_free(ssl);
-        evutil_closesocket(fd);
         free(c);
         return;
     }

@@ -85,6 +85,8 @@ void th_start(th_daemon *t, const char *extra)
     char c[300], k[300];
     FILE *f;
 
+    /* A refused client may write to a closed socket: an error, not death. */
+    signal(SIGPIPE, SIG_IGN);
     t->port = th_free_port();
     t->metrics_port = th_free_port();
     snprintf(t->conf, sizeof(t->conf), "%s/tspsd.conf", t->dir);
