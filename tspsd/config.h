@@ -45,11 +45,11 @@ typedef struct tspsd_config {
         sip_default_expires, sip_ask_timeout_s;
     /* [web] (tspsd/web, docs/webui.md) */
     char web_listen[64];
-    int web_port;                /* -1 = off, 0 = pick a free port */
-    int web_session_s;           /* session lifetime, default 8 h */
-    int web_link_s;              /* one-time login link, default 15 min */
-    int web_invite_s;            /* chat invitation, default 1 h */
-    char web_public_url[256];    /* base URL in links, "" = https://listen:port */
+    int web_port;             /* -1 = off, 0 = pick a free port */
+    int web_session_s;        /* session lifetime, default 8 h */
+    int web_link_s;           /* one-time login link, default 15 min */
+    int web_invite_s;         /* chat invitation, default 1 h */
+    char web_public_url[256]; /* base URL in links, "" = https://listen:port */
     /* [source NAME] */
     int nsources;
     tspsd_source_cfg sources[TSPSD_MAX_SOURCES];
