@@ -317,43 +317,39 @@ static int contact_matches(const tsps_contact *c, const char *q)
     return 0;
 }
 
+struct contact_walk {
+    const char *query;
+    tsps_contact_cb cb;
+    void *arg;
+    tsps_contact c;
+};
+
+static int contact_walk_fn(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    struct contact_walk *w = arg;
+    (void)k;
+    if (tsps__dec_contact(v->mv_data, v->mv_size, &w->c) != TSPS_OK ||
+        !contact_matches(&w->c, w->query))
+        return 0;
+    return w->cb(w->arg, &w->c);
+}
+
 int tsps_contact_list(tsps_engine *eng, const char *user_id, const char *query,
                       tsps_contact_cb cb, void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    uint8_t pfx[4];
-    uint32_t uid;
-    tsps_contact c;
+    struct contact_walk *w;
     int rc;
 
     if (eng == NULL || cb == NULL || !tsps__valid_id(user_id))
         return TSPS_EINVAL;
-    rc = tsps__read_begin(eng, &txn);
-    if (rc != TSPS_OK)
-        return rc;
-    rc = tsps__uid(eng, txn, user_id, &uid);
-    if (rc != TSPS_OK)
-        goto out;
-    rc = tsps__mdb_err(mdb_cursor_open(txn, eng->dbi[DB_CONTACTS], &cur));
-    if (rc != TSPS_OK)
-        goto out;
-    tsps__be32(pfx, uid);
-    k.mv_size = 4;
-    k.mv_data = pfx;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == MDB_SUCCESS && k.mv_size > 4 &&
-           memcmp(k.mv_data, pfx, 4) == 0) {
-        if (tsps__dec_contact(v.mv_data, v.mv_size, &c) == TSPS_OK &&
-            contact_matches(&c, query) && cb(arg, &c) != 0)
-            break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
-    mdb_cursor_close(cur);
-out:
-    tsps__read_end(eng, txn);
+    w = tsps__malloc(eng, sizeof(*w));
+    if (w == NULL)
+        return TSPS_ENOMEM;
+    w->query = query;
+    w->cb = cb;
+    w->arg = arg;
+    rc = tsps__walk_user(eng, DB_CONTACTS, user_id, contact_walk_fn, w);
+    tsps__free(eng, w);
     return rc;
 }
 

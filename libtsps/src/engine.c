@@ -561,3 +561,62 @@ int tsps_kv_list(tsps_engine *eng, const char *prefix, tsps_kv_cb cb, void *arg)
     return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK
                                                    : tsps__mdb_err(rc);
 }
+
+int tsps__walk_user(tsps_engine *eng, int dbi, const char *user_id,
+                    tsps__walk_fn fn, void *arg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint8_t pfx[4];
+    uint32_t uid;
+    int rc = tsps__read_begin(eng, &txn);
+
+    if (rc != TSPS_OK)
+        return rc;
+    rc = tsps__uid(eng, txn, user_id, &uid);
+    if (rc != TSPS_OK)
+        goto out;
+    rc = tsps__mdb_err(mdb_cursor_open(txn, eng->dbi[dbi], &cur));
+    if (rc != TSPS_OK)
+        goto out;
+    tsps__be32(pfx, uid);
+    k.mv_size = 4;
+    k.mv_data = pfx;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == MDB_SUCCESS && k.mv_size > 4 &&
+           memcmp(k.mv_data, pfx, 4) == 0) {
+        if (fn(arg, &k, &v) != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
+    mdb_cursor_close(cur);
+out:
+    tsps__read_end(eng, txn);
+    return rc;
+}
+
+void tsps__sb_add(tsps__sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(b->len < b->cap ? b->buf + b->len : NULL,
+                  b->len < b->cap ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        b->len += (size_t)n;
+}
+
+int tsps__sb_done(tsps__sb *b, size_t *needed)
+{
+    if (needed != NULL)
+        *needed = b->len + 1;
+    if (b->len >= b->cap) {
+        if (b->cap > 0)
+            b->buf[0] = '\0';
+        return TSPS_ENOBUFS;
+    }
+    return TSPS_OK;
+}

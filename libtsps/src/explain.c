@@ -4,38 +4,6 @@
 
 #include "internal.h"
 
-typedef struct sbuf {
-    char *buf;
-    size_t cap, len;
-} sbuf;
-
-static void add(sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void add(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(b->len < b->cap ? b->buf + b->len : NULL,
-                  b->len < b->cap ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        b->len += (size_t)n;
-}
-
-static int finish(sbuf *b, size_t *needed)
-{
-    if (needed != NULL)
-        *needed = b->len + 1;
-    if (b->len >= b->cap) {
-        if (b->cap > 0)
-            b->buf[0] = '\0';
-        return TSPS_ENOBUFS;
-    }
-    return TSPS_OK;
-}
-
 static const char *const status_src[] = {"default", "manual", "calendar",
                                          "working hours"};
 
@@ -54,72 +22,74 @@ static const char *caller_kind_name(tsps_caller_kind k)
     return "unknown";
 }
 
-static void step_words(sbuf *b, const tsps_decision *d,
+static void step_words(tsps__sb *b, const tsps_decision *d,
                        const tsps_trace_step *s)
 {
     switch ((tsps_step)s->step) {
     case TSPS_STEP_CALLED:
         if (s->outcome == TSPS_TR_OK)
-            add(b, "called number %s belongs to user %s", s->what, s->found);
+            tsps__sb_add(b, "called number %s belongs to user %s", s->what,
+                         s->found);
         else
-            add(b, "called number %s: %s", s->what, s->found);
+            tsps__sb_add(b, "called number %s: %s", s->what, s->found);
         break;
     case TSPS_STEP_CALLER:
         if (s->outcome == TSPS_TR_OK)
-            add(b, "caller '%s' is %s", s->what, s->found);
+            tsps__sb_add(b, "caller '%s' is %s", s->what, s->found);
         else if (s->outcome == TSPS_TR_NOTFOUND)
-            add(b, "caller withheld their number: code %s", s->found);
+            tsps__sb_add(b, "caller withheld their number: code %s", s->found);
         else
-            add(b, "caller '%s': %s", s->what, s->found);
+            tsps__sb_add(b, "caller '%s': %s", s->what, s->found);
         break;
     case TSPS_STEP_CONTACT:
         if (s->outcome == TSPS_TR_OK)
-            add(b, "%s is contact \"%s\"%s, code %s (from %s)", s->what,
-                s->found, s->n > 1 ? " (several agree)" : "",
-                d->code[0] != '\0' ? d->code : "none",
-                tsps_code_source_name((tsps_code_source)s->arg));
+            tsps__sb_add(b, "%s is contact \"%s\"%s, code %s (from %s)",
+                         s->what, s->found, s->n > 1 ? " (several agree)" : "",
+                         d->code[0] != '\0' ? d->code : "none",
+                         tsps_code_source_name((tsps_code_source)s->arg));
         else if (s->outcome == TSPS_TR_AMBIGUOUS)
-            add(b, "%s matches %u contacts: %s; not guessing, code %s", s->what,
-                s->n, s->found, d->code);
+            tsps__sb_add(b, "%s matches %u contacts: %s; not guessing, code %s",
+                         s->what, s->n, s->found, d->code);
         else if (s->outcome == TSPS_TR_NOTFOUND)
-            add(b, "%s is not in the contacts: code %s", s->what, s->found);
+            tsps__sb_add(b, "%s is not in the contacts: code %s", s->what,
+                         s->found);
         else
-            add(b, "%s: %s", s->what, s->found);
+            tsps__sb_add(b, "%s: %s", s->what, s->found);
         break;
     case TSPS_STEP_STATUS:
-        add(b, "user is %s (%s%s%s%s)", s->what,
-            (unsigned)s->arg < 4 ? status_src[s->arg] : "?",
-            s->found[0] != '\0' ? ": \"" : "", s->found,
-            s->found[0] != '\0' ? "\"" : "");
+        tsps__sb_add(b, "user is %s (%s%s%s%s)", s->what,
+                     (unsigned)s->arg < 4 ? status_src[s->arg] : "?",
+                     s->found[0] != '\0' ? ": \"" : "", s->found,
+                     s->found[0] != '\0' ? "\"" : "");
         break;
     case TSPS_STEP_CALENDAR:
         if (s->outcome == TSPS_TR_OK)
-            add(b, "caller is an attendee of \"%s\"%s", s->what,
-                s->arg == 1 ? ": rings through as if available" : "");
+            tsps__sb_add(b, "caller is an attendee of \"%s\"%s", s->what,
+                         s->arg == 1 ? ": rings through as if available" : "");
         else
-            add(b, "caller is not an attendee of \"%s\"", s->what);
+            tsps__sb_add(b, "caller is not an attendee of \"%s\"", s->what);
         break;
     case TSPS_STEP_RULE:
         if (s->outcome == TSPS_TR_OK)
-            add(b, "rule %s/%s applies: %s", s->what,
-                tsps_status_name((tsps_status)s->arg), s->found);
+            tsps__sb_add(b, "rule %s/%s applies: %s", s->what,
+                         tsps_status_name((tsps_status)s->arg), s->found);
         else
-            add(b, "no rule for %s: default %s", s->what, s->found);
+            tsps__sb_add(b, "no rule for %s: default %s", s->what, s->found);
         break;
     case TSPS_STEP_TARGETS:
         if (s->outcome == TSPS_TR_FALLBACK)
-            add(b, "%s: falls back to %s", s->what, s->found);
+            tsps__sb_add(b, "%s: falls back to %s", s->what, s->found);
         else if (s->n > 0)
-            add(b, "%s: %u target%s, first %s", s->what, s->n,
-                s->n == 1 ? "" : "s", s->found);
+            tsps__sb_add(b, "%s: %u target%s, first %s", s->what, s->n,
+                         s->n == 1 ? "" : "s", s->found);
         else
-            add(b, "%s: %s", s->what, s->found);
+            tsps__sb_add(b, "%s: %s", s->what, s->found);
         break;
     case TSPS_STEP_OVERRIDE:
-        add(b, "%s overrode the decision: %s", s->what, s->found);
+        tsps__sb_add(b, "%s overrode the decision: %s", s->what, s->found);
         break;
     default:
-        add(b, "step %u: %s %s", s->step, s->what, s->found);
+        tsps__sb_add(b, "step %u: %s %s", s->step, s->what, s->found);
         break;
     }
 }
@@ -127,7 +97,7 @@ static void step_words(sbuf *b, const tsps_decision *d,
 int tsps_decision_explain(const tsps_decision *d, char *buf, size_t buflen,
                           size_t *needed)
 {
-    sbuf b = {buf, buflen, 0};
+    tsps__sb b = {buf, buflen, 0};
     char m[512];
 
     if (needed != NULL)
@@ -135,21 +105,21 @@ int tsps_decision_explain(const tsps_decision *d, char *buf, size_t buflen,
     if (d == NULL || (buf == NULL && buflen != 0))
         return TSPS_EINVAL;
     for (int i = 0; i < d->ntrace && i < TSPS_MAX_TRACE; i++) {
-        add(&b, "%d. ", i + 1);
+        tsps__sb_add(&b, "%d. ", i + 1);
         step_words(&b, d, &d->trace[i]);
-        add(&b, "\n");
+        tsps__sb_add(&b, "\n");
     }
     if (d->flags & TSPS_DEC_UNKNOWN_NUMBER) {
-        add(&b, "=> no user: the call is refused (not found)\n");
+        tsps__sb_add(&b, "=> no user: the call is refused (not found)\n");
     } else {
         if (tsps_method_format(&d->method, m, sizeof(m), NULL) != TSPS_OK)
             strcpy(m, tsps_method_kind_name(d->method.kind));
-        add(&b, "=> %s", m);
+        tsps__sb_add(&b, "=> %s", m);
         for (int i = 0; i < d->ntargets && i < TSPS_MAX_TARGETS; i++)
-            add(&b, "%s%s", i == 0 ? " -> " : ", ", d->targets[i].uri);
-        add(&b, "\n");
+            tsps__sb_add(&b, "%s%s", i == 0 ? " -> " : ", ", d->targets[i].uri);
+        tsps__sb_add(&b, "\n");
     }
-    return finish(&b, needed);
+    return tsps__sb_done(&b, needed);
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0 if it is not valid. */
@@ -179,36 +149,36 @@ static size_t utf8_len(const unsigned char *p)
 }
 
 /* A JSON string; bytes that are not UTF-8 become U+FFFD. */
-static void json_str(sbuf *b, const char *s)
+static void json_str(tsps__sb *b, const char *s)
 {
-    add(b, "\"");
+    tsps__sb_add(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
         size_t n = utf8_len(p);
         if (n == 0) {
-            add(b, "\\ufffd");
+            tsps__sb_add(b, "\\ufffd");
             p++;
         } else if (*p == '"' || *p == '\\') {
-            add(b, "\\%c", *p++);
+            tsps__sb_add(b, "\\%c", *p++);
         } else if (*p < 0x20 || *p == 0x7F) {
-            add(b, "\\u%04x", *p++);
+            tsps__sb_add(b, "\\u%04x", *p++);
         } else {
-            add(b, "%.*s", (int)n, (const char *)p);
+            tsps__sb_add(b, "%.*s", (int)n, (const char *)p);
             p += n;
         }
     }
-    add(b, "\"");
+    tsps__sb_add(b, "\"");
 }
 
-static void json_kv(sbuf *b, const char *k, const char *v, int comma)
+static void json_kv(tsps__sb *b, const char *k, const char *v, int comma)
 {
-    add(b, "%s\"%s\":", comma ? "," : "", k);
+    tsps__sb_add(b, "%s\"%s\":", comma ? "," : "", k);
     json_str(b, v);
 }
 
 int tsps_decision_json(const tsps_decision *d, char *buf, size_t buflen,
                        size_t *needed)
 {
-    sbuf b = {buf, buflen, 0};
+    tsps__sb b = {buf, buflen, 0};
     char m[512];
 
     if (needed != NULL)
@@ -217,7 +187,7 @@ int tsps_decision_json(const tsps_decision *d, char *buf, size_t buflen,
         return TSPS_EINVAL;
     if (tsps_method_format(&d->method, m, sizeof(m), NULL) != TSPS_OK)
         strcpy(m, tsps_method_kind_name(d->method.kind));
-    add(&b, "{\"at\":%lld", (long long)d->at);
+    tsps__sb_add(&b, "{\"at\":%lld", (long long)d->at);
     json_kv(&b, "user", d->user, 1);
     json_kv(&b, "called", d->called, 1);
     json_kv(&b, "caller", d->caller, 1);
@@ -230,44 +200,45 @@ int tsps_decision_json(const tsps_decision *d, char *buf, size_t buflen,
     json_kv(&b, "status_source",
             (unsigned)d->status_source < 4 ? status_src[d->status_source] : "?",
             1);
-    add(&b, ",\"expected\":%s",
-        (d->flags & TSPS_DEC_EXPECTED) ? "true" : "false");
-    add(&b, ",\"unknown_number\":%s",
-        (d->flags & TSPS_DEC_UNKNOWN_NUMBER) ? "true" : "false");
-    add(&b, ",\"fallback\":%s",
-        (d->flags & TSPS_DEC_FALLBACK) ? "true" : "false");
+    tsps__sb_add(&b, ",\"expected\":%s",
+                 (d->flags & TSPS_DEC_EXPECTED) ? "true" : "false");
+    tsps__sb_add(&b, ",\"unknown_number\":%s",
+                 (d->flags & TSPS_DEC_UNKNOWN_NUMBER) ? "true" : "false");
+    tsps__sb_add(&b, ",\"fallback\":%s",
+                 (d->flags & TSPS_DEC_FALLBACK) ? "true" : "false");
     json_kv(&b, "rule_code", d->rule_code, 1);
     json_kv(&b, "rule_status", tsps_status_name(d->rule_status), 1);
     json_kv(&b, "method", tsps_method_kind_name(d->method.kind), 1);
     json_kv(&b, "method_text", m, 1);
     if (d->flags & TSPS_DEC_OVERRIDDEN)
         json_kv(&b, "overridden_by", d->actor, 1);
-    add(&b, ",\"targets\":[");
+    tsps__sb_add(&b, ",\"targets\":[");
     for (int i = 0; i < d->ntargets && i < TSPS_MAX_TARGETS; i++) {
         const tsps_target *t = &d->targets[i];
-        add(&b, "%s{", i == 0 ? "" : ",");
+        tsps__sb_add(&b, "%s{", i == 0 ? "" : ",");
         json_kv(&b, "uri", t->uri, 0);
         json_kv(&b, "label", t->label, 1);
-        add(&b, ",\"q\":%.3f,\"order\":%u,\"timeout_s\":%u,\"fallback\":%s}",
+        tsps__sb_add(
+            &b, ",\"q\":%.3f,\"order\":%u,\"timeout_s\":%u,\"fallback\":%s}",
             t->q / 1000.0, t->order, t->timeout_s,
             t->fallback ? "true" : "false");
     }
-    add(&b, "],\"trace\":[");
+    tsps__sb_add(&b, "],\"trace\":[");
     for (int i = 0; i < d->ntrace && i < TSPS_MAX_TRACE; i++) {
         const tsps_trace_step *s = &d->trace[i];
         char words[512];
-        sbuf w = {words, sizeof(words), 0};
+        tsps__sb w = {words, sizeof(words), 0};
         step_words(&w, d, s);
         if (w.len >= sizeof(words))
             words[sizeof(words) - 1] = '\0';
-        add(&b, "%s{", i == 0 ? "" : ",");
+        tsps__sb_add(&b, "%s{", i == 0 ? "" : ",");
         json_kv(&b, "step", tsps_step_name((tsps_step)s->step), 0);
-        add(&b, ",\"outcome\":%u", s->outcome);
+        tsps__sb_add(&b, ",\"outcome\":%u", s->outcome);
         json_kv(&b, "what", s->what, 1);
         json_kv(&b, "found", s->found, 1);
         json_kv(&b, "text", words, 1);
-        add(&b, "}");
+        tsps__sb_add(&b, "}");
     }
-    add(&b, "]}");
-    return finish(&b, needed);
+    tsps__sb_add(&b, "]}");
+    return tsps__sb_done(&b, needed);
 }

@@ -281,6 +281,24 @@ int tsps__read_begin(tsps_engine *eng, MDB_txn **txn);
 void tsps__read_end(tsps_engine *eng, MDB_txn *txn);
 void tsps__bump_gen(tsps_engine *eng, MDB_txn *txn);
 
+/* Walk every record of a user (keys prefixed by the user's uid) in a
+ * database, in a read txn: fn returns non-zero to stop. TSPS_ENOTFOUND if
+ * the user does not exist. */
+typedef int (*tsps__walk_fn)(void *arg, const MDB_val *k, const MDB_val *v);
+int tsps__walk_user(tsps_engine *eng, int dbi, const char *user_id,
+                    tsps__walk_fn fn, void *arg);
+
+/* A growing text in a caller's buffer (snprintf semantics: the length goes
+ * on counting past the end, so the needed size is known). */
+typedef struct tsps__sb {
+    char *buf;
+    size_t cap, len;
+} tsps__sb;
+void tsps__sb_add(tsps__sb *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* TSPS_OK, or TSPS_ENOBUFS (buf set to ""); *needed = len + 1. */
+int tsps__sb_done(tsps__sb *b, size_t *needed);
+
 /* uid of a user id inside a txn; TSPS_ENOTFOUND if none. */
 int tsps__uid(tsps_engine *eng, MDB_txn *txn, const char *user_id,
               uint32_t *uid);

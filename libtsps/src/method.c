@@ -262,58 +262,27 @@ bad:
     return TSPS_EINVAL;
 }
 
-typedef struct sb {
-    char *buf;
-    size_t cap, len;
-} sb;
-
-static void sb_add(sb *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void sb_add(sb *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(b->len < b->cap ? b->buf + b->len : NULL,
-                  b->len < b->cap ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        b->len += (size_t)n;
-}
-
-static int sb_done(sb *b, size_t *needed)
-{
-    if (needed != NULL)
-        *needed = b->len + 1;
-    if (b->len >= b->cap) {
-        if (b->cap > 0)
-            b->buf[0] = '\0';
-        return TSPS_ENOBUFS;
-    }
-    return TSPS_OK;
-}
-
-static void fmt_action(sb *b, const tsps_action *a)
+static void fmt_action(tsps__sb *b, const tsps_action *a)
 {
     static const char *const rej[] = {"busy", "decline", "unavailable"};
-    sb_add(b, "%s", tsps_method_kind_name(a->kind));
+    tsps__sb_add(b, "%s", tsps_method_kind_name(a->kind));
     switch (a->kind) {
     case TSPS_METHOD_RING:
-        sb_add(b, " %s",
-               a->ring_mode == TSPS_RING_SEQUENTIAL ? "sequential"
-                                                    : "parallel");
+        tsps__sb_add(b, " %s",
+                     a->ring_mode == TSPS_RING_SEQUENTIAL ? "sequential"
+                                                          : "parallel");
         if (a->step_timeout_s != 0)
-            sb_add(b, " timeout=%u", a->step_timeout_s);
+            tsps__sb_add(b, " timeout=%u", a->step_timeout_s);
         for (int i = 0; i < a->ndevices; i++)
-            sb_add(b, "%s%s", i == 0 ? " devices=" : ",", a->devices[i]);
+            tsps__sb_add(b, "%s%s", i == 0 ? " devices=" : ",", a->devices[i]);
         break;
     case TSPS_METHOD_REJECT:
-        sb_add(b, " %s", (unsigned)a->reject < 3 ? rej[a->reject] : "busy");
+        tsps__sb_add(b, " %s",
+                     (unsigned)a->reject < 3 ? rej[a->reject] : "busy");
         break;
     default:
         if (a->target[0] != '\0')
-            sb_add(b, " %s", a->target);
+            tsps__sb_add(b, " %s", a->target);
         break;
     }
 }
@@ -321,21 +290,21 @@ static void fmt_action(sb *b, const tsps_action *a)
 int tsps_method_format(const tsps_method *m, char *buf, size_t buflen,
                        size_t *needed)
 {
-    sb b = {buf, buflen, 0};
+    tsps__sb b = {buf, buflen, 0};
     if (needed != NULL)
         *needed = 0;
     if (m == NULL || (buf == NULL && buflen != 0) ||
         m->kind >= TSPS_METHOD__COUNT)
         return TSPS_EINVAL;
     if (m->kind == TSPS_METHOD_ASK)
-        sb_add(&b, "ask timeout=%u", m->ask_timeout_s);
+        tsps__sb_add(&b, "ask timeout=%u", m->ask_timeout_s);
     else
         fmt_action(&b, &m->a);
     if (m->fallback.kind != TSPS_METHOD_NONE) {
-        sb_add(&b, " then ");
+        tsps__sb_add(&b, " then ");
         fmt_action(&b, &m->fallback);
     }
-    return sb_done(&b, needed);
+    return tsps__sb_done(&b, needed);
 }
 
 /* ---- working hours ---------------------------------------------------------
@@ -437,7 +406,7 @@ bad:
 int tsps_hours_format(const tsps_hours *h, char *buf, size_t buflen,
                       size_t *needed)
 {
-    sb b = {buf, buflen, 0};
+    tsps__sb b = {buf, buflen, 0};
     int first = 1;
     if (needed != NULL)
         *needed = 0;
@@ -452,19 +421,19 @@ int tsps_hours_format(const tsps_hours *h, char *buf, size_t buflen,
             i++;
             e = i % 7;
         }
-        sb_add(&b, "%s%s", first ? "" : "; ", day_names[d]);
+        tsps__sb_add(&b, "%s%s", first ? "" : "; ", day_names[d]);
         if (e != d)
-            sb_add(&b, "-%s", day_names[e]);
+            tsps__sb_add(&b, "-%s", day_names[e]);
         for (int r = 0; r < 2; r++) {
             const uint16_t *x = h->range[d][r];
             if (x[0] == x[1])
                 continue;
-            sb_add(&b, "%s%02u:%02u-%02u:%02u", r == 0 ? " " : ",", x[0] / 60,
-                   x[0] % 60, x[1] / 60, x[1] % 60);
+            tsps__sb_add(&b, "%s%02u:%02u-%02u:%02u", r == 0 ? " " : ",",
+                         x[0] / 60, x[0] % 60, x[1] / 60, x[1] % 60);
         }
         first = 0;
     }
     if (first)
-        sb_add(&b, "none");
-    return sb_done(&b, needed);
+        tsps__sb_add(&b, "none");
+    return tsps__sb_done(&b, needed);
 }

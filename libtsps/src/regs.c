@@ -112,63 +112,55 @@ static int cmp_reg(const void *a, const void *b)
     return strcmp(x->contact, y->contact);
 }
 
+struct reg_walk {
+    int64_t now;
+    tsps_registration *regs;
+    size_t n, cap;
+    int nomem;
+};
+
+static int reg_walk_fn(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    struct reg_walk *w = arg;
+    tsps_registration r;
+    (void)k;
+    if (tsps__dec_reg(v->mv_data, v->mv_size, &r) != TSPS_OK ||
+        r.expires <= w->now)
+        return 0;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 8;
+        void *nr = realloc(w->regs, cap * sizeof(*w->regs));
+        if (nr == NULL) {
+            w->nomem = 1;
+            return 1;
+        }
+        w->regs = nr;
+        w->cap = cap;
+    }
+    w->regs[w->n++] = r;
+    return 0;
+}
+
+/* Collected first and called back after the read txn ends, best q first,
+ * so the callback may write (e.g. refresh a binding). */
 int tsps_registration_list(tsps_engine *eng, const char *user_id, int64_t now,
                            tsps_registration_cb cb, void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    uint8_t pfx[4];
-    uint32_t uid;
-    tsps_registration *regs = NULL;
-    size_t n = 0, cap = 0;
+    struct reg_walk w = {now, NULL, 0, 0, 0};
     int rc;
 
     if (eng == NULL || cb == NULL || !tsps__valid_id(user_id))
         return TSPS_EINVAL;
-    rc = tsps__read_begin(eng, &txn);
-    if (rc != TSPS_OK)
-        return rc;
-    rc = tsps__uid(eng, txn, user_id, &uid);
-    if (rc != TSPS_OK)
-        goto out;
-    rc = tsps__mdb_err(mdb_cursor_open(txn, eng->dbi[DB_REGS], &cur));
-    if (rc != TSPS_OK)
-        goto out;
-    tsps__be32(pfx, uid);
-    k.mv_size = 4;
-    k.mv_data = pfx;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == MDB_SUCCESS && k.mv_size > 4 &&
-           memcmp(k.mv_data, pfx, 4) == 0) {
-        tsps_registration r;
-        if (tsps__dec_reg(v.mv_data, v.mv_size, &r) == TSPS_OK &&
-            r.expires > now) {
-            if (n == cap) {
-                void *nr;
-                cap = cap ? cap * 2 : 8;
-                nr = realloc(regs, cap * sizeof(*regs));
-                if (nr == NULL) {
-                    rc = MDB_PANIC;
-                    break;
-                }
-                regs = nr;
-            }
-            regs[n++] = r;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
-out:
-    tsps__read_end(eng, txn);
-    if (rc == TSPS_OK && n > 0) {
-        qsort(regs, n, sizeof(*regs), cmp_reg);
-        for (size_t i = 0; i < n; i++)
-            if (cb(arg, &regs[i]) != 0)
+    rc = tsps__walk_user(eng, DB_REGS, user_id, reg_walk_fn, &w);
+    if (rc == TSPS_OK && w.nomem)
+        rc = TSPS_ENOMEM;
+    if (rc == TSPS_OK && w.n > 0) {
+        qsort(w.regs, w.n, sizeof(*w.regs), cmp_reg);
+        for (size_t i = 0; i < w.n; i++)
+            if (cb(arg, &w.regs[i]) != 0)
                 break;
     }
-    free(regs);
+    free(w.regs);
     return rc;
 }
 

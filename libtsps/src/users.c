@@ -522,52 +522,36 @@ int tsps_code_get(tsps_engine *eng, const char *user_id, const char *code,
     return m != NULL ? TSPS_OK : TSPS_ENOTFOUND;
 }
 
+struct code_walk {
+    tsps_code_cb cb;
+    void *arg;
+};
+
+static int code_walk_fn(void *arg, const MDB_val *k, const MDB_val *v)
+{
+    struct code_walk *w = arg;
+    char code[TSPS_CODE_MAX];
+    tsps_method m;
+    tsps__rbuf rb = {v->mv_data, v->mv_size, 0, 0};
+    size_t n = k->mv_size > 5 ? k->mv_size - 5 : 0;
+
+    if (n == 0 || n >= TSPS_CODE_MAX)
+        return 0;
+    memcpy(code, (uint8_t *)k->mv_data + 5, n);
+    code[n] = '\0';
+    tsps__dec_method(&rb, &m);
+    if (rb.bad)
+        return 0;
+    return w->cb(w->arg, code, (tsps_status)((uint8_t *)k->mv_data)[4], &m);
+}
+
 int tsps_code_list(tsps_engine *eng, const char *user_id, tsps_code_cb cb,
                    void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    uint8_t pfx[4];
-    uint32_t uid;
-    int rc;
-
+    struct code_walk w = {cb, arg};
     if (eng == NULL || cb == NULL || !tsps__valid_id(user_id))
         return TSPS_EINVAL;
-    rc = tsps__read_begin(eng, &txn);
-    if (rc != TSPS_OK)
-        return rc;
-    rc = tsps__uid(eng, txn, user_id, &uid);
-    if (rc != TSPS_OK)
-        goto out;
-    rc = tsps__mdb_err(mdb_cursor_open(txn, eng->dbi[DB_CODES], &cur));
-    if (rc != TSPS_OK)
-        goto out;
-    tsps__be32(pfx, uid);
-    k.mv_size = 4;
-    k.mv_data = pfx;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == MDB_SUCCESS && k.mv_size > 5 &&
-           memcmp(k.mv_data, pfx, 4) == 0) {
-        char code[TSPS_CODE_MAX];
-        tsps_method m;
-        tsps__rbuf rb = {v.mv_data, v.mv_size, 0, 0};
-        size_t n = k.mv_size - 5;
-        if (n < TSPS_CODE_MAX) {
-            memcpy(code, (uint8_t *)k.mv_data + 5, n);
-            code[n] = '\0';
-            tsps__dec_method(&rb, &m);
-            if (!rb.bad &&
-                cb(arg, code, (tsps_status)((uint8_t *)k.mv_data)[4], &m) != 0)
-                break;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
-    mdb_cursor_close(cur);
-out:
-    tsps__read_end(eng, txn);
-    return rc;
+    return tsps__walk_user(eng, DB_CODES, user_id, code_walk_fn, &w);
 }
 
 /* ---- manual status
