@@ -124,8 +124,10 @@ typedef struct dav_src {
     char *origin; /* "https://host:port" */
     char **urls;  /* the URLs of the URI (base or collections) */
     size_t nurls;
-    int nosync; /* "#nosync": never use sync-collection */
-    int anon;   /* no username: no principal to ask for */
+    int nosync;   /* "#nosync": never use sync-collection */
+    int anon;     /* no username: no principal to ask for */
+    int has_user; /* credentials were given */
+    int digest;   /* the server asked for digest auth */
     vc_conf conf;
     void *curl; /* CURL *, one per source (keep-alive) */
     char errbuf[256];
@@ -140,6 +142,7 @@ typedef struct dav_reply {
     vc_buf body; /* NUL-terminated when len > 0 */
     char etag[256];
     char location[1024];
+    int digest; /* a WWW-Authenticate: Digest challenge came */
 } dav_reply;
 
 int dav_http_open(dav_src *s, const cmsb_options *o);

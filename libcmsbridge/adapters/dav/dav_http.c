@@ -39,14 +39,15 @@ int dav_http_open(dav_src *s, const cmsb_options *o)
     if (o->ca_file != NULL)
         curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
     if (o->username != NULL) {
+        s->has_user = 1;
         curl_easy_setopt(c, CURLOPT_USERNAME, o->username);
         curl_easy_setopt(c, CURLOPT_PASSWORD,
                          o->password != NULL ? o->password : "");
-        /* Basic is tried first when both are allowed and the server offers
-         * it; digest when the server asks for it (curl picks the safest
-         * offered). */
-        curl_easy_setopt(c, CURLOPT_HTTPAUTH,
-                         (long)(CURLAUTH_BASIC | CURLAUTH_DIGEST));
+        /* Basic, sent with the first request (with several methods allowed
+         * curl would first probe without credentials: a second round trip
+         * on every request). A server that answers 401 with a Digest
+         * challenge switches the source to digest (dav_request). */
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
     }
     return CMSB_OK;
 }
@@ -110,6 +111,12 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
     }
     header_value(p, sz * n, "ETag", r->etag, sizeof(r->etag));
     header_value(p, sz * n, "Location", r->location, sizeof(r->location));
+    {
+        char auth[16] = "";
+        header_value(p, sz * n, "WWW-Authenticate", auth, sizeof(auth));
+        if (strncasecmp(auth, "Digest", 6) == 0)
+            r->digest = 1;
+    }
     return sz * n;
 }
 
@@ -164,6 +171,17 @@ int dav_request(dav_src *s, const char *method, const char *href,
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
     cc = curl_easy_perform(c);
+    if (cc == CURLE_OK && r->digest && !s->digest && s->has_user) {
+        long st = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        if (st == 401) {
+            /* the server wants digest: from now on, for this source */
+            s->digest = 1;
+            curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_DIGEST);
+            r->body.len = 0;
+            cc = curl_easy_perform(c);
+        }
+    }
     if (cc != CURLE_OK) {
         cmsb_source_log(&s->base, TSPS_LOG_WARN,
                         "msg=\"dav: request failed\" method=%s url=\"%s\" "
