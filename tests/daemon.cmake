@@ -3,7 +3,7 @@
 # control protocol and with tspsctl.
 if(TARGET tspsd AND TARGET tspsctl)
   set(_d ${CMAKE_CURRENT_SOURCE_DIR}/daemon)
-  foreach(_t authz daemon)
+  foreach(_t authz daemon sip_calls)
     tsps_add_check(check_tspsd_${_t}
       SOURCES ${_d}/check_tspsd_${_t}.c ${_d}/harness.c ${_d}/fixture.c
       LIBS tspsd_net TIMEOUT 600)
@@ -13,6 +13,9 @@ if(TARGET tspsd AND TARGET tspsctl)
     target_compile_definitions(check_tspsd_${_t} PRIVATE
       TSPSD_BIN="$<TARGET_FILE:tspsd>" TSPSCTL_BIN="$<TARGET_FILE:tspsctl>")
     add_dependencies(check_tspsd_${_t} tspsd tspsctl)
+    if(EXISTS ${PROJECT_SOURCE_DIR}/tspsd/sip/sip_front.c)
+      target_compile_definitions(check_tspsd_${_t} PRIVATE TSPSD_WITH_SIP)
+    endif()
   endforeach()
   # Unit suites of the daemon's pure parts.
   tsps_add_check(check_tspsd_units
