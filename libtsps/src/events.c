@@ -338,8 +338,11 @@ int tsps_batch_event_delete(tsps_batch *b, const char *user_id, const char *uid)
 }
 
 /* Collect then delete: deleting while walking one DB and writing others
- * keeps the cursor logic simple. */
-static int clear_contacts(tsps_batch *b, const char *source)
+ * keeps the cursor logic simple. Contacts (events == 0) or events of one
+ * source; an event's pieces are adjacent enough that a look back over the
+ * last few uids drops most repeats, and a repeat that slips through is
+ * harmless (already deleted). */
+static int clear_source(tsps_batch *b, const char *source, int events)
 {
     MDB_cursor *cur = NULL;
     MDB_val k, v;
@@ -349,7 +352,8 @@ static int clear_contacts(tsps_batch *b, const char *source)
     int rc;
 
     tsps__be32(pfx, b->uid);
-    rc = mdb_cursor_open(b->txn, b->eng->dbi[DB_CONTACTS], &cur);
+    rc = mdb_cursor_open(b->txn, b->eng->dbi[events ? DB_EVENTS : DB_CONTACTS],
+                         &cur);
     if (rc != MDB_SUCCESS)
         return tsps__mdb_err(rc);
     k.mv_size = 4;
@@ -357,10 +361,19 @@ static int clear_contacts(tsps_batch *b, const char *source)
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == MDB_SUCCESS && k.mv_size > 4 &&
            memcmp(k.mv_data, pfx, 4) == 0) {
-        tsps_contact c;
-        if (tsps__dec_contact(v.mv_data, v.mv_size, &c) == TSPS_OK &&
-            strcmp(c.source, source) == 0) {
-            if (n == cap) {
+        union {
+            tsps_contact c;
+            tsps_event e;
+        } u;
+        const char *src = events ? u.e.source : u.c.source;
+        const char *uid = events ? u.e.uid : u.c.uid;
+        int ok = events ? tsps__dec_event(v.mv_data, v.mv_size, &u.e)
+                        : tsps__dec_contact(v.mv_data, v.mv_size, &u.c);
+        int seen = 0;
+        if (ok == TSPS_OK && strcmp(src, source) == 0) {
+            for (size_t i = n; i > 0 && i + 8 > n && !seen; i--)
+                seen = strcmp(uids[i - 1], uid) == 0;
+            if (!seen && n == cap) {
                 void *nu;
                 cap = cap ? cap * 2 : 64;
                 nu = realloc(uids, cap * sizeof(*uids));
@@ -370,64 +383,18 @@ static int clear_contacts(tsps_batch *b, const char *source)
                 }
                 uids = nu;
             }
-            strcpy(uids[n++], c.uid);
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    rc = rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
-    for (size_t i = 0; i < n && rc == TSPS_OK; i++)
-        rc = tsps__contact_del_txn(b->eng, b->txn, b->uid, uids[i]);
-    free(uids);
-    return rc;
-}
-
-static int clear_events(tsps_batch *b, const char *source)
-{
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    uint8_t pfx[4];
-    char(*uids)[TSPS_UID_MAX] = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-
-    tsps__be32(pfx, b->uid);
-    rc = mdb_cursor_open(b->txn, b->eng->dbi[DB_EVENTS], &cur);
-    if (rc != MDB_SUCCESS)
-        return tsps__mdb_err(rc);
-    k.mv_size = 4;
-    k.mv_data = pfx;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == MDB_SUCCESS && k.mv_size == 20 &&
-           memcmp(k.mv_data, pfx, 4) == 0) {
-        tsps_event e;
-        if (tsps__dec_event(v.mv_data, v.mv_size, &e) == TSPS_OK &&
-            strcmp(e.source, source) == 0) {
-            int seen = 0;
-            for (size_t i = n; i > 0 && i + 8 > n && !seen; i--)
-                seen = strcmp(uids[i - 1], e.uid) == 0;
-            if (!seen) {
-                if (n == cap) {
-                    void *nu;
-                    cap = cap ? cap * 2 : 64;
-                    nu = realloc(uids, cap * sizeof(*uids));
-                    if (nu == NULL) {
-                        rc = ENOMEM;
-                        break;
-                    }
-                    uids = nu;
-                }
-                strcpy(uids[n++], e.uid);
-            }
+            if (!seen)
+                strcpy(uids[n++], uid);
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     rc = rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
     for (size_t i = 0; i < n && rc == TSPS_OK; i++) {
-        rc = tsps__event_del_txn(b->eng, b->txn, b->uid, uids[i]);
+        rc = events ? tsps__event_del_txn(b->eng, b->txn, b->uid, uids[i])
+                    : tsps__contact_del_txn(b->eng, b->txn, b->uid, uids[i]);
         if (rc == TSPS_ENOTFOUND)
-            rc = TSPS_OK; /* a duplicate from a non-adjacent piece */
+            rc = TSPS_OK;
     }
     free(uids);
     return rc;
@@ -442,9 +409,9 @@ int tsps_batch_source_clear(tsps_batch *b, const char *user_id,
     if (source == NULL || strnlen(source, TSPS_SOURCE_MAX) == TSPS_SOURCE_MAX)
         return TSPS_EINVAL;
     if (contacts)
-        rc = clear_contacts(b, source);
+        rc = clear_source(b, source, 0);
     if (rc == TSPS_OK && events)
-        rc = clear_events(b, source);
+        rc = clear_source(b, source, 1);
     return batch_result(b, rc);
 }
 
