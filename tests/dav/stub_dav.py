@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""A scripted CardDAV server for the quirks Radicale does not show.
+
+Radicale never truncates a sync-collection (507), accepts an empty initial
+token and never lists the collection among its changes. Real servers do:
+Google refuses the empty token, iCloud lists the collection itself, large
+collections get 507. This stub serves one address book /book/ whose sync
+tokens script those answers:
+  ""  -> 403 valid-sync-token (Google)      listing: a.vcf, b.vcf, token t1
+  t1  -> a.vcf changed, then 507 (truncated), token t2
+  t2  -> the collection itself (iCloud), b.vcf 404, token t3
+  t3  -> nothing, token t3;  anything else -> 403 valid-sync-token
+Usage: stub_dav.py DIR   (writes DIR/port and DIR/pid, serves until killed)
+"""
+import os
+import re
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+CARD = ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\n"
+        "TEL:+49 30 {tel}\r\nEND:VCARD\r\n")
+A1 = CARD.format(uid="a", name="Anna", tel="1111111")
+A2 = CARD.format(uid="a", name="Anna Changed", tel="1111111")
+B1 = CARD.format(uid="b", name="Bob", tel="2222222")
+NS = ('xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav" '
+      'xmlns:S="http://calendarserver.org/ns/"')
+
+
+def resp(href, props="", status=None):
+    if status:
+        return ("<D:response><D:href>%s</D:href><D:status>HTTP/1.1 %s"
+                "</D:status></D:response>" % (href, status))
+    return ("<D:response><D:href>%s</D:href><D:propstat><D:prop>%s</D:prop>"
+            "<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+            % (href, props))
+
+
+def card(href, etag, data):
+    return resp(href, "<D:getetag>%s</D:getetag><C:address-data>%s"
+                "</C:address-data>" % (etag, data))
+
+
+BOOK = ("<D:resourcetype><D:collection/><C:addressbook/></D:resourcetype>"
+        "<D:supported-report-set><D:supported-report><D:report>"
+        "<D:sync-collection/></D:report></D:supported-report>"
+        "</D:supported-report-set>")
+
+
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def send(self, code, body):
+        b = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/xml; charset=utf-8")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+
+    def ms(self, inner):
+        self.send(207, '<?xml version="1.0"?><D:multistatus %s>%s'
+                  '</D:multistatus>' % (NS, inner))
+
+    def body(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        return self.rfile.read(n).decode()
+
+    def do_PROPFIND(self):
+        self.body()
+        if self.path != "/book/":
+            self.send(404, "")
+        elif self.headers.get("Depth") == "0":
+            self.ms(resp("/book/", BOOK))
+        else:
+            self.ms(resp("/book/", BOOK + "<D:sync-token>t1</D:sync-token>"
+                         "<S:getctag>c1</S:getctag>") +
+                    resp("/book/a.vcf", '<D:getetag>"a1"</D:getetag>') +
+                    resp("/book/b.vcf", '<D:getetag>"b1"</D:getetag>'))
+
+    def do_REPORT(self):
+        q = self.body()
+        if "addressbook-multiget" in q:
+            out = ""
+            for h in re.findall(r"<D:href>([^<]*)</D:href>", q):
+                if h.endswith("a.vcf"):
+                    out += card(h, '"a1"', A1)
+                elif h.endswith("b.vcf"):
+                    out += card(h, '"b1"', B1)
+                elif h.rstrip("/") == "/book":
+                    # a client that took the collection for a member
+                    out += card(h, '"coll"', CARD.format(
+                        uid="coll", name="Collection", tel="0"))
+                else:
+                    out += resp(h, status="404 Not Found")
+            self.ms(out)
+            return
+        m = re.search(r"<D:sync-token>([^<]*)</D:sync-token>", q)
+        tok = m.group(1) if m else ""
+        if tok == "t1":
+            self.ms(card("/book/a.vcf", '"a2"', A2) +
+                    "<D:response><D:href>/book/</D:href><D:status>HTTP/1.1 "
+                    "507 Insufficient Storage</D:status><D:error>"
+                    "<D:number-of-matches-within-limits/></D:error>"
+                    "</D:response><D:sync-token>t2</D:sync-token>")
+        elif tok == "t2":
+            self.ms(resp("/book/", '<D:getetag>"coll"</D:getetag>') +
+                    resp("/book/b.vcf", status="404 Not Found") +
+                    "<D:sync-token>t3</D:sync-token>")
+        elif tok == "t3":
+            self.ms("<D:sync-token>t3</D:sync-token>")
+        else:
+            self.send(403, '<?xml version="1.0"?><D:error xmlns:D="DAV:">'
+                      '<D:valid-sync-token/></D:error>')
+
+
+def main():
+    d = sys.argv[1]
+    srv = HTTPServer(("127.0.0.1", 0), H)
+    with open(os.path.join(d, "pid"), "w") as f:
+        f.write(str(os.getpid()))
+    with open(os.path.join(d, "port.tmp"), "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(os.path.join(d, "port.tmp"), os.path.join(d, "port"))
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

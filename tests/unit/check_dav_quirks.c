@@ -1,0 +1,152 @@
+/*
+ * Server behaviour Radicale never shows, from a scripted stub
+ * (tests/dav/stub_dav.py): Google's refusal of an empty initial sync token
+ * (listing fallback, then incremental from the listed token), a 507
+ * truncated sync-collection continued with its token, iCloud listing the
+ * collection itself among the changes, a 404 member as a deletion. The
+ * Radicale suites (check_dav, check_dav_conformance) test everything else
+ * against the real server.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmsb/adapter.h>
+
+#include "tsps_check.h"
+
+static char dir[512];
+static int port;
+static char logbuf[16384];
+
+static void t_log(void *arg, int level, const char *msg)
+{
+    size_t n = strlen(logbuf);
+    (void)arg;
+    (void)level;
+    snprintf(logbuf + n, sizeof(logbuf) - n, "%s\n", msg);
+}
+
+typedef struct acc {
+    int puts, deletes;
+    char names[8][TSPS_NAME_MAX];
+    char deleted[8][TSPS_UID_MAX];
+    char cursor[8192];
+} acc;
+
+static int on_ch(void *arg, const cmsb_change *ch)
+{
+    acc *a = arg;
+    if (ch->kind == CMSB_CHANGE_CONTACT_PUT && a->puts < 8)
+        snprintf(a->names[a->puts++], TSPS_NAME_MAX, "%s", ch->contact->name);
+    if (ch->kind == CMSB_CHANGE_CONTACT_DELETE && a->deletes < 8)
+        snprintf(a->deleted[a->deletes++], TSPS_UID_MAX, "%s", ch->uid);
+    if (ch->kind == CMSB_CHANGE_CHECKPOINT)
+        snprintf(a->cursor, sizeof(a->cursor), "%s", ch->cursor);
+    return 0;
+}
+
+START_TEST(test_google_507_icloud)
+{
+    cmsb_registry *reg = NULL;
+    cmsb_source *src = NULL;
+    cmsb_options o = CMSB_OPTIONS_INIT;
+    acc *a = calloc(1, sizeof(*a));
+    char uri[200], cur[8192];
+
+    o.log = t_log;
+    ck_assert_int_eq(cmsb_registry_open(&reg), CMSB_OK);
+    snprintf(uri, sizeof(uri), "carddav:http://127.0.0.1:%d/book/", port);
+    ck_assert_int_eq(cmsb_source_open(reg, uri, &o, &src), CMSB_OK);
+
+    /* empty token refused: listing + multiget, token from the listing */
+    ck_assert_int_eq(cmsb_changes(src, NULL, on_ch, a), CMSB_OK);
+    ck_assert_msg(strstr(logbuf, "sync-collection refused, listing"), "%s",
+                  logbuf);
+    ck_assert_int_eq(a->puts, 2);
+    ck_assert_int_eq(a->deletes, 0);
+    ck_assert_ptr_nonnull(strstr(a->cursor, " t1 "));
+
+    /* t1: a page with a change and a 507; continued with t2: the collection
+     * itself (skipped) and a 404 (deleted); ends at t3 */
+    snprintf(cur, sizeof(cur), "%s", a->cursor);
+    memset(a, 0, sizeof(*a));
+    ck_assert_int_eq(cmsb_changes(src, cur, on_ch, a), CMSB_OK);
+    ck_assert_int_eq(a->puts, 1);
+    ck_assert_str_eq(a->names[0], "Anna Changed");
+    ck_assert_int_eq(a->deletes, 1);
+    ck_assert_str_eq(a->deleted[0], "b");
+    ck_assert_ptr_nonnull(strstr(a->cursor, " t3 "));
+
+    /* t3: nothing */
+    snprintf(cur, sizeof(cur), "%s", a->cursor);
+    memset(a, 0, sizeof(*a));
+    ck_assert_int_eq(cmsb_changes(src, cur, on_ch, a), CMSB_OK);
+    ck_assert_int_eq(a->puts + a->deletes, 0);
+    free(a);
+    cmsb_source_close(src);
+    cmsb_registry_close(reg);
+}
+END_TEST
+
+static Suite *quirks_suite(void)
+{
+    Suite *s = suite_create("dav_quirks");
+    TCase *tc = tcase_create("stub");
+    tcase_add_test(tc, test_google_507_icloud);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    char cmd[1200], path[600];
+    FILE *fp;
+    int nf, pid = 0;
+    SRunner *sr;
+
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        fprintf(stderr, "SKIP: /usr/bin/python3 missing\n");
+        return 77;
+    }
+    tsps_check_tmpdir(dir, sizeof(dir));
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/tests/dav/stub_dav.py '%s' &",
+             TSPS_SOURCE_DIR, dir);
+    if (system(cmd) != 0)
+        return 1;
+    snprintf(path, sizeof(path), "%s/port", dir);
+    for (int i = 0; i < 200 && port == 0; i++) {
+        fp = fopen(path, "r");
+        if (fp != NULL) {
+            if (fscanf(fp, "%d", &port) != 1)
+                port = 0;
+            fclose(fp);
+        }
+        if (port == 0)
+            usleep(25000);
+    }
+    snprintf(path, sizeof(path), "%s/pid", dir);
+    fp = fopen(path, "r");
+    if (fp != NULL) {
+        if (fscanf(fp, "%d", &pid) != 1)
+            pid = 0;
+        fclose(fp);
+    }
+    if (port == 0 || pid <= 0) {
+        fprintf(stderr, "FAIL: stub did not start\n");
+        return 1;
+    }
+    sr = srunner_create(quirks_suite());
+    if (getenv("TSPS_TAP") != NULL && *getenv("TSPS_TAP") != '\0')
+        srunner_set_tap(sr, getenv("TSPS_TAP"));
+    srunner_run_all(sr, CK_NORMAL);
+    nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    kill(pid, SIGTERM);
+    tsps_check_rmdir(dir);
+    return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
