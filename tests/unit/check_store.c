@@ -192,6 +192,13 @@ START_TEST(test_contacts_bad_input)
 }
 END_TEST
 
+static int count_ev(void *arg, const tsps_event *e)
+{
+    ck_assert_str_eq(e->source, "other");
+    (*(int *)arg)++;
+    return 0;
+}
+
 START_TEST(test_batch_commit_abort_and_source_clear)
 {
     tsps_batch *b;
@@ -235,6 +242,29 @@ START_TEST(test_batch_commit_abort_and_source_clear)
         ck_assert_int_eq(d.caller_kind, TSPS_CALLER_UNKNOWN);
         d = fx_route("+4930100077", "+49301234567", T_MONDAY);
         ck_assert_int_eq(d.caller_kind, TSPS_CALLER_KNOWN);
+    }
+    /* events too: a multi-day event (many pieces) and a short one go, the
+     * other source's event stays */
+    {
+        static const char *const srcs[] = {"books", "books", "other"};
+        int n = 0;
+        for (int i = 0; i < 3; i++) {
+            tsps_event e;
+            tsps_event_init(&e);
+            snprintf(e.uid, sizeof(e.uid), "ev%d", i);
+            strcpy(e.source, srcs[i]);
+            e.start = T_MONDAY;
+            e.end = T_MONDAY + (i == 0 ? 3 * 86400 : 3600);
+            ck_assert_int_eq(tsps_event_put(fx_eng, "alice", &e), TSPS_OK);
+        }
+        ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+        ck_assert_int_eq(tsps_batch_source_clear(b, "alice", "books", 0, 1),
+                         TSPS_OK);
+        ck_assert_int_eq(tsps_batch_commit(b), TSPS_OK);
+        ck_assert_int_eq(tsps_event_list(fx_eng, "alice", T_MONDAY - 10,
+                                         T_MONDAY + 7 * 86400, count_ev, &n),
+                         TSPS_OK);
+        ck_assert_int_eq(n, 1);
     }
     ck_assert_int_eq(tsps_cursor_get(fx_eng, "cmsb/books", cur, 2, &len),
                      TSPS_ENOBUFS);
