@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-10}
 cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DTSPS_BUILD_FUZZERS=ON -DTSPS_SANITIZE=address,undefined \
+  -DTSPS_BUILD_FUZZERS=ON -DTSPS_SANITIZE=address,undefined -DTSPS_WERROR=ON \
   -DTSPS_BUILD_BENCHMARKS=OFF -DTSPS_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build/fuzz -j"${JOBS:-2}" >/dev/null
+targets=$(for f in tests/fuzz/fuzz_*.c; do basename "$f" .c; done)
+# shellcheck disable=SC2086
+cmake --build build/fuzz -j"${JOBS:-2}" --target $targets >/dev/null
 for src in tests/fuzz/fuzz_*.c; do
   name=$(basename "$src" .c)
   corpus=tests/fuzz/corpus/${name#fuzz_}
