@@ -422,9 +422,9 @@ TSPSD_HANDLER(tspsd_h_contact_set_code)
      * keeps it; the engine already has it, so a failure is a warning. */
     rc =
         tspsd_sync_write_code(c->d, r->user, r->uid, r->code, why, sizeof(why));
-    resp->message = tspsd_arena_printf(
-        &c->arena, "%s",
-        rc == 0 ? "code set and written back to the source" : why);
+    /* Queued or not written back: why says which. */
+    (void)rc;
+    resp->message = tspsd_arena_printf(&c->arena, "%s", why);
     if (resp->message == NULL)
         resp->message = (char *)"";
     return TSPS__CODE__OK;
