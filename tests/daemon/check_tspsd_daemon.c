@@ -439,7 +439,7 @@ START_TEST(test_embedded_default_demo_call)
     tsps_check_tmpdir(dir, sizeof(dir));
     snprintf(
         cmd, sizeof(cmd),
-        "cd %s && timeout --preserve-status -s TERM 4 %s --data data --port %d "
+        "cd %s && timeout --preserve-status -s TERM 8 %s --data data --port %d "
         "--demo-call +13125550012 +12125550100 2>tspsd.log",
         dir, TSPSD_BIN, th_free_port());
     FILE *p = popen(cmd, "r");
