@@ -181,6 +181,17 @@ export class SippCall {
   }
 }
 
+/** Run one sipp scenario to completion (REGISTER etc.); resolves to rc. */
+export async function sippRun(sipp, scenarios, dir, port, scenario, keys, extra = []) {
+  const lp = await freePort(true);
+  fs.mkdirSync(dir, { recursive: true });
+  const args = ['-sf', path.resolve(scenarios, scenario), `127.0.0.1:${port}`, '-i', '127.0.0.1',
+    '-p', String(lp), '-m', '1', '-nostdin', '-timeout', '20', '-timeout_error', '-trace_msg', '-trace_err', ...extra];
+  for (const [k, v] of Object.entries(keys)) args.push('-key', k, v);
+  const p = spawn(sipp, args, { cwd: dir, stdio: 'ignore' });
+  return new Promise((res) => p.on('exit', (code) => res(code)));
+}
+
 export function tmpdir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

@@ -21,7 +21,7 @@ if [ ! -x "$3" ]; then
 fi
 run=$art/runner
 mkdir -p "$run"
-cp "$src/package.json" "$src/package-lock.json" "$src"/*.mjs "$run/"
+cp "$src/package.json" "$src/package-lock.json" "$src"/*.mjs "$src"/*.xml "$run/"
 if [ ! -d "$run/node_modules/playwright-core" ] ||
    ! cmp -s "$src/package-lock.json" "$run/node_modules/.lock-copy"; then
   if ! (cd "$run" && npm ci --no-audit --no-fund --loglevel=error); then

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   SKIP, findChromium, loadPlaywright, launch, Daemon, SippCall, tmpdir, provision,
-  loginPassword, sleep,
+  loginPassword, sleep, sippRun,
 } from './lib.mjs';
 
 const { values: opt } = parseArgs({
@@ -276,6 +276,40 @@ try {
     await pa.keyboard.press('Enter');
     const rc = await c.wait();
     assert(rc === 0 && c.final().contact.includes('+4930888888'), 'keyboard forward: ' + JSON.stringify(c.final()));
+  });
+
+  await check('"take on" a registered phone: 302 to that device', async () => {
+    d.ctl('device', 'add', 'alice', 'alice-desk', '--password', 'desk-secret', '--label', 'desk');
+    const rc = await sippRun(opt.sipp, path.dirname(new URL(import.meta.url).pathname), path.join(work, 'reg'),
+      d.sipPort, 'register.xml', { aor: 'alice-desk', expires: '3600' });
+    assert(rc === 0, 'REGISTER rc ' + rc);
+    const c = await call('+4930222222', '+4930111111', 'Anna');
+    await pa.bringToFront();
+    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'pending' &&
+      [...document.querySelectorAll('#take-device option')].some((o) => o.value === 'desk'), null, { timeout: 5000 });
+    await pa.selectOption('#take-device', 'desk');
+    await pa.click('#btn-take');
+    const rc2 = await c.wait();
+    const f = c.final();
+    assert(rc2 === 0 && f && f.status === 302 && f.contact.includes('alice-desk@'), 'take: ' + JSON.stringify(f));
+  });
+
+  await check('password guessing is throttled (429 after 5 failures)', async () => {
+    const ctx = await browser.newContext(ctxOpts);
+    const p = await ctx.newPage();
+    await p.goto(d.url + '/login.html');
+    const codes = await p.evaluate(async () => {
+      const out = [];
+      for (let i = 0; i < 7; i++) {
+        const t = (await (await fetch('/api/csrf')).json()).csrf;
+        const pw = i === 6 ? 'carol-secret-1' : 'nope-' + i;
+        const r = await fetch('/api/login', { method: 'POST', headers: { 'X-CSRF-Token': t }, body: JSON.stringify({ user: 'carol', password: pw }) });
+        out.push(r.status);
+      }
+      return out;
+    });
+    assert(codes.join() === '401,401,401,401,401,429,429', 'statuses ' + codes);
+    await ctx.close();
   });
 
   await check('no script errors in any page', async () => {

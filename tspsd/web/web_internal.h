@@ -46,10 +46,11 @@ typedef struct web_job web_job;
 struct web_job {
     tspsd_web *w;
     struct evhttp_request *req;
-    void (*run)(web_job *j); /* on the worker: fills status, out */
-    web_session s;           /* who asks */
-    tspsd_conn c;            /* for control-protocol handlers */
-    tspsd_arena a;           /* the request message lives here */
+    void (*run)(web_job *j);  /* on the worker: fills status, out */
+    void (*done)(web_job *j); /* optional, on the loop before replying */
+    web_session s;            /* who asks */
+    tspsd_conn c;             /* for control-protocol handlers */
+    tspsd_arena a;            /* the request message lives here */
     Tsps__Request r;
     const tspsd_handler *h;
     char user[TSPSD_IDENT_MAX];
@@ -77,6 +78,11 @@ struct tspsd_web {
     struct event *heartbeat;
     uint64_t next_conn_id;
     web_work *work;
+    struct {
+        char user[TSPSD_IDENT_MAX];
+        int fails;
+        int64_t until; /* refused until then after too many failures */
+    } throttle[64];
 };
 
 /* ---- web_server.c ---- */

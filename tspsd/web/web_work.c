@@ -68,6 +68,8 @@ void web_job_free(web_job *j)
 
 static void answer(web_job *j)
 {
+    if (j->done != NULL)
+        j->done(j);
     if (j->cookie[0] != '\0')
         web_set_cookie(j->req, WEB_COOKIE, j->cookie, j->cookie_age);
     if (j->clear_pre)

@@ -19,6 +19,8 @@ document.getElementById('login-form').addEventListener('submit', async (ev) => {
     });
     location.href = '/';
   } catch (e) {
-    err.textContent = e.status === 401 ? 'Wrong user or password.' : 'Login failed: ' + e.message;
+    err.textContent = e.status === 401 ? 'Wrong user or password.'
+      : e.status === 429 ? 'Too many failed attempts: wait a few minutes.'
+        : 'Login failed: ' + e.message;
   }
 });

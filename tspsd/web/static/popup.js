@@ -124,6 +124,7 @@ export class Popup {
     root.append(this.actions());
     root.append(this.related());
     root.append(h('div', { id: 'pp-more' }));
+    root.onkeydown = (ev) => { if (ev.key === 'Escape') this.close(); };
     this.countdown(cd);
     if (this.opts.focus !== false) heading.focus();
   }
