@@ -422,6 +422,17 @@ def t_raw(h):
     m = u.recv()
     check("forward to the Request-URI itself -> 482, never a redirect to it",
           status(m) == 482 and not header(m, "Contact"), m)
+    u.send(request("INVITE", ruri, u.lport, "pai1", caller="anonymous",
+                   extra='P-Asserted-Identity: "Anna" <sip:+4930222222@carrier.test>\r\n'))
+    m = u.recv()
+    check("caller taken from P-Asserted-Identity (VIP -> 300)", status(m) == 300, m)
+    u.send(request("INVITE", "tel:+4930111111", u.lport, "tel1"))
+    m = u.recv()
+    check("tel: Request-URI routed (VIP -> 300)", status(m) == 300, m)
+    u.send(request("INVITE", ruri, u.lport, "odd1").replace(
+        'From: "Test" <sip:+4930222222@127.0.0.1>', "From: sip:+4930222222@127.0.0.1"))
+    m = u.recv()
+    check("addr-spec From without angle brackets (VIP -> 300)", status(m) == 300, m)
     u.send(request("CANCEL", ruri, u.lport, "nosuch"))
     m = u.recv()
     check("CANCEL for no transaction -> 481", status(m) == 481, m)

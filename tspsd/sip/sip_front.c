@@ -175,6 +175,11 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
         return;
     }
 
+    /* INVITEs take the fast path (raw scan + sip_uri.c) unless their
+       addresses need the full parser */
+    if (invite && sip_invite_fast(s, &r, src) == 0)
+        return;
+
     osip_message_t *m = NULL;
     if (osip_message_init(&m) != 0) {
         respond_simple(s, &r, src, 500, NULL, NULL);

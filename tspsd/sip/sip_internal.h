@@ -51,6 +51,7 @@ typedef struct sip_raw {
     sip_span from, to, call_id, cseq; /* values, trimmed */
     sip_span branch;                  /* top Via branch parameter */
     sip_span max_forwards;
+    sip_span pai;        /* P-Asserted-Identity */
     long content_length; /* -1 if absent */
     size_t hdr_len;      /* bytes up to and including the blank line */
     int bad;             /* SIP_RAW_* reason the message is malformed */
@@ -206,6 +207,18 @@ void sip_redirect_build(tspsd_sip *s, sip_buf *b, const sip_raw *r,
                         uint64_t call_id, int64_t now, const char *ruri_key,
                         int timeout, sip_final *out);
 void sip_invite(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src);
+/* INVITE from the raw scan alone; 0 = handled, -1 = needs the full parse. */
+int sip_invite_fast(tspsd_sip *s, const sip_raw *r, const sip_src *src);
+
+/* A URI's parts (sip_uri.c): spans into the text, no allocation. */
+typedef struct sip_uri {
+    sip_span scheme, user, host, port;
+} sip_uri;
+/* name-addr or addr-spec -> URI and display name (quotes removed). */
+int sip_addr_split(sip_span v, sip_span *uri, sip_span *display);
+int sip_uri_split(sip_span uri, sip_uri *out);
+/* "user@host[:port]", host lower-case, no port when 5060 or none. */
+int sip_uri_key(sip_span uri, char *out, size_t n);
 
 /* Transactions (sip_txn.c). */
 int sip_txn_absorb(tspsd_sip *s, const sip_raw *r, const sip_src *src);

@@ -142,6 +142,9 @@ static void take_header(sip_raw *r, sip_span name, sip_span val, int *dup)
         r->cseq = val;
     } else if (name_is(name, "max-forwards", 0)) {
         r->max_forwards = val;
+    } else if (name_is(name, "p-asserted-identity", 0)) {
+        if (r->pai.p == NULL)
+            r->pai = val;
     } else if (name_is(name, "content-length", 'l')) {
         long cl = 0;
         if (val.n == 0 || val.n > 9)

@@ -51,17 +51,12 @@ static void target_uri(const tspsd_sip *s, const char *t, char *out, size_t n)
 
 static int is_loop(const char *uri, const char *ruri_key)
 {
-    osip_uri_t *u = NULL;
     char key[512];
-    int loop = 0;
-    if (ruri_key == NULL || *ruri_key == '\0' || osip_uri_init(&u) != 0)
+    if (ruri_key == NULL || *ruri_key == '\0')
         return 0;
-    if (osip_uri_parse(u, uri) == 0 && u->host != NULL) {
-        uri_key(u, key, sizeof(key));
-        loop = strcmp(key, ruri_key) == 0;
-    }
-    osip_uri_free(u);
-    return loop;
+    if (sip_uri_key((sip_span){uri, strlen(uri)}, key, sizeof(key)) != 0)
+        return 0;
+    return strcmp(key, ruri_key) == 0;
 }
 
 static const char *diversion_reason(const tsps_decision *d, int timeout)
@@ -301,20 +296,24 @@ static void emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
         s->hooks.call_event(s->hooks.arg, kind, id, d, oc);
 }
 
-void sip_invite(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
+/* Route an INVITE and answer it (or hold it): the part both parses share. */
+static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
+                         const char *called, const char *caller,
+                         const char *name, const char *ruri_key)
 {
-    osip_message_t *m = msg;
-    char called[TSPS_URI_MAX], caller[TSPS_URI_MAX], name[TSPS_NAME_MAX];
-    char ruri_key[512], out[SIP_MAX_RESP];
+    char out[SIP_MAX_RESP];
     tsps_decision d;
     tsps_call c = TSPS_CALL_INIT;
     uint64_t id = 0;
     int64_t now = (int64_t)time(NULL);
     sip_buf b = {out, 0, sizeof(out), 0};
 
-    uri_user(m->req_uri, called, sizeof(called));
-    caller_of(m, caller, sizeof(caller), name, sizeof(name));
-    uri_key(m->req_uri, ruri_key, sizeof(ruri_key));
+    if (called[0] == '\0') {
+        sip_resp_begin(&b, r, src, 404, NULL);
+        sip_resp_end(&b);
+        sip_send(s, src, out, b.len);
+        return;
+    }
     c.called = called;
     c.caller = caller;
     c.caller_name = name;
@@ -336,7 +335,6 @@ void sip_invite(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
             return;
         sip_log(s, TSPS_LOG_ERROR, "msg=\"cannot hold call\" err=%s",
                 tsps_errname(rc));
-        id = 0;
     }
 
     /* the outcome is known before the response: write history first, so
@@ -364,8 +362,70 @@ void sip_invite(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
     sip_txn_remember(s, r, out, b.len);
     emit(s, TSPSD_SIP_CALL_OFFERED, id, &d, fin.outcome);
     emit(s, TSPSD_SIP_CALL_ENDED, id, &d, fin.outcome);
-    sip_log(s, TSPS_LOG_INFO,
+    sip_log(s, TSPS_LOG_DEBUG,
             "msg=\"call routed\" call=%llu user=%s method=%s code=%d",
             (unsigned long long)id, d.user,
             tsps_method_kind_name(d.method.kind), fin.code);
+}
+
+void sip_invite(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
+{
+    osip_message_t *m = msg;
+    char called[TSPS_URI_MAX], caller[TSPS_URI_MAX], name[TSPS_NAME_MAX];
+    char ruri_key[512];
+
+    uri_user(m->req_uri, called, sizeof(called));
+    caller_of(m, caller, sizeof(caller), name, sizeof(name));
+    uri_key(m->req_uri, ruri_key, sizeof(ruri_key));
+    invite_route(s, r, src, called, caller, name, ruri_key);
+}
+
+static int span_copy(char *dst, size_t n, sip_span sp)
+{
+    if (sp.n >= n)
+        return -1;
+    memcpy(dst, sp.p, sp.n);
+    dst[sp.n] = '\0';
+    return 0;
+}
+
+/* The user part of a URI as tsps_route() wants it ("tel:" kept). */
+static int user_of(sip_span uri, char *out, size_t n)
+{
+    sip_uri u;
+    if (sip_uri_split(uri, &u) != 0)
+        return -1;
+    if (sip_span_eq(u.scheme, "tel")) {
+        if (u.user.n + 4 >= n)
+            return -1;
+        memcpy(out, "tel:", 4);
+        return span_copy(out + 4, n - 4, u.user);
+    }
+    return span_copy(out, n, u.user);
+}
+
+int sip_invite_fast(tspsd_sip *s, const sip_raw *r, const sip_src *src)
+{
+    char called[TSPS_URI_MAX], caller[TSPS_URI_MAX], name[TSPS_NAME_MAX];
+    char ruri_key[512];
+    sip_span uri, disp;
+
+    if (user_of(r->ruri, called, sizeof(called)) != 0 ||
+        sip_addr_split(r->from, &uri, &disp) != 0 ||
+        user_of(uri, caller, sizeof(caller)) != 0)
+        return -1;
+    if (span_copy(name, sizeof(name), disp) != 0)
+        name[0] = '\0';
+    if (r->pai.p != NULL) {
+        sip_span puri, pdisp;
+        if (sip_addr_split(r->pai, &puri, &pdisp) != 0 ||
+            user_of(puri, caller, sizeof(caller)) != 0)
+            return -1;
+        if (pdisp.n > 0 && span_copy(name, sizeof(name), pdisp) != 0)
+            name[0] = '\0';
+    }
+    if (sip_uri_key(r->ruri, ruri_key, sizeof(ruri_key)) != 0)
+        ruri_key[0] = '\0';
+    invite_route(s, r, src, called, caller, name, ruri_key);
+    return 0;
 }
