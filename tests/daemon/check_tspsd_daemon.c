@@ -283,6 +283,42 @@ START_TEST(test_bad_frame_before_hello)
 }
 END_TEST
 
+static Tsps__Response *raw_hello(const uint8_t *f, size_t n)
+{
+    tspsd_client_opts o = {0};
+    tspsd_client *c = NULL;
+    char err[200];
+    Tsps__Response *r = NULL;
+    o.host = "127.0.0.1";
+    o.port = fx.port;
+    o.ca = fx.ca;
+    o.no_hello = 1;
+    ck_assert_int_eq(tspsd_client_connect(&o, &c, err, sizeof(err)), 0);
+    ck_assert_int_eq(tspsd_client_send_raw(c, f, n), 0);
+    ck_assert_int_eq(tspsd_client_recv(c, &r, 3000), 0);
+    tspsd_client_close(c);
+    return r;
+}
+
+START_TEST(test_hello_version_and_unknown_fields)
+{
+    /* Hello{version=2}: refused with VERSION. */
+    uint8_t v2[] = {0, 0, 0, 6, 0x08, 0x01, 0x52, 0x02, 0x08, 0x02};
+    Tsps__Response *r = raw_hello(v2, sizeof(v2));
+    ck_assert_int_eq(r->code, TSPS__CODE__VERSION);
+    ck_assert_msg(strstr(r->error, "server speaks 1") != NULL, "%s", r->error);
+    tsps__response__free_unpacked(r, NULL);
+    /* Hello{version=1, field 15 = 5 (unknown)}: accepted. */
+    uint8_t v1[] = {0, 0, 0, 8, 0x08, 0x01, 0x52, 0x04, 0x08, 0x01, 0x78, 0x05};
+    r = raw_hello(v1, sizeof(v1));
+    ck_assert_int_eq(r->code, TSPS__CODE__OK);
+    ck_assert_ptr_nonnull(r->hello);
+    ck_assert_uint_eq(r->hello->version, 1);
+    ck_assert_str_eq(r->hello->role, "anonymous");
+    tsps__response__free_unpacked(r, NULL);
+}
+END_TEST
+
 START_TEST(test_bad_partial_frame_then_close)
 {
     tspsd_client *c = th_connect(&fx, "admin", NULL);
@@ -488,7 +524,8 @@ static Suite *daemon_suite(void)
           test_bad_frame_garbage, test_bad_frame_truncated_message,
           test_bad_frame_before_hello, test_bad_partial_frame_then_close,
           test_bad_plaintext, test_bad_cert_unknown_ca, test_bad_cert_expired,
-          test_bad_unknown_request_kind, NULL}},
+          test_bad_unknown_request_kind, test_hello_version_and_unknown_fields,
+          NULL}},
         {"lifecycle",
          {test_sighup_keeps_connections_and_calls, test_sigterm_clean_exit,
           test_metrics_endpoint, NULL}},
