@@ -278,6 +278,21 @@ try {
     assert(rc === 0 && c.final().contact.includes('+4930888888'), 'keyboard forward: ' + JSON.stringify(c.final()));
   });
 
+  await check('readable on a phone: no sideways scrolling', async () => {
+    await pa.setViewportSize({ width: 390, height: 844 });
+    await pa.waitForTimeout(200);
+    const over = await pa.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await pa.screenshot({ path: path.join(opt.artifacts, 'popup-phone.png'), fullPage: true });
+    const pc = await alice.newPage();
+    await pc.setViewportSize({ width: 390, height: 844 });
+    await pc.goto(d.url + '/settings.html');
+    await pc.waitForSelector('#rules tbody tr');
+    const over2 = await pc.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await pc.close();
+    await pa.setViewportSize({ width: 1100, height: 900 });
+    assert(over <= 0 && over2 <= 0, `overflow: calls ${over}px, settings ${over2}px`);
+  });
+
   await check('"take on" a registered phone: 302 to that device', async () => {
     d.ctl('device', 'add', 'alice', 'alice-desk', '--password', 'desk-secret', '--label', 'desk');
     const rc = await sippRun(opt.sipp, path.dirname(new URL(import.meta.url).pathname), path.join(work, 'reg'),

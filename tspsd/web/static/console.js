@@ -28,7 +28,7 @@ function draw() {
         h('tbody', {}, list.map((c) => h('tr', { 'data-call': c.call_id },
           h('td', { class: 'caller' }, c.caller_name || 'unknown'),
           h('td', {}, c.caller), h('td', {}, c.code), h('td', {}, c.method),
-          h('td', { class: 'left' }, String(secs(c))),
+          h('td', { class: 'left' }, secs(c) === '' ? '' : `${secs(c)} s`),
           h('td', {}, h('button', { type: 'button', onclick: () => popup.show(c.call_id) },
             c.can_act ? 'Handle' : 'View'))))))));
   }
@@ -64,7 +64,7 @@ async function main() {
   setInterval(() => {
     for (const tr of document.querySelectorAll('tr[data-call]')) {
       const c = calls.get(Number(tr.dataset.call));
-      if (c) tr.querySelector('.left').textContent = String(secs(c));
+      if (c) tr.querySelector('.left').textContent = secs(c) === '' ? '' : `${secs(c)} s`;
     }
   }, 1000);
   const st = document.getElementById('stream');

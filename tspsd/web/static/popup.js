@@ -47,7 +47,7 @@ export class Popup {
     if (!this.call || ev.call_id !== this.call.call_id) return;
     const d = ev.decision || {};
     Object.assign(this.call, d);
-    this.call.outcome = ev.outcome || d.outcome;
+    this.call.outcome = ev.outcome || d.outcome || this.call.outcome;
     if (ev.kind !== 'call.offered') this.call.held = false;
     this.render();
   }
@@ -65,9 +65,9 @@ export class Popup {
       const r = await api('POST', `/api/call/${c.call_id}/act`, { action });
       const d = (r.calls || [])[0] || {};
       toast('Done: ' + (d.method || action));
+      Object.assign(this.call, d);
       this.call.held = false;
       this.call.outcome = d.method_kind === 'reject' ? 'rejected' : 'redirected';
-      Object.assign(this.call, d);
       this.render();
     } catch (e) {
       toast('Could not ' + action + ': ' + e.message, true);
