@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <openssl/rand.h>
 #include <osipparser2/osip_parser.h>
+#include <osipparser2/osip_port.h>
 
 #include "sip_internal.h"
 
@@ -23,6 +24,9 @@ static pthread_once_t osip_once = PTHREAD_ONCE_INIT;
 static void osip_init_once(void)
 {
     parser_init();
+    /* osip traces to stderr; our own log line says what was wrong */
+    for (int l = 0; l < END_TRACE_LEVEL; l++)
+        osip_trace_disable_level((osip_trace_level_t)l);
 }
 
 void sip_log(tspsd_sip *s, int level, const char *fmt, ...)

@@ -123,6 +123,21 @@ static sip_span via_first(sip_span v)
 
 static void take_header(sip_raw *r, sip_span name, sip_span val, int *dup)
 {
+    if (name.n == 0 || name.n > 19)
+        return;
+    switch (tolower((unsigned char)name.p[0])) {
+    case 'v':
+    case 'f':
+    case 't':
+    case 'i':
+    case 'c':
+    case 'm':
+    case 'p':
+    case 'l':
+        break;
+    default:
+        return; /* none of the headers the scan keeps */
+    }
     if (name_is(name, "via", 'v')) {
         if (r->nvia < SIP_MAX_VIAS)
             r->via[r->nvia++] = val;

@@ -362,10 +362,6 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     sip_txn_remember(s, r, out, b.len);
     emit(s, TSPSD_SIP_CALL_OFFERED, id, &d, fin.outcome);
     emit(s, TSPSD_SIP_CALL_ENDED, id, &d, fin.outcome);
-    sip_log(s, TSPS_LOG_DEBUG,
-            "msg=\"call routed\" call=%llu user=%s method=%s code=%d",
-            (unsigned long long)id, d.user,
-            tsps_method_kind_name(d.method.kind), fin.code);
 }
 
 void sip_invite(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
@@ -384,7 +380,8 @@ static int span_copy(char *dst, size_t n, sip_span sp)
 {
     if (sp.n >= n)
         return -1;
-    memcpy(dst, sp.p, sp.n);
+    if (sp.n > 0)
+        memcpy(dst, sp.p, sp.n);
     dst[sp.n] = '\0';
     return 0;
 }

@@ -60,6 +60,7 @@ int sip_uri_split(sip_span u, sip_uri *o)
         return -1;
     o->scheme = (sip_span){u.p, (size_t)(colon - u.p)};
     const char *p = colon + 1, *end = u.p + u.n;
+    o->user = (sip_span){p, 0};
     int tel = sip_span_eq(o->scheme, "tel");
     if (!tel && !sip_span_eq(o->scheme, "sip") &&
         !sip_span_eq(o->scheme, "sips"))
