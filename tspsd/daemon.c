@@ -154,6 +154,7 @@ int tspsd_reload(tspsd *d)
         tspsd_log(TSPSD_LOG_INFO, 0, NULL,
                   "reload: embedded default, nothing to re-read", NULL);
         tspsd_ctl_reload_tls(d);
+        tspsd_web_reload_tls(d);
         return 0;
     }
     tspsd_config_defaults(&nc);
@@ -192,6 +193,7 @@ int tspsd_reload(tspsd *d)
     d->cfg = nc;
     tspsd_log_set_level(nc.log_level);
     tspsd_ctl_reload_tls(d);
+    tspsd_web_reload_tls(d);
     tspsd_sync_set_config_sources(d);
 #ifdef TSPSD_WITH_SIP
     if (d->sip != NULL) {

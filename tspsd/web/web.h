@@ -23,6 +23,9 @@ typedef struct tspsd_web tspsd_web;
  */
 int tspsd_web_open(tspsd *d);
 
+/** SIGHUP: take the (renewed) certificate for new connections. */
+void tspsd_web_reload_tls(tspsd *d);
+
 /** Stop serving; ends every event stream. NULL-safe. */
 void tspsd_web_close(tspsd *d);
 

@@ -392,6 +392,28 @@ int tspsd_web_open(tspsd *d)
     return 0;
 }
 
+void tspsd_web_reload_tls(tspsd *d)
+{
+    tspsd_web *w = d->web;
+    char err[256];
+    SSL_CTX *ctx;
+
+    if (w == NULL)
+        return;
+    ctx = make_ctx(&d->cfg, err, sizeof(err));
+    if (ctx == NULL) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
+                  "web UI: new certificate refused, keeping the old one",
+                  "cert=%s error=\"%s\"", d->cfg.cert, err);
+        return;
+    }
+    /* Live connections keep a reference to the old context. */
+    SSL_CTX_free(w->ssl);
+    w->ssl = ctx;
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "web UI: certificate reloaded",
+              "cert=%s", d->cfg.cert);
+}
+
 void tspsd_web_close(tspsd *d)
 {
     tspsd_web *w = d != NULL ? d->web : NULL;
