@@ -28,12 +28,6 @@ static source_hdr *hdr_of(const cmsb_source *src)
     return (source_hdr *)((char *)(uintptr_t)src - HDR_SIZE);
 }
 
-#ifdef CMSB_WITH_CARDDAV
-/* libcmsbridge/adapters/dav (built with CMSB_WITH_CARDDAV) */
-CMSB_API extern const cmsb_adapter cmsb_carddav_adapter;
-CMSB_API extern const cmsb_adapter cmsb_caldav_adapter;
-#endif
-
 static const cmsb_adapter *const builtin[] = {
     &cmsb_vcard_dir_adapter,
 #ifdef CMSB_WITH_CARDDAV

@@ -7,9 +7,6 @@
  * what the server keeps. */
 #include "dav_harness.h"
 
-extern const cmsb_adapter cmsb_carddav_adapter;
-extern const cmsb_adapter cmsb_caldav_adapter;
-
 static th_server conf_sv;
 
 /* the test's folder name (tsps-test-XXXXXX) is its user */

@@ -10,10 +10,8 @@
 
 #include "vcard.h"
 
-/* The two adapters (also registered by cmsb_registry_open() when built
- * with CMSB_WITH_CARDDAV). */
-CMSB_API extern const cmsb_adapter cmsb_carddav_adapter;
-CMSB_API extern const cmsb_adapter cmsb_caldav_adapter;
+/* The adapters themselves: cmsb_carddav_adapter, cmsb_caldav_adapter
+ * (<cmsb/adapter.h>). */
 
 /* ---- multistatus (dav_xml.c) ---- */
 

@@ -183,6 +183,18 @@ CMSB_API int cmsb_code_normalize(const char *s, size_t len,
  */
 CMSB_API extern const cmsb_adapter cmsb_vcard_dir_adapter;
 
+/**
+ * The "carddav" and "caldav" adapters (built with CMSB_WITH_CARDDAV, then
+ * registered by cmsb_registry_open()): `carddav:https://host/base` syncs
+ * the address books found from a base URL (or the collections named),
+ * `caldav:` the calendars; credentials and the CA file come from
+ * cmsb_options. See docs/dav.md.
+ *
+ * Since: 0.1
+ */
+CMSB_API extern const cmsb_adapter cmsb_carddav_adapter;
+CMSB_API extern const cmsb_adapter cmsb_caldav_adapter;
+
 /* ABI pins: the layout of the vtable is append-only. */
 _Static_assert(offsetof(struct cmsb_adapter, x_open) ==
                    3 * sizeof(void *) + sizeof(unsigned) +
