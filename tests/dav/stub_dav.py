@@ -10,8 +10,11 @@ tokens script those answers:
   t1  -> a.vcf changed, then 507 (truncated), token t2
   t2  -> the collection itself (iCloud), b.vcf 404, token t3
   t3  -> nothing, token t3;  anything else -> 403 valid-sync-token
-Usage: stub_dav.py DIR   (writes DIR/port and DIR/pid, serves until killed)
+With "digest" after DIR it also demands HTTP digest auth (alice/secret,
+RFC 7616 MD5, qop=auth) and answers Basic with a digest challenge.
+Usage: stub_dav.py DIR [digest]   (writes DIR/port and DIR/pid)
 """
+import hashlib
 import os
 import re
 import sys
@@ -46,9 +49,45 @@ BOOK = ("<D:resourcetype><D:collection/><C:addressbook/></D:resourcetype>"
         "</D:supported-report-set>")
 
 
+DIGEST = False
+REALM = "tsps"
+NONCE = "5f0b1c2d3e4f"
+
+
+def md5(x):
+    return hashlib.md5(x.encode()).hexdigest()
+
+
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
+
+    def authorized(self):
+        """Digest check; answers 401 (with a challenge) when it fails."""
+        if not DIGEST:
+            return True
+        h = self.headers.get("Authorization", "")
+        f = dict(re.findall(r'(\w+)="?([^",]*)"?', h[7:])) \
+            if h.startswith("Digest ") else {}
+        ok = False
+        if f.get("username") == "alice" and f.get("nonce") == NONCE:
+            ha1 = md5("alice:%s:secret" % REALM)
+            ha2 = md5("%s:%s" % (self.command, f.get("uri", "")))
+            if f.get("qop"):
+                want = md5("%s:%s:%s:%s:%s:%s" % (ha1, NONCE, f.get("nc"),
+                           f.get("cnonce"), f.get("qop"), ha2))
+            else:
+                want = md5("%s:%s:%s" % (ha1, NONCE, ha2))
+            ok = want == f.get("response")
+        if not ok:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Digest realm="%s", '
+                             'nonce="%s", qop="auth", algorithm=MD5'
+                             % (REALM, NONCE))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        return ok
 
     def send(self, code, body):
         b = body.encode()
@@ -67,6 +106,8 @@ class H(BaseHTTPRequestHandler):
         return self.rfile.read(n).decode()
 
     def do_PROPFIND(self):
+        if not self.authorized():
+            return
         self.body()
         if self.path != "/book/":
             self.send(404, "")
@@ -79,6 +120,8 @@ class H(BaseHTTPRequestHandler):
                     resp("/book/b.vcf", '<D:getetag>"b1"</D:getetag>'))
 
     def do_REPORT(self):
+        if not self.authorized():
+            return
         q = self.body()
         if "addressbook-multiget" in q:
             out = ""
@@ -115,7 +158,9 @@ class H(BaseHTTPRequestHandler):
 
 
 def main():
+    global DIGEST
     d = sys.argv[1]
+    DIGEST = len(sys.argv) > 2 and sys.argv[2] == "digest"
     srv = HTTPServer(("127.0.0.1", 0), H)
     with open(os.path.join(d, "pid"), "w") as f:
         f.write(str(os.getpid()))

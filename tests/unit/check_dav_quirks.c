@@ -18,8 +18,18 @@
 
 #include "tsps_check.h"
 
-static char dir[512];
+typedef struct stub {
+    char dir[512];
+    int port, pid;
+} stub;
+
+static stub plain, digest; /* plain: the quirks; digest: digest auth */
 static int port;
+
+static int digest_port(void)
+{
+    return digest.port;
+}
 static char logbuf[16384];
 
 static void t_log(void *arg, int level, const char *msg)
@@ -92,61 +102,107 @@ START_TEST(test_google_507_icloud)
 }
 END_TEST
 
+/* A server that wants digest: the first (Basic) request gets a digest
+ * challenge, the source switches and the sync works; a wrong password
+ * fails the open. */
+START_TEST(test_digest_auth)
+{
+    cmsb_registry *reg = NULL;
+    cmsb_source *src = NULL;
+    cmsb_options o = CMSB_OPTIONS_INIT;
+    acc *a = calloc(1, sizeof(*a));
+    char uri[200];
+
+    o.log = t_log;
+    o.username = "alice";
+    o.password = "secret";
+    ck_assert_int_eq(cmsb_registry_open(&reg), CMSB_OK);
+    snprintf(uri, sizeof(uri), "carddav:http://127.0.0.1:%d/book/",
+             digest_port());
+    ck_assert_int_eq(cmsb_source_open(reg, uri, &o, &src), CMSB_OK);
+    ck_assert_int_eq(cmsb_changes(src, NULL, on_ch, a), CMSB_OK);
+    ck_assert_int_eq(a->puts, 2);
+    cmsb_source_close(src);
+    o.password = "wrong";
+    ck_assert_int_eq(cmsb_source_open(reg, uri, &o, &src), CMSB_EIO);
+    ck_assert_ptr_null(src);
+    free(a);
+    cmsb_registry_close(reg);
+}
+END_TEST
+
 static Suite *quirks_suite(void)
 {
     Suite *s = suite_create("dav_quirks");
     TCase *tc = tcase_create("stub");
     tcase_add_test(tc, test_google_507_icloud);
+    tcase_add_test(tc, test_digest_auth);
     suite_add_tcase(s, tc);
     return s;
 }
 
-int main(void)
+static int stub_start(stub *st, const char *mode)
 {
     char cmd[1200], path[600];
     FILE *fp;
-    int nf, pid = 0;
+
+    tsps_check_tmpdir(st->dir, sizeof(st->dir));
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/tests/dav/stub_dav.py '%s' %s &",
+             TSPS_SOURCE_DIR, st->dir, mode);
+    if (system(cmd) != 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/port", st->dir);
+    for (int i = 0; i < 200 && st->port == 0; i++) {
+        fp = fopen(path, "r");
+        if (fp != NULL) {
+            if (fscanf(fp, "%d", &st->port) != 1)
+                st->port = 0;
+            fclose(fp);
+        }
+        if (st->port == 0)
+            usleep(25000);
+    }
+    snprintf(path, sizeof(path), "%s/pid", st->dir);
+    fp = fopen(path, "r");
+    if (fp != NULL) {
+        if (fscanf(fp, "%d", &st->pid) != 1)
+            st->pid = 0;
+        fclose(fp);
+    }
+    return st->port > 0 && st->pid > 0 ? 0 : -1;
+}
+
+static void stub_stop(stub *st)
+{
+    if (st->pid > 0)
+        kill(st->pid, SIGTERM);
+    tsps_check_rmdir(st->dir);
+}
+
+int main(void)
+{
+    int nf;
     SRunner *sr;
 
     if (access("/usr/bin/python3", X_OK) != 0) {
         fprintf(stderr, "SKIP: /usr/bin/python3 missing\n");
         return 77;
     }
-    tsps_check_tmpdir(dir, sizeof(dir));
-    snprintf(cmd, sizeof(cmd),
-             "/usr/bin/python3 %s/tests/dav/stub_dav.py '%s' &",
-             TSPS_SOURCE_DIR, dir);
-    if (system(cmd) != 0)
-        return 1;
-    snprintf(path, sizeof(path), "%s/port", dir);
-    for (int i = 0; i < 200 && port == 0; i++) {
-        fp = fopen(path, "r");
-        if (fp != NULL) {
-            if (fscanf(fp, "%d", &port) != 1)
-                port = 0;
-            fclose(fp);
-        }
-        if (port == 0)
-            usleep(25000);
-    }
-    snprintf(path, sizeof(path), "%s/pid", dir);
-    fp = fopen(path, "r");
-    if (fp != NULL) {
-        if (fscanf(fp, "%d", &pid) != 1)
-            pid = 0;
-        fclose(fp);
-    }
-    if (port == 0 || pid <= 0) {
+    if (stub_start(&plain, "") != 0 || stub_start(&digest, "digest") != 0) {
         fprintf(stderr, "FAIL: stub did not start\n");
+        stub_stop(&plain);
+        stub_stop(&digest);
         return 1;
     }
+    port = plain.port;
     sr = srunner_create(quirks_suite());
     if (getenv("TSPS_TAP") != NULL && *getenv("TSPS_TAP") != '\0')
         srunner_set_tap(sr, getenv("TSPS_TAP"));
     srunner_run_all(sr, CK_NORMAL);
     nf = srunner_ntests_failed(sr);
     srunner_free(sr);
-    kill(pid, SIGTERM);
-    tsps_check_rmdir(dir);
+    stub_stop(&plain);
+    stub_stop(&digest);
     return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
