@@ -235,6 +235,9 @@ try {
     assert(transcript.messages.length === 2 && transcript.messages[1].from === 'Anna (guest)', JSON.stringify(transcript.messages));
     await pac.screenshot({ path: path.join(opt.artifacts, 'chat.png') });
     await pa.bringToFront();
+    await pa.click('#btn-history');
+    await pa.waitForSelector(`#pp-history a[href="/chat.html?call=${callId}"]`, { timeout: 5000 });
+    await pa.bringToFront();
     await pa.click('#btn-voicemail');
     await c.wait();
     await guest.close();

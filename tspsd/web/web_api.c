@@ -472,6 +472,17 @@ static void api_call(tspsd_web *w, struct evhttp_request *req,
     if (dec->caller[0] != '\0')
         tsps_history_by_caller(d->eng, dec->user, dec->caller, 20, hist_cb,
                                &hc);
+    /* Calls with a web chat: the transcript is kept with the call. */
+    for (size_t i = 0; i < json_array_size(hc.arr); i++) {
+        json_t *h = json_array_get(hc.arr, i);
+        char key[64];
+        size_t n = 0;
+        snprintf(key, sizeof(key), "tspsd/chat/%lld",
+                 (long long)json_integer_value(json_object_get(h, "call_id")));
+        json_object_set_new(h, "chat",
+                            json_boolean(tsps_kv_get(d->eng, key, NULL, 0,
+                                                     &n) == TSPS_ENOBUFS));
+    }
     json_object_set_new(j, "history", hc.arr);
     ev_ctx ec = {json_array(), have_ct ? &ct : NULL, dec->caller, now};
     tsps_event_list(d->eng, dec->user, now - past * 86400,

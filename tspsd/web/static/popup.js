@@ -199,15 +199,19 @@ export class Popup {
     more.append(h('section', { 'aria-label': 'Contact card' }, h('h3', {}, 'Contact'), dl));
   }
 
-  showHistory() {
+  async showHistory() {
+    try { /* fresh: calls and chats since the pop-up opened */
+      this.call.history = (await api('GET', `/api/call/${this.call.call_id}`)).history;
+    } catch (_) { /* keep what we have */ }
     const more = clear(document.getElementById('pp-more'));
     const hs = this.call.history || [];
     more.append(h('section', { 'aria-label': 'Call history' }, h('h3', {}, 'Calls from this number'),
       hs.length ? h('table', { id: 'pp-history' },
-        h('thead', {}, h('tr', {}, ['When', 'Code', 'Handled', 'Outcome', 'By'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['When', 'Code', 'Handled', 'Outcome', 'By', 'Chat'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, hs.map((r) => h('tr', { class: r.call_id === this.call.call_id ? 'this' : null },
           h('td', {}, fmtTime(r.start)), h('td', {}, r.code), h('td', {}, r.method),
-          h('td', {}, r.outcome), h('td', {}, r.actor)))))
+          h('td', {}, r.outcome), h('td', {}, r.actor),
+          h('td', {}, r.chat ? h('a', { href: `/chat.html?call=${r.call_id}`, target: '_blank' }, 'transcript') : '')))))
         : h('p', { class: 'empty' }, 'No earlier calls.')));
   }
 
