@@ -31,8 +31,14 @@ static inline int th_start(th_server *sv, int port)
     FILE *p;
     int st;
 
-    if (sv->dir[0] == '\0')
-        tsps_check_tmpdir(sv->dir, sizeof(sv->dir));
+    if (sv->dir[0] == '\0') {
+        /* a prefix of its own: the server outlives many test dirs */
+        const char *base = getenv("TMPDIR");
+        snprintf(sv->dir, sizeof(sv->dir), "%s/dav-radicale-XXXXXX",
+                 base != NULL && *base != '\0' ? base : "/tmp");
+        if (mkdtemp(sv->dir) == NULL)
+            return -1;
+    }
     snprintf(cmd, sizeof(cmd),
              "DAV_NOAUTH=%d %s/tests/dav/radicale.sh start '%s' ", sv->noauth,
              TSPS_SOURCE_DIR, sv->dir);
