@@ -205,7 +205,7 @@ export async function provision(d, dir, opts = {}) {
   fs.writeFileSync(path.join(book, 'evil.vcf'), card('evil-1', '<script>window.__xss=1</script><img src=x onerror=alert(1)>', '<b>Org</b>', '+49 30 333333', '', 'VIP'));
   const day = (off) => { const t = new Date(Date.now() + off * 86400000); return t.toISOString().replace(/[-:]/g, '').slice(0, 15) + 'Z'; };
   fs.writeFileSync(path.join(book, 'cal.ics'), `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tsps//test//EN\r\nBEGIN:VEVENT\r\nUID:ev-next@test\r\nDTSTART:${day(2)}\r\nDTEND:${day(2.05)}\r\nSUMMARY:Contract review with Anna\r\nORGANIZER:mailto:alice@example.org\r\nATTENDEE:mailto:anna@example.org\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:ev-past@test\r\nDTSTART:${day(-3)}\r\nDTEND:${day(-2.95)}\r\nSUMMARY:Kick-off with Anna\r\nATTENDEE:mailto:anna@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`);
-  d.ctl('user', 'add', 'alice', '--name', 'Alice', '--region', 'DE', '--number', '+4930111111', '--tz', 'Europe/Berlin', '--voicemail', 'sip:vm-alice@vm.tsps.test');
+  d.ctl('user', 'add', 'alice', '--name', 'Alice', '--region', 'DE', '--number', '+4930111111', '--tz', 'Europe/Berlin', '--voicemail', 'sip:vm-alice@vm.tsps.test', '--attendant', 'sip:carol@desk.tsps.test');
   d.ctl('user', 'add', 'bob', '--name', 'Bob', '--region', 'DE', '--number', '+4930600600');
   const timeout = opts.timeout || 30;
   d.ctl('code', 'set', 'alice', '*', 'ask', `timeout=${timeout}`, 'then', 'voicemail');

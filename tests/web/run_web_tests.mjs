@@ -199,6 +199,17 @@ try {
     await pc.click('#btn-voicemail');
     const ra = await ca.wait();
     assert(ra === 0 && ca.final().status === 302, 'voicemail by attendant: ' + JSON.stringify(ca.final()));
+    /* alice passes a call to her attendant: it pops up on carol's console. */
+    const cc = await call('+4930222222', '+4930111111', 'Anna');
+    await pa.bringToFront();
+    await pa.waitForFunction(() => document.getElementById('popup').dataset.held === '1', null, { timeout: 5000 });
+    const passed = await pa.evaluate(() => Number(document.getElementById('popup').dataset.call));
+    await pa.click('#btn-attendant');
+    const rcc = await cc.wait();
+    assert(rcc === 0 && cc.final().contact.includes('carol@desk.tsps.test'), 'to attendant: ' + JSON.stringify(cc.final()));
+    await pc.waitForSelector(`#popup[data-call="${passed}"]`, { timeout: 5000 });
+    const ptxt = await pc.textContent('#popup');
+    assert(ptxt.includes('Anna Example') && ptxt.includes('attendant'), 'console pop-up: ' + ptxt);
     const live = JSON.parse(d.ctl('--json', 'calls'));
     const bobCall = (live.calls || live).find ? (live.calls || live).find((c) => c.user === 'bob') : null;
     if (bobCall) d.ctl('act', String(bobCall.call_id), 'reject');
