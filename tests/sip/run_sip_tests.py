@@ -683,6 +683,11 @@ def main():
     finally:
         for x in hs:
             x.stop()
+        for x in hs:
+            log = x.log()
+            check("harness %s exited cleanly (no sanitizer report)" % os.path.basename(x.dir),
+                  x.p.returncode == 0 and "Sanitizer" not in log,
+                  (x.p.returncode, log[-2000:]))
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
