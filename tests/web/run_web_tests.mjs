@@ -149,6 +149,26 @@ try {
     assert(rc === 0 && f && f.status >= 400, 'reject: ' + JSON.stringify(f));
   });
 
+  await check('events: a reconnect with Last-Event-ID replays what was missed', async () => {
+    const got = await pa.evaluate(async () => {
+      const ctl = new AbortController();
+      const r = await fetch('/api/events', { headers: { 'Last-Event-ID': '1' }, signal: ctl.signal });
+      const rd = r.body.getReader();
+      let text = '';
+      const t0 = Date.now();
+      while (!/event: call\.ended/.test(text) && Date.now() - t0 < 3000) {
+        const { value, done } = await rd.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      ctl.abort();
+      return { type: r.headers.get('content-type'), text };
+    });
+    assert(got.type.startsWith('text/event-stream'), 'content-type ' + got.type);
+    assert(/id: \d+\nevent: call\.offered\ndata: \{/.test(got.text), 'no replayed call.offered: ' + got.text.slice(0, 300));
+    assert(got.text.includes('event: call.ended'), 'no replayed call.ended');
+  });
+
   await check('a POST without the CSRF token is refused (403)', async () => {
     const r = await pa.evaluate(async () => {
       const no = await fetch('/api/rpc/code_list', { method: 'POST', body: '{"user":"alice"}' });
