@@ -131,12 +131,41 @@ START_TEST(test_digest_auth)
 }
 END_TEST
 
+/* Nobody listening at open: the open still succeeds (a daemon starting
+ * while the server is down keeps its source), the sync fails with
+ * CMSB_EIO without a single record, and keeps failing until it answers. */
+START_TEST(test_server_down_at_open)
+{
+    cmsb_registry *reg = NULL;
+    cmsb_source *src = NULL;
+    cmsb_options o = CMSB_OPTIONS_INIT;
+    acc *a = calloc(1, sizeof(*a));
+
+    o.log = t_log;
+    o.timeout_ms = 2000;
+    ck_assert_int_eq(cmsb_registry_open(&reg), CMSB_OK);
+    /* port 9 (discard) on loopback: nothing listens here */
+    ck_assert_int_eq(
+        cmsb_source_open(reg, "carddav:http://127.0.0.1:9/book/", &o, &src),
+        CMSB_OK);
+    ck_assert_msg(strstr(logbuf, "server not answering"), "%s", logbuf);
+    ck_assert_int_eq(cmsb_changes(src, NULL, on_ch, a), CMSB_EIO);
+    ck_assert_int_eq(a->puts + a->deletes, 0);
+    ck_assert_str_eq(a->cursor, "");
+    ck_assert_int_eq(cmsb_write_code(src, "a", "VIP"), CMSB_EIO);
+    cmsb_source_close(src);
+    free(a);
+    cmsb_registry_close(reg);
+}
+END_TEST
+
 static Suite *quirks_suite(void)
 {
     Suite *s = suite_create("dav_quirks");
     TCase *tc = tcase_create("stub");
     tcase_add_test(tc, test_google_507_icloud);
     tcase_add_test(tc, test_digest_auth);
+    tcase_add_test(tc, test_server_down_at_open);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -122,10 +122,11 @@ typedef struct dav_src {
     char *origin; /* "https://host:port" */
     char **urls;  /* the URLs of the URI (base or collections) */
     size_t nurls;
-    int nosync;   /* "#nosync": never use sync-collection */
-    int anon;     /* no username: no principal to ask for */
-    int has_user; /* credentials were given */
-    int digest;   /* the server asked for digest auth */
+    int nosync;    /* "#nosync": never use sync-collection */
+    int anon;      /* no username: no principal to ask for */
+    int has_user;  /* credentials were given */
+    int digest;    /* the server asked for digest auth */
+    int no_answer; /* the last request got no HTTP answer at all */
     vc_conf conf;
     void *curl; /* CURL *, one per source (keep-alive) */
     char errbuf[256];

@@ -119,8 +119,19 @@ static int open_common(const cmsb_adapter *ad, const char *uri,
     rc = dav_http_open(s, opt);
     if (rc != CMSB_OK)
         return rc;
-    /* Find the collections now: a wrong URL or password fails the open. */
+    /* Find the collections now: a wrong URL or password fails the open.
+     * A server that does not answer at all (down, unreachable) does not:
+     * the first sync discovers, and fails with CMSB_EIO until it is back,
+     * leaving the store as it was. */
     rc = dav_discover(s, &s->st);
+    if (rc == CMSB_EIO && s->no_answer) {
+        cmsb_source_log(base, TSPS_LOG_WARN,
+                        "msg=\"dav: server not answering, discovery at the "
+                        "first sync\" url=\"%s\"",
+                        s->urls[0]);
+        dav_state_free(&s->st);
+        return CMSB_OK;
+    }
     if (rc != CMSB_OK)
         cmsb_source_log(base, TSPS_LOG_ERROR,
                         "msg=\"dav: cannot open\" url=\"%s\" err=%s",

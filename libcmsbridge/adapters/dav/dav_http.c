@@ -131,6 +131,7 @@ int dav_request(dav_src *s, const char *method, const char *href,
     int rc = CMSB_OK;
 
     memset(r, 0, sizeof(*r));
+    s->no_answer = 0;
     rc = dav_url(s, href, &url);
     if (rc != CMSB_OK)
         return rc;
@@ -189,6 +190,7 @@ int dav_request(dav_src *s, const char *method, const char *href,
                         method, url.p,
                         s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
         s->errbuf[0] = '\0';
+        s->no_answer = 1;
         rc = cc == CURLE_WRITE_ERROR && r->body.len < DAV_MAX_BODY ? CMSB_ENOMEM
                                                                    : CMSB_EIO;
         goto out;
