@@ -284,8 +284,8 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
         return -1;
     }
     for (int i = 0; i < c->nsources; i++) {
-        if (c->sources[i].uri[0] == '\0') {
-            snprintf(err, errlen, "%s: [source %s] needs uri=", path,
+        if (c->sources[i].uri[0] == '\0' || c->sources[i].user[0] == '\0') {
+            snprintf(err, errlen, "%s: [source %s] needs uri= and user=", path,
                      c->sources[i].name);
             return -1;
         }

@@ -518,8 +518,8 @@ void tspsd_sync_set_config_sources(tspsd *d)
     for (int j = 0; j < d->cfg.nsources; j++) {
         const tspsd_source_cfg *c = &d->cfg.sources[j];
         if (find(s, c->name) == NULL)
-            add_locked(s, c->name, c->uri, c->user[0] ? c->user : "demo",
-                       c->interval_s, c->options, 1);
+            add_locked(s, c->name, c->uri, c->user, c->interval_s, c->options,
+                       1);
     }
     pthread_mutex_unlock(&s->mu);
 }

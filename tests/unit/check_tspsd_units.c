@@ -95,7 +95,10 @@ START_TEST(test_config_load_errors_name_the_line)
     ck_assert_msg(strstr(err, "unknown key") != NULL, "%s", err);
     p = write_conf("[source x]\nuser = ann\n");
     ck_assert_int_eq(tspsd_config_load(p, &c, err, sizeof(err)), -1);
-    ck_assert_msg(strstr(err, "needs uri=") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "needs uri= and user=") != NULL, "%s", err);
+    tspsd_config_defaults(&c);
+    p = write_conf("[source x]\nuri = vcard-dir:/x\n");
+    ck_assert_int_eq(tspsd_config_load(p, &c, err, sizeof(err)), -1);
     ck_assert_int_eq(
         tspsd_config_load("/nonexistent/x.conf", &c, err, sizeof(err)), -1);
     tsps_check_rmdir(dir);
