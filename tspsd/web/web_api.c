@@ -248,10 +248,28 @@ static json_t *prefs_get(tspsd *d, const char *identity)
     return j;
 }
 
+static void prefs_run(web_job *j)
+{
+    char key[128];
+    char *txt = json_dumps(j->in, JSON_COMPACT);
+    int rc;
+
+    snprintf(key, sizeof(key), "tspsd/webprefs/%s", j->s.identity);
+    rc = txt != NULL ? tsps_kv_put(j->w->d->eng, key, txt, strlen(txt))
+                     : TSPS_ENOMEM;
+    free(txt);
+    if (rc != TSPS_OK) {
+        j->status = 500;
+        j->out = json_pack("{s:s}", "error", tsps_strerror(rc));
+        return;
+    }
+    j->status = 200;
+    j->out = json_incref(j->in);
+}
+
 static void api_prefs(tspsd_web *w, struct evhttp_request *req,
                       const web_session *s)
 {
-    char key[128];
     json_t *b, *out, *fav;
     json_int_t past, next;
 
@@ -293,17 +311,15 @@ static void api_prefs(tspsd_web *w, struct evhttp_request *req,
             json_pack("{s:s, s:s}", "label", l ? l : n, "number", n));
     }
     json_decref(b);
-    char *txt = json_dumps(out, JSON_COMPACT);
-    snprintf(key, sizeof(key), "tspsd/webprefs/%s", s->identity);
-    int rc = txt != NULL ? tsps_kv_put(w->d->eng, key, txt, strlen(txt))
-                         : TSPS_ENOMEM;
-    free(txt);
-    if (rc != TSPS_OK) {
+    web_job *j = web_job_new(w, req, prefs_run);
+    if (j == NULL) {
         json_decref(out);
-        web_send_error(req, 500, tsps_strerror(rc));
+        web_send_error(req, 500, "out of memory");
         return;
     }
-    web_send_json(req, 200, out);
+    j->s = *s;
+    j->in = out;
+    web_job_submit(j); /* the store write runs on the worker */
 }
 
 /* ---- one call: the pop-up's data ---- */
@@ -613,32 +629,15 @@ static void api_password(tspsd_web *w, struct evhttp_request *req,
 }
 
 /* Working hours and time zone: the user themself (the control protocol's
- * user.put is admin-only and replaces the whole user). */
-static void api_hours(tspsd_web *w, struct evhttp_request *req,
-                      const web_session *s)
+ * user.put is admin-only and replaces the whole user). On the worker. */
+static void hours_run(web_job *j)
 {
-    tspsd_conn c;
     tsps_user u;
-    char why[160];
-    json_t *b = web_body_json(req);
-    const char *user = b ? json_string_value(json_object_get(b, "user")) : NULL;
-    const char *tz = b ? json_string_value(json_object_get(b, "tz")) : NULL;
-    const char *hours =
-        b ? json_string_value(json_object_get(b, "hours")) : NULL;
-    int rc;
+    const char *tz = json_string_value(json_object_get(j->in, "tz"));
+    const char *hours = json_string_value(json_object_get(j->in, "hours"));
+    char hb[512] = "";
+    int rc = tsps_user_get(j->w->d->eng, j->user, &u);
 
-    web_conn_init(w->d, &c, s);
-    if (user == NULL || (tz == NULL && hours == NULL)) {
-        json_decref(b);
-        web_send_error(req, 400, "{user, tz, hours} required");
-        return;
-    }
-    if (!tspsd_authz(&c, user, TSPSD_RIGHT_OWN, NULL, why, sizeof(why))) {
-        json_decref(b);
-        web_send_error(req, 403, why);
-        return;
-    }
-    rc = tsps_user_get(w->d->eng, user, &u);
     if (rc == TSPS_OK && tz != NULL) {
         if (strlen(tz) >= sizeof(u.tz))
             rc = TSPS_ETZ;
@@ -648,18 +647,50 @@ static void api_hours(tspsd_web *w, struct evhttp_request *req,
     if (rc == TSPS_OK && hours != NULL)
         rc = tsps_hours_parse(hours, &u.hours);
     if (rc == TSPS_OK)
-        rc = tsps_user_put(w->d->eng, &u);
-    if (rc == TSPS_OK)
-        tspsd_log(TSPSD_LOG_INFO, 0, u.id, "hours set", "by=%s", s->identity);
-    json_decref(b);
+        rc = tsps_user_put(j->w->d->eng, &u);
     if (rc != TSPS_OK) {
-        web_send_error(req, rc == TSPS_ENOTFOUND ? 404 : 400,
-                       tsps_strerror(rc));
+        j->status = rc == TSPS_ENOTFOUND ? 404 : 400;
+        j->out = json_pack("{s:s}", "error", tsps_strerror(rc));
         return;
     }
-    char hb[512] = "";
+    tspsd_log(TSPSD_LOG_INFO, 0, u.id, "hours set", "by=%s", j->s.identity);
     tsps_hours_format(&u.hours, hb, sizeof(hb), NULL);
-    web_send_json(req, 200, json_pack("{s:s, s:s}", "tz", u.tz, "hours", hb));
+    j->status = 200;
+    j->out = json_pack("{s:s, s:s}", "tz", u.tz, "hours", hb);
+}
+
+static void api_hours(tspsd_web *w, struct evhttp_request *req,
+                      const web_session *s)
+{
+    tspsd_conn c;
+    char why[160];
+    json_t *b = web_body_json(req);
+    const char *user = b ? json_string_value(json_object_get(b, "user")) : NULL;
+    web_job *j;
+
+    web_conn_init(w->d, &c, s);
+    if (user == NULL || !tspsd_identity_valid(user) ||
+        (json_object_get(b, "tz") == NULL &&
+         json_object_get(b, "hours") == NULL)) {
+        json_decref(b);
+        web_send_error(req, 400, "{user, tz, hours} required");
+        return;
+    }
+    if (!tspsd_authz(&c, user, TSPSD_RIGHT_OWN, NULL, why, sizeof(why))) {
+        json_decref(b);
+        web_send_error(req, 403, why);
+        return;
+    }
+    j = web_job_new(w, req, hours_run);
+    if (j == NULL) {
+        json_decref(b);
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    j->s = *s;
+    snprintf(j->user, sizeof(j->user), "%s", user);
+    j->in = b;
+    web_job_submit(j);
 }
 
 void web_api(tspsd_web *w, struct evhttp_request *req, const char *path,

@@ -122,40 +122,70 @@ static void chat_invite(tspsd_web *w, struct evhttp_request *req, uint64_t id,
         json_pack("{s:s, s:I}", "invite_url", url, "expires", (json_int_t)exp));
 }
 
+/* On the worker: append to the stored transcript. */
+static void chat_post_run(web_job *j)
+{
+    json_t *room = room_load(j->w->d, j->id);
+    json_t *msgs = room != NULL ? json_object_get(room, "messages") : NULL;
+
+    if (!json_is_array(msgs)) {
+        j->status = 404;
+        j->out = json_pack("{s:s}", "error", "no chat for this call");
+    } else if (json_array_size(msgs) >= CHAT_MAX_MSGS) {
+        j->status = 409;
+        j->out = json_pack("{s:s}", "error", "this chat is full");
+    } else {
+        json_array_append(msgs, j->in);
+        if (room_save(j->w->d, j->id, room) != TSPS_OK) {
+            j->status = 500;
+            j->out = json_pack("{s:s}", "error", "cannot store the message");
+        } else {
+            j->status = 200;
+            j->out = json_incref(j->in);
+        }
+    }
+    json_decref(room);
+}
+
+/* On the loop: stored, now deliver it to the room. */
+static void chat_post_done(web_job *j)
+{
+    if (j->status != 200)
+        return;
+    json_t *ev = json_deep_copy(j->in);
+    json_object_set_new(ev, "call_id", json_integer((json_int_t)j->id));
+    web_sse_emit(j->w, "chat.message", j->user, j->code, j->id, ev);
+}
+
 static void chat_post(tspsd_web *w, struct evhttp_request *req, uint64_t id,
-                      const web_session *s, json_t *room, const char *user,
-                      const char *code)
+                      const web_session *s, const char *user, const char *code)
 {
     char who[96];
     json_t *b = web_body_json(req);
     const char *text = b ? json_string_value(json_object_get(b, "text")) : NULL;
-    json_t *msgs = json_object_get(room, "messages");
-    int64_t now = (int64_t)time(NULL);
+    web_job *j;
 
     if (text == NULL || text[0] == '\0' || strlen(text) > CHAT_MAX_TEXT) {
         json_decref(b);
         web_send_error(req, 400, "text: 1 to 2000 characters");
         return;
     }
-    if (json_array_size(msgs) >= CHAT_MAX_MSGS) {
+    j = web_job_new(w, req, chat_post_run);
+    if (j == NULL) {
         json_decref(b);
-        web_send_error(req, 409, "this chat is full");
+        web_send_error(req, 500, "out of memory");
         return;
     }
-    json_t *m = json_pack("{s:s, s:s, s:I, s:b}", "from",
-                          speaker(s, who, sizeof(who)), "text", text, "at",
-                          (json_int_t)now, "guest", s->guest_call != 0);
+    j->done = chat_post_done;
+    j->s = *s;
+    j->id = id;
+    snprintf(j->user, sizeof(j->user), "%s", user);
+    snprintf(j->code, sizeof(j->code), "%s", code);
+    j->in = json_pack("{s:s, s:s, s:I, s:b}", "from",
+                      speaker(s, who, sizeof(who)), "text", text, "at",
+                      (json_int_t)time(NULL), "guest", s->guest_call != 0);
     json_decref(b);
-    json_array_append(msgs, m);
-    if (room_save(w->d, id, room) != TSPS_OK) {
-        json_decref(m);
-        web_send_error(req, 500, "cannot store the message");
-        return;
-    }
-    json_t *ev = json_deep_copy(m);
-    json_object_set_new(ev, "call_id", json_integer((json_int_t)id));
-    web_sse_emit(w, "chat.message", user, code, id, ev);
-    web_send_json(req, 200, m);
+    web_job_submit(j);
 }
 
 void web_chat(tspsd_web *w, struct evhttp_request *req, const char *rest,
@@ -199,7 +229,7 @@ void web_chat(tspsd_web *w, struct evhttp_request *req, const char *rest,
         return;
     }
     if (strcmp(end, "/msg") == 0 && m == EVHTTP_REQ_POST)
-        chat_post(w, req, id, s, room, user, code);
+        chat_post(w, req, id, s, user, code);
     else if (strcmp(end, "/invite") == 0 && m == EVHTTP_REQ_POST)
         chat_invite(w, req, id, s);
     else

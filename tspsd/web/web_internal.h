@@ -55,6 +55,9 @@ struct web_job {
     const tspsd_handler *h;
     char user[TSPSD_IDENT_MAX];
     char secret[264]; /* a password: wiped after use */
+    json_t *in;       /* request data the worker needs (owned) */
+    uint64_t id;      /* a call id */
+    char code[TSPS_CODE_MAX];
     int status;
     json_t *out;
     char cookie[65]; /* session id to set, "" = none */

@@ -61,6 +61,7 @@ void web_job_free(web_job *j)
     if (j == NULL)
         return;
     json_decref(j->out);
+    json_decref(j->in);
     tspsd_arena_free(&j->a);
     tspsd_arena_free(&j->c.arena);
     free(j);
