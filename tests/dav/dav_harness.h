@@ -21,6 +21,7 @@ typedef struct th_server {
     char dir[512];
     int port;
     int noauth; /* DAV_NOAUTH=1: no authentication at all */
+    int pid;    /* as started (the script's pid file is the reference) */
 } th_server;
 
 /* Start Radicale in a fresh temp dir (port 0 = pick a free one). Returns
@@ -55,12 +56,31 @@ static inline int th_start(th_server *sv, int port)
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return -1;
     sv->port = atoi(out);
+    {
+        char path[600];
+        FILE *fp;
+        snprintf(path, sizeof(path), "%s/pid", sv->dir);
+        fp = fopen(path, "r");
+        if (fp != NULL) {
+            if (fscanf(fp, "%d", &sv->pid) != 1)
+                sv->pid = 0;
+            fclose(fp);
+        }
+    }
     return sv->port > 0 ? 0 : -1;
 }
 
 static inline void th_stop(th_server *sv)
 {
-    char cmd[700];
+    char cmd[700], path[600];
+
+    /* the folder gone (removed under us): stop it by the pid we saw */
+    snprintf(path, sizeof(path), "%s/pid", sv->dir);
+    if (access(path, F_OK) != 0 && sv->pid > 0) {
+        kill(sv->pid, SIGTERM);
+        sv->pid = 0;
+        return;
+    }
 
     snprintf(cmd, sizeof(cmd), "%s/tests/dav/radicale.sh stop '%s'",
              TSPS_SOURCE_DIR, sv->dir);
