@@ -21,8 +21,8 @@ static const char usage[] =
     "    tspsd - the tsps call routing daemon\n"
     "\n"
     "SYNOPSIS\n"
-    "    tspsd [-c FILE] [-d DIR] [--port N] [--log-level L]\n"
-    "          [--demo-call FROM TO] [--check-config]\n"
+    "    tspsd [-c FILE] [-d DIR] [--port N] [--log-level L] [--sip-port N]\n"
+    "          [--metrics-port N] [--demo-call FROM TO] [--check-config]\n"
     "\n"
     "DESCRIPTION\n"
     "    Without -c, runs the embedded default: a data folder (./data or\n"
@@ -36,6 +36,8 @@ static const char usage[] =
     "    -d, --data DIR        data folder (overrides [tspsd] data_dir)\n"
     "    -p, --port N          control port (overrides [control] port)\n"
     "    -l, --log-level L     error, warn, info or debug\n"
+    "        --sip-port N      SIP UDP and TCP port (0: no SIP front)\n"
+    "        --metrics-port N  metrics HTTP port (-1: none)\n"
     "        --demo-call FROM TO\n"
     "                          once started and synced, route a call from\n"
     "                          FROM to TO and print decision and trace\n"
@@ -109,12 +111,14 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'},
         {"demo-call", required_argument, NULL, 'D'},
         {"check-config", no_argument, NULL, 'C'},
+        {"sip-port", required_argument, NULL, 'S'},
+        {"metrics-port", required_argument, NULL, 'M'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *data = NULL, *level = NULL;
     const char *demo_from = NULL, *demo_to = NULL;
-    int port = -1, check = 0, ch;
+    int port = -1, check = 0, ch, sip_port = -1, metrics_port = -2;
     static tspsd d; /* big (handler table, config): not on the stack */
     tspsd_config cfg;
     char err[400];
@@ -144,6 +148,12 @@ int main(int argc, char **argv)
         case 'C':
             check = 1;
             break;
+        case 'S':
+            sip_port = atoi(optarg);
+            break;
+        case 'M':
+            metrics_port = atoi(optarg);
+            break;
         case 'V':
             printf("tspsd %s (libtsps %s)\n", TSPSD_VERSION, tsps_version());
             return 0;
@@ -172,6 +182,12 @@ int main(int argc, char **argv)
         snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", data);
     if (port >= 0)
         cfg.ctl_port = port;
+    if (sip_port == 0)
+        cfg.sip_enabled = 0;
+    else if (sip_port > 0)
+        cfg.sip_udp_port = cfg.sip_tcp_port = sip_port;
+    if (metrics_port >= -1)
+        cfg.metrics_port = metrics_port;
     if (level != NULL) {
         int l = tspsd_log_level_parse(level);
         if (l < 0) {

@@ -208,7 +208,7 @@ static pid_t start_daemon(const char *dir)
         f = freopen("/dev/null", "w", stderr);
         (void)f;
         execl(TSPSD_BIN, "tspsd", "--data", data, "--port", port, "--log-level",
-              "warn", (char *)NULL);
+              "warn", "--sip-port", "0", "--metrics-port", "-1", (char *)NULL);
         _exit(127);
     }
     return pid;

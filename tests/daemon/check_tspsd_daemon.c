@@ -476,7 +476,8 @@ START_TEST(test_embedded_default_demo_call)
     snprintf(
         cmd, sizeof(cmd),
         "cd %s && timeout --preserve-status -s TERM 8 %s --data data --port %d "
-        "--demo-call +13125550012 +12125550100 2>tspsd.log",
+        "--sip-port 0 --metrics-port -1 --demo-call +13125550012 "
+        "+12125550100 2>tspsd.log",
         dir, TSPSD_BIN, th_free_port());
     FILE *p = popen(cmd, "r");
     size_t n = fread(out, 1, sizeof(out) - 1, p);
