@@ -173,6 +173,7 @@ static Suite *suite(void)
     Suite *s = suite_create("web");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120); /* PBKDF2 is slow on purpose (and under ASan) */
     tcase_add_test(tc, json_to_request_and_back);
     tcase_add_test(tc, json_bad_input_is_refused);
     tcase_add_test(tc, password_hash_and_check);
