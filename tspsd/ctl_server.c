@@ -31,9 +31,26 @@ typedef struct conn_io {
     uint8_t *obuf;
     size_t olen, ocap;
     int batching;
+    int throttled; /* stopped reading: the peer does not read its replies */
+    struct event *resume; /* checks, while throttled, if it reads again */
 } conn_io;
 
+/* A peer that sends requests but does not read the replies stops being
+ * read once this much waits for it, and is read again below OUT_LOW. */
+#define OUT_HIGH (4u << 20)
+#define OUT_LOW  (256u << 10)
+
 #define IO(c) ((conn_io *)(c))
+
+/* Bytes queued for the peer: replies not yet encrypted, and TLS records
+ * not yet written to the socket. */
+static size_t queued_out(tspsd_conn *c)
+{
+    struct bufferevent *u = bufferevent_get_underlying(c->bev);
+    return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+           (u != NULL ? evbuffer_get_length(bufferevent_get_output(u)) : 0) +
+           IO(c)->olen;
+}
 
 static int flush_out(tspsd_conn *c)
 {
@@ -52,6 +69,8 @@ static int flush_out(tspsd_conn *c)
 
 void tspsd_conn_destroy(tspsd_conn *c)
 {
+    if (IO(c)->resume != NULL)
+        event_free(IO(c)->resume);
     tspsd_arena_free(&c->arena);
     free(IO(c)->obuf);
     free(c);
@@ -128,6 +147,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
         return; /* resumed by tspsd_conn_job_done() */
     IO(c)->batching = 1;
     for (;;) {
+        if (queued_out(c) > OUT_HIGH) {
+            struct timeval tv = {0, 20000};
+            IO(c)->throttled = 1;
+            bufferevent_disable(bev, EV_READ);
+            if (IO(c)->resume != NULL)
+                evtimer_add(IO(c)->resume, &tv);
+            break; /* resume_cb reads on */
+        }
         size_t avail = evbuffer_get_length(in);
         const uint8_t *payload;
         size_t plen, used;
@@ -178,6 +205,26 @@ static void read_cb(struct bufferevent *bev, void *arg)
     flush_out(c);
 }
 
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    tspsd_conn *c = arg;
+    struct timeval tv = {0, 20000};
+
+    (void)fd;
+    (void)what;
+    if (!IO(c)->throttled || c->bev == NULL)
+        return;
+    if (queued_out(c) > OUT_LOW) {
+        evtimer_add(IO(c)->resume, &tv);
+        return;
+    }
+    IO(c)->throttled = 0;
+    if (!c->job_inflight) {
+        bufferevent_enable(c->bev, EV_READ);
+        read_cb(c->bev, c);
+    }
+}
+
 void tspsd_conn_job_done(tspsd_conn *c, const Tsps__Response *resp)
 {
     c->job_inflight = 0;
@@ -191,6 +238,7 @@ void tspsd_conn_job_done(tspsd_conn *c, const Tsps__Response *resp)
         return;
     }
     tspsd_arena_reset(&c->arena);
+    IO(c)->throttled = 0;
     bufferevent_enable(c->bev, EV_READ);
     /* Frames that arrived meanwhile are already buffered. */
     read_cb(c->bev, c);
@@ -310,6 +358,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     d->conns = c;
     atomic_fetch_add(&d->metrics.clients, 1);
     bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+    IO(c)->resume = evtimer_new(d->base, resume_cb, c);
     /* Idle or stalled peers (half-sent frames, slow handshakes) go away. */
     struct timeval rto = {300, 0};
     bufferevent_set_timeouts(c->bev, &rto, &rto);
