@@ -319,6 +319,34 @@ START_TEST(test_hello_version_and_unknown_fields)
 }
 END_TEST
 
+/* A client that sends many requests before reading: the daemon stops
+ * reading it while 4 MiB of replies wait, then answers every one, in
+ * order. */
+START_TEST(test_pipelined_backpressure_all_answered)
+{
+    tspsd_client *c = th_connect(&fx, "admin", NULL);
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Route r = TSPS__ROUTE__INIT;
+    const uint32_t n = 8000;
+    r.from = (char *)"+13125550013";
+    r.to = (char *)ANN_NUMBER;
+    req.body_case = TSPS__REQUEST__BODY_ROUTE;
+    req.route = &r;
+    for (uint32_t i = 1; i <= n; i++) {
+        req.id = 1000 + i;
+        ck_assert_int_eq(tspsd_client_send(c, &req), 0);
+    }
+    for (uint32_t i = 1; i <= n; i++) {
+        Tsps__Response *resp = NULL;
+        ck_assert_int_eq(tspsd_client_recv(c, &resp, 10000), 0);
+        ck_assert_uint_eq(resp->id, 1000 + i);
+        ck_assert_int_eq(resp->code, TSPS__CODE__OK);
+        tsps__response__free_unpacked(resp, NULL);
+    }
+    tspsd_client_close(c);
+}
+END_TEST
+
 START_TEST(test_bad_partial_frame_then_close)
 {
     tspsd_client *c = th_connect(&fx, "admin", NULL);
@@ -526,7 +554,7 @@ static Suite *daemon_suite(void)
           test_bad_frame_before_hello, test_bad_partial_frame_then_close,
           test_bad_plaintext, test_bad_cert_unknown_ca, test_bad_cert_expired,
           test_bad_unknown_request_kind, test_hello_version_and_unknown_fields,
-          NULL}},
+          test_pipelined_backpressure_all_answered, NULL}},
         {"lifecycle",
          {test_sighup_keeps_connections_and_calls, test_sigterm_clean_exit,
           test_metrics_endpoint, NULL}},
