@@ -94,6 +94,45 @@ int tspsd_token_check(tspsd *d, const char *token, char *identity, size_t len,
     return 0;
 }
 
+typedef struct revoke_ctx {
+    const char *identity;
+    char keys[64][96];
+    size_t n;
+} revoke_ctx;
+
+static int revoke_cb(void *arg, const char *key, const void *val, size_t len)
+{
+    revoke_ctx *rc = arg;
+    const char *nl = memchr(val, '\n', len);
+    size_t il = strlen(rc->identity);
+    if (nl == NULL || (size_t)((const char *)val + len - (nl + 1)) != il ||
+        memcmp(nl + 1, rc->identity, il) != 0)
+        return 0;
+    if (rc->n < 64)
+        snprintf(rc->keys[rc->n++], sizeof(rc->keys[0]), "%s", key);
+    return 0;
+}
+
+int tspsd_token_revoke(tspsd *d, const char *identity, size_t *count)
+{
+    revoke_ctx *rc = calloc(1, sizeof(*rc));
+    int err;
+
+    *count = 0;
+    if (rc == NULL)
+        return TSPS_ENOMEM;
+    rc->identity = identity;
+    /* Collect first: no writes inside the listing's read transaction. */
+    err = tsps_kv_list(d->eng, "tspsd/token/", revoke_cb, rc);
+    for (size_t i = 0; err == TSPS_OK && i < rc->n; i++) {
+        err = tsps_kv_put(d->eng, rc->keys[i], NULL, 0);
+        if (err == TSPS_OK)
+            (*count)++;
+    }
+    free(rc);
+    return err;
+}
+
 static void deleg_key(char *key, size_t len, const char *user, const char *att)
 {
     snprintf(key, len, "tspsd/deleg/%s/%s", user, att != NULL ? att : "");

@@ -55,6 +55,7 @@ void tspsd_handlers_register(tspsd *d)
     W(DELEGATE,         "delegate",        tspsd_h_delegate);
     R(DELEGATION_LIST,  "delegation.list", tspsd_h_delegation_list);
     W(TOKEN_ISSUE,      "token.issue",     tspsd_h_token_issue);
+    W(TOKEN_REVOKE,     "token.revoke",    tspsd_h_token_revoke);
     W(DEVICE_ADD,       "device.add",      tspsd_h_device_add);
     W(DEVICE_REMOVE,    "device.remove",   tspsd_h_device_remove);
     R(SUBSCRIBE,        "subscribe",       tspsd_h_subscribe);

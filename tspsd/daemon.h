@@ -169,6 +169,8 @@ int tspsd_authz(tspsd_conn *c, const char *user, int right, const char *code,
                 char *why, size_t whylen);
 int tspsd_token_issue(tspsd *d, const char *identity, int admin, char *token,
                       size_t len);
+/** Delete every token of an identity; *count = how many. */
+int tspsd_token_revoke(tspsd *d, const char *identity, size_t *count);
 /** @return 0 and identity/admin filled, or -1 (unknown token). */
 int tspsd_token_check(tspsd *d, const char *token, char *identity, size_t len,
                       int *admin);

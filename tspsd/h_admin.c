@@ -84,6 +84,30 @@ TSPSD_HANDLER(tspsd_h_token_issue)
     return TSPS__CODE__OK;
 }
 
+TSPSD_HANDLER(tspsd_h_token_revoke)
+{
+    const char *identity = req->token_revoke->identity;
+    size_t n = 0;
+
+    TSPSD_AUTHZ(c, resp, "token.revoke", NULL, TSPSD_RIGHT_ADMIN, NULL);
+    if (!tspsd_identity_valid(identity))
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID, "identity required");
+    int rc = tspsd_token_revoke(c->d, identity, &n);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "revoke: %s",
+                           tsps_strerror(rc));
+    if (n == 0)
+        return tspsd_reply(c, resp, TSPS__CODE__NOT_FOUND, "no token for %s",
+                           identity);
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "tokens revoked",
+              "audit=1 by=%s identity=%s count=%zu", c->identity, identity, n);
+    resp->message = tspsd_arena_printf(&c->arena, "%zu token%s revoked", n,
+                                       n == 1 ? "" : "s");
+    if (resp->message == NULL)
+        resp->message = (char *)"";
+    return TSPS__CODE__OK;
+}
+
 TSPSD_HANDLER(tspsd_h_delegate)
 {
     const Tsps__Delegate *r = req->delegate;

@@ -60,6 +60,7 @@ static const char usage[] =
     "             [--from TIME] [--until TIME] [--remove]\n"
     "    delegations [USER]\n"
     "    token issue IDENTITY [--role admin|user|attendant]\n"
+    "    token revoke IDENTITY               every token of IDENTITY\n"
     "    device add USER USERNAME --password P [--label L]\n"
     "    device remove USER USERNAME\n"
     "\n"

@@ -522,11 +522,22 @@ static int cmd_delegations(ctl_ctx *ctx, ctl_args *a)
     return exec(ctx, &req, "delegations");
 }
 
+static int cmd_token_revoke(ctl_ctx *ctx, ctl_args *a)
+{
+    REQ(TOKEN_REVOKE, token_revoke, Tsps__TokenRevoke,
+        TSPS__TOKEN_REVOKE__INIT);
+    body.identity = STRARG(a->pos[1]);
+    return exec(ctx, &req, "token.revoke");
+}
+
 static int cmd_token(ctl_ctx *ctx, ctl_args *a)
 {
+    if (a->npos == 2 && strcmp(a->pos[0], "revoke") == 0)
+        return cmd_token_revoke(ctx, a);
     REQ(TOKEN_ISSUE, token_issue, Tsps__TokenIssue, TSPS__TOKEN_ISSUE__INIT);
     if (a->npos != 2 || strcmp(a->pos[0], "issue") != 0)
-        return usage_err("token issue IDENTITY [--role admin]");
+        return usage_err("token issue IDENTITY [--role admin] | token revoke "
+                         "IDENTITY");
     body.identity = STRARG(a->pos[1]);
     if (ctl_opt(a, "--role") != NULL)
         body.role = STRARG(ctl_opt(a, "--role"));

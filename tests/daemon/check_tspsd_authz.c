@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+static char out[8192];
+
 enum { ANON = 1, ANN = 2, BOB = 4, ATT = 8, ATTNO = 16, ADMIN = 32 };
 #define ALL_AUTH (ANN | BOB | ATT | ATTNO | ADMIN)
 #define OWN      (ANN | ADMIN)
@@ -54,6 +56,7 @@ typedef struct bodies {
     Tsps__DeviceAdd device_add;
     Tsps__DeviceRemove device_remove;
     Tsps__Subscribe subscribe;
+    Tsps__TokenRevoke token_revoke;
 } bodies;
 
 #define SET(KIND, field, type, init)                                           \
@@ -98,6 +101,7 @@ static const struct {
     {"device.add", OWN},
     {"device.remove", ADMIN},
     {"subscribe", MON},
+    {"token.revoke", ADMIN},
 };
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 
@@ -258,6 +262,11 @@ static void build(int i, Tsps__Request *req, bodies *b)
         SET(SUBSCRIBE, subscribe, Tsps__Subscribe, TSPS__SUBSCRIBE__INIT);
         b->subscribe.user = (char *)"ann";
         break;
+    case 29:
+        SET(TOKEN_REVOKE, token_revoke, Tsps__TokenRevoke,
+            TSPS__TOKEN_REVOKE__INIT);
+        b->token_revoke.identity = (char *)"nobody-has-tokens";
+        break;
     default:
         ck_abort_msg("no request %d", i);
     }
@@ -375,6 +384,13 @@ START_TEST(test_authz_token_identity)
     ck_assert(th_log_has(&fx, "unknown or revoked token"));
     /* The token itself is never logged. */
     ck_assert(!th_log_has(&fx, token + 5));
+    /* Revoked: the token no longer authenticates. */
+    int code = th_ctl(&fx, "admin", "token revoke bob", out, sizeof(out));
+    ck_assert_msg(code == 0 && strstr(out, "1 token revoked"), "%s", out);
+    rc = th_try_connect(&fx, NULL, NULL, token, &x, err, sizeof(err));
+    ck_assert_int_eq(rc, TSPS__CODE__UNAUTHENTICATED);
+    code = th_ctl(&fx, "admin", "token revoke bob", out, sizeof(out));
+    ck_assert_msg(code == 3, "rc %d: %s", code, out);
     tspsd_client_close(a);
 }
 END_TEST
