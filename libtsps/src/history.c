@@ -90,10 +90,21 @@ static int put_record(tsps_engine *eng, MDB_txn *txn, struct hist_arg *a)
     return tsps__mdb_err(mdb_put(txn, eng->dbi[DB_HIST], &k, &v, 0));
 }
 
+/* One decision encodes to well under this (every field at its cap). */
+#define APPEND_MAX (12 * 1024)
+
+struct append_arg {
+    const tsps_decision *d;
+    int64_t start;
+    const uint8_t *rec;
+    size_t len;
+    uint64_t id;
+};
+
 static int append_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
 {
-    struct hist_arg *a = arg;
-    const tsps_decision *d = &a->rec->decision;
+    struct append_arg *a = arg;
+    const tsps_decision *d = a->d;
     MDB_val mk = {8, "nextcall"}, mv, k, v = {0, NULL};
     uint8_t nb[8], kb[TSPS_ID_MAX + 32];
     uint64_t caller = tsps__e164_key(d->caller);
@@ -107,24 +118,38 @@ static int append_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     mv.mv_size = 8;
     mv.mv_data = nb;
     rc = tsps__mdb_err(mdb_put(txn, eng->dbi[DB_META], &mk, &mv, 0));
-    if (rc == TSPS_OK)
-        rc = put_record(eng, txn, a);
+    if (rc != TSPS_OK)
+        return rc;
+    tsps__be64(nb, a->id);
+    k.mv_size = 8;
+    k.mv_data = nb;
+    mv.mv_size = a->len;
+    mv.mv_data = (void *)a->rec;
+    rc = tsps__mdb_err(mdb_put(txn, eng->dbi[DB_HIST], &k, &mv, 0));
     if (rc != TSPS_OK || d->user[0] == '\0')
         return rc;
-    k.mv_size = user_key(kb, d->user, a->rec->start, a->id);
+    k.mv_size = user_key(kb, d->user, a->start, a->id);
     k.mv_data = kb;
     rc = tsps__mdb_err(mdb_put(txn, eng->dbi[DB_HIST_USER], &k, &v, 0));
     if (rc != TSPS_OK || caller == 0)
         return rc;
-    k.mv_size = caller_key(kb, d->user, caller, a->rec->start, a->id);
+    k.mv_size = caller_key(kb, d->user, caller, a->start, a->id);
     return tsps__mdb_err(mdb_put(txn, eng->dbi[DB_HIST_CALLER], &k, &v, 0));
+}
+
+/* Outcomes after which nothing more happens to the call. */
+static int outcome_final(tsps_outcome o)
+{
+    return o != TSPS_OUTCOME_ROUTED && o != TSPS_OUTCOME_PENDING;
 }
 
 int tsps_history_append(tsps_engine *eng, const tsps_decision *d,
                         tsps_outcome outcome, uint64_t *id)
 {
-    struct hist_arg a;
-    tsps_call_record *rec;
+    uint8_t buf[APPEND_MAX];
+    tsps__wbuf w = {buf, sizeof(buf), 0, 0};
+    struct append_arg a;
+    int64_t start;
     int rc;
 
     if (id != NULL)
@@ -133,23 +158,26 @@ int tsps_history_append(tsps_engine *eng, const tsps_decision *d,
         (unsigned)outcome >= TSPS_OUTCOME__COUNT ||
         strnlen(d->user, TSPS_ID_MAX) == TSPS_ID_MAX)
         return TSPS_EINVAL;
-    memset(&a, 0, sizeof(a));
-    rec = tsps__calloc(eng, 1, sizeof(*rec));
-    a.buf = tsps__malloc(eng, REC_MAX);
-    if (rec == NULL || a.buf == NULL) {
-        tsps__free(eng, rec);
-        tsps__free(eng, a.buf);
-        return TSPS_ENOMEM;
-    }
-    rec->start = d->at != 0 ? d->at : (int64_t)time(NULL);
-    rec->outcome = outcome;
-    rec->decision = *d;
-    a.rec = rec;
+    /* Encoded here, outside the write lock, with no allocation: the
+     * record of a redirect server's every call. */
+    start = d->at != 0 ? d->at : (int64_t)time(NULL);
+    tsps__w8(&w, 1);
+    tsps__w64(&w, (uint64_t)start);
+    tsps__w64(&w, (uint64_t)(outcome_final(outcome) ? start : 0));
+    tsps__w8(&w, (uint8_t)outcome);
+    tsps__wstr(&w, "");
+    tsps__enc_decision(&w, d);
+    tsps__w8(&w, 0); /* no original: not overridden yet */
+    if (w.overflow)
+        return TSPS_EINVAL;
+    a.d = d;
+    a.start = start;
+    a.rec = buf;
+    a.len = w.len;
+    a.id = 0;
     rc = tsps__write(eng, 0, append_fn, &a);
     if (rc == TSPS_OK)
         *id = a.id;
-    tsps__free(eng, rec);
-    tsps__free(eng, a.buf);
     return rc;
 }
 

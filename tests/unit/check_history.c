@@ -113,6 +113,20 @@ START_TEST(test_history_override_keeps_first_decision)
         ck_assert_ptr_nonnull(strstr(buf, "alice overrode"));
     }
     ck_assert_int_eq(tsps_history_get(fx_eng, 999999, &r), TSPS_ENOTFOUND);
+    /* a call redirected at once is closed by its one write */
+    {
+        tsps_decision d2 =
+            fx_route("+4989111111", "+49301234567", T_MONDAY + 500);
+        uint64_t id2;
+        ck_assert_int_eq(
+            tsps_history_append(fx_eng, &d2, TSPS_OUTCOME_REDIRECTED, &id2),
+            TSPS_OK);
+        ck_assert_int_eq(tsps_history_get(fx_eng, id2, &r), TSPS_OK);
+        ck_assert_int_eq(r.start, T_MONDAY + 500);
+        ck_assert_int_eq(r.end, T_MONDAY + 500);
+        ck_assert_int_eq(r.outcome, TSPS_OUTCOME_REDIRECTED);
+        ck_assert_int_eq(r.original.version, 0);
+    }
     ck_assert_int_eq(tsps_history_override(fx_eng, 999999, &m, "alice", 0, &d),
                      TSPS_ENOTFOUND);
 }

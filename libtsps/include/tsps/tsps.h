@@ -985,7 +985,9 @@ typedef struct tsps_call_record {
 } tsps_call_record;
 
 /**
- * Append a call to history; committed before return.
+ * Append a call to history; committed before return. The call starts at
+ * d->at; a final outcome (anything but ROUTED or PENDING) also ends it
+ * there, so a call answered at once needs no second write. No allocation.
  *
  * @param[out] id  the call id (never 0)
  * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTORE, TSPS_ENOSPC
