@@ -201,9 +201,16 @@ void web_chat(tspsd_web *w, struct evhttp_request *req, const char *rest,
         web_send_error(req, 404, "no such call");
         return;
     }
+    /* Opening a chat, inviting and writing act on the call: a user's own
+     * calls, or an attendant granted "act" (guests: their own room). */
+    if (m != EVHTTP_REQ_GET && s->guest_call == 0 &&
+        !web_chat_may(w, s, id, user, code, TSPSD_RIGHT_ACT)) {
+        web_send_error(req, 403, "chatting on this call needs the act right");
+        return;
+    }
     room = room_load(w->d, id);
     if (room == NULL) {
-        if (s->guest_call != 0 || m != EVHTTP_REQ_POST) {
+        if (s->guest_call != 0 || m != EVHTTP_REQ_POST || *end != '\0') {
             web_send_error(req, 404, "no chat for this call");
             return;
         }
