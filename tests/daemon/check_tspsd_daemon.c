@@ -181,6 +181,37 @@ START_TEST(test_live_call_watch_and_act)
 }
 END_TEST
 
+/* tspsctl watch streams events as lines (and as JSON with --json). */
+START_TEST(test_ctl_watch_streams_events)
+{
+    char cmd[1200], c[300], k[300];
+    uint64_t id = 0;
+    th_cert_paths(&fx, "att", c, k, sizeof(c));
+    for (int json = 0; json <= 1; json++) {
+        snprintf(cmd, sizeof(cmd),
+                 "TSPS_DATA=/nonexistent TSPS_HOST=127.0.0.1 TSPS_PORT=%d "
+                 "TSPS_CA=%s TSPS_CERT=%s TSPS_KEY=%s timeout -s INT 3 %s %s "
+                 "watch ann 2>/dev/null",
+                 fx.port, fx.ca, c, k, TSPSCTL_BIN, json ? "--json" : "");
+        FILE *p = popen(cmd, "r");
+        ck_assert_ptr_nonnull(p);
+        usleep(700000); /* subscribed by now */
+        tspsd_client *a = th_connect(&fx, "admin", NULL);
+        ck_assert_int_eq(fx_route(a, "+13125550014", ANN_NUMBER, 1, &id), 0);
+        tspsd_client_close(a);
+        size_t n = fread(out, 1, sizeof(out) - 1, p);
+        out[n] = '\0';
+        pclose(p);
+        char want[64];
+        snprintf(want, sizeof(want),
+                 json ? "\"kind\":\"call.offered\",\"call_id\":%llu"
+                      : "call.offered  call=%llu user=ann",
+                 (unsigned long long)id);
+        ck_assert_msg(strstr(out, want) != NULL, "no '%s' in: %s", want, out);
+    }
+}
+END_TEST
+
 START_TEST(test_live_call_timeout_fallback)
 {
     tspsd_client *a = th_connect(&fx, "admin", NULL);
@@ -547,7 +578,8 @@ static Suite *daemon_suite(void)
          {test_ctl_route_prints_trace, test_ctl_exit_codes,
           test_ctl_provision_and_route, NULL}},
         {"live",
-         {test_live_call_watch_and_act, test_live_call_timeout_fallback, NULL}},
+         {test_live_call_watch_and_act, test_live_call_timeout_fallback,
+          test_ctl_watch_streams_events, NULL}},
         {"bad_input",
          {test_bad_frame_oversized, test_bad_frame_empty,
           test_bad_frame_garbage, test_bad_frame_truncated_message,
