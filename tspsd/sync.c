@@ -50,6 +50,12 @@ typedef struct src_state {
 #ifdef TSPSD_WITH_CMSB
     cmsb_source *src;
 #endif
+    /* Change notification (vcard-dir: inotify): the fd is the source's;
+     * the event lives on the loop and is re-armed after each sync. */
+    int watch_fd;
+    int drain; /* the watch fired: drain it before syncing */
+    struct event *watch_ev;
+    struct tspsd_sync *owner;
 } src_state;
 
 typedef struct note {
@@ -90,13 +96,16 @@ static src_state *find(tspsd_sync *s, const char *name)
 
 static void src_free(src_state *st)
 {
+    if (st->watch_ev != NULL)
+        event_free(st->watch_ev); /* before the source closes its fd */
 #ifdef TSPSD_WITH_CMSB
     cmsb_source_close(st->src);
 #endif
     free(st);
 }
 
-/* Drop removed, idle entries from the table (lock held). */
+/* Drop removed, idle entries from the table (lock held). Loop thread only:
+ * freeing a source frees its watch event, which must not race the loop. */
 static void compact(tspsd_sync *s)
 {
     int j = 0;
@@ -157,6 +166,13 @@ static int open_src(tspsd_sync *s, src_state *st, char *err, size_t errlen)
         snprintf(err, errlen, "open %s: %s", st->uri, cmsb_strerror(rc));
         return -1;
     }
+    int fd = -1;
+    if ((cmsb_source_caps(st->src) & CMSB_CAP_WATCH) != 0 &&
+        cmsb_watch_fd(st->src, &fd) == CMSB_OK && fd >= 0) {
+        pthread_mutex_lock(&s->mu);
+        st->watch_fd = fd; /* armed on the loop after this sync */
+        pthread_mutex_unlock(&s->mu);
+    }
     return 0;
 #else
     (void)s;
@@ -174,6 +190,12 @@ static int run_one(tspsd_sync *s, src_state *st, char *err, size_t errlen,
         return -1;
 #ifdef TSPSD_WITH_CMSB
     cmsb_sync_stats stats;
+    pthread_mutex_lock(&s->mu);
+    int drain = st->drain;
+    st->drain = 0;
+    pthread_mutex_unlock(&s->mu);
+    if (drain)
+        cmsb_watch_drain(st->src);
     int rc =
         cmsb_sync(st->src, s->d->eng, st->user, st->name, st->full, &stats);
     if (rc != CMSB_OK) {
@@ -284,7 +306,6 @@ static void *worker(void *arg)
                 snprintf(s->finished[s->nfinished++], 64, "%s", st->name);
             event_active(s->done, EV_READ, 0);
         }
-        compact(s);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -320,6 +341,36 @@ static void fill_msg(tspsd_arena *a, const src_state *st, Tsps__Source *m)
     }
 }
 
+/* On the loop: a watched source changed. Sync it (the worker drains the
+ * notification first); the event is armed again after that sync. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+    src_state *st = arg;
+    tspsd_sync *s = st->owner;
+
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&s->mu);
+    if (!st->removed) {
+        st->queued = 1;
+        st->drain = 1;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Lock held, on the loop: (re)arm the watch of a source after a sync. */
+static void arm_watch(tspsd_sync *s, src_state *st)
+{
+    if (st->watch_fd < 0 || st->removed)
+        return;
+    if (st->watch_ev == NULL)
+        st->watch_ev =
+            event_new(s->d->base, st->watch_fd, EV_READ, watch_cb, st);
+    if (st->watch_ev != NULL && !event_pending(st->watch_ev, EV_READ, NULL))
+        event_add(st->watch_ev, NULL);
+}
+
 /* On the loop: report finished syncs. */
 static void done_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -338,6 +389,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
         msgs[n] = tspsd_arena_alloc(&a, sizeof(Tsps__Source));
         if (msgs[n] == NULL)
             break;
+        arm_watch(s, st);
         fill_msg(&a, st, msgs[n]);
         n++;
     }
@@ -370,6 +422,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     pthread_mutex_lock(&s->mu);
+    compact(s);
     for (int i = 0; i < s->n; i++) {
         src_state *st = s->srcs[i];
         /* A source that hangs is reported; routing goes on from the store
@@ -407,6 +460,8 @@ static int add_locked(tspsd_sync *s, const char *name, const char *uri,
     snprintf(st->options, sizeof(st->options), "%s", options);
     st->interval_s = interval;
     st->from_config = from_config;
+    st->watch_fd = -1;
+    st->owner = s;
     st->state = "idle";
     st->queued = 1; /* first sync right away */
     s->srcs[s->n++] = st;
@@ -577,10 +632,8 @@ int tspsd_sync_remove(tspsd *d, const char *name)
     src_state *st = find(s, name);
     if (st != NULL) {
         from_config = st->from_config;
-        if (!from_config) {
-            st->removed = 1;
-            compact(s);
-        }
+        if (!from_config)
+            st->removed = 1; /* freed by the loop's tick */
     }
     pthread_mutex_unlock(&s->mu);
     if (st == NULL)

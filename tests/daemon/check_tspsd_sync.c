@@ -1,7 +1,8 @@
 /*
  * check_tspsd_sync.c - background sync against a real tspsd: config
  * sources sync on the worker, a broken one is reported (and routing goes
- * on), sync on demand picks up new cards, sync events reach watchers,
+ * on), sync on demand and the folder watch pick up new cards, sync events
+ * reach watchers,
  * a contact's code is written back to its vCard, sources added at run
  * time persist and can be removed.
  */
@@ -173,6 +174,27 @@ START_TEST(test_sync_on_demand_and_event)
 }
 END_TEST
 
+/* vcard-dir sources are watched: a new card is synced without asking. */
+START_TEST(test_sync_watch_picks_up_changes)
+{
+    sync_now("annbook");
+    ck_assert(wait_state("annbook", "ok"));
+    usleep(200000); /* the watch is armed after that sync */
+    write_card("walt.vcf", "walt-1", "Walt Watched", "+1 212 555 0179", "VIP");
+    int found = 0;
+    for (int i = 0; i < 50 && !found; i++) {
+        int rc = th_ctl(&fx, "ann", "contact list ann walt", out, sizeof(out));
+        found = rc == 0 && strstr(out, "Walt Watched") != NULL;
+        if (!found)
+            usleep(100000);
+    }
+    ck_assert_msg(found, "%s", out);
+    int rc = th_ctl(&fx, "ann", "route --from +12125550179 --to " ANN_NUMBER,
+                    out, sizeof(out));
+    ck_assert_msg(rc == 0 && strstr(out, "code      VIP"), "%s", out);
+}
+END_TEST
+
 START_TEST(test_sync_code_written_back)
 {
     char path[400], text[4096];
@@ -244,6 +266,7 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, test_sync_broken_source_reported_routing_goes_on);
     tcase_add_test(tc, test_sync_on_demand_and_event);
     tcase_add_test(tc, test_sync_code_written_back);
+    tcase_add_test(tc, test_sync_watch_picks_up_changes);
     tcase_add_test(tc, test_sync_source_add_remove_persist);
     suite_add_tcase(s, tc);
     return s;
