@@ -5,21 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *caller_kind_name(tsps_caller_kind k)
-{
-    switch (k) {
-    case TSPS_CALLER_KNOWN:
-        return "known";
-    case TSPS_CALLER_UNKNOWN:
-        return "unknown";
-    case TSPS_CALLER_WITHHELD:
-        return "withheld";
-    case TSPS_CALLER_AMBIGUOUS:
-        return "ambiguous";
-    }
-    return "?";
-}
-
 /* Text of a decision's trace or JSON, sized by a first call. */
 static char *render(tspsd_arena *a, const tsps_decision *d, int json)
 {
@@ -53,7 +38,7 @@ Tsps__Decision *tspsd_decision_msg(tspsd_arena *a, const tsps_decision *d,
     m->called = tspsd_arena_strdup(a, d->called);
     m->caller = tspsd_arena_strdup(a, d->caller);
     m->caller_name = tspsd_arena_strdup(a, d->caller_name);
-    m->caller_kind = (char *)caller_kind_name(d->caller_kind);
+    m->caller_kind = (char *)tsps_caller_kind_name(d->caller_kind);
     m->contact_uid = tspsd_arena_strdup(a, d->contact_uid);
     m->code = tspsd_arena_strdup(a, d->code);
     m->status = (char *)tsps_status_name(d->status);

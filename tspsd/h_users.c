@@ -328,20 +328,6 @@ TSPSD_HANDLER(tspsd_h_status_set)
     return TSPS__CODE__OK;
 }
 
-static const char *status_source_name(tsps_status_source s)
-{
-    switch (s) {
-    case TSPS_STATUS_SRC_MANUAL:
-        return "manual";
-    case TSPS_STATUS_SRC_CALENDAR:
-        return "calendar";
-    case TSPS_STATUS_SRC_HOURS:
-        return "hours";
-    default:
-        return "default";
-    }
-}
-
 TSPSD_HANDLER(tspsd_h_status_get)
 {
     const Tsps__StatusGet *r = req->status_get;
@@ -357,7 +343,7 @@ TSPSD_HANDLER(tspsd_h_status_get)
     tsps__status_info__init(m);
     m->user = TSPSD_STR(a, r->user);
     m->status = (char *)tsps_status_name(si.status);
-    m->source = (char *)status_source_name(si.source);
+    m->source = (char *)tsps_status_source_name(si.source);
     m->until = si.until;
     m->detail = TSPSD_STR(a, si.detail);
     resp->status = m;

@@ -114,3 +114,23 @@ const char *tsps_outcome_name(tsps_outcome o)
         return "invalid";
     return outcome_names[o];
 }
+
+static const char *const status_src_names[] = {"default", "manual", "calendar",
+                                               "hours"};
+
+const char *tsps_status_source_name(tsps_status_source s)
+{
+    if ((unsigned)s >= sizeof(status_src_names) / sizeof(status_src_names[0]))
+        return "invalid";
+    return status_src_names[s];
+}
+
+static const char *const caller_kind_names[] = {"known", "unknown", "withheld",
+                                                "ambiguous"};
+
+const char *tsps_caller_kind_name(tsps_caller_kind k)
+{
+    if ((unsigned)k >= sizeof(caller_kind_names) / sizeof(caller_kind_names[0]))
+        return "invalid";
+    return caller_kind_names[k];
+}

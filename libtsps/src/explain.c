@@ -4,22 +4,12 @@
 
 #include "internal.h"
 
-static const char *const status_src[] = {"default", "manual", "calendar",
-                                         "working hours"};
-
-static const char *caller_kind_name(tsps_caller_kind k)
+/* The status source in words (the trace is read by people). */
+static const char *status_src_words(int32_t s)
 {
-    switch (k) {
-    case TSPS_CALLER_KNOWN:
-        return "known";
-    case TSPS_CALLER_UNKNOWN:
-        return "unknown";
-    case TSPS_CALLER_WITHHELD:
-        return "withheld";
-    case TSPS_CALLER_AMBIGUOUS:
-        return "ambiguous";
-    }
-    return "unknown";
+    return s == TSPS_STATUS_SRC_HOURS
+               ? "working hours"
+               : tsps_status_source_name((tsps_status_source)s);
 }
 
 static void step_words(tsps__sb *b, const tsps_decision *d,
@@ -58,7 +48,7 @@ static void step_words(tsps__sb *b, const tsps_decision *d,
         break;
     case TSPS_STEP_STATUS:
         tsps__sb_add(b, "user is %s (%s%s%s%s)", s->what,
-                     (unsigned)s->arg < 4 ? status_src[s->arg] : "?",
+                     status_src_words(s->arg),
                      s->found[0] != '\0' ? ": \"" : "", s->found,
                      s->found[0] != '\0' ? "\"" : "");
         break;
@@ -191,15 +181,13 @@ int tsps_decision_json(const tsps_decision *d, char *buf, size_t buflen,
     json_kv(&b, "user", d->user, 1);
     json_kv(&b, "called", d->called, 1);
     json_kv(&b, "caller", d->caller, 1);
-    json_kv(&b, "caller_kind", caller_kind_name(d->caller_kind), 1);
+    json_kv(&b, "caller_kind", tsps_caller_kind_name(d->caller_kind), 1);
     json_kv(&b, "caller_name", d->caller_name, 1);
     json_kv(&b, "contact", d->contact_uid, 1);
     json_kv(&b, "code", d->code, 1);
     json_kv(&b, "code_source", tsps_code_source_name(d->code_source), 1);
     json_kv(&b, "status", tsps_status_name(d->status), 1);
-    json_kv(&b, "status_source",
-            (unsigned)d->status_source < 4 ? status_src[d->status_source] : "?",
-            1);
+    json_kv(&b, "status_source", tsps_status_source_name(d->status_source), 1);
     tsps__sb_add(&b, ",\"expected\":%s",
                  (d->flags & TSPS_DEC_EXPECTED) ? "true" : "false");
     tsps__sb_add(&b, ",\"unknown_number\":%s",

@@ -120,6 +120,10 @@ START_TEST(test_status_names)
     ck_assert_int_eq(tsps_status_parse("asleep"), -1);
     ck_assert_str_eq(tsps_method_kind_name(TSPS_METHOD_ASK), "ask");
     ck_assert_str_eq(tsps_method_kind_name((tsps_method_kind)99), "invalid");
+    ck_assert_str_eq(tsps_status_source_name(TSPS_STATUS_SRC_HOURS), "hours");
+    ck_assert_str_eq(tsps_status_source_name((tsps_status_source)9), "invalid");
+    ck_assert_str_eq(tsps_caller_kind_name(TSPS_CALLER_AMBIGUOUS), "ambiguous");
+    ck_assert_str_eq(tsps_caller_kind_name((tsps_caller_kind)-1), "invalid");
 }
 END_TEST
 

@@ -16,9 +16,6 @@
 #include <strings.h>
 #include <time.h>
 
-static const char *const status_src_names[] = {"default", "manual", "calendar",
-                                               "hours"};
-
 static int http_status(int code)
 {
     switch (code) {
@@ -56,10 +53,9 @@ json_t *web_decision_json(const tsps_decision *dec, uint64_t call_id)
     json_object_del(j, "json");
     json_object_set_new(j, "code_source",
                         json_string(tsps_code_source_name(dec->code_source)));
-    json_object_set_new(j, "status_source",
-                        json_string((unsigned)dec->status_source < 4
-                                        ? status_src_names[dec->status_source]
-                                        : "?"));
+    json_object_set_new(
+        j, "status_source",
+        json_string(tsps_status_source_name(dec->status_source)));
     json_object_set_new(j, "method_kind",
                         json_string(tsps_method_kind_name(dec->method.kind)));
     tspsd_arena_free(&a);

@@ -670,6 +670,9 @@ typedef enum {
     TSPS_STATUS_SRC_HOURS        /* outside working hours */
 } tsps_status_source;
 
+/** "default", "manual", "calendar", "hours"; "invalid" otherwise. */
+TSPS_API const char *tsps_status_source_name(tsps_status_source s);
+
 /** The effective status of a user at a time. */
 typedef struct tsps_status_info {
     tsps_status status;
@@ -810,6 +813,9 @@ typedef enum {
     TSPS_CALLER_WITHHELD,  /* no CLI */
     TSPS_CALLER_AMBIGUOUS  /* contacts disagree, or a local number */
 } tsps_caller_kind;
+
+/** "known", "unknown", "withheld", "ambiguous"; "invalid" otherwise. */
+TSPS_API const char *tsps_caller_kind_name(tsps_caller_kind k);
 
 /** Steps of the pipeline, in order (DESIGN.md step 4). */
 typedef enum {
