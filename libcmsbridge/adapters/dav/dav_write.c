@@ -10,31 +10,6 @@
 
 #define WRITE_ATTEMPTS 5
 
-typedef struct card_hit {
-    const char *uid;
-    vc_card card;
-    int found;
-} card_hit;
-
-static int on_hit(void *arg, vc_card *k)
-{
-    card_hit *h = arg;
-
-    if (k->is_group || strcmp(k->c.uid, h->uid) != 0)
-        return 0;
-    h->card = *k;
-    memset(&h->card.members, 0, sizeof(h->card.members));
-    h->found = 1;
-    return 1;
-}
-
-static void quiet(void *arg, int line, const char *reason)
-{
-    (void)arg;
-    (void)line;
-    (void)reason;
-}
-
 static int noop(void *arg, const cmsb_change *ch)
 {
     (void)arg;
@@ -75,7 +50,7 @@ static int find_href(dav_src *s, const char *uid, vc_buf *href)
 /* One GET-edit-PUT round. 1 = written (or nothing to change), 0 = 412,
  * or a CMSB_E* error. */
 static int attempt(dav_src *s, const char *href, const char *uid,
-                   const char *code, card_hit *hit)
+                   const char *code, vc_card_hit *hit)
 {
     dav_reply get, put;
     vc_buf out = {0};
@@ -100,7 +75,7 @@ static int attempt(dav_src *s, const char *href, const char *uid,
     memset(hit, 0, sizeof(*hit));
     hit->uid = uid;
     rc = vc_parse(get.body.p != NULL ? get.body.p : "", get.body.len, &s->conf,
-                  href, on_hit, quiet, hit);
+                  href, vc_on_hit, vc_quiet, hit);
     if (rc == CMSB_ECANCELED)
         rc = CMSB_OK;
     if (rc == CMSB_OK && !hit->found)
@@ -177,7 +152,7 @@ int dav_write_code(cmsb_source *base, const char *uid, const char *code)
 {
     dav_src *s = (dav_src *)base;
     vc_buf href = {0};
-    card_hit *hit;
+    vc_card_hit *hit;
     int rc = CMSB_OK;
 
     if (!s->have_st)

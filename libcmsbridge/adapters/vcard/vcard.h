@@ -105,6 +105,18 @@ int vc_parse(const char *buf, size_t len, const vc_conf *conf,
              const char *uid_base, vc_card_fn card_fn, vc_err_fn err_fn,
              void *arg);
 
+/* Finding one card by uid with vc_parse(): pass vc_on_hit as card_fn and
+ * a vc_card_hit (uid set, the rest zero) as arg; found is set and card
+ * holds the first non-group card with that uid (members not kept). */
+typedef struct vc_card_hit {
+    const char *uid;
+    vc_card card;
+    int found;
+} vc_card_hit;
+int vc_on_hit(void *arg, vc_card *card);
+/* An err_fn that ignores errors (the sync reports them). */
+void vc_quiet(void *arg, int line, const char *reason);
+
 /* ---- codes (vcard_codes.c) ---- */
 
 /* Set card->c.code/code_source/code_detail from the forms on the card and

@@ -9,24 +9,6 @@
 
 #include "vcard_dir.h"
 
-typedef struct card_hit {
-    const char *uid;
-    vc_card card;
-    int found;
-} card_hit;
-
-static int on_hit(void *arg, vc_card *k)
-{
-    card_hit *h = arg;
-
-    if (k->is_group || strcmp(k->c.uid, h->uid) != 0)
-        return 0;
-    h->card = *k;
-    memset(&h->card.members, 0, sizeof(h->card.members));
-    h->found = 1;
-    return 1;
-}
-
 typedef struct groups_ctx {
     vc_map member; /* uid -> group code */
     vc_map file;   /* group code -> relative path */
@@ -53,17 +35,10 @@ static int on_group(void *arg, vc_card *k)
     return g->err != CMSB_OK;
 }
 
-static void quiet(void *arg, int line, const char *reason)
-{
-    (void)arg;
-    (void)line;
-    (void)reason;
-}
-
 /* Find the file holding card `uid` (and, with g, every group card).
  * "<uid>.vcf" is tried first: one card per file is the common layout. */
-static int locate(vcd_source *s, const char *uid, groups_ctx *g, card_hit *hit,
-                  char **relpath)
+static int locate(vcd_source *s, const char *uid, groups_ctx *g,
+                  vc_card_hit *hit, char **relpath)
 {
     vc_state st = {0};
     int rc = vc_state_scan(&st, s->root);
@@ -88,13 +63,13 @@ static int locate(vcd_source *s, const char *uid, groups_ctx *g, card_hit *hit,
             if (g != NULL && vc_has_kind(data, len)) {
                 g->path = st.f[i].path;
                 rc = vc_parse(data, len, &s->conf, st.f[i].path, on_group,
-                              quiet, g);
+                              vc_quiet, g);
                 if (rc == CMSB_OK)
                     rc = g->err;
             }
             if (rc == CMSB_OK && !hit->found) {
-                int r = vc_parse(data, len, &s->conf, st.f[i].path, on_hit,
-                                 quiet, hit);
+                int r = vc_parse(data, len, &s->conf, st.f[i].path, vc_on_hit,
+                                 vc_quiet, hit);
                 if (r != CMSB_OK && r != CMSB_ECANCELED)
                     rc = r;
                 if (hit->found) {
@@ -213,7 +188,7 @@ int vcd_write_code(cmsb_source *base, const char *uid, const char *code)
 {
     vcd_source *s = (vcd_source *)base;
     groups_ctx g;
-    card_hit *hit = calloc(1, sizeof(*hit));
+    vc_card_hit *hit = calloc(1, sizeof(*hit));
     char *rel = NULL, oldgroup[TSPS_CODE_MAX] = "";
     code_edit ce = {s, uid, code, TSPS_CODE_SRC_NONE, 0};
     int rc, src;
@@ -328,7 +303,7 @@ int vcd_related(cmsb_source *base, const char *uid, const cmsb_criteria *crit,
                 cmsb_item_cb cb, void *arg)
 {
     vcd_source *s = (vcd_source *)base;
-    card_hit *hit = calloc(1, sizeof(*hit));
+    vc_card_hit *hit = calloc(1, sizeof(*hit));
     rel_ctx r = {0};
     char *rel = NULL;
     int rc;

@@ -789,3 +789,22 @@ int vc_parse(const char *buf, size_t len, const vc_conf *conf,
     vc_buf_free(&x.dec);
     return rc;
 }
+
+int vc_on_hit(void *arg, vc_card *k)
+{
+    vc_card_hit *h = arg;
+
+    if (k->is_group || strcmp(k->c.uid, h->uid) != 0)
+        return 0;
+    h->card = *k;
+    memset(&h->card.members, 0, sizeof(h->card.members));
+    h->found = 1;
+    return 1;
+}
+
+void vc_quiet(void *arg, int line, const char *reason)
+{
+    (void)arg;
+    (void)line;
+    (void)reason;
+}
