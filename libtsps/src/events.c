@@ -216,16 +216,6 @@ out:
 /* ---- batches
  * ------------------------------------------------------------------ */
 
-struct tsps_batch {
-    tsps_engine *eng;
-    MDB_txn *txn;
-    int failed;
-    /* cache of the last user looked up */
-    char user_id[TSPS_ID_MAX];
-    uint32_t uid;
-    tsps_user user;
-};
-
 int tsps_batch_begin(tsps_engine *eng, tsps_batch **out)
 {
     tsps_batch *b;
@@ -282,7 +272,7 @@ static int batch_user(tsps_batch *b, const char *user_id)
 }
 
 /* A storage failure poisons the batch: LMDB's txn may be unusable. */
-static int batch_result(tsps_batch *b, int rc)
+int tsps__batch_result(tsps_batch *b, int rc)
 {
     if (rc == TSPS_ESTORE || rc == TSPS_ENOSPC || rc == TSPS_ENOMEM)
         b->failed = rc;
@@ -297,7 +287,7 @@ int tsps_batch_contact_put(tsps_batch *b, const char *user_id,
         return rc;
     if (c == NULL)
         return TSPS_EINVAL;
-    return batch_result(
+    return tsps__batch_result(
         b, tsps__contact_put_txn(b->eng, b->txn, b->uid, &b->user, c));
 }
 
@@ -311,7 +301,7 @@ int tsps_batch_contact_delete(tsps_batch *b, const char *user_id,
         strnlen(uid, TSPS_UID_MAX) == TSPS_UID_MAX)
         return TSPS_EINVAL;
     rc = tsps__contact_del_txn(b->eng, b->txn, b->uid, uid);
-    return batch_result(b, rc == TSPS_ENOTFOUND ? TSPS_OK : rc);
+    return tsps__batch_result(b, rc == TSPS_ENOTFOUND ? TSPS_OK : rc);
 }
 
 int tsps_batch_event_put(tsps_batch *b, const char *user_id,
@@ -322,7 +312,8 @@ int tsps_batch_event_put(tsps_batch *b, const char *user_id,
         return rc;
     if (e == NULL)
         return TSPS_EINVAL;
-    return batch_result(b, tsps__event_put_txn(b->eng, b->txn, b->uid, e));
+    return tsps__batch_result(b,
+                              tsps__event_put_txn(b->eng, b->txn, b->uid, e));
 }
 
 int tsps_batch_event_delete(tsps_batch *b, const char *user_id, const char *uid)
@@ -334,7 +325,7 @@ int tsps_batch_event_delete(tsps_batch *b, const char *user_id, const char *uid)
         strnlen(uid, TSPS_UID_MAX) == TSPS_UID_MAX)
         return TSPS_EINVAL;
     rc = tsps__event_del_txn(b->eng, b->txn, b->uid, uid);
-    return batch_result(b, rc == TSPS_ENOTFOUND ? TSPS_OK : rc);
+    return tsps__batch_result(b, rc == TSPS_ENOTFOUND ? TSPS_OK : rc);
 }
 
 /* Collect then delete: deleting while walking one DB and writing others
@@ -412,7 +403,7 @@ int tsps_batch_source_clear(tsps_batch *b, const char *user_id,
         rc = clear_source(b, source, 0);
     if (rc == TSPS_OK && events)
         rc = clear_source(b, source, 1);
-    return batch_result(b, rc);
+    return tsps__batch_result(b, rc);
 }
 
 int tsps_batch_cursor_set(tsps_batch *b, const char *key, const void *val,
@@ -431,7 +422,7 @@ int tsps_batch_cursor_set(tsps_batch *b, const char *key, const void *val,
     k.mv_data = (void *)key;
     v.mv_size = len;
     v.mv_data = (void *)val;
-    return batch_result(
+    return tsps__batch_result(
         b, tsps__mdb_err(mdb_put(b->txn, b->eng->dbi[DB_CURSORS], &k, &v, 0)));
 }
 

@@ -143,24 +143,13 @@ static int outcome_final(tsps_outcome o)
     return o != TSPS_OUTCOME_ROUTED && o != TSPS_OUTCOME_PENDING;
 }
 
-int tsps_history_append(tsps_engine *eng, const tsps_decision *d,
-                        tsps_outcome outcome, uint64_t *id)
+/* Encode an appended call into buf (no allocation). */
+static int encode_append(const tsps_decision *d, tsps_outcome outcome,
+                         uint8_t *buf, size_t cap, struct append_arg *a)
 {
-    uint8_t buf[APPEND_MAX];
-    tsps__wbuf w = {buf, sizeof(buf), 0, 0};
-    struct append_arg a;
-    int64_t start;
-    int rc;
+    tsps__wbuf w = {buf, cap, 0, 0};
+    int64_t start = d->at != 0 ? d->at : (int64_t)time(NULL);
 
-    if (id != NULL)
-        *id = 0;
-    if (eng == NULL || d == NULL || id == NULL ||
-        (unsigned)outcome >= TSPS_OUTCOME__COUNT ||
-        strnlen(d->user, TSPS_ID_MAX) == TSPS_ID_MAX)
-        return TSPS_EINVAL;
-    /* Encoded here, outside the write lock, with no allocation: the
-     * record of a redirect server's every call. */
-    start = d->at != 0 ? d->at : (int64_t)time(NULL);
     tsps__w8(&w, 1);
     tsps__w64(&w, (uint64_t)start);
     tsps__w64(&w, (uint64_t)(outcome_final(outcome) ? start : 0));
@@ -170,12 +159,56 @@ int tsps_history_append(tsps_engine *eng, const tsps_decision *d,
     tsps__w8(&w, 0); /* no original: not overridden yet */
     if (w.overflow)
         return TSPS_EINVAL;
-    a.d = d;
-    a.start = start;
-    a.rec = buf;
-    a.len = w.len;
-    a.id = 0;
-    rc = tsps__write(eng, 0, append_fn, &a);
+    a->d = d;
+    a->start = start;
+    a->rec = buf;
+    a->len = w.len;
+    a->id = 0;
+    return TSPS_OK;
+}
+
+static int append_args_ok(const tsps_decision *d, tsps_outcome outcome,
+                          uint64_t *id)
+{
+    if (id != NULL)
+        *id = 0;
+    return d != NULL && id != NULL && (unsigned)outcome < TSPS_OUTCOME__COUNT &&
+           strnlen(d->user, TSPS_ID_MAX) < TSPS_ID_MAX;
+}
+
+int tsps_history_append(tsps_engine *eng, const tsps_decision *d,
+                        tsps_outcome outcome, uint64_t *id)
+{
+    uint8_t buf[APPEND_MAX];
+    struct append_arg a;
+    int rc;
+
+    if (!append_args_ok(d, outcome, id) || eng == NULL)
+        return TSPS_EINVAL;
+    /* Encoded here, outside the write lock, with no allocation: the
+     * record of a redirect server's every call. */
+    rc = encode_append(d, outcome, buf, sizeof(buf), &a);
+    if (rc == TSPS_OK)
+        rc = tsps__write(eng, 0, append_fn, &a);
+    if (rc == TSPS_OK)
+        *id = a.id;
+    return rc;
+}
+
+int tsps_batch_history_append(tsps_batch *b, const tsps_decision *d,
+                              tsps_outcome outcome, uint64_t *id)
+{
+    uint8_t buf[APPEND_MAX];
+    struct append_arg a;
+    int rc;
+
+    if (!append_args_ok(d, outcome, id) || b == NULL)
+        return TSPS_EINVAL;
+    if (b->failed)
+        return TSPS_ESTATE;
+    rc = encode_append(d, outcome, buf, sizeof(buf), &a);
+    if (rc == TSPS_OK)
+        rc = tsps__batch_result(b, append_fn(b->eng, b->txn, &a));
     if (rc == TSPS_OK)
         *id = a.id;
     return rc;

@@ -335,6 +335,19 @@ int tsps__event_del_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
 int tsps__del_prefix(MDB_txn *txn, MDB_dbi dbi, const void *prefix,
                      size_t plen);
 
+/* A write batch (events.c); history.c appends calls through it too. */
+struct tsps_batch {
+    tsps_engine *eng;
+    MDB_txn *txn;
+    int failed;
+    /* cache of the last user looked up */
+    char user_id[TSPS_ID_MAX];
+    uint32_t uid;
+    tsps_user user;
+};
+/* Record a storage failure (the txn may be unusable); returns rc. */
+int tsps__batch_result(tsps_batch *b, int rc);
+
 /* Route helpers (route.c) used by history.c. */
 int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
                   int64_t now, tsps_decision *d);

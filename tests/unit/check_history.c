@@ -159,6 +159,36 @@ START_TEST(test_history_survives_reopen)
 }
 END_TEST
 
+START_TEST(test_history_group_commit)
+{
+    tsps_batch *b;
+    uint64_t ids[3], after;
+    tsps_call_record r;
+    tsps_decision d = fx_route("+4989111111", "+49301234567", T_MONDAY + 10);
+
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(
+            tsps_batch_history_append(b, &d, TSPS_OUTCOME_REDIRECTED, &ids[i]),
+            TSPS_OK);
+    ck_assert_uint_eq(ids[1], ids[0] + 1);
+    ck_assert_uint_eq(ids[2], ids[0] + 2);
+    ck_assert_int_eq(tsps_batch_commit(b), TSPS_OK);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(tsps_history_get(fx_eng, ids[i], &r), TSPS_OK);
+        ck_assert_str_eq(r.decision.code, "VIP");
+    }
+    /* an aborted batch leaves no calls behind */
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+    ck_assert_int_eq(
+        tsps_batch_history_append(b, &d, TSPS_OUTCOME_ROUTED, &after), TSPS_OK);
+    tsps_batch_abort(b);
+    ck_assert_int_eq(tsps_history_get(fx_eng, after, &r), TSPS_ENOTFOUND);
+    ck_assert_int_eq(tsps_batch_history_append(NULL, &d, 0, &after),
+                     TSPS_EINVAL);
+}
+END_TEST
+
 static Suite *history_suite(void)
 {
     Suite *s = suite_create("history");
@@ -168,6 +198,7 @@ static Suite *history_suite(void)
     tcase_add_test(tc, test_history_by_caller_any_format);
     tcase_add_test(tc, test_history_override_keeps_first_decision);
     tcase_add_test(tc, test_history_survives_reopen);
+    tcase_add_test(tc, test_history_group_commit);
     suite_add_tcase(s, tc);
     return s;
 }

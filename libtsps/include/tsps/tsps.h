@@ -1083,6 +1083,21 @@ TSPS_API int tsps_batch_source_clear(tsps_batch *b, const char *user_id,
 TSPS_API int tsps_batch_cursor_set(tsps_batch *b, const char *key,
                                    const void *val, size_t len);
 
+/**
+ * Append a call to history inside a batch (group commit, e.g. every call
+ * of one receive burst): the id is assigned now, the record is durable
+ * when the batch commits and gone if it is aborted (its id may then be
+ * given again). Answer the calls only after tsps_batch_commit().
+ *
+ * @param[out] id  the call id (never 0)
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
+ *         TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: a batch belongs to the thread that began it.
+ * Since: 0.1
+ */
+TSPS_API int tsps_batch_history_append(tsps_batch *b, const tsps_decision *d,
+                                       tsps_outcome outcome, uint64_t *id);
+
 /** Commit; the batch is freed whatever the result. */
 TSPS_API int tsps_batch_commit(tsps_batch *b);
 
