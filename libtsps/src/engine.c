@@ -316,12 +316,44 @@ static void maybe_grow(tsps_engine *eng)
         tsps__grow(eng);
 }
 
+/* A write from the thread that holds the open batch: a nested txn inside
+ * the batch's, so it commits (or is dropped) with the batch. */
+static int write_in_batch(tsps_engine *eng, int config, tsps__write_fn fn,
+                          void *arg)
+{
+    struct tsps_batch *b = eng->open_batch;
+    MDB_txn *child = NULL;
+    int rc;
+
+    if (b->failed)
+        return TSPS_ESTATE;
+    rc = tsps__mdb_err(mdb_txn_begin(eng->env, b->txn, 0, &child));
+    if (rc == TSPS_OK) {
+        rc = fn(eng, child, arg);
+        if (rc == TSPS_OK && config)
+            tsps__bump_gen(eng, child);
+        if (rc != TSPS_OK)
+            mdb_txn_abort(child);
+        else
+            rc = tsps__mdb_err(mdb_txn_commit(child));
+    }
+    if (rc == TSPS_OK && config) {
+        b->config_dirty = 1;
+        b->user_id[0] = '\0'; /* the batch's user cache may be stale */
+    }
+    if (rc == TSPS_ENOSPC || rc == TSPS_ESTORE)
+        b->failed = rc;
+    return rc;
+}
+
 int tsps__write(tsps_engine *eng, int config, tsps__write_fn fn, void *arg)
 {
     int rc = TSPS_OK;
 
     if (eng->flags & TSPS_OPEN_RDONLY)
         return TSPS_ESTATE;
+    if (atomic_load(&eng->batch_owner) == (unsigned long)pthread_self())
+        return write_in_batch(eng, config, fn, arg);
     pthread_mutex_lock(&eng->wlock);
     maybe_grow(eng);
     for (int attempt = 0; attempt < 8; attempt++) {

@@ -228,6 +228,8 @@ int tsps_batch_begin(tsps_engine *eng, tsps_batch **out)
         return TSPS_EINVAL;
     if (eng->flags & TSPS_OPEN_RDONLY)
         return TSPS_ESTATE;
+    if (atomic_load(&eng->batch_owner) == (unsigned long)pthread_self())
+        return TSPS_EBUSY; /* one batch per thread at a time */
     b = tsps__calloc(eng, 1, sizeof(*b));
     if (b == NULL)
         return TSPS_ENOMEM;
@@ -248,6 +250,8 @@ int tsps_batch_begin(tsps_engine *eng, tsps_batch **out)
         tsps__free(eng, b);
         return tsps__mdb_err(rc);
     }
+    eng->open_batch = b;
+    atomic_store(&eng->batch_owner, (unsigned long)pthread_self());
     *out = b;
     return TSPS_OK;
 }
@@ -433,12 +437,16 @@ int tsps_batch_commit(tsps_batch *b)
     if (b == NULL)
         return TSPS_EINVAL;
     eng = b->eng;
+    atomic_store(&eng->batch_owner, 0);
+    eng->open_batch = NULL;
     if (b->failed) {
         rc = b->failed;
         mdb_txn_abort(b->txn);
     } else {
         rc = tsps__mdb_err(mdb_txn_commit(b->txn));
     }
+    if (rc == TSPS_OK && b->config_dirty)
+        atomic_fetch_add(&eng->gen, 1);
     if (rc == TSPS_ENOSPC)
         tsps__grow(eng); /* so that the caller's retry fits */
     pthread_mutex_unlock(&eng->wlock);
@@ -454,6 +462,8 @@ void tsps_batch_abort(tsps_batch *b)
     if (b == NULL)
         return;
     eng = b->eng;
+    atomic_store(&eng->batch_owner, 0);
+    eng->open_batch = NULL;
     mdb_txn_abort(b->txn);
     if (b->failed == TSPS_ENOSPC)
         tsps__grow(eng);

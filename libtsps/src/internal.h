@@ -261,6 +261,10 @@ struct tsps_engine {
     tsps__snap *snap;
     pthread_mutex_t pool_lock;
     tsps__reader *pool;
+    /* The open batch and its thread (pthread_self(), 0 = none): writes
+     * from that thread join the batch instead of waiting for it. */
+    atomic_ulong batch_owner;
+    struct tsps_batch *open_batch;
 };
 
 void *tsps__malloc(tsps_engine *eng, size_t n);
@@ -344,6 +348,7 @@ struct tsps_batch {
     char user_id[TSPS_ID_MAX];
     uint32_t uid;
     tsps_user user;
+    int config_dirty; /* a joined write changed the configuration */
 };
 /* Record a storage failure (the txn may be unusable); returns rc. */
 int tsps__batch_result(tsps_batch *b, int rc);

@@ -189,6 +189,40 @@ START_TEST(test_history_group_commit)
 }
 END_TEST
 
+/* While a batch is open, the same thread's plain writes join it. */
+START_TEST(test_history_writes_join_open_batch)
+{
+    tsps_batch *b, *b2;
+    tsps_contact c;
+    tsps_decision d;
+    uint64_t id;
+    tsps_call_record r;
+
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, &b2), TSPS_EBUSY);
+    d = fx_route("+4989111111", "+49301234567", T_MONDAY);
+    ck_assert_int_eq(tsps_history_append(fx_eng, &d, TSPS_OUTCOME_ROUTED, &id),
+                     TSPS_OK);
+    fx_contact("alice", "c-new", "Nina New", "VIP", "+4940777777", NULL);
+    fx_rule("alice", "VIP", TSPS_STATUS_ANY, "voicemail");
+    /* not visible to readers before the commit */
+    ck_assert_int_eq(tsps_contact_get(fx_eng, "alice", "c-new", &c),
+                     TSPS_ENOTFOUND);
+    ck_assert_int_eq(tsps_history_get(fx_eng, id, &r), TSPS_ENOTFOUND);
+    ck_assert_int_eq(tsps_batch_commit(b), TSPS_OK);
+    ck_assert_int_eq(tsps_contact_get(fx_eng, "alice", "c-new", &c), TSPS_OK);
+    ck_assert_int_eq(tsps_history_get(fx_eng, id, &r), TSPS_OK);
+    /* the rule changed inside the batch applies after it */
+    d = fx_route("+4940777777", "+49301234567", T_MONDAY);
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_VOICEMAIL);
+    /* and an aborted batch drops what joined it */
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+    ck_assert_int_eq(tsps_contact_delete(fx_eng, "alice", "c-new"), TSPS_OK);
+    tsps_batch_abort(b);
+    ck_assert_int_eq(tsps_contact_get(fx_eng, "alice", "c-new", &c), TSPS_OK);
+}
+END_TEST
+
 static Suite *history_suite(void)
 {
     Suite *s = suite_create("history");
@@ -199,6 +233,7 @@ static Suite *history_suite(void)
     tcase_add_test(tc, test_history_override_keeps_first_decision);
     tcase_add_test(tc, test_history_survives_reopen);
     tcase_add_test(tc, test_history_group_commit);
+    tcase_add_test(tc, test_history_writes_join_open_batch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -169,6 +169,7 @@ struct tspsd_sip {
 
     /* UDP responses queued while a batch is processed (sendmmsg). */
     int batching;
+    tsps_batch *burst; /* the UDP burst's group commit, NULL if none */
     int nout;
     sip_src out_dst[SIP_UDP_BATCH];
     size_t out_len[SIP_UDP_BATCH];
@@ -238,5 +239,9 @@ void sip_net_flush(tspsd_sip *s);
 int sip_net_open(tspsd_sip *s);
 void sip_net_close(tspsd_sip *s);
 void sip_net_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n);
+
+/* Commit the burst's group commit now (before a handler that must read
+ * its own writes back, e.g. the registrar's 200 listing the bindings). */
+void sip_burst_end(tspsd_sip *s);
 
 #endif

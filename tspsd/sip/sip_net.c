@@ -100,6 +100,18 @@ static void udp_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n)
                 strerror(errno));
 }
 
+void sip_burst_end(tspsd_sip *s)
+{
+    int rc;
+    if (s->burst == NULL)
+        return;
+    rc = tsps_batch_commit(s->burst);
+    s->burst = NULL;
+    if (rc != TSPS_OK)
+        sip_log(s, TSPS_LOG_ERROR, "msg=\"sip burst commit failed\" err=%s",
+                tsps_errname(rc));
+}
+
 static void udp_read(evutil_socket_t fd, short what, void *arg)
 {
     tspsd_sip *s = arg;
@@ -121,6 +133,10 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
         if (n <= 0)
             break;
         s->batching = 1;
+        /* Group commit: the burst's store writes (history, bindings) join
+         * one batch, committed before any response of the burst leaves. */
+        if (tsps_batch_begin(s->eng, &s->burst) != TSPS_OK)
+            s->burst = NULL;
         for (int i = 0; i < n; i++) {
             src[i].addrlen = msgs[i].msg_hdr.msg_namelen;
             src[i].proto = SIP_PROTO_UDP;
@@ -135,6 +151,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
             p[len] = '\0';
             sip_process(s, p, len, &src[i]);
         }
+        sip_burst_end(s);
         s->batching = 0;
         sip_net_flush(s);
         if (n < SIP_UDP_BATCH)

@@ -296,6 +296,7 @@ static void copy_span(char *dst, size_t n, sip_span sp)
 
 void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
 {
+    sip_burst_end(s); /* the 200 lists the bindings just written */
     osip_message_t *m = msg;
     int64_t now = (int64_t)time(NULL);
     char user_id[TSPS_ID_MAX], label[TSPS_LABEL_MAX] = "", hdr[128];

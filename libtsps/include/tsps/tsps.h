@@ -1049,9 +1049,13 @@ typedef struct tsps_batch tsps_batch;
 /**
  * Begin a write batch: every write through it lands in one LMDB write
  * transaction, committed by tsps_batch_commit() or dropped by
- * tsps_batch_abort(). Other writers wait until it ends; readers do not.
+ * tsps_batch_abort(). Other threads' writes wait until it ends; readers do
+ * not. While it is open, the engine's other write functions called from
+ * the same thread join it: they return at once and are committed (or
+ * dropped) with the batch — group commit for a burst of calls.
  *
- * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTORE, TSPS_ENOMEM
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTORE, TSPS_ENOMEM, TSPS_EBUSY (this
+ *         thread already has a batch open)
  * Thread-safety: a batch belongs to the thread that began it.
  * Since: 0.1
  */
