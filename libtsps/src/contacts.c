@@ -156,8 +156,59 @@ static int prepare_contact(tsps_engine *eng, const tsps_user *u,
     return TSPS_OK;
 }
 
+static int defer_entry(struct tsps_batch *b, const uint8_t *key,
+                       const uint8_t *val, size_t vlen)
+{
+    struct tsps__ientry *e;
+    if (vlen > sizeof(e->val))
+        return TSPS_EINVAL;
+    if (b->ndefer == b->defer_cap) {
+        size_t cap = b->defer_cap ? b->defer_cap * 2 : 1024;
+        void *n = realloc(b->defer, cap * sizeof(*b->defer));
+        if (n == NULL)
+            return TSPS_ENOMEM;
+        b->defer = n;
+        b->defer_cap = cap;
+    }
+    e = &b->defer[b->ndefer++];
+    memcpy(e->key, key, 12);
+    e->vlen = (uint16_t)vlen;
+    memcpy(e->val, val, vlen);
+    return TSPS_OK;
+}
+
+static int cmp_ientry(const void *x, const void *y)
+{
+    const struct tsps__ientry *a = x, *b = y;
+    int c = memcmp(a->key, b->key, 12);
+    if (c != 0)
+        return c;
+    c = memcmp(a->val, b->val, a->vlen < b->vlen ? a->vlen : b->vlen);
+    return c != 0 ? c : (int)a->vlen - (int)b->vlen;
+}
+
+int tsps__batch_flush(struct tsps_batch *b)
+{
+    int rc = TSPS_OK;
+    if (b->ndefer == 0)
+        return TSPS_OK;
+    qsort(b->defer, b->ndefer, sizeof(*b->defer), cmp_ientry);
+    for (size_t i = 0; i < b->ndefer && rc == TSPS_OK; i++) {
+        MDB_val k = {12, b->defer[i].key};
+        MDB_val v = {b->defer[i].vlen, b->defer[i].val};
+        int mrc = mdb_put(b->txn, b->eng->dbi[DB_CIDX], &k, &v, MDB_NODUPDATA);
+        if (mrc != MDB_SUCCESS && mrc != MDB_KEYEXIST)
+            rc = tsps__mdb_err(mrc);
+    }
+    b->ndefer = 0;
+    if (rc != TSPS_OK)
+        b->failed = rc;
+    return rc;
+}
+
 int tsps__contact_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
-                          const tsps_user *u, const tsps_contact *in)
+                          const tsps_user *u, const tsps_contact *in,
+                          struct tsps_batch *defer)
 {
     tsps_contact c, old;
     uint8_t kb[4 + TSPS_UID_MAX], vb[8192], ib[512];
@@ -168,6 +219,8 @@ int tsps__contact_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
     if (rc != TSPS_OK)
         return rc;
     rc = load_contact(eng, txn, uid, c.uid, &old);
+    if (rc == TSPS_OK && defer != NULL)
+        rc = tsps__batch_flush(defer); /* the old entries may be queued */
     if (rc == TSPS_OK)
         rc = unindex(eng, txn, uid, &old);
     else if (rc == TSPS_ENOTFOUND)
@@ -188,6 +241,12 @@ int tsps__contact_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
         uint8_t ck[12];
         MDB_val k2 = {12, ck}, v2 = {cidx_val(ib, &c), ib};
         cidx_key(ck, uid, tsps__e164_key(c.numbers[i]));
+        if (defer != NULL) {
+            rc = defer_entry(defer, ck, ib, v2.mv_size);
+            if (rc != TSPS_OK)
+                return rc;
+            continue;
+        }
         rc = mdb_put(txn, eng->dbi[DB_CIDX], &k2, &v2, MDB_NODUPDATA);
         if (rc != MDB_SUCCESS && rc != MDB_KEYEXIST)
             return tsps__mdb_err(rc);
@@ -212,7 +271,7 @@ static int contact_put_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     if (rc == TSPS_OK)
         rc = tsps__user_load(eng, txn, uid, &u);
     if (rc == TSPS_OK)
-        rc = tsps__contact_put_txn(eng, txn, uid, &u, a->c);
+        rc = tsps__contact_put_txn(eng, txn, uid, &u, a->c, NULL);
     return rc;
 }
 
@@ -257,7 +316,7 @@ static int contact_code_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     strcpy(c.code, a->code);
     c.code_source = a->code[0] != '\0' ? a->src : TSPS_CODE_SRC_NONE;
     c.code_detail[0] = '\0';
-    return tsps__contact_put_txn(eng, txn, uid, &u, &c);
+    return tsps__contact_put_txn(eng, txn, uid, &u, &c, NULL);
 }
 
 int tsps_contact_set_code(tsps_engine *eng, const char *user_id,

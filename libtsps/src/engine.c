@@ -327,6 +327,10 @@ static int write_in_batch(tsps_engine *eng, int config, tsps__write_fn fn,
 
     if (b->failed)
         return TSPS_ESTATE;
+    /* a joined write may read or delete index entries still queued */
+    rc = tsps__batch_flush(b);
+    if (rc != TSPS_OK)
+        return rc;
     rc = tsps__mdb_err(mdb_txn_begin(eng->env, b->txn, 0, &child));
     if (rc == TSPS_OK) {
         rc = fn(eng, child, arg);

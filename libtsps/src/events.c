@@ -292,7 +292,7 @@ int tsps_batch_contact_put(tsps_batch *b, const char *user_id,
     if (c == NULL)
         return TSPS_EINVAL;
     return tsps__batch_result(
-        b, tsps__contact_put_txn(b->eng, b->txn, b->uid, &b->user, c));
+        b, tsps__contact_put_txn(b->eng, b->txn, b->uid, &b->user, c, b));
 }
 
 int tsps_batch_contact_delete(tsps_batch *b, const char *user_id,
@@ -304,7 +304,9 @@ int tsps_batch_contact_delete(tsps_batch *b, const char *user_id,
     if (uid == NULL || uid[0] == '\0' ||
         strnlen(uid, TSPS_UID_MAX) == TSPS_UID_MAX)
         return TSPS_EINVAL;
-    rc = tsps__contact_del_txn(b->eng, b->txn, b->uid, uid);
+    rc = tsps__batch_flush(b);
+    if (rc == TSPS_OK)
+        rc = tsps__contact_del_txn(b->eng, b->txn, b->uid, uid);
     return tsps__batch_result(b, rc == TSPS_ENOTFOUND ? TSPS_OK : rc);
 }
 
@@ -346,6 +348,9 @@ static int clear_source(tsps_batch *b, const char *source, int events)
     size_t n = 0, cap = 0;
     int rc;
 
+    rc = tsps__batch_flush(b);
+    if (rc != TSPS_OK)
+        return rc;
     tsps__be32(pfx, b->uid);
     rc = mdb_cursor_open(b->txn, b->eng->dbi[events ? DB_EVENTS : DB_CONTACTS],
                          &cur);
@@ -437,6 +442,8 @@ int tsps_batch_commit(tsps_batch *b)
     if (b == NULL)
         return TSPS_EINVAL;
     eng = b->eng;
+    if (!b->failed)
+        tsps__batch_flush(b);
     atomic_store(&eng->batch_owner, 0);
     eng->open_batch = NULL;
     if (b->failed) {
@@ -452,6 +459,7 @@ int tsps_batch_commit(tsps_batch *b)
     pthread_mutex_unlock(&eng->wlock);
     if (rc == TSPS_OK)
         tsps__readers_release(eng);
+    free(b->defer);
     tsps__free(eng, b);
     return rc;
 }
@@ -468,5 +476,6 @@ void tsps_batch_abort(tsps_batch *b)
     if (b->failed == TSPS_ENOSPC)
         tsps__grow(eng);
     pthread_mutex_unlock(&eng->wlock);
+    free(b->defer);
     tsps__free(eng, b);
 }

@@ -327,8 +327,12 @@ const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
                                    tsps_status st, const char *code);
 
 /* Contacts/events inside a write txn (contacts.c), shared with batches. */
+/* `defer` non-NULL (a batch): new index entries are queued in the batch
+ * and inserted in key order by tsps__batch_flush(), which is much faster
+ * for a bulk load than inserts in arrival order. */
 int tsps__contact_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
-                          const tsps_user *u, const tsps_contact *c);
+                          const tsps_user *u, const tsps_contact *c,
+                          struct tsps_batch *defer);
 int tsps__contact_del_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
                           const char *cuid);
 int tsps__event_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
@@ -349,7 +353,18 @@ struct tsps_batch {
     uint32_t uid;
     tsps_user user;
     int config_dirty; /* a joined write changed the configuration */
+    /* contact index entries waiting to be inserted in key order */
+    struct tsps__ientry *defer;
+    size_t ndefer, defer_cap;
 };
+struct tsps__ientry {
+    uint8_t key[12];
+    uint16_t vlen;
+    uint8_t val[300];
+};
+/* Insert the queued index entries (sorted) into the batch's txn. Called
+ * before anything that reads or deletes index entries, and at commit. */
+int tsps__batch_flush(struct tsps_batch *b);
 /* Record a storage failure (the txn may be unusable); returns rc. */
 int tsps__batch_result(tsps_batch *b, int rc);
 

@@ -472,6 +472,54 @@ START_TEST(test_null_arguments_everywhere)
 }
 END_TEST
 
+/* Index entries of a batch are inserted in key order at commit; a contact
+ * changed or deleted again in the same batch must leave no stale entry. */
+START_TEST(test_batch_index_changes_within_one_batch)
+{
+    tsps_batch *b;
+    tsps_contact c;
+    char seen[256];
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+    for (int round = 0; round < 2; round++) {
+        tsps_contact_init(&c);
+        strcpy(c.uid, "moving");
+        strcpy(c.code, round == 0 ? "VIP" : "FAMILY");
+        strcpy(c.numbers[0], round == 0 ? "+4930111000" : "+4930222000");
+        c.nnumbers = 1;
+        ck_assert_int_eq(tsps_batch_contact_put(b, "alice", &c), TSPS_OK);
+    }
+    tsps_contact_init(&c);
+    strcpy(c.uid, "gone");
+    strcpy(c.numbers[0], "+4930333000");
+    c.nnumbers = 1;
+    ck_assert_int_eq(tsps_batch_contact_put(b, "alice", &c), TSPS_OK);
+    ck_assert_int_eq(tsps_batch_contact_delete(b, "alice", "gone"), TSPS_OK);
+    for (int i = 0; i < 500; i++) { /* enough to be sorted */
+        tsps_contact_init(&c);
+        snprintf(c.uid, sizeof(c.uid), "bulk-%d", i);
+        snprintf(c.numbers[0], sizeof(c.numbers[0]), "+4989%07d",
+                 (i * 7919) % 1000000);
+        c.nnumbers = 1;
+        ck_assert_int_eq(tsps_batch_contact_put(b, "alice", &c), TSPS_OK);
+    }
+    ck_assert_int_eq(tsps_batch_commit(b), TSPS_OK);
+    seen[0] = '\0';
+    tsps_contact_find_number(fx_eng, "alice", "+4930111000", collect_cb, seen);
+    ck_assert_str_eq(seen, "");
+    tsps_contact_find_number(fx_eng, "alice", "+4930222000", collect_cb, seen);
+    ck_assert_str_eq(seen, "moving;");
+    seen[0] = '\0';
+    tsps_contact_find_number(fx_eng, "alice", "+4930333000", collect_cb, seen);
+    ck_assert_str_eq(seen, "");
+    {
+        tsps_decision d = fx_route("+4930222000", "+49301234567", T_MONDAY);
+        ck_assert_str_eq(d.code, "FAMILY");
+        d = fx_route("+49890007919", "+49301234567", T_MONDAY);
+        ck_assert_str_eq(d.contact_uid, "bulk-1");
+    }
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -488,6 +536,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_kv_store);
     tcase_add_test(tc, test_map_grows_under_load);
     tcase_add_test(tc, test_null_arguments_everywhere);
+    tcase_add_test(tc, test_batch_index_changes_within_one_batch);
     suite_add_tcase(s, tc);
     return s;
 }
