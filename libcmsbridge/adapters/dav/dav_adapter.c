@@ -169,25 +169,11 @@ static int changes_src(cmsb_source *base, const char *since, cmsb_change_cb cb,
     return dav_changes((dav_src *)base, since, cb, arg);
 }
 
-typedef struct list_ctx {
-    cmsb_contact_cb cb;
-    void *arg;
-} list_ctx;
-
-static int only_contacts(void *arg, const cmsb_change *ch)
-{
-    list_ctx *l = arg;
-
-    if (ch->kind != CMSB_CHANGE_CONTACT_PUT)
-        return 0;
-    return l->cb(l->arg, ch->contact);
-}
-
 static int contacts_src(cmsb_source *base, cmsb_contact_cb cb, void *arg)
 {
-    list_ctx l = {cb, arg};
+    vc_list_ctx l = {cb, arg};
 
-    return dav_changes((dav_src *)base, NULL, only_contacts, &l);
+    return dav_changes((dav_src *)base, NULL, vc_only_contacts, &l);
 }
 
 /* ---- events in a window: calendar-query, expanded locally ---- */

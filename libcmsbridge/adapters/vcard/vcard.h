@@ -114,6 +114,14 @@ typedef struct vc_card_hit {
     int found;
 } vc_card_hit;
 int vc_on_hit(void *arg, vc_card *card);
+/* A full contact listing from an adapter's change walk (no cursor): pass
+ * vc_only_contacts as the change callback and a vc_list_ctx as its arg. */
+typedef struct vc_list_ctx {
+    cmsb_contact_cb cb;
+    void *arg;
+} vc_list_ctx;
+int vc_only_contacts(void *arg, const cmsb_change *ch);
+
 /* An err_fn that ignores errors (the sync reports them). */
 void vc_quiet(void *arg, int line, const char *reason);
 

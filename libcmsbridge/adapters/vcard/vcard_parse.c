@@ -808,3 +808,12 @@ void vc_quiet(void *arg, int line, const char *reason)
     (void)line;
     (void)reason;
 }
+
+int vc_only_contacts(void *arg, const cmsb_change *ch)
+{
+    vc_list_ctx *l = arg;
+
+    if (ch->kind != CMSB_CHANGE_CONTACT_PUT)
+        return 0;
+    return l->cb(l->arg, ch->contact);
+}
