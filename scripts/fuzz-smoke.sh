@@ -16,7 +16,7 @@ for src in tests/fuzz/fuzz_*.c; do
   work=$(mktemp -d)
   [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
   echo "fuzz: $name ${secs}s"
-  build/fuzz/tests/fuzz/"$name" -max_total_time="$secs" -max_len=8192 \
+  build/fuzz/tests/fuzz/"$name" -max_total_time="$secs" -timeout=30 -max_len=8192 \
     -print_final_stats=0 "$work" >"$work.log" 2>&1 || {
       tail -40 "$work.log"; echo "fuzz: $name FAILED"; exit 1; }
   rm -rf "$work" "$work.log"

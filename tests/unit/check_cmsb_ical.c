@@ -176,6 +176,54 @@ START_TEST(test_unbounded_rule_is_bounded)
 }
 END_TEST
 
+/* Two RRULEs, two EXDATEs and two RDATEs on one event: every rule is
+ * expanded and every exclusion applies (libical's one-cursor-per-component
+ * used to make the EXDATE lookup end the RRULE walk after the first rule). */
+START_TEST(test_several_rules_and_exdates)
+{
+    evs *v = calloc(1, sizeof(*v));
+    const char *ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:multi\n"
+                      "DTSTART:20260105T090000Z\nDTEND:20260105T100000Z\n"
+                      "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4\n"
+                      "RRULE:FREQ=WEEKLY;BYDAY=TH;COUNT=4\n"
+                      "EXDATE:20260112T090000Z\nEXDATE:20260115T090000Z\n"
+                      "RDATE:20260203T090000Z\nRDATE:20260204T090000Z\n"
+                      "END:VEVENT\nEND:VCALENDAR\n";
+
+    ck_assert_int_eq(
+        vc_ical_expand(ics, strlen(ics), JAN1, APR1, "UTC", on_ev, on_err, v),
+        CMSB_OK);
+    /* Mondays 5, 12x, 19, 26; Thursdays 8, 15x, 22, 29; RDATEs 3 Feb, 4 Feb */
+    ck_assert_int_eq(v->n, 8);
+    ck_assert_ptr_nonnull(find(v, "multi/20260129T090000Z"));
+    ck_assert_ptr_nonnull(find(v, "multi/20260204T090000Z"));
+    ck_assert_ptr_null(find(v, "multi/20260112T090000Z"));
+    ck_assert_ptr_null(find(v, "multi/20260115T090000Z"));
+    free(v);
+}
+END_TEST
+
+/* A rule libical cannot use is reported and the next one still runs (the
+ * error lookup moved libical's cursor: the walk ended early, or, when the
+ * event carried X-LIC-ERROR lines, started over forever). */
+START_TEST(test_bad_rule_then_good_rule)
+{
+    evs *v = calloc(1, sizeof(*v));
+    const char *ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:bad\n"
+                      "DTSTART:20260105T090000Z\nDTEND:20260105T100000Z\n"
+                      "RRULE:FREQ=DAILY;BYWEEKNO=2\n"
+                      "RRULE:FREQ=DAILY;COUNT=3\n"
+                      "END:VEVENT\nEND:VCALENDAR\n";
+
+    ck_assert_int_eq(
+        vc_ical_expand(ics, strlen(ics), JAN1, APR1, "UTC", on_ev, on_err, v),
+        CMSB_OK);
+    ck_assert_int_eq(v->n, 3);
+    ck_assert_ptr_nonnull(find(v, "bad/20260107T090000Z"));
+    free(v);
+}
+END_TEST
+
 static Suite *ical_suite(void)
 {
     Suite *s = suite_create("cmsb_ical");
@@ -187,6 +235,8 @@ static Suite *ical_suite(void)
     tcase_add_test(tc, test_window_clips);
     tcase_add_test(tc, test_not_icalendar);
     tcase_add_test(tc, test_unbounded_rule_is_bounded);
+    tcase_add_test(tc, test_several_rules_and_exdates);
+    tcase_add_test(tc, test_bad_rule_then_good_rule);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -14,6 +14,7 @@
 /* Bounds that keep a hostile or broken RRULE from running away. */
 #define MAX_STEPS     20000 /* iterator steps per rule */
 #define MAX_INSTANCES 5000  /* instances per event in one window */
+#define MAX_RULES     256   /* RRULE, RDATE, EXDATE lines kept per event */
 
 typedef struct vev {
     icalcomponent *comp;
@@ -193,24 +194,38 @@ static int has_override(const xctx *x, const char *uid, int64_t t)
     return 0;
 }
 
-static int excluded(icalcomponent *c, int64_t t, icaltimezone *deflt)
+/* The properties of one kind, gathered before any of them is used: libical
+ * keeps a single property cursor per component, and every lookup on the
+ * component (EXDATE, X-LIC-ERROR, DTSTART ...) moves it, so a loop that
+ * walks RRULEs with get_next_property while doing anything else on the
+ * component skips or repeats rules. At most `cap` are kept. */
+static size_t props_of(icalcomponent *c, icalproperty_kind kind,
+                       icalproperty **out, size_t cap)
 {
-    for (icalproperty *p =
-             icalcomponent_get_first_property(c, ICAL_EXDATE_PROPERTY);
-         p != NULL;
-         p = icalcomponent_get_next_property(c, ICAL_EXDATE_PROPERTY))
-        if (to_utc(icalproperty_get_datetime_with_component(p, c), deflt) == t)
+    size_t n = 0;
+
+    for (icalproperty *p = icalcomponent_get_first_property(c, kind);
+         p != NULL && n < cap; p = icalcomponent_get_next_property(c, kind))
+        out[n++] = p;
+    return n;
+}
+
+static int excluded(const int64_t *ex, size_t nex, int64_t t)
+{
+    for (size_t i = 0; i < nex; i++)
+        if (ex[i] == t)
             return 1;
     return 0;
 }
 
 /* An occurrence of a master at local time `occ`. */
-static int occurrence(xctx *x, const vev *e, tsps_event *ev,
-                      struct icaltimetype occ, int64_t dur, int *count)
+static int occurrence(xctx *x, const vev *e, const int64_t *ex, size_t nex,
+                      tsps_event *ev, struct icaltimetype occ, int64_t dur,
+                      int *count)
 {
     int64_t t = to_utc(occ, x->deflt);
 
-    if (excluded(e->comp, t, x->deflt) || has_override(x, e->uid, t))
+    if (excluded(ex, nex, t) || has_override(x, e->uid, t))
         return 0;
     if (++*count > MAX_INSTANCES)
         return 1;
@@ -225,6 +240,9 @@ static void expand_master(xctx *x, const vev *e)
     int64_t start, dur;
     int count = 0;
     tsps_event ev;
+    icalproperty *rrules[MAX_RULES], *rdates[MAX_RULES], *exprops[MAX_RULES];
+    int64_t ex[MAX_RULES];
+    size_t nrr, nrd, nex;
 
     if (icaltime_is_null_time(ds)) {
         report(x, e, "VEVENT without a valid DTSTART");
@@ -237,12 +255,15 @@ static void expand_master(xctx *x, const vev *e)
         report(x, e, "DTEND before DTSTART");
         return;
     }
+    nrr = props_of(c, ICAL_RRULE_PROPERTY, rrules, MAX_RULES);
+    nrd = props_of(c, ICAL_RDATE_PROPERTY, rdates, MAX_RULES);
+    nex = props_of(c, ICAL_EXDATE_PROPERTY, exprops, MAX_RULES);
+    for (size_t i = 0; i < nex; i++)
+        ex[i] = to_utc(icalproperty_get_datetime_with_component(exprops[i], c),
+                       x->deflt);
     fill_common(x, &ev, c);
-    for (icalproperty *p =
-             icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY);
-         p != NULL && !x->stop;
-         p = icalcomponent_get_next_property(c, ICAL_RRULE_PROPERTY)) {
-        struct icalrecurrencetype rr = icalproperty_get_rrule(p);
+    for (size_t i = 0; i < nrr && !x->stop; i++) {
+        struct icalrecurrencetype rr = icalproperty_get_rrule(rrules[i]);
         icalrecur_iterator *it = icalrecur_iterator_new(rr, ds);
         struct icaltimetype occ;
         if (it == NULL) {
@@ -267,26 +288,24 @@ static void expand_master(xctx *x, const vev *e)
                 break;
             if (to_utc(occ, x->deflt) == start)
                 continue; /* DTSTART is emitted once, below */
-            if (occurrence(x, e, &ev, occ, dur, &count))
+            if (occurrence(x, e, ex, nex, &ev, occ, dur, &count))
                 break;
         }
         icalrecur_iterator_free(it);
     }
-    for (icalproperty *p =
-             icalcomponent_get_first_property(c, ICAL_RDATE_PROPERTY);
-         p != NULL && !x->stop;
-         p = icalcomponent_get_next_property(c, ICAL_RDATE_PROPERTY)) {
+    for (size_t i = 0; i < nrd && !x->stop; i++) {
+        icalproperty *p = rdates[i];
         struct icaltimetype t = icalproperty_get_datetime_with_component(p, c);
         if (icaltime_is_null_time(t)) {
             struct icaldatetimeperiodtype dp = icalproperty_get_rdate(p);
             t = dp.period.start;
         }
         if (!icaltime_is_null_time(t) && to_utc(t, x->deflt) != start)
-            occurrence(x, e, &ev, t, dur, &count);
+            occurrence(x, e, ex, nex, &ev, t, dur, &count);
     }
     /* DTSTART is always the first instance (RFC 5545 3.8.5.3). */
     if (!x->stop)
-        occurrence(x, e, &ev, ds, dur, &count);
+        occurrence(x, e, ex, nex, &ev, ds, dur, &count);
 }
 
 static void expand_override(xctx *x, const vev *e)
