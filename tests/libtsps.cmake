@@ -1,11 +1,18 @@
 # libtsps: the engine suites.
-foreach(_s route store method history crash abi)
+foreach(_s route store method history crash abi cache)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/check_${_s}.c)
     tsps_add_check(check_${_s} SOURCES unit/check_${_s}.c LIBS tsps_static)
   endif()
 endforeach()
 if(TARGET check_store)
   target_link_libraries(check_store PRIVATE lmdb)
+endif()
+# The route suite again with the contact index read from LMDB, not from the
+# table in memory (the path of read-only engines).
+if(TARGET check_route)
+  add_test(NAME check_route_store_index COMMAND check_route)
+  set_tests_properties(check_route_store_index PROPERTIES
+    ENVIRONMENT "CK_FORK=yes;CK_DEFAULT_TIMEOUT=60;TSPS_TEST_NO_CONTACT_CACHE=1")
 endif()
 
 # examples/embed routes as documented in README.

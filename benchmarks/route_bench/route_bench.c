@@ -1,6 +1,7 @@
 /* route_bench: the routing hot path on a store of U users x C contacts.
  *
  *   route_bench [--users N] [--contacts TOTAL] [--routes N] [--dir PATH]
+ *               [--no-contact-cache]
  *
  * Builds the store (bulk load timed), routes a mix of 80% known and 20%
  * unknown callers on one thread, and measures the same chain of lookups in
@@ -204,6 +205,13 @@ int main(int argc, char **argv)
     uint64_t sink = 0;
     int rc;
 
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--no-contact-cache") == 0) {
+            cfg.flags |= TSPS_OPEN_NO_CONTACT_CACHE;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+            argc--;
+            i--;
+        }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--users") == 0)
             nusers = strtoull(argv[i + 1], NULL, 10);
@@ -225,7 +233,7 @@ int main(int argc, char **argv)
             return 1;
     }
     cfg.path = dir;
-    cfg.flags = TSPS_OPEN_NOSYNC;
+    cfg.flags |= TSPS_OPEN_NOSYNC;
     cfg.map_size = (size_t)(ncontacts * 600 + (64u << 20));
     rc = tsps_engine_open(&cfg, &eng);
     if (rc != TSPS_OK) {

@@ -82,7 +82,9 @@ static int unindex(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
         v.mv_size = cidx_val(vb, old);
         v.mv_data = vb;
         rc = mdb_del(txn, eng->dbi[DB_CIDX], &k, &v);
-        if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+        if (rc == MDB_SUCCESS)
+            tsps__cj_del(eng, uid, key, vb, v.mv_size);
+        else if (rc != MDB_NOTFOUND)
             return tsps__mdb_err(rc);
     }
     return TSPS_OK;
@@ -197,7 +199,11 @@ int tsps__batch_flush(struct tsps_batch *b)
         MDB_val k = {12, b->defer[i].key};
         MDB_val v = {b->defer[i].vlen, b->defer[i].val};
         int mrc = mdb_put(b->txn, b->eng->dbi[DB_CIDX], &k, &v, MDB_NODUPDATA);
-        if (mrc != MDB_SUCCESS && mrc != MDB_KEYEXIST)
+        if (mrc == MDB_SUCCESS)
+            tsps__cj_put(b->eng, tsps__rd32(b->defer[i].key),
+                         tsps__rd64(b->defer[i].key + 4), b->defer[i].val,
+                         b->defer[i].vlen);
+        else if (mrc != MDB_KEYEXIST)
             rc = tsps__mdb_err(mrc);
     }
     b->ndefer = 0;
@@ -248,7 +254,10 @@ int tsps__contact_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
             continue;
         }
         rc = mdb_put(txn, eng->dbi[DB_CIDX], &k2, &v2, MDB_NODUPDATA);
-        if (rc != MDB_SUCCESS && rc != MDB_KEYEXIST)
+        if (rc == MDB_SUCCESS)
+            tsps__cj_put(eng, uid, tsps__e164_key(c.numbers[i]), ib,
+                         v2.mv_size);
+        else if (rc != MDB_KEYEXIST)
             return tsps__mdb_err(rc);
     }
     return TSPS_OK;

@@ -245,6 +245,8 @@ int tsps_engine_open(const tsps_config *cfg, tsps_engine **out)
             eng->map_size = info.me_mapsize;
     }
     rc = setup_store(eng);
+    if (rc == TSPS_OK)
+        rc = tsps__cmem_open(eng);
     if (rc != TSPS_OK)
         goto cleanup;
     *out = eng;
@@ -265,6 +267,7 @@ void tsps_engine_close(tsps_engine *eng)
         tsps__reader_free(eng, r);
     }
     tsps__snap_release(eng, eng->snap);
+    tsps__cmem_close(eng);
     if (eng->env != NULL)
         mdb_env_close(eng->env);
     pthread_mutex_destroy(&eng->wlock);
@@ -323,6 +326,7 @@ static int write_in_batch(tsps_engine *eng, int config, tsps__write_fn fn,
 {
     struct tsps_batch *b = eng->open_batch;
     MDB_txn *child = NULL;
+    size_t mark;
     int rc;
 
     if (b->failed)
@@ -331,6 +335,7 @@ static int write_in_batch(tsps_engine *eng, int config, tsps__write_fn fn,
     rc = tsps__batch_flush(b);
     if (rc != TSPS_OK)
         return rc;
+    mark = tsps__cj_mark(eng);
     rc = tsps__mdb_err(mdb_txn_begin(eng->env, b->txn, 0, &child));
     if (rc == TSPS_OK) {
         rc = fn(eng, child, arg);
@@ -341,6 +346,8 @@ static int write_in_batch(tsps_engine *eng, int config, tsps__write_fn fn,
         else
             rc = tsps__mdb_err(mdb_txn_commit(child));
     }
+    if (rc != TSPS_OK)
+        tsps__cj_rewind(eng, mark); /* the child's index changes are gone */
     if (rc == TSPS_OK && config) {
         b->config_dirty = 1;
         b->user_id[0] = '\0'; /* the batch's user cache may be stale */
@@ -363,6 +370,7 @@ int tsps__write(tsps_engine *eng, int config, tsps__write_fn fn, void *arg)
     for (int attempt = 0; attempt < 8; attempt++) {
         MDB_txn *txn = NULL;
         int mrc = mdb_txn_begin(eng->env, NULL, 0, &txn);
+        tsps__cj_reset(eng);
         if (mrc != MDB_SUCCESS) {
             rc = tsps__mdb_err(mrc);
             break;
@@ -381,6 +389,10 @@ int tsps__write(tsps_engine *eng, int config, tsps__write_fn fn, void *arg)
         if (tsps__grow(eng) != TSPS_OK)
             break;
     }
+    if (rc == TSPS_OK)
+        tsps__cj_commit(eng);
+    else
+        tsps__cj_reset(eng);
     if (rc == TSPS_OK && config)
         atomic_fetch_add(&eng->gen, 1);
     pthread_mutex_unlock(&eng->wlock);

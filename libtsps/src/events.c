@@ -250,6 +250,7 @@ int tsps_batch_begin(tsps_engine *eng, tsps_batch **out)
         tsps__free(eng, b);
         return tsps__mdb_err(rc);
     }
+    tsps__cj_reset(eng);
     eng->open_batch = b;
     atomic_store(&eng->batch_owner, (unsigned long)pthread_self());
     *out = b;
@@ -452,6 +453,10 @@ int tsps_batch_commit(tsps_batch *b)
     } else {
         rc = tsps__mdb_err(mdb_txn_commit(b->txn));
     }
+    if (rc == TSPS_OK)
+        tsps__cj_commit(eng);
+    else
+        tsps__cj_reset(eng);
     if (rc == TSPS_OK && b->config_dirty)
         atomic_fetch_add(&eng->gen, 1);
     if (rc == TSPS_ENOSPC)
@@ -473,6 +478,7 @@ void tsps_batch_abort(tsps_batch *b)
     atomic_store(&eng->batch_owner, 0);
     eng->open_batch = NULL;
     mdb_txn_abort(b->txn);
+    tsps__cj_reset(eng);
     if (b->failed == TSPS_ENOSPC)
         tsps__grow(eng);
     pthread_mutex_unlock(&eng->wlock);

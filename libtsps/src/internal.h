@@ -243,6 +243,23 @@ typedef struct tsps__reader {
 
 enum { RCUR_CIDX = 0, RCUR_EVENTS = 1, RCUR_REGS = 2 };
 
+/* The contact index in memory (cmem.c). */
+struct tsps__cmem;
+typedef struct tsps__cidx_hit {
+    int n;        /* entries for (user, number) */
+    int disagree; /* they carry different codes */
+    size_t vlen;
+    uint8_t val[512]; /* the first entry in LMDB's order: the index value */
+} tsps__cidx_hit;
+
+#define TSPS__TICKET_RECS 4
+typedef struct tsps__cidx_ticket { /* a probe whose entries are on the way */
+    uint64_t gen, key;
+    uint32_t uid;
+    int n;
+    uint32_t rec[TSPS__TICKET_RECS];
+} tsps__cidx_ticket;
+
 struct tsps_engine {
     MDB_env *env;
     MDB_dbi dbi[DB__COUNT];
@@ -265,6 +282,7 @@ struct tsps_engine {
      * from that thread join the batch instead of waiting for it. */
     atomic_ulong batch_owner;
     struct tsps_batch *open_batch;
+    struct tsps__cmem *cmem; /* NULL: routing reads DB_CIDX */
 };
 
 void *tsps__malloc(tsps_engine *eng, size_t n);
@@ -367,6 +385,30 @@ struct tsps__ientry {
 int tsps__batch_flush(struct tsps_batch *b);
 /* Record a storage failure (the txn may be unusable); returns rc. */
 int tsps__batch_result(tsps_batch *b, int rc);
+
+/* The contact index in memory (cmem.c). Writers journal every DB_CIDX
+ * change while their txn runs; tsps__cj_commit applies the journal after a
+ * successful commit, tsps__cj_reset drops it after an abort, and a nested
+ * txn rewinds to its mark when it is aborted. */
+int tsps__cmem_open(tsps_engine *eng);
+void tsps__cmem_close(tsps_engine *eng);
+void tsps__cj_put(tsps_engine *eng, uint32_t uid, uint64_t key, const void *val,
+                  size_t vlen);
+void tsps__cj_del(tsps_engine *eng, uint32_t uid, uint64_t key, const void *val,
+                  size_t vlen);
+void tsps__cj_drop_user(tsps_engine *eng, uint32_t uid);
+size_t tsps__cj_mark(tsps_engine *eng);
+void tsps__cj_rewind(tsps_engine *eng, size_t mark);
+void tsps__cj_commit(tsps_engine *eng);
+void tsps__cj_reset(tsps_engine *eng);
+/* A lookup in two halves, so that the entry's bytes are fetched from memory
+ * while the route does other work: probe finds the slots and prefetches the
+ * entries, fetch reads them (probing again if the table changed between).
+ * Both return 0 when the table is not in use: then read DB_CIDX. */
+int tsps__cmem_probe(tsps_engine *eng, uint32_t uid, uint64_t key,
+                     tsps__cidx_ticket *t);
+int tsps__cmem_fetch(tsps_engine *eng, tsps__cidx_ticket *t,
+                     tsps__cidx_hit *hit);
 
 /* Route helpers (route.c) used by history.c. */
 int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,

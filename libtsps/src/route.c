@@ -10,13 +10,15 @@
 
 #include "internal.h"
 
-static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
-               int32_t arg, const char *what, const char *found)
+/* Write trace step `at` (an index reserved earlier, or -1: none). */
+static void tr_at(tsps_decision *d, int at, tsps_step step,
+                  tsps_trace_outcome oc, int n, int32_t arg, const char *what,
+                  const char *found)
 {
     tsps_trace_step *s;
-    if (d->ntrace >= TSPS_MAX_TRACE)
+    if (at < 0 || at >= TSPS_MAX_TRACE)
         return;
-    s = &d->trace[d->ntrace++];
+    s = &d->trace[at];
     s->step = (uint8_t)step;
     s->outcome = (uint8_t)oc;
     s->n = (uint16_t)n;
@@ -24,6 +26,27 @@ static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
     tsps__stcopy(s->what, sizeof(s->what), what);
     tsps__stcopy(s->found, sizeof(s->found), found);
 }
+
+static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
+               int32_t arg, const char *what, const char *found)
+{
+    if (d->ntrace < TSPS_MAX_TRACE)
+        tr_at(d, d->ntrace++, step, oc, n, arg, what, found);
+}
+
+/* The caller's index entry: looked up in memory in two halves (probe now,
+ * read after the calendar scan, so the entry arrives from memory while
+ * the scan runs), or read from DB_CIDX at once. Its trace step keeps its
+ * place in the pipeline's order. */
+typedef struct contact_ref {
+    int pending; /* probed in memory, not read yet */
+    int tslot;   /* reserved trace index, -1 = none */
+    tsps__cidx_ticket t;
+} contact_ref;
+
+static void contact_end(tsps_engine *eng, tsps__reader *r,
+                        const tsps__ucache *uc, tsps_decision *d,
+                        contact_ref *cr);
 
 static void decision_reset(tsps_decision *d, int64_t now)
 {
@@ -42,6 +65,9 @@ static void decision_reset(tsps_decision *d, int64_t now)
 typedef struct lazy_contact {
     tsps_engine *eng;
     tsps__reader *r;
+    const tsps__ucache *uc;
+    tsps_decision *d;
+    contact_ref *cr; /* resolved first if still pending */
     uint32_t uid;
     const char *cuid; /* "" = no contact */
     int state;        /* 0 = not loaded, 1 = loaded, -1 = none */
@@ -50,6 +76,8 @@ typedef struct lazy_contact {
 
 static const tsps_contact *lazy_get(lazy_contact *lc)
 {
+    if (lc != NULL && lc->cr != NULL)
+        contact_end(lc->eng, lc->r, lc->uc, lc->d, lc->cr);
     if (lc == NULL || lc->cuid == NULL || lc->cuid[0] == '\0')
         return NULL;
     if (lc->state == 0) {
@@ -489,37 +517,72 @@ static const tsps_method *find_rule(const tsps__snap *s, uint32_t uid,
     return m;
 }
 
-/* Contact lookup through the index; sets caller kind, code and name. */
-static void lookup_contact(tsps__reader *r, const tsps__ucache *uc,
-                           tsps_decision *d)
+/* The index entries for (user, key) in DB_CIDX. 0 if there are none; *val
+ * is the first in LMDB's order. */
+static int cidx_store(tsps__reader *r, uint32_t uid, uint64_t key,
+                      tsps__cidx_hit *hit, const uint8_t **val, size_t *vlen)
 {
     uint8_t kb[12];
     MDB_val k = {12, kb}, v;
-    const uint8_t *p;
-    size_t cl, nl, off;
-    int rc, n = 1, disagree = 0;
     size_t cnt = 1;
-
     MDB_cursor *cur = tsps__reader_cursor(r, RCUR_CIDX);
-    tsps__be32(kb, uc->uid);
-    tsps__be64(kb + 4, tsps__e164_key(d->caller));
-    rc = cur != NULL ? mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) : EINVAL;
-    if (rc != MDB_SUCCESS || v.mv_size < 3) {
+
+    hit->n = 0;
+    hit->disagree = 0;
+    tsps__be32(kb, uid);
+    tsps__be64(kb + 4, key);
+    if (cur == NULL || mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) != MDB_SUCCESS)
+        return 0;
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    hit->n = 1;
+    if (mdb_cursor_count(cur, &cnt) == MDB_SUCCESS && cnt > 1) {
+        const uint8_t *p = *val;
+        size_t cl = *vlen >= 2 ? p[1] : 0;
+        hit->n = (int)cnt;
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP) == MDB_SUCCESS) {
+            const uint8_t *q = v.mv_data;
+            if (v.mv_size < 2 + cl || q[1] != cl ||
+                memcmp(q + 2, p + 2, cl) != 0)
+                hit->disagree = 1;
+        }
+    }
+    return hit->n;
+}
+
+/* Caller kind, code and name from the caller's index entries. */
+static void contact_fill(tsps_decision *d, const tsps__ucache *uc, int at,
+                         const tsps__cidx_hit *hit, const uint8_t *p,
+                         size_t vlen)
+{
+    size_t cl, nl, off;
+
+    if (hit->n == 0 || vlen < 3) {
         d->caller_kind = TSPS_CALLER_UNKNOWN;
         tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
-        tr(d, TSPS_STEP_CONTACT, TSPS_TR_NOTFOUND, 0, 0, d->caller, d->code);
+        tr_at(d, at, TSPS_STEP_CONTACT, TSPS_TR_NOTFOUND, 0, 0, d->caller,
+              d->code);
         return;
     }
-    p = v.mv_data;
     cl = p[1];
-    nl = 3 + cl <= v.mv_size ? p[2 + cl] : 0;
+    nl = 3 + cl <= vlen ? p[2 + cl] : 0;
     off = 3 + cl + nl;
-    if (off > v.mv_size || cl >= TSPS_CODE_MAX || nl >= TSPS_NAME_MAX ||
-        v.mv_size - off >= TSPS_UID_MAX) {
+    if (off > vlen || cl >= TSPS_CODE_MAX || nl >= TSPS_NAME_MAX ||
+        vlen - off >= TSPS_UID_MAX) {
         d->caller_kind = TSPS_CALLER_UNKNOWN;
         tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
-        tr(d, TSPS_STEP_CONTACT, TSPS_TR_ERROR, 0, 0, d->caller,
-           "unreadable index entry");
+        tr_at(d, at, TSPS_STEP_CONTACT, TSPS_TR_ERROR, 0, 0, d->caller,
+              "unreadable index entry");
+        return;
+    }
+    if (hit->disagree) {
+        d->caller_kind = TSPS_CALLER_AMBIGUOUS;
+        tr_at(d, at, TSPS_STEP_CONTACT, TSPS_TR_AMBIGUOUS, hit->n, 0, d->caller,
+              "contacts with this number carry different codes");
+        d->contact_uid[0] = '\0';
+        d->caller_name[0] = '\0';
+        d->code_source = TSPS_CODE_SRC_NONE;
+        tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
         return;
     }
     d->code_source = (tsps_code_source)p[0];
@@ -527,29 +590,56 @@ static void lookup_contact(tsps__reader *r, const tsps__ucache *uc,
     d->code[cl] = '\0';
     memcpy(d->caller_name, p + 3 + cl, nl);
     d->caller_name[nl] = '\0';
-    memcpy(d->contact_uid, p + off, v.mv_size - off);
-    d->contact_uid[v.mv_size - off] = '\0';
-    if (mdb_cursor_count(cur, &cnt) == MDB_SUCCESS && cnt > 1) {
-        n = (int)cnt;
-        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP) == MDB_SUCCESS) {
-            const uint8_t *q = v.mv_data;
-            if (v.mv_size < 2 || q[1] != cl || memcmp(q + 2, d->code, cl) != 0)
-                disagree = 1;
-        }
-    }
-    if (disagree) {
-        d->caller_kind = TSPS_CALLER_AMBIGUOUS;
-        tr(d, TSPS_STEP_CONTACT, TSPS_TR_AMBIGUOUS, n, 0, d->caller,
-           "contacts with this number carry different codes");
-        d->contact_uid[0] = '\0';
-        d->caller_name[0] = '\0';
-        d->code_source = TSPS_CODE_SRC_NONE;
-        tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
-        return;
-    }
+    memcpy(d->contact_uid, p + off, vlen - off);
+    d->contact_uid[vlen - off] = '\0';
     d->caller_kind = TSPS_CALLER_KNOWN;
-    tr(d, TSPS_STEP_CONTACT, TSPS_TR_OK, n, (int32_t)d->code_source, d->caller,
-       d->caller_name);
+    tr_at(d, at, TSPS_STEP_CONTACT, TSPS_TR_OK, hit->n, (int32_t)d->code_source,
+          d->caller, d->caller_name);
+}
+
+static void contact_from_store(tsps__reader *r, const tsps__ucache *uc,
+                               tsps_decision *d, int at)
+{
+    tsps__cidx_hit hit;
+    const uint8_t *p = NULL;
+    size_t vlen = 0;
+
+    cidx_store(r, uc->uid, tsps__e164_key(d->caller), &hit, &p, &vlen);
+    contact_fill(d, uc, at, &hit, p, vlen);
+}
+
+/* Step 3, first half: reserve the trace step and probe (or read the store
+ * when the table is not in use). */
+static void contact_begin(tsps_engine *eng, tsps__reader *r,
+                          const tsps__ucache *uc, tsps_decision *d,
+                          contact_ref *cr)
+{
+    cr->pending = 0;
+    cr->tslot = -1;
+    if (d->caller[0] == '\0')
+        return;
+    if (d->ntrace < TSPS_MAX_TRACE)
+        cr->tslot = d->ntrace++;
+    if (tsps__cmem_probe(eng, uc->uid, tsps__e164_key(d->caller), &cr->t))
+        cr->pending = 1;
+    else
+        contact_from_store(r, uc, d, cr->tslot);
+}
+
+/* Step 3, second half: read what the probe found. */
+static void contact_end(tsps_engine *eng, tsps__reader *r,
+                        const tsps__ucache *uc, tsps_decision *d,
+                        contact_ref *cr)
+{
+    tsps__cidx_hit hit;
+
+    if (!cr->pending)
+        return;
+    cr->pending = 0;
+    if (tsps__cmem_fetch(eng, &cr->t, &hit))
+        contact_fill(d, uc, cr->tslot, &hit, hit.val, hit.vlen);
+    else
+        contact_from_store(r, uc, d, cr->tslot);
 }
 
 static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
@@ -558,6 +648,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     tsps_number num;
     tsps_status_info si;
     lazy_contact lc;
+    contact_ref cr;
     evscan ev;
     int rc;
     const tsps_method *m;
@@ -589,17 +680,20 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
                          : "not a number");
     }
 
-    /* 3. contact and code */
-    if (d->caller[0] != '\0')
-        lookup_contact(r, uc, d);
+    /* 3. contact and code (read after the calendar scan below) */
+    contact_begin(eng, r, uc, d, &cr);
 
     /* 4. status, 5. calendar (expected caller) */
     lc.eng = eng;
     lc.r = r;
+    lc.uc = uc;
+    lc.d = d;
+    lc.cr = &cr;
     lc.uid = uc->uid;
     lc.cuid = d->contact_uid;
     lc.state = 0;
     compute_status(eng, r, uc, now, d->caller, &lc, &si, &ev);
+    contact_end(eng, r, uc, d, &cr);
     d->status = si.status;
     d->status_source = si.source;
     tr(d, TSPS_STEP_STATUS,

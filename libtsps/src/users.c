@@ -237,6 +237,7 @@ static int user_del_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
         if (rc != TSPS_OK)
             return rc;
     }
+    tsps__cj_drop_user(eng, uid);
     rc = del_numbers_of(eng, txn, uid);
     if (rc != TSPS_OK)
         return rc;
