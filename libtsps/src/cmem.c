@@ -22,23 +22,37 @@
 
 enum { J_PUT = 1, J_DEL = 2, J_DROP = 3 };
 
+/* A slot: the number (50 bits hold any E.164 number) with the entry's
+ * code id above it, so that the route can pick its rule from the slot
+ * alone while the entry's bytes (name, contact uid) come from memory. */
 struct cslot {
-    uint64_t key; /* e164 key; 0 = empty */
+    uint64_t kc; /* number | code id << NUM_BITS; 0 = empty */
     uint32_t uid;
     uint32_t rec; /* arena offset of [u16 len][value] */
 };
 
+#define NUM_BITS   50
+#define NUM_MASK   ((UINT64_C(1) << NUM_BITS) - 1)
+#define CODE_NONE  0      /* no code */
+#define CODE_BAD   0x3FFE /* unreadable value: the route reports it */
+#define CODE_OTHER 0x3FFF /* too many distinct codes: read the entry */
+#define CODES_MAX  0x3FF0
+
 struct tsps__cmem {
-    pthread_rwlock_t lock;
+    pthread_rwlock_t lock; /* writers preferred: readers hold it a route long */
     int on;
     struct cslot *slots;
     uint64_t mask, used;
     uint8_t *arena;
     size_t alen, acap, dead;
-    uint64_t gen; /* moves whenever the table changes */
+    /* interned codes: id -> code, and a small hash code -> id */
+    char (*codes)[TSPS_CODE_MAX];
+    uint32_t ncodes, codes_cap;
+    uint16_t *code_slots;
+    uint32_t code_mask;
     /* journal of the open write (writer only, under the engine's wlock) */
     uint8_t *jbuf;
-    size_t jlen, jcap, jputs;
+    size_t jlen, jcap, jputs, jahead;
     int jbad;
 };
 
@@ -143,9 +157,9 @@ static int val_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 static void slots_insert(struct cslot *slots, uint64_t mask,
                          const struct cslot *s)
 {
-    for (uint64_t i = slot_hash(s->uid, s->key);; i++) {
+    for (uint64_t i = slot_hash(s->uid, s->kc & NUM_MASK);; i++) {
         struct cslot *e = &slots[i & mask];
-        if (e->key == 0) {
+        if (e->kc == 0) {
             *e = *s;
             return;
         }
@@ -164,7 +178,7 @@ static int resize(tsps_engine *eng, struct tsps__cmem *m, uint64_t cap,
         return TSPS_ENOMEM;
     for (uint64_t i = 0; m->slots != NULL && i <= m->mask; i++) {
         const struct cslot *s = &m->slots[i];
-        if (s->key == 0)
+        if (s->kc == 0)
             continue;
         if (s->uid == drop_uid) {
             size_t len;
@@ -194,7 +208,7 @@ static int compact(tsps_engine *eng, struct tsps__cmem *m)
     for (uint64_t i = 0; i <= m->mask; i++) {
         struct cslot *s = &m->slots[i];
         size_t vl;
-        if (s->key == 0)
+        if (s->kc == 0)
             continue;
         rec_val(m, s->rec, &vl);
         memcpy(a + len, m->arena + s->rec, 2 + vl);
@@ -209,18 +223,99 @@ static int compact(tsps_engine *eng, struct tsps__cmem *m)
     return TSPS_OK;
 }
 
+static uint32_t code_hash(const uint8_t *c, size_t n)
+{
+    return (uint32_t)tsps__fnv64(c, n);
+}
+
+/* The id of a code, interning it; CODE_OTHER when the table is full. */
+static uint32_t code_id(tsps_engine *eng, struct tsps__cmem *m,
+                        const uint8_t *c, size_t n)
+{
+    uint32_t h;
+
+    if (n == 0)
+        return CODE_NONE;
+    if (n >= TSPS_CODE_MAX)
+        return CODE_BAD;
+    for (h = code_hash(c, n); m->code_slots != NULL; h++) {
+        uint16_t id = m->code_slots[h & m->code_mask];
+        if (id == 0)
+            break;
+        if (strncmp(m->codes[id], (const char *)c, n) == 0 &&
+            m->codes[id][n] == '\0')
+            return id;
+    }
+    if (m->ncodes + 1 >= CODES_MAX)
+        return CODE_OTHER;
+    if (m->ncodes + 1 >= m->codes_cap || (m->ncodes + 2) * 2 > m->code_mask) {
+        uint32_t cap = m->codes_cap != 0 ? m->codes_cap * 2 : 64;
+        char(*nc)[TSPS_CODE_MAX] = tsps__calloc(eng, cap, TSPS_CODE_MAX);
+        uint16_t *ns = tsps__calloc(eng, (size_t)cap * 2, sizeof(*ns));
+        if (nc == NULL || ns == NULL) {
+            tsps__free(eng, nc);
+            tsps__free(eng, ns);
+            return CODE_OTHER;
+        }
+        if (m->codes != NULL)
+            memcpy(nc, m->codes, (size_t)m->codes_cap * TSPS_CODE_MAX);
+        for (uint32_t id = 1; id <= m->ncodes; id++)
+            for (uint32_t j =
+                     code_hash((const uint8_t *)nc[id], strlen(nc[id]));
+                 ; j++)
+                if (ns[j & (cap * 2 - 1)] == 0) {
+                    ns[j & (cap * 2 - 1)] = (uint16_t)id;
+                    break;
+                }
+        tsps__free(eng, m->codes);
+        tsps__free(eng, m->code_slots);
+        m->codes = nc;
+        m->code_slots = ns;
+        m->codes_cap = cap;
+        m->code_mask = cap * 2 - 1;
+    }
+    m->ncodes++;
+    memcpy(m->codes[m->ncodes], c, n);
+    m->codes[m->ncodes][n] = '\0';
+    for (h = code_hash(c, n);; h++)
+        if (m->code_slots[h & m->code_mask] == 0) {
+            m->code_slots[h & m->code_mask] = (uint16_t)m->ncodes;
+            break;
+        }
+    return m->ncodes;
+}
+
+/* The code id for an index value (CODE_BAD if it cannot be read the way
+ * the route reads it). */
+static uint32_t value_code(tsps_engine *eng, struct tsps__cmem *m,
+                           const uint8_t *v, size_t vl)
+{
+    size_t cl, nl, off;
+    if (vl < 3)
+        return CODE_BAD;
+    cl = v[1];
+    nl = 3 + cl <= vl ? v[2 + cl] : 0;
+    off = 3 + cl + nl;
+    if (off > vl || cl >= TSPS_CODE_MAX || nl >= TSPS_NAME_MAX ||
+        vl - off >= TSPS_UID_MAX)
+        return CODE_BAD;
+    return code_id(eng, m, v + 2, cl);
+}
+
 static int put(tsps_engine *eng, struct tsps__cmem *m, uint32_t uid,
                uint64_t key, const uint8_t *val, size_t vlen)
 {
     struct cslot s;
 
+    if (key == 0 || key > NUM_MASK)
+        return TSPS_OK; /* not an E.164 key: routing never asks for it */
     for (uint64_t i = slot_hash(uid, key);; i++) {
         const struct cslot *e = &m->slots[i & m->mask];
         size_t el;
         const uint8_t *ev;
-        if (e->key == 0)
+        if (e->kc == 0)
             break;
-        if (e->key != key || e->uid != uid)
+        if ((e->kc & NUM_MASK) != key || e->uid != uid)
             continue;
         ev = rec_val(m, e->rec, &el);
         if (el == vlen && memcmp(ev, val, vlen) == 0)
@@ -247,7 +342,7 @@ static int put(tsps_engine *eng, struct tsps__cmem *m, uint32_t uid,
     m->arena[m->alen] = (uint8_t)(vlen >> 8);
     m->arena[m->alen + 1] = (uint8_t)vlen;
     memcpy(m->arena + m->alen + 2, val, vlen);
-    s.key = key;
+    s.kc = key | (uint64_t)value_code(eng, m, val, vlen) << NUM_BITS;
     s.uid = uid;
     s.rec = (uint32_t)m->alen;
     m->alen += 2 + vlen;
@@ -265,9 +360,9 @@ static void del(struct tsps__cmem *m, uint32_t uid, uint64_t key,
         const struct cslot *e = &m->slots[i & m->mask];
         size_t el;
         const uint8_t *ev;
-        if (e->key == 0)
+        if (e->kc == 0)
             return;
-        if (e->key != key || e->uid != uid)
+        if ((e->kc & NUM_MASK) != key || e->uid != uid)
             continue;
         ev = rec_val(m, e->rec, &el);
         if (el == vlen && memcmp(ev, val, vlen) == 0)
@@ -281,16 +376,16 @@ static void del(struct tsps__cmem *m, uint32_t uid, uint64_t key,
     for (;;) {
         uint64_t home;
         j = (j + 1) & m->mask;
-        if (m->slots[j].key == 0)
+        if (m->slots[j].kc == 0)
             break;
-        home = slot_hash(m->slots[j].uid, m->slots[j].key) & m->mask;
+        home = slot_hash(m->slots[j].uid, m->slots[j].kc & NUM_MASK) & m->mask;
         /* move j back to i if its home is not in (i, j] cyclically */
         if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
             m->slots[i] = m->slots[j];
             i = j;
         }
     }
-    m->slots[i].key = 0;
+    m->slots[i].kc = 0;
 }
 
 static void cmem_clear(tsps_engine *eng, struct tsps__cmem *m)
@@ -302,6 +397,11 @@ static void cmem_clear(tsps_engine *eng, struct tsps__cmem *m)
     m->arena = NULL;
     m->mask = m->used = 0;
     m->alen = m->acap = m->dead = 0;
+    tsps__free(eng, m->codes);
+    tsps__free(eng, m->code_slots);
+    m->codes = NULL;
+    m->code_slots = NULL;
+    m->ncodes = m->codes_cap = m->code_mask = 0;
 }
 
 /* Load every entry of DB_CIDX (write lock held, or not yet shared). */
@@ -358,7 +458,14 @@ int tsps__cmem_open(tsps_engine *eng)
     m = tsps__calloc(eng, 1, sizeof(*m));
     if (m == NULL)
         return TSPS_ENOMEM;
-    pthread_rwlock_init(&m->lock, NULL);
+    {
+        pthread_rwlockattr_t a;
+        pthread_rwlockattr_init(&a);
+        pthread_rwlockattr_setkind_np(
+            &a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&m->lock, &a);
+        pthread_rwlockattr_destroy(&a);
+    }
     rc = load(eng, m);
     if (rc == TSPS_OK) {
         m->on = 1;
@@ -471,6 +578,17 @@ void tsps__cj_reset(tsps_engine *eng)
     }
 }
 
+/* Prefetch the home slot of the journal entry at `o`; the next offset. */
+static size_t prefetch_entry(const struct tsps__cmem *m, size_t o)
+{
+    const uint8_t *p = m->jbuf + o;
+    if (p[0] != J_DROP)
+        __builtin_prefetch(
+            &m->slots[slot_hash(tsps__rd32(p + 1), tsps__rd64(p + 5)) &
+                      m->mask]);
+    return o + 15 + ((size_t)p[13] << 8 | p[14]);
+}
+
 void tsps__cj_commit(tsps_engine *eng)
 {
     struct tsps__cmem *m = eng->cmem;
@@ -490,11 +608,19 @@ void tsps__cj_commit(tsps_engine *eng)
             cap *= 2;
         if (cap > m->mask + 1)
             rc = resize(eng, m, cap, UINT32_MAX);
+        /* `ahead` runs a few entries in front and prefetches their slots,
+         * so that a bulk load does not wait for each slot in turn (a
+         * resize in between only makes some prefetches useless) */
+        size_t ahead = 0;
+        for (int i = 0; i < 8 && ahead < m->jlen; i++)
+            ahead = prefetch_entry(m, ahead);
         for (size_t o = 0; o < m->jlen && rc == TSPS_OK;) {
             const uint8_t *p = m->jbuf + o;
             uint32_t uid = tsps__rd32(p + 1);
             uint64_t key = tsps__rd64(p + 5);
             size_t vlen = (size_t)p[13] << 8 | p[14];
+            if (ahead < m->jlen)
+                ahead = prefetch_entry(m, ahead);
             if (p[0] == J_PUT)
                 rc = put(eng, m, uid, key, p + 15, vlen);
             else if (p[0] == J_DEL)
@@ -503,6 +629,7 @@ void tsps__cj_commit(tsps_engine *eng)
                 rc = resize(eng, m, m->mask + 1, uid);
             o += 15 + vlen;
         }
+        m->jahead = ahead; /* (keeps the compiler from dropping the walk) */
         if (rc == TSPS_OK && m->dead > (1u << 20) && m->dead * 2 > m->alen)
             rc = compact(eng, m);
     }
@@ -510,7 +637,6 @@ void tsps__cj_commit(tsps_engine *eng)
         cmem_clear(eng, m);
         m->on = 0;
     }
-    m->gen++;
     pthread_rwlock_unlock(&m->lock);
     if (rc != TSPS_OK)
         tsps__logf(eng, TSPS_LOG_WARN,
@@ -555,65 +681,83 @@ static void fold(const struct tsps__cmem *m, const uint32_t *recs, int n,
     }
 }
 
-/* Walk the probe sequence of (uid, key); the offsets of up to `cap`
- * entries go to recs, the count of all of them is returned. */
-static int walk(const struct tsps__cmem *m, uint32_t uid, uint64_t key,
-                uint32_t *recs, int cap)
+int tsps__cmem_begin(tsps_engine *eng, uint32_t uid, uint64_t key,
+                     tsps__cview *v)
 {
-    int n = 0;
-    for (uint64_t i = slot_hash(uid, key);; i++) {
+    struct tsps__cmem *m = eng->cmem;
+
+    if (m == NULL || key == 0 || key > NUM_MASK)
+        return 0;
+    pthread_rwlock_rdlock(&m->lock);
+    if (!m->on) {
+        pthread_rwlock_unlock(&m->lock);
+        return 0;
+    }
+    v->m = m;
+    v->uid = uid;
+    v->key = key;
+    v->probed = 0;
+    __builtin_prefetch(&m->slots[slot_hash(uid, key) & m->mask]);
+    return 1;
+}
+
+void tsps__cmem_probe(tsps__cview *v)
+{
+    const struct tsps__cmem *m = v->m;
+    uint32_t first = 0;
+
+    if (v->probed)
+        return;
+    v->probed = 1;
+    v->n = 0;
+    v->disagree = 0;
+    v->code = "";
+    v->need_entry = 0;
+    for (uint64_t i = slot_hash(v->uid, v->key);; i++) {
         const struct cslot *e = &m->slots[i & m->mask];
-        if (e->key == 0)
-            return n;
-        if (e->key == key && e->uid == uid) {
-            if (n < cap)
-                recs[n] = e->rec;
-            n++;
+        uint32_t id;
+        if (e->kc == 0)
+            break;
+        if ((e->kc & NUM_MASK) != v->key || e->uid != v->uid)
+            continue;
+        id = (uint32_t)(e->kc >> NUM_BITS);
+        if (v->n < TSPS__VIEW_RECS) {
+            v->rec[v->n] = e->rec;
+            __builtin_prefetch(m->arena + e->rec);
         }
+        if (v->n == 0)
+            first = id;
+        else if (id != first)
+            v->disagree = 1;
+        if (id == CODE_BAD || id == CODE_OTHER)
+            v->need_entry = 1;
+        v->n++;
     }
+    if (v->n > TSPS__VIEW_RECS)
+        v->need_entry = 1;
+    if (v->n > 0 && first != CODE_BAD && first != CODE_OTHER)
+        v->code = m->codes != NULL && first != CODE_NONE ? m->codes[first] : "";
 }
 
-int tsps__cmem_probe(tsps_engine *eng, uint32_t uid, uint64_t key,
-                     tsps__cidx_ticket *t)
+void tsps__cmem_end(tsps__cview *v, tsps__cidx_hit *hit)
 {
-    struct tsps__cmem *m = eng->cmem;
+    struct tsps__cmem *m = v->m;
 
-    if (m == NULL)
-        return 0;
-    pthread_rwlock_rdlock(&m->lock);
-    if (!m->on) {
-        pthread_rwlock_unlock(&m->lock);
-        return 0;
-    }
-    t->uid = uid;
-    t->key = key;
-    t->gen = m->gen;
-    t->n = walk(m, uid, key, t->rec, TSPS__TICKET_RECS);
-    for (int i = 0; i < t->n && i < TSPS__TICKET_RECS; i++)
-        __builtin_prefetch(m->arena + t->rec[i]);
-    pthread_rwlock_unlock(&m->lock);
-    return 1;
-}
-
-int tsps__cmem_fetch(tsps_engine *eng, tsps__cidx_ticket *t,
-                     tsps__cidx_hit *hit)
-{
-    struct tsps__cmem *m = eng->cmem;
-    uint32_t many[64];
-
-    pthread_rwlock_rdlock(&m->lock);
-    if (!m->on) {
-        pthread_rwlock_unlock(&m->lock);
-        return 0;
-    }
-    if (t->gen != m->gen || t->n > TSPS__TICKET_RECS) {
-        /* the table changed since the probe, or many entries: again */
-        int n = walk(m, t->uid, t->key, many, 64);
-        fold(m, many, n < 64 ? n : 64, hit);
-        hit->n = n;
+    tsps__cmem_probe(v);
+    if (v->n <= TSPS__VIEW_RECS) {
+        fold(m, v->rec, v->n, hit);
     } else {
-        fold(m, t->rec, t->n, hit);
+        uint32_t many[64];
+        int n = 0;
+        for (uint64_t i = slot_hash(v->uid, v->key);; i++) {
+            const struct cslot *e = &m->slots[i & m->mask];
+            if (e->kc == 0)
+                break;
+            if ((e->kc & NUM_MASK) == v->key && e->uid == v->uid && n < 64)
+                many[n++] = e->rec;
+        }
+        fold(m, many, n, hit);
+        hit->n = v->n;
     }
     pthread_rwlock_unlock(&m->lock);
-    return 1;
 }

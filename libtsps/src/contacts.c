@@ -212,6 +212,30 @@ int tsps__batch_flush(struct tsps_batch *b)
     return rc;
 }
 
+/* The stored contact through the batch's cursor (left on the key's page,
+ * or where the key would go, for the put that follows). */
+static int load_contact_cur(tsps_engine *eng, struct tsps_batch *b,
+                            uint32_t uid, const char *cuid, tsps_contact *c)
+{
+    uint8_t kb[4 + TSPS_UID_MAX];
+    MDB_val k = {contact_key(kb, uid, cuid), kb}, k0 = k, v;
+    int rc;
+
+    if (b->ccur == NULL) {
+        rc = mdb_cursor_open(b->txn, eng->dbi[DB_CONTACTS], &b->ccur);
+        if (rc != MDB_SUCCESS) {
+            b->ccur = NULL;
+            return tsps__mdb_err(rc);
+        }
+    }
+    rc = mdb_cursor_get(b->ccur, &k, &v, MDB_SET_RANGE);
+    if (rc != MDB_SUCCESS)
+        return tsps__mdb_err(rc);
+    if (k.mv_size != k0.mv_size || memcmp(k.mv_data, k0.mv_data, k0.mv_size))
+        return TSPS_ENOTFOUND;
+    return tsps__dec_contact(v.mv_data, v.mv_size, c);
+}
+
 int tsps__contact_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
                           const tsps_user *u, const tsps_contact *in,
                           struct tsps_batch *defer)
@@ -224,7 +248,9 @@ int tsps__contact_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
 
     if (rc != TSPS_OK)
         return rc;
-    rc = load_contact(eng, txn, uid, c.uid, &old);
+    rc = defer != NULL && txn == defer->txn
+             ? load_contact_cur(eng, defer, uid, c.uid, &old)
+             : load_contact(eng, txn, uid, c.uid, &old);
     if (rc == TSPS_OK && defer != NULL)
         rc = tsps__batch_flush(defer); /* the old entries may be queued */
     if (rc == TSPS_OK)
@@ -240,7 +266,9 @@ int tsps__contact_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
     k.mv_data = kb;
     v.mv_size = w.len;
     v.mv_data = vb;
-    rc = mdb_put(txn, eng->dbi[DB_CONTACTS], &k, &v, 0);
+    rc = defer != NULL && defer->ccur != NULL && txn == defer->txn
+             ? mdb_cursor_put(defer->ccur, &k, &v, 0)
+             : mdb_put(txn, eng->dbi[DB_CONTACTS], &k, &v, 0);
     if (rc != MDB_SUCCESS)
         return tsps__mdb_err(rc);
     for (int i = 0; i < c.nnumbers; i++) {

@@ -445,6 +445,8 @@ int tsps_batch_commit(tsps_batch *b)
     eng = b->eng;
     if (!b->failed)
         tsps__batch_flush(b);
+    if (b->ccur != NULL)
+        mdb_cursor_close(b->ccur);
     atomic_store(&eng->batch_owner, 0);
     eng->open_batch = NULL;
     if (b->failed) {
@@ -475,6 +477,8 @@ void tsps_batch_abort(tsps_batch *b)
     if (b == NULL)
         return;
     eng = b->eng;
+    if (b->ccur != NULL)
+        mdb_cursor_close(b->ccur);
     atomic_store(&eng->batch_owner, 0);
     eng->open_batch = NULL;
     mdb_txn_abort(b->txn);

@@ -252,13 +252,20 @@ typedef struct tsps__cidx_hit {
     uint8_t val[512]; /* the first entry in LMDB's order: the index value */
 } tsps__cidx_hit;
 
-#define TSPS__TICKET_RECS 4
-typedef struct tsps__cidx_ticket { /* a probe whose entries are on the way */
-    uint64_t gen, key;
+#define TSPS__VIEW_RECS 4
+/* A lookup in the table, begun and not yet ended: the table's read lock is
+ * held from tsps__cmem_begin to tsps__cmem_end. */
+typedef struct tsps__cview {
+    struct tsps__cmem *m;
+    uint64_t key;
     uint32_t uid;
-    int n;
-    uint32_t rec[TSPS__TICKET_RECS];
-} tsps__cidx_ticket;
+    int probed;
+    int n;          /* entries for (user, number) */
+    int disagree;   /* their codes differ */
+    int need_entry; /* the code must be read from the entry itself */
+    const char *code;
+    uint32_t rec[TSPS__VIEW_RECS];
+} tsps__cview;
 
 struct tsps_engine {
     MDB_env *env;
@@ -374,6 +381,10 @@ struct tsps_batch {
     /* contact index entries waiting to be inserted in key order */
     struct tsps__ientry *defer;
     size_t ndefer, defer_cap;
+    /* a cursor on DB_CONTACTS kept across the batch's puts: a bulk load's
+     * keys arrive in order, and LMDB then finds each in the cursor's
+     * current page instead of descending from the root */
+    MDB_cursor *ccur;
 };
 struct tsps__ientry {
     uint8_t key[12];
@@ -401,14 +412,17 @@ size_t tsps__cj_mark(tsps_engine *eng);
 void tsps__cj_rewind(tsps_engine *eng, size_t mark);
 void tsps__cj_commit(tsps_engine *eng);
 void tsps__cj_reset(tsps_engine *eng);
-/* A lookup in two halves, so that the entry's bytes are fetched from memory
- * while the route does other work: probe finds the slots and prefetches the
- * entries, fetch reads them (probing again if the table changed between).
- * Both return 0 when the table is not in use: then read DB_CIDX. */
-int tsps__cmem_probe(tsps_engine *eng, uint32_t uid, uint64_t key,
-                     tsps__cidx_ticket *t);
-int tsps__cmem_fetch(tsps_engine *eng, tsps__cidx_ticket *t,
-                     tsps__cidx_hit *hit);
+/* A lookup in three steps, so that memory latency overlaps the route's
+ * other work. begin takes the table's read lock and prefetches the slot
+ * (0 and no lock when the table is not in use: read DB_CIDX); probe walks
+ * the slots: count, agreement and the code, and prefetches the entries;
+ * end reads the entries (probing first if needed) and drops the lock.
+ * Every begin that returned 1 must be ended, on the same thread, and
+ * nothing between may take the lock again. */
+int tsps__cmem_begin(tsps_engine *eng, uint32_t uid, uint64_t key,
+                     tsps__cview *v);
+void tsps__cmem_probe(tsps__cview *v);
+void tsps__cmem_end(tsps__cview *v, tsps__cidx_hit *hit);
 
 /* Route helpers (route.c) used by history.c. */
 int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,

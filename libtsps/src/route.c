@@ -34,14 +34,16 @@ static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
         tr_at(d, d->ntrace++, step, oc, n, arg, what, found);
 }
 
-/* The caller's index entry: looked up in memory in two halves (probe now,
- * read after the calendar scan, so the entry arrives from memory while
- * the scan runs), or read from DB_CIDX at once. Its trace step keeps its
- * place in the pipeline's order. */
+/* The caller's index entry, looked up in the table in memory in three
+ * steps so that memory latency overlaps other work: the slot is
+ * prefetched before the calendar scan, probed after it (count, agreement,
+ * code: enough to pick the rule), and the entry itself (name, contact
+ * uid) is read after the targets. Without the table it is read from
+ * DB_CIDX at once. Its trace step keeps its place in the pipeline. */
 typedef struct contact_ref {
-    int pending; /* probed in memory, not read yet */
+    int pending; /* table lookup begun (its read lock held), not ended */
     int tslot;   /* reserved trace index, -1 = none */
-    tsps__cidx_ticket t;
+    tsps__cview v;
 } contact_ref;
 
 static void contact_end(tsps_engine *eng, tsps__reader *r,
@@ -608,8 +610,8 @@ static void contact_from_store(tsps__reader *r, const tsps__ucache *uc,
     contact_fill(d, uc, at, &hit, p, vlen);
 }
 
-/* Step 3, first half: reserve the trace step and probe (or read the store
- * when the table is not in use). */
+/* Step 3 begins: reserve the trace step and start the table lookup (or
+ * read the store when the table is not in use). */
 static void contact_begin(tsps_engine *eng, tsps__reader *r,
                           const tsps__ucache *uc, tsps_decision *d,
                           contact_ref *cr)
@@ -620,26 +622,47 @@ static void contact_begin(tsps_engine *eng, tsps__reader *r,
         return;
     if (d->ntrace < TSPS_MAX_TRACE)
         cr->tslot = d->ntrace++;
-    if (tsps__cmem_probe(eng, uc->uid, tsps__e164_key(d->caller), &cr->t))
+    if (tsps__cmem_begin(eng, uc->uid, tsps__e164_key(d->caller), &cr->v))
         cr->pending = 1;
     else
         contact_from_store(r, uc, d, cr->tslot);
 }
 
-/* Step 3, second half: read what the probe found. */
+/* Step 3 ends: read the entry, fill name and contact, drop the lock. */
 static void contact_end(tsps_engine *eng, tsps__reader *r,
                         const tsps__ucache *uc, tsps_decision *d,
                         contact_ref *cr)
 {
     tsps__cidx_hit hit;
 
+    (void)eng;
+    (void)r;
     if (!cr->pending)
         return;
     cr->pending = 0;
-    if (tsps__cmem_fetch(eng, &cr->t, &hit))
-        contact_fill(d, uc, cr->tslot, &hit, hit.val, hit.vlen);
-    else
-        contact_from_store(r, uc, d, cr->tslot);
+    tsps__cmem_end(&cr->v, &hit);
+    contact_fill(d, uc, cr->tslot, &hit, hit.val, hit.vlen);
+}
+
+/* The caller's kind and code for the rule, from the slots alone when they
+ * say enough. */
+static void contact_code(tsps_engine *eng, tsps__reader *r,
+                         const tsps__ucache *uc, tsps_decision *d,
+                         contact_ref *cr)
+{
+    if (!cr->pending)
+        return;
+    tsps__cmem_probe(&cr->v);
+    if (cr->v.need_entry) {
+        contact_end(eng, r, uc, d, cr);
+    } else if (cr->v.n == 0 || cr->v.disagree) {
+        d->caller_kind =
+            cr->v.n == 0 ? TSPS_CALLER_UNKNOWN : TSPS_CALLER_AMBIGUOUS;
+        tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
+    } else {
+        d->caller_kind = TSPS_CALLER_KNOWN;
+        tsps__stcopy(d->code, sizeof(d->code), cr->v.code);
+    }
 }
 
 static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
@@ -680,7 +703,8 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
                          : "not a number");
     }
 
-    /* 3. contact and code (read after the calendar scan below) */
+    /* 3. contact and code (finished after the calendar scan and the
+     * targets, see contact_ref) */
     contact_begin(eng, r, uc, d, &cr);
 
     /* 4. status, 5. calendar (expected caller) */
@@ -693,7 +717,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     lc.cuid = d->contact_uid;
     lc.state = 0;
     compute_status(eng, r, uc, now, d->caller, &lc, &si, &ev);
-    contact_end(eng, r, uc, d, &cr);
+    contact_code(eng, r, uc, d, &cr);
     d->status = si.status;
     d->status_source = si.source;
     tr(d, TSPS_STEP_STATUS,
@@ -733,7 +757,9 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     }
 
     /* 7. targets */
-    return tsps__targets(eng, r, uc, now, d);
+    rc = tsps__targets(eng, r, uc, now, d);
+    contact_end(eng, r, uc, d, &cr);
+    return rc;
 }
 
 int tsps_route(tsps_engine *eng, const tsps_call *call, tsps_decision *out)
