@@ -5,6 +5,8 @@
  * decides exactly as an engine reading LMDB's index decides, and it never
  * shows what an aborted transaction wrote.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 
 #include "tsps_fixture.h"
@@ -298,6 +300,88 @@ START_TEST(test_growth_and_compaction)
 }
 END_TEST
 
+/* Routers on two threads while a writer flips contacts between two
+ * versions, one at a time and in batches of fifty: every route sees one
+ * version whole (code and name from the same commit), never a mix, never
+ * an unknown caller, and nothing deadlocks. */
+#define FLIP_CONTACTS 50
+
+static atomic_int flip_stop;
+
+static void flip_contact(tsps_contact *c, int i, int version)
+{
+    tsps_contact_init(c);
+    snprintf(c->uid, sizeof(c->uid), "flip-%02d", i);
+    snprintf(c->name, sizeof(c->name), "%s person %d",
+             version ? "Blocked" : "Vip", i);
+    strcpy(c->code, version ? "BLOCK" : "VIP");
+    c->code_source = TSPS_CODE_SRC_PROPERTY;
+    snprintf(c->numbers[0], sizeof(c->numbers[0]), "+4915900000%03d", i);
+    c->nnumbers = 1;
+}
+
+static void *router(void *arg)
+{
+    long bad = 0, routes = 0;
+    (void)arg;
+    for (int n = 0; n < 200000 && !atomic_load(&flip_stop); n++) {
+        char caller[32];
+        tsps_decision d;
+        int i = n % FLIP_CONTACTS;
+        snprintf(caller, sizeof(caller), "+4915900000%03d", i);
+        d = call_from(caller);
+        routes++;
+        if (d.caller_kind != TSPS_CALLER_KNOWN ||
+            (strcmp(d.code, "VIP") == 0) !=
+                (strncmp(d.caller_name, "Vip ", 4) == 0) ||
+            (strcmp(d.code, "BLOCK") == 0) !=
+                (strncmp(d.caller_name, "Blocked ", 8) == 0))
+            bad++;
+    }
+    return (void *)(bad > 0 ? -bad : routes);
+}
+
+START_TEST(test_concurrent_routes_and_writes)
+{
+    pthread_t th[2];
+    tsps_contact c;
+    void *res;
+
+    for (int i = 0; i < FLIP_CONTACTS; i++) {
+        flip_contact(&c, i, 0);
+        ck_assert_int_eq(tsps_contact_put(fx_eng, "alice", &c), TSPS_OK);
+    }
+    atomic_store(&flip_stop, 0);
+    for (int t = 0; t < 2; t++)
+        ck_assert_int_eq(pthread_create(&th[t], NULL, router, NULL), 0);
+    for (int round = 0; round < 200; round++) {
+        int version = round % 2;
+        if (round % 4 < 2) {
+            for (int i = 0; i < FLIP_CONTACTS; i++) {
+                flip_contact(&c, i, version);
+                ck_assert_int_eq(tsps_contact_put(fx_eng, "alice", &c),
+                                 TSPS_OK);
+            }
+        } else {
+            tsps_batch *b;
+            ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+            for (int i = 0; i < FLIP_CONTACTS; i++) {
+                flip_contact(&c, i, version);
+                ck_assert_int_eq(tsps_batch_contact_put(b, "alice", &c),
+                                 TSPS_OK);
+            }
+            ck_assert_int_eq(tsps_batch_commit(b), TSPS_OK);
+        }
+    }
+    atomic_store(&flip_stop, 1);
+    for (int t = 0; t < 2; t++) {
+        ck_assert_int_eq(pthread_join(th[t], &res), 0);
+        ck_assert_msg((long)res > 0, "a router saw %ld mixed decisions",
+                      -(long)res);
+    }
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("contact_cache");
@@ -308,6 +392,7 @@ static Suite *cache_suite(void)
     tcase_add_loop_test(tc, test_cache_matches_store, 0, 3);
     tcase_add_test(tc, test_aborted_writes_never_shown);
     tcase_add_test(tc, test_growth_and_compaction);
+    tcase_add_test(tc, test_concurrent_routes_and_writes);
     suite_add_tcase(s, tc);
     return s;
 }
