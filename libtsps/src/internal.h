@@ -191,6 +191,7 @@ typedef struct tsps__ucache {
     tsps_status manual;
     int64_t manual_until;
     char manual_note[TSPS_DETAIL_MAX];
+    uint32_t rule_statuses; /* bit s: the user has a rule for status s */
 } tsps__ucache;
 
 typedef struct tsps__rule {

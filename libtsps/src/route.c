@@ -497,15 +497,20 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
 /* ---- the pipeline
  * ------------------------------------------------------------------ */
 
-static const tsps_method *find_rule(const tsps__snap *s, uint32_t uid,
+static const tsps_method *find_rule(const tsps__snap *s, const tsps__ucache *uc,
                                     const char *code, tsps_status st,
                                     const char **rcode, tsps_status *rst)
 {
     const tsps_method *m = NULL;
-    if (code[0] != '\0' && (m = tsps__snap_rule(s, uid, st, code)) != NULL) {
+    uint32_t uid = uc->uid;
+    /* statuses the user has no rule for are not probed */
+    int has_st = (uc->rule_statuses >> (unsigned)st) & 1;
+
+    if (has_st && code[0] != '\0' &&
+        (m = tsps__snap_rule(s, uid, st, code)) != NULL) {
         *rcode = code;
         *rst = st;
-    } else if ((m = tsps__snap_rule(s, uid, st, "*")) != NULL) {
+    } else if (has_st && (m = tsps__snap_rule(s, uid, st, "*")) != NULL) {
         *rcode = "*";
         *rst = st;
     } else if (code[0] != '\0' &&
@@ -741,7 +746,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     }
 
     /* 6. rule */
-    m = find_rule(r->snap, uc->uid, d->code, rule_status, &rcode, &rst);
+    m = find_rule(r->snap, uc, d->code, rule_status, &rcode, &rst);
     if (m != NULL) {
         d->method = *m;
         tsps__stcopy(d->rule_code, sizeof(d->rule_code), rcode);
