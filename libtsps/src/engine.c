@@ -5,7 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "internal.h"
@@ -110,6 +113,13 @@ static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *k, uint64_t v)
     return mdb_put(txn, dbi, &key, &val, 0);
 }
 
+uint64_t tsps__stored_gen(tsps_engine *eng, MDB_txn *txn)
+{
+    uint64_t g = 0;
+    meta_get_u64(txn, eng->dbi[DB_META], "gen", &g);
+    return g;
+}
+
 void tsps__bump_gen(tsps_engine *eng, MDB_txn *txn)
 {
     uint64_t g = 0;
@@ -196,6 +206,7 @@ int tsps_engine_open(const tsps_config *cfg, tsps_engine **out)
     eng->map_max = cfg->map_max != 0 ? cfg->map_max : (size_t)64 << 30;
     if (eng->map_size > eng->map_max)
         eng->map_size = eng->map_max;
+    eng->lockfd = -1;
     pthread_mutex_init(&eng->wlock, NULL);
     pthread_rwlock_init(&eng->maplock, NULL);
     pthread_mutex_init(&eng->snap_lock, NULL);
@@ -214,6 +225,32 @@ int tsps_engine_open(const tsps_config *cfg, tsps_engine **out)
                    cfg->path, errno);
         rc = TSPS_ESTORE;
         goto cleanup;
+    }
+    /* One writing engine per store: the configuration snapshot and the
+     * contact index in memory are only kept current by this process's own
+     * writes, so a second writer (another tspsd, a tool) is refused. */
+    eng->lockfd = -1;
+    if ((cfg->flags & TSPS_OPEN_RDONLY) == 0) {
+        char lp[4096];
+        snprintf(lp, sizeof(lp), "%s/writer.lock", cfg->path);
+        eng->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (eng->lockfd < 0) {
+            tsps__logf(eng, TSPS_LOG_ERROR,
+                       "msg=\"cannot open the writer lock\" path=\"%s\" "
+                       "errno=%d",
+                       lp, errno);
+            rc = TSPS_ESTORE;
+            goto cleanup;
+        }
+        if (flock(eng->lockfd, LOCK_EX | LOCK_NB) != 0) {
+            tsps__logf(eng, TSPS_LOG_ERROR,
+                       "msg=\"store is open for writing elsewhere (another "
+                       "process or engine); open it read-only or stop the "
+                       "other writer\" path=\"%s\"",
+                       cfg->path);
+            rc = errno == EWOULDBLOCK ? TSPS_EBUSY : TSPS_ESTORE;
+            goto cleanup;
+        }
     }
     rc = mdb_env_create(&eng->env);
     if (rc != MDB_SUCCESS) {
@@ -270,6 +307,8 @@ void tsps_engine_close(tsps_engine *eng)
     tsps__cmem_close(eng);
     if (eng->env != NULL)
         mdb_env_close(eng->env);
+    if (eng->lockfd >= 0)
+        close(eng->lockfd); /* releases the writer lock */
     pthread_mutex_destroy(&eng->wlock);
     pthread_rwlock_destroy(&eng->maplock);
     pthread_mutex_destroy(&eng->snap_lock);

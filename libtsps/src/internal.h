@@ -291,6 +291,7 @@ struct tsps_engine {
     atomic_ulong batch_owner;
     struct tsps_batch *open_batch;
     struct tsps__cmem *cmem; /* NULL: routing reads DB_CIDX */
+    int lockfd;              /* writer lock (flock), -1 if read-only */
 };
 
 void *tsps__malloc(tsps_engine *eng, size_t n);
@@ -310,6 +311,8 @@ int tsps__grow(tsps_engine *eng);
 int tsps__read_begin(tsps_engine *eng, MDB_txn **txn);
 void tsps__read_end(tsps_engine *eng, MDB_txn *txn);
 void tsps__bump_gen(tsps_engine *eng, MDB_txn *txn);
+/* The configuration generation the store holds (eng->gen is it + 1). */
+uint64_t tsps__stored_gen(tsps_engine *eng, MDB_txn *txn);
 
 /* Walk every record of a user (keys prefixed by the user's uid) in a
  * database, in a read txn: fn returns non-zero to stop. TSPS_ENOTFOUND if

@@ -362,7 +362,7 @@ int tsps__reader_get(tsps_engine *eng, tsps__reader **out)
 {
     tsps__reader *r;
     uint64_t gen;
-    int rc;
+    int rc, fresh_txn = 1;
 
     *out = NULL;
     /* Read the generation before the txn starts: the txn then sees at
@@ -389,6 +389,7 @@ int tsps__reader_get(tsps_engine *eng, tsps__reader **out)
             if (!current)
                 mdb_txn_reset(r->txn);
         }
+        fresh_txn = !current;
         if (!current) {
             rc = mdb_txn_renew(r->txn);
             if (rc != MDB_SUCCESS) {
@@ -401,6 +402,17 @@ int tsps__reader_get(tsps_engine *eng, tsps__reader **out)
         }
     }
     r->live = 1;
+    if ((eng->flags & TSPS_OPEN_RDONLY) && (fresh_txn || r->snap == NULL)) {
+        /* Another process writes this store: follow the configuration
+         * generation it commits with its changes. */
+        uint64_t stored = tsps__stored_gen(eng, r->txn) + 1;
+        uint64_t cur = atomic_load(&eng->gen);
+        while (stored > cur &&
+               !atomic_compare_exchange_weak(&eng->gen, &cur, stored))
+            ;
+        if (stored > gen)
+            gen = stored;
+    }
     if (r->snap == NULL || r->snap->gen < gen) {
         tsps__snap *old = r->snap;
         pthread_mutex_lock(&eng->snap_lock);

@@ -1,6 +1,8 @@
 /* The store: lifecycle, schema, users, numbers, contacts, batches, kv,
  * growth of the map, bad input. */
 #include <lmdb.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tsps_fixture.h"
 
@@ -520,6 +522,89 @@ START_TEST(test_batch_index_changes_within_one_batch)
 }
 END_TEST
 
+/* Only one engine writes a store at a time: a second writer, in this
+ * process or another, is refused with TSPS_EBUSY (its snapshot and contact
+ * table would never see the first one's writes), a reader is welcome. */
+START_TEST(test_second_writer_refused)
+{
+    tsps_config cfg = TSPS_CONFIG_INIT;
+    tsps_engine *e = NULL;
+    pid_t pid;
+    int st;
+
+    cfg.path = fx_dir;
+    ck_assert_int_eq(tsps_engine_open(&cfg, &e), TSPS_EBUSY);
+    ck_assert_ptr_null(e);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        tsps_config c2 = TSPS_CONFIG_INIT;
+        int a, b;
+        c2.path = fx_dir;
+        a = tsps_engine_open(&c2, &e);
+        c2.flags = TSPS_OPEN_RDONLY;
+        b = tsps_engine_open(&c2, &e);
+        tsps_engine_close(e);
+        _exit(a == TSPS_EBUSY && b == TSPS_OK ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* closing the writer frees the store for the next one */
+    tsps_engine_close(fx_eng);
+    fx_eng = NULL;
+    ck_assert_int_eq(tsps_engine_open(&cfg, &fx_eng), TSPS_OK);
+}
+END_TEST
+
+/* A read-only engine in one process follows what the writer in another
+ * process commits: rules (the configuration snapshot) and contacts. */
+START_TEST(test_readonly_follows_other_process)
+{
+    tsps_config cfg = TSPS_CONFIG_INIT;
+    tsps_decision d;
+    pid_t pid;
+    int st;
+
+    tsps_engine_close(fx_eng);
+    cfg.path = fx_dir;
+    cfg.flags = TSPS_OPEN_RDONLY;
+    ck_assert_int_eq(tsps_engine_open(&cfg, &fx_eng), TSPS_OK);
+    d = fx_route("+49 151 7777777", "+49 30 1234567", T_AT(0, 10, 0));
+    ck_assert_int_eq(d.caller_kind, TSPS_CALLER_UNKNOWN);
+    ck_assert_int_ne(d.method.kind, TSPS_METHOD_REJECT);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        tsps_config w = TSPS_CONFIG_INIT;
+        tsps_engine *e = NULL;
+        tsps_contact c;
+        tsps_method m;
+        int ok;
+        w.path = fx_dir;
+        ok = tsps_engine_open(&w, &e) == TSPS_OK;
+        tsps_contact_init(&c);
+        strcpy(c.uid, "friend");
+        strcpy(c.name, "A Friend");
+        strcpy(c.code, "FRIEND");
+        c.code_source = TSPS_CODE_SRC_PROPERTY;
+        strcpy(c.numbers[0], "+491517777777");
+        c.nnumbers = 1;
+        ok = ok && tsps_contact_put(e, "alice", &c) == TSPS_OK;
+        ok = ok && tsps_method_parse("reject busy", &m, NULL, 0) == TSPS_OK;
+        ok = ok && tsps_code_set(e, "alice", "FRIEND", TSPS_STATUS_ANY, &m) ==
+                       TSPS_OK;
+        tsps_engine_close(e);
+        _exit(ok ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    d = fx_route("+49 151 7777777", "+49 30 1234567", T_AT(0, 10, 0));
+    ck_assert_int_eq(d.caller_kind, TSPS_CALLER_KNOWN);
+    ck_assert_str_eq(d.caller_name, "A Friend");
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_REJECT);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -537,6 +622,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_map_grows_under_load);
     tcase_add_test(tc, test_null_arguments_everywhere);
     tcase_add_test(tc, test_batch_index_changes_within_one_batch);
+    tcase_add_test(tc, test_second_writer_refused);
+    tcase_add_test(tc, test_readonly_follows_other_process);
     suite_add_tcase(s, tc);
     return s;
 }

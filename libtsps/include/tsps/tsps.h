@@ -189,7 +189,10 @@ typedef struct tsps_config {
  * @param cfg       settings; cfg->path required
  * @param[out] out  the engine; NULL on failure
  * @return TSPS_OK, TSPS_EINVAL, TSPS_ENOMEM, TSPS_ESTORE, TSPS_ESCHEMA
- *         (the store was written by a newer libtsps), TSPS_EVERSION
+ *         (the store was written by a newer libtsps), TSPS_EVERSION,
+ *         TSPS_EBUSY (another engine, in this process or another, has the
+ *         store open for writing: one writer per store; read-only engines
+ *         may be open anywhere and follow the writer's commits)
  * Thread-safety: safe; open one engine per store per process.
  * Since: 0.1
  */
