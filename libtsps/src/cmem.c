@@ -119,13 +119,7 @@ static void *big_grow(tsps_engine *eng, void *p, size_t old, size_t n)
 
 static uint64_t slot_hash(uint32_t uid, uint64_t key)
 {
-    uint64_t x = key + (uint64_t)uid * 0x9E3779B97F4A7C15ull;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
+    return tsps__mix64(key + (uint64_t)uid * 0x9E3779B97F4A7C15ull);
 }
 
 static const uint8_t *rec_val(const struct tsps__cmem *m, uint32_t rec,

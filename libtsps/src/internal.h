@@ -87,6 +87,18 @@ static inline uint64_t tsps__rd64(const uint8_t *p)
     return ((uint64_t)tsps__rd32(p) << 32) | tsps__rd32(p + 4);
 }
 
+/* The 64-bit finaliser of MurmurHash3: every input bit moves every output
+ * bit (hash table slots from integer keys). */
+static inline uint64_t tsps__mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
 static inline uint64_t tsps__fnv64(const void *data, size_t n)
 {
     const uint8_t *p = data;

@@ -26,20 +26,10 @@ static uint32_t hash_u64(uint64_t x)
     return (uint32_t)x;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 static uint64_t hash_rule(uint32_t uid, unsigned st, const char *code)
 {
     uint64_t h = tsps__fnv64(code, strlen(code));
-    return mix64(h ^ ((uint64_t)uid << 8) ^ st) | 1;
+    return tsps__mix64(h ^ ((uint64_t)uid << 8) ^ st) | 1;
 }
 
 static void snap_free(tsps_engine *eng, tsps__snap *s)
