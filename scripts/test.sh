@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, then
 #  1. a -Werror build and every CTest entry (Check suites + integration),
 #  2. the same suites again under ASan+UBSan,
-#  3. short fuzz runs of every libFuzzer target (a clang -Werror build);
+#  3. the engine's multi-threaded suites under TSan,
+#  4. short fuzz runs of every libFuzzer target (a clang -Werror build);
 # clang-format is checked first, as it is the cheapest to fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,14 @@ cmake --build build/asan -j"$jobs"
 echo "== tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure \
   -j"$jobs" -LE noasan
+echo "== engine threads (TSan)"
+cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSPS_WERROR=ON \
+  -DTSPS_SANITIZE=thread -DTSPS_TEST_PARTS=libtsps -DTSPS_BUILD_BENCHMARKS=OFF \
+  -DTSPS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build/tsan -j"$jobs" --target check_cache check_store \
+  check_route check_history
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure \
+  -R '^check_(cache|store|route|history)$'
 if [ -x scripts/fuzz-smoke.sh ]; then
   echo "== fuzz smoke"
   scripts/fuzz-smoke.sh
