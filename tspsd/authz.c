@@ -4,9 +4,15 @@
  * with the rights granted (monitor, act), optionally only for some handling
  * codes and within a time window. Tokens and delegations live in the
  * engine's kv store ("tspsd/token/<sha256>", "tspsd/deleg/<user>/<att>").
+ * Delegations (and [admin] roles) are read at each request and event; a
+ * token only at the hello, so revoking an identity must also end what it
+ * was granted: its credentials leave the store (tspsd_identity_revoke, on
+ * a worker), then its live control connections and web streams close
+ * (tspsd_access_end, on the loop).
  */
 #include "daemon.h"
 #include "log.h"
+#include "web/web.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -96,8 +102,9 @@ int tspsd_token_check(tspsd *d, const char *token, char *identity, size_t len,
 
 typedef struct revoke_ctx {
     const char *identity;
-    char keys[64][96];
-    size_t n;
+    char (*keys)[96];
+    size_t n, cap;
+    int nomem;
 } revoke_ctx;
 
 static int revoke_cb(void *arg, const char *key, const void *val, size_t len)
@@ -108,29 +115,100 @@ static int revoke_cb(void *arg, const char *key, const void *val, size_t len)
     if (nl == NULL || (size_t)((const char *)val + len - (nl + 1)) != il ||
         memcmp(nl + 1, rc->identity, il) != 0)
         return 0;
-    if (rc->n < 64)
-        snprintf(rc->keys[rc->n++], sizeof(rc->keys[0]), "%s", key);
+    if (rc->n == rc->cap) {
+        size_t cap = rc->cap ? rc->cap * 2 : 16;
+        char(*nk)[96] = realloc(rc->keys, cap * sizeof(*nk));
+        if (nk == NULL) {
+            rc->nomem = 1;
+            return 1;
+        }
+        rc->keys = nk;
+        rc->cap = cap;
+    }
+    snprintf(rc->keys[rc->n++], sizeof(rc->keys[0]), "%s", key);
     return 0;
 }
 
 int tspsd_token_revoke(tspsd *d, const char *identity, size_t *count)
 {
-    revoke_ctx *rc = calloc(1, sizeof(*rc));
+    revoke_ctx rc = {identity, NULL, 0, 0, 0};
     int err;
 
     *count = 0;
-    if (rc == NULL)
-        return TSPS_ENOMEM;
-    rc->identity = identity;
-    /* Collect first: no writes inside the listing's read transaction. */
-    err = tsps_kv_list(d->eng, "tspsd/token/", revoke_cb, rc);
-    for (size_t i = 0; err == TSPS_OK && i < rc->n; i++) {
-        err = tsps_kv_put(d->eng, rc->keys[i], NULL, 0);
-        if (err == TSPS_OK)
+    /* Collect first: no writes inside the listing's read transaction.
+     * Every token goes, however many: a revocation that leaves some
+     * behind is no revocation. */
+    err = tsps_kv_list(d->eng, "tspsd/token/", revoke_cb, &rc);
+    if (err == TSPS_OK && rc.nomem)
+        err = TSPS_ENOMEM;
+    for (size_t i = 0; err == TSPS_OK && i < rc.n; i++) {
+        err = tsps_kv_put(d->eng, rc.keys[i], NULL, 0);
+        if (err == TSPS_ENOTFOUND) /* gone meanwhile */
+            err = TSPS_OK;
+        else if (err == TSPS_OK)
             (*count)++;
     }
-    free(rc);
+    free(rc.keys);
     return err;
+}
+
+int tspsd_identity_revoke(tspsd *d, const char *identity, int password,
+                          size_t *tokens, size_t *sessions)
+{
+    int rc;
+
+    *tokens = *sessions = 0;
+    if (!tspsd_identity_valid(identity))
+        return TSPS_EINVAL;
+    rc = tspsd_token_revoke(d, identity, tokens);
+    if (rc == TSPS_OK)
+        rc = tspsd_web_revoke(d, identity, sessions);
+    if (rc == TSPS_OK && password)
+        rc = tspsd_web_set_password(d, identity, NULL);
+    return rc;
+}
+
+void tspsd_access_end(tspsd *d, const char *identity, const char *reason)
+{
+    size_t conns, streams;
+
+    if (identity == NULL || identity[0] == '\0')
+        return;
+    conns = tspsd_ctl_close_identity(d, identity);
+    streams = tspsd_web_close_streams(d, identity);
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "access ended",
+              "audit=1 identity=%s reason=%s connections=%zu streams=%zu",
+              identity, reason != NULL ? reason : "revoked", conns, streams);
+}
+
+void tspsd_conn_end_access(tspsd_conn *c)
+{
+    char id[TSPSD_IDENT_MAX];
+
+    if (c->end_access[0] == '\0')
+        return;
+    /* Copy first: c itself may be among the connections being closed. */
+    snprintf(id, sizeof(id), "%s", c->end_access);
+    c->end_access[0] = '\0';
+    tspsd_access_end(c->d, id, c->end_reason);
+}
+
+int tspsd_conn_recheck_admin(tspsd_conn *c)
+{
+    int admin;
+
+    if (!c->hello_done || c->via_token || c->identity[0] == '\0')
+        return 0;
+    admin = tspsd_config_is_admin(&c->d->cfg, c->identity);
+    if (admin == c->admin)
+        return 0;
+    c->admin = admin;
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL,
+              admin ? "admin role granted to a live connection"
+                    : "admin role withdrawn from a live connection",
+              "audit=1 identity=%s conn=%llu peer=%s", c->identity,
+              (unsigned long long)c->id, c->peer);
+    return !admin;
 }
 
 static void deleg_key(char *key, size_t len, const char *user, const char *att)

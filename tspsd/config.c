@@ -29,6 +29,7 @@ void tspsd_config_defaults(tspsd_config *c)
     snprintf(c->web_listen, sizeof(c->web_listen), "127.0.0.1");
     c->web_port = -1; /* off unless [web] port is set */
     c->web_session_s = 8 * 3600;
+    c->web_session_idle_s = 30 * 60;
     c->web_link_s = 900;
     c->web_invite_s = 3600;
     c->sip_enabled = 1;
@@ -142,6 +143,8 @@ static int web_section(tspsd_config *c, const char *k, const char *v)
         return parse_int(v, -1, 65535, &c->web_port);
     if (strcmp(k, "session_lifetime") == 0)
         return parse_int(v, 60, 30 * 86400, &c->web_session_s);
+    if (strcmp(k, "session_idle_timeout") == 0)
+        return parse_int(v, 0, 30 * 86400, &c->web_session_idle_s);
     if (strcmp(k, "link_lifetime") == 0)
         return parse_int(v, 30, 7 * 86400, &c->web_link_s);
     if (strcmp(k, "invite_lifetime") == 0)

@@ -47,6 +47,8 @@ typedef struct tspsd_config {
     char web_listen[64];
     int web_port;             /* -1 = off, 0 = pick a free port */
     int web_session_s;        /* session lifetime, default 8 h */
+    int web_session_idle_s;   /* ends unused for this long, default 30 min;
+                                 0 = no idle timeout */
     int web_link_s;           /* one-time login link, default 15 min */
     int web_invite_s;         /* chat invitation, default 1 h */
     char web_public_url[256]; /* base URL in links, "" = https://listen:port */

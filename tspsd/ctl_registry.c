@@ -152,6 +152,9 @@ int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
     }
     atomic_fetch_add(&d->metrics.requests, 1);
     resp.id = req->id;
+    /* Rights come from the store and the config at each request, never
+     * only from what was true at hello. */
+    tspsd_conn_recheck_admin(c);
     if ((int)req->body_case > 0 && (int)req->body_case < TSPSD_MAX_HANDLERS)
         h = &d->handlers[req->body_case];
     if (h == NULL || h->fn == NULL) {
@@ -165,6 +168,7 @@ int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
         return 1; /* the worker answers; it owns req now */
     } else {
         h->fn(c, req, &resp);
+        tspsd_conn_end_access(c);
     }
     if (tspsd_conn_send(c, &resp) != 0) {
         snprintf(why, whylen, "cannot queue reply");

@@ -32,13 +32,21 @@ typedef struct conn_io {
     size_t olen, ocap;
     int batching;
     int throttled; /* stopped reading: the peer does not read its replies */
-    struct event *resume; /* checks, while throttled, if it reads again */
+    struct event *resume; /* checks, while throttled, if it reads again;
+                           * while closing, if the last reply went out */
+    int closing;     /* access ended: read nothing more, close when flushed */
+    int close_ticks; /* RESUME_US ticks spent closing */
 } conn_io;
 
 /* A peer that sends requests but does not read the replies stops being
  * read once this much waits for it, and is read again below OUT_LOW. */
 #define OUT_HIGH (4u << 20)
 #define OUT_LOW  (256u << 10)
+
+/* A closing connection whose peer does not take its last reply is cut
+ * after CLOSE_TICKS ticks of RESUME_US (5 s). */
+#define RESUME_US   20000
+#define CLOSE_TICKS 250
 
 #define IO(c) ((conn_io *)(c))
 
@@ -143,12 +151,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
     tspsd *d = c->d;
     struct evbuffer *in = bufferevent_get_input(bev);
 
-    if (c->job_inflight)
-        return; /* resumed by tspsd_conn_job_done() */
+    if (c->job_inflight || IO(c)->closing)
+        return; /* resumed by tspsd_conn_job_done(); closing reads no more */
     IO(c)->batching = 1;
     for (;;) {
+        if (IO(c)->closing)
+            break; /* a request just ended this identity's access */
         if (queued_out(c) > OUT_HIGH) {
-            struct timeval tv = {0, 20000};
+            struct timeval tv = {0, RESUME_US};
             IO(c)->throttled = 1;
             bufferevent_disable(bev, EV_READ);
             if (IO(c)->resume != NULL)
@@ -205,14 +215,34 @@ static void read_cb(struct bufferevent *bev, void *arg)
     flush_out(c);
 }
 
+/* A closing connection: wait for the reply of a request in flight and for
+ * queued replies to leave, then close. */
+static void closing_tick(tspsd_conn *c)
+{
+    struct timeval tv = {0, RESUME_US};
+
+    if (IO(c)->close_ticks++ < CLOSE_TICKS &&
+        (c->job_inflight || queued_out(c) > 0)) {
+        evtimer_add(IO(c)->resume, &tv);
+        return;
+    }
+    conn_close(c, TSPSD_LOG_INFO, "access revoked");
+}
+
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     tspsd_conn *c = arg;
-    struct timeval tv = {0, 20000};
+    struct timeval tv = {0, RESUME_US};
 
     (void)fd;
     (void)what;
-    if (!IO(c)->throttled || c->bev == NULL)
+    if (c->bev == NULL)
+        return;
+    if (IO(c)->closing) {
+        closing_tick(c);
+        return;
+    }
+    if (!IO(c)->throttled)
         return;
     if (queued_out(c) > OUT_LOW) {
         evtimer_add(IO(c)->resume, &tv);
@@ -228,6 +258,10 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 void tspsd_conn_job_done(tspsd_conn *c, const Tsps__Response *resp)
 {
     c->job_inflight = 0;
+    tspsd_conn_recheck_admin(c);
+    /* Before the reply: whoever reads "revoked" finds those connections
+     * already refusing to read (this one included, after this reply). */
+    tspsd_conn_end_access(c);
     if (c->close_after_job) {
         tspsd_conn_destroy(c);
         return;
@@ -238,6 +272,8 @@ void tspsd_conn_job_done(tspsd_conn *c, const Tsps__Response *resp)
         return;
     }
     tspsd_arena_reset(&c->arena);
+    if (IO(c)->closing)
+        return; /* closing_tick() closes once the reply is out */
     IO(c)->throttled = 0;
     bufferevent_enable(c->bev, EV_READ);
     /* Frames that arrived meanwhile are already buffered. */
@@ -363,6 +399,44 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct timeval rto = {300, 0};
     bufferevent_set_timeouts(c->bev, &rto, &rto);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+size_t tspsd_ctl_close_identity(tspsd *d, const char *identity)
+{
+    size_t n = 0;
+
+    for (tspsd_conn *c = d->conns; c != NULL; c = c->next) {
+        if (!c->hello_done || strcmp(c->identity, identity) != 0 ||
+            IO(c)->closing || c->bev == NULL)
+            continue;
+        /* Close, not just forget the identity: the peer must see that its
+         * access ended, and nothing it sends from now on is read. */
+        IO(c)->closing = 1;
+        IO(c)->throttled = 0;
+        c->subscribed = 0;
+        bufferevent_disable(c->bev, EV_READ);
+        if (IO(c)->resume != NULL) {
+            struct timeval now = {0, 0};
+            evtimer_add(IO(c)->resume, &now);
+        }
+        tspsd_log(TSPSD_LOG_INFO, 0, c->identity, "control connection closing",
+                  "conn=%llu peer=%s reason=\"access revoked\"",
+                  (unsigned long long)c->id, c->peer);
+        n++;
+    }
+    return n;
+}
+
+size_t tspsd_ctl_reapply_admins(tspsd *d)
+{
+    size_t n = 0;
+
+    /* A connection with a job in flight is rechecked when it returns: the
+     * worker reads c->admin meanwhile. */
+    for (tspsd_conn *c = d->conns; c != NULL; c = c->next)
+        if (!c->job_inflight && tspsd_conn_recheck_admin(c))
+            n++;
+    return n;
 }
 
 static void listener_error_cb(struct evconnlistener *l, void *arg)

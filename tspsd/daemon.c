@@ -194,6 +194,9 @@ int tspsd_reload(tspsd *d)
     tspsd_log_set_level(nc.log_level);
     tspsd_ctl_reload_tls(d);
     tspsd_web_reload_tls(d);
+    /* An identity taken off [admin] identities loses the role on its live
+     * connections too, not only on new ones. */
+    tspsd_ctl_reapply_admins(d);
     tspsd_sync_set_config_sources(d);
 #ifdef TSPSD_WITH_SIP
     if (d->sip != NULL) {

@@ -57,6 +57,12 @@ struct tspsd_conn {
     int subscribed;
     uint32_t sub_id;
     char sub_user[TSPSD_IDENT_MAX]; /* "" = everything allowed */
+    int via_token; /* authenticated by a token: its role is the token's */
+    /* Set by a handler that ended this identity's access (token.revoke,
+     * user.delete), possibly on a worker; applied on the loop by
+     * tspsd_conn_end_access() before the reply goes out. */
+    char end_access[TSPSD_IDENT_MAX];
+    const char *end_reason; /* static: "token.revoke", "user.delete" */
     tspsd_arena arena;
     tspsd_conn *prev, *next;
 };
@@ -126,6 +132,16 @@ void tspsd_ctl_stop(tspsd *d);
 int tspsd_conn_send(tspsd_conn *c, const Tsps__Response *resp);
 /** Swap the TLS context (SIGHUP); new connections use the new one. */
 int tspsd_ctl_reload_tls(tspsd *d);
+/**
+ * Close every control connection authenticated as `identity`: it reads no
+ * further request from now on, the reply of a request in flight still goes
+ * out, then it closes (within 5 s even if the peer does not read).
+ * @return how many connections. Thread-safety: loop thread only.
+ */
+size_t tspsd_ctl_close_identity(tspsd *d, const char *identity);
+/** SIGHUP: re-derive the admin role of certificate-authenticated
+ * connections from [admin] identities. @return how many lost it. */
+size_t tspsd_ctl_reapply_admins(tspsd *d);
 
 /* ---- jobs.c: one worker for requests that write the store ---- */
 int tspsd_jobs_open(tspsd *d);
@@ -181,6 +197,30 @@ int tspsd_delegation_get(tspsd *d, const char *user, const char *attendant,
                          Tsps__Delegation **out);
 /** Is `id` a valid identity name (same charset as user ids)? */
 int tspsd_identity_valid(const char *id);
+/**
+ * Remove the stored credentials of an identity that loses its access:
+ * every token, every web session and one-time login link, and with
+ * `password` also its web password. Any thread (store writes: a worker).
+ * Live connections and event streams are closed by tspsd_access_end().
+ * @return TSPS_OK or a TSPS_E* code; counts of what was removed.
+ */
+int tspsd_identity_revoke(tspsd *d, const char *identity, int password,
+                          size_t *tokens, size_t *sessions);
+/**
+ * End what an identity was already granted: close its control connections
+ * (after an in-flight reply) and its web event streams, and log how many
+ * (reason: "token.revoke", "user.delete"). Loop thread only.
+ */
+void tspsd_access_end(tspsd *d, const char *identity, const char *reason);
+/** Apply c->end_access, if a handler set it. Loop thread only. */
+void tspsd_conn_end_access(tspsd_conn *c);
+/**
+ * A certificate-authenticated connection is an admin while [admin]
+ * identities lists it: re-derive c->admin (each request, after SIGHUP).
+ * @return 1 when it just lost the admin role (logged), else 0.
+ * Thread-safety: loop thread, no job of c in flight.
+ */
+int tspsd_conn_recheck_admin(tspsd_conn *c);
 
 /* ---- convert.c ---- */
 Tsps__Decision *tspsd_decision_msg(tspsd_arena *a, const tsps_decision *d,

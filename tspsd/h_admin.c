@@ -35,6 +35,7 @@ TSPSD_HANDLER(tspsd_h_hello)
     c->hello_done = 1;
     snprintf(c->identity, sizeof(c->identity), "%s", ident);
     c->admin = admin;
+    c->via_token = h->token[0] != '\0';
     m = tspsd_arena_alloc(&c->arena, sizeof(*m));
     if (m == NULL)
         return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "out of memory");
@@ -84,25 +85,34 @@ TSPSD_HANDLER(tspsd_h_token_issue)
     return TSPS__CODE__OK;
 }
 
+/* Revoking an identity's tokens ends its access: the tokens and its web
+ * sessions go from the store here (on the write worker), and its live
+ * control connections and event streams close on the loop before this
+ * reply leaves (c->end_access), whether they used a token or not. */
 TSPSD_HANDLER(tspsd_h_token_revoke)
 {
     const char *identity = req->token_revoke->identity;
-    size_t n = 0;
+    size_t n = 0, ns = 0;
 
     TSPSD_AUTHZ(c, resp, "token.revoke", NULL, TSPSD_RIGHT_ADMIN, NULL);
     if (!tspsd_identity_valid(identity))
         return tspsd_reply(c, resp, TSPS__CODE__INVALID, "identity required");
-    int rc = tspsd_token_revoke(c->d, identity, &n);
+    int rc = tspsd_identity_revoke(c->d, identity, 0, &n, &ns);
+    /* Even after a partial failure, what is already granted ends. */
+    snprintf(c->end_access, sizeof(c->end_access), "%s", identity);
+    c->end_reason = "token.revoke";
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "revoke: %s",
                            tsps_strerror(rc));
-    if (n == 0)
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "tokens revoked",
+              "audit=1 by=%s identity=%s count=%zu web_sessions=%zu",
+              c->identity, identity, n, ns);
+    if (n == 0 && ns == 0)
         return tspsd_reply(c, resp, TSPS__CODE__NOT_FOUND, "no token for %s",
                            identity);
-    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "tokens revoked",
-              "audit=1 by=%s identity=%s count=%zu", c->identity, identity, n);
-    resp->message = tspsd_arena_printf(&c->arena, "%zu token%s revoked", n,
-                                       n == 1 ? "" : "s");
+    resp->message = tspsd_arena_printf(
+        &c->arena, "%zu token%s revoked, %zu web session%s ended", n,
+        n == 1 ? "" : "s", ns, ns == 1 ? "" : "s");
     if (resp->message == NULL)
         resp->message = (char *)"";
     return TSPS__CODE__OK;

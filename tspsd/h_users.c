@@ -183,11 +183,24 @@ TSPSD_HANDLER(tspsd_h_user_list)
 TSPSD_HANDLER(tspsd_h_user_delete)
 {
     const char *id = req->user_delete->id;
+    size_t nt = 0, ns = 0;
     TSPSD_AUTHZ(c, resp, "user.delete", id, TSPSD_RIGHT_ADMIN, NULL);
     int rc = tsps_user_delete(c->d->eng, id);
     if (rc != TSPS_OK)
         return engine_err(c, resp, rc, id);
-    tspsd_log(TSPSD_LOG_INFO, 0, id, "user deleted", "by=%s", c->identity);
+    /* A deleted user's identity loses every credential (tokens, web
+     * sessions, login links, web password) and, on the loop before this
+     * reply, its live connections and event streams. */
+    rc = tspsd_identity_revoke(c->d, id, 1, &nt, &ns);
+    snprintf(c->end_access, sizeof(c->end_access), "%s", id);
+    c->end_reason = "user.delete";
+    tspsd_log(TSPSD_LOG_INFO, 0, id, "user deleted",
+              "by=%s tokens=%zu web_sessions=%zu", c->identity, nt, ns);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc),
+                           "%s deleted, but revoking its credentials failed: "
+                           "%s",
+                           id, tsps_strerror(rc));
     return TSPS__CODE__OK;
 }
 

@@ -2,13 +2,18 @@
  * check_tspsd_authz.c - the authorisation matrix: every request kind x
  * (anonymous, the user, another user, an attendant with the right, an
  * attendant without it, admin) against a real tspsd, asserting allowed or
- * refused (and, for refusals, the code and an audit log line).
+ * refused (and, for refusals, the code and an audit log line); and
+ * revocation: revoked tokens, deleted users, withdrawn delegations and
+ * admin roles end the access already granted (control connections, web
+ * sessions and event streams), and idle web sessions end.
  */
 #include "fixture.h"
 #include "tsps_check.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static char out[8192];
 
@@ -395,6 +400,351 @@ START_TEST(test_authz_token_identity)
 }
 END_TEST
 
+/* ---- revocation: what was granted ends with the grant ---- */
+
+static const char web_conf[] =
+    "[web]\nlisten = 127.0.0.1\nport = 0\nsession_idle_timeout = 3\n";
+
+static void fx_setup_web(void)
+{
+    fx_setup_with(web_conf);
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void issue_token(tspsd_client *a, const char *identity, const char *role,
+                        char *token, size_t len)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__TokenIssue ti = TSPS__TOKEN_ISSUE__INIT;
+    Tsps__Response *resp = NULL;
+    ti.identity = (char *)identity;
+    if (role != NULL)
+        ti.role = (char *)role;
+    req.body_case = TSPS__REQUEST__BODY_TOKEN_ISSUE;
+    req.token_issue = &ti;
+    ck_assert_int_eq(th_call(a, &req, &resp), TSPS__CODE__OK);
+    snprintf(token, len, "%s", resp->token);
+    tsps__response__free_unpacked(resp, NULL);
+}
+
+/* token.revoke; the reply's message into msg (may be NULL). */
+static int revoke_tokens(tspsd_client *a, const char *identity, char *msg,
+                         size_t len)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__TokenRevoke tr = TSPS__TOKEN_REVOKE__INIT;
+    Tsps__Response *resp = NULL;
+    tr.identity = (char *)identity;
+    req.body_case = TSPS__REQUEST__BODY_TOKEN_REVOKE;
+    req.token_revoke = &tr;
+    int code = th_call(a, &req, &resp);
+    if (msg != NULL)
+        snprintf(msg, len, "%s", resp != NULL ? resp->message : "");
+    if (resp != NULL)
+        tsps__response__free_unpacked(resp, NULL);
+    return code;
+}
+
+static int user_get(tspsd_client *c, const char *id)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__UserGet ug = TSPS__USER_GET__INIT;
+    ug.id = (char *)id;
+    req.body_case = TSPS__REQUEST__BODY_USER_GET;
+    req.user_get = &ug;
+    return th_call(c, &req, NULL);
+}
+
+static int user_delete(tspsd_client *c, const char *id)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__UserDelete ud = TSPS__USER_DELETE__INIT;
+    ud.id = (char *)id;
+    req.body_case = TSPS__REQUEST__BODY_USER_DELETE;
+    req.user_delete = &ud;
+    return th_call(c, &req, NULL);
+}
+
+/* The next request on a revoked connection fails because the daemon closed
+ * it, not because it stopped answering (the client would time out at 5 s). */
+static void assert_cut(tspsd_client *c, const char *who)
+{
+    long long t0 = mono_ms();
+    int code = user_get(c, "bob");
+    long long took = mono_ms() - t0;
+    ck_assert_msg(code == -100, "%s: request served after revocation (%d)", who,
+                  code);
+    ck_assert_msg(took < 3000, "%s: no close, the request timed out", who);
+    ck_assert_msg(tspsd_client_alive(c, 1000) == 0, "%s: still open", who);
+}
+
+/* A user's open control connections, by token or by certificate, close
+ * when an admin revokes their tokens; other users' stay. */
+START_TEST(test_revoke_closes_control_connections)
+{
+    char tok[128], msg[200], err[200];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    issue_token(a, "bob", NULL, tok, sizeof(tok));
+    tspsd_client *bt = th_connect(&fx, NULL, tok);
+    tspsd_client *bc = th_connect(&fx, "bob", NULL);
+    tspsd_client *an = th_connect(&fx, "ann", NULL);
+    ck_assert_int_eq(user_get(bt, "bob"), TSPS__CODE__OK);
+    ck_assert_int_eq(user_get(bc, "bob"), TSPS__CODE__OK);
+    ck_assert_int_eq(user_get(an, "ann"), TSPS__CODE__OK);
+    ck_assert_int_eq(tspsd_client_alive(bt, 200), 1);
+
+    ck_assert_int_eq(revoke_tokens(a, "bob", msg, sizeof(msg)), TSPS__CODE__OK);
+    ck_assert_msg(strstr(msg, "1 token revoked") != NULL, "%s", msg);
+    /* At once, without waiting: the reply left only after bob's
+     * connections stopped reading. */
+    assert_cut(bt, "bob by token");
+    ck_assert_int_eq(tspsd_client_alive(bc, 3000), 0);
+    assert_cut(bc, "bob by certificate");
+    ck_assert_int_eq(user_get(an, "ann"), TSPS__CODE__OK);
+    ck_assert_int_eq(user_get(a, "bob"), TSPS__CODE__OK);
+    tspsd_client *x = NULL;
+    ck_assert_int_eq(th_try_connect(&fx, NULL, NULL, tok, &x, err, sizeof(err)),
+                     TSPS__CODE__UNAUTHENTICATED);
+    ck_assert(th_log_has(&fx, "msg=\"access ended\" audit=1 identity=bob "
+                              "reason=token.revoke connections=2 streams=0"));
+    ck_assert(th_log_has(&fx, "msg=\"tokens revoked\""));
+    ck_assert(!th_log_has(&fx, tok + 5));
+    tspsd_client_close(bt);
+    tspsd_client_close(bc);
+    tspsd_client_close(an);
+    tspsd_client_close(a);
+}
+END_TEST
+
+/* An admin revoking its own identity gets its reply, then the close. */
+START_TEST(test_revoke_self_reply_then_close)
+{
+    char tok[128], msg[200];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    issue_token(a, "ops", "admin", tok, sizeof(tok));
+    tspsd_client *o = th_connect(&fx, NULL, tok);
+    ck_assert_str_eq(tspsd_client_hello(o)->role, "admin");
+    ck_assert_int_eq(revoke_tokens(o, "ops", msg, sizeof(msg)), TSPS__CODE__OK);
+    ck_assert_msg(strstr(msg, "1 token revoked") != NULL, "%s", msg);
+    ck_assert_int_eq(tspsd_client_alive(o, 3000), 0);
+    ck_assert_int_eq(user_get(a, "ann"), TSPS__CODE__OK);
+    tspsd_client_close(o);
+    tspsd_client_close(a);
+}
+END_TEST
+
+/* Web: revoking bob ends his session (the cookie gets 401) and his event
+ * stream; ann's session and stream carry on. */
+START_TEST(test_revoke_ends_web_session_and_stream)
+{
+    char bob[80], ann[80], msg[200];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    th_web_login(&fx, a, "bob", bob, sizeof(bob));
+    th_web_login(&fx, a, "ann", ann, sizeof(ann));
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", bob, NULL, NULL, NULL, 0), 200);
+    th_http *bs = th_sse_open(&fx, bob);
+    th_http *as = th_sse_open(&fx, ann);
+    /* Bob's stream carries his calls. */
+    ck_assert_int_eq(fx_route(a, "+13125550002", BOB_NUMBER, 1, NULL),
+                     TSPS__CODE__OK);
+    ck_assert_int_eq(th_sse_wait(bs, "event: call.", 3000), 1);
+
+    /* No token, but a web session: revoked all the same. */
+    ck_assert_int_eq(revoke_tokens(a, "bob", msg, sizeof(msg)), TSPS__CODE__OK);
+    ck_assert_msg(strstr(msg, "1 web session ended") != NULL, "%s", msg);
+    ck_assert_msg(th_sse_ended(bs, 3000) == 1, "bob's stream still open");
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", bob, NULL, NULL, NULL, 0), 401);
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", ann, NULL, NULL, NULL, 0), 200);
+    ck_assert_int_eq(fx_route(a, "+13125550003", ANN_NUMBER, 1, NULL),
+                     TSPS__CODE__OK);
+    ck_assert_int_eq(th_sse_wait(as, "13125550003", 3000), 1);
+    ck_assert(th_log_has(&fx, "identity=bob reason=token.revoke connections=0 "
+                              "streams=1"));
+    ck_assert(!th_log_has(&fx, bob));
+    /* Nothing left to revoke. */
+    ck_assert_int_eq(revoke_tokens(a, "bob", NULL, 0), TSPS__CODE__NOT_FOUND);
+    th_http_close(bs);
+    th_http_close(as);
+    tspsd_client_close(a);
+}
+END_TEST
+
+/* Deleting a user ends its identity's access as a revocation does. */
+START_TEST(test_user_delete_ends_access)
+{
+    char tok[128], bob[80], ann[80], err[200];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    issue_token(a, "bob", NULL, tok, sizeof(tok));
+    tspsd_client *bt = th_connect(&fx, NULL, tok);
+    tspsd_client *bc = th_connect(&fx, "bob", NULL);
+    tspsd_client *an = th_connect(&fx, "ann", NULL);
+    th_web_login(&fx, a, "bob", bob, sizeof(bob));
+    th_web_login(&fx, a, "ann", ann, sizeof(ann));
+    th_http *bs = th_sse_open(&fx, bob);
+    ck_assert_int_eq(user_get(bt, "bob"), TSPS__CODE__OK);
+
+    ck_assert_int_eq(user_delete(a, "bob"), TSPS__CODE__OK);
+    assert_cut(bt, "bob by token");
+    assert_cut(bc, "bob by certificate");
+    ck_assert_msg(th_sse_ended(bs, 3000) == 1, "bob's stream still open");
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", bob, NULL, NULL, NULL, 0), 401);
+    tspsd_client *x = NULL;
+    ck_assert_int_eq(th_try_connect(&fx, NULL, NULL, tok, &x, err, sizeof(err)),
+                     TSPS__CODE__UNAUTHENTICATED);
+    ck_assert_int_eq(user_get(an, "ann"), TSPS__CODE__OK);
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", ann, NULL, NULL, NULL, 0), 200);
+    ck_assert(th_log_has(&fx, "user=bob msg=\"user deleted\" by=admin tokens=1 "
+                              "web_sessions=1"));
+    ck_assert(th_log_has(&fx, "identity=bob reason=user.delete connections=2 "
+                              "streams=1"));
+    th_http_close(bs);
+    tspsd_client_close(bt);
+    tspsd_client_close(bc);
+    tspsd_client_close(an);
+    tspsd_client_close(a);
+}
+END_TEST
+
+/* Wait on a subscription for an event of call id (1), or not (0). */
+static int got_event(tspsd_client *c, uint64_t id, int timeout_ms)
+{
+    long long end = mono_ms() + timeout_ms;
+    for (;;) {
+        Tsps__Response *r = NULL;
+        long long left = end - mono_ms();
+        if (left <= 0 || tspsd_client_recv(c, &r, (int)left) != 0)
+            return 0;
+        int hit = r->event != NULL && r->event->call_id == id;
+        tsps__response__free_unpacked(r, NULL);
+        if (hit)
+            return 1;
+    }
+}
+
+/* An attendant keeps its connection and stream when ann withdraws the
+ * delegation, but loses what it granted: no more of ann's events, and
+ * requests on ann's data are refused. */
+START_TEST(test_delegation_removed_live)
+{
+    char att[80], want[64];
+    uint64_t c1 = 0, c2 = 0;
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    tspsd_client *t = th_connect(&fx, "att", NULL);
+    tspsd_client *an = th_connect(&fx, "ann", NULL);
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Subscribe sub = TSPS__SUBSCRIBE__INIT;
+    sub.user = (char *)"ann";
+    req.body_case = TSPS__REQUEST__BODY_SUBSCRIBE;
+    req.subscribe = &sub;
+    ck_assert_int_eq(th_call(t, &req, NULL), TSPS__CODE__OK);
+    th_web_login(&fx, a, "att", att, sizeof(att));
+    th_http *ts = th_sse_open(&fx, att);
+
+    ck_assert_int_eq(fx_route(a, "+13125550004", ANN_NUMBER, 1, &c1),
+                     TSPS__CODE__OK);
+    ck_assert_int_eq(got_event(t, c1, 3000), 1);
+    snprintf(want, sizeof(want), "\"call_id\":%llu", (unsigned long long)c1);
+    ck_assert_int_eq(th_sse_wait(ts, want, 3000), 1);
+
+    Tsps__Request dreq = TSPS__REQUEST__INIT;
+    Tsps__Delegate dg = TSPS__DELEGATE__INIT;
+    Tsps__Delegation dl = TSPS__DELEGATION__INIT;
+    dl.user = (char *)"ann";
+    dl.attendant = (char *)"att";
+    dg.delegation = &dl;
+    dg.remove = 1;
+    dreq.body_case = TSPS__REQUEST__BODY_DELEGATE;
+    dreq.delegate = &dg;
+    ck_assert_int_eq(th_call(an, &dreq, NULL), TSPS__CODE__OK);
+
+    ck_assert_int_eq(fx_route(a, "+13125550005", ANN_NUMBER, 1, &c2),
+                     TSPS__CODE__OK);
+    ck_assert_int_eq(got_event(t, c2, 1500), 0);
+    snprintf(want, sizeof(want), "\"call_id\":%llu", (unsigned long long)c2);
+    ck_assert_int_eq(th_sse_wait(ts, want, 1500), 0);
+    ck_assert_int_eq(user_get(t, "ann"), TSPS__CODE__DENIED);
+    ck_assert_int_eq(tspsd_client_alive(t, 100), 1);
+    th_http_close(ts);
+    tspsd_client_close(an);
+    tspsd_client_close(t);
+    tspsd_client_close(a);
+}
+END_TEST
+
+/* [web] session_idle_timeout = 3: a session unused for longer is refused,
+ * one in use is not, and an open event stream is a use. */
+START_TEST(test_web_idle_timeout)
+{
+    char idle[80], busy[80], watch[80];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    th_web_login(&fx, a, "ann", idle, sizeof(idle));
+    th_web_login(&fx, a, "ann", busy, sizeof(busy));
+    th_web_login(&fx, a, "ann", watch, sizeof(watch));
+    th_http *ws = th_sse_open(&fx, watch);
+    for (int i = 0; i < 10; i++) { /* 5 s, past the idle timeout */
+        pause_ms(500);
+        ck_assert_int_eq(
+            th_web_req(&fx, "GET", "/api/me", busy, NULL, NULL, NULL, 0), 200);
+    }
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", idle, NULL, NULL, NULL, 0), 401);
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", busy, NULL, NULL, NULL, 0), 200);
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", watch, NULL, NULL, NULL, 0), 200);
+    ck_assert(th_log_has(&fx, "msg=\"web session ended\" reason=idle"));
+    /* Refused for good, not only once. */
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", idle, NULL, NULL, NULL, 0), 401);
+    th_http_close(ws);
+    tspsd_client_close(a);
+}
+END_TEST
+
+/* An identity taken off [admin] identities (SIGHUP) is no admin on its
+ * open connection either. */
+START_TEST(test_admin_removed_on_reload)
+{
+    char conf[8192];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    ck_assert_int_eq(fx_user_put(a, "zed", NULL), TSPS__CODE__OK);
+    FILE *f = fopen(fx.conf, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(conf, 1, sizeof(conf) - 1, f);
+    fclose(f);
+    conf[n] = '\0';
+    char *p = strstr(conf, "identities = admin");
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, "identities = other", strlen("identities = other"));
+    f = fopen(fx.conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(conf, f);
+    fclose(f);
+    kill(fx.pid, SIGHUP);
+    ck_assert(th_log_has(&fx, "msg=\"config reloaded\""));
+    ck_assert_int_eq(fx_user_put(a, "zed2", NULL), TSPS__CODE__DENIED);
+    ck_assert(th_log_has(&fx, "admin role withdrawn from a live connection"));
+    tspsd_client_close(a);
+}
+END_TEST
+
 static Suite *authz_suite(void)
 {
     Suite *s = suite_create("tspsd_authz");
@@ -408,6 +758,17 @@ static Suite *authz_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_authz_attendant_code_filter);
     tcase_add_test(tc, test_authz_token_identity);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("revocation");
+    tcase_add_checked_fixture(tc, fx_setup_web, fx_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_revoke_closes_control_connections);
+    tcase_add_test(tc, test_revoke_self_reply_then_close);
+    tcase_add_test(tc, test_revoke_ends_web_session_and_stream);
+    tcase_add_test(tc, test_user_delete_ends_access);
+    tcase_add_test(tc, test_delegation_removed_live);
+    tcase_add_test(tc, test_web_idle_timeout);
+    tcase_add_test(tc, test_admin_removed_on_reload);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -87,10 +87,15 @@ int fx_route(tspsd_client *c, const char *from, const char *to, int live,
 
 void fx_setup(void)
 {
+    fx_setup_with(NULL);
+}
+
+void fx_setup_with(const char *extra)
+{
     memset(&fx, 0, sizeof(fx));
     tsps_check_tmpdir(fx.dir, sizeof(fx.dir));
     th_make_certs(&fx);
-    th_start(&fx, NULL);
+    th_start(&fx, extra);
     tspsd_client *a = th_connect(&fx, "admin", NULL);
     ck_assert_int_eq(fx_user_put(a, "ann", ANN_NUMBER), 0);
     ck_assert_int_eq(fx_user_put(a, "bob", BOB_NUMBER), 0);

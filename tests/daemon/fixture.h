@@ -13,6 +13,8 @@ extern uint64_t fx_pending_call; /* a held ("ask") call of ann */
 extern uint64_t fx_past_call;    /* a routed call of ann, in history */
 
 void fx_setup(void);
+/** fx_setup with extra config (e.g. a [web] section). */
+void fx_setup_with(const char *extra);
 void fx_teardown(void);
 
 /* Request builders: a static request of one kind, filled with args. */

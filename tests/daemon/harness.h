@@ -51,4 +51,30 @@ int th_ctl(th_daemon *t, const char *identity, const char *args, char *out,
 /** A free TCP port on 127.0.0.1. */
 int th_free_port(void);
 
+/* ---- th_web.c: the web UI over HTTPS (needs [web] port = 0) ---- */
+typedef struct th_http th_http;
+
+/** The web UI's port (from data/web.url; waits up to 5 s). */
+int th_web_port(th_daemon *t);
+/**
+ * One request on its own connection (cookie: the tsps_session value, csrf:
+ * X-CSRF-Token; each may be NULL). The raw response goes into out.
+ * @return the HTTP status, or -1.
+ */
+int th_web_req(th_daemon *t, const char *method, const char *path,
+               const char *cookie, const char *csrf, const char *body,
+               char *out, size_t outlen);
+/** Log identity in with a one-time link issued through admin; the
+ * session cookie's value (64 hex) into cookie. */
+void th_web_login(th_daemon *t, tspsd_client *admin, const char *identity,
+                  char *cookie, size_t len);
+/** Open GET /api/events as that session (asserts 200 and the hello). */
+th_http *th_sse_open(th_daemon *t, const char *cookie);
+/** Wait for needle in the stream: 1 seen, 0 not within timeout_ms, -1 the
+ * stream ended without it. */
+int th_sse_wait(th_http *h, const char *needle, int timeout_ms);
+/** 1 when the server ends the stream (closes) within timeout_ms, else 0. */
+int th_sse_ended(th_http *h, int timeout_ms);
+void th_http_close(th_http *h);
+
 #endif

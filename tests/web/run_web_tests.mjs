@@ -365,6 +365,22 @@ try {
     await ctx.close();
   });
 
+  await check('revoking an identity sends its open page to the login form', async () => {
+    const ctx = await browser.newContext(ctxOpts);
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push('bob page: ' + e.message));
+    const link = d.ctl('user', 'login-link', 'bob').trim();
+    await p.goto(link);
+    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    const out = d.ctl('token', 'revoke', 'bob');
+    assert(out.includes('1 web session ended'), 'revoke: ' + out);
+    // The stream ends, its reconnect gets a 401, the page goes to login.
+    await p.waitForURL(/\/login\.html/, { timeout: 10000 });
+    const st = await p.evaluate(async () => (await fetch('/api/me')).status);
+    assert(st === 401, 'after revoke: ' + st);
+    await ctx.close();
+  });
+
   await check('no script errors in any page', async () => {
     assert(errors.length === 0, errors.join('\n'));
   });

@@ -52,4 +52,18 @@ int tspsd_web_set_password(tspsd *d, const char *identity,
 int tspsd_web_check_password(tspsd *d, const char *identity,
                              const char *password);
 
+/**
+ * Delete every web session and unused one-time login link of `identity`
+ * from the store (works whether or not the web UI runs). The password is
+ * kept. Thread-safety: any thread (store writes: call it on a worker).
+ * @return TSPS_OK or a TSPS_E* code; *sessions = sessions deleted.
+ */
+int tspsd_web_revoke(tspsd *d, const char *identity, size_t *sessions);
+
+/**
+ * End the open event streams of `identity` (not guests'). NULL-safe when
+ * the web UI is off. @return how many. Thread-safety: loop thread only.
+ */
+size_t tspsd_web_close_streams(tspsd *d, const char *identity);
+
 #endif

@@ -106,6 +106,7 @@ static void run_request(tspsd_web *w, web_job *j)
         return;
     }
     rpc_run(j);
+    tspsd_conn_end_access(&j->c);
     web_send_json(j->req, j->status, j->out);
     j->out = NULL;
     web_job_free(j);

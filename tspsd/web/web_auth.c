@@ -2,7 +2,10 @@
  * web_auth.c - web passwords (PBKDF2-HMAC-SHA256), one-time login links,
  * sessions and CSRF tokens. Everything durable lives in the engine's kv
  * store under hashed keys ("tspsd/webpw/<id>", "tspsd/weblink/<sha256>",
- * "tspsd/websess/<sha256>"): a copy of the store reveals no usable secret.
+ * "tspsd/websess/<sha256>", its last use in "tspsd/webseen/<sha256>"): a
+ * copy of the store reveals no usable secret. Sessions end at their
+ * lifetime, after [web] session_idle_timeout without use, at logout, and
+ * when their identity is revoked (tspsd_web_revoke).
  */
 #include "web_internal.h"
 
@@ -22,6 +25,7 @@
 #define LINK_PREFIX "tspsd/weblink/"
 #define SESS_PREFIX "tspsd/websess/"
 #define PW_PREFIX   "tspsd/webpw/"
+#define SEEN_PREFIX "tspsd/webseen/"
 
 static int64_t now_s(void)
 {
@@ -136,13 +140,49 @@ int tspsd_web_login_link(tspsd *d, const char *identity, char *url, size_t len)
     return TSPS_OK;
 }
 
-/* ---- sessions ---- */
+/* ---- sessions ----
+ *
+ * "tspsd/websess/<sha256(id)>" = "v2\tIDENTITY\tEXPIRES\tCSRF\tGUEST_CALL\t
+ * GUEST_NAME\tCREATED" (v1: without CREATED). The last use lives apart, in
+ * "tspsd/webseen/<sha256(id)>" = "UNIX_TIME": a refresh written after the
+ * session was revoked only leaves an orphan there (purged), it never
+ * brings the session back. */
+
+enum { SESS_OK = 0, SESS_GONE = -1, SESS_EXPIRED = -2, SESS_IDLE = -3 };
+
+static const char *key_hash(const char *key)
+{
+    size_t n = strlen(SESS_PREFIX);
+    return strncmp(key, SESS_PREFIX, n) == 0 ? key + n : key;
+}
+
+static void seen_key(const char *key, char *out, size_t len)
+{
+    snprintf(out, len, SEEN_PREFIX "%s", key_hash(key));
+}
 
 static void sess_key(const char *sid, char *key, size_t len)
 {
     char h[65];
     web_sha256_hex(sid, h);
     snprintf(key, len, SESS_PREFIX "%s", h);
+}
+
+int web_touch_interval(const tspsd_config *cfg)
+{
+    /* Often enough that an active session never looks idle, at most once
+     * a minute: a quarter of the idle timeout, clamped to 1..60 s. */
+    int iv = cfg->web_session_idle_s > 0 ? cfg->web_session_idle_s / 4 : 60;
+    return iv < 1 ? 1 : iv > 60 ? 60 : iv;
+}
+
+static size_t touch_slot(const char *hash)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4 && hash[i] != '\0'; i++)
+        v = v * 16 + (unsigned)(hash[i] <= '9' ? hash[i] - '0'
+                                               : (hash[i] | 0x20) - 'a' + 10);
+    return v % WEB_TOUCH_SLOTS;
 }
 
 int web_session_new(tspsd_web *w, const char *identity, uint64_t guest_call,
@@ -164,13 +204,15 @@ int web_session_new(tspsd_web *w, const char *identity, uint64_t guest_call,
                 out->guest_name[j++] = *p;
         out->guest_name[j] = '\0';
     }
-    out->expires = now_s() + w->d->cfg.web_session_s;
+    out->created = out->last_used = now_s();
+    out->expires = out->created + w->d->cfg.web_session_s;
     out->admin =
         guest_call == 0 && tspsd_config_is_admin(&w->d->cfg, out->identity);
     sess_key(sid, out->key, sizeof(out->key));
-    int n = snprintf(val, sizeof(val), "v1\t%s\t%lld\t%s\t%llu\t%s",
+    int n = snprintf(val, sizeof(val), "v2\t%s\t%lld\t%s\t%llu\t%s\t%lld",
                      out->identity, (long long)out->expires, out->csrf,
-                     (unsigned long long)guest_call, out->guest_name);
+                     (unsigned long long)guest_call, out->guest_name,
+                     (long long)out->created);
     return tsps_kv_put(w->d->eng, out->key, val, (size_t)n) == TSPS_OK ? 0 : -1;
 }
 
@@ -185,48 +227,155 @@ int web_session_create(tspsd_web *w, struct evhttp_request *req,
     return 0;
 }
 
-int web_session_get(tspsd_web *w, struct evhttp_request *req, web_session *out)
+/* Split a stored session value into at most 7 tab-separated fields. */
+static int split_fields(char *val, char *f[7])
 {
-    char sid[80], val[400], *f[6];
-    size_t vl = 0;
     int nf = 0;
-
-    memset(out, 0, sizeof(*out));
-    if (web_cookie(req, WEB_COOKIE, sid, sizeof(sid)) == NULL ||
-        strlen(sid) != 64)
-        return -1;
-    sess_key(sid, out->key, sizeof(out->key));
-    if (tsps_kv_get(w->d->eng, out->key, val, sizeof(val) - 1, &vl) != TSPS_OK)
-        return -1;
-    val[vl] = '\0';
-    for (char *p = val; nf < 6; nf++) {
+    for (char *p = val; nf < 7; nf++) {
         f[nf] = p;
         p = strchr(p, '\t');
-        if (p == NULL) {
-            nf++;
-            break;
-        }
+        if (p == NULL)
+            return nf + 1;
         *p++ = '\0';
     }
-    if (nf < 6 || strcmp(f[0], "v1") != 0)
-        return -1;
+    return nf;
+}
+
+/* Read the session under key into out; say whether it may still be used.
+ * Reads only (any thread), except for the loop's touch cache. */
+static int session_load(tspsd_web *w, const char *key, web_session *out)
+{
+    char val[400], seen[128], sv[32], *f[7];
+    size_t vl = 0, sl = 0;
+    int64_t now = now_s();
+    int nf, idle = w->d->cfg.web_session_idle_s;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->key, sizeof(out->key), "%s", key);
+    if (tsps_kv_get(w->d->eng, key, val, sizeof(val) - 1, &vl) != TSPS_OK)
+        return SESS_GONE;
+    val[vl] = '\0';
+    nf = split_fields(val, f);
+    if (!((nf == 6 && strcmp(f[0], "v1") == 0) ||
+          (nf == 7 && strcmp(f[0], "v2") == 0)))
+        return SESS_GONE;
     snprintf(out->identity, sizeof(out->identity), "%s", f[1]);
     out->expires = strtoll(f[2], NULL, 10);
     snprintf(out->csrf, sizeof(out->csrf), "%s", f[3]);
     out->guest_call = strtoull(f[4], NULL, 10);
     snprintf(out->guest_name, sizeof(out->guest_name), "%s", f[5]);
-    if (out->expires <= now_s()) {
-        tsps_kv_put(w->d->eng, out->key, NULL, 0);
-        return -1;
+    /* v1 sessions (before idle timeouts) count from their login time. */
+    out->created = nf == 7 ? strtoll(f[6], NULL, 10)
+                           : out->expires - w->d->cfg.web_session_s;
+    out->last_used = out->created;
+    seen_key(key, seen, sizeof(seen));
+    if (tsps_kv_get(w->d->eng, seen, sv, sizeof(sv) - 1, &sl) == TSPS_OK) {
+        sv[sl] = '\0';
+        int64_t t = strtoll(sv, NULL, 10);
+        if (t > out->last_used)
+            out->last_used = t;
     }
+    size_t slot = touch_slot(key_hash(key));
+    if (strcmp(w->touched[slot].hash, key_hash(key)) == 0 &&
+        w->touched[slot].at > out->last_used)
+        out->last_used = w->touched[slot].at;
     out->admin = out->guest_call == 0 &&
                  tspsd_config_is_admin(&w->d->cfg, out->identity);
+    if (out->expires <= now)
+        return SESS_EXPIRED;
+    /* A page waiting on its event stream is in use (its last use is
+     * written by the stream's heartbeat). */
+    if (idle > 0 && now - out->last_used >= idle &&
+        !web_sse_has_session(w, key))
+        return SESS_IDLE;
+    return SESS_OK;
+}
+
+static void session_delete(tspsd_web *w, const char *key)
+{
+    char seen[128];
+    seen_key(key, seen, sizeof(seen));
+    tsps_kv_put(w->d->eng, key, NULL, 0);
+    tsps_kv_put(w->d->eng, seen, NULL, 0);
+}
+
+/* A session that ran out: delete it (a rare small write on the loop, like
+ * a logout) and say why, without its id. */
+static void session_end(tspsd_web *w, const web_session *s, int state)
+{
+    session_delete(w, s->key);
+    tspsd_log(TSPSD_LOG_INFO, 0, s->guest_call ? NULL : s->identity,
+              "web session ended", "reason=%s guest=%d",
+              state == SESS_IDLE ? "idle" : "lifetime", s->guest_call != 0);
+}
+
+static void touch_run(web_job *j)
+{
+    char v[32];
+    int n = snprintf(v, sizeof(v), "%lld", (long long)j->id);
+    tsps_kv_put(j->w->d->eng, j->key, v, (size_t)n);
+}
+
+/* Record a use: in the loop's cache at once, in the store (web worker) at
+ * most once per web_touch_interval() per session. */
+static void touch(tspsd_web *w, web_session *s)
+{
+    int64_t now = now_s();
+    const char *h = key_hash(s->key);
+    size_t slot = touch_slot(h);
+    web_job *j;
+
+    /* last_used already counts what this loop queued (the cache). */
+    if (now - s->last_used < web_touch_interval(&w->d->cfg))
+        return;
+    snprintf(w->touched[slot].hash, sizeof(w->touched[slot].hash), "%s", h);
+    w->touched[slot].at = now;
+    s->last_used = now;
+    j = web_job_new(w, NULL, touch_run);
+    if (j == NULL)
+        return;
+    j->id = (uint64_t)now;
+    seen_key(s->key, j->key, sizeof(j->key));
+    web_job_submit(j);
+}
+
+int web_session_get(tspsd_web *w, struct evhttp_request *req, web_session *out)
+{
+    char sid[80], key[96];
+    int st;
+
+    memset(out, 0, sizeof(*out));
+    if (web_cookie(req, WEB_COOKIE, sid, sizeof(sid)) == NULL ||
+        strlen(sid) != 64)
+        return -1;
+    sess_key(sid, key, sizeof(key));
+    st = session_load(w, key, out);
+    if (st == SESS_GONE)
+        return -1;
+    if (st != SESS_OK) {
+        session_end(w, out, st);
+        return -1;
+    }
+    touch(w, out);
+    return 0;
+}
+
+int web_session_recheck(tspsd_web *w, const char *key, web_session *out)
+{
+    int st = session_load(w, key, out);
+    if (st == SESS_GONE)
+        return -1;
+    if (st == SESS_EXPIRED) {
+        session_end(w, out, st);
+        return -1;
+    }
+    touch(w, out); /* SESS_IDLE cannot be: the stream is open */
     return 0;
 }
 
 void web_session_destroy(tspsd_web *w, const web_session *s)
 {
-    tsps_kv_put(w->d->eng, s->key, NULL, 0);
+    session_delete(w, s->key);
 }
 
 int web_csrf_ok(struct evhttp_request *req, const web_session *s)
@@ -237,17 +386,97 @@ int web_csrf_ok(struct evhttp_request *req, const web_session *s)
            CRYPTO_memcmp(t, s->csrf, 64) == 0;
 }
 
-/* ---- housekeeping: expired sessions, links and chat invitations ---- */
+/* ---- revocation: every session and login link of one identity ---- */
 
-typedef struct purge_ctx {
-    int64_t now;
+typedef struct key_list {
     char (*keys)[128];
     size_t n, cap;
-} purge_ctx;
+    const char *identity; /* keep only values of this identity */
+    int sessions;         /* values are sessions ("vN\tID..."), not links */
+    int nomem;
+} key_list;
 
-/* Expiry of a stored value: sessions "v1\tid\tEXP...", links and
- * invitations "x\tEXP". */
-static int64_t value_expiry(const char *key, const char *v, size_t len)
+static int key_push(key_list *kl, const char *key)
+{
+    if (kl->n == kl->cap) {
+        size_t cap = kl->cap ? kl->cap * 2 : 32;
+        char(*nk)[128] = realloc(kl->keys, cap * sizeof(*nk));
+        if (nk == NULL) {
+            kl->nomem = 1;
+            return 1;
+        }
+        kl->keys = nk;
+        kl->cap = cap;
+    }
+    snprintf(kl->keys[kl->n++], sizeof(kl->keys[0]), "%s", key);
+    return 0;
+}
+
+/* The identity field of a stored value: sessions "vN\tID\t...", login
+ * links "ID\tEXP". */
+static int value_is(const key_list *kl, const void *val, size_t len)
+{
+    const char *v = val, *end = v + len, *id = v;
+    size_t il = strlen(kl->identity);
+    if (kl->sessions) {
+        id = memchr(v, '\t', len);
+        if (id == NULL)
+            return 0;
+        id++;
+    }
+    return (size_t)(end - id) > il && memcmp(id, kl->identity, il) == 0 &&
+           id[il] == '\t';
+}
+
+static int collect_cb(void *arg, const char *key, const void *val, size_t len)
+{
+    key_list *kl = arg;
+    if (kl->identity != NULL && !value_is(kl, val, len))
+        return 0;
+    return key_push(kl, key);
+}
+
+int tspsd_web_revoke(tspsd *d, const char *identity, size_t *sessions)
+{
+    key_list kl = {NULL, 0, 0, identity, 1, 0};
+    char seen[128];
+    int rc;
+
+    *sessions = 0;
+    if (!tspsd_identity_valid(identity))
+        return TSPS_EINVAL;
+    /* Collect first: no writes inside the listing's read transaction. */
+    rc = tsps_kv_list(d->eng, SESS_PREFIX, collect_cb, &kl);
+    for (size_t i = 0; rc == TSPS_OK && i < kl.n; i++) {
+        seen_key(kl.keys[i], seen, sizeof(seen));
+        rc = tsps_kv_put(d->eng, kl.keys[i], NULL, 0);
+        if (rc == TSPS_OK)
+            (*sessions)++;
+        if (rc == TSPS_ENOTFOUND) /* logged out or expired meanwhile */
+            rc = TSPS_OK;
+        if (rc == TSPS_OK)
+            tsps_kv_put(d->eng, seen, NULL, 0);
+    }
+    /* An unused login link would open a new session. */
+    kl.n = 0;
+    kl.sessions = 0;
+    if (rc == TSPS_OK)
+        rc = tsps_kv_list(d->eng, LINK_PREFIX, collect_cb, &kl);
+    for (size_t i = 0; rc == TSPS_OK && i < kl.n; i++) {
+        rc = tsps_kv_put(d->eng, kl.keys[i], NULL, 0);
+        if (rc == TSPS_ENOTFOUND)
+            rc = TSPS_OK;
+    }
+    if (rc == TSPS_OK && kl.nomem)
+        rc = TSPS_ENOMEM;
+    free(kl.keys);
+    return rc;
+}
+
+/* ---- housekeeping: expired sessions, links and chat invitations ---- */
+
+/* Expiry of a stored link or invitation: "x\tEXP". */
+static int64_t value_expiry(const char *v, size_t len)
 {
     char buf[400];
     const char *p;
@@ -256,36 +485,57 @@ static int64_t value_expiry(const char *key, const char *v, size_t len)
     memcpy(buf, v, len);
     buf[len] = '\0';
     p = strchr(buf, '\t');
-    if (p != NULL && strncmp(key, SESS_PREFIX, strlen(SESS_PREFIX)) == 0)
-        p = strchr(p + 1, '\t');
     return p != NULL ? strtoll(p + 1, NULL, 10) : 0;
 }
+
+typedef struct purge_ctx {
+    int64_t now;
+    key_list kl;
+} purge_ctx;
 
 static int purge_cb(void *arg, const char *key, const void *val, size_t len)
 {
     purge_ctx *pc = arg;
-    if (value_expiry(key, val, len) > pc->now || pc->n >= pc->cap)
+    if (value_expiry(val, len) > pc->now)
         return 0;
-    snprintf(pc->keys[pc->n++], 128, "%s", key);
-    return 0;
+    return key_push(&pc->kl, key);
 }
 
 void web_purge_expired(tspsd_web *w)
 {
-    static const char *const prefixes[] = {SESS_PREFIX, LINK_PREFIX,
-                                           "tspsd/chatinv/"};
-    purge_ctx pc = {now_s(), NULL, 0, 256};
-    pc.keys = calloc(pc.cap, sizeof(*pc.keys));
-    if (pc.keys == NULL)
-        return;
-    for (size_t i = 0; i < 3; i++) {
-        pc.n = 0;
+    static const char *const prefixes[] = {LINK_PREFIX, "tspsd/chatinv/"};
+    purge_ctx pc = {now_s(), {NULL, 0, 0, NULL, 0, 0}};
+    web_session s;
+    char key[128];
+
+    for (size_t i = 0; i < 2; i++) {
+        pc.kl.n = 0;
         /* Collect first: no writes inside the listing's read txn. */
         tsps_kv_list(w->d->eng, prefixes[i], purge_cb, &pc);
-        for (size_t k = 0; k < pc.n; k++)
-            tsps_kv_put(w->d->eng, pc.keys[k], NULL, 0);
+        for (size_t k = 0; k < pc.kl.n; k++)
+            tsps_kv_put(w->d->eng, pc.kl.keys[k], NULL, 0);
     }
-    free(pc.keys);
+    /* Sessions past their lifetime or idle, by the same rules as a
+     * request (their last use lives in another key). */
+    pc.kl.n = 0;
+    tsps_kv_list(w->d->eng, SESS_PREFIX, collect_cb, &pc.kl);
+    for (size_t k = 0; k < pc.kl.n; k++) {
+        int st = session_load(w, pc.kl.keys[k], &s);
+        if (st == SESS_GONE || st == SESS_EXPIRED || st == SESS_IDLE)
+            session_delete(w, pc.kl.keys[k]);
+    }
+    /* Last-use records whose session is gone. */
+    pc.kl.n = 0;
+    tsps_kv_list(w->d->eng, SEEN_PREFIX, collect_cb, &pc.kl);
+    for (size_t k = 0; k < pc.kl.n; k++) {
+        char v[8];
+        size_t vl = 0;
+        snprintf(key, sizeof(key), SESS_PREFIX "%s",
+                 pc.kl.keys[k] + strlen(SEEN_PREFIX));
+        if (tsps_kv_get(w->d->eng, key, v, sizeof(v), &vl) == TSPS_ENOTFOUND)
+            tsps_kv_put(w->d->eng, pc.kl.keys[k], NULL, 0);
+    }
+    free(pc.kl.keys);
 }
 
 /* ---- handlers ---- */
@@ -436,8 +686,10 @@ void web_h_login(tspsd_web *w, struct evhttp_request *req)
 void web_h_logout(tspsd_web *w, struct evhttp_request *req)
 {
     web_session s;
-    if (web_session_get(w, req, &s) == 0)
+    if (web_session_get(w, req, &s) == 0) {
         web_session_destroy(w, &s);
+        web_sse_close_session(w, s.key);
+    }
     web_set_cookie(req, WEB_COOKIE, "x", 0);
     web_send_json(req, 200, json_pack("{s:b}", "ok", 1));
 }

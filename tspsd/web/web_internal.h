@@ -17,12 +17,15 @@
 #define WEB_PRE_COOKIE  "tsps_pre"
 #define WEB_MAX_BODY    65536
 #define WEB_MAX_STREAMS 256 /* concurrent event streams */
+#define WEB_TOUCH_SLOTS 256 /* last-use writes remembered (web_auth.c) */
 
 /** A logged-in browser (or a chat guest). */
 typedef struct web_session {
     char identity[TSPSD_IDENT_MAX]; /* "" for guests */
     int admin;
-    int64_t expires;
+    int64_t expires;   /* absolute end ([web] session_lifetime) */
+    int64_t created;   /* login time */
+    int64_t last_used; /* as last recorded ([web] session_idle_timeout) */
     char csrf[65];
     uint64_t guest_call; /* guests: the one chat room they may use */
     char guest_name[64];
@@ -55,6 +58,7 @@ struct web_job {
     const tspsd_handler *h;
     char user[TSPSD_IDENT_MAX];
     char secret[264]; /* a password: wiped after use */
+    char key[128];    /* a kv key to write (session last-use) */
     json_t *in;       /* request data the worker needs (owned) */
     uint64_t id;      /* a call id */
     char code[TSPS_CODE_MAX];
@@ -86,6 +90,12 @@ struct tspsd_web {
         int fails;
         int64_t until; /* refused until then after too many failures */
     } throttle[64];
+    /* Last-use times written (or queued) lately, by session hash: at most
+     * one store write per session per refresh interval (loop only). */
+    struct {
+        char hash[65];
+        int64_t at;
+    } touched[WEB_TOUCH_SLOTS];
 };
 
 /* ---- web_server.c ---- */
@@ -122,8 +132,21 @@ void web_job_free(web_job *j);
 /** Store a new session (any thread); its id (the cookie) into sid. */
 int web_session_new(tspsd_web *w, const char *identity, uint64_t guest_call,
                     const char *guest_name, web_session *out, char sid[65]);
-/** Session of the request; 0, or -1 (none / expired). */
+/**
+ * Session of the request, if it is still valid: stored, within its
+ * lifetime, used within [web] session_idle_timeout. Refreshes its last
+ * use (a store write on the web worker at most every
+ * web_touch_interval() seconds). @return 0, or -1 (none / expired).
+ */
 int web_session_get(tspsd_web *w, struct evhttp_request *req, web_session *out);
+/**
+ * Reload the session stored under key (an event stream's): 0 while it
+ * exists and is within its lifetime, else -1. An open stream is a use:
+ * it is not idle, and its last use is refreshed as for a request.
+ */
+int web_session_recheck(tspsd_web *w, const char *key, web_session *out);
+/** Seconds between two last-use writes of one session (1..60). */
+int web_touch_interval(const tspsd_config *cfg);
 int web_session_create(tspsd_web *w, struct evhttp_request *req,
                        const char *identity, uint64_t guest_call,
                        const char *guest_name, web_session *out);
@@ -160,6 +183,10 @@ void web_sse_emit(tspsd_web *w, const char *kind, const char *user,
                   const char *code, uint64_t call_id, json_t *data);
 void web_sse_close_all(tspsd_web *w);
 int web_sse_start(tspsd_web *w);
+/** Is an event stream open on the session stored under key? */
+int web_sse_has_session(tspsd_web *w, const char *key);
+/** End the event streams of the session stored under key (logout). */
+void web_sse_close_session(tspsd_web *w, const char *key);
 
 /* ---- web_chat.c ---- */
 void web_chat(tspsd_web *w, struct evhttp_request *req, const char *rest,

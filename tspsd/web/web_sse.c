@@ -2,7 +2,10 @@
  * web_sse.c - live events as server-sent events (GET /api/events): a ring
  * of recent events for Last-Event-ID replay, per-stream visibility through
  * tspsd_authz (an attendant sees only delegated users' calls within scope),
- * heartbeats. Fed by tspsd_events_publish() and the chat.
+ * heartbeats. Fed by tspsd_events_publish() and the chat. A stream lives
+ * no longer than its session: it ends when its identity is revoked
+ * (tspsd_web_close_streams) and, at the next heartbeat, after a logout or
+ * at the session's lifetime.
  */
 #include "web_internal.h"
 
@@ -28,6 +31,7 @@ static int may_see(web_client *cl, const web_event *e)
                             TSPSD_RIGHT_MONITOR);
     if (cl->s.guest_call != 0)
         return 0;
+    tspsd_conn_recheck_admin(&cl->c); /* [admin] may have changed (SIGHUP) */
     if (strcmp(e->kind, "sync") == 0)
         return cl->c.admin || strcmp(e->user, cl->c.identity) == 0;
     return tspsd_authz(&cl->c, e->user, TSPSD_RIGHT_MONITOR, e->code, why,
@@ -55,6 +59,55 @@ static void unlink_client(tspsd_web *w, web_client *cl)
         }
     tspsd_arena_free(&cl->c.arena);
     free(cl);
+}
+
+/* End a stream from our side: the terminating chunk, then the connection
+ * closes (a browser's EventSource then reconnects and gets a 401). */
+static void end_stream(tspsd_web *w, web_client *cl)
+{
+    struct evhttp_request *req = cl->req;
+
+    evhttp_connection_set_closecb(cl->evcon, NULL, NULL);
+    unlink_client(w, cl);
+    /* The headers went out long ago; evhttp still reads this one when the
+     * reply ends and closes the connection instead of keeping it. */
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+                      "close");
+    evhttp_send_reply_end(req);
+}
+
+size_t tspsd_web_close_streams(tspsd *d, const char *identity)
+{
+    tspsd_web *w = d != NULL ? d->web : NULL;
+    size_t n = 0;
+
+    if (w == NULL || identity == NULL || identity[0] == '\0')
+        return 0;
+    for (web_client *cl = w->clients, *next; cl != NULL; cl = next) {
+        next = cl->next;
+        if (cl->s.guest_call != 0 || strcmp(cl->s.identity, identity) != 0)
+            continue;
+        end_stream(w, cl);
+        n++;
+    }
+    return n;
+}
+
+void web_sse_close_session(tspsd_web *w, const char *key)
+{
+    for (web_client *cl = w->clients, *next; cl != NULL; cl = next) {
+        next = cl->next;
+        if (strcmp(cl->s.key, key) == 0)
+            end_stream(w, cl);
+    }
+}
+
+int web_sse_has_session(tspsd_web *w, const char *key)
+{
+    for (web_client *cl = w->clients; cl != NULL; cl = cl->next)
+        if (strcmp(cl->s.key, key) == 0)
+            return 1;
+    return 0;
 }
 
 static void on_close(struct evhttp_connection *evcon, void *arg)
@@ -195,7 +248,15 @@ static void heartbeat(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (++w->beats % 40 == 0) /* every 10 minutes */
         web_purge_expired(w);
-    for (web_client *cl = w->clients; cl != NULL; cl = cl->next) {
+    for (web_client *cl = w->clients, *next; cl != NULL; cl = next) {
+        web_session s;
+        next = cl->next;
+        /* Logged out, expired or revoked meanwhile: the stream ends too.
+         * Still open: that is a use of the session. */
+        if (web_session_recheck(w, cl->s.key, &s) != 0) {
+            end_stream(w, cl);
+            continue;
+        }
         struct evbuffer *b = evbuffer_new();
         if (b == NULL)
             continue;

@@ -2,7 +2,8 @@
  * web_work.c - one worker thread for the web requests that would stall the
  * loop (which also carries SIP and routing): password hashing (login,
  * password changes) and control-protocol requests that write the store
- * (handlers registered with `offload`). The worker fills a status and a
+ * (handlers registered with `offload`), and sessions' last-use records
+ * (jobs without a request: nothing to answer). The worker fills a status and a
  * JSON reply; the loop sends it. A browser that hangs up meanwhile leaves
  * the evhttp request detached, and replying to it then frees it.
  */
@@ -71,6 +72,13 @@ static void answer(web_job *j)
 {
     if (j->done != NULL)
         j->done(j);
+    /* A request that revoked an identity: close its live connections and
+     * streams before the reply says so. */
+    tspsd_conn_end_access(&j->c);
+    if (j->req == NULL) { /* housekeeping, nobody to answer */
+        web_job_free(j);
+        return;
+    }
     if (j->cookie[0] != '\0')
         web_set_cookie(j->req, WEB_COOKIE, j->cookie, j->cookie_age);
     if (j->clear_pre)

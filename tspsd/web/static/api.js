@@ -64,7 +64,12 @@ export function events(handlers, onState) {
   for (const [kind, fn] of Object.entries(handlers))
     es.addEventListener(kind, (ev) => fn(JSON.parse(ev.data), ev));
   es.onopen = () => onState && onState('live');
-  es.onerror = () => onState && onState('reconnecting');
+  es.onerror = () => {
+    if (onState) onState('reconnecting');
+    // Refused for good (401: logged out, idle, revoked): api() sends the
+    // page to the login form.
+    if (es.readyState === EventSource.CLOSED) api('GET', '/api/me').catch(() => {});
+  };
   return es;
 }
 
