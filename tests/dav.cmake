@@ -16,6 +16,14 @@ if(TARGET cmsb_dav_internal)
   target_include_directories(check_dav PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/dav)
   set_tests_properties(check_dav PROPERTIES SKIP_RETURN_CODE 77
     RUN_SERIAL TRUE)
+
+  # group cards (Apple, vCard 4) across resources, on Radicale
+  tsps_add_check(check_dav_groups SOURCES unit/check_dav_groups.c
+    LIBS cmsb_static PkgConfig::CMSB_CURL TIMEOUT 600)
+  target_include_directories(check_dav_groups PRIVATE
+    ${CMAKE_CURRENT_SOURCE_DIR}/dav)
+  set_tests_properties(check_dav_groups PROPERTIES SKIP_RETURN_CODE 77
+    RUN_SERIAL TRUE)
 endif()
 
 # The shared adapter conformance suite, built again with the carddav: and

@@ -1,7 +1,9 @@
 /*
  * The DAV multistatus parser and the sync cursor, without a server:
  * namespaces by URI not prefix, 404 members, the 507 truncation marker,
- * DAV:error bodies, refused DOCTYPEs, and the cursor round trip.
+ * DAV:error bodies, refused DOCTYPEs, and the cursor round trip; group
+ * card lines in the cursor (member map, stale contacts, version 1
+ * cursors) and malformed cursors (never a crash, nothing half-loaded).
  */
 #include <check.h>
 
@@ -168,6 +170,313 @@ START_TEST(test_cursor_round_trip)
 }
 END_TEST
 
+/* ---- group cards in the state ---- */
+
+static dav_item *item(dav_coll *c, const char *href, const char *etag,
+                      const char *lines)
+{
+    dav_item *it = dav_map_add(&c->items, href);
+
+    ck_assert_ptr_nonnull(it);
+    ck_assert_int_eq(dav_set(&it->etag, etag), CMSB_OK);
+    ck_assert_int_eq(dav_set(&it->uids, lines), CMSB_OK);
+    return it;
+}
+
+/* A book with two coded groups (anna is in both), members, one resource
+ * that produced nothing, and a calendar. */
+static void group_state(dav_state *st)
+{
+    dav_coll *c;
+
+    memset(st, 0, sizeof(*st));
+    c = dav_state_coll(st, "/u/book/", DAV_BOOK);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(dav_set(&c->token, "tok"), CMSB_OK);
+    ck_assert_int_eq(dav_set(&c->ctag, "ctag1"), CMSB_OK);
+    item(c, "/u/book/anna.vcf", "\"a\"", "Canna\nAVIP\n");
+    item(c, "/u/book/bob.vcf", "\"b\"", "Cbob\nAVIP\n");
+    item(c, "/u/book/carl.vcf", "\"c\"", "Ccarl\n");
+    item(c, "/u/book/vip.vcf", "\"v\"", "GVIP\nManna\nMbob\nMgone uid\n");
+    item(c, "/u/book/fam.vcf", "\"f\"", "GFAMILY\nManna\n");
+    item(c, "/u/book/empty.vcf", "\"e\"", NULL);
+    c = dav_state_coll(st, "/u/cal/", DAV_CAL);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(dav_set(&c->ctag, "ctag2"), CMSB_OK);
+    item(c, "/u/cal/x.ics", "\"x\"", "Ex/20260101T090000Z\n");
+    item(c, "/u/cal/none.ics", "\"n\"", NULL);
+}
+
+START_TEST(test_group_lines)
+{
+    dav_state st, back;
+    vc_map map = {0};
+    vc_buf a = {0}, out = {0};
+    dav_hrefs h = {0};
+    dav_item *it;
+
+    group_state(&st);
+    /* the member map: the lowest code when a uid is in several groups */
+    ck_assert_int_eq(dav_groups_build(&st, &map), CMSB_OK);
+    ck_assert_str_eq(vc_map_get(&map, "anna"), "FAMILY");
+    ck_assert_str_eq(vc_map_get(&map, "bob"), "VIP");
+    ck_assert_str_eq(vc_map_get(&map, "gone uid"), "VIP");
+    ck_assert_ptr_null(vc_map_get(&map, "carl"));
+    ck_assert_uint_eq(map.n, 3);
+    /* stale: sent with VIP, the map says FAMILY; bob and carl are right */
+    ck_assert_int_eq(
+        dav_group_stale(dav_map_get(&st.c[0].items, "/u/book/anna.vcf"), &map),
+        1);
+    ck_assert_int_eq(
+        dav_group_stale(dav_map_get(&st.c[0].items, "/u/book/bob.vcf"), &map),
+        0);
+    ck_assert_int_eq(
+        dav_group_stale(dav_map_get(&st.c[0].items, "/u/book/carl.vcf"), &map),
+        0);
+    ck_assert_int_eq(dav_group_stale_hrefs(&st.c[0], &map, &h), CMSB_OK);
+    ck_assert_uint_eq(h.n, 1);
+    ck_assert_str_eq(h.v[0], "/u/book/anna.vcf");
+    dav_hrefs_free(&h);
+    /* several contacts in one resource, the stale one last or first */
+    {
+        dav_item x = {.uids = "Cbob\nAVIP\nCcarl\nCanna\nAVIP\n"};
+        dav_item y = {.uids = "Cbob\nCanna\nAFAMILY\n"};
+        dav_item z = {.uids = "Canna\nAFAMILY\nEev\nCbob\nAVIP\n"};
+        ck_assert_int_eq(dav_group_stale(&x, &map), 1);
+        ck_assert_int_eq(dav_group_stale(&y, &map), 1);
+        ck_assert_int_eq(dav_group_stale(&z, &map), 0);
+    }
+
+    /* G/M lines compared in order, other lines ignored */
+    ck_assert_int_eq(dav_group_same(NULL, NULL), 1);
+    ck_assert_int_eq(dav_group_same(NULL, "Ca\nAVIP\n"), 1);
+    ck_assert_int_eq(dav_group_same("GVIP\nMa\n", "Cx\nGVIP\nMa\n"), 1);
+    ck_assert_int_eq(dav_group_same("GVIP\nMa\n", "GVIP\nMa\nMb\n"), 0);
+    ck_assert_int_eq(dav_group_same("GVIP\nMa\n", "GSALES\nMa\n"), 0);
+    ck_assert_int_eq(dav_group_same("GVIP\n", NULL), 0);
+    ck_assert_int_eq(dav_group_any("Ca\nAVIP\n"), 0);
+    ck_assert_int_eq(dav_group_any("Ca\nGVIP\n"), 1);
+    ck_assert_int_eq(dav_group_any(NULL), 0);
+    /* a resource that failed to parse keeps the groups it no longer gave */
+    ck_assert_int_eq(vc_buf_str(&out, "Cx\nGFAMILY\nMc\n"), CMSB_OK);
+    ck_assert_int_eq(
+        dav_group_keep("GVIP\nMa\nMb\nCy\nGFAMILY\nMd\nGVIP\nMe\n", &out),
+        CMSB_OK);
+    ck_assert_str_eq(out.p, "Cx\nGFAMILY\nMc\nGVIP\nMa\nMb\nGVIP\nMe\n");
+
+    /* round trip, version 2 */
+    ck_assert_int_eq(dav_state_write(&st, 7, &a), CMSB_OK);
+    ck_assert_msg(strncmp(a.p, "davsync 2 ", 10) == 0, "%s", a.p);
+    ck_assert_msg(strstr(a.p, " GVIP Manna Mbob Mgone%20uid\n"), "%s", a.p);
+    ck_assert_msg(strstr(a.p, " Canna AVIP\n"), "%s", a.p);
+    ck_assert_int_eq(dav_state_parse(&back, a.p, 7), 1);
+    it = dav_map_get(&back.c[0].items, "/u/book/vip.vcf");
+    ck_assert_str_eq(it->uids, "GVIP\nManna\nMbob\nMgone uid\n");
+    ck_assert_str_eq(dav_map_get(&back.c[0].items, "/u/book/anna.vcf")->uids,
+                     "Canna\nAVIP\n");
+    /* nothing forgotten: the empty resource keeps its etag */
+    ck_assert_str_eq(dav_map_get(&back.c[0].items, "/u/book/empty.vcf")->etag,
+                     "\"e\"");
+    ck_assert_str_eq(back.c[0].ctag, "ctag1");
+    dav_state_free(&back);
+
+    /* the same as a version 1 cursor: loads; the book's resources that
+     * produced nothing are fetched again (no etag, no ctag); calendars and
+     * the rest are untouched */
+    {
+        dav_state v1;
+        const char *c1 = "davsync 1 0000000000000007 5\n"
+                         "K a 1 0 /u/book/ tok ctag1\n"
+                         "I /u/book/anna.vcf \"a\" Canna\n"
+                         "I /u/book/vip.vcf \"v\"\n"
+                         "K c 1 9 /u/cal/ - ctag2\n"
+                         "I /u/cal/none.ics \"n\"\n";
+        ck_assert_int_eq(dav_state_parse(&v1, c1, 7), 1);
+        ck_assert_ptr_null(
+            dav_map_get(&v1.c[0].items, "/u/book/vip.vcf")->etag);
+        ck_assert_ptr_null(v1.c[0].ctag);
+        ck_assert_str_eq(v1.c[0].token, "tok");
+        ck_assert_str_eq(dav_map_get(&v1.c[0].items, "/u/book/anna.vcf")->etag,
+                         "\"a\"");
+        ck_assert_str_eq(dav_map_get(&v1.c[1].items, "/u/cal/none.ics")->etag,
+                         "\"n\"");
+        ck_assert_str_eq(v1.c[1].ctag, "ctag2");
+        dav_state_free(&v1);
+        /* group fields did not exist in version 1 */
+        ck_assert_int_eq(dav_state_parse(&v1,
+                                         "davsync 1 7 5\nK a 1 0 /b/ - -\n"
+                                         "I /b/g.vcf e GVIP Ma\n",
+                                         7),
+                         -1);
+        ck_assert_int_eq(dav_state_parse(&v1, "davsync 3 7 5\n", 7), -1);
+        ck_assert_int_eq(dav_state_parse(&v1, "davsync 0 7 5\n", 7), -1);
+    }
+    vc_map_free(&map);
+    vc_buf_free(&a);
+    vc_buf_free(&out);
+    dav_state_free(&st);
+}
+END_TEST
+
+START_TEST(test_cursor_malformed)
+{
+    /* each is refused whole: -1 and an empty state */
+    static const char *bad[] = {
+        "I /b/a.vcf e AVIP",         /* A first */
+        "I /b/a.vcf e Manna",        /* M without G */
+        "I /b/a.vcf e Cx Mx",        /* M after C */
+        "I /b/a.vcf e Ex AVIP",      /* A after E */
+        "I /b/a.vcf e GVIP AVIP",    /* A after G */
+        "I /b/a.vcf e Gvip Ma",      /* not a code */
+        "I /b/a.vcf e G Ma",         /* empty code */
+        "I /b/a.vcf e GV%20IP Ma",   /* not a code */
+        "I /b/a.vcf e Cx Av%0A",     /* not a code */
+        "I /b/a.vcf e C",            /* empty uid */
+        "I /b/a.vcf e Ca%0Ab",       /* line break in a uid */
+        "I /b/a.vcf e GVIP Ma%0AGX", /* line break in a member */
+        "I /b/a.vcf e Xfoo",         /* unknown tag */
+        "I /b/a.vcf e -",            /* empty field */
+        "I /b/a.vcf",                /* no etag */
+        "I /b/a.vcf e GABCDEFGHIJKLMNOPQRSTUVWXYZ012345", /* code too long */
+        "K x 1 0 /b/ - -",                                /* bad kind */
+        "K a 1 0 /b/ -",                                  /* short K */
+        "Q what",                                         /* unknown line */
+    };
+    char text[512], longuid[TSPS_UID_MAX + 40];
+    dav_state st;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "davsync 2 7 0\nK a 1 0 /b/ t c\n%s\n",
+                 bad[i]);
+        ck_assert_msg(dav_state_parse(&st, text, 7) == -1, "accepted: %s",
+                      bad[i]);
+        ck_assert_uint_eq(st.n, 0);
+        dav_state_free(&st);
+    }
+    /* an item before any collection */
+    ck_assert_int_eq(dav_state_parse(&st, "davsync 2 7 0\nI /b/a e Cx\n", 7),
+                     -1);
+    /* a uid longer than any the parser makes */
+    memset(longuid, 'u', sizeof(longuid) - 1);
+    longuid[sizeof(longuid) - 1] = '\0';
+    snprintf(text, sizeof(text),
+             "davsync 2 7 0\nK a 1 0 /b/ t c\nI /b/a e C%s\n", longuid);
+    ck_assert_int_eq(dav_state_parse(&st, text, 7), -1);
+    /* what is accepted */
+    ck_assert_int_eq(
+        dav_state_parse(&st,
+                        "davsync 2 7 0\nK a 1 0 /b/ t c\n"
+                        "I /b/a e Ca AVIP Cb GVIP Ma Mb GX_1-2 Mc Ed\n",
+                        7),
+        1);
+    ck_assert_str_eq(dav_map_get(&st.c[0].items, "/b/a")->uids,
+                     "Ca\nAVIP\nCb\nGVIP\nMa\nMb\nGX_1-2\nMc\nEd\n");
+    dav_state_free(&st);
+}
+END_TEST
+
+/* The cursor's lines, sorted (item order follows the hash buckets). */
+static char *sorted_lines(const char *text)
+{
+    char *copy = strdup(text), *save = NULL, **v = NULL, *out;
+    size_t n = 0, len = 0;
+
+    ck_assert_ptr_nonnull(copy);
+    for (char *l = strtok_r(copy, "\n", &save); l != NULL;
+         l = strtok_r(NULL, "\n", &save)) {
+        v = realloc(v, (n + 1) * sizeof(*v));
+        ck_assert_ptr_nonnull(v);
+        v[n++] = l;
+        len += strlen(l) + 1;
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+            char *t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    out = calloc(1, len + 1);
+    ck_assert_ptr_nonnull(out);
+    for (size_t i = 0; i < n; i++) {
+        strcat(out, v[i]);
+        strcat(out, "\n");
+    }
+    free(v);
+    free(copy);
+    return out;
+}
+
+/* Parse any text: no crash; when it loads, what is written back loads to
+ * the same (round trip stable). */
+static void parse_any(const char *text)
+{
+    dav_state st, again;
+    vc_buf a = {0}, b = {0};
+    int k = dav_state_parse(&st, text, 7);
+
+    ck_assert(k >= -1 && k <= 1);
+    if (k < 0) {
+        ck_assert_uint_eq(st.n, 0);
+        return;
+    }
+    ck_assert_int_eq(dav_state_write(&st, 7, &a), CMSB_OK);
+    ck_assert_int_eq(dav_state_parse(&again, a.p, 7), 1);
+    ck_assert_int_eq(dav_state_write(&again, 7, &b), CMSB_OK);
+    {
+        char *x = sorted_lines(a.p), *y = sorted_lines(b.p);
+        ck_assert_str_eq(x, y);
+        free(x);
+        free(y);
+    }
+    /* the helpers on whatever loaded */
+    {
+        vc_map map = {0};
+        dav_hrefs h = {0};
+        ck_assert_int_eq(dav_groups_build(&again, &map), CMSB_OK);
+        for (size_t i = 0; i < again.n; i++)
+            ck_assert_int_eq(dav_group_stale_hrefs(&again.c[i], &map, &h),
+                             CMSB_OK);
+        vc_map_free(&map);
+        dav_hrefs_free(&h);
+    }
+    dav_state_free(&st);
+    dav_state_free(&again);
+    vc_buf_free(&a);
+    vc_buf_free(&b);
+}
+
+START_TEST(test_cursor_truncated_and_mutated)
+{
+    static const char subst[] = {' ', '%', '\n', 'A', 'C', 'G',
+                                 'M', '-', '1',  'K', 'I', '\0'};
+    dav_state st;
+    vc_buf a = {0};
+    char *text;
+
+    group_state(&st);
+    ck_assert_int_eq(dav_state_write(&st, 7, &a), CMSB_OK);
+    dav_state_free(&st);
+    text = malloc(a.len + 1);
+    ck_assert_ptr_nonnull(text);
+    /* every truncation */
+    for (size_t n = 0; n <= a.len; n++) {
+        memcpy(text, a.p, n);
+        text[n] = '\0';
+        parse_any(text);
+    }
+    /* every byte replaced by characters that mean something here */
+    for (size_t i = 0; i < a.len; i++) {
+        for (size_t k = 0; k < sizeof(subst); k++) {
+            memcpy(text, a.p, a.len + 1);
+            text[i] = subst[k];
+            parse_any(text);
+        }
+    }
+    free(text);
+    vc_buf_free(&a);
+}
+END_TEST
+
 static Suite *dav_xml_suite(void)
 {
     Suite *s = suite_create("dav_xml");
@@ -177,6 +486,12 @@ static Suite *dav_xml_suite(void)
     tcase_add_test(tc, test_parse_other_prefixes_and_wrong_ns);
     tcase_add_test(tc, test_parse_507_and_errors);
     tcase_add_test(tc, test_cursor_round_trip);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("groups");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_group_lines);
+    tcase_add_test(tc, test_cursor_malformed);
+    tcase_add_test(tc, test_cursor_truncated_and_mutated);
     suite_add_tcase(s, tc);
     return s;
 }

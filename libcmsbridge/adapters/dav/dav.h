@@ -67,10 +67,19 @@ int dav_href_eq(const char *a, const char *b);
 
 /* ---- the item map: href -> etag + the uids it produced (dav_state.c) ---- */
 
+/* What a resource produced, one '\n'-terminated line each:
+ *   C<uid>   a contact
+ *   A<code>  after a C line: the group code that contact was sent with
+ *            (none = no A line)
+ *   E<uid>   an event instance
+ *   G<code>  a group card whose name is a code ...
+ *   M<uid>   ... and each of its members (after G, at most
+ *            DAV_GROUP_MAX_MEMBERS per group card)
+ * A/G/M lines exist only with CMSB_FORM_GROUP (dav_group.c). */
 typedef struct dav_item {
     char *href;
     char *etag; /* NULL = unknown (fetch again) */
-    char *uids; /* "C<uid>\n" / "E<uid>\n" lines, or NULL */
+    char *uids; /* the lines above, or NULL */
     int seen;   /* marked during a full listing */
     struct dav_item *next;
 } dav_item;
@@ -86,6 +95,15 @@ dav_item *dav_map_add(dav_map *m, const char *href);
 void dav_map_del(dav_map *m, const char *href);
 void dav_map_free(dav_map *m);
 int dav_set(char **field, const char *val); /* strdup into *field */
+
+/* A list of hrefs (copies). */
+typedef struct dav_hrefs {
+    char **v;
+    size_t n, cap;
+} dav_hrefs;
+
+int dav_hrefs_add(dav_hrefs *h, const char *href); /* CMSB_OK, ENOMEM */
+void dav_hrefs_free(dav_hrefs *h);
 
 enum { DAV_BOOK = 'a', DAV_CAL = 'c' };
 
@@ -110,9 +128,33 @@ dav_coll *dav_state_coll(dav_state *st, const char *href, int kind);
 void dav_state_free(dav_state *st);
 /* Cursor text <-> state. parse: 1 = ours and same fingerprint, 0 = ours
  * but another config (items kept, etags and tokens dropped), -1 = not a
- * cursor of this adapter (state empty). */
+ * cursor of this adapter or malformed (state empty). A version 1 cursor
+ * (before group cards were kept) loads with the etags of address book
+ * items that produced nothing dropped, and their collection's ctag, so
+ * those resources (group cards among them) are fetched once again. */
 int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp);
 int dav_state_write(const dav_state *st, uint64_t fp, vc_buf *out);
+
+/* ---- group cards across resources (dav_group.c) ---- */
+
+#define DAV_GROUP_MAX_MEMBERS 20000 /* members kept per group card */
+
+/* member uid -> group code from the G/M lines of every address book item
+ * of st (the lowest code when a uid is in several coded groups, as
+ * vcard-dir does). *map is emptied first. CMSB_OK or CMSB_ENOMEM. */
+int dav_groups_build(const dav_state *st, vc_map *map);
+/* Does the item hold a contact sent with another group code (A line)
+ * than map gives its uid? */
+int dav_group_stale(const dav_item *it, const vc_map *map);
+/* Add to out the hrefs of the items of c that dav_group_stale() finds. */
+int dav_group_stale_hrefs(const dav_coll *c, const vc_map *map, dav_hrefs *out);
+/* Same G/M lines (in order) in both line lists (NULL = none)? */
+int dav_group_same(const char *a, const char *b);
+/* Does a line list hold a G line? */
+int dav_group_any(const char *lines);
+/* Append to *out the G blocks (G + its M lines) of `old` whose code has
+ * no G line in out: a resource that failed to parse keeps its groups. */
+int dav_group_keep(const char *old, vc_buf *out);
 
 /* ---- the source ---- */
 

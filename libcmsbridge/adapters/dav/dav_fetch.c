@@ -99,8 +99,12 @@ int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
             rc = vc_buf_printf(
                 &b, "</X:%s>%c",
                 card ? "addressbook-multiget" : "calendar-multiget", '\0');
-        if (rc == CMSB_OK)
+        if (rc == CMSB_OK) {
+            cmsb_source_log(&s->base, TSPS_LOG_DEBUG,
+                            "msg=\"dav: multiget\" href=\"%s\" n=%zu", c->href,
+                            n - i < MULTIGET_CHUNK ? n - i : MULTIGET_CHUNK);
             rc = dav_report(s, "REPORT", c->href, "1", b.p, &ms, &st);
+        }
         vc_buf_free(&b);
         if (rc != CMSB_OK)
             break;
@@ -111,9 +115,15 @@ int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
                             c->href, st);
             rc = CMSB_EIO;
         }
-        for (size_t k = 0; k < ms.n && rc == CMSB_OK; k++)
-            if (fn(arg, &ms.r[k]) != 0)
+        /* group cards first, so that members in the same answer resolve
+         * their group code at once */
+        for (size_t k = 0; k < 2 * ms.n && rc == CMSB_OK; k++) {
+            dav_resp *x = &ms.r[k % ms.n];
+            int grp =
+                card && x->data != NULL && vc_has_kind(x->data, x->data_len);
+            if (grp == (k < ms.n) && fn(arg, x) != 0)
                 rc = CMSB_ECANCELED;
+        }
         dav_ms_free(&ms);
     }
     return rc;

@@ -1,16 +1,20 @@
 /* The DAV sync state: per collection its sync token (or ctag) and a map
  * href -> etag + the uids the resource produced, so that a 404 member (or
- * a member gone from a listing) becomes deletions of the right uids. It
- * is the cursor, serialised as text lines:
- *   davsync 1 <fingerprint hex> <discovered-at>
+ * a member gone from a listing) becomes deletions of the right uids, and
+ * the group cards it holds (dav_group.c). It is the cursor, serialised as
+ * text lines:
+ *   davsync 2 <fingerprint hex> <discovered-at>
  *   K <kind a|c> <sync 0|1> <expanded-at> <href> <token|-> <ctag|->
- *   I <href> <etag|-> [C<uid>|E<uid>]...
- * Fields are %-escaped (space, tab, CR, LF, '%'). */
+ *   I <href> <etag|-> [C<uid> [A<code>] | E<uid> | G<code> [M<uid>]...]...
+ * Fields are %-escaped (space, tab, CR, LF, '%'). Version 1 had no A, G
+ * and M fields (group cards were skipped); it still loads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dav.h"
+
+#define CURSOR_VERSION 2
 
 int dav_set(char **field, const char *val)
 {
@@ -125,6 +129,28 @@ void dav_map_free(dav_map *m)
     memset(m, 0, sizeof(*m));
 }
 
+int dav_hrefs_add(dav_hrefs *h, const char *href)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        char **p = realloc(h->v, cap * sizeof(*p));
+        if (p == NULL)
+            return CMSB_ENOMEM;
+        h->v = p;
+        h->cap = cap;
+    }
+    h->v[h->n] = strdup(href);
+    return h->v[h->n++] != NULL ? CMSB_OK : CMSB_ENOMEM;
+}
+
+void dav_hrefs_free(dav_hrefs *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        free(h->v[i]);
+    free(h->v);
+    memset(h, 0, sizeof(*h));
+}
+
 dav_coll *dav_state_coll(dav_state *st, const char *href, int kind)
 {
     dav_coll *c;
@@ -224,8 +250,8 @@ int dav_state_write(const dav_state *st, uint64_t fp, vc_buf *out)
     int rc;
 
     out->len = 0;
-    rc = vc_buf_printf(out, "davsync 1 %016llx %lld\n", (unsigned long long)fp,
-                       (long long)st->disc_at);
+    rc = vc_buf_printf(out, "davsync %d %016llx %lld\n", CURSOR_VERSION,
+                       (unsigned long long)fp, (long long)st->disc_at);
     for (size_t i = 0; i < st->n && rc == CMSB_OK; i++) {
         const dav_coll *c = &st->c[i];
         rc = vc_buf_printf(out, "K %c %d %lld ", c->kind, c->sync,
@@ -287,7 +313,44 @@ static int split(char *line, char **f, int max)
     return n;
 }
 
-static int parse_item(dav_coll *c, char *rest, int same)
+/* A code as vc_resolve_code() gives it: [A-Z0-9_-]{1,31}. */
+static int code_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= TSPS_CODE_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_' || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* One field of an I line after the etag, given the tag before it:
+ * A only after C, M only after G or M (version 1: C and E only). */
+static int field_ok(const char *u, char prev, int ver)
+{
+    size_t n = strlen(u);
+
+    if (n < 2 || n > TSPS_UID_MAX)
+        return 0;
+    switch (u[0]) {
+    case 'C':
+    case 'E':
+        return 1;
+    case 'A':
+        return ver >= 2 && prev == 'C' && code_ok(u + 1);
+    case 'G':
+        return ver >= 2 && code_ok(u + 1);
+    case 'M':
+        return ver >= 2 && (prev == 'G' || prev == 'M');
+    default:
+        return 0;
+    }
+}
+
+static int parse_item(dav_coll *c, char *rest, int same, int ver)
 {
     char *save = NULL;
     char *href = strtok_r(rest, " ", &save);
@@ -295,6 +358,7 @@ static int parse_item(dav_coll *c, char *rest, int same)
     dav_item *it;
     vc_buf uids = {0};
     int rc = CMSB_OK;
+    char prev = 0;
 
     if (href == NULL || etag == NULL)
         return CMSB_EPARSE;
@@ -308,8 +372,12 @@ static int parse_item(dav_coll *c, char *rest, int same)
     for (char *u = strtok_r(NULL, " ", &save); u != NULL && rc == CMSB_OK;
          u = strtok_r(NULL, " ", &save)) {
         unesc(u);
-        if ((u[0] != 'C' && u[0] != 'E') || u[1] == '\0')
-            return CMSB_EPARSE;
+        /* '\n' separates the lines in memory */
+        if (!field_ok(u, prev, ver) || strchr(u, '\n') != NULL) {
+            rc = CMSB_EPARSE;
+            break;
+        }
+        prev = u[0];
         rc = vc_buf_str(&uids, u);
         if (rc == CMSB_OK)
             rc = vc_buf_add(&uids, "\n", 1);
@@ -323,17 +391,43 @@ static int parse_item(dav_coll *c, char *rest, int same)
     return rc;
 }
 
+/* Version 1 cursors come from before group cards were kept: a resource
+ * that produced nothing may be a group card. Fetch those once again
+ * (etag unknown; no ctag, so a listing does not stop at an unchanged
+ * one). */
+static void forget_silent(dav_state *st)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        dav_coll *c = &st->c[i];
+        int any = 0;
+        if (c->kind != DAV_BOOK)
+            continue;
+        for (size_t k = 0; k < c->items.nb; k++)
+            for (dav_item *it = c->items.b[k]; it != NULL; it = it->next)
+                if (it->uids == NULL && it->etag != NULL) {
+                    free(it->etag);
+                    it->etag = NULL;
+                    any = 1;
+                }
+        if (any) {
+            free(c->ctag);
+            c->ctag = NULL;
+        }
+    }
+}
+
 int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp)
 {
     char *text, *line, *save = NULL;
     unsigned long long cfp = 0;
     long long disc = 0;
-    int same, rc = CMSB_OK;
+    int same, ver = 0, rc = CMSB_OK;
     dav_coll *c = NULL;
 
     memset(st, 0, sizeof(*st));
     if (cursor == NULL ||
-        sscanf(cursor, "davsync 1 %llx %lld\n", &cfp, &disc) != 2)
+        sscanf(cursor, "davsync %d %llx %lld\n", &ver, &cfp, &disc) != 3 ||
+        ver < 1 || ver > CURSOR_VERSION)
         return -1;
     same = cfp == (unsigned long long)fp;
     text = strdup(cursor);
@@ -365,7 +459,7 @@ int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp)
                     rc = CMSB_ENOMEM;
             }
         } else if (line[0] == 'I' && line[1] == ' ' && c != NULL) {
-            rc = parse_item(c, line + 2, same);
+            rc = parse_item(c, line + 2, same, ver);
         } else {
             rc = CMSB_EPARSE;
         }
@@ -376,5 +470,7 @@ int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp)
         return -1;
     }
     st->disc_at = same ? disc : 0;
+    if (same && ver < 2)
+        forget_silent(st);
     return same ? 1 : 0;
 }

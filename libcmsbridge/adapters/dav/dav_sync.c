@@ -5,7 +5,10 @@
  * servers without sync-collection (or refusing an empty token, as Google
  * does) are listed by ctag/etag and fetched with a multiget. Calendars are
  * loaded with a calendar-query over the time window and re-expanded once a
- * day; recurrences are expanded locally (vcard-dir's iCalendar path). */
+ * day; recurrences are expanded locally (vcard-dir's iCalendar path).
+ * Group cards: each is its own resource; a run resolves member uid ->
+ * group code from the state and fetches again the members whose code
+ * moved (dav_group.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 #define MAX_PAGES        10000 /* 507 continuations per collection */
 #define DISCOVER_EVERY   3600  /* seconds before collections are re-listed */
 #define REEXPAND_EVERY   86400 /* seconds before the event window moves */
+#define REGROUP_ROUNDS   3     /* refetch rounds for moved group codes */
 
 typedef struct run {
     dav_src *s;
@@ -30,7 +34,10 @@ typedef struct run {
     vc_buf uids; /* what the resource being processed produced */
     const char *href;
     int had_err;
-    int clean; /* the last record sent was a checkpoint of this state */
+    int clean;     /* the last record sent was a checkpoint of this state */
+    vc_map groups; /* member uid -> group code, from the state */
+    int gdirty;    /* a group card changed since groups was built */
+    int err;       /* ENOMEM in a parser callback */
 } run;
 
 static int send(run *r, const cmsb_change *ch)
@@ -80,22 +87,65 @@ static int add_uid(run *r, char tag, const char *uid)
 {
     if (vc_buf_add(&r->uids, &tag, 1) != CMSB_OK ||
         vc_buf_str(&r->uids, uid) != CMSB_OK ||
-        vc_buf_add(&r->uids, "\n", 1) != CMSB_OK)
+        vc_buf_add(&r->uids, "\n", 1) != CMSB_OK) {
+        r->err = CMSB_ENOMEM;
         return 1;
+    }
     return 0;
+}
+
+/* A coded group card: G + M lines; its members get the code from the
+ * member map, in this run or the next (dav_group.c). */
+static int on_group(run *r, const vc_card *k)
+{
+    const char *m = k->members.p;
+    size_t n = k->nmembers;
+
+    if (k->group_code[0] == '\0' || !(r->s->conf.forms & CMSB_FORM_GROUP))
+        return 0;
+    if (n > DAV_GROUP_MAX_MEMBERS) {
+        cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: group card has too many members, the "
+                        "rest ignored\" href=\"%s\" group=%s members=%zu "
+                        "kept=%d",
+                        r->href, k->group_code, n, DAV_GROUP_MAX_MEMBERS);
+        n = DAV_GROUP_MAX_MEMBERS;
+    }
+    if (add_uid(r, 'G', k->group_code))
+        return 1;
+    for (size_t i = 0; i < n; i++, m += strlen(m) + 1)
+        if (add_uid(r, 'M', m))
+            return 1;
+    return 0;
+}
+
+/* The group code of a contact uid now (NULL = none); ENOMEM in r->err. */
+static const char *group_of(run *r, const char *uid)
+{
+    if (r->gdirty) {
+        /* a group card changed since the map was built: use it */
+        if (dav_groups_build(r->st, &r->groups) != CMSB_OK) {
+            r->err = CMSB_ENOMEM;
+            return NULL;
+        }
+        r->gdirty = 0;
+    }
+    return vc_map_get(&r->groups, uid);
 }
 
 static int on_card(void *arg, vc_card *k)
 {
     run *r = arg;
     cmsb_change ch = {.kind = CMSB_CHANGE_CONTACT_PUT};
+    const char *gc;
 
-    /* Group cards: a group code needs every member's resource; DAV
-     * sources resolve the property, category and note forms. */
     if (k->is_group)
-        return 0;
-    vc_resolve_code(&r->s->conf, k, NULL);
-    if (add_uid(r, 'C', k->c.uid))
+        return on_group(r, k);
+    gc = group_of(r, k->c.uid);
+    if (r->err != CMSB_OK)
+        return 1;
+    vc_resolve_code(&r->s->conf, k, gc);
+    if (add_uid(r, 'C', k->c.uid) || (gc != NULL && add_uid(r, 'A', gc)))
         return 1;
     ch.contact = &k->c;
     return send(r, &ch);
@@ -128,19 +178,25 @@ static int has_line(const char *list, size_t llen, const char *line, size_t n)
 
 /* Send deletions for the uids of `old` not in the new list (keep: add
  * them to the new list instead: a resource that failed to parse keeps
- * what it had). */
+ * what it had). Only C and E lines name uids. A kept contact records the
+ * group code it has now as the one it was sent with: fetching the same
+ * unreadable card again for a group change would not help; it is read
+ * again when it changes. */
 static int settle(run *r, const char *old, int keep)
 {
     for (const char *p = old; p != NULL && *p != '\0' && !r->stop;) {
         const char *nl = strchr(p, '\n');
         size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
-        if (n > 1 && n < TSPS_UID_MAX + 1 &&
+        int named = p[0] == 'C' || p[0] == 'E';
+        if (named && n > 1 && n < TSPS_UID_MAX + 1 &&
             !has_line(r->uids.p, r->uids.len, p, n)) {
             char uid[TSPS_UID_MAX + 1];
             memcpy(uid, p + 1, n - 1);
             uid[n - 1] = '\0';
             if (keep) {
-                if (add_uid(r, p[0], uid))
+                const char *gc = p[0] == 'C' ? group_of(r, uid) : NULL;
+                if (r->err != CMSB_OK || add_uid(r, p[0], uid) ||
+                    (gc != NULL && add_uid(r, 'A', gc)))
                     return CMSB_ENOMEM;
             } else {
                 cmsb_change ch = {.kind = p[0] == 'C'
@@ -175,11 +231,17 @@ static int process(run *r, dav_coll *c, dav_item *it, const char *etag,
                             r);
     if (r->stop)
         return CMSB_ECANCELED;
+    if (rc == CMSB_ECANCELED && r->err != CMSB_OK)
+        rc = r->err;
     if (rc != CMSB_OK)
         return rc;
     rc = settle(r, it->uids, r->had_err);
+    if (rc == CMSB_OK && r->had_err)
+        rc = dav_group_keep(it->uids, &r->uids);
     if (rc != CMSB_OK)
         return rc;
+    if (!dav_group_same(it->uids, r->uids.len > 0 ? r->uids.p : NULL))
+        r->gdirty = 1;
     free(it->uids);
     it->uids = NULL;
     if (r->uids.len > 0) {
@@ -201,6 +263,8 @@ static int delete_item(run *r, dav_coll *c, const char *href)
         return CMSB_OK;
     r->uids.len = 0;
     rc = settle(r, it->uids, 0);
+    if (rc == CMSB_OK && dav_group_any(it->uids))
+        r->gdirty = 1; /* a group card went away */
     if (rc == CMSB_OK)
         dav_map_del(&c->items, href);
     return rc;
@@ -276,31 +340,70 @@ static int fetch(run *r, dav_coll *c, char **hrefs, size_t n)
     return rc == CMSB_ECANCELED && f.rc != CMSB_OK ? f.rc : rc;
 }
 
-typedef struct hrefs {
-    char **v;
-    size_t n, cap;
-} hrefs;
-
-static int hrefs_add(hrefs *h, const char *s)
+/* Items whose etag is unknown (a version 1 cursor, a member the server
+ * did not answer): sync-collection will not report them unless they
+ * change, so fetch them. */
+static int fetch_unknown(run *r, dav_coll *c)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        char **p = realloc(h->v, cap * sizeof(*p));
-        if (p == NULL)
-            return CMSB_ENOMEM;
-        h->v = p;
-        h->cap = cap;
+    dav_hrefs h = {0};
+    int rc = CMSB_OK;
+
+    for (size_t k = 0; k < c->items.nb && rc == CMSB_OK; k++)
+        for (dav_item *it = c->items.b[k]; it != NULL && rc == CMSB_OK;
+             it = it->next)
+            if (it->etag == NULL)
+                rc = dav_hrefs_add(&h, it->href);
+    if (rc == CMSB_OK && h.n > 0) {
+        cmsb_source_log(&r->s->base, TSPS_LOG_INFO,
+                        "msg=\"dav: fetching members of unknown state\" "
+                        "href=\"%s\" resources=%zu",
+                        c->href, h.n);
+        rc = fetch(r, c, h.v, h.n);
+        if (rc == CMSB_OK)
+            rc = checkpoint(r, 1);
     }
-    h->v[h->n] = strdup(s);
-    return h->v[h->n++] != NULL ? CMSB_OK : CMSB_ENOMEM;
+    dav_hrefs_free(&h);
+    return rc;
 }
 
-static void hrefs_free(hrefs *h)
+/* Contacts sent with another group code than the state now gives (a
+ * group card changed, was added or deleted, possibly after its members in
+ * this run): fetch their resources again and re-send them. Bounded
+ * rounds; what is left (a group changing under us) is caught next run. */
+static int regroup(run *r)
 {
-    for (size_t i = 0; i < h->n; i++)
-        free(h->v[i]);
-    free(h->v);
-    memset(h, 0, sizeof(*h));
+    int rc = CMSB_OK;
+
+    for (int round = 0; round < REGROUP_ROUNDS && rc == CMSB_OK; round++) {
+        size_t total = 0;
+        rc = dav_groups_build(r->st, &r->groups);
+        r->gdirty = 0;
+        for (size_t i = 0; i < r->st->n && rc == CMSB_OK; i++) {
+            dav_coll *c = &r->st->c[i];
+            dav_hrefs h = {0};
+            if (c->kind != DAV_BOOK || c->gone)
+                continue;
+            rc = dav_group_stale_hrefs(c, &r->groups, &h);
+            for (size_t k = 0; k < h.n && rc == CMSB_OK; k++)
+                cmsb_source_log(&r->s->base, TSPS_LOG_DEBUG,
+                                "msg=\"dav: group code moved, refetching\" "
+                                "href=\"%s\"",
+                                h.v[k]);
+            if (rc == CMSB_OK && h.n > 0) {
+                cmsb_source_log(&r->s->base, TSPS_LOG_INFO,
+                                "msg=\"dav: group membership changed, "
+                                "refetching members\" href=\"%s\" "
+                                "resources=%zu round=%d",
+                                c->href, h.n, round);
+                total += h.n;
+                rc = fetch(r, c, h.v, h.n);
+            }
+            dav_hrefs_free(&h);
+        }
+        if (total == 0)
+            break;
+    }
+    return rc;
 }
 
 static const char PROPFIND_ETAGS[] =
@@ -312,7 +415,7 @@ static const char PROPFIND_ETAGS[] =
 /* Listing mode: ctag, then etags (Depth 1), multiget what changed, delete
  * what is gone. `data` 0 for calendars in a full reload (the window query
  * fetches the data). Updates the token if the server has one. */
-static int listing(run *r, dav_coll *c, int full, hrefs *changed)
+static int listing(run *r, dav_coll *c, int full, dav_hrefs *changed)
 {
     dav_ms ms;
     long code;
@@ -358,7 +461,7 @@ static int listing(run *r, dav_coll *c, int full, hrefs *changed)
         it->seen = 1;
         if (full || it->etag == NULL || x->etag == NULL ||
             strcmp(it->etag, x->etag) != 0)
-            rc = hrefs_add(changed, x->href);
+            rc = dav_hrefs_add(changed, x->href);
     }
     if (rc == CMSB_OK)
         rc = sweep(r, c);
@@ -412,7 +515,7 @@ static int sync_report(run *r, dav_coll *c, const char *token, int data,
  * then a calendar-query over the window with the data. */
 static int cal_full(run *r, dav_coll *c)
 {
-    hrefs listed = {0};
+    dav_hrefs listed = {0};
     char *token = NULL;
     int rc = CMSB_OK;
     fetch_ctx f = {r, c, CMSB_OK};
@@ -455,7 +558,7 @@ static int cal_full(run *r, dav_coll *c)
     if (rc == CMSB_OK && !c->sync) {
         rc = listing(r, c, 1, &listed);
         if (rc == CMSB_OK && c->gone) {
-            hrefs_free(&listed);
+            dav_hrefs_free(&listed);
             return CMSB_OK;
         }
     } else if (rc == CMSB_OK) {
@@ -480,7 +583,7 @@ static int cal_full(run *r, dav_coll *c)
     if (rc == CMSB_OK)
         c->exp = r->now;
     free(token);
-    hrefs_free(&listed);
+    dav_hrefs_free(&listed);
     return rc == CMSB_OK ? checkpoint(r, 1) : rc;
 }
 
@@ -493,12 +596,12 @@ static int sync_one(run *r, dav_coll *c)
     if (c->kind == DAV_CAL && (full || r->now - c->exp >= REEXPAND_EVERY))
         return cal_full(r, c);
     if (!c->sync) {
-        hrefs h = {0};
+        dav_hrefs h = {0};
         /* etags decide what to fetch; items without one are fetched */
         rc = listing(r, c, 0, &h);
         if (rc == CMSB_OK)
             rc = fetch(r, c, h.v, h.n);
-        hrefs_free(&h);
+        dav_hrefs_free(&h);
         return rc == CMSB_OK ? checkpoint(r, 1) : rc;
     }
     if (!full && (req = strdup(c->token)) == NULL)
@@ -508,7 +611,7 @@ static int sync_one(run *r, dav_coll *c)
     for (int page = 0; page < MAX_PAGES && rc == CMSB_OK; page++) {
         dav_ms ms;
         long code;
-        hrefs h = {0};
+        dav_hrefs h = {0};
         rc = sync_report(r, c, req, 1, &ms, &code);
         if (rc != CMSB_OK)
             break;
@@ -545,7 +648,7 @@ static int sync_one(run *r, dav_coll *c)
                 rc = listing(r, c, 0, &h);
                 if (rc == CMSB_OK)
                     rc = fetch(r, c, h.v, h.n);
-                hrefs_free(&h);
+                dav_hrefs_free(&h);
                 free(req);
                 return rc == CMSB_OK ? checkpoint(r, 1) : rc;
             }
@@ -556,9 +659,15 @@ static int sync_one(run *r, dav_coll *c)
             rc = CMSB_EIO;
             break;
         }
-        for (size_t i = 0; i < ms.n && rc == CMSB_OK; i++) {
-            dav_resp *x = &ms.r[i];
+        /* group cards first: their members in the same page then resolve
+         * without being fetched again */
+        for (size_t j = 0; j < 2 * ms.n && rc == CMSB_OK; j++) {
+            dav_resp *x = &ms.r[j % ms.n];
             dav_item *it;
+            int grp = c->kind == DAV_BOOK && x->data != NULL &&
+                      vc_has_kind(x->data, x->data_len);
+            if (grp != (j < ms.n))
+                continue;
             /* iCloud lists the collection itself among the changes */
             if (dav_href_eq(x->href, c->href))
                 continue;
@@ -578,11 +687,11 @@ static int sync_one(run *r, dav_coll *c)
             if (x->data != NULL)
                 rc = process(r, c, it, x->etag, x->data, x->data_len);
             else
-                rc = hrefs_add(&h, x->href);
+                rc = dav_hrefs_add(&h, x->href);
         }
         if (rc == CMSB_OK)
             rc = fetch(r, c, h.v, h.n);
-        hrefs_free(&h);
+        dav_hrefs_free(&h);
         free(req);
         req = ms.sync_token != NULL ? strdup(ms.sync_token) : NULL;
         if (rc == CMSB_OK && !full && req != NULL) {
@@ -597,6 +706,8 @@ static int sync_one(run *r, dav_coll *c)
         }
         dav_ms_free(&ms);
     }
+    if (rc == CMSB_OK && !full && !c->gone && c->kind == DAV_BOOK)
+        rc = fetch_unknown(r, c);
     if (rc == CMSB_OK && full && !c->gone) {
         rc = sweep(r, c);
         if (rc == CMSB_OK)
@@ -655,6 +766,7 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg)
         cmsb_source_log(&s->base, TSPS_LOG_WARN,
                         "msg=\"cursor not understood, full reread\" url=\"%s\"",
                         s->urls[0]);
+    r.gdirty = 1; /* the member map is built from the state when needed */
     if (st.n == 0 || r.now - st.disc_at >= DISCOVER_EVERY || r.now < st.disc_at)
         rc = dav_discover(s, &st);
     for (size_t i = 0; i < st.n && rc == CMSB_OK && !r.stop; i++) {
@@ -679,6 +791,8 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg)
             cmsb_source_log(&s->base, TSPS_LOG_DEBUG,
                             "msg=\"dav: collection synced\" index=%zu", i);
     }
+    if (rc == CMSB_OK && !r.stop)
+        rc = regroup(&r);
     /* every path of sync_one() ends with a checkpoint: another one would
      * only serialise the same cursor again */
     if (rc == CMSB_OK && !r.clean)
@@ -695,5 +809,6 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg)
     }
     vc_buf_free(&r.cur);
     vc_buf_free(&r.uids);
+    vc_map_free(&r.groups);
     return rc;
 }

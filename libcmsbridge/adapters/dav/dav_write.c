@@ -2,7 +2,10 @@
  * edit only the code field with vcard-dir's write-back helper, PUT with
  * If-Match. A 412 means someone else changed the card in between: fetch it
  * again, reapply, retry (bounded), so their edit is kept, never
- * overwritten. */
+ * overwritten. Clearing a code also drops the contact from the coded
+ * group cards that list it (each its own resource, edited the same way);
+ * a new code is written as the property, which wins over groups. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +50,19 @@ static int find_href(dav_src *s, const char *uid, vc_buf *href)
     return CMSB_ENOTFOUND;
 }
 
+/* The group code of uid from the last sync's state (into gc, "" = none). */
+static int group_code(dav_src *s, const char *uid, char gc[TSPS_CODE_MAX])
+{
+    vc_map map = {0};
+    const char *v;
+    int rc = dav_groups_build(&s->st, &map);
+
+    v = vc_map_get(&map, uid);
+    snprintf(gc, TSPS_CODE_MAX, "%s", rc == CMSB_OK && v != NULL ? v : "");
+    vc_map_free(&map);
+    return rc;
+}
+
 /* One GET-edit-PUT round. 1 = written (or nothing to change), 0 = 412,
  * or a CMSB_E* error. */
 static int attempt(dav_src *s, const char *href, const char *uid,
@@ -54,6 +70,7 @@ static int attempt(dav_src *s, const char *href, const char *uid,
 {
     dav_reply get, put;
     vc_buf out = {0};
+    char gc[TSPS_CODE_MAX];
     int set_form = TSPS_CODE_SRC_NONE, src;
     unsigned clear = 0;
     int rc;
@@ -80,12 +97,15 @@ static int attempt(dav_src *s, const char *href, const char *uid,
         rc = CMSB_OK;
     if (rc == CMSB_OK && !hit->found)
         rc = CMSB_ENOTFOUND;
+    if (rc == CMSB_OK)
+        rc = group_code(s, uid, gc);
     if (rc != CMSB_OK)
         goto out;
-    vc_resolve_code(&s->conf, &hit->card, NULL);
+    vc_resolve_code(&s->conf, &hit->card, gc);
     src = hit->card.c.code_source;
     if (code[0] == '\0') {
-        if (src == TSPS_CODE_SRC_NONE) {
+        /* a group code is dropped with the membership (drop_groups) */
+        if (src == TSPS_CODE_SRC_NONE || src == TSPS_CODE_SRC_GROUP) {
             rc = 1;
             goto out;
         }
@@ -148,6 +168,114 @@ out:
     return rc;
 }
 
+/* Remove uid from the group card named code in the resource href (GET,
+ * edit, PUT with If-Match; a 412 is retried). 1 = done or nothing to do,
+ * 0 = 412, or a CMSB_E* error. */
+static int drop_once(dav_src *s, const char *href, const char *code,
+                     const char *uid)
+{
+    dav_reply get, put;
+    vc_buf out = {0};
+    int rc;
+
+    rc = dav_request(s, "GET", href, NULL, NULL, NULL, &get);
+    if (rc != CMSB_OK)
+        return rc;
+    if (get.status == 404 || get.status == 410) {
+        dav_reply_free(&get);
+        return 1; /* the group is gone: so is the membership */
+    }
+    if (get.status != 200) {
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: GET failed\" href=\"%s\" status=%ld", href,
+                        get.status);
+        dav_reply_free(&get);
+        return CMSB_EIO;
+    }
+    rc = vc_edit_member(get.body.p != NULL ? get.body.p : "", get.body.len,
+                        &s->conf, code, uid, 0, &out);
+    if (rc == CMSB_ENOTFOUND) {
+        rc = 1; /* renamed or no longer a member meanwhile */
+        goto out;
+    }
+    if (rc == CMSB_OK)
+        rc = vc_buf_add(&out, "", 1);
+    if (rc != CMSB_OK)
+        goto out;
+    rc = dav_request(s, "PUT", href, NULL, out.p,
+                     get.etag[0] != '\0' ? get.etag : NULL, &put);
+    if (rc != CMSB_OK)
+        goto out;
+    if (put.status >= 200 && put.status < 300) {
+        cmsb_source_log(&s->base, TSPS_LOG_INFO,
+                        "msg=\"group membership dropped\" href=\"%s\" "
+                        "group=%s uid=\"%s\"",
+                        href, code, uid);
+        rc = 1;
+    } else if (put.status == 412) {
+        rc = 0;
+    } else {
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: PUT failed\" href=\"%s\" status=%ld", href,
+                        put.status);
+        rc = CMSB_EIO;
+    }
+    dav_reply_free(&put);
+out:
+    vc_buf_free(&out);
+    dav_reply_free(&get);
+    return rc;
+}
+
+static int drop_member(dav_src *s, const char *href, const char *code,
+                       const char *uid)
+{
+    int k = 0;
+
+    for (int i = 0; i < WRITE_ATTEMPTS && k == 0; i++)
+        k = drop_once(s, href, code, uid);
+    return k == 1 ? CMSB_OK : k == 0 ? CMSB_ECONFLICT : k;
+}
+
+/* The coded groups of one resource that list uid: each is dropped. */
+static int drop_in(dav_src *s, const dav_item *it, const char *uid)
+{
+    char code[TSPS_CODE_MAX] = "";
+    size_t ul = strlen(uid);
+    int rc = CMSB_OK;
+
+    for (const char *p = it->uids; p != NULL && *p != '\0' && rc == CMSB_OK;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        if (p[0] == 'G')
+            vc_copy(code, sizeof(code), p + 1, n - 1);
+        else if (p[0] != 'M')
+            code[0] = '\0';
+        else if (code[0] != '\0' && n == ul + 1 && memcmp(p + 1, uid, ul) == 0)
+            rc = drop_member(s, it->href, code, uid);
+        p = nl != NULL ? nl + 1 : NULL;
+    }
+    return rc;
+}
+
+/* Clearing a code: drop uid from every coded group card that lists it
+ * (the state's G/M lines say which resources hold one). */
+static int drop_groups(dav_src *s, const char *uid)
+{
+    int rc = CMSB_OK;
+
+    for (size_t i = 0; i < s->st.n && rc == CMSB_OK; i++) {
+        const dav_coll *c = &s->st.c[i];
+        if (c->kind != DAV_BOOK)
+            continue;
+        for (size_t k = 0; k < c->items.nb && rc == CMSB_OK; k++)
+            for (const dav_item *it = c->items.b[k];
+                 it != NULL && rc == CMSB_OK; it = it->next)
+                rc = drop_in(s, it, uid);
+    }
+    return rc;
+}
+
 int dav_write_code(cmsb_source *base, const char *uid, const char *code)
 {
     dav_src *s = (dav_src *)base;
@@ -182,6 +310,8 @@ int dav_write_code(cmsb_source *base, const char *uid, const char *code)
         rc = k == 1 ? CMSB_OK : k;
         break;
     }
+    if (rc == CMSB_OK && code[0] == '\0')
+        rc = drop_groups(s, uid);
     free(hit);
     vc_buf_free(&href);
     return rc;
