@@ -35,4 +35,8 @@ const tsps__region *tsps__region_by_cc(unsigned cc);
 /* 1 if cc is an assigned ITU-T E.164 country calling code. */
 int tsps__cc_valid(unsigned cc);
 
+/* 0 if the lookup tables agree with the data tables (for the tests; see
+ * scripts/gen-region-tables.py), negative otherwise. */
+int tsps__regions_selfcheck(void);
+
 #endif

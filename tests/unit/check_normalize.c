@@ -285,7 +285,13 @@ START_TEST(test_region_table_consistent)
     ck_assert(!tsps__cc_valid(0));
     ck_assert(!tsps__cc_valid(999));
     ck_assert(!tsps__cc_valid(42));
+    ck_assert(!tsps__cc_valid(100000));
     ck_assert_ptr_null(tsps__region_by_cc(225));
+    ck_assert_ptr_null(tsps__region_find("de\x01"));
+    ck_assert_ptr_null(tsps__region_find("[A"));
+    ck_assert_str_eq(tsps__region_find("de")->code, "DE");
+    /* the generated lookup tables agree with the data tables */
+    ck_assert_int_eq(tsps__regions_selfcheck(), 0);
 }
 END_TEST
 
