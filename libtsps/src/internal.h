@@ -440,6 +440,34 @@ int tsps__cmem_begin(tsps_engine *eng, uint32_t uid, uint64_t key,
 void tsps__cmem_probe(tsps__cview *v);
 void tsps__cmem_end(tsps__cview *v, tsps__cidx_hit *hit);
 
+/* Write trace step `at` of a decision (an index reserved earlier, or -1:
+ * none) (route.c). */
+void tsps__trace_at(tsps_decision *d, int at, tsps_step step,
+                    tsps_trace_outcome oc, int n, int32_t arg, const char *what,
+                    const char *found);
+
+/* Step 3, the caller's index entry (route_contact.c), looked up in the table
+ * in memory in three steps so that memory latency overlaps other work: the
+ * slot is prefetched before the calendar scan (begin), probed after it
+ * (code: count, agreement and code, enough to pick the rule), and the entry
+ * itself (name, contact uid) is read after the targets (end). Without the
+ * table it is read from DB_CIDX at once, in begin. The trace step keeps its
+ * place in the pipeline. Every begin must be ended. */
+typedef struct tsps__contact_ref {
+    int pending; /* table lookup begun (its read lock held), not ended */
+    int tslot;   /* reserved trace index, -1 = none */
+    tsps__cview v;
+} tsps__contact_ref;
+void tsps__contact_begin(tsps_engine *eng, tsps__reader *r,
+                         const tsps__ucache *uc, tsps_decision *d,
+                         tsps__contact_ref *cr);
+void tsps__contact_code(tsps_engine *eng, tsps__reader *r,
+                        const tsps__ucache *uc, tsps_decision *d,
+                        tsps__contact_ref *cr);
+void tsps__contact_end(tsps_engine *eng, tsps__reader *r,
+                       const tsps__ucache *uc, tsps_decision *d,
+                       tsps__contact_ref *cr);
+
 /* Route helpers (route.c) used by history.c. */
 int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
                   int64_t now, tsps_decision *d);
