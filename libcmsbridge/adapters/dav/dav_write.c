@@ -63,32 +63,73 @@ static int group_code(dav_src *s, const char *uid, char gc[TSPS_CODE_MAX])
     return rc;
 }
 
+/* GET a card resource: CMSB_OK with a 200 reply in *get (the caller frees
+ * it), CMSB_ENOTFOUND when it is gone, CMSB_EIO on another status. */
+static int get_card(dav_src *s, const char *href, dav_reply *get)
+{
+    int rc = dav_request(s, "GET", href, NULL, NULL, NULL, get);
+
+    if (rc != CMSB_OK)
+        return rc;
+    if (get->status == 200)
+        return CMSB_OK;
+    if (get->status != 404 && get->status != 410)
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: GET failed\" href=\"%s\" status=%ld", href,
+                        get->status);
+    rc = get->status == 404 || get->status == 410 ? CMSB_ENOTFOUND : CMSB_EIO;
+    dav_reply_free(get);
+    return rc;
+}
+
+/* PUT the edited card back with If-Match on the etag of the GET: 1 =
+ * written, 0 = 412 (changed meanwhile), or a CMSB_E* error. */
+static int put_if_match(dav_src *s, const char *href, const dav_reply *get,
+                        const vc_buf *out)
+{
+    dav_reply put;
+    int rc;
+
+    if (get->etag[0] == '\0')
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: no ETag, writing without If-Match\" "
+                        "href=\"%s\"",
+                        href);
+    cmsb_source_log(&s->base, TSPS_LOG_DEBUG,
+                    "msg=\"dav: put\" href=\"%s\" etag=%s", href, get->etag);
+    rc = dav_request(s, "PUT", href, NULL, out->p,
+                     get->etag[0] != '\0' ? get->etag : NULL, &put);
+    if (rc != CMSB_OK)
+        return rc;
+    if (put.status >= 200 && put.status < 300) {
+        rc = 1;
+    } else if (put.status == 412) {
+        rc = 0;
+    } else {
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: PUT failed\" href=\"%s\" status=%ld", href,
+                        put.status);
+        rc = CMSB_EIO;
+    }
+    dav_reply_free(&put);
+    return rc;
+}
+
 /* One GET-edit-PUT round. 1 = written (or nothing to change), 0 = 412,
  * or a CMSB_E* error. */
 static int attempt(dav_src *s, const char *href, const char *uid,
                    const char *code, vc_card_hit *hit)
 {
-    dav_reply get, put;
+    dav_reply get;
     vc_buf out = {0};
     char gc[TSPS_CODE_MAX];
     int set_form = TSPS_CODE_SRC_NONE, src;
     unsigned clear = 0;
     int rc;
 
-    rc = dav_request(s, "GET", href, NULL, NULL, NULL, &get);
+    rc = get_card(s, href, &get);
     if (rc != CMSB_OK)
         return rc;
-    if (get.status == 404 || get.status == 410) {
-        dav_reply_free(&get);
-        return CMSB_ENOTFOUND;
-    }
-    if (get.status != 200) {
-        cmsb_source_log(&s->base, TSPS_LOG_WARN,
-                        "msg=\"dav: GET failed\" href=\"%s\" status=%ld", href,
-                        get.status);
-        dav_reply_free(&get);
-        return CMSB_EIO;
-    }
     memset(hit, 0, sizeof(*hit));
     hit->uid = uid;
     rc = vc_parse(get.body.p != NULL ? get.body.p : "", get.body.len, &s->conf,
@@ -133,35 +174,16 @@ static int attempt(dav_src *s, const char *href, const char *uid,
         rc = vc_buf_add(&out, "", 1);
     if (rc != CMSB_OK)
         goto out;
-    if (get.etag[0] == '\0')
-        cmsb_source_log(&s->base, TSPS_LOG_WARN,
-                        "msg=\"dav: no ETag, writing without If-Match\" "
-                        "href=\"%s\"",
-                        href);
-    cmsb_source_log(&s->base, TSPS_LOG_DEBUG,
-                    "msg=\"dav: put\" href=\"%s\" etag=%s", href, get.etag);
-    rc = dav_request(s, "PUT", href, NULL, out.p,
-                     get.etag[0] != '\0' ? get.etag : NULL, &put);
-    if (rc != CMSB_OK)
-        goto out;
-    if (put.status >= 200 && put.status < 300) {
+    rc = put_if_match(s, href, &get, &out);
+    if (rc == 1)
         cmsb_source_log(&s->base, TSPS_LOG_INFO,
                         "msg=\"code written\" href=\"%s\" code=%s", href,
                         code[0] ? code : "-");
-        rc = 1;
-    } else if (put.status == 412) {
+    else if (rc == 0)
         cmsb_source_log(&s->base, TSPS_LOG_INFO,
                         "msg=\"dav: card changed meanwhile, reapplying\" "
                         "href=\"%s\"",
                         href);
-        rc = 0;
-    } else {
-        cmsb_source_log(&s->base, TSPS_LOG_WARN,
-                        "msg=\"dav: PUT failed\" href=\"%s\" status=%ld", href,
-                        put.status);
-        rc = CMSB_EIO;
-    }
-    dav_reply_free(&put);
 out:
     vc_buf_free(&out);
     dav_reply_free(&get);
@@ -174,24 +196,15 @@ out:
 static int drop_once(dav_src *s, const char *href, const char *code,
                      const char *uid)
 {
-    dav_reply get, put;
+    dav_reply get;
     vc_buf out = {0};
     int rc;
 
-    rc = dav_request(s, "GET", href, NULL, NULL, NULL, &get);
+    rc = get_card(s, href, &get);
+    if (rc == CMSB_ENOTFOUND)
+        return 1; /* the group is gone: so is the membership */
     if (rc != CMSB_OK)
         return rc;
-    if (get.status == 404 || get.status == 410) {
-        dav_reply_free(&get);
-        return 1; /* the group is gone: so is the membership */
-    }
-    if (get.status != 200) {
-        cmsb_source_log(&s->base, TSPS_LOG_WARN,
-                        "msg=\"dav: GET failed\" href=\"%s\" status=%ld", href,
-                        get.status);
-        dav_reply_free(&get);
-        return CMSB_EIO;
-    }
     rc = vc_edit_member(get.body.p != NULL ? get.body.p : "", get.body.len,
                         &s->conf, code, uid, 0, &out);
     if (rc == CMSB_ENOTFOUND) {
@@ -202,25 +215,12 @@ static int drop_once(dav_src *s, const char *href, const char *code,
         rc = vc_buf_add(&out, "", 1);
     if (rc != CMSB_OK)
         goto out;
-    rc = dav_request(s, "PUT", href, NULL, out.p,
-                     get.etag[0] != '\0' ? get.etag : NULL, &put);
-    if (rc != CMSB_OK)
-        goto out;
-    if (put.status >= 200 && put.status < 300) {
+    rc = put_if_match(s, href, &get, &out);
+    if (rc == 1)
         cmsb_source_log(&s->base, TSPS_LOG_INFO,
                         "msg=\"group membership dropped\" href=\"%s\" "
                         "group=%s uid=\"%s\"",
                         href, code, uid);
-        rc = 1;
-    } else if (put.status == 412) {
-        rc = 0;
-    } else {
-        cmsb_source_log(&s->base, TSPS_LOG_WARN,
-                        "msg=\"dav: PUT failed\" href=\"%s\" status=%ld", href,
-                        put.status);
-        rc = CMSB_EIO;
-    }
-    dav_reply_free(&put);
 out:
     vc_buf_free(&out);
     dav_reply_free(&get);
