@@ -284,16 +284,10 @@ static uint32_t code_id(tsps_engine *eng, struct tsps__cmem *m,
 static uint32_t value_code(tsps_engine *eng, struct tsps__cmem *m,
                            const uint8_t *v, size_t vl)
 {
-    size_t cl, nl, off;
-    if (vl < 3)
+    tsps__cidx_parts f;
+    if (tsps__cidx_split(v, vl, &f) != 0)
         return CODE_BAD;
-    cl = v[1];
-    nl = 3 + cl <= vl ? v[2 + cl] : 0;
-    off = 3 + cl + nl;
-    if (off > vl || cl >= TSPS_CODE_MAX || nl >= TSPS_NAME_MAX ||
-        vl - off >= TSPS_UID_MAX)
-        return CODE_BAD;
-    return code_id(eng, m, v + 2, cl);
+    return code_id(eng, m, f.code, f.cl);
 }
 
 static int put(tsps_engine *eng, struct tsps__cmem *m, uint32_t uid,

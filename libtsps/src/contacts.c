@@ -452,54 +452,43 @@ int tsps_contact_list(tsps_engine *eng, const char *user_id, const char *query,
 int tsps_contact_find_number(tsps_engine *eng, const char *user_id,
                              const char *number, tsps_contact_cb cb, void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
+    tsps__user_read ur;
     MDB_val k, v;
     uint8_t kb[12];
-    uint32_t uid;
     tsps_user u;
     tsps_number num;
     int rc;
 
     if (eng == NULL || cb == NULL || number == NULL || !tsps__valid_id(user_id))
         return TSPS_EINVAL;
-    rc = tsps__read_begin(eng, &txn);
+    rc = tsps__user_read_begin(eng, user_id, DB_CIDX, &ur);
     if (rc != TSPS_OK)
         return rc;
-    rc = tsps__uid(eng, txn, user_id, &uid);
-    if (rc == TSPS_OK)
-        rc = tsps__user_load(eng, txn, uid, &u);
-    if (rc != TSPS_OK)
-        goto out;
-    if (tsps_normalize(number, &u.dialplan, &num) != TSPS_OK ||
-        num.kind != TSPS_NUM_E164) {
+    rc = tsps__user_load(eng, ur.txn, ur.uid, &u);
+    if (rc == TSPS_OK &&
+        (tsps_normalize(number, &u.dialplan, &num) != TSPS_OK ||
+         num.kind != TSPS_NUM_E164))
         rc = TSPS_ENUMBER;
-        goto out;
+    if (rc != TSPS_OK) {
+        tsps__user_read_end(eng, &ur, MDB_SUCCESS);
+        return rc;
     }
-    rc = tsps__mdb_err(mdb_cursor_open(txn, eng->dbi[DB_CIDX], &cur));
-    if (rc != TSPS_OK)
-        goto out;
-    cidx_key(kb, uid, tsps__e164_key(num.e164));
+    cidx_key(kb, ur.uid, tsps__e164_key(num.e164));
     k.mv_size = 12;
     k.mv_data = kb;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    rc = mdb_cursor_get(ur.cur, &k, &v, MDB_SET_KEY);
     while (rc == MDB_SUCCESS) {
-        const uint8_t *p = v.mv_data;
-        size_t cl = p[1], nl = p[2 + cl], off = 3 + cl + nl;
+        tsps__cidx_parts f;
         char cuid[TSPS_UID_MAX];
         tsps_contact c;
-        if (off < v.mv_size && v.mv_size - off < TSPS_UID_MAX) {
-            memcpy(cuid, p + off, v.mv_size - off);
-            cuid[v.mv_size - off] = '\0';
-            if (load_contact(eng, txn, uid, cuid, &c) == TSPS_OK &&
+        if (tsps__cidx_split(v.mv_data, v.mv_size, &f) == 0 && f.ul > 0) {
+            memcpy(cuid, f.uid, f.ul);
+            cuid[f.ul] = '\0';
+            if (load_contact(eng, ur.txn, ur.uid, cuid, &c) == TSPS_OK &&
                 cb(arg, &c) != 0)
                 break;
         }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+        rc = mdb_cursor_get(ur.cur, &k, &v, MDB_NEXT_DUP);
     }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
-    mdb_cursor_close(cur);
-out:
-    tsps__read_end(eng, txn);
-    return rc;
+    return tsps__user_read_end(eng, &ur, rc);
 }

@@ -122,9 +122,7 @@ uint64_t tsps__stored_gen(tsps_engine *eng, MDB_txn *txn)
 
 void tsps__bump_gen(tsps_engine *eng, MDB_txn *txn)
 {
-    uint64_t g = 0;
-    meta_get_u64(txn, eng->dbi[DB_META], "gen", &g);
-    meta_put_u64(txn, eng->dbi[DB_META], "gen", g + 1);
+    meta_put_u64(txn, eng->dbi[DB_META], "gen", tsps__stored_gen(eng, txn) + 1);
 }
 
 static int setup_store(tsps_engine *eng)
@@ -165,7 +163,7 @@ static int setup_store(tsps_engine *eng)
         mdb_txn_abort(txn);
         return TSPS_ESCHEMA;
     }
-    meta_get_u64(txn, eng->dbi[DB_META], "gen", &gen);
+    gen = tsps__stored_gen(eng, txn);
     atomic_store(&eng->gen, gen + 1);
     rc = mdb_txn_commit(txn);
     return tsps__mdb_err(rc);
@@ -229,7 +227,6 @@ int tsps_engine_open(const tsps_config *cfg, tsps_engine **out)
     /* One writing engine per store: the configuration snapshot and the
      * contact index in memory are only kept current by this process's own
      * writes, so a second writer (another tspsd, a tool) is refused. */
-    eng->lockfd = -1;
     if ((cfg->flags & TSPS_OPEN_RDONLY) == 0) {
         char lp[4096];
         snprintf(lp, sizeof(lp), "%s/writer.lock", cfg->path);
@@ -517,7 +514,7 @@ int tsps_engine_stats(tsps_engine *eng, tsps_stats *out)
     mdb_env_stat(eng->env, &st);
     out->map_size = info.me_mapsize;
     out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
-    meta_get_u64(txn, eng->dbi[DB_META], "gen", &out->config_generation);
+    out->config_generation = tsps__stored_gen(eng, txn);
     tsps__read_end(eng, txn);
     return TSPS_OK;
 }
@@ -652,36 +649,55 @@ int tsps_kv_list(tsps_engine *eng, const char *prefix, tsps_kv_cb cb, void *arg)
 int tsps__walk_user(tsps_engine *eng, int dbi, const char *user_id,
                     tsps__walk_fn fn, void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
+    tsps__user_read ur;
     MDB_val k, v;
     uint8_t pfx[4];
-    uint32_t uid;
-    int rc = tsps__read_begin(eng, &txn);
+    int rc = tsps__user_read_begin(eng, user_id, dbi, &ur);
 
     if (rc != TSPS_OK)
         return rc;
-    rc = tsps__uid(eng, txn, user_id, &uid);
-    if (rc != TSPS_OK)
-        goto out;
-    rc = tsps__mdb_err(mdb_cursor_open(txn, eng->dbi[dbi], &cur));
-    if (rc != TSPS_OK)
-        goto out;
-    tsps__be32(pfx, uid);
+    tsps__be32(pfx, ur.uid);
     k.mv_size = 4;
     k.mv_data = pfx;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = mdb_cursor_get(ur.cur, &k, &v, MDB_SET_RANGE);
     while (rc == MDB_SUCCESS && k.mv_size > 4 &&
            memcmp(k.mv_data, pfx, 4) == 0) {
         if (fn(arg, &k, &v) != 0)
             break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        rc = mdb_cursor_get(ur.cur, &k, &v, MDB_NEXT);
     }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
-    mdb_cursor_close(cur);
-out:
-    tsps__read_end(eng, txn);
+    return tsps__user_read_end(eng, &ur, rc);
+}
+
+int tsps__user_read_begin(tsps_engine *eng, const char *user_id, int dbi,
+                          tsps__user_read *ur)
+{
+    int rc = tsps__read_begin(eng, &ur->txn);
+
+    ur->cur = NULL;
+    if (rc != TSPS_OK)
+        return rc;
+    rc = tsps__uid(eng, ur->txn, user_id, &ur->uid);
+    if (rc == TSPS_OK)
+        rc = tsps__mdb_err(mdb_cursor_open(ur->txn, eng->dbi[dbi], &ur->cur));
+    if (rc != TSPS_OK) {
+        tsps__read_end(eng, ur->txn);
+        ur->txn = NULL;
+        ur->cur = NULL;
+    }
     return rc;
+}
+
+int tsps__user_read_end(tsps_engine *eng, tsps__user_read *ur, int mdb_rc)
+{
+    if (ur->cur != NULL)
+        mdb_cursor_close(ur->cur);
+    tsps__read_end(eng, ur->txn);
+    ur->cur = NULL;
+    ur->txn = NULL;
+    return mdb_rc == MDB_SUCCESS || mdb_rc == MDB_NOTFOUND
+               ? TSPS_OK
+               : tsps__mdb_err(mdb_rc);
 }
 
 void tsps__sb_add(tsps__sb *b, const char *fmt, ...)

@@ -164,32 +164,24 @@ int tsps_event_delete(tsps_engine *eng, const char *user_id, const char *uid)
 int tsps_event_list(tsps_engine *eng, const char *user_id, int64_t from,
                     int64_t to, tsps_event_cb cb, void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
+    tsps__user_read ur;
     MDB_val k, v;
     uint8_t kb[20];
-    uint32_t uid;
     tsps_event e;
     int rc;
 
     if (eng == NULL || cb == NULL || !tsps__valid_id(user_id) || from < 0 ||
         to <= from)
         return TSPS_EINVAL;
-    rc = tsps__read_begin(eng, &txn);
+    rc = tsps__user_read_begin(eng, user_id, DB_EVENTS, &ur);
     if (rc != TSPS_OK)
         return rc;
-    rc = tsps__uid(eng, txn, user_id, &uid);
-    if (rc != TSPS_OK)
-        goto out;
-    rc = tsps__mdb_err(mdb_cursor_open(txn, eng->dbi[DB_EVENTS], &cur));
-    if (rc != TSPS_OK)
-        goto out;
-    ev_key(kb, uid, from + 1, 0);
+    ev_key(kb, ur.uid, from + 1, 0);
     k.mv_size = 20;
     k.mv_data = kb;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = mdb_cursor_get(ur.cur, &k, &v, MDB_SET_RANGE);
     while (rc == MDB_SUCCESS && k.mv_size == 20 &&
-           tsps__rd32(k.mv_data) == uid) {
+           tsps__rd32(k.mv_data) == ur.uid) {
         int64_t ce = (int64_t)tsps__rd64((uint8_t *)k.mv_data + 4);
         if (ce > to + TSPS__EV_CHUNK)
             break;
@@ -204,13 +196,9 @@ int tsps_event_list(tsps_engine *eng, const char *user_id, int64_t from,
             if (piece_start <= p && p < ce && cb(arg, &e) != 0)
                 break;
         }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        rc = mdb_cursor_get(ur.cur, &k, &v, MDB_NEXT);
     }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
-    mdb_cursor_close(cur);
-out:
-    tsps__read_end(eng, txn);
-    return rc;
+    return tsps__user_read_end(eng, &ur, rc);
 }
 
 /* ---- batches

@@ -59,6 +59,35 @@ static inline uint64_t tsps__e164_key(const char *e164)
     return n > 0 ? v : 0;
 }
 
+/* The parts of a contact-index value, [src][code len][code][name len][name]
+ * [contact uid] (contacts.c writes them): 0 with *f filled if it reads as
+ * routing reads it, -1 if it does not. */
+typedef struct tsps__cidx_parts {
+    uint8_t src;
+    size_t cl, nl, ul;
+    const uint8_t *code, *name, *uid;
+} tsps__cidx_parts;
+
+static inline int tsps__cidx_split(const uint8_t *v, size_t n,
+                                   tsps__cidx_parts *f)
+{
+    size_t off;
+    if (n < 3 || (size_t)3 + v[1] > n)
+        return -1;
+    f->cl = v[1];
+    f->nl = v[2 + f->cl];
+    off = 3 + f->cl + f->nl;
+    if (off > n || f->cl >= TSPS_CODE_MAX || f->nl >= TSPS_NAME_MAX ||
+        n - off >= TSPS_UID_MAX)
+        return -1;
+    f->src = v[0];
+    f->code = v + 2;
+    f->name = v + 3 + f->cl;
+    f->uid = v + off;
+    f->ul = n - off;
+    return 0;
+}
+
 /* Inverse of tsps__e164_key into a TSPS_E164_MAX buffer. */
 void tsps__e164_from_key(uint64_t k, char out[TSPS_E164_MAX]);
 
@@ -325,6 +354,20 @@ void tsps__read_end(tsps_engine *eng, MDB_txn *txn);
 void tsps__bump_gen(tsps_engine *eng, MDB_txn *txn);
 /* The configuration generation the store holds (eng->gen is it + 1). */
 uint64_t tsps__stored_gen(tsps_engine *eng, MDB_txn *txn);
+
+/* A read of one user's records: a read txn, the user's uid and a cursor on
+ * database `dbi`. TSPS_ENOTFOUND if there is no such user; on any error
+ * nothing stays open. tsps__user_read_end() closes it and returns the walk's
+ * result: TSPS_OK when `mdb_rc` (the cursor's last answer) is MDB_SUCCESS
+ * or MDB_NOTFOUND, its TSPS code otherwise. */
+typedef struct tsps__user_read {
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    uint32_t uid;
+} tsps__user_read;
+int tsps__user_read_begin(tsps_engine *eng, const char *user_id, int dbi,
+                          tsps__user_read *ur);
+int tsps__user_read_end(tsps_engine *eng, tsps__user_read *ur, int mdb_rc);
 
 /* Walk every record of a user (keys prefixed by the user's uid) in a
  * database, in a read txn: fn returns non-zero to stop. TSPS_ENOTFOUND if

@@ -42,7 +42,7 @@ static void contact_fill(tsps_decision *d, const tsps__ucache *uc, int at,
                          const tsps__cidx_hit *hit, const uint8_t *p,
                          size_t vlen)
 {
-    size_t cl, nl, off;
+    tsps__cidx_parts f;
 
     if (hit->n == 0 || vlen < 3) {
         d->caller_kind = TSPS_CALLER_UNKNOWN;
@@ -51,11 +51,7 @@ static void contact_fill(tsps_decision *d, const tsps__ucache *uc, int at,
                        d->caller, d->code);
         return;
     }
-    cl = p[1];
-    nl = 3 + cl <= vlen ? p[2 + cl] : 0;
-    off = 3 + cl + nl;
-    if (off > vlen || cl >= TSPS_CODE_MAX || nl >= TSPS_NAME_MAX ||
-        vlen - off >= TSPS_UID_MAX) {
+    if (tsps__cidx_split(p, vlen, &f) != 0) {
         d->caller_kind = TSPS_CALLER_UNKNOWN;
         tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
         tsps__trace_at(d, at, TSPS_STEP_CONTACT, TSPS_TR_ERROR, 0, 0, d->caller,
@@ -73,13 +69,13 @@ static void contact_fill(tsps_decision *d, const tsps__ucache *uc, int at,
         tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
         return;
     }
-    d->code_source = (tsps_code_source)p[0];
-    memcpy(d->code, p + 2, cl);
-    d->code[cl] = '\0';
-    memcpy(d->caller_name, p + 3 + cl, nl);
-    d->caller_name[nl] = '\0';
-    memcpy(d->contact_uid, p + off, vlen - off);
-    d->contact_uid[vlen - off] = '\0';
+    d->code_source = (tsps_code_source)f.src;
+    memcpy(d->code, f.code, f.cl);
+    d->code[f.cl] = '\0';
+    memcpy(d->caller_name, f.name, f.nl);
+    d->caller_name[f.nl] = '\0';
+    memcpy(d->contact_uid, f.uid, f.ul);
+    d->contact_uid[f.ul] = '\0';
     d->caller_kind = TSPS_CALLER_KNOWN;
     tsps__trace_at(d, at, TSPS_STEP_CONTACT, TSPS_TR_OK, hit->n,
                    (int32_t)d->code_source, d->caller, d->caller_name);

@@ -382,38 +382,27 @@ int tsps_number_lookup(tsps_engine *eng, const char *e164,
 int tsps_number_list(tsps_engine *eng, const char *user_id, tsps_number_cb cb,
                      void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
+    tsps__user_read ur;
     MDB_val k, v;
-    uint32_t uid;
     char e164[TSPS_E164_MAX];
     int rc;
 
     if (eng == NULL || cb == NULL || !tsps__valid_id(user_id))
         return TSPS_EINVAL;
-    rc = tsps__read_begin(eng, &txn);
+    rc = tsps__user_read_begin(eng, user_id, DB_NUMBERS, &ur);
     if (rc != TSPS_OK)
         return rc;
-    rc = tsps__uid(eng, txn, user_id, &uid);
-    if (rc != TSPS_OK)
-        goto out;
-    rc = tsps__mdb_err(mdb_cursor_open(txn, eng->dbi[DB_NUMBERS], &cur));
-    if (rc != TSPS_OK)
-        goto out;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    rc = mdb_cursor_get(ur.cur, &k, &v, MDB_FIRST);
     while (rc == MDB_SUCCESS) {
-        if (k.mv_size == 8 && v.mv_size == 4 && tsps__rd32(v.mv_data) == uid) {
+        if (k.mv_size == 8 && v.mv_size == 4 &&
+            tsps__rd32(v.mv_data) == ur.uid) {
             tsps__e164_from_key(tsps__rd64(k.mv_data), e164);
             if (cb(arg, e164) != 0)
                 break;
         }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        rc = mdb_cursor_get(ur.cur, &k, &v, MDB_NEXT);
     }
-    rc = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? TSPS_OK : tsps__mdb_err(rc);
-    mdb_cursor_close(cur);
-out:
-    tsps__read_end(eng, txn);
-    return rc;
+    return tsps__user_read_end(eng, &ur, rc);
 }
 
 /* ---- code rules
