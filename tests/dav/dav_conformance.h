@@ -116,29 +116,6 @@ static Suite *conformance_suite(void);
 
 int main(void)
 {
-    SRunner *sr;
-    int nf, rc;
-
     conf_sv.noauth = 1;
-    rc = th_start(&conf_sv, 0);
-
-    if (rc == 77) {
-        fprintf(stderr, "SKIP: radicale is not installed "
-                        "(scripts/deps.sh test installs it)\n");
-        tsps_check_rmdir(conf_sv.dir);
-        return 77;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "FAIL: radicale did not start\n");
-        return 1;
-    }
-    sr = srunner_create(conformance_suite());
-    if (getenv("TSPS_TAP") != NULL && *getenv("TSPS_TAP") != '\0')
-        srunner_set_tap(sr, getenv("TSPS_TAP"));
-    srunner_run_all(sr, CK_NORMAL);
-    nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    th_stop(&conf_sv);
-    tsps_check_rmdir(conf_sv.dir);
-    return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(&conf_sv, conformance_suite);
 }

@@ -88,6 +88,36 @@ static inline void th_stop(th_server *sv)
         fprintf(stderr, "could not stop radicale in %s\n", sv->dir);
 }
 
+/* Run a suite against a Radicale started for it: 77 (skip) when Radicale
+ * is not installed, 1 when it does not start; stopped and removed after. */
+static inline int th_run_suite(th_server *sv, Suite *(*suite_fn)(void))
+{
+    const char *tap = getenv("TSPS_TAP");
+    SRunner *sr;
+    int nf, rc = th_start(sv, 0);
+
+    if (rc == 77) {
+        fprintf(stderr, "SKIP: radicale is not installed "
+                        "(scripts/deps.sh test installs it)\n");
+        tsps_check_rmdir(sv->dir);
+        return 77;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "FAIL: radicale did not start\n");
+        tsps_check_rmdir(sv->dir);
+        return 1;
+    }
+    sr = srunner_create(suite_fn());
+    if (tap != NULL && *tap != '\0')
+        srunner_set_tap(sr, tap);
+    srunner_run_all(sr, CK_NORMAL);
+    nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    th_stop(sv);
+    tsps_check_rmdir(sv->dir);
+    return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 /* Add a user (password "secret"). */
 static inline void th_user(const th_server *sv, const char *user)
 {

@@ -708,29 +708,5 @@ static Suite *dav_groups_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    const char *tap = getenv("TSPS_TAP");
-    int nf, rc;
-
-    rc = th_start(&sv, 0);
-    if (rc == 77) {
-        fprintf(stderr, "SKIP: radicale is not installed "
-                        "(scripts/deps.sh test installs it)\n");
-        tsps_check_rmdir(sv.dir);
-        return 77;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "FAIL: radicale did not start\n");
-        tsps_check_rmdir(sv.dir);
-        return 1;
-    }
-    sr = srunner_create(dav_groups_suite());
-    if (tap != NULL && *tap != '\0')
-        srunner_set_tap(sr, tap);
-    srunner_run_all(sr, CK_NORMAL);
-    nf = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    th_stop(&sv);
-    tsps_check_rmdir(sv.dir);
-    return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(&sv, dav_groups_suite);
 }
