@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <tsps/tsps.h>
+
 #include "tsps_check.h"
 
 typedef struct th_server {
@@ -86,6 +88,31 @@ static inline void th_stop(th_server *sv)
              TSPS_SOURCE_DIR, sv->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not stop radicale in %s\n", sv->dir);
+}
+
+/* A throwaway store in a new temp folder (into dir) holding user `user`
+ * (Berlin, +49 30 5550000, voicemail sip:vm@pbx), for a sync to fill. */
+static inline tsps_engine *th_store(char *dir, size_t dlen, const char *user)
+{
+    tsps_config cfg = TSPS_CONFIG_INIT;
+    tsps_engine *eng = NULL;
+    tsps_user u;
+    char path[600];
+
+    tsps_check_tmpdir(dir, dlen);
+    snprintf(path, sizeof(path), "%s/store", dir);
+    mkdir(path, 0700);
+    cfg.path = path;
+    cfg.flags = TSPS_OPEN_NOSYNC;
+    ck_assert_int_eq(tsps_engine_open(&cfg, &eng), TSPS_OK);
+    tsps_user_init(&u);
+    snprintf(u.id, sizeof(u.id), "%s", user);
+    snprintf(u.dialplan.region, sizeof(u.dialplan.region), "DE");
+    snprintf(u.tz, sizeof(u.tz), "Europe/Berlin");
+    snprintf(u.voicemail_uri, sizeof(u.voicemail_uri), "sip:vm@pbx");
+    ck_assert_int_eq(tsps_user_put(eng, &u), TSPS_OK);
+    ck_assert_int_eq(tsps_number_add(eng, user, "+49 30 5550000"), TSPS_OK);
+    return eng;
 }
 
 /* Run a suite against a Radicale started for it: 77 (skip) when Radicale

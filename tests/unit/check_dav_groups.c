@@ -35,27 +35,12 @@ static void t_log(void *arg, int level, const char *msg)
 
 static void t_setup(const char *user)
 {
-    tsps_config cfg = TSPS_CONFIG_INIT;
-    tsps_user u;
-    char path[600];
 
     logbuf[0] = '\0';
     snprintf(T.user, sizeof(T.user), "%s", user);
     th_user(&sv, user);
     th_mkbook(&sv, user, "book");
-    tsps_check_tmpdir(T.dir, sizeof(T.dir));
-    snprintf(path, sizeof(path), "%s/store", T.dir);
-    mkdir(path, 0700);
-    cfg.path = path;
-    cfg.flags = TSPS_OPEN_NOSYNC;
-    ck_assert_int_eq(tsps_engine_open(&cfg, &T.eng), TSPS_OK);
-    tsps_user_init(&u);
-    snprintf(u.id, sizeof(u.id), "%s", user);
-    snprintf(u.dialplan.region, sizeof(u.dialplan.region), "DE");
-    snprintf(u.tz, sizeof(u.tz), "Europe/Berlin");
-    snprintf(u.voicemail_uri, sizeof(u.voicemail_uri), "sip:vm@pbx");
-    ck_assert_int_eq(tsps_user_put(T.eng, &u), TSPS_OK);
-    ck_assert_int_eq(tsps_number_add(T.eng, user, "+49 30 5550000"), TSPS_OK);
+    T.eng = th_store(T.dir, sizeof(T.dir), user);
     ck_assert_int_eq(cmsb_registry_open(&T.reg), CMSB_OK);
 }
 
