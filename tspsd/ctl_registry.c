@@ -1,5 +1,5 @@
 /*
- * ctl_registry.c - the request-handler registry (STYLE.md §8) and the
+ * ctl_registry.c - the request-handler registry (docs/style.md §8) and the
  * dispatch of one decoded frame: order (Hello first), authentication,
  * reply, audit of refusals.
  */

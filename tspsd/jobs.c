@@ -1,7 +1,7 @@
 /*
  * jobs.c - requests that write the store (provisioning, codes, status,
  * delegations, tokens, sources, devices) run on a worker thread, so that an
- * fsync never stalls the loop that also carries SIP and routing (STYLE.md
+ * fsync never stalls the loop that also carries SIP and routing (docs/style.md
  * §8). One worker: writes are serialised inside LMDB anyway. The loop stops
  * reading from a connection while its job runs, which keeps replies in
  * request order; results come back through an event.

@@ -2,7 +2,7 @@
  * log.h - tspsd logging: one logfmt line per event on stderr,
  *   ts=2026-11-25T22:00:00.123Z level=info call=12 user=demo msg="..." k=v
  * Never log secrets (tokens, passwords, keys). Process-wide: the daemon
- * may keep process-wide state (STYLE.md §1), the libraries may not.
+ * may keep process-wide state (docs/style.md §1), the libraries may not.
  */
 #ifndef TSPSD_LOG_H
 #define TSPSD_LOG_H

@@ -300,7 +300,7 @@ int cmsb_code_normalize(const char *s, size_t len, char out[TSPS_CODE_MAX])
 }
 
 /* ---- guarded calls: a method is used only if the version and the caps
- * say it exists (STYLE.md §2). ---- */
+ * say it exists (docs/style.md §2). ---- */
 
 int cmsb_contacts(cmsb_source *src, cmsb_contact_cb cb, void *arg)
 {

@@ -1,4 +1,4 @@
-/* route(): the pipeline of DESIGN.md step 4, and live overrides.
+/* route(): the pipeline of docs/design.md step 4, and live overrides.
  *
  * Hot path rules: one pooled reader (read txn + cursors, renewed), the
  * configuration from the in-memory snapshot, LMDB only for the contact

@@ -1,6 +1,6 @@
 /* The public structs' layout is ABI: a change that moves a field without a
  * new major version (and a struct version bump) must fail the build. Fields
- * are only ever appended (STYLE.md §1). Pinned for x86_64 Linux. */
+ * are only ever appended (docs/style.md §1). Pinned for x86_64 Linux. */
 #include <stddef.h>
 
 #include <tsps/tsps.h>

@@ -7,7 +7,7 @@
  * cmsb_sync(); a handling code can be written back to one contact, and items
  * related to a contact (events, mails, documents) can be listed.
  *
- * Conventions (STYLE.md): every function returns CMSB_OK (0) or a negative
+ * Conventions (docs/style.md): every function returns CMSB_OK (0) or a negative
  * CMSB_E* code; out-parameters come last and are cleared on failure; input
  * structs start with `int version` and are set from an initializer; nothing
  * is global: each registry holds its own adapters. Adapter authors also

@@ -5,7 +5,7 @@
  * with a trace that says why, from data held in an LMDB store. It has no event
  * loop and does no network I/O. This header is the authoritative reference.
  *
- * Conventions (see STYLE.md):
+ * Conventions (see docs/style.md):
  *  - every function returns TSPS_OK (0) or a negative TSPS_E* code;
  *  - out-parameters come last and are cleared on failure;
  *  - input structs start with `int version` and are set from an initializer;
@@ -825,7 +825,7 @@ typedef enum {
 /** "known", "unknown", "withheld", "ambiguous"; "invalid" otherwise. */
 TSPS_API const char *tsps_caller_kind_name(tsps_caller_kind k);
 
-/** Steps of the pipeline, in order (DESIGN.md step 4). */
+/** Steps of the pipeline, in order (docs/design.md, step 4). */
 typedef enum {
     TSPS_STEP_CALLED = 0, /* called number -> user */
     TSPS_STEP_CALLER,     /* caller number normalised */
