@@ -1,12 +1,13 @@
 /* route_bench: the routing hot path on a store of U users x C contacts.
  *
- *   route_bench [--users N] [--contacts TOTAL] [--routes N] [--dir PATH]
- *               [--no-contact-cache]
+ *   route_bench [--users N] [--contacts TOTAL] [--routes N] [--rounds R]
+ *               [--dir PATH] [--no-contact-cache]
  *
  * Builds the store (bulk load timed), routes a mix of 80% known and 20%
  * unknown callers on one thread, and measures the same chain of lookups in
- * plain in-memory open-addressing hash tables in the same run. Prints
- * name=value lines. */
+ * plain in-memory open-addressing hash tables in the same run, the two
+ * sides interleaved over R rounds (default 5). Prints name=value lines:
+ * medians over the rounds, each with _min and _max. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,9 +190,165 @@ static uint64_t e164_key(const char *s)
     return v;
 }
 
+/* ---- measured passes ------------------------------------------------------
+ */
+
+#define MAX_ROUNDS 15
+
+typedef struct bench_ctx {
+    tsps_engine *eng;
+    const char (*dids)[20];
+    const char (*calls)[40];
+    const uint32_t *call_user;
+    uint64_t n;
+    uint64_t *lat; /* n latencies, sorted after each pass */
+} bench_ctx;
+
+typedef struct limit_ctx {
+    const htab *did, *contact, *code, *events;
+    const uint64_t *status;
+    uint64_t *keys; /* caller keys prepared for the lookups-only pass */
+    tsps_dialplan plans[4];
+} limit_ctx;
+
+/* One timed pass of tsps_route over the whole call mix; leaves the sorted
+ * latencies in bc->lat and returns routes per second. */
+static double route_pass(bench_ctx *bc, uint64_t *allocs_out, uint64_t *known)
+{
+    tsps_call call = TSPS_CALL_INIT;
+    tsps_decision d;
+    uint64_t total0, total1, t0;
+
+    count_allocs = 1;
+    allocs = 0;
+    total0 = now_ns();
+    for (uint64_t i = 0; i < bc->n; i++) {
+        call.caller = bc->calls[i];
+        call.called = bc->dids[bc->call_user[i]];
+        t0 = now_ns();
+        if (tsps_route(bc->eng, &call, &d) != TSPS_OK) {
+            fprintf(stderr, "route failed\n");
+            exit(1);
+        }
+        bc->lat[i] = now_ns() - t0;
+        *known += d.caller_kind == TSPS_CALLER_KNOWN;
+    }
+    total1 = now_ns();
+    count_allocs = 0;
+    *allocs_out = allocs;
+    qsort(bc->lat, bc->n, sizeof(uint64_t), cmp_u64);
+    return (double)bc->n / ((double)(total1 - total0) / 1e9);
+}
+
+static void limit_prepare(limit_ctx *lc, const bench_ctx *bc, const htab *did,
+                          const htab *contact, const htab *code,
+                          const htab *events, const uint64_t *status)
+{
+    lc->did = did;
+    lc->contact = contact;
+    lc->code = code;
+    lc->events = events;
+    lc->status = status;
+    lc->keys = __libc_calloc(bc->n, sizeof(uint64_t));
+    for (int r = 0; r < 4; r++)
+        tsps_dialplan_for_region(regions[r].region, &lc->plans[r]);
+    for (uint64_t i = 0; i < bc->n; i++) {
+        tsps_number num;
+        tsps_normalize(bc->calls[i], &lc->plans[bc->call_user[i] % 4], &num);
+        lc->keys[i] = num.e164[0] == '+' ? e164_key(num.e164) : 1;
+    }
+}
+
+/* The same chain in plain hashes: DID -> user, (user, caller) ->
+ * contact/code, user -> status, user -> events, (user, code, status) ->
+ * method. whole == 0: lookups only, keys prepared; whole == 1: the chain a
+ * plain hash router would run, normalising both numbers first.
+ * ratio_vs_limit compares the route with the whole chain. */
+static void limit_pass(const limit_ctx *lc, bench_ctx *bc, int whole,
+                       uint64_t *sink)
+{
+    for (uint64_t i = 0; i < bc->n; i++) {
+        uint64_t u, c, s, e, m, ck = lc->keys[i], dk, t0;
+        t0 = now_ns();
+        if (whole) {
+            tsps_number nc, nd;
+            tsps_normalize(bc->dids[bc->call_user[i]], &lc->plans[0], &nd);
+            dk = e164_key(nd.e164);
+            tsps_normalize(bc->calls[i], &lc->plans[bc->call_user[i] % 4], &nc);
+            ck = nc.e164[0] == '+' ? e164_key(nc.e164) : 1;
+        } else {
+            dk = e164_key(bc->dids[bc->call_user[i]]);
+        }
+        u = ht_get(lc->did, dk);
+        c = ht_get(lc->contact, mix(u - 1) ^ ck);
+        s = lc->status[u - 1];
+        e = ht_get(lc->events, u);
+        m = ht_get(lc->code, mix((u - 1) * 64 + (c + s + e) % 8) | 1);
+        bc->lat[i] = now_ns() - t0;
+        *sink += m;
+    }
+    qsort(bc->lat, bc->n, sizeof(uint64_t), cmp_u64);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* name=median, then name_min= and name_max= over the rounds. */
+static void print_median(const char *name, const double *v, int n,
+                         const char *fmt)
+{
+    double s[MAX_ROUNDS];
+    char line[128];
+
+    memcpy(s, v, (size_t)n * sizeof(double));
+    qsort(s, (size_t)n, sizeof(double), cmp_dbl);
+    snprintf(line, sizeof(line), "%s=%s\n%s_min=%s\n%s_max=%s\n", name, fmt,
+             name, fmt, name, fmt);
+    printf(line, n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2, s[0],
+           s[n - 1]);
+}
+
+/* What the figures depend on, so runs on two machines can be compared:
+ * the CPU model and whether transparent huge pages back the contact
+ * table. */
+static void print_machine(void)
+{
+    char line[256], model[160] = "unknown", thp[64] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "model name", 10) == 0) {
+            const char *v = strchr(line, ':');
+            if (v != NULL)
+                snprintf(model, sizeof(model), "%s", v + 2);
+            break;
+        }
+    if (f != NULL)
+        fclose(f);
+    f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        const char *a = strchr(line, '['), *b = a ? strchr(a, ']') : NULL;
+        if (a != NULL && b != NULL)
+            snprintf(thp, sizeof(thp), "%.*s", (int)(b - a - 1), a + 1);
+    }
+    if (f != NULL)
+        fclose(f);
+    model[strcspn(model, "\n")] = '\0';
+    for (char *p = model; *p; p++)
+        if (*p == ' ')
+            *p = '_';
+    printf("cpu_model=%s\n", model);
+    printf("cpus_online=%ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+    printf("thp=%s\n", thp);
+}
+
 int main(int argc, char **argv)
 {
     uint64_t nusers = 1000, ncontacts = 1000000, nroutes = 1000000;
+    int rounds = 5;
     char dir[256] = "";
     tsps_config cfg = TSPS_CONFIG_INIT;
     tsps_engine *eng;
@@ -219,12 +376,16 @@ int main(int argc, char **argv)
             ncontacts = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--routes") == 0)
             nroutes = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--rounds") == 0)
+            rounds = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--dir") == 0)
             snprintf(dir, sizeof(dir), "%s", argv[i + 1]);
     }
-    if (nusers == 0 || ncontacts < nusers || nroutes == 0) {
+    if (nusers == 0 || ncontacts < nusers || nroutes == 0 || rounds < 1 ||
+        rounds > MAX_ROUNDS) {
         fprintf(stderr, "usage: route_bench [--users N] [--contacts N] "
-                        "[--routes N] [--dir PATH]\n");
+                        "[--routes N] [--rounds 1..15] [--dir PATH] "
+                        "[--no-contact-cache]\n");
         return 2;
     }
     if (dir[0] == '\0') {
@@ -232,6 +393,7 @@ int main(int argc, char **argv)
         if (mkdtemp(dir) == NULL)
             return 1;
     }
+    print_machine();
     cfg.path = dir;
     cfg.flags |= TSPS_OPEN_NOSYNC;
     cfg.map_size = (size_t)(ncontacts * 600 + (64u << 20));
@@ -397,85 +559,54 @@ int main(int argc, char **argv)
         tsps_route(eng, &call, &d);
     }
     {
-        tsps_call call = TSPS_CALL_INIT;
-        tsps_decision d;
-        uint64_t total0, total1;
-        count_allocs = 1;
-        allocs = 0;
-        total0 = now_ns();
-        for (uint64_t i = 0; i < nroutes; i++) {
-            call.caller = calls[i];
-            call.called = dids[call_user[i]];
-            t0 = now_ns();
-            rc = tsps_route(eng, &call, &d);
-            lat[i] = now_ns() - t0;
-            if (rc != TSPS_OK)
-                return 1;
-            known += d.caller_kind == TSPS_CALLER_KNOWN;
+        /* The route and the plain-hash limit are measured in interleaved
+         * rounds (route, limit, route, limit, ...): on a noisy 2-core VM
+         * the host's load drifts within seconds, and a ratio taken from
+         * two passes minutes apart measures the drift, not the router.
+         * Each round's ratio pairs the two sides measured next to each
+         * other; the figures printed are medians over the rounds, with
+         * the range beside them. */
+        bench_ctx bc = {eng,
+                        (const char(*)[20])dids,
+                        (const char(*)[40])calls,
+                        call_user,
+                        nroutes,
+                        lat};
+        limit_ctx lc;
+        double r_p50[MAX_ROUNDS], r_p99[MAX_ROUNDS], l_p50[MAX_ROUNDS],
+            l_p99[MAX_ROUNDS], lk_p50[MAX_ROUNDS], ratio[MAX_ROUNDS],
+            rps[MAX_ROUNDS];
+        uint64_t alloc_total = 0;
+
+        limit_prepare(&lc, &bc, &h_did, &h_contact, &h_code, &h_events,
+                      h_status);
+        for (int k = 0; k < rounds; k++) {
+            uint64_t a0 = 0;
+            rps[k] = route_pass(&bc, &a0, &known);
+            alloc_total += a0;
+            r_p50[k] = (double)lat[nroutes / 2];
+            r_p99[k] = (double)lat[nroutes * 99 / 100];
+            limit_pass(&lc, &bc, 0, &sink);
+            lk_p50[k] = (double)lat[nroutes / 2];
+            limit_pass(&lc, &bc, 1, &sink);
+            l_p50[k] = (double)lat[nroutes / 2];
+            l_p99[k] = (double)lat[nroutes * 99 / 100];
+            ratio[k] = r_p50[k] / l_p50[k];
         }
-        total1 = now_ns();
-        count_allocs = 0;
         printf("routes=%" PRIu64 "\n", nroutes);
-        printf("known_callers_pct=%.1f\n", 100.0 * known / nroutes);
-        printf("routes_per_s=%.0f\n", nroutes / ((total1 - total0) / 1e9));
-        printf("allocs_per_route=%.3f\n", (double)allocs / nroutes);
-    }
-    qsort(lat, nroutes, sizeof(uint64_t), cmp_u64);
-    printf("route_ns_p50=%" PRIu64 "\n", lat[nroutes / 2]);
-    printf("route_ns_p99=%" PRIu64 "\n", lat[nroutes * 99 / 100]);
-    {
-        uint64_t p50 = lat[nroutes / 2];
-        /* the same chain in plain hashes: DID -> user, (user, caller) ->
-         * contact/code, user -> status, user -> events, (user, code,
-         * status) -> method; the caller already an integer key */
-        uint64_t *keys = __libc_calloc(nroutes, sizeof(uint64_t));
-        tsps_dialplan plans[4];
-        for (int r = 0; r < 4; r++)
-            tsps_dialplan_for_region(regions[r].region, &plans[r]);
-        for (uint64_t i = 0; i < nroutes; i++) {
-            char e164[24];
-            tsps_dialplan dp;
-            tsps_number num;
-            tsps_dialplan_for_region(regions[call_user[i] % 4].region, &dp);
-            tsps_normalize(calls[i], &dp, &num);
-            snprintf(e164, sizeof(e164), "%s", num.e164);
-            keys[i] = e164[0] == '+' ? e164_key(e164) : 1;
-        }
-        /* (a) lookups only, keys prepared; (b) the whole chain a plain
-         * hash router would run: normalise both numbers, then the same
-         * lookups. ratio_vs_limit compares with (b). */
-        for (int pass = 0; pass < 2; pass++) {
-            for (uint64_t i = 0; i < nroutes; i++) {
-                uint64_t u, c, s, e, m, ck = keys[i], dk;
-                t0 = now_ns();
-                if (pass == 1) {
-                    tsps_number nc, nd;
-                    tsps_normalize(dids[call_user[i]], &plans[0], &nd);
-                    dk = e164_key(nd.e164);
-                    tsps_normalize(calls[i], &plans[call_user[i] % 4], &nc);
-                    ck = nc.e164[0] == '+' ? e164_key(nc.e164) : 1;
-                } else {
-                    dk = e164_key(dids[call_user[i]]);
-                }
-                u = ht_get(&h_did, dk);
-                c = ht_get(&h_contact, mix(u - 1) ^ ck);
-                s = h_status[u - 1];
-                e = ht_get(&h_events, u);
-                m = ht_get(&h_code, mix((u - 1) * 64 + (c + s + e) % 8) | 1);
-                lat[i] = now_ns() - t0;
-                sink += m;
-            }
-            qsort(lat, nroutes, sizeof(uint64_t), cmp_u64);
-            if (pass == 0) {
-                printf("limit_lookups_ns_p50=%" PRIu64 "\n", lat[nroutes / 2]);
-            } else {
-                printf("limit_ns_p50=%" PRIu64 "\n", lat[nroutes / 2]);
-                printf("limit_ns_p99=%" PRIu64 "\n", lat[nroutes * 99 / 100]);
-                printf("ratio_vs_limit=%.2f\n",
-                       (double)p50 / (double)lat[nroutes / 2]);
-            }
-        }
-        __libc_free(keys);
+        printf("rounds=%d\n", rounds);
+        printf("known_callers_pct=%.1f\n",
+               100.0 * (double)known / (double)(nroutes * (uint64_t)rounds));
+        print_median("routes_per_s", rps, rounds, "%.0f");
+        printf("allocs_per_route=%.3f\n",
+               (double)alloc_total / (double)(nroutes * (uint64_t)rounds));
+        print_median("route_ns_p50", r_p50, rounds, "%.0f");
+        print_median("route_ns_p99", r_p99, rounds, "%.0f");
+        print_median("limit_lookups_ns_p50", lk_p50, rounds, "%.0f");
+        print_median("limit_ns_p50", l_p50, rounds, "%.0f");
+        print_median("limit_ns_p99", l_p99, rounds, "%.0f");
+        print_median("ratio_vs_limit", ratio, rounds, "%.2f");
+        __libc_free(lc.keys);
     }
     if (sink == 42)
         printf("#\n");
