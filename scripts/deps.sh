@@ -15,7 +15,7 @@ if [ "$what" = test ]; then
   # Python bindings (bindings/python): run by /usr/bin/python3, which sees
   # Debian's modules (a pyenv python3 on PATH may not).
   pkgs+=(python3-cffi python3-protobuf protobuf-compiler python3-pytest
-         python3-pip python3-setuptools python3-dev)
+         python3-pip python3-setuptools python3-dev python3-venv)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

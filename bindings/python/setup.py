@@ -9,7 +9,8 @@ Where the C libraries are found, first match wins:
   1. TSPS_INCLUDE_DIRS and TSPS_LIBRARY_DIRS (os.pathsep lists; TSPS_RPATH
      defaults to the library dirs);
   2. TSPS_BUILD_DIR: a CMake build directory of this repository (headers
-     from the source tree, libraries from the build, rpath to them);
+     from the source tree, libraries from the build, rpath to them); a
+     relative path is taken from the repository root;
   3. pkg-config tsps and cmsb (an installed tsps, e.g. `cmake --install`);
   4. the in-tree build: ../../build/ci (then any ../../build/*) holding
      libtsps/libtsps.so.
@@ -69,6 +70,10 @@ def locate_libraries():
         return _split("TSPS_INCLUDE_DIRS"), libs, rpath, "environment"
     bdir = os.environ.get("TSPS_BUILD_DIR")
     if bdir:
+        # pip runs this in the package's folder: a relative path is taken
+        # from here if it exists, else from the repository root.
+        if not os.path.isabs(bdir) and not os.path.isdir(bdir):
+            bdir = os.path.join(ROOT, bdir)
         bdir = os.path.abspath(bdir)
         libs = _build_dir_libs(bdir)
         if not os.path.exists(os.path.join(libs[0], "libtsps.so")):
