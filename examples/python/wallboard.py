@@ -23,8 +23,9 @@ a = p.parse_args()
 board = collections.defaultdict(lambda: {"offered": 0, "held": 0, "ended": 0, "last": ""})
 with control.connect(a.host, a.port, ca=a.ca, cert=a.cert, key=a.key,
                      token=os.environ.get("TSPS_TOKEN")) as c:
+    events = c.watch()                    # subscribed from here on
     print("wallboard for %s (%s)" % (c.identity, c.role), flush=True)
-    for n, ev in enumerate(c.watch(), start=1):
+    for n, ev in enumerate(events, start=1):
         row = board[ev.user]
         if ev.kind == "call.offered":
             row["offered"] += 1

@@ -163,3 +163,14 @@ def test_callback_exceptions_do_not_escape_into_c(ann):
     finally:
         tsps.Contact._from_c = orig
     assert [c.uid for c in ann.contacts("ann")] == ["c1"]
+
+
+@pytest.mark.skipif(not os.environ.get("TSPS_PY_ASAN"),
+                    reason="only in the ASan build")
+def test_running_under_asan():
+    """The ASan build's suites really run the instrumented libraries with
+    the ASan runtime in the interpreter (tests/python.cmake)."""
+    maps = open("/proc/self/maps").read()
+    assert "libasan" in maps
+    build = os.environ["TSPS_BUILD_DIR"]
+    assert os.path.join(build, "libtsps") in maps, "libtsps not from " + build
