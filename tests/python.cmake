@@ -17,7 +17,9 @@ find_program(TSPS_PY_OPENSSL openssl)
 set(_py_src ${PROJECT_SOURCE_DIR}/bindings/python)
 set(_py_out ${CMAKE_BINARY_DIR}/bindings/python)
 file(GLOB _py_deps CONFIGURE_DEPENDS ${_py_src}/tsps/*.py ${_py_src}/setup.py
-  ${_py_src}/pyproject.toml ${PROJECT_SOURCE_DIR}/proto/tsps.proto)
+  ${_py_src}/pyproject.toml ${PROJECT_SOURCE_DIR}/proto/tsps.proto
+  ${PROJECT_SOURCE_DIR}/libtsps/include/tsps/*.h
+  ${PROJECT_SOURCE_DIR}/libcmsbridge/include/cmsb/*.h)
 execute_process(COMMAND ${TSPS_PY3} -c "import cffi, setuptools"
   RESULT_VARIABLE _py_have_cffi OUTPUT_QUIET ERROR_QUIET)
 if(_py_have_cffi EQUAL 0 AND TSPS_PY_PROTOC)
@@ -25,7 +27,7 @@ if(_py_have_cffi EQUAL 0 AND TSPS_PY_PROTOC)
     COMMAND ${CMAKE_COMMAND} -E env TSPS_BUILD_DIR=${CMAKE_BINARY_DIR}
             PROTOC=${TSPS_PY_PROTOC}
             ${TSPS_PY3} setup.py -q build --build-base ${_py_out}/build
-            build_ext --build-lib ${_py_out}/lib
+            build_ext --force --build-lib ${_py_out}/lib
             build_py --build-lib ${_py_out}/lib
     COMMAND ${CMAKE_COMMAND} -E touch ${_py_out}/stamp
     WORKING_DIRECTORY ${_py_src}

@@ -8,7 +8,6 @@ ASan runtime) an out-of-bounds access in C would abort the run.
 """
 import datetime as dt
 import inspect
-import itertools
 import os
 
 import pytest

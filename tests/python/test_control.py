@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-import tsps
 from tsps import control
 from tsps.control import pb
 from tspsd_fixture import Tspsd, free_port

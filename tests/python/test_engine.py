@@ -275,3 +275,89 @@ def test_log_callback(store_dir):
         eng.put_user(tsps.User("ann", region="DE"))
         eng.put_contact("ann", tsps.Contact("c", numbers=["not-a-number"]))
     assert any("number" in m for _, m in lines), lines
+
+
+def test_close_while_other_threads_route(store_dir):
+    """close() from one thread while others route: each route returns a
+    decision or raises ClosedError; the engine is freed only after the
+    calls in flight (under ASan a use-after-free would abort the run)."""
+    eng = tsps.Engine(os.path.join(store_dir, "s"), nosync=True)
+    eng.put_user(tsps.User("ann", region="DE"))
+    eng.add_number("ann", ANN_DID)
+    results, start = [], threading.Barrier(5)
+
+    def worker():
+        start.wait()
+        n = 0
+        while True:
+            try:
+                eng.route(ANN_DID, "+4989111222")
+                eng.get_user("ann")
+                n += 1
+            except tsps.ClosedError:
+                results.append(n)
+                return
+    ts = [threading.Thread(target=worker) for _ in range(4)]
+    for t in ts:
+        t.start()
+    start.wait()
+    import time
+    time.sleep(0.05)                  # let them route a while
+    eng.close()
+    for t in ts:
+        t.join(timeout=60)
+    assert len(results) == 4 and eng.closed
+
+
+class Slow(tsps.Adapter):
+    """An adapter that blocks in contacts() until told to go on."""
+    scheme = "slow"
+    entered = threading.Event()
+    go = threading.Event()
+
+    def contacts(self):
+        Slow.entered.set()
+        assert Slow.go.wait(60)
+        yield tsps.Contact("s1", "Slow", numbers=["+4940111"])
+
+
+def test_close_waits_for_a_sync_in_flight(ann):
+    Slow.entered.clear()
+    Slow.go.clear()
+    with tsps.Registry() as reg:
+        reg.register(Slow)
+        src = reg.open("slow:x")
+        out = []
+        t = threading.Thread(target=lambda: out.append(
+            src.sync(ann, user="ann", name="slow")))
+        t.start()
+        assert Slow.entered.wait(60)
+        ann.close_timeout = 0.2
+        with pytest.raises(tsps.BusyError, match="in flight"):
+            ann.close()
+        assert not ann.closed          # still usable
+        Slow.go.set()
+        t.join(60)
+        assert out and out[0].contacts_put == 1
+        assert ann.get_contact("ann", "s1").name == "Slow"
+        src.close()
+    ann.close()
+    assert ann.closed
+
+
+def test_close_refused_while_another_thread_has_a_batch(ann):
+    ready, done = threading.Event(), threading.Event()
+
+    def holder():
+        with ann.batch() as b:
+            b.put_contact("ann", tsps.Contact("bt", numbers=["+4940222"]))
+            ready.set()
+            done.wait(60)
+    t = threading.Thread(target=holder)
+    t.start()
+    assert ready.wait(60)
+    with pytest.raises(tsps.BusyError, match="batch"):
+        ann.close()
+    done.set()
+    t.join(60)
+    assert ann.get_contact("ann", "bt").numbers == ["+4940222"]

@@ -1,6 +1,6 @@
 """The compiled cffi module (tsps._native): ``ffi`` and ``lib``."""
 try:
-    from ._native import ffi, lib  # noqa: F401
+    from ._native import ffi, lib  # noqa: F401  (re-exported)
 except ImportError as e:  # pragma: no cover - depends on the installation
     raise ImportError(
         "tsps: the compiled part (tsps._native) cannot be loaded: %s. Build "

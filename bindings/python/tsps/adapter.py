@@ -654,8 +654,13 @@ class Source:
         if not isinstance(engine, Engine):
             raise TypeError("sync: expected a tsps.Engine")
         st = ffi.new("cmsb_sync_stats *")
-        rc = lib.cmsb_sync(self._s(), engine._e(), cstr(user, "user", 64),
-                           cstr(name, "name", 64), int(bool(full)), st)
+        bu, bn = cstr(user, "user", 64), cstr(name, "name", 64)
+        src = self._s()
+        next(engine._in)             # in flight: Engine.close() waits
+        try:
+            rc = lib.cmsb_sync(src, engine._e(), bu, bn, int(bool(full)), st)
+        finally:
+            next(engine._out)
         self._check(rc, "sync %r into %r" % (name, user))
         return SyncStats(st.contacts_put, st.contacts_deleted, st.events_put,
                          st.events_deleted, st.errors, st.batches,

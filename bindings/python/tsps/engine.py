@@ -8,10 +8,17 @@ context managers and listings iterators.
 Thread-safety: as libtsps's. Routing and reads are safe from many threads
 on one engine (the GIL is released inside each C call); writes are
 serialised by the library. A batch belongs to the thread that began it.
-``close()`` must not run while another thread uses the engine.
+``close()`` from one thread while others call in is safe: new calls raise
+ClosedError, and the engine is freed only once the calls in flight have
+returned (close() waits up to ``close_timeout`` seconds, else raises
+BusyError and leaves the engine open).
 """
+import functools
+import itertools
+import os
 import threading
-from typing import Iterator, List, Optional, Union
+import time as _time
+from typing import Any, Iterator, List, Optional, Tuple, Union
 
 from . import _callbacks as cb
 from ._conv import (TimeLike, check_int, cstr, from_epoch, getstr, to_epoch)
@@ -25,7 +32,10 @@ from .model import (CallRecord, Contact, Decision, Event, Method, Registration,
 MethodLike = Union[Method, str]
 
 
-def _listing(fn, conv, *args) -> List:
+def _listing(fn, conv, *args) -> Tuple[int, List[Any]]:
+    """Run a C listing with a collecting callback: (result code, items).
+    Items are collected first and handed out after the C call returns, so
+    a caller may write to the engine while iterating."""
     ctx = cb.Collect(conv)
     h = ffi.new_handle(ctx)
     rc = fn(*args, h)
@@ -60,7 +70,10 @@ class Engine:
                  map_max: int = 0, log=None) -> None:
         self._eng = None
         self._batch: Optional["Batch"] = None
-        import os
+        # Calls in flight = entries - exits (itertools.count: atomic
+        # under the GIL); see close().
+        self._in = itertools.count()
+        self._out = itertools.count()
         path = os.fspath(path) if not isinstance(path, str) else path
         cfg = ffi.new("tsps_config *")
         cfg.version = lib.TSPS_CONFIG_VERSION
@@ -92,13 +105,39 @@ class Engine:
 
     # ---- lifecycle ----------------------------------------------------------
 
+    close_timeout = 5.0
+
     def close(self) -> None:
-        """Close the engine (an open batch is aborted). Idempotent."""
-        if self._batch is not None:
-            self._batch.abort()
+        """Close the engine (a batch this thread has open is aborted).
+        Idempotent. Waits for calls in flight in other threads; raises
+        BusyError if they do not end within ``close_timeout`` seconds, or
+        if another thread has a batch open."""
+        b = self._batch
+        if b is not None:
+            if b._thread != threading.get_ident():
+                raise BusyError(lib.TSPS_EBUSY, "close engine",
+                                "another thread has a batch open")
+            b.abort()
         e, self._eng = self._eng, None
-        if e is not None:
-            lib.tsps_engine_close(e)
+        if e is None:
+            return
+        deadline = _time.monotonic() + self.close_timeout
+        while True:
+            # exits read first: if they equal the entries read after, no
+            # call that could have seen the handle is still in flight
+            done = self._count(self._out)
+            if done == self._count(self._in):
+                break
+            if _time.monotonic() > deadline:
+                self._eng = e
+                raise BusyError(lib.TSPS_EBUSY, "close engine",
+                                "calls still in flight")
+            _time.sleep(0.001)
+        lib.tsps_engine_close(e)
+
+    @staticmethod
+    def _count(counter) -> int:
+        return counter.__reduce__()[1][0]
 
     @property
     def closed(self) -> bool:
@@ -368,9 +407,6 @@ class Engine:
         :param caller_name: display name signalled, optional
         :param at: time of the call (datetime or UTC seconds; None = now)
         """
-        e = self._eng
-        if e is None:
-            raise ClosedError("engine")
         if called.__class__ is not str:
             raise TypeError("called: expected str, got %s"
                             % type(called).__name__)
@@ -385,7 +421,14 @@ class Engine:
                                                        "caller_name")
         now = 0 if at is None else to_epoch(at, "at")
         d = ffi.new("tsps_decision *")
-        rc = lib.tsps_py_route(e, bc, bk, bn, now, d)
+        next(self._in)
+        try:
+            e = self._eng
+            if e is None:
+                raise ClosedError("engine")
+            rc = lib.tsps_py_route(e, bc, bk, bn, now, d)
+        finally:
+            next(self._out)
         if rc != 0:
             raise tsps_error(rc, "route %r <- %r" % (called, caller))
         return Decision(d)
@@ -517,6 +560,25 @@ class Engine:
                 continue
             check(rc, "%s %r" % (what, key))
             return bytes(ffi.buffer(buf, n[0]))
+
+
+def _guarded(fn):
+    """Count the call as in flight while it runs (see Engine.close())."""
+    @functools.wraps(fn)
+    def call(self, *args, **kwargs):
+        next(self._in)
+        try:
+            return fn(self, *args, **kwargs)
+        finally:
+            next(self._out)
+    return call
+
+
+for _attr, _fn in list(vars(Engine).items()):
+    if callable(_fn) and not _attr.startswith("_") and \
+            _attr not in ("close", "route"):
+        setattr(Engine, _attr, _guarded(_fn))
+del _attr, _fn
 
 
 class Batch:
