@@ -332,3 +332,74 @@ def test_wallboard_example(daemon):
     lines = out.strip().splitlines()
     assert re.search(r"ann +offered +1 +held +1 +ended +1 +last Wally",
                      lines[-1]), out
+
+
+def test_watch_ends_when_the_token_is_revoked(daemon):
+    with daemon.connect("admin") as a:
+        token = a.token_issue("att")
+    with daemon.connect(token=token) as w:
+        events = w.watch("ann", timeout=30)
+        with daemon.connect("admin") as a:
+            a.token_revoke(identity="att")
+        with pytest.raises(control.ConnectionClosedError):
+            next(events)
+        assert w.closed
+
+
+# ---- a hostile server: the client refuses bad frames, never crashes -----------
+
+
+def fake_server(daemon, replies):
+    """A TLS server (the test CA's server certificate) that answers the
+    hello with each raw byte string of `replies`, then closes."""
+    import threading
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(os.path.join(daemon.certs, "server.pem"),
+                        os.path.join(daemon.certs, "server.key"))
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+
+    def serve():
+        s, _ = ls.accept()
+        try:
+            t = ctx.wrap_socket(s, server_side=True)
+            t.recv(65536)                  # the hello
+            for r in replies:
+                t.sendall(r)
+            t.close()
+        except OSError:
+            pass
+        finally:
+            ls.close()
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    return ls.getsockname()[1], th
+
+
+def frame(msg):
+    data = msg.SerializeToString()
+    return len(data).to_bytes(4, "big") + data
+
+
+@pytest.mark.parametrize("reply", [
+    b"\x00\x00\x00\x00",                         # zero length
+    b"\xff\xff\xff\xff",                         # 4 GiB
+    b"\x00\x10\x00\x01" + b"x" * 10,             # over 1 MiB
+    b"\x00\x00\x00\x05\xff\xff\xff\xff\xff",     # not a Response
+    b"\x00\x00\x00\x10abc",                      # cut short
+    b"",                                         # nothing at all
+])
+def test_hostile_server_frames(daemon, reply):
+    port, th = fake_server(daemon, [reply])
+    with pytest.raises(control.ConnectionClosedError):
+        control.connect("127.0.0.1", port, ca=daemon.ca, timeout=10)
+    th.join(10)
+
+
+def test_server_refusing_our_version(daemon):
+    port, th = fake_server(daemon, [frame(pb.Response(
+        id=1, code=pb.VERSION, error="protocol 1 not supported"))])
+    with pytest.raises(control.VersionError, match="not supported"):
+        control.connect("127.0.0.1", port, ca=daemon.ca, timeout=10)
+    th.join(10)
