@@ -12,6 +12,10 @@ if [ "$what" = test ]; then
   pkgs+=(libphonenumber-dev clang libclang-rt-14-dev valgrind sip-tester
          radicale apache2-utils chromium nodejs npm clang-format curl
          lmdb-utils)
+  # Python bindings (bindings/python): run by /usr/bin/python3, which sees
+  # Debian's modules (a pyenv python3 on PATH may not).
+  pkgs+=(python3-cffi python3-protobuf protobuf-compiler python3-pytest
+         python3-pip python3-setuptools python3-dev python3-venv)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
