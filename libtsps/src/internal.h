@@ -410,6 +410,26 @@ const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s,
 const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
                                    tsps_status st, const char *code);
 
+/* Rule precedence (rules.c). Tiers, best first; 0 = none. */
+enum {
+    TSPS__TIER_CODE_STATUS = 1, /* (code, status) */
+    TSPS__TIER_CODE_ANY,        /* (code, any) */
+    TSPS__TIER_ANY_STATUS,      /* (*, status) */
+    TSPS__TIER_ANY_ANY          /* (*, any) */
+};
+typedef struct tsps__rule_choice {
+    int tier;      /* the rule chosen */
+    int over_tier; /* the next rule in the order that exists, 0 = none */
+} tsps__rule_choice;
+/* The rule for (code, status): the first of the four tiers that exists. */
+const tsps_method *tsps__rule_pick(const tsps__snap *s, const tsps__ucache *uc,
+                                   const char *code, tsps_status st,
+                                   tsps__rule_choice *out);
+/* Why a rule of `tier` beats one of `over_tier`, in words (static). */
+const char *tsps__tier_reason(int tier, int over_tier);
+/* Bring stored rules to the current rule order (in the open's write txn). */
+int tsps__rules_migrate(tsps_engine *eng, MDB_txn *txn);
+
 /* Contacts/events inside a write txn (contacts.c), shared with batches. */
 /* `defer` non-NULL (a batch): new index entries are queued in the batch
  * and inserted in key order by tsps__batch_flush(), which is much faster

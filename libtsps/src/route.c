@@ -480,33 +480,6 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
 /* ---- the pipeline
  * ------------------------------------------------------------------ */
 
-static const tsps_method *find_rule(const tsps__snap *s, const tsps__ucache *uc,
-                                    const char *code, tsps_status st,
-                                    const char **rcode, tsps_status *rst)
-{
-    const tsps_method *m = NULL;
-    uint32_t uid = uc->uid;
-    /* statuses the user has no rule for are not probed */
-    int has_st = (uc->rule_statuses >> (unsigned)st) & 1;
-
-    if (has_st && code[0] != '\0' &&
-        (m = tsps__snap_rule(s, uid, st, code)) != NULL) {
-        *rcode = code;
-        *rst = st;
-    } else if (has_st && (m = tsps__snap_rule(s, uid, st, "*")) != NULL) {
-        *rcode = "*";
-        *rst = st;
-    } else if (code[0] != '\0' &&
-               (m = tsps__snap_rule(s, uid, TSPS_STATUS_ANY, code)) != NULL) {
-        *rcode = code;
-        *rst = TSPS_STATUS_ANY;
-    } else if ((m = tsps__snap_rule(s, uid, TSPS_STATUS_ANY, "*")) != NULL) {
-        *rcode = "*";
-        *rst = TSPS_STATUS_ANY;
-    }
-    return m;
-}
-
 static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
                       const tsps_call *call, int64_t now, tsps_decision *d)
 {
@@ -519,6 +492,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     const tsps_method *m;
     const char *rcode = "";
     tsps_status rst = TSPS_STATUS_ANY, rule_status;
+    tsps__rule_choice choice;
 
     tsps__stcopy(d->user, sizeof(d->user), uc->user.id);
     if (call->caller_name != NULL)
@@ -583,13 +557,23 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     }
 
     /* 6. rule */
-    m = find_rule(r->snap, uc, d->code, rule_status, &rcode, &rst);
+    m = tsps__rule_pick(r->snap, uc, d->code, rule_status, &choice);
     if (m != NULL) {
+        int named = choice.tier == TSPS__TIER_CODE_STATUS ||
+                    choice.tier == TSPS__TIER_CODE_ANY;
+        rcode = named ? d->code : TSPS_CODE_ANY;
+        rst = choice.tier == TSPS__TIER_CODE_STATUS ||
+                      choice.tier == TSPS__TIER_ANY_STATUS
+                  ? rule_status
+                  : TSPS_STATUS_ANY;
         d->method = *m;
         tsps__stcopy(d->rule_code, sizeof(d->rule_code), rcode);
         d->rule_status = rst;
-        tr(d, TSPS_STEP_RULE, TSPS_TR_OK, 0, (int32_t)rst, rcode,
-           kind_words[m->kind]);
+        /* n: the tier chosen, the rule it was chosen over and the status
+         * probed, for the explanation (VIP/any chosen over the meeting rule) */
+        tr(d, TSPS_STEP_RULE, TSPS_TR_OK,
+           choice.tier | (choice.over_tier << 4) | ((int)rule_status << 8),
+           (int32_t)rst, rcode, kind_words[m->kind]);
     } else {
         memset(&d->method, 0, sizeof(d->method));
         d->method.kind = d->method.a.kind = TSPS_METHOD_RING;

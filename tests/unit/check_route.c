@@ -124,13 +124,18 @@ START_TEST(test_route_rule_precedence_per_status)
     ck_assert_int_eq(
         tsps_status_set(fx_eng, "alice", TSPS_STATUS_DND, 0, "focus"), TSPS_OK);
     fx_rule("alice", "*", TSPS_STATUS_DND, "voicemail");
-    /* (*, dnd) beats (FAMILY, any) */
-    d = fx_route("+49302222222", "+49301234567", T_WORK);
+    /* (*, dnd) applies to a contact without a rule of its own ... */
+    d = fx_route("+4940333333", "+49301234567", T_WORK);
     ck_assert_int_eq(d.status, TSPS_STATUS_DND);
     ck_assert_int_eq(d.status_source, TSPS_STATUS_SRC_MANUAL);
     ck_assert_int_eq(d.method.kind, TSPS_METHOD_VOICEMAIL);
     ck_assert_str_eq(d.rule_code, "*");
     ck_assert_int_eq(d.rule_status, TSPS_STATUS_DND);
+    /* ... but (FAMILY, any) names the caller's code and beats it */
+    d = fx_route("+49302222222", "+49301234567", T_WORK);
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_RING);
+    ck_assert_str_eq(d.rule_code, "FAMILY");
+    ck_assert_int_eq(d.rule_status, TSPS_STATUS_ANY);
     /* (VIP, dnd) beats (*, dnd) */
     fx_rule("alice", "VIP", TSPS_STATUS_DND, "ring devices=mobile");
     d = fx_route("+4989111111", "+49301234567", T_WORK);
@@ -221,8 +226,8 @@ START_TEST(test_route_calendar_meeting_and_expected_caller)
     fx_rule("alice", "*", TSPS_STATUS_IN_MEETING, "voicemail");
     add_event("ev1", T_WORK - 1800, T_WORK + 1800, TSPS_BUSY_BUSY, 0,
               "mailto:Victor@Example.org");
-    /* Mum is not in the meeting: voicemail */
-    d = fx_route("+49302222222", "+49301234567", T_WORK);
+    /* Paul (no code of his own) is not in the meeting: voicemail */
+    d = fx_route("+4940333333", "+49301234567", T_WORK);
     ck_assert_int_eq(d.status, TSPS_STATUS_IN_MEETING);
     ck_assert_int_eq(d.status_source, TSPS_STATUS_SRC_CALENDAR);
     ck_assert_int_eq(d.method.kind, TSPS_METHOD_VOICEMAIL);

@@ -719,7 +719,11 @@ TSPS_API int tsps_status_get(tsps_engine *eng, const char *user_id, int64_t now,
 /**
  * Map a code to a method, for one status or for TSPS_STATUS_ANY. When a call
  * is routed, the first rule found wins, in this order:
- *   (code, status), ("*", status), (code, any), ("*", any).
+ *   (code, status), (code, any), ("*", status), ("*", any).
+ * A rule naming the caller's code beats a wildcard code; the status decides
+ * between rules of the same code (so BLOCK/any is only ever changed by a
+ * BLOCK/<status> rule). Since 0.2 (rule order 2; before, ("*", status) came
+ * before (code, any)): stores are migrated at open, see docs/engine.md.
  *
  * @param code  [A-Z0-9_-]{1,31} (lower case is upper-cased) or "*"
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL, TSPS_ESTORE
