@@ -233,6 +233,7 @@ typedef struct tsps__ucache {
     int64_t manual_until;
     char manual_note[TSPS_DETAIL_MAX];
     uint32_t rule_statuses; /* bit s: the user has a rule for status s */
+    uint32_t wild_statuses; /* bit s: the user has a ("*", s) rule */
 } tsps__ucache;
 
 typedef struct tsps__rule {

@@ -47,6 +47,9 @@ const tsps_method *tsps__rule_pick(const tsps__snap *s, const tsps__ucache *uc,
             continue;
         if (tier_has_status(t) && !has_st)
             continue;
+        if (!tier_has_code(t) &&
+            !((uc->wild_statuses >> (tier_has_status(t) ? st : 0)) & 1))
+            continue; /* the user has no such "*" rule */
         hit = tsps__snap_rule(s, uc->uid,
                               tier_has_status(t) ? st : TSPS_STATUS_ANY,
                               tier_has_code(t) ? code : TSPS_CODE_ANY);
