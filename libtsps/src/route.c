@@ -262,14 +262,25 @@ int tsps_status_get(tsps_engine *eng, const char *user_id, int64_t now,
 /* ---- targets
  * -------------------------------------------------------------------- */
 
-static int label_wanted(const tsps_action *a, const char *label)
+/* Where a device label stands in the action's list: 0 when the action
+ * names no devices (every device, ranked by q), 1.. in the order the user
+ * wrote them, -1 if not listed. */
+static int label_rank(const tsps_action *a, const char *label)
 {
     if (a->ndevices == 0)
-        return 1;
+        return 0;
     for (int i = 0; i < a->ndevices; i++)
         if (strcmp(a->devices[i], label) == 0)
-            return 1;
-    return 0;
+            return i + 1;
+    return -1;
+}
+
+/* Ring order: the written device order first, then best q. */
+static int ring_before(const tsps_action *a, const tsps_target *x,
+                       const tsps_target *y)
+{
+    int rx = label_rank(a, x->label), ry = label_rank(a, y->label);
+    return rx != ry ? rx < ry : x->q > y->q;
 }
 
 static tsps_target *add_target(tsps_decision *d, const char *uri)
@@ -302,7 +313,7 @@ static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
            d->ntargets < TSPS_MAX_TARGETS - reserve) {
         tsps_registration g;
         if (tsps__dec_reg(v.mv_data, v.mv_size, &g) == TSPS_OK &&
-            g.expires > now && label_wanted(a, g.label)) {
+            g.expires > now && label_rank(a, g.label) >= 0) {
             tsps_target *t = add_target(d, g.contact);
             tsps__stcopy(t->label, sizeof(t->label), g.label);
             t->q = g.q;
@@ -311,11 +322,12 @@ static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    /* best q first (insertion sort: a handful of devices) */
+    /* devices=... in the order written, else best q first (insertion
+     * sort, stable: a handful of devices) */
     for (int i = first + 1; i < d->ntargets; i++) {
         tsps_target t = d->targets[i];
         int j = i;
-        while (j > first && d->targets[j - 1].q < t.q) {
+        while (j > first && ring_before(a, &t, &d->targets[j - 1])) {
             d->targets[j] = d->targets[j - 1];
             j--;
         }

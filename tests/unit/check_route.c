@@ -118,6 +118,48 @@ START_TEST(test_route_known_contact_without_code_uses_wildcard)
 }
 END_TEST
 
+START_TEST(test_route_sequential_devices_ring_in_written_order)
+{
+    tsps_decision d;
+    /* setup: desk q=.5, mobile q=.9; a laptop with the lowest q and a
+     * second desk binding */
+    fx_register("alice", "sip:alice@10.0.0.7:5060", "laptop", 100,
+                T_WORK + 3600);
+    fx_register("alice", "sip:alice@10.0.0.6:5060", "desk", 700, T_WORK + 3600);
+    fx_rule("alice", "VIP", TSPS_STATUS_ANY,
+            "ring sequential timeout=12 devices=laptop,desk then voicemail");
+    d = fx_route("+4989111111", "+49301234567", T_WORK);
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_RING);
+    /* the order written (laptop, then the desks by q), mobile left out,
+     * then the fallback */
+    ck_assert_int_eq(d.ntargets, 4);
+    ck_assert_str_eq(d.targets[0].label, "laptop");
+    ck_assert_int_eq(d.targets[0].order, 1);
+    ck_assert_int_eq(d.targets[0].timeout_s, 12);
+    ck_assert_str_eq(d.targets[1].uri, "sip:alice@10.0.0.6:5060");
+    ck_assert_int_eq(d.targets[1].order, 2);
+    ck_assert_str_eq(d.targets[2].uri, "sip:alice@10.0.0.5:5060");
+    ck_assert_int_eq(d.targets[2].order, 3);
+    ck_assert_int_eq(d.targets[2].timeout_s, 12);
+    ck_assert_int_eq(d.targets[3].fallback, 1);
+    ck_assert_int_eq(d.targets[3].order, 4);
+    /* the other way round */
+    fx_rule("alice", "VIP", TSPS_STATUS_ANY,
+            "ring sequential devices=mobile,laptop");
+    d = fx_route("+4989111111", "+49301234567", T_WORK);
+    ck_assert_int_eq(d.ntargets, 2);
+    ck_assert_str_eq(d.targets[0].label, "mobile");
+    ck_assert_str_eq(d.targets[1].label, "laptop");
+    ck_assert_int_eq(d.targets[1].order, 2);
+    ck_assert_int_eq(d.targets[1].timeout_s, 20); /* documented default */
+    fx_rule("alice", "VIP", TSPS_STATUS_ANY,
+            "ring sequential devices=laptop,mobile");
+    d = fx_route("+4989111111", "+49301234567", T_WORK);
+    ck_assert_str_eq(d.targets[0].label, "laptop");
+    ck_assert_str_eq(d.targets[1].label, "mobile");
+}
+END_TEST
+
 START_TEST(test_route_rule_precedence_per_status)
 {
     tsps_decision d;
@@ -469,6 +511,7 @@ static Suite *route_suite(void)
     tcase_add_test(tc, test_route_unknown_and_withheld_callers);
     tcase_add_test(tc, test_route_blocked_caller_rejected);
     tcase_add_test(tc, test_route_known_contact_without_code_uses_wildcard);
+    tcase_add_test(tc, test_route_sequential_devices_ring_in_written_order);
     tcase_add_test(tc, test_route_rule_precedence_per_status);
     tcase_add_test(tc, test_route_manual_status_expires);
     tcase_add_test(tc, test_route_working_hours_in_user_zone);
