@@ -43,10 +43,17 @@ static void step_words(tsps__sb *b, const tsps_decision *d,
             tsps__sb_add(b, "caller '%s': %s", s->what, s->found);
         break;
     case TSPS_STEP_CONTACT:
-        if (s->outcome == TSPS_TR_OK)
-            tsps__sb_add(b, "%s is contact \"%s\"%s, code %s (from %s)",
-                         s->what, s->found, s->n > 1 ? " (several agree)" : "",
+        if (s->outcome == TSPS_TR_OK && s->n > 1)
+            tsps__sb_add(b,
+                         "%s is one of %u contacts (%s): the caller is "
+                         "ambiguous; they agree on code %s (from %s), which "
+                         "applies",
+                         s->what, s->n, s->found,
                          d->code[0] != '\0' ? d->code : "none",
+                         tsps_code_source_name((tsps_code_source)s->arg));
+        else if (s->outcome == TSPS_TR_OK)
+            tsps__sb_add(b, "%s is contact \"%s\", code %s (from %s)", s->what,
+                         s->found, d->code[0] != '\0' ? d->code : "none",
                          tsps_code_source_name((tsps_code_source)s->arg));
         else if (s->outcome == TSPS_TR_AMBIGUOUS)
             tsps__sb_add(b, "%s matches %u contacts: %s; not guessing, code %s",
@@ -218,6 +225,8 @@ int tsps_decision_json(const tsps_decision *d, char *buf, size_t buflen,
                  (d->flags & TSPS_DEC_UNKNOWN_NUMBER) ? "true" : "false");
     tsps__sb_add(&b, ",\"fallback\":%s",
                  (d->flags & TSPS_DEC_FALLBACK) ? "true" : "false");
+    tsps__sb_add(&b, ",\"shared_number\":%s",
+                 (d->flags & TSPS_DEC_SHARED_NUMBER) ? "true" : "false");
     json_kv(&b, "rule_code", d->rule_code, 1);
     json_kv(&b, "rule_status", tsps_status_name(d->rule_status), 1);
     json_kv(&b, "method", tsps_method_kind_name(d->method.kind), 1);

@@ -333,11 +333,82 @@ START_TEST(test_route_ambiguous_number_is_not_guessed)
     ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->outcome,
                      TSPS_TR_AMBIGUOUS);
     ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->n, 2);
-    /* when they agree, the caller is known */
-    fx_contact("alice", "c-o2", "Office B", "SALES", "+49 69 777777", NULL);
+    ck_assert_str_eq(d.caller_name, "one of 2 contacts: Office A, Office B");
+}
+END_TEST
+
+START_TEST(test_route_shared_number_agreeing_codes_is_ambiguous)
+{
+    tsps_decision d;
+    tsps_call_record rec;
+    uint64_t id;
+    char *text = malloc(16384);
+    const char *name =
+        "Ann Lee \xe2\x80\x94 one of 3 contacts: Acme Ltd, Ann Lee, Bob Roe";
+    /* a switchboard number on three cards that agree on the code */
+    fx_rule("alice", "SALES", TSPS_STATUS_ANY, "forward +49 171 5555555");
+    fx_contact("alice", "c-s2", "Bob Roe", "SALES", "+49 69 777777", NULL);
+    fx_contact("alice", "c-s1", "Ann Lee", "SALES", "+49 69 777777", NULL);
+    fx_contact("alice", "c-s0", "Acme Ltd", "SALES", "+49 69 777777", NULL);
+    d = fx_route("+4969777777", "+49301234567", T_WORK);
+    /* routed by the agreed code ... */
+    ck_assert_str_eq(d.code, "SALES");
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_FORWARD);
+    /* ... but reported as ambiguous: decision, trace, text, JSON */
+    ck_assert_int_eq(d.caller_kind, TSPS_CALLER_AMBIGUOUS);
+    ck_assert(d.flags & TSPS_DEC_SHARED_NUMBER);
+    ck_assert_str_eq(d.caller_name, name);
+    ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->outcome, TSPS_TR_OK);
+    ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->n, 3);
+    ck_assert_str_eq(fx_step(&d, TSPS_STEP_CONTACT)->found,
+                     "Acme Ltd, Ann Lee, Bob Roe");
+    ck_assert_int_eq(tsps_decision_explain(&d, text, 16384, NULL), TSPS_OK);
+    ck_assert_msg(strstr(text, "+4969777777 is one of 3 contacts (Acme Ltd, "
+                               "Ann Lee, Bob Roe): the caller is ambiguous; "
+                               "they agree on code SALES") != NULL,
+                  "%s", text);
+    ck_assert_int_eq(tsps_decision_json(&d, text, 16384, NULL), TSPS_OK);
+    ck_assert_msg(strstr(text, "\"caller_kind\":\"ambiguous\"") != NULL &&
+                      strstr(text, "\"shared_number\":true") != NULL &&
+                      strstr(text, name) != NULL,
+                  "%s", text);
+    /* history keeps it as routed */
+    ck_assert_int_eq(tsps_history_append(fx_eng, &d, TSPS_OUTCOME_ROUTED, &id),
+                     TSPS_OK);
+    ck_assert_int_eq(tsps_history_get(fx_eng, id, &rec), TSPS_OK);
+    ck_assert_str_eq(rec.decision.caller_name, name);
+    ck_assert_int_eq(rec.decision.caller_kind, TSPS_CALLER_AMBIGUOUS);
+    /* one card left: known again */
+    ck_assert_int_eq(tsps_contact_delete(fx_eng, "alice", "c-s0"), TSPS_OK);
+    ck_assert_int_eq(tsps_contact_delete(fx_eng, "alice", "c-s1"), TSPS_OK);
     d = fx_route("+4969777777", "+49301234567", T_WORK);
     ck_assert_int_eq(d.caller_kind, TSPS_CALLER_KNOWN);
+    ck_assert(!(d.flags & TSPS_DEC_SHARED_NUMBER));
+    ck_assert_str_eq(d.caller_name, "Bob Roe");
+    free(text);
+}
+END_TEST
+
+START_TEST(test_route_shared_number_many_names_cut_short)
+{
+    tsps_decision d;
+    char uid[32], nm[64];
+    for (int i = 0; i < 12; i++) {
+        snprintf(uid, sizeof(uid), "c-many-%02d", i);
+        snprintf(nm, sizeof(nm), "Colleague number %02d \xc3\xa9", i);
+        fx_contact("alice", uid, nm, "SALES", "+49 69 888888", NULL);
+    }
+    d = fx_route("+4969888888", "+49301234567", T_WORK);
+    ck_assert_int_eq(d.caller_kind, TSPS_CALLER_AMBIGUOUS);
     ck_assert_str_eq(d.code, "SALES");
+    ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->n, 12);
+    ck_assert(strstr(fx_step(&d, TSPS_STEP_CONTACT)->found, "...") != NULL);
+    ck_assert(
+        strncmp(
+            d.caller_name,
+            "Colleague number 00 \xc3\xa9 \xe2\x80\x94 one of 12 contacts: ",
+            47) == 0);
+    ck_assert(strlen(d.caller_name) < TSPS_NAME_MAX);
 }
 END_TEST
 
@@ -520,6 +591,8 @@ static Suite *route_suite(void)
     tcase_add_test(tc, test_route_calendar_free_cancelled_oof);
     tcase_add_test(tc, test_route_expected_caller_before_meeting_starts);
     tcase_add_test(tc, test_route_ambiguous_number_is_not_guessed);
+    tcase_add_test(tc, test_route_shared_number_agreeing_codes_is_ambiguous);
+    tcase_add_test(tc, test_route_shared_number_many_names_cut_short);
     tcase_add_test(tc, test_route_local_number_is_ambiguous);
     tcase_add_test(tc, test_route_ring_without_devices_falls_back);
     tcase_add_test(tc, test_route_each_method_gives_its_targets);

@@ -149,6 +149,19 @@ try {
     assert(rc === 0 && f && f.status >= 400, 'reject: ' + JSON.stringify(f));
   });
 
+  await check('a number shared by two contacts pops up as ambiguous, routed by their code', async () => {
+    const c = await call('+4930444444', '+4930111111', 'x');
+    await pa.waitForFunction(() => (document.getElementById('pp-name') || {}).textContent?.includes('one of 2 contacts'),
+      null, { timeout: 5000 });
+    const name = await pa.textContent('#pp-name');
+    assert(name.endsWith('one of 2 contacts: Acme Ltd, Ann Lee'), 'name: ' + name);
+    const ct = await pa.textContent('#pp-contact');
+    assert(ct.startsWith('Ambiguous caller') && ct.includes('VIP'), 'contact line: ' + ct);
+    await pa.click('#btn-reject');
+    const rc = await c.wait();
+    assert(rc === 0, 'reject: ' + rc);
+  });
+
   await check('events: a reconnect with Last-Event-ID replays what was missed', async () => {
     const got = await pa.evaluate(async () => {
       const ctl = new AbortController();

@@ -820,10 +820,13 @@ typedef struct tsps_call {
 
 /** Who the caller is, to this user. */
 typedef enum {
-    TSPS_CALLER_KNOWN = 0, /* one contact (or several agreeing) */
+    TSPS_CALLER_KNOWN = 0, /* one contact has the number */
     TSPS_CALLER_UNKNOWN,   /* no contact has the number */
     TSPS_CALLER_WITHHELD,  /* no CLI */
-    TSPS_CALLER_AMBIGUOUS  /* contacts disagree, or a local number */
+    TSPS_CALLER_AMBIGUOUS  /* several contacts have the number (since 0.2
+                              also when their codes agree: then that code
+                              applies, flag TSPS_DEC_SHARED_NUMBER), or a
+                              local number that cannot be placed */
 } tsps_caller_kind;
 
 /** "known", "unknown", "withheld", "ambiguous"; "invalid" otherwise. */
@@ -884,6 +887,10 @@ typedef struct tsps_target {
 #define TSPS_DEC_EXPECTED       0x2u /* caller attends the meeting now */
 #define TSPS_DEC_OVERRIDDEN     0x4u /* a live action decided */
 #define TSPS_DEC_FALLBACK       0x8u /* the method's fallback applies */
+/* Several contacts share the caller's number and agree on the code: the
+ * code applies, caller_kind is TSPS_CALLER_AMBIGUOUS and caller_name reads
+ * "Acme Ltd — one of 3 contacts: Acme Ltd, Ann Lee, Bob Roe". Since: 0.2 */
+#define TSPS_DEC_SHARED_NUMBER 0x10u
 
 #define TSPS_DECISION_VERSION 1
 
