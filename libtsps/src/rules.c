@@ -36,34 +36,42 @@ const tsps_method *tsps__rule_pick(const tsps__snap *s, const tsps__ucache *uc,
                                    tsps__rule_choice *out)
 {
     const tsps_method *m = NULL;
-    /* statuses the user has no rule for are not probed */
+    /* Statuses the user has no rule for are not probed, nor "*" rules the
+     * user does not have (the masks say so without a lookup). */
     int has_st = st != TSPS_STATUS_ANY && ((uc->rule_statuses >> st) & 1);
+    int wild_st = has_st && ((uc->wild_statuses >> st) & 1);
+    int wild_any = uc->wild_statuses & 1;
+    int named = code[0] != '\0';
 
     out->tier = 0;
     out->over_tier = 0;
-    for (int t = TSPS__TIER_CODE_STATUS; t <= TSPS__TIER_ANY_ANY; t++) {
-        const tsps_method *hit;
-        if (tier_has_code(t) && code[0] == '\0')
-            continue;
-        if (tier_has_status(t) && !has_st)
-            continue;
-        if (!tier_has_code(t) &&
-            !((uc->wild_statuses >> (tier_has_status(t) ? st : 0)) & 1))
-            continue; /* the user has no such "*" rule */
-        hit = tsps__snap_rule(s, uc->uid,
-                              tier_has_status(t) ? st : TSPS_STATUS_ANY,
-                              tier_has_code(t) ? code : TSPS_CODE_ANY);
-        if (hit == NULL)
-            continue;
-        if (m == NULL) {
-            m = hit;
-            out->tier = t;
-            continue;
+    if (named && has_st &&
+        (m = tsps__snap_rule(s, uc->uid, st, code)) != NULL) {
+        out->tier = TSPS__TIER_CODE_STATUS;
+        /* the only rule below that needs a lookup to be known */
+        if (tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY, code) != NULL) {
+            out->over_tier = TSPS__TIER_CODE_ANY;
+            return m;
         }
-        /* the next rule in the order: the one this choice was made over */
-        out->over_tier = t;
-        break;
+    } else if (named && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
+                                             code)) != NULL) {
+        out->tier = TSPS__TIER_CODE_ANY;
+    } else if (wild_st &&
+               (m = tsps__snap_rule(s, uc->uid, st, TSPS_CODE_ANY)) != NULL) {
+        out->tier = TSPS__TIER_ANY_STATUS;
+        out->over_tier = wild_any ? TSPS__TIER_ANY_ANY : 0;
+        return m;
+    } else if (wild_any && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
+                                                TSPS_CODE_ANY)) != NULL) {
+        out->tier = TSPS__TIER_ANY_ANY;
+        return m;
+    } else {
+        return NULL;
     }
+    /* chosen (code, ...): the next rule that exists is a "*" one */
+    out->over_tier = wild_st    ? TSPS__TIER_ANY_STATUS
+                     : wild_any ? TSPS__TIER_ANY_ANY
+                                : 0;
     return m;
 }
 
