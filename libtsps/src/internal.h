@@ -166,6 +166,8 @@ void tsps__rstr(tsps__rbuf *r, char *dst, size_t cap);
 
 void tsps__enc_user(tsps__wbuf *w, const tsps_user *u);
 int tsps__dec_user(const void *p, size_t n, tsps_user *u);
+/* TSPS_USER_NO_HOURS -> hours every day 00:00-24:00, flag cleared. */
+void tsps__user_fold_no_hours(tsps_user *u);
 void tsps__enc_method(tsps__wbuf *w, const tsps_method *m);
 void tsps__dec_method(tsps__rbuf *r, tsps_method *m);
 void tsps__enc_contact(tsps__wbuf *w, const tsps_contact *c);

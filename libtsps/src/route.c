@@ -195,8 +195,6 @@ static int in_hours(const tsps__ucache *uc, int64_t now)
     int minute = (int)((local - days * 86400) / 60);
     const uint16_t(*rg)[2] = uc->user.hours.range[wd];
 
-    if (uc->user.flags & TSPS_USER_NO_HOURS)
-        return 1;
     for (int i = 0; i < 2; i++)
         if (rg[i][0] != rg[i][1] && minute >= rg[i][0] && minute < rg[i][1])
             return 1;

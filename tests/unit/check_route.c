@@ -228,6 +228,35 @@ START_TEST(test_route_working_hours_in_user_zone)
 }
 END_TEST
 
+START_TEST(test_route_no_hours_then_hours_saved_take_effect)
+{
+    tsps_user u;
+    tsps_status_info si;
+    char text[128];
+    /* "no working hours" (the demo user is made so) */
+    ck_assert_int_eq(tsps_user_get(fx_eng, "alice", &u), TSPS_OK);
+    u.flags |= TSPS_USER_NO_HOURS;
+    ck_assert_int_eq(tsps_user_put(fx_eng, &u), TSPS_OK);
+    tsps_status_get(fx_eng, "alice", T_AT(5, 11, 0), &si);
+    ck_assert_int_eq(si.status, TSPS_STATUS_AVAILABLE);
+    /* the hours shown are the hours that apply */
+    ck_assert_int_eq(tsps_user_get(fx_eng, "alice", &u), TSPS_OK);
+    ck_assert_int_eq(tsps_hours_format(&u.hours, text, sizeof(text), NULL),
+                     TSPS_OK);
+    ck_assert_str_eq(text, "mon-sun 00:00-24:00");
+    /* hours saved the way the settings page saves them (get, change the
+     * hours, put) take effect */
+    ck_assert_int_eq(tsps_hours_parse("mon-fri 09:00-17:00", &u.hours),
+                     TSPS_OK);
+    ck_assert_int_eq(tsps_user_put(fx_eng, &u), TSPS_OK);
+    tsps_status_get(fx_eng, "alice", T_AT(5, 11, 0), &si);
+    ck_assert_int_eq(si.status, TSPS_STATUS_OFF_HOURS);
+    ck_assert_int_eq(si.source, TSPS_STATUS_SRC_HOURS);
+    tsps_status_get(fx_eng, "alice", T_AT(0, 9, 0), &si);
+    ck_assert_int_eq(si.status, TSPS_STATUS_AVAILABLE);
+}
+END_TEST
+
 START_TEST(test_route_working_hours_across_dst)
 {
     tsps_status_info si;
@@ -587,6 +616,7 @@ static Suite *route_suite(void)
     tcase_add_test(tc, test_route_manual_status_expires);
     tcase_add_test(tc, test_route_working_hours_in_user_zone);
     tcase_add_test(tc, test_route_working_hours_across_dst);
+    tcase_add_test(tc, test_route_no_hours_then_hours_saved_take_effect);
     tcase_add_test(tc, test_route_calendar_meeting_and_expected_caller);
     tcase_add_test(tc, test_route_calendar_free_cancelled_oof);
     tcase_add_test(tc, test_route_expected_caller_before_meeting_starts);

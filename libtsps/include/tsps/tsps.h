@@ -404,10 +404,14 @@ typedef struct tsps_hours {
 
 /** User flags. */
 #define TSPS_USER_EXPECTED_RINGS_THROUGH                                       \
-    0x1u                        /* attendees of the current                    \
-                                    meeting are treated as if                  \
-                                    the user were available */
-#define TSPS_USER_NO_HOURS 0x2u /* no working hours: never off-hours */
+    0x1u /* attendees of the current                                           \
+             meeting are treated as if                                         \
+             the user were available */
+/* No working hours: never off-hours. Since 0.2 an input only:
+ * tsps_user_put() stores it as hours "mon-sun 00:00-24:00" and clears it,
+ * so the hours read back are the hours that apply and new hours saved over
+ * them take effect (records stored with the flag read back the same way). */
+#define TSPS_USER_NO_HOURS 0x2u
 
 /** A user (a person whose calls are routed). */
 typedef struct tsps_user {
