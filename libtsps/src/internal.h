@@ -433,10 +433,52 @@ typedef struct tsps__rule_choice {
     int tier;      /* the rule chosen */
     int over_tier; /* the next rule in the order that exists, 0 = none */
 } tsps__rule_choice;
-/* The rule for (code, status): the first of the four tiers that exists. */
-const tsps_method *tsps__rule_pick(const tsps__snap *s, const tsps__ucache *uc,
-                                   const char *code, tsps_status st,
-                                   tsps__rule_choice *out);
+/* The rule for (code, status): the first of the four tiers that exists
+ * (inline: it is on the routing path, once per call). */
+static inline const tsps_method *
+tsps__rule_pick(const tsps__snap *s, const tsps__ucache *uc, const char *code,
+                tsps_status st, tsps__rule_choice *out)
+{
+    const tsps_method *m = NULL;
+    /* Statuses the user has no rule for are not probed, nor "*" rules the
+     * user does not have (the masks say so without a lookup). */
+    int has_st = st != TSPS_STATUS_ANY && ((uc->rule_statuses >> st) & 1);
+    int wild_st = has_st && ((uc->wild_statuses >> st) & 1);
+    int wild_any = uc->wild_statuses & 1;
+    int named = code[0] != '\0';
+
+    out->tier = 0;
+    out->over_tier = 0;
+    if (named && has_st &&
+        (m = tsps__snap_rule(s, uc->uid, st, code)) != NULL) {
+        out->tier = TSPS__TIER_CODE_STATUS;
+        /* the only rule below that needs a lookup to be known */
+        if (tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY, code) != NULL) {
+            out->over_tier = TSPS__TIER_CODE_ANY;
+            return m;
+        }
+    } else if (named && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
+                                             code)) != NULL) {
+        out->tier = TSPS__TIER_CODE_ANY;
+    } else if (wild_st &&
+               (m = tsps__snap_rule(s, uc->uid, st, TSPS_CODE_ANY)) != NULL) {
+        out->tier = TSPS__TIER_ANY_STATUS;
+        out->over_tier = wild_any ? TSPS__TIER_ANY_ANY : 0;
+        return m;
+    } else if (wild_any && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
+                                                TSPS_CODE_ANY)) != NULL) {
+        out->tier = TSPS__TIER_ANY_ANY;
+        return m;
+    } else {
+        return NULL;
+    }
+    /* chosen (code, ...): the next rule that exists is a "*" one */
+    out->over_tier = wild_st    ? TSPS__TIER_ANY_STATUS
+                     : wild_any ? TSPS__TIER_ANY_ANY
+                                : 0;
+    return m;
+}
+
 /* Why a rule of `tier` beats one of `over_tier`, in words (static). */
 const char *tsps__tier_reason(int tier, int over_tier);
 /* Bring stored rules to the current rule order (in the open's write txn). */

@@ -31,50 +31,6 @@ static int tier_has_status(int tier)
     return tier == TSPS__TIER_CODE_STATUS || tier == TSPS__TIER_ANY_STATUS;
 }
 
-const tsps_method *tsps__rule_pick(const tsps__snap *s, const tsps__ucache *uc,
-                                   const char *code, tsps_status st,
-                                   tsps__rule_choice *out)
-{
-    const tsps_method *m = NULL;
-    /* Statuses the user has no rule for are not probed, nor "*" rules the
-     * user does not have (the masks say so without a lookup). */
-    int has_st = st != TSPS_STATUS_ANY && ((uc->rule_statuses >> st) & 1);
-    int wild_st = has_st && ((uc->wild_statuses >> st) & 1);
-    int wild_any = uc->wild_statuses & 1;
-    int named = code[0] != '\0';
-
-    out->tier = 0;
-    out->over_tier = 0;
-    if (named && has_st &&
-        (m = tsps__snap_rule(s, uc->uid, st, code)) != NULL) {
-        out->tier = TSPS__TIER_CODE_STATUS;
-        /* the only rule below that needs a lookup to be known */
-        if (tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY, code) != NULL) {
-            out->over_tier = TSPS__TIER_CODE_ANY;
-            return m;
-        }
-    } else if (named && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
-                                             code)) != NULL) {
-        out->tier = TSPS__TIER_CODE_ANY;
-    } else if (wild_st &&
-               (m = tsps__snap_rule(s, uc->uid, st, TSPS_CODE_ANY)) != NULL) {
-        out->tier = TSPS__TIER_ANY_STATUS;
-        out->over_tier = wild_any ? TSPS__TIER_ANY_ANY : 0;
-        return m;
-    } else if (wild_any && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
-                                                TSPS_CODE_ANY)) != NULL) {
-        out->tier = TSPS__TIER_ANY_ANY;
-        return m;
-    } else {
-        return NULL;
-    }
-    /* chosen (code, ...): the next rule that exists is a "*" one */
-    out->over_tier = wild_st    ? TSPS__TIER_ANY_STATUS
-                     : wild_any ? TSPS__TIER_ANY_ANY
-                                : 0;
-    return m;
-}
-
 const char *tsps__tier_reason(int tier, int over_tier)
 {
     if (tier_has_code(tier) && !tier_has_code(over_tier))
