@@ -283,6 +283,23 @@ typedef struct tsps_number {
 TSPS_API int tsps_normalize(const char *input, const tsps_dialplan *dp,
                             tsps_number *out);
 
+/**
+ * Normalise a number with no dial plan ("no region"): only international
+ * forms succeed — "+49 30 1234567", "++49...", "tel:+49-30-1234567",
+ * "tel:1234567;phone-context=+49-30", "sip:+4930...@host" — and withheld
+ * forms give TSPS_NUM_WITHHELD. National numbers, IDD prefixes ("0049...")
+ * and local numbers are TSPS_ENUMBER: without a plan they mean nothing.
+ * For callers that know no region, instead of tsps_dialplan_for_region()'s
+ * TSPS_EREGION. Same rules, no allocation.
+ *
+ * @param input  the number; NULL is treated as withheld
+ * @param[out] out  the result; cleared on error
+ * @return TSPS_OK, TSPS_ENUMBER, TSPS_EINVAL (out NULL)
+ * Thread-safety: safe.
+ * Since: 0.2
+ */
+TSPS_API int tsps_normalize_intl(const char *input, tsps_number *out);
+
 /* ------------------------------------------------------------------------ */
 /* Statuses and handling methods                                            */
 /* ------------------------------------------------------------------------ */
