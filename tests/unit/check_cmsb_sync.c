@@ -246,6 +246,49 @@ START_TEST(test_vanity_tel_stored_and_matched)
 }
 END_TEST
 
+/* A uid longer than the store's field (Exchange writes hundreds of bytes):
+ * the contact is stored under tsps_uid_key() and found by the whole uid. */
+START_TEST(test_long_uid_found_whole)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_contact c;
+    char uid[301], key[TSPS_UID_MAX], card[1024];
+
+    for (int i = 0; i < 300; i++)
+        uid[i] = (char)('A' + i % 26);
+    uid[300] = '\0';
+    snprintf(card, sizeof(card),
+             "BEGIN:VCARD\nVERSION:3.0\nFN:Long Uid\nTEL:+49 30 7\n"
+             "X-TSPS-CODE:VIP\nUID:%s\nEND:VCARD\n",
+             uid);
+    put("long.vcf", card);
+    src = open_book();
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_int_eq(tsps_uid_key(uid, strlen(uid), key), TSPS_OK);
+    ck_assert_uint_lt(strlen(key), TSPS_UID_MAX);
+    ck_assert(strncmp(key, uid, 86) == 0 && key[86] == '~');
+    /* found by the whole uid and by its key */
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, uid, &c), TSPS_OK);
+    ck_assert_str_eq(c.uid, key);
+    ck_assert_str_eq(c.code, "VIP");
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, key, &c), TSPS_OK);
+    ck_assert_int_eq(
+        tsps_contact_set_code(eng, TEST_USER, uid, "BLOCK", TSPS_CODE_SRC_NONE),
+        TSPS_OK);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, key, &c), TSPS_OK);
+    ck_assert_str_eq(c.code, "BLOCK");
+    /* another long uid with the same first bytes is another contact */
+    uid[299] = '!';
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, uid, &c), TSPS_ENOTFOUND);
+    uid[299] = 'N';
+    ck_assert_int_eq(tsps_contact_delete(eng, TEST_USER, uid), TSPS_OK);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, key, &c), TSPS_ENOTFOUND);
+    cmsb_source_close(src);
+}
+END_TEST
+
 START_TEST(test_precedence_detail_stored)
 {
     cmsb_source *src;
@@ -565,6 +608,7 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, test_same_uid_in_two_files);
     tcase_add_test(tc, test_prefixed_group_name_gives_code);
     tcase_add_test(tc, test_vanity_tel_stored_and_matched);
+    tcase_add_test(tc, test_long_uid_found_whole);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -595,6 +595,23 @@ typedef struct tsps_contact {
 TSPS_API void tsps_contact_init(tsps_contact *c);
 
 /**
+ * The key under which a contact with a uid of any length is stored. A uid
+ * shorter than TSPS_UID_MAX - 24 bytes is its own key; a longer one (some
+ * contact managers write uids of hundreds of bytes) is keyed by its first
+ * 86 bytes, "~" and 16 hex digits of a hash of the whole uid. Adapters
+ * store contacts under this key; tsps_contact_get(), tsps_contact_delete()
+ * and tsps_contact_set_code() take either the key or the whole uid. The
+ * whole uid stays in the source (the card's UID).
+ *
+ * @param uid  `len` bytes, no NUL among them
+ * @param[out] out  the key, NUL-terminated
+ * @return TSPS_OK, TSPS_EINVAL
+ * Thread-safety: safe.
+ * Since: 0.2
+ */
+TSPS_API int tsps_uid_key(const char *uid, size_t len, char out[TSPS_UID_MAX]);
+
+/**
  * Create or replace a contact (by uid). Numbers that cannot be normalised
  * are dropped and logged; a contact left without numbers is still stored
  * (for e-mail matching).
