@@ -232,10 +232,15 @@ try {
     await pc.click('#btn-voicemail');
     const ra = await ca.wait();
     assert(ra === 0 && ca.final().status === 302, 'voicemail by attendant: ' + JSON.stringify(ca.final()));
-    /* alice passes a call to her attendant: it pops up on carol's console. */
+    /* alice passes a call to her attendant: it pops up on carol's console.
+     * (Wait for the new call's pop-up, not the one alice still shows.) */
+    const shown = await pa.evaluate(() => document.getElementById('popup').dataset.call);
     const cc = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
-    await pa.waitForFunction(() => document.getElementById('popup').dataset.held === '1', null, { timeout: 5000 });
+    await pa.waitForFunction((old) => {
+      const p = document.getElementById('popup');
+      return p.dataset.held === '1' && p.dataset.call !== old;
+    }, shown, { timeout: 5000 });
     const passed = await pa.evaluate(() => Number(document.getElementById('popup').dataset.call));
     await pa.click('#btn-attendant');
     const rcc = await cc.wait();
