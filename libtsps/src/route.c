@@ -277,7 +277,11 @@ static int label_rank(const tsps_action *a, const char *label)
 static int ring_before(const tsps_action *a, const tsps_target *x,
                        const tsps_target *y)
 {
-    int rx = label_rank(a, x->label), ry = label_rank(a, y->label);
+    int rx, ry;
+    if (a->ndevices == 0)
+        return x->q > y->q;
+    rx = label_rank(a, x->label);
+    ry = label_rank(a, y->label);
     return rx != ry ? rx < ry : x->q > y->q;
 }
 
