@@ -354,7 +354,8 @@ typedef struct tsps_action {
     tsps_ring_mode ring_mode; /* RING */
     uint16_t step_timeout_s;  /* RING sequential: seconds per device */
     uint8_t ndevices;         /* RING: 0 = every registered device */
-    char devices[TSPS_MAX_DEVICES][TSPS_LABEL_MAX]; /* RING: device labels */
+    char devices[TSPS_MAX_DEVICES][TSPS_LABEL_MAX]; /* RING: device labels,
+                                                       rung in this order */
     tsps_reject_reason reject;                      /* REJECT */
     char target[TSPS_URI_MAX]; /* FORWARD number/URI; VOICEMAIL, IVR,
                                   ATTENDANT: optional override of the
