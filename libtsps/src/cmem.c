@@ -666,9 +666,14 @@ static void fold(const struct tsps__cmem *m, const uint32_t *recs, int n,
         const uint8_t *vals[TSPS__NAMES_MAX];
         size_t lens[TSPS__NAMES_MAX];
         int k = n < TSPS__NAMES_MAX ? n : TSPS__NAMES_MAX;
+        int first;
         for (int i = 0; i < k; i++)
             vals[i] = rec_val(m, recs[i], &lens[i]);
-        tsps__cidx_names(hit, vals, lens, k);
+        first = tsps__cidx_names(hit, vals, lens, k);
+        if (first >= 0) {
+            best = vals[first]; /* the contact named first */
+            bestlen = lens[first];
+        }
     }
     if (best != NULL) {
         if (bestlen > sizeof(hit->val))

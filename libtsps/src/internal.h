@@ -294,17 +294,19 @@ typedef struct tsps__cidx_hit {
     int n;        /* entries for (user, number) */
     int disagree; /* they carry different codes */
     size_t vlen;
-    uint8_t val[512]; /* the first entry in LMDB's order: the index value */
+    uint8_t val[512]; /* the first entry in LMDB's order (n > 1: in name
+                         order): the index value */
     /* n > 1: the entries' names in name order, ", " between them (cut
      * short with "..." when they do not fit) */
     char names[TSPS_DETAIL_MAX];
 } tsps__cidx_hit;
 
 /* Fill hit->names from n index values (at most TSPS__NAMES_MAX are read)
- * (route_contact.c). */
+ * and return the index of the one first in name order (the contact that
+ * stands for a shared number), -1 if none is readable (route_contact.c). */
 #define TSPS__NAMES_MAX 64
-void tsps__cidx_names(tsps__cidx_hit *hit, const uint8_t *const *vals,
-                      const size_t *lens, int n);
+int tsps__cidx_names(tsps__cidx_hit *hit, const uint8_t *const *vals,
+                     const size_t *lens, int n);
 
 #define TSPS__VIEW_RECS 4
 /* A lookup in the table, begun and not yet ended: the table's read lock is

@@ -33,10 +33,22 @@ static int name_cmp(const tsps__cidx_parts *a, const tsps__cidx_parts *b)
     return c != 0 ? c : (a->nl > b->nl) - (a->nl < b->nl);
 }
 
-void tsps__cidx_names(tsps__cidx_hit *hit, const uint8_t *const *vals,
-                      const size_t *lens, int n)
+/* Name order; equal names in LMDB's order of the whole values. */
+static int entry_cmp(const tsps__cidx_parts *a, const uint8_t *av, size_t al,
+                     const tsps__cidx_parts *b, const uint8_t *bv, size_t bl)
+{
+    int c = name_cmp(a, b);
+    if (c != 0)
+        return c;
+    c = memcmp(av, bv, al < bl ? al : bl);
+    return c != 0 ? c : (al > bl) - (al < bl);
+}
+
+int tsps__cidx_names(tsps__cidx_hit *hit, const uint8_t *const *vals,
+                     const size_t *lens, int n)
 {
     tsps__cidx_parts f[TSPS__NAMES_MAX];
+    int idx[TSPS__NAMES_MAX];
     size_t len = 0;
     int k = 0;
 
@@ -47,14 +59,20 @@ void tsps__cidx_names(tsps__cidx_hit *hit, const uint8_t *const *vals,
         if (tsps__cidx_split(vals[i], lens[i], &t) != 0 || t.nl == 0)
             continue;
         /* by name (a few entries: insertion sort) */
-        for (j = k; j > 0 && name_cmp(&t, &f[j - 1]) < 0; j--)
+        for (j = k; j > 0 && entry_cmp(&t, vals[i], lens[i], &f[j - 1],
+                                       vals[idx[j - 1]], lens[idx[j - 1]]) < 0;
+             j--) {
             f[j] = f[j - 1];
+            idx[j] = idx[j - 1];
+        }
         f[j] = t;
+        idx[j] = i;
         k++;
     }
     for (int i = 0; i < k; i++)
         if (!name_add(hit, &len, f[i].name, f[i].nl))
             break;
+    return k > 0 ? idx[0] : -1;
 }
 
 /* The index entries for (user, key) in DB_CIDX. 0 if there are none; *val
@@ -96,15 +114,20 @@ static int cidx_store(tsps__reader *r, uint32_t uid, uint64_t key,
                 lens[nv++] = v.mv_size;
             }
         }
-        /* the values stay valid while the read txn lives */
-        tsps__cidx_names(hit, vals, lens, nv);
+        /* the values stay valid while the read txn lives; the contact
+         * named first stands for them all */
+        nv = tsps__cidx_names(hit, vals, lens, nv);
+        if (nv >= 0) {
+            *val = vals[nv];
+            *vlen = lens[nv];
+        }
     }
     return hit->n;
 }
 
 /* The caller's display name when several contacts have the number: "Acme
- * Ltd — one of 3 contacts: Acme Ltd, Ann Lee, Bob Roe" (the first name in
- * index order, then all of them), or "one of 3 contacts: ..." when they
+ * Ltd — one of 3 contacts: Acme Ltd, Ann Lee, Bob Roe" (the contact first
+ * in name order, then all of them), or "one of 3 contacts: ..." when they
  * disagree. Cut at a UTF-8 boundary when it does not fit. */
 static void shared_name(tsps_decision *d, const uint8_t *first, size_t fl,
                         const tsps__cidx_hit *hit)

@@ -373,7 +373,7 @@ START_TEST(test_route_shared_number_agreeing_codes_is_ambiguous)
     uint64_t id;
     char *text = malloc(16384);
     const char *name =
-        "Ann Lee \xe2\x80\x94 one of 3 contacts: Acme Ltd, Ann Lee, Bob Roe";
+        "Acme Ltd \xe2\x80\x94 one of 3 contacts: Acme Ltd, Ann Lee, Bob Roe";
     /* a switchboard number on three cards that agree on the code */
     fx_rule("alice", "SALES", TSPS_STATUS_ANY, "forward +49 171 5555555");
     fx_contact("alice", "c-s2", "Bob Roe", "SALES", "+49 69 777777", NULL);
@@ -387,6 +387,7 @@ START_TEST(test_route_shared_number_agreeing_codes_is_ambiguous)
     ck_assert_int_eq(d.caller_kind, TSPS_CALLER_AMBIGUOUS);
     ck_assert(d.flags & TSPS_DEC_SHARED_NUMBER);
     ck_assert_str_eq(d.caller_name, name);
+    ck_assert_str_eq(d.contact_uid, "c-s0"); /* the contact named first */
     ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->outcome, TSPS_TR_OK);
     ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->n, 3);
     ck_assert_str_eq(fx_step(&d, TSPS_STEP_CONTACT)->found,
