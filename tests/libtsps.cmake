@@ -1,12 +1,14 @@
 # libtsps: the engine suites.
-foreach(_s route store method history crash abi cache)
+foreach(_s route rules store method history crash abi cache)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/check_${_s}.c)
     tsps_add_check(check_${_s} SOURCES unit/check_${_s}.c LIBS tsps_static)
   endif()
 endforeach()
-if(TARGET check_store)
-  target_link_libraries(check_store PRIVATE lmdb)
-endif()
+foreach(_t check_store check_rules)
+  if(TARGET ${_t})
+    target_link_libraries(${_t} PRIVATE lmdb)
+  endif()
+endforeach()
 # The route suite again with the contact index read from LMDB, not from the
 # table in memory (the path of read-only engines).
 if(TARGET check_route)

@@ -661,6 +661,20 @@ static void fold(const struct tsps__cmem *m, const uint32_t *recs, int n,
             bestlen = vl;
         }
     }
+    hit->names[0] = '\0';
+    if (n > 1) {
+        const uint8_t *vals[TSPS__NAMES_MAX];
+        size_t lens[TSPS__NAMES_MAX];
+        int k = n < TSPS__NAMES_MAX ? n : TSPS__NAMES_MAX;
+        int first;
+        for (int i = 0; i < k; i++)
+            vals[i] = rec_val(m, recs[i], &lens[i]);
+        first = tsps__cidx_names(hit, vals, lens, k);
+        if (first >= 0) {
+            best = vals[first]; /* the contact named first */
+            bestlen = lens[first];
+        }
+    }
     if (best != NULL) {
         if (bestlen > sizeof(hit->val))
             bestlen = sizeof(hit->val);

@@ -194,7 +194,25 @@ int tsps__dec_user(const void *p, size_t n, tsps_user *u)
     tsps__rstr(&r, u->voicemail_uri, sizeof(u->voicemail_uri));
     u->expected_window_s = tsps__r32(&r);
     u->flags = tsps__r32(&r);
+    tsps__user_fold_no_hours(u); /* records written before 0.2 */
     return r.bad ? TSPS_ESTORE : TSPS_OK;
+}
+
+/* "No working hours" is stored as what it means, every day all day, so
+ * that the hours a user is shown are the hours that apply, and hours saved
+ * over them take effect (the flag used to hide them: shown and saved, never
+ * used). */
+void tsps__user_fold_no_hours(tsps_user *u)
+{
+    if ((u->flags & TSPS_USER_NO_HOURS) == 0)
+        return;
+    for (int d = 0; d < 7; d++) {
+        u->hours.range[d][0][0] = 0;
+        u->hours.range[d][0][1] = 24 * 60;
+        u->hours.range[d][1][0] = 0;
+        u->hours.range[d][1][1] = 0;
+    }
+    u->flags &= ~TSPS_USER_NO_HOURS;
 }
 
 /* ---- contacts

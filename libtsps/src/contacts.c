@@ -46,6 +46,84 @@ static int valid_uid(const char *uid)
     return n > 0 && n < TSPS_UID_MAX;
 }
 
+/* A uid as the source wrote it may be longer than the field: lookups take
+ * it whole (any length) and find the contact under its key. */
+#define UID_LONG (TSPS_UID_MAX - 24) /* keys keep room for event suffixes */
+
+static int valid_lookup_uid(const char *uid)
+{
+    return uid != NULL && uid[0] != '\0';
+}
+
+/* Content hash of the long-uid key (the one libcmsbridge used before the
+ * key moved here: keys of stored contacts stay what they were). */
+static uint64_t uid_hash(const unsigned char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)n;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h ^= w;
+        h *= 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+int tsps_uid_key(const char *uid, size_t n, char out[TSPS_UID_MAX])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t keep, o = 0;
+    uint64_t h;
+
+    if (out != NULL)
+        out[0] = '\0';
+    if (uid == NULL || out == NULL || n == 0 || memchr(uid, 0, n) != NULL)
+        return TSPS_EINVAL;
+    if (n < UID_LONG) {
+        memcpy(out, uid, n + 1);
+        return TSPS_OK;
+    }
+    /* first bytes (control characters as '_'), '~', 16 hex digits */
+    keep = UID_LONG - 1 - 17;
+    for (size_t i = 0; i < keep; i++)
+        out[o++] = (unsigned char)uid[i] < 0x20 ? '_' : uid[i];
+    h = uid_hash((const unsigned char *)uid, n);
+    out[o++] = '~';
+    for (int i = 15; i >= 0; i--)
+        out[o++] = hex[(h >> (4 * i)) & 0xF];
+    out[o] = '\0';
+    return TSPS_OK;
+}
+
+/* The stored uid a lookup means: the uid itself when a contact has it,
+ * else (a uid too long for the field, as its source wrote it) its key. */
+static const char *lookup_uid(tsps_engine *eng, MDB_txn *txn, uint32_t user,
+                              const char *uid, char key[TSPS_UID_MAX])
+{
+    uint8_t kb[4 + TSPS_UID_MAX];
+    MDB_val k, v;
+    size_t n = strnlen(uid, TSPS_UID_MAX);
+
+    if (n < TSPS_UID_MAX) {
+        k.mv_size = 4 + n;
+        k.mv_data = kb;
+        tsps__be32(kb, user);
+        memcpy(kb + 4, uid, n);
+        if (n < UID_LONG ||
+            mdb_get(txn, eng->dbi[DB_CONTACTS], &k, &v) == MDB_SUCCESS)
+            return uid;
+    }
+    tsps_uid_key(uid, strlen(uid), key);
+    return key;
+}
+
 /* ---- contacts ---------------------------------------------------------------
  */
 
@@ -324,15 +402,19 @@ int tsps_contact_put(tsps_engine *eng, const char *user_id,
 static int contact_del_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
 {
     struct contact_arg *a = arg;
+    char key[TSPS_UID_MAX];
     uint32_t uid;
     int rc = tsps__uid(eng, txn, a->user_id, &uid);
-    return rc == TSPS_OK ? tsps__contact_del_txn(eng, txn, uid, a->cuid) : rc;
+    return rc == TSPS_OK
+               ? tsps__contact_del_txn(eng, txn, uid,
+                                       lookup_uid(eng, txn, uid, a->cuid, key))
+               : rc;
 }
 
 int tsps_contact_delete(tsps_engine *eng, const char *user_id, const char *uid)
 {
     struct contact_arg a = {user_id, NULL, uid, NULL, 0};
-    if (eng == NULL || !tsps__valid_id(user_id) || !valid_uid(uid))
+    if (eng == NULL || !tsps__valid_id(user_id) || !valid_lookup_uid(uid))
         return TSPS_EINVAL;
     return tsps__write(eng, 0, contact_del_fn, &a);
 }
@@ -342,12 +424,14 @@ static int contact_code_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     struct contact_arg *a = arg;
     tsps_contact c;
     tsps_user u;
+    char key[TSPS_UID_MAX];
     uint32_t uid;
     int rc = tsps__uid(eng, txn, a->user_id, &uid);
     if (rc == TSPS_OK)
         rc = tsps__user_load(eng, txn, uid, &u);
     if (rc == TSPS_OK)
-        rc = load_contact(eng, txn, uid, a->cuid, &c);
+        rc = load_contact(eng, txn, uid,
+                          lookup_uid(eng, txn, uid, a->cuid, key), &c);
     if (rc != TSPS_OK)
         return rc;
     strcpy(c.code, a->code);
@@ -362,7 +446,7 @@ int tsps_contact_set_code(tsps_engine *eng, const char *user_id,
 {
     struct contact_arg a = {user_id, NULL, uid, code, src};
     char tmp[TSPS_CODE_MAX];
-    if (eng == NULL || !tsps__valid_id(user_id) || !valid_uid(uid) ||
+    if (eng == NULL || !tsps__valid_id(user_id) || !valid_lookup_uid(uid) ||
         code == NULL || (code[0] != '\0' && !tsps__valid_code(code, tmp)) ||
         (unsigned)src >= TSPS_CODE_SRC__COUNT)
         return TSPS_EINVAL;
@@ -381,14 +465,16 @@ int tsps_contact_get(tsps_engine *eng, const char *user_id, const char *uid,
     if (out != NULL)
         memset(out, 0, sizeof(*out));
     if (eng == NULL || out == NULL || !tsps__valid_id(user_id) ||
-        !valid_uid(uid))
+        !valid_lookup_uid(uid))
         return TSPS_EINVAL;
     rc = tsps__read_begin(eng, &txn);
     if (rc != TSPS_OK)
         return rc;
     rc = tsps__uid(eng, txn, user_id, &u);
-    if (rc == TSPS_OK)
-        rc = load_contact(eng, txn, u, uid, out);
+    if (rc == TSPS_OK) {
+        char key[TSPS_UID_MAX];
+        rc = load_contact(eng, txn, u, lookup_uid(eng, txn, u, uid, key), out);
+    }
     tsps__read_end(eng, txn);
     return rc;
 }

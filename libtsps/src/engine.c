@@ -163,6 +163,17 @@ static int setup_store(tsps_engine *eng)
         mdb_txn_abort(txn);
         return TSPS_ESCHEMA;
     }
+    if (!ro) {
+        int mrc = tsps__rules_migrate(eng, txn);
+        if (mrc != TSPS_OK) {
+            tsps__logf(eng, TSPS_LOG_ERROR,
+                       "msg=\"cannot bring the stored rules to the current "
+                       "rule order\" err=%s",
+                       tsps_errname(mrc));
+            mdb_txn_abort(txn);
+            return mrc;
+        }
+    }
     gen = tsps__stored_gen(eng, txn);
     atomic_store(&eng->gen, gen + 1);
     rc = mdb_txn_commit(txn);

@@ -12,6 +12,17 @@ static const char *status_src_words(int32_t s)
                : tsps_status_source_name((tsps_status_source)s);
 }
 
+/* The tier of the rule a rule step was chosen over, 0 = none (route.c packs
+ * chosen tier, that tier and the status probed into the step's n). */
+static int rule_over(const tsps_trace_step *s)
+{
+    int over = (s->n >> 4) & 0xF;
+    return over >= TSPS__TIER_CODE_STATUS && over <= TSPS__TIER_ANY_ANY &&
+                   ((s->n >> 8) & 0xF) < TSPS_STATUS__COUNT
+               ? over
+               : 0;
+}
+
 static void step_words(tsps__sb *b, const tsps_decision *d,
                        const tsps_trace_step *s)
 {
@@ -32,10 +43,17 @@ static void step_words(tsps__sb *b, const tsps_decision *d,
             tsps__sb_add(b, "caller '%s': %s", s->what, s->found);
         break;
     case TSPS_STEP_CONTACT:
-        if (s->outcome == TSPS_TR_OK)
-            tsps__sb_add(b, "%s is contact \"%s\"%s, code %s (from %s)",
-                         s->what, s->found, s->n > 1 ? " (several agree)" : "",
+        if (s->outcome == TSPS_TR_OK && s->n > 1)
+            tsps__sb_add(b,
+                         "%s is one of %u contacts (%s): the caller is "
+                         "ambiguous; they agree on code %s (from %s), which "
+                         "applies",
+                         s->what, s->n, s->found,
                          d->code[0] != '\0' ? d->code : "none",
+                         tsps_code_source_name((tsps_code_source)s->arg));
+        else if (s->outcome == TSPS_TR_OK)
+            tsps__sb_add(b, "%s is contact \"%s\", code %s (from %s)", s->what,
+                         s->found, d->code[0] != '\0' ? d->code : "none",
                          tsps_code_source_name((tsps_code_source)s->arg));
         else if (s->outcome == TSPS_TR_AMBIGUOUS)
             tsps__sb_add(b, "%s matches %u contacts: %s; not guessing, code %s",
@@ -60,7 +78,20 @@ static void step_words(tsps__sb *b, const tsps_decision *d,
             tsps__sb_add(b, "caller is not an attendee of \"%s\"", s->what);
         break;
     case TSPS_STEP_RULE:
-        if (s->outcome == TSPS_TR_OK)
+        if (s->outcome == TSPS_TR_OK && rule_over(s) != 0) {
+            int over = rule_over(s);
+            int probed = (s->n >> 8) & 0xF;
+            int over_code =
+                over == TSPS__TIER_CODE_STATUS || over == TSPS__TIER_CODE_ANY;
+            int over_st =
+                over == TSPS__TIER_CODE_STATUS || over == TSPS__TIER_ANY_STATUS;
+            tsps__sb_add(b, "rule %s/%s chosen over %s/%s because %s: %s",
+                         s->what, tsps_status_name((tsps_status)s->arg),
+                         over_code ? d->code : TSPS_CODE_ANY,
+                         tsps_status_name(over_st ? (tsps_status)probed
+                                                  : TSPS_STATUS_ANY),
+                         tsps__tier_reason(s->n & 0xF, over), s->found);
+        } else if (s->outcome == TSPS_TR_OK)
             tsps__sb_add(b, "rule %s/%s applies: %s", s->what,
                          tsps_status_name((tsps_status)s->arg), s->found);
         else
@@ -194,6 +225,8 @@ int tsps_decision_json(const tsps_decision *d, char *buf, size_t buflen,
                  (d->flags & TSPS_DEC_UNKNOWN_NUMBER) ? "true" : "false");
     tsps__sb_add(&b, ",\"fallback\":%s",
                  (d->flags & TSPS_DEC_FALLBACK) ? "true" : "false");
+    tsps__sb_add(&b, ",\"shared_number\":%s",
+                 (d->flags & TSPS_DEC_SHARED_NUMBER) ? "true" : "false");
     json_kv(&b, "rule_code", d->rule_code, 1);
     json_kv(&b, "rule_status", tsps_status_name(d->rule_status), 1);
     json_kv(&b, "method", tsps_method_kind_name(d->method.kind), 1);

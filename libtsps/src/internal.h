@@ -166,6 +166,8 @@ void tsps__rstr(tsps__rbuf *r, char *dst, size_t cap);
 
 void tsps__enc_user(tsps__wbuf *w, const tsps_user *u);
 int tsps__dec_user(const void *p, size_t n, tsps_user *u);
+/* TSPS_USER_NO_HOURS -> hours every day 00:00-24:00, flag cleared. */
+void tsps__user_fold_no_hours(tsps_user *u);
 void tsps__enc_method(tsps__wbuf *w, const tsps_method *m);
 void tsps__dec_method(tsps__rbuf *r, tsps_method *m);
 void tsps__enc_contact(tsps__wbuf *w, const tsps_contact *c);
@@ -233,6 +235,7 @@ typedef struct tsps__ucache {
     int64_t manual_until;
     char manual_note[TSPS_DETAIL_MAX];
     uint32_t rule_statuses; /* bit s: the user has a rule for status s */
+    uint32_t wild_statuses; /* bit s: the user has a ("*", s) rule */
 } tsps__ucache;
 
 typedef struct tsps__rule {
@@ -291,8 +294,19 @@ typedef struct tsps__cidx_hit {
     int n;        /* entries for (user, number) */
     int disagree; /* they carry different codes */
     size_t vlen;
-    uint8_t val[512]; /* the first entry in LMDB's order: the index value */
+    uint8_t val[512]; /* the first entry in LMDB's order (n > 1: in name
+                         order): the index value */
+    /* n > 1: the entries' names in name order, ", " between them (cut
+     * short with "..." when they do not fit) */
+    char names[TSPS_DETAIL_MAX];
 } tsps__cidx_hit;
+
+/* Fill hit->names from n index values (at most TSPS__NAMES_MAX are read)
+ * and return the index of the one first in name order (the contact that
+ * stands for a shared number), -1 if none is readable (route_contact.c). */
+#define TSPS__NAMES_MAX 64
+int tsps__cidx_names(tsps__cidx_hit *hit, const uint8_t *const *vals,
+                     const size_t *lens, int n);
 
 #define TSPS__VIEW_RECS 4
 /* A lookup in the table, begun and not yet ended: the table's read lock is
@@ -409,6 +423,68 @@ const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s,
                                               uint64_t key);
 const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
                                    tsps_status st, const char *code);
+
+/* Rule precedence (rules.c). Tiers, best first; 0 = none. */
+enum {
+    TSPS__TIER_CODE_STATUS = 1, /* (code, status) */
+    TSPS__TIER_CODE_ANY,        /* (code, any) */
+    TSPS__TIER_ANY_STATUS,      /* (*, status) */
+    TSPS__TIER_ANY_ANY          /* (*, any) */
+};
+typedef struct tsps__rule_choice {
+    int tier;      /* the rule chosen */
+    int over_tier; /* the next rule in the order that exists, 0 = none */
+} tsps__rule_choice;
+/* The rule for (code, status): the first of the four tiers that exists
+ * (inline: it is on the routing path, once per call). */
+static inline const tsps_method *
+tsps__rule_pick(const tsps__snap *s, const tsps__ucache *uc, const char *code,
+                tsps_status st, tsps__rule_choice *out)
+{
+    const tsps_method *m = NULL;
+    /* Statuses the user has no rule for are not probed, nor "*" rules the
+     * user does not have (the masks say so without a lookup). */
+    int has_st = st != TSPS_STATUS_ANY && ((uc->rule_statuses >> st) & 1);
+    int wild_st = has_st && ((uc->wild_statuses >> st) & 1);
+    int wild_any = uc->wild_statuses & 1;
+    int named = code[0] != '\0';
+
+    out->tier = 0;
+    out->over_tier = 0;
+    if (named && has_st &&
+        (m = tsps__snap_rule(s, uc->uid, st, code)) != NULL) {
+        out->tier = TSPS__TIER_CODE_STATUS;
+        /* the only rule below that needs a lookup to be known */
+        if (tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY, code) != NULL) {
+            out->over_tier = TSPS__TIER_CODE_ANY;
+            return m;
+        }
+    } else if (named && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
+                                             code)) != NULL) {
+        out->tier = TSPS__TIER_CODE_ANY;
+    } else if (wild_st &&
+               (m = tsps__snap_rule(s, uc->uid, st, TSPS_CODE_ANY)) != NULL) {
+        out->tier = TSPS__TIER_ANY_STATUS;
+        out->over_tier = wild_any ? TSPS__TIER_ANY_ANY : 0;
+        return m;
+    } else if (wild_any && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
+                                                TSPS_CODE_ANY)) != NULL) {
+        out->tier = TSPS__TIER_ANY_ANY;
+        return m;
+    } else {
+        return NULL;
+    }
+    /* chosen (code, ...): the next rule that exists is a "*" one */
+    out->over_tier = wild_st    ? TSPS__TIER_ANY_STATUS
+                     : wild_any ? TSPS__TIER_ANY_ANY
+                                : 0;
+    return m;
+}
+
+/* Why a rule of `tier` beats one of `over_tier`, in words (static). */
+const char *tsps__tier_reason(int tier, int over_tier);
+/* Bring stored rules to the current rule order (in the open's write txn). */
+int tsps__rules_migrate(tsps_engine *eng, MDB_txn *txn);
 
 /* Contacts/events inside a write txn (contacts.c), shared with batches. */
 /* `defer` non-NULL (a batch): new index entries are queued in the batch

@@ -18,6 +18,7 @@ typedef struct plan {
     const char *intl;
     size_t ilen;
     const tsps__region *rg; /* table extras; NULL for a custom plan */
+    int none;               /* no dial plan: international forms only */
 } plan;
 
 /* What the scanner collected from the number part. */
@@ -27,7 +28,23 @@ typedef struct scan {
     int plus;
     char ext[TSPS_EXT_MAX];
     size_t next;
+    int nalpha; /* vanity letters turned into digits */
+    /* tel: ";phone-context=+..." (a global number context): its digits
+     * go before the local number's */
+    char ctx[DIG_MAX];
+    size_t nctx;
 } scan;
+
+/* Only the counters: the arrays are valid up to them. */
+static void scan_init(scan *sc)
+{
+    sc->nd = 0;
+    sc->plus = 0;
+    sc->next = 0;
+    sc->ext[0] = '\0';
+    sc->nalpha = 0;
+    sc->nctx = 0;
+}
 
 static int is_ws(unsigned char c)
 {
@@ -156,14 +173,43 @@ static int parse_ext(const char *s, size_t n, int seps, scan *sc)
     return TSPS_OK;
 }
 
-/* Length of an extension marker at s, 0 if none. */
+/* Length of an extension marker at s, 0 if none. The words are those of
+ * libphonenumber (ext, extn, extension, extensión, anexo, доб, int, x, #,
+ * ~) and the ones written in the languages of the regions table, longest
+ * first where one starts another. Lower case; UTF-8 compared as bytes. */
 static size_t ext_marker(const char *s, size_t n)
 {
-    static const char *const marks[] = {";ext=", "extension", "extn",
-                                        "ext",   "x",         "#"};
+    /* clang-format off */
+    static const char *const marks[] = {
+        ";ext=", "extension", "extensi\xc3\xb3n", "extensio", "extn", "ext",
+        "x", "#", "~",                               /* the usual ones */
+        "durchwahl", "durchw", "dw", "app",          /* de */
+        "poste",                                     /* fr */
+        "interno", "int",                            /* it, lpn */
+        "anexo", "ramal",                            /* es, pt */
+        "toestel", "tst",                            /* nl */
+        "anknytning", "ankn",                        /* sv */
+        "lokalnummer", "lokal",                      /* da, no */
+        "wewn", "wew",                               /* pl */
+        "linka", "kl",                               /* cs, sk */
+        "mell\xc3\xa9k",                             /* hu */
+        "dahili",                                    /* tr */
+        "\xd0\xb4\xd0\xbe\xd0\xb1",                    /* ru: доб */
+        "\xd0\x94\xd0\xbe\xd0\xb1",                    /* Доб */
+        "\xd0\xb4\xd0\xbe\xd0\xb4",                    /* uk: дод */
+        "\xce\xb5\xcf\x83\xcf\x89\xcf\x84",            /* el: εσωτ */
+        "\xe5\x86\x85\xe7\xb7\x9a",                    /* ja: 内線 */
+        "\xe5\x88\x86\xe6\x9c\xba",                    /* zh: 分机 */
+        "\xe5\x88\x86\xe6\xa9\x9f",                    /* zh: 分機 */
+        "\xeb\x82\xb4\xec\x84\xa0"};                   /* ko: 내선 */
+    /* clang-format on */
     size_t k;
 
+    if (n == 0)
+        return 0;
     for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+        if ((unsigned char)marks[i][0] != lower((unsigned char)s[0]))
+            continue; /* most words fail on the first byte */
         k = iprefix(s, n, marks[i]);
         if (k > 0)
             return k;
@@ -173,13 +219,25 @@ static size_t ext_marker(const char *s, size_t n)
     return k;
 }
 
-/* Collect the digits of a written number; an extension ends it. */
+/* The keypad digit of an ASCII letter (ITU E.161), 0 if not a letter. */
+static char keypad(unsigned char c)
+{
+    static const char keys[] = "22233344455566677778889999";
+    c = lower(c);
+    return c >= 'a' && c <= 'z' ? keys[c - 'a'] : 0;
+}
+
+/* Collect the digits of a written number; an extension ends it. Letters
+ * after the first three digits are a vanity number ("1-800-MY-APPLE") and
+ * become keypad digits when there are at least three of them, as
+ * libphonenumber reads them; fewer letters are not a number. */
 static int scan_number(const char *s, size_t n, scan *sc)
 {
     size_t i = 0;
 
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
+        size_t at = i;
         char cls = 0;
 
         if (c < 0x80) {
@@ -191,8 +249,6 @@ static int scan_number(const char *s, size_t n, scan *sc)
             if (len == 0)
                 return TSPS_ENUMBER; /* bad UTF-8 */
             cls = unicode_class(cp);
-            if (cls == 0)
-                return TSPS_ENUMBER;
             i += len;
         }
         if (is_digit((unsigned char)cls)) {
@@ -213,38 +269,72 @@ static int scan_number(const char *s, size_t n, scan *sc)
         case ']':
             continue;
         case '+':
-            if (sc->nd > 0 || sc->plus)
+            /* "++49 ..." as libphonenumber: any pluses before the digits */
+            if (sc->nd > 0)
                 return TSPS_ENUMBER;
             sc->plus = 1;
             continue;
         default:
             break;
         }
-        if (c < 0x80 && sc->nd > 0) {
-            size_t k = ext_marker(s + i - 1, n - i + 1);
-            if (k > 0)
-                return parse_ext(s + i - 1 + k, n - i + 1 - k, 0, sc);
+        if (sc->nd > 0) {
+            size_t k = ext_marker(s + at, n - at);
+            if (k > 0) {
+                if (parse_ext(s + at + k, n - at - k, 0, sc) == TSPS_OK)
+                    return sc->nalpha == 0 || sc->nalpha >= 3 ? TSPS_OK
+                                                              : TSPS_ENUMBER;
+                sc->next = 0; /* not an extension after all */
+                sc->ext[0] = '\0';
+            }
+        }
+        if (c < 0x80 && keypad(c) != 0 && sc->nd >= 3) {
+            if (sc->nd >= DIG_MAX)
+                return TSPS_ENUMBER;
+            sc->d[sc->nd++] = keypad(c);
+            sc->nalpha++;
+            continue;
         }
         return TSPS_ENUMBER; /* letters and other punctuation */
     }
-    return TSPS_OK;
+    return sc->nalpha == 0 || sc->nalpha >= 3 ? TSPS_OK : TSPS_ENUMBER;
+}
+
+/* The digits of a global number context ("+1-914-555"; RFC 3966 5.1.5:
+ * digits and visual separators after the "+"). */
+static int context_digits(const char *s, size_t n, scan *sc)
+{
+    sc->nctx = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (is_digit((unsigned char)s[i])) {
+            if (sc->nctx >= sizeof(sc->ctx))
+                return TSPS_ENUMBER;
+            sc->ctx[sc->nctx++] = s[i];
+        } else if (s[i] != '-' && s[i] != '.' && s[i] != '(' && s[i] != ')') {
+            return TSPS_ENUMBER;
+        }
+    }
+    return sc->nctx > 0 ? TSPS_OK : TSPS_ENUMBER;
 }
 
 /* ";ext=12;isub=..;phone-context=.." of tel: URIs and SIP user parts:
- * take ext, ignore the rest. */
+ * take ext and a global phone-context, ignore the rest (a domain context
+ * says nothing about the digits: the number is read in the plan). */
 static int uri_params(const char *s, size_t n, scan *sc)
 {
     size_t i = 0;
 
     while (i < n) {
-        size_t j = i + 1;
+        size_t j = i + 1, k;
+        int rc = TSPS_OK;
         while (j < n && s[j] != ';')
             j++;
-        if (iprefix(s + i, j - i, ";ext=") > 0) {
-            int rc = parse_ext(s + i + 5, j - i - 5, 1, sc);
-            if (rc != TSPS_OK)
-                return rc;
-        }
+        if (iprefix(s + i, j - i, ";ext=") > 0)
+            rc = parse_ext(s + i + 5, j - i - 5, 1, sc);
+        else if ((k = iprefix(s + i, j - i, ";phone-context=")) > 0 &&
+                 i + k < j && s[i + k] == '+')
+            rc = context_digits(s + i + k, j - i - k, sc);
+        if (rc != TSPS_OK)
+            return rc;
         i = j;
     }
     return TSPS_OK;
@@ -433,10 +523,35 @@ static int classify(const scan *sc, const plan *pl, tsps_number *out)
         return TSPS_ENUMBER;
     if (sc->plus)
         return classify_intl(d, nd, out);
+    if (sc->nctx > 0) {
+        /* a local number in a global context: the context's digits, then
+         * the number's ("tel:1234567;phone-context=+49-30") */
+        char g[2 * DIG_MAX];
+        memcpy(g, sc->ctx, sc->nctx);
+        memcpy(g + sc->nctx, d, nd);
+        return classify_intl(g, sc->nctx + nd, out);
+    }
+    if (pl->none)
+        return TSPS_ENUMBER; /* no dial plan: only international forms */
     k = intl_prefix(d, nd, pl);
     if (k > 0)
         return classify_intl(d + k, nd - k, out);
-
+    /* The plan's country code written without "+" ("44 20 7946 0000" in
+     * GB, "33 0 1 23 45 67 89" in FR). libphonenumber takes it as the
+     * country code when the digits are too long for a national number, or
+     * when they are not a national number by its patterns and what follows
+     * the code (without a trunk prefix) is. tsps judges by length: too
+     * long, or what follows the code (without a trunk prefix) has the
+     * length of a national number of the country. */
+    if (rg != NULL && nd > pl->cclen && memcmp(d, pl->cc, pl->cclen) == 0) {
+        size_t rest = nd - pl->cclen;
+        if (pl->tlen > 0 && rest > pl->tlen &&
+            memcmp(d + pl->cclen, pl->trunk, pl->tlen) == 0)
+            rest -= pl->tlen;
+        if (nd > rg->nsn_max || (rest >= rg->nsn_min && rest <= rg->nsn_max))
+            return emit_e164(pl->cc, pl->cclen, d + pl->cclen, nd - pl->cclen,
+                             1, out);
+    }
     if (rg != NULL && (rg->flags & TSPS__RG_MX) != 0) {
         /* Mexico's national prefixes 01/02/044/045 and the mobile 1 are
          * gone since 2019 but still written; drop them when what is left
@@ -518,6 +633,7 @@ static int plan_init(const tsps_dialplan *dp, plan *pl)
         !all_digits(pl->trunk, pl->tlen) || !all_digits(pl->intl, pl->ilen))
         return TSPS_EINVAL;
     pl->rg = rg;
+    pl->none = 0;
     return TSPS_OK;
 }
 
@@ -552,10 +668,11 @@ static int normalize_uri(const char *s, size_t n, int is_sip, const plan *pl,
                          tsps_number *out)
 {
     char buf[IN_MAX];
-    scan sc = {0};
+    scan sc;
     size_t end = n, num_end, blen;
     int rc;
 
+    scan_init(&sc);
     if (is_sip) {
         const char *at = memchr(s, '@', n);
         const char *colon;
@@ -571,7 +688,9 @@ static int normalize_uri(const char *s, size_t n, int is_sip, const plan *pl,
     rc = pct_decode(s, num_end, buf, &blen);
     if (rc != TSPS_OK)
         return rc;
-    if (blen == 0 || withheld_word(buf, blen))
+    if (blen == 0)
+        return TSPS_ENUMBER; /* "tel:", "sip:@host": no number at all */
+    if (withheld_word(buf, blen))
         return withheld(out);
     rc = scan_number(buf, blen, &sc);
     if (rc == TSPS_OK)
@@ -588,14 +707,20 @@ static int normalize(const char *input, const tsps_dialplan *dp,
                      tsps_number *out)
 {
     plan pl;
-    scan sc = {0};
+    scan sc;
     const char *s = input, *lt, *gt;
     size_t n, k;
     int rc;
 
-    rc = plan_init(dp, &pl);
-    if (rc != TSPS_OK)
-        return rc;
+    if (dp != NULL) {
+        rc = plan_init(dp, &pl);
+        if (rc != TSPS_OK)
+            return rc;
+    } else {
+        memset(&pl, 0, sizeof(pl));
+        pl.trunk = pl.intl = "";
+        pl.none = 1;
+    }
     if (input == NULL)
         return withheld(out);
     /* Fast path: "+<digits>", as most carriers signal and as the engine
@@ -636,6 +761,7 @@ static int normalize(const char *input, const tsps_dialplan *dp,
     if (k > 0)
         return normalize_uri(s + k, n - k, 1, &pl, out);
 
+    scan_init(&sc);
     rc = scan_number(s, n, &sc);
     if (rc != TSPS_OK)
         return rc;
@@ -655,6 +781,19 @@ int tsps_normalize(const char *input, const tsps_dialplan *dp, tsps_number *out)
     if (dp == NULL)
         return TSPS_EINVAL;
     rc = normalize(input, dp, out);
+    if (rc != TSPS_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+int tsps_normalize_intl(const char *input, tsps_number *out)
+{
+    int rc;
+
+    if (out == NULL)
+        return TSPS_EINVAL;
+    memset(out, 0, sizeof(*out));
+    rc = normalize(input, NULL, out);
     if (rc != TSPS_OK)
         memset(out, 0, sizeof(*out));
     return rc;

@@ -195,8 +195,6 @@ static int in_hours(const tsps__ucache *uc, int64_t now)
     int minute = (int)((local - days * 86400) / 60);
     const uint16_t(*rg)[2] = uc->user.hours.range[wd];
 
-    if (uc->user.flags & TSPS_USER_NO_HOURS)
-        return 1;
     for (int i = 0; i < 2; i++)
         if (rg[i][0] != rg[i][1] && minute >= rg[i][0] && minute < rg[i][1])
             return 1;
@@ -262,14 +260,29 @@ int tsps_status_get(tsps_engine *eng, const char *user_id, int64_t now,
 /* ---- targets
  * -------------------------------------------------------------------- */
 
-static int label_wanted(const tsps_action *a, const char *label)
+/* Where a device label stands in the action's list: 0 when the action
+ * names no devices (every device, ranked by q), 1.. in the order the user
+ * wrote them, -1 if not listed. */
+static int label_rank(const tsps_action *a, const char *label)
 {
     if (a->ndevices == 0)
-        return 1;
+        return 0;
     for (int i = 0; i < a->ndevices; i++)
         if (strcmp(a->devices[i], label) == 0)
-            return 1;
-    return 0;
+            return i + 1;
+    return -1;
+}
+
+/* Ring order: the written device order first, then best q. */
+static int ring_before(const tsps_action *a, const tsps_target *x,
+                       const tsps_target *y)
+{
+    int rx, ry;
+    if (a->ndevices == 0)
+        return x->q > y->q;
+    rx = label_rank(a, x->label);
+    ry = label_rank(a, y->label);
+    return rx != ry ? rx < ry : x->q > y->q;
 }
 
 static tsps_target *add_target(tsps_decision *d, const char *uri)
@@ -302,7 +315,7 @@ static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
            d->ntargets < TSPS_MAX_TARGETS - reserve) {
         tsps_registration g;
         if (tsps__dec_reg(v.mv_data, v.mv_size, &g) == TSPS_OK &&
-            g.expires > now && label_wanted(a, g.label)) {
+            g.expires > now && label_rank(a, g.label) >= 0) {
             tsps_target *t = add_target(d, g.contact);
             tsps__stcopy(t->label, sizeof(t->label), g.label);
             t->q = g.q;
@@ -311,11 +324,12 @@ static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    /* best q first (insertion sort: a handful of devices) */
+    /* devices=... in the order written, else best q first (insertion
+     * sort, stable: a handful of devices) */
     for (int i = first + 1; i < d->ntargets; i++) {
         tsps_target t = d->targets[i];
         int j = i;
-        while (j > first && d->targets[j - 1].q < t.q) {
+        while (j > first && ring_before(a, &t, &d->targets[j - 1])) {
             d->targets[j] = d->targets[j - 1];
             j--;
         }
@@ -480,33 +494,6 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
 /* ---- the pipeline
  * ------------------------------------------------------------------ */
 
-static const tsps_method *find_rule(const tsps__snap *s, const tsps__ucache *uc,
-                                    const char *code, tsps_status st,
-                                    const char **rcode, tsps_status *rst)
-{
-    const tsps_method *m = NULL;
-    uint32_t uid = uc->uid;
-    /* statuses the user has no rule for are not probed */
-    int has_st = (uc->rule_statuses >> (unsigned)st) & 1;
-
-    if (has_st && code[0] != '\0' &&
-        (m = tsps__snap_rule(s, uid, st, code)) != NULL) {
-        *rcode = code;
-        *rst = st;
-    } else if (has_st && (m = tsps__snap_rule(s, uid, st, "*")) != NULL) {
-        *rcode = "*";
-        *rst = st;
-    } else if (code[0] != '\0' &&
-               (m = tsps__snap_rule(s, uid, TSPS_STATUS_ANY, code)) != NULL) {
-        *rcode = code;
-        *rst = TSPS_STATUS_ANY;
-    } else if ((m = tsps__snap_rule(s, uid, TSPS_STATUS_ANY, "*")) != NULL) {
-        *rcode = "*";
-        *rst = TSPS_STATUS_ANY;
-    }
-    return m;
-}
-
 static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
                       const tsps_call *call, int64_t now, tsps_decision *d)
 {
@@ -519,6 +506,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     const tsps_method *m;
     const char *rcode = "";
     tsps_status rst = TSPS_STATUS_ANY, rule_status;
+    tsps__rule_choice choice;
 
     tsps__stcopy(d->user, sizeof(d->user), uc->user.id);
     if (call->caller_name != NULL)
@@ -583,13 +571,23 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     }
 
     /* 6. rule */
-    m = find_rule(r->snap, uc, d->code, rule_status, &rcode, &rst);
+    m = tsps__rule_pick(r->snap, uc, d->code, rule_status, &choice);
     if (m != NULL) {
+        int named = choice.tier == TSPS__TIER_CODE_STATUS ||
+                    choice.tier == TSPS__TIER_CODE_ANY;
+        rcode = named ? d->code : TSPS_CODE_ANY;
+        rst = choice.tier == TSPS__TIER_CODE_STATUS ||
+                      choice.tier == TSPS__TIER_ANY_STATUS
+                  ? rule_status
+                  : TSPS_STATUS_ANY;
         d->method = *m;
         tsps__stcopy(d->rule_code, sizeof(d->rule_code), rcode);
         d->rule_status = rst;
-        tr(d, TSPS_STEP_RULE, TSPS_TR_OK, 0, (int32_t)rst, rcode,
-           kind_words[m->kind]);
+        /* n: the tier chosen, the rule it was chosen over and the status
+         * probed, for the explanation (VIP/any chosen over the meeting rule) */
+        tr(d, TSPS_STEP_RULE, TSPS_TR_OK,
+           choice.tier | (choice.over_tier << 4) | ((int)rule_status << 8),
+           (int32_t)rst, rcode, kind_words[m->kind]);
     } else {
         memset(&d->method, 0, sizeof(d->method));
         d->method.kind = d->method.a.kind = TSPS_METHOD_RING;

@@ -197,8 +197,11 @@ static int load_rules(tsps_engine *eng, MDB_txn *txn, tsps__snap *s)
                 s->rslots[i & s->rule_mask].idx = s->nrules;
                 s->rules[s->nrules++] = tmp;
                 if (tmp.uid < s->nuids && s->by_uid[tmp.uid] != NULL &&
-                    tmp.status < 16)
+                    tmp.status < 16) {
                     s->by_uid[tmp.uid]->rule_statuses |= 1u << tmp.status;
+                    if (strcmp(tmp.code, TSPS_CODE_ANY) == 0)
+                        s->by_uid[tmp.uid]->wild_statuses |= 1u << tmp.status;
+                }
             }
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);

@@ -122,6 +122,7 @@ static int check_user(const tsps_user *in, tsps_user *u)
             if (u->hours.range[d][r][0] > u->hours.range[d][r][1] ||
                 u->hours.range[d][r][1] > 24 * 60)
                 return TSPS_EINVAL;
+    tsps__user_fold_no_hours(u);
     return TSPS_OK;
 }
 

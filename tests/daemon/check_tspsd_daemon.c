@@ -85,7 +85,7 @@ START_TEST(test_ctl_provision_and_route)
     rc = th_ctl(&fx, "admin", "code set cy UNKNOWN forward +13125550999", out,
                 sizeof(out));
     ck_assert_msg(rc == 0, "%s", out);
-    rc = th_ctl(&fx, "admin", "code set cy '*' voicemail --status dnd", out,
+    rc = th_ctl(&fx, "admin", "code set cy UNKNOWN voicemail --status dnd", out,
                 sizeof(out));
     ck_assert_msg(rc == 0, "%s", out);
     rc = th_ctl(&fx, "admin", "code list cy", out, sizeof(out));

@@ -75,5 +75,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
     }
+    /* no dial plan: never a local number; an E.164 result is a fixed
+     * point and what any plan reads the same input as */
+    {
+        int rc = tsps_normalize_intl(buf, &n);
+        check(rc, &n);
+        if (rc == TSPS_OK && n.kind == TSPS_NUM_LOCAL)
+            abort();
+        if (rc == TSPS_OK && n.kind == TSPS_NUM_E164) {
+            if (tsps_normalize_intl(n.e164, &again) != TSPS_OK ||
+                strcmp(again.e164, n.e164))
+                abort();
+            if (tsps_normalize(buf, &dp, &again) != TSPS_OK ||
+                strcmp(again.e164, n.e164) || strcmp(again.ext, n.ext))
+                abort();
+        }
+    }
     return 0;
 }

@@ -36,6 +36,7 @@ rule alice UNKNOWN any voicemail
 rule alice ASKME any ask timeout=30 then voicemail
 rule alice ASKTO any ask timeout=2 then forward +4930777777
 rule alice * dnd voicemail
+rule alice VIP dnd voicemail
 reg alice sip:alice-desk@127.0.0.1:5091 desk 1.0 3600
 reg alice sip:alice-mob@127.0.0.1:5092 mobile 0.5 3600
 user bob region=DE
@@ -299,7 +300,8 @@ def t_invites(h, sipp):
     cts = header(m, "Contact")
     check("invite FAMILY ring sequential -> 300 with descending q",
           rc == 0 and status(m) == 300 and len(cts) == 2 and
-          "q=1.000" in cts[0] and "q=0.900" in cts[1], m)
+          "q=1.000" in cts[0] and "q=0.900" in cts[1] and
+          all(";tsps-timeout=20" in c for c in cts), m)
 
     rc, m = call("+4930444446")
     cts = header(m, "Contact")
@@ -328,7 +330,7 @@ def t_invites(h, sipp):
     st, _ = h.cmd("status alice dnd")
     rc, m = call("+4930222222", "Anna")
     div = header(m, "Diversion")
-    check("invite VIP while status dnd -> 302 voicemail reason=do-not-disturb",
+    check("invite VIP while status dnd (rule VIP/dnd) -> 302 voicemail reason=do-not-disturb",
           st == "ok" and rc == 0 and status(m) == 302 and div and
           "reason=do-not-disturb" in div[0], m)
     h.cmd("status alice any")

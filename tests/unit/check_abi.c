@@ -92,6 +92,12 @@ START_TEST(test_abi_versions)
     ck_assert_int_eq(TSPS_EINVAL, -2);
     ck_assert_int_eq(TSPS_ESCHEMA, -7);
     ck_assert_int_eq(TSPS_EVERSION, -14);
+    /* decision flags too: a new meaning gets a new bit, never an old one */
+    ck_assert_uint_eq(TSPS_DEC_UNKNOWN_NUMBER, 0x1u);
+    ck_assert_uint_eq(TSPS_DEC_EXPECTED, 0x2u);
+    ck_assert_uint_eq(TSPS_DEC_OVERRIDDEN, 0x4u);
+    ck_assert_uint_eq(TSPS_DEC_FALLBACK, 0x8u);
+    ck_assert_uint_eq(TSPS_DEC_SHARED_NUMBER, 0x10u);
 }
 END_TEST
 

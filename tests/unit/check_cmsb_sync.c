@@ -13,6 +13,7 @@ static char dir[512], book[600];
 static cmsb_registry *reg;
 static tsps_engine *eng;
 static test_logbuf logs;
+static const char *cat_prefix; /* category_prefix of open_book() */
 
 static void setup(void)
 {
@@ -26,6 +27,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    cat_prefix = NULL;
     tsps_engine_close(eng);
     cmsb_registry_close(reg);
     tsps_check_rmdir(dir);
@@ -44,6 +46,7 @@ static cmsb_source *open_book(void)
     cmsb_source *src = NULL;
     char uri[700];
 
+    opt.category_prefix = cat_prefix;
     opt.log = test_log;
     opt.log_arg = &logs;
     opt.now = 1768208400; /* 2026-01-12 09:00Z, a Monday */
@@ -155,6 +158,133 @@ START_TEST(test_apple_group_and_group_change)
     ck_assert_uint_eq(st.contacts_put, 1);
     ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "0C1D2E3F", &c), TSPS_OK);
     ck_assert_str_eq(c.code, "");
+    cmsb_source_close(src);
+}
+END_TEST
+
+/* One rule for categories and group names: with the prefix "tsps:" set,
+ * a group card named "tsps:FAMILY" gives FAMILY like CATEGORIES:tsps:FAMILY;
+ * a bare "VIP" group, like a bare category, does not. */
+START_TEST(test_prefixed_group_name_gives_code)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_contact c;
+
+    cat_prefix = "tsps:";
+    put("people.vcf",
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Emil\nTEL:+49 30 2\nUID:0C1D2E3F\n"
+        "END:VCARD\n"
+        "BEGIN:VCARD\nVERSION:4.0\nFN:Vera\nTEL:+49 30 3\n"
+        "UID:urn:uuid:c-vera\nEND:VCARD\n"
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Cato\nTEL:+49 30 4\n"
+        "CATEGORIES:Work,TSPS:family\nUID:c-cato\nEND:VCARD\n"
+        "BEGIN:VCARD\nVERSION:3.0\nFN:Bart\nTEL:+49 30 5\n"
+        "CATEGORIES:VIP\nUID:c-bart\nEND:VCARD\n");
+    put("groups.vcf",
+        /* Apple group, prefixed name */
+        "BEGIN:VCARD\nVERSION:3.0\nFN:tsps:FAMILY\n"
+        "X-ADDRESSBOOKSERVER-KIND:group\n"
+        "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:0C1D2E3F\nUID:g1\nEND:VCARD\n"
+        /* vCard 4 group, prefixed in another case */
+        "BEGIN:VCARD\nVERSION:4.0\nKIND:group\nFN:TSPS:vip\n"
+        "MEMBER:urn:uuid:c-vera\nUID:urn:uuid:g2\nEND:VCARD\n"
+        /* bare name: not a code with a prefix configured */
+        "BEGIN:VCARD\nVERSION:4.0\nKIND:group\nFN:BLOCK\n"
+        "MEMBER:urn:uuid:c-bart\nUID:urn:uuid:g3\nEND:VCARD\n");
+    src = open_book();
+    sync_ok(src, 0, &st);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "0C1D2E3F", &c), TSPS_OK);
+    ck_assert_str_eq(c.code, "FAMILY");
+    ck_assert_int_eq(c.code_source, TSPS_CODE_SRC_GROUP);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "c-vera", &c), TSPS_OK);
+    ck_assert_str_eq(c.code, "VIP");
+    ck_assert_int_eq(c.code_source, TSPS_CODE_SRC_GROUP);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "c-cato", &c), TSPS_OK);
+    ck_assert_str_eq(c.code, "FAMILY");
+    ck_assert_int_eq(c.code_source, TSPS_CODE_SRC_CATEGORY);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "c-bart", &c), TSPS_OK);
+    ck_assert_str_eq(c.code, "");
+    cmsb_source_close(src);
+}
+END_TEST
+
+static int found_uid(void *arg, const tsps_contact *c)
+{
+    snprintf(arg, TSPS_UID_MAX, "%s", c->uid);
+    return 0;
+}
+
+/* A TEL written as a vanity number is stored and matched (issue 13). */
+START_TEST(test_vanity_tel_stored_and_matched)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_contact c;
+    char found[TSPS_UID_MAX];
+
+    put("apple.vcf", "BEGIN:VCARD\nVERSION:3.0\nFN:Apple Support\n"
+                     "TEL;TYPE=WORK:+1-800-MY-APPLE\nX-TSPS-CODE:VIP\n"
+                     "UID:c-apple\nEND:VCARD\n");
+    src = open_book();
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, "c-apple", &c), TSPS_OK);
+    ck_assert_int_eq(c.nnumbers, 1);
+    found[0] = '\0';
+    ck_assert_int_eq(tsps_contact_find_number(eng, TEST_USER, "+18006927753",
+                                              found_uid, found),
+                     TSPS_OK);
+    ck_assert_str_eq(found, "c-apple");
+    /* and a call from it routes by the card's code */
+    ck_assert_int_eq(tsps_number_add(eng, TEST_USER, "+49 30 5550000"),
+                     TSPS_OK);
+    rule("VIP", "forward +4930999999");
+    route_from("+1 800 692 7753", "VIP", TSPS_CODE_SRC_PROPERTY,
+               TSPS_METHOD_FORWARD);
+    cmsb_source_close(src);
+}
+END_TEST
+
+/* A uid longer than the store's field (Exchange writes hundreds of bytes):
+ * the contact is stored under tsps_uid_key() and found by the whole uid. */
+START_TEST(test_long_uid_found_whole)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_contact c;
+    char uid[301], key[TSPS_UID_MAX], card[1024];
+
+    for (int i = 0; i < 300; i++)
+        uid[i] = (char)('A' + i % 26);
+    uid[300] = '\0';
+    snprintf(card, sizeof(card),
+             "BEGIN:VCARD\nVERSION:3.0\nFN:Long Uid\nTEL:+49 30 7\n"
+             "X-TSPS-CODE:VIP\nUID:%s\nEND:VCARD\n",
+             uid);
+    put("long.vcf", card);
+    src = open_book();
+    sync_ok(src, 0, &st);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_int_eq(tsps_uid_key(uid, strlen(uid), key), TSPS_OK);
+    ck_assert_uint_lt(strlen(key), TSPS_UID_MAX);
+    ck_assert(strncmp(key, uid, 86) == 0 && key[86] == '~');
+    /* found by the whole uid and by its key */
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, uid, &c), TSPS_OK);
+    ck_assert_str_eq(c.uid, key);
+    ck_assert_str_eq(c.code, "VIP");
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, key, &c), TSPS_OK);
+    ck_assert_int_eq(
+        tsps_contact_set_code(eng, TEST_USER, uid, "BLOCK", TSPS_CODE_SRC_NONE),
+        TSPS_OK);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, key, &c), TSPS_OK);
+    ck_assert_str_eq(c.code, "BLOCK");
+    /* another long uid with the same first bytes is another contact */
+    uid[299] = '!';
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, uid, &c), TSPS_ENOTFOUND);
+    uid[299] = 'N';
+    ck_assert_int_eq(tsps_contact_delete(eng, TEST_USER, uid), TSPS_OK);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, key, &c), TSPS_ENOTFOUND);
     cmsb_source_close(src);
 }
 END_TEST
@@ -476,6 +606,9 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, test_sync_bad_args);
     tcase_add_test(tc, test_demo_data);
     tcase_add_test(tc, test_same_uid_in_two_files);
+    tcase_add_test(tc, test_prefixed_group_name_gives_code);
+    tcase_add_test(tc, test_vanity_tel_stored_and_matched);
+    tcase_add_test(tc, test_long_uid_found_whole);
     suite_add_tcase(s, tc);
     return s;
 }

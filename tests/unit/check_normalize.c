@@ -66,14 +66,26 @@ static const ncase cases[] = {
                                         OK, E, "+49301234567", ""},
     {"DE", "+49 30 12345678901234",     BAD, 0, "", ""},
     {"DE", "+49 123",                   BAD, 0, "", ""},
-    {"DE", "030 CALL NOW",              BAD, 0, "", ""},
-    {"DE", "0800 FLOWERS",              BAD, 0, "", ""},
+    /* vanity numbers: three letters or more after three digits become
+     * keypad digits (libphonenumber's rule); fewer are not a number */
+    {"DE", "030 CALL NOW",              OK, E, "+49302255669", ""},
+    {"DE", "0800 FLOWERS",              OK, E, "+498003569377", ""},
+    {"US", "1-800-MY-APPLE",            OK, E, "+18006927753", ""},
+    {"US", "1-800-my-apple",            OK, E, "+18006927753", ""},
+    {"US", "+1 800 FLOWERS x12",        OK, E, "+18003569377", "12"},
+    {"US", "1-800-XEROX-99",            OK, E, "+18009376999", ""},
+    {"US", "1-800-NEXT-DAY",            OK, E, "+18006398329", ""},
+    {"DE", "030 123456 ab",             BAD, 0, "", ""},
+    {"DE", "CALL 0800 123",             BAD, 0, "", ""},
+    {"DE", "03 CALL NOW",               BAD, 0, "", ""},
     {"DE", "+999 1234567",              BAD, 0, "", ""},
     {"DE", "+0 30 1234567",             BAD, 0, "", ""},
     {"DE", "0",                         BAD, 0, "", ""},
     {"DE", "+",                         BAD, 0, "", ""},
     {"DE", "---",                       BAD, 0, "", ""},
-    {"DE", "++49 30 1234567",           BAD, 0, "", ""},
+    {"DE", "++49 30 1234567",           OK, E, "+49301234567", ""},
+    {"DE", "+\xef\xbc\x8b" "49 30 1234567", OK, E, "+49301234567", ""},
+    {"DE", "++",                        BAD, 0, "", ""},
     {"DE", "030 + 1234567",             BAD, 0, "", ""},
     {"DE", "030 1234567 x",             BAD, 0, "", ""},
     {"DE", "030 1234567 x12a",          BAD, 0, "", ""},
@@ -82,6 +94,66 @@ static const ncase cases[] = {
     {"DE", "030*1234567",               BAD, 0, "", ""},
     {"DE", "sip:alice@example.com",     BAD, 0, "", ""},
     {"DE", "sip:example.com",           BAD, 0, "", ""},
+    /* a URI without a number is not a number (docs: rule 4), only a
+     * withheld word is withheld */
+    {"DE", "sip:@example.com",          BAD, 0, "", ""},
+    {"DE", "<sip:@example.com>;tag=1",  BAD, 0, "", ""},
+    {"DE", "sips:@example.com;user=phone", BAD, 0, "", ""},
+    {"DE", "tel:",                      BAD, 0, "", ""},
+    {"DE", "TEL:;phone-context=+49",    BAD, 0, "", ""},
+    {"DE", "tel:%20",                   BAD, 0, "", ""},
+    /* RFC 3966 phone-context: a global context makes a local number
+     * global; a domain context leaves it in the plan */
+    {"DE", "tel:1234567;phone-context=+49-30",
+                                        OK, E, "+49301234567", ""},
+    {"GB", "tel:1234567;phone-context=+49-30",
+                                        OK, E, "+49301234567", ""},
+    {"DE", "tel:7946-0000;ext=5;phone-context=+44-20",
+                                        OK, E, "+442079460000", "5"},
+    {"DE", "sip:1234567;phone-context=+49.30@gw.example.com;user=phone",
+                                        OK, E, "+49301234567", ""},
+    {"DE", "tel:+49-30-1234567;phone-context=+1",
+                                        OK, E, "+49301234567", ""},
+    {"DE", "tel:1234567;phone-context=+49-3x",
+                                        BAD, 0, "", ""},
+    {"DE", "tel:1234567;phone-context=+",
+                                        BAD, 0, "", ""},
+    /* extension words in the regions' languages keep the extension */
+    {"DE", "030 1234567 Durchwahl 12",  OK, E, "+49301234567", "12"},
+    {"DE", "030 1234567 DW 12",         OK, E, "+49301234567", "12"},
+    {"CH", "044 668 18 00 App. 12",     OK, E, "+41446681800", "12"},
+    {"FR", "01 23 45 67 89 poste 12",   OK, E, "+33123456789", "12"},
+    {"IT", "06 1234 5678 interno 12",   OK, E, "+390612345678", "12"},
+    {"IT", "06 1234 5678 int. 12",      OK, E, "+390612345678", "12"},
+    {"ES", "912 34 56 78 extensi\xc3\xb3n 12",
+                                        OK, E, "+34912345678", "12"},
+    {"AR", "011 4123-4567 anexo 12",    OK, E, "+541141234567", "12"},
+    {"BR", "(11) 2345-6789 ramal 12",   OK, E, "+551123456789", "12"},
+    {"NL", "020 123 4567 toestel 12",   OK, E, "+31201234567", "12"},
+    {"SE", "08-123 456 78 ankn. 12",    OK, E, "+46812345678", "12"},
+    {"DK", "32 12 34 56 lokal 12",      OK, E, "+4532123456", "12"},
+    {"PL", "22 123 45 67 wewn. 12",     OK, E, "+48221234567", "12"},
+    {"CZ", "222 123 456 kl. 12",        OK, E, "+420222123456", "12"},
+    {"HU", "06 1 234 5678 mell\xc3\xa9k 12",
+                                        OK, E, "+3612345678", "12"},
+    {"TR", "0212 345 67 89 dahili 12",  OK, E, "+902123456789", "12"},
+    {"RU", "8 495 123-45-67 \xd0\xb4\xd0\xbe\xd0\xb1. 12",
+                                        OK, E, "+74951234567", "12"},
+    {"JP", "03-1234-5678 \xe5\x86\x85\xe7\xb7\x9a 12",
+                                        OK, E, "+81312345678", "12"},
+    {"KR", "02-123-4567 \xeb\x82\xb4\xec\x84\xa0 12",
+                                        OK, E, "+8221234567", "12"},
+    {"DE", "030 1234567 Durchwahl",     BAD, 0, "", ""},
+    {"DE", "030 1234567 \xe5\x86\x85",   BAD, 0, "", ""},
+    /* the plan's country code written without "+": taken as such when
+     * the digits are too long for a national number (libphonenumber) */
+    {"GB", "44 20 7946 0000",           OK, E, "+442079460000", ""},
+    {"GB", "44 020 7946 0000",          OK, E, "+442079460000", ""},
+    {"FR", "33 1 23 45 67 89",          OK, E, "+33123456789", ""},
+    {"DE", "49 30 1234567",             OK, E, "+49301234567", ""},
+    {"DE", "49 0 30 1234567",           OK, E, "+49301234567", ""},
+    {"US", "1 202 555 0143",            OK, E, "+12025550143", ""},
+    {"IT", "39 06 1234 5678",           OK, E, "+390612345678", ""},
     {"DE", "tel:+49%zz301234567",       BAD, 0, "", ""},
     /* fuzz regressions: a country code never starts with 0; RU +7 8 */
     {"DE", "tel:+06282-555-0143",       BAD, 0, "", ""},
@@ -383,6 +455,54 @@ START_TEST(test_normalize_null_args)
 }
 END_TEST
 
+START_TEST(test_normalize_no_dial_plan)
+{
+    /* without a region only international forms mean something */
+    static const struct {
+        const char *in;
+        int rc;
+        int kind;
+        const char *e164, *ext;
+    } nc[] = {
+        {"+49 30 1234567", OK, E, "+49301234567", ""},
+        {"++49 30 1234567 x7", OK, E, "+49301234567", "7"},
+        {"tel:+44-20-7946-0000", OK, E, "+442079460000", ""},
+        {"tel:1234567;phone-context=+49-30", OK, E, "+49301234567", ""},
+        {"sip:+12025550143@gw.example.com;user=phone", OK, E, "+12025550143",
+         ""},
+        {"+1 800 MY APPLE", OK, E, "+18006927753", ""},
+        {"anonymous", OK, W, "", ""},
+        {"", OK, W, "", ""},
+        {"030 1234567", BAD, 0, "", ""},
+        {"0049 30 1234567", BAD, 0, "", ""},
+        {"1234567", BAD, 0, "", ""},
+        {"tel:030-1234567;phone-context=example.com", BAD, 0, "", ""},
+        {"tel:", BAD, 0, "", ""},
+        {"+999 1234567", BAD, 0, "", ""},
+    };
+    tsps_number n;
+    for (size_t i = 0; i < sizeof(nc) / sizeof(nc[0]); i++) {
+        int rc = tsps_normalize_intl(nc[i].in, &n);
+        ck_assert_msg(rc == nc[i].rc, "'%s': rc %d, want %d", nc[i].in, rc,
+                      nc[i].rc);
+        if (rc != OK)
+            continue;
+        ck_assert_msg((int)n.kind == nc[i].kind, "'%s': kind %d", nc[i].in,
+                      n.kind);
+        ck_assert_str_eq(n.e164, nc[i].e164);
+        ck_assert_str_eq(n.ext, nc[i].ext);
+    }
+    ck_assert_int_eq(tsps_normalize_intl(NULL, &n), TSPS_OK);
+    ck_assert_int_eq(n.kind, TSPS_NUM_WITHHELD);
+    ck_assert_int_eq(tsps_normalize_intl("+4930123456", NULL), TSPS_EINVAL);
+    /* the region API still says what it said */
+    {
+        tsps_dialplan dp;
+        ck_assert_int_eq(tsps_dialplan_for_region("", &dp), TSPS_EREGION);
+    }
+}
+END_TEST
+
 START_TEST(test_normalize_cleared_on_error)
 {
     tsps_dialplan dp = plan_of("DE");
@@ -390,7 +510,7 @@ START_TEST(test_normalize_cleared_on_error)
 
     memset(&zero, 0, sizeof(zero));
     memset(&n, 'x', sizeof(n));
-    ck_assert_int_eq(tsps_normalize("030 CALL ME", &dp, &n), TSPS_ENUMBER);
+    ck_assert_int_eq(tsps_normalize("030 1234567 ab", &dp, &n), TSPS_ENUMBER);
     ck_assert(memcmp(&n, &zero, sizeof(n)) == 0);
     /* a failure after a partial result (extension parsed) */
     memset(&n, 'x', sizeof(n));
@@ -599,6 +719,7 @@ static Suite *normalize_suite(void)
     tc = tcase_create("bad_input");
     tcase_add_test(tc, test_normalize_null_args);
     tcase_add_test(tc, test_normalize_cleared_on_error);
+    tcase_add_test(tc, test_normalize_no_dial_plan);
     tcase_add_test(tc, test_normalize_overlong);
     tcase_add_test(tc, test_normalize_bad_utf8);
     tcase_add_test(tc, test_normalize_garbage);

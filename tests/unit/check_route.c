@@ -118,19 +118,66 @@ START_TEST(test_route_known_contact_without_code_uses_wildcard)
 }
 END_TEST
 
+START_TEST(test_route_sequential_devices_ring_in_written_order)
+{
+    tsps_decision d;
+    /* setup: desk q=.5, mobile q=.9; a laptop with the lowest q and a
+     * second desk binding */
+    fx_register("alice", "sip:alice@10.0.0.7:5060", "laptop", 100,
+                T_WORK + 3600);
+    fx_register("alice", "sip:alice@10.0.0.6:5060", "desk", 700, T_WORK + 3600);
+    fx_rule("alice", "VIP", TSPS_STATUS_ANY,
+            "ring sequential timeout=12 devices=laptop,desk then voicemail");
+    d = fx_route("+4989111111", "+49301234567", T_WORK);
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_RING);
+    /* the order written (laptop, then the desks by q), mobile left out,
+     * then the fallback */
+    ck_assert_int_eq(d.ntargets, 4);
+    ck_assert_str_eq(d.targets[0].label, "laptop");
+    ck_assert_int_eq(d.targets[0].order, 1);
+    ck_assert_int_eq(d.targets[0].timeout_s, 12);
+    ck_assert_str_eq(d.targets[1].uri, "sip:alice@10.0.0.6:5060");
+    ck_assert_int_eq(d.targets[1].order, 2);
+    ck_assert_str_eq(d.targets[2].uri, "sip:alice@10.0.0.5:5060");
+    ck_assert_int_eq(d.targets[2].order, 3);
+    ck_assert_int_eq(d.targets[2].timeout_s, 12);
+    ck_assert_int_eq(d.targets[3].fallback, 1);
+    ck_assert_int_eq(d.targets[3].order, 4);
+    /* the other way round */
+    fx_rule("alice", "VIP", TSPS_STATUS_ANY,
+            "ring sequential devices=mobile,laptop");
+    d = fx_route("+4989111111", "+49301234567", T_WORK);
+    ck_assert_int_eq(d.ntargets, 2);
+    ck_assert_str_eq(d.targets[0].label, "mobile");
+    ck_assert_str_eq(d.targets[1].label, "laptop");
+    ck_assert_int_eq(d.targets[1].order, 2);
+    ck_assert_int_eq(d.targets[1].timeout_s, 20); /* documented default */
+    fx_rule("alice", "VIP", TSPS_STATUS_ANY,
+            "ring sequential devices=laptop,mobile");
+    d = fx_route("+4989111111", "+49301234567", T_WORK);
+    ck_assert_str_eq(d.targets[0].label, "laptop");
+    ck_assert_str_eq(d.targets[1].label, "mobile");
+}
+END_TEST
+
 START_TEST(test_route_rule_precedence_per_status)
 {
     tsps_decision d;
     ck_assert_int_eq(
         tsps_status_set(fx_eng, "alice", TSPS_STATUS_DND, 0, "focus"), TSPS_OK);
     fx_rule("alice", "*", TSPS_STATUS_DND, "voicemail");
-    /* (*, dnd) beats (FAMILY, any) */
-    d = fx_route("+49302222222", "+49301234567", T_WORK);
+    /* (*, dnd) applies to a contact without a rule of its own ... */
+    d = fx_route("+4940333333", "+49301234567", T_WORK);
     ck_assert_int_eq(d.status, TSPS_STATUS_DND);
     ck_assert_int_eq(d.status_source, TSPS_STATUS_SRC_MANUAL);
     ck_assert_int_eq(d.method.kind, TSPS_METHOD_VOICEMAIL);
     ck_assert_str_eq(d.rule_code, "*");
     ck_assert_int_eq(d.rule_status, TSPS_STATUS_DND);
+    /* ... but (FAMILY, any) names the caller's code and beats it */
+    d = fx_route("+49302222222", "+49301234567", T_WORK);
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_RING);
+    ck_assert_str_eq(d.rule_code, "FAMILY");
+    ck_assert_int_eq(d.rule_status, TSPS_STATUS_ANY);
     /* (VIP, dnd) beats (*, dnd) */
     fx_rule("alice", "VIP", TSPS_STATUS_DND, "ring devices=mobile");
     d = fx_route("+4989111111", "+49301234567", T_WORK);
@@ -181,6 +228,35 @@ START_TEST(test_route_working_hours_in_user_zone)
 }
 END_TEST
 
+START_TEST(test_route_no_hours_then_hours_saved_take_effect)
+{
+    tsps_user u;
+    tsps_status_info si;
+    char text[128];
+    /* "no working hours" (the demo user is made so) */
+    ck_assert_int_eq(tsps_user_get(fx_eng, "alice", &u), TSPS_OK);
+    u.flags |= TSPS_USER_NO_HOURS;
+    ck_assert_int_eq(tsps_user_put(fx_eng, &u), TSPS_OK);
+    tsps_status_get(fx_eng, "alice", T_AT(5, 11, 0), &si);
+    ck_assert_int_eq(si.status, TSPS_STATUS_AVAILABLE);
+    /* the hours shown are the hours that apply */
+    ck_assert_int_eq(tsps_user_get(fx_eng, "alice", &u), TSPS_OK);
+    ck_assert_int_eq(tsps_hours_format(&u.hours, text, sizeof(text), NULL),
+                     TSPS_OK);
+    ck_assert_str_eq(text, "mon-sun 00:00-24:00");
+    /* hours saved the way the settings page saves them (get, change the
+     * hours, put) take effect */
+    ck_assert_int_eq(tsps_hours_parse("mon-fri 09:00-17:00", &u.hours),
+                     TSPS_OK);
+    ck_assert_int_eq(tsps_user_put(fx_eng, &u), TSPS_OK);
+    tsps_status_get(fx_eng, "alice", T_AT(5, 11, 0), &si);
+    ck_assert_int_eq(si.status, TSPS_STATUS_OFF_HOURS);
+    ck_assert_int_eq(si.source, TSPS_STATUS_SRC_HOURS);
+    tsps_status_get(fx_eng, "alice", T_AT(0, 9, 0), &si);
+    ck_assert_int_eq(si.status, TSPS_STATUS_AVAILABLE);
+}
+END_TEST
+
 START_TEST(test_route_working_hours_across_dst)
 {
     tsps_status_info si;
@@ -221,8 +297,8 @@ START_TEST(test_route_calendar_meeting_and_expected_caller)
     fx_rule("alice", "*", TSPS_STATUS_IN_MEETING, "voicemail");
     add_event("ev1", T_WORK - 1800, T_WORK + 1800, TSPS_BUSY_BUSY, 0,
               "mailto:Victor@Example.org");
-    /* Mum is not in the meeting: voicemail */
-    d = fx_route("+49302222222", "+49301234567", T_WORK);
+    /* Paul (no code of his own) is not in the meeting: voicemail */
+    d = fx_route("+4940333333", "+49301234567", T_WORK);
     ck_assert_int_eq(d.status, TSPS_STATUS_IN_MEETING);
     ck_assert_int_eq(d.status_source, TSPS_STATUS_SRC_CALENDAR);
     ck_assert_int_eq(d.method.kind, TSPS_METHOD_VOICEMAIL);
@@ -286,11 +362,83 @@ START_TEST(test_route_ambiguous_number_is_not_guessed)
     ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->outcome,
                      TSPS_TR_AMBIGUOUS);
     ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->n, 2);
-    /* when they agree, the caller is known */
-    fx_contact("alice", "c-o2", "Office B", "SALES", "+49 69 777777", NULL);
+    ck_assert_str_eq(d.caller_name, "one of 2 contacts: Office A, Office B");
+}
+END_TEST
+
+START_TEST(test_route_shared_number_agreeing_codes_is_ambiguous)
+{
+    tsps_decision d;
+    tsps_call_record rec;
+    uint64_t id;
+    char *text = malloc(16384);
+    const char *name =
+        "Acme Ltd \xe2\x80\x94 one of 3 contacts: Acme Ltd, Ann Lee, Bob Roe";
+    /* a switchboard number on three cards that agree on the code */
+    fx_rule("alice", "SALES", TSPS_STATUS_ANY, "forward +49 171 5555555");
+    fx_contact("alice", "c-s2", "Bob Roe", "SALES", "+49 69 777777", NULL);
+    fx_contact("alice", "c-s1", "Ann Lee", "SALES", "+49 69 777777", NULL);
+    fx_contact("alice", "c-s0", "Acme Ltd", "SALES", "+49 69 777777", NULL);
+    d = fx_route("+4969777777", "+49301234567", T_WORK);
+    /* routed by the agreed code ... */
+    ck_assert_str_eq(d.code, "SALES");
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_FORWARD);
+    /* ... but reported as ambiguous: decision, trace, text, JSON */
+    ck_assert_int_eq(d.caller_kind, TSPS_CALLER_AMBIGUOUS);
+    ck_assert(d.flags & TSPS_DEC_SHARED_NUMBER);
+    ck_assert_str_eq(d.caller_name, name);
+    ck_assert_str_eq(d.contact_uid, "c-s0"); /* the contact named first */
+    ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->outcome, TSPS_TR_OK);
+    ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->n, 3);
+    ck_assert_str_eq(fx_step(&d, TSPS_STEP_CONTACT)->found,
+                     "Acme Ltd, Ann Lee, Bob Roe");
+    ck_assert_int_eq(tsps_decision_explain(&d, text, 16384, NULL), TSPS_OK);
+    ck_assert_msg(strstr(text, "+4969777777 is one of 3 contacts (Acme Ltd, "
+                               "Ann Lee, Bob Roe): the caller is ambiguous; "
+                               "they agree on code SALES") != NULL,
+                  "%s", text);
+    ck_assert_int_eq(tsps_decision_json(&d, text, 16384, NULL), TSPS_OK);
+    ck_assert_msg(strstr(text, "\"caller_kind\":\"ambiguous\"") != NULL &&
+                      strstr(text, "\"shared_number\":true") != NULL &&
+                      strstr(text, name) != NULL,
+                  "%s", text);
+    /* history keeps it as routed */
+    ck_assert_int_eq(tsps_history_append(fx_eng, &d, TSPS_OUTCOME_ROUTED, &id),
+                     TSPS_OK);
+    ck_assert_int_eq(tsps_history_get(fx_eng, id, &rec), TSPS_OK);
+    ck_assert_str_eq(rec.decision.caller_name, name);
+    ck_assert_int_eq(rec.decision.caller_kind, TSPS_CALLER_AMBIGUOUS);
+    /* one card left: known again */
+    ck_assert_int_eq(tsps_contact_delete(fx_eng, "alice", "c-s0"), TSPS_OK);
+    ck_assert_int_eq(tsps_contact_delete(fx_eng, "alice", "c-s1"), TSPS_OK);
     d = fx_route("+4969777777", "+49301234567", T_WORK);
     ck_assert_int_eq(d.caller_kind, TSPS_CALLER_KNOWN);
+    ck_assert(!(d.flags & TSPS_DEC_SHARED_NUMBER));
+    ck_assert_str_eq(d.caller_name, "Bob Roe");
+    free(text);
+}
+END_TEST
+
+START_TEST(test_route_shared_number_many_names_cut_short)
+{
+    tsps_decision d;
+    char uid[32], nm[64];
+    for (int i = 0; i < 12; i++) {
+        snprintf(uid, sizeof(uid), "c-many-%02d", i);
+        snprintf(nm, sizeof(nm), "Colleague number %02d \xc3\xa9", i);
+        fx_contact("alice", uid, nm, "SALES", "+49 69 888888", NULL);
+    }
+    d = fx_route("+4969888888", "+49301234567", T_WORK);
+    ck_assert_int_eq(d.caller_kind, TSPS_CALLER_AMBIGUOUS);
     ck_assert_str_eq(d.code, "SALES");
+    ck_assert_int_eq(fx_step(&d, TSPS_STEP_CONTACT)->n, 12);
+    ck_assert(strstr(fx_step(&d, TSPS_STEP_CONTACT)->found, "...") != NULL);
+    ck_assert(
+        strncmp(
+            d.caller_name,
+            "Colleague number 00 \xc3\xa9 \xe2\x80\x94 one of 12 contacts: ",
+            47) == 0);
+    ck_assert(strlen(d.caller_name) < TSPS_NAME_MAX);
 }
 END_TEST
 
@@ -464,14 +612,18 @@ static Suite *route_suite(void)
     tcase_add_test(tc, test_route_unknown_and_withheld_callers);
     tcase_add_test(tc, test_route_blocked_caller_rejected);
     tcase_add_test(tc, test_route_known_contact_without_code_uses_wildcard);
+    tcase_add_test(tc, test_route_sequential_devices_ring_in_written_order);
     tcase_add_test(tc, test_route_rule_precedence_per_status);
     tcase_add_test(tc, test_route_manual_status_expires);
     tcase_add_test(tc, test_route_working_hours_in_user_zone);
     tcase_add_test(tc, test_route_working_hours_across_dst);
+    tcase_add_test(tc, test_route_no_hours_then_hours_saved_take_effect);
     tcase_add_test(tc, test_route_calendar_meeting_and_expected_caller);
     tcase_add_test(tc, test_route_calendar_free_cancelled_oof);
     tcase_add_test(tc, test_route_expected_caller_before_meeting_starts);
     tcase_add_test(tc, test_route_ambiguous_number_is_not_guessed);
+    tcase_add_test(tc, test_route_shared_number_agreeing_codes_is_ambiguous);
+    tcase_add_test(tc, test_route_shared_number_many_names_cut_short);
     tcase_add_test(tc, test_route_local_number_is_ambiguous);
     tcase_add_test(tc, test_route_ring_without_devices_falls_back);
     tcase_add_test(tc, test_route_each_method_gives_its_targets);

@@ -202,6 +202,9 @@ export async function provision(d, dir, opts = {}) {
   fs.mkdirSync(book, { recursive: true });
   const card = (uid, fn, org, tel, email, code) => `BEGIN:VCARD\r\nVERSION:3.0\r\nFN:${fn}\r\nORG:${org}\r\nTEL;TYPE=WORK:${tel}\r\n${email ? `EMAIL:${email}\r\n` : ''}X-TSPS-CODE:${code}\r\nUID:${uid}\r\nEND:VCARD\r\n`;
   fs.writeFileSync(path.join(book, 'anna.vcf'), card('anna-1', 'Anna Example', 'Example & Co', '+49 30 222222', 'anna@example.org', 'VIP'));
+  // a switchboard number on two cards that agree on the code
+  fs.writeFileSync(path.join(book, 'acme.vcf'), card('acme-1', 'Acme Ltd', 'Acme Ltd', '+49 30 444444', '', 'VIP'));
+  fs.writeFileSync(path.join(book, 'acme-ann.vcf'), card('acme-2', 'Ann Lee', 'Acme Ltd', '+49 30 444444', '', 'VIP'));
   fs.writeFileSync(path.join(book, 'evil.vcf'), card('evil-1', '<script>window.__xss=1</script><img src=x onerror=alert(1)>', '<b>Org</b>', '+49 30 333333', '', 'VIP'));
   const day = (off) => { const t = new Date(Date.now() + off * 86400000); return t.toISOString().replace(/[-:]/g, '').slice(0, 15) + 'Z'; };
   fs.writeFileSync(path.join(book, 'cal.ics'), `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tsps//test//EN\r\nBEGIN:VEVENT\r\nUID:ev-next@test\r\nDTSTART:${day(2)}\r\nDTEND:${day(2.05)}\r\nSUMMARY:Contract review with Anna\r\nORGANIZER:mailto:alice@example.org\r\nATTENDEE:mailto:anna@example.org\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:ev-past@test\r\nDTSTART:${day(-3)}\r\nDTEND:${day(-2.95)}\r\nSUMMARY:Kick-off with Anna\r\nATTENDEE:mailto:anna@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`);

@@ -149,6 +149,19 @@ try {
     assert(rc === 0 && f && f.status >= 400, 'reject: ' + JSON.stringify(f));
   });
 
+  await check('a number shared by two contacts pops up as ambiguous, routed by their code', async () => {
+    const c = await call('+4930444444', '+4930111111', 'x');
+    await pa.waitForFunction(() => (document.getElementById('pp-name') || {}).textContent?.includes('one of 2 contacts'),
+      null, { timeout: 5000 });
+    const name = await pa.textContent('#pp-name');
+    assert(name.endsWith('one of 2 contacts: Acme Ltd, Ann Lee'), 'name: ' + name);
+    const ct = await pa.textContent('#pp-contact');
+    assert(ct.startsWith('Ambiguous caller') && ct.includes('VIP'), 'contact line: ' + ct);
+    await pa.click('#btn-reject');
+    const rc = await c.wait();
+    assert(rc === 0, 'reject: ' + rc);
+  });
+
   await check('events: a reconnect with Last-Event-ID replays what was missed', async () => {
     const got = await pa.evaluate(async () => {
       const ctl = new AbortController();
@@ -219,10 +232,15 @@ try {
     await pc.click('#btn-voicemail');
     const ra = await ca.wait();
     assert(ra === 0 && ca.final().status === 302, 'voicemail by attendant: ' + JSON.stringify(ca.final()));
-    /* alice passes a call to her attendant: it pops up on carol's console. */
+    /* alice passes a call to her attendant: it pops up on carol's console.
+     * (Wait for the new call's pop-up, not the one alice still shows.) */
+    const shown = await pa.evaluate(() => document.getElementById('popup').dataset.call);
     const cc = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
-    await pa.waitForFunction(() => document.getElementById('popup').dataset.held === '1', null, { timeout: 5000 });
+    await pa.waitForFunction((old) => {
+      const p = document.getElementById('popup');
+      return p.dataset.held === '1' && p.dataset.call !== old;
+    }, shown, { timeout: 5000 });
     const passed = await pa.evaluate(() => Number(document.getElementById('popup').dataset.call));
     await pa.click('#btn-attendant');
     const rcc = await cc.wait();

@@ -85,8 +85,9 @@ static const char *diversion_reason(const tsps_decision *d, int timeout)
 
 typedef struct contact {
     char uri[TSPS_URI_MAX + 128];
-    int q;        /* 0..1000 */
-    long expires; /* seconds, -1 = not given */
+    int q;         /* 0..1000 */
+    long expires;  /* seconds, -1 = not given */
+    int timeout_s; /* sequential step: ring time, 0 = not given */
 } contact;
 
 static int cmp_target(const void *a, const void *b)
@@ -140,6 +141,7 @@ static int contacts_of(const tspsd_sip *s, const tsps_decision *d,
         if (c->q < lowest)
             lowest = c->q;
         c->expires = t[i]->expires > now ? (long)(t[i]->expires - now) : -1;
+        c->timeout_s = t[i]->order > 0 && !t[i]->fallback ? t[i]->timeout_s : 0;
         n++;
     }
     return n;
@@ -208,6 +210,8 @@ static void render(const tspsd_sip *s, sip_buf *b, const sip_raw *r,
                   c->q % 1000);
         if (c->expires >= 0)
             sb_printf(b, ";expires=%ld", c->expires);
+        if (c->timeout_s > 0) /* docs/sip.md, "Ranking (q)" */
+            sb_printf(b, ";tsps-timeout=%d", c->timeout_s);
         sb_puts(b, "\r\n");
     }
     if (p->n > 0 && k != TSPS_METHOD_RING) {

@@ -137,6 +137,14 @@ void vc_resolve_code(const vc_conf *conf, vc_card *card,
  * ("VIP", not "myContacts"). */
 int vc_code_known(const vc_conf *conf, const char *raw, size_t len);
 
+/* The code a label gives — a category of a card or the name of a group
+ * card; one rule for both (docs/adapters.md): with a category prefix
+ * configured ("tsps:"), a label that starts with it (any case) and a valid
+ * code after it ("tsps:FAMILY", "TSPS:vip"); without one, a valid code
+ * that vc_code_known() accepts ("FAMILY"). 1 and out set, or 0. */
+int vc_label_code(const vc_conf *conf, const char *label, size_t len,
+                  char out[TSPS_CODE_MAX]);
+
 /* ---- iCalendar (vcard_ical.c) ---- */
 
 /* organizer: the ORGANIZER e-mail (lower case) or "" */

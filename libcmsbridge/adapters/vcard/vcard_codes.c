@@ -35,6 +35,22 @@ int vc_code_known(const vc_conf *conf, const char *raw, size_t len)
     return 0;
 }
 
+int vc_label_code(const vc_conf *conf, const char *label, size_t len,
+                  char out[TSPS_CODE_MAX])
+{
+    size_t pl = strlen(conf->cat_prefix);
+
+    out[0] = '\0';
+    if (len <= pl || (pl > 0 && strncasecmp(label, conf->cat_prefix, pl) != 0))
+        return 0;
+    if (!cmsb_code_normalize(label + pl, len - pl, out) ||
+        (pl == 0 && !vc_code_known(conf, label, len))) {
+        out[0] = '\0';
+        return 0;
+    }
+    return 1;
+}
+
 typedef struct form {
     tsps_code_source src;
     const char *code;

@@ -456,7 +456,6 @@ static void on_email(pctx *x, vc_card *k, const prop *p, const params *pa)
 static void on_categories(pctx *x, vc_card *k, const prop *p, const params *pa)
 {
     const vc_conf *cf = x->conf;
-    size_t pl = strlen(cf->cat_prefix);
     char *s, *e;
 
     if (k->cat_code[0] != '\0' || decode(x, p, pa, ',') != CMSB_OK)
@@ -467,11 +466,7 @@ static void on_categories(pctx *x, vc_card *k, const prop *p, const params *pa)
         char code[TSPS_CODE_MAX];
         e = strchr(s, '\x1f');
         n = trim(&t, e != NULL ? (size_t)(e - s) : strlen(s));
-        if (n <= pl || (pl > 0 && strncasecmp(t, cf->cat_prefix, pl) != 0))
-            continue;
-        if (!cmsb_code_normalize(t + pl, n - pl, code))
-            continue;
-        if (pl == 0 && !vc_code_known(cf, t, n))
+        if (!vc_label_code(cf, t, n, code))
             continue;
         memcpy(k->cat_code, code, sizeof(code));
         vc_copy(k->cat_token, sizeof(k->cat_token), t, n);
@@ -659,10 +654,8 @@ static void card_finish(vc_card *k, const vc_conf *cf, const char *uid_base,
     }
     if (k->is_group) {
         snprintf(k->group_name, sizeof(k->group_name), "%s", k->c.name);
-        if (!cmsb_code_normalize(k->group_name, strlen(k->group_name),
-                                 k->group_code) ||
-            !vc_code_known(cf, k->group_name, strlen(k->group_name)))
-            k->group_code[0] = '\0';
+        /* the rule of categories: "tsps:FAMILY" with that prefix set */
+        vc_label_code(cf, k->group_name, strlen(k->group_name), k->group_code);
     } else {
         k->group_name[0] = '\0';
     }

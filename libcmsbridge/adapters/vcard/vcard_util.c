@@ -210,6 +210,10 @@ void vc_make_uid(char *dst, size_t cap, const char *src, size_t n)
     size_t max = cap > 24 ? cap - 24 : 1;
     size_t i, o = 0;
 
+    /* Too long for the field: the engine's key for it, so that lookups by
+     * the whole uid find the contact (tsps_uid_key()). */
+    if (n >= max && cap == TSPS_UID_MAX && tsps_uid_key(src, n, dst) == TSPS_OK)
+        return;
     if (n >= max) {
         char tail[20];
         snprintf(tail, sizeof(tail), "~%016llx",

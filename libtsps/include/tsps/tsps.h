@@ -283,6 +283,23 @@ typedef struct tsps_number {
 TSPS_API int tsps_normalize(const char *input, const tsps_dialplan *dp,
                             tsps_number *out);
 
+/**
+ * Normalise a number with no dial plan ("no region"): only international
+ * forms succeed — "+49 30 1234567", "++49...", "tel:+49-30-1234567",
+ * "tel:1234567;phone-context=+49-30", "sip:+4930...@host" — and withheld
+ * forms give TSPS_NUM_WITHHELD. National numbers, IDD prefixes ("0049...")
+ * and local numbers are TSPS_ENUMBER: without a plan they mean nothing.
+ * For callers that know no region, instead of tsps_dialplan_for_region()'s
+ * TSPS_EREGION. Same rules, no allocation.
+ *
+ * @param input  the number; NULL is treated as withheld
+ * @param[out] out  the result; cleared on error
+ * @return TSPS_OK, TSPS_ENUMBER, TSPS_EINVAL (out NULL)
+ * Thread-safety: safe.
+ * Since: 0.2
+ */
+TSPS_API int tsps_normalize_intl(const char *input, tsps_number *out);
+
 /* ------------------------------------------------------------------------ */
 /* Statuses and handling methods                                            */
 /* ------------------------------------------------------------------------ */
@@ -337,7 +354,8 @@ typedef struct tsps_action {
     tsps_ring_mode ring_mode; /* RING */
     uint16_t step_timeout_s;  /* RING sequential: seconds per device */
     uint8_t ndevices;         /* RING: 0 = every registered device */
-    char devices[TSPS_MAX_DEVICES][TSPS_LABEL_MAX]; /* RING: device labels */
+    char devices[TSPS_MAX_DEVICES][TSPS_LABEL_MAX]; /* RING: device labels,
+                                                       rung in this order */
     tsps_reject_reason reject;                      /* REJECT */
     char target[TSPS_URI_MAX]; /* FORWARD number/URI; VOICEMAIL, IVR,
                                   ATTENDANT: optional override of the
@@ -404,10 +422,14 @@ typedef struct tsps_hours {
 
 /** User flags. */
 #define TSPS_USER_EXPECTED_RINGS_THROUGH                                       \
-    0x1u                        /* attendees of the current                    \
-                                    meeting are treated as if                  \
-                                    the user were available */
-#define TSPS_USER_NO_HOURS 0x2u /* no working hours: never off-hours */
+    0x1u /* attendees of the current                                           \
+             meeting are treated as if                                         \
+             the user were available */
+/* No working hours: never off-hours. Since 0.2 an input only:
+ * tsps_user_put() stores it as hours "mon-sun 00:00-24:00" and clears it,
+ * so the hours read back are the hours that apply and new hours saved over
+ * them take effect (records stored with the flag read back the same way). */
+#define TSPS_USER_NO_HOURS 0x2u
 
 /** A user (a person whose calls are routed). */
 typedef struct tsps_user {
@@ -574,6 +596,23 @@ typedef struct tsps_contact {
 TSPS_API void tsps_contact_init(tsps_contact *c);
 
 /**
+ * The key under which a contact with a uid of any length is stored. A uid
+ * shorter than TSPS_UID_MAX - 24 bytes is its own key; a longer one (some
+ * contact managers write uids of hundreds of bytes) is keyed by its first
+ * 86 bytes, "~" and 16 hex digits of a hash of the whole uid. Adapters
+ * store contacts under this key; tsps_contact_get(), tsps_contact_delete()
+ * and tsps_contact_set_code() take either the key or the whole uid. The
+ * whole uid stays in the source (the card's UID).
+ *
+ * @param uid  `len` bytes, no NUL among them
+ * @param[out] out  the key, NUL-terminated
+ * @return TSPS_OK, TSPS_EINVAL
+ * Thread-safety: safe.
+ * Since: 0.2
+ */
+TSPS_API int tsps_uid_key(const char *uid, size_t len, char out[TSPS_UID_MAX]);
+
+/**
  * Create or replace a contact (by uid). Numbers that cannot be normalised
  * are dropped and logged; a contact left without numbers is still stored
  * (for e-mail matching).
@@ -719,7 +758,11 @@ TSPS_API int tsps_status_get(tsps_engine *eng, const char *user_id, int64_t now,
 /**
  * Map a code to a method, for one status or for TSPS_STATUS_ANY. When a call
  * is routed, the first rule found wins, in this order:
- *   (code, status), ("*", status), (code, any), ("*", any).
+ *   (code, status), (code, any), ("*", status), ("*", any).
+ * A rule naming the caller's code beats a wildcard code; the status decides
+ * between rules of the same code (so BLOCK/any is only ever changed by a
+ * BLOCK/<status> rule). Since 0.2 (rule order 2; before, ("*", status) came
+ * before (code, any)): stores are migrated at open, see docs/engine.md.
  *
  * @param code  [A-Z0-9_-]{1,31} (lower case is upper-cased) or "*"
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL, TSPS_ESTORE
@@ -816,10 +859,13 @@ typedef struct tsps_call {
 
 /** Who the caller is, to this user. */
 typedef enum {
-    TSPS_CALLER_KNOWN = 0, /* one contact (or several agreeing) */
+    TSPS_CALLER_KNOWN = 0, /* one contact has the number */
     TSPS_CALLER_UNKNOWN,   /* no contact has the number */
     TSPS_CALLER_WITHHELD,  /* no CLI */
-    TSPS_CALLER_AMBIGUOUS  /* contacts disagree, or a local number */
+    TSPS_CALLER_AMBIGUOUS  /* several contacts have the number (since 0.2
+                              also when their codes agree: then that code
+                              applies, flag TSPS_DEC_SHARED_NUMBER), or a
+                              local number that cannot be placed */
 } tsps_caller_kind;
 
 /** "known", "unknown", "withheld", "ambiguous"; "invalid" otherwise. */
@@ -880,6 +926,10 @@ typedef struct tsps_target {
 #define TSPS_DEC_EXPECTED       0x2u /* caller attends the meeting now */
 #define TSPS_DEC_OVERRIDDEN     0x4u /* a live action decided */
 #define TSPS_DEC_FALLBACK       0x8u /* the method's fallback applies */
+/* Several contacts share the caller's number and agree on the code: the
+ * code applies, caller_kind is TSPS_CALLER_AMBIGUOUS and caller_name reads
+ * "Acme Ltd — one of 3 contacts: Acme Ltd, Ann Lee, Bob Roe". Since: 0.2 */
+#define TSPS_DEC_SHARED_NUMBER 0x10u
 
 #define TSPS_DECISION_VERSION 1
 

@@ -107,8 +107,11 @@ export class Popup {
           onclick: () => this.close() }, '×')),
     );
     const code = c.code || '(none)';
+    // several contacts share the number: say so rather than show one of them
+    const ambiguous = c.caller_kind === 'ambiguous';
     root.append(h('p', { id: 'pp-contact', class: 'contact' },
-      ct ? [h('strong', {}, ct.name), ct.org ? ` (${ct.org})` : '', ' — '] : 'Not in your contacts — ',
+      ambiguous ? 'Ambiguous caller: several contacts have this number — '
+        : ct ? [h('strong', {}, ct.name), ct.org ? ` (${ct.org})` : '', ' — '] : 'Not in your contacts — ',
       'code ', h('span', { id: 'pp-code', class: 'code' }, code),
       h('span', { id: 'pp-code-source', class: 'src' },
         ` from ${SRC_WORDS[c.code_source] || c.code_source}${ct && ct.source ? ' in ' + ct.source : ''}`)));
