@@ -101,6 +101,47 @@ struct append_arg {
     uint64_t id;
 };
 
+/* Call ids come from a sequence that is never handed out twice, even when
+ * the write that took an id is lost (aborted batch, full disk, kill -9):
+ * - in this process, eng->call_next only grows, whatever is committed;
+ * - across restarts, "callresv" in the store says up to where ids may have
+ *   been handed out: it is raised by CALL_RESERVE whenever an id reaches
+ *   it, in the same transaction, and a fresh process starts above it.
+ * A restart therefore skips the rest of the reserved block (gaps are
+ * harmless); ids go past the durable reservation only if raising it failed
+ * too (a store that accepts no write at all), which the caller sees as a
+ * failed write. Caller holds the write lock (or is the batch's thread). */
+#define CALL_RESERVE 1024
+
+static uint64_t meta_u64(MDB_txn *txn, MDB_dbi dbi, const char *key)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    if (mdb_get(txn, dbi, &k, &v) == MDB_SUCCESS && v.mv_size == 8)
+        return tsps__rd64(v.mv_data);
+    return 0;
+}
+
+static int next_call_id(tsps_engine *eng, MDB_txn *txn, uint64_t *id)
+{
+    uint64_t next = meta_u64(txn, eng->dbi[DB_META], "nextcall");
+    uint64_t resv = meta_u64(txn, eng->dbi[DB_META], "callresv");
+    uint8_t nb[8];
+    MDB_val k = {8, "callresv"}, v = {8, nb};
+
+    if (eng->call_next == 0) /* first call id of this process */
+        eng->call_next = resv > next ? resv : next;
+    if (next < eng->call_next)
+        next = eng->call_next;
+    if (next == 0)
+        next = 1;
+    *id = next;
+    eng->call_next = next + 1;
+    if (next + 1 < resv)
+        return TSPS_OK;
+    tsps__be64(nb, next + CALL_RESERVE);
+    return tsps__mdb_err(mdb_put(txn, eng->dbi[DB_META], &k, &v, 0));
+}
+
 static int append_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
 {
     struct append_arg *a = arg;
@@ -110,10 +151,9 @@ static int append_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     uint64_t caller = tsps__e164_key(d->caller);
     int rc;
 
-    a->id = 1;
-    if (mdb_get(txn, eng->dbi[DB_META], &mk, &mv) == MDB_SUCCESS &&
-        mv.mv_size == 8)
-        a->id = tsps__rd64(mv.mv_data);
+    rc = next_call_id(eng, txn, &a->id);
+    if (rc != TSPS_OK)
+        return rc;
     tsps__be64(nb, a->id + 1);
     mv.mv_size = 8;
     mv.mv_data = nb;

@@ -1098,8 +1098,10 @@ TSPS_API int tsps_batch_cursor_set(tsps_batch *b, const char *key,
 /**
  * Append a call to history inside a batch (group commit, e.g. every call
  * of one receive burst): the id is assigned now, the record is durable
- * when the batch commits and gone if it is aborted (its id may then be
- * given again). Answer the calls only after tsps_batch_commit().
+ * when the batch commits and gone if it is aborted. Call ids are never
+ * given twice, also not after an aborted batch, a failed commit or a
+ * crash (a restart skips at most 1024 ids). Answer the calls only after
+ * tsps_batch_commit().
  *
  * @param[out] id  the call id (never 0)
  * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
