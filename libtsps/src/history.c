@@ -110,7 +110,7 @@ struct append_arg {
  * A restart therefore skips the rest of the reserved block (gaps are
  * harmless); ids go past the durable reservation only if raising it failed
  * too (a store that accepts no write at all), which the caller sees as a
- * failed write. Caller holds the write lock (or is the batch's thread). */
+ * failed write. */
 #define CALL_RESERVE 1024
 
 static uint64_t meta_u64(MDB_txn *txn, MDB_dbi dbi, const char *key)
@@ -121,6 +121,22 @@ static uint64_t meta_u64(MDB_txn *txn, MDB_dbi dbi, const char *key)
     return 0;
 }
 
+/* The next id of the sequence, given what the store says. */
+static uint64_t seq_take(tsps_engine *eng, uint64_t next, uint64_t resv)
+{
+    uint_fast64_t cur = atomic_load(&eng->call_next);
+    for (;;) {
+        /* first call id of this process: above the stored reservation */
+        uint64_t id = cur != 0 ? cur : (resv > next ? resv : next);
+        if (id < next)
+            id = next;
+        if (id == 0)
+            id = 1;
+        if (atomic_compare_exchange_weak(&eng->call_next, &cur, id + 1))
+            return id;
+    }
+}
+
 static int next_call_id(tsps_engine *eng, MDB_txn *txn, uint64_t *id)
 {
     uint64_t next = meta_u64(txn, eng->dbi[DB_META], "nextcall");
@@ -128,18 +144,27 @@ static int next_call_id(tsps_engine *eng, MDB_txn *txn, uint64_t *id)
     uint8_t nb[8];
     MDB_val k = {8, "callresv"}, v = {8, nb};
 
-    if (eng->call_next == 0) /* first call id of this process */
-        eng->call_next = resv > next ? resv : next;
-    if (next < eng->call_next)
-        next = eng->call_next;
-    if (next == 0)
-        next = 1;
-    *id = next;
-    eng->call_next = next + 1;
-    if (next + 1 < resv)
+    *id = seq_take(eng, next, resv);
+    if (*id + 1 < resv)
         return TSPS_OK;
-    tsps__be64(nb, next + CALL_RESERVE);
+    tsps__be64(nb, *id + CALL_RESERVE);
     return tsps__mdb_err(mdb_put(txn, eng->dbi[DB_META], &k, &v, 0));
+}
+
+uint64_t tsps_history_take_id(tsps_engine *eng)
+{
+    uint64_t next = 0, resv = 0;
+    MDB_txn *txn = NULL;
+
+    if (eng == NULL)
+        return 0;
+    if (atomic_load(&eng->call_next) == 0 &&
+        tsps__read_begin(eng, &txn) == TSPS_OK) {
+        next = meta_u64(txn, eng->dbi[DB_META], "nextcall");
+        resv = meta_u64(txn, eng->dbi[DB_META], "callresv");
+        tsps__read_end(eng, txn);
+    }
+    return seq_take(eng, next, resv);
 }
 
 static int append_fn(tsps_engine *eng, MDB_txn *txn, void *arg)

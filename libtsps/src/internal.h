@@ -335,8 +335,8 @@ struct tsps_engine {
     int lockfd;              /* writer lock (flock), -1 if read-only */
     /* Next call id of this process (0 = not read from the store yet); only
      * grows, so an id whose write was lost is not given again (history.c).
-     * Guarded by the write lock. */
-    uint64_t call_next;
+     * Atomic: tsps_history_take_id() takes ids outside the write lock. */
+    atomic_uint_fast64_t call_next;
 };
 
 void *tsps__malloc(tsps_engine *eng, size_t n);

@@ -243,6 +243,14 @@ START_TEST(test_history_ids_never_reused)
         tsps_history_append(fx_eng, &d, TSPS_OUTCOME_REDIRECTED, &next),
         TSPS_OK);
     ck_assert_uint_gt(next, lost[2]);
+    /* an id taken for a call that could not be recorded is not given
+       to a recorded call */
+    prev = tsps_history_take_id(fx_eng);
+    ck_assert_uint_gt(prev, next);
+    ck_assert_int_eq(
+        tsps_history_append(fx_eng, &d, TSPS_OUTCOME_REDIRECTED, &next),
+        TSPS_OK);
+    ck_assert_uint_gt(next, prev);
     /* ids taken by a batch that never committed, then a restart */
     ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
     for (int i = 0; i < 3; i++)

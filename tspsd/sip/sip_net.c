@@ -86,8 +86,16 @@ static void udp_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n)
     if (s->udp_fd < 0)
         return;
     if (s->batching && n <= SIP_MAX_RESP) {
-        if (s->nout == SIP_UDP_BATCH)
+        if (s->nout == SIP_UDP_BATCH) {
+            /* The queue is full mid-burst (a held call answers 100 + 180,
+             * OPTIONS share the burst ...): what it holds may name calls
+             * of this burst, so their history is committed before it
+             * leaves, and the rest of the burst starts a new batch. */
+            sip_burst_end(s);
             sip_net_flush(s);
+            if (tsps_batch_begin(s->eng, &s->burst) != TSPS_OK)
+                s->burst = NULL;
+        }
         memcpy(s->out_buf[s->nout], p, n);
         s->out_len[s->nout] = n;
         s->out_dst[s->nout] = *dst;
