@@ -334,6 +334,50 @@ int tspsd_sip_reconfigure(tspsd_sip *s, const tspsd_sip_config *cfg)
     return TSPS_OK;
 }
 
+void tspsd_sip_stats_get(const tspsd_sip *s, tspsd_sip_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (s == NULL)
+        return;
+    out->rx = s->stat_rx;
+    out->tx = s->stat_tx;
+    out->bad = s->stat_bad;
+    out->history_failed = s->stat_hist_fail;
+    out->auth_failed = s->stat_auth_fail;
+    out->auth_locked = s->stat_auth_locked;
+    out->held = (uint64_t)s->nheld;
+    out->held_refused = s->stat_held_refused;
+}
+
+int tspsd_sip_metrics(const tspsd_sip *s, char *buf, size_t len)
+{
+    tspsd_sip_stats st;
+    tspsd_sip_stats_get(s, &st);
+    int n = snprintf(
+        buf, len,
+        "# TYPE tspsd_sip_messages_received_total counter\n"
+        "tspsd_sip_messages_received_total %llu\n"
+        "# TYPE tspsd_sip_malformed_total counter\n"
+        "tspsd_sip_malformed_total %llu\n"
+        "# HELP tspsd_sip_history_failed_total Calls answered but not "
+        "recorded in history (store full or failing).\n"
+        "# TYPE tspsd_sip_history_failed_total counter\n"
+        "tspsd_sip_history_failed_total %llu\n"
+        "# TYPE tspsd_sip_auth_failed_total counter\n"
+        "tspsd_sip_auth_failed_total %llu\n"
+        "# TYPE tspsd_sip_auth_locked_total counter\n"
+        "tspsd_sip_auth_locked_total %llu\n"
+        "# TYPE tspsd_sip_held_calls gauge\n"
+        "tspsd_sip_held_calls %llu\n"
+        "# TYPE tspsd_sip_held_refused_total counter\n"
+        "tspsd_sip_held_refused_total %llu\n",
+        (unsigned long long)st.rx, (unsigned long long)st.bad,
+        (unsigned long long)st.history_failed,
+        (unsigned long long)st.auth_failed, (unsigned long long)st.auth_locked,
+        (unsigned long long)st.held, (unsigned long long)st.held_refused);
+    return n < 0 ? 0 : (size_t)n >= len ? (int)len - 1 : n;
+}
+
 void tspsd_sip_close(tspsd_sip *s)
 {
     if (s == NULL)

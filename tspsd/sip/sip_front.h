@@ -78,6 +78,22 @@ int tspsd_sip_device_set(tsps_engine *eng, const char *realm,
                          const char *label, const char *password);
 int tspsd_sip_device_remove(tsps_engine *eng, const char *username);
 
+/** Counters of the front (for /metrics). */
+typedef struct tspsd_sip_stats {
+    uint64_t rx, tx, bad;    /* messages received, sent, malformed */
+    uint64_t history_failed; /* calls answered but not recorded (full disk) */
+    uint64_t auth_failed;    /* digest failures (wrong or replayed) */
+    uint64_t auth_locked;    /* requests refused by an auth lockout */
+    uint64_t held;           /* calls held now */
+    uint64_t held_refused;   /* INVITEs refused by the held-call caps */
+} tspsd_sip_stats;
+
+/** Read the counters. Thread-safety: on the loop's thread. */
+void tspsd_sip_stats_get(const tspsd_sip *s, tspsd_sip_stats *out);
+
+/** The counters as Prometheus text (tspsd_sip_*); bytes written. */
+int tspsd_sip_metrics(const tspsd_sip *s, char *buf, size_t len);
+
 /** Close: answers held calls with the fallback, frees everything. */
 void tspsd_sip_close(tspsd_sip *s);
 

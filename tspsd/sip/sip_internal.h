@@ -169,7 +169,8 @@ struct tspsd_sip {
 
     /* UDP responses queued while a batch is processed (sendmmsg). */
     int batching;
-    tsps_batch *burst; /* the UDP burst's group commit, NULL if none */
+    tsps_batch *burst;    /* the UDP burst's group commit, NULL if none */
+    unsigned burst_calls; /* calls recorded in it so far */
     int nout;
     sip_src out_dst[SIP_UDP_BATCH];
     size_t out_len[SIP_UDP_BATCH];
@@ -183,6 +184,8 @@ struct tspsd_sip {
     unsigned char secret[32]; /* nonce signing key, random per open */
 
     uint64_t stat_rx, stat_tx, stat_bad;
+    uint64_t stat_hist_fail; /* calls answered but not in history */
+    uint64_t stat_auth_fail, stat_auth_locked, stat_held_refused;
 };
 
 /* Process one message (the pure path used by sockets and the fuzzer). */

@@ -115,9 +115,16 @@ void sip_burst_end(tspsd_sip *s)
         return;
     rc = tsps_batch_commit(s->burst);
     s->burst = NULL;
-    if (rc != TSPS_OK)
-        sip_log(s, TSPS_LOG_ERROR, "msg=\"sip burst commit failed\" err=%s",
-                tsps_errname(rc));
+    if (rc != TSPS_OK) {
+        /* the calls are answered all the same: their ids are never given
+           again (tsps_history_take_id), but they are not in history */
+        s->stat_hist_fail += s->burst_calls;
+        sip_log(s, TSPS_LOG_ERROR,
+                "msg=\"sip burst commit failed, calls answered unrecorded\" "
+                "calls=%u err=%s",
+                s->burst_calls, tsps_errname(rc));
+    }
+    s->burst_calls = 0;
 }
 
 static void udp_read(evutil_socket_t fd, short what, void *arg)

@@ -330,6 +330,8 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     if (d.method.kind == TSPS_METHOD_ASK &&
         !(d.flags & TSPS_DEC_UNKNOWN_NUMBER)) {
         rc = tsps_history_append(s->eng, &d, TSPS_OUTCOME_PENDING, &id);
+        if (rc == TSPS_OK && s->burst != NULL)
+            s->burst_calls++;
         if (rc == TSPS_OK &&
             sip_txn_hold(s, r, src, &d, id, ruri_key) == TSPS_OK)
             return;
@@ -345,9 +347,16 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     if (id == 0) {
         rc = tsps_history_append(s->eng, &d, fin.outcome, &id);
         if (rc != TSPS_OK) {
-            sip_log(s, TSPS_LOG_WARN, "msg=\"history append failed\" err=%s",
-                    tsps_errname(rc));
-            id = 0;
+            /* answered all the same (full disk ...), with an id no other
+               call gets; counted for the metrics */
+            id = tsps_history_take_id(s->eng);
+            s->stat_hist_fail++;
+            sip_log(s, TSPS_LOG_ERROR,
+                    "msg=\"call not recorded in history, answered "
+                    "unrecorded\" call=%llu err=%s",
+                    (unsigned long long)id, tsps_errname(rc));
+        } else if (s->burst != NULL) {
+            s->burst_calls++;
         }
     } else {
         tsps_history_set_outcome(s->eng, id, fin.outcome, now, NULL);
