@@ -129,6 +129,10 @@ class Harness:
                     return None
                 self.cond.wait(left)
 
+    def sync(self):
+        """Barrier: every line the harness wrote so far has been read."""
+        self.cmd("# sync")
+
     def history(self, call_id):
         st, out = self.cmd("history %s" % call_id)
         return out[0] if st == "ok" and out else ""
@@ -163,7 +167,7 @@ class Udp:
     def send(self, msg):
         self.s.sendto(msg if isinstance(msg, bytes) else msg.encode(), self.dst)
 
-    def recv(self, timeout=2.0):
+    def recv(self, timeout=5.0):
         self.s.settimeout(timeout)
         try:
             return self.s.recv(70000).decode(errors="replace")
@@ -441,10 +445,14 @@ def t_raw(h):
     start = len(h.events)
     inv = request("INVITE", ruri, u.lport, "rtx1")
     u.send(inv)
-    a = u.recv()
+    a = u.recv(timeout=10)
     u.send(inv)
-    b = u.recv()
-    time.sleep(0.2)
+    b = u.recv(timeout=10)
+    # The harness writes a call's event before the response leaves; a
+    # command's reply comes after every event line written before it, so
+    # once it is read every event of both INVITEs has been read too (a
+    # fixed sleep here lost the race on a loaded machine under ASan).
+    h.sync()
     offered = [e for e in h.events[start:] if e.startswith("event offered")]
     check("retransmitted INVITE gets the same response, routed once",
           status(a) == 300 and a == b and len(offered) == 1, (a, b, offered))
@@ -458,6 +466,7 @@ def t_raw(h):
     u.send(inv)
     again = u.recv()
     ev = h.wait_event(r"event offered id=(\d+) outcome=pending", start)
+    h.sync()
     cid = re.search(r"id=(\d+)", ev).group(1) if ev else "0"
     check("held INVITE: 100 then 180; a retransmission gets the 180 again",
           [status(x) for x in got] == [100, 180] and status(again) == 180 and
@@ -493,7 +502,7 @@ def t_malformed(h):
 
     def one(msg):
         u.send(msg)
-        return u.recv(timeout=0.7)
+        return u.recv(timeout=1.5)
 
     r = {k: one(v) for k, v in [("trunc", trunc), ("nocid", nocid), ("badcseq", badcseq),
                                 ("mismatch", mismatch), ("huge", huge), ("junk", junk),
