@@ -366,6 +366,51 @@ START_TEST(test_sip_kill9_loses_no_acknowledged_call)
 }
 END_TEST
 
+/* New devices need a password that is not trivially guessed. */
+START_TEST(test_sip_device_weak_password_refused)
+{
+    static const char *const weak[] = {"x", "1234567890", "aaaaaaaaaaab",
+                                       "ann-desk-pw1"};
+    char cmd[256];
+    for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "device add ann ann-desk --password %s",
+                 weak[i]);
+        int rc = th_ctl(&fx, "ann", cmd, out, sizeof(out));
+        ck_assert_msg(rc != 0 && strstr(out, "too weak") != NULL,
+                      "password %s: rc %d: %s", weak[i], rc, out);
+    }
+    int rc = th_ctl(&fx, "ann", "device add ann ann-desk --password Tq7-vm2Lp",
+                    out, sizeof(out));
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
+}
+END_TEST
+
+/* Without an auth_register line, REGISTER needs digest auth. */
+START_TEST(test_sip_register_needs_auth_by_default)
+{
+    char msg[1024], buf[4096];
+    int rc = th_ctl(&fx, "ann", "device add ann ann-desk --password Tq7-vm2Lp",
+                    out, sizeof(out));
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
+    int n = snprintf(msg, sizeof(msg),
+                     "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-reg1\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "From: <sip:ann-desk@127.0.0.1>;tag=r1\r\n"
+                     "To: <sip:ann-desk@127.0.0.1>\r\n"
+                     "Call-ID: reg-default@127.0.0.1\r\n"
+                     "CSeq: 1 REGISTER\r\n"
+                     "Contact: <sip:evil@127.0.0.1:6666>\r\n"
+                     "Expires: 600\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     lport);
+    send_raw(msg, (size_t)n);
+    int code = recv_status(100, buf, sizeof(buf));
+    ck_assert_msg(code == 401 && strstr(buf, "WWW-Authenticate: Digest"),
+                  "%d: %s", code, buf);
+}
+END_TEST
+
 #endif
 
 static Suite *sip_calls_suite(void)
@@ -378,6 +423,8 @@ static Suite *sip_calls_suite(void)
     tcase_add_test(tc, test_sip_held_call_act_forward);
     tcase_add_test(tc, test_sip_held_call_refused_for_other_user);
     tcase_add_test(tc, test_sip_held_call_times_out);
+    tcase_add_test(tc, test_sip_device_weak_password_refused);
+    tcase_add_test(tc, test_sip_register_needs_auth_by_default);
     suite_add_tcase(s, tc);
     TCase *tk = tcase_create("kill");
     tcase_add_checked_fixture(tk, setup, teardown);

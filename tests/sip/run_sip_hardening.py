@@ -7,6 +7,7 @@ helpers of run_sip_tests.py) and checks what a peer receives. Exit status 0 =
 all passed.
 """
 import argparse
+import hashlib
 import os
 import re
 import shutil
@@ -66,6 +67,147 @@ def t_full_store(binary, work):
         h.stop()
 
 
+class Src(Udp):
+    """A UDP peer bound to a chosen loopback address (127.0.0.x)."""
+
+    def __init__(self, port, addr="127.0.0.1"):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind((addr, 0))
+        self.addr = addr
+        self.lport = self.s.getsockname()[1]
+        self.dst = ("127.0.0.1", port)
+
+
+def register(u, port, aor, cseq, contact, auth="", call_id="hreg"):
+    msg = ("REGISTER sip:tsps.test SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bKr%s%d;rport\r\n"
+           "From: <sip:%s@tsps.test>;tag=r1\r\n"
+           "To: <sip:%s@tsps.test>\r\n"
+           "Call-ID: %s\r\nCSeq: %d REGISTER\r\nMax-Forwards: 70\r\n"
+           "Contact: %s\r\nExpires: 600\r\n%s"
+           "Content-Length: 0\r\n\r\n" %
+           (u.addr, u.lport, call_id, cseq, aor, aor, call_id, cseq, contact, auth))
+    u.send(msg)
+    return u.recv()
+
+
+def authz(m, user, pw, nc="00000001", alg="SHA-256", qop=True):
+    chal = [c for c in header(m, "WWW-Authenticate") if "algorithm=" + alg in c][0]
+    nonce = re.search(r'nonce="([^"]+)"', chal).group(1)
+    if qop:
+        resp = base.digest(alg, user, "tsps.test", pw, "REGISTER", "sip:tsps.test", nonce, nc=nc)
+        return ('Authorization: Digest username="%s", realm="tsps.test", nonce="%s", '
+                'uri="sip:tsps.test", response="%s", algorithm=%s, qop=auth, nc=%s, '
+                'cnonce="abc"\r\n' % (user, nonce, resp, alg, nc))
+    H = (lambda x: hashlib.sha256(x.encode()).hexdigest()) if alg == "SHA-256" else \
+        (lambda x: hashlib.md5(x.encode()).hexdigest())
+    resp = H("%s:%s:%s" % (H("%s:tsps.test:%s" % (user, pw)), nonce,
+                           H("REGISTER:sip:tsps.test")))
+    return ('Authorization: Digest username="%s", realm="tsps.test", nonce="%s", '
+            'uri="sip:tsps.test", response="%s", algorithm=%s\r\n' % (user, nonce, resp, alg))
+
+
+def t_digest_replay(binary, work):
+    """A captured REGISTER Authorization cannot be used again."""
+    h = Harness(binary, work, "replay", ["--auth", "--domain", "tsps.test"])
+    try:
+        u = Src(h.port)
+        m = register(u, h.port, "carol-desk", 1, "<sip:carol@127.0.0.1:5070>")
+        a = authz(m, "carol-desk", "secret")
+        ok = register(u, h.port, "carol-desk", 2, "<sip:carol@127.0.0.1:5070>", a)
+        # the attacker replays the same Authorization, own Contact, new CSeq
+        rep = register(u, h.port, "carol-desk", 3, "<sip:evil@127.0.0.1:6666>", a)
+        regs = h.regs("carol")
+        check("digest replay: same nonce and nc with another Contact is refused",
+              status(ok) == 200 and status(rep) == 401 and
+              not any("evil" in r for r in regs), (status(ok), rep, regs))
+        # a client counting nc up on the same nonce is fine
+        a2 = authz(m, "carol-desk", "secret", nc="00000002")
+        m2 = register(u, h.port, "carol-desk", 4, "<sip:carol@127.0.0.1:5070>", a2)
+        check("digest: the next nc on the same nonce is accepted", status(m2) == 200, m2)
+        # without qop a nonce is good once
+        m = register(u, h.port, "carol-desk", 5, "<sip:carol@127.0.0.1:5070>",
+                     call_id="hreg2")
+        a3 = authz(m, "carol-desk", "secret", qop=False)
+        r1 = register(u, h.port, "carol-desk", 6, "<sip:carol@127.0.0.1:5070>", a3,
+                      call_id="hreg2")
+        r2 = register(u, h.port, "carol-desk", 7, "<sip:evil@127.0.0.1:6666>", a3,
+                      call_id="hreg2")
+        check("digest without qop: a nonce is single-use",
+              status(r1) == 200 and status(r2) == 401, (r1, r2))
+        # a nonce issued to one address is no good from another
+        m = register(u, h.port, "carol-desk", 8, "<sip:carol@127.0.0.1:5070>", call_id="hreg3")
+        other = Src(h.port, "127.0.0.2")
+        a4 = authz(m, "carol-desk", "secret")
+        r3 = register(other, h.port, "carol-desk", 9, "<sip:evil@127.0.0.1:6666>", a4,
+                      call_id="hreg3")
+        check("digest: a nonce is bound to the address it was issued to",
+              status(r3) == 401, r3)
+        other.close()
+        u.close()
+    finally:
+        h.stop()
+
+
+def t_auth_lockout(binary, work):
+    """Password guessing: locked out per address, then per device name."""
+    h = Harness(binary, work, "lockout", ["--auth", "--domain", "tsps.test"])
+    try:
+        u = Src(h.port)
+        codes = []
+        for i in range(10):
+            m = register(u, h.port, "carol-desk", 2 * i + 1, "<sip:c@127.0.0.1:5070>",
+                         call_id="g%d" % i)
+            m = register(u, h.port, "carol-desk", 2 * i + 2, "<sip:c@127.0.0.1:5070>",
+                         authz(m, "carol-desk", "guess%d" % i), call_id="g%d" % i)
+            codes.append(status(m))
+        m = register(u, h.port, "carol-desk", 99, "<sip:c@127.0.0.1:5070>", call_id="g99")
+        right = register(u, h.port, "carol-desk", 100, "<sip:c@127.0.0.1:5070>",
+                         authz(m, "carol-desk", "secret") if status(m) == 401 else "",
+                         call_id="g99")
+        log = h.log()
+        check("guessing: 10 wrong passwords from one address lock it out",
+              codes == [403] * 10 and status(right) == 403 and
+              "too many failures" in (right or "") and header(right, "Retry-After"),
+              (codes, right))
+        check("guessing: one fail2ban-friendly log line per lockout",
+              log.count("sip auth lockout") == 1 and
+              re.search(r'sip auth lockout" by=address src=127\.0\.0\.1 ', log) and
+              "guess" not in log, log[-600:])
+        # another device from another address still registers
+        v = Src(h.port, "127.0.0.9")
+        m = register(v, h.port, "dave-desk", 1, "<sip:d@127.0.0.9:5070>", call_id="d1")
+        m = register(v, h.port, "dave-desk", 2, "<sip:d@127.0.0.9:5070>",
+                     authz(m, "dave-desk", "secret3"), call_id="d1")
+        check("guessing: other addresses and devices are not affected", status(m) == 200, m)
+        # many addresses against one device name: the name is locked
+        for a in range(2, 8):
+            w = Src(h.port, "127.0.0.%d" % a)
+            for i in range(4):
+                m = register(w, h.port, "carol-mob", 1, "<sip:c@127.0.0.1:5070>",
+                             call_id="w%d-%d" % (a, i))
+                if status(m) == 401:
+                    register(w, h.port, "carol-mob", 2, "<sip:c@127.0.0.1:5070>",
+                             authz(m, "carol-mob", "nope%d" % i), call_id="w%d-%d" % (a, i))
+            w.close()
+        w = Src(h.port, "127.0.0.20")
+        m = register(w, h.port, "carol-mob", 1, "<sip:c@127.0.0.1:5070>", call_id="wz")
+        m = register(w, h.port, "carol-mob", 2, "<sip:c@127.0.0.1:5070>",
+                     authz(m, "carol-mob", "secret2") if status(m) == 401 else "",
+                     call_id="wz")
+        st = stats(h)
+        check("guessing from many addresses locks the device name",
+              status(m) == 403 and "too many failures" in (m or "") and
+              'by=user src=' in h.log(), m)
+        check("guessing: failures and lockouts counted",
+              st.get("auth_failed", 0) >= 30 and st.get("auth_locked", 0) >= 2, st)
+        u.close()
+        v.close()
+        w.close()
+    finally:
+        h.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--harness", required=True)
@@ -75,7 +217,9 @@ def main():
     ap.add_argument("--only", default="")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="tsps-siph-")
-    tests = [("full_store", lambda: t_full_store(a.harness, work))]
+    tests = [("full_store", lambda: t_full_store(a.harness, work)),
+             ("digest_replay", lambda: t_digest_replay(a.harness, work)),
+             ("auth_lockout", lambda: t_auth_lockout(a.harness, work))]
     try:
         for name, t in tests:
             if a.only and a.only not in name:

@@ -233,6 +233,22 @@ static int apply_config(tspsd_sip *s, const tspsd_sip_config *cfg)
         c.default_expires = 3600;
     if (c.ask_timeout_s <= 0)
         c.ask_timeout_s = 20;
+    if (c.auth_max_failures == 0)
+        c.auth_max_failures = 10;
+    if (c.auth_fail_window_s <= 0)
+        c.auth_fail_window_s = 60;
+    if (c.auth_lockout_s <= 0)
+        c.auth_lockout_s = 300;
+    if (c.max_held_per_user <= 0)
+        c.max_held_per_user = 32;
+    if (c.max_held <= 0)
+        c.max_held = 2048;
+    if (c.tcp_max_per_address <= 0)
+        c.tcp_max_per_address = 32;
+    if (c.tcp_handshake_s <= 0)
+        c.tcp_handshake_s = 10;
+    if (c.max_bindings_per_aor <= 0)
+        c.max_bindings_per_aor = 16;
     if (c.min_expires > c.max_expires || c.default_expires < c.min_expires ||
         c.default_expires > c.max_expires)
         return TSPS_EINVAL;
@@ -295,7 +311,10 @@ int tspsd_sip_open(struct event_base *base, tsps_engine *eng,
         goto cleanup;
     }
     s->out_buf = malloc(sizeof(*s->out_buf) * SIP_UDP_BATCH);
-    if (sip_txn_cache_init(s) != TSPS_OK || s->out_buf == NULL) {
+    s->nonces = calloc(SIP_NONCE_SLOTS, sizeof(*s->nonces));
+    s->guard = calloc(SIP_GUARD_SLOTS, sizeof(*s->guard));
+    if (sip_txn_cache_init(s) != TSPS_OK || s->out_buf == NULL ||
+        s->nonces == NULL || s->guard == NULL) {
         rc = TSPS_ENOMEM;
         goto cleanup;
     }
@@ -309,6 +328,11 @@ int tspsd_sip_open(struct event_base *base, tsps_engine *eng,
     }
     struct timeval tv = {30, 0};
     event_add(s->purge_ev, &tv);
+    if (!s->cfg.auth_register)
+        sip_log(s, TSPS_LOG_WARN,
+                "msg=\"sip REGISTER accepted without digest auth\" "
+                "listen=%s hint=\"set [sip] auth_register = true\"",
+                s->cfg.listen);
     *out = s;
     s = NULL;
 cleanup:
@@ -332,6 +356,18 @@ int tspsd_sip_reconfigure(tspsd_sip *s, const tspsd_sip_config *cfg)
     s->cfg.udp_port = keep.udp_port;
     s->cfg.tcp_port = keep.tcp_port;
     return TSPS_OK;
+}
+
+int tspsd_sip_auth_default(int configured, int demo, const char *listen)
+{
+    if (configured >= 0)
+        return configured != 0;
+    if (!demo || listen == NULL)
+        return 1;
+    return strncmp(listen, "127.", 4) == 0 || strcmp(listen, "::1") == 0 ||
+                   strcmp(listen, "localhost") == 0
+               ? 0
+               : 1;
 }
 
 void tspsd_sip_stats_get(const tspsd_sip *s, tspsd_sip_stats *out)
@@ -388,5 +424,7 @@ void tspsd_sip_close(tspsd_sip *s)
     sip_net_close(s);
     sip_txn_cache_free(s);
     free(s->out_buf);
+    free(s->nonces);
+    free(s->guard);
     free(s);
 }

@@ -33,7 +33,41 @@ typedef struct tspsd_sip_config {
                                       (default, RFC 8760), "MD5,SHA-256" for
                                       clients that only read the first, or
                                       one of them alone */
+    /* hardening (0 = the default given): */
+    int nonce_any_address;    /* 1 = a nonce is not bound to the client's
+                                 address (default: bound) */
+    int auth_max_failures;    /* digest failures per address before a
+                                 lockout, 10; per device name twice that;
+                                 -1 = no limit */
+    int auth_fail_window_s;   /* failures counted within, 60 */
+    int auth_lockout_s;       /* lockout length, 300 */
+    int max_held_per_user;    /* held (ask) calls per user, 32 */
+    int max_held;             /* held calls in total, 2048 */
+    int tcp_max_per_address;  /* SIP-TCP connections per address, 32 */
+    int tcp_handshake_s;      /* a TCP connection must send its first
+                                 request within, 10 */
+    int max_bindings_per_aor; /* registrar: bindings of one AOR, 16 */
 } tspsd_sip_config;
+
+/**
+ * Whether REGISTER needs digest auth: `configured` (0/1) when set (>= 0),
+ * else on — except for the embedded demo (`demo`) listening on a loopback
+ * address, the documented exception (docs/sip.md, Security).
+ */
+int tspsd_sip_auth_default(int configured, int demo, const char *listen);
+
+/** Shortest password accepted for a new device. */
+#define TSPSD_SIP_MIN_PASSWORD 8
+
+/**
+ * 1 if `password` is strong enough for a new SIP device named `username`:
+ * at least TSPSD_SIP_MIN_PASSWORD characters, 5 different ones, not only
+ * digits, and not containing the device name. Else 0 and `why` (for the
+ * operator) says what is missing.
+ * Thread-safety: pure.
+ */
+int tspsd_sip_password_ok(const char *password, const char *username, char *why,
+                          size_t n);
 
 /** Kinds of call events. */
 enum {

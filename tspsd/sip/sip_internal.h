@@ -136,6 +136,43 @@ typedef struct sip_cred {
 
 int sip_cred_get(tsps_engine *eng, const char *username, sip_cred *out);
 
+/* ---- guard (sip_guard.c): nonces, failure limits ----------------------- */
+
+#define SIP_NONCE_SLOTS 16384 /* nonces in flight */
+#define SIP_NONCE_TTL   300   /* seconds a nonce lives */
+#define SIP_GUARD_SLOTS 8192  /* addresses and device names tracked */
+#define SIP_GUARD_KEY   136
+
+typedef struct sip_nonce_slot {
+    uint64_t serial; /* the nonce that owns the slot */
+    uint64_t nc;     /* highest nonce count accepted with it */
+} sip_nonce_slot;
+
+typedef struct sip_guard_ent {
+    char key[SIP_GUARD_KEY]; /* "a<ip>" or "u<device name>"; "" = free */
+    int failures;
+    int64_t window_start, locked_until;
+} sip_guard_ent;
+
+enum { SIP_NONCE_BAD = 0, SIP_NONCE_OK = 1, SIP_NONCE_STALE = -1 };
+
+/* The client's address as text ("-" if unknown). */
+void sip_src_ip(const sip_src *src, char *out, size_t n);
+/* A fresh nonce for a client. */
+int sip_nonce_make(tspsd_sip *s, const sip_src *src, int64_t now, char *out,
+                   size_t n);
+/* SIP_NONCE_*; *slot set when OK. */
+int sip_nonce_check(tspsd_sip *s, const char *nonce, const sip_src *src,
+                    int64_t now, sip_nonce_slot **slot);
+/* Accept nonce count nc_hex (qop=auth) or a single use; -1 = replay. */
+int sip_nonce_use(sip_nonce_slot *slot, const char *nc_hex, int has_qop);
+/* Seconds an address or device name is still locked out, 0 if not. */
+int64_t sip_guard_locked(tspsd_sip *s, const sip_src *src, const char *user,
+                         int64_t now);
+/* Count (and log) one authentication failure. */
+void sip_guard_fail(tspsd_sip *s, const sip_src *src, const char *user,
+                    const char *reason, int64_t now);
+
 /* ---- the front ------------------------------------------------------------
  */
 
@@ -182,6 +219,9 @@ struct tspsd_sip {
 
     struct event *purge_ev;
     unsigned char secret[32]; /* nonce signing key, random per open */
+    uint64_t nonce_serial;
+    sip_nonce_slot *nonces; /* SIP_NONCE_SLOTS */
+    sip_guard_ent *guard;   /* SIP_GUARD_SLOTS */
 
     uint64_t stat_rx, stat_tx, stat_bad;
     uint64_t stat_hist_fail; /* calls answered but not in history */
