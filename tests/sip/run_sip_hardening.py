@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,14 +22,14 @@ import run_sip_tests as base  # noqa: E402
 from run_sip_tests import Harness, Udp, check, header, request, status  # noqa: E402
 
 
-def invite(port, lport, k, caller="+4930%06d", callid="hd%d"):
-    return ("INVITE sip:+4930111111@127.0.0.1:%d SIP/2.0\r\n"
+def invite(port, lport, k, caller="+4930%06d", callid="hd%d", called="+4930111111"):
+    return ("INVITE sip:%s@127.0.0.1:%d SIP/2.0\r\n"
             "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s\r\n"
             "From: <sip:%s@127.0.0.1>;tag=a\r\n"
-            "To: <sip:+4930111111@127.0.0.1>\r\n"
+            "To: <sip:%s@127.0.0.1>\r\n"
             "Call-ID: %s\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
             "Content-Length: 0\r\n\r\n" %
-            (port, lport, callid % k, caller % k, callid % k))
+            (called, port, lport, callid % k, caller % k, called, callid % k))
 
 
 def stats(h):
@@ -208,6 +209,80 @@ def t_auth_lockout(binary, work):
         h.stop()
 
 
+FRAN = """user fran region=DE voicemail=sip:vm-fran@vm.tsps.test
+number fran +4930700700
+contact fran v VIP Vip +4930222222
+contact fran boss ASKME Boss +4930444444
+rule fran VIP any ring
+rule fran ASKME any ask timeout=30 then voicemail
+rule fran UNKNOWN any ask timeout=30 then voicemail
+reg fran sip:fran-desk@127.0.0.1:5094 desk 1.0 3600
+reg fran sip:fran-mob@127.0.0.1:5095 mobile 0.5 3600"""
+
+
+def run_sipp(sipp, scen, work, name, port, keys, calls, rate):
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    args = [sipp, "-sf", os.path.join(scen, name + ".xml"), "127.0.0.1:%d" % port,
+            "-i", "127.0.0.1", "-p", str(base.free_port()), "-m", str(calls),
+            "-r", str(rate), "-l", "2000", "-nostdin", "-timeout", "120",
+            "-timeout_error", "-recv_timeout", "10000"]
+    for k, v in keys.items():
+        args += ["-key", k, v]
+    out = open(os.path.join(d, "out.txt"), "w")
+    return subprocess.Popen(args, cwd=d, stdout=out, stderr=subprocess.STDOUT), d
+
+
+def t_held_flood(binary, sipp, scen, work):
+    """A flood of unknown callers for a user who decides by hand: held
+    calls stay within the caps, the rest get 486 with Retry-After, and
+    every legitimate call is answered."""
+    h = Harness(binary, work, "flood", ["--max-held", "200", "--max-held-per-user", "40"])
+    try:
+        for line in FRAN.splitlines():
+            st, _ = h.cmd(line)
+            assert st == "ok", (line, st)
+        flood, fd = run_sipp(sipp, scen, work, "invite_flood", h.port,
+                             {"called": "+4930700700"}, 2500, 500)
+        legit, ld = run_sipp(sipp, scen, work, "invite_legit", h.port,
+                             {"called": "+4930700700", "caller": "+4930222222"}, 300, 50)
+        try:
+            lrc = legit.wait(timeout=150)
+        except subprocess.TimeoutExpired:
+            legit.kill()
+            lrc = -1
+        # a contact who is decided by hand still finds room while the
+        # flood holds the unknown callers' share
+        u = Udp(h.port)
+        u.send(request("INVITE", "sip:+4930700700@127.0.0.1:%d" % h.port, u.lport,
+                       "boss-in-flood", caller="+4930444444"))
+        got = [u.recv(timeout=10), u.recv(timeout=10)]
+        try:
+            frc = flood.wait(timeout=150)
+        except subprocess.TimeoutExpired:
+            flood.kill()
+            frc = -1
+        st = stats(h)
+        check("held flood: every legitimate call answered 300 (sipp rc 0)",
+              lrc == 0, (lrc, open(os.path.join(ld, "out.txt")).read()[-800:]))
+        check("held flood: the held calls stay within the per-user cap",
+              0 < st.get("held", 0) <= 40 + 1 and st.get("held_refused", 0) > 2000, st)
+        check("held flood: a known contact's ask call is still held (180)",
+              [status(x) for x in got] == [100, 180], got)
+        fl = open(os.path.join(fd, "out.txt")).read()
+        check("held flood: the flood ran to its end (sipp finished)", frc in (0, 1), (frc, fl[-500:]))
+        u.send(invite(h.port, u.lport, 1, caller="+1888%d", callid="cap%d",
+                      called="+4930700700"))
+        m = u.recv(timeout=10)
+        while m is not None and status(m) < 200:
+            m = u.recv(timeout=10)
+        check("held flood: beyond the cap -> 486 with Retry-After",
+              status(m) == 486 and header(m, "Retry-After"), m)
+        u.close()
+    finally:
+        h.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--harness", required=True)
@@ -217,9 +292,11 @@ def main():
     ap.add_argument("--only", default="")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="tsps-siph-")
+    scen = os.path.abspath(os.path.join(a.scenarios, "scenarios"))
     tests = [("full_store", lambda: t_full_store(a.harness, work)),
              ("digest_replay", lambda: t_digest_replay(a.harness, work)),
-             ("auth_lockout", lambda: t_auth_lockout(a.harness, work))]
+             ("auth_lockout", lambda: t_auth_lockout(a.harness, work)),
+             ("held_flood", lambda: t_held_flood(a.harness, a.sipp, scen, work))]
     try:
         for name, t in tests:
             if a.only and a.only not in name:

@@ -5,7 +5,9 @@
  *   sip_harness --db DIR [--script FILE] [--port N] [--tcp] [--auth]
  *               [--listen ADDR] [--domain D] [--min-expires N]
  *               [--max-expires N] [--default-expires N] [--ask-timeout N]
- *               [--digest SHA-256,MD5] [--map-max BYTES] [--quiet] [-v]
+ *               [--digest SHA-256,MD5] [--map-max BYTES] [--max-held N]
+ *               [--max-held-per-user N] [--max-bindings N]
+ *               [--tcp-per-address N] [--tcp-handshake S] [--quiet] [-v]
  *
  * Prints "ready udp=P tcp=P" when listening, one "event ..." line per call
  * event, and reads commands on stdin (the same commands as the script):
@@ -454,6 +456,16 @@ int main(int argc, char **argv)
             sc.ask_timeout_s = atoi(v), i++;
         else if (strcmp(argv[i], "--digest") == 0)
             sc.digest_algorithms = v, i++;
+        else if (strcmp(argv[i], "--max-held") == 0)
+            sc.max_held = atoi(v), i++;
+        else if (strcmp(argv[i], "--max-held-per-user") == 0)
+            sc.max_held_per_user = atoi(v), i++;
+        else if (strcmp(argv[i], "--max-bindings") == 0)
+            sc.max_bindings_per_aor = atoi(v), i++;
+        else if (strcmp(argv[i], "--tcp-per-address") == 0)
+            sc.tcp_max_per_address = atoi(v), i++;
+        else if (strcmp(argv[i], "--tcp-handshake") == 0)
+            sc.tcp_handshake_s = atoi(v), i++;
         else if (strcmp(argv[i], "--map-max") == 0)
             map_max = (size_t)strtoull(v, NULL, 10), i++;
         else if (strcmp(argv[i], "--tcp") == 0)

@@ -313,8 +313,8 @@ int tspsd_sip_open(struct event_base *base, tsps_engine *eng,
     s->out_buf = malloc(sizeof(*s->out_buf) * SIP_UDP_BATCH);
     s->nonces = calloc(SIP_NONCE_SLOTS, sizeof(*s->nonces));
     s->guard = calloc(SIP_GUARD_SLOTS, sizeof(*s->guard));
-    if (sip_txn_cache_init(s) != TSPS_OK || s->out_buf == NULL ||
-        s->nonces == NULL || s->guard == NULL) {
+    if (sip_txn_cache_init(s) != TSPS_OK || sip_txn_index_init(s) != 0 ||
+        s->out_buf == NULL || s->nonces == NULL || s->guard == NULL) {
         rc = TSPS_ENOMEM;
         goto cleanup;
     }
@@ -423,6 +423,7 @@ void tspsd_sip_close(tspsd_sip *s)
         event_free(s->purge_ev);
     sip_net_close(s);
     sip_txn_cache_free(s);
+    sip_txn_index_free(s);
     free(s->out_buf);
     free(s->nonces);
     free(s->guard);

@@ -215,7 +215,10 @@ struct tspsd_sip {
 
     sip_held *held; /* held (ask) and retransmitting INVITE transactions */
     int nheld;
-    sip_cache_ent *cache; /* SIP_CACHE_SLOTS recent final responses */
+    sip_held **held_idx; /* 3 x held_buckets chain heads (sip_txn.c) */
+    size_t held_buckets;
+    int64_t held_refused_logged; /* last log line about the caps */
+    sip_cache_ent *cache;        /* SIP_CACHE_SLOTS recent final responses */
 
     struct event *purge_ev;
     unsigned char secret[32]; /* nonce signing key, random per open */
@@ -273,6 +276,12 @@ int sip_txn_hold(tspsd_sip *s, const sip_raw *r, const sip_src *src,
 void sip_txn_remember(tspsd_sip *s, const sip_raw *r, const char *resp,
                       size_t n);
 void sip_txn_close_all(tspsd_sip *s);
+int sip_txn_index_init(tspsd_sip *s);
+void sip_txn_index_free(tspsd_sip *s);
+/* 0 if a call with decision d may be held, else the code to answer
+ * (486: the user's share is full, 503: all held slots are) and the
+ * Retry-After seconds. */
+int sip_txn_hold_room(tspsd_sip *s, const tsps_decision *d, int *retry_after);
 int sip_txn_cache_init(tspsd_sip *s);
 void sip_txn_cache_free(tspsd_sip *s);
 int sip_txn_key(const sip_raw *r, char *buf, size_t len);

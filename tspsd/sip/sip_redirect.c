@@ -329,6 +329,28 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     }
     if (d.method.kind == TSPS_METHOD_ASK &&
         !(d.flags & TSPS_DEC_UNKNOWN_NUMBER)) {
+        int retry = 0, code = sip_txn_hold_room(s, &d, &retry);
+        if (code != 0) {
+            /* over the held-call caps (a flood of INVITEs for a user who
+               decides by hand): refused at once, not recorded */
+            char hdr[48];
+            s->stat_held_refused++;
+            if (now != s->held_refused_logged) {
+                s->held_refused_logged = now;
+                sip_log(s, TSPS_LOG_WARN,
+                        "msg=\"held calls full, INVITE refused\" code=%d "
+                        "user=%s held=%d refused_total=%llu",
+                        code, d.user, s->nheld,
+                        (unsigned long long)s->stat_held_refused);
+            }
+            snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", retry);
+            sip_resp_begin(&b, r, src, code, NULL);
+            sb_puts(&b, hdr);
+            sip_resp_end(&b);
+            sip_send(s, src, out, b.len);
+            sip_txn_remember(s, r, out, b.len);
+            return;
+        }
         rc = tsps_history_append(s->eng, &d, TSPS_OUTCOME_PENDING, &id);
         if (rc == TSPS_OK && s->burst != NULL)
             s->burst_calls++;
