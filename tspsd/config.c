@@ -182,7 +182,7 @@ static int sip_hardening_key(tspsd_config *c, const char *k, const char *v)
     if (strcmp(k, "tcp_handshake_timeout") == 0)
         return parse_int(v, 1, 3600, &c->sip_tcp_handshake_s);
     if (strcmp(k, "max_bindings_per_aor") == 0)
-        return parse_int(v, 1, 1000, &c->sip_max_bindings_per_aor);
+        return parse_int(v, 1, 32, &c->sip_max_bindings_per_aor);
     return -2;
 }
 

@@ -283,6 +283,80 @@ def t_held_flood(binary, sipp, scen, work):
         h.stop()
 
 
+def t_bindings_limit(binary, work):
+    """An address of record takes a bounded number of bindings."""
+    h = Harness(binary, work, "bindings", ["--domain", "tsps.test", "--max-bindings", "4"])
+    try:
+        u = Src(h.port)
+        codes = [status(register(u, h.port, "carol-desk", 1, "<sip:c%d@127.0.0.1:5070>" % i,
+                                 call_id="b%d" % i)) for i in range(6)]
+        refresh = register(u, h.port, "carol-desk", 2, "<sip:c0@127.0.0.1:5070>", call_id="b0")
+        regs = h.regs("carol")
+        check("bindings: past the limit per address of record -> 403, nothing added",
+              codes == [200] * 4 + [403] * 2 and len(regs) == 4, (codes, regs))
+        check("bindings: refreshing an existing binding still works at the limit",
+              status(refresh) == 200, refresh)
+        u.close()
+    finally:
+        h.stop()
+
+
+def t_tcp_limits(binary, work):
+    """SIP over TCP: a connection that sends no request is closed soon, and
+    one address holds a bounded number of connections."""
+    h = Harness(binary, work, "tcp", ["--tcp", "--tcp-per-address", "8",
+                                      "--tcp-handshake", "1"])
+    try:
+        idle = socket.create_connection(("127.0.0.1", h.port), timeout=15)
+        t0 = time.time()
+        try:
+            gone = idle.recv(100) == b""
+        except socket.timeout:
+            gone = False
+        except OSError:  # reset by the server
+            gone = True
+        waited = time.time() - t0
+        check("tcp: a connection without a request is closed after the handshake timeout",
+              gone and waited < 14, waited)
+        idle.close()
+        conns = []
+        for i in range(8):
+            c = socket.create_connection(("127.0.0.1", h.port), timeout=5)
+            conns.append(c)
+        # the ninth from the same address is closed at once
+        extra = socket.create_connection(("127.0.0.1", h.port), timeout=5)
+        try:
+            refused = extra.recv(100) == b""
+        except socket.timeout:
+            refused = False
+        except OSError:
+            refused = True
+        extra.close()
+        # another address is not affected, and a connection that sent a
+        # request outlives the handshake timeout
+        other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        other.bind(("127.0.0.3", 0))
+        other.settimeout(5)
+        other.connect(("127.0.0.1", h.port))
+        lport = other.getsockname()[1]
+        other.sendall(request("OPTIONS", "sip:127.0.0.1:%d" % h.port, lport, "tcpo",
+                              transport="TCP").replace("127.0.0.1:%d;" % lport,
+                                                       "127.0.0.3:%d;" % lport).encode())
+        first = other.recv(4000).decode(errors="replace")
+        time.sleep(2.5)
+        other.sendall(request("OPTIONS", "sip:127.0.0.1:%d" % h.port, lport, "tcpo2",
+                              transport="TCP").encode())
+        second = other.recv(4000).decode(errors="replace")
+        check("tcp: per-address connection limit", refused, refused)
+        check("tcp: other addresses connect; a greeted connection stays open",
+              status(first) == 200 and status(second) == 200, (first, second))
+        other.close()
+        for c in conns:
+            c.close()
+    finally:
+        h.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--harness", required=True)
@@ -296,7 +370,9 @@ def main():
     tests = [("full_store", lambda: t_full_store(a.harness, work)),
              ("digest_replay", lambda: t_digest_replay(a.harness, work)),
              ("auth_lockout", lambda: t_auth_lockout(a.harness, work)),
-             ("held_flood", lambda: t_held_flood(a.harness, a.sipp, scen, work))]
+             ("held_flood", lambda: t_held_flood(a.harness, a.sipp, scen, work)),
+             ("bindings_limit", lambda: t_bindings_limit(a.harness, work)),
+             ("tcp_limits", lambda: t_tcp_limits(a.harness, work))]
     try:
         for name, t in tests:
             if a.only and a.only not in name:

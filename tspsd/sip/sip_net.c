@@ -29,7 +29,25 @@ struct sip_conn {
     struct bufferevent *bev;
     sip_src src;
     tspsd_sip *s;
+    int greeted; /* a first complete request arrived */
 };
+
+/* Same peer address (port ignored). */
+static int same_host(const sip_src *a, const sip_src *b)
+{
+    const struct sockaddr *x = (const struct sockaddr *)&a->addr;
+    const struct sockaddr *y = (const struct sockaddr *)&b->addr;
+    if (x->sa_family != y->sa_family)
+        return 0;
+    if (x->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)x)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)y)->sin_addr.s_addr;
+    if (x->sa_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)x)->sin6_addr,
+                      &((const struct sockaddr_in6 *)y)->sin6_addr,
+                      sizeof(struct in6_addr)) == 0;
+    return 0;
+}
 
 static int make_addr(const char *host, int port, struct sockaddr_storage *ss,
                      int *len)
@@ -245,6 +263,12 @@ static void tcp_read(struct bufferevent *bev, void *arg)
             conn_free(c);
             return;
         }
+        if (!c->greeted && p[0] != '\r' && p[0] != '\n') {
+            /* past the handshake: the long idle timeout from now on */
+            struct timeval idle = {TCP_IDLE_S, 0};
+            c->greeted = 1;
+            bufferevent_set_timeouts(bev, &idle, NULL);
+        }
         sip_process(c->s, p, msglen, &c->src);
         evbuffer_drain(in, msglen);
     }
@@ -253,6 +277,11 @@ static void tcp_read(struct bufferevent *bev, void *arg)
 static void tcp_event(struct bufferevent *bev, short what, void *arg)
 {
     sip_conn *c = arg;
+    if ((what & BEV_EVENT_TIMEOUT) && !c->greeted)
+        sip_log(c->s, TSPS_LOG_INFO,
+                "msg=\"sip tcp connection closed\" reason=no-request "
+                "conn=%llu",
+                (unsigned long long)c->id);
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
         conn_free(c);
 }
@@ -261,10 +290,20 @@ static void tcp_accept(struct evconnlistener *lis, evutil_socket_t fd,
                        struct sockaddr *sa, int salen, void *arg)
 {
     tspsd_sip *s = arg;
-    if (s->nconns >= MAX_CONNS) {
+    sip_src peer;
+    int same = 0;
+    memset(&peer, 0, sizeof(peer));
+    memcpy(&peer.addr, sa,
+           (size_t)salen < sizeof(peer.addr) ? (size_t)salen
+                                             : sizeof(peer.addr));
+    for (sip_conn *o = s->conns; o != NULL; o = o->next)
+        same += same_host(&o->src, &peer);
+    if (s->nconns >= MAX_CONNS || same >= s->cfg.tcp_max_per_address) {
+        char ip[64];
+        sip_src_ip(&peer, ip, sizeof(ip));
         sip_log(s, TSPS_LOG_WARN,
-                "msg=\"sip tcp connection refused\" "
-                "reason=too-many");
+                "msg=\"sip tcp connection refused\" reason=%s src=%s",
+                s->nconns >= MAX_CONNS ? "too-many" : "per-address-limit", ip);
         evutil_closesocket(fd);
         return;
     }
@@ -293,8 +332,9 @@ static void tcp_accept(struct evconnlistener *lis, evutil_socket_t fd,
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    struct timeval idle = {TCP_IDLE_S, 0};
-    bufferevent_set_timeouts(bev, &idle, NULL);
+    /* until its first request, a connection has a short time to live */
+    struct timeval hs = {s->cfg.tcp_handshake_s, 0};
+    bufferevent_set_timeouts(bev, &hs, NULL);
     bufferevent_setcb(bev, tcp_read, NULL, tcp_event, c);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }

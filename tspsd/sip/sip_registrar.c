@@ -404,6 +404,31 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
         }
         nb++;
     }
+    if (!star) {
+        /* bindings of the address of record after this REGISTER: within
+           the limit, or nothing is changed */
+        int after = cur->n, limit = s->cfg.max_bindings_per_aor < MAX_BINDINGS
+                                        ? s->cfg.max_bindings_per_aor
+                                        : MAX_BINDINGS;
+        for (int i = 0; i < nb; i++) {
+            const tsps_registration *e = existing(cur, &rb[i].r);
+            if (rb[i].expires == 0)
+                after -= e != NULL;
+            else
+                after += e == NULL;
+        }
+        if (after > limit && after > cur->n) {
+            char ip[64];
+            sip_src_ip(src, ip, sizeof(ip));
+            sip_log(s, TSPS_LOG_WARN,
+                    "msg=\"register refused: too many bindings\" user=%s "
+                    "bindings=%d limit=%d src=%s",
+                    user_id, cur->n, limit, ip);
+            respond_reason(s, r, src, 403, "Forbidden (too many bindings)",
+                           NULL);
+            goto done;
+        }
+    }
     if (star) {
         if (nb > 0 || hdr_expires != 0) {
             respond(s, r, src, 400, NULL);

@@ -198,8 +198,7 @@ static int held_of_user(tspsd_sip *s, const char *user, int *unknown)
     int n = 0;
     *unknown = 0;
     for (sip_held *h = *bucket(s, 2, uh); h != NULL; h = h->by_user) {
-        if (h->user_h != uh || h->state != HELD ||
-            strcmp(h->d.user, user) != 0)
+        if (h->user_h != uh || h->state != HELD || strcmp(h->d.user, user) != 0)
             continue;
         n++;
         if (h->d.contact_uid[0] == '\0')
