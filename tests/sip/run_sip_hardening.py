@@ -357,6 +357,31 @@ def t_tcp_limits(binary, work):
         h.stop()
 
 
+def t_rfc4475(binary, work):
+    """RFC 4475 torture messages get the answer the RFC expects."""
+    import rfc4475
+    h = Harness(binary, work, "rfc4475", [])
+    try:
+        for name, (msg, want, why) in rfc4475.MESSAGES.items():
+            u = Udp(h.port)
+            u.send(msg)
+            m = u.recv(timeout=5)
+            while m is not None and status(m) is not None and status(m) < 200:
+                m = u.recv(timeout=5)
+            ok = status(m) == want
+            if name == "bext01":
+                unsup = ",".join(header(m, "Unsupported"))
+                ok = ok and "nothingSupportsThis" in unsup and \
+                    "nothingSupportsThisEither" in unsup
+            check("RFC 4475 %s: %d (%s)" % (name, want, why), ok,
+                  (status(m), (m or "")[:300]))
+            u.close()
+        alive = h.p.poll() is None
+        check("RFC 4475: the front survived every message", alive, "")
+    finally:
+        h.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--harness", required=True)
@@ -372,7 +397,8 @@ def main():
              ("auth_lockout", lambda: t_auth_lockout(a.harness, work)),
              ("held_flood", lambda: t_held_flood(a.harness, a.sipp, scen, work)),
              ("bindings_limit", lambda: t_bindings_limit(a.harness, work)),
-             ("tcp_limits", lambda: t_tcp_limits(a.harness, work))]
+             ("tcp_limits", lambda: t_tcp_limits(a.harness, work)),
+             ("rfc4475", lambda: t_rfc4475(a.harness, work))]
     try:
         for name, t in tests:
             if a.only and a.only not in name:

@@ -76,6 +76,12 @@ static const char *raw_reason(int bad)
         return "missing-header";
     case SIP_RAW_BADCSEQ:
         return "bad-cseq";
+    case SIP_RAW_BADLINE:
+        return "bad-request-line";
+    case SIP_RAW_BADADDR:
+        return "bad-address";
+    case SIP_RAW_BADVERSION:
+        return "bad-version";
     default:
         return "junk";
     }
@@ -87,9 +93,10 @@ static void malformed(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     s->stat_bad++;
     if (sip_raw_addressable(r)) {
         char reason[64];
-        snprintf(reason, sizeof(reason), "Bad Request (%s)",
+        int code = r->bad == SIP_RAW_BADVERSION ? 505 : 400;
+        snprintf(reason, sizeof(reason), "%s (%s)", sip_reason(code),
                  raw_reason(r->bad));
-        respond_simple(s, r, src, 400, reason, NULL);
+        respond_simple(s, r, src, code, reason, NULL);
         sip_log(s, TSPS_LOG_WARN,
                 "msg=\"malformed sip request answered 400\" reason=%s "
                 "bytes=%zu",
@@ -107,15 +114,15 @@ static long max_forwards(const sip_raw *r)
     long v = 0;
     if (r->max_forwards.p == NULL)
         return -1;
-    if (r->max_forwards.n == 0 || r->max_forwards.n > 3)
+    if (r->max_forwards.n == 0 || r->max_forwards.n > 10)
         return -2;
     for (size_t i = 0; i < r->max_forwards.n; i++) {
         char c = r->max_forwards.p[i];
         if (c < '0' || c > '9')
             return -2;
-        v = v * 10 + (c - '0');
+        v = v * 10 + (c - '0'); /* leading zeros allowed ("0068") */
     }
-    return v;
+    return v > 255 ? 255 : v;
 }
 
 static int is_known_method(const sip_raw *r)
@@ -127,6 +134,17 @@ static int is_known_method(const sip_raw *r)
         if (sip_span_eq(r->method, known[i]))
             return 1;
     return 0;
+}
+
+/* sip:, sips: or tel: (case-insensitive). */
+static int uri_scheme_ok(sip_span u)
+{
+    const char *colon = memchr(u.p, ':', u.n);
+    if (colon == NULL)
+        return 0;
+    sip_span sc = {u.p, (size_t)(colon - u.p)};
+    return sip_span_eq(sc, "sip") || sip_span_eq(sc, "sips") ||
+           sip_span_eq(sc, "tel");
 }
 
 void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
@@ -163,15 +181,33 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
         malformed(s, &r, src, len);
         return;
     }
+    int reg = sip_span_eq(r.method, "REGISTER");
+    if (!invite && !reg && !sip_span_eq(r.method, "OPTIONS")) {
+        int code = is_known_method(&r) ? 405 : 501;
+        respond_simple(s, &r, src, code, NULL, "Allow: " SIP_ALLOW "\r\n");
+        return;
+    }
+    /* RFC 3261 8.2.2.1: a Request-URI scheme we do not serve -> 416 */
+    if (!uri_scheme_ok(r.ruri)) {
+        respond_simple(s, &r, src, 416, NULL, NULL);
+        return;
+    }
+    /* 8.2.2.3: we support no extension, so any Require gets 420 listing
+       what it asked for (Proxy-Require is for proxies: ignored) */
+    if (r.nrequire > 0) {
+        char hdr[1024];
+        sip_buf hb = {hdr, 0, sizeof(hdr), 0};
+        for (int k = 0; k < r.nrequire; k++) {
+            sb_puts(&hb, "Unsupported: ");
+            sb_span(&hb, r.require[k]);
+            sb_puts(&hb, "\r\n");
+        }
+        respond_simple(s, &r, src, 420, NULL, hb.err ? NULL : hdr);
+        return;
+    }
     if (sip_span_eq(r.method, "OPTIONS")) {
         respond_simple(s, &r, src, 200, NULL,
                        "Allow: " SIP_ALLOW "\r\nAccept: application/sdp\r\n");
-        return;
-    }
-    int reg = sip_span_eq(r.method, "REGISTER");
-    if (!invite && !reg) {
-        int code = is_known_method(&r) ? 405 : 501;
-        respond_simple(s, &r, src, code, NULL, "Allow: " SIP_ALLOW "\r\n");
         return;
     }
     if (invite && mf == 0) {

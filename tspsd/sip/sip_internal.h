@@ -12,7 +12,9 @@
 #include "sip_front.h"
 
 #define SIP_MAX_MSG     65535 /* largest message accepted (UDP datagram) */
-#define SIP_MAX_VIAS    16    /* Via header lines echoed in a response */
+#define SIP_MAX_VIAS    72    /* Via header lines echoed in a response */
+#define SIP_MAX_REQUIRE 4     /* Require header lines kept */
+#define SIP_METHOD_MAX  64    /* longest method name accepted */
 #define SIP_MAX_RESP    8192  /* largest response we build */
 #define SIP_UDP_BATCH   32    /* recvmmsg/sendmmsg batch */
 #define SIP_CACHE_SLOTS 8192  /* recent final responses (retransmissions) */
@@ -51,7 +53,11 @@ typedef struct sip_raw {
     sip_span from, to, call_id, cseq; /* values, trimmed */
     sip_span branch;                  /* top Via branch parameter */
     sip_span max_forwards;
-    sip_span pai;        /* P-Asserted-Identity */
+    sip_span pai;                      /* P-Asserted-Identity */
+    sip_span require[SIP_MAX_REQUIRE]; /* Require values */
+    int nrequire;
+    int line_bad;        /* extra or trailing SP in the request line */
+    int version_bad;     /* SIP version other than 2.0 */
     long content_length; /* -1 if absent */
     size_t hdr_len;      /* bytes up to and including the blank line */
     int bad;             /* SIP_RAW_* reason the message is malformed */
@@ -59,11 +65,14 @@ typedef struct sip_raw {
 
 enum {
     SIP_RAW_OK = 0,
-    SIP_RAW_JUNK,     /* not a SIP message at all: drop */
-    SIP_RAW_NOHDREND, /* headers not terminated */
-    SIP_RAW_TOOBIG,   /* header line or message over the limits */
-    SIP_RAW_MISSING,  /* a mandatory header is missing */
-    SIP_RAW_BADCSEQ   /* CSeq not "<number> <method>" or method mismatch */
+    SIP_RAW_JUNK,      /* not a SIP message at all: drop */
+    SIP_RAW_NOHDREND,  /* headers not terminated */
+    SIP_RAW_TOOBIG,    /* header line or message over the limits */
+    SIP_RAW_MISSING,   /* a mandatory header is missing */
+    SIP_RAW_BADCSEQ,   /* CSeq not "<number> <method>" or method mismatch */
+    SIP_RAW_BADLINE,   /* request line not "M SP URI SP SIP/2.0" */
+    SIP_RAW_BADADDR,   /* From/To: bad display name or quoting */
+    SIP_RAW_BADVERSION /* SIP version other than 2.0 (505) */
 };
 
 /* Scan a message. Returns SIP_RAW_OK or a SIP_RAW_* reason (out->bad). */
