@@ -382,6 +382,61 @@ def t_rfc4475(binary, work):
         h.stop()
 
 
+def t_kill_events(binary, work):
+    """kill -9 of the front during UDP bursts: every call event it reported
+    (what the daemon shows users and attendants) names a call that is in
+    the history after the restart."""
+    import signal
+    import random as rnd
+    kills = int(os.environ.get("TSPS_SIP_KILLS", "4"))
+    d = os.path.join(work, "killev")
+    db = os.path.join(d, "db")
+    os.makedirs(db)
+    script = os.path.join(d, "prov.txt")
+    with open(script, "w") as f:
+        f.write(base.PROVISION)
+    seen, missing, calls = set(), [], 0
+
+    def start(with_script):
+        args = [binary, "--db", db] + (["--script", script] if with_script else [])
+        p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        line = p.stdout.readline()
+        m = re.match(r"ready udp=(\d+)", line)
+        assert m, line
+        return p, int(m.group(1))
+
+    p, port = start(True)
+    for k in range(kills):
+        u = Udp(port)
+        os.kill(p.pid, signal.SIGSTOP)
+        for i in range(rnd.randint(64, 400)):
+            u.send(invite(port, u.lport, calls, callid="ke%d"))
+            calls += 1
+        os.kill(p.pid, signal.SIGCONT)
+        time.sleep(rnd.random() * 0.03)
+        p.kill()
+        out = p.stdout.read()
+        p.wait()
+        seen |= set(int(x) for x in re.findall(r"event \w+ id=(\d+)", out))
+        u.close()
+        p, port = start(False)
+        for cid in sorted(seen):
+            p.stdin.write("history %d\n" % cid)
+            p.stdin.flush()
+            r = p.stdout.readline()
+            if not r.startswith("history id=%d " % cid):
+                missing.append(cid)
+            else:
+                p.stdout.readline()  # "ok"
+    p.stdin.write("quit\n")
+    p.stdin.flush()
+    p.wait(timeout=10)
+    check("kill -9: every call event names a call in history after restart "
+          "(%d kills, %d calls, %d ids reported)" % (kills, calls, len(seen)),
+          seen and not missing, missing[:10])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--harness", required=True)
@@ -398,7 +453,8 @@ def main():
              ("held_flood", lambda: t_held_flood(a.harness, a.sipp, scen, work)),
              ("bindings_limit", lambda: t_bindings_limit(a.harness, work)),
              ("tcp_limits", lambda: t_tcp_limits(a.harness, work)),
-             ("rfc4475", lambda: t_rfc4475(a.harness, work))]
+             ("rfc4475", lambda: t_rfc4475(a.harness, work)),
+             ("kill_events", lambda: t_kill_events(a.harness, work))]
     try:
         for name, t in tests:
             if a.only and a.only not in name:

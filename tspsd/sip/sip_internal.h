@@ -18,6 +18,7 @@
 #define SIP_MAX_RESP    8192  /* largest response we build */
 #define SIP_UDP_BATCH   32    /* recvmmsg/sendmmsg batch */
 #define SIP_CACHE_SLOTS 8192  /* recent final responses (retransmissions) */
+#define SIP_EVQ         80    /* call events held until a burst commits */
 #define SIP_T1_MS       500
 #define SIP_T2_MS       4000
 #define SIP_TH_MS       (64 * SIP_T1_MS)
@@ -215,8 +216,10 @@ struct tspsd_sip {
 
     /* UDP responses queued while a batch is processed (sendmmsg). */
     int batching;
-    tsps_batch *burst;    /* the UDP burst's group commit, NULL if none */
-    unsigned burst_calls; /* calls recorded in it so far */
+    tsps_batch *burst;     /* the UDP burst's group commit, NULL if none */
+    unsigned burst_calls;  /* calls recorded in it so far */
+    struct sip_event *evq; /* SIP_EVQ events waiting for the commit */
+    int nevq;
     int nout;
     sip_src out_dst[SIP_UDP_BATCH];
     size_t out_len[SIP_UDP_BATCH];
@@ -239,6 +242,12 @@ struct tspsd_sip {
     uint64_t stat_hist_fail; /* calls answered but not in history */
     uint64_t stat_auth_fail, stat_auth_locked, stat_held_refused;
 };
+
+/* A call event for the daemon (hooks.call_event). While a UDP burst is
+ * open its events wait for the burst's commit, like its responses: the
+ * daemon never hears of a call id whose history may still be lost. */
+void sip_emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
+              tsps_outcome oc);
 
 /* Process one message (the pure path used by sockets and the fuzzer). */
 void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src);

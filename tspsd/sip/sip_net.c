@@ -126,11 +126,71 @@ static void udp_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n)
                 strerror(errno));
 }
 
+struct sip_event {
+    int kind;
+    uint64_t id;
+    tsps_outcome oc;
+    tsps_decision d;
+};
+
+static void deliver(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
+                    tsps_outcome oc)
+{
+    if (s->hooks.call_event != NULL)
+        s->hooks.call_event(s->hooks.arg, kind, id, d, oc);
+}
+
+/* Events held for the burst's commit, in order. */
+static void deliver_queued(tspsd_sip *s)
+{
+    int n = s->nevq;
+    s->nevq = 0;
+    for (int i = 0; i < n; i++)
+        deliver(s, s->evq[i].kind, s->evq[i].id, &s->evq[i].d, s->evq[i].oc);
+}
+
+void sip_emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
+              tsps_outcome oc)
+{
+    if (s->hooks.call_event == NULL)
+        return;
+    if (s->burst == NULL) {
+        deliver(s, kind, id, d, oc);
+        return;
+    }
+    if (s->evq == NULL) {
+        s->evq = calloc(SIP_EVQ, sizeof(*s->evq));
+        if (s->evq == NULL) { /* cannot wait: commit now, then tell */
+            sip_burst_end(s);
+            deliver(s, kind, id, d, oc);
+            return;
+        }
+    }
+    if (s->nevq == SIP_EVQ) {
+        /* full mid-burst: commit what the queue names, go on in a new
+           batch (as udp_send does for responses) */
+        sip_burst_end(s);
+        if (tsps_batch_begin(s->eng, &s->burst) != TSPS_OK)
+            s->burst = NULL;
+        if (s->burst == NULL) {
+            deliver(s, kind, id, d, oc);
+            return;
+        }
+    }
+    struct sip_event *e = &s->evq[s->nevq++];
+    e->kind = kind;
+    e->id = id;
+    e->oc = oc;
+    e->d = *d;
+}
+
 void sip_burst_end(tspsd_sip *s)
 {
     int rc;
-    if (s->burst == NULL)
+    if (s->burst == NULL) {
+        deliver_queued(s);
         return;
+    }
     rc = tsps_batch_commit(s->burst);
     s->burst = NULL;
     if (rc != TSPS_OK) {
@@ -143,6 +203,7 @@ void sip_burst_end(tspsd_sip *s)
                 s->burst_calls, tsps_errname(rc));
     }
     s->burst_calls = 0;
+    deliver_queued(s);
 }
 
 static void udp_read(evutil_socket_t fd, short what, void *arg)
@@ -406,4 +467,7 @@ void sip_net_close(tspsd_sip *s)
     s->udp_fd = -1;
     free(s->in_buf);
     s->in_buf = NULL;
+    deliver_queued(s);
+    free(s->evq);
+    s->evq = NULL;
 }

@@ -289,13 +289,6 @@ static void caller_of(osip_message_t *m, char *num, size_t nn, char *name,
     }
 }
 
-static void emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
-                 tsps_outcome oc)
-{
-    if (s->hooks.call_event != NULL)
-        s->hooks.call_event(s->hooks.arg, kind, id, d, oc);
-}
-
 /* Route an INVITE and answer it (or hold it): the part both parses share. */
 static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
                          const char *called, const char *caller,
@@ -391,8 +384,8 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     }
     sip_send(s, src, out, b.len);
     sip_txn_remember(s, r, out, b.len);
-    emit(s, TSPSD_SIP_CALL_OFFERED, id, &d, fin.outcome);
-    emit(s, TSPSD_SIP_CALL_ENDED, id, &d, fin.outcome);
+    sip_emit(s, TSPSD_SIP_CALL_OFFERED, id, &d, fin.outcome);
+    sip_emit(s, TSPSD_SIP_CALL_ENDED, id, &d, fin.outcome);
 }
 
 void sip_invite(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)

@@ -62,13 +62,6 @@ int sip_txn_key(const sip_raw *r, char *buf, size_t len)
     return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
-static void emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
-                 tsps_outcome oc)
-{
-    if (s->hooks.call_event != NULL)
-        s->hooks.call_event(s->hooks.arg, kind, id, d, oc);
-}
-
 /* ---- cache of immediate final responses -----------------------------------
  */
 
@@ -310,8 +303,8 @@ static void finish(sip_held *h, const tsps_decision *d, int timeout,
     sip_log(s, TSPS_LOG_INFO,
             "msg=\"held call answered\" call=%llu code=%d by=%s",
             (unsigned long long)h->id, fin.code, why);
-    emit(s, TSPSD_SIP_CALL_UPDATED, h->id, &h->d, fin.outcome);
-    emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, fin.outcome);
+    sip_emit(s, TSPSD_SIP_CALL_UPDATED, h->id, &h->d, fin.outcome);
+    sip_emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, fin.outcome);
     if (h->src.proto != SIP_PROTO_UDP) {
         held_free(h); /* reliable transport: no retransmission */
         return;
@@ -420,7 +413,7 @@ int sip_txn_hold(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     sip_log(s, TSPS_LOG_INFO,
             "msg=\"call held for decision\" call=%llu user=%s timeout_s=%d",
             (unsigned long long)id, d->user, secs);
-    emit(s, TSPSD_SIP_CALL_OFFERED, id, d, TSPS_OUTCOME_PENDING);
+    sip_emit(s, TSPSD_SIP_CALL_OFFERED, id, d, TSPS_OUTCOME_PENDING);
     return TSPS_OK;
 }
 
@@ -495,7 +488,7 @@ void sip_txn_cancel(tspsd_sip *s, const sip_raw *r, const sip_src *src)
                              "487 Request Terminated (cancel)");
     sip_log(s, TSPS_LOG_INFO, "msg=\"held call cancelled\" call=%llu",
             (unsigned long long)h->id);
-    emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, TSPS_OUTCOME_MISSED);
+    sip_emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, TSPS_OUTCOME_MISSED);
     if (h->src.proto != SIP_PROTO_UDP) {
         held_free(h);
         return;
