@@ -408,6 +408,20 @@ START_TEST(test_sip_register_needs_auth_by_default)
     int code = recv_status(100, buf, sizeof(buf));
     ck_assert_msg(code == 401 && strstr(buf, "WWW-Authenticate: Digest"),
                   "%d: %s", code, buf);
+    /* the SIP front's counters are in /metrics */
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd),
+             "curl -s --max-time 5 http://127.0.0.1:%d/metrics",
+             fx.metrics_port);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t got = fread(out, 1, sizeof(out) - 1, p);
+    out[got] = '\0';
+    pclose(p);
+    ck_assert_msg(strstr(out, "tspsd_sip_history_failed_total 0") != NULL &&
+                      strstr(out, "tspsd_sip_auth_failed_total") != NULL &&
+                      strstr(out, "tspsd_sip_held_calls") != NULL,
+                  "%s", out);
 }
 END_TEST
 

@@ -53,6 +53,7 @@ typedef struct tspsd_sip_config {
  * Whether REGISTER needs digest auth: `configured` (0/1) when set (>= 0),
  * else on — except for the embedded demo (`demo`) listening on a loopback
  * address, the documented exception (docs/sip.md, Security).
+ * Thread-safety: pure.
  */
 int tspsd_sip_auth_default(int configured, int demo, const char *listen);
 
@@ -125,7 +126,8 @@ typedef struct tspsd_sip_stats {
 /** Read the counters. Thread-safety: on the loop's thread. */
 void tspsd_sip_stats_get(const tspsd_sip *s, tspsd_sip_stats *out);
 
-/** The counters as Prometheus text (tspsd_sip_*); bytes written. */
+/** The counters as Prometheus text (tspsd_sip_*); bytes written.
+ *  Thread-safety: on the loop's thread. */
 int tspsd_sip_metrics(const tspsd_sip *s, char *buf, size_t len);
 
 /** Close: answers held calls with the fallback, frees everything. */

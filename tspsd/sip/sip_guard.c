@@ -103,7 +103,8 @@ int sip_nonce_check(tspsd_sip *s, const char *nonce, const sip_src *src,
     return SIP_NONCE_OK;
 }
 
-int sip_nonce_use(sip_nonce_slot *slot, const char *nc_hex, int has_qop)
+int sip_nonce_use(sip_nonce_slot *slot, const char *nc_hex, int has_qop,
+                  uint64_t txn_h)
 {
     unsigned long long nc = 0;
     if (has_qop) {
@@ -116,9 +117,12 @@ int sip_nonce_use(sip_nonce_slot *slot, const char *nc_hex, int has_qop)
     } else {
         nc = 1; /* no nonce count: the nonce is good once */
     }
+    if (nc == slot->nc && txn_h == slot->txn_h)
+        return 1; /* the same request again (UDP retransmission) */
     if (nc <= slot->nc)
         return -1; /* replayed (or reordered) */
     slot->nc = nc;
+    slot->txn_h = txn_h;
     return 0;
 }
 

@@ -156,6 +156,7 @@ int sip_cred_get(tsps_engine *eng, const char *username, sip_cred *out);
 typedef struct sip_nonce_slot {
     uint64_t serial; /* the nonce that owns the slot */
     uint64_t nc;     /* highest nonce count accepted with it */
+    uint64_t txn_h;  /* transaction (branch, Call-ID, CSeq) it accepted */
 } sip_nonce_slot;
 
 typedef struct sip_guard_ent {
@@ -174,8 +175,11 @@ int sip_nonce_make(tspsd_sip *s, const sip_src *src, int64_t now, char *out,
 /* SIP_NONCE_*; *slot set when OK. */
 int sip_nonce_check(tspsd_sip *s, const char *nonce, const sip_src *src,
                     int64_t now, sip_nonce_slot **slot);
-/* Accept nonce count nc_hex (qop=auth) or a single use; -1 = replay. */
-int sip_nonce_use(sip_nonce_slot *slot, const char *nc_hex, int has_qop);
+/* Accept nonce count nc_hex (qop=auth) or a single use for the request
+ * whose transaction hash is txn_h; 1 = a retransmission of the request
+ * that used it last (same transaction), -1 = a replay. */
+int sip_nonce_use(sip_nonce_slot *slot, const char *nc_hex, int has_qop,
+                  uint64_t txn_h);
 /* Seconds an address or device name is still locked out, 0 if not. */
 int64_t sip_guard_locked(tspsd_sip *s, const sip_src *src, const char *user,
                          int64_t now);

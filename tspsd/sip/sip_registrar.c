@@ -181,10 +181,15 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
         challenge(s, r, src, 1, now);
         return -1;
     }
-    /* the right answer, but to a nonce (and count) already used: a
-       captured request replayed, or a client that reordered; either way
-       a fresh challenge, and counted */
-    if (sip_nonce_use(slot, nc, qop[0] != '\0') != 0) {
+    /* the right answer, but to a nonce (and count) already used by
+       another request: a captured request replayed, or a client that
+       reordered; either way a fresh challenge, and counted */
+    char tk[512];
+    int tkl = sip_txn_key(r, tk, sizeof(tk));
+    uint64_t th = tkl > 0 ? sip_hash(SIP_HASH_INIT, tk, (size_t)tkl) : 0;
+    /* a retransmission of the accepted request passes (the registrar's
+       CSeq rule answers it); another request with the same nc is a replay */
+    if (sip_nonce_use(slot, nc, qop[0] != '\0', th) < 0) {
         sip_guard_fail(s, src, user, "replay", now);
         challenge(s, r, src, 0, now);
         return -1;
