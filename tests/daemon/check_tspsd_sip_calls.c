@@ -318,6 +318,12 @@ START_TEST(test_sip_kill9_loses_no_acknowledged_call)
     kcalls = calloc(KILL_MAX_CALLS, sizeof(*kcalls));
     ck_assert_ptr_nonnull(kcalls);
     setsockopt(ufd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    /* every call of a barrage held (not refused by the caps), so that
+       every burst answers 100 + 180 naming its calls */
+    th_stop(&fx);
+    strncat(sip_extra, "max_held_per_user = 4000\nmax_held = 4000\n",
+            sizeof(sip_extra) - strlen(sip_extra) - 1);
+    th_start(&fx, sip_extra);
     for (int round = 0; round < kills; round++) {
         /* bursts answered one by one, then a barrage queued while the
            daemon is stopped, so that it reads full batches (32 INVITEs,
