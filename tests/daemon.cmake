@@ -18,6 +18,8 @@ if(TARGET tspsd AND TARGET tspsctl)
       target_compile_definitions(check_tspsd_${_t} PRIVATE TSPSD_WITH_SIP)
     endif()
   endforeach()
+  # The kill -9 test reads the dead daemon's store itself.
+  target_link_libraries(check_tspsd_sip_calls PRIVATE tsps_static)
   # Unit suites of the daemon's pure parts.
   tsps_add_check(check_tspsd_units
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/check_tspsd_units.c

@@ -29,6 +29,12 @@ if(TSPS_SIPP AND TSPS_PYTHON3)
             --scenarios ${CMAKE_CURRENT_SOURCE_DIR}/sip
             --sipp ${TSPS_SIPP})
   set_tests_properties(sip_sipp PROPERTIES TIMEOUT 300 LABELS "sip")
+  add_test(NAME sip_hardening
+    COMMAND ${TSPS_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/sip/run_sip_hardening.py
+            --harness $<TARGET_FILE:sip_harness>
+            --scenarios ${CMAKE_CURRENT_SOURCE_DIR}/sip
+            --sipp ${TSPS_SIPP})
+  set_tests_properties(sip_hardening PROPERTIES TIMEOUT 300 LABELS "sip")
 else()
   message(STATUS "sipp or python3 not found: SIP tests skipped")
 endif()

@@ -40,6 +40,7 @@ void tspsd_config_defaults(tspsd_config *c)
     c->sip_max_expires = 7200;
     c->sip_default_expires = 3600;
     c->sip_ask_timeout_s = 20;
+    c->sip_auth_register = -1; /* on; off only for the demo on loopback */
 }
 
 typedef struct load_ctx {
@@ -154,6 +155,37 @@ static int web_section(tspsd_config *c, const char *k, const char *v)
     return -2;
 }
 
+/* [sip] limits against hostile peers (tspsd/sip, docs/sip.md). */
+static int sip_hardening_key(tspsd_config *c, const char *k, const char *v)
+{
+    if (strcmp(k, "nonce_bind_address") == 0) {
+        int bind = 1, rc = parse_bool(v, &bind);
+        c->sip_nonce_any_address = !bind;
+        return rc;
+    }
+    if (strcmp(k, "auth_max_failures") == 0) {
+        int rc = parse_int(v, 0, 100000, &c->sip_auth_max_failures);
+        if (rc == 0 && c->sip_auth_max_failures == 0)
+            c->sip_auth_max_failures = -1; /* 0 = no limit */
+        return rc;
+    }
+    if (strcmp(k, "auth_fail_window") == 0)
+        return parse_int(v, 1, 86400, &c->sip_auth_fail_window_s);
+    if (strcmp(k, "auth_lockout") == 0)
+        return parse_int(v, 1, 86400, &c->sip_auth_lockout_s);
+    if (strcmp(k, "max_held_per_user") == 0)
+        return parse_int(v, 1, 100000, &c->sip_max_held_per_user);
+    if (strcmp(k, "max_held") == 0)
+        return parse_int(v, 1, 1000000, &c->sip_max_held);
+    if (strcmp(k, "tcp_max_per_address") == 0)
+        return parse_int(v, 1, 100000, &c->sip_tcp_max_per_address);
+    if (strcmp(k, "tcp_handshake_timeout") == 0)
+        return parse_int(v, 1, 3600, &c->sip_tcp_handshake_s);
+    if (strcmp(k, "max_bindings_per_aor") == 0)
+        return parse_int(v, 1, 32, &c->sip_max_bindings_per_aor);
+    return -2;
+}
+
 static int sip_section(tspsd_config *c, const char *k, const char *v)
 {
     if (strcmp(k, "enabled") == 0)
@@ -178,7 +210,7 @@ static int sip_section(tspsd_config *c, const char *k, const char *v)
         return parse_int(v, 1, 604800, &c->sip_default_expires);
     if (strcmp(k, "ask_timeout") == 0)
         return parse_int(v, 1, 600, &c->sip_ask_timeout_s);
-    return -2;
+    return sip_hardening_key(c, k, v);
 }
 
 static int admin_section(tspsd_config *c, const char *k, const char *v)

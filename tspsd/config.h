@@ -43,6 +43,12 @@ typedef struct tspsd_config {
     char sip_domain[128], sip_realm[128];
     int sip_auth_register, sip_min_expires, sip_max_expires,
         sip_default_expires, sip_ask_timeout_s;
+    /* [sip] hardening (docs/sip.md "Security"); 0 = the front's default.
+     * sip_auth_register is -1 when not set: on, except for the embedded
+     * demo listening on loopback. */
+    int sip_nonce_any_address, sip_auth_max_failures, sip_auth_fail_window_s,
+        sip_auth_lockout_s, sip_max_held_per_user, sip_max_held,
+        sip_tcp_max_per_address, sip_tcp_handshake_s, sip_max_bindings_per_aor;
     /* [web] (tspsd/web, docs/webui.md) */
     char web_listen[64];
     int web_port;             /* -1 = off, 0 = pick a free port */

@@ -42,7 +42,17 @@ static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
     sc->tcp_port = c->sip_tcp_port;
     sc->domain = c->sip_domain[0] ? c->sip_domain : NULL;
     sc->realm = c->sip_realm[0] ? c->sip_realm : NULL;
-    sc->auth_register = c->sip_auth_register;
+    sc->auth_register =
+        tspsd_sip_auth_default(c->sip_auth_register, c->demo, c->sip_listen);
+    sc->nonce_any_address = c->sip_nonce_any_address;
+    sc->auth_max_failures = c->sip_auth_max_failures;
+    sc->auth_fail_window_s = c->sip_auth_fail_window_s;
+    sc->auth_lockout_s = c->sip_auth_lockout_s;
+    sc->max_held_per_user = c->sip_max_held_per_user;
+    sc->max_held = c->sip_max_held;
+    sc->tcp_max_per_address = c->sip_tcp_max_per_address;
+    sc->tcp_handshake_s = c->sip_tcp_handshake_s;
+    sc->max_bindings_per_aor = c->sip_max_bindings_per_aor;
     sc->min_expires = c->sip_min_expires;
     sc->max_expires = c->sip_max_expires;
     sc->default_expires = c->sip_default_expires;

@@ -278,6 +278,10 @@ TSPSD_HANDLER(tspsd_h_device_add)
         return tspsd_reply(c, resp, TSPS__CODE__INVALID,
                            "username and password required");
 #ifdef TSPSD_WITH_SIP
+    char why[96];
+    if (!tspsd_sip_password_ok(r->password, r->username, why, sizeof(why)))
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "password too weak: %s", why);
     const tspsd_config *cfg = &c->d->cfg;
     const char *realm = cfg->sip_realm[0]    ? cfg->sip_realm
                         : cfg->sip_domain[0] ? cfg->sip_domain

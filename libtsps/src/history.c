@@ -101,6 +101,72 @@ struct append_arg {
     uint64_t id;
 };
 
+/* Call ids come from a sequence that is never handed out twice, even when
+ * the write that took an id is lost (aborted batch, full disk, kill -9):
+ * - in this process, eng->call_next only grows, whatever is committed;
+ * - across restarts, "callresv" in the store says up to where ids may have
+ *   been handed out: it is raised by CALL_RESERVE whenever an id reaches
+ *   it, in the same transaction, and a fresh process starts above it.
+ * A restart therefore skips the rest of the reserved block (gaps are
+ * harmless); ids go past the durable reservation only if raising it failed
+ * too (a store that accepts no write at all), which the caller sees as a
+ * failed write. */
+#define CALL_RESERVE 1024
+
+static uint64_t meta_u64(MDB_txn *txn, MDB_dbi dbi, const char *key)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    if (mdb_get(txn, dbi, &k, &v) == MDB_SUCCESS && v.mv_size == 8)
+        return tsps__rd64(v.mv_data);
+    return 0;
+}
+
+/* The next id of the sequence, given what the store says. */
+static uint64_t seq_take(tsps_engine *eng, uint64_t next, uint64_t resv)
+{
+    uint_fast64_t cur = atomic_load(&eng->call_next);
+    for (;;) {
+        /* first call id of this process: above the stored reservation */
+        uint64_t id = cur != 0 ? cur : (resv > next ? resv : next);
+        if (id < next)
+            id = next;
+        if (id == 0)
+            id = 1;
+        if (atomic_compare_exchange_weak(&eng->call_next, &cur, id + 1))
+            return id;
+    }
+}
+
+static int next_call_id(tsps_engine *eng, MDB_txn *txn, uint64_t *id)
+{
+    uint64_t next = meta_u64(txn, eng->dbi[DB_META], "nextcall");
+    uint64_t resv = meta_u64(txn, eng->dbi[DB_META], "callresv");
+    uint8_t nb[8];
+    MDB_val k = {8, "callresv"}, v = {8, nb};
+
+    *id = seq_take(eng, next, resv);
+    if (*id + 1 < resv)
+        return TSPS_OK;
+    tsps__be64(nb, *id + CALL_RESERVE);
+    return tsps__mdb_err(mdb_put(txn, eng->dbi[DB_META], &k, &v, 0));
+}
+
+uint64_t tsps_history_take_id(tsps_engine *eng)
+{
+    uint64_t next = 0, resv = 0;
+    MDB_txn *txn = NULL;
+
+    if (eng == NULL)
+        return 0;
+    if (atomic_load(&eng->call_next) == 0 &&
+        tsps__read_begin(eng, &txn) == TSPS_OK) {
+        next = meta_u64(txn, eng->dbi[DB_META], "nextcall");
+        resv = meta_u64(txn, eng->dbi[DB_META], "callresv");
+        tsps__read_end(eng, txn);
+    }
+    return seq_take(eng, next, resv);
+}
+
 static int append_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
 {
     struct append_arg *a = arg;
@@ -110,10 +176,9 @@ static int append_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     uint64_t caller = tsps__e164_key(d->caller);
     int rc;
 
-    a->id = 1;
-    if (mdb_get(txn, eng->dbi[DB_META], &mk, &mv) == MDB_SUCCESS &&
-        mv.mv_size == 8)
-        a->id = tsps__rd64(mv.mv_data);
+    rc = next_call_id(eng, txn, &a->id);
+    if (rc != TSPS_OK)
+        return rc;
     tsps__be64(nb, a->id + 1);
     mv.mv_size = 8;
     mv.mv_data = nb;

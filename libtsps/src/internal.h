@@ -347,6 +347,10 @@ struct tsps_engine {
     struct tsps_batch *open_batch;
     struct tsps__cmem *cmem; /* NULL: routing reads DB_CIDX */
     int lockfd;              /* writer lock (flock), -1 if read-only */
+    /* Next call id of this process (0 = not read from the store yet); only
+     * grows, so an id whose write was lost is not given again (history.c).
+     * Atomic: tsps_history_take_id() takes ids outside the write lock. */
+    atomic_uint_fast64_t call_next;
 };
 
 void *tsps__malloc(tsps_engine *eng, size_t n);

@@ -2,12 +2,19 @@
  * check_tspsd_sip_calls.c - the pending-call table fed by the SIP front: a
  * real INVITE over UDP to a real tspsd is held ("ask"), shows in `tspsctl
  * calls`, and an attendant's `tspsctl act` answers it with a redirect; an
- * ignored one falls back when its timeout expires.
+ * ignored one falls back when its timeout expires. And the kill -9 test:
+ * tspsd killed during SIP bursts larger than one response batch loses no
+ * call that got a response naming it, and never gives a call id twice.
  */
 #include "fixture.h"
 #include "tsps_check.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <tsps/tsps.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +25,7 @@
 #ifdef TSPSD_WITH_SIP
 
 static int sip_port, ufd, lport;
+static char sip_extra[256];
 static char out[65536];
 
 static int free_udp_port(void)
@@ -48,6 +56,7 @@ static void setup(void)
              "[sip]\nenabled = true\nlisten = 127.0.0.1\nudp_port = %d\n"
              "tcp_port = 0\n",
              sip_port);
+    snprintf(sip_extra, sizeof(sip_extra), "%s", extra);
     th_start(&fx, extra);
     tspsd_client *a = th_connect(&fx, "admin", NULL);
     ck_assert_int_eq(fx_user_put(a, "ann", ANN_NUMBER), 0);
@@ -185,6 +194,243 @@ START_TEST(test_sip_held_call_times_out)
 }
 END_TEST
 
+/* ---- kill -9 during SIP bursts ------------------------------------------ */
+
+#define KILL_MAX_CALLS 200000
+
+typedef struct kcall {
+    uint64_t id; /* X-Tsps-Call-Id seen in a response, 0 = none */
+    unsigned caller;
+} kcall;
+
+static kcall *kcalls;
+static unsigned nkcalls;
+
+static void send_raw(const char *msg, size_t n)
+{
+    struct sockaddr_in to;
+    memset(&to, 0, sizeof(to));
+    to.sin_family = AF_INET;
+    to.sin_port = htons((uint16_t)sip_port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)sendto(ufd, msg, n, 0, (struct sockaddr *)&to, sizeof(to));
+}
+
+/* One INVITE of call number k (Call-ID "kill-<k>", caller +1312<k>). */
+static void send_kill_invite(unsigned k)
+{
+    char msg[1024];
+    int n = snprintf(msg, sizeof(msg),
+                     "INVITE sip:%s@127.0.0.1:%d SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-k%u\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "From: <sip:+1312%07u@127.0.0.1>;tag=k%u\r\n"
+                     "To: <sip:%s@127.0.0.1>\r\n"
+                     "Call-ID: kill-%u@127.0.0.1\r\n"
+                     "CSeq: 1 INVITE\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     ANN_NUMBER, sip_port, lport, k, k, k, ANN_NUMBER, k);
+    kcalls[k].caller = k;
+    send_raw(msg, (size_t)n);
+}
+
+/* Read every response waiting (wait_ms for the first), noting ids. */
+static int drain_responses(int wait_ms)
+{
+    char buf[8192];
+    int got = 0;
+    for (;;) {
+        struct timeval tv = {0, (wait_ms > 0 ? wait_ms : 1) * 1000};
+        setsockopt(ufd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        ssize_t n = recv(ufd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+            break;
+        buf[n] = '\0';
+        got++;
+        const char *cid = strstr(buf, "Call-ID: kill-");
+        const char *x = strstr(buf, "X-Tsps-Call-Id: ");
+        if (cid == NULL || x == NULL)
+            continue;
+        unsigned k = (unsigned)strtoul(cid + 14, NULL, 10);
+        uint64_t id = strtoull(x + 16, NULL, 10);
+        if (k >= nkcalls)
+            continue;
+        ck_assert_msg(kcalls[k].id == 0 || kcalls[k].id == id,
+                      "call %u named id %llu and %llu", k,
+                      (unsigned long long)kcalls[k].id, (unsigned long long)id);
+        kcalls[k].id = id;
+    }
+    struct timeval tv = {5, 0};
+    setsockopt(ufd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return got;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every call that got an id is in the store's history with its caller. */
+static void check_history_has_acknowledged(unsigned *checked)
+{
+    char path[400];
+    tsps_engine *eng = NULL;
+    tsps_config cfg = TSPS_CONFIG_INIT;
+    tsps_call_record *r = malloc(sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    snprintf(path, sizeof(path), "%s/data/store", fx.dir);
+    cfg.path = path;
+    ck_assert_int_eq(tsps_engine_open(&cfg, &eng), TSPS_OK);
+    for (unsigned k = 0; k < nkcalls; k++) {
+        char want[16];
+        if (kcalls[k].id == 0)
+            continue;
+        int rc = tsps_history_get(eng, kcalls[k].id, r);
+        ck_assert_msg(rc == TSPS_OK,
+                      "call %u was answered naming id %llu, which is not in "
+                      "history after kill -9 (%s)",
+                      k, (unsigned long long)kcalls[k].id, tsps_errname(rc));
+        snprintf(want, sizeof(want), "%07u", kcalls[k].caller);
+        ck_assert_msg(strstr(r->decision.caller, want) != NULL,
+                      "id %llu is call %u (caller ...%s) but history says "
+                      "caller %s",
+                      (unsigned long long)kcalls[k].id, k, want,
+                      r->decision.caller);
+        (*checked)++;
+    }
+    tsps_engine_close(eng);
+    free(r);
+}
+
+START_TEST(test_sip_kill9_loses_no_acknowledged_call)
+{
+    const char *env = getenv("TSPS_SIP_KILLS");
+    int kills = env != NULL ? atoi(env) : 6;
+    unsigned checked = 0, burst = 48; /* x2 responses (100 + 180) > 32 */
+    int rcvbuf = 8 << 20;
+    struct timespec seed;
+
+    if (kills < 1)
+        kills = 1;
+    clock_gettime(CLOCK_MONOTONIC, &seed);
+    srand((unsigned)seed.tv_nsec);
+    kcalls = calloc(KILL_MAX_CALLS, sizeof(*kcalls));
+    ck_assert_ptr_nonnull(kcalls);
+    setsockopt(ufd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    /* every call of a barrage held (not refused by the caps), so that
+       every burst answers 100 + 180 naming its calls */
+    th_stop(&fx);
+    strncat(sip_extra, "max_held_per_user = 4000\nmax_held = 4000\n",
+            sizeof(sip_extra) - strlen(sip_extra) - 1);
+    th_start(&fx, sip_extra);
+    for (int round = 0; round < kills; round++) {
+        /* bursts answered one by one, then a barrage queued while the
+           daemon is stopped, so that it reads full batches (32 INVITEs,
+           64 responses) and is killed while answering them */
+        int calm = 1 + rand() % 3, barrage = 6 + rand() % 14;
+        for (int b = 0; b < calm; b++) {
+            for (unsigned i = 0; i < burst && nkcalls < KILL_MAX_CALLS; i++)
+                send_kill_invite(nkcalls++);
+            drain_responses(20);
+        }
+        kill(fx.pid, SIGSTOP);
+        for (int b = 0; b < barrage; b++)
+            for (unsigned i = 0; i < burst && nkcalls < KILL_MAX_CALLS; i++)
+                send_kill_invite(nkcalls++);
+        kill(fx.pid, SIGCONT);
+        struct timespec ts = {0, (long)(rand() % 40000) * 1000};
+        nanosleep(&ts, NULL);
+        kill(fx.pid, SIGKILL);
+        int st;
+        waitpid(fx.pid, &st, 0);
+        fx.pid = 0;
+        drain_responses(200); /* what left before the kill */
+        check_history_has_acknowledged(&checked);
+        th_start(&fx, sip_extra);
+    }
+    /* no id was given to two calls, across every restart */
+    uint64_t *ids = malloc(sizeof(*ids) * (nkcalls + 1));
+    unsigned n = 0;
+    ck_assert_ptr_nonnull(ids);
+    for (unsigned k = 0; k < nkcalls; k++)
+        if (kcalls[k].id != 0)
+            ids[n++] = kcalls[k].id;
+    qsort(ids, n, sizeof(*ids), cmp_u64);
+    for (unsigned i = 1; i < n; i++)
+        ck_assert_msg(ids[i] != ids[i - 1], "id %llu given to two calls",
+                      (unsigned long long)ids[i]);
+    fprintf(stderr,
+            "kill -9 test: %d kills, %u INVITEs sent, %u answered with an "
+            "id; %u history look-ups, all found\n",
+            kills, nkcalls, n, checked);
+    ck_assert_msg(n > 0, "no call was answered");
+    free(ids);
+    free(kcalls);
+    kcalls = NULL;
+    nkcalls = 0;
+}
+END_TEST
+
+/* New devices need a password that is not trivially guessed. */
+START_TEST(test_sip_device_weak_password_refused)
+{
+    static const char *const weak[] = {"x", "1234567890", "aaaaaaaaaaab",
+                                       "ann-desk-pw1"};
+    char cmd[256];
+    for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "device add ann ann-desk --password %s",
+                 weak[i]);
+        int rc = th_ctl(&fx, "ann", cmd, out, sizeof(out));
+        ck_assert_msg(rc != 0 && strstr(out, "too weak") != NULL,
+                      "password %s: rc %d: %s", weak[i], rc, out);
+    }
+    int rc = th_ctl(&fx, "ann", "device add ann ann-desk --password Tq7-vm2Lp",
+                    out, sizeof(out));
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
+}
+END_TEST
+
+/* Without an auth_register line, REGISTER needs digest auth. */
+START_TEST(test_sip_register_needs_auth_by_default)
+{
+    char msg[1024], buf[4096];
+    int rc = th_ctl(&fx, "ann", "device add ann ann-desk --password Tq7-vm2Lp",
+                    out, sizeof(out));
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
+    int n = snprintf(msg, sizeof(msg),
+                     "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-reg1\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "From: <sip:ann-desk@127.0.0.1>;tag=r1\r\n"
+                     "To: <sip:ann-desk@127.0.0.1>\r\n"
+                     "Call-ID: reg-default@127.0.0.1\r\n"
+                     "CSeq: 1 REGISTER\r\n"
+                     "Contact: <sip:evil@127.0.0.1:6666>\r\n"
+                     "Expires: 600\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     lport);
+    send_raw(msg, (size_t)n);
+    int code = recv_status(100, buf, sizeof(buf));
+    ck_assert_msg(code == 401 && strstr(buf, "WWW-Authenticate: Digest"),
+                  "%d: %s", code, buf);
+    /* the SIP front's counters are in /metrics */
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd),
+             "curl -s --max-time 5 http://127.0.0.1:%d/metrics",
+             fx.metrics_port);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t got = fread(out, 1, sizeof(out) - 1, p);
+    out[got] = '\0';
+    pclose(p);
+    ck_assert_msg(strstr(out, "tspsd_sip_history_failed_total 0") != NULL &&
+                      strstr(out, "tspsd_sip_auth_failed_total") != NULL &&
+                      strstr(out, "tspsd_sip_held_calls") != NULL,
+                  "%s", out);
+}
+END_TEST
+
 #endif
 
 static Suite *sip_calls_suite(void)
@@ -197,7 +443,14 @@ static Suite *sip_calls_suite(void)
     tcase_add_test(tc, test_sip_held_call_act_forward);
     tcase_add_test(tc, test_sip_held_call_refused_for_other_user);
     tcase_add_test(tc, test_sip_held_call_times_out);
+    tcase_add_test(tc, test_sip_device_weak_password_refused);
+    tcase_add_test(tc, test_sip_register_needs_auth_by_default);
     suite_add_tcase(s, tc);
+    TCase *tk = tcase_create("kill");
+    tcase_add_checked_fixture(tk, setup, teardown);
+    tcase_set_timeout(tk, 1200);
+    tcase_add_test(tk, test_sip_kill9_loses_no_acknowledged_call);
+    suite_add_tcase(s, tk);
 #endif
     return s;
 }

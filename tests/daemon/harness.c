@@ -88,7 +88,10 @@ void th_start(th_daemon *t, const char *extra)
     /* A refused client may write to a closed socket: an error, not death. */
     signal(SIGPIPE, SIG_IGN);
     t->port = th_free_port();
-    t->metrics_port = th_free_port();
+    /* the kernel may hand the same free port out twice in a row */
+    do
+        t->metrics_port = th_free_port();
+    while (t->metrics_port == t->port);
     snprintf(t->conf, sizeof(t->conf), "%s/tspsd.conf", t->dir);
     snprintf(t->log, sizeof(t->log), "%s/tspsd.log", t->dir);
     th_cert_paths(t, "server", c, k, sizeof(c));

@@ -5,7 +5,9 @@
  *   sip_harness --db DIR [--script FILE] [--port N] [--tcp] [--auth]
  *               [--listen ADDR] [--domain D] [--min-expires N]
  *               [--max-expires N] [--default-expires N] [--ask-timeout N]
- *               [--digest SHA-256,MD5] [--quiet] [-v]
+ *               [--digest SHA-256,MD5] [--map-max BYTES] [--max-held N]
+ *               [--max-held-per-user N] [--max-bindings N]
+ *               [--tcp-per-address N] [--tcp-handshake S] [--quiet] [-v]
  *
  * Prints "ready udp=P tcp=P" when listening, one "event ..." line per call
  * event, and reads commands on stdin (the same commands as the script):
@@ -21,7 +23,8 @@
  *   reg USER CONTACT LABEL Q EXPIRES_REL
  *   bulk USER N CODE                       (N contacts +1555xxxxxxx)
  *   override CALL_ID METHOD...             (history override + resolve)
- *   regs USER | history CALL_ID | route CALLED CALLER | purge | quit
+ *   regs USER | history CALL_ID | route CALLED CALLER | purge | stats
+ *   quit
  *
  * Every stdin command answers one line starting with "ok" or "err".
  */
@@ -342,6 +345,16 @@ static int run(harness *h, char *line, int *rcout)
             tsps_decision_explain(d, buf, sizeof(buf), NULL) == TSPS_OK)
             out("%s\n", buf);
         free(d);
+    } else if (strcmp(a[0], "stats") == 0 && h->sip != NULL) {
+        tspsd_sip_stats st;
+        tspsd_sip_stats_get(h->sip, &st);
+        out("stats history_failed=%llu auth_failed=%llu auth_locked=%llu "
+            "held=%llu held_refused=%llu\n",
+            (unsigned long long)st.history_failed,
+            (unsigned long long)st.auth_failed,
+            (unsigned long long)st.auth_locked, (unsigned long long)st.held,
+            (unsigned long long)st.held_refused);
+        rc = TSPS_OK;
     } else if (strcmp(a[0], "purge") == 0) {
         size_t k = 0;
         rc = tsps_registration_purge(h->eng, (int64_t)time(NULL), &k);
@@ -416,6 +429,7 @@ int main(int argc, char **argv)
     tspsd_sip_hooks hooks = {0};
     const char *db = NULL, *script = NULL;
     int port = 0, tcp = 0;
+    size_t map_max = 0;
 
     memset(&h, 0, sizeof(h));
     memset(&sc, 0, sizeof(sc));
@@ -442,6 +456,18 @@ int main(int argc, char **argv)
             sc.ask_timeout_s = atoi(v), i++;
         else if (strcmp(argv[i], "--digest") == 0)
             sc.digest_algorithms = v, i++;
+        else if (strcmp(argv[i], "--max-held") == 0)
+            sc.max_held = atoi(v), i++;
+        else if (strcmp(argv[i], "--max-held-per-user") == 0)
+            sc.max_held_per_user = atoi(v), i++;
+        else if (strcmp(argv[i], "--max-bindings") == 0)
+            sc.max_bindings_per_aor = atoi(v), i++;
+        else if (strcmp(argv[i], "--tcp-per-address") == 0)
+            sc.tcp_max_per_address = atoi(v), i++;
+        else if (strcmp(argv[i], "--tcp-handshake") == 0)
+            sc.tcp_handshake_s = atoi(v), i++;
+        else if (strcmp(argv[i], "--map-max") == 0)
+            map_max = (size_t)strtoull(v, NULL, 10), i++;
         else if (strcmp(argv[i], "--tcp") == 0)
             tcp = 1;
         else if (strcmp(argv[i], "--auth") == 0)
@@ -463,7 +489,8 @@ int main(int argc, char **argv)
     tsps_config cfg = TSPS_CONFIG_INIT;
     cfg.path = db;
     cfg.flags = TSPS_OPEN_NOSYNC;
-    cfg.map_size = (size_t)1 << 30;
+    cfg.map_size = map_max != 0 ? map_max : (size_t)1 << 30;
+    cfg.map_max = map_max; /* a small store to fill up ("full disk") */
     cfg.log = on_log;
     cfg.log_arg = &h;
     int rc = tsps_engine_open(&cfg, &h.eng);

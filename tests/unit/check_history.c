@@ -223,6 +223,61 @@ START_TEST(test_history_writes_join_open_batch)
 }
 END_TEST
 
+/* A call id is never given twice: not after an aborted batch (a commit
+ * that failed, e.g. on a full disk, after the calls were answered) and not
+ * after a restart that lost uncommitted calls (kill -9). */
+START_TEST(test_history_ids_never_reused)
+{
+    tsps_batch *b;
+    uint64_t lost[3], next, prev;
+    tsps_config cfg = TSPS_CONFIG_INIT;
+    tsps_decision d = fx_route("+4989111111", "+49301234567", T_MONDAY + 10);
+
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(
+            tsps_batch_history_append(b, &d, TSPS_OUTCOME_REDIRECTED, &lost[i]),
+            TSPS_OK);
+    tsps_batch_abort(b);
+    ck_assert_int_eq(
+        tsps_history_append(fx_eng, &d, TSPS_OUTCOME_REDIRECTED, &next),
+        TSPS_OK);
+    ck_assert_uint_gt(next, lost[2]);
+    /* an id taken for a call that could not be recorded is not given
+       to a recorded call */
+    prev = tsps_history_take_id(fx_eng);
+    ck_assert_uint_gt(prev, next);
+    ck_assert_int_eq(
+        tsps_history_append(fx_eng, &d, TSPS_OUTCOME_REDIRECTED, &next),
+        TSPS_OK);
+    ck_assert_uint_gt(next, prev);
+    /* ids taken by a batch that never committed, then a restart */
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(
+            tsps_batch_history_append(b, &d, TSPS_OUTCOME_REDIRECTED, &lost[i]),
+            TSPS_OK);
+    tsps_batch_abort(b);
+    tsps_engine_close(fx_eng);
+    cfg.path = fx_dir;
+    ck_assert_int_eq(tsps_engine_open(&cfg, &fx_eng), TSPS_OK);
+    prev = lost[2];
+    for (int i = 0; i < 2100; i++) { /* across reservation blocks */
+        ck_assert_int_eq(
+            tsps_history_append(fx_eng, &d, TSPS_OUTCOME_REDIRECTED, &next),
+            TSPS_OK);
+        ck_assert_uint_gt(next, prev);
+        prev = next;
+    }
+    tsps_engine_close(fx_eng);
+    ck_assert_int_eq(tsps_engine_open(&cfg, &fx_eng), TSPS_OK);
+    ck_assert_int_eq(
+        tsps_history_append(fx_eng, &d, TSPS_OUTCOME_REDIRECTED, &next),
+        TSPS_OK);
+    ck_assert_uint_gt(next, prev);
+}
+END_TEST
+
 static Suite *history_suite(void)
 {
     Suite *s = suite_create("history");
@@ -234,6 +289,7 @@ static Suite *history_suite(void)
     tcase_add_test(tc, test_history_survives_reopen);
     tcase_add_test(tc, test_history_group_commit);
     tcase_add_test(tc, test_history_writes_join_open_batch);
+    tcase_add_test(tc, test_history_ids_never_reused);
     suite_add_tcase(s, tc);
     return s;
 }

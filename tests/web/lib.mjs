@@ -86,6 +86,7 @@ listen = 127.0.0.1
 udp_port = ${this.sipPort}
 tcp_port = ${this.sipPort}
 ask_timeout = 30
+auth_register = false
 [web]
 listen = 127.0.0.1
 port = 0

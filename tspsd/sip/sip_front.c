@@ -76,6 +76,12 @@ static const char *raw_reason(int bad)
         return "missing-header";
     case SIP_RAW_BADCSEQ:
         return "bad-cseq";
+    case SIP_RAW_BADLINE:
+        return "bad-request-line";
+    case SIP_RAW_BADADDR:
+        return "bad-address";
+    case SIP_RAW_BADVERSION:
+        return "bad-version";
     default:
         return "junk";
     }
@@ -87,9 +93,10 @@ static void malformed(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     s->stat_bad++;
     if (sip_raw_addressable(r)) {
         char reason[64];
-        snprintf(reason, sizeof(reason), "Bad Request (%s)",
+        int code = r->bad == SIP_RAW_BADVERSION ? 505 : 400;
+        snprintf(reason, sizeof(reason), "%s (%s)", sip_reason(code),
                  raw_reason(r->bad));
-        respond_simple(s, r, src, 400, reason, NULL);
+        respond_simple(s, r, src, code, reason, NULL);
         sip_log(s, TSPS_LOG_WARN,
                 "msg=\"malformed sip request answered 400\" reason=%s "
                 "bytes=%zu",
@@ -107,15 +114,15 @@ static long max_forwards(const sip_raw *r)
     long v = 0;
     if (r->max_forwards.p == NULL)
         return -1;
-    if (r->max_forwards.n == 0 || r->max_forwards.n > 3)
+    if (r->max_forwards.n == 0 || r->max_forwards.n > 10)
         return -2;
     for (size_t i = 0; i < r->max_forwards.n; i++) {
         char c = r->max_forwards.p[i];
         if (c < '0' || c > '9')
             return -2;
-        v = v * 10 + (c - '0');
+        v = v * 10 + (c - '0'); /* leading zeros allowed ("0068") */
     }
-    return v;
+    return v > 255 ? 255 : v;
 }
 
 static int is_known_method(const sip_raw *r)
@@ -127,6 +134,17 @@ static int is_known_method(const sip_raw *r)
         if (sip_span_eq(r->method, known[i]))
             return 1;
     return 0;
+}
+
+/* sip:, sips: or tel: (case-insensitive). */
+static int uri_scheme_ok(sip_span u)
+{
+    const char *colon = memchr(u.p, ':', u.n);
+    if (colon == NULL)
+        return 0;
+    sip_span sc = {u.p, (size_t)(colon - u.p)};
+    return sip_span_eq(sc, "sip") || sip_span_eq(sc, "sips") ||
+           sip_span_eq(sc, "tel");
 }
 
 void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
@@ -163,15 +181,33 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
         malformed(s, &r, src, len);
         return;
     }
+    int reg = sip_span_eq(r.method, "REGISTER");
+    if (!invite && !reg && !sip_span_eq(r.method, "OPTIONS")) {
+        int code = is_known_method(&r) ? 405 : 501;
+        respond_simple(s, &r, src, code, NULL, "Allow: " SIP_ALLOW "\r\n");
+        return;
+    }
+    /* RFC 3261 8.2.2.1: a Request-URI scheme we do not serve -> 416 */
+    if (!uri_scheme_ok(r.ruri)) {
+        respond_simple(s, &r, src, 416, NULL, NULL);
+        return;
+    }
+    /* 8.2.2.3: we support no extension, so any Require gets 420 listing
+       what it asked for (Proxy-Require is for proxies: ignored) */
+    if (r.nrequire > 0) {
+        char hdr[1024];
+        sip_buf hb = {hdr, 0, sizeof(hdr), 0};
+        for (int k = 0; k < r.nrequire; k++) {
+            sb_puts(&hb, "Unsupported: ");
+            sb_span(&hb, r.require[k]);
+            sb_puts(&hb, "\r\n");
+        }
+        respond_simple(s, &r, src, 420, NULL, hb.err ? NULL : hdr);
+        return;
+    }
     if (sip_span_eq(r.method, "OPTIONS")) {
         respond_simple(s, &r, src, 200, NULL,
                        "Allow: " SIP_ALLOW "\r\nAccept: application/sdp\r\n");
-        return;
-    }
-    int reg = sip_span_eq(r.method, "REGISTER");
-    if (!invite && !reg) {
-        int code = is_known_method(&r) ? 405 : 501;
-        respond_simple(s, &r, src, code, NULL, "Allow: " SIP_ALLOW "\r\n");
         return;
     }
     if (invite && mf == 0) {
@@ -233,6 +269,22 @@ static int apply_config(tspsd_sip *s, const tspsd_sip_config *cfg)
         c.default_expires = 3600;
     if (c.ask_timeout_s <= 0)
         c.ask_timeout_s = 20;
+    if (c.auth_max_failures == 0)
+        c.auth_max_failures = 10;
+    if (c.auth_fail_window_s <= 0)
+        c.auth_fail_window_s = 60;
+    if (c.auth_lockout_s <= 0)
+        c.auth_lockout_s = 300;
+    if (c.max_held_per_user <= 0)
+        c.max_held_per_user = 32;
+    if (c.max_held <= 0)
+        c.max_held = 2048;
+    if (c.tcp_max_per_address <= 0)
+        c.tcp_max_per_address = 32;
+    if (c.tcp_handshake_s <= 0)
+        c.tcp_handshake_s = 10;
+    if (c.max_bindings_per_aor <= 0)
+        c.max_bindings_per_aor = 16;
     if (c.min_expires > c.max_expires || c.default_expires < c.min_expires ||
         c.default_expires > c.max_expires)
         return TSPS_EINVAL;
@@ -295,7 +347,10 @@ int tspsd_sip_open(struct event_base *base, tsps_engine *eng,
         goto cleanup;
     }
     s->out_buf = malloc(sizeof(*s->out_buf) * SIP_UDP_BATCH);
-    if (sip_txn_cache_init(s) != TSPS_OK || s->out_buf == NULL) {
+    s->nonces = calloc(SIP_NONCE_SLOTS, sizeof(*s->nonces));
+    s->guard = calloc(SIP_GUARD_SLOTS, sizeof(*s->guard));
+    if (sip_txn_cache_init(s) != TSPS_OK || sip_txn_index_init(s) != 0 ||
+        s->out_buf == NULL || s->nonces == NULL || s->guard == NULL) {
         rc = TSPS_ENOMEM;
         goto cleanup;
     }
@@ -309,6 +364,11 @@ int tspsd_sip_open(struct event_base *base, tsps_engine *eng,
     }
     struct timeval tv = {30, 0};
     event_add(s->purge_ev, &tv);
+    if (!s->cfg.auth_register)
+        sip_log(s, TSPS_LOG_WARN,
+                "msg=\"sip REGISTER accepted without digest auth\" "
+                "listen=%s hint=\"set [sip] auth_register = true\"",
+                s->cfg.listen);
     *out = s;
     s = NULL;
 cleanup:
@@ -334,6 +394,62 @@ int tspsd_sip_reconfigure(tspsd_sip *s, const tspsd_sip_config *cfg)
     return TSPS_OK;
 }
 
+int tspsd_sip_auth_default(int configured, int demo, const char *listen)
+{
+    if (configured >= 0)
+        return configured != 0;
+    if (!demo || listen == NULL)
+        return 1;
+    return strncmp(listen, "127.", 4) == 0 || strcmp(listen, "::1") == 0 ||
+                   strcmp(listen, "localhost") == 0
+               ? 0
+               : 1;
+}
+
+void tspsd_sip_stats_get(const tspsd_sip *s, tspsd_sip_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (s == NULL)
+        return;
+    out->rx = s->stat_rx;
+    out->tx = s->stat_tx;
+    out->bad = s->stat_bad;
+    out->history_failed = s->stat_hist_fail;
+    out->auth_failed = s->stat_auth_fail;
+    out->auth_locked = s->stat_auth_locked;
+    out->held = (uint64_t)s->nheld;
+    out->held_refused = s->stat_held_refused;
+}
+
+int tspsd_sip_metrics(const tspsd_sip *s, char *buf, size_t len)
+{
+    tspsd_sip_stats st;
+    tspsd_sip_stats_get(s, &st);
+    int n = snprintf(
+        buf, len,
+        "# TYPE tspsd_sip_messages_received_total counter\n"
+        "tspsd_sip_messages_received_total %llu\n"
+        "# TYPE tspsd_sip_malformed_total counter\n"
+        "tspsd_sip_malformed_total %llu\n"
+        "# HELP tspsd_sip_history_failed_total Calls answered but not "
+        "recorded in history (store full or failing).\n"
+        "# TYPE tspsd_sip_history_failed_total counter\n"
+        "tspsd_sip_history_failed_total %llu\n"
+        "# TYPE tspsd_sip_auth_failed_total counter\n"
+        "tspsd_sip_auth_failed_total %llu\n"
+        "# TYPE tspsd_sip_auth_locked_total counter\n"
+        "tspsd_sip_auth_locked_total %llu\n"
+        "# TYPE tspsd_sip_held_calls gauge\n"
+        "tspsd_sip_held_calls %llu\n"
+        "# TYPE tspsd_sip_held_refused_total counter\n"
+        "tspsd_sip_held_refused_total %llu\n",
+        (unsigned long long)st.rx, (unsigned long long)st.bad,
+        (unsigned long long)st.history_failed,
+        (unsigned long long)st.auth_failed, (unsigned long long)st.auth_locked,
+        (unsigned long long)st.held, (unsigned long long)st.held_refused);
+    return n < 0 ? 0 : (size_t)n >= len ? (int)len - 1 : n;
+}
+
 void tspsd_sip_close(tspsd_sip *s)
 {
     if (s == NULL)
@@ -343,6 +459,9 @@ void tspsd_sip_close(tspsd_sip *s)
         event_free(s->purge_ev);
     sip_net_close(s);
     sip_txn_cache_free(s);
+    sip_txn_index_free(s);
     free(s->out_buf);
+    free(s->nonces);
+    free(s->guard);
     free(s);
 }

@@ -33,7 +33,42 @@ typedef struct tspsd_sip_config {
                                       (default, RFC 8760), "MD5,SHA-256" for
                                       clients that only read the first, or
                                       one of them alone */
+    /* hardening (0 = the default given): */
+    int nonce_any_address;    /* 1 = a nonce is not bound to the client's
+                                 address (default: bound) */
+    int auth_max_failures;    /* digest failures per address before a
+                                 lockout, 10; per device name twice that;
+                                 -1 = no limit */
+    int auth_fail_window_s;   /* failures counted within, 60 */
+    int auth_lockout_s;       /* lockout length, 300 */
+    int max_held_per_user;    /* held (ask) calls per user, 32 */
+    int max_held;             /* held calls in total, 2048 */
+    int tcp_max_per_address;  /* SIP-TCP connections per address, 32 */
+    int tcp_handshake_s;      /* a TCP connection must send its first
+                                 request within, 10 */
+    int max_bindings_per_aor; /* registrar: bindings of one AOR, 16 */
 } tspsd_sip_config;
+
+/**
+ * Whether REGISTER needs digest auth: `configured` (0/1) when set (>= 0),
+ * else on — except for the embedded demo (`demo`) listening on a loopback
+ * address, the documented exception (docs/sip.md, Security).
+ * Thread-safety: pure.
+ */
+int tspsd_sip_auth_default(int configured, int demo, const char *listen);
+
+/** Shortest password accepted for a new device. */
+#define TSPSD_SIP_MIN_PASSWORD 8
+
+/**
+ * 1 if `password` is strong enough for a new SIP device named `username`:
+ * at least TSPSD_SIP_MIN_PASSWORD characters, 5 different ones, not only
+ * digits, and not containing the device name. Else 0 and `why` (for the
+ * operator) says what is missing.
+ * Thread-safety: pure.
+ */
+int tspsd_sip_password_ok(const char *password, const char *username, char *why,
+                          size_t n);
 
 /** Kinds of call events. */
 enum {
@@ -77,6 +112,23 @@ int tspsd_sip_device_set(tsps_engine *eng, const char *realm,
                          const char *username, const char *user_id,
                          const char *label, const char *password);
 int tspsd_sip_device_remove(tsps_engine *eng, const char *username);
+
+/** Counters of the front (for /metrics). */
+typedef struct tspsd_sip_stats {
+    uint64_t rx, tx, bad;    /* messages received, sent, malformed */
+    uint64_t history_failed; /* calls answered but not recorded (full disk) */
+    uint64_t auth_failed;    /* digest failures (wrong or replayed) */
+    uint64_t auth_locked;    /* requests refused by an auth lockout */
+    uint64_t held;           /* calls held now */
+    uint64_t held_refused;   /* INVITEs refused by the held-call caps */
+} tspsd_sip_stats;
+
+/** Read the counters. Thread-safety: on the loop's thread. */
+void tspsd_sip_stats_get(const tspsd_sip *s, tspsd_sip_stats *out);
+
+/** The counters as Prometheus text (tspsd_sip_*); bytes written.
+ *  Thread-safety: on the loop's thread. */
+int tspsd_sip_metrics(const tspsd_sip *s, char *buf, size_t len);
 
 /** Close: answers held calls with the fallback, frees everything. */
 void tspsd_sip_close(tspsd_sip *s);

@@ -12,10 +12,13 @@
 #include "sip_front.h"
 
 #define SIP_MAX_MSG     65535 /* largest message accepted (UDP datagram) */
-#define SIP_MAX_VIAS    16    /* Via header lines echoed in a response */
+#define SIP_MAX_VIAS    72    /* Via header lines echoed in a response */
+#define SIP_MAX_REQUIRE 4     /* Require header lines kept */
+#define SIP_METHOD_MAX  64    /* longest method name accepted */
 #define SIP_MAX_RESP    8192  /* largest response we build */
 #define SIP_UDP_BATCH   32    /* recvmmsg/sendmmsg batch */
 #define SIP_CACHE_SLOTS 8192  /* recent final responses (retransmissions) */
+#define SIP_EVQ         80    /* call events held until a burst commits */
 #define SIP_T1_MS       500
 #define SIP_T2_MS       4000
 #define SIP_TH_MS       (64 * SIP_T1_MS)
@@ -51,7 +54,11 @@ typedef struct sip_raw {
     sip_span from, to, call_id, cseq; /* values, trimmed */
     sip_span branch;                  /* top Via branch parameter */
     sip_span max_forwards;
-    sip_span pai;        /* P-Asserted-Identity */
+    sip_span pai;                      /* P-Asserted-Identity */
+    sip_span require[SIP_MAX_REQUIRE]; /* Require values */
+    int nrequire;
+    int line_bad;        /* extra or trailing SP in the request line */
+    int version_bad;     /* SIP version other than 2.0 */
     long content_length; /* -1 if absent */
     size_t hdr_len;      /* bytes up to and including the blank line */
     int bad;             /* SIP_RAW_* reason the message is malformed */
@@ -59,11 +66,14 @@ typedef struct sip_raw {
 
 enum {
     SIP_RAW_OK = 0,
-    SIP_RAW_JUNK,     /* not a SIP message at all: drop */
-    SIP_RAW_NOHDREND, /* headers not terminated */
-    SIP_RAW_TOOBIG,   /* header line or message over the limits */
-    SIP_RAW_MISSING,  /* a mandatory header is missing */
-    SIP_RAW_BADCSEQ   /* CSeq not "<number> <method>" or method mismatch */
+    SIP_RAW_JUNK,      /* not a SIP message at all: drop */
+    SIP_RAW_NOHDREND,  /* headers not terminated */
+    SIP_RAW_TOOBIG,    /* header line or message over the limits */
+    SIP_RAW_MISSING,   /* a mandatory header is missing */
+    SIP_RAW_BADCSEQ,   /* CSeq not "<number> <method>" or method mismatch */
+    SIP_RAW_BADLINE,   /* request line not "M SP URI SP SIP/2.0" */
+    SIP_RAW_BADADDR,   /* From/To: bad display name or quoting */
+    SIP_RAW_BADVERSION /* SIP version other than 2.0 (505) */
 };
 
 /* Scan a message. Returns SIP_RAW_OK or a SIP_RAW_* reason (out->bad). */
@@ -136,6 +146,47 @@ typedef struct sip_cred {
 
 int sip_cred_get(tsps_engine *eng, const char *username, sip_cred *out);
 
+/* ---- guard (sip_guard.c): nonces, failure limits ----------------------- */
+
+#define SIP_NONCE_SLOTS 16384 /* nonces in flight */
+#define SIP_NONCE_TTL   300   /* seconds a nonce lives */
+#define SIP_GUARD_SLOTS 8192  /* addresses and device names tracked */
+#define SIP_GUARD_KEY   136
+
+typedef struct sip_nonce_slot {
+    uint64_t serial; /* the nonce that owns the slot */
+    uint64_t nc;     /* highest nonce count accepted with it */
+    uint64_t txn_h;  /* transaction (branch, Call-ID, CSeq) it accepted */
+} sip_nonce_slot;
+
+typedef struct sip_guard_ent {
+    char key[SIP_GUARD_KEY]; /* "a<ip>" or "u<device name>"; "" = free */
+    int failures;
+    int64_t window_start, locked_until;
+} sip_guard_ent;
+
+enum { SIP_NONCE_BAD = 0, SIP_NONCE_OK = 1, SIP_NONCE_STALE = -1 };
+
+/* The client's address as text ("-" if unknown). */
+void sip_src_ip(const sip_src *src, char *out, size_t n);
+/* A fresh nonce for a client. */
+int sip_nonce_make(tspsd_sip *s, const sip_src *src, int64_t now, char *out,
+                   size_t n);
+/* SIP_NONCE_*; *slot set when OK. */
+int sip_nonce_check(tspsd_sip *s, const char *nonce, const sip_src *src,
+                    int64_t now, sip_nonce_slot **slot);
+/* Accept nonce count nc_hex (qop=auth) or a single use for the request
+ * whose transaction hash is txn_h; 1 = a retransmission of the request
+ * that used it last (same transaction), -1 = a replay. */
+int sip_nonce_use(sip_nonce_slot *slot, const char *nc_hex, int has_qop,
+                  uint64_t txn_h);
+/* Seconds an address or device name is still locked out, 0 if not. */
+int64_t sip_guard_locked(tspsd_sip *s, const sip_src *src, const char *user,
+                         int64_t now);
+/* Count (and log) one authentication failure. */
+void sip_guard_fail(tspsd_sip *s, const sip_src *src, const char *user,
+                    const char *reason, int64_t now);
+
 /* ---- the front ------------------------------------------------------------
  */
 
@@ -169,7 +220,10 @@ struct tspsd_sip {
 
     /* UDP responses queued while a batch is processed (sendmmsg). */
     int batching;
-    tsps_batch *burst; /* the UDP burst's group commit, NULL if none */
+    tsps_batch *burst;     /* the UDP burst's group commit, NULL if none */
+    unsigned burst_calls;  /* calls recorded in it so far */
+    struct sip_event *evq; /* SIP_EVQ events waiting for the commit */
+    int nevq;
     int nout;
     sip_src out_dst[SIP_UDP_BATCH];
     size_t out_len[SIP_UDP_BATCH];
@@ -177,13 +231,27 @@ struct tspsd_sip {
 
     sip_held *held; /* held (ask) and retransmitting INVITE transactions */
     int nheld;
-    sip_cache_ent *cache; /* SIP_CACHE_SLOTS recent final responses */
+    sip_held **held_idx; /* 3 x held_buckets chain heads (sip_txn.c) */
+    size_t held_buckets;
+    int64_t held_refused_logged; /* last log line about the caps */
+    sip_cache_ent *cache;        /* SIP_CACHE_SLOTS recent final responses */
 
     struct event *purge_ev;
     unsigned char secret[32]; /* nonce signing key, random per open */
+    uint64_t nonce_serial;
+    sip_nonce_slot *nonces; /* SIP_NONCE_SLOTS */
+    sip_guard_ent *guard;   /* SIP_GUARD_SLOTS */
 
     uint64_t stat_rx, stat_tx, stat_bad;
+    uint64_t stat_hist_fail; /* calls answered but not in history */
+    uint64_t stat_auth_fail, stat_auth_locked, stat_held_refused;
 };
+
+/* A call event for the daemon (hooks.call_event). While a UDP burst is
+ * open its events wait for the burst's commit, like its responses: the
+ * daemon never hears of a call id whose history may still be lost. */
+void sip_emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
+              tsps_outcome oc);
 
 /* Process one message (the pure path used by sockets and the fuzzer). */
 void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src);
@@ -230,6 +298,12 @@ int sip_txn_hold(tspsd_sip *s, const sip_raw *r, const sip_src *src,
 void sip_txn_remember(tspsd_sip *s, const sip_raw *r, const char *resp,
                       size_t n);
 void sip_txn_close_all(tspsd_sip *s);
+int sip_txn_index_init(tspsd_sip *s);
+void sip_txn_index_free(tspsd_sip *s);
+/* 0 if a call with decision d may be held, else the code to answer
+ * (486: the user's share is full, 503: all held slots are) and the
+ * Retry-After seconds. */
+int sip_txn_hold_room(tspsd_sip *s, const tsps_decision *d, int *retry_after);
 int sip_txn_cache_init(tspsd_sip *s);
 void sip_txn_cache_free(tspsd_sip *s);
 int sip_txn_key(const sip_raw *r, char *buf, size_t len);

@@ -29,7 +29,25 @@ struct sip_conn {
     struct bufferevent *bev;
     sip_src src;
     tspsd_sip *s;
+    int greeted; /* a first complete request arrived */
 };
+
+/* Same peer address (port ignored). */
+static int same_host(const sip_src *a, const sip_src *b)
+{
+    const struct sockaddr *x = (const struct sockaddr *)&a->addr;
+    const struct sockaddr *y = (const struct sockaddr *)&b->addr;
+    if (x->sa_family != y->sa_family)
+        return 0;
+    if (x->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)x)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)y)->sin_addr.s_addr;
+    if (x->sa_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)x)->sin6_addr,
+                      &((const struct sockaddr_in6 *)y)->sin6_addr,
+                      sizeof(struct in6_addr)) == 0;
+    return 0;
+}
 
 static int make_addr(const char *host, int port, struct sockaddr_storage *ss,
                      int *len)
@@ -86,8 +104,16 @@ static void udp_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n)
     if (s->udp_fd < 0)
         return;
     if (s->batching && n <= SIP_MAX_RESP) {
-        if (s->nout == SIP_UDP_BATCH)
+        if (s->nout == SIP_UDP_BATCH) {
+            /* The queue is full mid-burst (a held call answers 100 + 180,
+             * OPTIONS share the burst ...): what it holds may name calls
+             * of this burst, so their history is committed before it
+             * leaves, and the rest of the burst starts a new batch. */
+            sip_burst_end(s);
             sip_net_flush(s);
+            if (tsps_batch_begin(s->eng, &s->burst) != TSPS_OK)
+                s->burst = NULL;
+        }
         memcpy(s->out_buf[s->nout], p, n);
         s->out_len[s->nout] = n;
         s->out_dst[s->nout] = *dst;
@@ -100,16 +126,84 @@ static void udp_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n)
                 strerror(errno));
 }
 
+struct sip_event {
+    int kind;
+    uint64_t id;
+    tsps_outcome oc;
+    tsps_decision d;
+};
+
+static void deliver(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
+                    tsps_outcome oc)
+{
+    if (s->hooks.call_event != NULL)
+        s->hooks.call_event(s->hooks.arg, kind, id, d, oc);
+}
+
+/* Events held for the burst's commit, in order. */
+static void deliver_queued(tspsd_sip *s)
+{
+    int n = s->nevq;
+    s->nevq = 0;
+    for (int i = 0; i < n; i++)
+        deliver(s, s->evq[i].kind, s->evq[i].id, &s->evq[i].d, s->evq[i].oc);
+}
+
+void sip_emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
+              tsps_outcome oc)
+{
+    if (s->hooks.call_event == NULL)
+        return;
+    if (s->burst == NULL) {
+        deliver(s, kind, id, d, oc);
+        return;
+    }
+    if (s->evq == NULL) {
+        s->evq = calloc(SIP_EVQ, sizeof(*s->evq));
+        if (s->evq == NULL) { /* cannot wait: commit now, then tell */
+            sip_burst_end(s);
+            deliver(s, kind, id, d, oc);
+            return;
+        }
+    }
+    if (s->nevq == SIP_EVQ) {
+        /* full mid-burst: commit what the queue names, go on in a new
+           batch (as udp_send does for responses) */
+        sip_burst_end(s);
+        if (tsps_batch_begin(s->eng, &s->burst) != TSPS_OK)
+            s->burst = NULL;
+        if (s->burst == NULL) {
+            deliver(s, kind, id, d, oc);
+            return;
+        }
+    }
+    struct sip_event *e = &s->evq[s->nevq++];
+    e->kind = kind;
+    e->id = id;
+    e->oc = oc;
+    e->d = *d;
+}
+
 void sip_burst_end(tspsd_sip *s)
 {
     int rc;
-    if (s->burst == NULL)
+    if (s->burst == NULL) {
+        deliver_queued(s);
         return;
+    }
     rc = tsps_batch_commit(s->burst);
     s->burst = NULL;
-    if (rc != TSPS_OK)
-        sip_log(s, TSPS_LOG_ERROR, "msg=\"sip burst commit failed\" err=%s",
-                tsps_errname(rc));
+    if (rc != TSPS_OK) {
+        /* the calls are answered all the same: their ids are never given
+           again (tsps_history_take_id), but they are not in history */
+        s->stat_hist_fail += s->burst_calls;
+        sip_log(s, TSPS_LOG_ERROR,
+                "msg=\"sip burst commit failed, calls answered unrecorded\" "
+                "calls=%u err=%s",
+                s->burst_calls, tsps_errname(rc));
+    }
+    s->burst_calls = 0;
+    deliver_queued(s);
 }
 
 static void udp_read(evutil_socket_t fd, short what, void *arg)
@@ -230,6 +324,12 @@ static void tcp_read(struct bufferevent *bev, void *arg)
             conn_free(c);
             return;
         }
+        if (!c->greeted && p[0] != '\r' && p[0] != '\n') {
+            /* past the handshake: the long idle timeout from now on */
+            struct timeval idle = {TCP_IDLE_S, 0};
+            c->greeted = 1;
+            bufferevent_set_timeouts(bev, &idle, NULL);
+        }
         sip_process(c->s, p, msglen, &c->src);
         evbuffer_drain(in, msglen);
     }
@@ -238,6 +338,11 @@ static void tcp_read(struct bufferevent *bev, void *arg)
 static void tcp_event(struct bufferevent *bev, short what, void *arg)
 {
     sip_conn *c = arg;
+    if ((what & BEV_EVENT_TIMEOUT) && !c->greeted)
+        sip_log(c->s, TSPS_LOG_INFO,
+                "msg=\"sip tcp connection closed\" reason=no-request "
+                "conn=%llu",
+                (unsigned long long)c->id);
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
         conn_free(c);
 }
@@ -246,10 +351,20 @@ static void tcp_accept(struct evconnlistener *lis, evutil_socket_t fd,
                        struct sockaddr *sa, int salen, void *arg)
 {
     tspsd_sip *s = arg;
-    if (s->nconns >= MAX_CONNS) {
+    sip_src peer;
+    int same = 0;
+    memset(&peer, 0, sizeof(peer));
+    memcpy(&peer.addr, sa,
+           (size_t)salen < sizeof(peer.addr) ? (size_t)salen
+                                             : sizeof(peer.addr));
+    for (sip_conn *o = s->conns; o != NULL; o = o->next)
+        same += same_host(&o->src, &peer);
+    if (s->nconns >= MAX_CONNS || same >= s->cfg.tcp_max_per_address) {
+        char ip[64];
+        sip_src_ip(&peer, ip, sizeof(ip));
         sip_log(s, TSPS_LOG_WARN,
-                "msg=\"sip tcp connection refused\" "
-                "reason=too-many");
+                "msg=\"sip tcp connection refused\" reason=%s src=%s",
+                s->nconns >= MAX_CONNS ? "too-many" : "per-address-limit", ip);
         evutil_closesocket(fd);
         return;
     }
@@ -278,8 +393,9 @@ static void tcp_accept(struct evconnlistener *lis, evutil_socket_t fd,
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    struct timeval idle = {TCP_IDLE_S, 0};
-    bufferevent_set_timeouts(bev, &idle, NULL);
+    /* until its first request, a connection has a short time to live */
+    struct timeval hs = {s->cfg.tcp_handshake_s, 0};
+    bufferevent_set_timeouts(bev, &hs, NULL);
     bufferevent_setcb(bev, tcp_read, NULL, tcp_event, c);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
@@ -351,4 +467,7 @@ void sip_net_close(tspsd_sip *s)
     s->udp_fd = -1;
     free(s->in_buf);
     s->in_buf = NULL;
+    deliver_queued(s);
+    free(s->evq);
+    s->evq = NULL;
 }

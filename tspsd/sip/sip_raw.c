@@ -33,12 +33,17 @@ int sip_span_eq(sip_span s, const char *lit)
 
 static int is_token_char(int c)
 {
-    return isalnum(c) || strchr("-.!%*_+`'~", c) != NULL;
+    return c != 0 && (isalnum(c) || strchr("-.!%*_+`'~", c) != NULL);
+}
+
+static int is_lws(int c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 static sip_span trim(const char *p, size_t n)
 {
-    while (n > 0 && (*p == ' ' || *p == '\t')) {
+    while (n > 0 && is_lws((unsigned char)*p)) {
         p++;
         n--;
     }
@@ -63,28 +68,87 @@ static int name_is(sip_span name, const char *full, char compact)
     return sip_span_eq(name, full);
 }
 
+/* Request-Line: Method SP Request-URI SP SIP-Version (RFC 3261 25.1):
+ * exactly one SP between the three and none after the version, else
+ * r->line_bad (answered 400); a version other than 2.0, r->version_bad
+ * (answered 505). Both still scan the headers so that the request can be
+ * answered. */
 static int parse_first_line(const char *buf, size_t n, sip_raw *r)
 {
-    sip_span l = trim(buf, n);
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    sip_span l = {buf, n};
     if (l.n >= 8 && memcmp(l.p, "SIP/2.0 ", 8) == 0) {
         r->is_response = 1;
         return SIP_RAW_OK;
     }
     size_t i = 0;
-    while (i < l.n && i < 32 && is_token_char((unsigned char)l.p[i]))
+    while (i < l.n && i < SIP_METHOD_MAX &&
+           is_token_char((unsigned char)l.p[i]))
         i++;
     if (i == 0 || i >= l.n || l.p[i] != ' ')
         return SIP_RAW_JUNK;
     r->method = (sip_span){l.p, i};
-    const char *u = l.p + i + 1;
-    const char *sp = memchr(u, ' ', l.n - i - 1);
-    if (sp == NULL || sp == u)
+    size_t u = i + 1;
+    while (u < l.n && l.p[u] == ' ') {
+        r->line_bad = 1;
+        u++;
+    }
+    const char *sp = memchr(l.p + u, ' ', l.n - u);
+    if (sp == NULL || u >= l.n)
         return SIP_RAW_JUNK;
-    r->ruri = (sip_span){u, (size_t)(sp - u)};
-    sip_span ver = trim(sp, l.n - (size_t)(sp - l.p));
+    r->ruri = (sip_span){l.p + u, (size_t)(sp - (l.p + u))};
+    size_t v = (size_t)(sp - l.p) + 1;
+    while (v < l.n && l.p[v] == ' ') {
+        r->line_bad = 1;
+        v++;
+    }
+    size_t ve = l.n;
+    while (ve > v && (l.p[ve - 1] == ' ' || l.p[ve - 1] == '\t')) {
+        r->line_bad = 1; /* RFC 4475 3.1.2.10 (trws) */
+        ve--;
+    }
+    sip_span ver = {l.p + v, ve - v};
+    if (ver.n < 5 || strncasecmp(ver.p, "SIP/", 4) != 0 ||
+        memchr(ver.p, ' ', ver.n) != NULL)
+        return SIP_RAW_JUNK;
     if (!sip_span_eq(ver, "SIP/2.0"))
-        return SIP_RAW_JUNK;
+        r->version_bad = 1;
     return SIP_RAW_OK;
+}
+
+/*
+ * A From/To value (name-addr or addr-spec): a display name is a quoted
+ * string (balanced, with quoted-pairs) or tokens and LWS, followed by
+ * "<...>". 0 = well-formed enough to be answered, -1 = not (RFC 4475
+ * 3.1.2.6 quotbal, 3.1.2.12 baddn).
+ */
+static int addr_check(sip_span v)
+{
+    size_t i = 0;
+    while (i < v.n && is_lws((unsigned char)v.p[i]))
+        i++;
+    if (i < v.n && v.p[i] == '"') {
+        for (i++; i < v.n && v.p[i] != '"'; i++)
+            if (v.p[i] == '\\')
+                i++;
+        if (i >= v.n)
+            return -1; /* unterminated */
+        i++;
+        while (i < v.n && is_lws((unsigned char)v.p[i]))
+            i++;
+        if (i >= v.n || v.p[i] != '<')
+            return -1;
+    } else {
+        const char *lt = memchr(v.p + i, '<', v.n - i);
+        if (lt == NULL)
+            return memchr(v.p, '"', v.n) != NULL ? -1 : 0; /* addr-spec */
+        for (; v.p + i < lt; i++)
+            if (!is_token_char((unsigned char)v.p[i]) &&
+                !is_lws((unsigned char)v.p[i]))
+                return -1; /* e.g. an unquoted comma */
+    }
+    return memchr(v.p + i, '>', v.n - i) != NULL ? 0 : -1;
 }
 
 /* Value of a parameter `name` in a header value (";name=value"). */
@@ -126,6 +190,7 @@ static void take_header(sip_raw *r, sip_span name, sip_span val, int *dup)
     if (name.n == 0 || name.n > 19)
         return;
     switch (tolower((unsigned char)name.p[0])) {
+    case 'r':
     case 'v':
     case 'f':
     case 't':
@@ -160,8 +225,12 @@ static void take_header(sip_raw *r, sip_span name, sip_span val, int *dup)
     } else if (name_is(name, "p-asserted-identity", 0)) {
         if (r->pai.p == NULL)
             r->pai = val;
+    } else if (name_is(name, "require", 0)) {
+        if (r->nrequire < SIP_MAX_REQUIRE)
+            r->require[r->nrequire++] = val;
     } else if (name_is(name, "content-length", 'l')) {
         long cl = 0;
+        *dup |= r->content_length != -1; /* RFC 4475 3.1.2.17 (mcl01) */
         if (val.n == 0 || val.n > 9)
             cl = -2;
         for (size_t i = 0; i < val.n && cl >= 0; i++)
@@ -180,7 +249,7 @@ long sip_raw_cseq_num(const sip_raw *r)
     while (i < r->cseq.n && isdigit((unsigned char)r->cseq.p[i]) && i < 10)
         n = n * 10 + (r->cseq.p[i++] - '0');
     if (i == 0 || i >= r->cseq.n || n > 0x7fffffffL ||
-        (r->cseq.p[i] != ' ' && r->cseq.p[i] != '\t'))
+        !is_lws((unsigned char)r->cseq.p[i]))
         return -1;
     return n;
 }
@@ -275,6 +344,12 @@ int sip_raw_scan(const char *buf, size_t len, sip_raw *r)
         return r->bad = SIP_RAW_MISSING;
     if (!cseq_ok(r))
         return r->bad = SIP_RAW_BADCSEQ;
+    if (r->version_bad)
+        return r->bad = SIP_RAW_BADVERSION;
+    if (r->line_bad)
+        return r->bad = SIP_RAW_BADLINE;
+    if (!r->is_response && (addr_check(r->from) != 0 || addr_check(r->to) != 0))
+        return r->bad = SIP_RAW_BADADDR;
     if (r->content_length == -2 ||
         (r->content_length > 0 && (size_t)r->content_length > len - r->hdr_len))
         return r->bad = SIP_RAW_NOHDREND;
@@ -347,9 +422,21 @@ void sb_puts(sip_buf *b, const char *s)
     sb_put(b, s, strlen(s));
 }
 
+/* A header value as received, folding (CR/LF) turned into spaces. */
+static void sb_put_lws(sip_buf *b, const char *p, size_t n)
+{
+    size_t start = b->len;
+    sb_put(b, p, n);
+    if (b->err)
+        return;
+    for (size_t i = start; i < b->len; i++)
+        if (b->p[i] == '\r' || b->p[i] == '\n')
+            b->p[i] = ' ';
+}
+
 void sb_span(sip_buf *b, sip_span s)
 {
-    sb_put(b, s.p, s.n);
+    sb_put_lws(b, s.p, s.n);
 }
 
 void sb_printf(sip_buf *b, const char *fmt, ...)
@@ -394,6 +481,10 @@ const char *sip_reason(int code)
         return "Method Not Allowed";
     case 408:
         return "Request Timeout";
+    case 416:
+        return "Unsupported URI Scheme";
+    case 420:
+        return "Bad Extension";
     case 423:
         return "Interval Too Brief";
     case 480:
@@ -414,6 +505,8 @@ const char *sip_reason(int code)
         return "Not Implemented";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "Version Not Supported";
     case 513:
         return "Message Too Large";
     case 603:
@@ -449,7 +542,7 @@ static void top_via(sip_buf *b, sip_span line, const sip_src *src)
     /* sent-protocol, then sent-by up to the first ';' */
     const char *semi = memchr(v.p, ';', v.n);
     size_t head = semi == NULL ? v.n : (size_t)(semi - v.p);
-    sb_put(b, v.p, head);
+    sb_put_lws(b, v.p, head);
     sip_span sentby = trim(v.p, head);
     const char *sp = NULL;
     for (size_t i = sentby.n; i > 0; i--) {
@@ -478,16 +571,16 @@ static void top_via(sip_buf *b, sip_span line, const sip_src *src)
             sb_printf(b, ";rport=%d", port);
         } else if (prm.n >= 9 && strncasecmp(prm.p, "received=", 9) == 0) {
             have_received = 1;
-            sb_put(b, v.p + i, e - i);
+            sb_put_lws(b, v.p + i, e - i);
         } else {
-            sb_put(b, v.p + i, e - i);
+            sb_put_lws(b, v.p + i, e - i);
         }
         i = e;
     }
     if (!have_received && ip[0] != '\0' && !sip_span_eq(host, ip))
         sb_printf(b, ";received=%s", ip);
     if (v.n < line.n)
-        sb_put(b, v.p + v.n, line.n - (size_t)(v.p + v.n - line.p));
+        sb_put_lws(b, v.p + v.n, line.n - (size_t)(v.p + v.n - line.p));
 }
 
 static int has_tag(sip_span to)

@@ -293,13 +293,6 @@ static void caller_of(osip_message_t *m, char *num, size_t nn, char *name,
     }
 }
 
-static void emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
-                 tsps_outcome oc)
-{
-    if (s->hooks.call_event != NULL)
-        s->hooks.call_event(s->hooks.arg, kind, id, d, oc);
-}
-
 /* Route an INVITE and answer it (or hold it): the part both parses share. */
 static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
                          const char *called, const char *caller,
@@ -333,7 +326,31 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     }
     if (d.method.kind == TSPS_METHOD_ASK &&
         !(d.flags & TSPS_DEC_UNKNOWN_NUMBER)) {
+        int retry = 0, code = sip_txn_hold_room(s, &d, &retry);
+        if (code != 0) {
+            /* over the held-call caps (a flood of INVITEs for a user who
+               decides by hand): refused at once, not recorded */
+            char hdr[48];
+            s->stat_held_refused++;
+            if (now != s->held_refused_logged) {
+                s->held_refused_logged = now;
+                sip_log(s, TSPS_LOG_WARN,
+                        "msg=\"held calls full, INVITE refused\" code=%d "
+                        "user=%s held=%d refused_total=%llu",
+                        code, d.user, s->nheld,
+                        (unsigned long long)s->stat_held_refused);
+            }
+            snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", retry);
+            sip_resp_begin(&b, r, src, code, NULL);
+            sb_puts(&b, hdr);
+            sip_resp_end(&b);
+            sip_send(s, src, out, b.len);
+            sip_txn_remember(s, r, out, b.len);
+            return;
+        }
         rc = tsps_history_append(s->eng, &d, TSPS_OUTCOME_PENDING, &id);
+        if (rc == TSPS_OK && s->burst != NULL)
+            s->burst_calls++;
         if (rc == TSPS_OK &&
             sip_txn_hold(s, r, src, &d, id, ruri_key) == TSPS_OK)
             return;
@@ -349,9 +366,16 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     if (id == 0) {
         rc = tsps_history_append(s->eng, &d, fin.outcome, &id);
         if (rc != TSPS_OK) {
-            sip_log(s, TSPS_LOG_WARN, "msg=\"history append failed\" err=%s",
-                    tsps_errname(rc));
-            id = 0;
+            /* answered all the same (full disk ...), with an id no other
+               call gets; counted for the metrics */
+            id = tsps_history_take_id(s->eng);
+            s->stat_hist_fail++;
+            sip_log(s, TSPS_LOG_ERROR,
+                    "msg=\"call not recorded in history, answered "
+                    "unrecorded\" call=%llu err=%s",
+                    (unsigned long long)id, tsps_errname(rc));
+        } else if (s->burst != NULL) {
+            s->burst_calls++;
         }
     } else {
         tsps_history_set_outcome(s->eng, id, fin.outcome, now, NULL);
@@ -364,8 +388,8 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     }
     sip_send(s, src, out, b.len);
     sip_txn_remember(s, r, out, b.len);
-    emit(s, TSPSD_SIP_CALL_OFFERED, id, &d, fin.outcome);
-    emit(s, TSPSD_SIP_CALL_ENDED, id, &d, fin.outcome);
+    sip_emit(s, TSPSD_SIP_CALL_OFFERED, id, &d, fin.outcome);
+    sip_emit(s, TSPSD_SIP_CALL_ENDED, id, &d, fin.outcome);
 }
 
 void sip_invite(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)

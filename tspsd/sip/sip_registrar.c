@@ -3,8 +3,7 @@
  * (SHA-256 and MD5, RFC 7616/8760), bindings with expiry, q, +sip.instance
  * and a device label, stored through the engine's registration API.
  *
- * Nonces are stateless: "<unix time hex>.<first 32 hex of SHA-256(secret
- * hex ':' time)>", valid for NONCE_TTL seconds, then answered stale=true.
+ * Nonces, replay protection and failure limits: sip_guard.c.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -18,7 +17,6 @@
 #include "sip_internal.h"
 
 #define MAX_BINDINGS 32
-#define NONCE_TTL    300
 
 typedef struct bind_list {
     int n;
@@ -49,34 +47,17 @@ static void unquote(const char *in, char *out, size_t n)
     out[len] = '\0';
 }
 
-static void make_nonce(const tspsd_sip *s, int64_t t, char *out, size_t n)
+static void respond_reason(tspsd_sip *s, const sip_raw *r, const sip_src *src,
+                           int code, const char *reason, const char *extra)
 {
-    char buf[128], hex[65];
-    int k = snprintf(buf, sizeof(buf), "%llx:", (unsigned long long)t);
-    for (size_t i = 0; i < sizeof(s->secret) && k + 2 < (int)sizeof(buf); i++)
-        k += snprintf(buf + k, sizeof(buf) - (size_t)k, "%02x", s->secret[i]);
-    sip_digest_hex(SIP_ALG_SHA256, buf, (size_t)k, hex);
-    snprintf(out, n, "%llx.%.32s", (unsigned long long)t, hex);
-}
-
-/* 1 valid, 0 bad, -1 stale (well-formed and ours, but too old). */
-static int check_nonce(const tspsd_sip *s, const char *nonce, int64_t now)
-{
-    char *end = NULL, expect[96];
-    unsigned long long t = strtoull(nonce, &end, 16);
-    if (end == nonce || *end != '.')
-        return 0;
-    make_nonce(s, (int64_t)t, expect, sizeof(expect));
-    if (strlen(nonce) != strlen(expect))
-        return 0;
-    unsigned char diff = 0;
-    for (size_t i = 0; expect[i] != '\0'; i++)
-        diff |= (unsigned char)(expect[i] ^ nonce[i]);
-    if (diff != 0)
-        return 0;
-    if ((int64_t)t > now + 5 || now - (int64_t)t > NONCE_TTL)
-        return -1;
-    return 1;
+    char out[SIP_MAX_RESP];
+    sip_buf b = {out, 0, sizeof(out), 0};
+    sip_resp_begin(&b, r, src, code, reason);
+    if (extra != NULL)
+        sb_puts(&b, extra);
+    sip_resp_end(&b);
+    if (!b.err)
+        sip_send(s, src, out, b.len);
 }
 
 static void respond(tspsd_sip *s, const sip_raw *r, const sip_src *src,
@@ -97,7 +78,7 @@ static void challenge(tspsd_sip *s, const sip_raw *r, const sip_src *src,
 {
     char nonce[96], hdr[1024];
     size_t k = 0;
-    make_nonce(s, now, nonce, sizeof(nonce));
+    sip_nonce_make(s, src, now, nonce, sizeof(nonce));
     hdr[0] = '\0';
     for (int i = 0; i < s->nalgs && k < sizeof(hdr); i++) {
         int n = snprintf(hdr + k, sizeof(hdr) - k,
@@ -132,6 +113,7 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
     osip_authorization_t *a = NULL;
     char realm[128], user[128], nonce[96], uri[TSPS_URI_MAX], resp[80];
     char alg[16], qop[16], nc[16], cnonce[128], expect[65];
+    sip_nonce_slot *slot = NULL;
 
     for (int i = 0; osip_message_get_authorization(m, i, &a) >= 0; i++) {
         unquote(a->realm, realm, sizeof(realm));
@@ -140,11 +122,24 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
             break;
         a = NULL;
     }
+    if (a != NULL)
+        unquote(a->username, user, sizeof(user));
+    else
+        user[0] = '\0';
+    /* a locked-out address or device name is refused before any check:
+       guesses made meanwhile are not even tried */
+    int64_t locked = sip_guard_locked(s, src, user, now);
+    if (locked > 0) {
+        char hdr[64];
+        s->stat_auth_locked++;
+        snprintf(hdr, sizeof(hdr), "Retry-After: %lld\r\n", (long long)locked);
+        respond_reason(s, r, src, 403, "Forbidden (too many failures)", hdr);
+        return -1;
+    }
     if (a == NULL) {
         challenge(s, r, src, 0, now);
         return -1;
     }
-    unquote(a->username, user, sizeof(user));
     unquote(a->nonce, nonce, sizeof(nonce));
     unquote(a->uri, uri, sizeof(uri));
     unquote(a->response, resp, sizeof(resp));
@@ -155,15 +150,14 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
     int algo = alg[0] == '\0' || strcasecmp(alg, "MD5") == 0 ? SIP_ALG_MD5
                : strcasecmp(alg, "SHA-256") == 0             ? SIP_ALG_SHA256
                                                              : -1;
-    int nv = check_nonce(s, nonce, now);
-    if (algo < 0 || !alg_enabled(s, algo) || nv == 0) {
+    int nv = sip_nonce_check(s, nonce, src, now, &slot);
+    if (algo < 0 || !alg_enabled(s, algo) || nv == SIP_NONCE_BAD) {
         challenge(s, r, src, 0, now);
         return -1;
     }
     if (sip_cred_get(s->eng, user, cred) != TSPS_OK ||
         strcmp(cred->realm, s->realm) != 0) {
-        sip_log(s, TSPS_LOG_WARN,
-                "msg=\"register auth failed\" reason=unknown-device");
+        sip_guard_fail(s, src, user, "unknown-device", now);
         respond(s, r, src, 403, NULL);
         return -1;
     }
@@ -179,20 +173,29 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
     for (size_t i = 0; i < el && resp[i] != '\0'; i++)
         diff |= (unsigned char)(tolower((unsigned char)resp[i]) ^ expect[i]);
     if (diff != 0) {
-        sip_log(s, TSPS_LOG_WARN,
-                "msg=\"register auth failed\" reason=bad-response user=%s",
-                user);
+        sip_guard_fail(s, src, user, "bad-response", now);
         respond(s, r, src, 403, NULL);
         return -1;
     }
-    if (nv < 0) {
+    if (nv == SIP_NONCE_STALE) {
         challenge(s, r, src, 1, now);
         return -1;
     }
+    /* the right answer, but to a nonce (and count) already used by
+       another request: a captured request replayed, or a client that
+       reordered; either way a fresh challenge, and counted */
+    char tk[512];
+    int tkl = sip_txn_key(r, tk, sizeof(tk));
+    uint64_t th = tkl > 0 ? sip_hash(SIP_HASH_INIT, tk, (size_t)tkl) : 0;
+    /* a retransmission of the accepted request passes (the registrar's
+       CSeq rule answers it); another request with the same nc is a replay */
+    if (sip_nonce_use(slot, nc, qop[0] != '\0', th) < 0) {
+        sip_guard_fail(s, src, user, "replay", now);
+        challenge(s, r, src, 0, now);
+        return -1;
+    }
     if (strcmp(cred->user_id, user_id) != 0) {
-        sip_log(s, TSPS_LOG_WARN,
-                "msg=\"register auth failed\" reason=foreign-aor user=%s",
-                user);
+        sip_guard_fail(s, src, user, "foreign-aor", now);
         respond(s, r, src, 403, NULL);
         return -1;
     }
@@ -405,6 +408,31 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
             goto done;
         }
         nb++;
+    }
+    if (!star) {
+        /* bindings of the address of record after this REGISTER: within
+           the limit, or nothing is changed */
+        int after = cur->n, limit = s->cfg.max_bindings_per_aor < MAX_BINDINGS
+                                        ? s->cfg.max_bindings_per_aor
+                                        : MAX_BINDINGS;
+        for (int i = 0; i < nb; i++) {
+            const tsps_registration *e = existing(cur, &rb[i].r);
+            if (rb[i].expires == 0)
+                after -= e != NULL;
+            else
+                after += e == NULL;
+        }
+        if (after > limit && after > cur->n) {
+            char ip[64];
+            sip_src_ip(src, ip, sizeof(ip));
+            sip_log(s, TSPS_LOG_WARN,
+                    "msg=\"register refused: too many bindings\" user=%s "
+                    "bindings=%d limit=%d src=%s",
+                    user_id, cur->n, limit, ip);
+            respond_reason(s, r, src, 403, "Forbidden (too many bindings)",
+                           NULL);
+            goto done;
+        }
     }
     if (star) {
         if (nb > 0 || hdr_expires != 0) {

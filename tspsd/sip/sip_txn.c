@@ -8,6 +8,7 @@
  * fixed-size cache so that a retransmitted INVITE gets the same response
  * again instead of a second routing and a second history entry.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ enum { HELD = 0, COMPLETED = 1 };
 
 struct sip_held {
     sip_held *next, *prev;
+    sip_held *by_key, *by_id, *by_user; /* index chains */
+    uint64_t key_h, user_h;
     tspsd_sip *s;
     uint64_t id;
     char key[512];
@@ -57,13 +60,6 @@ int sip_txn_key(const sip_raw *r, char *buf, size_t len)
                      r->branch.p != NULL ? r->branch.p : "", (int)r->call_id.n,
                      r->call_id.p, cseq);
     return n < 0 || (size_t)n >= len ? -1 : n;
-}
-
-static void emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
-                 tsps_outcome oc)
-{
-    if (s->hooks.call_event != NULL)
-        s->hooks.call_event(s->hooks.arg, kind, id, d, oc);
 }
 
 /* ---- cache of immediate final responses -----------------------------------
@@ -118,7 +114,110 @@ static sip_cache_ent *cache_find(tspsd_sip *s, const char *key, size_t kl)
 }
 
 /* ---- held calls ------------------------------------------------------------
+ *
+ * Indexed three ways (chained hash tables of s->held_buckets heads each):
+ * by transaction key (retransmissions, ACK, CANCEL), by call id (resolve)
+ * and by user (the per-user cap). No lookup walks all held calls.
  */
+
+int sip_txn_index_init(tspsd_sip *s)
+{
+    size_t n = 1024;
+    while (n < (size_t)s->cfg.max_held * 2 && n < ((size_t)1 << 20))
+        n <<= 1;
+    s->held_buckets = n;
+    s->held_idx = calloc(3 * n, sizeof(*s->held_idx));
+    return s->held_idx == NULL ? TSPS_ENOMEM : TSPS_OK;
+}
+
+void sip_txn_index_free(tspsd_sip *s)
+{
+    free(s->held_idx);
+    s->held_idx = NULL;
+}
+
+static sip_held **bucket(tspsd_sip *s, int which, uint64_t h)
+{
+    return &s->held_idx[(size_t)which * s->held_buckets +
+                        (h & (s->held_buckets - 1))];
+}
+
+static uint64_t id_hash(uint64_t id)
+{
+    return sip_hash(SIP_HASH_INIT, &id, sizeof(id));
+}
+
+static void unlink_chain(sip_held **head, sip_held *h, size_t off)
+{
+    for (sip_held **pp = head; *pp != NULL;
+         pp = (sip_held **)((char *)*pp + off)) {
+        if (*pp == h) {
+            *pp = *(sip_held **)((char *)h + off);
+            return;
+        }
+    }
+}
+
+static void index_add(tspsd_sip *s, sip_held *h)
+{
+    sip_held **b = bucket(s, 0, h->key_h);
+    h->by_key = *b;
+    *b = h;
+    b = bucket(s, 1, id_hash(h->id));
+    h->by_id = *b;
+    *b = h;
+    b = bucket(s, 2, h->user_h);
+    h->by_user = *b;
+    *b = h;
+}
+
+static void index_del(tspsd_sip *s, sip_held *h)
+{
+    unlink_chain(bucket(s, 0, h->key_h), h, offsetof(sip_held, by_key));
+    unlink_chain(bucket(s, 1, id_hash(h->id)), h, offsetof(sip_held, by_id));
+    unlink_chain(bucket(s, 2, h->user_h), h, offsetof(sip_held, by_user));
+}
+
+static uint64_t user_hash(const char *user)
+{
+    return sip_hash(SIP_HASH_INIT, user, strlen(user));
+}
+
+/* Calls of `user` held now (waiting for a decision), from unknown callers
+ * in *unknown. Walks only the user's bucket. */
+static int held_of_user(tspsd_sip *s, const char *user, int *unknown)
+{
+    uint64_t uh = user_hash(user);
+    int n = 0;
+    *unknown = 0;
+    for (sip_held *h = *bucket(s, 2, uh); h != NULL; h = h->by_user) {
+        if (h->user_h != uh || h->state != HELD || strcmp(h->d.user, user) != 0)
+            continue;
+        n++;
+        if (h->d.contact_uid[0] == '\0')
+            (*unknown)++;
+    }
+    return n;
+}
+
+int sip_txn_hold_room(tspsd_sip *s, const tsps_decision *d, int *retry_after)
+{
+    int unknown = 0;
+    *retry_after = 0;
+    if (s->nheld >= s->cfg.max_held) {
+        *retry_after = 5;
+        return 503;
+    }
+    int n = held_of_user(s, d->user, &unknown);
+    int cap = s->cfg.max_held_per_user;
+    /* unknown callers get half of a user's room, so that a flood of
+       them leaves room for the user's contacts */
+    if (n >= cap || (d->contact_uid[0] == '\0' && unknown >= (cap + 1) / 2)) {
+        *retry_after = 10;
+        return 486;
+    }
+    return 0;
+}
 
 static void held_free(sip_held *h)
 {
@@ -130,6 +229,7 @@ static void held_free(sip_held *h)
     if (h->next != NULL)
         h->next->prev = h->prev;
     s->nheld--;
+    index_del(s, h);
     if (h->timer != NULL)
         event_free(h->timer);
     free(h->req);
@@ -140,10 +240,12 @@ static void held_free(sip_held *h)
 static sip_held *held_find(tspsd_sip *s, const sip_raw *r)
 {
     char key[512];
-    if (s->held == NULL || sip_txn_key(r, key, sizeof(key)) < 0)
+    int kl;
+    if (s->held == NULL || (kl = sip_txn_key(r, key, sizeof(key))) < 0)
         return NULL;
-    for (sip_held *h = s->held; h != NULL; h = h->next)
-        if (strcmp(h->key, key) == 0)
+    uint64_t kh = sip_hash(SIP_HASH_INIT, key, (size_t)kl);
+    for (sip_held *h = *bucket(s, 0, kh); h != NULL; h = h->by_key)
+        if (h->key_h == kh && strcmp(h->key, key) == 0)
             return h;
     return NULL;
 }
@@ -201,8 +303,8 @@ static void finish(sip_held *h, const tsps_decision *d, int timeout,
     sip_log(s, TSPS_LOG_INFO,
             "msg=\"held call answered\" call=%llu code=%d by=%s",
             (unsigned long long)h->id, fin.code, why);
-    emit(s, TSPSD_SIP_CALL_UPDATED, h->id, &h->d, fin.outcome);
-    emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, fin.outcome);
+    sip_emit(s, TSPSD_SIP_CALL_UPDATED, h->id, &h->d, fin.outcome);
+    sip_emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, fin.outcome);
     if (h->src.proto != SIP_PROTO_UDP) {
         held_free(h); /* reliable transport: no retransmission */
         return;
@@ -285,12 +387,15 @@ int sip_txn_hold(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     memcpy(h->req, r->buf, r->len);
     h->req[r->len] = '\0';
     sip_raw_scan(h->req, r->len, &h->raw);
+    h->key_h = sip_hash(SIP_HASH_INIT, h->key, strlen(h->key));
+    h->user_h = user_hash(d->user);
 
     h->next = s->held;
     if (s->held != NULL)
         s->held->prev = h;
     s->held = h;
     s->nheld++;
+    index_add(s, h);
 
     sip_resp_begin(&b, r, src, 100, NULL);
     sip_resp_end(&b);
@@ -308,7 +413,7 @@ int sip_txn_hold(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     sip_log(s, TSPS_LOG_INFO,
             "msg=\"call held for decision\" call=%llu user=%s timeout_s=%d",
             (unsigned long long)id, d->user, secs);
-    emit(s, TSPSD_SIP_CALL_OFFERED, id, d, TSPS_OUTCOME_PENDING);
+    sip_emit(s, TSPSD_SIP_CALL_OFFERED, id, d, TSPS_OUTCOME_PENDING);
     return TSPS_OK;
 }
 
@@ -316,7 +421,10 @@ int tspsd_sip_resolve(tspsd_sip *s, uint64_t call_id, const tsps_decision *d)
 {
     if (s == NULL || d == NULL)
         return TSPS_EINVAL;
-    for (sip_held *h = s->held; h != NULL; h = h->next) {
+    if (s->held_idx == NULL)
+        return TSPS_ENOTFOUND;
+    for (sip_held *h = *bucket(s, 1, id_hash(call_id)); h != NULL;
+         h = h->by_id) {
         if (h->id == call_id && h->state == HELD) {
             event_del(h->timer);
             finish(h, d, 0, d->actor[0] != '\0' ? d->actor : "resolve");
@@ -380,7 +488,7 @@ void sip_txn_cancel(tspsd_sip *s, const sip_raw *r, const sip_src *src)
                              "487 Request Terminated (cancel)");
     sip_log(s, TSPS_LOG_INFO, "msg=\"held call cancelled\" call=%llu",
             (unsigned long long)h->id);
-    emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, TSPS_OUTCOME_MISSED);
+    sip_emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, TSPS_OUTCOME_MISSED);
     if (h->src.proto != SIP_PROTO_UDP) {
         held_free(h);
         return;

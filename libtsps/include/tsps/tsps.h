@@ -1061,6 +1061,20 @@ typedef struct tsps_call_record {
 TSPS_API int tsps_history_append(tsps_engine *eng, const tsps_decision *d,
                                  tsps_outcome outcome, uint64_t *id);
 
+/**
+ * Take the next call id without writing a record: for a call that could not
+ * be recorded (full disk) and is answered all the same, so that its id is
+ * one no other call gets. Ids come from the sequence tsps_history_append()
+ * uses, which never hands an id out twice (a restart skips the block of
+ * ids reserved in the store; only when the store accepted no write for
+ * more than that block can a restart give such an unrecorded id again).
+ *
+ * @return the id (never 0), 0 if eng is NULL
+ * Thread-safety: safe concurrently on one engine.
+ * Since: 0.1
+ */
+TSPS_API uint64_t tsps_history_take_id(tsps_engine *eng);
+
 /** Set the outcome (and end time, note) of a call. */
 TSPS_API int tsps_history_set_outcome(tsps_engine *eng, uint64_t id,
                                       tsps_outcome outcome, int64_t end,
@@ -1148,8 +1162,10 @@ TSPS_API int tsps_batch_cursor_set(tsps_batch *b, const char *key,
 /**
  * Append a call to history inside a batch (group commit, e.g. every call
  * of one receive burst): the id is assigned now, the record is durable
- * when the batch commits and gone if it is aborted (its id may then be
- * given again). Answer the calls only after tsps_batch_commit().
+ * when the batch commits and gone if it is aborted. Call ids are never
+ * given twice, also not after an aborted batch, a failed commit or a
+ * crash (a restart skips at most 1024 ids). Answer the calls only after
+ * tsps_batch_commit().
  *
  * @param[out] id  the call id (never 0)
  * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
