@@ -104,7 +104,7 @@ static const struct {
     {"delegation.list", ALL_AUTH},
     {"token.issue", ADMIN},
     {"device.add", OWN},
-    {"device.remove", ADMIN},
+    {"device.remove", OWN},
     {"subscribe", MON},
     {"token.revoke", ADMIN},
 };
