@@ -157,6 +157,16 @@ void web_conn_init(tspsd *d, tspsd_conn *c, const web_session *s)
     c->tls_up = 1;
 }
 
+void web_peer_addr(struct evhttp_request *req, char *out, size_t len)
+{
+    struct evhttp_connection *con = evhttp_request_get_connection(req);
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    if (con != NULL)
+        evhttp_connection_get_peer(con, &host, &port);
+    snprintf(out, len, "%s", host != NULL ? host : "unknown");
+}
+
 int web_random_hex(char *out, size_t bytes)
 {
     static const char hx[] = "0123456789abcdef";

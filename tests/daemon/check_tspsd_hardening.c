@@ -1,0 +1,260 @@
+/*
+ * check_tspsd_hardening.c - a hostile user against a real tspsd: taking
+ * over another user's device name (control protocol and web), guessing web
+ * passwords (interleaved, with made-up names, in parallel).
+ */
+#include "fixture.h"
+#include "tsps_check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char web_conf[] = "[web]\nlisten = 127.0.0.1\nport = 0\n";
+
+static void fx_setup_web(void)
+{
+    fx_setup_with(web_conf);
+}
+
+static int device_add(tspsd_client *c, const char *user, const char *name,
+                      const char *password, char *msg, size_t msglen)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__DeviceAdd da = TSPS__DEVICE_ADD__INIT;
+    Tsps__Response *resp = NULL;
+    da.user = (char *)user;
+    da.username = (char *)name;
+    da.label = (char *)"desk";
+    da.password = (char *)password;
+    req.body_case = TSPS__REQUEST__BODY_DEVICE_ADD;
+    req.device_add = &da;
+    int code = th_call(c, &req, &resp);
+    if (msg != NULL)
+        snprintf(msg, msglen, "%s",
+                 resp != NULL && resp->error ? resp->error : "");
+    if (resp != NULL)
+        tsps__response__free_unpacked(resp, NULL);
+    return code;
+}
+
+static int device_remove(tspsd_client *c, const char *user, const char *name)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__DeviceRemove dr = TSPS__DEVICE_REMOVE__INIT;
+    dr.user = (char *)user;
+    dr.username = (char *)name;
+    req.body_case = TSPS__REQUEST__BODY_DEVICE_REMOVE;
+    req.device_remove = &dr;
+    return th_call(c, &req, NULL);
+}
+
+/* The value of "key":"..." in a JSON text, into out. */
+static void json_str(const char *text, const char *key, char *out, size_t len)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(text, pat);
+    ck_assert_msg(p != NULL, "no %s in %s", key, text);
+    p = strchr(p + strlen(pat), '"');
+    ck_assert_ptr_nonnull(p);
+    size_t n = strcspn(p + 1, "\"");
+    ck_assert(n < len);
+    memcpy(out, p + 1, n);
+    out[n] = '\0';
+}
+
+/* ---- device names belong to their user ---- */
+
+#ifdef TSPSD_WITH_SIP
+/* Bob cannot take ann's device name over the control protocol: refused
+ * (EXISTS), and it stays ann's (bob cannot remove it either, ann can). */
+START_TEST(test_device_name_taken_ctl)
+{
+    char msg[256];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    tspsd_client *ann = th_connect(&fx, "ann", NULL);
+    tspsd_client *bob = th_connect(&fx, "bob", NULL);
+
+    ck_assert_int_eq(device_add(a, "ann", "ann-desk", "ann-pass-1", NULL, 0),
+                     TSPS__CODE__OK);
+    ck_assert_int_eq(
+        device_add(bob, "bob", "ann-desk", "bob-pass-1", msg, sizeof(msg)),
+        TSPS__CODE__EXISTS);
+    ck_assert_msg(strstr(msg, "taken") != NULL, "%s", msg);
+    ck_assert(th_log_has(&fx, "msg=\"device name taken\""));
+    /* Not even an admin moves it to another user without removing it. */
+    ck_assert_int_eq(device_add(a, "bob", "ann-desk", "bob-pass-1", NULL, 0),
+                     TSPS__CODE__EXISTS);
+    /* Bob's attempt to remove it looks like a missing device. */
+    ck_assert_int_eq(device_remove(bob, "bob", "ann-desk"),
+                     TSPS__CODE__NOT_FOUND);
+    /* Ann still owns it: she may change its password and remove it. */
+    ck_assert_int_eq(device_add(ann, "ann", "ann-desk", "ann-pass-2", NULL, 0),
+                     TSPS__CODE__OK);
+    /* Bob's own names work. */
+    ck_assert_int_eq(device_add(bob, "bob", "bob-desk", "bob-pass-1", NULL, 0),
+                     TSPS__CODE__OK);
+    ck_assert_int_eq(device_remove(ann, "ann", "ann-desk"), TSPS__CODE__OK);
+    /* Free again: now bob may have it. */
+    ck_assert_int_eq(device_add(bob, "bob", "ann-desk", "bob-pass-1", NULL, 0),
+                     TSPS__CODE__OK);
+    tspsd_client_close(bob);
+    tspsd_client_close(ann);
+    tspsd_client_close(a);
+}
+END_TEST
+
+/* The same through the web UI's /api/rpc/device_add. */
+START_TEST(test_device_name_taken_web)
+{
+    char bob[80], out[8192], csrf[80];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    ck_assert_int_eq(device_add(a, "ann", "ann-desk", "ann-pass-1", NULL, 0),
+                     TSPS__CODE__OK);
+    th_web_login(&fx, a, "bob", bob, sizeof(bob));
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", bob, NULL, NULL, out, sizeof(out)),
+        200);
+    json_str(out, "csrf", csrf, sizeof(csrf));
+    int st = th_web_req(&fx, "POST", "/api/rpc/device_add", bob, csrf,
+                        "{\"user\":\"bob\",\"username\":\"ann-desk\","
+                        "\"label\":\"desk\",\"password\":\"bob-pass-1\"}",
+                        out, sizeof(out));
+    ck_assert_msg(st == 409, "status %d: %s", st, out);
+    /* Still ann's: bob's web remove is "not found", ann's works. */
+    st = th_web_req(&fx, "POST", "/api/rpc/device_remove", bob, csrf,
+                    "{\"user\":\"bob\",\"username\":\"ann-desk\"}", out,
+                    sizeof(out));
+    ck_assert_msg(st == 404, "status %d: %s", st, out);
+    tspsd_client *ann = th_connect(&fx, "ann", NULL);
+    ck_assert_int_eq(device_remove(ann, "ann", "ann-desk"), TSPS__CODE__OK);
+    tspsd_client_close(ann);
+    tspsd_client_close(a);
+}
+END_TEST
+#endif
+
+/* ---- web password guessing ---- */
+
+static void set_password(const char *user, const char *pw)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__WebPassword wp = TSPS__WEB_PASSWORD__INIT;
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    wp.user = (char *)user;
+    wp.password = (char *)pw;
+    req.body_case = TSPS__REQUEST__BODY_WEB_PASSWORD;
+    req.web_password = &wp;
+    ck_assert_int_eq(th_call(a, &req, NULL), TSPS__CODE__OK);
+    tspsd_client_close(a);
+}
+
+/* The pre-login CSRF token: into tok, and the cookie line to send it. */
+static void pre_csrf(char *tok, size_t toklen, char *cookie, size_t cookielen)
+{
+    char out[4096];
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/csrf", NULL, NULL, NULL, out, sizeof(out)),
+        200);
+    json_str(out, "csrf", tok, toklen);
+    /* th_web_req sends "Cookie: tsps_session=<cookie>". */
+    snprintf(cookie, cookielen, "none; tsps_pre=%s", tok);
+}
+
+static int login(const char *user, const char *pw)
+{
+    char tok[80], cookie[160], body[256];
+    pre_csrf(tok, sizeof(tok), cookie, sizeof(cookie));
+    snprintf(body, sizeof(body), "{\"user\":\"%s\",\"password\":\"%s\"}", user,
+             pw);
+    return th_web_req(&fx, "POST", "/api/login", cookie, tok, body, NULL, 0);
+}
+
+/* One wrong guess for a made-up user after every four for ann does not
+ * keep ann's lock from triggering: her fifth failure locks her, and then
+ * even the right password gets 429. Other accounts are not locked. */
+START_TEST(test_login_throttle_interleaved)
+{
+    char pw[32];
+    set_password("ann", "ann-right-pw");
+    set_password("bob", "bob-right-pw");
+    for (int i = 0; i < 4; i++) {
+        snprintf(pw, sizeof(pw), "wrong-%d", i);
+        ck_assert_int_eq(login("ann", pw), 401);
+    }
+    ck_assert_int_eq(login("nosuchuser1", "wrong"), 401);
+    ck_assert_int_eq(login("ann", "wrong-4"), 401);
+    ck_assert_int_eq(login("ann", "ann-right-pw"), 429);
+    ck_assert(th_log_has(&fx, "user=ann msg=\"web login throttled\""));
+    ck_assert_int_eq(login("bob", "bob-right-pw"), 200);
+}
+END_TEST
+
+/* Made-up names count against the source address: after 20 failures from
+ * one address, whatever names they used, that address is refused, even
+ * for a right password. */
+START_TEST(test_login_throttle_unknown_users)
+{
+    char user[32];
+    set_password("bob", "bob-right-pw");
+    for (int i = 0; i < 20; i++) {
+        snprintf(user, sizeof(user), "ghost%d", i);
+        ck_assert_int_eq(login(user, "wrong"), 401);
+    }
+    ck_assert_int_eq(login("ghost-x", "wrong"), 429);
+    ck_assert_int_eq(login("bob", "bob-right-pw"), 429);
+    ck_assert(th_log_has(&fx, "addr=127.0.0.1 failures=20"));
+}
+END_TEST
+
+#define PARALLEL 100
+
+/* 100 guesses at once for ann: at most 5 are checked (401), the others
+ * are refused at once (429), and ann is locked afterwards. */
+START_TEST(test_login_throttle_parallel)
+{
+    char tok[80], cookie[160], body[128], out[4096];
+    static th_http *h[PARALLEL];
+    int checked = 0, refused = 0;
+
+    set_password("ann", "ann-right-pw");
+    pre_csrf(tok, sizeof(tok), cookie, sizeof(cookie));
+    /* All connections up first, then all requests, then all replies. */
+    for (int i = 0; i < PARALLEL; i++)
+        h[i] = th_web_conn(&fx);
+    for (int i = 0; i < PARALLEL; i++) {
+        snprintf(body, sizeof(body),
+                 "{\"user\":\"ann\",\"password\":\"guess-%d\"}", i);
+        th_web_write(h[i], "POST", "/api/login", cookie, tok, body);
+    }
+    for (int i = 0; i < PARALLEL; i++) {
+        int st = th_web_recv(h[i], out, sizeof(out));
+        ck_assert_msg(st == 401 || st == 429, "status %d: %s", st, out);
+        checked += st == 401;
+        refused += st == 429;
+    }
+    ck_assert_msg(checked >= 1 && checked <= 5, "%d guesses checked", checked);
+    ck_assert_int_eq(checked + refused, PARALLEL);
+    ck_assert_int_eq(login("ann", "ann-right-pw"), 429);
+}
+END_TEST
+
+static Suite *hardening_suite(void)
+{
+    Suite *s = suite_create("tspsd_hardening");
+    TCase *tc = tcase_create("web");
+    tcase_add_checked_fixture(tc, fx_setup_web, fx_teardown);
+    tcase_set_timeout(tc, 180);
+#ifdef TSPSD_WITH_SIP
+    tcase_add_test(tc, test_device_name_taken_ctl);
+    tcase_add_test(tc, test_device_name_taken_web);
+#endif
+    tcase_add_test(tc, test_login_throttle_interleaved);
+    tcase_add_test(tc, test_login_throttle_unknown_users);
+    tcase_add_test(tc, test_login_throttle_parallel);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TSPS_CHECK_MAIN(hardening_suite)
