@@ -135,6 +135,104 @@ START_TEST(test_device_name_taken_web)
 END_TEST
 #endif
 
+/* ---- someone else's call looks like no call ---- */
+
+static int call_req(tspsd_client *c, int act, uint64_t id, char *err,
+                    size_t errlen)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Explain ex = TSPS__EXPLAIN__INIT;
+    Tsps__CallAct ca = TSPS__CALL_ACT__INIT;
+    Tsps__Response *resp = NULL;
+    if (act) {
+        ca.call_id = id;
+        ca.action = (char *)"voicemail";
+        req.body_case = TSPS__REQUEST__BODY_CALL_ACT;
+        req.call_act = &ca;
+    } else {
+        ex.call_id = id;
+        req.body_case = TSPS__REQUEST__BODY_EXPLAIN;
+        req.explain = &ex;
+    }
+    int code = th_call(c, &req, &resp);
+    snprintf(err, errlen, "%s", resp != NULL && resp->error ? resp->error : "");
+    if (resp != NULL)
+        tsps__response__free_unpacked(resp, NULL);
+    return code;
+}
+
+/* Bob explaining or acting on ann's calls gets the very answer he gets
+ * for a call id that was never used: nothing says the call exists or
+ * whose it is. The audit line keeps the real reason. */
+START_TEST(test_foreign_call_is_not_found)
+{
+    char got[256], want[256];
+    const uint64_t none = fx_pending_call + fx_past_call + 1000;
+    tspsd_client *bob = th_connect(&fx, "bob", NULL);
+    const uint64_t ids[] = {fx_past_call, fx_pending_call};
+
+    for (int act = 0; act <= 1; act++) {
+        for (size_t i = 0; i < 2; i++) {
+            ck_assert_int_eq(call_req(bob, act, ids[i], got, sizeof(got)),
+                             TSPS__CODE__NOT_FOUND);
+            ck_assert_int_eq(call_req(bob, act, none, want, sizeof(want)),
+                             TSPS__CODE__NOT_FOUND);
+            /* Same text but for the number. */
+            char idtxt[32];
+            snprintf(idtxt, sizeof(idtxt), "%llu", (unsigned long long)ids[i]);
+            char *p = strstr(got, idtxt);
+            ck_assert_msg(p != NULL, "%s", got);
+            char norm[300];
+            snprintf(norm, sizeof(norm), "%.*s%llu%s", (int)(p - got), got,
+                     (unsigned long long)none, p + strlen(idtxt));
+            ck_assert_msg(strcmp(norm, want) == 0, "'%s' vs '%s'", got, want);
+            ck_assert_msg(strstr(got, "ann") == NULL, "%s", got);
+        }
+    }
+    ck_assert(th_log_has(&fx, "identity=bob request=explain code=denied"));
+    /* Ann herself still sees it. */
+    tspsd_client *ann = th_connect(&fx, "ann", NULL);
+    ck_assert_int_eq(call_req(ann, 0, fx_past_call, got, sizeof(got)),
+                     TSPS__CODE__OK);
+    tspsd_client_close(ann);
+    tspsd_client_close(bob);
+}
+END_TEST
+
+/* The web UI's RPC path answers 404 with the same body. */
+START_TEST(test_foreign_call_is_not_found_web)
+{
+    char bob[80], out[8192], csrf[80], body[128], a1[512], a2[512];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    th_web_login(&fx, a, "bob", bob, sizeof(bob));
+    tspsd_client_close(a);
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", bob, NULL, NULL, out, sizeof(out)),
+        200);
+    json_str(out, "csrf", csrf, sizeof(csrf));
+    snprintf(body, sizeof(body), "{\"call_id\":%llu}",
+             (unsigned long long)fx_past_call);
+    ck_assert_int_eq(th_web_req(&fx, "POST", "/api/rpc/explain", bob, csrf,
+                                body, out, sizeof(out)),
+                     404);
+    json_str(out, "error", a1, sizeof(a1));
+    snprintf(body, sizeof(body), "{\"call_id\":%llu}",
+             (unsigned long long)fx_past_call + 999);
+    ck_assert_int_eq(th_web_req(&fx, "POST", "/api/rpc/explain", bob, csrf,
+                                body, out, sizeof(out)),
+                     404);
+    json_str(out, "error", a2, sizeof(a2));
+    ck_assert_msg(strstr(a1, "no call") == a1 && strstr(a2, "no call") == a2,
+                  "'%s' vs '%s'", a1, a2);
+    snprintf(body, sizeof(body), "{\"action\":\"voicemail\"}");
+    char path[64];
+    snprintf(path, sizeof(path), "/api/call/%llu/act",
+             (unsigned long long)fx_pending_call);
+    ck_assert_int_eq(
+        th_web_req(&fx, "POST", path, bob, csrf, body, out, sizeof(out)), 404);
+}
+END_TEST
+
 /* ---- web password guessing ---- */
 
 static void set_password(const char *user, const char *pw)
@@ -250,6 +348,8 @@ static Suite *hardening_suite(void)
     tcase_add_test(tc, test_device_name_taken_ctl);
     tcase_add_test(tc, test_device_name_taken_web);
 #endif
+    tcase_add_test(tc, test_foreign_call_is_not_found);
+    tcase_add_test(tc, test_foreign_call_is_not_found_web);
     tcase_add_test(tc, test_login_throttle_interleaved);
     tcase_add_test(tc, test_login_throttle_unknown_users);
     tcase_add_test(tc, test_login_throttle_parallel);
