@@ -233,6 +233,85 @@ START_TEST(test_foreign_call_is_not_found_web)
 }
 END_TEST
 
+/* ---- logout is a POST with the CSRF token ---- */
+
+/* GET /api/logout (an image tag on any page) must not end the session,
+ * nor a POST without the session's CSRF token; the POST with it does. */
+START_TEST(test_logout_post_only)
+{
+    char bob[80], out[8192], csrf[80];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    th_web_login(&fx, a, "bob", bob, sizeof(bob));
+    tspsd_client_close(a);
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", bob, NULL, NULL, out, sizeof(out)),
+        200);
+    json_str(out, "csrf", csrf, sizeof(csrf));
+    ck_assert_int_eq(th_web_req(&fx, "GET", "/api/logout", bob, NULL, NULL, out,
+                                sizeof(out)),
+                     405);
+    ck_assert_msg(strstr(out, "Allow: POST") != NULL, "%s", out);
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", bob, NULL, NULL, NULL, 0), 200);
+    ck_assert_int_eq(
+        th_web_req(&fx, "POST", "/api/logout", bob, NULL, NULL, NULL, 0), 403);
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", bob, NULL, NULL, NULL, 0), 200);
+    ck_assert_int_eq(
+        th_web_req(&fx, "POST", "/api/logout", bob, csrf, NULL, NULL, 0), 200);
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", bob, NULL, NULL, NULL, 0), 401);
+}
+END_TEST
+
+/* ---- TLS 1.2: AEAD suites only ---- */
+
+/* openssl s_client against 127.0.0.1:port in TLS 1.2 with the given
+ * suites: the negotiated cipher into out ("" when the handshake failed). */
+static void s_client(int port, const char *suites, char *out, size_t len)
+{
+    char cmd[512], line[512];
+    snprintf(cmd, sizeof(cmd),
+             "openssl s_client -connect 127.0.0.1:%d -tls1_2 -cipher '%s' "
+             "</dev/null 2>&1",
+             port, suites);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    out[0] = '\0';
+    while (fgets(line, sizeof(line), p) != NULL) {
+        const char *c = strstr(line, "Cipher is ");
+        if (c != NULL && out[0] == '\0') {
+            snprintf(out, len, "%s", c + strlen("Cipher is "));
+            out[strcspn(out, "\r\n")] = '\0';
+            if (strcmp(out, "(NONE)") == 0)
+                out[0] = '\0';
+        }
+    }
+    pclose(p);
+}
+
+/* Control socket and web UI: a TLS 1.2 client offering only CBC suites
+ * gets no handshake; one offering everything gets an AEAD suite. */
+START_TEST(test_tls12_aead_only)
+{
+    static const char cbc[] =
+        "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:"
+        "ECDHE-RSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA256:"
+        "ECDHE-RSA-AES128-SHA256:AES128-SHA:AES256-SHA:AES128-SHA256";
+    char got[128];
+    const int ports[] = {fx.port, th_web_port(&fx)};
+    for (int i = 0; i < 2; i++) {
+        s_client(ports[i], cbc, got, sizeof(got));
+        ck_assert_msg(got[0] == '\0', "port %d accepted CBC suite %s", ports[i],
+                      got);
+        s_client(ports[i], "ALL", got, sizeof(got));
+        ck_assert_msg(strstr(got, "GCM") != NULL ||
+                          strstr(got, "CHACHA20") != NULL,
+                      "port %d: suite '%s'", ports[i], got);
+    }
+}
+END_TEST
+
 /* ---- web password guessing ---- */
 
 static void set_password(const char *user, const char *pw)
@@ -350,6 +429,8 @@ static Suite *hardening_suite(void)
 #endif
     tcase_add_test(tc, test_foreign_call_is_not_found);
     tcase_add_test(tc, test_foreign_call_is_not_found_web);
+    tcase_add_test(tc, test_logout_post_only);
+    tcase_add_test(tc, test_tls12_aead_only);
     tcase_add_test(tc, test_login_throttle_interleaved);
     tcase_add_test(tc, test_login_throttle_unknown_users);
     tcase_add_test(tc, test_login_throttle_parallel);

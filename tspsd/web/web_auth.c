@@ -658,6 +658,14 @@ void web_h_login(tspsd_web *w, struct evhttp_request *req)
 void web_h_logout(tspsd_web *w, struct evhttp_request *req)
 {
     web_session s;
+    /* A GET must not end a session: an image tag on any page could log the
+     * user out. POST carries the session's CSRF token (checked before). */
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          "POST");
+        web_send_error(req, 405, "POST only");
+        return;
+    }
     if (web_session_get(w, req, &s) == 0) {
         web_session_destroy(w, &s);
         web_sse_close_session(w, s.key);
