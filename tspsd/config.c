@@ -3,11 +3,13 @@
 
 #include "log.h"
 
+#include <errno.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #ifndef TSPS_SOURCE_DIR
 #define TSPS_SOURCE_DIR "."
@@ -154,6 +156,38 @@ static int web_section(tspsd_config *c, const char *k, const char *v)
     return -2;
 }
 
+/* ---- [sip] keys the docs name (docs/sip.md) beside the ones above ----
+ * Kept apart from the SIP front's own keys: every key a page of docs/ or
+ * docs/tspsd.conf.example documents must be accepted, and
+ * tests/daemon/check_tspsd_config.c starts tspsd with each of them. */
+static int valid_digest_algorithms(const char *v)
+{
+    char tmp[64], *save = NULL;
+    int n = 0, seen_md5 = 0, seen_sha = 0;
+    if (copy(tmp, sizeof(tmp), v) != 0)
+        return 0;
+    for (char *t = strtok_r(tmp, ", ", &save); t != NULL;
+         t = strtok_r(NULL, ", ", &save), n++) {
+        int *seen = strcasecmp(t, "SHA-256") == 0 ? &seen_sha
+                    : strcasecmp(t, "MD5") == 0   ? &seen_md5
+                                                  : NULL;
+        if (seen == NULL || *seen)
+            return 0;
+        *seen = 1;
+    }
+    return n > 0;
+}
+
+static int sip_documented_keys(tspsd_config *c, const char *k, const char *v)
+{
+    /* docs/sip.md spells it with the unit; the example file without. */
+    if (strcmp(k, "ask_timeout_s") == 0)
+        return parse_int(v, 1, 600, &c->sip_ask_timeout_s);
+    if (strcmp(k, "digest_algorithms") == 0)
+        return valid_digest_algorithms(v) ? STR(sip_digest_algorithms) : -1;
+    return -2;
+}
+
 static int sip_section(tspsd_config *c, const char *k, const char *v)
 {
     if (strcmp(k, "enabled") == 0)
@@ -178,7 +212,7 @@ static int sip_section(tspsd_config *c, const char *k, const char *v)
         return parse_int(v, 1, 604800, &c->sip_default_expires);
     if (strcmp(k, "ask_timeout") == 0)
         return parse_int(v, 1, 600, &c->sip_ask_timeout_s);
-    return -2;
+    return sip_documented_keys(c, k, v);
 }
 
 static int admin_section(tspsd_config *c, const char *k, const char *v)
@@ -270,8 +304,20 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
                       size_t errlen)
 {
     load_ctx lc = {c, err, errlen, 0};
-    int rc = ini_parse(path, handler, &lc);
+    struct stat sb;
 
+    /* A directory opens and reads as an empty file: refuse it, or tspsd
+     * would start on built-in defaults in the current folder. */
+    if (stat(path, &sb) != 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s: not a file (%s): -c wants the config file",
+                 path, S_ISDIR(sb.st_mode) ? "a directory" : "special file");
+        return -1;
+    }
+    int rc = ini_parse(path, handler, &lc);
     if (rc == -1) {
         snprintf(err, errlen, "%s: cannot open", path);
         return -1;

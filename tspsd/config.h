@@ -43,6 +43,7 @@ typedef struct tspsd_config {
     char sip_domain[128], sip_realm[128];
     int sip_auth_register, sip_min_expires, sip_max_expires,
         sip_default_expires, sip_ask_timeout_s;
+    char sip_digest_algorithms[64]; /* "" = the front's default */
     /* [web] (tspsd/web, docs/webui.md) */
     char web_listen[64];
     int web_port;             /* -1 = off, 0 = pick a free port */

@@ -47,6 +47,8 @@ static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
     sc->max_expires = c->sip_max_expires;
     sc->default_expires = c->sip_default_expires;
     sc->ask_timeout_s = c->sip_ask_timeout_s;
+    sc->digest_algorithms =
+        c->sip_digest_algorithms[0] ? c->sip_digest_algorithms : NULL;
 }
 #endif
 
@@ -92,6 +94,23 @@ static int mkdir_p(const char *dir)
     return (mkdir(tmp, 0700) == 0 || errno == EEXIST) ? 0 : -1;
 }
 
+/* 1 = carry on without that part (warned), 0 = stop (error logged). */
+static int skip_part(int optional, const char *part)
+{
+    if (!optional) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot start",
+                  "part=\"%s\" hint=\"free the port or set another one in the "
+                  "config (see the line above)\"",
+                  part);
+        return 0;
+    }
+    tspsd_log(TSPSD_LOG_WARN, 0, NULL, "running without a part",
+              "part=\"%s\" hint=\"embedded default: its port is busy; "
+              "--sip-port N, --metrics-port N or a config file choose others\"",
+              part);
+    return 1;
+}
+
 int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
 {
     char err[300], q[320], store[TSPSD_PATH_MAX + 16];
@@ -133,13 +152,16 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
     if (tspsd_pending_open(d) != 0 || tspsd_jobs_open(d) != 0 ||
         tspsd_ctl_start(d) != 0 || tspsd_sync_open(d) != 0)
         return -1;
-    /* A configured daemon fails loudly on a busy port; the embedded default
-     * (a demo on someone's laptop) carries on without that part. */
-    if (tspsd_metrics_start(d) != 0 && !d->cfg.demo)
+    /* A config file means the operator asked for these ports (demo = true
+     * or not): a busy one is an error at start. Only the embedded default
+     * (no -c: a demo on someone's laptop) carries on without that part,
+     * and says so loudly. */
+    int optional = d->config_path[0] == '\0';
+    if (tspsd_metrics_start(d) != 0 && !skip_part(optional, "metrics"))
         return -1;
-    if (sip_start(d) != 0 && !d->cfg.demo)
+    if (sip_start(d) != 0 && !skip_part(optional, "SIP front"))
         return -1;
-    if (tspsd_web_open(d) != 0 && !d->cfg.demo)
+    if (tspsd_web_open(d) != 0 && !skip_part(optional, "web UI"))
         return -1;
     tspsd_bootstrap_client_conf(d);
     return 0;
