@@ -473,14 +473,23 @@ int tspsd_ctl_start(tspsd *d)
 
     if (tspsd_ctl_reload_tls(d) != 0)
         return -1;
-    snprintf(addr, sizeof(addr),
-             strchr(d->cfg.ctl_listen, ':') ? "[%s]:%d" : "%s:%d",
-             d->cfg.ctl_listen, d->cfg.ctl_port);
+    /* The address alone: libevent refuses "host:0", and port 0 (pick a
+     * free port, written to client.conf) is documented. */
+    snprintf(addr, sizeof(addr), strchr(d->cfg.ctl_listen, ':') ? "[%s]" : "%s",
+             d->cfg.ctl_listen);
     if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sl) != 0) {
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "bad control listen address",
                   "listen=%s", addr);
         return -1;
     }
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port =
+            htons((uint16_t)d->cfg.ctl_port);
+    else
+        ((struct sockaddr_in *)&ss)->sin_port =
+            htons((uint16_t)d->cfg.ctl_port);
+    snprintf(addr + strlen(addr), sizeof(addr) - strlen(addr), ":%d",
+             d->cfg.ctl_port);
     d->listener = evconnlistener_new_bind(
         d->base, accept_cb, d,
         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
