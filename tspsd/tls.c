@@ -201,6 +201,23 @@ done:
     return rc == 0 ? 0 : -1;
 }
 
+int tspsd_tls_cert_time_left(const char *path, long long *left)
+{
+    FILE *f = fopen(path, "r");
+    X509 *x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    int day = 0, sec = 0, rc = -1;
+    if (f != NULL)
+        fclose(f);
+    if (x != NULL &&
+        ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(x)) == 1) {
+        *left = (long long)day * 86400 + sec;
+        rc = 0;
+    }
+    X509_free(x);
+    ERR_clear_error();
+    return rc;
+}
+
 /* TLS 1.2 suites: forward secrecy and AEAD only (Mozilla's
  * "intermediate" list). CBC suites (ECDHE-RSA-AES128-SHA ...) are out:
  * they are the ones with a history of padding-oracle attacks. */

@@ -28,6 +28,14 @@ int tspsd_tls_make_cert(const char *ca_cert, const char *ca_key, const char *cn,
                         size_t errlen);
 
 /**
+ * Seconds until the first certificate in a PEM file expires (negative:
+ * expired that long ago), into *left.
+ * @return 0, or -1 when the file cannot be read as a certificate.
+ * Thread-safety: any thread.
+ */
+int tspsd_tls_cert_time_left(const char *path, long long *left);
+
+/**
  * The protocol floor and cipher suites of every server context (control
  * socket, web UI): TLS 1.2 or later; in TLS 1.2 only ECDHE/DHE key exchange
  * with AEAD ciphers (AES-GCM, ChaCha20-Poly1305), no CBC; TLS 1.3 keeps
