@@ -429,8 +429,8 @@ START_TEST(test_documented_keys_accepted)
     for (int i = 0; i < nkeys; i++) {
         const doc_key *k = &keys[i];
         if (getenv("TSPS_DOC_KEYS") != NULL) /* to see what was found */
-            fprintf(stderr, "[%s] %s = %s (%s)\n", k->section, k->key,
-                    k->value, k->where);
+            fprintf(stderr, "[%s] %s = %s (%s)\n", k->section, k->key, k->value,
+                    k->where);
         int is_source = strncmp(k->section, "source ", 7) == 0;
         /* 1. the documented value parses */
         snprintf(conf, sizeof(conf), "%s/doc.conf", t.dir);
