@@ -25,6 +25,8 @@ void tspsd_engine_log(void *arg, int level, const char *msg)
 static void sip_call_event(void *arg, int kind, uint64_t call_id,
                            const tsps_decision *d, tsps_outcome outcome)
 {
+    if (kind == TSPSD_SIP_CALL_OFFERED)
+        tspsd_metrics_call(arg, d);
     tspsd_call_event(arg, kind, call_id, d, outcome, 0);
 }
 

@@ -268,7 +268,11 @@ int tspsd_sync_write_code(tspsd *d, const char *user, const char *uid,
 /* ---- metrics.c ---- */
 int tspsd_metrics_start(tspsd *d);
 void tspsd_metrics_stop(tspsd *d);
+/** A tsps_route() that took us microseconds (any request: latency only). */
 void tspsd_metrics_route(tspsd *d, const tsps_decision *dec, uint64_t us);
+/** A call routed for real (SIP, or route --live): counted by method in
+ * tspsd_calls_routed_total. Dry runs are not calls. Any thread. */
+void tspsd_metrics_call(tspsd *d, const tsps_decision *dec);
 
 /* ---- bootstrap.c ---- */
 /**
