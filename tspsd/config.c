@@ -26,6 +26,9 @@ void tspsd_config_defaults(tspsd_config *c)
     c->ctl_port = 7443;
     c->max_frame = 1u << 20;
     c->max_clients = 1024;
+    c->ctl_handshake_timeout_s = 10;
+    c->ctl_max_unauth_per_addr = 32;
+    c->ctl_admin_reserved = -1; /* auto: tspsd_config_admin_reserved() */
     snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1");
     c->metrics_port = 9464;
     snprintf(c->web_listen, sizeof(c->web_listen), "127.0.0.1");
@@ -104,6 +107,18 @@ static int tspsd_section(tspsd_config *c, const char *k, const char *v)
     return -2;
 }
 
+/* ---- [control] connection limits (docs/operator.md, "Security") ---- */
+static int control_limits(tspsd_config *c, const char *k, const char *v)
+{
+    if (strcmp(k, "handshake_timeout") == 0)
+        return parse_int(v, 1, 300, &c->ctl_handshake_timeout_s);
+    if (strcmp(k, "max_unauthenticated_per_address") == 0)
+        return parse_int(v, 1, 100000, &c->ctl_max_unauth_per_addr);
+    if (strcmp(k, "admin_reserved") == 0)
+        return parse_int(v, 0, 1000, &c->ctl_admin_reserved);
+    return -2;
+}
+
 static int control_section(tspsd_config *c, const char *k, const char *v)
 {
     int n;
@@ -125,7 +140,7 @@ static int control_section(tspsd_config *c, const char *k, const char *v)
     }
     if (strcmp(k, "max_clients") == 0)
         return parse_int(v, 1, 100000, &c->max_clients);
-    return -2;
+    return control_limits(c, k, v);
 }
 
 static int metrics_section(tspsd_config *c, const char *k, const char *v)
@@ -332,6 +347,13 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
         snprintf(err, errlen, "%s:%d: %s", path, rc, tmp);
         return -1;
     }
+    if (c->ctl_admin_reserved >= 0 && c->ctl_admin_reserved >= c->max_clients) {
+        snprintf(err, errlen,
+                 "%s: [control] admin_reserved (%d) must be below max_clients "
+                 "(%d)",
+                 path, c->ctl_admin_reserved, c->max_clients);
+        return -1;
+    }
     for (int i = 0; i < c->nsources; i++) {
         if (c->sources[i].uri[0] == '\0' || c->sources[i].user[0] == '\0') {
             snprintf(err, errlen, "%s: [source %s] needs uri= and user=", path,
@@ -340,6 +362,14 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
         }
     }
     return 0;
+}
+
+int tspsd_config_admin_reserved(const tspsd_config *c)
+{
+    if (c->ctl_admin_reserved >= 0)
+        return c->ctl_admin_reserved;
+    int r = c->max_clients / 4; /* small tables keep most slots for users */
+    return r < 8 ? r : 8;
 }
 
 int tspsd_config_is_admin(const tspsd_config *c, const char *identity)

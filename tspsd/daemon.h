@@ -139,6 +139,12 @@ int tspsd_ctl_reload_tls(tspsd *d);
  * @return how many connections. Thread-safety: loop thread only.
  */
 size_t tspsd_ctl_close_identity(tspsd *d, const char *identity);
+/**
+ * After Hello: may this authenticated connection keep a slot? Non-admins
+ * take at most [control] max_clients - admin_reserved. -1 = no (why set;
+ * the connection closes after the reply). Loop thread.
+ */
+int tspsd_ctl_admit(tspsd_conn *c, char *why, size_t whylen);
 /** SIGHUP: re-derive the admin role of certificate-authenticated
  * connections from [admin] identities. @return how many lost it. */
 size_t tspsd_ctl_reapply_admins(tspsd *d);

@@ -37,6 +37,9 @@ TSPSD_HANDLER(tspsd_h_hello)
     snprintf(c->identity, sizeof(c->identity), "%s", ident);
     c->admin = admin;
     c->via_token = h->token[0] != '\0';
+    char busy[160];
+    if (tspsd_ctl_admit(c, busy, sizeof(busy)) != 0)
+        return tspsd_reply(c, resp, TSPS__CODE__DENIED, "%s", busy);
     m = tspsd_arena_alloc(&c->arena, sizeof(*m));
     if (m == NULL)
         return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "out of memory");
