@@ -6,9 +6,15 @@
 #include "fixture.h"
 #include "tsps_check.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char web_conf[] = "[web]\nlisten = 127.0.0.1\nport = 0\n";
 
@@ -47,6 +53,12 @@ static int device_remove(tspsd_client *c, const char *user, const char *name)
     req.body_case = TSPS__REQUEST__BODY_DEVICE_REMOVE;
     req.device_remove = &dr;
     return th_call(c, &req, NULL);
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }
 
 /* The value of "key":"..." in a JSON text, into out. */
@@ -417,6 +429,234 @@ START_TEST(test_login_throttle_parallel)
 }
 END_TEST
 
+/* ---- web event streams and chat guests ---- */
+
+/* One session opens at most 4 event streams, one identity 16 (over its
+ * sessions); past that 429, and other users still get theirs. */
+START_TEST(test_web_streams_capped_per_session_and_identity)
+{
+    char sess[5][80], bob[80], out[4096];
+    th_http *st[20];
+    int n = 0;
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    for (int i = 0; i < 5; i++)
+        th_web_login(&fx, a, "ann", sess[i], sizeof(sess[i]));
+    th_web_login(&fx, a, "bob", bob, sizeof(bob));
+    tspsd_client_close(a);
+    for (int i = 0; i < 4; i++)
+        st[n++] = th_sse_open(&fx, sess[0]);
+    int code = th_web_req(&fx, "GET", "/api/events", sess[0], NULL, NULL, out,
+                          sizeof(out));
+    ck_assert_msg(code == 429, "5th stream of one session: %d %s", code, out);
+    for (int k = 1; k < 4; k++)
+        for (int i = 0; i < 4; i++)
+            st[n++] = th_sse_open(&fx, sess[k]);
+    code = th_web_req(&fx, "GET", "/api/events", sess[4], NULL, NULL, out,
+                      sizeof(out));
+    ck_assert_msg(code == 429, "17th stream of ann: %d %s", code, out);
+    ck_assert(th_log_has(&fx, "msg=\"event stream refused\""));
+    th_http *b = th_sse_open(&fx, bob); /* others are not starved */
+    th_http_close(b);
+    /* A closed stream frees its place. */
+    th_http_close(st[0]);
+    st[0] = NULL;
+    int ok = 0;
+    for (int i = 0; i < 50 && !ok; i++) {
+        th_http *h = th_web_conn(&fx);
+        th_web_write(h, "GET", "/api/events", sess[0], NULL, NULL);
+        char buf[256];
+        /* The refusal is a whole reply; a stream only sends headers and a
+         * hello: read what comes within a second. */
+        int stc = th_web_recv_head(h, buf, sizeof(buf), 2000);
+        ok = stc == 200;
+        th_http_close(h);
+        if (!ok)
+            pause_ms(100);
+    }
+    ck_assert_msg(ok, "a closed stream's place stayed taken");
+    for (int i = 1; i < n; i++)
+        th_http_close(st[i]);
+}
+END_TEST
+
+/* One chat invitation admits 4 guests; the 5th is sent to the login page
+ * with "invite-full". */
+START_TEST(test_chat_invitation_guest_cap)
+{
+    char ann[80], out[8192], csrf[80], path[200], url[400];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    th_web_login(&fx, a, "ann", ann, sizeof(ann));
+    tspsd_client_close(a);
+    ck_assert_int_eq(
+        th_web_req(&fx, "GET", "/api/me", ann, NULL, NULL, out, sizeof(out)),
+        200);
+    json_str(out, "csrf", csrf, sizeof(csrf));
+    snprintf(path, sizeof(path), "/api/chat/%llu",
+             (unsigned long long)fx_pending_call);
+    ck_assert_int_eq(
+        th_web_req(&fx, "POST", path, ann, csrf, "{}", out, sizeof(out)), 200);
+    snprintf(path, sizeof(path), "/api/chat/%llu/invite",
+             (unsigned long long)fx_pending_call);
+    ck_assert_int_eq(
+        th_web_req(&fx, "POST", path, ann, csrf, "{}", out, sizeof(out)), 200);
+    json_str(out, "invite_url", url, sizeof(url));
+    const char *t = strstr(url, "/chat/join?t=");
+    ck_assert_ptr_nonnull(t);
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof(path), "%s&name=g%d", t, i);
+        ck_assert_int_eq(
+            th_web_req(&fx, "GET", path, NULL, NULL, NULL, out, sizeof(out)),
+            303);
+        if (i < 4)
+            ck_assert_msg(strstr(out, "Location: /chat.html") != NULL,
+                          "guest %d: %s", i, out);
+        else
+            ck_assert_msg(strstr(out, "error=invite-full") != NULL &&
+                              strstr(out, "tsps_session=") == NULL,
+                          "5th guest: %s", out);
+    }
+}
+END_TEST
+
+/* ---- control connection slots ---- */
+
+/* A plain TCP connection to the control port that says nothing. */
+static int raw_connect(int port)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* 1 when the server closes fd within ms, else 0. */
+static int raw_closed(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    char b[64];
+    if (poll(&p, 1, ms) <= 0)
+        return 0;
+    return recv(fd, b, sizeof(b), MSG_DONTWAIT) <= 0;
+}
+
+static void fx_setup_short_handshake(void)
+{
+    fx_setup_with("[control]\nhandshake_timeout = 1\n");
+}
+
+/* A connection that never authenticates is closed after handshake_timeout
+ * (TCP only, or TLS with an anonymous Hello); an authenticated one stays. */
+START_TEST(test_ctl_unauthenticated_closed)
+{
+    int fd = raw_connect(fx.port);
+    tspsd_client *anon = th_connect(&fx, NULL, NULL);
+    tspsd_client *ann = th_connect(&fx, "ann", NULL);
+    ck_assert_msg(raw_closed(fd, 15000), "idle TCP connection kept");
+    ck_assert_int_eq(tspsd_client_alive(anon, 15000), 0);
+    ck_assert(th_log_has(&fx, "reason=\"not authenticated within 1 s\""));
+    ck_assert_int_eq(tspsd_client_alive(ann, 2500), 1);
+    close(fd);
+    tspsd_client_close(anon);
+    tspsd_client_close(ann);
+}
+END_TEST
+
+static void fx_setup_per_address(void)
+{
+    fx_setup_with("[control]\nmax_unauthenticated_per_address = 4\n"
+                  "handshake_timeout = 60\n");
+}
+
+/* One address holds at most 4 connections that have not authenticated:
+ * the 5th is closed at once; authenticated ones do not count. */
+START_TEST(test_ctl_per_address_limit)
+{
+    int fds[4];
+    tspsd_client *ann = th_connect(&fx, "ann", NULL);
+    for (int i = 0; i < 4; i++)
+        fds[i] = raw_connect(fx.port);
+    int fifth = raw_connect(fx.port);
+    ck_assert_msg(raw_closed(fifth, 10000), "5th idle connection kept");
+    ck_assert(th_log_has(&fx, "reason=max_unauthenticated_per_address"));
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(raw_closed(fds[i], 0), 0);
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+    close(fifth);
+    /* Once they are gone, this address may connect again (the server sees
+     * the closes asynchronously: bounded retries). */
+    tspsd_client *a = NULL;
+    char c[300], k[300], err[256];
+    th_cert_paths(&fx, "admin", c, k, sizeof(c));
+    int rc = -1;
+    for (int i = 0; i < 50 && rc != 0; i++) {
+        rc = th_try_connect(&fx, c, k, NULL, &a, err, sizeof(err));
+        if (rc != 0)
+            pause_ms(100);
+    }
+    ck_assert_msg(rc == 0, "%s", err);
+    tspsd_client_close(a);
+    tspsd_client_close(ann);
+}
+END_TEST
+
+static void fx_setup_few_slots(void)
+{
+    fx_setup_with("[control]\nmax_clients = 10\nadmin_reserved = 2\n"
+                  "max_unauthenticated_per_address = 100\n"
+                  "handshake_timeout = 60\n");
+}
+
+/* All 10 slots taken by idle connections: an admin still gets in (the
+ * oldest idle one gives its slot). Authenticated users take at most 8:
+ * the 9th is refused, and an admin still gets in. */
+START_TEST(test_ctl_slots_kept_for_admins)
+{
+    int fds[10];
+    char c[300], k[300], err[256];
+    for (int i = 0; i < 10; i++)
+        fds[i] = raw_connect(fx.port);
+    pause_ms(200);
+    tspsd_client *a = NULL;
+    th_cert_paths(&fx, "admin", c, k, sizeof(c));
+    int rc = th_try_connect(&fx, c, k, NULL, &a, err, sizeof(err));
+    ck_assert_msg(rc == 0, "admin kept out by idle connections: %s", err);
+    ck_assert_int_eq(fx_user_put(a, "carl", NULL), 0);
+    ck_assert(raw_closed(fds[0], 5000)); /* the oldest gave its slot */
+    for (int i = 0; i < 10; i++)
+        close(fds[i]);
+    tspsd_client_close(a);
+    pause_ms(300);
+
+    tspsd_client *bobs[9] = {0};
+    th_cert_paths(&fx, "bob", c, k, sizeof(c));
+    for (int i = 0; i < 8; i++) {
+        rc = -1;
+        for (int j = 0; j < 50 && rc != 0; j++) {
+            rc = th_try_connect(&fx, c, k, NULL, &bobs[i], err, sizeof(err));
+            if (rc != 0)
+                pause_ms(100); /* closed idle ones may still count */
+        }
+        ck_assert_msg(rc == 0, "bob #%d: %s", i, err);
+    }
+    rc = th_try_connect(&fx, c, k, NULL, &bobs[8], err, sizeof(err));
+    ck_assert_msg(rc != 0, "9th user connection got an admin slot");
+    ck_assert_msg(strstr(err, "kept for admins") != NULL, "%s", err);
+    th_cert_paths(&fx, "admin", c, k, sizeof(c));
+    rc = th_try_connect(&fx, c, k, NULL, &a, err, sizeof(err));
+    ck_assert_msg(rc == 0, "admin kept out by users: %s", err);
+    ck_assert_int_eq(fx_user_put(a, "dora", NULL), 0);
+    tspsd_client_close(a);
+    for (int i = 0; i < 9; i++)
+        tspsd_client_close(bobs[i]);
+}
+END_TEST
+
 static Suite *hardening_suite(void)
 {
     Suite *s = suite_create("tspsd_hardening");
@@ -431,10 +671,29 @@ static Suite *hardening_suite(void)
     tcase_add_test(tc, test_foreign_call_is_not_found_web);
     tcase_add_test(tc, test_logout_post_only);
     tcase_add_test(tc, test_tls12_aead_only);
+    tcase_add_test(tc, test_web_streams_capped_per_session_and_identity);
+    tcase_add_test(tc, test_chat_invitation_guest_cap);
     tcase_add_test(tc, test_login_throttle_interleaved);
     tcase_add_test(tc, test_login_throttle_unknown_users);
     tcase_add_test(tc, test_login_throttle_parallel);
     suite_add_tcase(s, tc);
+    {
+        TCase *t1 = tcase_create("slots_timeout");
+        tcase_add_checked_fixture(t1, fx_setup_short_handshake, fx_teardown);
+        tcase_set_timeout(t1, 120);
+        tcase_add_test(t1, test_ctl_unauthenticated_closed);
+        suite_add_tcase(s, t1);
+        TCase *t2 = tcase_create("slots_address");
+        tcase_add_checked_fixture(t2, fx_setup_per_address, fx_teardown);
+        tcase_set_timeout(t2, 120);
+        tcase_add_test(t2, test_ctl_per_address_limit);
+        suite_add_tcase(s, t2);
+        TCase *t3 = tcase_create("slots_admins");
+        tcase_add_checked_fixture(t3, fx_setup_few_slots, fx_teardown);
+        tcase_set_timeout(t3, 120);
+        tcase_add_test(t3, test_ctl_slots_kept_for_admins);
+        suite_add_tcase(s, t3);
+    }
     return s;
 }
 

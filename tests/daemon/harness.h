@@ -72,6 +72,10 @@ th_http *th_web_conn(th_daemon *t);
 void th_web_write(th_http *h, const char *method, const char *path,
                   const char *cookie, const char *csrf, const char *body);
 int th_web_recv(th_http *h, char *out, size_t outlen);
+/** Wait (at most timeout_ms) for the status line and headers only, for a
+ * reply that stays open (an event stream); the status, or -1. Leaves the
+ * connection open. */
+int th_web_recv_head(th_http *h, char *out, size_t outlen, int timeout_ms);
 /** Log identity in with a one-time link issued through admin; the
  * session cookie's value (64 hex) into cookie. */
 void th_web_login(th_daemon *t, tspsd_client *admin, const char *identity,

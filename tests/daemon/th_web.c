@@ -182,6 +182,18 @@ int th_web_recv(th_http *h, char *out, size_t outlen)
     return status;
 }
 
+int th_web_recv_head(th_http *h, char *out, size_t outlen, int timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+    while (strstr(h->buf, "\r\n\r\n") == NULL && now_ms() < end)
+        if (http_fill(h, (int)(end - now_ms())) == 0)
+            break;
+    if (out != NULL && outlen > 0)
+        snprintf(out, outlen, "%s", h->buf);
+    return h->len > 9 && strncmp(h->buf, "HTTP/1.", 7) == 0 ? atoi(h->buf + 9)
+                                                            : -1;
+}
+
 void th_web_login(th_daemon *t, tspsd_client *admin, const char *identity,
                   char *cookie, size_t len)
 {

@@ -11,13 +11,16 @@
 #include "../daemon.h"
 #include "web.h"
 
-#define WEB_RING        512 /* events kept for Last-Event-ID replay */
-#define WEB_CSRF_HDR    "X-CSRF-Token"
-#define WEB_COOKIE      "tsps_session"
-#define WEB_PRE_COOKIE  "tsps_pre"
-#define WEB_MAX_BODY    65536
-#define WEB_MAX_STREAMS 256 /* concurrent event streams */
-#define WEB_TOUCH_SLOTS 256 /* last-use writes remembered (web_auth.c) */
+#define WEB_RING                 512 /* events kept for Last-Event-ID replay */
+#define WEB_CSRF_HDR             "X-CSRF-Token"
+#define WEB_COOKIE               "tsps_session"
+#define WEB_PRE_COOKIE           "tsps_pre"
+#define WEB_MAX_BODY             65536
+#define WEB_MAX_STREAMS          256 /* concurrent event streams */
+#define WEB_STREAMS_PER_SESSION  4   /* a page or two, and a reconnect */
+#define WEB_STREAMS_PER_IDENTITY 16  /* a user (guests: per chat room) */
+#define WEB_GUESTS_PER_INVITE    4   /* guest sessions one invitation makes */
+#define WEB_TOUCH_SLOTS          256 /* last-use writes remembered (web_auth.c) */
 /* Login throttle (web_throttle.c). */
 #define WEB_LOGIN_ACCOUNT_FAILS 5   /* failures per account ... */
 #define WEB_LOGIN_ADDR_FAILS    20  /* ... and per source address ... */
