@@ -605,6 +605,27 @@ START_TEST(test_ctl_per_address_limit)
 }
 END_TEST
 
+/* Wait (bounded) until the daemon counts n control connections. */
+static void wait_clients(long n)
+{
+    char cmd[200], line[256];
+    long got = -1;
+    snprintf(cmd, sizeof(cmd),
+             "curl -s --max-time 5 http://127.0.0.1:%d/metrics",
+             fx.metrics_port);
+    for (int i = 0; i < 100 && got != n; i++) {
+        FILE *p = popen(cmd, "r");
+        ck_assert_ptr_nonnull(p);
+        while (fgets(line, sizeof(line), p) != NULL)
+            if (strncmp(line, "tspsd_connected_clients ", 24) == 0)
+                got = atol(line + 24);
+        pclose(p);
+        if (got != n)
+            pause_ms(100);
+    }
+    ck_assert_msg(got == n, "%ld control connections, want %ld", got, n);
+}
+
 static void fx_setup_few_slots(void)
 {
     fx_setup_with("[control]\nmax_clients = 10\nadmin_reserved = 2\n"
@@ -619,9 +640,10 @@ START_TEST(test_ctl_slots_kept_for_admins)
 {
     int fds[10];
     char c[300], k[300], err[256];
+    wait_clients(0);
     for (int i = 0; i < 10; i++)
         fds[i] = raw_connect(fx.port);
-    pause_ms(200);
+    wait_clients(10); /* all accepted: every slot taken */
     tspsd_client *a = NULL;
     th_cert_paths(&fx, "admin", c, k, sizeof(c));
     int rc = th_try_connect(&fx, c, k, NULL, &a, err, sizeof(err));
@@ -631,7 +653,7 @@ START_TEST(test_ctl_slots_kept_for_admins)
     for (int i = 0; i < 10; i++)
         close(fds[i]);
     tspsd_client_close(a);
-    pause_ms(300);
+    wait_clients(0);
 
     tspsd_client *bobs[9] = {0};
     th_cert_paths(&fx, "bob", c, k, sizeof(c));
