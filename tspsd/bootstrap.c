@@ -294,8 +294,13 @@ int tspsd_bootstrap_client_conf(tspsd *d)
     f = fopen(path, "w");
     if (f == NULL)
         return -1;
-    /* Read by tspsctl when no connection settings are given. */
+    /* Read by tspsctl when no connection settings are given. The CA that
+     * signed the server certificate: ours when tspsd made the certificate
+     * (even if [control] ca names another CA for client certificates). */
+    char own_cert[TSPSD_PATH_MAX + 32], own_ca[TSPSD_PATH_MAX + 32];
+    snprintf(own_cert, sizeof(own_cert), "%s/tls/server.pem", d->cfg.data_dir);
+    snprintf(own_ca, sizeof(own_ca), "%s/tls/ca.pem", d->cfg.data_dir);
     fprintf(f, "host=%s\nport=%d\nca=%s\n", d->cfg.ctl_listen, d->ctl_port,
-            d->cfg.ca);
+            strcmp(d->cfg.cert, own_cert) == 0 ? own_ca : d->cfg.ca);
     return fclose(f) == 0 ? 0 : -1;
 }
