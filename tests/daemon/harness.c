@@ -128,12 +128,12 @@ void th_start(th_daemon *t, const char *extra)
         if (waitpid(t->pid, &st, WNOHANG) != 0) {
             /* Say why here: the temp dir (and the log) go at teardown. */
             char last[512] = "", line[512];
-            FILE *f = fopen(t->log, "r");
-            while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+            FILE *lf = fopen(t->log, "r");
+            while (lf != NULL && fgets(line, sizeof(line), lf) != NULL)
                 if (strstr(line, "level=error") != NULL)
                     snprintf(last, sizeof(last), "%s", line);
-            if (f != NULL)
-                fclose(f);
+            if (lf != NULL)
+                fclose(lf);
             t->pid = 0;
             ck_abort_msg("tspsd exited early (status %d): %s", st, last);
         }
