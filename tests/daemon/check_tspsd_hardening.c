@@ -376,6 +376,9 @@ START_TEST(test_login_throttle_interleaved)
     ck_assert_int_eq(login("ann", "wrong-4"), 401);
     ck_assert_int_eq(login("ann", "ann-right-pw"), 429);
     ck_assert(th_log_has(&fx, "user=ann msg=\"web login throttled\""));
+    /* Each failure names the address (for fail2ban). */
+    ck_assert(th_log_has(&fx, "msg=\"web login failed\" audit=1 user=ann "
+                              "addr=127.0.0.1"));
     ck_assert_int_eq(login("bob", "bob-right-pw"), 200);
 }
 END_TEST

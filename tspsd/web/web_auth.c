@@ -577,7 +577,8 @@ static void login_run(web_job *j)
     OPENSSL_cleanse(j->secret, sizeof(j->secret));
     if (!ok) {
         tspsd_log(TSPSD_LOG_WARN, 0, NULL, "web login failed",
-                  "audit=1 user=%s", tspsd_log_quote(j->user, q, sizeof(q)));
+                  "audit=1 user=%s addr=%s",
+                  tspsd_log_quote(j->user, q, sizeof(q)), j->addr);
         j->status = 401;
         j->out = json_pack("{s:s}", "error", "wrong user or password");
         return;
@@ -632,6 +633,8 @@ void web_h_login(tspsd_web *w, struct evhttp_request *req)
             return;
         }
         web_login_end(w, NULL, addr, 0);
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL, "web login failed",
+                  "audit=1 user=(invalid) addr=%s", addr);
         web_send_error(req, 401, "wrong user or password");
         return;
     }
