@@ -3,7 +3,7 @@
 # control protocol and with tspsctl.
 if(TARGET tspsd AND TARGET tspsctl)
   set(_d ${CMAKE_CURRENT_SOURCE_DIR}/daemon)
-  foreach(_t authz daemon sip_calls sync)
+  foreach(_t authz config daemon hardening sip_calls sync)
     tsps_add_check(check_tspsd_${_t}
       SOURCES ${_d}/check_tspsd_${_t}.c ${_d}/harness.c ${_d}/fixture.c
               ${_d}/th_web.c
@@ -12,7 +12,8 @@ if(TARGET tspsd AND TARGET tspsctl)
     target_compile_options(check_tspsd_${_t} PRIVATE
       $<$<C_COMPILER_ID:GNU>:-Wno-format-truncation>)
     target_compile_definitions(check_tspsd_${_t} PRIVATE
-      TSPSD_BIN="$<TARGET_FILE:tspsd>" TSPSCTL_BIN="$<TARGET_FILE:tspsctl>")
+      TSPSD_BIN="$<TARGET_FILE:tspsd>" TSPSCTL_BIN="$<TARGET_FILE:tspsctl>"
+      TSPS_DOCS_DIR="${PROJECT_SOURCE_DIR}/docs")
     add_dependencies(check_tspsd_${_t} tspsd tspsctl)
     if(EXISTS ${PROJECT_SOURCE_DIR}/tspsd/sip/sip_front.c)
       target_compile_definitions(check_tspsd_${_t} PRIVATE TSPSD_WITH_SIP)

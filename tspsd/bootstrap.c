@@ -22,16 +22,45 @@ static int exists(const char *p)
     return stat(p, &sb) == 0;
 }
 
+/* Warn loudly when the server certificate has expired or will soon:
+ * every client refuses it, and the log is where the operator looks. */
+static void check_expiry(const char *cert, int ours)
+{
+    long long left = 0;
+    char hint[400];
+    if (tspsd_tls_cert_time_left(cert, &left) != 0)
+        return; /* unreadable: loading it fails with the reason */
+    if (ours)
+        snprintf(hint, sizeof(hint),
+                 "delete %s and its key: tspsd issues a new one from its CA "
+                 "at the next start (client certificates keep working)",
+                 cert);
+    else
+        snprintf(hint, sizeof(hint),
+                 "renew it, then SIGHUP (new connections use the new files)");
+    if (left <= 0)
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
+                  "SERVER CERTIFICATE EXPIRED: clients will refuse to connect",
+                  "cert=%s expired_days_ago=%lld hint=\"%s\"", cert,
+                  -left / 86400, hint);
+    else if (left < 30LL * 86400)
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL, "server certificate expires soon",
+                  "cert=%s days_left=%lld hint=\"%s\"", cert, left / 86400,
+                  hint);
+}
+
 int tspsd_bootstrap_tls(tspsd_config *cfg, char *err, size_t errlen)
 {
-    char dir[TSPSD_PATH_MAX + 8], cakey[TSPSD_PATH_MAX + 16],
-        acert[TSPSD_PATH_MAX + 16], akey[TSPSD_PATH_MAX + 16];
+    char dir[TSPSD_PATH_MAX + 8], cacert[TSPSD_PATH_MAX + 16],
+        cakey[TSPSD_PATH_MAX + 16], acert[TSPSD_PATH_MAX + 16],
+        akey[TSPSD_PATH_MAX + 16];
 
     if (cfg->cert[0] != '\0') {
         if (cfg->key[0] == '\0') {
             snprintf(err, errlen, "[control] cert= needs key=");
             return -1;
         }
+        check_expiry(cfg->cert, 0);
         return 0; /* the operator brings their own */
     }
     snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
@@ -41,17 +70,53 @@ int tspsd_bootstrap_tls(tspsd_config *cfg, char *err, size_t errlen)
     }
     snprintf(cfg->cert, sizeof(cfg->cert), "%s/server.pem", dir);
     snprintf(cfg->key, sizeof(cfg->key), "%s/server.key", dir);
-    if (cfg->ca[0] == '\0')
-        snprintf(cfg->ca, sizeof(cfg->ca), "%s/ca.pem", dir);
+    /* Our own CA lives in dir whatever [control] ca names: an operator's
+     * client CA file is never written. */
+    snprintf(cacert, sizeof(cacert), "%s/ca.pem", dir);
     snprintf(cakey, sizeof(cakey), "%s/ca.key", dir);
+    if (cfg->ca[0] == '\0')
+        snprintf(cfg->ca, sizeof(cfg->ca), "%s", cacert);
     snprintf(acert, sizeof(acert), "%s/admin.pem", dir);
     snprintf(akey, sizeof(akey), "%s/admin.key", dir);
-    if (exists(cfg->cert) && exists(cfg->key) && exists(cfg->ca))
+    if (exists(cfg->cert) && exists(cfg->key)) {
+        check_expiry(cfg->cert, 1);
         return 0;
-    if (tspsd_tls_make_ca("tsps local CA", cfg->ca, cakey, err, errlen) != 0 ||
-        tspsd_tls_make_cert(cfg->ca, cakey, "localhost", 1, -3600, 825L * 86400,
+    }
+    if (exists(cacert) && exists(cakey)) {
+        /* The server certificate went missing but the CA is there: a new
+         * server certificate from the same CA keeps every client
+         * certificate (and clients' trust in ca.pem) working. Never a
+         * new CA, which would lock every client out. */
+        if (tspsd_tls_make_cert(cacert, cakey, "localhost", 1, -3600,
+                                825L * 86400, cfg->cert, cfg->key, err,
+                                errlen) != 0)
+            return -1;
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "SERVER CERTIFICATE WAS MISSING: issued a new one from the "
+                  "existing CA",
+                  "cert=%s ca=%s note=\"client certificates keep working; "
+                  "restore the old files from a backup if you expected "
+                  "them\"",
+                  cfg->cert, cacert);
+        return 0;
+    }
+    if (exists(cacert) || exists(cakey) || exists(acert) || exists(cfg->cert) ||
+        exists(cfg->key)) {
+        /* Part of the material is gone, including the CA's key: a new CA
+         * would silently invalidate every client certificate issued. */
+        snprintf(err, errlen,
+                 "%s holds TLS material but not all of it (server.pem, "
+                 "server.key, ca.pem, ca.key): restore the missing files "
+                 "from a backup, or move %s away to make all-new material "
+                 "(every client certificate and client.conf must then be "
+                 "issued again)",
+                 dir, dir);
+        return -1;
+    }
+    if (tspsd_tls_make_ca("tsps local CA", cacert, cakey, err, errlen) != 0 ||
+        tspsd_tls_make_cert(cacert, cakey, "localhost", 1, -3600, 825L * 86400,
                             cfg->cert, cfg->key, err, errlen) != 0 ||
-        tspsd_tls_make_cert(cfg->ca, cakey, "admin", 0, -3600, 825L * 86400,
+        tspsd_tls_make_cert(cacert, cakey, "admin", 0, -3600, 825L * 86400,
                             acert, akey, err, errlen) != 0)
         return -1;
     tspsd_log(TSPSD_LOG_INFO, 0, NULL, "made TLS material",
@@ -229,8 +294,13 @@ int tspsd_bootstrap_client_conf(tspsd *d)
     f = fopen(path, "w");
     if (f == NULL)
         return -1;
-    /* Read by tspsctl when no connection settings are given. */
+    /* Read by tspsctl when no connection settings are given. The CA that
+     * signed the server certificate: ours when tspsd made the certificate
+     * (even if [control] ca names another CA for client certificates). */
+    char own_cert[TSPSD_PATH_MAX + 32], own_ca[TSPSD_PATH_MAX + 32];
+    snprintf(own_cert, sizeof(own_cert), "%s/tls/server.pem", d->cfg.data_dir);
+    snprintf(own_ca, sizeof(own_ca), "%s/tls/ca.pem", d->cfg.data_dir);
     fprintf(f, "host=%s\nport=%d\nca=%s\n", d->cfg.ctl_listen, d->ctl_port,
-            d->cfg.ca);
+            strcmp(d->cfg.cert, own_cert) == 0 ? own_ca : d->cfg.ca);
     return fclose(f) == 0 ? 0 : -1;
 }

@@ -3,11 +3,13 @@
 
 #include "log.h"
 
+#include <errno.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #ifndef TSPS_SOURCE_DIR
 #define TSPS_SOURCE_DIR "."
@@ -24,6 +26,9 @@ void tspsd_config_defaults(tspsd_config *c)
     c->ctl_port = 7443;
     c->max_frame = 1u << 20;
     c->max_clients = 1024;
+    c->ctl_handshake_timeout_s = 10;
+    c->ctl_max_unauth_per_addr = 32;
+    c->ctl_admin_reserved = -1; /* auto: tspsd_config_admin_reserved() */
     snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1");
     c->metrics_port = 9464;
     snprintf(c->web_listen, sizeof(c->web_listen), "127.0.0.1");
@@ -103,6 +108,18 @@ static int tspsd_section(tspsd_config *c, const char *k, const char *v)
     return -2;
 }
 
+/* ---- [control] connection limits (docs/operator.md, "Security") ---- */
+static int control_limits(tspsd_config *c, const char *k, const char *v)
+{
+    if (strcmp(k, "handshake_timeout") == 0)
+        return parse_int(v, 1, 300, &c->ctl_handshake_timeout_s);
+    if (strcmp(k, "max_unauthenticated_per_address") == 0)
+        return parse_int(v, 1, 100000, &c->ctl_max_unauth_per_addr);
+    if (strcmp(k, "admin_reserved") == 0)
+        return parse_int(v, 0, 1000, &c->ctl_admin_reserved);
+    return -2;
+}
+
 static int control_section(tspsd_config *c, const char *k, const char *v)
 {
     int n;
@@ -124,7 +141,7 @@ static int control_section(tspsd_config *c, const char *k, const char *v)
     }
     if (strcmp(k, "max_clients") == 0)
         return parse_int(v, 1, 100000, &c->max_clients);
-    return -2;
+    return control_limits(c, k, v);
 }
 
 static int metrics_section(tspsd_config *c, const char *k, const char *v)
@@ -186,6 +203,38 @@ static int sip_hardening_key(tspsd_config *c, const char *k, const char *v)
     return -2;
 }
 
+/* ---- [sip] keys the docs name (docs/sip.md) beside the ones above ----
+ * Kept apart from the SIP front's own keys: every key a page of docs/ or
+ * docs/tspsd.conf.example documents must be accepted, and
+ * tests/daemon/check_tspsd_config.c starts tspsd with each of them. */
+static int valid_digest_algorithms(const char *v)
+{
+    char tmp[64], *save = NULL;
+    int n = 0, seen_md5 = 0, seen_sha = 0;
+    if (copy(tmp, sizeof(tmp), v) != 0)
+        return 0;
+    for (char *t = strtok_r(tmp, ", ", &save); t != NULL;
+         t = strtok_r(NULL, ", ", &save), n++) {
+        int *seen = strcasecmp(t, "SHA-256") == 0 ? &seen_sha
+                    : strcasecmp(t, "MD5") == 0   ? &seen_md5
+                                                  : NULL;
+        if (seen == NULL || *seen)
+            return 0;
+        *seen = 1;
+    }
+    return n > 0;
+}
+
+static int sip_documented_keys(tspsd_config *c, const char *k, const char *v)
+{
+    /* docs/sip.md spells it with the unit; the example file without. */
+    if (strcmp(k, "ask_timeout_s") == 0)
+        return parse_int(v, 1, 600, &c->sip_ask_timeout_s);
+    if (strcmp(k, "digest_algorithms") == 0)
+        return valid_digest_algorithms(v) ? STR(sip_digest_algorithms) : -1;
+    return -2;
+}
+
 static int sip_section(tspsd_config *c, const char *k, const char *v)
 {
     if (strcmp(k, "enabled") == 0)
@@ -210,7 +259,8 @@ static int sip_section(tspsd_config *c, const char *k, const char *v)
         return parse_int(v, 1, 604800, &c->sip_default_expires);
     if (strcmp(k, "ask_timeout") == 0)
         return parse_int(v, 1, 600, &c->sip_ask_timeout_s);
-    return sip_hardening_key(c, k, v);
+    int rc = sip_hardening_key(c, k, v);
+    return rc != -2 ? rc : sip_documented_keys(c, k, v);
 }
 
 static int admin_section(tspsd_config *c, const char *k, const char *v)
@@ -302,8 +352,20 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
                       size_t errlen)
 {
     load_ctx lc = {c, err, errlen, 0};
-    int rc = ini_parse(path, handler, &lc);
+    struct stat sb;
 
+    /* A directory opens and reads as an empty file: refuse it, or tspsd
+     * would start on built-in defaults in the current folder. */
+    if (stat(path, &sb) != 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s: not a file (%s): -c wants the config file",
+                 path, S_ISDIR(sb.st_mode) ? "a directory" : "special file");
+        return -1;
+    }
+    int rc = ini_parse(path, handler, &lc);
     if (rc == -1) {
         snprintf(err, errlen, "%s: cannot open", path);
         return -1;
@@ -318,6 +380,13 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
         snprintf(err, errlen, "%s:%d: %s", path, rc, tmp);
         return -1;
     }
+    if (c->ctl_admin_reserved >= 0 && c->ctl_admin_reserved >= c->max_clients) {
+        snprintf(err, errlen,
+                 "%s: [control] admin_reserved (%d) must be below max_clients "
+                 "(%d)",
+                 path, c->ctl_admin_reserved, c->max_clients);
+        return -1;
+    }
     for (int i = 0; i < c->nsources; i++) {
         if (c->sources[i].uri[0] == '\0' || c->sources[i].user[0] == '\0') {
             snprintf(err, errlen, "%s: [source %s] needs uri= and user=", path,
@@ -326,6 +395,14 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
         }
     }
     return 0;
+}
+
+int tspsd_config_admin_reserved(const tspsd_config *c)
+{
+    if (c->ctl_admin_reserved >= 0)
+        return c->ctl_admin_reserved;
+    int r = c->max_clients / 4; /* small tables keep most slots for users */
+    return r < 8 ? r : 8;
 }
 
 int tspsd_config_is_admin(const tspsd_config *c, const char *identity)

@@ -30,9 +30,13 @@ typedef struct tspsd_config {
     int ctl_port;              /* 0 = pick a free port (tests) */
     char cert[TSPSD_PATH_MAX]; /* "" = data_dir/tls/server.pem */
     char key[TSPSD_PATH_MAX];
-    char ca[TSPSD_PATH_MAX]; /* CA that signs client certificates */
-    size_t max_frame;        /* bytes, default 1 MiB */
-    int max_clients;         /* default 1024 */
+    char ca[TSPSD_PATH_MAX];     /* CA that signs client certificates */
+    size_t max_frame;            /* bytes, default 1 MiB */
+    int max_clients;             /* default 1024 */
+    int ctl_handshake_timeout_s; /* TLS + authenticated Hello, default 10 */
+    int ctl_max_unauth_per_addr; /* not yet authenticated, default 32 */
+    int ctl_admin_reserved;      /* slots non-admins never take; -1 = auto
+                                    (tspsd_config_admin_reserved) */
     /* [metrics] */
     char metrics_listen[64];
     int metrics_port; /* -1 = off, 0 = pick a free port */
@@ -49,6 +53,7 @@ typedef struct tspsd_config {
     int sip_nonce_any_address, sip_auth_max_failures, sip_auth_fail_window_s,
         sip_auth_lockout_s, sip_max_held_per_user, sip_max_held,
         sip_tcp_max_per_address, sip_tcp_handshake_s, sip_max_bindings_per_aor;
+    char sip_digest_algorithms[64]; /* "" = the front's default */
     /* [web] (tspsd/web, docs/webui.md) */
     char web_listen[64];
     int web_port;             /* -1 = off, 0 = pick a free port */
@@ -65,6 +70,9 @@ typedef struct tspsd_config {
     int nadmins;
     char admins[TSPSD_MAX_ADMINS][64];
 } tspsd_config;
+
+/** [control] admin_reserved, or when unset min(8, max_clients / 4). */
+int tspsd_config_admin_reserved(const tspsd_config *c);
 
 /** Defaults (embedded mode: ./data, 127.0.0.1:7443, metrics 9464). */
 void tspsd_config_defaults(tspsd_config *c);

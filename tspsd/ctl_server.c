@@ -36,6 +36,8 @@ typedef struct conn_io {
                            * while closing, if the last reply went out */
     int closing;     /* access ended: read nothing more, close when flushed */
     int close_ticks; /* RESUME_US ticks spent closing */
+    struct event *hs_timer; /* [control] handshake_timeout: TLS + Hello */
+    char host[64];          /* peer address without the port */
 } conn_io;
 
 /* A peer that sends requests but does not read the replies stops being
@@ -79,6 +81,8 @@ void tspsd_conn_destroy(tspsd_conn *c)
 {
     if (IO(c)->resume != NULL)
         event_free(IO(c)->resume);
+    if (IO(c)->hs_timer != NULL)
+        event_free(IO(c)->hs_timer);
     tspsd_arena_free(&c->arena);
     free(IO(c)->obuf);
     free(c);
@@ -95,6 +99,8 @@ static void conn_free(tspsd_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
+    if (IO(c)->hs_timer != NULL)
+        evtimer_del(IO(c)->hs_timer);
     if (c->bev != NULL) {
         SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
         /* No close_notify wait: the peer may be gone or hostile. */
@@ -327,6 +333,96 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
 }
 
+/* ---- connection slots ----
+ * Idle or hostile peers must not keep admins out:
+ *  - a connection has [control] handshake_timeout seconds to finish TLS and
+ *    authenticate (Hello with a certificate or token), else it is closed;
+ *  - one address holds at most max_unauthenticated_per_address connections
+ *    that have not authenticated yet;
+ *  - when all max_clients slots are taken, a new connection takes the slot
+ *    of the oldest one that has not authenticated;
+ *  - authenticated non-admins take at most max_clients - admin_reserved
+ *    slots: the rest stay for admins. */
+static int authenticated(const tspsd_conn *c)
+{
+    return c->hello_done && c->identity[0] != '\0';
+}
+
+static void hs_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    tspsd_conn *c = arg;
+    char why[96];
+    (void)fd;
+    (void)what;
+    if (c->bev == NULL || authenticated(c) || IO(c)->closing)
+        return;
+    snprintf(why, sizeof(why), "not authenticated within %d s",
+             c->d->cfg.ctl_handshake_timeout_s);
+    if (!c->tls_up)
+        atomic_fetch_add(&c->d->metrics.tls_failures, 1);
+    conn_close(c, TSPSD_LOG_WARN, why);
+}
+
+/* Stop reading, send what is queued (a last reply), then close. */
+static void begin_close(tspsd_conn *c)
+{
+    IO(c)->closing = 1;
+    IO(c)->throttled = 0;
+    c->subscribed = 0;
+    bufferevent_disable(c->bev, EV_READ);
+    if (IO(c)->resume != NULL) {
+        struct timeval now = {0, 0};
+        evtimer_add(IO(c)->resume, &now);
+    }
+}
+
+int tspsd_ctl_admit(tspsd_conn *c, char *why, size_t whylen)
+{
+    tspsd *d = c->d;
+    int reserved = tspsd_config_admin_reserved(&d->cfg);
+    long users = 0, limit = (long)d->cfg.max_clients - reserved;
+    if (c->admin || c->bev == NULL)
+        return 0;
+    for (tspsd_conn *o = d->conns; o != NULL; o = o->next)
+        if (o != c && authenticated(o) && !o->admin && !IO(o)->closing)
+            users++;
+    if (!authenticated(c) || users < limit)
+        return 0;
+    snprintf(why, whylen,
+             "server busy: the last %d control slots are kept for admins",
+             reserved);
+    tspsd_log(TSPSD_LOG_WARN, 0, c->identity, "control connection refused",
+              "conn=%llu peer=%s reason=\"slots reserved for admins\" "
+              "users=%ld",
+              (unsigned long long)c->id, c->peer, users);
+    begin_close(c);
+    return -1;
+}
+
+/* May a connection from host come in? 0 = yes (the oldest unauthenticated
+ * connection may have been closed to make room), else the reason. */
+static const char *make_room(tspsd *d, const char *host)
+{
+    tspsd_conn *oldest = NULL;
+    int from_host = 0;
+    for (tspsd_conn *o = d->conns; o != NULL; o = o->next) {
+        if (authenticated(o) || IO(o)->closing || o->bev == NULL)
+            continue;
+        from_host += strcmp(IO(o)->host, host) == 0;
+        oldest = o; /* the list is newest first */
+    }
+    if (from_host >= d->cfg.ctl_max_unauth_per_addr)
+        return "max_unauthenticated_per_address";
+    if (atomic_load(&d->metrics.clients) < (long)d->cfg.max_clients)
+        return NULL;
+    if (oldest == NULL)
+        return "max_clients";
+    conn_close(oldest, TSPSD_LOG_WARN,
+               "slot taken by a new connection (all slots used, this one "
+               "had not authenticated)");
+    return NULL;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
@@ -347,11 +443,10 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
         inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
         port = ntohs(s6->sin6_port);
     }
-    if (d->stopping ||
-        atomic_load(&d->metrics.clients) >= (long)d->cfg.max_clients) {
+    const char *refuse = d->stopping ? "stopping" : make_room(d, host);
+    if (refuse != NULL) {
         tspsd_log(TSPSD_LOG_WARN, 0, NULL, "control connection refused",
-                  "peer=%s:%d reason=%s", host, port,
-                  d->stopping ? "stopping" : "max_clients");
+                  "peer=%s:%d reason=%s", host, port, refuse);
         evutil_closesocket(fd);
         return;
     }
@@ -368,6 +463,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     c->d = d;
     c->id = ++d->next_conn_id;
     snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+    snprintf(IO(c)->host, sizeof(IO(c)->host), "%s", host);
     /* TLS as a filter over a socket bufferevent: the socket is read and
      * written in large chunks (one readv for many pipelined records, one
      * writev for many replies) and OpenSSL works on memory. */
@@ -395,7 +491,11 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     atomic_fetch_add(&d->metrics.clients, 1);
     bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
     IO(c)->resume = evtimer_new(d->base, resume_cb, c);
-    /* Idle or stalled peers (half-sent frames, slow handshakes) go away. */
+    IO(c)->hs_timer = evtimer_new(d->base, hs_timeout_cb, c);
+    struct timeval hto = {d->cfg.ctl_handshake_timeout_s, 0};
+    if (IO(c)->hs_timer != NULL)
+        evtimer_add(IO(c)->hs_timer, &hto);
+    /* Idle or stalled peers (half-sent frames) go away. */
     struct timeval rto = {300, 0};
     bufferevent_set_timeouts(c->bev, &rto, &rto);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -411,14 +511,7 @@ size_t tspsd_ctl_close_identity(tspsd *d, const char *identity)
             continue;
         /* Close, not just forget the identity: the peer must see that its
          * access ended, and nothing it sends from now on is read. */
-        IO(c)->closing = 1;
-        IO(c)->throttled = 0;
-        c->subscribed = 0;
-        bufferevent_disable(c->bev, EV_READ);
-        if (IO(c)->resume != NULL) {
-            struct timeval now = {0, 0};
-            evtimer_add(IO(c)->resume, &now);
-        }
+        begin_close(c);
         tspsd_log(TSPSD_LOG_INFO, 0, c->identity, "control connection closing",
                   "conn=%llu peer=%s reason=\"access revoked\"",
                   (unsigned long long)c->id, c->peer);
@@ -473,14 +566,23 @@ int tspsd_ctl_start(tspsd *d)
 
     if (tspsd_ctl_reload_tls(d) != 0)
         return -1;
-    snprintf(addr, sizeof(addr),
-             strchr(d->cfg.ctl_listen, ':') ? "[%s]:%d" : "%s:%d",
-             d->cfg.ctl_listen, d->cfg.ctl_port);
+    /* The address alone: libevent refuses "host:0", and port 0 (pick a
+     * free port, written to client.conf) is documented. */
+    snprintf(addr, sizeof(addr), strchr(d->cfg.ctl_listen, ':') ? "[%s]" : "%s",
+             d->cfg.ctl_listen);
     if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sl) != 0) {
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "bad control listen address",
                   "listen=%s", addr);
         return -1;
     }
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port =
+            htons((uint16_t)d->cfg.ctl_port);
+    else
+        ((struct sockaddr_in *)&ss)->sin_port =
+            htons((uint16_t)d->cfg.ctl_port);
+    snprintf(addr + strlen(addr), sizeof(addr) - strlen(addr), ":%d",
+             d->cfg.ctl_port);
     d->listener = evconnlistener_new_bind(
         d->base, accept_cb, d,
         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 void tspsd_engine_log(void *arg, int level, const char *msg)
 {
@@ -25,6 +28,8 @@ void tspsd_engine_log(void *arg, int level, const char *msg)
 static void sip_call_event(void *arg, int kind, uint64_t call_id,
                            const tsps_decision *d, tsps_outcome outcome)
 {
+    if (kind == TSPSD_SIP_CALL_OFFERED)
+        tspsd_metrics_call(arg, d);
     tspsd_call_event(arg, kind, call_id, d, outcome, 0);
 }
 
@@ -57,6 +62,8 @@ static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
     sc->max_expires = c->sip_max_expires;
     sc->default_expires = c->sip_default_expires;
     sc->ask_timeout_s = c->sip_ask_timeout_s;
+    sc->digest_algorithms =
+        c->sip_digest_algorithms[0] ? c->sip_digest_algorithms : NULL;
 }
 #endif
 
@@ -102,6 +109,85 @@ static int mkdir_p(const char *dir)
     return (mkdir(tmp, 0700) == 0 || errno == EEXIST) ? 0 : -1;
 }
 
+/* 1 = carry on without that part (warned), 0 = stop (error logged). */
+static int skip_part(int optional, const char *part)
+{
+    if (!optional) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot start",
+                  "part=\"%s\" hint=\"free the port or set another one in the "
+                  "config (see the line above)\"",
+                  part);
+        return 0;
+    }
+    tspsd_log(TSPSD_LOG_WARN, 0, NULL, "running without a part",
+              "part=\"%s\" hint=\"embedded default: its port is busy; "
+              "--sip-port N, --metrics-port N or a config file choose others\"",
+              part);
+    return 1;
+}
+
+/* What to do about a damaged store, said where the operator looks. */
+#define STORE_RECOVERY                                                         \
+    "stop tspsd; copy what LMDB can still read: mdb_copy -c STORE "            \
+    "STORE.copy (package lmdb-utils); if that works, move STORE away and "     \
+    "STORE.copy into its place; if not, restore STORE from your last "         \
+    "backup. Contacts and calendars sync again from their sources; users, "    \
+    "rules, devices and call history come from the copy or the backup"
+
+static void store_refused(const char *store, const char *reason)
+{
+    char q1[400], q2[900], rec[700], *p;
+    /* STORE -> the real path in the steps */
+    snprintf(rec, sizeof(rec), "%s", STORE_RECOVERY);
+    char out[1400] = "";
+    const char *r = rec;
+    while ((p = strstr(r, "STORE")) != NULL) {
+        strncat(out, r, (size_t)(p - r));
+        strncat(out, store, sizeof(out) - strlen(out) - 1);
+        r = p + 5;
+    }
+    strncat(out, r, sizeof(out) - strlen(out) - 1);
+    char msg[500];
+    snprintf(msg, sizeof(msg), "cannot open the store: %s", reason);
+    tspsd_log(TSPSD_LOG_ERROR, 0, NULL, msg, "path=%s recovery=%s",
+              tspsd_log_quote(store, q1, sizeof(q1)),
+              tspsd_log_quote(out, q2, sizeof(q2)));
+}
+
+/* Read every page of an existing store in a child process first: LMDB
+ * faults or aborts on some damaged pages, and a crash there must become a
+ * clear error here, not a dead daemon. 0 = sound. */
+static int check_store(const char *store)
+{
+    char why[160];
+    int st = 0;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 0; /* cannot check: open as before */
+    if (pid == 0) {
+        struct rlimit nocore = {0, 0};
+        setrlimit(RLIMIT_CORE, &nocore); /* no core file of a known crash */
+        int rc = tsps_store_verify(store, tspsd_engine_log, NULL);
+        _exit(rc == TSPS_OK ? 0 : 3);
+    }
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return 0;
+    if (WIFSIGNALED(st))
+        snprintf(why, sizeof(why),
+                 "damaged pages (reading them crashed the check with %s)",
+                 strsignal(WTERMSIG(st)));
+    else if (WIFEXITED(st) && WEXITSTATUS(st) == 3)
+        snprintf(why, sizeof(why), "damaged store (see the line above)");
+    else
+        snprintf(why, sizeof(why), "damaged pages (the check failed, exit %d)",
+                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    store_refused(store, why);
+    return -1;
+}
+
 int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
 {
     char err[300], q[320], store[TSPSD_PATH_MAX + 16];
@@ -126,9 +212,15 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
     }
     snprintf(store, sizeof(store), "%s/store", d->cfg.data_dir);
     first = stat(store, &sb) != 0;
+    if (!first && check_store(store) != 0)
+        return -1;
     ec.path = store;
     ec.log = tspsd_engine_log;
     rc = tsps_engine_open(&ec, &d->eng);
+    if (rc == TSPS_ESTORE) {
+        store_refused(store, tsps_strerror(rc));
+        return -1;
+    }
     if (rc != TSPS_OK) {
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot open the store",
                   "path=%s error=\"%s\"", store, tsps_strerror(rc));
@@ -143,13 +235,16 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
     if (tspsd_pending_open(d) != 0 || tspsd_jobs_open(d) != 0 ||
         tspsd_ctl_start(d) != 0 || tspsd_sync_open(d) != 0)
         return -1;
-    /* A configured daemon fails loudly on a busy port; the embedded default
-     * (a demo on someone's laptop) carries on without that part. */
-    if (tspsd_metrics_start(d) != 0 && !d->cfg.demo)
+    /* A config file means the operator asked for these ports (demo = true
+     * or not): a busy one is an error at start. Only the embedded default
+     * (no -c: a demo on someone's laptop) carries on without that part,
+     * and says so loudly. */
+    int optional = d->config_path[0] == '\0';
+    if (tspsd_metrics_start(d) != 0 && !skip_part(optional, "metrics"))
         return -1;
-    if (sip_start(d) != 0 && !d->cfg.demo)
+    if (sip_start(d) != 0 && !skip_part(optional, "SIP front"))
         return -1;
-    if (tspsd_web_open(d) != 0 && !d->cfg.demo)
+    if (tspsd_web_open(d) != 0 && !skip_part(optional, "web UI"))
         return -1;
     tspsd_bootstrap_client_conf(d);
     return 0;

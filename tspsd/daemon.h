@@ -139,6 +139,12 @@ int tspsd_ctl_reload_tls(tspsd *d);
  * @return how many connections. Thread-safety: loop thread only.
  */
 size_t tspsd_ctl_close_identity(tspsd *d, const char *identity);
+/**
+ * After Hello: may this authenticated connection keep a slot? Non-admins
+ * take at most [control] max_clients - admin_reserved. -1 = no (why set;
+ * the connection closes after the reply). Loop thread.
+ */
+int tspsd_ctl_admit(tspsd_conn *c, char *why, size_t whylen);
 /** SIGHUP: re-derive the admin role of certificate-authenticated
  * connections from [admin] identities. @return how many lost it. */
 size_t tspsd_ctl_reapply_admins(tspsd *d);
@@ -268,7 +274,11 @@ int tspsd_sync_write_code(tspsd *d, const char *user, const char *uid,
 /* ---- metrics.c ---- */
 int tspsd_metrics_start(tspsd *d);
 void tspsd_metrics_stop(tspsd *d);
+/** A tsps_route() that took us microseconds (any request: latency only). */
 void tspsd_metrics_route(tspsd *d, const tsps_decision *dec, uint64_t us);
+/** A call routed for real (SIP, or route --live): counted by method in
+ * tspsd_calls_routed_total. Dry runs are not calls. Any thread. */
+void tspsd_metrics_call(tspsd *d, const tsps_decision *dec);
 
 /* ---- bootstrap.c ---- */
 /**

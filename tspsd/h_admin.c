@@ -5,6 +5,7 @@
 #include "handlers.h"
 #include "log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,9 @@ TSPSD_HANDLER(tspsd_h_hello)
     snprintf(c->identity, sizeof(c->identity), "%s", ident);
     c->admin = admin;
     c->via_token = h->token[0] != '\0';
+    char busy[160];
+    if (tspsd_ctl_admit(c, busy, sizeof(busy)) != 0)
+        return tspsd_reply(c, resp, TSPS__CODE__DENIED, "%s", busy);
     m = tspsd_arena_alloc(&c->arena, sizeof(*m));
     if (m == NULL)
         return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "out of memory");
@@ -270,6 +274,42 @@ TSPSD_HANDLER(tspsd_h_source_sync)
     return TSPS__CODE__OK;
 }
 
+#ifdef TSPSD_WITH_SIP
+/* SIP usernames are one namespace for the whole daemon (a REGISTER names
+ * only the username), so a device name belongs to the user who provisioned
+ * it first. The check and the write go under one lock, or two users adding
+ * the same name at once could both pass the check. */
+static pthread_mutex_t device_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Owner of device `username` into owner (""): TSPS_OK, TSPS_ENOTFOUND, or
+ * the store's error. Reads the record tspsd_sip_device_set() writes:
+ * "v1\n<user>\n..." under "sip/dev/<username>". */
+static int device_owner(tsps_engine *eng, const char *username, char *owner,
+                        size_t len)
+{
+    char key[160], rec[512];
+    size_t n = 0;
+    owner[0] = '\0';
+    if (strlen(username) >= 128)
+        return TSPS_EINVAL;
+    snprintf(key, sizeof(key), "sip/dev/%s", username);
+    int rc = tsps_kv_get(eng, key, rec, sizeof(rec) - 1, &n);
+    if (rc == TSPS_ENOBUFS)
+        return TSPS_ESTORE;
+    if (rc != TSPS_OK)
+        return rc;
+    rec[n] = '\0';
+    char *u = strchr(rec, '\n');
+    char *end = u != NULL ? strchr(u + 1, '\n') : NULL;
+    if (strncmp(rec, "v1\n", 3) != 0 || end == NULL ||
+        (size_t)(end - u - 1) >= len)
+        return TSPS_ESTORE;
+    memcpy(owner, u + 1, (size_t)(end - u - 1));
+    owner[end - u - 1] = '\0';
+    return TSPS_OK;
+}
+#endif
+
 TSPSD_HANDLER(tspsd_h_device_add)
 {
     const Tsps__DeviceAdd *r = req->device_add;
@@ -286,8 +326,25 @@ TSPSD_HANDLER(tspsd_h_device_add)
     const char *realm = cfg->sip_realm[0]    ? cfg->sip_realm
                         : cfg->sip_domain[0] ? cfg->sip_domain
                                              : cfg->sip_listen;
-    int rc = tspsd_sip_device_set(c->d->eng, realm, r->username, r->user,
+    char owner[TSPS_ID_MAX + 1];
+    pthread_mutex_lock(&device_lock);
+    int rc = device_owner(c->d->eng, r->username, owner, sizeof(owner));
+    if (rc == TSPS_OK && strcmp(owner, r->user) != 0) {
+        /* Taken by someone else: never overwrite it (the owner's phone
+         * would be locked out and its calls would follow the new owner),
+         * not even for an admin, who removes it first. */
+        pthread_mutex_unlock(&device_lock);
+        tspsd_log(TSPSD_LOG_WARN, 0, r->user, "device name taken",
+                  "audit=1 by=%s username=%s", c->identity, r->username);
+        return tspsd_reply(c, resp, TSPS__CODE__EXISTS,
+                           "device %s is taken by another user: choose "
+                           "another name",
+                           r->username);
+    }
+    if (rc == TSPS_OK || rc == TSPS_ENOTFOUND)
+        rc = tspsd_sip_device_set(c->d->eng, realm, r->username, r->user,
                                   r->label, r->password);
+    pthread_mutex_unlock(&device_lock);
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "device: %s",
                            tsps_strerror(rc));
@@ -304,14 +361,24 @@ TSPSD_HANDLER(tspsd_h_device_add)
 TSPSD_HANDLER(tspsd_h_device_remove)
 {
     const Tsps__DeviceRemove *r = req->device_remove;
-    /* Credentials are keyed by SIP username, not by user: only an admin can
-     * be sure whose they are. */
-    TSPSD_AUTHZ(c, resp, "device.remove", r->user, TSPSD_RIGHT_ADMIN, NULL);
+    /* A user removes their own devices; an admin removes any. */
+    TSPSD_AUTHZ(c, resp, "device.remove", r->user, TSPSD_RIGHT_OWN, NULL);
 #ifdef TSPSD_WITH_SIP
-    int rc = tspsd_sip_device_remove(c->d->eng, r->username);
+    char owner[TSPS_ID_MAX + 1];
+    pthread_mutex_lock(&device_lock);
+    int rc = device_owner(c->d->eng, r->username, owner, sizeof(owner));
+    /* Someone else's device answers as a missing one: no leak of whose
+     * names exist. */
+    if (rc == TSPS_OK && !c->admin && strcmp(owner, r->user) != 0)
+        rc = TSPS_ENOTFOUND;
+    if (rc == TSPS_OK)
+        rc = tspsd_sip_device_remove(c->d->eng, r->username);
+    pthread_mutex_unlock(&device_lock);
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "device %s: %s",
                            r->username, tsps_strerror(rc));
+    tspsd_log(TSPSD_LOG_INFO, 0, owner, "device removed",
+              "audit=1 by=%s username=%s", c->identity, r->username);
     return TSPS__CODE__OK;
 #else
     return tspsd_reply(c, resp, TSPS__CODE__UNSUPPORTED,

@@ -58,6 +58,7 @@ TSPSD_HANDLER(tspsd_h_route)
         if (rc != TSPS_OK)
             return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
                                tsps_strerror(rc));
+        tspsd_metrics_call(c->d, &dec);
         tspsd_call_event(c->d, 0 /* offered */, id, &dec, oc, 1);
     }
     Tsps__Decision *m = tspsd_decision_msg(&c->arena, &dec, id, !r->brief);
@@ -66,6 +67,33 @@ TSPSD_HANDLER(tspsd_h_route)
             (char *)(dec.method.kind == TSPS_METHOD_ASK ? "pending" : "routed");
     return push_call(c, resp, m);
 }
+
+/* Authorise a request on one call. Someone who may not even see the call
+ * gets exactly the answer for a call that does not exist ("no call N"):
+ * "no delegation from ann" would tell a stranger that the call exists and
+ * whose it is. Someone who sees it but lacks the right gets the reason.
+ * The audit line keeps the real reason for the operator. */
+static int call_refused(tspsd_conn *c, Tsps__Response *resp,
+                        const char *reqname, const char *user, int right,
+                        const char *code, const char *notfound_fmt, uint64_t id)
+{
+    char why[160], why2[160];
+    if (tspsd_authz(c, user, right, code, why, sizeof(why)))
+        return 0;
+    tspsd_refuse(c, resp, reqname, user, TSPS__CODE__DENIED, why);
+    if (right == TSPSD_RIGHT_MONITOR ||
+        !tspsd_authz(c, user, TSPSD_RIGHT_MONITOR, code, why2, sizeof(why2)))
+        tspsd_reply(c, resp, TSPS__CODE__NOT_FOUND, notfound_fmt,
+                    (unsigned long long)id);
+    return 1;
+}
+
+#define CALL_AUTHZ(c, resp, reqname, user, right, ccode, nf_fmt, id)           \
+    do {                                                                       \
+        if (call_refused((c), (resp), (reqname), (user), (right), (ccode),     \
+                         (nf_fmt), (id)))                                      \
+            return (int)(resp)->code;                                          \
+    } while (0)
 
 TSPSD_HANDLER(tspsd_h_explain)
 {
@@ -80,8 +108,8 @@ TSPSD_HANDLER(tspsd_h_explain)
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "%s",
                            tsps_strerror(rc));
-    TSPSD_AUTHZ(c, resp, "explain", rec.decision.user, TSPSD_RIGHT_MONITOR,
-                rec.decision.code);
+    CALL_AUTHZ(c, resp, "explain", rec.decision.user, TSPSD_RIGHT_MONITOR,
+               rec.decision.code, "no call %llu", req->explain->call_id);
     return push_call(c, resp, tspsd_record_msg(&c->arena, &rec));
 }
 
@@ -204,8 +232,8 @@ TSPSD_HANDLER(tspsd_h_call_act)
         tsps_call_record rec;
         /* Tell the user-visible difference: over, or never existed. */
         if (tsps_history_get(c->d->eng, r->call_id, &rec) == TSPS_OK) {
-            TSPSD_AUTHZ(c, resp, "call.act", rec.decision.user, TSPSD_RIGHT_ACT,
-                        rec.decision.code);
+            CALL_AUTHZ(c, resp, "call.act", rec.decision.user, TSPSD_RIGHT_ACT,
+                       rec.decision.code, "no pending call %llu", r->call_id);
             return tspsd_reply(c, resp, TSPS__CODE__NOT_FOUND,
                                "call %llu is no longer pending (%s)",
                                (unsigned long long)r->call_id,
@@ -215,7 +243,8 @@ TSPSD_HANDLER(tspsd_h_call_act)
                            "no pending call %llu",
                            (unsigned long long)r->call_id);
     }
-    TSPSD_AUTHZ(c, resp, "call.act", cur->user, TSPSD_RIGHT_ACT, cur->code);
+    CALL_AUTHZ(c, resp, "call.act", cur->user, TSPSD_RIGHT_ACT, cur->code,
+               "no pending call %llu", r->call_id);
     rc = action_method(r->action, &m, err, sizeof(err));
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, TSPS__CODE__INVALID, "action: %s",

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -102,6 +103,24 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(d->base, NULL);
 }
 
+/* A port option: a whole number in [lo, 65535], else a clear error (atoi
+ * would take "-5" or "80x" and carry on with something else). */
+static int port_opt(const char *name, const char *v, int lo, const char *hint,
+                    int *out)
+{
+    char *end;
+    long n;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0 || n < lo || n > 65535) {
+        fprintf(stderr, "tspsd: --%s %s: want a port number %d..65535 (%s)\n",
+                name, v, lo, hint);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -132,7 +151,8 @@ int main(int argc, char **argv)
             data = optarg;
             break;
         case 'p':
-            port = atoi(optarg);
+            if (port_opt("port", optarg, 0, "0 = any free port", &port) != 0)
+                return 1;
             break;
         case 'l':
             level = optarg;
@@ -149,10 +169,15 @@ int main(int argc, char **argv)
             check = 1;
             break;
         case 'S':
-            sip_port = atoi(optarg);
+            if (port_opt("sip-port", optarg, 0, "0 = no SIP front",
+                         &sip_port) != 0)
+                return 1;
             break;
         case 'M':
-            metrics_port = atoi(optarg);
+            if (port_opt("metrics-port", optarg, -1,
+                         "-1 = no metrics, 0 = any free port",
+                         &metrics_port) != 0)
+                return 1;
             break;
         case 'V':
             printf("tspsd %s (libtsps %s)\n", TSPSD_VERSION, tsps_version());

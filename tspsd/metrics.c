@@ -18,11 +18,16 @@ int tspsd_sync_metrics(tspsd *d, char *buf, size_t len);
 static const unsigned lat_bounds_us[TSPSD_LAT_BUCKETS] = {
     5, 10, 25, 50, 100, 250, 500, 1000, 5000, 25000};
 
-void tspsd_metrics_route(tspsd *d, const tsps_decision *dec, uint64_t us)
+void tspsd_metrics_call(tspsd *d, const tsps_decision *dec)
 {
     unsigned k = dec->method.kind < TSPS_METHOD__COUNT ? dec->method.kind : 0;
-    int b = TSPSD_LAT_BUCKETS;
     atomic_fetch_add_explicit(&d->metrics.routed[k], 1, memory_order_relaxed);
+}
+
+void tspsd_metrics_route(tspsd *d, const tsps_decision *dec, uint64_t us)
+{
+    int b = TSPSD_LAT_BUCKETS;
+    (void)dec;
     for (int i = 0; i < TSPSD_LAT_BUCKETS; i++) {
         if (us <= lat_bounds_us[i]) {
             b = i;
@@ -52,7 +57,8 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 405, "GET only");
         return;
     }
-    evbuffer_add_printf(b, "# HELP tspsd_calls_routed_total Calls routed, "
+    evbuffer_add_printf(b, "# HELP tspsd_calls_routed_total Calls routed "
+                           "(SIP and route --live; not dry runs), "
                            "by handling method.\n"
                            "# TYPE tspsd_calls_routed_total counter\n");
     for (int k = 0; k < TSPS_METHOD__COUNT; k++)

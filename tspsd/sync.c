@@ -182,6 +182,41 @@ static int open_src(tspsd_sync *s, src_state *st, char *err, size_t errlen)
 #endif
 }
 
+#ifdef TSPSD_WITH_CMSB
+/* What the store holds from one source (not what the last sync changed:
+ * an incremental sync with nothing new changes nothing, and the gauge and
+ * `source list` must still say how many contacts the source gave). */
+typedef struct count_ctx {
+    const char *source;
+    uint64_t n;
+} count_ctx;
+
+static int count_contact(void *arg, const tsps_contact *c)
+{
+    count_ctx *k = arg;
+    k->n += strcmp(c->source, k->source) == 0;
+    return 0;
+}
+
+static int count_event(void *arg, const tsps_event *e)
+{
+    count_ctx *k = arg;
+    k->n += strcmp(e->source, k->source) == 0;
+    return 0;
+}
+
+static void source_totals(tsps_engine *eng, const src_state *st,
+                          uint64_t *contacts, uint64_t *events)
+{
+    count_ctx kc = {st->name, 0}, ke = {st->name, 0};
+    if (tsps_contact_list(eng, st->user, NULL, count_contact, &kc) == TSPS_OK)
+        *contacts = kc.n;
+    if (tsps_event_list(eng, st->user, INT64_MIN, INT64_MAX, count_event,
+                        &ke) == TSPS_OK)
+        *events = ke.n;
+}
+#endif
+
 /* One sync run, on a worker, without the lock. Returns 0 or -1 (err). */
 static int run_one(tspsd_sync *s, src_state *st, char *err, size_t errlen,
                    uint64_t *contacts, uint64_t *events)
@@ -204,6 +239,7 @@ static int run_one(tspsd_sync *s, src_state *st, char *err, size_t errlen,
     }
     *contacts = stats.contacts_put;
     *events = stats.events_put;
+    source_totals(s->d->eng, st, contacts, events);
     return 0;
 #else
     (void)contacts;
@@ -318,6 +354,7 @@ static void fill_msg(tspsd_arena *a, const src_state *st, Tsps__Source *m)
     m->uri = tspsd_arena_strdup(a, st->uri);
     m->user = tspsd_arena_strdup(a, st->user);
     m->interval_s = (uint32_t)st->interval_s;
+    m->on_demand = st->interval_s == 0;
     m->state = (char *)st->state;
     m->last_ok = st->last_ok;
     m->last_attempt = st->last_attempt;
@@ -597,9 +634,11 @@ int tspsd_sync_add(tspsd *d, const Tsps__Source *m, int persist)
     }
     if (strlen(m->uri) >= TSPSD_PATH_MAX)
         return TSPS_EINVAL;
+    /* As in the config file, 0 = only on demand; a client that sets no
+     * interval at all (proto3 cannot tell 0 from unset) gets 300 s. */
+    int interval = m->on_demand ? 0 : m->interval_s ? (int)m->interval_s : 300;
     pthread_mutex_lock(&s->mu);
-    rc = add_locked(s, m->name, m->uri, m->user,
-                    m->interval_s ? (int)m->interval_s : 300, opts, 0);
+    rc = add_locked(s, m->name, m->uri, m->user, interval, opts, 0);
     pthread_mutex_unlock(&s->mu);
     if (rc != TSPS_OK || !persist)
         return rc;
@@ -608,7 +647,8 @@ int tspsd_sync_add(tspsd *d, const Tsps__Source *m, int persist)
     def.name = m->name;
     def.uri = m->uri;
     def.user = m->user;
-    def.interval_s = m->interval_s ? m->interval_s : 300;
+    def.interval_s = (uint32_t)interval;
+    def.on_demand = interval == 0;
     def.n_options = m->n_options;
     def.options = m->options;
     size_t n = tsps__source__get_packed_size(&def);

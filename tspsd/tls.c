@@ -201,6 +201,42 @@ done:
     return rc == 0 ? 0 : -1;
 }
 
+int tspsd_tls_cert_time_left(const char *path, long long *left)
+{
+    FILE *f = fopen(path, "r");
+    X509 *x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    int day = 0, sec = 0, rc = -1;
+    if (f != NULL)
+        fclose(f);
+    if (x != NULL &&
+        ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(x)) == 1) {
+        *left = (long long)day * 86400 + sec;
+        rc = 0;
+    }
+    X509_free(x);
+    ERR_clear_error();
+    return rc;
+}
+
+/* TLS 1.2 suites: forward secrecy and AEAD only (Mozilla's
+ * "intermediate" list). CBC suites (ECDHE-RSA-AES128-SHA ...) are out:
+ * they are the ones with a history of padding-oracle attacks. */
+#define TLS12_SUITES                                                           \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"               \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"               \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"               \
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
+
+int tspsd_tls_server_harden(SSL_CTX *ctx)
+{
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, TLS12_SUITES) != 1)
+        return -1;
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    return 0;
+}
+
 SSL_CTX *tspsd_tls_server_ctx(const char *cert, const char *key, const char *ca,
                               char *err, size_t errlen)
 {
@@ -209,9 +245,8 @@ SSL_CTX *tspsd_tls_server_ctx(const char *cert, const char *key, const char *ca,
 
     if (ctx == NULL)
         goto fail;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (tspsd_tls_server_harden(ctx) != 0)
+        goto fail;
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1)

@@ -28,8 +28,27 @@ int tspsd_tls_make_cert(const char *ca_cert, const char *ca_key, const char *cn,
                         size_t errlen);
 
 /**
- * Server context: TLS 1.2+, our certificate, client certificates verified
- * against `ca` when presented (token clients present none).
+ * Seconds until the first certificate in a PEM file expires (negative:
+ * expired that long ago), into *left.
+ * @return 0, or -1 when the file cannot be read as a certificate.
+ * Thread-safety: any thread.
+ */
+int tspsd_tls_cert_time_left(const char *path, long long *left);
+
+/**
+ * The protocol floor and cipher suites of every server context (control
+ * socket, web UI): TLS 1.2 or later; in TLS 1.2 only ECDHE/DHE key exchange
+ * with AEAD ciphers (AES-GCM, ChaCha20-Poly1305), no CBC; TLS 1.3 keeps
+ * OpenSSL's suites (all AEAD); no renegotiation, no compression.
+ * @return 0 or -1 (OpenSSL refused the list).
+ * Thread-safety: on a context not yet shared.
+ */
+int tspsd_tls_server_harden(SSL_CTX *ctx);
+
+/**
+ * Server context: tspsd_tls_server_harden(), our certificate, client
+ * certificates verified against `ca` when presented (token clients present
+ * none).
  */
 SSL_CTX *tspsd_tls_server_ctx(const char *cert, const char *key, const char *ca,
                               char *err, size_t errlen);

@@ -453,8 +453,16 @@ static int cmd_source(ctl_ctx *ctx, ctl_args *a)
         s.user = STRARG(ctl_opt(a, "--user"));
         if (s.user == NULL)
             return usage_err("source add needs --user USER");
-        if (ctl_opt(a, "--interval") != NULL)
-            s.interval_s = (uint32_t)atoi(ctl_opt(a, "--interval"));
+        const char *iv = ctl_opt(a, "--interval");
+        if (iv != NULL) {
+            char *end;
+            long n = strtol(iv, &end, 10);
+            if (*iv == '\0' || *end != '\0' || n < 0 || n > 7 * 86400)
+                return usage_err("--interval: seconds, 0 .. 604800 (0 = only "
+                                 "on demand)");
+            s.interval_s = (uint32_t)n;
+            s.on_demand = n == 0; /* as interval = 0 in the config file */
+        }
         s.n_options = (size_t)ctl_opt_all(a, "--option", o, 16);
         s.options = (char **)o;
         body.source = &s;

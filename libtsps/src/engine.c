@@ -283,6 +283,18 @@ int tsps_engine_open(const tsps_config *cfg, tsps_engine **out)
         goto cleanup;
     }
     {
+        /* A truncated data file faults (SIGBUS) on the first read of a
+         * missing page: refuse it here with a reason. */
+        char why[256];
+        if (!tsps__store_size_ok(cfg->path, eng->env, why, sizeof(why))) {
+            tsps__logf(eng, TSPS_LOG_ERROR,
+                       "msg=\"cannot open store\" path=\"%s\" err=\"%s\"",
+                       cfg->path, why);
+            rc = TSPS_ESTORE;
+            goto cleanup;
+        }
+    }
+    {
         /* A store written by an earlier run may have a bigger map. */
         MDB_envinfo info;
         mdb_env_info(eng->env, &info);

@@ -356,6 +356,10 @@ struct tsps_engine {
 void *tsps__malloc(tsps_engine *eng, size_t n);
 void *tsps__calloc(tsps_engine *eng, size_t n, size_t sz);
 void tsps__free(tsps_engine *eng, void *p);
+/* verify.c: 0 (reason in why) when data.mdb is shorter than the pages the
+ * meta page counts, which would fault on first access. */
+int tsps__store_size_ok(const char *dir, MDB_env *env, char *why,
+                        size_t whylen);
 void tsps__logf(tsps_engine *eng, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int tsps__mdb_err(int rc);

@@ -164,10 +164,11 @@ START_TEST(test_sip_held_call_refused_for_other_user)
     const char *h = strstr(buf, "X-Tsps-Call-Id: ");
     ck_assert_ptr_nonnull(h);
     snprintf(cmd, sizeof(cmd), "act %llu reject", strtoull(h + 16, NULL, 10));
+    /* To those who may not see it, the call does not exist (exit 3). */
     int rc = th_ctl(&fx, "bob", cmd, out, sizeof(out));
-    ck_assert_msg(rc == 2, "rc %d: %s", rc, out);
+    ck_assert_msg(rc == 3, "rc %d: %s", rc, out);
     rc = th_ctl(&fx, "attno", cmd, out, sizeof(out));
-    ck_assert_msg(rc == 2, "rc %d: %s", rc, out);
+    ck_assert_msg(rc == 3, "rc %d: %s", rc, out);
     /* Still held: ann rejects it herself. */
     rc = th_ctl(&fx, "ann", cmd, out, sizeof(out));
     ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
@@ -431,6 +432,44 @@ START_TEST(test_sip_register_needs_auth_by_default)
 }
 END_TEST
 
+/* The value of one metrics line (-1 when absent). */
+static long metric(const char *name)
+{
+    char cmd[256], line[512];
+    long v = -1;
+    snprintf(cmd, sizeof(cmd),
+             "curl -s --max-time 5 http://127.0.0.1:%d/metrics",
+             fx.metrics_port);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    while (fgets(line, sizeof(line), p) != NULL)
+        if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ' ')
+            v = atol(line + strlen(name) + 1);
+    pclose(p);
+    return v;
+}
+
+/* tspsd_calls_routed_total counts calls that came over SIP (by method),
+ * and not dry runs of `tspsctl route`. */
+START_TEST(test_sip_call_counted_in_metrics)
+{
+    static const char ask[] = "tspsd_calls_routed_total{method=\"ask\"}";
+    char buf[4096];
+    ck_assert_int_eq(metric(ask), 0);
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    ck_assert_int_eq(fx_route(a, "+13125550045", ANN_NUMBER, 0, NULL), 0);
+    tspsd_client_close(a);
+    ck_assert_int_eq(metric(ask), 0); /* a dry run is no call */
+    send_invite("counted-1", "+13125550046");
+    ck_assert_int_eq(recv_status(180, buf, sizeof(buf)), 180);
+    ck_assert_int_eq(metric(ask), 1);
+    /* A retransmission is the same call. */
+    send_invite("counted-1", "+13125550046");
+    ck_assert_int_eq(recv_status(180, buf, sizeof(buf)), 180);
+    ck_assert_int_eq(metric(ask), 1);
+}
+END_TEST
+
 #endif
 
 static Suite *sip_calls_suite(void)
@@ -445,6 +484,7 @@ static Suite *sip_calls_suite(void)
     tcase_add_test(tc, test_sip_held_call_times_out);
     tcase_add_test(tc, test_sip_device_weak_password_refused);
     tcase_add_test(tc, test_sip_register_needs_auth_by_default);
+    tcase_add_test(tc, test_sip_call_counted_in_metrics);
     suite_add_tcase(s, tc);
     TCase *tk = tcase_create("kill");
     tcase_add_checked_fixture(tk, setup, teardown);

@@ -256,6 +256,121 @@ START_TEST(test_sync_source_add_remove_persist)
 }
 END_TEST
 
+/* Sync name on demand and wait for its "sync ok" event; the source's
+ * contact count as the event reports it. */
+static uint64_t sync_and_wait(const char *name)
+{
+    tspsd_client *w = th_connect(&fx, "ann", NULL);
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Subscribe sub = TSPS__SUBSCRIBE__INIT;
+    req.body_case = TSPS__REQUEST__BODY_SUBSCRIBE;
+    req.subscribe = &sub;
+    ck_assert_int_eq(th_call(w, &req, NULL), TSPS__CODE__OK);
+    sync_now(name);
+    int got = 0;
+    uint64_t contacts = 0;
+    for (int i = 0; i < 20 && !got; i++) {
+        Tsps__Response *r = NULL;
+        if (tspsd_client_recv(w, &r, 5000) != 0)
+            break;
+        got = r->event != NULL && strcmp(r->event->kind, "sync") == 0 &&
+              r->event->source != NULL &&
+              strcmp(r->event->source->name, name) == 0 &&
+              strcmp(r->event->source->state, "ok") == 0;
+        if (got)
+            contacts = r->event->source->contacts;
+        tsps__response__free_unpacked(r, NULL);
+    }
+    ck_assert_msg(got, "no sync event for %s", name);
+    tspsd_client_close(w);
+    return contacts;
+}
+
+static const Tsps__Source *find_source(Tsps__Response *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_sources; i++)
+        if (strcmp(r->sources[i]->name, name) == 0)
+            return r->sources[i];
+    return NULL;
+}
+
+static Tsps__Response *list_sources(tspsd_client *a)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__SourceList sl = TSPS__SOURCE_LIST__INIT;
+    Tsps__Response *r = NULL;
+    req.body_case = TSPS__REQUEST__BODY_SOURCE_LIST;
+    req.source_list = &sl;
+    ck_assert_int_eq(th_call(a, &req, &r), 0);
+    return r;
+}
+
+/* `source list`, sync events and the tspsd_sync_contacts gauge give the
+ * contacts the source holds, also after a sync that changed nothing. */
+START_TEST(test_sync_counts_are_totals)
+{
+    ck_assert_uint_eq(sync_and_wait("annbook"), 1);
+    write_card("nora.vcf", "nora-1", "Nora New", "+1 212 555 0178", NULL);
+    ck_assert_uint_eq(sync_and_wait("annbook"), 2);
+    /* Nothing changed since: still 2, not 0. */
+    ck_assert_uint_eq(sync_and_wait("annbook"), 2);
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    Tsps__Response *r = list_sources(a);
+    const Tsps__Source *src = find_source(r, "annbook");
+    ck_assert_ptr_nonnull(src);
+    ck_assert_uint_eq(src->contacts, 2);
+    tsps__response__free_unpacked(r, NULL);
+    tspsd_client_close(a);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd),
+             "curl -s --max-time 5 http://127.0.0.1:%d/metrics",
+             fx.metrics_port);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    ck_assert_msg(strstr(out, "tspsd_sync_contacts{source=\"annbook\"} 2\n") !=
+                      NULL,
+                  "%s", out);
+}
+END_TEST
+
+/* `source add --interval 0` means "only on demand", as interval = 0 in the
+ * config file; without --interval the default is 300 s. */
+START_TEST(test_sync_source_add_interval_zero_on_demand)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "source add od vcard-dir:%s --user ann --interval 0", book);
+    int rc = th_ctl(&fx, "admin", cmd, out, sizeof(out));
+    ck_assert_msg(rc == 0, "%s", out);
+    snprintf(cmd, sizeof(cmd), "source add dflt vcard-dir:%s --user ann", book);
+    rc = th_ctl(&fx, "admin", cmd, out, sizeof(out));
+    ck_assert_msg(rc == 0, "%s", out);
+    rc = th_ctl(&fx, "admin",
+                "source add bad vcard-dir:/x --user ann "
+                "--interval -3",
+                out, sizeof(out));
+    ck_assert_msg(rc == 1, "rc %d: %s", rc, out);
+    for (int round = 0; round < 2; round++) {
+        tspsd_client *a = th_connect(&fx, "admin", NULL);
+        Tsps__Response *r = list_sources(a);
+        const Tsps__Source *od = find_source(r, "od");
+        const Tsps__Source *df = find_source(r, "dflt");
+        ck_assert(od != NULL && df != NULL);
+        ck_assert_uint_eq(od->interval_s, 0);
+        ck_assert(od->on_demand);
+        ck_assert_int_eq(od->next_attempt, 0);
+        ck_assert_uint_eq(df->interval_s, 300);
+        tsps__response__free_unpacked(r, NULL);
+        tspsd_client_close(a);
+        /* The same after a restart (the stored definition). */
+        ck_assert_int_eq(th_stop(&fx), 0);
+        th_start(&fx, NULL);
+    }
+}
+END_TEST
+
 static Suite *sync_suite(void)
 {
     Suite *s = suite_create("tspsd_sync");
@@ -268,6 +383,8 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, test_sync_code_written_back);
     tcase_add_test(tc, test_sync_watch_picks_up_changes);
     tcase_add_test(tc, test_sync_source_add_remove_persist);
+    tcase_add_test(tc, test_sync_counts_are_totals);
+    tcase_add_test(tc, test_sync_source_add_interval_zero_on_demand);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -128,8 +128,18 @@ void th_start(th_daemon *t, const char *extra)
             return;
         }
         int st;
-        ck_assert_msg(waitpid(t->pid, &st, WNOHANG) == 0,
-                      "tspsd exited early (see %s)", t->log);
+        if (waitpid(t->pid, &st, WNOHANG) != 0) {
+            /* Say why here: the temp dir (and the log) go at teardown. */
+            char last[512] = "", line[512];
+            FILE *lf = fopen(t->log, "r");
+            while (lf != NULL && fgets(line, sizeof(line), lf) != NULL)
+                if (strstr(line, "level=error") != NULL)
+                    snprintf(last, sizeof(last), "%s", line);
+            if (lf != NULL)
+                fclose(lf);
+            t->pid = 0;
+            ck_abort_msg("tspsd exited early (status %d): %s", st, last);
+        }
         msleep(50);
     }
     ck_abort_msg("tspsd did not come up (see %s)", t->log);

@@ -64,6 +64,18 @@ int th_web_port(th_daemon *t);
 int th_web_req(th_daemon *t, const char *method, const char *path,
                const char *cookie, const char *csrf, const char *body,
                char *out, size_t outlen);
+/** Requests in parallel: th_web_conn opens a connection (TLS up),
+ * th_web_write sends one request on it and returns at once, th_web_recv
+ * reads the reply (30 s at most), closes the connection and returns the
+ * HTTP status (or -1). */
+th_http *th_web_conn(th_daemon *t);
+void th_web_write(th_http *h, const char *method, const char *path,
+                  const char *cookie, const char *csrf, const char *body);
+int th_web_recv(th_http *h, char *out, size_t outlen);
+/** Wait (at most timeout_ms) for the status line and headers only, for a
+ * reply that stays open (an event stream); the status, or -1. Leaves the
+ * connection open. */
+int th_web_recv_head(th_http *h, char *out, size_t outlen, int timeout_ms);
 /** Log identity in with a one-time link issued through admin; the
  * session cookie's value (64 hex) into cookie. */
 void th_web_login(th_daemon *t, tspsd_client *admin, const char *identity,

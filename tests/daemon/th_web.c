@@ -157,6 +157,43 @@ int th_web_req(th_daemon *t, const char *method, const char *path,
     return status;
 }
 
+th_http *th_web_conn(th_daemon *t)
+{
+    return http_connect(t);
+}
+
+void th_web_write(th_http *h, const char *method, const char *path,
+                  const char *cookie, const char *csrf, const char *body)
+{
+    http_send(h, method, path, cookie, csrf, body);
+}
+
+int th_web_recv(th_http *h, char *out, size_t outlen)
+{
+    long long end = now_ms() + 30000;
+    int status = -1;
+    while (now_ms() < end && http_fill(h, (int)(end - now_ms())) != 0)
+        ;
+    if (h->len > 9 && strncmp(h->buf, "HTTP/1.", 7) == 0)
+        status = atoi(h->buf + 9);
+    if (out != NULL && outlen > 0)
+        snprintf(out, outlen, "%s", h->len > 0 ? h->buf : "");
+    th_http_close(h);
+    return status;
+}
+
+int th_web_recv_head(th_http *h, char *out, size_t outlen, int timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+    while (strstr(h->buf, "\r\n\r\n") == NULL && now_ms() < end)
+        if (http_fill(h, (int)(end - now_ms())) == 0)
+            break;
+    if (out != NULL && outlen > 0)
+        snprintf(out, outlen, "%s", h->buf);
+    return h->len > 9 && strncmp(h->buf, "HTTP/1.", 7) == 0 ? atoi(h->buf + 9)
+                                                            : -1;
+}
+
 void th_web_login(th_daemon *t, tspsd_client *admin, const char *identity,
                   char *cookie, size_t len)
 {

@@ -559,48 +559,12 @@ static json_t *me_json(const web_session *s)
                      (json_int_t)s->guest_call, "guest_name", s->guest_name);
 }
 
-/* Password guessing: after 5 failures for one identity, refuse it for
- * 5 minutes (loop thread only). */
-#define THROTTLE_FAILS 5
-#define THROTTLE_S     300
-
-static int throttle_slot(tspsd_web *w, const char *user, int create)
-{
-    int free_slot = -1, oldest = 0;
-    int64_t now = now_s();
-    for (int i = 0; i < 64; i++) {
-        if (strcmp(w->throttle[i].user, user) == 0)
-            return i;
-        if (w->throttle[i].user[0] == '\0' || w->throttle[i].until < now - 3600)
-            free_slot = free_slot < 0 ? i : free_slot;
-        if (w->throttle[i].until < w->throttle[oldest].until)
-            oldest = i;
-    }
-    if (!create)
-        return -1;
-    int i = free_slot >= 0 ? free_slot : oldest;
-    memset(&w->throttle[i], 0, sizeof(w->throttle[i]));
-    snprintf(w->throttle[i].user, sizeof(w->throttle[i].user), "%s", user);
-    return i;
-}
-
 static void login_done(web_job *j)
 {
-    tspsd_web *w = j->w;
-    int i = throttle_slot(w, j->user, j->status == 401);
-    if (i < 0)
-        return;
-    if (j->status == 200) {
-        w->throttle[i].user[0] = '\0';
-        w->throttle[i].fails = 0;
-        return;
-    }
-    if (j->status == 401 && ++w->throttle[i].fails >= THROTTLE_FAILS) {
-        w->throttle[i].until = now_s() + THROTTLE_S;
-        w->throttle[i].fails = 0;
-        tspsd_log(TSPSD_LOG_WARN, 0, j->user, "web login throttled",
-                  "audit=1 seconds=%d", THROTTLE_S);
-    }
+    web_login_end(j->w, j->user, j->addr,
+                  j->status == 200   ? 1
+                  : j->status == 401 ? 0
+                                     : -1);
 }
 
 /* On the worker: PBKDF2 takes tens of milliseconds by design. */
@@ -613,7 +577,8 @@ static void login_run(web_job *j)
     OPENSSL_cleanse(j->secret, sizeof(j->secret));
     if (!ok) {
         tspsd_log(TSPSD_LOG_WARN, 0, NULL, "web login failed",
-                  "audit=1 user=%s", tspsd_log_quote(j->user, q, sizeof(q)));
+                  "audit=1 user=%s addr=%s",
+                  tspsd_log_quote(j->user, q, sizeof(q)), j->addr);
         j->status = 401;
         j->out = json_pack("{s:s}", "error", "wrong user or password");
         return;
@@ -633,7 +598,7 @@ static void login_run(web_job *j)
 
 void web_h_login(tspsd_web *w, struct evhttp_request *req)
 {
-    char pre[80];
+    char pre[80], addr[64];
     const char *hdr, *user, *pw;
     json_t *b;
     web_job *j;
@@ -658,25 +623,35 @@ void web_h_login(tspsd_web *w, struct evhttp_request *req)
     }
     user = json_string_value(json_object_get(b, "user"));
     pw = json_string_value(json_object_get(b, "password"));
+    web_peer_addr(req, addr, sizeof(addr));
     if (user == NULL || pw == NULL || !tspsd_identity_valid(user) ||
         strlen(pw) > PW_MAX) {
+        /* A name that cannot exist still counts against the address. */
         json_decref(b);
+        if (web_login_begin(w, NULL, addr) != 0) {
+            web_send_error(req, 429, "too many failed logins: try again later");
+            return;
+        }
+        web_login_end(w, NULL, addr, 0);
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL, "web login failed",
+                  "audit=1 user=(invalid) addr=%s", addr);
         web_send_error(req, 401, "wrong user or password");
         return;
     }
-    int t = throttle_slot(w, user, 0);
-    if (t >= 0 && w->throttle[t].until > now_s()) {
+    if (web_login_begin(w, user, addr) != 0) {
         json_decref(b);
         web_send_error(req, 429, "too many failed logins: try again later");
         return;
     }
     j = web_job_new(w, req, login_run);
     if (j == NULL) {
+        web_login_end(w, user, addr, -1);
         json_decref(b);
         web_send_error(req, 500, "out of memory");
         return;
     }
     j->done = login_done;
+    snprintf(j->addr, sizeof(j->addr), "%s", addr);
     snprintf(j->user, sizeof(j->user), "%s", user);
     snprintf(j->secret, sizeof(j->secret), "%s", pw);
     json_decref(b);
@@ -686,6 +661,14 @@ void web_h_login(tspsd_web *w, struct evhttp_request *req)
 void web_h_logout(tspsd_web *w, struct evhttp_request *req)
 {
     web_session s;
+    /* A GET must not end a session: an image tag on any page could log the
+     * user out. POST carries the session's CSRF token (checked before). */
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          "POST");
+        web_send_error(req, 405, "POST only");
+        return;
+    }
     if (web_session_get(w, req, &s) == 0) {
         web_session_destroy(w, &s);
         web_sse_close_session(w, s.key);

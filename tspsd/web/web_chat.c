@@ -263,6 +263,29 @@ void web_h_chat_join(tspsd_web *w, struct evhttp_request *req)
         goto bad;
     }
     uint64_t id = strtoull(val, NULL, 10);
+    /* "ID\tEXPIRY[\tGUESTS]": one invitation admits a few guests, not
+     * everyone it is forwarded to. */
+    char *tab2 = strchr(tab + 1, '\t');
+    long guests = tab2 != NULL ? strtol(tab2 + 1, NULL, 10) : 0;
+    if (guests >= WEB_GUESTS_PER_INVITE) {
+        tspsd_log(TSPSD_LOG_WARN, id, NULL, "chat invitation used up",
+                  "guests=%ld", guests);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location",
+                          "/login.html?error=invite-full");
+        evhttp_send_reply(req, 303, "See Other", NULL);
+        return;
+    }
+    {
+        char nv[64];
+        long long exp = strtoll(tab + 1, NULL, 10);
+        int n = snprintf(nv, sizeof(nv), "%llu\t%lld\t%ld",
+                         (unsigned long long)id, exp, guests + 1);
+        if (n < 0 || (size_t)n >= sizeof(nv) ||
+            tsps_kv_put(w->d->eng, key, nv, (size_t)n) != TSPS_OK) {
+            web_send_error(req, 500, "cannot store the invitation");
+            return;
+        }
+    }
     if (web_query(req, "name", name, sizeof(name)) == NULL)
         snprintf(name, sizeof(name), "guest");
     if (web_session_create(w, req, "", id, name, &s) != 0) {

@@ -11,13 +11,31 @@
 #include "../daemon.h"
 #include "web.h"
 
-#define WEB_RING        512 /* events kept for Last-Event-ID replay */
-#define WEB_CSRF_HDR    "X-CSRF-Token"
-#define WEB_COOKIE      "tsps_session"
-#define WEB_PRE_COOKIE  "tsps_pre"
-#define WEB_MAX_BODY    65536
-#define WEB_MAX_STREAMS 256 /* concurrent event streams */
-#define WEB_TOUCH_SLOTS 256 /* last-use writes remembered (web_auth.c) */
+#define WEB_RING                 512 /* events kept for Last-Event-ID replay */
+#define WEB_CSRF_HDR             "X-CSRF-Token"
+#define WEB_COOKIE               "tsps_session"
+#define WEB_PRE_COOKIE           "tsps_pre"
+#define WEB_MAX_BODY             65536
+#define WEB_MAX_STREAMS          256 /* concurrent event streams */
+#define WEB_STREAMS_PER_SESSION  4   /* a page or two, and a reconnect */
+#define WEB_STREAMS_PER_IDENTITY 16  /* a user (guests: per chat room) */
+#define WEB_GUESTS_PER_INVITE    4   /* guest sessions one invitation makes */
+#define WEB_TOUCH_SLOTS          256 /* last-use writes remembered (web_auth.c) */
+/* Login throttle (web_throttle.c). */
+#define WEB_LOGIN_ACCOUNT_FAILS 5   /* failures per account ... */
+#define WEB_LOGIN_ADDR_FAILS    20  /* ... and per source address ... */
+#define WEB_LOGIN_WINDOW_S      900 /* ... within 15 minutes lock ... */
+#define WEB_LOGIN_LOCK_S        300 /* ... password login for 5 minutes */
+#define WEB_LOGIN_SLOTS         1024
+
+/** A login failure counter: "u:<user>" or "a:<address>". */
+typedef struct web_login_counter {
+    char key[72];
+    int fails;     /* failures since first */
+    int inflight;  /* attempts being checked now */
+    int64_t first; /* first failure of the window */
+    int64_t until; /* locked until then (monotonic seconds) */
+} web_login_counter;
 
 /** A logged-in browser (or a chat guest). */
 typedef struct web_session {
@@ -58,6 +76,7 @@ struct web_job {
     const tspsd_handler *h;
     char user[TSPSD_IDENT_MAX];
     char secret[264]; /* a password: wiped after use */
+    char addr[64];    /* the peer's address (login throttle) */
     char key[128];    /* a kv key to write (session last-use) */
     json_t *in;       /* request data the worker needs (owned) */
     uint64_t id;      /* a call id */
@@ -85,11 +104,7 @@ struct tspsd_web {
     struct event *heartbeat;
     uint64_t next_conn_id;
     web_work *work;
-    struct {
-        char user[TSPSD_IDENT_MAX];
-        int fails;
-        int64_t until; /* refused until then after too many failures */
-    } throttle[64];
+    web_login_counter logins[WEB_LOGIN_SLOTS];
     /* Last-use times written (or queued) lately, by session hash: at most
      * one store write per session per refresh interval (loop only). */
     struct {
@@ -116,6 +131,8 @@ const char *web_query(struct evhttp_request *req, const char *key, char *buf,
 /** A conn that the control handlers and tspsd_authz accept. */
 void web_conn_init(tspsd *d, tspsd_conn *c, const web_session *s);
 int web_random_hex(char *out, size_t bytes);
+/** The peer's IP address, as text ("unknown" when not known). */
+void web_peer_addr(struct evhttp_request *req, char *out, size_t len);
 void web_sha256_hex(const char *in, char out[65]);
 
 /* ---- web_work.c ---- */
@@ -160,6 +177,15 @@ void web_h_precsrf(tspsd_web *w, struct evhttp_request *req);
 void web_h_link(tspsd_web *w, struct evhttp_request *req);
 /** Delete expired sessions, login links and chat invitations. */
 void web_purge_expired(tspsd_web *w);
+
+/* ---- web_throttle.c (loop thread only) ---- */
+/**
+ * Start a password attempt for user (NULL: a name that cannot exist) from
+ * addr: 0 = go ahead (counted as in flight), -1 = refuse with 429.
+ */
+int web_login_begin(tspsd_web *w, const char *user, const char *addr);
+/** End it: ok 1 = right password, 0 = wrong, -1 = not checked. */
+void web_login_end(tspsd_web *w, const char *user, const char *addr, int ok);
 
 /* ---- web_pbjson.c ---- */
 json_t *web_pb_to_json(const ProtobufCMessage *m);

@@ -6,6 +6,7 @@
 #include "web_internal.h"
 
 #include "../log.h"
+#include "../tls.h"
 
 #include <arpa/inet.h>
 #include <event2/bufferevent_ssl.h>
@@ -157,6 +158,16 @@ void web_conn_init(tspsd *d, tspsd_conn *c, const web_session *s)
     c->tls_up = 1;
 }
 
+void web_peer_addr(struct evhttp_request *req, char *out, size_t len)
+{
+    struct evhttp_connection *con = evhttp_request_get_connection(req);
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    if (con != NULL)
+        evhttp_connection_get_peer(con, &host, &port);
+    snprintf(out, len, "%s", host != NULL ? host : "unknown");
+}
+
 int web_random_hex(char *out, size_t bytes)
 {
     static const char hx[] = "0123456789abcdef";
@@ -299,9 +310,8 @@ static SSL_CTX *make_ctx(const tspsd_config *cfg, char *err, size_t errlen)
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL)
         return NULL;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
+    if (tspsd_tls_server_harden(ctx) != 0 ||
+        SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
         unsigned long e = ERR_get_error();

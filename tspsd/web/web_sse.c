@@ -9,6 +9,8 @@
  */
 #include "web_internal.h"
 
+#include "../log.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +141,28 @@ void web_sse_open(tspsd_web *w, struct evhttp_request *req,
     }
     if (w->nclients >= WEB_MAX_STREAMS) {
         web_send_error(req, 503, "too many event streams");
+        return;
+    }
+    /* One session (or one user's sessions, or one chat room's guests)
+     * must not take every stream slot. */
+    int same_session = 0, same_who = 0;
+    for (web_client *o = w->clients; o != NULL; o = o->next) {
+        same_session += strcmp(o->s.key, s->key) == 0;
+        same_who += s->guest_call != 0
+                        ? o->s.guest_call == s->guest_call
+                        : o->s.guest_call == 0 &&
+                              strcmp(o->s.identity, s->identity) == 0;
+    }
+    if (same_session >= WEB_STREAMS_PER_SESSION ||
+        same_who >= WEB_STREAMS_PER_IDENTITY) {
+        tspsd_log(TSPSD_LOG_WARN, 0, s->identity, "event stream refused",
+                  "reason=%s streams=%d",
+                  same_session >= WEB_STREAMS_PER_SESSION ? "per_session"
+                                                          : "per_identity",
+                  same_session >= WEB_STREAMS_PER_SESSION ? same_session
+                                                          : same_who);
+        web_send_error(req, 429,
+                       "too many event streams for this session: close a tab");
         return;
     }
     if (last == NULL)

@@ -199,6 +199,27 @@ typedef struct tsps_config {
 TSPS_API int tsps_engine_open(const tsps_config *cfg, tsps_engine **out);
 
 /**
+ * Read every page of the store at `path` once (each database, each key and
+ * value), to find damage before an engine relies on it: a data file shorter
+ * than its pages, meta pages LMDB refuses, or a read error on the way are
+ * reported through `log` and answered TSPS_ESTORE.
+ *
+ * LMDB trusts its pages: some damaged pages make it fault (SIGSEGV, SIGBUS)
+ * or abort on an assertion instead of returning an error. Run this where a
+ * crash costs nothing — tspsd runs it in a child process before it opens
+ * the store and treats a crash as "corrupt". Opens the store read-only
+ * without LMDB's lock file: run it while no writer is active.
+ *
+ * @param path     the store directory (as tsps_config.path)
+ * @param log      optional, as tsps_config.log
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ENOMEM, TSPS_ESTORE
+ * Thread-safety: safe; touches no engine.
+ * Since: 0.1
+ */
+TSPS_API int tsps_store_verify(const char *path, tsps_log_fn log,
+                               void *log_arg);
+
+/**
  * Close an engine. NULL is a no-op. No call may be in flight on it.
  *
  * Thread-safety: not concurrent with any other call on `eng`.
