@@ -112,10 +112,10 @@ class H(BaseHTTPRequestHandler):
         if self.path != "/book/":
             self.send(404, "")
         elif self.headers.get("Depth") == "0":
-            self.ms(resp("/book/", BOOK))
-        else:
             self.ms(resp("/book/", BOOK + "<D:sync-token>t1</D:sync-token>"
-                         "<S:getctag>c1</S:getctag>") +
+                         "<S:getctag>c1</S:getctag>"))
+        else:
+            self.ms(resp("/book/", BOOK) +
                     resp("/book/a.vcf", '<D:getetag>"a1"</D:getetag>') +
                     resp("/book/b.vcf", '<D:getetag>"b1"</D:getetag>'))
 
