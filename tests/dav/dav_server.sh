@@ -63,7 +63,7 @@ start_xandikos() {
 
 start_sabre() {
   { command -v php >/dev/null 2>&1 && [ -f /usr/share/php/Sabre/autoload.php ] &&
-    php -m | grep -qi pdo_sqlite; } || { echo "php-sabre-dav/php-sqlite3 not installed" >&2; exit 77; }
+    php -r 'exit(extension_loaded("pdo_sqlite") ? 0 : 1);'; } || { echo "php-sabre-dav/php-sqlite3 not installed" >&2; exit 77; }
   local db=${DAV_STORE:-$W}/sabre.sqlite
   if [ ! -f "$db" ]; then
     DAV_DB=$db php -r '$p = new PDO("sqlite:" . getenv("DAV_DB"));

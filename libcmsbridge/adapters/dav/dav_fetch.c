@@ -237,7 +237,8 @@ static const char PROPFIND_START[] =
     "xmlns:A=\"urn:ietf:params:xml:ns:carddav\" "
     "xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
     "<D:prop><D:resourcetype/><D:current-user-principal/>"
-    "<A:addressbook-home-set/><C:calendar-home-set/></D:prop></D:propfind>";
+    "<A:addressbook-home-set/><C:calendar-home-set/>"
+    "<D:supported-report-set/></D:prop></D:propfind>";
 
 /* Anonymous: no current-user-principal (Radicale answers 401 to it). */
 static const char PROPFIND_START_ANON[] =
@@ -246,7 +247,8 @@ static const char PROPFIND_START_ANON[] =
     "xmlns:A=\"urn:ietf:params:xml:ns:carddav\" "
     "xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
     "<D:prop><D:resourcetype/>"
-    "<A:addressbook-home-set/><C:calendar-home-set/></D:prop></D:propfind>";
+    "<A:addressbook-home-set/><C:calendar-home-set/>"
+    "<D:supported-report-set/></D:prop></D:propfind>";
 
 static const char PROPFIND_COLLS[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"

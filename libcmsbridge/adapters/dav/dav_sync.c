@@ -797,7 +797,7 @@ static int sync_one(run *r, dav_coll *c)
                                 "listing\" href=\"%s\" status=%ld",
                                 c->href, code);
                 free(req);
-                return list_sync(r, c, 0, 0);
+                return list_sync(r, c, r->audit, 0);
             }
             cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
                             "msg=\"dav: sync-collection failed\" href=\"%s\" "
