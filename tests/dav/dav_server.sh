@@ -16,6 +16,9 @@
 #             SQLite PDO backend (sabre/server.php); base /dav.php/, homes
 #             /dav.php/addressbooks/USER/ /dav.php/calendars/USER/; no
 #             sync-collection
+# Each server runs in a session of its own (setsid, which execs: $! stays
+# the server): a test that restarts it from a forked Check child does not
+# see it killed with that child's process group.
 # Exit 77 when the server is not installed (the caller skips loudly).
 set -euo pipefail
 kind=${1:?radicale|xandikos|sabre}
@@ -51,13 +54,13 @@ mask_passwords = True
 CONF
   # Radicale is a Python module; run its entry point with the system
   # python so that $! is the server.
-  $PY -m radicale --config "$W/config" >"$W/log" 2>&1 &
+  setsid $PY -m radicale --config "$W/config" >"$W/log" 2>&1 &
   pid=$!
 }
 
 start_xandikos() {
   $PY -c 'import xandikos.web, aiohttp' 2>/dev/null || { echo "xandikos not installed" >&2; exit 77; }
-  $PY "$HERE/xandikos_auth.py" "${DAV_STORE:-$W/store}" "$W/users" "$port" >"$W/log" 2>&1 &
+  setsid $PY "$HERE/xandikos_auth.py" "${DAV_STORE:-$W/store}" "$W/users" "$port" >"$W/log" 2>&1 &
   pid=$!
 }
 
@@ -71,7 +74,7 @@ start_sabre() {
   fi
   # one PHP process serves all requests (its pid is the server); more
   # workers would make SQLite writers wait on each other
-  DAV_DB=$db DAV_USERS=$W/users php -d memory_limit=1G -S "127.0.0.1:$port" \
+  DAV_DB=$db DAV_USERS=$W/users setsid php -d memory_limit=1G -S "127.0.0.1:$port" \
     "$HERE/sabre/server.php" >"$W/log" 2>&1 &
   pid=$!
 }
