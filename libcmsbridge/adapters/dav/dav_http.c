@@ -147,6 +147,8 @@ int dav_request(dav_src *s, const char *method, const char *href,
             h = t;                                                             \
     } while (0)
     ADD("Expect:");
+    /* no Accept (curl's default says nothing): bytes on every poll */
+    ADD("Accept:");
     if (depth != NULL)
         ADD("Depth: %s", depth);
     if (if_match != NULL)
@@ -202,10 +204,9 @@ int dav_request(dav_src *s, const char *method, const char *href,
     {
         /* what went over the wire: the benchmark sums it (idle poll
          * bytes), the tests read which requests a sync made */
-        curl_off_t down = 0, up = 0, us = 0;
-        long hdr = 0, req = 0;
+        curl_off_t down = 0, us = 0;
+        long hdr = 0, req = 0; /* req: request line, headers and body */
         curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &down);
-        curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
         curl_easy_getinfo(c, CURLINFO_HEADER_SIZE, &hdr);
         curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &req);
         curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &us);
@@ -213,7 +214,7 @@ int dav_request(dav_src *s, const char *method, const char *href,
                         "msg=\"dav: http\" method=%s depth=%s href=\"%s\" "
                         "status=%ld bytes_up=%lld bytes_down=%lld ms=%lld",
                         method, depth != NULL ? depth : "-", href, r->status,
-                        (long long)(req + up), (long long)(hdr + down),
+                        (long long)req, (long long)(hdr + down),
                         (long long)(us / 1000));
     }
     if (vc_buf_add(&r->body, "", 1) != CMSB_OK) {

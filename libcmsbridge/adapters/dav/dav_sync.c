@@ -415,8 +415,7 @@ static int regroup(run *r)
     return rc;
 }
 
-static const char PROPFIND_CTAG[] =
-    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+static const char PROPFIND_CTAG[] = /* the idle poll: no XML declaration */
     "<D:propfind xmlns:D=\"DAV:\" xmlns:S=\"http://calendarserver.org/ns/\">"
     "<D:prop><D:sync-token/><S:getctag/></D:prop></D:propfind>";
 
@@ -586,7 +585,8 @@ static int sync_report(run *r, dav_coll *c, const char *token, int data,
     if (rc == CMSB_OK)
         rc = vc_buf_printf(
             &b,
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+            /* no XML declaration (UTF-8 is the default): every idle
+             * poll sends this */
             "<D:sync-collection xmlns:D=\"DAV:\" xmlns:X=\"%s\">"
             "<D:sync-token>%s</D:sync-token><D:sync-level>1</D:sync-level>"
             "<D:prop><D:getetag/>%s</D:prop></D:sync-collection>%c",
