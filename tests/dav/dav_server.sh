@@ -5,6 +5,7 @@
 #                                          prints the port; DIR/pid,
 #                                          DIR/port, DIR/log
 #   dav_server.sh KIND stop DIR          - SIGTERM by PID, wait (bounded)
+#   dav_server.sh KIND check             - exit 0 if installed, else 77
 # Users: DIR/users, plain "user:password" lines (alice:secret, bob:hunter2
 # to begin with; tests append more, every server rereads the file on each
 # login). DAV_NOAUTH=1: Radicale without authentication.
@@ -23,12 +24,26 @@
 set -euo pipefail
 kind=${1:?radicale|xandikos|sabre}
 cmd=${2:?start|stop}
-W=${3:?dir}
+W=${3:-}
+[ "$cmd" = check ] || [ -n "$W" ] || { echo "usage: $0 KIND start|stop DIR [PORT]" >&2; exit 2; }
 PY=/usr/bin/python3 # not a pyenv shim: $! must be the server itself
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-start_radicale() {
+need_radicale() {
   command -v radicale >/dev/null 2>&1 || { echo "radicale not installed" >&2; exit 77; }
+}
+
+need_xandikos() {
+  $PY -c 'import xandikos.web, aiohttp' 2>/dev/null || { echo "xandikos not installed" >&2; exit 77; }
+}
+
+need_sabre() {
+  { command -v php >/dev/null 2>&1 && [ -f /usr/share/php/Sabre/autoload.php ] &&
+    php -r 'exit(extension_loaded("pdo_sqlite") ? 0 : 1);'; } || { echo "php-sabre-dav/php-sqlite3 not installed" >&2; exit 77; }
+}
+
+start_radicale() {
+  need_radicale
   # DAV_STORE=dir: keep the collections elsewhere, e.g. on tmpfs where
   # Radicale's fsync per file is free (the 10k-card benchmark)
   local store=${DAV_STORE:-$W/collections} auth
@@ -59,14 +74,13 @@ CONF
 }
 
 start_xandikos() {
-  $PY -c 'import xandikos.web, aiohttp' 2>/dev/null || { echo "xandikos not installed" >&2; exit 77; }
+  need_xandikos
   setsid $PY "$HERE/xandikos_auth.py" "${DAV_STORE:-$W/store}" "$W/users" "$port" >"$W/log" 2>&1 &
   pid=$!
 }
 
 start_sabre() {
-  { command -v php >/dev/null 2>&1 && [ -f /usr/share/php/Sabre/autoload.php ] &&
-    php -r 'exit(extension_loaded("pdo_sqlite") ? 0 : 1);'; } || { echo "php-sabre-dav/php-sqlite3 not installed" >&2; exit 77; }
+  need_sabre
   local db=${DAV_STORE:-$W}/sabre.sqlite
   if [ ! -f "$db" ]; then
     DAV_DB=$db php -r '$p = new PDO("sqlite:" . getenv("DAV_DB"));
@@ -80,6 +94,12 @@ start_sabre() {
 }
 
 case "$cmd" in
+check)
+  case "$kind" in
+  radicale | xandikos | sabre) "need_$kind" ;;
+  *) echo "unknown server $kind" >&2; exit 2 ;;
+  esac
+  ;;
 start)
   port=${4:-}
   if [ -z "$port" ]; then
@@ -113,8 +133,14 @@ stop)
   [ -f "$W/pid" ] || exit 0
   pid=$(cat "$W/pid")
   kill "$pid" 2>/dev/null || true
+  # gone, or a zombie: nobody may reap it soon (PID 1 in a container)
+  alive() {
+    local st
+    st=$(ps -o stat= -p "$1" 2>/dev/null || true)
+    [ -n "$st" ] && [ "${st#Z}" = "$st" ]
+  }
   for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$W/pid"; exit 0; }
+    alive "$pid" || { rm -f "$W/pid"; exit 0; }
     sleep 0.05
   done
   kill -9 "$pid" 2>/dev/null || true
