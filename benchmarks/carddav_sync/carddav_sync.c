@@ -6,7 +6,8 @@
  * N contacts (default 10000): Radicale by writing vCard files straight
  * into its collection folder (one warm-up request lets it build its item
  * cache), sabre/dav by inserting rows into its SQLite tables, Xandikos
- * (a git store) by PUTs. Then measures:
+ * by committing them to its git tree in one commit (xandikos_seed.py).
+ * Then measures:
  *   full_sync_s                cmsb_sync into an empty store
  *   incremental_one_change_ms  cmsb_sync after one card changed (median)
  *   server_roundtrip_ms        the bare requests any client needs for the
@@ -184,9 +185,11 @@ static void stop_server(void)
 
 /* sabre/dav: the cards as rows of its PDO tables, in one transaction
  * (php, as the server itself writes them) */
+static int feed(const char *cmd, int n);
+
 static int seed_sabre(int n)
 {
-    char script[600], cmd[2048], text[512];
+    char script[600], cmd[2048];
     FILE *fp;
 
     snprintf(script, sizeof(script), "%s/seed.php", W);
@@ -209,7 +212,28 @@ static int seed_sabre(int n)
           fp);
     fclose(fp);
     snprintf(cmd, sizeof(cmd), "php '%s' '%s/sabre.sqlite'", script, coll);
-    fp = popen(cmd, "w");
+    return feed(cmd, n);
+}
+
+/* Xandikos: the cards into the book's git tree, one commit
+ * (xandikos_seed.py, with the dulwich Xandikos uses) */
+static int seed_xandikos(int n)
+{
+    char cmd[2048];
+
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/benchmarks/carddav_sync/xandikos_seed.py "
+             "'%s/alice/contacts/book'",
+             TSPS_SOURCE_DIR, coll);
+    return feed(cmd, n);
+}
+
+/* Lines "c00042.vcf <card with \n for line ends>" into a command. */
+static int feed(const char *cmd, int n)
+{
+    char text[512];
+    FILE *fp = popen(cmd, "w");
+
     if (fp == NULL)
         return -1;
     for (int i = 0; i < n; i++) {
@@ -305,14 +329,10 @@ int main(int argc, char **argv)
         stop_server();
         return 1;
     }
-    for (int i = 0; i < n && strcmp(server, "xandikos") == 0; i++) {
-        card(text, sizeof(text), i, 0);
-        snprintf(path, sizeof(path), "%sc%05d.vcf", book, i);
-        if (http(c, "PUT", path, text, NULL, NULL) / 100 != 2) {
-            fprintf(stderr, "PUT failed\n");
-            stop_server();
-            return 1;
-        }
+    if (strcmp(server, "xandikos") == 0 && seed_xandikos(n) != 0) {
+        fprintf(stderr, "seeding xandikos failed\n");
+        stop_server();
+        return 1;
     }
     /* Radicale: files straight into the collection folder */
     for (int i = 0; i < n && strcmp(server, "radicale") == 0; i++) {
