@@ -11,7 +11,9 @@ pkgs=(build-essential cmake pkg-config liblmdb-dev libevent-dev libssl-dev
 if [ "$what" = test ]; then
   pkgs+=(libphonenumber-dev clang libclang-rt-14-dev valgrind sip-tester
          radicale apache2-utils chromium nodejs npm clang-format curl
-         lmdb-utils)
+         lmdb-utils
+         # the other DAV servers of tests/dav (dav_server.sh)
+         xandikos php-sabre-dav php-cli php-sqlite3)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
