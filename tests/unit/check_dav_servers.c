@@ -599,6 +599,12 @@ static int on_ch(void *arg, const cmsb_change *ch)
     return 0;
 }
 
+static void acc_reset(acc *a)
+{
+    free(a->cursor);
+    memset(a, 0, sizeof(*a));
+}
+
 /* Replace field `f` (0-based after "K") of the K line: 4 token, 5 ctag */
 static char *with_field(const char *cursor, int f, const char *val)
 {
@@ -633,7 +639,7 @@ START_TEST(test_refused_token_resyncs)
     c1 = with_field(a.cursor, 4, is_sabre() ? "-" : "bogus-token");
     c2 = with_field(c1, 5, "bogus-ctag");
     th_delete(&S, U, "book", "u2.vcf");
-    memset(&a, 0, sizeof(a));
+    acc_reset(&a);
     ck_assert_int_eq(cmsb_changes(src, c2, on_ch, &a), CMSB_OK);
     if (!is_sabre())
         ck_assert_msg(strstr(logbuf, "sync token refused") != NULL, "%s",
@@ -712,11 +718,15 @@ START_TEST(test_audit_repairs_drift)
         tok = strdup(f[5]);
         ctag = strdup(f[6]);
     }
-    c1 = with_field(c1, 4, tok);
+    {
+        char *t = with_field(c1, 4, tok);
+        free(c1);
+        c1 = t;
+    }
     drift = with_field(c1, 5, ctag);
     /* no audit due: the drift stays */
     src = t_open("carddav", book("book"), NULL, t0 + 3600);
-    memset(&a, 0, sizeof(a));
+    acc_reset(&a);
     ck_assert_int_eq(cmsb_changes(src, drift, on_ch, &a), CMSB_OK);
     ck_assert_int_eq(a.puts + a.deletes, 0);
     cmsb_source_close(src);
@@ -736,7 +746,7 @@ START_TEST(test_audit_repairs_drift)
     free(drift);
     drift = a.cursor;
     a.cursor = NULL;
-    memset(&a, 0, sizeof(a));
+    acc_reset(&a);
     logbuf[0] = '\0';
     ck_assert_int_eq(cmsb_changes(src, drift, on_ch, &a), CMSB_OK);
     ck_assert_ptr_null(strstr(logbuf, "dav: audit"));
