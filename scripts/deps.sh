@@ -11,7 +11,9 @@ pkgs=(build-essential cmake pkg-config liblmdb-dev libevent-dev libssl-dev
 if [ "$what" = test ]; then
   pkgs+=(libphonenumber-dev clang libclang-rt-14-dev valgrind sip-tester
          radicale apache2-utils chromium nodejs npm clang-format curl
-         lmdb-utils)
+         lmdb-utils
+         # the other DAV servers of tests/dav (dav_server.sh)
+         xandikos php-sabre-dav php-cli php-sqlite3)
   # Python bindings (bindings/python): run by /usr/bin/python3, which sees
   # Debian's modules (a pyenv python3 on PATH may not).
   pkgs+=(python3-cffi python3-protobuf protobuf-compiler python3-pytest

@@ -40,3 +40,26 @@ if(TARGET cmsb_dav_internal AND EXISTS ${PROJECT_SOURCE_DIR}/examples/adapter/cs
   set_tests_properties(check_dav_conformance PROPERTIES SKIP_RETURN_CODE 77
     RUN_SERIAL TRUE)
 endif()
+
+# The same conformance checks on every DAV server users run: Radicale,
+# Xandikos (behind Basic auth) and sabre/dav 1.8 (listing mode), each
+# started per test by tests/dav/dav_server.sh (exit 77 = that server is
+# not installed; scripts/deps.sh test installs all three).
+if(TARGET cmsb_dav_internal)
+  tsps_add_check(check_dav_servers SOURCES unit/check_dav_servers.c
+    LIBS cmsb_static PkgConfig::CMSB_CURL TIMEOUT 900)
+  target_include_directories(check_dav_servers PRIVATE
+    ${CMAKE_CURRENT_SOURCE_DIR}/dav)
+  # the target's own test runs Radicale; one more per other server
+  set_tests_properties(check_dav_servers PROPERTIES SKIP_RETURN_CODE 77
+    RUN_SERIAL TRUE ENVIRONMENT "CK_FORK=yes;CK_DEFAULT_TIMEOUT=120;DAV_SERVER=radicale")
+  # The same C paths run on Radicale (the listing ones with #nosync):
+  # under ASan (scripts/test.sh: -LE noasan) only the Radicale run, to
+  # keep CI short.
+  foreach(_srv xandikos sabre)
+    add_test(NAME check_dav_servers_${_srv} COMMAND check_dav_servers)
+    set_tests_properties(check_dav_servers_${_srv} PROPERTIES TIMEOUT 900
+      SKIP_RETURN_CODE 77 RUN_SERIAL TRUE LABELS noasan
+      ENVIRONMENT "CK_FORK=yes;CK_DEFAULT_TIMEOUT=120;DAV_SERVER=${_srv}")
+  endforeach()
+endif()

@@ -1,15 +1,26 @@
 /*
- * carddav_sync: what a CardDAV sync costs against a real Radicale.
+ * carddav_sync: what a CardDAV sync costs against a real server.
  *
- * Seeds N contacts (default 10000) by writing vCard files straight into a
- * Radicale collection folder (the address book itself is made over HTTP;
- * one warm-up REPORT lets Radicale build its item cache), then measures:
+ * --server radicale (default) | xandikos | sabre, started by
+ * tests/dav/dav_server.sh with its data on tmpfs when there is one. Seeds
+ * N contacts (default 10000): Radicale by writing vCard files straight
+ * into its collection folder (one warm-up request lets it build its item
+ * cache), sabre/dav by inserting rows into its SQLite tables, Xandikos
+ * by committing them to its git tree in one commit (xandikos_seed.py).
+ * Then measures:
  *   full_sync_s                cmsb_sync into an empty store
  *   incremental_one_change_ms  cmsb_sync after one card changed (median)
- *   radicale_report_ms         one bare sync-collection REPORT round trip
- *                              for the same change (median)
+ *   server_roundtrip_ms        the bare requests any client needs for the
+ *                              same change (median): one sync-collection
+ *                              REPORT with data; on sabre/dav (no
+ *                              sync-collection) the Depth 1 etag listing
+ *                              and a multiget of the one card
  *   incremental_ratio_vs_report  the two above; target <= 1.2
- * Usage: carddav_sync [contacts] [rounds]
+ *   idle_poll_bytes            bytes on the wire (both ways, headers
+ *                              included) of a sync when nothing changed;
+ *                              targets <= 1024 with sync-collection,
+ *                              <= 2048 for sabre's Depth 0 ctag
+ * Usage: carddav_sync [--server NAME] [contacts] [rounds]
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -24,6 +35,21 @@
 
 static char W[512], shm[512], coll[600];
 static int port;
+static const char *server = "radicale";
+static char book[200];       /* the address book's path on the server */
+static long long wire_bytes; /* summed from the adapter's "dav: http" lines */
+
+static void on_log(void *arg, int level, const char *msg)
+{
+    const char *u = strstr(msg, "bytes_up="), *d = strstr(msg, "bytes_down=");
+    (void)arg;
+    (void)level;
+    if (strstr(msg, "msg=\"dav: http\"") != NULL && u != NULL && d != NULL) {
+        wire_bytes += atoll(u + 9) + atoll(d + 11);
+        if (getenv("CARDDAV_SYNC_VERBOSE") != NULL)
+            fprintf(stderr, "%s\n", msg);
+    }
+}
 
 static double now_s(void)
 {
@@ -91,16 +117,42 @@ static char *report(CURL *c, const char *token, int data)
 
     snprintf(body, sizeof(body), SYNC_FMT, token,
              data ? "<X:address-data/>" : "");
-    if (http(c, "REPORT", "/alice/contacts/", body, "0", &out) != 207) {
+    if (http(c, "REPORT", book, body, "0", &out) != 207) {
         fprintf(stderr, "REPORT failed\n");
         exit(1);
     }
-    a = strstr(out, "<sync-token>");
-    b = a != NULL ? strstr(a, "</sync-token>") : NULL;
+    /* <sync-token>, <D:sync-token>, <ns0:sync-token>: the top-level one */
+    a = strstr(out, "sync-token>");
+    b = a != NULL ? strchr(a + 11, '<') : NULL;
     if (a != NULL && b != NULL)
-        tok = strndup(a + 12, (size_t)(b - a - 12));
+        tok = strndup(a + 11, (size_t)(b - a - 11));
     free(out);
     return tok;
+}
+
+/* sabre/dav without sync-collection: the etag listing and a multiget of
+ * the one changed card, what any listing client needs at least */
+static void listing_roundtrip(CURL *c, int k)
+{
+    char body[1024];
+
+    if (http(c, "PROPFIND", book,
+             "<?xml version=\"1.0\"?><D:propfind xmlns:D=\"DAV:\"><D:prop>"
+             "<D:getetag/></D:prop></D:propfind>",
+             "1", NULL) != 207) {
+        fprintf(stderr, "PROPFIND failed\n");
+        exit(1);
+    }
+    snprintf(body, sizeof(body),
+             "<?xml version=\"1.0\"?><C:addressbook-multiget xmlns:D=\"DAV:\" "
+             "xmlns:C=\"urn:ietf:params:xml:ns:carddav\"><D:prop><D:getetag/>"
+             "<C:address-data/></D:prop><D:href>%sc%05d.vcf</D:href>"
+             "</C:addressbook-multiget>",
+             book, k);
+    if (http(c, "REPORT", book, body, "1", NULL) != 207) {
+        fprintf(stderr, "multiget failed\n");
+        exit(1);
+    }
 }
 
 static void card(char *buf, size_t len, int i, int gen)
@@ -122,19 +174,87 @@ static int cmp_d(const void *a, const void *b)
 static void stop_server(void)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "%s/tests/dav/radicale.sh stop '%s'",
-             TSPS_SOURCE_DIR, W);
+    snprintf(cmd, sizeof(cmd), "%s/tests/dav/dav_server.sh %s stop '%s'",
+             TSPS_SOURCE_DIR, server, W);
     if (system(cmd) != 0)
-        fprintf(stderr, "could not stop radicale\n");
+        fprintf(stderr, "could not stop %s\n", server);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", W, shm);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", W);
 }
 
+/* sabre/dav: the cards as rows of its PDO tables, in one transaction
+ * (php, as the server itself writes them) */
+static int feed(const char *cmd, int n);
+
+static int seed_sabre(int n)
+{
+    char script[600], cmd[2048];
+    FILE *fp;
+
+    snprintf(script, sizeof(script), "%s/seed.php", W);
+    fp = fopen(script, "w");
+    if (fp == NULL)
+        return -1;
+    fputs("<?php\n$p = new PDO('sqlite:' . $argv[1]);\n"
+          "$p->setAttribute(PDO::ATTR_ERRMODE, PDO::ERRMODE_EXCEPTION);\n"
+          "$id = $p->query(\"SELECT id FROM addressbooks WHERE principaluri"
+          " = 'principals/alice' AND uri = 'contacts'\")->fetchColumn();\n"
+          "$p->beginTransaction();\n"
+          "$st = $p->prepare('INSERT INTO cards (addressbookid, carddata, uri,"
+          " lastmodified) VALUES (?, ?, ?, ?)');\n"
+          "while (($l = fgets(STDIN)) !== false) {\n"
+          "  list($uri, $data) = explode(' ', rtrim($l, \"\\n\"), 2);\n"
+          "  $st->execute(array($id, str_replace('\\\\n', \"\\r\\n\", $data),"
+          " $uri, time()));\n}\n"
+          "$p->exec('UPDATE addressbooks SET ctag = ctag + 1 WHERE id = ' . "
+          "$id);\n$p->commit();\n",
+          fp);
+    fclose(fp);
+    snprintf(cmd, sizeof(cmd), "php '%s' '%s/sabre.sqlite'", script, coll);
+    return feed(cmd, n);
+}
+
+/* Xandikos: the cards into the book's git tree, one commit
+ * (xandikos_seed.py, with the dulwich Xandikos uses) */
+static int seed_xandikos(int n)
+{
+    char cmd[2048];
+
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/benchmarks/carddav_sync/xandikos_seed.py "
+             "'%s/alice/contacts/book'",
+             TSPS_SOURCE_DIR, coll);
+    return feed(cmd, n);
+}
+
+/* Lines "c00042.vcf <card with \n for line ends>" into a command. */
+static int feed(const char *cmd, int n)
+{
+    char text[512];
+    FILE *fp = popen(cmd, "w");
+
+    if (fp == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        card(text, sizeof(text), i, 0);
+        fprintf(fp, "c%05d.vcf ", i);
+        for (const char *t = text; *t != '\0'; t++) {
+            if (*t == '\r')
+                continue;
+            if (*t == '\n')
+                fputs("\\n", fp);
+            else
+                fputc(*t, fp);
+        }
+        fputc('\n', fp);
+    }
+    return pclose(fp) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 10000;
-    int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    int n = 10000, rounds = 5, pos = 0;
     char cmd[2048], path[900], text[512], uri[200], store[600];
     double t0, full_s, *inc, *rep;
     FILE *p;
@@ -147,9 +267,28 @@ int main(int argc, char **argv)
     tsps_user u;
     cmsb_sync_stats st;
     char *tok;
+    int sync_coll;
 
-    if (n <= 0 || rounds <= 0)
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+            server = argv[++i];
+        else if (pos++ == 0)
+            n = atoi(argv[i]);
+        else
+            rounds = atoi(argv[i]);
+    }
+    if (n <= 0 || rounds <= 0 ||
+        (strcmp(server, "radicale") != 0 && strcmp(server, "xandikos") != 0 &&
+         strcmp(server, "sabre") != 0)) {
+        fprintf(stderr, "usage: carddav_sync [--server radicale|xandikos|"
+                        "sabre] [contacts] [rounds]\n");
         return 2;
+    }
+    snprintf(book, sizeof(book), "%s",
+             strcmp(server, "xandikos") == 0 ? "/alice/contacts/book/"
+             : strcmp(server, "sabre") == 0
+                 ? "/dav.php/addressbooks/alice/contacts/"
+                 : "/alice/contacts/");
     snprintf(W, sizeof(W), "/tmp/carddav-bench-XXXXXX");
     if (mkdtemp(W) == NULL)
         return 1;
@@ -164,16 +303,17 @@ int main(int argc, char **argv)
             shm[0] = '\0';
     }
     snprintf(cmd, sizeof(cmd),
-             "DAV_STORE='%s' %s/tests/dav/radicale.sh start '%s'", coll,
-             TSPS_SOURCE_DIR, W);
+             "DAV_STORE='%s' %s/tests/dav/dav_server.sh %s start '%s'", coll,
+             TSPS_SOURCE_DIR, server, W);
     p = popen(cmd, "r");
     if (p == NULL || fscanf(p, "%d", &port) != 1 || pclose(p) != 0) {
-        fprintf(stderr, "radicale did not start (scripts/deps.sh test)\n");
+        fprintf(stderr, "%s did not start (scripts/deps.sh test)\n", server);
         return 77;
     }
+    printf("server=%s\n", server);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     c = curl_easy_init();
-    if (http(c, "MKCOL", "/alice/contacts/",
+    if (http(c, "MKCOL", book,
              "<?xml version=\"1.0\"?><D:mkcol xmlns:D=\"DAV:\" "
              "xmlns:C=\"urn:ietf:params:xml:ns:carddav\"><D:set><D:prop>"
              "<D:resourcetype><D:collection/><C:addressbook/>"
@@ -183,9 +323,19 @@ int main(int argc, char **argv)
         stop_server();
         return 1;
     }
-    /* seed: files straight into the collection folder */
     t0 = now_s();
-    for (int i = 0; i < n; i++) {
+    if (strcmp(server, "sabre") == 0 && seed_sabre(n) != 0) {
+        fprintf(stderr, "seeding sabre failed\n");
+        stop_server();
+        return 1;
+    }
+    if (strcmp(server, "xandikos") == 0 && seed_xandikos(n) != 0) {
+        fprintf(stderr, "seeding xandikos failed\n");
+        stop_server();
+        return 1;
+    }
+    /* Radicale: files straight into the collection folder */
+    for (int i = 0; i < n && strcmp(server, "radicale") == 0; i++) {
         FILE *fp;
         snprintf(path, sizeof(path),
                  "%s/collection-root/alice/contacts/c%05d.vcf", coll, i);
@@ -199,7 +349,8 @@ int main(int argc, char **argv)
         fputs(text, fp);
         fclose(fp);
     }
-    free(report(c, "", 0)); /* warm-up: Radicale builds its item cache */
+    if (strcmp(server, "radicale") == 0)
+        free(report(c, "", 0)); /* warm-up: Radicale builds its cache */
     printf("contacts=%d\nseed_s=%.3f\n", n, now_s() - t0);
 
     snprintf(store, sizeof(store), "%s/store", W);
@@ -216,6 +367,8 @@ int main(int argc, char **argv)
     cmsb_registry_open(&reg);
     o.username = "alice";
     o.password = "secret";
+    o.log = on_log;
+    o.timeout_ms = 120000;
     snprintf(uri, sizeof(uri), "carddav:http://127.0.0.1:%d/", port);
     if (cmsb_source_open(reg, uri, &o, &src) != CMSB_OK) {
         fprintf(stderr, "open failed\n");
@@ -232,14 +385,26 @@ int main(int argc, char **argv)
     full_s = now_s() - t0;
     printf("full_sync_s=%.3f\n", full_s);
 
+    /* an idle poll: what goes over the wire when nothing changed */
+    wire_bytes = 0;
+    if (cmsb_sync(src, eng, "alice", "dav", 0, &st) != CMSB_OK ||
+        st.contacts_put != 0) {
+        fprintf(stderr, "idle sync failed\n");
+        stop_server();
+        return 1;
+    }
+    printf("idle_poll_bytes=%lld\n", wire_bytes);
+
     inc = calloc((size_t)rounds, sizeof(double));
     rep = calloc((size_t)rounds, sizeof(double));
-    tok = report(c, "", 0); /* the token the source now holds */
+    sync_coll = strcmp(server, "sabre") != 0;
+    /* the token the source now holds */
+    tok = sync_coll ? report(c, "", 0) : NULL;
     for (int r = 0; r < rounds; r++) {
         char *t2;
         double a, b;
         int k = (r * 7919) % n;
-        snprintf(path, sizeof(path), "/alice/contacts/c%05d.vcf", k);
+        snprintf(path, sizeof(path), "%sc%05d.vcf", book, k);
         card(text, sizeof(text), k, r + 1);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
         if (http(c, "PUT", path, text, NULL, NULL) / 100 != 2) {
@@ -248,9 +413,13 @@ int main(int argc, char **argv)
             return 1;
         }
         /* alternate the order so neither side profits from the other */
+        t2 = NULL;
         if (r % 2 == 0) {
             a = now_s();
-            t2 = report(c, tok, 1);
+            if (sync_coll)
+                t2 = report(c, tok, 1);
+            else
+                listing_roundtrip(c, k);
             rep[r] = now_s() - a;
             b = now_s();
             cmsb_sync(src, eng, "alice", "dav", 0, &st);
@@ -260,7 +429,10 @@ int main(int argc, char **argv)
             cmsb_sync(src, eng, "alice", "dav", 0, &st);
             inc[r] = now_s() - b;
             a = now_s();
-            t2 = report(c, tok, 1);
+            if (sync_coll)
+                t2 = report(c, tok, 1);
+            else
+                listing_roundtrip(c, k);
             rep[r] = now_s() - a;
         }
         if (st.contacts_put != 1 || st.full) {
@@ -274,7 +446,7 @@ int main(int argc, char **argv)
     qsort(inc, (size_t)rounds, sizeof(double), cmp_d);
     qsort(rep, (size_t)rounds, sizeof(double), cmp_d);
     printf("incremental_one_change_ms=%.1f\n", inc[rounds / 2] * 1000);
-    printf("radicale_report_ms=%.1f\n", rep[rounds / 2] * 1000);
+    printf("server_roundtrip_ms=%.1f\n", rep[rounds / 2] * 1000);
     printf("incremental_ratio_vs_report=%.2f\n",
            inc[rounds / 2] / rep[rounds / 2]);
     free(tok);

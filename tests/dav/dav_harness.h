@@ -1,7 +1,9 @@
-/* Test harness for the DAV suites: a real Radicale started by
- * tests/dav/radicale.sh on a free loopback port, per-test users (Radicale
- * rereads its htpasswd file on every login), and a small libcurl client to
- * seed and inspect collections over HTTP. */
+/* Test harness for the DAV suites: a real DAV server (Radicale by default;
+ * Xandikos or sabre/dav with th_server.kind) started by
+ * tests/dav/dav_server.sh on a free loopback port, per-test users (every
+ * server rereads its users file on each login; Xandikos has the one user
+ * alice), and a small libcurl client to seed and inspect collections over
+ * HTTP at the paths each server uses. */
 #ifndef DAV_HARNESS_H
 #define DAV_HARNESS_H
 
@@ -22,9 +24,34 @@
 typedef struct th_server {
     char dir[512];
     int port;
-    int noauth; /* DAV_NOAUTH=1: no authentication at all */
-    int pid;    /* as started (the script's pid file is the reference) */
+    int noauth;       /* DAV_NOAUTH=1: no authentication at all */
+    int pid;          /* as started (the script's pid file is the reference) */
+    const char *kind; /* "radicale" (NULL), "xandikos", "sabre" */
 } th_server;
+
+static inline const char *th_kind(const th_server *sv)
+{
+    return sv->kind != NULL ? sv->kind : "radicale";
+}
+
+/* The path of a user's address book (cal 0) or calendar (cal 1) `name`
+ * ("" = the home holding them) on this server. */
+static inline void th_coll_path(const th_server *sv, const char *user,
+                                const char *name, int cal, char *buf,
+                                size_t len)
+{
+    const char *k = th_kind(sv);
+
+    if (strcmp(k, "xandikos") == 0)
+        snprintf(buf, len, "/alice/%s/%s%s", cal ? "calendars" : "contacts",
+                 name, name[0] ? "/" : "");
+    else if (strcmp(k, "sabre") == 0)
+        snprintf(buf, len, "/dav.php/%s/%s/%s%s",
+                 cal ? "calendars" : "addressbooks", user, name,
+                 name[0] ? "/" : "");
+    else
+        snprintf(buf, len, "/%s/%s%s", user, name, name[0] ? "/" : "");
+}
 
 /* Start Radicale in a fresh temp dir (port 0 = pick a free one). Returns
  * 0, 77 when Radicale is missing, else -1. */
@@ -37,14 +64,14 @@ static inline int th_start(th_server *sv, int port)
     if (sv->dir[0] == '\0') {
         /* a prefix of its own: the server outlives many test dirs */
         const char *base = getenv("TMPDIR");
-        snprintf(sv->dir, sizeof(sv->dir), "%s/dav-radicale-XXXXXX",
-                 base != NULL && *base != '\0' ? base : "/tmp");
+        snprintf(sv->dir, sizeof(sv->dir), "%s/dav-%s-XXXXXX",
+                 base != NULL && *base != '\0' ? base : "/tmp", th_kind(sv));
         if (mkdtemp(sv->dir) == NULL)
             return -1;
     }
     snprintf(cmd, sizeof(cmd),
-             "DAV_NOAUTH=%d %s/tests/dav/radicale.sh start '%s' ", sv->noauth,
-             TSPS_SOURCE_DIR, sv->dir);
+             "DAV_NOAUTH=%d %s/tests/dav/dav_server.sh %s start '%s' ",
+             sv->noauth, TSPS_SOURCE_DIR, th_kind(sv), sv->dir);
     if (port > 0)
         snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%d", port);
     p = popen(cmd, "r");
@@ -84,10 +111,10 @@ static inline void th_stop(th_server *sv)
         return;
     }
 
-    snprintf(cmd, sizeof(cmd), "%s/tests/dav/radicale.sh stop '%s'",
-             TSPS_SOURCE_DIR, sv->dir);
+    snprintf(cmd, sizeof(cmd), "%s/tests/dav/dav_server.sh %s stop '%s'",
+             TSPS_SOURCE_DIR, th_kind(sv), sv->dir);
     if (system(cmd) != 0)
-        fprintf(stderr, "could not stop radicale in %s\n", sv->dir);
+        fprintf(stderr, "could not stop %s in %s\n", th_kind(sv), sv->dir);
 }
 
 /* A throwaway store in a new temp folder (into dir) holding user `user`
@@ -115,23 +142,38 @@ static inline tsps_engine *th_store(char *dir, size_t dlen, const char *user)
     return eng;
 }
 
-/* Run a suite against a Radicale started for it: 77 (skip) when Radicale
- * is not installed, 1 when it does not start; stopped and removed after. */
+/* Run a suite against a server started for it: 77 (skip) when the server
+ * is not installed, 1 when it does not start; stopped and removed after.
+ * With sv->port == -1 the suite starts servers itself (one per test). */
 static inline int th_run_suite(th_server *sv, Suite *(*suite_fn)(void))
 {
     const char *tap = getenv("TSPS_TAP");
     SRunner *sr;
-    int nf, rc = th_start(sv, 0);
+    int nf, rc, own = sv->port != -1;
 
+    rc = own ? th_start(sv, 0) : 0;
+    if (!own) {
+        /* is it installed at all? */
+        char cmd[700];
+        snprintf(cmd, sizeof(cmd), "%s/tests/dav/dav_server.sh %s check",
+                 TSPS_SOURCE_DIR, th_kind(sv));
+        rc = system(cmd);
+        rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+        rc = rc == 0 || rc == 77 ? rc : -1;
+    }
     if (rc == 77) {
-        fprintf(stderr, "SKIP: radicale is not installed "
-                        "(scripts/deps.sh test installs it)\n");
-        tsps_check_rmdir(sv->dir);
+        fprintf(stderr,
+                "SKIP: %s is not installed "
+                "(scripts/deps.sh test installs it)\n",
+                th_kind(sv));
+        if (own)
+            tsps_check_rmdir(sv->dir);
         return 77;
     }
     if (rc != 0) {
-        fprintf(stderr, "FAIL: radicale did not start\n");
-        tsps_check_rmdir(sv->dir);
+        fprintf(stderr, "FAIL: %s did not start\n", th_kind(sv));
+        if (own)
+            tsps_check_rmdir(sv->dir);
         return 1;
     }
     sr = srunner_create(suite_fn());
@@ -140,8 +182,10 @@ static inline int th_run_suite(th_server *sv, Suite *(*suite_fn)(void))
     srunner_run_all(sr, CK_NORMAL);
     nf = srunner_ntests_failed(sr);
     srunner_free(sr);
-    th_stop(sv);
-    tsps_check_rmdir(sv->dir);
+    if (own) {
+        th_stop(sv);
+        tsps_check_rmdir(sv->dir);
+    }
     return nf == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
@@ -246,7 +290,7 @@ static inline void th_mkbook(const th_server *sv, const char *user,
                              const char *name)
 {
     char path[300];
-    snprintf(path, sizeof(path), "/%s/%s/", user, name);
+    th_coll_path(sv, user, name, 0, path, sizeof(path));
     ck_assert_int_eq(
         th_http(sv, user, "MKCOL", path, "application/xml",
                 "<?xml version=\"1.0\"?><D:mkcol xmlns:D=\"DAV:\" "
@@ -261,7 +305,7 @@ static inline void th_mkcal(const th_server *sv, const char *user,
                             const char *name)
 {
     char path[300];
-    snprintf(path, sizeof(path), "/%s/%s/", user, name);
+    th_coll_path(sv, user, name, 1, path, sizeof(path));
     ck_assert_int_eq(
         th_http(sv, user, "MKCALENDAR", path, "application/xml",
                 "<?xml version=\"1.0\"?><C:mkcalendar xmlns:D=\"DAV:\" "
@@ -279,9 +323,10 @@ static inline void th_put_card(const th_server *sv, const char *user,
                                const char *name, const char *tel,
                                const char *extra)
 {
-    char path[400], text[2048];
+    char coll[300], path[800], text[2048];
     long st;
-    snprintf(path, sizeof(path), "/%s/%s/%s.vcf", user, book, uid);
+    th_coll_path(sv, user, book, 0, coll, sizeof(coll));
+    snprintf(path, sizeof(path), "%s%s.vcf", coll, uid);
     snprintf(text, sizeof(text),
              "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:%s\r\nFN:%s\r\nN:;%s;;;\r\n"
              "TEL;TYPE=CELL:%s\r\n%sEND:VCARD\r\n",
@@ -294,9 +339,10 @@ static inline void th_put_card(const th_server *sv, const char *user,
 static inline void th_delete(const th_server *sv, const char *user,
                              const char *book, const char *file)
 {
-    char path[400];
+    char coll[300], path[800];
     long st;
-    snprintf(path, sizeof(path), "/%s/%s/%s", user, book, file);
+    th_coll_path(sv, user, book, 0, coll, sizeof(coll));
+    snprintf(path, sizeof(path), "%s%s", coll, file);
     st = th_http(sv, user, "DELETE", path, NULL, NULL, NULL, NULL, 0);
     ck_assert_msg(st == 200 || st == 204, "DELETE %s -> %ld", path, st);
 }

@@ -10,6 +10,14 @@ tokens script those answers:
   t1  -> a.vcf changed, then 507 (truncated), token t2
   t2  -> the collection itself (iCloud), b.vcf 404, token t3
   t3  -> nothing, token t3;  anything else -> 403 valid-sync-token
+Two more collections:
+  /slow/   120 cards, no sync-collection (listing), and a multiget takes
+           SLOW_PER_HREF seconds per card asked: a fixed 200-card batch
+           runs into any timeout under 10 s
+  /sabre4/ sync tokens http://sabre.io/ns/sync/N as sabre/dav 4.x hands
+           them out: x.vcf and y.vcf at token 5; after POST /restore (the
+           server restored from an older backup) only x.vcf, token 3, and
+           an old token 5 is answered 207 with no changes and token 3
 With "digest" after DIR it also demands HTTP digest auth (alice/secret,
 RFC 7616 MD5, qop=auth) and answers Basic with a digest challenge.
 Usage: stub_dav.py DIR [digest]   (writes DIR/port and DIR/pid)
@@ -18,7 +26,8 @@ import hashlib
 import os
 import re
 import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CARD = ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\n"
         "TEL:+49 30 {tel}\r\nEND:VCARD\r\n")
@@ -47,6 +56,33 @@ BOOK = ("<D:resourcetype><D:collection/><C:addressbook/></D:resourcetype>"
         "<D:supported-report-set><D:supported-report><D:report>"
         "<D:sync-collection/></D:report></D:supported-report>"
         "</D:supported-report-set>")
+
+
+LISTED = ("<D:resourcetype><D:collection/><C:addressbook/></D:resourcetype>"
+          "<D:supported-report-set><D:supported-report><D:report>"
+          "<C:addressbook-multiget/></D:report></D:supported-report>"
+          "</D:supported-report-set>")
+SLOW_N = 120
+SLOW_PER_HREF = 0.05
+
+
+def slow_card(i):
+    return CARD.format(uid="s%03d" % i, name="Slow %d" % i,
+                       tel="%07d" % (3000000 + i))
+
+
+X1 = CARD.format(uid="x", name="Xaver", tel="4444444")
+Y1 = CARD.format(uid="y", name="Yvonne", tel="5555555")
+SABRE = {"restored": False}
+
+
+def sabre_state():
+    """(token number, {href: (etag, data)})"""
+    cards = {"/sabre4/x.vcf": ('"x1"', X1)}
+    if not SABRE["restored"]:
+        cards["/sabre4/y.vcf"] = ('"y1"', Y1)
+        return 5, cards
+    return 3, cards
 
 
 DIGEST = False
@@ -105,14 +141,43 @@ class H(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         return self.rfile.read(n).decode()
 
+    def do_POST(self):
+        self.body()
+        if self.path == "/restore":
+            SABRE["restored"] = True
+            self.send(204, "")
+        else:
+            self.send(404, "")
+
     def do_PROPFIND(self):
         if not self.authorized():
             return
         self.body()
+        if self.path == "/slow/":
+            if self.headers.get("Depth") == "0":
+                self.ms(resp("/slow/", LISTED + "<S:getctag>s1</S:getctag>"))
+            else:
+                self.ms(resp("/slow/", LISTED) + "".join(
+                    resp("/slow/s%03d.vcf" % i,
+                         '<D:getetag>"s%d"</D:getetag>' % i)
+                    for i in range(SLOW_N)))
+            return
+        if self.path == "/sabre4/":
+            n, cards = sabre_state()
+            tok = "<D:sync-token>http://sabre.io/ns/sync/%d</D:sync-token>" % n
+            if self.headers.get("Depth") == "0":
+                self.ms(resp("/sabre4/", BOOK + tok +
+                             "<S:getctag>%d</S:getctag>" % n))
+            else:
+                self.ms(resp("/sabre4/", BOOK) + "".join(
+                    resp(h, "<D:getetag>%s</D:getetag>" % e)
+                    for h, (e, _) in sorted(cards.items())))
+            return
         if self.path != "/book/":
             self.send(404, "")
         elif self.headers.get("Depth") == "0":
-            self.ms(resp("/book/", BOOK))
+            self.ms(resp("/book/", BOOK + "<D:sync-token>t1</D:sync-token>"
+                         "<S:getctag>c1</S:getctag>"))
         else:
             self.ms(resp("/book/", BOOK + "<D:sync-token>t1</D:sync-token>"
                          "<S:getctag>c1</S:getctag>") +
@@ -123,6 +188,39 @@ class H(BaseHTTPRequestHandler):
         if not self.authorized():
             return
         q = self.body()
+        if self.path == "/slow/" and "addressbook-multiget" in q:
+            hrefs = re.findall(r"<D:href>([^<]*)</D:href>", q)
+            time.sleep(SLOW_PER_HREF * len(hrefs))
+            out = ""
+            for h in hrefs:
+                m = re.match(r"/slow/s(\d+)\.vcf$", h)
+                if m and int(m.group(1)) < SLOW_N:
+                    i = int(m.group(1))
+                    out += card(h, '"s%d"' % i, slow_card(i))
+                else:
+                    out += resp(h, status="404 Not Found")
+            self.ms(out)
+            return
+        if self.path == "/sabre4/":
+            n, cards = sabre_state()
+            tok = "http://sabre.io/ns/sync/%d" % n
+            if "addressbook-multiget" in q:
+                self.ms("".join(card(h, *cards[h]) if h in cards else
+                                resp(h, status="404 Not Found")
+                                for h in re.findall(
+                                    r"<D:href>([^<]*)</D:href>", q)))
+                return
+            m = re.search(r"<D:sync-token>([^<]*)</D:sync-token>", q)
+            sent = m.group(1) if m else ""
+            if sent == "":
+                self.ms("".join(card(h, e, d)
+                                for h, (e, d) in sorted(cards.items())) +
+                        "<D:sync-token>%s</D:sync-token>" % tok)
+            else:
+                # sabre 4.x: a token it does not know (ahead of its
+                # counter) gets no changes and the current token back
+                self.ms("<D:sync-token>%s</D:sync-token>" % tok)
+            return
         if "addressbook-multiget" in q:
             out = ""
             for h in re.findall(r"<D:href>([^<]*)</D:href>", q):
@@ -157,11 +255,18 @@ class H(BaseHTTPRequestHandler):
                       '<D:valid-sync-token/></D:error>')
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that timed out and hung up: expected (/slow/)
+
+
 def main():
     global DIGEST
     d = sys.argv[1]
     DIGEST = len(sys.argv) > 2 and sys.argv[2] == "digest"
-    srv = HTTPServer(("127.0.0.1", 0), H)
+    srv = Server(("127.0.0.1", 0), H)
     with open(os.path.join(d, "pid"), "w") as f:
         f.write(str(os.getpid()))
     with open(os.path.join(d, "port.tmp"), "w") as f:

@@ -3,7 +3,9 @@
  * (tests/dav/stub_dav.py): Google's refusal of an empty initial sync token
  * (listing fallback, then incremental from the listed token), a 507
  * truncated sync-collection continued with its token, iCloud listing the
- * collection itself among the changes, a 404 member as a deletion. The
+ * collection itself among the changes, a 404 member as a deletion, a
+ * slow multiget (the batch adapts), sabre/dav 4.x handing back a token
+ * lower than ours (full resync). The
  * Radicale suites (check_dav, check_dav_conformance) test everything else
  * against the real server.
  */
@@ -30,7 +32,7 @@ static int digest_port(void)
 {
     return digest.port;
 }
-static char logbuf[16384];
+static char logbuf[262144];
 
 static void t_log(void *arg, int level, const char *msg)
 {
@@ -57,6 +59,37 @@ static int on_ch(void *arg, const cmsb_change *ch)
     if (ch->kind == CMSB_CHANGE_CHECKPOINT)
         snprintf(a->cursor, sizeof(a->cursor), "%s", ch->cursor);
     return 0;
+}
+
+static char last_cursor[16384];
+
+static int count_ch(void *arg, const cmsb_change *ch)
+{
+    if (ch->kind == CMSB_CHANGE_CONTACT_PUT)
+        (*(int *)arg)++;
+    if (ch->kind == CMSB_CHANGE_CHECKPOINT)
+        snprintf(last_cursor, sizeof(last_cursor), "%s", ch->cursor);
+    return 0;
+}
+
+/* POST to the stub (its controls); the HTTP status */
+static long stub_post(int p, const char *path)
+{
+    char cmd[300];
+    long st = 0;
+    FILE *fp;
+
+    snprintf(cmd, sizeof(cmd),
+             "curl -s -o /dev/null -w '%%{http_code}' -X POST "
+             "http://127.0.0.1:%d%s",
+             p, path);
+    fp = popen(cmd, "r");
+    if (fp == NULL)
+        return 0;
+    if (fscanf(fp, "%ld", &st) != 1)
+        st = 0;
+    pclose(fp);
+    return st;
 }
 
 START_TEST(test_google_507_icloud)
@@ -159,6 +192,78 @@ START_TEST(test_server_down_at_open)
 }
 END_TEST
 
+/* A server whose multiget takes 50 ms per card (Xandikos at 10k cards
+ * is like that) and a 3 s timeout: a fixed batch of 200 (10 s) never
+ * gets through. The batch halves on a timeout and shrinks while answers
+ * are slow; every card arrives, and the next sync fetches nothing. */
+START_TEST(test_slow_multiget_adapts)
+{
+    cmsb_registry *reg = NULL;
+    cmsb_source *src = NULL;
+    cmsb_options o = CMSB_OPTIONS_INIT;
+    acc *a = calloc(1, sizeof(*a));
+    char uri[200], *cur;
+    int puts = 0;
+
+    logbuf[0] = '\0';
+    o.log = t_log;
+    o.timeout_ms = 3000;
+    ck_assert_int_eq(cmsb_registry_open(&reg), CMSB_OK);
+    snprintf(uri, sizeof(uri), "carddav:http://127.0.0.1:%d/slow/", port);
+    ck_assert_int_eq(cmsb_source_open(reg, uri, &o, &src), CMSB_OK);
+    ck_assert_int_eq(cmsb_changes(src, NULL, count_ch, &puts), CMSB_OK);
+    ck_assert_int_eq(puts, 120);
+    ck_assert_msg(strstr(logbuf, "multiget timed out, smaller batch") != NULL,
+                  "%s", logbuf);
+    cur = strdup(last_cursor);
+    puts = 0;
+    ck_assert_int_eq(cmsb_changes(src, cur, count_ch, &puts), CMSB_OK);
+    ck_assert_int_eq(puts, 0);
+    free(cur);
+    free(a);
+    cmsb_source_close(src);
+    cmsb_registry_close(reg);
+}
+END_TEST
+
+/* sabre/dav 4.x restored from an older backup: our token (5) is ahead of
+ * its counter; it answers 207 with no changes and hands back token 3.
+ * Taking that as "nothing changed" would keep y, deleted meanwhile,
+ * routing forever: a token going backwards means a full resync. */
+START_TEST(test_token_backwards_resyncs)
+{
+    cmsb_registry *reg = NULL;
+    cmsb_source *src = NULL;
+    cmsb_options o = CMSB_OPTIONS_INIT;
+    acc *a = calloc(1, sizeof(*a));
+    char uri[200], cur[8192];
+    long st;
+
+    logbuf[0] = '\0';
+    o.log = t_log;
+    ck_assert_int_eq(cmsb_registry_open(&reg), CMSB_OK);
+    snprintf(uri, sizeof(uri), "carddav:http://127.0.0.1:%d/sabre4/", port);
+    ck_assert_int_eq(cmsb_source_open(reg, uri, &o, &src), CMSB_OK);
+    ck_assert_int_eq(cmsb_changes(src, NULL, on_ch, a), CMSB_OK);
+    ck_assert_int_eq(a->puts, 2);
+    ck_assert_ptr_nonnull(strstr(a->cursor, "sync/5 "));
+    snprintf(cur, sizeof(cur), "%s", a->cursor);
+    st = stub_post(port, "/restore");
+    ck_assert_int_eq(st, 204);
+    memset(a, 0, sizeof(*a));
+    ck_assert_int_eq(cmsb_changes(src, cur, on_ch, a), CMSB_OK);
+    ck_assert_msg(strstr(logbuf, "sync token went backwards") != NULL, "%s",
+                  logbuf);
+    ck_assert_int_eq(a->puts, 0); /* x unchanged */
+    ck_assert_int_eq(a->deletes, 1);
+    ck_assert_str_eq(a->deleted[0], "y");
+    ck_assert_ptr_nonnull(strstr(a->cursor, "sync/3 "));
+    free(a);
+    cmsb_source_close(src);
+    cmsb_registry_close(reg);
+}
+END_TEST
+
 static Suite *quirks_suite(void)
 {
     Suite *s = suite_create("dav_quirks");
@@ -166,6 +271,9 @@ static Suite *quirks_suite(void)
     tcase_add_test(tc, test_google_507_icloud);
     tcase_add_test(tc, test_digest_auth);
     tcase_add_test(tc, test_server_down_at_open);
+    tcase_add_test(tc, test_slow_multiget_adapts);
+    tcase_add_test(tc, test_token_backwards_resyncs);
+    tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return s;
 }

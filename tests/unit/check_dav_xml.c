@@ -111,6 +111,63 @@ START_TEST(test_parse_507_and_errors)
 }
 END_TEST
 
+/* Xandikos lists its reports without the <report> wrapper of RFC 3253
+ * (supported-report/sync-collection): still sync-collection. A set with
+ * neither is listed but without it. */
+START_TEST(test_parse_xandikos_reports)
+{
+    static const char x[] =
+        "<ns0:multistatus xmlns:ns0=\"DAV:\" "
+        "xmlns:ns1=\"urn:ietf:params:xml:ns:carddav\"><ns0:response>"
+        "<ns0:href>/alice/contacts/book/</ns0:href><ns0:propstat><ns0:status>"
+        "HTTP/1.1 200 OK</ns0:status><ns0:prop><ns0:supported-report-set>"
+        "<ns0:supported-report><ns1:addressbook-multiget /></ns0:supported-"
+        "report><ns0:supported-report><ns0:expand-property /></ns0:supported-"
+        "report><ns0:supported-report><ns0:sync-collection /></ns0:supported-"
+        "report></ns0:supported-report-set></ns0:prop></ns0:propstat>"
+        "</ns0:response><ns0:response><ns0:href>/b/</ns0:href><ns0:propstat>"
+        "<ns0:status>HTTP/1.1 200 OK</ns0:status><ns0:prop>"
+        "<ns0:supported-report-set><ns0:supported-report><ns0:report>"
+        "<ns0:expand-property/></ns0:report></ns0:supported-report>"
+        "</ns0:supported-report-set></ns0:prop></ns0:propstat>"
+        "</ns0:response></ns0:multistatus>";
+    dav_ms ms;
+
+    ck_assert_int_eq(dav_ms_parse(x, sizeof(x) - 1, &ms), CMSB_OK);
+    ck_assert_uint_eq(ms.n, 2);
+    ck_assert_uint_eq(ms.r[0].reports,
+                      DAV_REP_LISTED | DAV_REP_SYNC | DAV_REP_MULTIGET);
+    ck_assert_uint_eq(ms.r[1].reports, DAV_REP_LISTED);
+    dav_ms_free(&ms);
+}
+END_TEST
+
+/* The audit time rides on the header line; a cursor from before it
+ * loads with none (the next sync audits). */
+START_TEST(test_cursor_audit_time)
+{
+    dav_state st, back;
+    vc_buf a = {0};
+
+    memset(&st, 0, sizeof(st));
+    st.disc_at = 1700000000;
+    st.audit_at = 1700000500;
+    ck_assert_ptr_nonnull(dav_state_coll(&st, "/b/", DAV_BOOK));
+    ck_assert_int_eq(dav_state_write(&st, 7, &a), CMSB_OK);
+    ck_assert_int_eq(dav_state_parse(&back, a.p, 7), 1);
+    ck_assert_int_eq(back.audit_at, 1700000500);
+    ck_assert_int_eq(back.disc_at, 1700000000);
+    dav_state_free(&back);
+    ck_assert_int_eq(
+        dav_state_parse(&back, "davsync 2 7 5\nK a 1 0 /b/ t c\n", 7), 1);
+    ck_assert_int_eq(back.audit_at, 0);
+    ck_assert_int_eq(back.disc_at, 5);
+    dav_state_free(&back);
+    dav_state_free(&st);
+    vc_buf_free(&a);
+}
+END_TEST
+
 START_TEST(test_cursor_round_trip)
 {
     dav_state st, back;
@@ -485,6 +542,8 @@ static Suite *dav_xml_suite(void)
     tcase_add_test(tc, test_parse_radicale_prefixes);
     tcase_add_test(tc, test_parse_other_prefixes_and_wrong_ns);
     tcase_add_test(tc, test_parse_507_and_errors);
+    tcase_add_test(tc, test_parse_xandikos_reports);
+    tcase_add_test(tc, test_cursor_audit_time);
     tcase_add_test(tc, test_cursor_round_trip);
     suite_add_tcase(s, tc);
     tc = tcase_create("groups");

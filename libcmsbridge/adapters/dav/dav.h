@@ -121,11 +121,16 @@ typedef struct dav_coll {
 typedef struct dav_state {
     dav_coll *c;
     size_t n, cap;
-    int64_t disc_at; /* when collections were discovered */
+    int64_t disc_at;  /* when collections were discovered */
+    int64_t audit_at; /* when every etag was last compared (the audit) */
 } dav_state;
 
 dav_coll *dav_state_coll(dav_state *st, const char *href, int kind);
 void dav_state_free(dav_state *st);
+/* A copy of the collections of `from` (href, kind, sync mode; no tokens,
+ * no items) and its discovery time into the empty `to`: what the open
+ * discovered, for the first sync. CMSB_OK or CMSB_ENOMEM (to emptied). */
+int dav_state_colls(dav_state *to, const dav_state *from);
 /* Cursor text <-> state. parse: 1 = ours and same fingerprint, 0 = ours
  * but another config (items kept, etags and tokens dropped), -1 = not a
  * cursor of this adapter or malformed (state empty). A version 1 cursor
@@ -164,11 +169,15 @@ typedef struct dav_src {
     char *origin; /* "https://host:port" */
     char **urls;  /* the URLs of the URI (base or collections) */
     size_t nurls;
-    int nosync;    /* "#nosync": never use sync-collection */
-    int anon;      /* no username: no principal to ask for */
-    int has_user;  /* credentials were given */
-    int digest;    /* the server asked for digest auth */
-    int no_answer; /* the last request got no HTTP answer at all */
+    int nosync;      /* "#nosync": never use sync-collection */
+    int64_t audit_s; /* "#audit=N": compare every etag each N s (0 = never) */
+    int anon;        /* no username: no principal to ask for */
+    int has_user;    /* credentials were given */
+    int digest;      /* the server asked for digest auth */
+    int no_answer;   /* the last request got no HTTP answer at all */
+    int timed_out;   /* ... because it timed out */
+    long timeout_ms; /* per request */
+    size_t mg_batch; /* hrefs per multiget now (adapts to answer time) */
     vc_conf conf;
     void *curl; /* CURL *, one per source (keep-alive) */
     char errbuf[256];
@@ -214,6 +223,16 @@ int dav_report(dav_src *s, const char *method, const char *href,
 typedef int (*dav_resp_fn)(void *arg, dav_resp *r);
 int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
                  dav_resp_fn fn, void *arg);
+/* One multiget of the first hrefs (at most s->mg_batch of them); *taken
+ * says how many it covered. The batch adapts to the server: it doubles
+ * while answers come in well under the timeout (DAV_MG_MAX at most) and
+ * halves when one is slow; a chunk that times out is asked again at half
+ * the size (down to DAV_MG_MIN), so a slow server still gets through. */
+#define DAV_MG_START 100
+#define DAV_MG_MIN   5
+#define DAV_MG_MAX   1000
+int dav_multiget_some(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
+                      dav_resp_fn fn, void *arg, size_t *taken);
 int dav_cal_query(dav_src *s, const dav_coll *c, int64_t from, int64_t to,
                   int with_data, dav_resp_fn fn, void *arg);
 

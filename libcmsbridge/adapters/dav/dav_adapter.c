@@ -6,8 +6,9 @@
  * (current-user-principal, then addressbook-home-set / calendar-home-set,
  * then /.well-known/carddav|caldav). `carddav://host/path` is short for
  * `carddav:https://host/path`. `#nosync` never uses sync-collection (ctag
- * and etag listing instead). Credentials and the CA file come from
- * cmsb_options. */
+ * and etag listing instead); `#audit=N` compares every etag with the
+ * server every N seconds (default 86400, 0 = never; `#nosync&audit=N`
+ * for both). Credentials and the CA file come from cmsb_options. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,37 @@ static size_t origin_len(const char *u, size_t n)
     return k;
 }
 
+#define DAV_AUDIT_MAX_S   (10LL * 365 * 86400)
+#define DAV_AUDIT_DEFAULT 86400 /* seconds: daily */
+
+/* The fragment: options separated by '&': "nosync", "audit=SECONDS"
+ * (0 = never). Anything else is refused. */
+static int parse_fragment(dav_src *s, const char *f)
+{
+    while (*f != '\0') {
+        size_t n = strcspn(f, "&");
+        if (n == 6 && strncmp(f, "nosync", 6) == 0) {
+            s->nosync = 1;
+        } else if (n > 6 && strncmp(f, "audit=", 6) == 0) {
+            long long v = 0;
+            for (size_t i = 6; i < n; i++) {
+                if (f[i] < '0' || f[i] > '9' || v > DAV_AUDIT_MAX_S)
+                    return CMSB_EINVAL;
+                v = v * 10 + (f[i] - '0');
+            }
+            if (v > DAV_AUDIT_MAX_S)
+                return CMSB_EINVAL;
+            s->audit_s = v;
+        } else {
+            return CMSB_EINVAL;
+        }
+        f += n;
+        if (*f == '&' && *++f == '\0')
+            return CMSB_EINVAL;
+    }
+    return CMSB_OK;
+}
+
 static int parse_uri(dav_src *s, const char *uri)
 {
     const char *p = strchr(uri, ':') + 1;
@@ -57,10 +89,11 @@ static int parse_uri(dav_src *s, const char *uri)
     vc_buf tmp = {0};
     int rc = CMSB_OK;
 
+    s->audit_s = DAV_AUDIT_DEFAULT;
     if (hash != NULL) {
-        if (strcmp(hash, "#nosync") != 0)
-            return CMSB_EINVAL;
-        s->nosync = 1;
+        rc = parse_fragment(s, hash + 1);
+        if (rc != CMSB_OK)
+            return rc;
         end = hash;
     }
     if (strncmp(p, "//", 2) == 0) {

@@ -7,8 +7,7 @@
 
 #include "dav.h"
 
-#define MULTIGET_CHUNK 200
-#define MAX_REDIRECTS  5
+#define MAX_REDIRECTS 5
 
 int dav_report(dav_src *s, const char *method, const char *href,
                const char *depth, const char *body, dav_ms *ms,
@@ -69,17 +68,18 @@ static int xml_text(vc_buf *b, const char *s)
     return rc;
 }
 
-int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
-                 dav_resp_fn fn, void *arg)
+static int64_t mono_ms(void)
 {
-    int card = c->kind == DAV_BOOK;
-    int rc = CMSB_OK;
+    struct timespec ts;
 
-    for (size_t i = 0; i < n && rc == CMSB_OK; i += MULTIGET_CHUNK) {
-        vc_buf b = {0};
-        dav_ms ms;
-        long st;
-        rc = vc_buf_printf(&b,
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The multiget body for hrefs[0..n). */
+static int multiget_body(int card, char **hrefs, size_t n, vc_buf *b)
+{
+    int rc = vc_buf_printf(b,
                            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
                            "<X:%s xmlns:D=\"DAV:\" xmlns:X=\"%s\">"
                            "<D:prop><D:getetag/><X:%s/></D:prop>",
@@ -87,45 +87,95 @@ int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
                            card ? "urn:ietf:params:xml:ns:carddav"
                                 : "urn:ietf:params:xml:ns:caldav",
                            card ? "address-data" : "calendar-data");
-        for (size_t k = i; k < n && k < i + MULTIGET_CHUNK && rc == CMSB_OK;
-             k++) {
-            rc = vc_buf_str(&b, "<D:href>");
-            if (rc == CMSB_OK)
-                rc = xml_text(&b, hrefs[k]);
-            if (rc == CMSB_OK)
-                rc = vc_buf_str(&b, "</D:href>");
-        }
+
+    for (size_t k = 0; k < n && rc == CMSB_OK; k++) {
+        rc = vc_buf_str(b, "<D:href>");
         if (rc == CMSB_OK)
-            rc = vc_buf_printf(
-                &b, "</X:%s>%c",
-                card ? "addressbook-multiget" : "calendar-multiget", '\0');
+            rc = xml_text(b, hrefs[k]);
+        if (rc == CMSB_OK)
+            rc = vc_buf_str(b, "</D:href>");
+    }
+    if (rc == CMSB_OK)
+        rc = vc_buf_printf(b, "</X:%s>%c",
+                           card ? "addressbook-multiget" : "calendar-multiget",
+                           '\0');
+    return rc;
+}
+
+int dav_multiget_some(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
+                      dav_resp_fn fn, void *arg, size_t *taken)
+{
+    int card = c->kind == DAV_BOOK;
+    int64_t slow = s->timeout_ms / 4, quick = s->timeout_ms / 16;
+    dav_ms ms;
+    long st = 0;
+    size_t k;
+    int rc;
+
+    *taken = 0;
+    if (s->mg_batch < DAV_MG_MIN || s->mg_batch > DAV_MG_MAX)
+        s->mg_batch = DAV_MG_START;
+    for (;;) {
+        vc_buf b = {0};
+        int64_t t0 = mono_ms(), dt;
+        k = n < s->mg_batch ? n : s->mg_batch;
+        rc = multiget_body(card, hrefs, k, &b);
         if (rc == CMSB_OK) {
             cmsb_source_log(&s->base, TSPS_LOG_DEBUG,
                             "msg=\"dav: multiget\" href=\"%s\" n=%zu", c->href,
-                            n - i < MULTIGET_CHUNK ? n - i : MULTIGET_CHUNK);
+                            k);
             rc = dav_report(s, "REPORT", c->href, "1", b.p, &ms, &st);
         }
         vc_buf_free(&b);
-        if (rc != CMSB_OK)
-            break;
-        if (st != 207) {
+        dt = mono_ms() - t0;
+        if (rc == CMSB_EIO && s->timed_out && k > DAV_MG_MIN) {
+            /* too much for the server within the timeout: ask again for
+             * less (bounded: the batch halves down to DAV_MG_MIN) */
+            s->mg_batch = k / 2 > DAV_MG_MIN ? k / 2 : DAV_MG_MIN;
             cmsb_source_log(&s->base, TSPS_LOG_WARN,
-                            "msg=\"dav: multiget refused\" href=\"%s\" "
-                            "status=%ld",
-                            c->href, st);
-            rc = CMSB_EIO;
+                            "msg=\"dav: multiget timed out, smaller batch\" "
+                            "href=\"%s\" n=%zu batch=%zu",
+                            c->href, k, s->mg_batch);
+            continue;
         }
-        /* group cards first, so that members in the same answer resolve
-         * their group code at once */
-        for (size_t k = 0; k < 2 * ms.n && rc == CMSB_OK; k++) {
-            dav_resp *x = &ms.r[k % ms.n];
-            int grp =
-                card && x->data != NULL && vc_has_kind(x->data, x->data_len);
-            if (grp == (k < ms.n) && fn(arg, x) != 0)
-                rc = CMSB_ECANCELED;
-        }
-        dav_ms_free(&ms);
+        if (rc != CMSB_OK)
+            return rc;
+        if (dt > slow && s->mg_batch > DAV_MG_MIN)
+            s->mg_batch =
+                s->mg_batch / 2 > DAV_MG_MIN ? s->mg_batch / 2 : DAV_MG_MIN;
+        else if (dt < quick && k == s->mg_batch && s->mg_batch < DAV_MG_MAX)
+            s->mg_batch =
+                s->mg_batch * 2 < DAV_MG_MAX ? s->mg_batch * 2 : DAV_MG_MAX;
+        break;
     }
+    if (st != 207) {
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: multiget refused\" href=\"%s\" "
+                        "status=%ld",
+                        c->href, st);
+        rc = CMSB_EIO;
+    }
+    /* group cards first, so that members in the same answer resolve
+     * their group code at once */
+    for (size_t j = 0; j < 2 * ms.n && rc == CMSB_OK; j++) {
+        dav_resp *x = &ms.r[j % ms.n];
+        int grp = card && x->data != NULL && vc_has_kind(x->data, x->data_len);
+        if (grp == (j < ms.n) && fn(arg, x) != 0)
+            rc = CMSB_ECANCELED;
+    }
+    dav_ms_free(&ms);
+    if (rc == CMSB_OK)
+        *taken = k;
+    return rc;
+}
+
+int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
+                 dav_resp_fn fn, void *arg)
+{
+    int rc = CMSB_OK;
+
+    for (size_t i = 0, k = 0; i < n && rc == CMSB_OK; i += k)
+        rc = dav_multiget_some(s, c, hrefs + i, n - i, fn, arg, &k);
     return rc;
 }
 
@@ -187,7 +237,8 @@ static const char PROPFIND_START[] =
     "xmlns:A=\"urn:ietf:params:xml:ns:carddav\" "
     "xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
     "<D:prop><D:resourcetype/><D:current-user-principal/>"
-    "<A:addressbook-home-set/><C:calendar-home-set/></D:prop></D:propfind>";
+    "<A:addressbook-home-set/><C:calendar-home-set/>"
+    "<D:supported-report-set/></D:prop></D:propfind>";
 
 /* Anonymous: no current-user-principal (Radicale answers 401 to it). */
 static const char PROPFIND_START_ANON[] =
@@ -196,7 +247,8 @@ static const char PROPFIND_START_ANON[] =
     "xmlns:A=\"urn:ietf:params:xml:ns:carddav\" "
     "xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
     "<D:prop><D:resourcetype/>"
-    "<A:addressbook-home-set/><C:calendar-home-set/></D:prop></D:propfind>";
+    "<A:addressbook-home-set/><C:calendar-home-set/>"
+    "<D:supported-report-set/></D:prop></D:propfind>";
 
 static const char PROPFIND_COLLS[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"

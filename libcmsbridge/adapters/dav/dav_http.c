@@ -26,6 +26,7 @@ int dav_http_open(dav_src *s, const cmsb_options *o)
         return CMSB_ENOMEM;
     }
     s->curl = c;
+    s->timeout_ms = tmo;
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -132,6 +133,7 @@ int dav_request(dav_src *s, const char *method, const char *href,
 
     memset(r, 0, sizeof(*r));
     s->no_answer = 0;
+    s->timed_out = 0;
     rc = dav_url(s, href, &url);
     if (rc != CMSB_OK)
         return rc;
@@ -145,6 +147,8 @@ int dav_request(dav_src *s, const char *method, const char *href,
             h = t;                                                             \
     } while (0)
     ADD("Expect:");
+    /* no Accept (curl's default says nothing): bytes on every poll */
+    ADD("Accept:");
     if (depth != NULL)
         ADD("Depth: %s", depth);
     if (if_match != NULL)
@@ -191,11 +195,28 @@ int dav_request(dav_src *s, const char *method, const char *href,
                         s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc));
         s->errbuf[0] = '\0';
         s->no_answer = 1;
+        s->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
         rc = cc == CURLE_WRITE_ERROR && r->body.len < DAV_MAX_BODY ? CMSB_ENOMEM
                                                                    : CMSB_EIO;
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    {
+        /* what went over the wire: the benchmark sums it (idle poll
+         * bytes), the tests read which requests a sync made */
+        curl_off_t down = 0, us = 0;
+        long hdr = 0, req = 0; /* req: request line, headers and body */
+        curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &down);
+        curl_easy_getinfo(c, CURLINFO_HEADER_SIZE, &hdr);
+        curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &req);
+        curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &us);
+        cmsb_source_log(&s->base, TSPS_LOG_DEBUG,
+                        "msg=\"dav: http\" method=%s depth=%s href=\"%s\" "
+                        "status=%ld bytes_up=%lld bytes_down=%lld ms=%lld",
+                        method, depth != NULL ? depth : "-", href, r->status,
+                        (long long)req, (long long)(hdr + down),
+                        (long long)(us / 1000));
+    }
     if (vc_buf_add(&r->body, "", 1) != CMSB_OK) {
         rc = CMSB_ENOMEM;
         goto out;

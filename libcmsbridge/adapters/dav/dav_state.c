@@ -3,11 +3,12 @@
  * a member gone from a listing) becomes deletions of the right uids, and
  * the group cards it holds (dav_group.c). It is the cursor, serialised as
  * text lines:
- *   davsync 2 <fingerprint hex> <discovered-at>
+ *   davsync 2 <fingerprint hex> <discovered-at> [<audited-at>]
  *   K <kind a|c> <sync 0|1> <expanded-at> <href> <token|-> <ctag|->
  *   I <href> <etag|-> [C<uid> [A<code>] | E<uid> | G<code> [M<uid>]...]...
  * Fields are %-escaped (space, tab, CR, LF, '%'). Version 1 had no A, G
- * and M fields (group cards were skipped); it still loads. */
+ * and M fields (group cards were skipped); it still loads. <audited-at>
+ * came later within version 2 (absent = never: the next sync audits). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,20 @@ dav_coll *dav_state_coll(dav_state *st, const char *href, int kind)
     return c;
 }
 
+int dav_state_colls(dav_state *to, const dav_state *from)
+{
+    for (size_t i = 0; i < from->n; i++) {
+        dav_coll *c = dav_state_coll(to, from->c[i].href, from->c[i].kind);
+        if (c == NULL) {
+            dav_state_free(to);
+            return CMSB_ENOMEM;
+        }
+        c->sync = from->c[i].sync;
+    }
+    to->disc_at = from->disc_at;
+    return CMSB_OK;
+}
+
 void dav_state_free(dav_state *st)
 {
     for (size_t i = 0; i < st->n; i++) {
@@ -250,8 +265,9 @@ int dav_state_write(const dav_state *st, uint64_t fp, vc_buf *out)
     int rc;
 
     out->len = 0;
-    rc = vc_buf_printf(out, "davsync %d %016llx %lld\n", CURSOR_VERSION,
-                       (unsigned long long)fp, (long long)st->disc_at);
+    rc = vc_buf_printf(out, "davsync %d %016llx %lld %lld\n", CURSOR_VERSION,
+                       (unsigned long long)fp, (long long)st->disc_at,
+                       (long long)st->audit_at);
     for (size_t i = 0; i < st->n && rc == CMSB_OK; i++) {
         const dav_coll *c = &st->c[i];
         rc = vc_buf_printf(out, "K %c %d %lld ", c->kind, c->sync,
@@ -420,7 +436,7 @@ int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp)
 {
     char *text, *line, *save = NULL;
     unsigned long long cfp = 0;
-    long long disc = 0;
+    long long disc = 0, audit = 0;
     int same, ver = 0, rc = CMSB_OK;
     dav_coll *c = NULL;
 
@@ -430,6 +446,9 @@ int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp)
         ver < 1 || ver > CURSOR_VERSION)
         return -1;
     same = cfp == (unsigned long long)fp;
+    /* the header's own line only ("%*[ ]" does not cross '\n') */
+    if (sscanf(cursor, "davsync %*d %*x %*d%*[ ]%lld", &audit) != 1)
+        audit = 0;
     text = strdup(cursor);
     if (text == NULL)
         return -1;
@@ -470,6 +489,7 @@ int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp)
         return -1;
     }
     st->disc_at = same ? disc : 0;
+    st->audit_at = same ? audit : 0;
     if (same && ver < 2)
         forget_silent(st);
     return same ? 1 : 0;

@@ -38,6 +38,7 @@ typedef struct run {
     vc_map groups; /* member uid -> group code, from the state */
     int gdirty;    /* a group card changed since groups was built */
     int err;       /* ENOMEM in a parser callback */
+    int audit;     /* compare every etag this run (dav_src.audit_s) */
 } run;
 
 static int send(run *r, const cmsb_change *ch)
@@ -329,15 +330,23 @@ static int on_fetched(void *arg, dav_resp *resp)
     return f->rc != CMSB_OK;
 }
 
+/* Fetch hrefs with multigets whose size adapts to the server
+ * (dav_multiget_some). Each answer stored is a point to resume from: a
+ * checkpoint after each, so a sync cut off (timeout, server restart)
+ * starts the next time where it stopped, not from the beginning. */
 static int fetch(run *r, dav_coll *c, char **hrefs, size_t n)
 {
     fetch_ctx f = {r, c, CMSB_OK};
-    int rc;
+    int rc = CMSB_OK;
 
-    if (n == 0)
-        return CMSB_OK;
-    rc = dav_multiget(r->s, c, hrefs, n, on_fetched, &f);
-    return rc == CMSB_ECANCELED && f.rc != CMSB_OK ? f.rc : rc;
+    for (size_t i = 0, k = 0; i < n && rc == CMSB_OK; i += k) {
+        rc = dav_multiget_some(r->s, c, hrefs + i, n - i, on_fetched, &f, &k);
+        if (rc == CMSB_ECANCELED && f.rc != CMSB_OK)
+            rc = f.rc;
+        if (rc == CMSB_OK && i + k < n && r->since_cp > 0)
+            rc = checkpoint(r, 1);
+    }
+    return rc;
 }
 
 /* Items whose etag is unknown (a version 1 cursor, a member the server
@@ -406,22 +415,80 @@ static int regroup(run *r)
     return rc;
 }
 
+static const char PROPFIND_CTAG[] = /* the idle poll: no XML declaration */
+    "<D:propfind xmlns:D=\"DAV:\" xmlns:S=\"http://calendarserver.org/ns/\">"
+    "<D:prop><D:sync-token/><S:getctag/></D:prop></D:propfind>";
+
 static const char PROPFIND_ETAGS[] =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-    "<D:propfind xmlns:D=\"DAV:\" xmlns:S=\"http://calendarserver.org/ns/\">"
-    "<D:prop><D:getetag/><D:resourcetype/><D:sync-token/><S:getctag/>"
-    "</D:prop></D:propfind>";
+    "<D:propfind xmlns:D=\"DAV:\">"
+    "<D:prop><D:getetag/><D:resourcetype/></D:prop></D:propfind>";
 
-/* Listing mode: ctag, then etags (Depth 1), multiget what changed, delete
- * what is gone. `data` 0 for calendars in a full reload (the window query
- * fetches the data). Updates the token if the server has one. */
-static int listing(run *r, dav_coll *c, int full, dav_hrefs *changed)
+/* What a listing found. ctag and token are the collection's as they were
+ * BEFORE its members were listed, and are stored only once every change
+ * listed is fetched and stored (list_commit): the cursor never covers
+ * what the store does not hold yet. */
+typedef struct listed {
+    char *ctag, *token;
+    int unchanged;        /* same ctag as stored: nothing listed */
+    dav_hrefs changed;    /* new or changed etag: to fetch */
+    dav_hrefs all, etags; /* full: every member and its etag */
+} listed;
+
+static void listed_free(listed *L)
+{
+    free(L->ctag);
+    free(L->token);
+    dav_hrefs_free(&L->changed);
+    dav_hrefs_free(&L->all);
+    dav_hrefs_free(&L->etags);
+    memset(L, 0, sizeof(*L));
+}
+
+static int listing_refused(run *r, dav_coll *c, long code)
+{
+    cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
+                    "msg=\"dav: listing refused\" href=\"%s\" status=%ld",
+                    c->href, code);
+    return CMSB_EIO;
+}
+
+/* Listing mode. A Depth 0 PROPFIND of the ctag first: unchanged (and not
+ * `full` or `force`) means nothing to do, a few hundred bytes per poll.
+ * Otherwise a Depth 1 PROPFIND of the etags: new and changed members go
+ * to L->changed (every member when `full`: calendars, whose window query
+ * fetches the data), members gone are deleted. */
+static int listing(run *r, dav_coll *c, int full, int force, listed *L)
 {
     dav_ms ms;
     long code;
-    const char *ctag = NULL, *tok = NULL;
     int rc;
 
+    rc = dav_report(r->s, "PROPFIND", c->href, "0", PROPFIND_CTAG, &ms, &code);
+    if (rc != CMSB_OK)
+        return rc;
+    if (code == 404) {
+        c->gone = 1;
+        dav_ms_free(&ms);
+        return CMSB_OK;
+    }
+    if (code != 207) {
+        dav_ms_free(&ms);
+        return listing_refused(r, c, code);
+    }
+    for (size_t i = 0; i < ms.n && rc == CMSB_OK; i++)
+        if (dav_href_eq(ms.r[i].href, c->href) &&
+            (dav_set(&L->ctag, ms.r[i].ctag) != CMSB_OK ||
+             dav_set(&L->token, ms.r[i].sync_token) != CMSB_OK))
+            rc = CMSB_ENOMEM;
+    dav_ms_free(&ms);
+    if (rc != CMSB_OK)
+        return rc;
+    if (!full && !force && L->ctag != NULL && c->ctag != NULL &&
+        strcmp(L->ctag, c->ctag) == 0) {
+        L->unchanged = 1;
+        return CMSB_OK; /* nothing changed */
+    }
     rc = dav_report(r->s, "PROPFIND", c->href, "1", PROPFIND_ETAGS, &ms, &code);
     if (rc != CMSB_OK)
         return rc;
@@ -431,21 +498,8 @@ static int listing(run *r, dav_coll *c, int full, dav_hrefs *changed)
         return CMSB_OK;
     }
     if (code != 207) {
-        cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
-                        "msg=\"dav: listing refused\" href=\"%s\" status=%ld",
-                        c->href, code);
         dav_ms_free(&ms);
-        return CMSB_EIO;
-    }
-    for (size_t i = 0; i < ms.n; i++)
-        if (dav_href_eq(ms.r[i].href, c->href)) {
-            ctag = ms.r[i].ctag;
-            tok = ms.r[i].sync_token;
-        }
-    if (!full && ctag != NULL && c->ctag != NULL &&
-        strcmp(ctag, c->ctag) == 0) {
-        dav_ms_free(&ms);
-        return CMSB_OK; /* nothing changed */
+        return listing_refused(r, c, code);
     }
     unsee(c);
     for (size_t i = 0; i < ms.n && rc == CMSB_OK; i++) {
@@ -461,20 +515,58 @@ static int listing(run *r, dav_coll *c, int full, dav_hrefs *changed)
         it->seen = 1;
         if (full || it->etag == NULL || x->etag == NULL ||
             strcmp(it->etag, x->etag) != 0)
-            rc = dav_hrefs_add(changed, x->href);
-    }
-    if (rc == CMSB_OK)
-        rc = sweep(r, c);
-    if (rc == CMSB_OK && dav_set(&c->ctag, ctag) != CMSB_OK)
-        rc = CMSB_ENOMEM;
-    if (rc == CMSB_OK && c->sync) {
-        if (tok != NULL && tok[0] != '\0')
-            rc = dav_set(&c->token, tok);
-        else
-            c->sync = 0;
+            rc = dav_hrefs_add(&L->changed, x->href);
+        if (rc == CMSB_OK && full) {
+            rc = dav_hrefs_add(&L->all, x->href);
+            if (rc == CMSB_OK)
+                rc = dav_hrefs_add(&L->etags, x->etag ? x->etag : "");
+        }
     }
     dav_ms_free(&ms);
+    if (rc == CMSB_OK)
+        rc = sweep(r, c);
     return rc;
+}
+
+/* Everything listed is stored: the collection takes the ctag (and, for
+ * a sync-collection fallback, the token) read before the listing. */
+static int list_commit(run *r, dav_coll *c, const listed *L, int keep_token)
+{
+    (void)r;
+    if (L->unchanged)
+        return CMSB_OK;
+    if (dav_set(&c->ctag, L->ctag) != CMSB_OK)
+        return CMSB_ENOMEM;
+    if (c->sync && !keep_token) {
+        if (L->token != NULL && L->token[0] != '\0')
+            return dav_set(&c->token, L->token);
+        c->sync = 0;
+    }
+    return CMSB_OK;
+}
+
+/* Listing mode, one collection: list, fetch what changed, then move the
+ * cursor (list_commit). `force`: list even if the ctag is unchanged (the
+ * audit); keep_token: a sync-collection keeps its own token. */
+static int list_sync(run *r, dav_coll *c, int force, int keep_token)
+{
+    listed L;
+    int rc;
+
+    memset(&L, 0, sizeof(L));
+    rc = listing(r, c, 0, force, &L);
+    if (rc == CMSB_OK && !c->gone && !L.unchanged) {
+        if (force && L.changed.n > 0)
+            cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
+                            "msg=\"dav: audit found drift, refetching\" "
+                            "href=\"%s\" resources=%zu",
+                            c->href, L.changed.n);
+        rc = fetch(r, c, L.changed.v, L.changed.n);
+        if (rc == CMSB_OK)
+            rc = list_commit(r, c, &L, keep_token);
+    }
+    listed_free(&L);
+    return rc == CMSB_OK ? checkpoint(r, 1) : rc;
 }
 
 static int sync_report(run *r, dav_coll *c, const char *token, int data,
@@ -493,7 +585,8 @@ static int sync_report(run *r, dav_coll *c, const char *token, int data,
     if (rc == CMSB_OK)
         rc = vc_buf_printf(
             &b,
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+            /* no XML declaration (UTF-8 is the default): every idle
+             * poll sends this */
             "<D:sync-collection xmlns:D=\"DAV:\" xmlns:X=\"%s\">"
             "<D:sync-token>%s</D:sync-token><D:sync-level>1</D:sync-level>"
             "<D:prop><D:getetag/>%s</D:prop></D:sync-collection>%c",
@@ -512,14 +605,17 @@ static int sync_report(run *r, dav_coll *c, const char *token, int data,
 }
 
 /* Calendars, full: the hrefs and the token (sync-collection or listing),
- * then a calendar-query over the window with the data. */
+ * then a calendar-query over the window with the data. Members outside
+ * the window take their listed etag (they hold no instance now), so that
+ * a listing server's next sync fetches only what changed. */
 static int cal_full(run *r, dav_coll *c)
 {
-    dav_hrefs listed = {0};
+    listed L;
     char *token = NULL;
     int rc = CMSB_OK;
     fetch_ctx f = {r, c, CMSB_OK};
 
+    memset(&L, 0, sizeof(L));
     unsee(c);
     if (c->sync) {
         char *req = NULL;
@@ -534,7 +630,7 @@ static int cal_full(run *r, dav_coll *c)
                 c->sync = 0; /* e.g. Google: no empty initial token */
                 break;
             }
-            for (size_t i = 0; i < ms.n; i++) {
+            for (size_t i = 0; i < ms.n && rc == CMSB_OK; i++) {
                 dav_item *it;
                 if (dav_href_eq(ms.r[i].href, c->href) || ms.r[i].status == 404)
                     continue;
@@ -544,6 +640,10 @@ static int cal_full(run *r, dav_coll *c)
                     break;
                 }
                 it->seen = 1;
+                rc = dav_hrefs_add(&L.all, ms.r[i].href);
+                if (rc == CMSB_OK)
+                    rc = dav_hrefs_add(&L.etags,
+                                       ms.r[i].etag ? ms.r[i].etag : "");
             }
             free(req);
             req = ms.sync_token != NULL ? strdup(ms.sync_token) : NULL;
@@ -556,9 +656,12 @@ static int cal_full(run *r, dav_coll *c)
         token = req;
     }
     if (rc == CMSB_OK && !c->sync) {
-        rc = listing(r, c, 1, &listed);
+        dav_hrefs_free(&L.all);
+        dav_hrefs_free(&L.etags);
+        rc = listing(r, c, 1, 0, &L);
         if (rc == CMSB_OK && c->gone) {
-            dav_hrefs_free(&listed);
+            listed_free(&L);
+            free(token);
             return CMSB_OK;
         }
     } else if (rc == CMSB_OK) {
@@ -578,13 +681,55 @@ static int cal_full(run *r, dav_coll *c)
                 free(it->uids);
                 it->uids = NULL;
             }
+    for (size_t i = 0; i < L.all.n && rc == CMSB_OK; i++) {
+        dav_item *it = dav_map_get(&c->items, L.all.v[i]);
+        if (it != NULL && it->seen != 2)
+            rc = dav_set(&it->etag, L.etags.v[i][0] ? L.etags.v[i] : NULL);
+    }
     if (rc == CMSB_OK && token != NULL)
         rc = dav_set(&c->token, token);
+    if (rc == CMSB_OK && !c->sync)
+        rc = list_commit(r, c, &L, 0);
     if (rc == CMSB_OK)
         c->exp = r->now;
     free(token);
-    dav_hrefs_free(&listed);
+    listed_free(&L);
     return rc == CMSB_OK ? checkpoint(r, 1) : rc;
+}
+
+/* sabre/dav tokens end in a counter after a separator
+ * ("http://sabre.io/ns/sync/42"): the same prefix with a lower counter
+ * than the one we sent means the server's history went back (a restored
+ * backup, a re-created address book). Opaque tokens (hashes) never
+ * match: the character before the digits must not be alphanumeric. */
+static int token_backwards(const char *sent, const char *got)
+{
+    size_t a = strlen(sent), b = strlen(got), i = a, j = b;
+
+    while (i > 0 && sent[i - 1] >= '0' && sent[i - 1] <= '9')
+        i--;
+    while (j > 0 && got[j - 1] >= '0' && got[j - 1] <= '9')
+        j--;
+    if (i == a || j == b || i != j || i == 0 || memcmp(sent, got, i) != 0)
+        return 0;
+    if ((sent[i - 1] >= 'a' && sent[i - 1] <= 'z') ||
+        (sent[i - 1] >= 'A' && sent[i - 1] <= 'Z'))
+        return 0;
+    while (sent[i] == '0' && i + 1 < a)
+        i++;
+    while (got[j] == '0' && j + 1 < b)
+        j++;
+    if (b - j != a - i)
+        return b - j < a - i;
+    return strcmp(got + j, sent + i) < 0;
+}
+
+/* An answer to a stored token that says the token is no good: 403/409
+ * with DAV:valid-sync-token (RFC 6578), 400, or 500 (Xandikos answers an
+ * unknown token with 500). */
+static int token_refused(long code)
+{
+    return code == 400 || code == 403 || code == 409 || code == 500;
 }
 
 static int sync_one(run *r, dav_coll *c)
@@ -593,17 +738,14 @@ static int sync_one(run *r, dav_coll *c)
     char *req = NULL;
     int rc = CMSB_OK, retried = 0;
 
-    if (c->kind == DAV_CAL && (full || r->now - c->exp >= REEXPAND_EVERY))
+    /* calendars: a full load when new (a listing calendar has no token:
+     * it is new when it was never expanded) and when the window moves */
+    if (c->kind == DAV_CAL &&
+        ((c->sync ? full : c->exp == 0) || r->now - c->exp >= REEXPAND_EVERY ||
+         r->now < c->exp))
         return cal_full(r, c);
-    if (!c->sync) {
-        dav_hrefs h = {0};
-        /* etags decide what to fetch; items without one are fetched */
-        rc = listing(r, c, 0, &h);
-        if (rc == CMSB_OK)
-            rc = fetch(r, c, h.v, h.n);
-        dav_hrefs_free(&h);
-        return rc == CMSB_OK ? checkpoint(r, 1) : rc;
-    }
+    if (!c->sync)
+        return list_sync(r, c, r->audit, 0);
     if (!full && (req = strdup(c->token)) == NULL)
         return CMSB_ENOMEM;
     if (full)
@@ -612,6 +754,7 @@ static int sync_one(run *r, dav_coll *c)
         dav_ms ms;
         long code;
         dav_hrefs h = {0};
+        int back;
         rc = sync_report(r, c, req, 1, &ms, &code);
         if (rc != CMSB_OK)
             break;
@@ -620,12 +763,20 @@ static int sync_one(run *r, dav_coll *c)
             dav_ms_free(&ms);
             break;
         }
-        if ((code == 403 || code == 409) && !full && !retried) {
-            cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
-                            "msg=\"dav: sync token refused, full resync\" "
-                            "href=\"%s\" status=%ld valid_sync_token=%d",
-                            c->href, code,
-                            (ms.errors & DAV_ERR_SYNC_TOKEN) != 0);
+        back = code == 207 && !full && req != NULL && ms.sync_token != NULL &&
+               token_backwards(req, ms.sync_token);
+        if ((token_refused(code) || back) && !full && !retried) {
+            if (back)
+                cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
+                                "msg=\"dav: sync token went backwards, full "
+                                "resync\" href=\"%s\" sent=\"%s\" got=\"%s\"",
+                                c->href, req, ms.sync_token);
+            else
+                cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
+                                "msg=\"dav: sync token refused, full resync\" "
+                                "href=\"%s\" status=%ld valid_sync_token=%d",
+                                c->href, code,
+                                (ms.errors & DAV_ERR_SYNC_TOKEN) != 0);
             dav_ms_free(&ms);
             free(req);
             req = NULL;
@@ -645,12 +796,8 @@ static int sync_one(run *r, dav_coll *c)
                                 "msg=\"dav: sync-collection refused, "
                                 "listing\" href=\"%s\" status=%ld",
                                 c->href, code);
-                rc = listing(r, c, 0, &h);
-                if (rc == CMSB_OK)
-                    rc = fetch(r, c, h.v, h.n);
-                dav_hrefs_free(&h);
                 free(req);
-                return rc == CMSB_OK ? checkpoint(r, 1) : rc;
+                return list_sync(r, c, r->audit, 0);
             }
             cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
                             "msg=\"dav: sync-collection failed\" href=\"%s\" "
@@ -716,6 +863,9 @@ static int sync_one(run *r, dav_coll *c)
             rc = checkpoint(r, 1);
     }
     free(req);
+    /* the audit: every etag against the map, whatever the token says */
+    if (rc == CMSB_OK && r->audit && !full && !c->gone)
+        rc = list_sync(r, c, 1, 1);
     return rc;
 }
 
@@ -751,7 +901,7 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg)
     const cmsb_options *o = cmsb_source_options(&s->base);
     dav_state st;
     run r;
-    int rc = CMSB_OK;
+    int rc = CMSB_OK, pr;
 
     memset(&r, 0, sizeof(r));
     r.s = s;
@@ -762,12 +912,27 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg)
     r.now = cmsb_source_now(&s->base);
     r.from = r.now - o->event_past_s;
     r.to = r.now + o->event_future_s;
-    if (dav_state_parse(&st, since, r.fp) < 0 && since != NULL)
+    pr = dav_state_parse(&st, since, r.fp);
+    if (pr < 0 && since != NULL)
         cmsb_source_log(&s->base, TSPS_LOG_WARN,
                         "msg=\"cursor not understood, full reread\" url=\"%s\"",
                         s->urls[0]);
+    /* no cursor: the collections the open (or the last sync) found are
+     * still good; discovery runs once for a new source, not twice */
+    if (pr < 0 && s->st.n > 0)
+        rc = dav_state_colls(&st, &s->st);
+    if (pr < 1) {
+        st.audit_at = r.now; /* everything is compared anyway */
+    } else if (s->audit_s > 0 &&
+               (r.now - st.audit_at >= s->audit_s || r.now < st.audit_at)) {
+        r.audit = 1;
+        cmsb_source_log(&s->base, TSPS_LOG_INFO,
+                        "msg=\"dav: audit, comparing every etag\" url=\"%s\"",
+                        s->urls[0]);
+    }
     r.gdirty = 1; /* the member map is built from the state when needed */
-    if (st.n == 0 || r.now - st.disc_at >= DISCOVER_EVERY || r.now < st.disc_at)
+    if (rc == CMSB_OK && (st.n == 0 || r.now - st.disc_at >= DISCOVER_EVERY ||
+                          r.now < st.disc_at))
         rc = dav_discover(s, &st);
     for (size_t i = 0; i < st.n && rc == CMSB_OK && !r.stop; i++) {
         dav_coll *c = &st.c[i];
@@ -793,6 +958,10 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg)
     }
     if (rc == CMSB_OK && !r.stop)
         rc = regroup(&r);
+    if (rc == CMSB_OK && r.audit && !r.stop) {
+        st.audit_at = r.now;
+        r.clean = 0;
+    }
     /* every path of sync_one() ends with a checkpoint: another one would
      * only serialise the same cursor again */
     if (rc == CMSB_OK && !r.clean)

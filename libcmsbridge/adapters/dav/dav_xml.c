@@ -176,9 +176,12 @@ static void read_reports(dav_resp *r, const xmlNode *set)
 {
     r->reports |= DAV_REP_LISTED;
     for (const xmlNode *sr = set->children; sr != NULL; sr = sr->next) {
+        /* RFC 3253: supported-report/report/<name>; Xandikos leaves the
+         * <report> wrapper out (supported-report/<name>) */
         const xmlNode *rep = child(sr, NS_DAV, "report");
-        for (const xmlNode *c = rep != NULL ? rep->children : NULL; c != NULL;
-             c = c->next) {
+        if (rep == NULL)
+            rep = sr;
+        for (const xmlNode *c = rep->children; c != NULL; c = c->next) {
             if (is(c, NS_DAV, "sync-collection"))
                 r->reports |= DAV_REP_SYNC;
             else if (is(c, NS_CARD, "addressbook-multiget") ||
