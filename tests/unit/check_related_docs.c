@@ -1,0 +1,5 @@
+#include "tsps_check.h"
+int main(void)
+{
+    return 77;
+}
