@@ -121,7 +121,11 @@ CONF
 stop)
   [ -f "$W/pid" ] || exit 0
   pid=$(cat "$W/pid")
+  # the master's children (imap sessions survive the master's SIGTERM):
+  # a stopped server drops its connections too
+  kids=$(pgrep -P "$pid" 2>/dev/null || true)
   kill -TERM "$pid" 2>/dev/null || true
+  for k in $kids; do kill -TERM "$k" 2>/dev/null || true; done
   for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || { rm -f "$W/pid"; exit 0; }
     sleep 0.05

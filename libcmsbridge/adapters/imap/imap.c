@@ -380,7 +380,10 @@ static int one_mailbox(im_req *r, const char *mbox, const rel_who *w,
         goto cleanup;
     snprintf(url, ulen, "%s/%s", s->base_url, esc);
     cc = perform(r, url, cmd, &b);
-    if (cc == CURLE_QUOTE_ERROR || cc == CURLE_REMOTE_FILE_NOT_FOUND) {
+    /* curl reports a refused SELECT as CURLE_LOGIN_DENIED ("Select
+     * failed"): a missing mailbox, not bad credentials */
+    if (cc == CURLE_QUOTE_ERROR || cc == CURLE_REMOTE_FILE_NOT_FOUND ||
+        (cc == CURLE_LOGIN_DENIED && strstr(s->err, "Select failed"))) {
         /* "NO Mailbox doesn't exist": not every account has a Sent */
         cmsb_source_log(&s->base, TSPS_LOG_INFO,
                         "msg=\"imap mailbox skipped\" mailbox=\"%s\" "
