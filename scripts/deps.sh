@@ -7,11 +7,13 @@ what=${1:-build}
 pkgs=(build-essential cmake pkg-config liblmdb-dev libevent-dev libssl-dev
       openssl libprotobuf-c-dev protobuf-c-compiler libical-dev libinih-dev
       libjansson-dev libcurl4-openssl-dev libxml2-dev libosip2-dev check
-      libsubunit-dev)
+      libsubunit-dev
+      libgmime-3.0-dev libpoppler-glib-dev libzip-dev) # related-item adapters
 if [ "$what" = test ]; then
   pkgs+=(libphonenumber-dev clang libclang-rt-14-dev valgrind sip-tester
          radicale apache2-utils chromium nodejs npm clang-format curl
-         lmdb-utils)
+         lmdb-utils
+         dovecot-imapd libcairo2-dev fonts-dejavu-core) # related-item tests
 fi
 missing=()
 for p in "${pkgs[@]}"; do
