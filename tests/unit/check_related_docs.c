@@ -426,6 +426,32 @@ START_TEST(test_docs_bad_index_and_uri)
 }
 END_TEST
 
+START_TEST(test_docs_nul_bytes)
+{
+    fx f;
+    tsps_contact anna;
+    rt_got g = {0};
+    char p[900];
+    static const char text[] = "header\0\0\0 then anna@example.org later";
+    FILE *fp;
+
+    fx_open(&f, "?region=DE");
+    rt_anna(&anna);
+    /* a NUL early in a text file does not hide the rest (found by
+     * fuzz_docs) */
+    snprintf(p, sizeof(p), "%s/other/export.txt", f.root);
+    fp = fopen(p, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(text, 1, sizeof(text) - 1, fp), sizeof(text) - 1);
+    fclose(fp);
+    fx_sync(&f);
+    ck_assert_int_eq(cmsb_related_for(f.src, &anna, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_ge(find(&g, "/other/export.txt"), 0);
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *related_docs_suite(void)
 {
     Suite *s = suite_create("related_docs");
@@ -437,6 +463,7 @@ static Suite *related_docs_suite(void)
     tcase_add_test(tc, test_docs_lookup_reads_the_index_only);
     tcase_add_test(tc, test_docs_dates);
     tcase_add_test(tc, test_docs_bad_index_and_uri);
+    tcase_add_test(tc, test_docs_nul_bytes);
     suite_add_tcase(s, tc);
     return s;
 }

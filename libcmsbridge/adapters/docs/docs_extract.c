@@ -68,7 +68,10 @@ static void tb_add(tbuf *b, const char *s, size_t n)
         b->p = p;
         b->cap = cap;
     }
-    memcpy(b->p + b->n, s, n);
+    /* a NUL in a file (UTF-16 text, binary junk) would end the text for
+     * every C-string reader after this one: make it a space */
+    for (size_t i = 0; i < n; i++)
+        b->p[b->n + i] = s[i] != '\0' ? s[i] : ' ';
     b->n += n;
     b->p[b->n] = '\0';
 }
