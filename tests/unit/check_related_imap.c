@@ -284,6 +284,53 @@ START_TEST(test_imap_uri_and_injection)
 }
 END_TEST
 
+#define BULK 2000
+
+/* BULK messages from one sender in the mailbox "Bulk" (written before the
+ * server starts) */
+static void write_bulk(const char *root)
+{
+    char dir[800], name[64], msg[512];
+
+    snprintf(dir, sizeof(dir), "%s/.Bulk/cur", root);
+    for (int i = 0; i < BULK; i++) {
+        snprintf(name, sizeof(name), "%d.M%dP1.bulk:2,S", 1790000000 + i, i);
+        snprintf(msg, sizeof(msg),
+                 "From: bulk@example.org\r\nTo: alice@example.net\r\n"
+                 "Subject: bulk %d\r\nDate: Sun, 01 Nov 2026 10:00:00 "
+                 "+0000\r\nMessage-ID: <bulk%d@example.org>\r\n\r\nx\r\n",
+                 i, i);
+        rt_put(dir, name, msg);
+    }
+}
+
+START_TEST(test_imap_many_matches_newest_uids)
+{
+    fx f;
+    tsps_contact c;
+    cmsb_related_query q = CMSB_RELATED_QUERY_INIT;
+    rt_got g = {0};
+    char uri[200];
+
+    /* more matches than one response line of a few hundred: the newest
+     * (highest UIDs) are fetched, not the first ones listed */
+    snprintf(uri, sizeof(uri), "imap://127.0.0.1:%d/?mailbox=Bulk", g_port);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);
+    tsps_contact_init(&c);
+    c.nemails = 1;
+    snprintf(c.emails[0], sizeof(c.emails[0]), "bulk@example.org");
+    q.limit = 3;
+    ck_assert_int_eq(cmsb_related_for(f.src, &c, &q, rt_collect, &g), CMSB_OK);
+    ck_assert_int_eq(g.n, 3);
+    for (int i = 0; i < g.n; i++) {
+        const char *u = strstr(g.url[i], ";UID=");
+        ck_assert_ptr_nonnull(u);
+        ck_assert_int_gt(atoi(u + 5), BULK - 100);
+    }
+    fx_close(&f);
+}
+END_TEST
+
 /* ---- a server that stops in the middle of a lookup ---- */
 
 typedef struct proxy {
@@ -489,6 +536,7 @@ static Suite *related_imap_suite(void)
     tcase_add_test(tc, test_imaps_test_ca);
     tcase_add_test(tc, test_imap_starttls);
     tcase_add_test(tc, test_imap_uri_and_injection);
+    tcase_add_test(tc, test_imap_many_matches_newest_uids);
     tcase_add_test(tf, test_imap_server_gone_mid_search);
     tcase_add_test(tf, test_imap_server_stalls_mid_search);
     tcase_add_test(tf, test_imap_server_stopped);
@@ -509,6 +557,7 @@ int main(void)
     tsps_check_tmpdir(g_dir, sizeof(g_dir));
     snprintf(root, sizeof(root), "%s/mail/alice", g_dir);
     rt_corpus(root);
+    write_bulk(root);
     rc = start_dovecot(g_dir, 1, &g_port, &g_sport);
     if (rc != 0) {
         fprintf(stderr, "check_related_imap: %s\n",

@@ -329,29 +329,46 @@ static int cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The numbers of the untagged "* SEARCH ..." lines. */
-static size_t parse_search(const char *resp, unsigned long *uids, size_t max)
+/* The numbers of the untagged "* SEARCH ..." lines (every one: servers
+ * answer in ascending order and the newest are wanted). *out is
+ * malloc'd; returns the count, or (size_t)-1 when out of memory. */
+static size_t parse_search(const char *resp, unsigned long **out)
 {
-    size_t n = 0;
+    size_t n = 0, cap = 0;
+    unsigned long *v = NULL;
 
+    *out = NULL;
     for (const char *l = resp; l != NULL && *l;) {
         const char *eol = strchr(l, '\n');
         if (strncmp(l, "* SEARCH", 8) == 0) {
             const char *p = l + 8;
-            while (p < (eol ? eol : p + strlen(p))) {
-                char *end;
-                unsigned long v = strtoul(p, &end, 10);
-                if (end == p) {
+            const char *end = eol ? eol : p + strlen(p);
+            while (p < end) {
+                char *e;
+                unsigned long u = strtoul(p, &e, 10);
+                if (e == p) {
                     p++;
                     continue;
                 }
-                if (v > 0 && n < max)
-                    uids[n++] = v;
-                p = end;
+                p = e;
+                if (u == 0)
+                    continue;
+                if (n == cap) {
+                    size_t nc = cap ? cap * 2 : 256;
+                    unsigned long *nv = realloc(v, nc * sizeof(*nv));
+                    if (nv == NULL) {
+                        free(v);
+                        return (size_t)-1;
+                    }
+                    v = nv;
+                    cap = nc;
+                }
+                v[n++] = u;
             }
         }
         l = eol ? eol + 1 : NULL;
     }
+    *out = v;
     return n;
 }
 
@@ -369,14 +386,14 @@ static int one_mailbox(im_req *r, const char *mbox, const rel_who *w,
     char *cmd = search_cmd(w, q);
     size_t ulen = strlen(s->base_url) + (esc ? strlen(esc) : 0) + 96;
     char *url = malloc(ulen);
-    unsigned long *uids = malloc(IM_FETCH_MAX * 8 * sizeof(*uids));
+    unsigned long *uids = NULL;
     unsigned long uidvalidity;
     im_buf b = {0};
     size_t n;
     CURLcode cc;
     int rc = CMSB_ENOMEM;
 
-    if (esc == NULL || cmd == NULL || url == NULL || uids == NULL)
+    if (esc == NULL || cmd == NULL || url == NULL)
         goto cleanup;
     snprintf(url, ulen, "%s/%s", s->base_url, esc);
     cc = perform(r, url, cmd, &b);
@@ -396,7 +413,11 @@ static int one_mailbox(im_req *r, const char *mbox, const rel_who *w,
         rc = map_curl(s, cc, "search", mbox);
         goto cleanup;
     }
-    n = parse_search(b.p ? b.p : "", uids, IM_FETCH_MAX * 8);
+    n = parse_search(b.p ? b.p : "", &uids);
+    if (n == (size_t)-1) {
+        rc = CMSB_ENOMEM;
+        goto cleanup;
+    }
     if (n == 0) {
         rc = CMSB_OK;
         goto cleanup;
