@@ -32,5 +32,7 @@ if(TARGET cmsb_related_internal)
     tsps_add_check(check_related_docs SOURCES unit/check_related_docs.c
       LIBS cmsb_related_internal PkgConfig::REL_CAIRO)
     target_include_directories(check_related_docs PRIVATE ${_rel_tests})
+    set_tests_properties(check_related_docs PROPERTIES ENVIRONMENT
+      "CK_FORK=yes;CK_DEFAULT_TIMEOUT=60;LSAN_OPTIONS=suppressions=${_rel_tests}/lsan.supp")
   endif()
 endif()
