@@ -9,8 +9,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const docs_kind kinds[] = {DOCS_TEXT, DOCS_EML, DOCS_PDF,
-                                      DOCS_ODT, DOCS_DOCX};
+    static const docs_kind kinds[] = {DOCS_TEXT, DOCS_EML, DOCS_PDF, DOCS_ODT,
+                                      DOCS_DOCX};
     char *text = NULL, *title = NULL;
     const char *reason = NULL;
     size_t len = 0;
@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    rc = docs_extract_mem(kinds[data[0] % 5], (const char *)data + 1,
-                          size - 1, &text, &len, &title, &reason);
+    rc = docs_extract_mem(kinds[data[0] % 5], (const char *)data + 1, size - 1,
+                          &text, &len, &title, &reason);
     if (rc == CMSB_OK) {
         if (text == NULL || strlen(text) != len)
             abort();

@@ -26,8 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the invariants the adapters rely on */
     if (m.subject == NULL || m.from == NULL || m.to == NULL ||
         m.snippet == NULL || m.msgid == NULL ||
-        strlen(m.snippet) > REL_SNIPPET_MAX ||
-        m.natt > CMSB_RELATED_ATTACH_MAX)
+        strlen(m.snippet) > REL_SNIPPET_MAX || m.natt > CMSB_RELATED_ATTACH_MAX)
         abort();
     (void)rel_mail_match(&m, &w, why, sizeof(why));
     rel_item_from_mail(&it, &m);

@@ -72,7 +72,7 @@ static int fx_open(fx *f, const char *uri, const char *pass, int ca)
     f->o.log_arg = &f->log;
     f->o.username = "alice";
     f->o.password = pass;
-    f->o.timeout_ms = 4000;
+    f->o.timeout_ms = 15000; /* generous: a loaded CI machine */
     snprintf(ca_file, sizeof(ca_file), "%s/ca.pem", g_dir);
     if (ca)
         f->o.ca_file = ca_file;
