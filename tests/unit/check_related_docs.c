@@ -452,6 +452,31 @@ START_TEST(test_docs_nul_bytes)
 }
 END_TEST
 
+START_TEST(test_docs_through_cmsb_sync)
+{
+    fx f;
+    tsps_contact anna;
+    rt_got g = {0};
+    tsps_engine *eng;
+    cmsb_sync_stats st;
+
+    /* what tspsd's sync worker runs when the watch fd fires: the index is
+     * brought up to date, the damaged file counted, nothing stored */
+    fx_open(&f, "?region=DE");
+    rt_anna(&anna);
+    eng = test_engine(f.dir);
+    ck_assert_int_eq(cmsb_sync(f.src, eng, TEST_USER, "docs", 0, &st), CMSB_OK);
+    ck_assert_uint_eq(st.errors, 1);
+    ck_assert_uint_eq(st.contacts_put, 0);
+    ck_assert_int_eq(cmsb_related_for(f.src, &anna, NULL, rt_collect, &g),
+                     CMSB_OK);
+    check_anna(&g);
+    ck_assert_int_eq(cmsb_sync(f.src, eng, TEST_USER, "docs", 0, &st), CMSB_OK);
+    tsps_engine_close(eng);
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *related_docs_suite(void)
 {
     Suite *s = suite_create("related_docs");
@@ -464,6 +489,7 @@ static Suite *related_docs_suite(void)
     tcase_add_test(tc, test_docs_dates);
     tcase_add_test(tc, test_docs_bad_index_and_uri);
     tcase_add_test(tc, test_docs_nul_bytes);
+    tcase_add_test(tc, test_docs_through_cmsb_sync);
     suite_add_tcase(s, tc);
     return s;
 }
