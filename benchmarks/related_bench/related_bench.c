@@ -20,6 +20,7 @@
  *   doc_rescan_nochange_ms    incremental scan, nothing changed
  *   doc_rescan_one_change_ms  incremental scan, one file changed
  *   doc_lookup_ms_p50/p99     a lookup over the index (no file read)
+ *   doc_index_load_ms         opening the source again (loads the index)
  * Usage: related_bench [messages] [documents] [lookups]
  */
 #include <cairo-pdf.h>
@@ -372,6 +373,11 @@ int main(int argc, char **argv)
     printf("doc_items_per_lookup=%.1f\n", (double)items / nlook);
     printf("doc_lookup_ms_p50=%.2f\n", pct(v, nlook, 0.5));
     printf("doc_lookup_ms_p99=%.2f\n", pct(v, nlook, 0.99));
+    cmsb_source_close(src);
+    /* a restart: the source loads the saved index */
+    t0 = now_ms();
+    cmsb_source_open(reg, uri, NULL, &src);
+    printf("doc_index_load_ms=%.1f\n", now_ms() - t0);
     cmsb_source_close(src);
     cmsb_registry_close(reg);
     {

@@ -127,11 +127,23 @@ int docs_index_load(docs_index *ix, const char *file)
     while (p < end) {
         long long mt, size, date;
         unsigned long long tl;
-        int off = 0;
+        char *q;
         docs_entry *e;
-        if (sscanf(p, "D %lld %lld %lld %llu %n", &mt, &size, &date, &tl,
-                   &off) != 4 ||
-            off == 0)
+        /* strtoll, not sscanf: glibc's sscanf measures the whole rest of
+         * the buffer on every call (quadratic over a large index) */
+        if (p[0] != 'D' || p[1] != ' ')
+            goto cleanup;
+        mt = strtoll(p + 2, &q, 10);
+        if (*q != ' ')
+            goto cleanup;
+        size = strtoll(q + 1, &q, 10);
+        if (*q != ' ')
+            goto cleanup;
+        date = strtoll(q + 1, &q, 10);
+        if (*q != ' ')
+            goto cleanup;
+        tl = strtoull(q + 1, &q, 10);
+        if (*q != ' ')
             goto cleanup;
         e = add_entry(ix);
         if (e == NULL) {
@@ -141,7 +153,7 @@ int docs_index_load(docs_index *ix, const char *file)
         e->mtime = mt;
         e->size = size;
         e->date = date;
-        p += off;
+        p = q + 1;
         {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             if (nl == NULL)
