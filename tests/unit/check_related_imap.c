@@ -270,6 +270,16 @@ START_TEST(test_imap_uri_and_injection)
     cmsb_registry_close(f.reg);
     ck_assert_int_eq(fx_open(&f, "imap:127.0.0.1", "secret", 0), CMSB_EINVAL);
     cmsb_registry_close(f.reg);
+    /* options without a path ("host:port?...") */
+    snprintf(uri, sizeof(uri), "imap://127.0.0.1:%d?mailbox=Sent", g_port);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);
+    rt_anna(&c);
+    ck_assert_int_eq(cmsb_related_for(f.src, &c, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.where[0], "Sent");
+    fx_close(&f);
+    memset(&g, 0, sizeof(g));
     /* an address that would widen the search must not match everything */
     snprintf(uri, sizeof(uri), "imap://127.0.0.1:%d/", g_port);
     ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);

@@ -115,8 +115,8 @@ static int im_open(const cmsb_adapter *ad, const char *uri,
     if (strncmp(colon, "://", 3) != 0)
         return CMSB_EINVAL;
     auth = colon + 3;
-    slash = strchr(auth, '/');
-    hl = slash ? (size_t)(slash - auth) : strlen(auth);
+    slash = auth + strcspn(auth, "/?");
+    hl = (size_t)(slash - auth);
     if (hl == 0 || hl >= sizeof(hostport))
         return CMSB_EINVAL;
     memcpy(hostport, auth, hl);
@@ -136,7 +136,7 @@ static int im_open(const cmsb_adapter *ad, const char *uri,
         return CMSB_ENOMEM;
     snprintf(s->base_url, hl + 16, "%.*s://%s", (int)(colon - uri), uri,
              hostport);
-    q = slash ? strchr(slash, '?') : NULL;
+    q = strchr(slash, '?');
     q = q ? q + 1 : NULL;
     for (next = q; next != NULL && s->nmbox < IM_MAILBOXES;) {
         int r = qparam(next, "mailbox", val, sizeof(val), &next);
