@@ -7,13 +7,15 @@ what=${1:-build}
 pkgs=(build-essential cmake pkg-config liblmdb-dev libevent-dev libssl-dev
       openssl libprotobuf-c-dev protobuf-c-compiler libical-dev libinih-dev
       libjansson-dev libcurl4-openssl-dev libxml2-dev libosip2-dev check
-      libsubunit-dev)
+      libsubunit-dev
+      libgmime-3.0-dev libpoppler-glib-dev libzip-dev) # related-item adapters
 if [ "$what" = test ]; then
   pkgs+=(libphonenumber-dev clang libclang-rt-14-dev valgrind sip-tester
          radicale apache2-utils chromium nodejs npm clang-format curl
          lmdb-utils
          # the other DAV servers of tests/dav (dav_server.sh)
-         xandikos php-sabre-dav php-cli php-sqlite3)
+         xandikos php-sabre-dav php-cli php-sqlite3
+         dovecot-imapd libcairo2-dev fonts-dejavu-core) # related-item tests
   # Python bindings (bindings/python): run by /usr/bin/python3, which sees
   # Debian's modules (a pyenv python3 on PATH may not).
   pkgs+=(python3-cffi python3-protobuf protobuf-compiler python3-pytest

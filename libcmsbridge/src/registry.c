@@ -31,8 +31,16 @@ static source_hdr *hdr_of(const cmsb_source *src)
 static const cmsb_adapter *const builtin[] = {
     &cmsb_vcard_dir_adapter,
 #ifdef CMSB_WITH_CARDDAV
-    &cmsb_carddav_adapter,
-    &cmsb_caldav_adapter,
+    &cmsb_carddav_adapter,   &cmsb_caldav_adapter,
+#endif
+#ifdef CMSB_WITH_MAILDIR
+    &cmsb_maildir_adapter,
+#endif
+#ifdef CMSB_WITH_IMAP
+    &cmsb_imap_adapter,      &cmsb_imaps_adapter,
+#endif
+#ifdef CMSB_WITH_DOCS
+    &cmsb_docs_dir_adapter,
 #endif
 };
 
@@ -91,6 +99,7 @@ int cmsb_register(cmsb_registry *reg, const cmsb_adapter *ad)
         {CMSB_CAP_RELATED, offsetof(cmsb_adapter, x_related)},
         {CMSB_CAP_WATCH,   offsetof(cmsb_adapter, x_watch_fd)},
         {CMSB_CAP_WATCH,   offsetof(cmsb_adapter, x_watch_drain)},
+        {CMSB_CAP_RELATED_FOR, offsetof(cmsb_adapter, x_related_for)},
     };
     /* clang-format on */
 
@@ -101,6 +110,9 @@ int cmsb_register(cmsb_registry *reg, const cmsb_adapter *ad)
     if (ad->x_open == NULL || ad->x_close == NULL || ad->x_contacts == NULL)
         return CMSB_EINVAL;
     if (!scheme_valid(ad->scheme) || ad->source_size < sizeof(cmsb_source))
+        return CMSB_EINVAL;
+    /* a capability newer than the struct's version has no slot to read */
+    if (ad->version < 2 && (ad->caps & CMSB_CAP_RELATED_FOR))
         return CMSB_EINVAL;
     for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
         void (*fn)(void);
@@ -412,4 +424,32 @@ int cmsb_watch_drain(cmsb_source *src)
         ad->x_watch_drain == NULL)
         return CMSB_ENOTSUP;
     return ad->x_watch_drain(src);
+}
+
+int cmsb_related_for(cmsb_source *src, const tsps_contact *who,
+                     const cmsb_related_query *q, cmsb_related_cb cb, void *arg)
+{
+    cmsb_related_query c = CMSB_RELATED_QUERY_INIT;
+    const cmsb_adapter *ad;
+
+    if (src == NULL || who == NULL || cb == NULL)
+        return CMSB_EINVAL;
+    if (q != NULL) {
+        if (q->version < 1 || q->version > CMSB_RELATED_QUERY_VERSION)
+            return CMSB_EVERSION;
+        c = *q;
+        c.version = CMSB_RELATED_QUERY_VERSION;
+    }
+    if (c.kinds == 0)
+        c.kinds = CMSB_ITEM_EMAIL | CMSB_ITEM_EVENT | CMSB_ITEM_DOCUMENT;
+    if (c.limit == 0)
+        c.limit = 50;
+    if (c.since != 0 && c.until != 0 && c.until <= c.since)
+        return CMSB_EINVAL;
+    ad = src->adapter;
+    /* version 2 slot: an older adapter's struct ends before it */
+    if (ad->version < 2 || !(ad->caps & CMSB_CAP_RELATED_FOR) ||
+        ad->x_related_for == NULL)
+        return CMSB_ENOTSUP;
+    return ad->x_related_for(src, who, &c, cb, arg);
 }

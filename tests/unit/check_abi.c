@@ -7,6 +7,10 @@
 
 #include "tsps_check.h"
 
+#ifdef TSPS_ABI_CMSB /* libcmsbridge built: its vtable and result structs */
+#include <cmsb/adapter.h>
+#endif
+
 #if defined(__x86_64__) && defined(__linux__)
 static void pins(void)
 {
@@ -79,6 +83,44 @@ static void pins(void)
 }
 #endif
 
+#if defined(TSPS_ABI_CMSB) && defined(__x86_64__) && defined(__linux__)
+static void cmsb_pins(void)
+{
+    /* the adapter vtable: version 1 up to x_watch_drain, version 2 adds
+     * x_related_for; an adapter built against version 1 ends at 104 */
+    _Static_assert(offsetof(cmsb_adapter, caps) == 24, "caps moved");
+    _Static_assert(offsetof(cmsb_adapter, x_open) == 32, "x_open moved");
+    _Static_assert(offsetof(cmsb_adapter, x_related) == 80, "x_related moved");
+    _Static_assert(offsetof(cmsb_adapter, x_watch_drain) == 96,
+                   "x_watch_drain moved");
+    _Static_assert(offsetof(cmsb_adapter, x_related_for) == 104,
+                   "x_related_for moved");
+    _Static_assert(sizeof(cmsb_adapter) == 112, "cmsb_adapter changed size");
+    _Static_assert(offsetof(cmsb_related_query, kinds) == 4,
+                   "cmsb_related_query.kinds moved");
+    _Static_assert(offsetof(cmsb_related_query, since) == 8,
+                   "cmsb_related_query.since moved");
+    _Static_assert(offsetof(cmsb_related_query, until) == 16,
+                   "cmsb_related_query.until moved");
+    _Static_assert(offsetof(cmsb_related_query, limit) == 24,
+                   "cmsb_related_query.limit moved");
+    _Static_assert(sizeof(cmsb_related_query) == 32,
+                   "cmsb_related_query changed size");
+    _Static_assert(offsetof(cmsb_related_item, date) == 8,
+                   "cmsb_related_item.date moved");
+    _Static_assert(offsetof(cmsb_related_item, snippet) == 40,
+                   "cmsb_related_item.snippet moved");
+    _Static_assert(offsetof(cmsb_related_item, attachments) == 56,
+                   "cmsb_related_item.attachments moved");
+    _Static_assert(offsetof(cmsb_related_item, url) == 64,
+                   "cmsb_related_item.url moved");
+    _Static_assert(offsetof(cmsb_related_item, why) == 88,
+                   "cmsb_related_item.why moved");
+    _Static_assert(sizeof(cmsb_related_item) == 96,
+                   "cmsb_related_item changed size");
+}
+#endif
+
 START_TEST(test_abi_versions)
 {
     ck_assert_int_eq(TSPS_VERSION_HEX, (TSPS_VERSION_MAJOR << 16) |
@@ -98,6 +140,14 @@ START_TEST(test_abi_versions)
     ck_assert_uint_eq(TSPS_DEC_OVERRIDDEN, 0x4u);
     ck_assert_uint_eq(TSPS_DEC_FALLBACK, 0x8u);
     ck_assert_uint_eq(TSPS_DEC_SHARED_NUMBER, 0x10u);
+#ifdef TSPS_ABI_CMSB
+    ck_assert_int_eq(CMSB_ADAPTER_VERSION, 2);
+    ck_assert_int_eq(CMSB_RELATED_QUERY_VERSION, 1);
+    ck_assert_int_eq(CMSB_ECANCELED, -12);
+    ck_assert_int_eq(CMSB_ETIMEDOUT, -13);
+    ck_assert_int_eq(CMSB_EAUTH, -14);
+    ck_assert_uint_eq(CMSB_CAP_RELATED_FOR, 0x20u);
+#endif
 }
 END_TEST
 
@@ -107,6 +157,9 @@ static Suite *abi_suite(void)
     TCase *tc = tcase_create("layout");
 #if defined(__x86_64__) && defined(__linux__)
     (void)pins;
+#endif
+#if defined(TSPS_ABI_CMSB) && defined(__x86_64__) && defined(__linux__)
+    (void)cmsb_pins;
 #endif
     tcase_add_test(tc, test_abi_versions);
     suite_add_tcase(s, tc);

@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 /** The newest adapter struct version this library knows. */
-#define CMSB_ADAPTER_VERSION 1
+#define CMSB_ADAPTER_VERSION 2
 
 /** The base of every source; the adapter's struct embeds it first. */
 struct cmsb_source {
@@ -134,6 +134,25 @@ struct cmsb_adapter {
      * none. Blocking: never. Threads: serialised per source.
      */
     int (*x_watch_drain)(cmsb_source *src);
+
+    /* ---- version 2 ---- */
+
+    /**
+     * (CMSB_CAP_RELATED_FOR) Items related to the person `who` (its
+     * emails, numbers, name, org; its uid need not be known here) dated
+     * in [q->since, q->until) (0 = open end), newest first, at most
+     * q->limit (the core turns 0 into 50; kinds 0 into every kind).
+     * Ownership: `who` and `q` are borrowed for the call; the item and
+     * every string in it are the adapter's, valid during the callback.
+     * Blocking: may block on disk or network, bounded: a network adapter
+     * gives up after its timeout (opt->timeout_ms) and returns
+     * CMSB_ETIMEDOUT or CMSB_EIO with a log line saying why; it never
+     * logs credentials. Threads: any thread (tspsd: a worker, never the
+     * event loop), serialised per source by the core.
+     */
+    int (*x_related_for)(cmsb_source *src, const tsps_contact *who,
+                         const cmsb_related_query *q, cmsb_related_cb cb,
+                         void *arg);
 };
 
 /**
@@ -195,6 +214,20 @@ CMSB_API extern const cmsb_adapter cmsb_vcard_dir_adapter;
 CMSB_API extern const cmsb_adapter cmsb_carddav_adapter;
 CMSB_API extern const cmsb_adapter cmsb_caldav_adapter;
 
+/**
+ * Related-item adapters (docs/related.md), registered by
+ * cmsb_registry_open() when built: "maildir" (CMSB_WITH_MAILDIR, GMime),
+ * "imap"/"imaps" (CMSB_WITH_IMAP, libcurl + GMime), "docs-dir"
+ * (CMSB_WITH_DOCS, poppler-glib, libxml2, libzip, GMime). They have no
+ * contacts; they answer cmsb_related_for().
+ *
+ * Since: 0.2
+ */
+CMSB_API extern const cmsb_adapter cmsb_maildir_adapter;
+CMSB_API extern const cmsb_adapter cmsb_imap_adapter;
+CMSB_API extern const cmsb_adapter cmsb_imaps_adapter;
+CMSB_API extern const cmsb_adapter cmsb_docs_dir_adapter;
+
 /* ABI pins: the layout of the vtable is append-only. */
 _Static_assert(offsetof(struct cmsb_adapter, x_open) ==
                    3 * sizeof(void *) + sizeof(unsigned) +
@@ -204,6 +237,10 @@ _Static_assert(offsetof(struct cmsb_adapter, x_watch_drain) ==
                    offsetof(struct cmsb_adapter, x_open) +
                        8 * sizeof(void (*)(void)),
                "cmsb_adapter methods must only be appended");
+_Static_assert(offsetof(struct cmsb_adapter, x_related_for) ==
+                   offsetof(struct cmsb_adapter, x_open) +
+                       9 * sizeof(void (*)(void)),
+               "cmsb_adapter methods must only be appended (version 2)");
 
 #ifdef __cplusplus
 }

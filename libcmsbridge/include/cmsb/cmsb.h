@@ -58,7 +58,9 @@ extern "C" {
     X(ECONFLICT, -9,  "the item changed underneath the operation")         \
     X(ENOSCHEME, -10, "no adapter registered for the URI scheme")          \
     X(ESTORE,    -11, "the tsps engine refused a write")                   \
-    X(ECANCELED, -12, "stopped by the callback")
+    X(ECANCELED, -12, "stopped by the callback")                           \
+    X(ETIMEDOUT, -13, "the source did not answer in time")                 \
+    X(EAUTH,     -14, "the source refused the credentials")
 /* clang-format on */
 
 typedef enum {
@@ -232,6 +234,10 @@ CMSB_API void cmsb_source_close(cmsb_source *src);
 #define CMSB_CAP_WRITE   0x4u  /* write a code back */
 #define CMSB_CAP_RELATED 0x8u  /* related items for a contact */
 #define CMSB_CAP_WATCH   0x10u /* a pollable change notification fd */
+#define CMSB_CAP_RELATED_FOR                                                   \
+    0x20u /* items related to a person given by                                \
+             addresses, numbers and names (mail,                               \
+             documents); since adapter version 2 */
 
 /**
  * Capabilities (CMSB_CAP_*) of the source's adapter.
@@ -396,6 +402,79 @@ typedef int (*cmsb_item_cb)(void *arg, const cmsb_item *item);
 CMSB_API int cmsb_related(cmsb_source *src, const char *contact_uid,
                           const cmsb_criteria *crit, cmsb_item_cb cb,
                           void *arg);
+
+/* ---- related items for a person (mail, documents) ---- */
+
+#define CMSB_RELATED_QUERY_VERSION 1
+
+/**
+ * Date criteria and limits for cmsb_related_for(); set from
+ * CMSB_RELATED_QUERY_INIT. Fields are only ever appended.
+ */
+typedef struct cmsb_related_query {
+    int version;    /* CMSB_RELATED_QUERY_VERSION */
+    unsigned kinds; /* CMSB_ITEM_* bits; 0 = every kind the source has */
+    int64_t since;  /* UTC seconds, items dated at or after; 0 = no bound */
+    int64_t until;  /* UTC seconds, items dated before; 0 = no bound */
+    size_t limit;   /* at most this many, newest first; 0 = 50 */
+} cmsb_related_query;
+
+#define CMSB_RELATED_QUERY_INIT                                                \
+    {                                                                          \
+        CMSB_RELATED_QUERY_VERSION, 0, 0, 0, 0                                 \
+    }
+
+/** Most attachment names reported per item. */
+#define CMSB_RELATED_ATTACH_MAX 16
+
+/**
+ * One related e-mail, document or event, as shown in a pop-up. Plain
+ * data: every string is UTF-8 (MIME encoded words and charsets decoded),
+ * NUL-terminated, never NULL ("" when unknown), and owned by the adapter,
+ * valid during the callback only.
+ */
+typedef struct cmsb_related_item {
+    unsigned kind;       /* one CMSB_ITEM_* bit */
+    int64_t date;        /* UTC seconds: Date: header, file mtime, start */
+    const char *title;   /* subject, document title or file name */
+    const char *from;    /* "Anna Berg <anna@example.org>"; doc: "" */
+    const char *to;      /* recipients (To and Cc), comma-separated */
+    const char *snippet; /* start of the text, whitespace folded, <= 200
+                            bytes (whole UTF-8 characters) */
+    size_t nattachments;
+    const char *const *attachments; /* file names of the attachments */
+    const char *url;   /* opens the item: imap://host/INBOX;UIDVALIDITY=
+                          v/;UID=n (RFC 5092), file:///path */
+    const char *id;    /* stable within the source: Message-ID, path */
+    const char *where; /* mailbox or folder ("INBOX", "Projects/ACME") */
+    const char *why;   /* what matched: "from anna@example.org",
+                          "number +4930123456 in text" */
+} cmsb_related_item;
+
+/** Called once per item, newest first; 0 to go on, non-zero to stop. */
+typedef int (*cmsb_related_cb)(void *arg, const cmsb_related_item *item);
+
+/**
+ * Items related to a person: mails from, to or cc any of `who`'s e-mail
+ * addresses (imap, maildir), documents naming its e-mail, a phone number
+ * (any written form) or its name/organisation (docs-dir), dated in
+ * [since, until), newest first, at most q->limit. `who` is usually the
+ * contact as synced into the store (tsps_contact_get()): the source need
+ * not know it. A source without CMSB_CAP_RELATED_FOR returns CMSB_ENOTSUP
+ * (older adapters keep working: the call is version-guarded).
+ *
+ * @param who  uid is not used; name, org, numbers (E.164), emails are
+ * @param q    NULL = CMSB_RELATED_QUERY_INIT
+ * @return CMSB_OK, CMSB_ENOTSUP, CMSB_EINVAL, CMSB_EVERSION (q),
+ *         CMSB_EIO, CMSB_ETIMEDOUT, CMSB_EAUTH, CMSB_ECANCELED
+ * Blocks on I/O (a mail server: bounded by cmsb_options.timeout_ms per
+ * request and 3 x timeout_ms in all): never call it on an event-loop
+ * thread. Thread-safety: one thread at a time per source.
+ * Since: 0.2
+ */
+CMSB_API int cmsb_related_for(cmsb_source *src, const tsps_contact *who,
+                              const cmsb_related_query *q, cmsb_related_cb cb,
+                              void *arg);
 
 /**
  * A file descriptor that becomes readable when the source may have changed

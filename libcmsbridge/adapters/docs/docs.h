@@ -1,0 +1,80 @@
+/* The docs-dir adapter: a folder tree of documents indexed into a file,
+ * looked up by e-mail, phone number, name and organisation. Not
+ * installed. */
+#ifndef CMSB_DOCS_H
+#define CMSB_DOCS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "related.h"
+
+#define DOCS_TEXT_MAX  (64 * 1024)        /* indexed text per document */
+#define DOCS_FILE_MAX  (32 * 1024 * 1024) /* larger files: name only */
+#define DOCS_PAGES_MAX 200                /* PDF pages read */
+
+/* Kinds of files read (by extension). */
+typedef enum {
+    DOCS_NONE = 0,
+    DOCS_TEXT, /* .txt .text .md .markdown .csv */
+    DOCS_EML,  /* .eml */
+    DOCS_PDF,  /* .pdf */
+    DOCS_ODT,  /* .odt .ods .odp */
+    DOCS_DOCX  /* .docx */
+} docs_kind;
+
+docs_kind docs_kind_of(const char *name);
+
+/* docs_extract.c: the text of a document in memory. *text (malloc'd,
+ * UTF-8, may be long; not folded) and *title (malloc'd or NULL). Returns
+ * CMSB_OK, CMSB_EPARSE (with *reason, static), CMSB_ENOMEM. The fuzz
+ * target tests/fuzz/fuzz_docs.c drives it. */
+int docs_extract_mem(docs_kind kind, const char *buf, size_t len, char **text,
+                     size_t *textlen, char **title, const char **reason);
+
+/* One indexed document. */
+typedef struct docs_entry {
+    char *path;    /* relative to the root */
+    int64_t mtime; /* ns */
+    int64_t size;
+    int64_t date;  /* seconds (the file's mtime) */
+    char *title;   /* folded */
+    char *snippet; /* folded, <= REL_SNIPPET_MAX */
+    char *numbers; /* E.164 found, space-separated ("+49301 +4930...") */
+    char *text;    /* lower case, folded, <= DOCS_TEXT_MAX */
+    size_t textlen;
+    int seen; /* during a scan */
+} docs_entry;
+
+typedef struct docs_index {
+    docs_entry *v;
+    size_t n, cap;
+    uint64_t generation; /* bumped by every change written */
+} docs_index;
+
+typedef struct docs_scan_stats {
+    size_t files, extracted, removed, failed;
+} docs_scan_stats;
+
+/* docs_index.c */
+void docs_entry_free(docs_entry *e);
+void docs_index_free(docs_index *ix);
+/* Load from a file: CMSB_OK, CMSB_ENOTFOUND (no file), CMSB_EPARSE. */
+int docs_index_load(docs_index *ix, const char *file);
+/* Write atomically (temp + rename). */
+int docs_index_save(const docs_index *ix, const char *file);
+
+typedef void (*docs_fail_fn)(void *arg, const char *path, const char *reason);
+
+/* Bring the index up to date with the tree: files whose mtime or size
+ * changed (or new ones) are read again, missing ones dropped. region
+ * ("" = none) is the dial plan for numbers written without '+'. */
+int docs_index_scan(docs_index *ix, const char *root, const char *region,
+                    docs_fail_fn fail, void *arg, docs_scan_stats *st);
+
+/* Fill e (path/mtime/size set) from the file's content. */
+int docs_index_read(docs_entry *e, const char *full, const char *region,
+                    const char **reason);
+
+#endif

@@ -1,0 +1,446 @@
+/* The "docs-dir" adapter: documents related to a person in a folder tree
+ * (docs-dir:/srv/docs/ann?region=DE&index=/var/lib/tsps/ann.idx).
+ *
+ * A document is related when the person's e-mail address, one of their
+ * phone numbers (written in any form the normaliser reads) or their name
+ * or organisation (whole words, any case) appears in its file name, its
+ * folder path or its text. The text comes from the index; cmsb_changes()
+ * (and so cmsb_sync(), which tspsd runs when the watch fd fires) brings
+ * the index up to date, re-reading only changed files. A lookup reads the
+ * index in memory, never the files. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "docs.h"
+
+#define WATCH_MASK                                                             \
+    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE)
+#define NAME_MIN 4 /* shorter names and organisations match too much */
+
+typedef struct dd_source {
+    cmsb_source base;
+    char *root;
+    char *index_file;
+    char region[3];
+    docs_index ix;
+    int ino_fd;
+} dd_source;
+
+static int dd_open(const cmsb_adapter *ad, const char *uri,
+                   const cmsb_options *opt, cmsb_source *base)
+{
+    dd_source *s = (dd_source *)base;
+    const char *path = strchr(uri, ':') + 1;
+    const char *q;
+    size_t n;
+    struct stat sb;
+    int rc;
+
+    (void)opt;
+    base->adapter = ad;
+    s->ino_fd = -1;
+    if (strncmp(path, "//", 2) == 0)
+        path += 2;
+    if (path[0] != '/')
+        return CMSB_EINVAL;
+    q = strchr(path, '?');
+    n = q ? (size_t)(q - path) : strlen(path);
+    s->root = strndup(path, n);
+    if (s->root == NULL)
+        return CMSB_ENOMEM;
+    while (n > 1 && s->root[n - 1] == '/')
+        s->root[--n] = '\0';
+    for (const char *p = q ? q + 1 : NULL; p != NULL && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (strncmp(p, "region=", 7) == 0 && len == 9) {
+            s->region[0] = (char)toupper((unsigned char)p[7]);
+            s->region[1] = (char)toupper((unsigned char)p[8]);
+        } else if (strncmp(p, "index=", 6) == 0 && len > 6) {
+            free(s->index_file);
+            s->index_file = strndup(p + 6, len - 6);
+            if (s->index_file == NULL)
+                return CMSB_ENOMEM;
+        } else {
+            cmsb_source_log(base, TSPS_LOG_ERROR,
+                            "msg=\"docs-dir: unknown URI option\" "
+                            "option=\"%.*s\"",
+                            (int)len, p);
+            return CMSB_EINVAL;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    if (s->region[0] != '\0') {
+        tsps_dialplan dp;
+        if (tsps_dialplan_for_region(s->region, &dp) != TSPS_OK)
+            return CMSB_EINVAL;
+    }
+    if (stat(s->root, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        cmsb_source_log(base, TSPS_LOG_ERROR,
+                        "msg=\"docs-dir root is not a folder\" path=\"%s\"",
+                        s->root);
+        return CMSB_EIO;
+    }
+    if (s->index_file == NULL) {
+        size_t l = strlen(s->root) + 32;
+        s->index_file = malloc(l);
+        if (s->index_file == NULL)
+            return CMSB_ENOMEM;
+        snprintf(s->index_file, l, "%s/.tsps-docs-index", s->root);
+    }
+    rc = docs_index_load(&s->ix, s->index_file);
+    if (rc == CMSB_EPARSE || rc == CMSB_EIO)
+        cmsb_source_log(base, TSPS_LOG_WARN,
+                        "msg=\"docs-dir index unreadable, rebuilt on the next "
+                        "sync\" file=\"%s\"",
+                        s->index_file);
+    else if (rc == CMSB_ENOMEM)
+        return rc;
+    return CMSB_OK;
+}
+
+static void dd_close(cmsb_source *base)
+{
+    dd_source *s = (dd_source *)base;
+
+    if (s->ino_fd >= 0)
+        close(s->ino_fd);
+    docs_index_free(&s->ix);
+    free(s->root);
+    free(s->index_file);
+}
+
+static int dd_contacts(cmsb_source *base, cmsb_contact_cb cb, void *arg)
+{
+    (void)base;
+    (void)cb;
+    (void)arg;
+    return CMSB_OK; /* documents are not contacts */
+}
+
+typedef struct fail_ctx {
+    dd_source *s;
+    cmsb_change_cb cb;
+    void *arg;
+    int stop;
+} fail_ctx;
+
+static void on_fail(void *arg, const char *path, const char *reason)
+{
+    fail_ctx *f = arg;
+    cmsb_change ch = {
+        .kind = CMSB_CHANGE_ERROR, .file = path, .reason = reason};
+
+    cmsb_source_log(&f->s->base, TSPS_LOG_WARN,
+                    "msg=\"docs-dir: text not read, indexed by name\" "
+                    "file=\"%s\" reason=\"%s\"",
+                    path, reason);
+    if (!f->stop && f->cb(f->arg, &ch) != 0)
+        f->stop = 1;
+}
+
+/* The index is the adapter's own state: `since` only says what the
+ * caller saw; every call brings the index up to date. */
+static int dd_changes(cmsb_source *base, const char *since, cmsb_change_cb cb,
+                      void *arg)
+{
+    dd_source *s = (dd_source *)base;
+    fail_ctx f = {s, cb, arg, 0};
+    docs_scan_stats st;
+    char cur[64];
+    cmsb_change ch = {.kind = CMSB_CHANGE_CHECKPOINT, .cursor = cur};
+    int rc;
+
+    (void)since;
+    rc = docs_index_scan(&s->ix, s->root, s->region, on_fail, &f, &st);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        int wrc = docs_index_save(&s->ix, s->index_file);
+        if (wrc != CMSB_OK) {
+            cmsb_source_log(base, TSPS_LOG_ERROR,
+                            "msg=\"docs-dir: index not written\" file=\"%s\"",
+                            s->index_file);
+            return wrc;
+        }
+    }
+    cmsb_source_log(base, TSPS_LOG_INFO,
+                    "msg=\"docs-dir indexed\" files=%zu read=%zu removed=%zu "
+                    "unreadable=%zu",
+                    st.files, st.extracted, st.removed, st.failed);
+    if (f.stop)
+        return CMSB_ECANCELED;
+    snprintf(cur, sizeof(cur), "docs-dir %llu",
+             (unsigned long long)s->ix.generation);
+    return cb(arg, &ch) != 0 ? CMSB_ECANCELED : CMSB_OK;
+}
+
+/* ---- matching ---- */
+
+static int word_char(unsigned char c)
+{
+    return isalnum(c) || c >= 0x80;
+}
+
+/* needle (lower case) in hay as whole words */
+static int has_words(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    const char *p = hay;
+
+    if (m == 0)
+        return 0;
+    while ((size_t)(p - hay) + m <= n) {
+        const char *hit = memmem(p, n - (size_t)(p - hay), needle, m);
+        if (hit == NULL)
+            return 0;
+        if ((hit == hay || !word_char((unsigned char)hit[-1])) &&
+            ((size_t)(hit - hay) + m == n || !word_char((unsigned char)hit[m])))
+            return 1;
+        p = hit + 1;
+    }
+    return 0;
+}
+
+static int has_number(const char *list, const char *e164)
+{
+    size_t m = strlen(e164);
+
+    for (const char *p = strstr(list, e164); p != NULL; p = strstr(p + 1, e164))
+        if ((p == list || p[-1] == ' ') && (p[m] == ' ' || p[m] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* Lower case, separators ("_", "-", ".") read as spaces: "Anna_Berg.pdf"
+ * names Anna Berg. */
+static void path_words(const char *in, char *out, size_t cap)
+{
+    size_t i = 0;
+
+    for (; in[i] != '\0' && i + 1 < cap; i++) {
+        char c = (char)tolower((unsigned char)in[i]);
+        out[i] = (c == '_' || c == '-' || c == '.') ? ' ' : c;
+    }
+    out[i] = '\0';
+}
+
+static int match(const dd_source *s, const docs_entry *e, const rel_who *w,
+                 char *why, size_t wl)
+{
+    char pw[4096], dir[4096];
+    const char *base = strrchr(e->path, '/');
+    size_t dl = base ? (size_t)(base - e->path) : 0;
+    const char *what[2] = {w->name, w->org};
+    static const char *const label[2] = {"name", "organisation"};
+
+    (void)s;
+    path_words(e->path, pw, sizeof(pw));
+    /* where: 0 file name, 1 folder, 2 text */
+    for (size_t i = 0; i < w->nemails; i++) {
+        const char *a = w->emails[i];
+        size_t al = strlen(a);
+        const char *hit = rel_memcasemem(e->path, strlen(e->path), a);
+        if (hit != NULL) {
+            snprintf(why, wl, "email %s in %s", a,
+                     (size_t)(hit - e->path) < dl ? "folder" : "file name");
+            return 1;
+        }
+        if (memmem(e->text, e->textlen, a, al) != NULL) {
+            snprintf(why, wl, "email %s in text", a);
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < w->nnumbers; i++)
+        if (has_number(e->numbers, w->numbers[i])) {
+            snprintf(why, wl, "number %s in file", w->numbers[i]);
+            return 1;
+        }
+    memcpy(dir, pw, dl);
+    dir[dl] = '\0';
+    for (int k = 0; k < 2; k++) {
+        const char *n = what[k];
+        if (strlen(n) < NAME_MIN)
+            continue;
+        if (has_words(pw + (base ? dl + 1 : 0),
+                      strlen(pw + (base ? dl + 1 : 0)), n)) {
+            snprintf(why, wl, "%s \"%s\" in file name", label[k], n);
+            return 1;
+        }
+        if (dl > 0 && has_words(dir, dl, n)) {
+            snprintf(why, wl, "%s \"%s\" in folder", label[k], n);
+            return 1;
+        }
+        if (has_words(e->text, e->textlen, n)) {
+            snprintf(why, wl, "%s \"%s\" in text", label[k], n);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* file:// URL of a path, with what a URL cannot hold percent-encoded */
+static char *file_url(const char *root, const char *rel)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = (strlen(root) + strlen(rel)) * 3 + 16, o;
+    char *u = malloc(n);
+
+    if (u == NULL)
+        return NULL;
+    o = (size_t)snprintf(u, n, "file://");
+    for (int part = 0; part < 2; part++) {
+        const char *p = part == 0 ? root : rel;
+        if (part == 1)
+            u[o++] = '/';
+        for (; *p; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (isalnum(c) || strchr("/-._~", c) != NULL) {
+                u[o++] = (char)c;
+            } else {
+                u[o++] = '%';
+                u[o++] = hex[c >> 4];
+                u[o++] = hex[c & 15];
+            }
+        }
+    }
+    u[o] = '\0';
+    return u;
+}
+
+static int dd_related_for(cmsb_source *base, const tsps_contact *who,
+                          const cmsb_related_query *q, cmsb_related_cb cb,
+                          void *arg)
+{
+    dd_source *s = (dd_source *)base;
+    rel_set set = {0};
+    rel_who w;
+    int rc = CMSB_OK;
+
+    if (!(q->kinds & CMSB_ITEM_DOCUMENT))
+        return CMSB_OK;
+    rel_who_from(&w, who);
+    for (size_t i = 0; i < s->ix.n && rc == CMSB_OK; i++) {
+        const docs_entry *e = &s->ix.v[i];
+        char why[TSPS_NAME_MAX + 64];
+        rel_item it = {0};
+        const char *sl;
+        if ((q->since != 0 && e->date < q->since) ||
+            (q->until != 0 && e->date >= q->until) ||
+            !match(s, e, &w, why, sizeof(why)))
+            continue;
+        sl = strrchr(e->path, '/');
+        it.kind = CMSB_ITEM_DOCUMENT;
+        it.date = e->date;
+        it.title = strdup(e->title);
+        it.from = strdup("");
+        it.to = strdup("");
+        it.snippet = strdup(e->snippet);
+        it.url = file_url(s->root, e->path);
+        it.id = strdup(e->path);
+        it.where = sl ? strndup(e->path, (size_t)(sl - e->path)) : strdup("");
+        it.why = strdup(why);
+        if (!it.title || !it.from || !it.to || !it.snippet || !it.url ||
+            !it.id || !it.where || !it.why) {
+            rel_item_free(&it);
+            rc = CMSB_ENOMEM;
+            break;
+        }
+        rc = rel_set_take(&set, &it);
+    }
+    if (rc == CMSB_OK)
+        rc = rel_set_emit(&set, q->limit, cb, arg);
+    rel_set_free(&set);
+    return rc;
+}
+
+/* ---- change notification (inotify), as vcard-dir ---- */
+
+static void watch_tree(int fd, const char *path, int depth)
+{
+    DIR *d;
+    struct dirent *de;
+
+    if (depth >= 16)
+        return;
+    d = opendir(path);
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char sub[4096];
+        struct stat sb;
+        if (de->d_name[0] == '.' ||
+            (size_t)snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >=
+                sizeof(sub) ||
+            stat(sub, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            continue;
+        if (inotify_add_watch(fd, sub, WATCH_MASK) >= 0)
+            watch_tree(fd, sub, depth + 1);
+    }
+    closedir(d);
+}
+
+static int dd_watch_fd(cmsb_source *base, int *fd)
+{
+    dd_source *s = (dd_source *)base;
+
+    if (s->ino_fd < 0) {
+        s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (s->ino_fd < 0)
+            return CMSB_EIO;
+        if (inotify_add_watch(s->ino_fd, s->root, WATCH_MASK) < 0) {
+            close(s->ino_fd);
+            s->ino_fd = -1;
+            return CMSB_EIO;
+        }
+        watch_tree(s->ino_fd, s->root, 0);
+    }
+    *fd = s->ino_fd;
+    return CMSB_OK;
+}
+
+static int dd_watch_drain(cmsb_source *base)
+{
+    dd_source *s = (dd_source *)base;
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int hit = 0;
+
+    if (s->ino_fd < 0)
+        return CMSB_EINVAL;
+    for (;;) {
+        ssize_t n = read(s->ino_fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            const char *name = ev->len > 0 ? ev->name : "";
+            if (name[0] != '.' && docs_kind_of(name) != DOCS_NONE)
+                hit = 1;
+            if ((ev->mask & IN_Q_OVERFLOW) ||
+                ((ev->mask & IN_ISDIR) && name[0] != '.'))
+                hit = 1;
+            p += sizeof(struct inotify_event) + ev->len;
+        }
+    }
+    return hit;
+}
+
+const cmsb_adapter cmsb_docs_dir_adapter = {
+    .version = CMSB_ADAPTER_VERSION,
+    .source_size = sizeof(dd_source),
+    .scheme = "docs-dir",
+    .caps = CMSB_CAP_CHANGES | CMSB_CAP_WATCH | CMSB_CAP_RELATED_FOR,
+    .x_open = dd_open,
+    .x_close = dd_close,
+    .x_contacts = dd_contacts,
+    .x_changes = dd_changes,
+    .x_watch_fd = dd_watch_fd,
+    .x_watch_drain = dd_watch_drain,
+    .x_related_for = dd_related_for,
+};
