@@ -7,8 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
 import {
-  SKIP, findChromium, loadPlaywright, launch, Daemon, SippCall, tmpdir, provision,
+  SKIP, freePort, findChromium, loadPlaywright, launch, Daemon, SippCall, tmpdir, provision,
   loginPassword, sleep, sippRun,
 } from './lib.mjs';
 
@@ -16,7 +17,7 @@ const { values: opt } = parseArgs({
   options: {
     tspsd: { type: 'string' }, tspsctl: { type: 'string' }, sipp: { type: 'string' },
     scenarios: { type: 'string' }, artifacts: { type: 'string', default: '.' },
-    'docs-img': { type: 'string' },
+    'docs-img': { type: 'string' }, repo: { type: 'string' },
   },
 });
 
@@ -220,9 +221,12 @@ try {
     const ra = await ca.wait();
     assert(ra === 0 && ca.final().status === 302, 'voicemail by attendant: ' + JSON.stringify(ca.final()));
     /* alice passes a call to her attendant: it pops up on carol's console. */
+    /* wait for the new call's pop-up, not the one carol just handled */
+    const before = await pa.evaluate(() => document.getElementById('popup').dataset.call || '');
     const cc = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
-    await pa.waitForFunction(() => document.getElementById('popup').dataset.held === '1', null, { timeout: 5000 });
+    await pa.waitForFunction((b) => { const p = document.getElementById('popup'); return p.dataset.held === '1' && p.dataset.call !== b; },
+      before, { timeout: 5000 });
     const passed = await pa.evaluate(() => Number(document.getElementById('popup').dataset.call));
     await pa.click('#btn-attendant');
     const rcc = await cc.wait();
@@ -379,6 +383,43 @@ try {
     const st = await p.evaluate(async () => (await fetch('/api/me')).status);
     assert(st === 401, 'after revoke: ' + st);
     await ctx.close();
+  });
+
+  await check('scripts/run.sh prints the web UI and a login link that opens it', async () => {
+    assert(opt.repo, '--repo missing');
+    const env = Object.assign({}, process.env, {
+      TSPS_BIN_DIR: path.dirname(opt.tspsd), TSPS_DATA: path.join(work, 'rundata'),
+      TSPS_PORT: String(await freePort()), TSPS_WEB_PORT: String(await freePort()),
+      TSPS_SIP_PORT: '0', TSPS_METRICS_PORT: '-1',
+    });
+    const rp = spawn('bash', [path.join(opt.repo, 'scripts/run.sh')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    rp.stdout.on('data', (b) => { out += b; });
+    rp.stderr.on('data', (b) => { out += b; });
+    const exited = new Promise((res) => rp.on('exit', (code, sig) => res({ code, sig })));
+    try {
+      let link = null;
+      for (let i = 0; i < 600 && !link; i++) {
+        const m = /^login link[^\n]*: (https:\/\/127\.0\.0\.1:\d+\/login\?t=\S+)$/m.exec(out);
+        if (m) link = m[1];
+        else await sleep(100);
+      }
+      assert(link, 'no login link printed:\n' + out);
+      assert(new RegExp(`^web UI: https://127\\.0\\.0\\.1:${env.TSPS_WEB_PORT}$`, 'm').test(out), 'no web UI URL:\n' + out);
+      const ctx = await browser.newContext(ctxOpts);
+      const p = await ctx.newPage();
+      p.on('pageerror', (e) => errors.push('run.sh page: ' + e.message));
+      await p.goto(link);
+      await p.waitForSelector('#stream.live', { timeout: 10000 });
+      const nav = await p.textContent('#nav');
+      assert(nav.includes('demo'), 'logged in as the demo user: ' + nav);
+      await ctx.close();
+    } finally {
+      rp.kill('SIGTERM');
+      const t = setTimeout(() => rp.kill('SIGKILL'), 15000);
+      await exited;
+      clearTimeout(t);
+    }
   });
 
   await check('no script errors in any page', async () => {
