@@ -51,7 +51,7 @@ fs.mkdirSync(opt.artifacts, { recursive: true });
 const d = new Daemon(opt.tspsd, opt.tspsctl, work);
 let browser;
 let nsipp = 0;
-const call = (caller, called, name) => new SippCall(opt.sipp, opt.scenarios, work, ++nsipp).start(d.sipPort, caller, called, name);
+const call = (caller, called, name, scen) => new SippCall(opt.sipp, opt.scenarios, work, ++nsipp, scen).start(d.sipPort, caller, called, name);
 const errors = [];
 
 try {
@@ -128,7 +128,7 @@ try {
     assert(rc === 0, 'sipp rc ' + rc);
     assert(f && f.status === 302, 'final: ' + JSON.stringify(f));
     assert(f.contact.includes('+4930777777'), 'Contact: ' + f.contact);
-    await pa.waitForFunction(() => document.getElementById('pp-outcome').textContent !== 'pending');
+    await pa.waitForFunction(() => document.getElementById('pp-outcome').dataset.outcome !== 'pending');
     const hist = d.ctl('--json', 'history', 'alice');
     assert(hist.includes('"actor":') && hist.includes('alice'), 'history names the actor');
   });
@@ -243,7 +243,7 @@ try {
 
   await check('web chat: messages go both ways between two browser contexts', async () => {
     const c = await call('+4930222222', '+4930111111', 'Anna');
-    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'pending' &&
+    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.dataset.outcome === 'pending' &&
       document.getElementById('pp-name').textContent === 'Anna Example', null, { timeout: 5000 });
     const callId = await pa.evaluate(() => Number(document.querySelector('#calls li[data-call]').dataset.call));
     await pa.click('#btn-chat');
@@ -312,7 +312,7 @@ try {
   await check('keyboard: the pop-up can be driven without a mouse', async () => {
     const c = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
-    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'pending', null, { timeout: 5000 });
+    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.dataset.outcome === 'pending', null, { timeout: 5000 });
     await pa.focus('#forward-number');
     await pa.keyboard.type('+4930888888');
     await pa.keyboard.press('Enter');
@@ -342,13 +342,63 @@ try {
     assert(rc === 0, 'REGISTER rc ' + rc);
     const c = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
-    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'pending' &&
+    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.dataset.outcome === 'pending' &&
       [...document.querySelectorAll('#take-device option')].some((o) => o.value === 'desk'), null, { timeout: 5000 });
     await pa.selectOption('#take-device', 'desk');
     await pa.click('#btn-take');
     const rc2 = await c.wait();
     const f = c.final();
     assert(rc2 === 0 && f && f.status === 302 && f.contact.includes('alice-desk@'), 'take: ' + JSON.stringify(f));
+  });
+
+  await check('every call pops up: ringing with a Notification, held on top, missed; title counts', async () => {
+    /* unknown callers ring alice's phones (alice-desk is registered) */
+    d.ctl('code', 'set', 'alice', 'UNKNOWN', 'ring');
+    const ctx = await browser.newContext(Object.assign({}, ctxOpts, { permissions: ['notifications'] }));
+    await ctx.grantPermissions(['notifications'], { origin: d.url });
+    await ctx.addInitScript(() => {
+      const Real = window.Notification;
+      window.__notes = [];
+      class Spy extends Real {
+        constructor(title, o) { super(title, o); window.__notes.push({ title, body: o && o.body }); }
+      }
+      window.Notification = Spy;
+    });
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push('notify page: ' + e.message));
+    await p.goto(d.ctl('user', 'login-link', 'alice'));
+    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    const perm = await p.evaluate(() => Notification.permission);
+    assert(perm === 'granted', 'permission ' + perm);
+    const r = await call('+4930555555', '+4930111111', 'Unknown Bob', 'invite_final.xml');
+    await p.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'ringing your phones', null, { timeout: 5000 });
+    const head = await p.textContent('#pp-name');
+    const itself = await p.textContent('#pp-calls-itself');
+    assert(head === '+4930555555' && itself.includes('calls itself') && itself.includes('Unknown Bob'), `heading ${head} / ${itself}`);
+    const notes = await p.evaluate(() => window.__notes);
+    assert(notes.length === 1 && notes[0].title === '+4930555555' && /ring/.test(notes[0].body), 'notifications ' + JSON.stringify(notes));
+    assert((await p.title()).startsWith('(1) '), 'title ' + await p.title());
+    assert((await r.wait()) === 0 && r.final().status === 302, 'ring: ' + JSON.stringify(r.final()));
+    /* a held call comes in: it pops up and goes on top of the list */
+    d.ctl('code', 'delete', 'alice', 'UNKNOWN');
+    const held = await call('+4930666666', '+4930111111', 'Held Harry');
+    await p.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
+      document.getElementById('pp-name').textContent === '+4930666666', null, { timeout: 5000 });
+    const order = await p.evaluate(() => [...document.querySelectorAll('#calls li')].map((li) => li.dataset.state));
+    assert(order[0] === 'pending' && order.includes('ringing'), 'order ' + order);
+    await p.waitForFunction(() => document.title.startsWith('(2) '), null, { timeout: 5000 });
+    const notes2 = await p.evaluate(() => window.__notes.length);
+    assert(notes2 === 2, 'second notification: ' + notes2);
+    await p.click('#btn-voicemail');
+    assert((await held.wait()) === 0, 'held call');
+    /* a caller who hangs up while held: missed */
+    const gone = await call('+4930777000', '+4930111111', 'Gone', 'invite_cancel.xml');
+    await gone.wait();
+    await p.waitForFunction(() => [...document.querySelectorAll('#calls li')].some((li) => li.dataset.state === 'missed'),
+      null, { timeout: 5000 });
+    const missed = await p.textContent('#calls li[data-state="missed"]');
+    assert(missed.includes('+4930777000') && missed.includes('missed'), 'missed row ' + missed);
+    await ctx.close();
   });
 
   await check('password guessing is throttled (429 after 5 failures)', async () => {
