@@ -377,7 +377,12 @@ try {
     assert(head === '+4930555555' && itself.includes('calls itself') && itself.includes('Unknown Bob'), `heading ${head} / ${itself}`);
     const notes = await p.evaluate(() => window.__notes);
     assert(notes.length === 1 && notes[0].title === '+4930555555' && /ring/.test(notes[0].body), 'notifications ' + JSON.stringify(notes));
-    assert((await p.title()).startsWith('(1) '), 'title ' + await p.title());
+    /* the title and favicon count the held and ringing calls listed */
+    const count = () => p.evaluate(() => ({
+      title: document.title, icon: decodeURIComponent(document.querySelector('link[rel=icon]').href),
+      n: document.querySelectorAll('#calls li[data-state=pending], #calls li[data-state=ringing]').length }));
+    const c1 = await count();
+    assert(c1.n >= 1 && c1.title.startsWith(`(${c1.n}) `) && c1.icon.includes(`>${c1.n}</text>`), 'count ' + JSON.stringify(c1));
     assert((await r.wait()) === 0 && r.final().status === 302, 'ring: ' + JSON.stringify(r.final()));
     /* a held call comes in: it pops up and goes on top of the list */
     d.ctl('code', 'delete', 'alice', 'UNKNOWN');
@@ -386,7 +391,7 @@ try {
       document.getElementById('pp-name').textContent === '+4930666666', null, { timeout: 5000 });
     const order = await p.evaluate(() => [...document.querySelectorAll('#calls li')].map((li) => li.dataset.state));
     assert(order[0] === 'pending' && order.includes('ringing'), 'order ' + order);
-    await p.waitForFunction(() => document.title.startsWith('(2) '), null, { timeout: 5000 });
+    await p.waitForFunction((n) => document.title.startsWith(`(${n + 1}) `), c1.n, { timeout: 5000 });
     const notes2 = await p.evaluate(() => window.__notes.length);
     assert(notes2 === 2, 'second notification: ' + notes2);
     await p.click('#btn-voicemail');
@@ -399,6 +404,107 @@ try {
     const missed = await p.textContent('#calls li[data-state="missed"]');
     assert(missed.includes('+4930777000') && missed.includes('missed'), 'missed row ' + missed);
     await ctx.close();
+  });
+
+  await check('phone width (390 px): one plain sentence, trace folded, actions visible without scrolling', async () => {
+    try { d.ctl('code', 'delete', 'alice', 'UNKNOWN'); } catch (_) { /* gone already */ }
+    const p = await alice.newPage();
+    p.on('pageerror', (e) => errors.push('phone page: ' + e.message));
+    await p.setViewportSize({ width: 390, height: 844 });
+    await p.goto(d.url + '/');
+    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    const c = await call('+4930888001', '+4930111111', 'Unknown Bob');
+    await p.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
+      document.getElementById('pp-name')?.textContent === '+4930888001', null, { timeout: 5000 });
+    const got = await p.evaluate(() => {
+      const vis = (id) => { const r = document.getElementById(id).getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight && r.width > 0; };
+      return {
+        scrollY: window.scrollY, over: document.documentElement.scrollWidth - window.innerWidth,
+        take: vis('btn-take'), forward: vis('btn-forward'), vm: vis('btn-voicemail'), reject: vis('btn-reject'),
+        folded: !document.getElementById('pp-why').open,
+        sentence: document.getElementById('pp-sentence').textContent,
+        itself: document.getElementById('pp-calls-itself')?.textContent,
+      };
+    });
+    await p.screenshot({ path: path.join(opt.artifacts, 'popup-phone.png') });
+    assert(got.scrollY === 0 && got.over <= 0 && got.take && got.forward && got.vm && got.reject, 'layout ' + JSON.stringify(got));
+    assert(got.folded, 'the trace is open by default');
+    assert(/^This number is not in your contacts \(code UNKNOWN\); [^,]+, so tsps asks you\. Voicemail in \d+ s\.$/.test(got.sentence), 'sentence: ' + got.sentence);
+    assert(got.itself === 'calls itself “Unknown Bob”', 'calls itself: ' + got.itself);
+    await p.click('#btn-voicemail');
+    assert((await c.wait()) === 0, 'voicemail');
+    await p.close();
+  });
+
+  await check('call log: outcomes in plain words, filters, survives a reload; tspsctl history --caller', async () => {
+    const p = await alice.newPage();
+    p.on('pageerror', (e) => errors.push('log page: ' + e.message));
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const read = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => ({
+      id: tr.dataset.call, state: tr.dataset.state, text: tr.textContent })));
+    const rows = await read();
+    const by = (num) => rows.find((r) => r.text.includes(num));
+    assert(by('+4930777000') && by('+4930777000').state === 'missed' && by('+4930777000').text.includes('missed (the caller hung up)'), 'missed: ' + JSON.stringify(by('+4930777000')));
+    assert(rows.some((r) => r.text.includes('Anna Example') && r.text.includes('forwarded to') && r.text.includes('+4930777777')), 'forwarded row missing');
+    assert(by('+4930888001') && by('+4930888001').text.includes('sent to voicemail') && by('+4930888001').text.includes('calls itself'), 'voicemail row: ' + JSON.stringify(by('+4930888001')));
+    assert(rows.some((r) => r.state === 'rejected'), 'rejected row missing');
+    await p.reload();
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const again = await read();
+    assert(JSON.stringify(again.map((r) => [r.id, r.state])) === JSON.stringify(rows.map((r) => [r.id, r.state])), 'reload changed the log');
+    await p.check('#f-missed');
+    await p.click('#log-filter button[type=submit]');
+    await p.waitForURL(/missed=1/);
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const missed = await read();
+    assert(missed.length >= 1 && missed.every((r) => r.state === 'missed'), 'missed filter: ' + JSON.stringify(missed.map((r) => r.state)));
+    await p.uncheck('#f-missed');
+    await p.fill('#f-caller', '+49 30 888001');
+    await p.click('#log-filter button[type=submit]');
+    await p.waitForURL(/caller=/);
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const one = await read();
+    assert(one.length === 1 && one[0].text.includes('+4930888001'), 'caller filter: ' + JSON.stringify(one));
+    const ctlOut = JSON.parse(d.ctl('--json', 'history', 'alice', '--caller', '+4930888001'));
+    const list = ctlOut.calls || ctlOut;
+    assert(list.length === 1 && list[0].caller === '+4930888001', 'tspsctl history --caller: ' + JSON.stringify(list).slice(0, 300));
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.screenshot({ path: path.join(opt.artifacts, 'log.png') });
+    await p.close();
+  });
+
+  await check('set code and block a caller from the pop-up: written back to the address book, the next call follows it', async () => {
+    const evil = path.join(work, 'book', 'evil.vcf');
+    let c = await call('+4930333333', '+4930111111', 'x');
+    await pa.bringToFront();
+    await pa.goto(d.url + '/');
+    await pa.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
+      document.getElementById('pp-number')?.textContent === '+4930333333', null, { timeout: 5000 });
+    await pa.fill('#pp-setcode', 'family');
+    await pa.click('#btn-setcode');
+    await pa.waitForFunction(() => document.getElementById('toast')?.textContent.startsWith('Code FAMILY set'), null, { timeout: 5000 });
+    for (let i = 0; i < 100 && !fs.readFileSync(evil, 'utf8').includes('X-TSPS-CODE:FAMILY'); i++) await sleep(100);
+    assert(fs.readFileSync(evil, 'utf8').includes('X-TSPS-CODE:FAMILY'), 'not written back: ' + fs.readFileSync(evil, 'utf8'));
+    await pa.click('#btn-voicemail');
+    await c.wait();
+    c = await call('+4930333333', '+4930111111', 'x');
+    await pa.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
+      document.getElementById('pp-number')?.textContent === '+4930333333' && document.getElementById('pp-code').textContent === 'FAMILY',
+    null, { timeout: 5000 });
+    await pa.click('#btn-block');
+    await pa.waitForFunction(() => document.getElementById('toast')?.textContent.startsWith('Code BLOCK set (new rule: BLOCK → reject)'), null, { timeout: 5000 });
+    await pa.click('#btn-voicemail');
+    await c.wait();
+    assert(d.ctl('code', 'list', 'alice').includes('BLOCK'), 'no BLOCK rule');
+    const r = await call('+4930333333', '+4930111111', 'x', 'invite_final.xml');
+    assert((await r.wait()) === 0 && r.final().status >= 400 && r.final().status < 700, 'blocked caller: ' + JSON.stringify(r.final()));
+    for (let i = 0; i < 100 && !fs.readFileSync(evil, 'utf8').includes('X-TSPS-CODE:BLOCK'); i++) await sleep(100);
+    assert(fs.readFileSync(evil, 'utf8').includes('X-TSPS-CODE:BLOCK'), 'block not written back');
+    const hist = JSON.parse(d.ctl('--json', 'history', 'alice', '--caller', '+4930333333', '--limit', '1'));
+    const last = (hist.calls || hist)[0];
+    assert(last.code === 'BLOCK' && /^reject/.test(last.method), 'next decision: ' + JSON.stringify(last).slice(0, 300));
   });
 
   await check('password guessing is throttled (429 after 5 failures)', async () => {

@@ -3,7 +3,7 @@
 // call is held, one-click overrides, the contact card, the caller's history,
 // related calendar events and web chat. Used by the calls page and console.
 import { api, h, clear, fmtTime, toast, me } from './api.js';
-import { stateWords, callerHeading, callsItself, sentence, known, fallback } from './words.js';
+import { stateWords, callerHeading, callsItself, sentence, known, fallback, kind } from './words.js';
 
 const SRC_WORDS = {
   property: 'a vCard property', category: 'a category', group: 'a contact group',
@@ -54,7 +54,7 @@ export class Popup {
       toast('Done: ' + (d.method || action));
       Object.assign(this.call, d);
       this.call.held = false;
-      this.call.outcome = d.method_kind === 'reject' ? 'rejected' : 'redirected';
+      this.call.outcome = kind(d) === 'reject' ? 'rejected' : 'redirected';
       this.render();
     } catch (e) {
       toast('Could not ' + action + ': ' + e.message, true);
@@ -113,6 +113,7 @@ export class Popup {
       'code ', h('span', { id: 'pp-code', class: 'code' }, code),
       h('span', { id: 'pp-code-source', class: 'src' },
         ` from ${SRC_WORDS[c.code_source] || c.code_source}${ct && ct.source ? ' in ' + ct.source : ''}`)));
+    root.append(this.callerActions());
     root.append(h('details', { class: 'decision', id: 'pp-why' },
       h('summary', {}, 'Every step of the decision'),
       h('p', {}, h('span', { id: 'pp-decision' }, c.method),
@@ -163,6 +164,48 @@ export class Popup {
         h('button', { type: 'button', id: 'btn-history', onclick: () => this.showHistory() }, 'Call history'),
         h('button', { type: 'button', id: 'btn-chat', onclick: () => this.startChat() }, 'Start web chat')));
     return wrap;
+  }
+
+  /** Set or change the caller's code, or block it: written to the contact
+   *  in tsps and back to the address book (contact_set_code, as
+   *  `tspsctl contact code`); the next call from this number uses it. */
+  callerActions() {
+    const c = this.call;
+    const sec = h('section', { class: 'caller-actions', 'aria-label': 'This caller' });
+    if (!c.contact_uid || !known(c)) {
+      sec.append(h('p', { id: 'pp-not-contact', class: 'hint' },
+        c.caller_kind === 'ambiguous'
+          ? 'Several contacts have this number: set their codes in your address book.'
+          : 'Not in your contacts. Adding a contact from here is not offered yet: add it in your address book (with a code) and tsps picks it up at the next sync.'));
+      return sec;
+    }
+    const input = h('input', { id: 'pp-setcode', list: 'pp-codes', value: c.code || '', size: 10,
+      'aria-label': 'Code for this caller', pattern: '[A-Za-z0-9_-]{1,31}', autocomplete: 'off' });
+    const codes = h('datalist', { id: 'pp-codes' });
+    const f = h('form', { class: 'row', id: 'setcode-form', onsubmit: (ev) => {
+      ev.preventDefault();
+      this.setCode(input.value.trim().toUpperCase());
+    } }, h('label', { for: 'pp-setcode' }, 'Code'), input, codes,
+    h('button', { type: 'submit', id: 'btn-setcode', class: 'secondary' }, 'Set code'),
+    h('button', { type: 'button', id: 'btn-block', class: 'secondary danger-text', onclick: () => this.setCode('BLOCK') }, 'Block this caller'));
+    sec.append(f);
+    api('POST', '/api/rpc/code_list', { user: c.user }).then((r) => {
+      for (const x of new Set((r.rules || []).map((y) => y.code).filter((y) => y !== '*'))) codes.append(h('option', { value: x }));
+    }).catch(() => {});
+    return sec;
+  }
+
+  async setCode(code) {
+    const c = this.call;
+    try {
+      const msg = await setCallerCode(c.user, c.contact_uid, code);
+      c.code = code;
+      toast(msg);
+      const say = document.getElementById('pp-code');
+      if (say) say.textContent = code;
+    } catch (e) {
+      toast('Could not set the code: ' + e.message, true);
+    }
   }
 
   related() {
@@ -227,6 +270,23 @@ export class Popup {
       toast('Chat: ' + e.message, true);
     }
   }
+}
+
+/** Set (or change) the code of a user's contact, in tsps and written back
+ *  to the address book; "BLOCK" adds a "BLOCK → reject" rule when the user
+ *  has none. Resolves to a message for a toast; throws ApiError. */
+export async function setCallerCode(user, uid, code) {
+  if (!/^[A-Z0-9_-]{1,31}$/.test(code)) throw new Error('a code is letters, digits, - or _');
+  let extra = '';
+  if (code === 'BLOCK') {
+    const rules = (await api('POST', '/api/rpc/code_list', { user })).rules || [];
+    if (!rules.some((r) => r.code === 'BLOCK')) {
+      await api('POST', '/api/rpc/code_set', { rule: { user, code: 'BLOCK', status: 'any', method: 'reject' } });
+      extra = ' (new rule: BLOCK → reject)';
+    }
+  }
+  const r = await api('POST', '/api/rpc/contact_set_code', { user, uid, code });
+  return `Code ${code} set${extra}` + (r.message ? ': ' + r.message : '');
 }
 
 /** One line of a calls list: who, state in words, code. */

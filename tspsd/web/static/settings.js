@@ -68,6 +68,18 @@ async function loadAll() {
 async function main() {
   const me = await login();
   nav('/settings.html');
+  if (!me.is_user && !me.admin) {
+    /* An attendant (not a user): no codes, hours or status of its own. */
+    for (const sec of document.querySelectorAll('main > section')) if (sec.getAttribute('aria-labelledby') !== 'pw-h') sec.hidden = true;
+    $('who').hidden = true;
+    $('settings-h').textContent = 'Your web password';
+    $('not-user').hidden = false;
+    $('pw-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
+      await api('POST', '/api/password', { password: $('pw').value });
+      $('pw').value = '';
+    }, 'Password changed'); });
+    return;
+  }
   user = new URLSearchParams(location.search).get('user') || me.identity;
   const who = $('who');
   const users = [...new Set([me.identity, ...me.attending.map((d) => d.user), user])];

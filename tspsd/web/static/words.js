@@ -11,10 +11,16 @@ function targets(c) {
   return (c.targets || []).map((x) => x.label || x.uri).join(', ');
 }
 
+/** The method's kind ("ring", "forward", "ask" ...): given by the pop-up
+ *  API, else the first word of the method text (history records). */
+export function kind(c) {
+  return c.method_kind || (c.method || '').trim().split(/\s+/)[0] || '';
+}
+
 /** What the method does, as a verb phrase: "rings your phones". */
 export function methodWords(c) {
   const t = targets(c);
-  switch (c.method_kind) {
+  switch (kind(c)) {
     case 'ring': return 'rings ' + (t || 'your phones');
     case 'forward': return 'forwards it to ' + (t || 'another number');
     case 'voicemail': return 'sends it to voicemail';
@@ -62,7 +68,7 @@ export function stateWords(c, now = Date.now() / 1000) {
   if (o === 'failed') return ['failed', 'failed'];
   if (o === 'answered') return ['answered', 'answered'];
   const start = c.start || c.at || 0;
-  switch (c.method_kind) {
+  switch (kind(c)) {
     case 'ring':
       return start && now - start < RING_S ? ['ringing your phones', 'ringing'] : ['rang your phones', 'answered'];
     case 'forward': return ['forwarded to ' + (targets(c) || 'a number'), 'answered'];
