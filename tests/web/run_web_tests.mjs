@@ -507,6 +507,72 @@ try {
     assert(last.code === 'BLOCK' && /^reject/.test(last.method), 'next decision: ' + JSON.stringify(last).slice(0, 300));
   });
 
+  await check('rules in effect: the winning rule for a sample caller is highlighted', async () => {
+    const p = await alice.newPage();
+    p.on('pageerror', (e) => errors.push('rules page: ' + e.message));
+    await p.goto(d.url + '/settings.html');
+    await p.waitForSelector('#effective tbody tr[data-code="VIP"]', { timeout: 5000 });
+    /* VIP/meeting (from the settings check) is in the table as written */
+    const meet = await p.textContent('#effective tr[data-code="VIP"] td[data-status="meeting"]');
+    assert(meet.startsWith('voicemail'), 'VIP/meeting cell: ' + meet);
+    await p.fill('#try-from', '+49 30 222222');
+    await p.click('#try-form button');
+    await p.waitForSelector('#try-sentence', { timeout: 5000 });
+    const st = JSON.parse(d.ctl('--json', 'status', 'get', 'alice'));
+    const status = (st.status && st.status.status) || st.status;
+    const win = await p.evaluate(() => [...document.querySelectorAll('#effective td.win')].map((td) => ({
+      code: td.parentElement.dataset.code, status: td.dataset.status, text: td.textContent })));
+    assert(win.length === 1 && win[0].code === 'VIP' && win[0].status === status, `highlight ${JSON.stringify(win)} status ${status}`);
+    const rule = status === 'meeting' ? 'VIP/meeting' : '*/any';
+    const rows = await p.evaluate(() => [...document.querySelectorAll('#rules tr.win')].map((tr) => tr.dataset.rule));
+    assert(rows.length === 1 && rows[0] === rule, 'winning rule row ' + rows + ' want ' + rule);
+    const say = await p.textContent('#try-sentence');
+    assert(say.startsWith('Anna Example is a VIP caller;'), 'sentence ' + say);
+    await p.screenshot({ path: path.join(opt.artifacts, 'rules.png') });
+    await p.close();
+  });
+
+  await check('accessibility: axe-core finds no serious or critical violation', async () => {
+    const axeSrc = fs.readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+    /* bypassCSP: axe is injected as an inline script, which the pages' CSP forbids */
+    const ctx = await browser.newContext(Object.assign({}, ctxOpts, { bypassCSP: true }));
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push('axe page: ' + e.message));
+    await p.goto(d.ctl('user', 'login-link', 'alice'));
+    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    const c = await call('+4930222222', '+4930111111', 'Anna');
+    await p.waitForFunction(() => document.getElementById('popup').dataset.held === '1', null, { timeout: 5000 });
+    const bad = [];
+    const scan = async (what) => {
+      await p.addScriptTag({ content: axeSrc });
+      const v = await p.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+        .map((x) => ({ id: x.id, impact: x.impact, n: x.nodes.length, where: x.nodes.slice(0, 2).map((n) => n.target.join(' ')) })));
+      for (const x of v) console.log(`  axe ${what}: ${x.impact} ${x.id} x${x.n} ${x.where.join(' | ')}`);
+      bad.push(...v.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => what + ': ' + x.id));
+    };
+    await scan('calls + pop-up');
+    await p.click('#btn-voicemail');
+    await c.wait();
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await scan('call log');
+    await p.goto(d.url + '/settings.html');
+    await p.waitForSelector('#effective tbody tr', { timeout: 5000 });
+    await p.fill('#try-from', '+4930222222');
+    await p.click('#try-form button');
+    await p.waitForSelector('#try-sentence', { timeout: 5000 });
+    await scan('settings');
+    await p.goto(d.url + '/chat.html?call=1');
+    await scan('chat');
+    const lp = await ctx.newPage();
+    await lp.goto(d.url + '/login.html');
+    await lp.addScriptTag({ content: axeSrc });
+    const lv = await lp.evaluate(async () => (await window.axe.run()).violations.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => x.id));
+    bad.push(...lv.map((x) => 'login: ' + x));
+    await ctx.close();
+    assert(bad.length === 0, 'serious violations: ' + bad.join(', '));
+  });
+
   await check('password guessing is throttled (429 after 5 failures)', async () => {
     const ctx = await browser.newContext(ctxOpts);
     const p = await ctx.newPage();

@@ -2,9 +2,11 @@
 // status, related-items criteria and favourites, delegation, password.
 // Every change goes through the same handlers (and authz) as tspsctl.
 import { login, api, rpc, h, clear, nav, toast, fmtTime } from './api.js';
+import { drawEffective, tryCaller } from './rules.js';
 
 const STATUSES = ['any', 'available', 'busy', 'dnd', 'away', 'meeting', 'off-hours'];
 let user = '';
+let rules = [];
 const $ = (id) => document.getElementById(id);
 const toTs = (v) => (v ? Math.floor(new Date(v).getTime() / 1000) : 0);
 
@@ -14,9 +16,11 @@ async function guard(fn, ok) {
 
 async function loadRules() {
   const r = await rpc('code_list', { user });
+  rules = r.rules || [];
+  drawEffective(rules, null);
   const tb = clear($('rules').tBodies[0]);
   for (const x of r.rules) {
-    tb.append(h('tr', {}, h('td', {}, x.code), h('td', {}, x.status), h('td', {}, x.method),
+    tb.append(h('tr', { 'data-rule': `${x.code}/${x.status}` }, h('td', {}, x.code), h('td', {}, x.status), h('td', {}, x.method),
       h('td', {}, h('button', { type: 'button', 'aria-label': `Delete rule ${x.code} ${x.status}`,
         onclick: () => guard(async () => {
           await rpc('code_delete', { rule: { user, code: x.code, status: x.status } });
@@ -88,6 +92,9 @@ async function main() {
   for (const s of STATUSES) $('rule-status').append(h('option', { value: s }, s));
   for (const s of STATUSES) $('status').append(h('option', { value: s }, s === 'any' ? 'clear (automatic)' : s));
 
+  $('try-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
+    await tryCaller(user, $('try-from').value.replace(/[\s().-]/g, ''), rules);
+  }); });
   $('rule-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
     await rpc('code_set', { rule: { user, code: $('rule-code').value.trim(), status: $('rule-status').value, method: $('rule-method').value.trim() } });
     await loadRules();
