@@ -42,22 +42,21 @@ function go(extra) {
 }
 
 function row(c) {
-  const [state, cls] = stateWords(c);
+  const [state, cls] = stateWords(c, Infinity); /* the log is the past: "rang", not "ringing" */
   const itself = callsItself(c);
   return h('tr', { 'data-call': c.call_id, 'data-state': cls, class: cls },
     h('td', { class: 'left' }, fmtTime(c.start)),
     h('td', {}, h('a', { href: `/?call=${c.call_id}` }, callerHeading(c)),
       c.caller && callerHeading(c) !== c.caller ? h('div', { class: 'number' }, c.caller) : null,
-      itself ? h('div', { class: 'itself' }, itself) : null),
-    h('td', { class: 'code' }, c.code),
-    h('td', {}, sentence(c), c.actor ? ` (${c.actor} decided)` : ''),
-    h('td', {}, h('span', { class: 'outcome ' + cls }, state)),
-    h('td', { class: 'acts' }, h('a', { href: `/?call=${c.call_id}` }, 'Open'),
+      itself ? h('div', { class: 'itself' }, itself) : null,
       known(c) && c.contact_uid && c.code !== 'BLOCK' ? h('button', { type: 'button', class: 'secondary danger-text block',
         'aria-label': 'Block ' + callerHeading(c),
         onclick: async (ev) => {
           try { toast(await setCallerCode(c.user, c.contact_uid, 'BLOCK')); ev.target.disabled = true; } catch (e) { toast(e.message, true); }
-        } }, 'Block') : null));
+        } }, 'Block') : null),
+    h('td', { class: 'code' }, c.code),
+    h('td', {}, sentence(c), c.actor ? ` (${c.actor} decided)` : ''),
+    h('td', {}, h('span', { class: 'outcome ' + cls }, state)));
 }
 
 async function main() {
