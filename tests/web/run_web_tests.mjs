@@ -635,6 +635,18 @@ try {
       await p.waitForSelector('#stream.live', { timeout: 10000 });
       const nav = await p.textContent('#nav');
       assert(nav.includes('demo'), 'logged in as the demo user: ' + nav);
+      /* the demo user starts without working hours; hours saved in the page
+         apply: a day three days away leaves now off-hours */
+      await p.goto(link.replace(/\/login\?t=.*/, '/settings.html'));
+      await p.waitForSelector('#rules tbody tr', { timeout: 10000 });
+      await p.waitForFunction(() => /^Now: /.test(document.getElementById('status-now').textContent));
+      const before = await p.textContent('#status-now');
+      assert(!before.includes('off-hours'), 'demo off-hours before: ' + before);
+      const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][(new Date().getUTCDay() + 3) % 7];
+      await p.fill('#hours', `${day} 09:00-17:00`);
+      await p.click('#hours-form button');
+      await p.waitForFunction(() => document.getElementById('hours-note').textContent.includes('apply now'), null, { timeout: 10000 });
+      await p.waitForFunction(() => document.getElementById('status-now').textContent.includes('off-hours'), null, { timeout: 10000 });
       await ctx.close();
     } finally {
       rp.kill('SIGTERM');

@@ -102,6 +102,8 @@ async function main() {
   $('hours-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
     const r = await api('POST', '/api/hours', { user, tz: $('tz').value.trim(), hours: $('hours').value.trim() });
     $('hours').value = r.hours;
+    $('hours-note').textContent = r.note || '';
+    await loadUser(); /* the status they give now */
   }, 'Hours saved'); });
   $('status-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
     await rpc('status_set', { user, status: $('status').value, until: toTs($('status-until').value), note: $('status-note').value });
