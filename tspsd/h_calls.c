@@ -118,11 +118,34 @@ typedef struct hist_ctx {
     Tsps__Response *resp;
     tsps_call_record *recs;
     size_t n, cap;
+    const char *caller; /* "" = every caller */
+    size_t want;        /* stop after this many matches */
 } hist_ctx;
+
+/* Does number `a` equal `b` ignoring spaces, dashes, dots, parentheses? */
+static int same_number(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == ' ' || *a == '-' || *a == '.' || *a == '(' || *a == ')')
+            a++;
+        while (*b == ' ' || *b == '-' || *b == '.' || *b == '(' || *b == ')')
+            b++;
+        if (*a != *b)
+            return 0;
+        if (*a == '\0')
+            return 1;
+        a++;
+        b++;
+    }
+}
 
 static int hist_cb(void *arg, const tsps_call_record *r)
 {
     hist_ctx *h = arg;
+    if (h->caller[0] != '\0' && !same_number(r->decision.caller, h->caller))
+        return 0;
+    if (h->n >= h->want)
+        return 1;
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 16;
         tsps_call_record *nr =
@@ -141,15 +164,18 @@ static int hist_cb(void *arg, const tsps_call_record *r)
 TSPSD_HANDLER(tspsd_h_history)
 {
     const Tsps__History *r = req->history;
-    hist_ctx h = {c, resp, NULL, 0, 0};
+    hist_ctx h = {c, resp, NULL, 0, 0, r->caller != NULL ? r->caller : "", 0};
     int rc;
 
     if (r->user[0] == '\0')
         return tspsd_reply(c, resp, TSPS__CODE__INVALID, "user required");
     TSPSD_AUTHZ(c, resp, "history", r->user, TSPSD_RIGHT_MONITOR, NULL);
-    rc = tsps_history_query(c->d->eng, r->user, r->from,
-                            r->to != 0 ? r->to : INT64_MAX,
-                            r->limit != 0 ? r->limit : 100, hist_cb, &h);
+    h.want = r->limit != 0 ? r->limit : 100;
+    /* With a caller filter the engine's limit cannot apply: hist_cb counts
+     * the matches and stops the scan at `want`. */
+    rc = tsps_history_query(
+        c->d->eng, r->user, r->from, r->to != 0 ? r->to : INT64_MAX,
+        h.caller[0] != '\0' ? 0 : (uint32_t)h.want, hist_cb, &h);
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
                            tsps_strerror(rc));

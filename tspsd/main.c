@@ -23,7 +23,8 @@ static const char usage[] =
     "\n"
     "SYNOPSIS\n"
     "    tspsd [-c FILE] [-d DIR] [--port N] [--log-level L] [--sip-port N]\n"
-    "          [--metrics-port N] [--demo-call FROM TO] [--check-config]\n"
+    "          [--metrics-port N] [--web-port N] [--demo-call FROM TO]\n"
+    "          [--check-config]\n"
     "\n"
     "DESCRIPTION\n"
     "    Without -c, runs the embedded default: a data folder (./data or\n"
@@ -39,6 +40,9 @@ static const char usage[] =
     "    -l, --log-level L     error, warn, info or debug\n"
     "        --sip-port N      SIP UDP and TCP port (0: no SIP front)\n"
     "        --metrics-port N  metrics HTTP port (-1: none)\n"
+    "        --web-port N      web UI HTTPS port on [web] listen (default\n"
+    "                          127.0.0.1; -1: off, 0: any free port); the\n"
+    "                          URL is written to DATA_DIR/web.url\n"
     "        --demo-call FROM TO\n"
     "                          once started and synced, route a call from\n"
     "                          FROM to TO and print decision and trace\n"
@@ -132,12 +136,14 @@ int main(int argc, char **argv)
         {"check-config", no_argument, NULL, 'C'},
         {"sip-port", required_argument, NULL, 'S'},
         {"metrics-port", required_argument, NULL, 'M'},
+        {"web-port", required_argument, NULL, 'W'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *data = NULL, *level = NULL;
     const char *demo_from = NULL, *demo_to = NULL;
     int port = -1, check = 0, ch, sip_port = -1, metrics_port = -2;
+    int web_port = -2;
     static tspsd d; /* big (handler table, config): not on the stack */
     tspsd_config cfg;
     char err[400];
@@ -179,6 +185,13 @@ int main(int argc, char **argv)
                          &metrics_port) != 0)
                 return 1;
             break;
+        case 'W':
+            web_port = atoi(optarg);
+            if (web_port < -1 || web_port > 65535) {
+                fputs("tspsd: --web-port: -1 to 65535\n", stderr);
+                return 1;
+            }
+            break;
         case 'V':
             printf("tspsd %s (libtsps %s)\n", TSPSD_VERSION, tsps_version());
             return 0;
@@ -213,6 +226,8 @@ int main(int argc, char **argv)
         cfg.sip_udp_port = cfg.sip_tcp_port = sip_port;
     if (metrics_port >= -1)
         cfg.metrics_port = metrics_port;
+    if (web_port >= -1)
+        cfg.web_port = web_port;
     if (level != NULL) {
         int l = tspsd_log_level_parse(level);
         if (l < 0) {

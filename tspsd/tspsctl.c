@@ -35,6 +35,7 @@ static const char usage[] =
     "                                        real call (history, pending)\n"
     "    explain CALL                        trace of a past call\n"
     "    history USER [--limit N] [--since TIME] [--until TIME]\n"
+    "            [--caller NUMBER]\n"
     "    calls [USER]                        live (pending) calls\n"
     "    act CALL ACTION                     act on a pending call: forward\n"
     "                                        NUMBER | voicemail | attendant |\n"

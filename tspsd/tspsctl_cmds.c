@@ -208,6 +208,8 @@ static int cmd_history(ctl_ctx *ctx, ctl_args *a)
         return usage_err("bad --since TIME");
     if ((s = ctl_opt(a, "--until")) != NULL && ctl_parse_time(s, &body.to))
         return usage_err("bad --until TIME");
+    if ((s = ctl_opt(a, "--caller")) != NULL)
+        body.caller = STRARG(s);
     return exec(ctx, &req, "history");
 }
 

@@ -135,13 +135,15 @@ identities = admin
   }
 }
 
-/** A held INVITE: sipp with tests/sip/scenarios/invite_held.xml. */
+/** An INVITE: sipp with tests/sip/scenarios/invite_held.xml (held for a
+ *  decision), or another scenario of that folder (invite_final.xml,
+ *  invite_cancel.xml). */
 export class SippCall {
-  constructor(sipp, scenarios, dir, n) {
+  constructor(sipp, scenarios, dir, n, scenario = 'invite_held.xml') {
     this.dir = path.join(dir, `sipp${n}`);
     fs.mkdirSync(this.dir, { recursive: true });
     this.sipp = sipp;
-    this.scen = path.resolve(scenarios, 'invite_held.xml');
+    this.scen = path.resolve(scenarios, scenario);
   }
 
   async start(port, caller, called, name) {

@@ -31,9 +31,10 @@ if [ ! -d "$run/node_modules/playwright-core" ] ||
   cp "$src/package-lock.json" "$run/node_modules/.lock-copy"
 fi
 cd "$run" || exit 1
+repo=$(cd "$src/../.." && pwd)
 if [ $# -ge 6 ]; then
   exec node run_web_tests.mjs --tspsd "$1" --tspsctl "$2" --sipp "$3" \
-    --scenarios "$4" --artifacts "$art" --docs-img "$6"
+    --scenarios "$4" --artifacts "$art" --repo "$repo" --docs-img "$6"
 fi
 exec node run_web_tests.mjs --tspsd "$1" --tspsctl "$2" --sipp "$3" \
-  --scenarios "$4" --artifacts "$art"
+  --scenarios "$4" --artifacts "$art" --repo "$repo"

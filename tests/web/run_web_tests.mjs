@@ -7,8 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
 import {
-  SKIP, findChromium, loadPlaywright, launch, Daemon, SippCall, tmpdir, provision,
+  SKIP, freePort, findChromium, loadPlaywright, launch, Daemon, SippCall, tmpdir, provision,
   loginPassword, sleep, sippRun,
 } from './lib.mjs';
 
@@ -16,7 +17,7 @@ const { values: opt } = parseArgs({
   options: {
     tspsd: { type: 'string' }, tspsctl: { type: 'string' }, sipp: { type: 'string' },
     scenarios: { type: 'string' }, artifacts: { type: 'string', default: '.' },
-    'docs-img': { type: 'string' },
+    'docs-img': { type: 'string' }, repo: { type: 'string' },
   },
 });
 
@@ -50,7 +51,7 @@ fs.mkdirSync(opt.artifacts, { recursive: true });
 const d = new Daemon(opt.tspsd, opt.tspsctl, work);
 let browser;
 let nsipp = 0;
-const call = (caller, called, name) => new SippCall(opt.sipp, opt.scenarios, work, ++nsipp).start(d.sipPort, caller, called, name);
+const call = (caller, called, name, scen) => new SippCall(opt.sipp, opt.scenarios, work, ++nsipp, scen).start(d.sipPort, caller, called, name);
 const errors = [];
 
 try {
@@ -127,7 +128,7 @@ try {
     assert(rc === 0, 'sipp rc ' + rc);
     assert(f && f.status === 302, 'final: ' + JSON.stringify(f));
     assert(f.contact.includes('+4930777777'), 'Contact: ' + f.contact);
-    await pa.waitForFunction(() => document.getElementById('pp-outcome').textContent !== 'pending');
+    await pa.waitForFunction(() => document.getElementById('pp-outcome').dataset.outcome !== 'pending');
     const hist = d.ctl('--json', 'history', 'alice');
     assert(hist.includes('"actor":') && hist.includes('alice'), 'history names the actor');
   });
@@ -232,15 +233,13 @@ try {
     await pc.click('#btn-voicemail');
     const ra = await ca.wait();
     assert(ra === 0 && ca.final().status === 302, 'voicemail by attendant: ' + JSON.stringify(ca.final()));
-    /* alice passes a call to her attendant: it pops up on carol's console.
-     * (Wait for the new call's pop-up, not the one alice still shows.) */
-    const shown = await pa.evaluate(() => document.getElementById('popup').dataset.call);
+    /* alice passes a call to her attendant: it pops up on carol's console. */
+    /* wait for the new call's pop-up, not the one carol just handled */
+    const before = await pa.evaluate(() => document.getElementById('popup').dataset.call || '');
     const cc = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
-    await pa.waitForFunction((old) => {
-      const p = document.getElementById('popup');
-      return p.dataset.held === '1' && p.dataset.call !== old;
-    }, shown, { timeout: 5000 });
+    await pa.waitForFunction((b) => { const p = document.getElementById('popup'); return p.dataset.held === '1' && p.dataset.call !== b; },
+      before, { timeout: 5000 });
     const passed = await pa.evaluate(() => Number(document.getElementById('popup').dataset.call));
     await pa.click('#btn-attendant');
     const rcc = await cc.wait();
@@ -257,7 +256,7 @@ try {
 
   await check('web chat: messages go both ways between two browser contexts', async () => {
     const c = await call('+4930222222', '+4930111111', 'Anna');
-    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'pending' &&
+    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.dataset.outcome === 'pending' &&
       document.getElementById('pp-name').textContent === 'Anna Example', null, { timeout: 5000 });
     const callId = await pa.evaluate(() => Number(document.querySelector('#calls li[data-call]').dataset.call));
     await pa.click('#btn-chat');
@@ -326,7 +325,7 @@ try {
   await check('keyboard: the pop-up can be driven without a mouse', async () => {
     const c = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
-    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'pending', null, { timeout: 5000 });
+    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.dataset.outcome === 'pending', null, { timeout: 5000 });
     await pa.focus('#forward-number');
     await pa.keyboard.type('+4930888888');
     await pa.keyboard.press('Enter');
@@ -356,13 +355,235 @@ try {
     assert(rc === 0, 'REGISTER rc ' + rc);
     const c = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
-    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'pending' &&
+    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.dataset.outcome === 'pending' &&
       [...document.querySelectorAll('#take-device option')].some((o) => o.value === 'desk'), null, { timeout: 5000 });
     await pa.selectOption('#take-device', 'desk');
     await pa.click('#btn-take');
     const rc2 = await c.wait();
     const f = c.final();
     assert(rc2 === 0 && f && f.status === 302 && f.contact.includes('alice-desk@'), 'take: ' + JSON.stringify(f));
+  });
+
+  await check('every call pops up: ringing with a Notification, held on top, missed; title counts', async () => {
+    /* unknown callers ring alice's phones (alice-desk is registered) */
+    d.ctl('code', 'set', 'alice', 'UNKNOWN', 'ring');
+    const ctx = await browser.newContext(Object.assign({}, ctxOpts, { permissions: ['notifications'] }));
+    await ctx.grantPermissions(['notifications'], { origin: d.url });
+    await ctx.addInitScript(() => {
+      const Real = window.Notification;
+      window.__notes = [];
+      class Spy extends Real {
+        constructor(title, o) { super(title, o); window.__notes.push({ title, body: o && o.body }); }
+      }
+      window.Notification = Spy;
+    });
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push('notify page: ' + e.message));
+    await p.goto(d.ctl('user', 'login-link', 'alice'));
+    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    const perm = await p.evaluate(() => Notification.permission);
+    assert(perm === 'granted', 'permission ' + perm);
+    const r = await call('+4930555555', '+4930111111', 'Unknown Bob', 'invite_final.xml');
+    await p.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'ringing your phones', null, { timeout: 5000 });
+    const head = await p.textContent('#pp-name');
+    const itself = await p.textContent('#pp-calls-itself');
+    assert(head === '+4930555555' && itself.includes('calls itself') && itself.includes('Unknown Bob'), `heading ${head} / ${itself}`);
+    const notes = await p.evaluate(() => window.__notes);
+    assert(notes.length === 1 && notes[0].title === '+4930555555' && /ring/.test(notes[0].body), 'notifications ' + JSON.stringify(notes));
+    /* the title and favicon count the held and ringing calls listed */
+    const count = () => p.evaluate(() => ({
+      title: document.title, icon: decodeURIComponent(document.querySelector('link[rel=icon]').href),
+      n: document.querySelectorAll('#calls li[data-state=pending], #calls li[data-state=ringing]').length }));
+    const c1 = await count();
+    assert(c1.n >= 1 && c1.title.startsWith(`(${c1.n}) `) && c1.icon.includes(`>${c1.n}</text>`), 'count ' + JSON.stringify(c1));
+    assert((await r.wait()) === 0 && r.final().status === 302, 'ring: ' + JSON.stringify(r.final()));
+    /* a held call comes in: it pops up and goes on top of the list */
+    d.ctl('code', 'delete', 'alice', 'UNKNOWN');
+    const held = await call('+4930666666', '+4930111111', 'Held Harry');
+    await p.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
+      document.getElementById('pp-name').textContent === '+4930666666', null, { timeout: 5000 });
+    const order = await p.evaluate(() => [...document.querySelectorAll('#calls li')].map((li) => li.dataset.state));
+    assert(order[0] === 'pending' && order.includes('ringing'), 'order ' + order);
+    await p.waitForFunction((n) => document.title.startsWith(`(${n + 1}) `), c1.n, { timeout: 5000 });
+    const notes2 = await p.evaluate(() => window.__notes.length);
+    assert(notes2 === 2, 'second notification: ' + notes2);
+    await p.click('#btn-voicemail');
+    assert((await held.wait()) === 0, 'held call');
+    /* a caller who hangs up while held: missed */
+    const gone = await call('+4930777000', '+4930111111', 'Gone', 'invite_cancel.xml');
+    await gone.wait();
+    await p.waitForFunction(() => [...document.querySelectorAll('#calls li')].some((li) => li.dataset.state === 'missed'),
+      null, { timeout: 5000 });
+    const missed = await p.textContent('#calls li[data-state="missed"]');
+    assert(missed.includes('+4930777000') && missed.includes('missed'), 'missed row ' + missed);
+    await ctx.close();
+  });
+
+  await check('phone width (390 px): one plain sentence, trace folded, actions visible without scrolling', async () => {
+    try { d.ctl('code', 'delete', 'alice', 'UNKNOWN'); } catch (_) { /* gone already */ }
+    const p = await alice.newPage();
+    p.on('pageerror', (e) => errors.push('phone page: ' + e.message));
+    await p.setViewportSize({ width: 390, height: 844 });
+    await p.goto(d.url + '/');
+    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    const c = await call('+4930888001', '+4930111111', 'Unknown Bob');
+    await p.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
+      document.getElementById('pp-name')?.textContent === '+4930888001', null, { timeout: 5000 });
+    const got = await p.evaluate(() => {
+      const vis = (id) => { const r = document.getElementById(id).getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight && r.width > 0; };
+      return {
+        scrollY: window.scrollY, over: document.documentElement.scrollWidth - window.innerWidth,
+        take: vis('btn-take'), forward: vis('btn-forward'), vm: vis('btn-voicemail'), reject: vis('btn-reject'),
+        folded: !document.getElementById('pp-why').open,
+        sentence: document.getElementById('pp-sentence').textContent,
+        itself: document.getElementById('pp-calls-itself')?.textContent,
+      };
+    });
+    await p.screenshot({ path: path.join(opt.artifacts, 'popup-phone.png') });
+    assert(got.scrollY === 0 && got.over <= 0 && got.take && got.forward && got.vm && got.reject, 'layout ' + JSON.stringify(got));
+    assert(got.folded, 'the trace is open by default');
+    assert(/^This number is not in your contacts \(code UNKNOWN\); [^,]+, so tsps asks you\. Voicemail in \d+ s\.$/.test(got.sentence), 'sentence: ' + got.sentence);
+    assert(got.itself === 'calls itself “Unknown Bob”', 'calls itself: ' + got.itself);
+    await p.click('#btn-voicemail');
+    assert((await c.wait()) === 0, 'voicemail');
+    await p.close();
+  });
+
+  await check('call log: outcomes in plain words, filters, survives a reload; tspsctl history --caller', async () => {
+    const p = await alice.newPage();
+    p.on('pageerror', (e) => errors.push('log page: ' + e.message));
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const read = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => ({
+      id: tr.dataset.call, state: tr.dataset.state, text: tr.textContent })));
+    const rows = await read();
+    const by = (num) => rows.find((r) => r.text.includes(num));
+    assert(by('+4930777000') && by('+4930777000').state === 'missed' && by('+4930777000').text.includes('missed (the caller hung up)'), 'missed: ' + JSON.stringify(by('+4930777000')));
+    assert(rows.some((r) => r.text.includes('Anna Example') && r.text.includes('forwarded to') && r.text.includes('+4930777777')), 'forwarded row missing');
+    assert(by('+4930888001') && by('+4930888001').text.includes('sent to voicemail') && by('+4930888001').text.includes('calls itself'), 'voicemail row: ' + JSON.stringify(by('+4930888001')));
+    assert(rows.some((r) => r.state === 'rejected'), 'rejected row missing');
+    await p.reload();
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const again = await read();
+    assert(JSON.stringify(again.map((r) => [r.id, r.state])) === JSON.stringify(rows.map((r) => [r.id, r.state])), 'reload changed the log');
+    await p.check('#f-missed');
+    await p.click('#log-filter button[type=submit]');
+    await p.waitForURL(/missed=1/);
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const missed = await read();
+    assert(missed.length >= 1 && missed.every((r) => r.state === 'missed'), 'missed filter: ' + JSON.stringify(missed.map((r) => r.state)));
+    await p.uncheck('#f-missed');
+    await p.fill('#f-caller', '+49 30 888001');
+    await p.click('#log-filter button[type=submit]');
+    await p.waitForURL(/caller=/);
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const one = await read();
+    assert(one.length === 1 && one[0].text.includes('+4930888001'), 'caller filter: ' + JSON.stringify(one));
+    const ctlOut = JSON.parse(d.ctl('--json', 'history', 'alice', '--caller', '+4930888001'));
+    const list = ctlOut.calls || ctlOut;
+    assert(list.length === 1 && list[0].caller === '+4930888001', 'tspsctl history --caller: ' + JSON.stringify(list).slice(0, 300));
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.screenshot({ path: path.join(opt.artifacts, 'log.png') });
+    await p.close();
+  });
+
+  await check('set code and block a caller from the pop-up: written back to the address book, the next call follows it', async () => {
+    const evil = path.join(work, 'book', 'evil.vcf');
+    let c = await call('+4930333333', '+4930111111', 'x');
+    await pa.bringToFront();
+    await pa.goto(d.url + '/');
+    await pa.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
+      document.getElementById('pp-number')?.textContent === '+4930333333', null, { timeout: 5000 });
+    await pa.fill('#pp-setcode', 'family');
+    await pa.click('#btn-setcode');
+    await pa.waitForFunction(() => document.getElementById('toast')?.textContent.startsWith('Code FAMILY set'), null, { timeout: 5000 });
+    for (let i = 0; i < 100 && !fs.readFileSync(evil, 'utf8').includes('X-TSPS-CODE:FAMILY'); i++) await sleep(100);
+    assert(fs.readFileSync(evil, 'utf8').includes('X-TSPS-CODE:FAMILY'), 'not written back: ' + fs.readFileSync(evil, 'utf8'));
+    await pa.click('#btn-voicemail');
+    await c.wait();
+    c = await call('+4930333333', '+4930111111', 'x');
+    await pa.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
+      document.getElementById('pp-number')?.textContent === '+4930333333' && document.getElementById('pp-code').textContent === 'FAMILY',
+    null, { timeout: 5000 });
+    await pa.click('#btn-block');
+    await pa.waitForFunction(() => document.getElementById('toast')?.textContent.startsWith('Code BLOCK set (new rule: BLOCK → reject)'), null, { timeout: 5000 });
+    await pa.click('#btn-voicemail');
+    await c.wait();
+    assert(d.ctl('code', 'list', 'alice').includes('BLOCK'), 'no BLOCK rule');
+    const r = await call('+4930333333', '+4930111111', 'x', 'invite_final.xml');
+    assert((await r.wait()) === 0 && r.final().status >= 400 && r.final().status < 700, 'blocked caller: ' + JSON.stringify(r.final()));
+    for (let i = 0; i < 100 && !fs.readFileSync(evil, 'utf8').includes('X-TSPS-CODE:BLOCK'); i++) await sleep(100);
+    assert(fs.readFileSync(evil, 'utf8').includes('X-TSPS-CODE:BLOCK'), 'block not written back');
+    const hist = JSON.parse(d.ctl('--json', 'history', 'alice', '--caller', '+4930333333', '--limit', '1'));
+    const last = (hist.calls || hist)[0];
+    assert(last.code === 'BLOCK' && /^reject/.test(last.method), 'next decision: ' + JSON.stringify(last).slice(0, 300));
+  });
+
+  await check('rules in effect: the winning rule for a sample caller is highlighted', async () => {
+    const p = await alice.newPage();
+    p.on('pageerror', (e) => errors.push('rules page: ' + e.message));
+    await p.goto(d.url + '/settings.html');
+    await p.waitForSelector('#effective tbody tr[data-code="VIP"]', { timeout: 5000 });
+    /* VIP/meeting (from the settings check) is in the table as written */
+    const meet = await p.textContent('#effective tr[data-code="VIP"] td[data-status="meeting"]');
+    assert(meet.startsWith('voicemail'), 'VIP/meeting cell: ' + meet);
+    await p.fill('#try-from', '+49 30 222222');
+    await p.click('#try-form button');
+    await p.waitForSelector('#try-sentence', { timeout: 5000 });
+    const st = JSON.parse(d.ctl('--json', 'status', 'get', 'alice'));
+    const status = (st.status && st.status.status) || st.status;
+    const win = await p.evaluate(() => [...document.querySelectorAll('#effective td.win')].map((td) => ({
+      code: td.parentElement.dataset.code, status: td.dataset.status, text: td.textContent })));
+    assert(win.length === 1 && win[0].code === 'VIP' && win[0].status === status, `highlight ${JSON.stringify(win)} status ${status}`);
+    const rule = status === 'meeting' ? 'VIP/meeting' : '*/any';
+    const rows = await p.evaluate(() => [...document.querySelectorAll('#rules tr.win')].map((tr) => tr.dataset.rule));
+    assert(rows.length === 1 && rows[0] === rule, 'winning rule row ' + rows + ' want ' + rule);
+    const say = await p.textContent('#try-sentence');
+    assert(say.startsWith('Anna Example is a VIP caller;'), 'sentence ' + say);
+    await p.screenshot({ path: path.join(opt.artifacts, 'rules.png') });
+    await p.close();
+  });
+
+  await check('accessibility: axe-core finds no serious or critical violation', async () => {
+    const axeSrc = fs.readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+    /* bypassCSP: axe is injected as an inline script, which the pages' CSP forbids */
+    const ctx = await browser.newContext(Object.assign({}, ctxOpts, { bypassCSP: true }));
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push('axe page: ' + e.message));
+    await p.goto(d.ctl('user', 'login-link', 'alice'));
+    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    const c = await call('+4930222222', '+4930111111', 'Anna');
+    await p.waitForFunction(() => document.getElementById('popup').dataset.held === '1', null, { timeout: 5000 });
+    const bad = [];
+    const scan = async (what) => {
+      await p.addScriptTag({ content: axeSrc });
+      const v = await p.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+        .map((x) => ({ id: x.id, impact: x.impact, n: x.nodes.length, where: x.nodes.slice(0, 2).map((n) => n.target.join(' ')) })));
+      for (const x of v) console.log(`  axe ${what}: ${x.impact} ${x.id} x${x.n} ${x.where.join(' | ')}`);
+      bad.push(...v.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => what + ': ' + x.id));
+    };
+    await scan('calls + pop-up');
+    await p.click('#btn-voicemail');
+    await c.wait();
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await scan('call log');
+    await p.goto(d.url + '/settings.html');
+    await p.waitForSelector('#effective tbody tr', { timeout: 5000 });
+    await p.fill('#try-from', '+4930222222');
+    await p.click('#try-form button');
+    await p.waitForSelector('#try-sentence', { timeout: 5000 });
+    await scan('settings');
+    await p.goto(d.url + '/chat.html?call=1');
+    await scan('chat');
+    const lp = await ctx.newPage();
+    await lp.goto(d.url + '/login.html');
+    await lp.addScriptTag({ content: axeSrc });
+    const lv = await lp.evaluate(async () => (await window.axe.run()).violations.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => x.id));
+    bad.push(...lv.map((x) => 'login: ' + x));
+    await ctx.close();
+    assert(bad.length === 0, 'serious violations: ' + bad.join(', '));
   });
 
   await check('password guessing is throttled (429 after 5 failures)', async () => {
@@ -397,6 +618,55 @@ try {
     const st = await p.evaluate(async () => (await fetch('/api/me')).status);
     assert(st === 401, 'after revoke: ' + st);
     await ctx.close();
+  });
+
+  await check('scripts/run.sh prints the web UI and a login link that opens it', async () => {
+    assert(opt.repo, '--repo missing');
+    const env = Object.assign({}, process.env, {
+      TSPS_BIN_DIR: path.dirname(opt.tspsd), TSPS_DATA: path.join(work, 'rundata'),
+      TSPS_PORT: String(await freePort()), TSPS_WEB_PORT: String(await freePort()),
+      TSPS_SIP_PORT: '0', TSPS_METRICS_PORT: '-1',
+    });
+    const rp = spawn('bash', [path.join(opt.repo, 'scripts/run.sh')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    rp.stdout.on('data', (b) => { out += b; });
+    rp.stderr.on('data', (b) => { out += b; });
+    const exited = new Promise((res) => rp.on('exit', (code, sig) => res({ code, sig })));
+    try {
+      let link = null;
+      for (let i = 0; i < 600 && !link; i++) {
+        const m = /^login link[^\n]*: (https:\/\/127\.0\.0\.1:\d+\/login\?t=\S+)$/m.exec(out);
+        if (m) link = m[1];
+        else await sleep(100);
+      }
+      assert(link, 'no login link printed:\n' + out);
+      assert(new RegExp(`^web UI: https://127\\.0\\.0\\.1:${env.TSPS_WEB_PORT}$`, 'm').test(out), 'no web UI URL:\n' + out);
+      const ctx = await browser.newContext(ctxOpts);
+      const p = await ctx.newPage();
+      p.on('pageerror', (e) => errors.push('run.sh page: ' + e.message));
+      await p.goto(link);
+      await p.waitForSelector('#stream.live', { timeout: 10000 });
+      const nav = await p.textContent('#nav');
+      assert(nav.includes('demo'), 'logged in as the demo user: ' + nav);
+      /* the demo user starts without working hours; hours saved in the page
+         apply: a day three days away leaves now off-hours */
+      await p.goto(link.replace(/\/login\?t=.*/, '/settings.html'));
+      await p.waitForSelector('#rules tbody tr', { timeout: 10000 });
+      await p.waitForFunction(() => /^Now: /.test(document.getElementById('status-now').textContent));
+      const before = await p.textContent('#status-now');
+      assert(!before.includes('off-hours'), 'demo off-hours before: ' + before);
+      const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][(new Date().getUTCDay() + 3) % 7];
+      await p.fill('#hours', `${day} 09:00-17:00`);
+      await p.click('#hours-form button');
+      await p.waitForFunction(() => document.getElementById('hours-note').textContent.includes('apply now'), null, { timeout: 10000 });
+      await p.waitForFunction(() => document.getElementById('status-now').textContent.includes('off-hours'), null, { timeout: 10000 });
+      await ctx.close();
+    } finally {
+      rp.kill('SIGTERM');
+      const t = setTimeout(() => rp.kill('SIGKILL'), 15000);
+      await exited;
+      clearTimeout(t);
+    }
   });
 
   await check('no script errors in any page', async () => {

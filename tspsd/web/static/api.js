@@ -91,8 +91,13 @@ export function toast(msg, bad) {
 }
 
 export function nav(active) {
-  const links = [['/', 'Calls'], ['/console.html', 'Attendant console'],
-    ['/settings.html', 'Settings']];
+  /* Each identity sees the pages it can use: the call log and settings
+   * for users (and admins), the console for attendants (and admins). */
+  const user = !me || me.is_user || me.admin;
+  const attendant = !me || me.admin || (me.attending || []).length > 0;
+  const links = [['/', 'Calls'], user && ['/log.html', 'Call log'],
+    attendant && ['/console.html', 'Attendant console'],
+    user ? ['/settings.html', 'Settings'] : ['/settings.html', 'Password']].filter(Boolean);
   const n = document.getElementById('nav');
   if (!n) return;
   clear(n);

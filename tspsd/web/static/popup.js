@@ -3,25 +3,12 @@
 // call is held, one-click overrides, the contact card, the caller's history,
 // related calendar events and web chat. Used by the calls page and console.
 import { api, h, clear, fmtTime, toast, me } from './api.js';
+import { stateWords, callerHeading, callsItself, sentence, known, fallback, kind } from './words.js';
 
 const SRC_WORDS = {
   property: 'a vCard property', category: 'a category', group: 'a contact group',
   note: 'a marker in the notes', manual: 'set by hand', none: 'no code on the contact',
 };
-
-function plainMethod(d) {
-  const k = d.method_kind;
-  const t = (d.targets || []).map((x) => x.label || x.uri).join(', ');
-  switch (k) {
-    case 'ring': return 'ring ' + (t || 'your phones');
-    case 'forward': return 'forward to ' + t;
-    case 'voicemail': return 'send to voicemail';
-    case 'attendant': return 'pass to your attendant';
-    case 'reject': return 'reject';
-    case 'ask': return 'hold and ask you';
-    default: return d.method || k;
-  }
-}
 
 export class Popup {
   constructor(root, opts = {}) {
@@ -67,21 +54,25 @@ export class Popup {
       toast('Done: ' + (d.method || action));
       Object.assign(this.call, d);
       this.call.held = false;
-      this.call.outcome = d.method_kind === 'reject' ? 'rejected' : 'redirected';
+      this.call.outcome = kind(d) === 'reject' ? 'rejected' : 'redirected';
       this.render();
     } catch (e) {
       toast('Could not ' + action + ': ' + e.message, true);
     }
   }
 
-  countdown(el) {
+  secsLeft() {
+    const c = this.call;
+    return Math.max(0, Math.round(c.held_until - (Date.now() / 1000 + this.skew)));
+  }
+
+  countdown(el, say) {
     clearInterval(this.timer);
     const c = this.call;
     const tick = () => {
-      const left = Math.max(0, Math.round(c.held_until - (Date.now() / 1000 + this.skew)));
-      el.textContent = c.held
-        ? `Held for your decision: ${left} s left, then ${c.method.split(' then ')[1] || 'the fallback'}`
-        : '';
+      const left = this.secsLeft();
+      el.textContent = c.held ? `${left} s left, then ${fallback(c) || 'the fallback'}` : '';
+      if (c.held) say.textContent = sentence(c, left);
       if (!c.held || left <= 0) clearInterval(this.timer);
     };
     tick();
@@ -95,40 +86,45 @@ export class Popup {
     root.dataset.call = String(c.call_id);
     root.dataset.held = c.held ? '1' : '0';
     const ct = c.contact;
-    const name = c.caller_name || (ct && ct.name) || (c.caller ? 'Unknown caller' : 'Withheld number');
-    const heading = h('h2', { id: 'pp-name', tabindex: '-1' }, name);
+    const [state, cls] = stateWords(c);
+    const heading = h('h2', { id: 'pp-name', tabindex: '-1' }, callerHeading(c));
+    const itself = callsItself(c);
     root.append(
       h('header', { class: 'pp-head' },
         heading,
+        itself ? h('p', { id: 'pp-calls-itself', class: 'itself' }, itself) : null,
         h('p', { id: 'pp-number', class: 'number' }, c.caller || 'number withheld'),
-        h('p', { class: 'meta' }, `to ${c.user} (${c.called}) · call ${c.call_id} · `,
-          h('span', { id: 'pp-outcome', class: 'outcome ' + c.outcome }, c.outcome)),
+        h('p', { class: 'meta' }, `to ${c.user} (${c.called})`, c.start ? ` · ${fmtTime(c.start)}` : '', ' · ',
+          h('span', { id: 'pp-outcome', class: 'outcome ' + cls, 'data-outcome': c.outcome }, state)),
         h('button', { type: 'button', class: 'close', 'aria-label': 'Close the pop-up',
           onclick: () => this.close() }, '×')),
     );
+    const say = h('p', { id: 'pp-sentence', class: 'sentence' }, sentence(c, c.held ? this.secsLeft() : undefined));
+    root.append(say);
+    const cd = h('p', { id: 'pp-countdown', class: 'countdown', role: 'timer', 'aria-live': 'off' });
+    root.append(cd);
+    root.append(this.actions());
     const code = c.code || '(none)';
     // several contacts share the number: say so rather than show one of them
     const ambiguous = c.caller_kind === 'ambiguous';
     root.append(h('p', { id: 'pp-contact', class: 'contact' },
       ambiguous ? 'Ambiguous caller: several contacts have this number — '
-        : ct ? [h('strong', {}, ct.name), ct.org ? ` (${ct.org})` : '', ' — '] : 'Not in your contacts — ',
+        : ct && known(c) ? [h('strong', {}, ct.name), ct.org ? ` (${ct.org})` : '', ' — '] : 'Not in your contacts — ',
       'code ', h('span', { id: 'pp-code', class: 'code' }, code),
       h('span', { id: 'pp-code-source', class: 'src' },
         ` from ${SRC_WORDS[c.code_source] || c.code_source}${ct && ct.source ? ' in ' + ct.source : ''}`)));
-    const cd = h('p', { id: 'pp-countdown', class: 'countdown', role: 'timer', 'aria-live': 'off' });
-    root.append(cd);
-    root.append(h('div', { class: 'decision' },
-      h('p', {}, h('strong', {}, 'Decision: '), h('span', { id: 'pp-decision' }, plainMethod(c)),
+    root.append(this.callerActions());
+    root.append(h('details', { class: 'decision', id: 'pp-why' },
+      h('summary', {}, 'Every step of the decision'),
+      h('p', {}, h('span', { id: 'pp-decision' }, c.method),
         ` (status ${c.status}, from ${c.status_source})`),
-      h('details', { open: true }, h('summary', {}, 'Why'),
-        h('ol', { id: 'pp-trace', class: 'trace' },
-          (c.explain || '').split('\n').filter((l) => /^\d+\. /.test(l))
-            .map((l) => h('li', {}, l.replace(/^\d+\. /, '')))))));
-    root.append(this.actions());
+      h('ol', { id: 'pp-trace', class: 'trace' },
+        (c.explain || '').split('\n').filter((l) => /^\d+\. /.test(l))
+          .map((l) => h('li', {}, l.replace(/^\d+\. /, ''))))));
     root.append(this.related());
     root.append(h('div', { id: 'pp-more' }));
     root.onkeydown = (ev) => { if (ev.key === 'Escape') this.close(); };
-    this.countdown(cd);
+    this.countdown(cd, say);
     if (this.opts.focus !== false) heading.focus();
   }
 
@@ -168,6 +164,48 @@ export class Popup {
         h('button', { type: 'button', id: 'btn-history', onclick: () => this.showHistory() }, 'Call history'),
         h('button', { type: 'button', id: 'btn-chat', onclick: () => this.startChat() }, 'Start web chat')));
     return wrap;
+  }
+
+  /** Set or change the caller's code, or block it: written to the contact
+   *  in tsps and back to the address book (contact_set_code, as
+   *  `tspsctl contact code`); the next call from this number uses it. */
+  callerActions() {
+    const c = this.call;
+    const sec = h('section', { class: 'caller-actions', 'aria-label': 'This caller' });
+    if (!c.contact_uid || !known(c)) {
+      sec.append(h('p', { id: 'pp-not-contact', class: 'hint' },
+        c.caller_kind === 'ambiguous'
+          ? 'Several contacts have this number: set their codes in your address book.'
+          : 'Not in your contacts. Adding a contact from here is not offered yet: add it in your address book (with a code) and tsps picks it up at the next sync.'));
+      return sec;
+    }
+    const input = h('input', { id: 'pp-setcode', list: 'pp-codes', value: c.code || '', size: 10,
+      'aria-label': 'Code for this caller', pattern: '[A-Za-z0-9_-]{1,31}', autocomplete: 'off' });
+    const codes = h('datalist', { id: 'pp-codes' });
+    const f = h('form', { class: 'row', id: 'setcode-form', onsubmit: (ev) => {
+      ev.preventDefault();
+      this.setCode(input.value.trim().toUpperCase());
+    } }, h('label', { for: 'pp-setcode' }, 'Code'), input, codes,
+    h('button', { type: 'submit', id: 'btn-setcode', class: 'secondary' }, 'Set code'),
+    h('button', { type: 'button', id: 'btn-block', class: 'secondary danger-text', onclick: () => this.setCode('BLOCK') }, 'Block this caller'));
+    sec.append(f);
+    api('POST', '/api/rpc/code_list', { user: c.user }).then((r) => {
+      for (const x of new Set((r.rules || []).map((y) => y.code).filter((y) => y !== '*'))) codes.append(h('option', { value: x }));
+    }).catch(() => {});
+    return sec;
+  }
+
+  async setCode(code) {
+    const c = this.call;
+    try {
+      const msg = await setCallerCode(c.user, c.contact_uid, code);
+      c.code = code;
+      toast(msg);
+      const say = document.getElementById('pp-code');
+      if (say) say.textContent = code;
+    } catch (e) {
+      toast('Could not set the code: ' + e.message, true);
+    }
   }
 
   related() {
@@ -234,13 +272,34 @@ export class Popup {
   }
 }
 
-/** One line of a live-calls list. */
+/** Set (or change) the code of a user's contact, in tsps and written back
+ *  to the address book; "BLOCK" adds a "BLOCK → reject" rule when the user
+ *  has none. Resolves to a message for a toast; throws ApiError. */
+export async function setCallerCode(user, uid, code) {
+  if (!/^[A-Z0-9_-]{1,31}$/.test(code)) throw new Error('a code is letters, digits, - or _');
+  let extra = '';
+  if (code === 'BLOCK') {
+    const rules = (await api('POST', '/api/rpc/code_list', { user })).rules || [];
+    if (!rules.some((r) => r.code === 'BLOCK')) {
+      await api('POST', '/api/rpc/code_set', { rule: { user, code: 'BLOCK', status: 'any', method: 'reject' } });
+      extra = ' (new rule: BLOCK → reject)';
+    }
+  }
+  const r = await api('POST', '/api/rpc/contact_set_code', { user, uid, code });
+  return `Code ${code} set${extra}` + (r.message ? ': ' + r.message : '');
+}
+
+/** One line of a calls list: who, state in words, code. */
 export function callRow(c, onOpen) {
-  return h('li', { class: 'call', 'data-call': c.call_id },
+  const [state, cls] = stateWords(c);
+  const itself = callsItself(c);
+  return h('li', { class: 'call ' + cls, 'data-call': c.call_id, 'data-state': cls },
     h('button', { type: 'button', class: 'open', onclick: () => onOpen(c.call_id) },
-      h('strong', {}, c.caller_name || c.caller || 'withheld'), ' ',
+      h('strong', {}, callerHeading(c)), ' ',
+      itself ? h('span', { class: 'itself' }, itself + ' ') : null,
       h('span', { class: 'number' }, c.caller), ' → ', c.user, ' ',
-      h('span', { class: 'code' }, c.code), ' ', h('span', { class: 'outcome ' + c.outcome }, c.outcome)));
+      h('span', { class: 'code' }, c.code), ' ', h('span', { class: 'outcome ' + cls }, state),
+      c.start || c.at ? h('span', { class: 'when' }, ' ' + new Date((c.start || c.at) * 1000).toLocaleTimeString()) : null));
 }
 
 export { me };

@@ -2,9 +2,11 @@
 // status, related-items criteria and favourites, delegation, password.
 // Every change goes through the same handlers (and authz) as tspsctl.
 import { login, api, rpc, h, clear, nav, toast, fmtTime } from './api.js';
+import { drawEffective, tryCaller } from './rules.js';
 
 const STATUSES = ['any', 'available', 'busy', 'dnd', 'away', 'meeting', 'off-hours'];
 let user = '';
+let rules = [];
 const $ = (id) => document.getElementById(id);
 const toTs = (v) => (v ? Math.floor(new Date(v).getTime() / 1000) : 0);
 
@@ -14,9 +16,11 @@ async function guard(fn, ok) {
 
 async function loadRules() {
   const r = await rpc('code_list', { user });
+  rules = r.rules || [];
+  drawEffective(rules, null);
   const tb = clear($('rules').tBodies[0]);
   for (const x of r.rules) {
-    tb.append(h('tr', {}, h('td', {}, x.code), h('td', {}, x.status), h('td', {}, x.method),
+    tb.append(h('tr', { 'data-rule': `${x.code}/${x.status}` }, h('td', {}, x.code), h('td', {}, x.status), h('td', {}, x.method),
       h('td', {}, h('button', { type: 'button', 'aria-label': `Delete rule ${x.code} ${x.status}`,
         onclick: () => guard(async () => {
           await rpc('code_delete', { rule: { user, code: x.code, status: x.status } });
@@ -68,6 +72,18 @@ async function loadAll() {
 async function main() {
   const me = await login();
   nav('/settings.html');
+  if (!me.is_user && !me.admin) {
+    /* An attendant (not a user): no codes, hours or status of its own. */
+    for (const sec of document.querySelectorAll('main > section')) if (sec.getAttribute('aria-labelledby') !== 'pw-h') sec.hidden = true;
+    $('who').hidden = true;
+    $('settings-h').textContent = 'Your web password';
+    $('not-user').hidden = false;
+    $('pw-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
+      await api('POST', '/api/password', { password: $('pw').value });
+      $('pw').value = '';
+    }, 'Password changed'); });
+    return;
+  }
   user = new URLSearchParams(location.search).get('user') || me.identity;
   const who = $('who');
   const users = [...new Set([me.identity, ...me.attending.map((d) => d.user), user])];
@@ -76,6 +92,9 @@ async function main() {
   for (const s of STATUSES) $('rule-status').append(h('option', { value: s }, s));
   for (const s of STATUSES) $('status').append(h('option', { value: s }, s === 'any' ? 'clear (automatic)' : s));
 
+  $('try-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
+    await tryCaller(user, $('try-from').value.replace(/[\s().-]/g, ''), rules);
+  }); });
   $('rule-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
     await rpc('code_set', { rule: { user, code: $('rule-code').value.trim(), status: $('rule-status').value, method: $('rule-method').value.trim() } });
     await loadRules();
@@ -83,6 +102,8 @@ async function main() {
   $('hours-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
     const r = await api('POST', '/api/hours', { user, tz: $('tz').value.trim(), hours: $('hours').value.trim() });
     $('hours').value = r.hours;
+    $('hours-note').textContent = r.note || '';
+    await loadUser(); /* the status they give now */
   }, 'Hours saved'); });
   $('status-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
     await rpc('status_set', { user, status: $('status').value, until: toTs($('status-until').value), note: $('status-note').value });

@@ -1,0 +1,99 @@
+// log.js - the call log: the user's calls from the durable history (the
+// control protocol's `history` request through /api/rpc), newest first,
+// with the caller, the code, what tsps did in plain words and the outcome.
+// Filters live in the URL (a reload keeps them): missed only, caller
+// number and date range (asked of the server), contact name and code
+// (within the page). Paging goes by time: "Older" asks for calls before
+// the oldest one shown.
+import { login, rpc, h, clear, nav, fmtTime, toast } from './api.js';
+import { stateWords, callerHeading, callsItself, sentence, known } from './words.js';
+import { setCallerCode } from './popup.js';
+
+const PAGE = 50;
+const $ = (id) => document.getElementById(id);
+let me = null;
+
+function params() { return new URLSearchParams(location.search); }
+
+function day(s, end) { /* yyyy-mm-dd in local time -> epoch seconds */
+  if (!s) return 0;
+  const t = new Date(s + (end ? 'T23:59:59' : 'T00:00:00'));
+  return Number.isNaN(t.getTime()) ? 0 : Math.floor(t.getTime() / 1000) + (end ? 1 : 0);
+}
+
+function fill(p) {
+  $('f-missed').checked = p.get('missed') === '1';
+  $('f-caller').value = p.get('caller') || '';
+  $('f-contact').value = p.get('contact') || '';
+  $('f-code').value = p.get('code') || '';
+  $('f-from').value = p.get('from') || '';
+  $('f-to').value = p.get('to') || '';
+}
+
+function go(extra) {
+  const p = new URLSearchParams();
+  if ($('f-missed').checked) p.set('missed', '1');
+  for (const k of ['caller', 'contact', 'code', 'from', 'to']) {
+    const v = $('f-' + k).value.trim();
+    if (v) p.set(k, v);
+  }
+  for (const [k, v] of Object.entries(extra || {})) if (v) p.set(k, v);
+  location.search = p.toString();
+}
+
+function row(c) {
+  const [state, cls] = stateWords(c, Infinity); /* the log is the past: "rang", not "ringing" */
+  const itself = callsItself(c);
+  return h('tr', { 'data-call': c.call_id, 'data-state': cls, class: cls },
+    h('td', { class: 'left' }, fmtTime(c.start)),
+    h('td', {}, h('a', { href: `/?call=${c.call_id}` }, callerHeading(c)),
+      c.caller && callerHeading(c) !== c.caller ? h('div', { class: 'number' }, c.caller) : null,
+      itself ? h('div', { class: 'itself' }, itself) : null,
+      known(c) && c.contact_uid && c.code !== 'BLOCK' ? h('button', { type: 'button', class: 'secondary danger-text block',
+        'aria-label': 'Block ' + callerHeading(c),
+        onclick: async (ev) => {
+          try { toast(await setCallerCode(c.user, c.contact_uid, 'BLOCK')); ev.target.disabled = true; } catch (e) { toast(e.message, true); }
+        } }, 'Block') : null),
+    h('td', { class: 'code' }, c.code),
+    h('td', {}, sentence(c), c.actor ? ` (${c.actor} decided)` : ''),
+    h('td', {}, h('span', { class: 'outcome ' + cls }, state)));
+}
+
+async function main() {
+  me = await login();
+  nav('/log.html');
+  const p = params();
+  fill(p);
+  $('log-filter').onsubmit = (e) => { e.preventDefault(); go(); };
+  const user = p.get('user') || me.identity;
+  $('log-user').textContent = user === me.identity ? '' : `(${user})`;
+  const before = Number(p.get('before') || 0);
+  const body = { user, limit: PAGE, from: day(p.get('from')), to: before || day(p.get('to'), true) };
+  if (p.get('caller')) body.caller = p.get('caller').replace(/[\s().-]/g, '');
+  let calls = [];
+  try {
+    calls = (await rpc('history', body)).calls || [];
+  } catch (e) {
+    $('log-empty').hidden = false;
+    $('log-empty').textContent = e.status === 403 ? 'Only users have a call log of their own.' : 'Could not read the log: ' + e.message;
+    $('log-older').hidden = $('log-newer').hidden = true;
+    return;
+  }
+  const code = (p.get('code') || '').toUpperCase();
+  const contact = (p.get('contact') || '').toLowerCase();
+  const shown = calls.filter((c) => (p.get('missed') !== '1' || stateWords(c)[1] === 'missed') &&
+    (!code || (c.code || '').toUpperCase() === code) &&
+    (!contact || (c.caller_kind === 'known' && (c.caller_name || '').toLowerCase().includes(contact))));
+  const tb = clear(document.querySelector('#log tbody'));
+  for (const c of shown) tb.append(row(c));
+  $('log-empty').hidden = shown.length > 0;
+  $('log-page').textContent = calls.length ? `${fmtTime(calls[calls.length - 1].start)} – ${fmtTime(calls[0].start)}` : '';
+  const older = $('log-older');
+  older.hidden = calls.length < PAGE;
+  older.onclick = () => go({ before: String(calls[calls.length - 1].start), user: p.get('user') });
+  const newer = $('log-newer');
+  newer.hidden = !before;
+  newer.onclick = () => history.back();
+}
+
+main().catch((e) => { if (e.status !== 401) document.body.append(h('p', { class: 'error' }, e.message)); });
