@@ -8,6 +8,7 @@
  * Prints name=value lines. Targets: full_sync_contacts_per_s >= 50000,
  * incremental_sync_ms <= 50.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,43 @@ static int count(void *arg, const tsps_contact *c)
     (void)c;
     (*(size_t *)arg)++;
     return 0;
+}
+
+/* A writer beside the sync, as the SIP front's history writes are: one
+ * history record after another, each write's wait recorded. */
+typedef struct writer {
+    tsps_engine *eng;
+    volatile int stop;
+    size_t n;
+    double lat[200000];
+} writer;
+
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+    tsps_call call = TSPS_CALL_INIT;
+    tsps_decision d;
+
+    call.called = "+49 30 5550000";
+    call.caller = "+49 30 1234567";
+    if (tsps_route(w->eng, &call, &d) != TSPS_OK)
+        return NULL;
+    while (!w->stop && w->n < sizeof(w->lat) / sizeof(w->lat[0])) {
+        uint64_t id;
+        double t0 = now_s();
+        if (tsps_history_append(w->eng, &d, TSPS_OUTCOME_REDIRECTED, &id) !=
+            TSPS_OK)
+            break;
+        w->lat[w->n++] = (now_s() - t0) * 1000.0;
+        usleep(500);
+    }
+    return NULL;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv)
@@ -138,6 +176,36 @@ int main(int argc, char **argv)
     printf("incremental_sync_contacts=%llu\n",
            (unsigned long long)st.contacts_put);
     printf("incremental_sync_ms=%.1f\n", (t1 - t0) * 1000.0);
+
+    /* a full resync while another thread writes history: how long does a
+     * write wait behind the sync? */
+    {
+        writer *w = calloc(1, sizeof(*w));
+        pthread_t th;
+        if (w == NULL ||
+            tsps_number_add(eng, "bench", "+49 30 5550000") != TSPS_OK)
+            return 1;
+        w->eng = eng;
+        if (pthread_create(&th, NULL, writer_main, w) != 0)
+            return 1;
+        t0 = now_s();
+        rc = cmsb_sync(src, eng, "bench", "book", 1, &st);
+        t1 = now_s();
+        w->stop = 1;
+        pthread_join(th, NULL);
+        if (rc != CMSB_OK || w->n == 0) {
+            fprintf(stderr, "resync under writes: %s writes=%zu\n",
+                    cmsb_strerror(rc), w->n);
+            return 1;
+        }
+        qsort(w->lat, w->n, sizeof(double), cmp_dbl);
+        printf("resync_s=%.3f\n", t1 - t0);
+        printf("writes_during_sync=%zu\n", w->n);
+        printf("write_during_sync_ms_p50=%.3f\n", w->lat[w->n / 2]);
+        printf("write_during_sync_ms_p99=%.3f\n", w->lat[w->n * 99 / 100]);
+        printf("write_during_sync_ms_max=%.3f\n", w->lat[w->n - 1]);
+        free(w);
+    }
 
     cmsb_source_close(src);
     tsps_engine_close(eng);

@@ -6,14 +6,40 @@
 
 #include "internal.h"
 
+/* What the adapter handed over, kept until it is written. The store's
+ * write lock is taken only to write what is staged: an adapter may take
+ * seconds between two records (a slow server, a large file), and a write
+ * transaction held open across that would stall every other writer of the
+ * engine, the call path's history and bindings first of all. */
+typedef enum {
+    OP_CONTACT_PUT,
+    OP_CONTACT_DELETE,
+    OP_EVENT_PUT,
+    OP_EVENT_DELETE,
+    OP_CURSOR
+} op_kind;
+
+typedef struct staged_op {
+    op_kind kind;
+    union {
+        tsps_contact c;
+        tsps_event e;
+        char uid[TSPS_UID_MAX];
+        char *cursor; /* OP_CURSOR, owned */
+    } u;
+} staged_op;
+
 typedef struct sync_ctx {
     cmsb_source *src;
     tsps_engine *eng;
     const char *user, *name;
     char key[TSPS_ID_MAX + TSPS_SOURCE_MAX + 16];
-    tsps_batch *b;
-    size_t pending;    /* writes in the open batch */
-    size_t dirty;      /* writes of any kind (cursor too) in the open batch */
+    staged_op *ops;    /* staged, in the adapter's order */
+    size_t nops, cap;  /* staged entries, allocated entries */
+    size_t pending;    /* staged data writes (not cursors) */
+    size_t dirty;      /* entries of any kind since the last flush */
+    int clear;         /* the next flush first clears the source */
+    size_t limit;      /* staged entries that force a flush; 0 = none */
     const char *since; /* the stored cursor this sync started from */
     int err;           /* first fatal error, CMSB_E* */
     cmsb_sync_stats st;
@@ -49,45 +75,21 @@ static int map_tsps(int rc)
     }
 }
 
-static int batch_open(sync_ctx *s)
+static void drop_staged(sync_ctx *s)
 {
-    int rc = tsps_batch_begin(s->eng, &s->b);
-
-    if (rc != TSPS_OK) {
-        cmsb_source_log(s->src, TSPS_LOG_ERROR,
-                        "msg=\"sync: cannot begin batch\" source=%s err=%s",
-                        s->name, tsps_errname(rc));
-        return map_tsps(rc);
-    }
+    for (size_t i = 0; i < s->nops; i++)
+        if (s->ops[i].kind == OP_CURSOR)
+            free(s->ops[i].u.cursor);
+    s->nops = 0;
     s->pending = 0;
-    s->dirty = 0;
-    return CMSB_OK;
-}
-
-static int batch_commit(sync_ctx *s)
-{
-    int rc = tsps_batch_commit(s->b);
-
-    s->b = NULL;
-    if (rc != TSPS_OK) {
-        cmsb_source_log(s->src, TSPS_LOG_ERROR,
-                        "msg=\"sync: commit failed\" source=%s err=%s", s->name,
-                        tsps_errname(rc));
-        return map_tsps(rc);
-    }
-    s->st.batches++;
-    return CMSB_OK;
 }
 
 /* A write the engine refused for this record only (bad field) is counted
  * and skipped; anything else ends the sync. */
 static int note_write(sync_ctx *s, int rc, const char *what, const char *uid)
 {
-    if (rc == TSPS_OK) {
-        s->pending++;
-        s->dirty++;
+    if (rc == TSPS_OK)
         return 0;
-    }
     cmsb_source_log(s->src, rc == TSPS_EINVAL ? TSPS_LOG_WARN : TSPS_LOG_ERROR,
                     "msg=\"sync: %s refused\" source=%s uid=\"%.80s\" err=%s",
                     what, s->name, uid, tsps_errname(rc));
@@ -95,37 +97,156 @@ static int note_write(sync_ctx *s, int rc, const char *what, const char *uid)
         s->st.errors++;
         return 0;
     }
-    s->err = map_tsps(rc);
-    return 1;
+    return map_tsps(rc);
+}
+
+static int apply_op(sync_ctx *s, tsps_batch *b, staged_op *op)
+{
+    int rc;
+
+    switch (op->kind) {
+    case OP_CONTACT_PUT:
+        rc = note_write(s, tsps_batch_contact_put(b, s->user, &op->u.c),
+                        "contact", op->u.c.uid);
+        if (rc == CMSB_OK)
+            s->st.contacts_put++;
+        return rc;
+    case OP_EVENT_PUT:
+        rc = note_write(s, tsps_batch_event_put(b, s->user, &op->u.e), "event",
+                        op->u.e.uid);
+        if (rc == CMSB_OK)
+            s->st.events_put++;
+        return rc;
+    case OP_CONTACT_DELETE:
+        rc = note_write(s, tsps_batch_contact_delete(b, s->user, op->u.uid),
+                        "contact delete", op->u.uid);
+        if (rc == CMSB_OK)
+            s->st.contacts_deleted++;
+        return rc;
+    case OP_EVENT_DELETE:
+        rc = note_write(s, tsps_batch_event_delete(b, s->user, op->u.uid),
+                        "event delete", op->u.uid);
+        if (rc == CMSB_OK)
+            s->st.events_deleted++;
+        return rc;
+    case OP_CURSOR:
+        return map_tsps(tsps_batch_cursor_set(b, s->key, op->u.cursor,
+                                              strlen(op->u.cursor) + 1));
+    }
+    return CMSB_EINVAL;
+}
+
+/* Write what is staged in one transaction: the source's clear first when a
+ * full sync starts, then every entry in order, cursors included, so the
+ * stored cursor never runs ahead of the data it covers. The transaction
+ * holds the engine's write lock for the writes alone (at most
+ * CMSB_SYNC_BATCH_MAX of them, a few milliseconds), never across the
+ * adapter's I/O. */
+static int flush(sync_ctx *s)
+{
+    tsps_batch *b = NULL;
+    int rc;
+
+    if (s->nops == 0 && !s->clear)
+        return CMSB_OK;
+    rc = tsps_batch_begin(s->eng, &b);
+    if (rc != TSPS_OK) {
+        cmsb_source_log(s->src, TSPS_LOG_ERROR,
+                        "msg=\"sync: cannot begin batch\" source=%s err=%s",
+                        s->name, tsps_errname(rc));
+        drop_staged(s);
+        return map_tsps(rc);
+    }
+    if (s->clear)
+        rc = map_tsps(tsps_batch_source_clear(b, s->user, s->name, 1, 1));
+    for (size_t i = 0; i < s->nops && rc == CMSB_OK; i++)
+        rc = apply_op(s, b, &s->ops[i]);
+    drop_staged(s);
+    if (rc != CMSB_OK) {
+        tsps_batch_abort(b);
+        return rc;
+    }
+    rc = tsps_batch_commit(b);
+    if (rc != TSPS_OK) {
+        cmsb_source_log(s->src, TSPS_LOG_ERROR,
+                        "msg=\"sync: commit failed\" source=%s err=%s", s->name,
+                        tsps_errname(rc));
+        return map_tsps(rc);
+    }
+    s->clear = 0;
+    s->dirty = 0;
+    s->st.batches++;
+    return CMSB_OK;
+}
+
+/* The next free staging slot (flushing first when the stage is full), or
+ * NULL with s->err set. */
+static staged_op *stage(sync_ctx *s, op_kind kind)
+{
+    staged_op *op;
+
+    if (s->limit > 0 && s->nops >= s->limit) {
+        /* Between two checkpoints: the data goes in without a cursor,
+         * which is safe (a later sync from the older cursor writes the
+         * same records again) and keeps the stage bounded. */
+        s->err = flush(s);
+        if (s->err != CMSB_OK)
+            return NULL;
+    }
+    if (s->nops == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        staged_op *p = realloc(s->ops, cap * sizeof(*p));
+        if (p == NULL) {
+            s->err = CMSB_ENOMEM;
+            return NULL;
+        }
+        s->ops = p;
+        s->cap = cap;
+    }
+    op = &s->ops[s->nops++];
+    op->kind = kind;
+    s->dirty++;
+    if (kind != OP_CURSOR)
+        s->pending++;
+    return op;
 }
 
 static int put_contact(sync_ctx *s, const tsps_contact *in)
 {
-    tsps_contact c = *in;
+    staged_op *op = stage(s, OP_CONTACT_PUT);
 
-    snprintf(c.source, sizeof(c.source), "%s", s->name);
-    if (note_write(s, tsps_batch_contact_put(s->b, s->user, &c), "contact",
-                   c.uid))
+    if (op == NULL)
         return 1;
-    s->st.contacts_put++;
+    op->u.c = *in;
+    snprintf(op->u.c.source, sizeof(op->u.c.source), "%s", s->name);
     return 0;
 }
 
 static int put_event(sync_ctx *s, const tsps_event *in)
 {
-    tsps_event e = *in;
+    staged_op *op = stage(s, OP_EVENT_PUT);
 
-    snprintf(e.source, sizeof(e.source), "%s", s->name);
-    if (note_write(s, tsps_batch_event_put(s->b, s->user, &e), "event", e.uid))
+    if (op == NULL)
         return 1;
-    s->st.events_put++;
+    op->u.e = *in;
+    snprintf(op->u.e.source, sizeof(op->u.e.source), "%s", s->name);
+    return 0;
+}
+
+static int put_delete(sync_ctx *s, op_kind kind, const char *uid)
+{
+    staged_op *op = stage(s, kind);
+
+    if (op == NULL)
+        return 1;
+    snprintf(op->u.uid, sizeof(op->u.uid), "%s", uid);
     return 0;
 }
 
 static int on_change(void *arg, const cmsb_change *ch)
 {
     sync_ctx *s = arg;
-    int rc;
+    staged_op *op;
 
     switch (ch->kind) {
     case CMSB_CHANGE_CONTACT_PUT:
@@ -133,17 +254,9 @@ static int on_change(void *arg, const cmsb_change *ch)
     case CMSB_CHANGE_EVENT_PUT:
         return put_event(s, ch->event);
     case CMSB_CHANGE_CONTACT_DELETE:
-        if (note_write(s, tsps_batch_contact_delete(s->b, s->user, ch->uid),
-                       "contact delete", ch->uid))
-            return 1;
-        s->st.contacts_deleted++;
-        return 0;
+        return put_delete(s, OP_CONTACT_DELETE, ch->uid);
     case CMSB_CHANGE_EVENT_DELETE:
-        if (note_write(s, tsps_batch_event_delete(s->b, s->user, ch->uid),
-                       "event delete", ch->uid))
-            return 1;
-        s->st.events_deleted++;
-        return 0;
+        return put_delete(s, OP_EVENT_DELETE, ch->uid);
     case CMSB_CHANGE_ERROR:
         s->st.errors++;
         return 0;
@@ -153,20 +266,20 @@ static int on_change(void *arg, const cmsb_change *ch)
         if (s->dirty == 0 && s->since != NULL &&
             strcmp(ch->cursor, s->since) == 0)
             return 0;
-        rc = tsps_batch_cursor_set(s->b, s->key, ch->cursor,
-                                   strlen(ch->cursor) + 1);
-        if (rc != TSPS_OK) {
-            s->err = map_tsps(rc);
+        op = stage(s, OP_CURSOR);
+        if (op == NULL)
+            return 1;
+        op->u.cursor = strdup(ch->cursor);
+        if (op->u.cursor == NULL) {
+            s->nops--;
+            s->err = CMSB_ENOMEM;
             return 1;
         }
-        s->dirty++;
-        /* Only at a checkpoint do data and cursor agree: commit here,
-         * once half a batch is pending (adapters checkpoint every few
-         * thousand records, so batches stay near CMSB_SYNC_BATCH_MAX). */
+        /* Only at a checkpoint do data and cursor agree: write here, once
+         * half a batch is staged (adapters checkpoint every few thousand
+         * records, so batches stay near CMSB_SYNC_BATCH_MAX). */
         if (s->pending >= CMSB_SYNC_BATCH_MAX / 2) {
-            s->err = batch_commit(s);
-            if (s->err == CMSB_OK)
-                s->err = batch_open(s);
+            s->err = flush(s);
             return s->err != CMSB_OK;
         }
         return 0;
@@ -215,22 +328,21 @@ static int load_cursor(sync_ctx *s, char **out)
     return CMSB_OK;
 }
 
-/* Adapters without incremental changes: clear and reload in one
- * transaction, so the store never shows a half-loaded source. */
+/* Adapters without incremental changes: the whole listing is staged and
+ * then cleared and reloaded in one transaction, so the store never shows a
+ * half-loaded source (the stage then holds the whole source). */
 static int sync_full_listing(sync_ctx *s)
 {
     unsigned caps = cmsb_source_caps(s->src);
     const cmsb_options *o = cmsb_source_options(s->src);
     int64_t now = cmsb_source_now(s->src);
     char cur[64];
+    staged_op *op;
     int rc;
 
-    rc = batch_open(s);
-    if (rc != CMSB_OK)
-        return rc;
-    rc = map_tsps(tsps_batch_source_clear(s->b, s->user, s->name, 1, 1));
-    if (rc == CMSB_OK)
-        rc = cmsb_contacts(s->src, on_contact, s);
+    s->clear = 1;
+    s->limit = 0;
+    rc = cmsb_contacts(s->src, on_contact, s);
     if (rc == CMSB_OK && (caps & CMSB_CAP_EVENTS))
         rc = cmsb_events(s->src, now - o->event_past_s, now + o->event_future_s,
                          on_event, s);
@@ -238,13 +350,17 @@ static int sync_full_listing(sync_ctx *s)
         rc = s->err;
     if (rc == CMSB_OK) {
         snprintf(cur, sizeof(cur), "full@%lld", (long long)now);
-        rc =
-            map_tsps(tsps_batch_cursor_set(s->b, s->key, cur, strlen(cur) + 1));
+        op = stage(s, OP_CURSOR);
+        if (op == NULL)
+            rc = s->err;
+        else if ((op->u.cursor = strdup(cur)) == NULL) {
+            s->nops--;
+            rc = CMSB_ENOMEM;
+        }
     }
     if (rc == CMSB_OK)
-        return batch_commit(s);
-    tsps_batch_abort(s->b);
-    s->b = NULL;
+        return flush(s);
+    drop_staged(s);
     return rc;
 }
 
@@ -287,23 +403,17 @@ int cmsb_sync(cmsb_source *src, tsps_engine *eng, const char *user_id,
             full = 1;
     }
     s.st.full = full != 0;
-    rc = batch_open(&s);
-    if (rc != CMSB_OK)
-        goto done;
-    if (full)
-        rc = map_tsps(tsps_batch_source_clear(s.b, user_id, source_name, 1, 1));
+    s.clear = full != 0;
+    s.limit = CMSB_SYNC_BATCH_MAX;
     s.since = full ? NULL : since;
-    if (rc == CMSB_OK)
-        rc = cmsb_changes(src, full ? NULL : since, on_change, &s);
+    rc = cmsb_changes(src, full ? NULL : since, on_change, &s);
     if (rc == CMSB_ECANCELED && s.err != CMSB_OK)
         rc = s.err;
-    if (rc == CMSB_OK && s.b != NULL && (s.dirty > 0 || full))
-        rc = batch_commit(&s);
-    if (s.b != NULL) {
-        tsps_batch_abort(s.b);
-        s.b = NULL;
-    }
+    if (rc == CMSB_OK && (s.dirty > 0 || s.clear))
+        rc = flush(&s);
 done:
+    drop_staged(&s);
+    free(s.ops);
     free(since);
     cmsb_source_log(src, rc == CMSB_OK ? TSPS_LOG_INFO : TSPS_LOG_ERROR,
                     "msg=\"sync done\" user=%s source=%s full=%d "

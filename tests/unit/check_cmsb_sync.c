@@ -7,6 +7,9 @@
  */
 #include "cmsb_test.h"
 
+#include <errno.h>
+#include <pthread.h>
+
 #include "vcard_dir.h"
 
 static char dir[512], book[600];
@@ -421,6 +424,113 @@ START_TEST(test_resume_after_crash)
 }
 END_TEST
 
+/* An adapter whose server stalls in the middle of a sync (vcard-dir that
+ * waits after its 100th record until the test lets it go, at most 10 s).
+ * While it waits, another thread writes to the store: the write must not
+ * wait for the adapter. It did when the sync held its write transaction
+ * across the adapter's I/O (a 50k-card CardDAV sync then delayed SIP
+ * history writes by up to a quarter of a second per batch). */
+static pthread_mutex_t stall_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stall_cv = PTHREAD_COND_INITIALIZER;
+static int stall_blocked, stall_released, stall_timed_out;
+
+static int stall_fwd(void *arg, const cmsb_change *ch)
+{
+    crash_ctx *c = arg;
+
+    if (ch->kind != CMSB_CHANGE_CHECKPOINT && ++c->cps == 100) {
+        struct timespec until;
+        int rc = 0;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        pthread_mutex_lock(&stall_mu);
+        stall_blocked = 1;
+        pthread_cond_broadcast(&stall_cv);
+        while (!stall_released && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&stall_cv, &stall_mu, &until);
+        if (!stall_released)
+            stall_timed_out = 1;
+        pthread_mutex_unlock(&stall_mu);
+    }
+    return c->cb(c->arg, ch);
+}
+
+static int stall_changes(cmsb_source *s, const char *since, cmsb_change_cb cb,
+                         void *arg)
+{
+    crash_ctx c = {cb, arg, 0};
+    return cmsb_vcard_dir_adapter.x_changes(s, since, stall_fwd, &c);
+}
+
+typedef struct stall_sync {
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    int rc;
+} stall_sync;
+
+static void *stall_sync_main(void *arg)
+{
+    stall_sync *ss = arg;
+    ss->rc = cmsb_sync(ss->src, eng, TEST_USER, "book", 0, &ss->st);
+    return NULL;
+}
+
+START_TEST(test_sync_never_holds_the_store_across_adapter_io)
+{
+    cmsb_adapter stall = cmsb_vcard_dir_adapter;
+    stall_sync ss;
+    pthread_t th;
+    tsps_method m;
+    char uri[700];
+    int total = 0, timed_out;
+
+    for (int f = 0; f < 3; f++) {
+        char name[32], *text = malloc(200 * 1000);
+        size_t o = 0;
+        for (int i = 0; i < 1000; i++, total++)
+            o += (size_t)sprintf(text + o,
+                                 "BEGIN:VCARD\nVERSION:3.0\nFN:S%d\n"
+                                 "TEL:+49 30 %07d\nUID:s%d\nEND:VCARD\n",
+                                 total, total, total);
+        snprintf(name, sizeof(name), "s%d.vcf", f);
+        put(name, text);
+        free(text);
+    }
+    stall.scheme = "stall";
+    stall.x_changes = stall_changes;
+    ck_assert_int_eq(cmsb_register(reg, &stall), CMSB_OK);
+    snprintf(uri, sizeof(uri), "stall:%s", book);
+    memset(&ss, 0, sizeof(ss));
+    ck_assert_int_eq(cmsb_source_open(reg, uri, NULL, &ss.src), CMSB_OK);
+    stall_blocked = stall_released = stall_timed_out = 0;
+    ck_assert_int_eq(pthread_create(&th, NULL, stall_sync_main, &ss), 0);
+
+    pthread_mutex_lock(&stall_mu);
+    while (!stall_blocked)
+        pthread_cond_wait(&stall_cv, &stall_mu);
+    pthread_mutex_unlock(&stall_mu);
+    /* the adapter now waits on its "server": a write from another thread
+     * (a rule change here; history and bindings on the call path) */
+    ck_assert_int_eq(tsps_method_parse("voicemail", &m, NULL, 0), TSPS_OK);
+    ck_assert_int_eq(tsps_code_set(eng, TEST_USER, "VIP", TSPS_STATUS_ANY, &m),
+                     TSPS_OK);
+    pthread_mutex_lock(&stall_mu);
+    timed_out = stall_timed_out;
+    stall_released = 1;
+    pthread_cond_broadcast(&stall_cv);
+    pthread_mutex_unlock(&stall_mu);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+
+    ck_assert_msg(!timed_out, "a store write waited until the adapter gave "
+                              "up: the sync held the write lock across the "
+                              "adapter's I/O");
+    ck_assert_int_eq(ss.rc, CMSB_OK);
+    ck_assert_uint_eq(ss.st.contacts_put, (uint64_t)total);
+    ck_assert_int_eq(test_count_contacts(eng), total);
+    cmsb_source_close(ss.src);
+}
+END_TEST
+
 static const char *meeting =
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:standup\r\n"
     "SUMMARY:Standup\r\nDTSTART;TZID=Europe/Berlin:20260105T100000\r\n"
@@ -602,6 +712,7 @@ static Suite *sync_suite(void)
     tcase_add_test(tc, test_precedence_detail_stored);
     tcase_add_test(tc, test_malformed_skipped_nothing_lost);
     tcase_add_test(tc, test_resume_after_crash);
+    tcase_add_test(tc, test_sync_never_holds_the_store_across_adapter_io);
     tcase_add_test(tc, test_events_sync_and_related);
     tcase_add_test(tc, test_sync_bad_args);
     tcase_add_test(tc, test_demo_data);

@@ -517,18 +517,27 @@ typedef struct cmsb_sync_stats {
 /**
  * Sync a source into the store for one user. Incremental by default: the
  * cursor stored under "cmsb/<user_id>/<source_name>" (in the same
- * transaction as the data, committed every CMSB_SYNC_BATCH_MAX writes)
- * says what the store holds, so a crash mid-sync resumes from the last
- * committed batch. `full` (or an adapter without CMSB_CAP_CHANGES) clears
- * the source's contacts and events and reloads them. Contacts and events
- * are stored with tsps source = source_name. Malformed entries are skipped,
- * logged with file, line and reason, and counted; the rest syncs. Running
- * it again with nothing changed writes nothing but the cursor.
+ * transaction as the data it covers) says what the store holds, so a crash
+ * mid-sync resumes from the last committed batch. What the adapter hands
+ * over is staged in memory (at most CMSB_SYNC_BATCH_MAX records, 3.5 KB
+ * each) and written in short transactions at the adapter's
+ * checkpoints: the engine's write lock is never held while the adapter
+ * reads its files or waits on its server, so other writers (a daemon's
+ * call history) wait at most for one batch's writes. A full resync of a
+ * source that already has records clears them in its first transaction,
+ * whose length grows with the source (about 1.3 us per record). `full` (or an
+ * adapter without CMSB_CAP_CHANGES) clears the source's contacts and events and
+ * reloads them. Contacts and events are stored with tsps source = source_name.
+ * Malformed entries are skipped, logged with file, line and reason, and
+ * counted; the rest syncs. Running it again with nothing changed writes nothing
+ * but the cursor.
  *
  * @param out  optional
  * @return CMSB_OK, CMSB_EINVAL, CMSB_ESTORE (engine error; the user must
  *         exist), CMSB_EIO, CMSB_ENOMEM; batches committed before an
  *         error stay (with their cursor)
+ * An adapter without CMSB_CAP_CHANGES is listed whole into memory first,
+ * then cleared and reloaded in one transaction.
  * Blocks on I/O and on the engine's write lock: never call it on an
  * event-loop thread.
  * Thread-safety: one thread at a time per source; one sync per source.
