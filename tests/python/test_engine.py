@@ -109,7 +109,10 @@ def test_status_manual_and_calendar(ann):
     assert (s.status, s.source, s.detail) == ("dnd", "manual", "focus")
     assert s.until == at + dt.timedelta(hours=1)
     d = ann.route(ANN_DID, caller="+4989111222", at=at)
-    assert d.status == "dnd" and str(d.method) == "voicemail"
+    # UNKNOWN/any names the caller's code, so it beats */dnd (the rule
+    # precedence of docs/engine.md); the status is still the manual one
+    assert d.status == "dnd" and d.method.kind == "ask"
+    assert "UNKNOWN/any chosen over */dnd" in d.explain()
     ann.set_status("ann", "any")          # clears
     ann.put_event("ann", tsps.Event("m1", start=at, end=at +
                                     dt.timedelta(minutes=30),

@@ -633,7 +633,6 @@ static void hours_run(web_job *j)
     const char *tz = json_string_value(json_object_get(j->in, "tz"));
     const char *hours = json_string_value(json_object_get(j->in, "hours"));
     char hb[512] = "";
-    int turned_on = 0;
     int rc = tsps_user_get(j->w->d->eng, j->user, &u);
 
     if (rc == TSPS_OK && tz != NULL) {
@@ -644,13 +643,6 @@ static void hours_run(web_job *j)
     }
     if (rc == TSPS_OK && hours != NULL)
         rc = tsps_hours_parse(hours, &u.hours);
-    /* Saving working hours means using them: a user made without hours
-     * (the demo user: TSPS_USER_NO_HOURS) would otherwise ignore them. */
-    if (rc == TSPS_OK && hours != NULL && hours[0] != '\0' &&
-        (u.flags & TSPS_USER_NO_HOURS)) {
-        u.flags &= ~TSPS_USER_NO_HOURS;
-        turned_on = 1;
-    }
     if (rc == TSPS_OK)
         rc = tsps_user_put(j->w->d->eng, &u);
     if (rc != TSPS_OK) {
@@ -658,17 +650,17 @@ static void hours_run(web_job *j)
         j->out = json_pack("{s:s}", "error", tsps_strerror(rc));
         return;
     }
-    tspsd_log(TSPSD_LOG_INFO, 0, u.id, "hours set", "by=%s%s", j->s.identity,
-              turned_on ? " no_hours=cleared" : "");
+    tspsd_log(TSPSD_LOG_INFO, 0, u.id, "hours set", "by=%s", j->s.identity);
     tsps_hours_format(&u.hours, hb, sizeof(hb), NULL);
+    /* Hours saved are the hours that apply: the engine keeps "no working
+     * hours" as every day 00:00-24:00, not as a flag that would ignore
+     * what the page shows (docs/engine.md). */
     j->status = 200;
-    j->out = json_pack(
-        "{s:s, s:s, s:b, s:s}", "tz", u.tz, "hours", hb, "in_effect",
-        !(u.flags & TSPS_USER_NO_HOURS), "note",
-        (u.flags & TSPS_USER_NO_HOURS)
-            ? "no working hours: this user is never off-hours"
-        : turned_on ? "working hours were off for this user; they apply now"
-                    : "");
+    j->out = json_pack("{s:s, s:s, s:b, s:s}", "tz", u.tz, "hours", hb,
+                       "in_effect", 1, "note",
+                       hours != NULL && hours[0] != '\0'
+                           ? "saved: these working hours apply now"
+                           : "");
 }
 
 static void api_hours(tspsd_web *w, struct evhttp_request *req,

@@ -471,6 +471,9 @@ typedef struct cmsb_adapter {
                      const cmsb_criteria *crit, cmsb_item_cb cb, void *arg);
     int (*x_watch_fd)(cmsb_source *src, int *fd);
     int (*x_watch_drain)(cmsb_source *src);
+    /* slots appended in later adapter versions (x_related_for, ...) stay
+     * NULL: cffi takes the struct's size and layout from the C header */
+    ...;
 } cmsb_adapter;
 int cmsb_register(cmsb_registry *reg, const cmsb_adapter *ad);
 const cmsb_adapter *cmsb_registry_find(cmsb_registry *reg, const char *scheme);
