@@ -8,6 +8,7 @@
  *    demo = true are errors at start; [control] port = 0 picks a port;
  *  - an expired server certificate is a loud log line; a deleted
  *    server.pem never makes a new CA.
+ * A damaged store: check_tspsd_store.c.
  */
 #include "fixture.h"
 #include "tls.h"
@@ -40,25 +41,6 @@ static void teardown(void)
     th_cleanup(&t);
 }
 
-static void msleep(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int file_has(const char *path, const char *needle)
-{
-    char line[4096];
-    int found = 0;
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    while (!found && fgets(line, sizeof(line), f) != NULL)
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
 /* Run tspsd with args (shell words) in t.dir, stderr+stdout to out.log;
  * wait up to 20 s for it to exit. The exit status, or -1 when it was
  * still running (then killed). */
@@ -79,7 +61,7 @@ static int run_exit(const char *args, char *log, size_t loglen)
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid)
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-        msleep(50);
+        th_sleep_ms(50);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -103,29 +85,16 @@ static pid_t start_until_up(const char *conf, const char *log)
     }
     for (int i = 0; i < 400; i++) {
         int st;
-        if (file_has(log, "msg=\"tspsd started\""))
+        if (th_file_has(log, "msg=\"tspsd started\""))
             return pid;
         ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "tspsd exited (see %s)",
                       log);
-        msleep(50);
+        th_sleep_ms(50);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     ck_abort_msg("tspsd did not start (see %s)", log);
     return -1;
-}
-
-static void stop(pid_t pid)
-{
-    int st;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 400; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return;
-        msleep(25);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
 }
 
 static void write_file(const char *path, const char *text)
@@ -481,7 +450,7 @@ START_TEST(test_config_is_directory)
     char log[400], args[400];
     snprintf(args, sizeof(args), "-c %s", t.dir);
     ck_assert_int_eq(run_exit(args, log, sizeof(log)), 1);
-    ck_assert_msg(file_has(log, "not a file (a directory)"), "see %s", log);
+    ck_assert_msg(th_file_has(log, "not a file (a directory)"), "see %s", log);
     snprintf(args, sizeof(args), "-c %s --check-config", t.dir);
     ck_assert_int_eq(run_exit(args, log, sizeof(log)), 1);
     /* Nothing was started on defaults in the current folder. */
@@ -502,8 +471,8 @@ START_TEST(test_bad_port_options)
         snprintf(args, sizeof(args), "%s --check-config", bad[i]);
         ck_assert_msg(run_exit(args, log, sizeof(log)) == 1, "%s accepted",
                       bad[i]);
-        ck_assert_msg(file_has(log, "want a port number"), "%s: see %s", bad[i],
-                      log);
+        ck_assert_msg(th_file_has(log, "want a port number"), "%s: see %s",
+                      bad[i], log);
     }
     ck_assert_int_eq(run_exit("--sip-port 0 --metrics-port -1 --check-config",
                               log, sizeof(log)),
@@ -545,7 +514,7 @@ START_TEST(test_control_port_zero)
                       0,
                   "%s", err);
     tspsd_client_close(c);
-    stop(pid);
+    th_stop_pid(pid);
 }
 END_TEST
 
@@ -576,9 +545,9 @@ START_TEST(test_busy_sip_port_is_an_error)
     close(fd);
     ck_assert_msg(rc != 0 && rc != -1, "tspsd carried on (rc %d, see %s)", rc,
                   log);
-    ck_assert_msg(file_has(log, "msg=\"SIP front did not start\""), "see %s",
+    ck_assert_msg(th_file_has(log, "msg=\"SIP front did not start\""), "see %s",
                   log);
-    ck_assert_msg(file_has(log, "part=\"SIP front\""), "see %s", log);
+    ck_assert_msg(th_file_has(log, "part=\"SIP front\""), "see %s", log);
 #endif
 }
 END_TEST
@@ -602,10 +571,11 @@ START_TEST(test_expired_server_cert_warns)
              t.dir, c, k, t.ca);
     write_file(conf, text);
     pid_t pid = start_until_up(conf, log);
-    ck_assert_msg(file_has(log, "level=error msg=\"SERVER CERTIFICATE EXPIRED"),
-                  "see %s", log);
-    ck_assert_msg(file_has(log, "expired_days_ago=1"), "see %s", log);
-    stop(pid);
+    ck_assert_msg(
+        th_file_has(log, "level=error msg=\"SERVER CERTIFICATE EXPIRED"),
+        "see %s", log);
+    ck_assert_msg(th_file_has(log, "expired_days_ago=1"), "see %s", log);
+    th_stop_pid(pid);
 }
 END_TEST
 
@@ -640,7 +610,7 @@ START_TEST(test_deleted_server_pem_keeps_the_ca)
              "[admin]\nidentities = admin\n",
              t.dir);
     write_file(conf, text);
-    stop(start_until_up(conf, log));
+    th_stop_pid(start_until_up(conf, log));
     unsigned long sum0, sum1;
     snprintf(p, sizeof(p), "%s/data/tls/ca.pem", t.dir);
     ck_assert_int_gt(file_size_and_sum(p, &sum0), 0);
@@ -648,7 +618,7 @@ START_TEST(test_deleted_server_pem_keeps_the_ca)
     ck_assert_int_eq(unlink(p), 0);
 
     pid_t pid = start_until_up(conf, log);
-    ck_assert_msg(file_has(log, "SERVER CERTIFICATE WAS MISSING"), "see %s",
+    ck_assert_msg(th_file_has(log, "SERVER CERTIFICATE WAS MISSING"), "see %s",
                   log);
     snprintf(p, sizeof(p), "%s/data/tls/ca.pem", t.dir);
     ck_assert_int_gt(file_size_and_sum(p, &sum1), 0);
@@ -670,7 +640,7 @@ START_TEST(test_deleted_server_pem_keeps_the_ca)
                       0,
                   "%s", err);
     tspsd_client_close(c);
-    stop(pid);
+    th_stop_pid(pid);
 
     /* Server certificate and CA key both gone: no silent new CA. */
     snprintf(p, sizeof(p), "%s/data/tls/server.pem", t.dir);
@@ -681,154 +651,10 @@ START_TEST(test_deleted_server_pem_keeps_the_ca)
     snprintf(args, sizeof(args), "-c %s", conf);
     int rc = run_exit(args, log, sizeof(log));
     ck_assert_msg(rc != 0 && rc != -1, "rc %d (see %s)", rc, log);
-    ck_assert_msg(file_has(log, "restore the missing files"), "see %s", log);
+    ck_assert_msg(th_file_has(log, "restore the missing files"), "see %s", log);
     snprintf(p, sizeof(p), "%s/data/tls/ca.pem", t.dir);
     ck_assert_int_gt(file_size_and_sum(p, &sum1), 0);
     ck_assert_msg(sum0 == sum1, "a new CA was made");
-}
-END_TEST
-
-/* ---- a damaged store ---- */
-
-/* Start tspsd on the harness config; wait until it is up (then SIGTERM:
- * 0) or has exited (its exit status; 128 + signal when killed). */
-static int start_or_exit(const char *log)
-{
-    unlink(log);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        FILE *f = freopen(log, "a", stderr);
-        (void)f;
-        if (freopen("/dev/null", "w", stdout) == NULL)
-            _exit(126);
-        execl(TSPSD_BIN, "tspsd", "-c", t.conf, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 600; i++) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (file_has(log, "msg=\"tspsd started\"")) {
-            stop(pid);
-            return 0;
-        }
-        msleep(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    ck_abort_msg("tspsd neither started nor exited (see %s)", log);
-    return -1;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    char buf[65536];
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    ck_assert(in != NULL && out != NULL);
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
-    fclose(in);
-    ck_assert_int_eq(fclose(out), 0);
-}
-
-/* Overwrite pages [first, first + n) of path with bytes from seed. */
-static void garble(const char *path, long first, long n, unsigned seed)
-{
-    unsigned char page[4096];
-    FILE *f = fopen(path, "r+b");
-    ck_assert_ptr_nonnull(f);
-    for (long p = first; p < first + n; p++) {
-        for (size_t i = 0; i < sizeof(page); i++) {
-            seed = seed * 1103515245u + 12345u;
-            page[i] = (unsigned char)(seed >> 16);
-        }
-        ck_assert_int_eq(fseek(f, p * 4096L, SEEK_SET), 0);
-        ck_assert_uint_eq(fwrite(page, 1, sizeof(page), f), sizeof(page));
-    }
-    fclose(f);
-}
-
-static long file_pages(const char *path)
-{
-    struct stat sb;
-    ck_assert_int_eq(stat(path, &sb), 0);
-    return (long)(sb.st_size / 4096);
-}
-
-/* The daemon refused the store with the recovery steps, and did not die
- * of a signal. */
-static void assert_refused(int rc, const char *log, const char *what)
-{
-    if (!file_has(log, "msg=\"cannot open the store: ")) {
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "echo rc=%d; tail -5 %s >&2", rc, log);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot show %s\n", log);
-    }
-    ck_assert_msg(rc > 0 && rc < 128, "%s: tspsd rc %d (see %s)", what, rc,
-                  log);
-    ck_assert_msg(file_has(log, "msg=\"cannot open the store: "),
-                  "%s: no clear error (see %s)", what, log);
-    ck_assert_msg(file_has(log, "mdb_copy -c"), "%s: no recovery (see %s)",
-                  what, log);
-    ck_assert_msg(file_has(log, "last backup"), "%s: no restore (see %s)", what,
-                  log);
-}
-
-/* A store with truncated or overwritten pages never crashes tspsd: it
- * starts (the damage was in unused pages) or stops with "cannot open the
- * store: ..." and the recovery steps, exit status 2. */
-START_TEST(test_damaged_store_is_a_clear_error)
-{
-    char data[400], pristine[400], log[400];
-    th_start(&t, NULL);
-    tspsd_client *a = th_connect(&t, "admin", NULL);
-    for (int i = 0; i < 150; i++) { /* a few dozen pages of data */
-        char id[32], num[32];
-        snprintf(id, sizeof(id), "user%03d", i);
-        snprintf(num, sizeof(num), "+1212555%04d", 1000 + i);
-        ck_assert_int_eq(fx_user_put(a, id, num), 0);
-    }
-    tspsd_client_close(a);
-    ck_assert_int_eq(th_stop(&t), 0);
-    snprintf(data, sizeof(data), "%s/data/store/data.mdb", t.dir);
-    snprintf(pristine, sizeof(pristine), "%s/pristine.mdb", t.dir);
-    snprintf(log, sizeof(log), "%s/damaged.log", t.dir);
-    copy_file(data, pristine);
-    long pages = file_pages(data);
-    ck_assert_int_gt(pages, 8);
-
-    /* The undamaged store opens. */
-    ck_assert_int_eq(start_or_exit(log), 0);
-
-    /* Cut in half. */
-    copy_file(pristine, data);
-    ck_assert_int_eq(truncate(data, (pages / 2) * 4096L), 0);
-    assert_refused(start_or_exit(log), log, "truncated");
-
-    /* Every page after the two meta pages overwritten. */
-    copy_file(pristine, data);
-    garble(data, 2, pages - 2, 7);
-    assert_refused(start_or_exit(log), log, "all data pages");
-
-    /* A few pages here and there: clean start or clear error, never a
-     * crash. */
-    int refused = 0;
-    for (unsigned seed = 1; seed <= 10; seed++) {
-        copy_file(pristine, data);
-        for (int k = 0; k < 3; k++) {
-            unsigned r = seed * 2654435761u + (unsigned)k * 40503u;
-            garble(data, 2 + (long)(r % (unsigned)(pages - 2)), 1, r);
-        }
-        int rc = start_or_exit(log);
-        if (rc != 0) {
-            assert_refused(rc, log, "some pages");
-            refused++;
-        }
-    }
-    ck_assert_msg(refused > 0, "no damage found in 10 damaged stores");
 }
 END_TEST
 
@@ -850,11 +676,6 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_busy_sip_port_is_an_error);
     tcase_add_test(tc, test_expired_server_cert_warns);
     tcase_add_test(tc, test_deleted_server_pem_keeps_the_ca);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("store");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_damaged_store_is_a_clear_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -145,6 +145,37 @@ void th_start(th_daemon *t, const char *extra)
     ck_abort_msg("tspsd did not come up (see %s)", t->log);
 }
 
+int th_file_has(const char *path, const char *needle)
+{
+    char line[4096];
+    int found = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+void th_sleep_ms(int ms)
+{
+    msleep(ms);
+}
+
+void th_stop_pid(pid_t pid)
+{
+    int st;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 400; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return;
+        msleep(25);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
 int th_stop(th_daemon *t)
 {
     int st = 0;

@@ -25,6 +25,11 @@ void th_make_certs(th_daemon *t);
 void th_start(th_daemon *t, const char *extra);
 /** SIGTERM, wait (bounded); returns the exit status (-1 if killed). */
 int th_stop(th_daemon *t);
+/** A tspsd started by the test itself: SIGTERM, wait (10 s), SIGKILL. */
+void th_stop_pid(pid_t pid);
+/** Does the file contain needle (one look, no waiting)? */
+int th_file_has(const char *path, const char *needle);
+void th_sleep_ms(int ms);
 /** rm -rf the temp dir. */
 void th_cleanup(th_daemon *t);
 
