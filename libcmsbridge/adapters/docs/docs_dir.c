@@ -12,15 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "docs.h"
+#include "internal.h"
 
-#define WATCH_MASK                                                             \
-    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE)
 #define NAME_MIN 4 /* shorter names and organisations match too much */
 
 typedef struct dd_source {
@@ -362,28 +359,9 @@ static int dd_related_for(cmsb_source *base, const tsps_contact *who,
 
 /* ---- change notification (inotify), as vcard-dir ---- */
 
-static void watch_tree(int fd, const char *path, int depth)
+static int docs_file(const char *name)
 {
-    DIR *d;
-    struct dirent *de;
-
-    if (depth >= 16)
-        return;
-    d = opendir(path);
-    if (d == NULL)
-        return;
-    while ((de = readdir(d)) != NULL) {
-        char sub[4096];
-        struct stat sb;
-        if (de->d_name[0] == '.' ||
-            (size_t)snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >=
-                sizeof(sub) ||
-            stat(sub, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            continue;
-        if (inotify_add_watch(fd, sub, WATCH_MASK) >= 0)
-            watch_tree(fd, sub, depth + 1);
-    }
-    closedir(d);
+    return docs_kind_of(name) != DOCS_NONE;
 }
 
 static int dd_watch_fd(cmsb_source *base, int *fd)
@@ -391,15 +369,10 @@ static int dd_watch_fd(cmsb_source *base, int *fd)
     dd_source *s = (dd_source *)base;
 
     if (s->ino_fd < 0) {
-        s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (s->ino_fd < 0)
-            return CMSB_EIO;
-        if (inotify_add_watch(s->ino_fd, s->root, WATCH_MASK) < 0) {
-            close(s->ino_fd);
-            s->ino_fd = -1;
-            return CMSB_EIO;
-        }
-        watch_tree(s->ino_fd, s->root, 0);
+        /* the index walks 16 folders deep */
+        int rc = cmsb__watch_open(s->root, 16, &s->ino_fd);
+        if (rc != CMSB_OK)
+            return rc;
     }
     *fd = s->ino_fd;
     return CMSB_OK;
@@ -407,28 +380,7 @@ static int dd_watch_fd(cmsb_source *base, int *fd)
 
 static int dd_watch_drain(cmsb_source *base)
 {
-    dd_source *s = (dd_source *)base;
-    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-    int hit = 0;
-
-    if (s->ino_fd < 0)
-        return CMSB_EINVAL;
-    for (;;) {
-        ssize_t n = read(s->ino_fd, buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        for (char *p = buf; p < buf + n;) {
-            const struct inotify_event *ev = (const struct inotify_event *)p;
-            const char *name = ev->len > 0 ? ev->name : "";
-            if (name[0] != '.' && docs_kind_of(name) != DOCS_NONE)
-                hit = 1;
-            if ((ev->mask & IN_Q_OVERFLOW) ||
-                ((ev->mask & IN_ISDIR) && name[0] != '.'))
-                hit = 1;
-            p += sizeof(struct inotify_event) + ev->len;
-        }
-    }
-    return hit;
+    return cmsb__watch_drain(((dd_source *)base)->ino_fd, docs_file);
 }
 
 const cmsb_adapter cmsb_docs_dir_adapter = {
