@@ -48,8 +48,8 @@ void sip_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n)
         s->send(s, dst, p, n);
 }
 
-static void respond_simple(tspsd_sip *s, const sip_raw *r, const sip_src *src,
-                           int code, const char *reason, const char *extra)
+void sip_respond_simple(tspsd_sip *s, const sip_raw *r, const sip_src *src,
+                        int code, const char *reason, const char *extra)
 {
     char out[SIP_MAX_RESP];
     sip_buf b = {out, 0, sizeof(out), 0};
@@ -96,7 +96,7 @@ static void malformed(tspsd_sip *s, const sip_raw *r, const sip_src *src,
         int code = r->bad == SIP_RAW_BADVERSION ? 505 : 400;
         snprintf(reason, sizeof(reason), "%s (%s)", sip_reason(code),
                  raw_reason(r->bad));
-        respond_simple(s, r, src, code, reason, NULL);
+        sip_respond_simple(s, r, src, code, reason, NULL);
         sip_log(s, TSPS_LOG_WARN,
                 "msg=\"malformed sip request answered 400\" reason=%s "
                 "bytes=%zu",
@@ -184,12 +184,12 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
     int reg = sip_span_eq(r.method, "REGISTER");
     if (!invite && !reg && !sip_span_eq(r.method, "OPTIONS")) {
         int code = is_known_method(&r) ? 405 : 501;
-        respond_simple(s, &r, src, code, NULL, "Allow: " SIP_ALLOW "\r\n");
+        sip_respond_simple(s, &r, src, code, NULL, "Allow: " SIP_ALLOW "\r\n");
         return;
     }
     /* RFC 3261 8.2.2.1: a Request-URI scheme we do not serve -> 416 */
     if (!uri_scheme_ok(r.ruri)) {
-        respond_simple(s, &r, src, 416, NULL, NULL);
+        sip_respond_simple(s, &r, src, 416, NULL, NULL);
         return;
     }
     /* 8.2.2.3: we support no extension, so any Require gets 420 listing
@@ -202,16 +202,17 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
             sb_span(&hb, r.require[k]);
             sb_puts(&hb, "\r\n");
         }
-        respond_simple(s, &r, src, 420, NULL, hb.err ? NULL : hdr);
+        sip_respond_simple(s, &r, src, 420, NULL, hb.err ? NULL : hdr);
         return;
     }
     if (sip_span_eq(r.method, "OPTIONS")) {
-        respond_simple(s, &r, src, 200, NULL,
-                       "Allow: " SIP_ALLOW "\r\nAccept: application/sdp\r\n");
+        sip_respond_simple(s, &r, src, 200, NULL,
+                           "Allow: " SIP_ALLOW
+                           "\r\nAccept: application/sdp\r\n");
         return;
     }
     if (invite && mf == 0) {
-        respond_simple(s, &r, src, 483, NULL, NULL);
+        sip_respond_simple(s, &r, src, 483, NULL, NULL);
         return;
     }
 
@@ -222,7 +223,7 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
 
     osip_message_t *m = NULL;
     if (osip_message_init(&m) != 0) {
-        respond_simple(s, &r, src, 500, NULL, NULL);
+        sip_respond_simple(s, &r, src, 500, NULL, NULL);
         return;
     }
     if (osip_message_parse(m, buf, len) != 0 || m->sip_method == NULL ||
@@ -230,7 +231,7 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
         m->to == NULL) {
         r.bad = SIP_RAW_JUNK;
         s->stat_bad++;
-        respond_simple(s, &r, src, 400, "Bad Request (unparseable)", NULL);
+        sip_respond_simple(s, &r, src, 400, "Bad Request (unparseable)", NULL);
         sip_log(s, TSPS_LOG_WARN,
                 "msg=\"unparseable sip request answered 400\" bytes=%zu", len);
     } else if (invite) {

@@ -257,6 +257,10 @@ void sip_emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
 void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src);
 
 /* Send a response to dst through s->send. */
+/* A response with just a status line (reason NULL = the standard one)
+ * and optional extra header lines; logged and dropped if too large. */
+void sip_respond_simple(tspsd_sip *s, const sip_raw *r, const sip_src *src,
+                        int code, const char *reason, const char *extra);
 void sip_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n);
 
 void sip_log(tspsd_sip *s, int level, const char *fmt, ...)

@@ -47,32 +47,6 @@ static void unquote(const char *in, char *out, size_t n)
     out[len] = '\0';
 }
 
-static void respond_reason(tspsd_sip *s, const sip_raw *r, const sip_src *src,
-                           int code, const char *reason, const char *extra)
-{
-    char out[SIP_MAX_RESP];
-    sip_buf b = {out, 0, sizeof(out), 0};
-    sip_resp_begin(&b, r, src, code, reason);
-    if (extra != NULL)
-        sb_puts(&b, extra);
-    sip_resp_end(&b);
-    if (!b.err)
-        sip_send(s, src, out, b.len);
-}
-
-static void respond(tspsd_sip *s, const sip_raw *r, const sip_src *src,
-                    int code, const char *extra)
-{
-    char out[SIP_MAX_RESP];
-    sip_buf b = {out, 0, sizeof(out), 0};
-    sip_resp_begin(&b, r, src, code, NULL);
-    if (extra != NULL)
-        sb_puts(&b, extra);
-    sip_resp_end(&b);
-    if (!b.err)
-        sip_send(s, src, out, b.len);
-}
-
 static void challenge(tspsd_sip *s, const sip_raw *r, const sip_src *src,
                       int stale, int64_t now)
 {
@@ -91,7 +65,7 @@ static void challenge(tspsd_sip *s, const sip_raw *r, const sip_src *src,
             break;
         k += (size_t)n;
     }
-    respond(s, r, src, 401, hdr);
+    sip_respond_simple(s, r, src, 401, NULL, hdr);
 }
 
 static int alg_enabled(const tspsd_sip *s, int alg)
@@ -133,7 +107,8 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
         char hdr[64];
         s->stat_auth_locked++;
         snprintf(hdr, sizeof(hdr), "Retry-After: %lld\r\n", (long long)locked);
-        respond_reason(s, r, src, 403, "Forbidden (too many failures)", hdr);
+        sip_respond_simple(s, r, src, 403, "Forbidden (too many failures)",
+                           hdr);
         return -1;
     }
     if (a == NULL) {
@@ -158,7 +133,7 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
     if (sip_cred_get(s->eng, user, cred) != TSPS_OK ||
         strcmp(cred->realm, s->realm) != 0) {
         sip_guard_fail(s, src, user, "unknown-device", now);
-        respond(s, r, src, 403, NULL);
+        sip_respond_simple(s, r, src, 403, NULL, NULL);
         return -1;
     }
     const char *ha1 = algo == SIP_ALG_SHA256 ? cred->ha1_sha256 : cred->ha1_md5;
@@ -174,7 +149,7 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
         diff |= (unsigned char)(tolower((unsigned char)resp[i]) ^ expect[i]);
     if (diff != 0) {
         sip_guard_fail(s, src, user, "bad-response", now);
-        respond(s, r, src, 403, NULL);
+        sip_respond_simple(s, r, src, 403, NULL, NULL);
         return -1;
     }
     if (nv == SIP_NONCE_STALE) {
@@ -196,7 +171,7 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
     }
     if (strcmp(cred->user_id, user_id) != 0) {
         sip_guard_fail(s, src, user, "foreign-aor", now);
-        respond(s, r, src, 403, NULL);
+        sip_respond_simple(s, r, src, 403, NULL, NULL);
         return -1;
     }
     return 0;
@@ -267,7 +242,7 @@ static void ok_response(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     sip_buf b = {out, 0, sizeof(out), 0};
     bind_list *l = calloc(1, sizeof(*l));
     if (l == NULL) {
-        respond(s, r, src, 500, NULL);
+        sip_respond_simple(s, r, src, 500, NULL, NULL);
         return;
     }
     tsps_registration_list(s->eng, user_id, now, collect, l);
@@ -287,7 +262,7 @@ static void ok_response(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     if (!b.err)
         sip_send(s, src, out, b.len);
     else
-        respond(s, r, src, 500, NULL);
+        sip_respond_simple(s, r, src, 500, NULL, NULL);
 }
 
 static void copy_span(char *dst, size_t n, sip_span sp)
@@ -313,7 +288,7 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
 
     if (m->to->url == NULL || m->to->url->username == NULL ||
         aor_user(s, m->to->url->username, user_id, &aor_cred) != TSPS_OK) {
-        respond(s, r, src, 404, NULL);
+        sip_respond_simple(s, r, src, 404, NULL, NULL);
         return;
     }
     if (s->cfg.auth_register) {
@@ -337,13 +312,13 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
 
     int nc = osip_list_size(&m->contacts);
     if (nc > MAX_BINDINGS) {
-        respond(s, r, src, 400, NULL);
+        sip_respond_simple(s, r, src, 400, NULL, NULL);
         return;
     }
     rb = calloc((size_t)(nc > 0 ? nc : 1), sizeof(*rb));
     cur = calloc(1, sizeof(*cur));
     if (rb == NULL || cur == NULL) {
-        respond(s, r, src, 500, NULL);
+        sip_respond_simple(s, r, src, 500, NULL, NULL);
         goto done;
     }
     tsps_registration_list(s->eng, user_id, now, collect, cur);
@@ -355,7 +330,7 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
             continue;
         }
         if (c->url == NULL) {
-            respond(s, r, src, 400, NULL);
+            sip_respond_simple(s, r, src, 400, NULL, NULL);
             goto done;
         }
         req_binding *b = &rb[nb];
@@ -364,7 +339,7 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
         if (osip_uri_to_str(c->url, &uri) != 0 || uri == NULL ||
             strlen(uri) >= TSPS_URI_MAX) {
             osip_free(uri);
-            respond(s, r, src, 400, NULL);
+            sip_respond_simple(s, r, src, 400, NULL, NULL);
             goto done;
         }
         snprintf(b->r.contact, sizeof(b->r.contact), "%s", uri);
@@ -377,7 +352,7 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
             b->expires = s->cfg.default_expires;
         int q = parse_q(gparam(c, "q"));
         if (q < 0) {
-            respond(s, r, src, 400, NULL);
+            sip_respond_simple(s, r, src, 400, NULL, NULL);
             goto done;
         }
         b->r.q = (uint16_t)q;
@@ -396,7 +371,7 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
         if (b->expires > 0 && b->expires < s->cfg.min_expires) {
             snprintf(hdr, sizeof(hdr), "Min-Expires: %d\r\n",
                      s->cfg.min_expires);
-            respond(s, r, src, 423, hdr);
+            sip_respond_simple(s, r, src, 423, NULL, hdr);
             goto done;
         }
         if (b->expires > s->cfg.max_expires)
@@ -404,7 +379,8 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
         const tsps_registration *e = existing(cur, &b->r);
         if (e != NULL && strcmp(e->call_id, b->r.call_id) == 0 &&
             (long)e->cseq >= cseq) {
-            respond(s, r, src, 500, "Warning: 399 tspsd \"stale CSeq\"\r\n");
+            sip_respond_simple(s, r, src, 500, NULL,
+                               "Warning: 399 tspsd \"stale CSeq\"\r\n");
             goto done;
         }
         nb++;
@@ -429,14 +405,14 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
                     "msg=\"register refused: too many bindings\" user=%s "
                     "bindings=%d limit=%d src=%s",
                     user_id, cur->n, limit, ip);
-            respond_reason(s, r, src, 403, "Forbidden (too many bindings)",
-                           NULL);
+            sip_respond_simple(s, r, src, 403, "Forbidden (too many bindings)",
+                               NULL);
             goto done;
         }
     }
     if (star) {
         if (nb > 0 || hdr_expires != 0) {
-            respond(s, r, src, 400, NULL);
+            sip_respond_simple(s, r, src, 400, NULL, NULL);
             goto done;
         }
         char cid[TSPS_URI_MAX];
@@ -444,14 +420,14 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
         for (int i = 0; i < cur->n; i++) {
             if (strcmp(cur->r[i].call_id, cid) == 0 &&
                 (long)cur->r[i].cseq >= cseq) {
-                respond(s, r, src, 500,
-                        "Warning: 399 tspsd \"stale CSeq\"\r\n");
+                sip_respond_simple(s, r, src, 500, NULL,
+                                   "Warning: 399 tspsd \"stale CSeq\"\r\n");
                 goto done;
             }
         }
         int rc = tsps_registration_clear(s->eng, user_id);
         if (rc != TSPS_OK && rc != TSPS_ENOTFOUND) {
-            respond(s, r, src, 500, NULL);
+            sip_respond_simple(s, r, src, 500, NULL, NULL);
             goto done;
         }
         sip_log(s, TSPS_LOG_INFO, "msg=\"bindings removed\" user=%s n=%d",
@@ -473,7 +449,7 @@ void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
         if (rc != TSPS_OK) {
             sip_log(s, TSPS_LOG_ERROR, "msg=\"binding not saved\" err=%s",
                     tsps_errname(rc));
-            respond(s, r, src, 500, NULL);
+            sip_respond_simple(s, r, src, 500, NULL, NULL);
             goto done;
         }
         sip_log(s, TSPS_LOG_INFO,
