@@ -214,7 +214,7 @@ TSPS_API int tsps_engine_open(const tsps_config *cfg, tsps_engine **out);
  * @param log      optional, as tsps_config.log
  * @return TSPS_OK, TSPS_EINVAL, TSPS_ENOMEM, TSPS_ESTORE
  * Thread-safety: safe; touches no engine.
- * Since: 0.1
+ * Since: 0.2
  */
 TSPS_API int tsps_store_verify(const char *path, tsps_log_fn log,
                                void *log_arg);
@@ -337,9 +337,26 @@ typedef enum {
     TSPS_STATUS__COUNT = 7
 } tsps_status;
 
-/** "available", "busy", "dnd", "away", "meeting", "off-hours", "any". */
+/**
+ * Name of a status: "available", "busy", "dnd", "away", "meeting",
+ * "off-hours", "any".
+ *
+ * @param st  a tsps_status
+ * @return a static string, never NULL; "invalid" for a value out of range
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API const char *tsps_status_name(tsps_status st);
-/** Parse a status name (the names above, case-insensitive); -1 if none. */
+/**
+ * Parse a status name (the names of tsps_status_name(), case-insensitive;
+ * also "in-meeting", "in_meeting", "off_hours", "offhours", and "default"
+ * or "*" for TSPS_STATUS_ANY).
+ *
+ * @param name  the name; NULL gives -1
+ * @return the tsps_status, or -1 if the name is unknown
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API int tsps_status_parse(const char *name);
 
 /** Handling method kinds. */
@@ -355,7 +372,15 @@ typedef enum {
     TSPS_METHOD__COUNT
 } tsps_method_kind;
 
-/** "none", "ring", "forward", "voicemail", "ivr", "attendant", ... */
+/**
+ * Name of a method kind: "none", "ring", "forward", "voicemail", "ivr",
+ * "attendant", "reject", "ask".
+ *
+ * @param k  a tsps_method_kind
+ * @return a static string, never NULL; "invalid" for a value out of range
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API const char *tsps_method_kind_name(tsps_method_kind k);
 
 typedef enum {
@@ -492,7 +517,19 @@ TSPS_API void tsps_user_init(tsps_user *u);
  */
 TSPS_API int tsps_hours_parse(const char *text, tsps_hours *out);
 
-/** Write working hours in the text form of tsps_hours_parse(). */
+/**
+ * Write working hours in the text form of tsps_hours_parse() (Monday first,
+ * equal consecutive days grouped; "none" when there are no hours). The
+ * output is NUL-terminated.
+ *
+ * @param h         the hours
+ * @param buf       output buffer (may be NULL when buflen is 0)
+ * @param buflen    size of buf
+ * @param[out] needed  optional: bytes needed including the NUL
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ENOBUFS (*needed set, if non-NULL)
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API int tsps_hours_format(const tsps_hours *h, char *buf, size_t buflen,
                                size_t *needed);
 
@@ -555,7 +592,16 @@ TSPS_API int tsps_user_list(tsps_engine *eng, tsps_user_cb cb, void *arg);
 TSPS_API int tsps_number_add(tsps_engine *eng, const char *user_id,
                              const char *number);
 
-/** Remove a public number. @return TSPS_OK, TSPS_ENOTFOUND, ... */
+/**
+ * Remove a public number from whichever user has it. Committed before
+ * return.
+ *
+ * @param e164  the number in E.164 form ("+4930123456")
+ * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ENUMBER (not E.164),
+ *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
+ */
 TSPS_API int tsps_number_remove(tsps_engine *eng, const char *e164);
 
 /**
@@ -571,7 +617,17 @@ TSPS_API int tsps_number_lookup(tsps_engine *eng, const char *e164,
 
 typedef int (*tsps_number_cb)(void *arg, const char *e164);
 
-/** List the public numbers of a user. */
+/**
+ * List the public numbers of a user, in key order. The string passed to `cb`
+ * is valid during the call only; `cb` returns 0 to go on, non-zero to stop.
+ *
+ * @param user_id  the user
+ * @param cb       called once per number
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ENOTFOUND (no such user), TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine; `cb` runs inside a read
+ * transaction and must not call write functions of the engine.
+ * Since: 0.1
+ */
 TSPS_API int tsps_number_list(tsps_engine *eng, const char *user_id,
                               tsps_number_cb cb, void *arg);
 
@@ -590,7 +646,15 @@ typedef enum {
     TSPS_CODE_SRC__COUNT
 } tsps_code_source;
 
-/** "none", "property", "category", "group", "note", "manual". */
+/**
+ * Name of a code source: "none", "property", "category", "group", "note",
+ * "manual".
+ *
+ * @param s  a tsps_code_source
+ * @return a static string, never NULL; "invalid" for a value out of range
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API const char *tsps_code_source_name(tsps_code_source s);
 
 #define TSPS_CONTACT_VERSION 1
@@ -613,7 +677,13 @@ typedef struct tsps_contact {
     char emails[TSPS_MAX_EMAILS][TSPS_EMAIL_MAX]; /* stored lower case */
 } tsps_contact;
 
-/** Set version and clear everything. */
+/**
+ * Clear a contact and set its version. NULL is a no-op.
+ *
+ * @param[out] c  the contact to initialise
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API void tsps_contact_init(tsps_contact *c);
 
 /**
@@ -646,17 +716,48 @@ TSPS_API int tsps_uid_key(const char *uid, size_t len, char out[TSPS_UID_MAX]);
 TSPS_API int tsps_contact_put(tsps_engine *eng, const char *user_id,
                               const tsps_contact *c);
 
-/** Read one contact by uid. @return TSPS_OK, TSPS_ENOTFOUND, ... */
+/**
+ * Read one contact by uid (the whole uid or its tsps_uid_key()). Numbers
+ * read back in E.164 form.
+ *
+ * @param user_id   the user
+ * @param uid       the contact's uid or key
+ * @param[out] out  the contact; cleared on failure
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such user or contact), TSPS_EINVAL,
+ *         TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine.
+ * Since: 0.1
+ */
 TSPS_API int tsps_contact_get(tsps_engine *eng, const char *user_id,
                               const char *uid, tsps_contact *out);
 
-/** Delete one contact by uid. @return TSPS_OK, TSPS_ENOTFOUND, ... */
+/**
+ * Delete one contact by uid (the whole uid or its tsps_uid_key()).
+ * Committed before return.
+ *
+ * @param user_id  the user
+ * @param uid      the contact's uid or key
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such user or contact), TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
+ */
 TSPS_API int tsps_contact_delete(tsps_engine *eng, const char *user_id,
                                  const char *uid);
 
 /**
- * Set a contact's handling code (source TSPS_CODE_SRC_MANUAL unless
- * `src` says otherwise). "" clears it.
+ * Set a contact's handling code; "" clears it. The source is `src`, or
+ * TSPS_CODE_SRC_MANUAL when `src` is TSPS_CODE_SRC_NONE. Committed before
+ * return.
+ *
+ * @param user_id  the user
+ * @param uid      the contact's uid or key (see tsps_uid_key())
+ * @param code     [A-Z0-9_-]{1,31} or ""
+ * @param src      where the code came from
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such user or contact), TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
  */
 TSPS_API int tsps_contact_set_code(tsps_engine *eng, const char *user_id,
                                    const char *uid, const char *code,
@@ -665,17 +766,38 @@ TSPS_API int tsps_contact_set_code(tsps_engine *eng, const char *user_id,
 typedef int (*tsps_contact_cb)(void *arg, const tsps_contact *c);
 
 /**
- * List a user's contacts (uid order), or only those whose name, org, e-mail
- * or number contains `query` (case-insensitive; NULL or "" = all).
- * Same callback rules as tsps_user_list().
+ * List a user's contacts in uid order, or only those whose name, org, e-mail
+ * or number contains `query` (case-insensitive; NULL or "" = all). The
+ * struct passed to `cb` is valid during the call only; `cb` returns 0 to go
+ * on, non-zero to stop.
+ *
+ * @param user_id  the user
+ * @param query    optional filter
+ * @param cb       called once per contact
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ENOMEM, TSPS_ENOTFOUND (no such user),
+ *         TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine; `cb` runs inside a read
+ * transaction and must not call write functions of the engine.
+ * Since: 0.1
  */
 TSPS_API int tsps_contact_list(tsps_engine *eng, const char *user_id,
                                const char *query, tsps_contact_cb cb,
                                void *arg);
 
 /**
- * Every contact of a user that has `number` (any format; normalised with
- * the user's dial plan).
+ * Every contact of a user that has `number` (any format; normalised with the
+ * user's dial plan). The struct passed to `cb` is valid during the call only;
+ * `cb` returns 0 to go on, non-zero to stop.
+ *
+ * @param user_id  the user
+ * @param number   the number in any format
+ * @param cb       called once per matching contact
+ * @return TSPS_OK (also when no contact matches), TSPS_EINVAL,
+ *         TSPS_ENOTFOUND (no such user), TSPS_ENUMBER (not a full number),
+ *         TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine; `cb` runs inside a read
+ * transaction and must not call write functions of the engine.
+ * Since: 0.1
  */
 TSPS_API int tsps_contact_find_number(tsps_engine *eng, const char *user_id,
                                       const char *number, tsps_contact_cb cb,
@@ -709,19 +831,55 @@ typedef struct tsps_event {
                                      attendees, e-mail or tel:, lower case */
 } tsps_event;
 
-/** Set version and clear everything. */
+/**
+ * Clear an event and set its version. NULL is a no-op.
+ *
+ * @param[out] e  the event to initialise
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API void tsps_event_init(tsps_event *e);
 
-/** Create or replace one event instance (by uid). */
+/**
+ * Create or replace one event instance (by uid). Committed before return.
+ *
+ * @param user_id  the user
+ * @param e        the event (end > start)
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
+ */
 TSPS_API int tsps_event_put(tsps_engine *eng, const char *user_id,
                             const tsps_event *e);
-/** Delete one event instance by uid. */
+/**
+ * Delete one event instance by uid. Committed before return.
+ *
+ * @param user_id  the user
+ * @param uid      the event instance's uid
+ * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ESTATE (read-only engine),
+ * TSPS_ESTORE, TSPS_ENOSPC Thread-safety: safe concurrently on one engine
+ * (writes are serialised). Since: 0.1
+ */
 TSPS_API int tsps_event_delete(tsps_engine *eng, const char *user_id,
                                const char *uid);
 
 typedef int (*tsps_event_cb)(void *arg, const tsps_event *e);
 
-/** Events overlapping [from, to), in order of their end time. */
+/**
+ * A user's events overlapping [from, to), in order of their end time, each
+ * reported once. The struct passed to `cb` is valid during the call only;
+ * `cb` returns 0 to go on, non-zero to stop.
+ *
+ * @param user_id  the user
+ * @param from     start of the window (UTC s, >= 0)
+ * @param to       end of the window (UTC s, > from)
+ * @param cb       called once per event
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ENOTFOUND (no such user), TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine; `cb` runs inside a read
+ * transaction and must not call write functions of the engine.
+ * Since: 0.1
+ */
 TSPS_API int tsps_event_list(tsps_engine *eng, const char *user_id,
                              int64_t from, int64_t to, tsps_event_cb cb,
                              void *arg);
@@ -738,7 +896,14 @@ typedef enum {
     TSPS_STATUS_SRC_HOURS        /* outside working hours */
 } tsps_status_source;
 
-/** "default", "manual", "calendar", "hours"; "invalid" otherwise. */
+/**
+ * Name of a status source: "default", "manual", "calendar", "hours".
+ *
+ * @param s  a tsps_status_source
+ * @return a static string, never NULL; "invalid" for a value out of range
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API const char *tsps_status_source_name(tsps_status_source s);
 
 /** The effective status of a user at a time. */
@@ -763,8 +928,15 @@ TSPS_API int tsps_status_set(tsps_engine *eng, const char *user_id,
                              tsps_status st, int64_t until, const char *note);
 
 /**
- * The effective status at `now` (UTC seconds): manual, else calendar, else
- * working hours, else available.
+ * The effective status of a user at `now` (UTC seconds; 0 = the current
+ * time): manual, else calendar, else working hours, else available.
+ *
+ * @param user_id   the user
+ * @param now       the time
+ * @param[out] out  the status and where it came from; cleared on failure
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL, TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine.
+ * Since: 0.1
  */
 TSPS_API int tsps_status_get(tsps_engine *eng, const char *user_id, int64_t now,
                              tsps_status_info *out);
@@ -794,18 +966,50 @@ TSPS_API int tsps_code_set(tsps_engine *eng, const char *user_id,
                            const char *code, tsps_status st,
                            const tsps_method *m);
 
-/** Read one rule. @return TSPS_OK, TSPS_ENOTFOUND, ... */
+/**
+ * Read one rule: the method for exactly (code, status), no fallback to
+ * wildcards.
+ *
+ * @param user_id   the user
+ * @param code      the code or TSPS_CODE_ANY
+ * @param st        the status or TSPS_STATUS_ANY
+ * @param[out] out  the method; cleared on failure
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such user or rule), TSPS_EINVAL,
+ *         TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine.
+ * Since: 0.1
+ */
 TSPS_API int tsps_code_get(tsps_engine *eng, const char *user_id,
                            const char *code, tsps_status st, tsps_method *out);
 
-/** Delete one rule. @return TSPS_OK, TSPS_ENOTFOUND, ... */
+/**
+ * Delete one rule (code, status). Committed before return.
+ *
+ * @param user_id  the user
+ * @param code     the code or TSPS_CODE_ANY
+ * @param st       the status or TSPS_STATUS_ANY
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such user or rule), TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
+ */
 TSPS_API int tsps_code_delete(tsps_engine *eng, const char *user_id,
                               const char *code, tsps_status st);
 
 typedef int (*tsps_code_cb)(void *arg, const char *code, tsps_status st,
                             const tsps_method *m);
 
-/** List a user's rules (code order, then status). */
+/**
+ * List a user's rules (code order, then status). The method passed to `cb`
+ * is valid during the call only; `cb` returns 0 to go on, non-zero to stop.
+ *
+ * @param user_id  the user
+ * @param cb       called once per rule
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ENOTFOUND (no such user), TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine; `cb` runs inside a read
+ * transaction and must not call write functions of the engine.
+ * Since: 0.1
+ */
 TSPS_API int tsps_code_list(tsps_engine *eng, const char *user_id,
                             tsps_code_cb cb, void *arg);
 
@@ -829,31 +1033,81 @@ typedef struct tsps_registration {
     char user_agent[TSPS_NAME_MAX];
 } tsps_registration;
 
-/** Set version and clear; q = 1000. */
+/**
+ * Clear a registration, set its version and q = 1000. NULL is a no-op.
+ *
+ * @param[out] r  the registration to initialise
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API void tsps_registration_init(tsps_registration *r);
 
-/** Create or refresh a binding. */
+/**
+ * Create or refresh a binding (identified by instance if set, else by
+ * contact URI). Committed before return.
+ *
+ * @param user_id  the user
+ * @param r        the binding; contact required, q <= 1000
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
+ */
 TSPS_API int tsps_registration_put(tsps_engine *eng, const char *user_id,
                                    const tsps_registration *r);
 
-/** Remove one binding (by instance if non-empty, else contact URI). */
+/**
+ * Remove one binding. Committed before return.
+ *
+ * @param user_id  the user
+ * @param key      the binding's instance if it has one, else its contact URI
+ * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ESTATE (read-only engine),
+ * TSPS_ESTORE, TSPS_ENOSPC Thread-safety: safe concurrently on one engine
+ * (writes are serialised). Since: 0.1
+ */
 TSPS_API int tsps_registration_remove(tsps_engine *eng, const char *user_id,
                                       const char *key);
 
-/** Remove every binding of a user. */
+/**
+ * Remove every binding of a user. Committed before return.
+ *
+ * @param user_id  the user
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
+ */
 TSPS_API int tsps_registration_clear(tsps_engine *eng, const char *user_id);
 
 typedef int (*tsps_registration_cb)(void *arg, const tsps_registration *r);
 
-/** Bindings of a user that have not expired at `now`, best q first. */
+/**
+ * Bindings of a user that have not expired at `now`, best q first. The
+ * bindings are copied out first, so `cb` runs after the read transaction
+ * has ended; the struct passed to it is valid during the call only. `cb`
+ * returns 0 to go on, non-zero to stop.
+ *
+ * @param user_id  the user
+ * @param now      the time (UTC s)
+ * @param cb       called once per binding
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ENOMEM, TSPS_ENOTFOUND (no such user),
+ *         TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine.
+ * Since: 0.1
+ */
 TSPS_API int tsps_registration_list(tsps_engine *eng, const char *user_id,
                                     int64_t now, tsps_registration_cb cb,
                                     void *arg);
 
 /**
- * Delete every binding that expired before `now`.
+ * Delete every binding, of every user, that expired before `now`. Committed
+ * before return.
  *
- * @param[out] removed  optional count
+ * @param now           the time (UTC s)
+ * @param[out] removed  optional: how many were deleted (0 on failure)
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (read-only engine), TSPS_ESTORE,
+ * TSPS_ENOSPC Thread-safety: safe concurrently on one engine (writes are
+ * serialised). Since: 0.1
  */
 TSPS_API int tsps_registration_purge(tsps_engine *eng, int64_t now,
                                      size_t *removed);
@@ -889,7 +1143,14 @@ typedef enum {
                               local number that cannot be placed */
 } tsps_caller_kind;
 
-/** "known", "unknown", "withheld", "ambiguous"; "invalid" otherwise. */
+/**
+ * Name of a caller kind: "known", "unknown", "withheld", "ambiguous".
+ *
+ * @param k  a tsps_caller_kind
+ * @return a static string, never NULL; "invalid" for a value out of range
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API const char *tsps_caller_kind_name(tsps_caller_kind k);
 
 /** Steps of the pipeline, in order (docs/design.md, step 4). */
@@ -905,7 +1166,15 @@ typedef enum {
     TSPS_STEP__COUNT
 } tsps_step;
 
-/** "called", "caller", "contact", "status", ... */
+/**
+ * Name of a pipeline step: "called", "caller", "contact", "status",
+ * "calendar", "rule", "targets", "override".
+ *
+ * @param s  a tsps_step
+ * @return a static string, never NULL; "invalid" for a value out of range
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API const char *tsps_step_name(tsps_step s);
 
 /** Outcome of one trace step. */
@@ -1055,7 +1324,15 @@ typedef enum {
     TSPS_OUTCOME__COUNT
 } tsps_outcome;
 
-/** "routed", "pending", "answered", ... */
+/**
+ * Name of a call outcome: "routed", "pending", "answered", "redirected",
+ * "rejected", "missed", "timeout", "failed".
+ *
+ * @param o  a tsps_outcome
+ * @return a static string, never NULL; "invalid" for a value out of range
+ * Thread-safety: safe.
+ * Since: 0.1
+ */
 TSPS_API const char *tsps_outcome_name(tsps_outcome o);
 
 /** A call in history. */
@@ -1092,11 +1369,23 @@ TSPS_API int tsps_history_append(tsps_engine *eng, const tsps_decision *d,
  *
  * @return the id (never 0), 0 if eng is NULL
  * Thread-safety: safe concurrently on one engine.
- * Since: 0.1
+ * Since: 0.2
  */
 TSPS_API uint64_t tsps_history_take_id(tsps_engine *eng);
 
-/** Set the outcome (and end time, note) of a call. */
+/**
+ * Set the outcome, end time and note of a call in history. Committed before
+ * return.
+ *
+ * @param id       the call id
+ * @param outcome  the outcome
+ * @param end      end of the call (UTC s)
+ * @param note     optional free text (e.g. the SIP response sent)
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such call), TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
+ */
 TSPS_API int tsps_history_set_outcome(tsps_engine *eng, uint64_t id,
                                       tsps_outcome outcome, int64_t end,
                                       const char *note);
@@ -1114,7 +1403,15 @@ TSPS_API int tsps_history_override(tsps_engine *eng, uint64_t id,
                                    const tsps_method *m, const char *actor,
                                    int64_t now, tsps_decision *out);
 
-/** Read one call. @return TSPS_OK, TSPS_ENOTFOUND, ... */
+/**
+ * Read one call.
+ *
+ * @param id        the call id
+ * @param[out] out  the record; cleared on failure
+ * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL (id 0), TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine.
+ * Since: 0.1
+ */
 TSPS_API int tsps_history_get(tsps_engine *eng, uint64_t id,
                               tsps_call_record *out);
 
@@ -1122,13 +1419,39 @@ typedef int (*tsps_history_cb)(void *arg, const tsps_call_record *r);
 
 /**
  * A user's calls with start in [from, to), newest first, at most `limit`
- * (0 = no limit).
+ * (0 = no limit). The record passed to `cb` is valid during the call only;
+ * `cb` returns 0 to go on, non-zero to stop.
+ *
+ * @param user_id  the user (calls of deleted users are still found)
+ * @param from     start of the window (UTC s, >= 0)
+ * @param to       end of the window (UTC s, > from)
+ * @param limit    most records to report, 0 = all
+ * @param cb       called once per call
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine; `cb` runs inside a read
+ * transaction and must not call write functions of the engine.
+ * Since: 0.1
  */
 TSPS_API int tsps_history_query(tsps_engine *eng, const char *user_id,
                                 int64_t from, int64_t to, size_t limit,
                                 tsps_history_cb cb, void *arg);
 
-/** A user's calls from one caller (any number format), newest first. */
+/**
+ * A user's calls from one caller, newest first, at most `limit` (0 = no
+ * limit). A caller not in E.164 form is normalised with the user's dial
+ * plan. The record passed to `cb` is valid during the call only; `cb`
+ * returns 0 to go on, non-zero to stop.
+ *
+ * @param user_id  the user
+ * @param caller   the caller's number, any format
+ * @param limit    most records to report, 0 = all
+ * @param cb       called once per call
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ENOTFOUND (no such user, when the
+ *         caller needed the dial plan), TSPS_ENUMBER, TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine; `cb` runs inside a read
+ * transaction and must not call write functions of the engine.
+ * Since: 0.1
+ */
 TSPS_API int tsps_history_by_caller(tsps_engine *eng, const char *user_id,
                                     const char *caller, size_t limit,
                                     tsps_history_cb cb, void *arg);
@@ -1154,21 +1477,69 @@ typedef struct tsps_batch tsps_batch;
  */
 TSPS_API int tsps_batch_begin(tsps_engine *eng, tsps_batch **out);
 
-/** Contact put inside a batch (as tsps_contact_put()). */
+/**
+ * Contact put inside a batch (as tsps_contact_put()); lands when the batch
+ * commits. A storage failure marks the batch failed: later calls give
+ * TSPS_ESTATE and tsps_batch_commit() returns the failure.
+ *
+ * @param user_id  the user
+ * @param c        the contact
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
+ * TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ * Thread-safety: a batch belongs to the thread that began it.
+ * Since: 0.1
+ */
 TSPS_API int tsps_batch_contact_put(tsps_batch *b, const char *user_id,
                                     const tsps_contact *c);
-/** Contact delete inside a batch; deleting a missing contact is TSPS_OK. */
+/**
+ * Contact delete inside a batch (uid or key, as tsps_contact_delete());
+ * deleting a missing contact is TSPS_OK.
+ *
+ * @param user_id  the user
+ * @param uid      the contact's uid
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
+ * TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ * Thread-safety: a batch belongs to the thread that began it.
+ * Since: 0.1
+ */
 TSPS_API int tsps_batch_contact_delete(tsps_batch *b, const char *user_id,
                                        const char *uid);
-/** Event put inside a batch. */
+/**
+ * Event put inside a batch (as tsps_event_put()).
+ *
+ * @param user_id  the user
+ * @param e        the event
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
+ * TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ * Thread-safety: a batch belongs to the thread that began it.
+ * Since: 0.1
+ */
 TSPS_API int tsps_batch_event_put(tsps_batch *b, const char *user_id,
                                   const tsps_event *e);
-/** Event delete inside a batch; missing is TSPS_OK. */
+/**
+ * Event delete inside a batch; deleting a missing event is TSPS_OK.
+ *
+ * @param user_id  the user
+ * @param uid      the event instance's uid
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
+ * TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ * Thread-safety: a batch belongs to the thread that began it.
+ * Since: 0.1
+ */
 TSPS_API int tsps_batch_event_delete(tsps_batch *b, const char *user_id,
                                      const char *uid);
 /**
  * Delete every contact (contacts != 0) and/or event (events != 0) of a user
  * that came from `source` (full resync).
+ *
+ * @param user_id   the user
+ * @param source    the source name
+ * @param contacts  non-zero: clear the source's contacts
+ * @param events    non-zero: clear the source's events
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
+ * TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ * Thread-safety: a batch belongs to the thread that began it.
+ * Since: 0.1
  */
 TSPS_API int tsps_batch_source_clear(tsps_batch *b, const char *user_id,
                                      const char *source, int contacts,
@@ -1176,6 +1547,13 @@ TSPS_API int tsps_batch_source_clear(tsps_batch *b, const char *user_id,
 /**
  * Store a sync cursor under a key (e.g. the source name) in the same
  * transaction as the data, so that a crash never separates them.
+ *
+ * @param key  1..499 bytes
+ * @param val  `len` bytes (at most 4 MiB; NULL only with len 0)
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
+ *         TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: a batch belongs to the thread that began it.
+ * Since: 0.1
  */
 TSPS_API int tsps_batch_cursor_set(tsps_batch *b, const char *key,
                                    const void *val, size_t len);
@@ -1197,39 +1575,95 @@ TSPS_API int tsps_batch_cursor_set(tsps_batch *b, const char *key,
 TSPS_API int tsps_batch_history_append(tsps_batch *b, const tsps_decision *d,
                                        tsps_outcome outcome, uint64_t *id);
 
-/** Commit; the batch is freed whatever the result. */
+/**
+ * Commit the batch; it is freed whatever the result (do not use `b` after).
+ * If an earlier write in it failed, everything is dropped and that error is
+ * returned.
+ *
+ * @return TSPS_OK, TSPS_EINVAL (b NULL), TSPS_ESTORE, TSPS_ENOSPC (the map
+ *         is grown, so a retry may fit), TSPS_ENOMEM
+ * Thread-safety: a batch belongs to the thread that began it.
+ * Since: 0.1
+ */
 TSPS_API int tsps_batch_commit(tsps_batch *b);
 
-/** Drop every write of the batch and free it. NULL is a no-op. */
+/**
+ * Drop every write of the batch and free it. NULL is a no-op.
+ *
+ * @param b  the batch
+ * Thread-safety: a batch belongs to the thread that began it.
+ * Since: 0.1
+ */
 TSPS_API void tsps_batch_abort(tsps_batch *b);
 
 /**
- * Read a sync cursor.
+ * Read a sync cursor (as stored by tsps_batch_cursor_set()).
  *
- * @param[out] len  bytes of the cursor
- * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_ENOBUFS (*len = size needed)
+ * @param key       the key
+ * @param buf       output buffer (may be NULL when buflen is 0)
+ * @param[out] len  bytes of the cursor (0 on other failures)
+ * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ENOBUFS (*len = size
+ *         needed), TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine.
+ * Since: 0.1
  */
 TSPS_API int tsps_cursor_get(tsps_engine *eng, const char *key, void *buf,
                              size_t buflen, size_t *len);
 
-/** Delete a sync cursor (e.g. when a source is removed). */
+/**
+ * Delete a sync cursor (e.g. when a source is removed). Committed before
+ * return.
+ *
+ * @param key  the key
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (read-only engine), TSPS_ESTORE,
+ * TSPS_ENOSPC Thread-safety: safe concurrently on one engine (writes are
+ * serialised). Since: 0.1
+ */
 TSPS_API int tsps_cursor_delete(tsps_engine *eng, const char *key);
 
 /**
  * A key/value store for the users of the engine (the daemon keeps sources,
- * credentials, delegations here): small values, committed before return.
- * Keys are namespaced by the caller ("tspsd/..."). `val` NULL deletes.
+ * credentials, delegations here): small values (at most 1 MiB), committed
+ * before return. Keys are namespaced by the caller ("tspsd/..."). `val` NULL
+ * deletes.
+ *
+ * @param key  the key
+ * @param val  `len` bytes, or NULL to delete
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (read-only engine), TSPS_ESTORE,
+ * TSPS_ENOSPC Thread-safety: safe concurrently on one engine (writes are
+ * serialised). Since: 0.1
  */
 TSPS_API int tsps_kv_put(tsps_engine *eng, const char *key, const void *val,
                          size_t len);
-/** Read a value; TSPS_ENOBUFS with *len = needed when buflen is short. */
+/**
+ * Read a value stored by tsps_kv_put().
+ *
+ * @param key       the key
+ * @param buf       output buffer (may be NULL when buflen is 0)
+ * @param[out] len  bytes of the value (0 on other failures)
+ * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ENOBUFS (*len = size
+ *         needed), TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine.
+ * Since: 0.1
+ */
 TSPS_API int tsps_kv_get(tsps_engine *eng, const char *key, void *buf,
                          size_t buflen, size_t *len);
 
 typedef int (*tsps_kv_cb)(void *arg, const char *key, const void *val,
                           size_t len);
 
-/** Every key starting with `prefix`, in key order. */
+/**
+ * Every key starting with `prefix` ("" = all), in key order. Key and value
+ * passed to `cb` are valid during the call only; `cb` returns 0 to go on,
+ * non-zero to stop.
+ *
+ * @param prefix  the key prefix
+ * @param cb      called once per key
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTORE
+ * Thread-safety: safe concurrently on one engine; `cb` runs inside a read
+ * transaction and must not call write functions of the engine.
+ * Since: 0.1
+ */
 TSPS_API int tsps_kv_list(tsps_engine *eng, const char *prefix, tsps_kv_cb cb,
                           void *arg);
 
