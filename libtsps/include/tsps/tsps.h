@@ -598,7 +598,8 @@ TSPS_API int tsps_number_add(tsps_engine *eng, const char *user_id,
  *
  * @param e164  the number in E.164 form ("+4930123456")
  * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ENUMBER (not E.164),
- *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -738,7 +739,8 @@ TSPS_API int tsps_contact_get(tsps_engine *eng, const char *user_id,
  * @param user_id  the user
  * @param uid      the contact's uid or key
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user or contact), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -755,7 +757,8 @@ TSPS_API int tsps_contact_delete(tsps_engine *eng, const char *user_id,
  * @param code     [A-Z0-9_-]{1,31} or ""
  * @param src      where the code came from
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user or contact), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -844,9 +847,11 @@ TSPS_API void tsps_event_init(tsps_event *e);
  * Create or replace one event instance (by uid). Committed before return.
  *
  * @param user_id  the user
- * @param e        the event (end > start)
+ * @param e        the event (end > start, at most 400 days)
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_EVERSION, TSPS_ENOMEM,
+ *         TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -857,9 +862,9 @@ TSPS_API int tsps_event_put(tsps_engine *eng, const char *user_id,
  *
  * @param user_id  the user
  * @param uid      the event instance's uid
- * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ESTATE (read-only engine),
- * TSPS_ESTORE, TSPS_ENOSPC Thread-safety: safe concurrently on one engine
- * (writes are serialised). Since: 0.1
+ * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ESTATE (read-only engine,
+ * or this thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC Thread-safety:
+ * safe concurrently on one engine (writes are serialised). Since: 0.1
  */
 TSPS_API int tsps_event_delete(tsps_engine *eng, const char *user_id,
                                const char *uid);
@@ -989,7 +994,8 @@ TSPS_API int tsps_code_get(tsps_engine *eng, const char *user_id,
  * @param code     the code or TSPS_CODE_ANY
  * @param st       the status or TSPS_STATUS_ANY
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user or rule), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -1049,7 +1055,8 @@ TSPS_API void tsps_registration_init(tsps_registration *r);
  * @param user_id  the user
  * @param r        the binding; contact required, q <= 1000
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -1061,9 +1068,9 @@ TSPS_API int tsps_registration_put(tsps_engine *eng, const char *user_id,
  *
  * @param user_id  the user
  * @param key      the binding's instance if it has one, else its contact URI
- * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ESTATE (read-only engine),
- * TSPS_ESTORE, TSPS_ENOSPC Thread-safety: safe concurrently on one engine
- * (writes are serialised). Since: 0.1
+ * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ESTATE (read-only engine,
+ * or this thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC Thread-safety:
+ * safe concurrently on one engine (writes are serialised). Since: 0.1
  */
 TSPS_API int tsps_registration_remove(tsps_engine *eng, const char *user_id,
                                       const char *key);
@@ -1073,7 +1080,8 @@ TSPS_API int tsps_registration_remove(tsps_engine *eng, const char *user_id,
  *
  * @param user_id  the user
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -1082,7 +1090,7 @@ TSPS_API int tsps_registration_clear(tsps_engine *eng, const char *user_id);
 typedef int (*tsps_registration_cb)(void *arg, const tsps_registration *r);
 
 /**
- * Bindings of a user that have not expired at `now`, best q first. The
+ * Bindings of a user that expire after `now`, best q first. The
  * bindings are copied out first, so `cb` runs after the read transaction
  * has ended; the struct passed to it is valid during the call only. `cb`
  * returns 0 to go on, non-zero to stop.
@@ -1100,12 +1108,14 @@ TSPS_API int tsps_registration_list(tsps_engine *eng, const char *user_id,
                                     void *arg);
 
 /**
- * Delete every binding, of every user, that expired before `now`. Committed
+ * Delete every binding, of every user, whose expiry is at or
+ * before `now` (and any stored binding that cannot be decoded). Committed
  * before return.
  *
  * @param now           the time (UTC s)
  * @param[out] removed  optional: how many were deleted (0 on failure)
- * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (read-only engine), TSPS_ESTORE,
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE,
  * TSPS_ENOSPC Thread-safety: safe concurrently on one engine (writes are
  * serialised). Since: 0.1
  */
@@ -1382,7 +1392,9 @@ TSPS_API uint64_t tsps_history_take_id(tsps_engine *eng);
  * @param end      end of the call (UTC s)
  * @param note     optional free text (e.g. the SIP response sent)
  * @return TSPS_OK, TSPS_ENOTFOUND (no such call), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ENOMEM,
+ *         TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -1509,8 +1521,8 @@ TSPS_API int tsps_batch_contact_delete(tsps_batch *b, const char *user_id,
  *
  * @param user_id  the user
  * @param e        the event
- * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
- * TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ * @return TSPS_OK, TSPS_EVERSION, TSPS_EINVAL, TSPS_ESTATE (the batch failed
+ * before), TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
  * Thread-safety: a batch belongs to the thread that began it.
  * Since: 0.1
  */
@@ -1615,9 +1627,11 @@ TSPS_API int tsps_cursor_get(tsps_engine *eng, const char *key, void *buf,
  * return.
  *
  * @param key  the key
- * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (read-only engine), TSPS_ESTORE,
- * TSPS_ENOSPC Thread-safety: safe concurrently on one engine (writes are
- * serialised). Since: 0.1
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such cursor), TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
  */
 TSPS_API int tsps_cursor_delete(tsps_engine *eng, const char *key);
 
@@ -1629,7 +1643,9 @@ TSPS_API int tsps_cursor_delete(tsps_engine *eng, const char *key);
  *
  * @param key  the key
  * @param val  `len` bytes, or NULL to delete
- * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (read-only engine), TSPS_ESTORE,
+ * @return TSPS_OK, TSPS_ENOTFOUND (delete of a missing key),
+ *         TSPS_EINVAL, TSPS_ESTATE (read-only engine, or this
+ *         thread's open batch failed), TSPS_ESTORE,
  * TSPS_ENOSPC Thread-safety: safe concurrently on one engine (writes are
  * serialised). Since: 0.1
  */
