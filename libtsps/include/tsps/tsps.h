@@ -598,8 +598,8 @@ TSPS_API int tsps_number_add(tsps_engine *eng, const char *user_id,
  *
  * @param e164  the number in E.164 form ("+4930123456")
  * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ENUMBER (not E.164),
- *         TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -739,8 +739,8 @@ TSPS_API int tsps_contact_get(tsps_engine *eng, const char *user_id,
  * @param user_id  the user
  * @param uid      the contact's uid or key
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user or contact), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -757,8 +757,8 @@ TSPS_API int tsps_contact_delete(tsps_engine *eng, const char *user_id,
  * @param code     [A-Z0-9_-]{1,31} or ""
  * @param src      where the code came from
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user or contact), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -850,8 +850,8 @@ TSPS_API void tsps_event_init(tsps_event *e);
  * @param e        the event (end > start, at most 400 days)
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL,
  *         TSPS_EVERSION, TSPS_ENOMEM,
- *         TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -862,9 +862,11 @@ TSPS_API int tsps_event_put(tsps_engine *eng, const char *user_id,
  *
  * @param user_id  the user
  * @param uid      the event instance's uid
- * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ESTATE (read-only engine,
- * or this thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC Thread-safety:
- * safe concurrently on one engine (writes are serialised). Since: 0.1
+ * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
  */
 TSPS_API int tsps_event_delete(tsps_engine *eng, const char *user_id,
                                const char *uid);
@@ -994,8 +996,8 @@ TSPS_API int tsps_code_get(tsps_engine *eng, const char *user_id,
  * @param code     the code or TSPS_CODE_ANY
  * @param st       the status or TSPS_STATUS_ANY
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user or rule), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -1055,8 +1057,8 @@ TSPS_API void tsps_registration_init(tsps_registration *r);
  * @param user_id  the user
  * @param r        the binding; contact required, q <= 1000
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -1068,9 +1070,11 @@ TSPS_API int tsps_registration_put(tsps_engine *eng, const char *user_id,
  *
  * @param user_id  the user
  * @param key      the binding's instance if it has one, else its contact URI
- * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL, TSPS_ESTATE (read-only engine,
- * or this thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC Thread-safety:
- * safe concurrently on one engine (writes are serialised). Since: 0.1
+ * @return TSPS_OK, TSPS_ENOTFOUND, TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
  */
 TSPS_API int tsps_registration_remove(tsps_engine *eng, const char *user_id,
                                       const char *key);
@@ -1080,8 +1084,8 @@ TSPS_API int tsps_registration_remove(tsps_engine *eng, const char *user_id,
  *
  * @param user_id  the user
  * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -1114,10 +1118,11 @@ TSPS_API int tsps_registration_list(tsps_engine *eng, const char *user_id,
  *
  * @param now           the time (UTC s)
  * @param[out] removed  optional: how many were deleted (0 on failure)
- * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE,
- * TSPS_ENOSPC Thread-safety: safe concurrently on one engine (writes are
- * serialised). Since: 0.1
+ * @return TSPS_OK, TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
  */
 TSPS_API int tsps_registration_purge(tsps_engine *eng, int64_t now,
                                      size_t *removed);
@@ -1393,8 +1398,8 @@ TSPS_API uint64_t tsps_history_take_id(tsps_engine *eng);
  * @param note     optional free text (e.g. the SIP response sent)
  * @return TSPS_OK, TSPS_ENOTFOUND (no such call), TSPS_EINVAL,
  *         TSPS_ENOMEM,
- *         TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -1628,8 +1633,8 @@ TSPS_API int tsps_cursor_get(tsps_engine *eng, const char *key, void *buf,
  *
  * @param key  the key
  * @return TSPS_OK, TSPS_ENOTFOUND (no such cursor), TSPS_EINVAL,
- *         TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE, TSPS_ENOSPC
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine (writes are serialised).
  * Since: 0.1
  */
@@ -1644,10 +1649,11 @@ TSPS_API int tsps_cursor_delete(tsps_engine *eng, const char *key);
  * @param key  the key
  * @param val  `len` bytes, or NULL to delete
  * @return TSPS_OK, TSPS_ENOTFOUND (delete of a missing key),
- *         TSPS_EINVAL, TSPS_ESTATE (read-only engine, or this
- *         thread's open batch failed), TSPS_ESTORE,
- * TSPS_ENOSPC Thread-safety: safe concurrently on one engine (writes are
- * serialised). Since: 0.1
+ *         TSPS_EINVAL,
+ *         TSPS_ESTATE (read-only engine, or this thread's open batch
+ *         failed), TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine (writes are serialised).
+ * Since: 0.1
  */
 TSPS_API int tsps_kv_put(tsps_engine *eng, const char *key, const void *val,
                          size_t len);
