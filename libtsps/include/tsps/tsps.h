@@ -709,8 +709,8 @@ TSPS_API int tsps_uid_key(const char *uid, size_t len, char out[TSPS_UID_MAX]);
  * are dropped and logged; a contact left without numbers is still stored
  * (for e-mail matching).
  *
- * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL, TSPS_ESTORE,
- *         TSPS_ENOSPC
+ * @return TSPS_OK, TSPS_ENOTFOUND (no such user), TSPS_EINVAL,
+ *         TSPS_EVERSION, TSPS_ESTORE, TSPS_ENOSPC
  * Thread-safety: safe concurrently on one engine.
  * Since: 0.1
  */
@@ -1112,9 +1112,8 @@ TSPS_API int tsps_registration_list(tsps_engine *eng, const char *user_id,
                                     void *arg);
 
 /**
- * Delete every binding, of every user, whose expiry is at or
- * before `now` (and any stored binding that cannot be decoded). Committed
- * before return.
+ * Delete every binding, of every user, whose expiry is at or before `now`
+ * (and any stored binding that cannot be decoded). Committed before return.
  *
  * @param now           the time (UTC s)
  * @param[out] removed  optional: how many were deleted (0 on failure)
@@ -1501,21 +1500,24 @@ TSPS_API int tsps_batch_begin(tsps_engine *eng, tsps_batch **out);
  *
  * @param user_id  the user
  * @param c        the contact
- * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
- * TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ * @return TSPS_OK, TSPS_EVERSION, TSPS_EINVAL, TSPS_ESTATE (the batch
+ *         failed before), TSPS_ENOTFOUND (no such user), TSPS_ESTORE,
+ *         TSPS_ENOSPC, TSPS_ENOMEM
  * Thread-safety: a batch belongs to the thread that began it.
  * Since: 0.1
  */
 TSPS_API int tsps_batch_contact_put(tsps_batch *b, const char *user_id,
                                     const tsps_contact *c);
 /**
- * Contact delete inside a batch (uid or key, as tsps_contact_delete());
- * deleting a missing contact is TSPS_OK.
+ * Contact delete inside a batch; deleting a missing contact is TSPS_OK.
+ * Unlike tsps_contact_delete(), `uid` must be the contact's key (see
+ * tsps_uid_key()): a whole uid longer than the key is not looked up.
  *
  * @param user_id  the user
- * @param uid      the contact's uid
+ * @param uid      the contact's key (shorter than TSPS_UID_MAX)
  * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
- * TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ *         TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC,
+ *         TSPS_ENOMEM
  * Thread-safety: a batch belongs to the thread that began it.
  * Since: 0.1
  */
@@ -1526,8 +1528,9 @@ TSPS_API int tsps_batch_contact_delete(tsps_batch *b, const char *user_id,
  *
  * @param user_id  the user
  * @param e        the event
- * @return TSPS_OK, TSPS_EVERSION, TSPS_EINVAL, TSPS_ESTATE (the batch failed
- * before), TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ * @return TSPS_OK, TSPS_EVERSION, TSPS_EINVAL, TSPS_ESTATE (the batch
+ *         failed before), TSPS_ENOTFOUND (no such user), TSPS_ESTORE,
+ *         TSPS_ENOSPC, TSPS_ENOMEM
  * Thread-safety: a batch belongs to the thread that began it.
  * Since: 0.1
  */
@@ -1539,7 +1542,8 @@ TSPS_API int tsps_batch_event_put(tsps_batch *b, const char *user_id,
  * @param user_id  the user
  * @param uid      the event instance's uid
  * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
- * TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ *         TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC,
+ *         TSPS_ENOMEM
  * Thread-safety: a batch belongs to the thread that began it.
  * Since: 0.1
  */
@@ -1554,7 +1558,8 @@ TSPS_API int tsps_batch_event_delete(tsps_batch *b, const char *user_id,
  * @param contacts  non-zero: clear the source's contacts
  * @param events    non-zero: clear the source's events
  * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
- * TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC, TSPS_ENOMEM
+ *         TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC,
+ *         TSPS_ENOMEM
  * Thread-safety: a batch belongs to the thread that began it.
  * Since: 0.1
  */
