@@ -104,8 +104,9 @@ int tsps_uid_key(const char *uid, size_t n, char out[TSPS_UID_MAX])
 
 /* The stored uid a lookup means: the uid itself when a contact has it,
  * else (a uid too long for the field, as its source wrote it) its key. */
-static const char *lookup_uid(tsps_engine *eng, MDB_txn *txn, uint32_t user,
-                              const char *uid, char key[TSPS_UID_MAX])
+const char *tsps__contact_lookup_uid(tsps_engine *eng, MDB_txn *txn,
+                                     uint32_t user, const char *uid,
+                                     char key[TSPS_UID_MAX])
 {
     uint8_t kb[4 + TSPS_UID_MAX];
     MDB_val k, v;
@@ -406,8 +407,9 @@ static int contact_del_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     uint32_t uid;
     int rc = tsps__uid(eng, txn, a->user_id, &uid);
     return rc == TSPS_OK
-               ? tsps__contact_del_txn(eng, txn, uid,
-                                       lookup_uid(eng, txn, uid, a->cuid, key))
+               ? tsps__contact_del_txn(
+                     eng, txn, uid,
+                     tsps__contact_lookup_uid(eng, txn, uid, a->cuid, key))
                : rc;
 }
 
@@ -431,7 +433,8 @@ static int contact_code_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
         rc = tsps__user_load(eng, txn, uid, &u);
     if (rc == TSPS_OK)
         rc = load_contact(eng, txn, uid,
-                          lookup_uid(eng, txn, uid, a->cuid, key), &c);
+                          tsps__contact_lookup_uid(eng, txn, uid, a->cuid, key),
+                          &c);
     if (rc != TSPS_OK)
         return rc;
     strcpy(c.code, a->code);
@@ -473,7 +476,8 @@ int tsps_contact_get(tsps_engine *eng, const char *user_id, const char *uid,
     rc = tsps__uid(eng, txn, user_id, &u);
     if (rc == TSPS_OK) {
         char key[TSPS_UID_MAX];
-        rc = load_contact(eng, txn, u, lookup_uid(eng, txn, u, uid, key), out);
+        rc = load_contact(eng, txn, u,
+                          tsps__contact_lookup_uid(eng, txn, u, uid, key), out);
     }
     tsps__read_end(eng, txn);
     return rc;

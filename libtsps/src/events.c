@@ -290,12 +290,14 @@ int tsps_batch_contact_delete(tsps_batch *b, const char *user_id,
     int rc = batch_user(b, user_id);
     if (rc != TSPS_OK)
         return rc;
-    if (uid == NULL || uid[0] == '\0' ||
-        strnlen(uid, TSPS_UID_MAX) == TSPS_UID_MAX)
+    char key[TSPS_UID_MAX];
+    if (uid == NULL || uid[0] == '\0')
         return TSPS_EINVAL;
     rc = tsps__batch_flush(b);
-    if (rc == TSPS_OK)
-        rc = tsps__contact_del_txn(b->eng, b->txn, b->uid, uid);
+    if (rc == TSPS_OK) /* the whole uid or its key, as tsps_contact_delete */
+        rc = tsps__contact_del_txn(
+            b->eng, b->txn, b->uid,
+            tsps__contact_lookup_uid(b->eng, b->txn, b->uid, uid, key));
     return tsps__batch_result(b, rc == TSPS_ENOTFOUND ? TSPS_OK : rc);
 }
 

@@ -599,4 +599,10 @@ void tsps__contact_end(tsps_engine *eng, tsps__reader *r,
 int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
                   int64_t now, tsps_decision *d);
 
+/* The stored key of a contact uid given whole or as its key (contacts.c):
+ * uid itself when stored so, else its tsps_uid_key() in key[]. */
+const char *tsps__contact_lookup_uid(tsps_engine *eng, MDB_txn *txn,
+                                     uint32_t user, const char *uid,
+                                     char key[TSPS_UID_MAX]);
+
 #endif

@@ -288,6 +288,16 @@ START_TEST(test_long_uid_found_whole)
     uid[299] = 'N';
     ck_assert_int_eq(tsps_contact_delete(eng, TEST_USER, uid), TSPS_OK);
     ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, key, &c), TSPS_ENOTFOUND);
+    /* the same in a batch: deleting by the whole uid deletes the contact */
+    sync_ok(src, 1, &st);
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, uid, &c), TSPS_OK);
+    {
+        tsps_batch *b;
+        ck_assert_int_eq(tsps_batch_begin(eng, &b), TSPS_OK);
+        ck_assert_int_eq(tsps_batch_contact_delete(b, TEST_USER, uid), TSPS_OK);
+        ck_assert_int_eq(tsps_batch_commit(b), TSPS_OK);
+    }
+    ck_assert_int_eq(tsps_contact_get(eng, TEST_USER, key, &c), TSPS_ENOTFOUND);
     cmsb_source_close(src);
 }
 END_TEST

@@ -1510,11 +1510,11 @@ TSPS_API int tsps_batch_contact_put(tsps_batch *b, const char *user_id,
                                     const tsps_contact *c);
 /**
  * Contact delete inside a batch; deleting a missing contact is TSPS_OK.
- * Unlike tsps_contact_delete(), `uid` must be the contact's key (see
- * tsps_uid_key()): a whole uid longer than the key is not looked up.
+ * As tsps_contact_delete(), `uid` may be the whole uid, however long, or
+ * its stored key (tsps_uid_key()).
  *
  * @param user_id  the user
- * @param uid      the contact's key (shorter than TSPS_UID_MAX)
+ * @param uid      the contact's uid, whole or as its key
  * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTATE (the batch failed before),
  *         TSPS_ENOTFOUND (no such user), TSPS_ESTORE, TSPS_ENOSPC,
  *         TSPS_ENOMEM
