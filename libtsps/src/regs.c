@@ -1,5 +1,6 @@
 /* Registrations: device bindings of a user, with expiry. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -113,6 +114,7 @@ static int cmp_reg(const void *a, const void *b)
 }
 
 struct reg_walk {
+    tsps_engine *eng;
     int64_t now;
     tsps_registration *regs;
     size_t n, cap;
@@ -129,11 +131,15 @@ static int reg_walk_fn(void *arg, const MDB_val *k, const MDB_val *v)
         return 0;
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 8;
-        void *nr = realloc(w->regs, cap * sizeof(*w->regs));
+        /* through the engine's allocator hooks (no realloc hook: copy) */
+        tsps_registration *nr = tsps__malloc(w->eng, cap * sizeof(*nr));
         if (nr == NULL) {
             w->nomem = 1;
             return 1;
         }
+        if (w->n > 0)
+            memcpy(nr, w->regs, w->n * sizeof(*nr));
+        tsps__free(w->eng, w->regs);
         w->regs = nr;
         w->cap = cap;
     }
@@ -146,7 +152,7 @@ static int reg_walk_fn(void *arg, const MDB_val *k, const MDB_val *v)
 int tsps_registration_list(tsps_engine *eng, const char *user_id, int64_t now,
                            tsps_registration_cb cb, void *arg)
 {
-    struct reg_walk w = {now, NULL, 0, 0, 0};
+    struct reg_walk w = {eng, now, NULL, 0, 0, 0};
     int rc;
 
     if (eng == NULL || cb == NULL || !tsps__valid_id(user_id))
@@ -160,7 +166,7 @@ int tsps_registration_list(tsps_engine *eng, const char *user_id, int64_t now,
             if (cb(arg, &w.regs[i]) != 0)
                 break;
     }
-    free(w.regs);
+    tsps__free(eng, w.regs);
     return rc;
 }
 

@@ -605,6 +605,73 @@ START_TEST(test_readonly_follows_other_process)
 }
 END_TEST
 
+/* The allocator hooks serve every allocation the engine makes for a
+ * caller, listings included (tsps_registration_list grew its array with
+ * the C library's realloc). */
+typedef struct hook_count {
+    size_t mallocs, frees;
+} hook_count;
+
+static void *hook_malloc(void *arg, size_t n)
+{
+    ((hook_count *)arg)->mallocs++;
+    return malloc(n);
+}
+
+static void hook_free(void *arg, void *p)
+{
+    ((hook_count *)arg)->frees++;
+    free(p);
+}
+
+static int count_reg(void *arg, const tsps_registration *r)
+{
+    (void)r;
+    (*(int *)arg)++;
+    return 0;
+}
+
+START_TEST(test_allocator_hooks_serve_listings)
+{
+    tsps_config cfg = TSPS_CONFIG_INIT;
+    tsps_engine *e = NULL;
+    hook_count hc = {0, 0};
+    tsps_user u;
+    size_t m0, f0;
+    int n = 0;
+    char dir[300];
+
+    snprintf(dir, sizeof(dir), "%s/hooks", fx_dir);
+    cfg.path = dir;
+    cfg.flags = TSPS_OPEN_NOSYNC;
+    cfg.alloc_malloc = hook_malloc;
+    cfg.alloc_free = hook_free;
+    cfg.alloc_arg = &hc;
+    ck_assert_int_eq(tsps_engine_open(&cfg, &e), TSPS_OK);
+    tsps_user_init(&u);
+    snprintf(u.id, sizeof(u.id), "hooked");
+    snprintf(u.dialplan.region, sizeof(u.dialplan.region), "DE");
+    ck_assert_int_eq(tsps_user_put(e, &u), TSPS_OK);
+    for (int i = 0; i < 12; i++) {
+        tsps_registration r;
+        tsps_registration_init(&r);
+        snprintf(r.contact, sizeof(r.contact), "sip:hooked@127.0.0.1:%d",
+                 5060 + i);
+        r.expires = 4102444800; /* 2100 */
+        ck_assert_int_eq(tsps_registration_put(e, "hooked", &r), TSPS_OK);
+    }
+    m0 = hc.mallocs;
+    f0 = hc.frees;
+    ck_assert_int_eq(tsps_registration_list(e, "hooked", 0, count_reg, &n),
+                     TSPS_OK);
+    ck_assert_int_eq(n, 12);
+    /* 12 bindings: the array grew from 8 to 16, through the hooks */
+    ck_assert_uint_ge(hc.mallocs - m0, 2);
+    ck_assert_uint_eq(hc.mallocs - m0, hc.frees - f0);
+    tsps_engine_close(e);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -624,6 +691,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_batch_index_changes_within_one_batch);
     tcase_add_test(tc, test_second_writer_refused);
     tcase_add_test(tc, test_readonly_follows_other_process);
+    tcase_add_test(tc, test_allocator_hooks_serve_listings);
     suite_add_tcase(s, tc);
     return s;
 }
