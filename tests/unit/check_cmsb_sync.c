@@ -362,6 +362,28 @@ START_TEST(test_malformed_skipped_nothing_lost)
 }
 END_TEST
 
+/* `files` vCard files of `per` cards each (uids p0, p1, ...); returns the
+ * number of cards. */
+static int put_card_files(int files, int per)
+{
+    int total = 0;
+
+    for (int f = 0; f < files; f++) {
+        char name[32], *text = malloc((size_t)per * 200);
+        size_t o = 0;
+        ck_assert_ptr_nonnull(text);
+        for (int i = 0; i < per; i++, total++)
+            o += (size_t)sprintf(text + o,
+                                 "BEGIN:VCARD\nVERSION:3.0\nFN:P%d\n"
+                                 "TEL:+49 30 %07d\nUID:p%d\nEND:VCARD\n",
+                                 total, total, total);
+        snprintf(name, sizeof(name), "f%d.vcf", f);
+        put(name, text);
+        free(text);
+    }
+    return total;
+}
+
 /* An adapter that is vcard-dir but "crashes" (stops) after its first
  * committed batch: the store must then hold exactly that batch and its
  * cursor, and a normal sync must finish the job without redoing it. */
@@ -397,21 +419,9 @@ START_TEST(test_resume_after_crash)
     cmsb_source *src = NULL, *good;
     cmsb_sync_stats st;
     char uri[700];
-    int total = 0;
 
     /* 8 files x 1000 cards: checkpoints every 2500 records */
-    for (int f = 0; f < 8; f++) {
-        char name[32], *text = malloc(200 * 1000);
-        size_t o = 0;
-        for (int i = 0; i < 1000; i++, total++)
-            o += (size_t)sprintf(text + o,
-                                 "BEGIN:VCARD\nVERSION:3.0\nFN:P%d\n"
-                                 "TEL:+49 30 %07d\nUID:p%d\nEND:VCARD\n",
-                                 total, total, total);
-        snprintf(name, sizeof(name), "f%d.vcf", f);
-        put(name, text);
-        free(text);
-    }
+    ck_assert_int_eq(put_card_files(8, 1000), 8000);
     crashy.scheme = "crashy";
     crashy.x_changes = crash_changes;
     ck_assert_int_eq(cmsb_register(reg, &crashy), CMSB_OK);
@@ -492,20 +502,9 @@ START_TEST(test_sync_never_holds_the_store_across_adapter_io)
     pthread_t th;
     tsps_method m;
     char uri[700];
-    int total = 0, timed_out;
+    int total, timed_out;
 
-    for (int f = 0; f < 3; f++) {
-        char name[32], *text = malloc(200 * 1000);
-        size_t o = 0;
-        for (int i = 0; i < 1000; i++, total++)
-            o += (size_t)sprintf(text + o,
-                                 "BEGIN:VCARD\nVERSION:3.0\nFN:S%d\n"
-                                 "TEL:+49 30 %07d\nUID:s%d\nEND:VCARD\n",
-                                 total, total, total);
-        snprintf(name, sizeof(name), "s%d.vcf", f);
-        put(name, text);
-        free(text);
-    }
+    total = put_card_files(3, 1000);
     stall.scheme = "stall";
     stall.x_changes = stall_changes;
     ck_assert_int_eq(cmsb_register(reg, &stall), CMSB_OK);
