@@ -53,6 +53,7 @@ static void setup(void)
     th_make_certs(&fx);
     sip_port = free_udp_port();
     snprintf(extra, sizeof(extra),
+             "[web]\nlisten = 127.0.0.1\nport = 0\n"
              "[sip]\nenabled = true\nlisten = 127.0.0.1\nudp_port = %d\n"
              "tcp_port = 0\n",
              sip_port);
@@ -192,6 +193,145 @@ START_TEST(test_sip_held_call_times_out)
                   "final %d: %s", code, buf);
     int rc = th_ctl(&fx, "ann", "calls ann", out, sizeof(out));
     ck_assert_msg(rc == 0 && strstr(out, "(no calls)"), "%s", out);
+}
+END_TEST
+
+/* ---- event order of a held SIP call --------------------------------------
+ * Screens follow a held call by its events: `call.offered`, then any
+ * `call.updated`, then exactly one `call.ended`, and nothing after it. A
+ * call resolved from the web API, from tspsctl and by its timeout must all
+ * show that order (resolving a SIP call used to send updated, ended,
+ * updated). */
+
+/* Subscribe as admin to every call event. */
+static tspsd_client *watch_all(void)
+{
+    tspsd_client *w = th_connect(&fx, "admin", NULL);
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Subscribe sub = TSPS__SUBSCRIBE__INIT;
+    req.body_case = TSPS__REQUEST__BODY_SUBSCRIBE;
+    req.subscribe = &sub;
+    ck_assert_int_eq(th_call(w, &req, NULL), TSPS__CODE__OK);
+    return w;
+}
+
+/* Collect the kinds of call `id`'s events until its `call.ended` and then
+ * for `grace_ms` more (a late event would show there), space-separated. */
+static void collect_events(tspsd_client *w, uint64_t id, int grace_ms,
+                           char *kinds, size_t len)
+{
+    int ended = 0;
+    kinds[0] = '\0';
+    for (int i = 0; i < 50; i++) {
+        Tsps__Response *r = NULL;
+        if (tspsd_client_recv(w, &r, ended ? grace_ms : 15000) != 0)
+            break;
+        if (r->event != NULL && r->event->call_id == id) {
+            size_t n = strlen(kinds);
+            snprintf(kinds + n, len - n, "%s%s", n ? " " : "", r->event->kind);
+            if (strcmp(r->event->kind, "call.ended") == 0)
+                ended = 1;
+        }
+        tsps__response__free_unpacked(r, NULL);
+    }
+}
+
+/* offered, then updated*, then one ended, last. */
+static int order_ok(const char *kinds)
+{
+    const char *p = kinds;
+    if (strncmp(p, "call.offered", 12) != 0)
+        return 0;
+    p += 12;
+    while (strncmp(p, " call.updated", 13) == 0)
+        p += 13;
+    return strcmp(p, " call.ended") == 0;
+}
+
+static uint64_t held_invite(const char *callid, const char *from)
+{
+    char buf[4096];
+    send_invite(callid, from);
+    ck_assert_int_eq(recv_status(180, buf, sizeof(buf)), 180);
+    const char *h = strstr(buf, "X-Tsps-Call-Id: ");
+    ck_assert_ptr_nonnull(h);
+    return strtoull(h + 16, NULL, 10);
+}
+
+static void json_field(const char *json, const char *key, char *dst, size_t len)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+    const char *p = strstr(json, pat);
+    dst[0] = '\0';
+    if (p == NULL)
+        return;
+    p += strlen(pat);
+    size_t n = strcspn(p, "\"");
+    if (n >= len)
+        n = len - 1;
+    memcpy(dst, p, n);
+    dst[n] = '\0';
+}
+
+START_TEST(test_sip_held_event_order_ctl)
+{
+    char buf[4096], cmd[128], kinds[512];
+    tspsd_client *w = watch_all();
+    uint64_t id = held_invite("order-ctl", "+13125550051");
+    snprintf(cmd, sizeof(cmd), "act %llu forward +12125550199",
+             (unsigned long long)id);
+    int rc = th_ctl(&fx, "att", cmd, out, sizeof(out));
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
+    ck_assert_int_eq(recv_status(200, buf, sizeof(buf)), 302);
+    collect_events(w, id, 1500, kinds, sizeof(kinds));
+    ck_assert_msg(order_ok(kinds), "events of call %llu: %s",
+                  (unsigned long long)id, kinds);
+    tspsd_client_close(w);
+}
+END_TEST
+
+START_TEST(test_sip_held_event_order_web)
+{
+    char buf[4096], kinds[512], cookie[80], csrf[80], path[80];
+    char page[8192];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    th_web_login(&fx, a, "ann", cookie, sizeof(cookie));
+    tspsd_client_close(a);
+    ck_assert_int_eq(th_web_req(&fx, "GET", "/api/me", cookie, NULL, NULL, page,
+                                sizeof(page)),
+                     200);
+    json_field(page, "csrf", csrf, sizeof(csrf));
+    ck_assert(csrf[0] != '\0');
+    tspsd_client *w = watch_all();
+    uint64_t id = held_invite("order-web", "+13125550052");
+    snprintf(path, sizeof(path), "/api/call/%llu/act", (unsigned long long)id);
+    int st = th_web_req(&fx, "POST", path, cookie, csrf,
+                        "{\"action\":\"voicemail\"}", page, sizeof(page));
+    ck_assert_msg(st == 200, "status %d: %s", st, page);
+    ck_assert_int_eq(recv_status(200, buf, sizeof(buf)), 302);
+    collect_events(w, id, 1500, kinds, sizeof(kinds));
+    ck_assert_msg(order_ok(kinds), "events of call %llu: %s",
+                  (unsigned long long)id, kinds);
+    tspsd_client_close(w);
+}
+END_TEST
+
+START_TEST(test_sip_held_event_order_timeout)
+{
+    char buf[4096], kinds[512];
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    ck_assert_int_eq(
+        fx_code_set(a, "ann", "UNKNOWN", "any", "ask timeout=1 then voicemail"),
+        0);
+    tspsd_client_close(a);
+    tspsd_client *w = watch_all();
+    uint64_t id = held_invite("order-to", "+13125550053");
+    ck_assert_int_eq(recv_status(200, buf, sizeof(buf)), 302);
+    collect_events(w, id, 1500, kinds, sizeof(kinds));
+    ck_assert_msg(order_ok(kinds), "events of call %llu: %s",
+                  (unsigned long long)id, kinds);
+    tspsd_client_close(w);
 }
 END_TEST
 
@@ -485,6 +625,9 @@ static Suite *sip_calls_suite(void)
     tcase_add_test(tc, test_sip_device_weak_password_refused);
     tcase_add_test(tc, test_sip_register_needs_auth_by_default);
     tcase_add_test(tc, test_sip_call_counted_in_metrics);
+    tcase_add_test(tc, test_sip_held_event_order_ctl);
+    tcase_add_test(tc, test_sip_held_event_order_web);
+    tcase_add_test(tc, test_sip_held_event_order_timeout);
     suite_add_tcase(s, tc);
     TCase *tk = tcase_create("kill");
     tcase_add_checked_fixture(tk, setup, teardown);
