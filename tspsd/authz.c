@@ -12,7 +12,6 @@
  */
 #include "daemon.h"
 #include "log.h"
-#include "web/web.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -161,24 +160,22 @@ int tspsd_identity_revoke(tspsd *d, const char *identity, int password,
     if (!tspsd_identity_valid(identity))
         return TSPS_EINVAL;
     rc = tspsd_token_revoke(d, identity, tokens);
-    if (rc == TSPS_OK)
-        rc = tspsd_web_revoke(d, identity, sessions);
-    if (rc == TSPS_OK && password)
-        rc = tspsd_web_set_password(d, identity, NULL);
+    if (rc == TSPS_OK) /* web sessions, links and password (listeners) */
+        rc = tspsd_listeners_forget(d, identity, password, sessions);
     return rc;
 }
 
 void tspsd_access_end(tspsd *d, const char *identity, const char *reason)
 {
-    size_t conns, streams;
+    char what[160];
 
     if (identity == NULL || identity[0] == '\0')
         return;
-    conns = tspsd_ctl_close_identity(d, identity);
-    streams = tspsd_web_close_streams(d, identity);
+    /* The control server's connections, the web UI's streams. */
+    tspsd_listeners_access_end(d, identity, what, sizeof(what));
     tspsd_log(TSPSD_LOG_INFO, 0, NULL, "access ended",
-              "audit=1 identity=%s reason=%s connections=%zu streams=%zu",
-              identity, reason != NULL ? reason : "revoked", conns, streams);
+              "audit=1 identity=%s reason=%s %s", identity,
+              reason != NULL ? reason : "revoked", what);
 }
 
 void tspsd_conn_end_access(tspsd_conn *c)

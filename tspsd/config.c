@@ -315,6 +315,30 @@ static int source_section(tspsd_config *c, const char *name, const char *k,
     return 0;
 }
 
+/* [held] timeout_s = N; user.<id> = N (seconds, 1..3600). */
+static int held_section(tspsd_config *c, const char *k, const char *v)
+{
+    if (strcmp(k, "timeout_s") == 0)
+        return parse_int(v, 1, 3600, &c->held_timeout_s);
+    if (strncmp(k, "user.", 5) != 0)
+        return -2;
+    const char *id = k + 5;
+    size_t n = strlen(id);
+    if (n == 0 || n >= sizeof(c->held_users[0].user))
+        return -1;
+    int i = 0;
+    while (i < c->nheld_users && strcmp(c->held_users[i].user, id) != 0)
+        i++;
+    if (i == TSPSD_MAX_HELD_USERS)
+        return -1;
+    if (parse_int(v, 1, 3600, &c->held_users[i].timeout_s) != 0)
+        return -1;
+    memcpy(c->held_users[i].user, id, n + 1);
+    if (i == c->nheld_users)
+        c->nheld_users++;
+    return 0;
+}
+
 static int handler(void *user, const char *section, const char *name,
                    const char *value)
 {
@@ -334,6 +358,8 @@ static int handler(void *user, const char *section, const char *name,
         rc = web_section(c, name, value);
     else if (strcmp(section, "admin") == 0)
         rc = admin_section(c, name, value);
+    else if (strcmp(section, "held") == 0)
+        rc = held_section(c, name, value);
     else if (strncmp(section, "source ", 7) == 0)
         rc = source_section(c, section + 7, name, value);
     else

@@ -7,9 +7,10 @@
 
 #include <stddef.h>
 
-#define TSPSD_MAX_SOURCES 32
-#define TSPSD_MAX_ADMINS  16
-#define TSPSD_PATH_MAX    512
+#define TSPSD_MAX_SOURCES    32
+#define TSPSD_MAX_ADMINS     16
+#define TSPSD_PATH_MAX       512
+#define TSPSD_MAX_HELD_USERS 64
 
 typedef struct tspsd_source_cfg {
     char name[64];
@@ -63,6 +64,14 @@ typedef struct tspsd_config {
     int web_link_s;           /* one-time login link, default 15 min */
     int web_invite_s;         /* chat invitation, default 1 h */
     char web_public_url[256]; /* base URL in links, "" = https://listen:port */
+    /* [held] (docs/operator.md "Held calls"): how long a held ("ask")
+     * call waits when its rule names no timeout= */
+    int held_timeout_s; /* 0 = [sip] ask_timeout_s */
+    int nheld_users;
+    struct {
+        char user[64];
+        int timeout_s;
+    } held_users[TSPSD_MAX_HELD_USERS]; /* user.<id> = seconds */
     /* [source NAME] */
     int nsources;
     tspsd_source_cfg sources[TSPSD_MAX_SOURCES];

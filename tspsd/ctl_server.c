@@ -558,13 +558,75 @@ int tspsd_ctl_reload_tls(tspsd *d)
     return 0;
 }
 
+/* ---- the control server as a listener of the core (callfront.h) ---- */
+
+static int may_see(tspsd_conn *c, const char *user, const char *code)
+{
+    char why[160];
+    if (c->sub_user[0] != '\0' && strcmp(c->sub_user, user) != 0)
+        return 0;
+    return tspsd_authz(c, user, TSPSD_RIGHT_MONITOR, code, why, sizeof(why));
+}
+
+/* An event to every subscribed connection allowed to see it. */
+static void ctl_publish(void *arg, const tspsd_event *e)
+{
+    tspsd *d = arg;
+    tspsd_arena a = TSPSD_ARENA_INIT;
+    Tsps__Event ev = TSPS__EVENT__INIT;
+    Tsps__Response resp = TSPS__RESPONSE__INIT;
+    int any = 0;
+
+    for (tspsd_conn *c = d->conns; c != NULL; c = c->next)
+        any |= c->subscribed;
+    if (!any)
+        return;
+    ev.kind = (char *)e->kind;
+    ev.call_id = e->call_id;
+    ev.at = (int64_t)time(NULL);
+    if (e->dec != NULL) {
+        ev.user = (char *)e->dec->user;
+        ev.decision = tspsd_decision_msg(&a, e->dec, e->call_id, 1);
+        ev.outcome = (char *)tsps_outcome_name(e->outcome);
+        if (ev.decision == NULL)
+            goto done;
+        ev.decision->outcome = ev.outcome;
+    } else if (e->src != NULL) {
+        ev.user = e->src->user;
+        ev.source = (Tsps__Source *)e->src;
+    }
+    resp.event = &ev;
+    for (tspsd_conn *c = d->conns; c != NULL; c = c->next) {
+        if (!c->subscribed)
+            continue;
+        if (e->dec != NULL && !may_see(c, e->dec->user, e->dec->code))
+            continue;
+        if (e->src != NULL && !c->admin &&
+            strcmp(e->src->user, c->identity) != 0)
+            continue;
+        resp.id = c->sub_id;
+        tspsd_conn_send(c, &resp);
+    }
+done:
+    tspsd_arena_free(&a);
+}
+
+static size_t ctl_access_end(void *arg, const char *identity)
+{
+    return tspsd_ctl_close_identity(arg, identity);
+}
+
+static const tspsd_listener_ops ctl_listener = {
+    "control", "connections", ctl_publish, ctl_access_end, NULL};
+
 int tspsd_ctl_start(tspsd *d)
 {
     struct sockaddr_storage ss;
     int sl = sizeof(ss);
     char addr[96];
 
-    if (tspsd_ctl_reload_tls(d) != 0)
+    if (tspsd_ctl_reload_tls(d) != 0 ||
+        tspsd_listener_add(d, &ctl_listener, d) != 0)
         return -1;
     /* The address alone: libevent refuses "host:0", and port 0 (pick a
      * free port, written to client.conf) is documented. */

@@ -6,6 +6,7 @@
  */
 #include "daemon.h"
 #include "log.h"
+#include "sip/sip_front.h"
 #include "tls.h"
 #include "web/web.h"
 
@@ -24,13 +25,13 @@ void tspsd_engine_log(void *arg, int level, const char *msg)
     tspsd_log_fragment(level, msg);
 }
 
-#ifdef TSPSD_WITH_SIP
+/* ---- the SIP front, wired in as a call front (callfront.h) ---- */
+
 static void sip_call_event(void *arg, int kind, uint64_t call_id,
                            const tsps_decision *d, tsps_outcome outcome)
 {
-    if (kind == TSPSD_SIP_CALL_OFFERED)
-        tspsd_metrics_call(arg, d);
-    tspsd_call_event(arg, kind, call_id, d, outcome, 0);
+    tspsd *dm = arg;
+    tspsd_front_call(dm->sip_front, kind, call_id, d, outcome);
 }
 
 static void sip_log(void *arg, int level, const char *msg)
@@ -65,11 +66,41 @@ static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
     sc->digest_algorithms =
         c->sip_digest_algorithms[0] ? c->sip_digest_algorithms : NULL;
 }
-#endif
+
+static int sip_answer(void *arg, uint64_t call_id, const tsps_decision *dec,
+                      int timeout, tsps_outcome *outcome)
+{
+    tspsd *d = arg;
+    return tspsd_sip_answer(d->sip, call_id, dec, timeout, outcome);
+}
+
+static int sip_reload(void *arg, const tspsd_config *cfg)
+{
+    tspsd *d = arg;
+    tspsd_sip_config sc;
+    sip_config(cfg, &sc);
+    return tspsd_sip_reconfigure(d->sip, &sc);
+}
+
+static int sip_metrics(void *arg, char *buf, size_t len)
+{
+    tspsd *d = arg;
+    return tspsd_sip_metrics(d->sip, buf, len);
+}
+
+static void sip_stop(void *arg)
+{
+    tspsd *d = arg;
+    tspsd_sip_close(d->sip);
+    d->sip = NULL;
+    d->sip_front = NULL;
+}
+
+static const tspsd_front_ops sip_front_ops = {"sip", sip_answer, sip_reload,
+                                              sip_metrics, sip_stop};
 
 static int sip_start(tspsd *d)
 {
-#ifdef TSPSD_WITH_SIP
     tspsd_sip_config sc;
     tspsd_sip_hooks hooks = {d, sip_call_event, sip_log};
     if (!d->cfg.sip_enabled)
@@ -83,14 +114,14 @@ static int sip_start(tspsd *d)
                   tsps_strerror(rc));
         return -1;
     }
+    if (tspsd_front_add(d, &sip_front_ops, d, &d->sip_front) != 0) {
+        tspsd_sip_close(d->sip);
+        d->sip = NULL;
+        return -1;
+    }
     tspsd_log(TSPSD_LOG_INFO, 0, NULL, "SIP front listening",
               "listen=%s udp_port=%d tcp_port=%d", d->cfg.sip_listen,
               d->cfg.sip_udp_port, d->cfg.sip_tcp_port);
-#else
-    if (d->cfg.sip_enabled)
-        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
-                  "built without the SIP front: [sip] ignored", NULL);
-#endif
     return 0;
 }
 
@@ -303,13 +334,7 @@ int tspsd_reload(tspsd *d)
      * connections too, not only on new ones. */
     tspsd_ctl_reapply_admins(d);
     tspsd_sync_set_config_sources(d);
-#ifdef TSPSD_WITH_SIP
-    if (d->sip != NULL) {
-        tspsd_sip_config sc;
-        sip_config(&d->cfg, &sc);
-        tspsd_sip_reconfigure(d->sip, &sc);
-    }
-#endif
+    tspsd_fronts_reload(d);
     tspsd_log(TSPSD_LOG_INFO, 0, NULL, "config reloaded",
               "path=%s sources=%d admins=%d", d->config_path, d->cfg.nsources,
               d->cfg.nadmins);
@@ -318,11 +343,9 @@ int tspsd_reload(tspsd *d)
 
 void tspsd_close(tspsd *d)
 {
-#ifdef TSPSD_WITH_SIP
-    if (d->sip != NULL)
-        tspsd_sip_close(d->sip); /* answers held calls with a fallback */
-    d->sip = NULL;
-#endif
+    /* The core answers held calls with their fallback, then the fronts
+     * close. */
+    tspsd_fronts_stop(d);
     tspsd_web_close(d);
     tspsd_sync_close(d);
     tspsd_jobs_close(d); /* queued writes finish before connections go */

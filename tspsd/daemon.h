@@ -15,14 +15,11 @@
 #include <tsps/tsps.h>
 
 #include "arena.h"
+#include "callfront.h"
 #include "config.h"
 #include "tsps.pb-c.h"
 
-#ifdef TSPSD_WITH_SIP
-#include "sip/sip_front.h"
-#else
-typedef struct tspsd_sip tspsd_sip;
-#endif
+typedef struct tspsd_sip tspsd_sip; /* sip/sip_front.h, wired in daemon.c */
 
 typedef struct tspsd tspsd;
 typedef struct tspsd_conn tspsd_conn;
@@ -30,8 +27,7 @@ typedef struct tspsd_sync tspsd_sync;
 typedef struct tspsd_pending tspsd_pending;
 typedef struct tspsd_web tspsd_web; /* web/web.h */
 
-#define TSPSD_VERSION   "0.1.0"
-#define TSPSD_IDENT_MAX 64
+#define TSPSD_VERSION "0.1.0"
 
 /* Rights an identity may hold on a user's data. */
 enum {
@@ -105,7 +101,15 @@ struct tspsd {
     int ctl_port; /* the bound port */
     struct evhttp *http;
     int metrics_port;
-    tspsd_sip *sip;
+    tspsd_sip *sip; /* opaque to the core: reached through its front */
+    struct tspsd_front *sip_front;
+    struct tspsd_front *fronts[TSPSD_MAX_FRONTS]; /* callfront.h */
+    int nfronts;
+    struct {
+        const tspsd_listener_ops *ops;
+        void *arg;
+    } listeners[TSPSD_MAX_LISTEN];
+    int nlisteners;
     tspsd_sync *sync;
     tspsd_pending *pending;
     struct tspsd_jobs *jobs;
@@ -233,26 +237,43 @@ Tsps__Decision *tspsd_decision_msg(tspsd_arena *a, const tsps_decision *d,
                                    uint64_t call_id, int with_text);
 Tsps__Decision *tspsd_record_msg(tspsd_arena *a, const tsps_call_record *r);
 
-/* ---- pending.c ---- */
+/* ---- pending.c: the one owner of held calls ---- */
 int tspsd_pending_open(tspsd *d);
 void tspsd_pending_close(tspsd *d);
-/** A call was offered (SIP hook or a live route). simulated: we own the
- * timeout (no SIP transaction behind it). */
-void tspsd_call_event(tspsd *d, int kind, uint64_t call_id,
-                      const tsps_decision *dec, tsps_outcome outcome,
-                      int simulated);
-/** Decision of a pending call, or NULL. */
+/** Decision of a held call, or NULL. */
 const tsps_decision *tspsd_pending_get(tspsd *d, uint64_t call_id);
 int tspsd_pending_is_held(tspsd *d, uint64_t call_id);
 typedef int (*tspsd_pending_cb)(void *arg, uint64_t call_id,
                                 const tsps_decision *dec, int64_t since);
 void tspsd_pending_each(tspsd *d, tspsd_pending_cb cb, void *arg);
-/** Resolve a pending call with a live decision (already in history). */
+/**
+ * Answer a held call with a live decision (already in history through
+ * tsps_history_override): its front answers it, then `call.updated` and
+ * one `call.ended` go out. TSPS_ENOTFOUND when it is not held (any more).
+ */
 int tspsd_pending_resolve(tspsd *d, uint64_t call_id, const tsps_decision *dec);
-/** Send an event to every subscriber allowed to see it. */
-void tspsd_events_publish(tspsd *d, const char *kind, uint64_t call_id,
-                          const tsps_decision *dec, tsps_outcome outcome,
-                          const Tsps__Source *src);
+/**
+ * How long a held call of this decision waits for someone to act: the
+ * rule's own `timeout=`, else [held] user.<id>, else [held] timeout_s,
+ * else [sip] ask_timeout_s (default 20). Thread-safety: pure.
+ */
+unsigned tspsd_held_timeout(const tspsd_config *cfg, const tsps_decision *dec);
+/** Answer every held call with its fallback (actor `why`): shutdown. */
+void tspsd_pending_drain(tspsd *d, const char *why);
+
+/* ---- front.c: registry of fronts and listeners (core-internal) ---- */
+tspsd *tspsd_front_daemon(const tspsd_front *f);
+const char *tspsd_front_name(const tspsd_front *f);
+/** ops->answer, or TSPS_ESTATE when the front has none (dry runs). */
+int tspsd_front_answer(tspsd_front *f, uint64_t call_id,
+                       const tsps_decision *dec, int timeout,
+                       tsps_outcome *outcome);
+/** Every listener's access_end; `what` lists "connections=N streams=M". */
+size_t tspsd_listeners_access_end(tspsd *d, const char *identity, char *what,
+                                  size_t len);
+/** Every listener's forget; *n = sum. Any thread. */
+int tspsd_listeners_forget(tspsd *d, const char *identity, int password,
+                           size_t *n);
 
 /* ---- sync.c ---- */
 int tspsd_sync_open(tspsd *d);

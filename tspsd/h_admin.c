@@ -3,6 +3,7 @@
  * SIP devices.
  */
 #include "handlers.h"
+#include "sip/sip_front.h" /* device credentials: pure store functions */
 #include "log.h"
 
 #include <pthread.h>

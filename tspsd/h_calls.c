@@ -58,8 +58,8 @@ TSPSD_HANDLER(tspsd_h_route)
         if (rc != TSPS_OK)
             return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
                                tsps_strerror(rc));
-        tspsd_metrics_call(c->d, &dec);
-        tspsd_call_event(c->d, 0 /* offered */, id, &dec, oc, 1);
+        tspsd_front_call(tspsd_front_live(c->d), TSPSD_CALL_OFFERED, id, &dec,
+                         oc);
     }
     Tsps__Decision *m = tspsd_decision_msg(&c->arena, &dec, id, !r->brief);
     if (m != NULL && r->live)

@@ -100,7 +100,7 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
         atomic_load(&m->clients), atomic_load(&m->requests),
         atomic_load(&m->refused), atomic_load(&m->bad_frames),
         atomic_load(&m->tls_failures));
-    if (d->sip != NULL && tspsd_sip_metrics(d->sip, sync, sizeof(sync)) > 0)
+    if (tspsd_fronts_metrics(d, sync, sizeof(sync)) > 0)
         evbuffer_add_printf(b, "%s", sync);
     int n = tspsd_sync_metrics(d, sync, sizeof(sync));
     evbuffer_add_printf(b, "# HELP tspsd_sync_ok 1 if the last sync of the "

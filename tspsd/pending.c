@@ -1,12 +1,19 @@
 /*
- * pending.c - the pending-call table ("ask" calls held for a live choice)
- * and event fan-out to subscribers. Fed by the SIP front's hooks and by
- * live routes from the control socket (which have no SIP transaction, so
- * their timeout is ours). Loop thread only.
+ * pending.c - the one owner of held calls. A call front reports a call
+ * with tspsd_front_call(); an "ask" call (outcome PENDING) is held here
+ * until someone acts (tspsd_pending_resolve), the timeout policy answers
+ * it with its fallback, or its front reports its end (a SIP CANCEL). The
+ * front only answers when told to (its answer hook); the events of a held
+ * call go out from here, in this order: call.offered, call.updated (the
+ * final decision), one call.ended. Loop thread only.
+ *
+ * Timeout policy (docs/operator.md, "Held calls"): the rule's own
+ * `timeout=`, else [held] user.<id>, else [held] timeout_s, else [sip]
+ * ask_timeout_s. On timeout the rule's fallback applies, else a reject
+ * "unavailable" (SIP 480).
  */
 #include "daemon.h"
 #include "log.h"
-#include "web/web.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +24,7 @@ typedef struct pend {
     uint64_t id;
     tsps_decision dec;
     int64_t since;
-    int simulated;
+    tspsd_front *front;
     struct event *timer;
     tspsd *d;
     struct pend *next;
@@ -26,12 +33,22 @@ typedef struct pend {
 struct tspsd_pending {
     pend *head;
     size_t n;
+    tspsd_front *live; /* the built-in front of route --live */
 };
+
+static const tspsd_front_ops live_ops = {"live", NULL, NULL, NULL, NULL};
 
 int tspsd_pending_open(tspsd *d)
 {
     d->pending = calloc(1, sizeof(*d->pending));
-    return d->pending != NULL ? 0 : -1;
+    if (d->pending == NULL)
+        return -1;
+    return tspsd_front_add(d, &live_ops, d, &d->pending->live);
+}
+
+tspsd_front *tspsd_front_live(tspsd *d)
+{
+    return d->pending != NULL ? d->pending->live : NULL;
 }
 
 static void pend_free(pend *p)
@@ -97,55 +114,16 @@ void tspsd_pending_each(tspsd *d, tspsd_pending_cb cb, void *arg)
             break;
 }
 
-static int may_see(tspsd_conn *c, const char *user, const char *code)
+unsigned tspsd_held_timeout(const tspsd_config *cfg, const tsps_decision *dec)
 {
-    char why[160];
-    if (c->sub_user[0] != '\0' && strcmp(c->sub_user, user) != 0)
-        return 0;
-    return tspsd_authz(c, user, TSPSD_RIGHT_MONITOR, code, why, sizeof(why));
-}
-
-void tspsd_events_publish(tspsd *d, const char *kind, uint64_t call_id,
-                          const tsps_decision *dec, tsps_outcome outcome,
-                          const Tsps__Source *src)
-{
-    tspsd_arena a = TSPSD_ARENA_INIT;
-    Tsps__Event ev = TSPS__EVENT__INIT;
-    Tsps__Response resp = TSPS__RESPONSE__INIT;
-    int any = 0;
-
-    tspsd_web_publish(d, kind, call_id, dec, outcome, src);
-    for (tspsd_conn *c = d->conns; c != NULL; c = c->next)
-        any |= c->subscribed;
-    if (!any)
-        return;
-    ev.kind = (char *)kind;
-    ev.call_id = call_id;
-    ev.at = (int64_t)time(NULL);
-    if (dec != NULL) {
-        ev.user = (char *)dec->user;
-        ev.decision = tspsd_decision_msg(&a, dec, call_id, 1);
-        ev.outcome = (char *)tsps_outcome_name(outcome);
-        if (ev.decision == NULL)
-            goto done;
-        ev.decision->outcome = ev.outcome;
-    } else if (src != NULL) {
-        ev.user = src->user;
-        ev.source = (Tsps__Source *)src;
-    }
-    resp.event = &ev;
-    for (tspsd_conn *c = d->conns; c != NULL; c = c->next) {
-        if (!c->subscribed)
-            continue;
-        if (dec != NULL && !may_see(c, dec->user, dec->code))
-            continue;
-        if (src != NULL && !c->admin && strcmp(src->user, c->identity) != 0)
-            continue;
-        resp.id = c->sub_id;
-        tspsd_conn_send(c, &resp);
-    }
-done:
-    tspsd_arena_free(&a);
+    if (dec->method.ask_timeout_s > 0)
+        return dec->method.ask_timeout_s;
+    for (int i = 0; i < cfg->nheld_users; i++)
+        if (strcmp(cfg->held_users[i].user, dec->user) == 0)
+            return (unsigned)cfg->held_users[i].timeout_s;
+    if (cfg->held_timeout_s > 0)
+        return (unsigned)cfg->held_timeout_s;
+    return cfg->sip_ask_timeout_s > 0 ? (unsigned)cfg->sip_ask_timeout_s : 20;
 }
 
 static void publish_call(tspsd *d, int kind, uint64_t id,
@@ -157,73 +135,134 @@ static void publish_call(tspsd *d, int kind, uint64_t id,
                          NULL);
 }
 
-/* A held call of ours timed out: its fallback applies. */
-static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+/* Answer p with dec through its front (or record the outcome ourselves
+ * for a front without transport), then announce it: updated, ended. */
+static int answer(tspsd *d, pend *p, const tsps_decision *dec, int timeout,
+                  const char *note)
 {
-    pend *p = arg;
-    tspsd *d = p->d;
     uint64_t id = p->id;
+    tsps_decision out = *dec;
+    tsps_outcome oc = timeout ? TSPS_OUTCOME_TIMEOUT
+                      : dec->method.kind == TSPS_METHOD_REJECT
+                          ? TSPS_OUTCOME_REJECTED
+                          : TSPS_OUTCOME_REDIRECTED;
+
+    if (p->timer != NULL)
+        event_del(p->timer);
+    int rc = tspsd_front_answer(p->front, id, &out, timeout, &oc);
+    if (rc == TSPS_ESTATE) {
+        rc =
+            tsps_history_set_outcome(d->eng, id, oc, (int64_t)time(NULL), note);
+        if (rc != TSPS_OK)
+            tspsd_log(TSPSD_LOG_WARN, id, out.user, "history outcome not saved",
+                      "error=\"%s\"", tsps_strerror(rc));
+        rc = TSPS_OK;
+    }
+    if (rc != TSPS_OK) {
+        /* Gone meanwhile: its front reported (or reports) the end. */
+        unlink_free(d, id);
+        return rc;
+    }
+    unlink_free(d, id); /* p is gone from here on */
+    publish_call(d, TSPSD_CALL_UPDATED, id, &out, oc);
+    publish_call(d, TSPSD_CALL_ENDED, id, &out, oc);
+    tspsd_log(TSPSD_LOG_INFO, id, out.user, "call ended", "outcome=%s",
+              tsps_outcome_name(oc));
+    return TSPS_OK;
+}
+
+/* The fallback of a held call (actor: "timeout", "shutdown"). */
+static void apply_fallback(tspsd *d, pend *p, const char *actor)
+{
     tsps_method m;
     tsps_decision out;
     char note[TSPS_DETAIL_MAX];
+    int timeout = strcmp(actor, "timeout") == 0;
 
-    (void)fd;
-    (void)what;
     memset(&m, 0, sizeof(m));
     m.a = p->dec.method.fallback;
-    if (m.a.kind == TSPS_METHOD_NONE || m.a.kind == TSPS_METHOD_ASK)
-        m.a.kind = TSPS_METHOD_VOICEMAIL;
+    if (m.a.kind == TSPS_METHOD_NONE || m.a.kind == TSPS_METHOD_ASK) {
+        memset(&m.a, 0, sizeof(m.a));
+        m.a.kind = TSPS_METHOD_REJECT;
+        m.a.reject = TSPS_REJECT_UNAVAILABLE;
+    }
     m.kind = m.a.kind;
-    if (tsps_route_override(d->eng, &p->dec, &m, "timeout", (int64_t)time(NULL),
-                            &out) != TSPS_OK)
+    int rc = tsps_history_override(d->eng, p->id, &m, actor,
+                                   (int64_t)time(NULL), &out);
+    if (rc != TSPS_OK) {
+        tspsd_log(TSPSD_LOG_WARN, p->id, p->dec.user,
+                  "fallback override not saved", "error=\"%s\"",
+                  tsps_strerror(rc));
         out = p->dec;
+        out.method = m;
+        out.ntargets = 0;
+        out.flags |= TSPS_DEC_FALLBACK;
+    }
     snprintf(note, sizeof(note), "no action within %us: %s",
-             (unsigned)p->dec.method.ask_timeout_s,
+             tspsd_held_timeout(&d->cfg, &p->dec),
              tsps_method_kind_name(m.kind));
-    tsps_history_set_outcome(d->eng, id, TSPS_OUTCOME_TIMEOUT,
-                             (int64_t)time(NULL), note);
-    tspsd_log(TSPSD_LOG_INFO, id, out.user, "pending call timed out",
-              "fallback=%s", tsps_method_kind_name(m.kind));
-    publish_call(d, 1, id, &out, TSPS_OUTCOME_TIMEOUT);
-    publish_call(d, 2, id, &out, TSPS_OUTCOME_TIMEOUT);
-    unlink_free(d, id);
+    tspsd_log(TSPSD_LOG_INFO, p->id, out.user,
+              timeout ? "pending call timed out" : "pending call answered",
+              "by=%s fallback=%s front=%s", actor,
+              tsps_method_kind_name(m.kind), tspsd_front_name(p->front));
+    answer(d, p, &out, timeout, note);
 }
 
-void tspsd_call_event(tspsd *d, int kind, uint64_t call_id,
-                      const tsps_decision *dec, tsps_outcome outcome,
-                      int simulated)
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
+    pend *p = arg;
+    (void)fd;
+    (void)what;
+    apply_fallback(p->d, p, "timeout");
+}
+
+void tspsd_pending_drain(tspsd *d, const char *why)
+{
+    if (d->pending == NULL)
+        return;
+    while (d->pending->head != NULL)
+        apply_fallback(d, d->pending->head, why);
+}
+
+static void hold(tspsd *d, tspsd_front *f, uint64_t call_id,
+                 const tsps_decision *dec)
+{
+    pend *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        tspsd_log(TSPSD_LOG_ERROR, call_id, dec->user,
+                  "out of memory: held call not tracked", NULL);
+        return;
+    }
+    p->id = call_id;
+    p->dec = *dec;
+    p->since = (int64_t)time(NULL);
+    p->front = f;
+    p->d = d;
+    struct timeval tv = {(time_t)tspsd_held_timeout(&d->cfg, dec), 0};
+    p->timer = evtimer_new(d->base, timeout_cb, p);
+    if (p->timer != NULL)
+        evtimer_add(p->timer, &tv);
+    p->next = d->pending->head;
+    d->pending->head = p;
+    d->pending->n++;
+}
+
+void tspsd_front_call(tspsd_front *f, int kind, uint64_t call_id,
+                      const tsps_decision *dec, tsps_outcome outcome)
+{
+    tspsd *d = tspsd_front_daemon(f);
     pend *p = find(d, call_id, NULL);
 
-    if (kind == 0) {
+    if (kind == TSPSD_CALL_OFFERED) {
+        tspsd_metrics_call(d, dec);
         tspsd_log(TSPSD_LOG_INFO, call_id, dec->user, "call offered",
-                  "method=%s code=%s outcome=%s%s",
+                  "method=%s code=%s outcome=%s front=%s",
                   tsps_method_kind_name(dec->method.kind),
                   dec->code[0] ? dec->code : "-", tsps_outcome_name(outcome),
-                  simulated ? " live=ctl" : "");
-        if (outcome == TSPS_OUTCOME_PENDING && p == NULL) {
-            p = calloc(1, sizeof(*p));
-            if (p != NULL) {
-                p->id = call_id;
-                p->dec = *dec;
-                p->since = (int64_t)time(NULL);
-                p->simulated = simulated;
-                p->d = d;
-                if (simulated) {
-                    unsigned t = dec->method.ask_timeout_s
-                                     ? dec->method.ask_timeout_s
-                                     : (unsigned)d->cfg.sip_ask_timeout_s;
-                    struct timeval tv = {(time_t)t, 0};
-                    p->timer = evtimer_new(d->base, timeout_cb, p);
-                    if (p->timer != NULL)
-                        evtimer_add(p->timer, &tv);
-                }
-                p->next = d->pending->head;
-                d->pending->head = p;
-                d->pending->n++;
-            }
-        }
-    } else if (kind == 1) {
+                  tspsd_front_name(f));
+        if (outcome == TSPS_OUTCOME_PENDING && p == NULL)
+            hold(d, f, call_id, dec);
+    } else if (kind == TSPSD_CALL_UPDATED) {
         if (p != NULL)
             p->dec = *dec;
         tspsd_log(TSPSD_LOG_INFO, call_id, dec->user, "call updated",
@@ -241,30 +280,7 @@ void tspsd_call_event(tspsd *d, int kind, uint64_t call_id,
 int tspsd_pending_resolve(tspsd *d, uint64_t call_id, const tsps_decision *dec)
 {
     pend *p = find(d, call_id, NULL);
-    tsps_outcome oc = dec->method.kind == TSPS_METHOD_REJECT
-                          ? TSPS_OUTCOME_REJECTED
-                          : TSPS_OUTCOME_REDIRECTED;
-
     if (p == NULL)
         return TSPS_ENOTFOUND;
-    if (!p->simulated) {
-#ifdef TSPSD_WITH_SIP
-        int rc = d->sip != NULL ? tspsd_sip_resolve(d->sip, call_id, dec)
-                                : TSPS_ENOTFOUND;
-        if (rc != TSPS_OK) {
-            unlink_free(d, call_id);
-            return rc;
-        }
-#endif
-        /* The SIP front reports the end through its hook. */
-        publish_call(d, 1, call_id, dec, oc);
-        unlink_free(d, call_id);
-        return TSPS_OK;
-    }
-    tsps_history_set_outcome(d->eng, call_id, oc, (int64_t)time(NULL),
-                             "resolved live");
-    publish_call(d, 1, call_id, dec, oc);
-    publish_call(d, 2, call_id, dec, oc);
-    unlink_free(d, call_id);
-    return TSPS_OK;
+    return answer(d, p, dec, 0, "resolved live");
 }

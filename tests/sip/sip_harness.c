@@ -10,7 +10,13 @@
  *               [--tcp-per-address N] [--tcp-handshake S] [--quiet] [-v]
  *
  * Prints "ready udp=P tcp=P" when listening, one "event ..." line per call
- * event, and reads commands on stdin (the same commands as the script):
+ * event, and reads commands on stdin (the same commands as the script).
+ *
+ * The front keeps no timer for held ("ask") calls: their owner does (in
+ * tspsd, the core's pending.c). Here the harness is that owner, with the
+ * same policy: the rule's timeout= else --ask-timeout (20), then the rule's
+ * fallback else 480; it prints the held call's updated and ended events.
+ *
  *
  *   user ID [region=DE] [tz=Z] [hours=TEXT|none] [voicemail=URI]
  *        [attendant=URI] [rings_through=0|1]
@@ -44,13 +50,25 @@
 #include "sip_front.h"
 #include <tsps/tsps.h>
 
+typedef struct held held;
+
 typedef struct harness {
     struct event_base *base;
     tsps_engine *eng;
     tspsd_sip *sip;
+    int ask_timeout_s;
+    held *held; /* calls the front holds for us */
     int verbose;
     int quiet; /* no event lines (benchmarks) */
 } harness;
+
+struct held {
+    harness *h;
+    uint64_t id;
+    tsps_decision d;
+    struct event *timer;
+    held *next;
+};
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void out(const char *fmt, ...)
@@ -69,16 +87,103 @@ static const char *kind_name(int k)
                                          : "ended";
 }
 
-static void on_event(void *arg, int kind, uint64_t id, const tsps_decision *d,
-                     tsps_outcome oc)
+static void print_event(harness *h, int kind, uint64_t id,
+                        const tsps_decision *d, tsps_outcome oc)
 {
-    if (((harness *)arg)->quiet)
+    if (h->quiet)
         return;
     out("event %s id=%llu outcome=%s method=%s user=%s code=%s caller=%s "
         "targets=%u flags=%u\n",
         kind_name(kind), (unsigned long long)id, tsps_outcome_name(oc),
         tsps_method_kind_name(d->method.kind), d->user, d->code, d->caller,
         (unsigned)d->ntargets, d->flags);
+}
+
+static held *held_take(harness *h, uint64_t id)
+{
+    for (held **pp = &h->held; *pp != NULL; pp = &(*pp)->next) {
+        if ((*pp)->id == id) {
+            held *x = *pp;
+            *pp = x->next;
+            return x;
+        }
+    }
+    return NULL;
+}
+
+static void held_drop(harness *h, uint64_t id)
+{
+    held *x = held_take(h, id);
+    if (x != NULL) {
+        event_free(x->timer);
+        free(x);
+    }
+}
+
+/* Answer a held call through the front and announce it, as tspsd does. */
+static int held_answer(harness *h, uint64_t id, const tsps_decision *d,
+                       int timeout)
+{
+    tsps_outcome oc = TSPS_OUTCOME_REDIRECTED;
+    int rc = tspsd_sip_answer(h->sip, id, d, timeout, &oc);
+    held_drop(h, id);
+    if (rc != TSPS_OK)
+        return rc;
+    print_event(h, TSPSD_SIP_CALL_UPDATED, id, d, oc);
+    print_event(h, TSPSD_SIP_CALL_ENDED, id, d, oc);
+    return TSPS_OK;
+}
+
+static void held_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    held *x = arg;
+    harness *h = x->h;
+    tsps_method m;
+    tsps_decision nd;
+    (void)fd;
+    (void)what;
+    memset(&m, 0, sizeof(m));
+    m.a = x->d.method.fallback;
+    if (m.a.kind == TSPS_METHOD_NONE || m.a.kind == TSPS_METHOD_ASK) {
+        memset(&m.a, 0, sizeof(m.a));
+        m.a.kind = TSPS_METHOD_REJECT;
+        m.a.reject = TSPS_REJECT_UNAVAILABLE;
+    }
+    m.kind = m.a.kind;
+    if (tsps_history_override(h->eng, x->id, &m, "timeout", (int64_t)time(NULL),
+                              &nd) != TSPS_OK) {
+        nd = x->d;
+        nd.method = m;
+        nd.ntargets = 0;
+        nd.flags |= TSPS_DEC_FALLBACK;
+    }
+    held_answer(h, x->id, &nd, 1);
+}
+
+static void on_event(void *arg, int kind, uint64_t id, const tsps_decision *d,
+                     tsps_outcome oc)
+{
+    harness *h = arg;
+    if (kind == TSPSD_SIP_CALL_OFFERED && oc == TSPS_OUTCOME_PENDING) {
+        held *x = calloc(1, sizeof(*x));
+        if (x != NULL) {
+            int secs = d->method.ask_timeout_s > 0
+                           ? (int)d->method.ask_timeout_s
+                       : h->ask_timeout_s > 0 ? h->ask_timeout_s
+                                              : 20;
+            struct timeval tv = {secs, 0};
+            x->h = h;
+            x->id = id;
+            x->d = *d;
+            x->timer = evtimer_new(h->base, held_timeout, x);
+            evtimer_add(x->timer, &tv);
+            x->next = h->held;
+            h->held = x;
+        }
+    } else if (kind == TSPSD_SIP_CALL_ENDED) {
+        held_drop(h, id);
+    }
+    print_event(h, kind, id, d, oc);
 }
 
 static void on_log(void *arg, int level, const char *msg)
@@ -285,7 +390,7 @@ static int cmd_override(harness *h, char **a, int n)
                                &d);
     if (rc != TSPS_OK)
         return rc;
-    return tspsd_sip_resolve(h->sip, id, &d);
+    return held_answer(h, id, &d, 0);
 }
 
 /* Run one command line. 1 = quit. */
@@ -501,6 +606,7 @@ int main(int argc, char **argv)
     if (script != NULL && load_script(&h, script) != 0)
         return 1;
     h.base = event_base_new();
+    h.ask_timeout_s = sc.ask_timeout_s;
     hooks.arg = &h;
     hooks.call_event = on_event;
     hooks.log = on_log;
@@ -528,6 +634,8 @@ int main(int argc, char **argv)
         (int)getpid());
     event_base_dispatch(h.base);
     tspsd_sip_close(h.sip);
+    while (h.held != NULL)
+        held_drop(&h, h.held->id);
     bufferevent_free(in);
     event_free(sigterm);
     event_free(sigint);

@@ -2,9 +2,11 @@
  * sip_front.h - the SIP front of tspsd: registrar, redirect server and
  * hold-for-decision, on the daemon's libevent loop. Internal to tspsd.
  *
- * The daemon (tspsd/main.c and friends) opens it with the engine and a set
- * of hooks; the front reports every call through hooks->call_event and the
- * daemon resolves held ("ask") calls through tspsd_sip_resolve().
+ * The daemon (tspsd/daemon.c) opens it with the engine and a set of hooks
+ * and registers it with the core as a call front (tspsd/callfront.h); the
+ * front reports every call through hooks->call_event, and the core, which
+ * owns held ("ask") calls and their timeout, answers them through
+ * tspsd_sip_answer().
  */
 #ifndef TSPSD_SIP_FRONT_H
 #define TSPSD_SIP_FRONT_H
@@ -27,7 +29,8 @@ typedef struct tspsd_sip_config {
     int min_expires;     /* default 60 */
     int max_expires;     /* default 7200 */
     int default_expires; /* default 3600 */
-    int ask_timeout_s;   /* for ASK methods without a timeout, 20 */
+    int ask_timeout_s;   /* not read by the front since 0.2: the owner of
+                            held calls times them out (tspsd: pending.c) */
     /* appended after 0.1 (NULL/0 = defaults): */
     const char *digest_algorithms; /* challenge order, "SHA-256,MD5"
                                       (default, RFC 8760), "MD5,SHA-256" for
@@ -72,10 +75,16 @@ int tspsd_sip_password_ok(const char *password, const char *username, char *why,
 
 /** Kinds of call events. */
 enum {
-    TSPSD_SIP_CALL_OFFERED = 0, /* routed; held when outcome is PENDING */
-    TSPSD_SIP_CALL_UPDATED = 1, /* a held call got its final decision */
-    TSPSD_SIP_CALL_ENDED = 2    /* transaction over (answered, cancelled,
-                                   redirected, rejected, timed out) */
+    TSPSD_SIP_CALL_OFFERED = 0, /* routed; held when outcome is PENDING:
+                                   the hook's owner must answer it
+                                   (tspsd_sip_answer) - the front keeps
+                                   no timer for it */
+    TSPSD_SIP_CALL_UPDATED = 1, /* unused since 0.2 (the owner of a held
+                                   call announces its update) */
+    TSPSD_SIP_CALL_ENDED = 2    /* over without the owner asking: not held
+                                   (redirected, rejected at once), CANCEL of
+                                   a held call, or a held call left at
+                                   close (480) */
 };
 
 typedef struct tspsd_sip_hooks {
@@ -98,9 +107,19 @@ int tspsd_sip_reconfigure(tspsd_sip *s, const tspsd_sip_config *cfg);
 
 /**
  * Send the final response of a held call with decision `d` (after an
- * override recorded by tsps_history_override()). TSPS_ENOTFOUND if the
- * call is not held (already answered, cancelled, timed out).
+ * override recorded by tsps_history_override()) and record the outcome in
+ * history (`timeout` 1: outcome timeout, reason no-answer). The front does
+ * not report this end through hooks->call_event: whoever owns the held
+ * call and asked for the answer announces it. *outcome (may be NULL) gets
+ * the outcome recorded.
+ * @return TSPS_OK, TSPS_ENOTFOUND if the call is not held (already
+ * answered or cancelled), TSPS_EINVAL.
+ * Thread-safety: on the loop's thread. Since: 0.2
  */
+int tspsd_sip_answer(tspsd_sip *s, uint64_t call_id, const tsps_decision *d,
+                     int timeout, tsps_outcome *outcome);
+
+/** tspsd_sip_answer(s, call_id, d, 0, NULL). */
 int tspsd_sip_resolve(tspsd_sip *s, uint64_t call_id, const tsps_decision *d);
 
 /**
@@ -130,7 +149,8 @@ void tspsd_sip_stats_get(const tspsd_sip *s, tspsd_sip_stats *out);
  *  Thread-safety: on the loop's thread. */
 int tspsd_sip_metrics(const tspsd_sip *s, char *buf, size_t len);
 
-/** Close: answers held calls with the fallback, frees everything. */
+/** Close: held calls still left get 480 (the owner should have answered
+ * them with their fallback first), frees everything. */
 void tspsd_sip_close(tspsd_sip *s);
 
 #endif

@@ -268,9 +268,11 @@ static void arm(sip_held *h, int ms)
     event_add(h->timer, &tv);
 }
 
-/* Send the final response for decision d and enter COMPLETED. */
-static void finish(sip_held *h, const tsps_decision *d, int timeout,
-                   const char *why)
+/* Send the final response for decision d and enter COMPLETED. emit: tell
+ * the hooks (the end is ours: close); else the owner of the held call,
+ * who asked for this answer, announces it. */
+static tsps_outcome finish(sip_held *h, const tsps_decision *d, int timeout,
+                           const char *why, int emit)
 {
     tspsd_sip *s = h->s;
     char out[SIP_MAX_RESP], note[64];
@@ -303,50 +305,39 @@ static void finish(sip_held *h, const tsps_decision *d, int timeout,
     sip_log(s, TSPS_LOG_INFO,
             "msg=\"held call answered\" call=%llu code=%d by=%s",
             (unsigned long long)h->id, fin.code, why);
-    sip_emit(s, TSPSD_SIP_CALL_UPDATED, h->id, &h->d, fin.outcome);
-    sip_emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, fin.outcome);
+    if (emit)
+        sip_emit(s, TSPSD_SIP_CALL_ENDED, h->id, &h->d, fin.outcome);
     if (h->src.proto != SIP_PROTO_UDP) {
         held_free(h); /* reliable transport: no retransmission */
-        return;
+        return fin.outcome;
     }
     h->g_ms = SIP_T1_MS;
     h->started_ms = now_ms();
     arm(h, h->g_ms);
+    return fin.outcome;
 }
 
-static void apply_fallback(sip_held *h, const char *actor)
+/* Close with a call still held (its owner did not answer it): 480, no
+ * policy here - the owner of held calls answers them before the close. */
+static void answer_unavailable(sip_held *h, const char *actor)
 {
-    tsps_method m;
-    tsps_decision nd;
-    memset(&m, 0, sizeof(m));
-    m.a = h->d.method.fallback;
-    if (m.a.kind == TSPS_METHOD_NONE || m.a.kind == TSPS_METHOD_ASK) {
-        memset(&m.a, 0, sizeof(m.a));
-        m.a.kind = TSPS_METHOD_REJECT;
-        m.a.reject = TSPS_REJECT_UNAVAILABLE;
-    }
-    m.kind = m.a.kind;
-    int rc = tsps_history_override(h->s->eng, h->id, &m, actor,
-                                   (int64_t)time(NULL), &nd);
-    if (rc != TSPS_OK) {
-        sip_log(h->s, TSPS_LOG_WARN,
-                "msg=\"fallback override failed\" call=%llu err=%s",
-                (unsigned long long)h->id, tsps_errname(rc));
-        nd = h->d;
-        nd.method = m;
-        nd.ntargets = 0;
-        nd.flags |= TSPS_DEC_FALLBACK;
-    }
-    finish(h, &nd, 1, actor);
+    tsps_decision nd = h->d;
+    memset(&nd.method, 0, sizeof(nd.method));
+    nd.method.kind = TSPS_METHOD_REJECT;
+    nd.method.a.kind = TSPS_METHOD_REJECT;
+    nd.method.a.reject = TSPS_REJECT_UNAVAILABLE;
+    nd.ntargets = 0;
+    nd.flags |= TSPS_DEC_FALLBACK;
+    finish(h, &nd, 0, actor, 1);
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     sip_held *h = arg;
-    if (h->state == HELD) {
-        apply_fallback(h, "timeout");
-        return;
-    }
+    (void)fd;
+    (void)what;
+    if (h->state == HELD)
+        return; /* not armed while held: the owner times it out */
     /* COMPLETED over UDP: Timer G retransmits, Timer H gives up */
     if (now_ms() - h->started_ms >= SIP_TH_MS) {
         sip_log(h->s, TSPS_LOG_INFO,
@@ -407,17 +398,17 @@ int sip_txn_hold(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     sip_send(s, src, out, b.len);
     set_last(h, out, b.len);
 
-    int secs = d->method.ask_timeout_s > 0 ? d->method.ask_timeout_s
-                                           : s->cfg.ask_timeout_s;
-    arm(h, secs * 1000);
+    /* No timer while held: the owner of held calls (the daemon's core)
+     * times it out and answers it with tspsd_sip_answer(). */
     sip_log(s, TSPS_LOG_INFO,
-            "msg=\"call held for decision\" call=%llu user=%s timeout_s=%d",
-            (unsigned long long)id, d->user, secs);
+            "msg=\"call held for decision\" call=%llu user=%s",
+            (unsigned long long)id, d->user);
     sip_emit(s, TSPSD_SIP_CALL_OFFERED, id, d, TSPS_OUTCOME_PENDING);
     return TSPS_OK;
 }
 
-int tspsd_sip_resolve(tspsd_sip *s, uint64_t call_id, const tsps_decision *d)
+int tspsd_sip_answer(tspsd_sip *s, uint64_t call_id, const tsps_decision *d,
+                     int timeout, tsps_outcome *outcome)
 {
     if (s == NULL || d == NULL)
         return TSPS_EINVAL;
@@ -427,12 +418,23 @@ int tspsd_sip_resolve(tspsd_sip *s, uint64_t call_id, const tsps_decision *d)
          h = h->by_id) {
         if (h->id == call_id && h->state == HELD) {
             event_del(h->timer);
-            finish(h, d, 0, d->actor[0] != '\0' ? d->actor : "resolve");
+            tsps_outcome oc = finish(h, d, timeout,
+                                     timeout               ? "timeout"
+                                     : d->actor[0] != '\0' ? d->actor
+                                                           : "resolve",
+                                     0);
+            if (outcome != NULL)
+                *outcome = oc;
             sip_net_flush(s);
             return TSPS_OK;
         }
     }
     return TSPS_ENOTFOUND;
+}
+
+int tspsd_sip_resolve(tspsd_sip *s, uint64_t call_id, const tsps_decision *d)
+{
+    return tspsd_sip_answer(s, call_id, d, 0, NULL);
 }
 
 int sip_txn_absorb(tspsd_sip *s, const sip_raw *r, const sip_src *src)
@@ -504,7 +506,7 @@ void sip_txn_close_all(tspsd_sip *s)
         sip_held *h = s->held;
         if (h->state == HELD) {
             event_del(h->timer);
-            apply_fallback(h, "shutdown");
+            answer_unavailable(h, "shutdown");
             if (s->held != h)
                 continue; /* finish() freed it (TCP) */
         }

@@ -334,6 +334,30 @@ static int bound_port(struct evhttp_bound_socket *bs)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/* ---- the web UI as a listener of the core (callfront.h) ---- */
+
+static void web_l_publish(void *arg, const tspsd_event *ev)
+{
+    tspsd_web_publish(arg, ev->kind, ev->call_id, ev->dec, ev->outcome,
+                      ev->src);
+}
+
+static size_t web_l_access_end(void *arg, const char *identity)
+{
+    return tspsd_web_close_streams(arg, identity);
+}
+
+static int web_l_forget(tspsd *d, const char *identity, int password, size_t *n)
+{
+    int rc = tspsd_web_revoke(d, identity, n);
+    if (rc == TSPS_OK && password)
+        rc = tspsd_web_set_password(d, identity, NULL);
+    return rc;
+}
+
+static const tspsd_listener_ops web_listener = {"web", "streams", web_l_publish,
+                                                web_l_access_end, web_l_forget};
+
 int tspsd_web_open(tspsd *d)
 {
     tspsd_web *w;
@@ -341,6 +365,10 @@ int tspsd_web_open(tspsd *d)
     char err[256], path[TSPSD_PATH_MAX + 16];
     FILE *f;
 
+    /* Registered even when off: sessions in the store are still forgotten
+     * when an identity is revoked. */
+    if (tspsd_listener_add(d, &web_listener, d) != 0)
+        return -1;
     if (d->cfg.web_port < 0)
         return 0;
     w = calloc(1, sizeof(*w));
