@@ -26,6 +26,7 @@ static void setup(void)
     tsps_check_tmpdir(dir, sizeof(dir));
     snprintf(store, sizeof(store), "%s/store", dir);
     memset(&d, 0, sizeof(d));
+    ck_assert_int_eq(tspsd_web_attach(&d), 0); /* forgets sessions */
     tspsd_config_defaults(&d.cfg);
     ec.path = store;
     ck_assert_int_eq(tsps_engine_open(&ec, &d.eng), TSPS_OK);

@@ -18,6 +18,15 @@ typedef struct tspsd tspsd;
 typedef struct tspsd_web tspsd_web;
 
 /**
+ * Register the web UI as a listener of the core (callfront.h): it gets
+ * every event, ends streams of a revoked identity, and forgets its stored
+ * sessions, links and password. tspsd_web_open() calls it, also when the
+ * UI is off (the store keeps sessions). @return 0 or -1.
+ * Thread-safety: loop thread, before events flow. Since: 0.2
+ */
+int tspsd_web_attach(tspsd *d);
+
+/**
  * Start the web UI when [web] port >= 0 (0 = a free port). Writes
  * data_dir/web.url with the base URL. @return 0, or -1 (logged).
  */

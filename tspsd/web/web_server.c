@@ -358,6 +358,11 @@ static int web_l_forget(tspsd *d, const char *identity, int password, size_t *n)
 static const tspsd_listener_ops web_listener = {"web", "streams", web_l_publish,
                                                 web_l_access_end, web_l_forget};
 
+int tspsd_web_attach(tspsd *d)
+{
+    return tspsd_listener_add(d, &web_listener, d);
+}
+
 int tspsd_web_open(tspsd *d)
 {
     tspsd_web *w;
@@ -367,7 +372,7 @@ int tspsd_web_open(tspsd *d)
 
     /* Registered even when off: sessions in the store are still forgotten
      * when an identity is revoked. */
-    if (tspsd_listener_add(d, &web_listener, d) != 0)
+    if (tspsd_web_attach(d) != 0)
         return -1;
     if (d->cfg.web_port < 0)
         return 0;
