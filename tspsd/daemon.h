@@ -253,9 +253,10 @@ void tspsd_pending_each(tspsd *d, tspsd_pending_cb cb, void *arg);
  */
 int tspsd_pending_resolve(tspsd *d, uint64_t call_id, const tsps_decision *dec);
 /**
- * How long a held call of this decision waits for someone to act: the
- * rule's own `timeout=`, else [held] user.<id>, else [held] timeout_s,
- * else [sip] ask_timeout_s (default 20). Thread-safety: pure.
+ * How long a held call of this decision waits for someone to act: [held]
+ * user.<id> for that user, else the rule's `timeout=` (libtsps stores 20
+ * for an `ask` naming none), else [held] timeout_s, else [sip]
+ * ask_timeout_s (default 20). Thread-safety: pure.
  */
 unsigned tspsd_held_timeout(const tspsd_config *cfg, const tsps_decision *dec);
 /** Answer every held call with its fallback (actor `why`): shutdown. */

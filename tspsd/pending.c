@@ -7,10 +7,11 @@
  * call go out from here, in this order: call.offered, call.updated (the
  * final decision), one call.ended. Loop thread only.
  *
- * Timeout policy (docs/operator.md, "Held calls"): the rule's own
- * `timeout=`, else [held] user.<id>, else [held] timeout_s, else [sip]
- * ask_timeout_s. On timeout the rule's fallback applies, else a reject
- * "unavailable" (SIP 480).
+ * Timeout policy (docs/operator.md, "Held calls"): [held] user.<id> for
+ * that user's calls, else the rule's `timeout=` (libtsps stores 20 for an
+ * `ask` that names none), else [held] timeout_s, else [sip] ask_timeout_s.
+ * On timeout the rule's fallback applies, else a reject "unavailable"
+ * (SIP 480).
  */
 #include "daemon.h"
 #include "log.h"
@@ -116,11 +117,11 @@ void tspsd_pending_each(tspsd *d, tspsd_pending_cb cb, void *arg)
 
 unsigned tspsd_held_timeout(const tspsd_config *cfg, const tsps_decision *dec)
 {
-    if (dec->method.ask_timeout_s > 0)
-        return dec->method.ask_timeout_s;
     for (int i = 0; i < cfg->nheld_users; i++)
         if (strcmp(cfg->held_users[i].user, dec->user) == 0)
             return (unsigned)cfg->held_users[i].timeout_s;
+    if (dec->method.ask_timeout_s > 0)
+        return dec->method.ask_timeout_s;
     if (cfg->held_timeout_s > 0)
         return (unsigned)cfg->held_timeout_s;
     return cfg->sip_ask_timeout_s > 0 ? (unsigned)cfg->sip_ask_timeout_s : 20;

@@ -380,6 +380,7 @@ START_TEST(test_docs_parse)
     ck_assert_msg(nkeys >= 30, "only %d keys found in the docs", nkeys);
     ck_assert(has_key("sip", "ask_timeout_s"));      /* docs/sip.md */
     ck_assert(has_key("sip", "digest_algorithms"));  /* docs/sip.md */
+    ck_assert(has_key("held", "timeout_s"));         /* docs/operator.md */
     ck_assert(has_key("sip", "max_expires"));        /* both */
     ck_assert(has_key("web", "public_url"));         /* commented example */
     ck_assert(has_key("control", "max_clients"));    /* example */

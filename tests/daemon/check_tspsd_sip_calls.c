@@ -335,6 +335,27 @@ START_TEST(test_sip_held_event_order_timeout)
 }
 END_TEST
 
+/* [held] user.<id>: one user's held calls wait that long, whatever the
+ * rule's timeout (30 s here); others keep theirs. */
+START_TEST(test_sip_held_timeout_per_user)
+{
+    char buf[4096], extra[512];
+    th_stop(&fx);
+    snprintf(extra, sizeof(extra), "%s[held]\nuser.ann = 1\nuser.zed = 9\n",
+             sip_extra);
+    th_start(&fx, extra);
+    uint64_t id = held_invite("per-user-1", "+13125550061");
+    ck_assert(id != 0);
+    int code = recv_status(200, buf, sizeof(buf));
+    ck_assert_msg(code == 302 && strstr(buf, "sip:vm@127.0.0.1"),
+                  "final %d: %s", code, buf);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "explain %llu", (unsigned long long)id);
+    int rc = th_ctl(&fx, "ann", cmd, out, sizeof(out));
+    ck_assert_msg(rc == 0 && strstr(out, "timeout"), "%s", out);
+}
+END_TEST
+
 /* ---- kill -9 during SIP bursts ------------------------------------------ */
 
 #define KILL_MAX_CALLS 200000
@@ -628,6 +649,7 @@ static Suite *sip_calls_suite(void)
     tcase_add_test(tc, test_sip_held_event_order_ctl);
     tcase_add_test(tc, test_sip_held_event_order_web);
     tcase_add_test(tc, test_sip_held_event_order_timeout);
+    tcase_add_test(tc, test_sip_held_timeout_per_user);
     suite_add_tcase(s, tc);
     TCase *tk = tcase_create("kill");
     tcase_add_checked_fixture(tk, setup, teardown);
