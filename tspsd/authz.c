@@ -178,33 +178,49 @@ void tspsd_access_end(tspsd *d, const char *identity, const char *reason)
               reason != NULL ? reason : "revoked", what);
 }
 
-void tspsd_conn_end_access(tspsd_conn *c)
+void tspsd_asker_end_access(tspsd_asker *a)
 {
     char id[TSPSD_IDENT_MAX];
 
-    if (c->end_access[0] == '\0')
+    if (a->end_access[0] == '\0')
         return;
-    /* Copy first: c itself may be among the connections being closed. */
-    snprintf(id, sizeof(id), "%s", c->end_access);
-    c->end_access[0] = '\0';
-    tspsd_access_end(c->d, id, c->end_reason);
+    /* Copy first: a's own session may be among those being closed. */
+    snprintf(id, sizeof(id), "%s", a->end_access);
+    a->end_access[0] = '\0';
+    tspsd_access_end(a->d, id, a->end_reason);
 }
 
-int tspsd_conn_recheck_admin(tspsd_conn *c)
+void tspsd_asker_set(tspsd_asker *a, const char *identity, int admin,
+                     int via_token)
+{
+    tsps_user u;
+
+    if (identity != a->identity) /* a recheck passes a's own */
+        snprintf(a->identity, sizeof(a->identity), "%s",
+                 identity != NULL ? identity : "");
+    a->admin = admin;
+    a->via_token = via_token;
+    if (admin)
+        a->role = TSPSD_ROLE_ADMIN;
+    else if (a->identity[0] == '\0')
+        a->role = TSPSD_ROLE_NONE;
+    else if (a->d != NULL && a->d->eng != NULL &&
+             tsps_user_get(a->d->eng, a->identity, &u) == TSPS_OK)
+        a->role = TSPSD_ROLE_USER;
+    else
+        a->role = TSPSD_ROLE_ATTENDANT;
+}
+
+int tspsd_asker_recheck_admin(tspsd_asker *a)
 {
     int admin;
 
-    if (!c->hello_done || c->via_token || c->identity[0] == '\0')
+    if (a->via_token || a->identity[0] == '\0')
         return 0;
-    admin = tspsd_config_is_admin(&c->d->cfg, c->identity);
-    if (admin == c->admin)
+    admin = tspsd_config_is_admin(&a->d->cfg, a->identity);
+    if (admin == a->admin)
         return 0;
-    c->admin = admin;
-    tspsd_log(TSPSD_LOG_INFO, 0, NULL,
-              admin ? "admin role granted to a live connection"
-                    : "admin role withdrawn from a live connection",
-              "audit=1 identity=%s conn=%llu peer=%s", c->identity,
-              (unsigned long long)c->id, c->peer);
+    tspsd_asker_set(a, a->identity, admin, 0);
     return !admin;
 }
 
@@ -284,8 +300,8 @@ static int deleg_allows(const Tsps__Delegation *dl, int right, const char *code,
     return 1;
 }
 
-int tspsd_authz(tspsd_conn *c, const char *user, int right, const char *code,
-                char *why, size_t whylen)
+int tspsd_authz(const tspsd_asker *c, const char *user, int right,
+                const char *code, char *why, size_t whylen)
 {
     Tsps__Delegation *dl = NULL;
     int ok;

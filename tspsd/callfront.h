@@ -149,36 +149,53 @@ void tspsd_events_publish(tspsd *d, const char *kind, uint64_t call_id,
 
 /** Roles of whoever asks. */
 enum {
-    TSPSD_ROLE_NONE = 0, /* anonymous (before Hello, a chat guest) */
-    TSPSD_ROLE_USER = 1, /* a user: their own data; an attendant for the
-                            users who delegated to them (tspsd_authz reads
-                            the delegation of each target user) */
-    TSPSD_ROLE_ADMIN = 2
+    TSPSD_ROLE_NONE = 0,      /* anonymous (before Hello, a chat guest) */
+    TSPSD_ROLE_USER = 1,      /* a provisioned user: their own data */
+    TSPSD_ROLE_ATTENDANT = 2, /* an identity that is no user: only what
+                                 users delegated to it */
+    TSPSD_ROLE_ADMIN = 3
 };
 
 /**
  * Who is asking: what request handlers and tspsd_authz() see. Filled by
- * the control server for a connection and by the web UI for a session;
- * handlers never see either. Delegation rights are not copied here: they
- * are read from the store at each check, so a revoked delegation counts
- * at once.
+ * the control server for a connection (at Hello) and by the web UI for a
+ * session; handlers never see either. Delegation rights are not copied
+ * here: tspsd_authz() reads the delegation of each target user from the
+ * store at each check, so a revoked delegation counts at once (a user may
+ * be an attendant of others too).
  */
 typedef struct tspsd_asker {
     tspsd *d;
+    uint64_t id;                    /* audit lines: connection or request */
     char identity[TSPSD_IDENT_MAX]; /* "" = anonymous */
     int admin;                      /* role == TSPSD_ROLE_ADMIN */
     int role;                       /* TSPSD_ROLE_* */
-    const char *via;                /* "control", "web": audit lines */
+    int via_token; /* role from a token: not re-derived from [admin] */
     /* Set by a handler that ended this identity's access (token.revoke,
      * user.delete), possibly on a worker; the server applies it on the
      * loop (tspsd_asker_end_access) before the reply goes out. */
     char end_access[TSPSD_IDENT_MAX];
     const char *end_reason; /* static: "token.revoke", "user.delete" */
     tspsd_arena arena;      /* replies live here until sent */
+    void *session;          /* the control connection, for the session handlers
+                               (hello, subscribe) only; NULL from the web UI */
 } tspsd_asker;
 
-/** Fill the identity and role fields (admin: from [admin] or a token). */
-void tspsd_asker_set(tspsd_asker *a, tspsd *d, const char *identity, int admin,
-                     const char *via);
+/**
+ * Set identity, admin and role ("" = anonymous; role USER when the
+ * identity is a provisioned user, else ATTENDANT). Loop thread or worker.
+ */
+void tspsd_asker_set(tspsd_asker *a, const char *identity, int admin,
+                     int via_token);
+
+/** Apply a->end_access, if a handler set it. Loop thread only. */
+void tspsd_asker_end_access(tspsd_asker *a);
+
+/**
+ * Re-derive the admin role from [admin] identities (each request, after
+ * SIGHUP), unless it came from a token. @return 1 when it just lost the
+ * admin role, else 0. Loop thread.
+ */
+int tspsd_asker_recheck_admin(tspsd_asker *a);
 
 #endif

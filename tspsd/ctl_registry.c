@@ -87,7 +87,7 @@ int tspsd_code_from_tsps(int rc)
     }
 }
 
-int tspsd_reply(tspsd_conn *c, Tsps__Response *resp, int code, const char *fmt,
+int tspsd_reply(tspsd_asker *c, Tsps__Response *resp, int code, const char *fmt,
                 ...)
 {
     char buf[512];
@@ -105,7 +105,7 @@ int tspsd_reply(tspsd_conn *c, Tsps__Response *resp, int code, const char *fmt,
     return code;
 }
 
-int tspsd_refuse(tspsd_conn *c, Tsps__Response *resp, const char *request,
+int tspsd_refuse(tspsd_asker *c, Tsps__Response *resp, const char *request,
                  const char *user, int code, const char *why)
 {
     char q1[200], q2[80];
@@ -129,7 +129,7 @@ int tspsd_refuse(tspsd_conn *c, Tsps__Response *resp, const char *request,
 int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
                    size_t whylen)
 {
-    tspsd *d = c->d;
+    tspsd *d = c->a.d;
     Tsps__Request *req = tsps__request__unpack(NULL, len, buf);
     Tsps__Response resp = TSPS__RESPONSE__INIT;
     const tspsd_handler *h = NULL;
@@ -159,16 +159,16 @@ int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
         h = &d->handlers[req->body_case];
     if (h == NULL || h->fn == NULL) {
         /* A newer client's request, or none: say so, keep the link. */
-        tspsd_reply(c, &resp, TSPS__CODE__UNSUPPORTED,
+        tspsd_reply(&c->a, &resp, TSPS__CODE__UNSUPPORTED,
                     "unknown request (field %d)", (int)req->body_case);
-    } else if (h->need_auth && c->identity[0] == '\0') {
-        tspsd_refuse(c, &resp, h->name, NULL, TSPS__CODE__UNAUTHENTICATED,
+    } else if (h->need_auth && c->a.identity[0] == '\0') {
+        tspsd_refuse(&c->a, &resp, h->name, NULL, TSPS__CODE__UNAUTHENTICATED,
                      "anonymous clients may only say hello");
     } else if (h->offload && tspsd_jobs_submit(d, c, req, h) == 0) {
         return 1; /* the worker answers; it owns req now */
     } else {
-        h->fn(c, req, &resp);
-        tspsd_conn_end_access(c);
+        h->fn(&c->a, req, &resp);
+        tspsd_asker_end_access(&c->a);
     }
     if (tspsd_conn_send(c, &resp) != 0) {
         snprintf(why, whylen, "cannot queue reply");

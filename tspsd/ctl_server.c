@@ -83,14 +83,14 @@ void tspsd_conn_destroy(tspsd_conn *c)
         event_free(IO(c)->resume);
     if (IO(c)->hs_timer != NULL)
         event_free(IO(c)->hs_timer);
-    tspsd_arena_free(&c->arena);
+    tspsd_arena_free(&c->a.arena);
     free(IO(c)->obuf);
     free(c);
 }
 
 static void conn_free(tspsd_conn *c)
 {
-    tspsd *d = c->d;
+    tspsd *d = c->a.d;
 
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -121,9 +121,9 @@ static void conn_free(tspsd_conn *c)
 static void conn_close(tspsd_conn *c, int level, const char *reason)
 {
     char q[256];
-    tspsd_log(level, 0, c->identity, "control connection closed",
-              "conn=%llu peer=%s reason=%s", (unsigned long long)c->id, c->peer,
-              tspsd_log_quote(reason, q, sizeof(q)));
+    tspsd_log(level, 0, c->a.identity, "control connection closed",
+              "conn=%llu peer=%s reason=%s", (unsigned long long)c->a.id,
+              c->peer, tspsd_log_quote(reason, q, sizeof(q)));
     conn_free(c);
 }
 
@@ -154,7 +154,7 @@ int tspsd_conn_send(tspsd_conn *c, const Tsps__Response *resp)
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     tspsd_conn *c = arg;
-    tspsd *d = c->d;
+    tspsd *d = c->a.d;
     struct evbuffer *in = bufferevent_get_input(bev);
 
     if (c->job_inflight || IO(c)->closing)
@@ -209,7 +209,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
             bufferevent_disable(bev, EV_READ);
             break;
         }
-        tspsd_arena_reset(&c->arena);
+        tspsd_arena_reset(&c->a.arena);
         if (rc != 0) {
             atomic_fetch_add(&d->metrics.bad_frames, 1);
             conn_close(c, TSPSD_LOG_WARN, why);
@@ -267,17 +267,17 @@ void tspsd_conn_job_done(tspsd_conn *c, const Tsps__Response *resp)
     tspsd_conn_recheck_admin(c);
     /* Before the reply: whoever reads "revoked" finds those connections
      * already refusing to read (this one included, after this reply). */
-    tspsd_conn_end_access(c);
+    tspsd_asker_end_access(&c->a);
     if (c->close_after_job) {
         tspsd_conn_destroy(c);
         return;
     }
     if (tspsd_conn_send(c, resp) != 0) {
-        tspsd_arena_reset(&c->arena);
+        tspsd_arena_reset(&c->a.arena);
         conn_close(c, TSPSD_LOG_WARN, "cannot queue reply");
         return;
     }
-    tspsd_arena_reset(&c->arena);
+    tspsd_arena_reset(&c->a.arena);
     if (IO(c)->closing)
         return; /* closing_tick() closes once the reply is out */
     IO(c)->throttled = 0;
@@ -302,7 +302,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
             return;
         }
         tspsd_log(TSPSD_LOG_DEBUG, 0, c->cert_identity, "control connection",
-                  "conn=%llu peer=%s tls=%s", (unsigned long long)c->id,
+                  "conn=%llu peer=%s tls=%s", (unsigned long long)c->a.id,
                   c->peer, SSL_get_version(ssl));
         return;
     }
@@ -318,7 +318,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
             snprintf(reason, sizeof(reason), "%s: %s",
                      c->tls_up ? "TLS error" : "TLS handshake failed", buf);
             if (!c->tls_up)
-                atomic_fetch_add(&c->d->metrics.tls_failures, 1);
+                atomic_fetch_add(&c->a.d->metrics.tls_failures, 1);
         } else {
             int err = EVUTIL_SOCKET_ERROR();
             snprintf(reason, sizeof(reason), "%s%s",
@@ -327,7 +327,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
                      err != 0 ? evutil_socket_error_to_string(err)
                               : "connection reset");
             if (!c->tls_up)
-                atomic_fetch_add(&c->d->metrics.tls_failures, 1);
+                atomic_fetch_add(&c->a.d->metrics.tls_failures, 1);
         }
         conn_close(c, c->tls_up ? TSPSD_LOG_INFO : TSPSD_LOG_WARN, reason);
     }
@@ -345,7 +345,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
  *    slots: the rest stay for admins. */
 static int authenticated(const tspsd_conn *c)
 {
-    return c->hello_done && c->identity[0] != '\0';
+    return c->hello_done && c->a.identity[0] != '\0';
 }
 
 static void hs_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -357,9 +357,9 @@ static void hs_timeout_cb(evutil_socket_t fd, short what, void *arg)
     if (c->bev == NULL || authenticated(c) || IO(c)->closing)
         return;
     snprintf(why, sizeof(why), "not authenticated within %d s",
-             c->d->cfg.ctl_handshake_timeout_s);
+             c->a.d->cfg.ctl_handshake_timeout_s);
     if (!c->tls_up)
-        atomic_fetch_add(&c->d->metrics.tls_failures, 1);
+        atomic_fetch_add(&c->a.d->metrics.tls_failures, 1);
     conn_close(c, TSPSD_LOG_WARN, why);
 }
 
@@ -378,23 +378,23 @@ static void begin_close(tspsd_conn *c)
 
 int tspsd_ctl_admit(tspsd_conn *c, char *why, size_t whylen)
 {
-    tspsd *d = c->d;
+    tspsd *d = c->a.d;
     int reserved = tspsd_config_admin_reserved(&d->cfg);
     long users = 0, limit = (long)d->cfg.max_clients - reserved;
-    if (c->admin || c->bev == NULL)
+    if (c->a.admin || c->bev == NULL)
         return 0;
     for (tspsd_conn *o = d->conns; o != NULL; o = o->next)
-        if (o != c && authenticated(o) && !o->admin && !IO(o)->closing)
+        if (o != c && authenticated(o) && !o->a.admin && !IO(o)->closing)
             users++;
     if (!authenticated(c) || users < limit)
         return 0;
     snprintf(why, whylen,
              "server busy: the last %d control slots are kept for admins",
              reserved);
-    tspsd_log(TSPSD_LOG_WARN, 0, c->identity, "control connection refused",
+    tspsd_log(TSPSD_LOG_WARN, 0, c->a.identity, "control connection refused",
               "conn=%llu peer=%s reason=\"slots reserved for admins\" "
               "users=%ld",
-              (unsigned long long)c->id, c->peer, users);
+              (unsigned long long)c->a.id, c->peer, users);
     begin_close(c);
     return -1;
 }
@@ -460,8 +460,9 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->d = d;
-    c->id = ++d->next_conn_id;
+    c->a.d = d;
+    c->a.id = ++d->next_conn_id;
+    c->a.session = c;
     snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
     snprintf(IO(c)->host, sizeof(IO(c)->host), "%s", host);
     /* TLS as a filter over a socket bufferevent: the socket is read and
@@ -506,15 +507,16 @@ size_t tspsd_ctl_close_identity(tspsd *d, const char *identity)
     size_t n = 0;
 
     for (tspsd_conn *c = d->conns; c != NULL; c = c->next) {
-        if (!c->hello_done || strcmp(c->identity, identity) != 0 ||
+        if (!c->hello_done || strcmp(c->a.identity, identity) != 0 ||
             IO(c)->closing || c->bev == NULL)
             continue;
         /* Close, not just forget the identity: the peer must see that its
          * access ended, and nothing it sends from now on is read. */
         begin_close(c);
-        tspsd_log(TSPSD_LOG_INFO, 0, c->identity, "control connection closing",
+        tspsd_log(TSPSD_LOG_INFO, 0, c->a.identity,
+                  "control connection closing",
                   "conn=%llu peer=%s reason=\"access revoked\"",
-                  (unsigned long long)c->id, c->peer);
+                  (unsigned long long)c->a.id, c->peer);
         n++;
     }
     return n;
@@ -525,7 +527,7 @@ size_t tspsd_ctl_reapply_admins(tspsd *d)
     size_t n = 0;
 
     /* A connection with a job in flight is rechecked when it returns: the
-     * worker reads c->admin meanwhile. */
+     * worker reads c->a.admin meanwhile. */
     for (tspsd_conn *c = d->conns; c != NULL; c = c->next)
         if (!c->job_inflight && tspsd_conn_recheck_admin(c))
             n++;
@@ -558,6 +560,22 @@ int tspsd_ctl_reload_tls(tspsd *d)
     return 0;
 }
 
+int tspsd_conn_recheck_admin(tspsd_conn *c)
+{
+    int was = c->a.admin;
+
+    if (!c->hello_done)
+        return 0;
+    int lost = tspsd_asker_recheck_admin(&c->a);
+    if (c->a.admin != was)
+        tspsd_log(TSPSD_LOG_INFO, 0, NULL,
+                  c->a.admin ? "admin role granted to a live connection"
+                             : "admin role withdrawn from a live connection",
+                  "audit=1 identity=%s conn=%llu peer=%s", c->a.identity,
+                  (unsigned long long)c->a.id, c->peer);
+    return lost;
+}
+
 /* ---- the control server as a listener of the core (callfront.h) ---- */
 
 static int may_see(tspsd_conn *c, const char *user, const char *code)
@@ -565,7 +583,8 @@ static int may_see(tspsd_conn *c, const char *user, const char *code)
     char why[160];
     if (c->sub_user[0] != '\0' && strcmp(c->sub_user, user) != 0)
         return 0;
-    return tspsd_authz(c, user, TSPSD_RIGHT_MONITOR, code, why, sizeof(why));
+    return tspsd_authz(&c->a, user, TSPSD_RIGHT_MONITOR, code, why,
+                       sizeof(why));
 }
 
 /* An event to every subscribed connection allowed to see it. */
@@ -601,8 +620,8 @@ static void ctl_publish(void *arg, const tspsd_event *e)
             continue;
         if (e->dec != NULL && !may_see(c, e->dec->user, e->dec->code))
             continue;
-        if (e->src != NULL && !c->admin &&
-            strcmp(e->src->user, c->identity) != 0)
+        if (e->src != NULL && !c->a.admin &&
+            strcmp(e->src->user, c->a.identity) != 0)
             continue;
         resp.id = c->sub_id;
         tspsd_conn_send(c, &resp);

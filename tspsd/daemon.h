@@ -39,32 +39,22 @@ enum {
 
 /** One control connection. */
 struct tspsd_conn {
-    tspsd *d;
+    tspsd_asker a; /* who is asking: what the handlers see */
     struct bufferevent *bev;
-    uint64_t id;
     char peer[64]; /* "127.0.0.1:5555" */
     char cert_identity[TSPSD_IDENT_MAX];
-    char identity[TSPSD_IDENT_MAX]; /* after Hello; "" = anonymous */
     int hello_done;
-    int admin;
     int tls_up;
     int job_inflight;    /* a request runs on the write worker */
     int close_after_job; /* closed meanwhile: free when it returns */
     int subscribed;
     uint32_t sub_id;
     char sub_user[TSPSD_IDENT_MAX]; /* "" = everything allowed */
-    int via_token; /* authenticated by a token: its role is the token's */
-    /* Set by a handler that ended this identity's access (token.revoke,
-     * user.delete), possibly on a worker; applied on the loop by
-     * tspsd_conn_end_access() before the reply goes out. */
-    char end_access[TSPSD_IDENT_MAX];
-    const char *end_reason; /* static: "token.revoke", "user.delete" */
-    tspsd_arena arena;
     tspsd_conn *prev, *next;
 };
 
 /** Handler of one request kind: fills resp, returns a Tsps__Code. */
-typedef int (*tspsd_handler_fn)(tspsd_conn *c, const Tsps__Request *req,
+typedef int (*tspsd_handler_fn)(tspsd_asker *c, const Tsps__Request *req,
                                 Tsps__Response *resp);
 
 typedef struct tspsd_handler {
@@ -179,10 +169,10 @@ int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
 /** Map a TSPS_E* code to a protocol code. */
 int tspsd_code_from_tsps(int rc);
 /** Set resp->code/error (the message lives in the connection's arena). */
-int tspsd_reply(tspsd_conn *c, Tsps__Response *resp, int code, const char *fmt,
+int tspsd_reply(tspsd_asker *c, Tsps__Response *resp, int code, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
 /** Refuse: error reply + audit log line. Returns the code. */
-int tspsd_refuse(tspsd_conn *c, Tsps__Response *resp, const char *request,
+int tspsd_refuse(tspsd_asker *c, Tsps__Response *resp, const char *request,
                  const char *user, int code, const char *why);
 
 /* ---- authz.c ---- */
@@ -191,8 +181,8 @@ int tspsd_refuse(tspsd_conn *c, Tsps__Response *resp, const char *request,
  * NULL) is the call's handling code for attendant code filters.
  * @return 1 allowed, 0 denied (reason in why).
  */
-int tspsd_authz(tspsd_conn *c, const char *user, int right, const char *code,
-                char *why, size_t whylen);
+int tspsd_authz(const tspsd_asker *c, const char *user, int right,
+                const char *code, char *why, size_t whylen);
 int tspsd_token_issue(tspsd *d, const char *identity, int admin, char *token,
                       size_t len);
 /** Delete every token of an identity; *count = how many. */
@@ -222,12 +212,9 @@ int tspsd_identity_revoke(tspsd *d, const char *identity, int password,
  * (reason: "token.revoke", "user.delete"). Loop thread only.
  */
 void tspsd_access_end(tspsd *d, const char *identity, const char *reason);
-/** Apply c->end_access, if a handler set it. Loop thread only. */
-void tspsd_conn_end_access(tspsd_conn *c);
 /**
- * A certificate-authenticated connection is an admin while [admin]
- * identities lists it: re-derive c->admin (each request, after SIGHUP).
- * @return 1 when it just lost the admin role (logged), else 0.
+ * tspsd_asker_recheck_admin() for a connection after its Hello (logged).
+ * @return 1 when it just lost the admin role, else 0.
  * Thread-safety: loop thread, no job of c in flight.
  */
 int tspsd_conn_recheck_admin(tspsd_conn *c);

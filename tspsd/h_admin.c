@@ -11,59 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-TSPSD_HANDLER(tspsd_h_hello)
-{
-    const Tsps__Hello *h = req->hello;
-    char ident[TSPSD_IDENT_MAX] = "";
-    int admin = 0;
-    Tsps__HelloReply *m;
-    tsps_user u;
-
-    if (h->version != TSPS__CONSTANTS__PROTOCOL_VERSION)
-        return tspsd_reply(c, resp, TSPS__CODE__VERSION,
-                           "protocol version %u not supported (server "
-                           "speaks %d)",
-                           h->version, TSPS__CONSTANTS__PROTOCOL_VERSION);
-    if (h->token[0] != '\0') {
-        if (tspsd_token_check(c->d, h->token, ident, sizeof(ident), &admin) !=
-            0)
-            return tspsd_refuse(c, resp, "hello", NULL,
-                                TSPS__CODE__UNAUTHENTICATED,
-                                "unknown or revoked token");
-    } else if (c->cert_identity[0] != '\0') {
-        snprintf(ident, sizeof(ident), "%s", c->cert_identity);
-        admin = tspsd_config_is_admin(&c->d->cfg, ident);
-    }
-    c->hello_done = 1;
-    snprintf(c->identity, sizeof(c->identity), "%s", ident);
-    c->admin = admin;
-    c->via_token = h->token[0] != '\0';
-    char busy[160];
-    if (tspsd_ctl_admit(c, busy, sizeof(busy)) != 0)
-        return tspsd_reply(c, resp, TSPS__CODE__DENIED, "%s", busy);
-    m = tspsd_arena_alloc(&c->arena, sizeof(*m));
-    if (m == NULL)
-        return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "out of memory");
-    tsps__hello_reply__init(m);
-    m->version = TSPS__CONSTANTS__PROTOCOL_VERSION;
-    m->identity = TSPSD_STR(a, ident);
-    m->role = (char *)(admin              ? "admin"
-                       : ident[0] == '\0' ? "anonymous"
-                       : tsps_user_get(c->d->eng, ident, &u) == TSPS_OK
-                           ? "user"
-                           : "attendant");
-    m->server = (char *)"tspsd " TSPSD_VERSION;
-    resp->hello = m;
-    tspsd_log(TSPSD_LOG_DEBUG, 0, NULL, "client authenticated",
-              "conn=%llu peer=%s identity=%s role=%s via=%s",
-              (unsigned long long)c->id, c->peer,
-              ident[0] ? ident : "anonymous", m->role,
-              h->token[0] ? "token"
-              : ident[0]  ? "certificate"
-                          : "none");
-    return TSPS__CODE__OK;
-}
-
 TSPSD_HANDLER(tspsd_h_token_issue)
 {
     const Tsps__TokenIssue *r = req->token_issue;
@@ -155,7 +102,7 @@ TSPSD_HANDLER(tspsd_h_delegate)
 }
 
 typedef struct deleg_ctx {
-    tspsd_conn *c;
+    tspsd_asker *c;
     Tsps__Response *resp;
     const char *user;
 } deleg_ctx;

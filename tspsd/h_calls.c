@@ -17,7 +17,7 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int push_call(tspsd_conn *c, Tsps__Response *resp, Tsps__Decision *m)
+static int push_call(tspsd_asker *c, Tsps__Response *resp, Tsps__Decision *m)
 {
     if (m == NULL || tspsd_arena_push(&c->arena, (void ***)&resp->calls,
                                       &resp->n_calls, m) != 0)
@@ -73,7 +73,7 @@ TSPSD_HANDLER(tspsd_h_route)
  * "no delegation from ann" would tell a stranger that the call exists and
  * whose it is. Someone who sees it but lacks the right gets the reason.
  * The audit line keeps the real reason for the operator. */
-static int call_refused(tspsd_conn *c, Tsps__Response *resp,
+static int call_refused(tspsd_asker *c, Tsps__Response *resp,
                         const char *reqname, const char *user, int right,
                         const char *code, const char *notfound_fmt, uint64_t id)
 {
@@ -114,7 +114,7 @@ TSPSD_HANDLER(tspsd_h_explain)
 }
 
 typedef struct hist_ctx {
-    tspsd_conn *c;
+    tspsd_asker *c;
     Tsps__Response *resp;
     tsps_call_record *recs;
     size_t n, cap;
@@ -193,7 +193,7 @@ TSPSD_HANDLER(tspsd_h_history)
 }
 
 typedef struct live_ctx {
-    tspsd_conn *c;
+    tspsd_asker *c;
     Tsps__Response *resp;
     const char *user;
 } live_ctx;
@@ -291,18 +291,4 @@ TSPSD_HANDLER(tspsd_h_call_act)
               tsps_method_kind_name(out.method.kind));
     return push_call(c, resp,
                      tspsd_decision_msg(&c->arena, &out, r->call_id, 1));
-}
-
-TSPSD_HANDLER(tspsd_h_subscribe)
-{
-    const char *user = req->subscribe->user;
-    if (user[0] != '\0')
-        TSPSD_AUTHZ(c, resp, "subscribe", user, TSPSD_RIGHT_MONITOR, NULL);
-    c->subscribed = 1;
-    c->sub_id = req->id;
-    snprintf(c->sub_user, sizeof(c->sub_user), "%s", user);
-    /* A watcher may stay silent for hours. */
-    bufferevent_set_timeouts(c->bev, NULL, NULL);
-    resp->message = (char *)"subscribed";
-    return TSPS__CODE__OK;
 }

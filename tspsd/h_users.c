@@ -18,7 +18,7 @@ static int cpy(char *dst, size_t n, const char *src)
     return 0;
 }
 
-static int engine_err(tspsd_conn *c, Tsps__Response *resp, int rc,
+static int engine_err(tspsd_asker *c, Tsps__Response *resp, int rc,
                       const char *what)
 {
     return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "%s: %s", what,
@@ -28,7 +28,7 @@ static int engine_err(tspsd_conn *c, Tsps__Response *resp, int rc,
 /* ---------------------------------------------------------------- users */
 
 typedef struct num_ctx {
-    tspsd_conn *c;
+    tspsd_asker *c;
     Tsps__User *u;
 } num_ctx;
 
@@ -42,7 +42,7 @@ static int num_cb(void *arg, const char *e164)
                             &nc->u->n_numbers, s) != 0;
 }
 
-static Tsps__User *user_msg(tspsd_conn *c, const tsps_user *u)
+static Tsps__User *user_msg(tspsd_asker *c, const tsps_user *u)
 {
     Tsps__User *m = tspsd_arena_alloc(&c->arena, sizeof(*m));
     char hours[256];
@@ -125,7 +125,7 @@ TSPSD_HANDLER(tspsd_h_user_get)
 }
 
 typedef struct list_ctx {
-    tspsd_conn *c;
+    tspsd_asker *c;
     Tsps__Response *resp;
     tsps_user *users;
     size_t n, cap;
@@ -288,7 +288,7 @@ TSPSD_HANDLER(tspsd_h_code_delete)
 }
 
 typedef struct rule_ctx {
-    tspsd_conn *c;
+    tspsd_asker *c;
     Tsps__Response *resp;
     const char *user;
 } rule_ctx;
@@ -366,7 +366,7 @@ TSPSD_HANDLER(tspsd_h_status_get)
 /* ---------------------------------------------------------------- contacts */
 
 typedef struct contact_ctx {
-    tspsd_conn *c;
+    tspsd_asker *c;
     Tsps__Response *resp;
     size_t limit;
 } contact_ctx;

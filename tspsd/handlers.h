@@ -1,14 +1,21 @@
-/* handlers.h - request handlers (h_*.c), registered in ctl_registry.c. */
+/*
+ * handlers.h - request handlers (h_*.c), registered in ctl_registry.c and
+ * called by the control server and the web UI alike: each receives who is
+ * asking (tspsd_asker, callfront.h), never a connection.
+ */
 #ifndef TSPSD_HANDLERS_H
 #define TSPSD_HANDLERS_H
 
 #include "daemon.h"
 
 #define TSPSD_HANDLER(name)                                                    \
-    int name(tspsd_conn *c, const Tsps__Request *req, Tsps__Response *resp)
+    int name(tspsd_asker *c, const Tsps__Request *req, Tsps__Response *resp)
+
+/* ctl_session.c (the control server: they see the connection) */
+TSPSD_HANDLER(tspsd_h_hello);
+TSPSD_HANDLER(tspsd_h_subscribe);
 
 /* h_admin.c */
-TSPSD_HANDLER(tspsd_h_hello);
 TSPSD_HANDLER(tspsd_h_token_issue);
 TSPSD_HANDLER(tspsd_h_token_revoke);
 TSPSD_HANDLER(tspsd_h_delegate);
@@ -41,7 +48,6 @@ TSPSD_HANDLER(tspsd_h_explain);
 TSPSD_HANDLER(tspsd_h_history);
 TSPSD_HANDLER(tspsd_h_calls_live);
 TSPSD_HANDLER(tspsd_h_call_act);
-TSPSD_HANDLER(tspsd_h_subscribe);
 
 /* web/h_web.c */
 TSPSD_HANDLER(tspsd_h_login_link);

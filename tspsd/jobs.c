@@ -57,7 +57,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&w->mu);
         /* The connection's arena and fields are ours until it returns:
          * the loop neither reads from it nor frees it meanwhile. */
-        j->h->fn(j->c, j->req, &j->resp);
+        j->h->fn(&j->c->a, j->req, &j->resp);
         pthread_mutex_lock(&w->mu);
         push(&w->donetail, j);
         event_active(w->done_ev, EV_READ, 0);

@@ -106,7 +106,7 @@ static void run_request(tspsd_web *w, web_job *j)
         return;
     }
     rpc_run(j);
-    tspsd_conn_end_access(&j->c);
+    tspsd_asker_end_access(&j->c);
     web_send_json(j->req, j->status, j->out);
     j->out = NULL;
     web_job_free(j);
@@ -165,7 +165,7 @@ static void api_rpc(tspsd_web *w, struct evhttp_request *req, const char *name,
 
 typedef struct live_ctx {
     tspsd_web *w;
-    tspsd_conn *c;
+    tspsd_asker *c;
     json_t *arr;
     uint64_t want; /* one call, or 0 = all */
     int64_t since;
@@ -210,7 +210,7 @@ static int live_cb(void *arg, uint64_t id, const tsps_decision *dec,
 static void api_calls(tspsd_web *w, struct evhttp_request *req,
                       const web_session *s)
 {
-    tspsd_conn c;
+    tspsd_asker c;
     live_ctx lc = {w, &c, json_array(), 0, 0, 0};
     web_conn_init(w->d, &c, s);
     tspsd_pending_each(w->d, live_cb, &lc);
@@ -413,7 +413,7 @@ static void api_call(tspsd_web *w, struct evhttp_request *req,
                      const web_session *s, uint64_t id)
 {
     tspsd *d = w->d;
-    tspsd_conn c;
+    tspsd_asker c;
     tsps_call_record *rec = calloc(1, sizeof(*rec));
     tsps_contact ct;
     const tsps_decision *dec;
@@ -666,7 +666,7 @@ static void hours_run(web_job *j)
 static void api_hours(tspsd_web *w, struct evhttp_request *req,
                       const web_session *s)
 {
-    tspsd_conn c;
+    tspsd_asker c;
     char why[160];
     json_t *b = web_body_json(req);
     const char *user = b ? json_string_value(json_object_get(b, "user")) : NULL;

@@ -55,7 +55,7 @@ static int room_save(tspsd *d, uint64_t id, const json_t *room)
 int web_chat_may(tspsd_web *w, const web_session *s, uint64_t call_id,
                  const char *user, const char *code, int right)
 {
-    tspsd_conn c;
+    tspsd_asker c;
     char why[160];
     if (s->guest_call != 0)
         return s->guest_call == call_id;

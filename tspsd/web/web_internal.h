@@ -70,7 +70,7 @@ struct web_job {
     void (*run)(web_job *j);  /* on the worker: fills status, out */
     void (*done)(web_job *j); /* optional, on the loop before replying */
     web_session s;            /* who asks */
-    tspsd_conn c;             /* for control-protocol handlers */
+    tspsd_asker c;            /* for control-protocol handlers */
     tspsd_arena a;            /* the request message lives here */
     Tsps__Request r;
     const tspsd_handler *h;
@@ -129,7 +129,7 @@ json_t *web_response_json(const Tsps__Response *resp, int *status);
 const char *web_query(struct evhttp_request *req, const char *key, char *buf,
                       size_t len);
 /** A conn that the control handlers and tspsd_authz accept. */
-void web_conn_init(tspsd *d, tspsd_conn *c, const web_session *s);
+void web_conn_init(tspsd *d, tspsd_asker *c, const web_session *s);
 int web_random_hex(char *out, size_t bytes);
 /** The peer's IP address, as text ("unknown" when not known). */
 void web_peer_addr(struct evhttp_request *req, char *out, size_t len);

@@ -143,19 +143,14 @@ const char *web_query(struct evhttp_request *req, const char *key, char *buf,
     return v != NULL ? buf : NULL;
 }
 
-void web_conn_init(tspsd *d, tspsd_conn *c, const web_session *s)
+void web_conn_init(tspsd *d, tspsd_asker *c, const web_session *s)
 {
     memset(c, 0, sizeof(*c));
     c->d = d;
     c->id = (1ull << 62) | (d->web != NULL ? ++d->web->next_conn_id : 0);
-    snprintf(c->peer, sizeof(c->peer), "web");
-    if (s != NULL && s->guest_call == 0) {
-        snprintf(c->identity, sizeof(c->identity), "%s", s->identity);
-        snprintf(c->cert_identity, sizeof(c->cert_identity), "%s", s->identity);
-        c->admin = tspsd_config_is_admin(&d->cfg, s->identity);
-    }
-    c->hello_done = 1;
-    c->tls_up = 1;
+    if (s != NULL && s->guest_call == 0)
+        tspsd_asker_set(c, s->identity,
+                        tspsd_config_is_admin(&d->cfg, s->identity), 0);
 }
 
 void web_peer_addr(struct evhttp_request *req, char *out, size_t len)

@@ -21,7 +21,7 @@ struct web_client {
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     web_session s;
-    tspsd_conn c;
+    tspsd_asker c;
     web_client *next;
 };
 
@@ -33,7 +33,7 @@ static int may_see(web_client *cl, const web_event *e)
                             TSPSD_RIGHT_MONITOR);
     if (cl->s.guest_call != 0)
         return 0;
-    tspsd_conn_recheck_admin(&cl->c); /* [admin] may have changed (SIGHUP) */
+    tspsd_asker_recheck_admin(&cl->c); /* [admin] may have changed (SIGHUP) */
     if (strcmp(e->kind, "sync") == 0)
         return cl->c.admin || strcmp(e->user, cl->c.identity) == 0;
     return tspsd_authz(&cl->c, e->user, TSPSD_RIGHT_MONITOR, e->code, why,

@@ -74,7 +74,7 @@ static void answer(web_job *j)
         j->done(j);
     /* A request that revoked an identity: close its live connections and
      * streams before the reply says so. */
-    tspsd_conn_end_access(&j->c);
+    tspsd_asker_end_access(&j->c);
     if (j->req == NULL) { /* housekeeping, nobody to answer */
         web_job_free(j);
         return;
