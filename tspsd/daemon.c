@@ -6,6 +6,7 @@
  */
 #include "daemon.h"
 #include "log.h"
+#include "pool.h"
 #include "sip/sip_front.h"
 #include "tls.h"
 #include "web/web.h"
@@ -263,8 +264,9 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
     if (d->base == NULL)
         return -1;
     tspsd_handlers_register(d);
-    if (tspsd_pending_open(d) != 0 || tspsd_jobs_open(d) != 0 ||
-        tspsd_ctl_start(d) != 0 || tspsd_sync_open(d) != 0)
+    if (tspsd_pool_open(d) != 0 || tspsd_pending_open(d) != 0 ||
+        tspsd_jobs_open(d) != 0 || tspsd_ctl_start(d) != 0 ||
+        tspsd_sync_open(d) != 0)
         return -1;
     /* A config file means the operator asked for these ports (demo = true
      * or not): a busy one is an error at start. Only the embedded default
@@ -352,6 +354,7 @@ void tspsd_close(tspsd *d)
     tspsd_ctl_stop(d);
     tspsd_metrics_stop(d);
     tspsd_pending_close(d);
+    tspsd_pool_close(d); /* every lane drained above */
     if (d->sig_term != NULL)
         event_free(d->sig_term);
     if (d->sig_int != NULL)

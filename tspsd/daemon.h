@@ -102,8 +102,8 @@ struct tspsd {
     int nlisteners;
     tspsd_sync *sync;
     tspsd_pending *pending;
-    struct tspsd_jobs *jobs;
-    tspsd_web *web; /* web UI, NULL when off */
+    struct tspsd_pool *pool; /* pool.h: the one worker pool */
+    tspsd_web *web;          /* web UI, NULL when off */
     tspsd_conn *conns;
     uint64_t next_conn_id;
     tspsd_handler handlers[TSPSD_MAX_HANDLERS]; /* by request body case */
@@ -143,11 +143,11 @@ int tspsd_ctl_admit(tspsd_conn *c, char *why, size_t whylen);
  * connections from [admin] identities. @return how many lost it. */
 size_t tspsd_ctl_reapply_admins(tspsd *d);
 
-/* ---- jobs.c: one worker for requests that write the store ---- */
+/* ---- jobs.c: control requests that write the store, on the pool ---- */
 int tspsd_jobs_open(tspsd *d);
-/** Finish queued jobs, stop the worker, free what is left. */
+/** Finish queued jobs of the control lane; free what is left. */
 void tspsd_jobs_close(tspsd *d);
-/** Run h on the worker; owns req from here on. @return 0 or -1. */
+/** Run h on the pool's control lane; owns req from here on. 0 or -1. */
 int tspsd_jobs_submit(tspsd *d, tspsd_conn *c, Tsps__Request *req,
                       const tspsd_handler *h);
 

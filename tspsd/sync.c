@@ -1,6 +1,6 @@
 /*
- * sync.c - background sync of every source on worker threads (never the
- * loop thread): on a schedule (interval), on demand, with exponential
+ * sync.c - background sync of every source on the worker pool (sync lane, never
+ * the loop thread): on a schedule (interval), on demand, with exponential
  * backoff after failures. Results go back to the loop through an event
  * (sync status events, logs); metrics read the table under its lock.
  *
@@ -8,6 +8,7 @@
  * socket (persisted in the store under "tspsd/source/<name>").
  */
 #include "daemon.h"
+#include "pool.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -66,9 +67,8 @@ typedef struct note {
 struct tspsd_sync {
     tspsd *d;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t th[SYNC_WORKERS];
-    int nthreads;
+    pthread_cond_t cv; /* close: the last sync job retired */
+    int inflight;      /* sync jobs on the pool (at most SYNC_WORKERS) */
     int stop;
     src_state *srcs[MAX_SOURCES];
     int n;
@@ -269,10 +269,18 @@ static void run_writes(tspsd_sync *s, src_state *st, code_write *w, int n)
 #endif
 }
 
-static void *worker(void *arg)
-{
-    tspsd_sync *s = arg;
+/* One job of the pool's sync lane: runs ready sources until none is left
+ * (or the daemon stops), then retires. */
+typedef struct sync_job {
+    tspsd_work w; /* first */
+    tspsd_sync *s;
+} sync_job;
 
+static void sync_job_run(tspsd_work *w)
+{
+    tspsd_sync *s = ((sync_job *)w)->s;
+
+    free(w); /* owned by this run (no done hook) */
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
         src_state *st = NULL;
@@ -283,10 +291,8 @@ static void *worker(void *arg)
                 break;
             }
         }
-        if (st == NULL) {
-            pthread_cond_wait(&s->cv, &s->mu);
-            continue;
-        }
+        if (st == NULL)
+            break;
         code_write writes[MAX_WRITES];
         int nw = st->nwrites, do_sync = st->queued;
         memcpy(writes, st->writes, sizeof(code_write) * (size_t)nw);
@@ -343,8 +349,40 @@ static void *worker(void *arg)
             event_active(s->done, EV_READ, 0);
         }
     }
+    s->inflight--;
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    return NULL;
+}
+
+/* Locked: is a source waiting for a sync job? */
+static int any_ready(const tspsd_sync *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        const src_state *c = s->srcs[i];
+        if (!c->removed && !c->busy && (c->queued || c->nwrites > 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* Locked: put sync jobs on the pool for ready sources (at most
+ * SYNC_WORKERS at a time; a job picks sources until none is ready). */
+static void kick(tspsd_sync *s)
+{
+    while (!s->stop && s->inflight < SYNC_WORKERS && any_ready(s)) {
+        sync_job *j = calloc(1, sizeof(*j));
+        if (j == NULL)
+            return;
+        j->w.run = sync_job_run;
+        j->w.lane = TSPSD_LANE_SYNC;
+        j->s = s;
+        s->inflight++;
+        if (tspsd_pool_submit(s->d, &j->w) != 0) {
+            s->inflight--;
+            free(j);
+            return;
+        }
+    }
 }
 
 static void fill_msg(tspsd_arena *a, const src_state *st, Tsps__Source *m)
@@ -391,7 +429,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
     if (!st->removed) {
         st->queued = 1;
         st->drain = 1;
-        pthread_cond_broadcast(&s->cv);
+        kick(s);
     }
     pthread_mutex_unlock(&s->mu);
 }
@@ -475,7 +513,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         }
     }
     if (wake)
-        pthread_cond_broadcast(&s->cv);
+        kick(s);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -502,7 +540,7 @@ static int add_locked(tspsd_sync *s, const char *name, const char *uri,
     st->state = "idle";
     st->queued = 1; /* first sync right away */
     s->srcs[s->n++] = st;
-    pthread_cond_broadcast(&s->cv);
+    kick(s);
     return TSPS_OK;
 }
 
@@ -549,10 +587,10 @@ int tspsd_sync_open(tspsd *d)
     tsps_kv_list(d->eng, "tspsd/source/", load_cb, s);
     pthread_mutex_unlock(&s->mu);
     tspsd_sync_set_config_sources(d);
-    for (int i = 0; i < SYNC_WORKERS; i++)
-        if (pthread_create(&s->th[i], NULL, worker, s) == 0)
-            s->nthreads++;
-    return s->nthreads > 0 ? 0 : -1;
+    pthread_mutex_lock(&s->mu);
+    kick(s); /* first syncs */
+    pthread_mutex_unlock(&s->mu);
+    return d->pool != NULL ? 0 : -1;
 }
 
 void tspsd_sync_close(tspsd *d)
@@ -562,11 +600,10 @@ void tspsd_sync_close(tspsd *d)
         return;
     pthread_mutex_lock(&s->mu);
     s->stop = 1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
     /* A sync in progress finishes its current batch first. */
-    for (int i = 0; i < s->nthreads; i++)
-        pthread_join(s->th[i], NULL);
+    while (s->inflight > 0)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->n; i++)
         src_free(s->srcs[i]);
     if (s->tick != NULL)
@@ -701,7 +738,7 @@ int tspsd_sync_now(tspsd *d, const char *name)
         }
     }
     if (found)
-        pthread_cond_broadcast(&s->cv);
+        kick(s);
     pthread_mutex_unlock(&s->mu);
     return found ? TSPS_OK : TSPS_ENOTFOUND;
 }
@@ -758,7 +795,7 @@ int tspsd_sync_write_code(tspsd *d, const char *user, const char *uid,
     code_write *w = &st->writes[st->nwrites++];
     snprintf(w->uid, sizeof(w->uid), "%s", uid);
     snprintf(w->code, sizeof(w->code), "%s", code);
-    pthread_cond_broadcast(&s->cv);
+    kick(s);
     pthread_mutex_unlock(&s->mu);
     snprintf(why, whylen, "code set; write-back to %s queued", st->name);
     return 0;

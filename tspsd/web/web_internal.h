@@ -9,6 +9,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "../daemon.h"
+#include "../pool.h"
 #include "web.h"
 
 #define WEB_RING                 512 /* events kept for Last-Event-ID replay */
@@ -60,11 +61,11 @@ typedef struct web_event {
 } web_event;
 
 typedef struct web_client web_client;
-typedef struct web_work web_work;
 typedef struct web_job web_job;
 
-/** A request finished on the worker thread (web_work.c). */
+/** A request run on the worker pool's web lane (web_work.c). */
 struct web_job {
+    tspsd_work pw; /* the pool's handle */
     tspsd_web *w;
     struct evhttp_request *req;
     void (*run)(web_job *j);  /* on the worker: fills status, out */
@@ -103,7 +104,6 @@ struct tspsd_web {
     unsigned beats;
     struct event *heartbeat;
     uint64_t next_conn_id;
-    web_work *work;
     web_login_counter logins[WEB_LOGIN_SLOTS];
     /* Last-use times written (or queued) lately, by session hash: at most
      * one store write per session per refresh interval (loop only). */
@@ -137,7 +137,7 @@ void web_sha256_hex(const char *in, char out[65]);
 
 /* ---- web_work.c ---- */
 int web_work_start(tspsd_web *w);
-/** Drain the queue, answer what finished, stop the thread. */
+/** Wait for the web lane of the pool, answer what finished. */
 void web_work_stop(tspsd_web *w);
 web_job *web_job_new(tspsd_web *w, struct evhttp_request *req,
                      void (*run)(web_job *j));
