@@ -39,6 +39,7 @@ ROOT_FILES = {
     "arena.h": "base",
     "log.c": "base",
     "log.h": "base",
+    "store_keys.h": "base",
     "client.c": "cli",
     "client.h": "cli",
     "tspsctl.c": "cli",

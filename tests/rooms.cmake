@@ -7,3 +7,14 @@ if(TSPS_ROOMS_PYTHON3)
             ${PROJECT_SOURCE_DIR})
   set_tests_properties(tspsd_rooms PROPERTIES TIMEOUT 60 LABELS "rooms")
 endif()
+
+# The table of tspsd.conf keys (tspsd/settings.c) is the one source of the
+# key list: docs/config-keys.md must be what `tspsd --help-config=markdown`
+# prints (regenerate it with that command after changing the table).
+if(TARGET tspsd)
+  add_test(NAME tspsd_config_keys_doc
+    COMMAND sh -c "\"$1\" --help-config=markdown | diff -u \"$2\" -" sh
+            $<TARGET_FILE:tspsd> ${PROJECT_SOURCE_DIR}/docs/config-keys.md)
+  set_tests_properties(tspsd_config_keys_doc PROPERTIES TIMEOUT 60
+    LABELS "rooms")
+endif()

@@ -3,14 +3,15 @@
  * their own data; an attendant only the users who delegated to them, only
  * with the rights granted (monitor, act), optionally only for some handling
  * codes and within a time window. Tokens and delegations live in the
- * engine's kv store ("tspsd/token/<sha256>", "tspsd/deleg/<user>/<att>").
- * Delegations (and [admin] roles) are read at each request and event; a
- * token only at the hello, so revoking an identity must also end what it
- * was granted: its credentials leave the store (tspsd_identity_revoke, on
- * a worker), then its live control connections and web streams close
+ * engine's kv store (TSPSD_KEY_TOKEN "<sha256>", TSPSD_KEY_DELEG
+ * "<user>/<att>"). Delegations (and [admin] roles) are read at each request and
+ * event; a token only at the hello, so revoking an identity must also end what
+ * it was granted: its credentials leave the store (tspsd_identity_revoke, on a
+ * worker), then its live control connections and web streams close
  * (tspsd_access_end, on the loop).
  */
 #include "daemon.h"
+#include "store_keys.h"
 #include "log.h"
 
 #include <openssl/evp.h>
@@ -55,7 +56,7 @@ static int token_key(const char *token, char *key, size_t len)
         mdlen != 32)
         return -1;
     hexify(md, 32, hex);
-    snprintf(key, len, "tspsd/token/%s", hex);
+    snprintf(key, len, TSPSD_KEY_TOKEN "%s", hex);
     return 0;
 }
 
@@ -137,7 +138,7 @@ int tspsd_token_revoke(tspsd *d, const char *identity, size_t *count)
     /* Collect first: no writes inside the listing's read transaction.
      * Every token goes, however many: a revocation that leaves some
      * behind is no revocation. */
-    err = tsps_kv_list(d->eng, "tspsd/token/", revoke_cb, &rc);
+    err = tsps_kv_list(d->eng, TSPSD_KEY_TOKEN, revoke_cb, &rc);
     if (err == TSPS_OK && rc.nomem)
         err = TSPS_ENOMEM;
     for (size_t i = 0; err == TSPS_OK && i < rc.n; i++) {
@@ -226,7 +227,7 @@ int tspsd_asker_recheck_admin(tspsd_asker *a)
 
 static void deleg_key(char *key, size_t len, const char *user, const char *att)
 {
-    snprintf(key, len, "tspsd/deleg/%s/%s", user, att != NULL ? att : "");
+    snprintf(key, len, TSPSD_KEY_DELEG "%s/%s", user, att != NULL ? att : "");
 }
 
 int tspsd_delegation_put(tspsd *d, const Tsps__Delegation *dl)

@@ -5,6 +5,7 @@
  * with handling codes and a vcard-dir source on examples/data.
  */
 #include "daemon.h"
+#include "store_keys.h"
 #include "log.h"
 #include "tls.h"
 
@@ -247,7 +248,7 @@ int tspsd_bootstrap_store(tspsd *d, int first_start)
     int any = 0;
 
     (void)first_start;
-    tsps_kv_list(d->eng, "tspsd/token/", has_token, &any);
+    tsps_kv_list(d->eng, TSPSD_KEY_TOKEN, has_token, &any);
     if (!any) {
         char token[80];
         if (tspsd_token_issue(d, "admin", 1, token, sizeof(token)) != TSPS_OK) {

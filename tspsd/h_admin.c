@@ -3,6 +3,7 @@
  * SIP devices.
  */
 #include "handlers.h"
+#include "store_keys.h"
 #include "sip/sip_front.h" /* device credentials: pure store functions */
 #include "log.h"
 
@@ -142,7 +143,7 @@ static int deleg_cb(void *arg, const char *key, const void *val, size_t len)
 TSPSD_HANDLER(tspsd_h_delegation_list)
 {
     deleg_ctx dc = {c, resp, req->delegation_list->user};
-    int rc = tsps_kv_list(c->d->eng, "tspsd/deleg/", deleg_cb, &dc);
+    int rc = tsps_kv_list(c->d->eng, TSPSD_KEY_DELEG, deleg_cb, &dc);
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "%s",
                            tsps_strerror(rc));
@@ -231,7 +232,7 @@ static pthread_mutex_t device_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Owner of device `username` into owner (""): TSPS_OK, TSPS_ENOTFOUND, or
  * the store's error. Reads the record tspsd_sip_device_set() writes:
- * "v1\n<user>\n..." under "sip/dev/<username>". */
+ * "v1\n<user>\n..." under TSPSD_KEY_SIPDEV "<username>". */
 static int device_owner(tsps_engine *eng, const char *username, char *owner,
                         size_t len)
 {
@@ -240,7 +241,7 @@ static int device_owner(tsps_engine *eng, const char *username, char *owner,
     owner[0] = '\0';
     if (strlen(username) >= 128)
         return TSPS_EINVAL;
-    snprintf(key, sizeof(key), "sip/dev/%s", username);
+    snprintf(key, sizeof(key), TSPSD_KEY_SIPDEV "%s", username);
     int rc = tsps_kv_get(eng, key, rec, sizeof(rec) - 1, &n);
     if (rc == TSPS_ENOBUFS)
         return TSPS_ESTORE;

@@ -5,6 +5,7 @@
  *   tspsd -c /etc/tspsd.conf   as configured
  */
 #include "daemon.h"
+#include "settings.h"
 #include "log.h"
 
 #include <event2/event.h>
@@ -24,7 +25,7 @@ static const char usage[] =
     "SYNOPSIS\n"
     "    tspsd [-c FILE] [-d DIR] [--port N] [--log-level L] [--sip-port N]\n"
     "          [--metrics-port N] [--web-port N] [--demo-call FROM TO]\n"
-    "          [--check-config]\n"
+    "          [--check-config] [--help-config[=markdown]]\n"
     "\n"
     "DESCRIPTION\n"
     "    Without -c, runs the embedded default: a data folder (./data or\n"
@@ -47,6 +48,9 @@ static const char usage[] =
     "                          once started and synced, route a call from\n"
     "                          FROM to TO and print decision and trace\n"
     "        --check-config    read the config, report, exit\n"
+    "        --help-config[=markdown]\n"
+    "                          every config key: default, type, reloadable,\n"
+    "                          meaning (markdown: docs/config-keys.md)\n"
     "    -V, --version         print the version\n"
     "    -h, --help            this text\n"
     "\n"
@@ -134,6 +138,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'},
         {"demo-call", required_argument, NULL, 'D'},
         {"check-config", no_argument, NULL, 'C'},
+        {"help-config", optional_argument, NULL, 'H'},
         {"sip-port", required_argument, NULL, 'S'},
         {"metrics-port", required_argument, NULL, 'M'},
         {"web-port", required_argument, NULL, 'W'},
@@ -192,6 +197,13 @@ int main(int argc, char **argv)
                 return 1;
             }
             break;
+        case 'H':
+            if (optarg != NULL && strcmp(optarg, "markdown") != 0) {
+                fputs("tspsd: --help-config[=markdown]\n", stderr);
+                return 1;
+            }
+            tspsd_settings_print(stdout, optarg != NULL);
+            return 0;
         case 'V':
             printf("tspsd %s (libtsps %s)\n", TSPSD_VERSION, tsps_version());
             return 0;

@@ -5,9 +5,10 @@
  * (sync status events, logs); metrics read the table under its lock.
  *
  * Sources come from the config file ([source NAME]) and from the control
- * socket (persisted in the store under "tspsd/source/<name>").
+ * socket (persisted in the store under TSPSD_KEY_SOURCE "<name>").
  */
 #include "daemon.h"
+#include "store_keys.h"
 #include "pool.h"
 #include "log.h"
 
@@ -584,7 +585,7 @@ int tspsd_sync_open(tspsd *d)
     struct timeval one = {1, 0};
     event_add(s->tick, &one);
     pthread_mutex_lock(&s->mu);
-    tsps_kv_list(d->eng, "tspsd/source/", load_cb, s);
+    tsps_kv_list(d->eng, TSPSD_KEY_SOURCE, load_cb, s);
     pthread_mutex_unlock(&s->mu);
     tspsd_sync_set_config_sources(d);
     pthread_mutex_lock(&s->mu);
@@ -693,7 +694,7 @@ int tspsd_sync_add(tspsd *d, const Tsps__Source *m, int persist)
     if (buf == NULL)
         return TSPS_ENOMEM;
     tsps__source__pack(&def, buf);
-    snprintf(key, sizeof(key), "tspsd/source/%s", m->name);
+    snprintf(key, sizeof(key), TSPSD_KEY_SOURCE "%s", m->name);
     rc = tsps_kv_put(d->eng, key, buf, n);
     free(buf);
     return rc;
@@ -717,7 +718,7 @@ int tspsd_sync_remove(tspsd *d, const char *name)
         return TSPS_ENOTFOUND;
     if (from_config)
         return TSPS_ESTATE; /* defined in the config file: edit it there */
-    snprintf(key, sizeof(key), "tspsd/source/%s", name);
+    snprintf(key, sizeof(key), TSPSD_KEY_SOURCE "%s", name);
     tsps_kv_put(d->eng, key, NULL, 0);
     return TSPS_OK;
 }

@@ -2,11 +2,12 @@
  * sip_digest.c - HTTP digest for SIP (RFC 7616 hashing, RFC 8760 SHA-256)
  * and the per-device credentials kept in the engine's kv store.
  *
- * A credential is stored as text lines under "sip/dev/<username>":
+ * A credential is stored as text lines under TSPSD_KEY_SIPDEV "<username>":
  *   v1, user id, label, realm, HA1 (MD5), HA1 (SHA-256)
  * The password itself is never stored.
  */
 #include <stdio.h>
+#include "../store_keys.h"
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -80,7 +81,7 @@ int tspsd_sip_device_set(tsps_engine *eng, const char *realm,
     sip_digest_hex(SIP_ALG_SHA256, buf, (size_t)n, ha1_sha);
     n = snprintf(buf, sizeof(buf), "v1\n%s\n%s\n%s\n%s\n%s\n", user_id,
                  label != NULL ? label : "", realm, ha1_md5, ha1_sha);
-    snprintf(key, sizeof(key), "sip/dev/%s", username);
+    snprintf(key, sizeof(key), TSPSD_KEY_SIPDEV "%s", username);
     return tsps_kv_put(eng, key, buf, (size_t)n);
 }
 
@@ -90,7 +91,7 @@ int tspsd_sip_device_remove(tsps_engine *eng, const char *username)
     size_t len;
     if (eng == NULL || !valid_name(username, 128))
         return TSPS_EINVAL;
-    snprintf(key, sizeof(key), "sip/dev/%s", username);
+    snprintf(key, sizeof(key), TSPSD_KEY_SIPDEV "%s", username);
     int rc = tsps_kv_get(eng, key, buf, sizeof(buf), &len);
     if (rc != TSPS_OK && rc != TSPS_ENOBUFS)
         return rc;
@@ -123,7 +124,7 @@ int sip_cred_get(tsps_engine *eng, const char *username, sip_cred *out)
     memset(out, 0, sizeof(*out));
     if (!valid_name(username, 128))
         return TSPS_EINVAL;
-    snprintf(key, sizeof(key), "sip/dev/%s", username);
+    snprintf(key, sizeof(key), TSPSD_KEY_SIPDEV "%s", username);
     int rc = tsps_kv_get(eng, key, rec, sizeof(rec) - 1, &len);
     if (rc != TSPS_OK)
         return rc == TSPS_ENOBUFS ? TSPS_ESTORE : rc;

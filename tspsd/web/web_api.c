@@ -6,6 +6,7 @@
  * page preferences). Loop thread only.
  */
 #include "web_internal.h"
+#include "../store_keys.h"
 
 #include "../log.h"
 
@@ -227,7 +228,7 @@ static json_t *prefs_get(tspsd *d, const char *identity)
     size_t n = 0;
     json_t *j = NULL;
 
-    snprintf(key, sizeof(key), "tspsd/webprefs/%s", identity);
+    snprintf(key, sizeof(key), TSPSD_KEY_WEBPREFS "%s", identity);
     if (tsps_kv_get(d->eng, key, buf, sizeof(buf) - 1, &n) == TSPS_OK) {
         buf[n] = '\0';
         j = json_loads(buf, 0, NULL);
@@ -251,7 +252,7 @@ static void prefs_run(web_job *j)
     char *txt = json_dumps(j->in, JSON_COMPACT);
     int rc;
 
-    snprintf(key, sizeof(key), "tspsd/webprefs/%s", j->s.identity);
+    snprintf(key, sizeof(key), TSPSD_KEY_WEBPREFS "%s", j->s.identity);
     rc = txt != NULL ? tsps_kv_put(j->w->d->eng, key, txt, strlen(txt))
                      : TSPS_ENOMEM;
     free(txt);
@@ -490,7 +491,7 @@ static void api_call(tspsd_web *w, struct evhttp_request *req,
         json_t *h = json_array_get(hc.arr, i);
         char key[64];
         size_t n = 0;
-        snprintf(key, sizeof(key), "tspsd/chat/%lld",
+        snprintf(key, sizeof(key), TSPSD_KEY_CHAT "%lld",
                  (long long)json_integer_value(json_object_get(h, "call_id")));
         json_object_set_new(h, "chat",
                             json_boolean(tsps_kv_get(d->eng, key, NULL, 0,
@@ -555,7 +556,7 @@ static int deleg_cb(void *arg, const char *key, const void *val, size_t len)
     void **ctx = arg;
     const char *me = ctx[0];
     json_t *arr = ctx[1];
-    const char *rest = key + strlen("tspsd/deleg/");
+    const char *rest = key + strlen(TSPSD_KEY_DELEG);
     const char *slash = strrchr(rest, '/');
     if (slash == NULL || strcmp(slash + 1, me) != 0)
         return 0;
@@ -573,7 +574,7 @@ static void api_me(tspsd_web *w, struct evhttp_request *req,
     json_t *att = json_array();
     void *ctx[2] = {(void *)s->identity, att};
     tsps_user u;
-    tsps_kv_list(w->d->eng, "tspsd/deleg/", deleg_cb, ctx);
+    tsps_kv_list(w->d->eng, TSPSD_KEY_DELEG, deleg_cb, ctx);
     int is_user = tsps_user_get(w->d->eng, s->identity, &u) == TSPS_OK;
     web_send_json(req, 200,
                   json_pack("{s:s, s:b, s:b, s:s, s:o, s:o, s:s}", "identity",

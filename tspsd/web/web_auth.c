@@ -1,13 +1,14 @@
 /*
  * web_auth.c - web passwords (PBKDF2-HMAC-SHA256), one-time login links,
  * sessions and CSRF tokens. Everything durable lives in the engine's kv
- * store under hashed keys ("tspsd/webpw/<id>", "tspsd/weblink/<sha256>",
- * "tspsd/websess/<sha256>", its last use in "tspsd/webseen/<sha256>"): a
- * copy of the store reveals no usable secret. Sessions end at their
- * lifetime, after [web] session_idle_timeout without use, at logout, and
+ * store under hashed keys (TSPSD_KEY_WEBPW "<id>", TSPSD_KEY_WEBLINK
+ * "<sha256>", TSPSD_KEY_WEBSESS "<sha256>", its last use in TSPSD_KEY_WEBSEEN
+ * "<sha256>"): a copy of the store reveals no usable secret. Sessions end at
+ * their lifetime, after [web] session_idle_timeout without use, at logout, and
  * when their identity is revoked (tspsd_web_revoke).
  */
 #include "web_internal.h"
+#include "../store_keys.h"
 
 #include "../log.h"
 
@@ -22,10 +23,10 @@
 #define PBKDF2_ITER 100000
 #define PW_MIN      8
 #define PW_MAX      256
-#define LINK_PREFIX "tspsd/weblink/"
-#define SESS_PREFIX "tspsd/websess/"
-#define PW_PREFIX   "tspsd/webpw/"
-#define SEEN_PREFIX "tspsd/webseen/"
+#define LINK_PREFIX TSPSD_KEY_WEBLINK
+#define SESS_PREFIX TSPSD_KEY_WEBSESS
+#define PW_PREFIX   TSPSD_KEY_WEBPW
+#define SEEN_PREFIX TSPSD_KEY_WEBSEEN
 
 static int64_t now_s(void)
 {
@@ -142,9 +143,9 @@ int tspsd_web_login_link(tspsd *d, const char *identity, char *url, size_t len)
 
 /* ---- sessions ----
  *
- * "tspsd/websess/<sha256(id)>" = "v2\tIDENTITY\tEXPIRES\tCSRF\tGUEST_CALL\t
+ * TSPSD_KEY_WEBSESS "<sha256(id)>" = "v2\tIDENTITY\tEXPIRES\tCSRF\tGUEST_CALL\t
  * GUEST_NAME\tCREATED" (v1: without CREATED). The last use lives apart, in
- * "tspsd/webseen/<sha256(id)>" = "UNIX_TIME": a refresh written after the
+ * TSPSD_KEY_WEBSEEN "<sha256(id)>" = "UNIX_TIME": a refresh written after the
  * session was revoked only leaves an orphan there (purged), it never
  * brings the session back. */
 
@@ -503,7 +504,7 @@ static int purge_cb(void *arg, const char *key, const void *val, size_t len)
 
 void web_purge_expired(tspsd_web *w)
 {
-    static const char *const prefixes[] = {LINK_PREFIX, "tspsd/chatinv/"};
+    static const char *const prefixes[] = {LINK_PREFIX, TSPSD_KEY_CHATINV};
     purge_ctx pc = {now_s(), {NULL, 0, 0, NULL, 0, 0}};
     web_session s;
     char key[128];

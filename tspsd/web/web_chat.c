@@ -1,11 +1,12 @@
 /*
  * web_chat.c - web chat tied to a call record: a room per call id, its
- * transcript stored with the call in the kv store ("tspsd/chat/<id>"),
- * invitation links valid for a limited time ("tspsd/chatinv/<sha256>")
+ * transcript stored with the call in the kv store (TSPSD_KEY_CHAT "<id>"),
+ * invitation links valid for a limited time (TSPSD_KEY_CHATINV "<sha256>")
  * that give a guest session for that room only, messages by POST and
  * delivery through the event stream ("chat.message").
  */
 #include "web_internal.h"
+#include "../store_keys.h"
 
 #include "../log.h"
 
@@ -19,7 +20,7 @@
 
 static void room_key(uint64_t id, char *key, size_t len)
 {
-    snprintf(key, len, "tspsd/chat/%llu", (unsigned long long)id);
+    snprintf(key, len, TSPSD_KEY_CHAT "%llu", (unsigned long long)id);
 }
 
 static json_t *room_load(tspsd *d, uint64_t id)
@@ -108,7 +109,7 @@ static void chat_invite(tspsd_web *w, struct evhttp_request *req, uint64_t id,
         return;
     }
     web_sha256_hex(tok, h);
-    snprintf(key, sizeof(key), "tspsd/chatinv/%s", h);
+    snprintf(key, sizeof(key), TSPSD_KEY_CHATINV "%s", h);
     int64_t exp = (int64_t)time(NULL) + ttl;
     int n = snprintf(val, sizeof(val), "%llu\t%lld", (unsigned long long)id,
                      (long long)exp);
@@ -253,7 +254,7 @@ void web_h_chat_join(tspsd_web *w, struct evhttp_request *req)
     if (web_query(req, "t", tok, sizeof(tok)) == NULL || strlen(tok) != 64)
         goto bad;
     web_sha256_hex(tok, h);
-    snprintf(key, sizeof(key), "tspsd/chatinv/%s", h);
+    snprintf(key, sizeof(key), TSPSD_KEY_CHATINV "%s", h);
     if (tsps_kv_get(w->d->eng, key, val, sizeof(val) - 1, &vl) != TSPS_OK)
         goto bad;
     val[vl] = '\0';
