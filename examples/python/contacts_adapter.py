@@ -41,7 +41,7 @@ class CsvContacts(tsps.Adapter):
         rows = self._rows()
         hit = [r for r in rows[1:] if r and r[0] == uid]
         if not hit:
-            raise tsps.AdapterError(-8)   # CMSB_ENOTFOUND
+            raise tsps.AdapterError(tsps.CMSB_ENOTFOUND)
         for r in hit:
             r[3:] = [code]
         with open(self.path, "w", newline="") as f:

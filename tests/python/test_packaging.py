@@ -66,7 +66,13 @@ def test_pip_install_and_version(mirror, venv, tmp_path):
     assert m, r.stdout
     cmake = open(os.path.join(SRC, "CMakeLists.txt")).read()
     version = re.search(r"project\(tsps VERSION (\S+)", cmake).group(1)
-    assert m.group(2) == version and m.group(3) == version
+    # libcmsbridge has its own version line (CMSB_VERSION_* in cmsb.h)
+    hdr = open(os.path.join(SRC, "libcmsbridge", "include", "cmsb",
+                            "cmsb.h")).read()
+    cmsb = ".".join(re.search(r"#define CMSB_VERSION_%s (\d+)" % k,
+                              hdr).group(1)
+                    for k in ("MAJOR", "MINOR", "PATCH"))
+    assert m.group(2) == version and m.group(3) == cmsb
     # the installed package, not the build tree, routes a call
     script = (
         "import tsps, sys\n"

@@ -134,6 +134,10 @@ START_TEST(test_abi_versions)
     ck_assert_int_eq(TSPS_EINVAL, -2);
     ck_assert_int_eq(TSPS_ESCHEMA, -7);
     ck_assert_int_eq(TSPS_EVERSION, -14);
+#define X(name, val, msg) ck_assert(TSPS_##name <= -1 && TSPS_##name >= -99);
+    TSPS_ERRNO_MAP(X)
+#undef X
+    ck_assert_int_eq(TSPS_VERSION_MINOR, 2); /* APIs marked Since: 0.2 */
     /* decision flags too: a new meaning gets a new bit, never an old one */
     ck_assert_uint_eq(TSPS_DEC_UNKNOWN_NUMBER, 0x1u);
     ck_assert_uint_eq(TSPS_DEC_EXPECTED, 0x2u);
@@ -143,9 +147,21 @@ START_TEST(test_abi_versions)
 #ifdef TSPS_ABI_CMSB
     ck_assert_int_eq(CMSB_ADAPTER_VERSION, 2);
     ck_assert_int_eq(CMSB_RELATED_QUERY_VERSION, 1);
-    ck_assert_int_eq(CMSB_ECANCELED, -12);
-    ck_assert_int_eq(CMSB_ETIMEDOUT, -13);
-    ck_assert_int_eq(CMSB_EAUTH, -14);
+    /* renumbered once, in 1.0 (-101 .. ): apart from TSPS_E* */
+    ck_assert_int_eq(CMSB_ENOTSUP, -101);
+    ck_assert_int_eq(CMSB_ECANCELED, -112);
+    ck_assert_int_eq(CMSB_ETIMEDOUT, -113);
+    ck_assert_int_eq(CMSB_EAUTH, -114);
+    ck_assert_int_eq(CMSB_VERSION_MAJOR, 1);
+    /* the two ranges never meet: TSPS_E* in -99 .. -1, CMSB_E* in
+     * -199 .. -101, and no code reads as one of the other library */
+#define X(name, val, msg) ck_assert(CMSB_##name <= -101 && CMSB_##name >= -199);
+    CMSB_ERRNO_MAP(X)
+#undef X
+#define X(name, val, msg)                                                      \
+    ck_assert_str_eq(cmsb_errname(TSPS_##name), "CMSB_UNKNOWN");
+    TSPS_ERRNO_MAP(X)
+#undef X
     ck_assert_uint_eq(CMSB_CAP_RELATED_FOR, 0x20u);
 #endif
 }

@@ -21,7 +21,9 @@ from .model import (CallRecord, Contact, Decision, Event, Method, Number,
 from .engine import Batch, Engine
 from .adapter import (Adapter, Change, Item, Registry, Source, SyncStats,
                       CAP_CHANGES, CAP_EVENTS, CAP_RELATED, CAP_WATCH,
-                      CAP_WRITE)
+                      CAP_WRITE, CMSB_EAUTH, CMSB_ECONFLICT, CMSB_EINVAL,
+                      CMSB_EIO, CMSB_ENOTFOUND, CMSB_ENOTSUP, CMSB_EPARSE,
+                      CMSB_ETIMEDOUT)
 
 __version__ = "0.1.0"
 
@@ -41,5 +43,7 @@ __all__ = [
     "Registry", "Rule", "Source", "StateError", "StatusInfo", "Stats",
     "StoreError", "SyncStats", "Target", "TimeZoneError", "TraceStep",
     "TspsError", "User", "library_versions", "normalize", "CAP_CHANGES",
-    "CAP_EVENTS", "CAP_RELATED", "CAP_WATCH", "CAP_WRITE",
+    "CAP_EVENTS", "CAP_RELATED", "CAP_WATCH", "CAP_WRITE", "CMSB_EAUTH",
+    "CMSB_ECONFLICT", "CMSB_EINVAL", "CMSB_EIO", "CMSB_ENOTFOUND",
+    "CMSB_ENOTSUP", "CMSB_EPARSE", "CMSB_ETIMEDOUT",
 ]

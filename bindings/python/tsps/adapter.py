@@ -27,6 +27,17 @@ CAP_WRITE = lib.CMSB_CAP_WRITE
 CAP_RELATED = lib.CMSB_CAP_RELATED
 CAP_WATCH = lib.CMSB_CAP_WATCH
 
+# CMSB_E* codes for AdapterError, from the header the package was built
+# against (they moved to -101 .. in libcmsbridge 1.0: never spell a number).
+CMSB_ENOTSUP = lib.CMSB_ENOTSUP
+CMSB_EINVAL = lib.CMSB_EINVAL
+CMSB_EIO = lib.CMSB_EIO
+CMSB_EPARSE = lib.CMSB_EPARSE
+CMSB_ENOTFOUND = lib.CMSB_ENOTFOUND
+CMSB_ECONFLICT = lib.CMSB_ECONFLICT
+CMSB_ETIMEDOUT = lib.CMSB_ETIMEDOUT
+CMSB_EAUTH = lib.CMSB_EAUTH
+
 ITEM_KINDS = {"email": lib.CMSB_ITEM_EMAIL, "event": lib.CMSB_ITEM_EVENT,
               "document": lib.CMSB_ITEM_DOCUMENT}
 

@@ -33,8 +33,8 @@ extern "C" {
 #define CMSB_API
 #endif
 
-#define CMSB_VERSION_MAJOR 0
-#define CMSB_VERSION_MINOR 1
+#define CMSB_VERSION_MAJOR 1
+#define CMSB_VERSION_MINOR 0
 #define CMSB_VERSION_PATCH 0
 #define CMSB_VERSION_HEX                                                       \
     ((CMSB_VERSION_MAJOR << 16) | (CMSB_VERSION_MINOR << 8) |                  \
@@ -44,23 +44,26 @@ extern "C" {
 /* Errors                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Append-only: never renumber, never reuse. */
+/* CMSB_E* codes lie in -199 .. -101, apart from TSPS_E* (-99 .. -1), so a
+ * code of one library passed on by mistake never reads as a code of the
+ * other (renumbered from -1 .. -14 in 1.0: the soname went to 1). From
+ * here on append-only: never renumber, never reuse. */
 /* clang-format off */
 #define CMSB_ERRNO_MAP(X)                                                  \
-    X(ENOTSUP,   -1,  "operation not supported by this adapter")           \
-    X(EVERSION,  -2,  "unsupported adapter or struct version")             \
-    X(EEXIST,    -3,  "an adapter for this scheme is already registered")  \
-    X(EINVAL,    -4,  "invalid argument")                                  \
-    X(ENOMEM,    -5,  "out of memory")                                     \
-    X(EIO,       -6,  "input/output error")                                \
-    X(EPARSE,    -7,  "malformed input")                                   \
-    X(ENOTFOUND, -8,  "no such entry")                                     \
-    X(ECONFLICT, -9,  "the item changed underneath the operation")         \
-    X(ENOSCHEME, -10, "no adapter registered for the URI scheme")          \
-    X(ESTORE,    -11, "the tsps engine refused a write")                   \
-    X(ECANCELED, -12, "stopped by the callback")                           \
-    X(ETIMEDOUT, -13, "the source did not answer in time")                 \
-    X(EAUTH,     -14, "the source refused the credentials")
+    X(ENOTSUP,   -101, "operation not supported by this adapter")          \
+    X(EVERSION,  -102, "unsupported adapter or struct version")            \
+    X(EEXIST,    -103, "an adapter for this scheme is already registered") \
+    X(EINVAL,    -104, "invalid argument")                                 \
+    X(ENOMEM,    -105, "out of memory")                                    \
+    X(EIO,       -106, "input/output error")                               \
+    X(EPARSE,    -107, "malformed input")                                  \
+    X(ENOTFOUND, -108, "no such entry")                                    \
+    X(ECONFLICT, -109, "the item changed underneath the operation")        \
+    X(ENOSCHEME, -110, "no adapter registered for the URI scheme")         \
+    X(ESTORE,    -111, "the tsps engine refused a write")                  \
+    X(ECANCELED, -112, "stopped by the callback")                          \
+    X(ETIMEDOUT, -113, "the source did not answer in time")                \
+    X(EAUTH,     -114, "the source refused the credentials")
 /* clang-format on */
 
 typedef enum {
@@ -90,7 +93,7 @@ CMSB_API const char *cmsb_strerror(int err);
 CMSB_API const char *cmsb_errname(int err);
 
 /**
- * Runtime version of the library, e.g. "0.1.0".
+ * Runtime version of the library, e.g. "1.0.0".
  *
  * Thread-safety: safe.
  * Since: 0.1

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define TSPS_VERSION_MAJOR 0
-#define TSPS_VERSION_MINOR 1
+#define TSPS_VERSION_MINOR 2
 #define TSPS_VERSION_PATCH 0
 #define TSPS_VERSION_HEX                                                       \
     ((TSPS_VERSION_MAJOR << 16) | (TSPS_VERSION_MINOR << 8) |                  \
@@ -41,7 +41,8 @@ extern "C" {
 /* Errors                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Append-only: never renumber, never reuse. */
+/* Append-only: never renumber, never reuse. TSPS_E* codes stay within
+ * -99 .. -1; libcmsbridge's CMSB_E* lie in -199 .. -101. */
 /* clang-format off */
 #define TSPS_ERRNO_MAP(X)                                                  \
     X(ENOTFOUND, -1,  "no matching entry")                                 \
@@ -87,7 +88,7 @@ TSPS_API const char *tsps_strerror(int err);
 TSPS_API const char *tsps_errname(int err);
 
 /**
- * Runtime version of the library, e.g. "0.1.0".
+ * Runtime version of the library, e.g. "0.2.0".
  *
  * @return a static string
  * Thread-safety: safe.
