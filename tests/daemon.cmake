@@ -15,9 +15,6 @@ if(TARGET tspsd AND TARGET tspsctl)
       TSPSD_BIN="$<TARGET_FILE:tspsd>" TSPSCTL_BIN="$<TARGET_FILE:tspsctl>"
       TSPS_DOCS_DIR="${PROJECT_SOURCE_DIR}/docs")
     add_dependencies(check_tspsd_${_t} tspsd tspsctl)
-    if(EXISTS ${PROJECT_SOURCE_DIR}/tspsd/sip/sip_front.c)
-      target_compile_definitions(check_tspsd_${_t} PRIVATE TSPSD_WITH_SIP)
-    endif()
   endforeach()
   # The kill -9 test reads the dead daemon's store itself.
   target_link_libraries(check_tspsd_sip_calls PRIVATE tsps_static)

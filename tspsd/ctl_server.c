@@ -647,6 +647,7 @@ int tspsd_ctl_start(tspsd *d)
     if (tspsd_ctl_reload_tls(d) != 0 ||
         tspsd_listener_add(d, &ctl_listener, d) != 0)
         return -1;
+    tspsd_ctl_handlers_register(d);
     /* The address alone: libevent refuses "host:0", and port 0 (pick a
      * free port, written to client.conf) is documented. */
     snprintf(addr, sizeof(addr), strchr(d->cfg.ctl_listen, ':') ? "[%s]" : "%s",

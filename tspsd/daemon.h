@@ -157,8 +157,16 @@ void tspsd_conn_job_done(tspsd_conn *c, const Tsps__Response *resp);
 /** Free a connection whose job was pending at shutdown. */
 void tspsd_conn_destroy(tspsd_conn *c);
 
-/* ---- ctl_registry.c ---- */
+/* ---- registry.c (core): handlers shared by control and web ---- */
+/** Register the core's handlers (h_*.c). */
 void tspsd_handlers_register(tspsd *d);
+/** Register one handler (a room adds its own: hello, login-link...). */
+void tspsd_handler_add(tspsd *d, int kind, const char *name,
+                       tspsd_handler_fn fn, int need_auth, int offload);
+
+/* ---- ctl_registry.c (control) ---- */
+/** The control session's handlers: hello, subscribe. */
+void tspsd_ctl_handlers_register(tspsd *d);
 /**
  * Decode and run one request payload. @return 0, 1 when the request went
  * to the write worker (read no further frames until it returns), or -1 to

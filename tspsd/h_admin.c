@@ -223,7 +223,6 @@ TSPSD_HANDLER(tspsd_h_source_sync)
     return TSPS__CODE__OK;
 }
 
-#ifdef TSPSD_WITH_SIP
 /* SIP usernames are one namespace for the whole daemon (a REGISTER names
  * only the username), so a device name belongs to the user who provisioned
  * it first. The check and the write go under one lock, or two users adding
@@ -257,7 +256,6 @@ static int device_owner(tsps_engine *eng, const char *username, char *owner,
     owner[end - u - 1] = '\0';
     return TSPS_OK;
 }
-#endif
 
 TSPSD_HANDLER(tspsd_h_device_add)
 {
@@ -266,7 +264,6 @@ TSPSD_HANDLER(tspsd_h_device_add)
     if (r->username[0] == '\0' || r->password[0] == '\0')
         return tspsd_reply(c, resp, TSPS__CODE__INVALID,
                            "username and password required");
-#ifdef TSPSD_WITH_SIP
     char why[96];
     if (!tspsd_sip_password_ok(r->password, r->username, why, sizeof(why)))
         return tspsd_reply(c, resp, TSPS__CODE__INVALID,
@@ -301,10 +298,6 @@ TSPSD_HANDLER(tspsd_h_device_add)
               "audit=1 by=%s username=%s label=%s", c->identity, r->username,
               r->label);
     return TSPS__CODE__OK;
-#else
-    return tspsd_reply(c, resp, TSPS__CODE__UNSUPPORTED,
-                       "tspsd was built without the SIP front");
-#endif
 }
 
 TSPSD_HANDLER(tspsd_h_device_remove)
@@ -312,7 +305,6 @@ TSPSD_HANDLER(tspsd_h_device_remove)
     const Tsps__DeviceRemove *r = req->device_remove;
     /* A user removes their own devices; an admin removes any. */
     TSPSD_AUTHZ(c, resp, "device.remove", r->user, TSPSD_RIGHT_OWN, NULL);
-#ifdef TSPSD_WITH_SIP
     char owner[TSPS_ID_MAX + 1];
     pthread_mutex_lock(&device_lock);
     int rc = device_owner(c->d->eng, r->username, owner, sizeof(owner));
@@ -329,8 +321,4 @@ TSPSD_HANDLER(tspsd_h_device_remove)
     tspsd_log(TSPSD_LOG_INFO, 0, owner, "device removed",
               "audit=1 by=%s username=%s", c->identity, r->username);
     return TSPS__CODE__OK;
-#else
-    return tspsd_reply(c, resp, TSPS__CODE__UNSUPPORTED,
-                       "tspsd was built without the SIP front");
-#endif
 }

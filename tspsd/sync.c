@@ -18,9 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#ifdef TSPSD_WITH_CMSB
 #include <cmsb/cmsb.h>
-#endif
 
 #define SYNC_WORKERS  2
 #define MAX_SOURCES   64
@@ -49,9 +47,7 @@ typedef struct src_state {
     uint64_t contacts, events;
     code_write writes[MAX_WRITES];
     int nwrites;
-#ifdef TSPSD_WITH_CMSB
     cmsb_source *src;
-#endif
     /* Change notification (vcard-dir: inotify): the fd is the source's;
      * the event lives on the loop and is re-armed after each sync. */
     int watch_fd;
@@ -77,9 +73,7 @@ struct tspsd_sync {
     struct event *done;
     char finished[MAX_SOURCES][64]; /* names to report on the loop */
     int nfinished;
-#ifdef TSPSD_WITH_CMSB
     cmsb_registry *reg;
-#endif
 };
 
 static int64_t now_s(void)
@@ -99,9 +93,7 @@ static void src_free(src_state *st)
 {
     if (st->watch_ev != NULL)
         event_free(st->watch_ev); /* before the source closes its fd */
-#ifdef TSPSD_WITH_CMSB
     cmsb_source_close(st->src);
-#endif
     free(st);
 }
 
@@ -119,7 +111,6 @@ static void compact(tspsd_sync *s)
     s->n = j;
 }
 
-#ifdef TSPSD_WITH_CMSB
 static const char *opt(const src_state *st, const char *key, char *buf,
                        size_t len)
 {
@@ -134,12 +125,9 @@ static void sync_log(void *arg, int level, const char *msg)
     tspsd_log_fragment(level, msg);
 }
 
-#endif
-
 /* Open the source on first use (worker, no lock). 0 or -1 (err). */
 static int open_src(tspsd_sync *s, src_state *st, char *err, size_t errlen)
 {
-#ifdef TSPSD_WITH_CMSB
     cmsb_options o = CMSB_OPTIONS_INIT;
     char prop[64], cat[64], note_[64], known[256], tz[64], un[128], pw[128],
         ca[TSPSD_PATH_MAX], tmo[16];
@@ -175,15 +163,8 @@ static int open_src(tspsd_sync *s, src_state *st, char *err, size_t errlen)
         pthread_mutex_unlock(&s->mu);
     }
     return 0;
-#else
-    (void)s;
-    (void)st;
-    snprintf(err, errlen, "tspsd was built without libcmsbridge");
-    return -1;
-#endif
 }
 
-#ifdef TSPSD_WITH_CMSB
 /* What the store holds from one source (not what the last sync changed:
  * an incremental sync with nothing new changes nothing, and the gauge and
  * `source list` must still say how many contacts the source gave). */
@@ -216,7 +197,6 @@ static void source_totals(tsps_engine *eng, const src_state *st,
                         &ke) == TSPS_OK)
         *events = ke.n;
 }
-#endif
 
 /* One sync run, on a worker, without the lock. Returns 0 or -1 (err). */
 static int run_one(tspsd_sync *s, src_state *st, char *err, size_t errlen,
@@ -224,7 +204,6 @@ static int run_one(tspsd_sync *s, src_state *st, char *err, size_t errlen,
 {
     if (open_src(s, st, err, errlen) != 0)
         return -1;
-#ifdef TSPSD_WITH_CMSB
     cmsb_sync_stats stats;
     pthread_mutex_lock(&s->mu);
     int drain = st->drain;
@@ -242,16 +221,10 @@ static int run_one(tspsd_sync *s, src_state *st, char *err, size_t errlen,
     *events = stats.events_put;
     source_totals(s->d->eng, st, contacts, events);
     return 0;
-#else
-    (void)contacts;
-    (void)events;
-    return -1;
-#endif
 }
 
 static void run_writes(tspsd_sync *s, src_state *st, code_write *w, int n)
 {
-#ifdef TSPSD_WITH_CMSB
     for (int i = 0; i < n; i++) {
         int rc = st->src != NULL ? cmsb_write_code(st->src, w[i].uid, w[i].code)
                                  : CMSB_EIO;
@@ -262,12 +235,6 @@ static void run_writes(tspsd_sync *s, src_state *st, code_write *w, int n)
                   w[i].code[0] ? w[i].code : "-",
                   rc == CMSB_OK ? "" : cmsb_strerror(rc));
     }
-#else
-    (void)s;
-    (void)st;
-    (void)w;
-    (void)n;
-#endif
 }
 
 /* One job of the pool's sync lane: runs ready sources until none is left
@@ -571,13 +538,11 @@ int tspsd_sync_open(tspsd *d)
     d->sync = s;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-#ifdef TSPSD_WITH_CMSB
     if (cmsb_registry_open(&s->reg) != CMSB_OK) {
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot open adapter registry",
                   NULL);
         return -1;
     }
-#endif
     s->done = event_new(d->base, -1, 0, done_cb, s);
     s->tick = event_new(d->base, -1, EV_PERSIST, tick_cb, s);
     if (s->done == NULL || s->tick == NULL)
@@ -611,9 +576,7 @@ void tspsd_sync_close(tspsd *d)
         event_free(s->tick);
     if (s->done != NULL)
         event_free(s->done);
-#ifdef TSPSD_WITH_CMSB
     cmsb_registry_close(s->reg);
-#endif
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);

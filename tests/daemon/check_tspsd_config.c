@@ -523,7 +523,6 @@ END_TEST
  * tspsd refuses to start and says which part and why. */
 START_TEST(test_busy_sip_port_is_an_error)
 {
-#ifdef TSPSD_WITH_SIP
     char conf[400], log[400], text[1200], args[500];
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in sa = {0};
@@ -549,7 +548,6 @@ START_TEST(test_busy_sip_port_is_an_error)
     ck_assert_msg(th_file_has(log, "msg=\"SIP front did not start\""), "see %s",
                   log);
     ck_assert_msg(th_file_has(log, "part=\"SIP front\""), "see %s", log);
-#endif
 }
 END_TEST
 

@@ -78,7 +78,6 @@ static void json_str(const char *text, const char *key, char *out, size_t len)
 
 /* ---- device names belong to their user ---- */
 
-#ifdef TSPSD_WITH_SIP
 /* Bob cannot take ann's device name over the control protocol: refused
  * (EXISTS), and it stays ann's (bob cannot remove it either, ann can). */
 START_TEST(test_device_name_taken_ctl)
@@ -145,7 +144,6 @@ START_TEST(test_device_name_taken_web)
     tspsd_client_close(a);
 }
 END_TEST
-#endif
 
 /* ---- someone else's call looks like no call ---- */
 
@@ -688,10 +686,8 @@ static Suite *hardening_suite(void)
     TCase *tc = tcase_create("web");
     tcase_add_checked_fixture(tc, fx_setup_web, fx_teardown);
     tcase_set_timeout(tc, 180);
-#ifdef TSPSD_WITH_SIP
     tcase_add_test(tc, test_device_name_taken_ctl);
     tcase_add_test(tc, test_device_name_taken_web);
-#endif
     tcase_add_test(tc, test_foreign_call_is_not_found);
     tcase_add_test(tc, test_foreign_call_is_not_found_web);
     tcase_add_test(tc, test_logout_post_only);

@@ -22,8 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifdef TSPSD_WITH_SIP
-
 static int sip_port, ufd, lport;
 static char sip_extra[256];
 static char out[65536];
@@ -631,12 +629,9 @@ START_TEST(test_sip_call_counted_in_metrics)
 }
 END_TEST
 
-#endif
-
 static Suite *sip_calls_suite(void)
 {
     Suite *s = suite_create("tspsd_sip_calls");
-#ifdef TSPSD_WITH_SIP
     TCase *tc = tcase_create("held");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
@@ -656,7 +651,6 @@ static Suite *sip_calls_suite(void)
     tcase_set_timeout(tk, 1200);
     tcase_add_test(tk, test_sip_kill9_loses_no_acknowledged_call);
     suite_add_tcase(s, tk);
-#endif
     return s;
 }
 

@@ -272,193 +272,260 @@ static void copy_span(char *dst, size_t n, sip_span sp)
     dst[k] = '\0';
 }
 
-void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
+/* One REGISTER in progress: what its steps share. Each step returns 0, or
+ * -1 once it has answered the request itself. */
+typedef struct reg_req {
+    tspsd_sip *s;
+    osip_message_t *m;
+    const sip_raw *r;
+    const sip_src *src;
+    int64_t now;
+    long cseq;
+    long hdr_expires; /* Expires header, -1 = none */
+    char user_id[TSPS_ID_MAX];
+    char label[TSPS_LABEL_MAX]; /* device label for the bindings */
+    bind_list *cur;             /* bindings stored before this request */
+    req_binding *rb;            /* bindings this request names */
+    int nb, star;
+} reg_req;
+
+/* The address of record, its digest auth, Expires and the device label. */
+static int reg_identify(reg_req *q)
 {
-    sip_burst_end(s); /* the 200 lists the bindings just written */
-    osip_message_t *m = msg;
-    int64_t now = (int64_t)time(NULL);
-    char user_id[TSPS_ID_MAX], label[TSPS_LABEL_MAX] = "", hdr[128];
+    tspsd_sip *s = q->s;
+    osip_message_t *m = q->m;
     sip_cred cred, aor_cred;
     osip_header_t *h = NULL;
-    long hdr_expires = -1;
-    req_binding *rb = NULL;
-    bind_list *cur = NULL;
-    int nb = 0, star = 0;
-    long cseq = sip_raw_cseq_num(r);
 
     if (m->to->url == NULL || m->to->url->username == NULL ||
-        aor_user(s, m->to->url->username, user_id, &aor_cred) != TSPS_OK) {
-        sip_respond_simple(s, r, src, 404, NULL, NULL);
-        return;
+        aor_user(s, m->to->url->username, q->user_id, &aor_cred) != TSPS_OK) {
+        sip_respond_simple(s, q->r, q->src, 404, NULL, NULL);
+        return -1;
     }
     if (s->cfg.auth_register) {
-        if (authenticate(s, m, r, src, user_id, &cred, now) != 0)
-            return;
-        snprintf(label, sizeof(label), "%s", cred.label);
+        if (authenticate(s, m, q->r, q->src, q->user_id, &cred, q->now) != 0)
+            return -1;
+        snprintf(q->label, sizeof(q->label), "%s", cred.label);
     }
     if (osip_message_header_get_byname(m, "expires", 0, &h) >= 0 && h != NULL &&
         h->hvalue != NULL) {
         char *end = NULL;
-        hdr_expires = strtol(h->hvalue, &end, 10);
-        if (end == h->hvalue || hdr_expires < 0)
-            hdr_expires = s->cfg.default_expires;
+        q->hdr_expires = strtol(h->hvalue, &end, 10);
+        if (end == h->hvalue || q->hdr_expires < 0)
+            q->hdr_expires = s->cfg.default_expires;
     }
-    if (label[0] == '\0' &&
+    if (q->label[0] == '\0' &&
         osip_message_header_get_byname(m, "x-tsps-label", 0, &h) >= 0 &&
         h != NULL && h->hvalue != NULL)
-        snprintf(label, sizeof(label), "%s", h->hvalue);
-    if (label[0] == '\0')
-        snprintf(label, sizeof(label), "%s", aor_cred.label);
+        snprintf(q->label, sizeof(q->label), "%s", h->hvalue);
+    if (q->label[0] == '\0')
+        snprintf(q->label, sizeof(q->label), "%s", aor_cred.label);
+    return 0;
+}
 
-    int nc = osip_list_size(&m->contacts);
-    if (nc > MAX_BINDINGS) {
-        sip_respond_simple(s, r, src, 400, NULL, NULL);
-        return;
-    }
-    rb = calloc((size_t)(nc > 0 ? nc : 1), sizeof(*rb));
-    cur = calloc(1, sizeof(*cur));
-    if (rb == NULL || cur == NULL) {
-        sip_respond_simple(s, r, src, 500, NULL, NULL);
-        goto done;
-    }
-    tsps_registration_list(s->eng, user_id, now, collect, cur);
+/* One Contact of the request into b. */
+static int reg_read_contact(reg_req *q, osip_contact_t *c, req_binding *b)
+{
+    tspsd_sip *s = q->s;
+    osip_header_t *h = NULL;
+    char hdr[128], *uri = NULL;
 
+    if (c->url == NULL) {
+        sip_respond_simple(s, q->r, q->src, 400, NULL, NULL);
+        return -1;
+    }
+    tsps_registration_init(&b->r);
+    if (osip_uri_to_str(c->url, &uri) != 0 || uri == NULL ||
+        strlen(uri) >= TSPS_URI_MAX) {
+        osip_free(uri);
+        sip_respond_simple(s, q->r, q->src, 400, NULL, NULL);
+        return -1;
+    }
+    snprintf(b->r.contact, sizeof(b->r.contact), "%s", uri);
+    osip_free(uri);
+    const char *ev = gparam(c, "expires");
+    b->expires = ev != NULL            ? atol(ev)
+                 : q->hdr_expires >= 0 ? q->hdr_expires
+                                       : s->cfg.default_expires;
+    if (b->expires < 0)
+        b->expires = s->cfg.default_expires;
+    int qv = parse_q(gparam(c, "q"));
+    if (qv < 0) {
+        sip_respond_simple(s, q->r, q->src, 400, NULL, NULL);
+        return -1;
+    }
+    b->r.q = (uint16_t)qv;
+    char inst[TSPS_URI_MAX];
+    unquote(gparam(c, "+sip.instance"), inst, sizeof(inst));
+    snprintf(b->r.instance, sizeof(b->r.instance), "%s", inst);
+    const char *lp = gparam(c, "label");
+    snprintf(b->r.label, sizeof(b->r.label), "%s",
+             lp != NULL && *lp != '\0' && !s->cfg.auth_register ? lp
+                                                                : q->label);
+    copy_span(b->r.call_id, sizeof(b->r.call_id), q->r->call_id);
+    b->r.cseq = (uint32_t)q->cseq;
+    if (osip_message_header_get_byname(q->m, "user-agent", 0, &h) >= 0 &&
+        h != NULL && h->hvalue != NULL)
+        snprintf(b->r.user_agent, sizeof(b->r.user_agent), "%s", h->hvalue);
+    if (b->expires > 0 && b->expires < s->cfg.min_expires) {
+        snprintf(hdr, sizeof(hdr), "Min-Expires: %d\r\n", s->cfg.min_expires);
+        sip_respond_simple(s, q->r, q->src, 423, NULL, hdr);
+        return -1;
+    }
+    if (b->expires > s->cfg.max_expires)
+        b->expires = s->cfg.max_expires;
+    const tsps_registration *e = existing(q->cur, &b->r);
+    if (e != NULL && strcmp(e->call_id, b->r.call_id) == 0 &&
+        (long)e->cseq >= q->cseq) {
+        sip_respond_simple(s, q->r, q->src, 500, NULL,
+                           "Warning: 399 tspsd \"stale CSeq\"\r\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Every Contact of the request ("*" sets q->star). */
+static int reg_read_contacts(reg_req *q, int nc)
+{
     for (int i = 0; i < nc; i++) {
-        osip_contact_t *c = osip_list_get(&m->contacts, i);
+        osip_contact_t *c = osip_list_get(&q->m->contacts, i);
         if (c->displayname != NULL && strcmp(c->displayname, "*") == 0) {
-            star = 1;
+            q->star = 1;
             continue;
         }
-        if (c->url == NULL) {
-            sip_respond_simple(s, r, src, 400, NULL, NULL);
-            goto done;
-        }
-        req_binding *b = &rb[nb];
-        tsps_registration_init(&b->r);
-        char *uri = NULL;
-        if (osip_uri_to_str(c->url, &uri) != 0 || uri == NULL ||
-            strlen(uri) >= TSPS_URI_MAX) {
-            osip_free(uri);
-            sip_respond_simple(s, r, src, 400, NULL, NULL);
-            goto done;
-        }
-        snprintf(b->r.contact, sizeof(b->r.contact), "%s", uri);
-        osip_free(uri);
-        const char *ev = gparam(c, "expires");
-        b->expires = ev != NULL         ? atol(ev)
-                     : hdr_expires >= 0 ? hdr_expires
-                                        : s->cfg.default_expires;
-        if (b->expires < 0)
-            b->expires = s->cfg.default_expires;
-        int q = parse_q(gparam(c, "q"));
-        if (q < 0) {
-            sip_respond_simple(s, r, src, 400, NULL, NULL);
-            goto done;
-        }
-        b->r.q = (uint16_t)q;
-        char inst[TSPS_URI_MAX];
-        unquote(gparam(c, "+sip.instance"), inst, sizeof(inst));
-        snprintf(b->r.instance, sizeof(b->r.instance), "%s", inst);
-        const char *lp = gparam(c, "label");
-        snprintf(b->r.label, sizeof(b->r.label), "%s",
-                 lp != NULL && *lp != '\0' && !s->cfg.auth_register ? lp
-                                                                    : label);
-        copy_span(b->r.call_id, sizeof(b->r.call_id), r->call_id);
-        b->r.cseq = (uint32_t)cseq;
-        if (osip_message_header_get_byname(m, "user-agent", 0, &h) >= 0 &&
-            h != NULL && h->hvalue != NULL)
-            snprintf(b->r.user_agent, sizeof(b->r.user_agent), "%s", h->hvalue);
-        if (b->expires > 0 && b->expires < s->cfg.min_expires) {
-            snprintf(hdr, sizeof(hdr), "Min-Expires: %d\r\n",
-                     s->cfg.min_expires);
-            sip_respond_simple(s, r, src, 423, NULL, hdr);
-            goto done;
-        }
-        if (b->expires > s->cfg.max_expires)
-            b->expires = s->cfg.max_expires;
-        const tsps_registration *e = existing(cur, &b->r);
-        if (e != NULL && strcmp(e->call_id, b->r.call_id) == 0 &&
-            (long)e->cseq >= cseq) {
-            sip_respond_simple(s, r, src, 500, NULL,
+        if (reg_read_contact(q, c, &q->rb[q->nb]) != 0)
+            return -1;
+        q->nb++;
+    }
+    return 0;
+}
+
+/* Bindings of the address of record after this REGISTER: within the
+ * limit, or nothing is changed. */
+static int reg_check_limit(reg_req *q)
+{
+    tspsd_sip *s = q->s;
+    int after = q->cur->n, limit = s->cfg.max_bindings_per_aor < MAX_BINDINGS
+                                       ? s->cfg.max_bindings_per_aor
+                                       : MAX_BINDINGS;
+    for (int i = 0; i < q->nb; i++) {
+        const tsps_registration *e = existing(q->cur, &q->rb[i].r);
+        if (q->rb[i].expires == 0)
+            after -= e != NULL;
+        else
+            after += e == NULL;
+    }
+    if (after > limit && after > q->cur->n) {
+        char ip[64];
+        sip_src_ip(q->src, ip, sizeof(ip));
+        sip_log(s, TSPS_LOG_WARN,
+                "msg=\"register refused: too many bindings\" user=%s "
+                "bindings=%d limit=%d src=%s",
+                q->user_id, q->cur->n, limit, ip);
+        sip_respond_simple(s, q->r, q->src, 403,
+                           "Forbidden (too many bindings)", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* "Contact: *" with Expires: 0 removes every binding. */
+static int reg_clear_all(reg_req *q)
+{
+    tspsd_sip *s = q->s;
+    char cid[TSPS_URI_MAX];
+
+    if (q->nb > 0 || q->hdr_expires != 0) {
+        sip_respond_simple(s, q->r, q->src, 400, NULL, NULL);
+        return -1;
+    }
+    copy_span(cid, sizeof(cid), q->r->call_id);
+    for (int i = 0; i < q->cur->n; i++) {
+        if (strcmp(q->cur->r[i].call_id, cid) == 0 &&
+            (long)q->cur->r[i].cseq >= q->cseq) {
+            sip_respond_simple(s, q->r, q->src, 500, NULL,
                                "Warning: 399 tspsd \"stale CSeq\"\r\n");
-            goto done;
-        }
-        nb++;
-    }
-    if (!star) {
-        /* bindings of the address of record after this REGISTER: within
-           the limit, or nothing is changed */
-        int after = cur->n, limit = s->cfg.max_bindings_per_aor < MAX_BINDINGS
-                                        ? s->cfg.max_bindings_per_aor
-                                        : MAX_BINDINGS;
-        for (int i = 0; i < nb; i++) {
-            const tsps_registration *e = existing(cur, &rb[i].r);
-            if (rb[i].expires == 0)
-                after -= e != NULL;
-            else
-                after += e == NULL;
-        }
-        if (after > limit && after > cur->n) {
-            char ip[64];
-            sip_src_ip(src, ip, sizeof(ip));
-            sip_log(s, TSPS_LOG_WARN,
-                    "msg=\"register refused: too many bindings\" user=%s "
-                    "bindings=%d limit=%d src=%s",
-                    user_id, cur->n, limit, ip);
-            sip_respond_simple(s, r, src, 403, "Forbidden (too many bindings)",
-                               NULL);
-            goto done;
+            return -1;
         }
     }
-    if (star) {
-        if (nb > 0 || hdr_expires != 0) {
-            sip_respond_simple(s, r, src, 400, NULL, NULL);
-            goto done;
-        }
-        char cid[TSPS_URI_MAX];
-        copy_span(cid, sizeof(cid), r->call_id);
-        for (int i = 0; i < cur->n; i++) {
-            if (strcmp(cur->r[i].call_id, cid) == 0 &&
-                (long)cur->r[i].cseq >= cseq) {
-                sip_respond_simple(s, r, src, 500, NULL,
-                                   "Warning: 399 tspsd \"stale CSeq\"\r\n");
-                goto done;
-            }
-        }
-        int rc = tsps_registration_clear(s->eng, user_id);
-        if (rc != TSPS_OK && rc != TSPS_ENOTFOUND) {
-            sip_respond_simple(s, r, src, 500, NULL, NULL);
-            goto done;
-        }
-        sip_log(s, TSPS_LOG_INFO, "msg=\"bindings removed\" user=%s n=%d",
-                user_id, cur->n);
+    int rc = tsps_registration_clear(s->eng, q->user_id);
+    if (rc != TSPS_OK && rc != TSPS_ENOTFOUND) {
+        sip_respond_simple(s, q->r, q->src, 500, NULL, NULL);
+        return -1;
     }
-    for (int i = 0; i < nb; i++) {
-        req_binding *b = &rb[i];
+    sip_log(s, TSPS_LOG_INFO, "msg=\"bindings removed\" user=%s n=%d",
+            q->user_id, q->cur->n);
+    return 0;
+}
+
+/* Store (or remove, expires 0) each binding of the request. */
+static int reg_apply(reg_req *q)
+{
+    tspsd_sip *s = q->s;
+    for (int i = 0; i < q->nb; i++) {
+        req_binding *b = &q->rb[i];
         int rc;
         if (b->expires == 0) {
             rc = tsps_registration_remove(
-                s->eng, user_id,
+                s->eng, q->user_id,
                 b->r.instance[0] != '\0' ? b->r.instance : b->r.contact);
             if (rc == TSPS_ENOTFOUND)
                 rc = TSPS_OK;
         } else {
-            b->r.expires = now + b->expires;
-            rc = tsps_registration_put(s->eng, user_id, &b->r);
+            b->r.expires = q->now + b->expires;
+            rc = tsps_registration_put(s->eng, q->user_id, &b->r);
         }
         if (rc != TSPS_OK) {
             sip_log(s, TSPS_LOG_ERROR, "msg=\"binding not saved\" err=%s",
                     tsps_errname(rc));
-            sip_respond_simple(s, r, src, 500, NULL, NULL);
-            goto done;
+            sip_respond_simple(s, q->r, q->src, 500, NULL, NULL);
+            return -1;
         }
         sip_log(s, TSPS_LOG_INFO,
                 "msg=\"binding %s\" user=%s contact=\"%s\" expires=%ld",
-                b->expires == 0 ? "removed" : "saved", user_id, b->r.contact,
+                b->expires == 0 ? "removed" : "saved", q->user_id, b->r.contact,
                 b->expires);
     }
-    ok_response(s, r, src, user_id, now);
+    return 0;
+}
+
+void sip_register(tspsd_sip *s, void *msg, const sip_raw *r, const sip_src *src)
+{
+    reg_req q;
+
+    sip_burst_end(s); /* the 200 lists the bindings just written */
+    memset(&q, 0, sizeof(q));
+    q.s = s;
+    q.m = msg;
+    q.r = r;
+    q.src = src;
+    q.now = (int64_t)time(NULL);
+    q.cseq = sip_raw_cseq_num(r);
+    q.hdr_expires = -1;
+    if (reg_identify(&q) != 0)
+        return;
+    int nc = osip_list_size(&q.m->contacts);
+    if (nc > MAX_BINDINGS) {
+        sip_respond_simple(s, r, src, 400, NULL, NULL);
+        return;
+    }
+    q.rb = calloc((size_t)(nc > 0 ? nc : 1), sizeof(*q.rb));
+    q.cur = calloc(1, sizeof(*q.cur));
+    if (q.rb == NULL || q.cur == NULL) {
+        sip_respond_simple(s, r, src, 500, NULL, NULL);
+        goto done;
+    }
+    tsps_registration_list(s->eng, q.user_id, q.now, collect, q.cur);
+    if (reg_read_contacts(&q, nc) != 0)
+        goto done;
+    if (!q.star && reg_check_limit(&q) != 0)
+        goto done;
+    if (q.star && reg_clear_all(&q) != 0)
+        goto done;
+    if (reg_apply(&q) != 0)
+        goto done;
+    ok_response(s, r, src, q.user_id, q.now);
 done:
-    free(rb);
-    free(cur);
+    free(q.rb);
+    free(q.cur);
 }

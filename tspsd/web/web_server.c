@@ -5,6 +5,8 @@
  */
 #include "web_internal.h"
 
+#include "../handlers.h"
+
 #include "../log.h"
 #include "../tls.h"
 
@@ -355,6 +357,11 @@ static const tspsd_listener_ops web_listener = {"web", "streams", web_l_publish,
 
 int tspsd_web_attach(tspsd *d)
 {
+    /* Its control-protocol requests (written to the store: a worker). */
+    tspsd_handler_add(d, TSPS__REQUEST__BODY_LOGIN_LINK, "login-link",
+                      tspsd_h_login_link, 1, 1);
+    tspsd_handler_add(d, TSPS__REQUEST__BODY_WEB_PASSWORD, "web-password",
+                      tspsd_h_web_password, 1, 1);
     return tspsd_listener_add(d, &web_listener, d);
 }
 
