@@ -40,16 +40,6 @@ ROOT_FILES = {
     "log.c": "base",
     "log.h": "base",
     "store_keys.h": "base",
-    "client.c": "cli",
-    "client.h": "cli",
-    "tspsctl.c": "cli",
-    "tspsctl.h": "cli",
-    "tspsctl_cmds.c": "cli",
-    "tspsctl_print.c": "cli",
-    "ctl_server.c": "control",
-    "ctl_registry.c": "control",
-    "ctl_session.c": "control",
-    "jobs.c": "control",
 }
 
 # Known one-way exceptions: (file, included file) -> why.

@@ -7,7 +7,7 @@ if(TARGET tspsd AND TARGET tspsctl)
     tsps_add_check(check_tspsd_${_t}
       SOURCES ${_d}/check_tspsd_${_t}.c ${_d}/harness.c ${_d}/fixture.c
               ${_d}/th_web.c
-      LIBS tspsd_net TIMEOUT 600)
+      LIBS tspsctl_client TIMEOUT 600)
     target_include_directories(check_tspsd_${_t} PRIVATE ${_d})
     target_compile_options(check_tspsd_${_t} PRIVATE
       $<$<C_COMPILER_ID:GNU>:-Wno-format-truncation>)

@@ -18,5 +18,5 @@ set_tests_properties(web_browser PROPERTIES TIMEOUT 300 LABELS "web"
 # The C parts without a browser: JSON <-> protocol, passwords, cookies,
 # sessions and CSRF over a real engine store.
 tsps_add_check(check_web SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/web/check_web.c
-  LIBS tspsd_core)
+  LIBS tspsd_web)
 target_include_directories(check_web PRIVATE ${PROJECT_SOURCE_DIR}/tspsd)
