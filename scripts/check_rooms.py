@@ -7,11 +7,17 @@ each file to its room, and fails when
   - a room includes a room it may not (the allowed edges below), or
   - the include graph between rooms has a circle.
 
-Usage: check_rooms.py [REPO_ROOT] [--edges]   (--edges: print the edges)
+With --lib ROOM=FILE.a (repeated), it also reads the symbols of the rooms'
+static libraries (nm) and applies the same rules to "a library of one room
+needs a symbol another room defines": a call across rooms without an
+include (a declaration copied by hand) is caught too.
+
+Usage: check_rooms.py [REPO_ROOT] [--edges] [--lib ROOM=LIB.a ...]
 Exit 0 when clean, 1 with one line per violation.
 """
 import os
 import re
+import subprocess
 import sys
 
 # Which rooms each room may include. app wires everything together;
@@ -111,9 +117,47 @@ def find_cycle(graph):
     return None
 
 
+def lib_symbols(path):
+    """(defined, undefined) global symbols of a static library."""
+    out = subprocess.run(["nm", "-g", path], capture_output=True, text=True,
+                         check=True).stdout
+    defined, undefined = set(), set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "U":
+            undefined.add(parts[1])
+        elif len(parts) == 3 and parts[1] in "TDRBCV":
+            defined.add(parts[2])
+    return defined, undefined - defined
+
+
+def link_edges(libs):
+    """{(room, room): [symbols]} from --lib ROOM=FILE pairs."""
+    syms = {room: lib_symbols(path) for room, path in libs}
+    edges = {}
+    for a, (_, und) in syms.items():
+        for b, (dfn, _) in syms.items():
+            if a != b and und & dfn:
+                edges[(a, b)] = sorted(und & dfn)
+    return edges
+
+
+# Known one-way symbol edges (the include exception above).
+LINK_EXCEPTIONS = {("core", "sip"): {"tspsd_sip_device_set",
+                                     "tspsd_sip_device_remove",
+                                     "tspsd_sip_password_ok"}}
+
+
 def main(argv):
-    root = os.path.abspath(argv[1]) if len(argv) > 1 and not \
-        argv[1].startswith("--") else os.path.dirname(
+    args = [a for a in argv[1:]]
+    libs = []
+    while "--lib" in args:
+        i = args.index("--lib")
+        room, _, path = args[i + 1].partition("=")
+        libs.append((room, path))
+        del args[i:i + 2]
+    root = os.path.abspath(args[0]) if args and not \
+        args[0].startswith("--") else os.path.dirname(
             os.path.dirname(os.path.abspath(__file__)))
     show = "--edges" in argv
     bad = []
@@ -139,6 +183,16 @@ def main(argv):
             if dst_room not in ALLOWED.get(src_room, set()):
                 bad.append("%s (%s) includes %s (%s): not allowed"
                            % (rel, src_room, target, dst_room))
+    for (a, b), names in sorted(link_edges(libs).items()):
+        if show:
+            print("link %s -> %s (%d symbols)" % (a, b, len(names)))
+        extra = set(names) - LINK_EXCEPTIONS.get((a, b), set())
+        if not extra:
+            continue
+        graph.setdefault(a, set()).add(b)
+        if b not in ALLOWED.get(a, set()):
+            bad.append("library of %s needs %s of %s: not allowed"
+                       % (a, ", ".join(sorted(extra)[:5]), b))
     cycle = find_cycle(graph)
     if cycle:
         bad.append("circle between rooms: " + " -> ".join(cycle))

@@ -18,3 +18,18 @@ if(TARGET tspsd)
   set_tests_properties(tspsd_config_keys_doc PROPERTIES TIMEOUT 60
     LABELS "rooms")
 endif()
+
+# The same rules on the rooms' static libraries: a call across rooms with a
+# hand-copied declaration (no include) shows up as a needed symbol.
+if(TSPS_ROOMS_PYTHON3 AND TARGET tspsd AND TARGET tspsctl_client)
+  add_test(NAME tspsd_rooms_link
+    COMMAND ${TSPS_ROOMS_PYTHON3} ${PROJECT_SOURCE_DIR}/scripts/check_rooms.py
+            ${PROJECT_SOURCE_DIR}
+            --lib base=$<TARGET_FILE:tspsd_net>
+            --lib core=$<TARGET_FILE:tspsd_core>
+            --lib control=$<TARGET_FILE:tspsd_ctl>
+            --lib web=$<TARGET_FILE:tspsd_web>
+            --lib sip=$<TARGET_FILE:tspsd_sip>
+            --lib cli=$<TARGET_FILE:tspsctl_client>)
+  set_tests_properties(tspsd_rooms_link PROPERTIES TIMEOUT 60 LABELS "rooms")
+endif()
