@@ -34,6 +34,29 @@ mf_call *tspsd_media__call_find(tspsd_media_front *mf, const char *call_id)
     return NULL;
 }
 
+/* The whole Call-ID ("number@host"), as the key of a call. */
+static int call_id_of(const osip_message_t *m, char *buf, size_t len)
+{
+    int n;
+
+    if (m->call_id == NULL || m->call_id->number == NULL)
+        return -1;
+    if (m->call_id->host != NULL)
+        n = snprintf(buf, len, "%s@%s", m->call_id->number, m->call_id->host);
+    else
+        n = snprintf(buf, len, "%s", m->call_id->number);
+    return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+static mf_call *find_by_msg(tspsd_media_front *mf, const osip_message_t *m)
+{
+    char cid[256];
+
+    if (call_id_of(m, cid, sizeof(cid)) != 0)
+        return NULL;
+    return tspsd_media__call_find(mf, cid);
+}
+
 static void send_raw(tspsd_media_front *mf, const char *buf, size_t len,
                      const struct sockaddr_in *to)
 {
@@ -231,7 +254,7 @@ static void on_invite(tspsd_media_front *mf, osip_message_t *req,
                       const struct sockaddr_in *from)
 {
     osip_generic_param_t *totag = NULL;
-    mf_call *c = tspsd_media__call_find(mf, req->call_id->number);
+    mf_call *c = find_by_msg(mf, req);
     tspsd_media_call_info info;
     mf_sdp_offer offer;
     const char *user, *body;
@@ -317,7 +340,12 @@ static void on_invite(tspsd_media_front *mf, osip_message_t *req,
         reply(mf, req, from, 486);
         return;
     }
-    c = tspsd_media__call_new(mf, req->call_id->number);
+    {
+        char cid[256];
+        c = call_id_of(req, cid, sizeof(cid)) == 0
+                ? tspsd_media__call_new(mf, cid)
+                : NULL;
+    }
     if (c == NULL) {
         reply(mf, req, from, 500);
         return;
@@ -359,7 +387,7 @@ static void on_invite(tspsd_media_front *mf, osip_message_t *req,
 static void on_cancel(tspsd_media_front *mf, osip_message_t *req,
                       const struct sockaddr_in *from)
 {
-    mf_call *c = tspsd_media__call_find(mf, req->call_id->number);
+    mf_call *c = find_by_msg(mf, req);
 
     if (c == NULL) {
         reply(mf, req, from, 481);
@@ -380,7 +408,7 @@ static void on_cancel(tspsd_media_front *mf, osip_message_t *req,
 
 static void on_ack(tspsd_media_front *mf, osip_message_t *req)
 {
-    mf_call *c = tspsd_media__call_find(mf, req->call_id->number);
+    mf_call *c = find_by_msg(mf, req);
 
     if (c != NULL && c->sip_state == SS_ANSWERED)
         c->sip_state = SS_CONFIRMED;
@@ -389,7 +417,7 @@ static void on_ack(tspsd_media_front *mf, osip_message_t *req)
 static void on_bye(tspsd_media_front *mf, osip_message_t *req,
                    const struct sockaddr_in *from)
 {
-    mf_call *c = tspsd_media__call_find(mf, req->call_id->number);
+    mf_call *c = find_by_msg(mf, req);
     osip_generic_param_t *totag = NULL;
 
     osip_to_get_tag(req->to, &totag);
@@ -430,7 +458,7 @@ void tspsd_media__sip_read(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         if (MSG_IS_RESPONSE(m)) {
-            mf_call *c = tspsd_media__call_find(mf, m->call_id->number);
+            mf_call *c = find_by_msg(mf, m);
             if (c != NULL && c->bye_sent && MSG_IS_RESPONSE_FOR(m, "BYE") &&
                 m->status_code >= 200) {
                 c->sip_state = SS_ENDED;
