@@ -67,6 +67,77 @@ static int parse_pt(const char *s)
     return (int)v;
 }
 
+/* Count space-separated non-empty tokens of [p, end); -1 on an empty one. */
+static int tokens(const char *p, const char *end)
+{
+    int n = 0;
+    const char *t = p;
+
+    for (const char *q = p; q <= end; q++) {
+        if (q == end || *q == ' ') {
+            if (q == t)
+                return -1;
+            n++;
+            t = q + 1;
+        }
+    }
+    return n;
+}
+
+/*
+ * libosip2's SDP parser trusts the shape of some lines (it was seen to read
+ * past the buffer on an m= line without formats, found by fuzz_media_sdp),
+ * so the offer is checked line by line first: "x=value" lines of text,
+ * LF or CRLF, and the fields of o=, c= and m= all present.
+ */
+static int precheck(const char *b, size_t len, char *err, size_t errlen)
+{
+    const char *p = b, *end = b + len;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl != NULL ? nl : end;
+        int need = 0, got;
+
+        if (le > p && le[-1] == '\r')
+            le--;
+        if (le == p) { /* empty line: only allowed as the very last */
+            if (nl == NULL || nl + 1 == end)
+                break;
+            return set_err(err, errlen, "empty line inside SDP");
+        }
+        if (le - p < 2 || p[0] < 'a' || p[0] > 'z' || p[1] != '=')
+            return set_err(err, errlen, "SDP line is not type=value");
+        for (const char *q = p; q < le; q++) {
+            unsigned char ch = (unsigned char)*q;
+            if ((ch < 0x20 && ch != '\t') || ch == 0x7f || ch == '\r')
+                return set_err(err, errlen, "control character in SDP");
+        }
+        switch (p[0]) {
+        case 'o':
+            need = 6;
+            break;
+        case 'c':
+            need = 3;
+            break;
+        case 'm':
+            need = 4;
+            break;
+        default:
+            break;
+        }
+        if (need > 0) {
+            got = tokens(p + 2, le);
+            if (got < need || (p[0] != 'm' && got != need))
+                return set_err(err, errlen, "SDP o=, c= or m= line incomplete");
+        }
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
+    return 0;
+}
+
 int tspsd_media__sdp_negotiate(const char *body, size_t len, mf_sdp_offer *out,
                                char *err, size_t errlen)
 {
@@ -85,11 +156,15 @@ int tspsd_media__sdp_negotiate(const char *body, size_t len, mf_sdp_offer *out,
         return set_err(err, errlen, "SDP body too large");
     if (memchr(body, '\0', len) != NULL)
         return set_err(err, errlen, "NUL byte in SDP");
-    copy = malloc(len + 1);
+    if (precheck(body, len, err, errlen) != 0)
+        return MF_SDP_MALFORMED;
+    copy = malloc(len + 3);
     if (copy == NULL)
         return set_err(err, errlen, "out of memory");
     memcpy(copy, body, len);
     copy[len] = '\0';
+    if (body[len - 1] != '\n') /* the parser wants the last line ended */
+        memcpy(copy + len, "\r\n", 3);
     if (sdp_message_init(&sdp) != 0) {
         rc = set_err(err, errlen, "out of memory");
         goto cleanup;
