@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 KEY = "media-test-key"
 RESULTS = []
@@ -28,9 +29,19 @@ ARGS = None
 WORK = None
 
 
+PORT_LOCK = threading.Lock()
+TAKEN = set()
+
+
 def free_port(span=1):
+    """A free run of `span` UDP ports, never handed out twice in this run
+    (the tests run in parallel)."""
     for _ in range(200):
         p = random.randint(20000, 60000 - span) & ~1
+        with PORT_LOCK:
+            if any(q in TAKEN for q in range(p, p + span)):
+                continue
+            TAKEN.update(range(p, p + span))
         socks = []
         try:
             for i in range(span):
@@ -584,15 +595,19 @@ def main():
     WORK = tempfile.mkdtemp(prefix="tsps-media-")
     try:
         A = make_audio()
-        for t in TESTS:
-            if ARGS.k and ARGS.k not in t.__name__:
-                continue
+
+        def one(t):
             try:
                 t(A)
             except Exception as e:  # a crash in one test fails it, not all
                 import traceback
                 traceback.print_exc()
                 check(t.__name__, False, "exception: %r" % e)
+        todo = [t for t in TESTS if not ARGS.k or ARGS.k in t.__name__]
+        # independent hosts on their own ports: a few at a time
+        with ThreadPoolExecutor(max_workers=int(
+                os.environ.get("MEDIA_TEST_JOBS", "4"))) as ex:
+            list(ex.map(one, todo))
     finally:
         if os.environ.get("MEDIA_KEEP"):
             print("kept", WORK)
