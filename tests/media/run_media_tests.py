@@ -79,6 +79,7 @@ class Host:
     """The media front in tests/media/media_host, with a throwaway folder."""
 
     def __init__(self, name, extra=(), greetings=None):
+        self.name = name
         self.dir = os.path.join(WORK, name)
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.data)
@@ -132,14 +133,20 @@ class Host:
             return f.read()
 
     def stop(self):
+        rc = None
         try:
             self.proc.stdin.write("quit\n")
             self.proc.stdin.flush()
-            self.proc.wait(timeout=20)
+            rc = self.proc.wait(timeout=20)
         except Exception:
             self.proc.kill()
             self.proc.wait()
+        log = self.log()
         self.err.close()
+        # a clean stop: exit 0, and no sanitizer report (leaks included)
+        check("%s: host stops cleanly" % self.name, rc == 0 and
+              "Sanitizer" not in log and "runtime error" not in log,
+              "rc=%s %s" % (rc, log[-1500:]))
 
     def wavs(self, user="alice"):
         d = os.path.join(self.data, "voicemail", user)

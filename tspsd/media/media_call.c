@@ -192,8 +192,10 @@ void tspsd_media__call_start_media(mf_call *c)
 
     if (c->active)
         return;
-    /* frames go out on the tick grid: lateness is measured against it */
-    c->next_send_ns = now + MF_TICK_NS;
+    /* the first frame goes out on the next tick of the grid; calls thus
+     * start on different ticks and spread over the ten phases of a frame */
+    c->next_send_ns =
+        mf->tick_base + ((now - mf->tick_base) / MF_TICK_NS + 1) * MF_TICK_NS;
     c->last_rtp_ns = now;
     c->answered_ns = now;
     c->anext = mf->active;
@@ -580,7 +582,8 @@ void tspsd_media__tick(evutil_socket_t fd, short what, void *arg)
         next = c->anext;
         /* catch up at most 5 frames; beyond that, skip (a stall happened) */
         if (now - c->next_send_ns > 5 * MF_FRAME_NS)
-            c->next_send_ns = now;
+            c->next_send_ns +=
+                ((now - c->next_send_ns) / MF_FRAME_NS) * MF_FRAME_NS;
         while (c->active && c->next_send_ns <= now) {
             int64_t sched = c->next_send_ns;
             c->next_send_ns += MF_FRAME_NS;

@@ -348,10 +348,14 @@ int tspsd_media_front_start(tspsd_media_front *mf)
     mf->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (mf->base == NULL || mf->tick_fd < 0 || mf->wake_fd < 0)
         goto fail;
+    /* absolute ticks on a fixed grid: every call's frames are scheduled on
+     * this grid, so a frame's lateness is only the wakeup latency */
+    mf->tick_base = tspsd_media__now_ns() + MF_TICK_NS;
     memset(&its, 0, sizeof(its));
     its.it_interval.tv_nsec = MF_TICK_NS;
-    its.it_value.tv_nsec = MF_TICK_NS;
-    if (timerfd_settime(mf->tick_fd, 0, &its, NULL) != 0)
+    its.it_value.tv_sec = (time_t)(mf->tick_base / 1000000000LL);
+    its.it_value.tv_nsec = (long)(mf->tick_base % 1000000000LL);
+    if (timerfd_settime(mf->tick_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
         goto fail;
     mf->sip_ev = event_new(mf->base, mf->sip_fd, EV_READ | EV_PERSIST,
                            tspsd_media__sip_read, mf);

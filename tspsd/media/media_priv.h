@@ -115,6 +115,7 @@ struct tspsd_media_front {
     struct event_base *base;
     struct event *sip_ev, *tick_ev, *wake_ev;
     int tick_fd, wake_fd;
+    int64_t tick_base; /* ticks fire at tick_base + k * MF_TICK_NS */
     pthread_t thread, worker;
     int running;
     atomic_int stopping;
