@@ -9,6 +9,7 @@ Audio is made with espeak-ng and sox at the start. Exit status 0 = passed.
 import argparse
 import hashlib
 import hmac
+import json
 import os
 import queue
 import random
@@ -55,6 +56,20 @@ def free_port(span=1):
             for u in socks:
                 u.close()
     raise RuntimeError("no free port")
+
+
+def free_tcp_port():
+    for _ in range(100):
+        p = free_port()
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            continue
+        finally:
+            t.close()
+    raise RuntimeError("no free TCP port")
 
 
 def token(user="alice", caller="+4930222222", contact="Anna", code="UNKNOWN",
@@ -587,7 +602,95 @@ def t_symmetric_rtp(A):
         h.stop()
 
 
-TESTS = [t_leave_message, t_inbox, t_greetings, t_hangup_greeting, t_pound,
+def t_baresip(A):
+    """baresip (a real softphone) leaves a message: its audio source is a
+    WAV of 2 s of silence (over the greeting + beep) and the voice; at the
+    end of the file baresip hangs up."""
+    if shutil.which("baresip") is None:
+        check("baresip: installed (scripts/deps.sh test)", False)
+        return
+    h = Host("baresip", greetings={"alice": {"default.wav": A["greet"]}})
+    d = os.path.join(h.dir, "baresip")
+    os.makedirs(d)
+    src = os.path.join(d, "say.wav")
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", d + "/lead.wav",
+                    "trim", "0", "2.0"], check=True)
+    subprocess.run(["sox", d + "/lead.wav", A["voice_wav"], "-r", "8000", "-c",
+                    "1", "-b", "16", "-e", "signed-integer", src], check=True)
+    sip_port, ctrl_port = free_port(), free_tcp_port()
+    with open(os.path.join(d, "config"), "w") as f:
+        f.write("""sip_listen 127.0.0.1:%d
+net_interface 127.0.0.1
+audio_player aufile,%s/unused.wav
+audio_source aufile,%s
+audio_alert aufile,%s/unused.wav
+ausrc_srate 8000
+ausrc_channels 1
+auplay_srate 8000
+auplay_channels 1
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module_app account.so
+module_app menu.so
+module_app ctrl_tcp.so
+ctrl_tcp_listen 127.0.0.1:%d
+""" % (sip_port, d, src, d, ctrl_port))
+    with open(os.path.join(d, "accounts"), "w") as f:
+        f.write("<sip:caller@127.0.0.1>;regint=0\n")
+    open(os.path.join(d, "contacts"), "w").close()
+    log = open(os.path.join(d, "baresip.log"), "w")
+    bs = subprocess.Popen(["baresip", "-f", d], stdin=subprocess.DEVNULL,
+                          stdout=log, stderr=subprocess.STDOUT)
+    events = ""
+    try:
+        conn = wait_for(lambda: _connect(ctrl_port), 10)
+        check("baresip: control socket up", conn is not None)
+        msg = json.dumps({"command": "dial", "token": "t1",
+                          "params": "sip:%s@127.0.0.1:%d" % (
+                              token(history="h-baresip"), h.port)}).encode()
+        conn.sendall(str(len(msg)).encode() + b":" + msg + b",")
+        conn.settimeout(1)
+        end = time.monotonic() + 40
+        while time.monotonic() < end and "CALL_CLOSED" not in events:
+            try:
+                events += conn.recv(65536).decode(errors="replace")
+            except socket.timeout:
+                pass
+        conn.close()
+        check("baresip: call established and closed",
+              "CALL_ESTABLISHED" in events and "CALL_CLOSED" in events,
+              events[-300:])
+        wavs = wait_for(lambda: h.wavs(), 10)
+        check("baresip: message stored", len(wavs) == 1, h.log()[-500:])
+        if wavs:
+            dur, rms = sox_stats(wavs[0])
+            # recording starts 1.4 s into the call: 0.6 s lead + the voice
+            want = 0.6 + A["voice_s"]
+            check("baresip: message length about the voice",
+                  abs(dur - want) <= 0.5 and rms > 0.02,
+                  "dur %.3f want %.3f rms %.4f" % (dur, want, rms))
+        check("baresip: metadata", any("history=h-baresip" in m
+                                       for m in h.messages()))
+    finally:
+        bs.terminate()
+        try:
+            bs.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            bs.kill()
+            bs.wait()
+        log.close()
+        h.stop()
+
+
+def _connect(port):
+    try:
+        return socket.create_connection(("127.0.0.1", port), timeout=1)
+    except OSError:
+        return None
+
+
+TESTS = [t_baresip, t_leave_message, t_inbox, t_greetings, t_hangup_greeting, t_pound,
          t_pound_inband, t_refusals, t_rtp_timeout, t_hold, t_quota,
          t_write_fails, t_mwi, t_symmetric_rtp]
 
