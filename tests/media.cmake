@@ -7,6 +7,9 @@ if(TARGET tspsd_media)
   target_link_libraries(media_host PRIVATE tspsd_media PkgConfig::MEDIAT_CRYPTO)
   tsps_target_defaults(media_host)
 
+  tsps_add_check(check_media SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/media/check_media.c
+    LIBS tspsd_media)
+
   find_program(TSPS_MEDIA_SIPP sipp)
   find_program(TSPS_MEDIA_SOX sox)
   find_program(TSPS_MEDIA_ESPEAK espeak-ng)
