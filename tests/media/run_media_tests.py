@@ -143,7 +143,8 @@ class Host:
         return [l for l in self.cmd("list " + user) if l.startswith("MSG ")]
 
     def log(self):
-        self.err.flush()
+        if not self.err.closed:
+            self.err.flush()
         with open(self.err_path) as f:
             return f.read()
 
@@ -602,6 +603,32 @@ def t_symmetric_rtp(A):
         h.stop()
 
 
+def t_shutdown_keeps_message(A):
+    """Stopping the front while a caller is recording keeps the message and
+    hangs up with BYE."""
+    h = Host("shutdown", greetings={"alice": {"default.wav": A["greet"]}})
+    res = []
+    t = threading.Thread(target=lambda: res.append(sipp(
+        h, "vm_inband.xml", token(history="h-stop"),
+        {"VOICE": A["voice_ulaw"]})))
+    t.start()
+    try:
+        # greeting + beep take 1.4 s; then let 1.5 s of voice be recorded
+        wait_for(lambda: "answered" in h.log(), 15)
+        time.sleep(3.0)
+    finally:
+        h.stop()
+    t.join(60)
+    check("shutdown: caller got BYE", res and res[0][0] == 0,
+          str(res)[-300:])
+    wavs = h.wavs()
+    check("shutdown: message kept", len(wavs) == 1, h.log()[-400:])
+    if wavs:
+        dur, rms = sox_stats(wavs[0])
+        check("shutdown: message holds what was said", dur > 0.8 and rms > 0.02,
+              "dur %.3f" % dur)
+
+
 def t_baresip(A):
     """baresip (a real softphone) leaves a message: its audio source is a
     WAV of 2 s of silence (over the greeting + beep) and the voice; at the
@@ -690,7 +717,7 @@ def _connect(port):
         return None
 
 
-TESTS = [t_baresip, t_leave_message, t_inbox, t_greetings, t_hangup_greeting, t_pound,
+TESTS = [t_baresip, t_shutdown_keeps_message, t_leave_message, t_inbox, t_greetings, t_hangup_greeting, t_pound,
          t_pound_inband, t_refusals, t_rtp_timeout, t_hold, t_quota,
          t_write_fails, t_mwi, t_symmetric_rtp]
 

@@ -130,7 +130,8 @@ void tspsd_media__call_free(mf_call *c)
     free(c);
 }
 
-static int bind_port(uint16_t port, int *fd)
+/* RTP binds to the address the SDP advertises (never all interfaces). */
+static int bind_port(const char *addr, uint16_t port, int *fd)
 {
     struct sockaddr_in sa;
 
@@ -140,9 +141,8 @@ static int bind_port(uint16_t port, int *fd)
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
-    inet_pton(AF_INET, "0.0.0.0", &sa.sin_addr);
-    sa.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind(*fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1 ||
+        bind(*fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         close(*fd);
         *fd = -1;
         return -1;
@@ -163,9 +163,9 @@ int tspsd_media__call_open_rtp(mf_call *c)
             mf->next_port = (uint16_t)(mf->cfg.rtp_port_min & ~1u);
         if (p < mf->cfg.rtp_port_min)
             continue;
-        if (bind_port(p, &c->rtp_fd) != 0)
+        if (bind_port(mf->sip_addr, p, &c->rtp_fd) != 0)
             continue;
-        if (bind_port((uint16_t)(p + 1), &c->rtcp_fd) != 0) {
+        if (bind_port(mf->sip_addr, (uint16_t)(p + 1), &c->rtcp_fd) != 0) {
             close(c->rtp_fd);
             c->rtp_fd = -1;
             continue;
@@ -573,8 +573,14 @@ void tspsd_media__tick(evutil_socket_t fd, short what, void *arg)
     if (atomic_load(&mf->stopping)) {
         for (int i = 0; i < MF_HASH; i++)
             for (c = mf->hash[i]; c != NULL; c = c->hnext)
-                if (c->sip_state != SS_ENDED && c->phase != PH_DONE)
+                if (c->phase == PH_RECORD) {
+                    /* keep what was said: stored, then BYE (in _stop) */
+                    tspsd_media__call_stop_media(c);
+                    finish_recording(c, "shutdown");
+                } else if (c->sip_state != SS_ENDED && c->phase != PH_DONE &&
+                           c->phase != PH_STORING) {
                     tspsd_media__call_end(c, "shutdown");
+                }
         event_base_loopbreak(mf->base);
         return;
     }

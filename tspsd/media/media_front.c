@@ -423,11 +423,15 @@ void tspsd_media_front_stop(tspsd_media_front *mf)
     pthread_cond_signal(&mf->qcond);
     pthread_mutex_unlock(&mf->qlock);
     pthread_join(mf->worker, NULL);
-    /* results of the last jobs: calls are gone, just free them */
+    /* results of the last jobs: a caller whose BYE waited for the store
+     * still gets its 200; then the calls are freed */
     while (mf->done != NULL) {
         mf_job *j = mf->done;
         mf->done = j->next;
         j->call->job_pending = 0;
+        if (j->kind == JOB_STORE && !j->call->dead)
+            tspsd_media__call_stored(j->call, j);
+        j->call->dead = 0;
         tspsd_media__call_free(j->call);
         tspsd_media__job_free(j);
     }
