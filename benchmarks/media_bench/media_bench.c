@@ -5,6 +5,7 @@
  * frames for the whole call, BYE, message stored.
  *
  *   media_bench [--calls 100,250,500] [--hold 10] [--host PATH]
+ *               [--rt-priority N]   (the front's media thread at SCHED_RR N)
  *
  * For each step N: ramp N calls up, measure over --hold seconds of steady
  * state, hang up. Prints name=value lines for the last step and
@@ -53,6 +54,7 @@ static int sipfd;
 static uint16_t host_port;
 static FILE *host_in, *host_out;
 static pid_t host_pid;
+static char rt_prio[16] = "0";
 
 static int64_t now_ns(void)
 {
@@ -471,6 +473,10 @@ static int run_step(const char *host, int n, int hold_s, result *res)
     }
     for (int i = 0; i < 200; i++)
         late_total += b.late[i] - a.late[i];
+    if (getenv("MEDIA_BENCH_HIST") != NULL) /* lateness histogram, 0.1 ms bins */
+        for (int i = 0; i < 200; i++)
+            if (b.late[i] != a.late[i])
+                fprintf(stderr, "late_bin_%.1f_ms=%llu\n", i / 10.0, b.late[i] - a.late[i]);
     res->p99_ms = 20.0;
     for (int i = 0; i < 200; i++) {
         acc += b.late[i] - a.late[i];
@@ -522,6 +528,8 @@ int main(int argc, char **argv)
             hold = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--host") == 0)
             host = argv[i + 1];
+        else if (strcmp(argv[i], "--rt-priority") == 0)
+            snprintf(rt_prio, sizeof(rt_prio), "%s", argv[i + 1]);
     }
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
         fprintf(stderr, "media_bench: could not raise the fd limit\n");
@@ -552,6 +560,7 @@ int main(int argc, char **argv)
     printf("media_messages_stored=%llu\n", r.stored);
     printf("load_avg_1m_before=%.2f\nload_avg_1m_after=%.2f\n", r.load_before,
            r.load_after);
-    printf("cores=%ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+    printf("cores=%ld\nrt_priority=%s\n", sysconf(_SC_NPROCESSORS_ONLN),
+           rt_prio);
     return 0;
 }

@@ -6,6 +6,7 @@
  *   media_host --data DIR --key KEY [--port P] [--rtp MIN-MAX]
  *              [--silence-ms N] [--max-ms N] [--quota N] [--rtp-timeout-ms N]
  *              [--device USER=URI]... [--fsize-limit BYTES]
+ *              [--rt-priority N] [--max-calls N]
  *
  * Token (what tspsd's SIP front would put into the 302's Contact user part
  * after "vm."): hex(payload) "." hex(HMAC-SHA256(key, payload)), payload
@@ -210,6 +211,8 @@ int main(int argc, char **argv)
             cfg.max_calls = (unsigned)atoi(v);
         else if (strcmp(a, "--rtp-timeout-ms") == 0)
             cfg.rtp_timeout_ms = (unsigned)atoi(v);
+        else if (strcmp(a, "--rt-priority") == 0)
+            cfg.rt_priority = atoi(v);
         else if (strcmp(a, "--fsize-limit") == 0)
             fsize = atol(v);
         else if (strcmp(a, "--device") == 0 && h.ndev < 16) {

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,6 +334,16 @@ static void *media_main(void *arg)
 {
     tspsd_media_front *mf = arg;
 
+    if (mf->cfg.rt_priority > 0) {
+        /* pacing wants prompt wakeups on a busy host; optional */
+        struct sched_param sp = {.sched_priority = mf->cfg.rt_priority};
+        int err = pthread_setschedparam(pthread_self(), SCHED_RR, &sp);
+        if (err != 0)
+            tspsd_media__log(mf, 1,
+                             "msg=\"media thread stays at normal priority\" "
+                             "errno=%d",
+                             err);
+    }
     event_base_dispatch(mf->base);
     return NULL;
 }
@@ -344,6 +355,8 @@ int tspsd_media_front_start(tspsd_media_front *mf)
     if (mf == NULL || mf->running)
         return TSPSD_MEDIA_ESTATE;
     mf->base = event_base_new();
+    if (mf->base == NULL || event_base_priority_init(mf->base, 2) != 0)
+        goto fail;
     mf->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     mf->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (mf->base == NULL || mf->tick_fd < 0 || mf->wake_fd < 0)
@@ -363,6 +376,11 @@ int tspsd_media_front_start(tspsd_media_front *mf)
                             tspsd_media__tick, mf);
     mf->wake_ev =
         event_new(mf->base, mf->wake_fd, EV_READ | EV_PERSIST, on_wake, mf);
+    /* the pacing tick (and signalling) run before RTP reads that became
+     * ready in the same loop turn; RTP events get the default, 1 */
+    if (mf->tick_ev == NULL || event_priority_set(mf->tick_ev, 0) != 0 ||
+        mf->sip_ev == NULL || event_priority_set(mf->sip_ev, 0) != 0)
+        goto fail;
     if (mf->sip_ev == NULL || mf->tick_ev == NULL || mf->wake_ev == NULL ||
         event_add(mf->sip_ev, NULL) != 0 || event_add(mf->tick_ev, NULL) != 0 ||
         event_add(mf->wake_ev, NULL) != 0)

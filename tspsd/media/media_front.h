@@ -46,12 +46,14 @@ typedef struct tspsd_media_config {
     unsigned quota_messages;      /* per user; 0 = unlimited */
     unsigned no_answer_ms;        /* no ACK for the 200 after this: hang up */
     const char *default_language; /* espeak-ng voice when the token has none */
+    int rt_priority; /* >0: media thread runs SCHED_RR at this priority
+                        (needs CAP_SYS_NICE; falls back with a warning) */
 } tspsd_media_config;
 
 /* clang-format off */
 #define TSPSD_MEDIA_CONFIG_INIT                                              \
     { TSPSD_MEDIA_CONFIG_VERSION, NULL, "127.0.0.1", 5064, 20000, 20999,     \
-      1000, 15000, 120000, 10000, 100, 32000, "en" }
+      1000, 15000, 120000, 10000, 100, 32000, "en", 0 }
 /* clang-format on */
 
 /** What a call token says (decoded and verified by the host). */
