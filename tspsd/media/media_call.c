@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +33,17 @@ static unsigned hash_str(const char *s)
     return h % MF_HASH;
 }
 
+/* SSRC, sequence, timestamp and tags must not be guessable (RFC 3550 8.1;
+ * a predictable To tag lets anyone send us a BYE). */
+static uint32_t rand32(void)
+{
+    uint32_t v;
+
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+        v = (uint32_t)random() ^ ((uint32_t)random() << 16);
+    return v;
+}
+
 mf_call *tspsd_media__call_new(tspsd_media_front *mf, const char *call_id)
 {
     mf_call *c;
@@ -46,12 +58,12 @@ mf_call *tspsd_media__call_new(tspsd_media_front *mf, const char *call_id)
     c->rtp_fd = c->rtcp_fd = -1;
     c->serial = ++mf->serial;
     snprintf(c->call_id, sizeof(c->call_id), "%s", call_id);
-    snprintf(c->to_tag, sizeof(c->to_tag), "mf%08lx%04llx",
-             (unsigned long)random(), (unsigned long long)(c->serial & 0xffff));
-    c->ssrc = (uint32_t)random();
-    c->seq = (uint16_t)random();
-    c->ts = (uint32_t)random();
-    c->sdp_ver = (uint64_t)random();
+    snprintf(c->to_tag, sizeof(c->to_tag), "mf%08x%08x%04llx", rand32(),
+             rand32(), (unsigned long long)(c->serial & 0xffff));
+    c->ssrc = rand32();
+    c->seq = (uint16_t)rand32();
+    c->ts = rand32();
+    c->sdp_ver = rand32();
     c->dtmf = dtmf_rx_init(NULL, on_digits, c);
     if (c->dtmf == NULL) {
         free(c);

@@ -99,7 +99,8 @@ typedef struct tspsd_media_host {
     /**
      * List the SIP contact URIs of `user`'s registered devices, for MWI
      * NOTIFY. Call `cb(cb_arg, uri)` once per device, then return 0.
-     * Optional (NULL: no unsolicited NOTIFY). Called on the storage thread.
+     * Optional (NULL: no unsolicited NOTIFY). Called on the storage thread,
+     * or on the thread calling tspsd_media_inbox_mark_heard/_delete.
      */
     int (*list_devices)(void *host_ctx, const char *user,
                         void (*cb)(void *cb_arg, const char *uri),
