@@ -629,6 +629,55 @@ def t_shutdown_keeps_message(A):
               "dur %.3f" % dur)
 
 
+def t_cancel(A):
+    """CANCEL before the answer: 200 to the CANCEL, 487 to the INVITE. The
+    two datagrams are sent back to back, so the front reads both before the
+    greeting (rendered by espeak-ng) is ready."""
+    h = Host("cancel")
+    sig = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sig.bind(("127.0.0.1", 0))
+    sig.settimeout(5)
+    try:
+        sp = sig.getsockname()[1]
+        sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+               "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
+        common = ("Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-can1\r\n"
+                  "From: <sip:caller@127.0.0.1:%d>;tag=c1\r\n"
+                  "To: <sip:vm@127.0.0.1>\r\nCall-ID: cancel-1@test\r\n"
+                  % (sp, sp))
+        uri = "sip:%s@127.0.0.1:%d" % (token(), h.port)
+        inv = ("INVITE %s SIP/2.0\r\n%sCSeq: 1 INVITE\r\n"
+               "Contact: <sip:caller@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n"
+               "Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s"
+               % (uri, common, sp, len(sdp), sdp))
+        can = ("CANCEL %s SIP/2.0\r\n%sCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\n"
+               "Content-Length: 0\r\n\r\n" % (uri, common))
+        sig.sendto(inv.encode(), ("127.0.0.1", h.port))
+        sig.sendto(can.encode(), ("127.0.0.1", h.port))
+        got = []
+        end = time.monotonic() + 10
+        while time.monotonic() < end and not any(" 487 " in g for g in got):
+            try:
+                got.append(sig.recv(8192).decode().split("\r\n")[0] + " " +
+                           ("CANCEL" if "CSeq: 1 CANCEL" in got[-1:] else ""))
+            except socket.timeout:
+                break
+        lines = [g.strip() for g in got]
+        check("cancel: 487 to the INVITE", any("487" in l for l in lines),
+              str(lines))
+        check("cancel: never answered 200 to the INVITE",
+              sum(1 for l in lines if l.startswith("SIP/2.0 200")) <= 1,
+              str(lines))
+        check("cancel: 200 to the CANCEL",
+              any(l.startswith("SIP/2.0 200") for l in lines), str(lines))
+        check("cancel: logged", wait_for(
+            lambda: "cancelled before answer" in h.log(), 5))
+        check("cancel: no message", h.wavs() == [])
+    finally:
+        sig.close()
+        h.stop()
+
+
 def t_baresip(A):
     """baresip (a real softphone) leaves a message: its audio source is a
     WAV of 2 s of silence (over the greeting + beep) and the voice; at the
@@ -717,7 +766,7 @@ def _connect(port):
         return None
 
 
-TESTS = [t_baresip, t_shutdown_keeps_message, t_leave_message, t_inbox, t_greetings, t_hangup_greeting, t_pound,
+TESTS = [t_baresip, t_cancel, t_shutdown_keeps_message, t_leave_message, t_inbox, t_greetings, t_hangup_greeting, t_pound,
          t_pound_inband, t_refusals, t_rtp_timeout, t_hold, t_quota,
          t_write_fails, t_mwi, t_symmetric_rtp]
 
