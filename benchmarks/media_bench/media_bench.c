@@ -473,10 +473,12 @@ static int run_step(const char *host, int n, int hold_s, result *res)
     }
     for (int i = 0; i < 200; i++)
         late_total += b.late[i] - a.late[i];
-    if (getenv("MEDIA_BENCH_HIST") != NULL) /* lateness histogram, 0.1 ms bins */
+    if (getenv("MEDIA_BENCH_HIST") !=
+        NULL) /* lateness histogram, 0.1 ms bins */
         for (int i = 0; i < 200; i++)
             if (b.late[i] != a.late[i])
-                fprintf(stderr, "late_bin_%.1f_ms=%llu\n", i / 10.0, b.late[i] - a.late[i]);
+                fprintf(stderr, "late_bin_%.1f_ms=%llu\n", i / 10.0,
+                        b.late[i] - a.late[i]);
     res->p99_ms = 20.0;
     for (int i = 0; i < 200; i++) {
         acc += b.late[i] - a.late[i];
