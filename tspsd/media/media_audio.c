@@ -127,7 +127,9 @@ static int save_wav(const char *path, const mf_pcm *p)
     SNDFILE *sf;
     int ok;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+    /* storage threads may render the same prompt at once: own temp names */
+    snprintf(tmp, sizeof(tmp), "%s.tmp%d-%d", path, (int)getpid(),
+             (int)gettid());
     sf = sf_open(tmp, SFM_WRITE, &info);
     if (sf == NULL)
         return -1;

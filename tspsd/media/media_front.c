@@ -270,6 +270,7 @@ int tspsd_media_front_new(const tspsd_media_config *cfg,
         return TSPSD_MEDIA_ENOMEM;
     mf->sip_fd = mf->tick_fd = mf->wake_fd = -1;
     pthread_mutex_init(&mf->qlock, NULL);
+    pthread_mutex_init(&mf->mwi_lock, NULL);
     pthread_cond_init(&mf->qcond, NULL);
     mf->cfg = *cfg;
     mf->host = host;
@@ -348,6 +349,18 @@ static void *media_main(void *arg)
     return NULL;
 }
 
+/* Storage threads finish every queued job, then exit. */
+static void join_workers(tspsd_media_front *mf)
+{
+    pthread_mutex_lock(&mf->qlock);
+    mf->worker_stop = 1;
+    pthread_cond_broadcast(&mf->qcond);
+    pthread_mutex_unlock(&mf->qlock);
+    for (int i = 0; i < mf->nworkers; i++)
+        pthread_join(mf->worker[i], NULL);
+    mf->nworkers = 0;
+}
+
 int tspsd_media_front_start(tspsd_media_front *mf)
 {
     struct itimerspec its;
@@ -386,14 +399,13 @@ int tspsd_media_front_start(tspsd_media_front *mf)
         event_add(mf->wake_ev, NULL) != 0)
         goto fail;
     mf->worker_stop = 0;
-    if (pthread_create(&mf->worker, NULL, worker_main, mf) != 0)
-        goto fail;
-    if (pthread_create(&mf->thread, NULL, media_main, mf) != 0) {
-        pthread_mutex_lock(&mf->qlock);
-        mf->worker_stop = 1;
-        pthread_cond_signal(&mf->qcond);
-        pthread_mutex_unlock(&mf->qlock);
-        pthread_join(mf->worker, NULL);
+    for (mf->nworkers = 0; mf->nworkers < MF_WORKERS; mf->nworkers++)
+        if (pthread_create(&mf->worker[mf->nworkers], NULL, worker_main, mf) !=
+            0)
+            break;
+    if (mf->nworkers == 0 ||
+        pthread_create(&mf->thread, NULL, media_main, mf) != 0) {
+        join_workers(mf);
         goto fail;
     }
     mf->running = 1;
@@ -436,11 +448,7 @@ void tspsd_media_front_stop(tspsd_media_front *mf)
     /* the media loop ends its calls when it sees `stopping` (tick) */
     atomic_store(&mf->stopping, 1);
     pthread_join(mf->thread, NULL);
-    pthread_mutex_lock(&mf->qlock);
-    mf->worker_stop = 1;
-    pthread_cond_signal(&mf->qcond);
-    pthread_mutex_unlock(&mf->qlock);
-    pthread_join(mf->worker, NULL);
+    join_workers(mf);
     /* results of the last jobs: a caller whose BYE waited for the store
      * still gets its 200; then the calls are freed */
     while (mf->done != NULL) {
@@ -471,6 +479,7 @@ void tspsd_media_front_free(tspsd_media_front *mf)
         close(mf->sip_fd);
     tspsd_media__store_close(mf->store);
     pthread_mutex_destroy(&mf->qlock);
+    pthread_mutex_destroy(&mf->mwi_lock);
     pthread_cond_destroy(&mf->qcond);
     free(mf->data_dir);
     free(mf->sip_addr);

@@ -91,7 +91,8 @@ typedef struct tspsd_media_host {
      * Publish an event to subscribed clients: `kind` is "voicemail.new",
      * "voicemail.heard" or "voicemail.deleted"; `user` the mailbox; `json`
      * a complete JSON object describing the message. Optional (NULL).
-     * Called on the front's storage thread.
+     * Called on one of the front's storage threads (several may call at
+     * once) or on the thread calling tspsd_media_inbox_mark_heard/_delete.
      */
     void (*publish)(void *host_ctx, const char *kind, const char *user,
                     const char *json);
@@ -99,8 +100,9 @@ typedef struct tspsd_media_host {
     /**
      * List the SIP contact URIs of `user`'s registered devices, for MWI
      * NOTIFY. Call `cb(cb_arg, uri)` once per device, then return 0.
-     * Optional (NULL: no unsolicited NOTIFY). Called on the storage thread,
-     * or on the thread calling tspsd_media_inbox_mark_heard/_delete.
+     * Optional (NULL: no unsolicited NOTIFY). Called on a storage thread or
+     * on the thread calling tspsd_media_inbox_mark_heard/_delete, one call
+     * at a time (the front serialises MWI).
      */
     int (*list_devices)(void *host_ctx, const char *user,
                         void (*cb)(void *cb_arg, const char *uri),
@@ -108,7 +110,8 @@ typedef struct tspsd_media_host {
 
     /**
      * Log one line (level: 0 error, 1 warn, 2 info, 3 debug). Optional:
-     * NULL writes to stderr. Called from any of the front's threads.
+     * NULL writes to stderr. Called from any of the front's threads, also
+     * concurrently.
      */
     void (*log)(void *host_ctx, int level, const char *line);
 } tspsd_media_host;

@@ -97,12 +97,17 @@ void tspsd_media__mwi_notify(tspsd_media_front *mf, const char *user)
 
     if (mf->host->list_devices == NULL)
         return;
+    /* several threads change mailboxes: counting and sending under one
+     * lock makes the last NOTIFY carry the last counts */
+    pthread_mutex_lock(&mf->mwi_lock);
     if (tspsd_media__store_count(mf->store, user, &nnew, &nold) != 0)
-        return;
+        goto unlock;
     snprintf(account, sizeof(account), "sip:%s@%s", user, mf->sip_addr);
     nc.blen =
         tspsd_media_mwi_body(nnew, nold, account, nc.body, sizeof(nc.body));
     if (nc.blen < 0)
-        return;
+        goto unlock;
     (void)mf->host->list_devices(mf->host_ctx, user, notify_one, &nc);
+unlock:
+    pthread_mutex_unlock(&mf->mwi_lock);
 }

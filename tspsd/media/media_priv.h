@@ -13,7 +13,8 @@
 #include <spandsp.h>
 #include <stdatomic.h>
 
-#define MF_HASH 1024
+#define MF_HASH    1024
+#define MF_WORKERS 4 /* storage threads: fsyncs of many hang-ups overlap */
 
 typedef struct mf_call mf_call;
 
@@ -116,7 +117,8 @@ struct tspsd_media_front {
     struct event *sip_ev, *tick_ev, *wake_ev;
     int tick_fd, wake_fd;
     int64_t tick_base; /* ticks fire at tick_base + k * MF_TICK_NS */
-    pthread_t thread, worker;
+    pthread_t thread, worker[MF_WORKERS];
+    int nworkers;
     int running;
     atomic_int stopping;
     /* calls (media thread only) */
@@ -127,6 +129,7 @@ struct tspsd_media_front {
     uint16_t next_port;
     /* storage thread queues */
     pthread_mutex_t qlock;
+    pthread_mutex_t mwi_lock; /* count + NOTIFY in order of the changes */
     pthread_cond_t qcond;
     mf_job *todo, *todo_tail, *done, *done_tail;
     int worker_stop;
