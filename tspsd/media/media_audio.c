@@ -25,19 +25,27 @@ void tspsd_media__pcm_free(mf_pcm *p)
     free(p->s);
     p->s = NULL;
     p->n = 0;
+    p->cap = 0;
 }
 
 int tspsd_media__pcm_append(mf_pcm *dst, const int16_t *s, size_t n)
 {
-    int16_t *ns = realloc(dst->s, (dst->n + n + 1) * sizeof(int16_t));
-
-    if (ns == NULL)
-        return -1;
+    /* recordings grow a frame at a time: grow the buffer geometrically */
+    if (dst->n + n > dst->cap) {
+        size_t cap = dst->cap * 2;
+        int16_t *ns;
+        if (cap < dst->n + n + 8000)
+            cap = dst->n + n + 8000;
+        ns = realloc(dst->s, cap * sizeof(int16_t));
+        if (ns == NULL)
+            return -1;
+        dst->s = ns;
+        dst->cap = cap;
+    }
     if (s != NULL)
-        memcpy(ns + dst->n, s, n * sizeof(int16_t));
+        memcpy(dst->s + dst->n, s, n * sizeof(int16_t));
     else
-        memset(ns + dst->n, 0, n * sizeof(int16_t));
-    dst->s = ns;
+        memset(dst->s + dst->n, 0, n * sizeof(int16_t));
     dst->n += n;
     return 0;
 }

@@ -68,7 +68,8 @@ void tspsd_media__rtp_header(uint8_t *buf, int pt, int marker, uint16_t seq,
 /* ---- audio (media_audio.c): runs on the storage thread ---- */
 typedef struct mf_pcm {
     int16_t *s;
-    size_t n; /* samples at 8 kHz */
+    size_t n;   /* samples at 8 kHz */
+    size_t cap; /* allocated samples (0: exactly n, as loaded) */
 } mf_pcm;
 
 void tspsd_media__pcm_free(mf_pcm *p);
