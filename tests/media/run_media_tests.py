@@ -693,7 +693,8 @@ def t_baresip(A):
                     "trim", "0", "2.0"], check=True)
     subprocess.run(["sox", d + "/lead.wav", A["voice_wav"], "-r", "8000", "-c",
                     "1", "-b", "16", "-e", "signed-integer", src], check=True)
-    sip_port, ctrl_port = free_port(), free_tcp_port()
+    # baresip listens for SIP on UDP and TCP: both must be free
+    sip_port, ctrl_port = free_tcp_port(), free_tcp_port()
     with open(os.path.join(d, "config"), "w") as f:
         f.write("""sip_listen 127.0.0.1:%d
 net_interface 127.0.0.1
@@ -720,8 +721,10 @@ ctrl_tcp_listen 127.0.0.1:%d
                           stdout=log, stderr=subprocess.STDOUT)
     events = ""
     try:
-        conn = wait_for(lambda: _connect(ctrl_port), 10)
-        check("baresip: control socket up", conn is not None)
+        conn = wait_for(lambda: _connect(ctrl_port), 20)
+        if not check("baresip: control socket up", conn is not None,
+                     open(os.path.join(d, "baresip.log")).read()[-1500:]):
+            return
         msg = json.dumps({"command": "dial", "token": "t1",
                           "params": "sip:%s@127.0.0.1:%d" % (
                               token(history="h-baresip"), h.port)}).encode()
