@@ -246,6 +246,11 @@ def make_audio():
     run("sox", d + "/voice.wav", d + "/gap.wav", d + "/pound.wav",
         d + "/gap.wav", d + "/gap.wav", "-t", "ul", d + "/voice_pound.ulaw")
     a["voice_pound"] = d + "/voice_pound.ulaw"
+    run("sox", "-n", "-r", "8000", "-c", "1", d + "/silence4.wav", "trim", "0",
+        "4.0")
+    run("sox", d + "/voice.wav", d + "/silence4.wav", "-t", "ul",
+        d + "/voice_silence.ulaw")
+    a["voice_then_silence"] = d + "/voice_silence.ulaw"
     a["dtmf_pcap"] = "/usr/share/sip-tester/dtmf_2833_pound.pcap"
     return a
 
@@ -629,6 +634,43 @@ def t_shutdown_keeps_message(A):
               "dur %.3f" % dur)
 
 
+def t_silence_and_max_length(A):
+    """Recording ends on silence (trailing silence cut) and at the maximum
+    length; the front stores the message and hangs up."""
+    h = Host("silence", ["--silence-ms", "1500"],
+             greetings={"alice": {"default.wav": A["greet"]}})
+    try:
+        rc, err = sipp(h, "vm_inband.xml", token(history="h-sil"),
+                       {"VOICE": A["voice_then_silence"]})
+        check("silence: the front stores and hangs up", rc == 0, err[-300:])
+        wavs = wait_for(lambda: h.wavs(), 5)
+        check("silence: message stored", len(wavs) == 1)
+        if wavs:
+            dur, _ = sox_stats(wavs[0])
+            check("silence: trailing silence cut off",
+                  A["voice_s"] - 0.6 <= dur <= A["voice_s"] + 0.2,
+                  "dur %.3f voice %.3f" % (dur, A["voice_s"]))
+        check("silence: ended by silence", "why=silence" in h.log())
+    finally:
+        h.stop()
+    h = Host("maxlen", ["--max-ms", "2000"],
+             greetings={"alice": {"default.wav": A["greet"]}})
+    try:
+        rc, err = sipp(h, "vm_inband.xml", token(history="h-max"),
+                       {"VOICE": A["voice_ulaw"]})
+        check("max length: the front stores and hangs up", rc == 0,
+              err[-300:])
+        wavs = wait_for(lambda: h.wavs(), 5)
+        check("max length: message stored", len(wavs) == 1)
+        if wavs:
+            dur, _ = sox_stats(wavs[0])
+            check("max length: exactly 2 s", abs(dur - 2.0) < 0.001,
+                  "dur %.3f" % dur)
+        check("max length: logged", "why=max-length" in h.log())
+    finally:
+        h.stop()
+
+
 def t_cancel(A):
     """CANCEL before the answer: 200 to the CANCEL, 487 to the INVITE. The
     two datagrams are sent back to back, so the front reads both before the
@@ -769,7 +811,7 @@ def _connect(port):
         return None
 
 
-TESTS = [t_baresip, t_cancel, t_shutdown_keeps_message, t_leave_message, t_inbox, t_greetings, t_hangup_greeting, t_pound,
+TESTS = [t_baresip, t_silence_and_max_length, t_cancel, t_shutdown_keeps_message, t_leave_message, t_inbox, t_greetings, t_hangup_greeting, t_pound,
          t_pound_inband, t_refusals, t_rtp_timeout, t_hold, t_quota,
          t_write_fails, t_mwi, t_symmetric_rtp]
 
