@@ -791,8 +791,9 @@ ctrl_tcp_listen 127.0.0.1:%d
             check("baresip: message length about the voice",
                   abs(dur - want) <= 0.5 and rms > 0.02,
                   "dur %.3f want %.3f rms %.4f" % (dur, want, rms))
-        check("baresip: metadata", any("history=h-baresip" in m
-                                       for m in h.messages()))
+        # the WAV is renamed into place just before the metadata commit
+        check("baresip: metadata", wait_for(lambda: any(
+            "history=h-baresip" in m for m in h.messages()), 10))
     finally:
         bs.terminate()
         try:
