@@ -5,6 +5,7 @@
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config liblmdb-dev libevent-dev libssl-dev
+      libspandsp-dev libsndfile1-dev libespeak-ng-dev libsamplerate0-dev # media front
       openssl libprotobuf-c-dev protobuf-c-compiler libical-dev libinih-dev
       libjansson-dev libcurl4-openssl-dev libxml2-dev libosip2-dev check
       libsubunit-dev
@@ -13,6 +14,7 @@ if [ "$what" = test ]; then
   pkgs+=(libphonenumber-dev clang libclang-rt-14-dev valgrind sip-tester
          radicale apache2-utils chromium nodejs npm clang-format curl
          lmdb-utils
+         espeak-ng sox baresip-core # media front tests (tests/media)
          # the other DAV servers of tests/dav (dav_server.sh)
          xandikos php-sabre-dav php-cli php-sqlite3
          dovecot-imapd libcairo2-dev fonts-dejavu-core) # related-item tests
