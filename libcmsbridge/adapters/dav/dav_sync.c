@@ -491,10 +491,19 @@ static const char PROPFIND_CTAG[] = /* the idle poll: no XML declaration */
     "<D:propfind xmlns:D=\"DAV:\" xmlns:S=\"http://calendarserver.org/ns/\">"
     "<D:prop><D:sync-token/><S:getctag/></D:prop></D:propfind>";
 
+/* getetag only: resourcetype for every member costs sabre/dav 10 ms and
+ * 170 KB per 10k cards; a sub-collection (none in an address book or a
+ * calendar, RFC 6352/4791) is told by its href ending in '/' and no etag */
 static const char PROPFIND_ETAGS[] =
-    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-    "<D:propfind xmlns:D=\"DAV:\">"
-    "<D:prop><D:getetag/><D:resourcetype/></D:prop></D:propfind>";
+    "<D:propfind xmlns:D=\"DAV:\"><D:prop><D:getetag/></D:prop></D:propfind>";
+
+static int is_subcollection(const dav_resp *x)
+{
+    size_t n = x->href != NULL ? strlen(x->href) : 0;
+
+    return (x->rtype & DAV_RT_COLLECTION) ||
+           (x->etag == NULL && n > 0 && x->href[n - 1] == '/');
+}
 
 /* What a listing found. ctag and token are the collection's as they were
  * BEFORE its members were listed, and are stored only once every change
@@ -577,7 +586,7 @@ static int listing(run *r, dav_coll *c, int full, int force, listed *L)
     for (size_t i = 0; i < ms.n && rc == CMSB_OK; i++) {
         dav_resp *x = &ms.r[i];
         dav_item *it;
-        if (dav_href_eq(x->href, c->href) || (x->rtype & DAV_RT_COLLECTION))
+        if (dav_href_eq(x->href, c->href) || is_subcollection(x))
             continue;
         it = dav_map_add(&c->items, x->href);
         if (it == NULL) {
