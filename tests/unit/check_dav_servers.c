@@ -965,6 +965,70 @@ START_TEST(test_killed_in_query)
 }
 END_TEST
 
+/* ---- "add to contacts": a new card for an unknown caller ---- */
+
+/* The card is PUT (If-None-Match: *) into the address book discovery
+ * finds from the server root, with the chosen code; it is on the server
+ * as any client sees it, and the next sync routes the caller with the
+ * code; the code is then changed like any other contact's. */
+START_TEST(test_create_contact)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_contact c;
+    tsps_decision d;
+    char uid[TSPS_UID_MAX] = "", path[600], *text = NULL;
+
+    t_setup();
+    th_mkbook(&S, U, "book");
+    th_put_card(&S, U, "book", "anna", "Anna", "+49 30 1111111", NULL);
+    t_rule("VIP", "voicemail");
+    src = t_open("carddav", "", NULL, 0); /* discovery from the root */
+    t_sync(src, &st);
+    ck_assert_int_eq(t_count(), 1);
+    t_route("+49407654321", &d);
+    ck_assert_str_ne(d.code, "VIP");
+
+    tsps_contact_init(&c);
+    snprintf(c.name, sizeof(c.name), "Victoria Price");
+    snprintf(c.numbers[0], sizeof(c.numbers[0]), "+49 40 7654321");
+    c.nnumbers = 1;
+    ck_assert_msg(cmsb_create_contact(src, &c, "vip", uid) == CMSB_OK, "%s",
+                  log_tail());
+    ck_assert_uint_eq(strlen(uid), 36);
+    ck_assert_msg(strstr(logbuf, "dav: contact created") != NULL, "%s",
+                  log_tail());
+    /* on the server, where every client sees it */
+    snprintf(path, sizeof(path), "%s%s.vcf", book("book"), uid);
+    ck_assert_int_eq(th_http(&S, U, "GET", path, NULL, NULL, &text, NULL, 0),
+                     200);
+    ck_assert_ptr_nonnull(strstr(text, "X-TSPS-CODE:VIP"));
+    ck_assert_ptr_nonnull(strstr(text, "Victoria Price"));
+    free(text);
+
+    /* the next sync brings it in; the next call is routed with VIP */
+    t_sync(src, &st);
+    ck_assert_int_eq(st.full, 0);
+    ck_assert_uint_eq(st.contacts_put, 1);
+    t_code(uid, "VIP");
+    t_route("+49407654321", &d);
+    ck_assert_str_eq(d.code, "VIP");
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_VOICEMAIL);
+
+    /* a second one is another card; a changed code is written back */
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "", path), CMSB_OK);
+    ck_assert_str_ne(path, uid);
+    ck_assert_int_eq(cmsb_write_code(src, uid, "FAMILY"), CMSB_OK);
+    t_sync(src, &st);
+    ck_assert_int_eq(t_count(), 3);
+    t_code(uid, "FAMILY");
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "no code", path),
+                     CMSB_EINVAL);
+    cmsb_source_close(src);
+    t_teardown();
+}
+END_TEST
+
 static Suite *servers_suite(void)
 {
     const struct {
@@ -983,6 +1047,7 @@ static Suite *servers_suite(void)
         {"killed_mid_sync", test_killed_mid_sync},
         {"full_by_query", test_full_sync_by_query},
         {"killed_in_query", test_killed_in_query},
+        {"create_contact", test_create_contact},
     };
     Suite *s = suite_create("dav_servers");
 

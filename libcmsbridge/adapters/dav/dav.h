@@ -209,6 +209,11 @@ int dav_url(const dav_src *s, const char *href, vc_buf *out);
 int dav_request(dav_src *s, const char *method, const char *href,
                 const char *depth, const char *body, const char *if_match,
                 dav_reply *r);
+/* The same with an If-None-Match header (NULL = none): "*" makes a PUT
+ * create only, never replace. */
+int dav_request_cond(dav_src *s, const char *method, const char *href,
+                     const char *depth, const char *body, const char *if_match,
+                     const char *if_none_match, dav_reply *r);
 void dav_reply_free(dav_reply *r);
 
 /* ---- discovery and changes (dav_sync.c, dav_fetch.c) ---- */
@@ -250,5 +255,8 @@ int dav_cal_query(dav_src *s, const dav_coll *c, int64_t from, int64_t to,
 /* ---- write-back (dav_write.c) ---- */
 
 int dav_write_code(cmsb_source *base, const char *uid, const char *code);
+/* A new card in the first address book (CMSB_CAP_CREATE), dav_write.c */
+int dav_create_contact(cmsb_source *base, const tsps_contact *c,
+                       const char *code, char *uid_out);
 
 #endif

@@ -278,12 +278,13 @@ const cmsb_adapter cmsb_carddav_adapter = {
     .version = CMSB_ADAPTER_VERSION,
     .source_size = sizeof(dav_src),
     .scheme = "carddav",
-    .caps = CMSB_CAP_CHANGES | CMSB_CAP_WRITE,
+    .caps = CMSB_CAP_CHANGES | CMSB_CAP_WRITE | CMSB_CAP_CREATE,
     .x_open = open_card,
     .x_close = close_src,
     .x_contacts = contacts_src,
     .x_changes = changes_src,
     .x_write_code = dav_write_code,
+    .x_create_contact = dav_create_contact,
 };
 
 const cmsb_adapter cmsb_caldav_adapter = {

@@ -125,6 +125,13 @@ int dav_request(dav_src *s, const char *method, const char *href,
                 const char *depth, const char *body, const char *if_match,
                 dav_reply *r)
 {
+    return dav_request_cond(s, method, href, depth, body, if_match, NULL, r);
+}
+
+int dav_request_cond(dav_src *s, const char *method, const char *href,
+                     const char *depth, const char *body, const char *if_match,
+                     const char *if_none_match, dav_reply *r)
+{
     CURL *c = s->curl;
     struct curl_slist *h = NULL, *t;
     vc_buf url = {0}, line = {0};
@@ -153,6 +160,8 @@ int dav_request(dav_src *s, const char *method, const char *href,
         ADD("Depth: %s", depth);
     if (if_match != NULL)
         ADD("If-Match: %s", if_match);
+    if (if_none_match != NULL)
+        ADD("If-None-Match: %s", if_none_match);
     if (body != NULL)
         ADD("Content-Type: %s", /* only vCards are PUT */
             strcmp(method, "PUT") == 0 ? "text/vcard; charset=utf-8"
