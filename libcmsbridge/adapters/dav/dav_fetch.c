@@ -43,6 +43,35 @@ int dav_report(dav_src *s, const char *method, const char *href,
     return rc;
 }
 
+int dav_list_stream(dav_src *s, const char *href, const char *body,
+                    dav_resp_fn fn, void *arg, long *http_status)
+{
+    dav_stream *st = NULL;
+    dav_reply r;
+    int rc = dav_stream_open(&st, fn, arg);
+
+    *http_status = 0;
+    if (rc != CMSB_OK)
+        return rc;
+    rc = dav_request_stream(s, "PROPFIND", href, "1", body, st, &r);
+    if (rc == CMSB_OK) {
+        *http_status = r.status;
+        if (r.status == 207 && !r.sunk) {
+            /* a 207 without a body */
+            cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                            "msg=\"dav: malformed multistatus\" "
+                            "method=PROPFIND href=\"%s\"",
+                            href);
+            rc = CMSB_EPARSE;
+        }
+    }
+    if (rc == CMSB_EPARSE)
+        rc = CMSB_EIO;
+    dav_reply_free(&r);
+    dav_stream_free(st);
+    return rc;
+}
+
 static int xml_text(vc_buf *b, const char *s)
 {
     int rc = CMSB_OK;
