@@ -22,7 +22,10 @@
 #define REGROUP_ROUNDS   3     /* refetch rounds for moved group codes */
 #define QUERY_MIN        64    /* members to fetch before a whole-book query */
 #define QUERY_SHARE      4     /* ... and at least 1/QUERY_SHARE of the book */
-#define WANTED           3     /* dav_item.seen: to fetch by the query */
+#define QUERY_MAX                                                              \
+    50000        /* members: a bigger book's answer (20+ MB,                   \
+                  * parsed into a tree) goes by multiget */
+#define WANTED 3 /* dav_item.seen: to fetch by the query */
 
 typedef struct run {
     dav_src *s;
@@ -382,7 +385,7 @@ static int fetch_bulk(run *r, dav_coll *c, char **hrefs, size_t n)
     int rc = CMSB_OK;
 
     if (c->kind != DAV_BOOK || r->s->no_query || n < QUERY_MIN ||
-        n * QUERY_SHARE < c->items.n)
+        n * QUERY_SHARE < c->items.n || c->items.n > QUERY_MAX)
         return fetch(r, c, hrefs, n);
     for (size_t i = 0; i < n; i++) {
         dav_item *it = dav_map_get(&c->items, hrefs[i]);
