@@ -17,6 +17,8 @@ if [ "$what" = test ]; then
          espeak-ng sox baresip-core # media front tests (tests/media)
          # the other DAV servers of tests/dav (dav_server.sh)
          xandikos php-sabre-dav php-cli php-sqlite3
+         # real CardDAV clients of tests/unit/check_dav_clients.c
+         khard vdirsyncer
          dovecot-imapd libcairo2-dev fonts-dejavu-core) # related-item tests
   # Python bindings (bindings/python): run by /usr/bin/python3, which sees
   # Debian's modules (a pyenv python3 on PATH may not).

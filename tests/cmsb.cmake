@@ -27,6 +27,14 @@ if(TARGET cmsb_static)
     LIBS cmsb_static)
   target_include_directories(check_cmsb_write PRIVATE ${_cmsb_int})
 
+  # the version-3 slot x_create_contact ("add to contacts")
+  tsps_add_check(check_create_api SOURCES unit/check_create_api.c
+    LIBS cmsb_static)
+  if(TARGET cmsb_dav_internal)
+    target_compile_definitions(check_create_api PRIVATE
+      CMSB_WITH_CARDDAV_TEST)
+  endif()
+
   # Install to a temp prefix, build examples/adapter against it with only
   # pkg-config, run it on its sample CSV.
   add_test(NAME cmsb_example_adapter

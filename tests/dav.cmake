@@ -63,3 +63,21 @@ if(TARGET cmsb_dav_internal)
       ENVIRONMENT "CK_FORK=yes;CK_DEFAULT_TIMEOUT=120;DAV_SERVER=${_srv}")
   endforeach()
 endif()
+
+# Real clients on the same server: khard + vdirsyncer create, edit and
+# delete cards that tsps then routes by; Radicale here (and under ASan),
+# Xandikos and sabre/dav as noasan runs (exit 77 without the clients).
+if(TARGET cmsb_dav_internal)
+  tsps_add_check(check_dav_clients SOURCES unit/check_dav_clients.c
+    LIBS cmsb_static PkgConfig::CMSB_CURL TIMEOUT 600)
+  target_include_directories(check_dav_clients PRIVATE
+    ${CMAKE_CURRENT_SOURCE_DIR}/dav)
+  set_tests_properties(check_dav_clients PROPERTIES SKIP_RETURN_CODE 77
+    RUN_SERIAL TRUE ENVIRONMENT "CK_FORK=yes;DAV_SERVER=radicale")
+  foreach(_srv xandikos sabre)
+    add_test(NAME check_dav_clients_${_srv} COMMAND check_dav_clients)
+    set_tests_properties(check_dav_clients_${_srv} PROPERTIES TIMEOUT 600
+      SKIP_RETURN_CODE 77 RUN_SERIAL TRUE LABELS noasan
+      ENVIRONMENT "CK_FORK=yes;DAV_SERVER=${_srv}")
+  endforeach()
+endif()

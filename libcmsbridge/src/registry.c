@@ -100,6 +100,7 @@ int cmsb_register(cmsb_registry *reg, const cmsb_adapter *ad)
         {CMSB_CAP_WATCH,   offsetof(cmsb_adapter, x_watch_fd)},
         {CMSB_CAP_WATCH,   offsetof(cmsb_adapter, x_watch_drain)},
         {CMSB_CAP_RELATED_FOR, offsetof(cmsb_adapter, x_related_for)},
+        {CMSB_CAP_CREATE,  offsetof(cmsb_adapter, x_create_contact)},
     };
     /* clang-format on */
 
@@ -113,6 +114,8 @@ int cmsb_register(cmsb_registry *reg, const cmsb_adapter *ad)
         return CMSB_EINVAL;
     /* a capability newer than the struct's version has no slot to read */
     if (ad->version < 2 && (ad->caps & CMSB_CAP_RELATED_FOR))
+        return CMSB_EINVAL;
+    if (ad->version < 3 && (ad->caps & CMSB_CAP_CREATE))
         return CMSB_EINVAL;
     for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
         void (*fn)(void);
@@ -452,4 +455,26 @@ int cmsb_related_for(cmsb_source *src, const tsps_contact *who,
         ad->x_related_for == NULL)
         return CMSB_ENOTSUP;
     return ad->x_related_for(src, who, &c, cb, arg);
+}
+
+int cmsb_create_contact(cmsb_source *src, const tsps_contact *c,
+                        const char *code, char uid_out[TSPS_UID_MAX])
+{
+    char norm[TSPS_CODE_MAX] = "", uid[TSPS_UID_MAX] = "";
+    const cmsb_adapter *ad;
+    int rc;
+
+    if (src == NULL || c == NULL || code == NULL)
+        return CMSB_EINVAL;
+    if (code[0] != '\0' && !cmsb_code_normalize(code, strlen(code), norm))
+        return CMSB_EINVAL;
+    ad = src->adapter;
+    /* version 3 slot: an older adapter's struct ends before it */
+    if (ad->version < 3 || !(ad->caps & CMSB_CAP_CREATE) ||
+        ad->x_create_contact == NULL)
+        return CMSB_ENOTSUP;
+    rc = ad->x_create_contact(src, c, norm, uid);
+    if (rc == CMSB_OK && uid_out != NULL)
+        memcpy(uid_out, uid, sizeof(uid));
+    return rc;
 }

@@ -188,6 +188,10 @@ class H(BaseHTTPRequestHandler):
         if not self.authorized():
             return
         q = self.body()
+        if self.path == "/slow/" and "addressbook-query" in q:
+            # a server without addressbook-query: multigets it is
+            self.send(501, "")
+            return
         if self.path == "/slow/" and "addressbook-multiget" in q:
             hrefs = re.findall(r"<D:href>([^<]*)</D:href>", q)
             time.sleep(SLOW_PER_HREF * len(hrefs))

@@ -87,7 +87,8 @@ static void pins(void)
 static void cmsb_pins(void)
 {
     /* the adapter vtable: version 1 up to x_watch_drain, version 2 adds
-     * x_related_for; an adapter built against version 1 ends at 104 */
+     * x_related_for, version 3 x_create_contact; an adapter built against
+     * version 1 ends at 104, against version 2 at 112 */
     _Static_assert(offsetof(cmsb_adapter, caps) == 24, "caps moved");
     _Static_assert(offsetof(cmsb_adapter, x_open) == 32, "x_open moved");
     _Static_assert(offsetof(cmsb_adapter, x_related) == 80, "x_related moved");
@@ -95,7 +96,9 @@ static void cmsb_pins(void)
                    "x_watch_drain moved");
     _Static_assert(offsetof(cmsb_adapter, x_related_for) == 104,
                    "x_related_for moved");
-    _Static_assert(sizeof(cmsb_adapter) == 112, "cmsb_adapter changed size");
+    _Static_assert(offsetof(cmsb_adapter, x_create_contact) == 112,
+                   "x_create_contact moved");
+    _Static_assert(sizeof(cmsb_adapter) == 120, "cmsb_adapter changed size");
     _Static_assert(offsetof(cmsb_related_query, kinds) == 4,
                    "cmsb_related_query.kinds moved");
     _Static_assert(offsetof(cmsb_related_query, since) == 8,
@@ -145,7 +148,7 @@ START_TEST(test_abi_versions)
     ck_assert_uint_eq(TSPS_DEC_FALLBACK, 0x8u);
     ck_assert_uint_eq(TSPS_DEC_SHARED_NUMBER, 0x10u);
 #ifdef TSPS_ABI_CMSB
-    ck_assert_int_eq(CMSB_ADAPTER_VERSION, 2);
+    ck_assert_int_eq(CMSB_ADAPTER_VERSION, 3);
     ck_assert_int_eq(CMSB_RELATED_QUERY_VERSION, 1);
     /* renumbered once, in 1.0 (-101 .. ): apart from TSPS_E* */
     ck_assert_int_eq(CMSB_ENOTSUP, -101);

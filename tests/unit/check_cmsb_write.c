@@ -2,7 +2,8 @@
  * Write-back through vcard-dir: only the code field changes, byte for
  * byte, in the form the code came from (property, NOTE marker, category,
  * group membership) or as a new property; "" clears; files are replaced
- * atomically and keep their mode.
+ * atomically and keep their mode. A new contact (cmsb_create_contact) is
+ * a new file whose code routes the next call after a sync.
  */
 #include <dirent.h>
 
@@ -207,6 +208,142 @@ START_TEST(test_write_atomic_keeps_mode)
 }
 END_TEST
 
+/* ---- a new contact ("add to contacts" for an unknown caller) ---- */
+
+static int count_files(int *tmp)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+
+    *tmp = 0;
+    while ((de = readdir(d)) != NULL) {
+        n += strstr(de->d_name, ".vcf") != NULL;
+        *tmp += strstr(de->d_name, "tsps-") != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The caller's number and the chosen code go into a new file of the
+ * folder; the next sync brings the contact into the engine and the next
+ * call from that number is routed with the code. */
+START_TEST(test_create_routes_next_call)
+{
+    char edir[512], path[700], uid[TSPS_UID_MAX] = "", *text;
+    tsps_engine *eng;
+    tsps_contact c;
+    tsps_method m;
+    tsps_call call = TSPS_CALL_INIT;
+    tsps_decision d;
+    cmsb_sync_stats st;
+    char err[128];
+    int tmp;
+
+    tsps_check_tmpdir(edir, sizeof(edir));
+    eng = test_engine(edir);
+    ck_assert_int_eq(tsps_number_add(eng, TEST_USER, "+49 30 5550000"),
+                     TSPS_OK);
+    ck_assert_int_eq(tsps_method_parse("reject", &m, err, sizeof(err)),
+                     TSPS_OK);
+    ck_assert_int_eq(tsps_code_set(eng, TEST_USER, "VIP", TSPS_STATUS_ANY, &m),
+                     TSPS_OK);
+    put("old.vcf", CARD("o1", ""));
+    open_src(NULL);
+    ck_assert_int_eq(cmsb_sync(src, eng, TEST_USER, "book", 0, &st), CMSB_OK);
+    ck_assert_uint_eq(st.contacts_put, 1);
+
+    tsps_contact_init(&c);
+    snprintf(c.numbers[0], sizeof(c.numbers[0]), "+49 40 7654321");
+    c.nnumbers = 1;
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "vip", uid), CMSB_OK);
+    ck_assert_uint_eq(strlen(uid), 36);
+    snprintf(path, sizeof(path), "%s/%s.vcf", dir, uid);
+    text = test_read(path, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "\r\nX-TSPS-CODE:VIP\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "\r\nTEL;TYPE=VOICE:+49 40 7654321\r\n"));
+    free(text);
+    ck_assert_int_eq(count_files(&tmp), 2);
+    ck_assert_int_eq(tmp, 0); /* no temp file left behind */
+
+    ck_assert_int_eq(cmsb_sync(src, eng, TEST_USER, "book", 0, &st), CMSB_OK);
+    ck_assert_uint_eq(st.contacts_put, 1);
+    call.called = "+49 30 5550000";
+    call.caller = "+49407654321";
+    call.now = 1768208400;
+    ck_assert_int_eq(tsps_route(eng, &call, &d), TSPS_OK);
+    ck_assert_str_eq(d.code, "VIP");
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_REJECT);
+    /* named by its number; the code can be changed like any other */
+    ck_assert_str_eq(get(uid).name, "+49 40 7654321");
+    ck_assert_int_eq(cmsb_write_code(src, uid, "FAMILY"), CMSB_OK);
+    ck_assert_str_eq(get(uid).code, "FAMILY");
+    tsps_engine_close(eng);
+    tsps_check_rmdir(edir);
+}
+END_TEST
+
+/* Names with vCard's special characters and long enough to be folded
+ * read back the same; the code goes in the form the source reads. */
+START_TEST(test_create_escapes_and_forms)
+{
+    const char *name = "Price, Victoria; Head of \\ Procurement and "
+                       "Strategic Sourcing, Europe (Zürich office) -- "
+                       "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
+    char uid[TSPS_UID_MAX], uid2[TSPS_UID_MAX];
+    tsps_contact c, got;
+    cmsb_options opt = CMSB_OPTIONS_INIT;
+    char uri[600];
+
+    open_src(NULL);
+    tsps_contact_init(&c);
+    snprintf(c.name, sizeof(c.name), "%s", name);
+    snprintf(c.org, sizeof(c.org), "ACME; Inc.");
+    snprintf(c.numbers[0], sizeof(c.numbers[0]), "030 1234567");
+    snprintf(c.emails[0], sizeof(c.emails[0]), "vp@example.org");
+    c.nnumbers = 1;
+    c.nemails = 1;
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "", uid), CMSB_OK);
+    got = get(uid);
+    ck_assert_str_eq(got.name, name);
+    ck_assert_str_eq(got.org, "ACME; Inc.");
+    ck_assert_str_eq(got.code, "");
+    ck_assert_int_eq(got.nemails, 1);
+    /* two calls, two contacts */
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "", uid2), CMSB_OK);
+    ck_assert_str_ne(uid, uid2);
+
+    /* bad input: refused, nothing written */
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "not a code", uid),
+                     CMSB_EINVAL);
+    c.name[0] = '\0';
+    c.nnumbers = 0;
+    c.nemails = 0;
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "VIP", uid), CMSB_EINVAL);
+    snprintf(c.name, sizeof(c.name), "bad\x01name");
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "VIP", uid), CMSB_EINVAL);
+    ck_assert_int_eq(cmsb_create_contact(src, NULL, "VIP", uid), CMSB_EINVAL);
+    cmsb_source_close(src);
+
+    /* a source that reads codes from categories only (prefix tsps:) */
+    opt.forms = CMSB_FORM_CATEGORY;
+    opt.category_prefix = "tsps:";
+    snprintf(uri, sizeof(uri), "vcard-dir:%s", dir);
+    ck_assert_int_eq(cmsb_source_open(reg, uri, &opt, &src), CMSB_OK);
+    snprintf(c.name, sizeof(c.name), "Cat");
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "SALES", uid), CMSB_OK);
+    ck_assert_str_eq(get(uid).code, "SALES");
+    cmsb_source_close(src);
+    /* ... and one that reads them from group cards only: no way to put a
+     * code on a single new card */
+    opt.forms = CMSB_FORM_GROUP;
+    ck_assert_int_eq(cmsb_source_open(reg, uri, &opt, &src), CMSB_OK);
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "SALES", uid), CMSB_ENOTSUP);
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "", uid), CMSB_OK);
+}
+END_TEST
+
 static Suite *write_suite(void)
 {
     Suite *s = suite_create("cmsb_write");
@@ -220,6 +357,8 @@ static Suite *write_suite(void)
     tcase_add_test(tc, test_write_group_moves_membership);
     tcase_add_test(tc, test_write_qp_note_falls_back_to_property);
     tcase_add_test(tc, test_write_atomic_keeps_mode);
+    tcase_add_test(tc, test_create_routes_next_call);
+    tcase_add_test(tc, test_create_escapes_and_forms);
     suite_add_tcase(s, tc);
     return s;
 }

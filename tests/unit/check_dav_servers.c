@@ -835,8 +835,8 @@ START_TEST(test_killed_mid_sync)
     th_put_card(&S, U, "book", "anna", "Anna", "+49 30 1111111",
                 "X-TSPS-CODE:VIP\r\n");
     t_rule("VIP", "voicemail");
-    /* #nosync: listing and multigets on every server */
-    src = t_open("carddav", book("book"), "#nosync", 0);
+    /* #nosync: listing, #noquery: multigets, on every server */
+    src = t_open("carddav", book("book"), "#nosync&noquery", 0);
     t_sync(src, &st);
     ck_assert_int_eq(t_count(), 1);
     for (int i = 0; i < N; i++) {
@@ -869,6 +869,166 @@ START_TEST(test_killed_mid_sync)
 }
 END_TEST
 
+/* ---- a full sync fetches the whole book in one addressbook-query ---- */
+
+static void put_many(int n, const char *prefix)
+{
+    for (int i = 0; i < n; i++) {
+        char uid[32], tel[32];
+        snprintf(uid, sizeof(uid), "%s%03d", prefix, i);
+        snprintf(tel, sizeof(tel), "+49 40 %07d", 2000000 + i);
+        th_put_card(&S, U, "book", uid, uid, tel,
+                    i % 10 == 0 ? "X-TSPS-CODE:VIP\r\n" : NULL);
+    }
+}
+
+/* Xandikos answers a multiget in time growing with the book (a 10k full
+ * sync took an hour by multigets): the cards come in one query of the
+ * whole book, in both modes (sync-collection and listing), every card
+ * stored with its code; no multiget. */
+START_TEST(test_full_sync_by_query)
+{
+    enum { N = 120 };
+    const char *frags[] = {NULL, "#nosync"};
+    cmsb_source *src;
+    cmsb_sync_stats st;
+
+    t_setup();
+    th_mkbook(&S, U, "book");
+    put_many(N, "q");
+    for (size_t f = 0; f < 2; f++) {
+        size_t mark = strlen(logbuf);
+        src = t_open("carddav", book("book"), frags[f], 0);
+        t_sync(src, &st);
+        ck_assert_int_eq(st.full, 1);
+        ck_assert_uint_eq(st.contacts_put, N);
+        ck_assert_int_eq(t_count(), N);
+        t_code("q010", "VIP");
+        ck_assert_msg(count_in(logbuf + mark, "msg=\"dav: multiget\"") == 0,
+                      "%s", logbuf + mark);
+        /* Radicale's sync-collection carries the cards: no query needed */
+        if (frags[f] != NULL || strcmp(th_kind(&S), "radicale") != 0)
+            ck_assert_msg(count_in(logbuf + mark,
+                                   "whole book fetched by addressbook-query") ==
+                              1,
+                          "%s", logbuf + mark);
+        /* the cursor covers it all: the next sync fetches nothing */
+        t_sync(src, &st);
+        ck_assert_uint_eq(st.contacts_put, 0);
+        cmsb_source_close(src);
+        /* the next mode starts from an empty store */
+        tsps_engine_close(T.eng);
+        tsps_check_rmdir(T.dir);
+        T.eng = th_store(T.dir, sizeof(T.dir), U);
+    }
+    t_teardown();
+}
+END_TEST
+
+/* The server dies while it answers the whole-book query: the sync fails,
+ * nothing is lost, the next sync (server back) stores every card. */
+START_TEST(test_killed_in_query)
+{
+    enum { N = 100 };
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_decision d;
+    int rc;
+
+    t_setup();
+    th_mkbook(&S, U, "book");
+    th_put_card(&S, U, "book", "anna", "Anna", "+49 30 1111111",
+                "X-TSPS-CODE:VIP\r\n");
+    t_rule("VIP", "voicemail");
+    src = t_open("carddav", book("book"), "#nosync", 0);
+    t_sync(src, &st);
+    ck_assert_int_eq(t_count(), 1);
+    put_many(N, "k");
+    hook_on = "msg=\"dav: addressbook-query\"";
+    hook_n = 1;
+    hook_fn = kill_server;
+    rc = cmsb_sync(src, T.eng, U, "dav", 0, &st);
+    ck_assert_ptr_null(hook_on);
+    ck_assert_int_eq(rc, CMSB_EIO);
+    t_route("+49301111111", &d);
+    ck_assert_str_eq(d.code, "VIP");
+    ck_assert_int_eq(t_count(), 1);
+    ck_assert_int_eq(th_start(&S, S.port), 0);
+    t_sync(src, &st);
+    ck_assert_int_eq(st.full, 0);
+    ck_assert_int_eq(t_count(), N + 1);
+    t_code("k010", "VIP");
+    t_sync(src, &st);
+    ck_assert_uint_eq(st.contacts_put, 0);
+    cmsb_source_close(src);
+    t_teardown();
+}
+END_TEST
+
+/* ---- "add to contacts": a new card for an unknown caller ---- */
+
+/* The card is PUT (If-None-Match: *) into the address book discovery
+ * finds from the server root, with the chosen code; it is on the server
+ * as any client sees it, and the next sync routes the caller with the
+ * code; the code is then changed like any other contact's. */
+START_TEST(test_create_contact)
+{
+    cmsb_source *src;
+    cmsb_sync_stats st;
+    tsps_contact c;
+    tsps_decision d;
+    char uid[TSPS_UID_MAX] = "", path[600], *text = NULL;
+
+    t_setup();
+    th_mkbook(&S, U, "book");
+    th_put_card(&S, U, "book", "anna", "Anna", "+49 30 1111111", NULL);
+    t_rule("VIP", "voicemail");
+    src = t_open("carddav", "", NULL, 0); /* discovery from the root */
+    t_sync(src, &st);
+    ck_assert_int_eq(t_count(), 1);
+    t_route("+49407654321", &d);
+    ck_assert_str_ne(d.code, "VIP");
+
+    tsps_contact_init(&c);
+    snprintf(c.name, sizeof(c.name), "Victoria Price");
+    snprintf(c.numbers[0], sizeof(c.numbers[0]), "+49 40 7654321");
+    c.nnumbers = 1;
+    ck_assert_msg(cmsb_create_contact(src, &c, "vip", uid) == CMSB_OK, "%s",
+                  log_tail());
+    ck_assert_uint_eq(strlen(uid), 36);
+    ck_assert_msg(strstr(logbuf, "dav: contact created") != NULL, "%s",
+                  log_tail());
+    /* on the server, where every client sees it */
+    snprintf(path, sizeof(path), "%s%s.vcf", book("book"), uid);
+    ck_assert_int_eq(th_http(&S, U, "GET", path, NULL, NULL, &text, NULL, 0),
+                     200);
+    ck_assert_ptr_nonnull(strstr(text, "X-TSPS-CODE:VIP"));
+    ck_assert_ptr_nonnull(strstr(text, "Victoria Price"));
+    free(text);
+
+    /* the next sync brings it in; the next call is routed with VIP */
+    t_sync(src, &st);
+    ck_assert_int_eq(st.full, 0);
+    ck_assert_uint_eq(st.contacts_put, 1);
+    t_code(uid, "VIP");
+    t_route("+49407654321", &d);
+    ck_assert_str_eq(d.code, "VIP");
+    ck_assert_int_eq(d.method.kind, TSPS_METHOD_VOICEMAIL);
+
+    /* a second one is another card; a changed code is written back */
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "", path), CMSB_OK);
+    ck_assert_str_ne(path, uid);
+    ck_assert_int_eq(cmsb_write_code(src, uid, "FAMILY"), CMSB_OK);
+    t_sync(src, &st);
+    ck_assert_int_eq(t_count(), 3);
+    t_code(uid, "FAMILY");
+    ck_assert_int_eq(cmsb_create_contact(src, &c, "no code", path),
+                     CMSB_EINVAL);
+    cmsb_source_close(src);
+    t_teardown();
+}
+END_TEST
+
 static Suite *servers_suite(void)
 {
     const struct {
@@ -885,6 +1045,9 @@ static Suite *servers_suite(void)
         {"audit", test_audit_repairs_drift},
         {"calendar", test_calendar_by_etags},
         {"killed_mid_sync", test_killed_mid_sync},
+        {"full_by_query", test_full_sync_by_query},
+        {"killed_in_query", test_killed_in_query},
+        {"create_contact", test_create_contact},
     };
     Suite *s = suite_create("dav_servers");
 

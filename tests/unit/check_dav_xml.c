@@ -3,7 +3,9 @@
  * namespaces by URI not prefix, 404 members, the 507 truncation marker,
  * DAV:error bodies, refused DOCTYPEs, and the cursor round trip; group
  * card lines in the cursor (member map, stale contacts, version 1
- * cursors) and malformed cursors (never a crash, nothing half-loaded).
+ * cursors) and malformed cursors (never a crash, nothing half-loaded);
+ * the streaming listing parser: the same members as the tree parser
+ * whatever the chunking, and the same refusals.
  */
 #include <check.h>
 
@@ -534,6 +536,145 @@ START_TEST(test_cursor_truncated_and_mutated)
 }
 END_TEST
 
+/* ---- the streaming listing parser (dav_stream.c) ---- */
+
+typedef struct got {
+    char lines[4096];
+    int n, stop_at;
+} got;
+
+static int on_got(void *arg, dav_resp *r)
+{
+    got *g = arg;
+    size_t k = strlen(g->lines);
+    snprintf(g->lines + k, sizeof(g->lines) - k, "%s|%d|%s\n", r->href,
+             r->status, r->etag != NULL ? r->etag : "-");
+    return ++g->n == g->stop_at;
+}
+
+/* The document fed in chunks of `step` bytes (0 = whole). */
+static int stream(const char *xml, size_t step, got *g)
+{
+    dav_stream *st = NULL;
+    size_t len = strlen(xml);
+    int rc = dav_stream_open(&st, on_got, g);
+
+    ck_assert_int_eq(rc, CMSB_OK);
+    for (size_t i = 0; i < len && rc == CMSB_OK;) {
+        size_t k = step == 0 || len - i < step ? len - i : step;
+        rc = dav_stream_feed(st, xml + i, k);
+        i += k;
+    }
+    if (rc == CMSB_OK)
+        rc = dav_stream_finish(st);
+    dav_stream_free(st);
+    return rc;
+}
+
+/* What dav_ms_parse gives, in the same lines (href|status|etag). */
+static void tree_lines(const char *xml, char *out, size_t cap)
+{
+    dav_ms ms = parse_ok(xml);
+    out[0] = '\0';
+    for (size_t i = 0; i < ms.n; i++) {
+        size_t k = strlen(out);
+        snprintf(out + k, cap - k, "%s|%d|%s\n", ms.r[i].href, ms.r[i].status,
+                 ms.r[i].etag != NULL ? ms.r[i].etag : "-");
+    }
+    dav_ms_free(&ms);
+}
+
+START_TEST(test_stream_matches_tree)
+{
+    const char *docs[] = {
+        /* sabre/dav: d: prefix, the collection's 404 getetag, cards */
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:multistatus "
+        "xmlns:d=\"DAV:\" xmlns:s=\"http://sabredav.org/ns\"><d:response>"
+        "<d:href>/dav.php/addressbooks/alice/contacts/</d:href><d:propstat>"
+        "<d:prop><d:getetag/></d:prop><d:status>HTTP/1.1 404 Not Found"
+        "</d:status></d:propstat></d:response><d:response><d:href>"
+        "/dav.php/addressbooks/alice/contacts/c1.vcf</d:href><d:propstat>"
+        "<d:prop><d:getetag>&quot;fdae&quot;</d:getetag></d:prop>"
+        "<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
+        "<d:response><d:href>http://h:8/dav.php/x/c%202.vcf</d:href>"
+        "<d:propstat><d:prop><d:getetag>\n  \"e2\"  \n</d:getetag></d:prop>"
+        "<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
+        "</d:multistatus>",
+        /* Radicale: default namespace; a deleted member; a look-alike
+         * getetag in another namespace */
+        "<multistatus xmlns=\"DAV:\" xmlns:x=\"urn:x\"><response>"
+        "<href>/alice/book/a.vcf</href><propstat><prop><x:getetag>no"
+        "</x:getetag><getetag>\"e1\"</getetag></prop><status>HTTP/1.1 200 "
+        "OK</status></propstat></response><response><href>/alice/book/b.vcf"
+        "</href><status>HTTP/1.1 404 Not Found</status></response>"
+        "</multistatus>",
+        /* no status in the propstat: 2xx; CDATA etag */
+        "<D:multistatus xmlns:D=\"DAV:\"><D:response><D:href>/b/c.vcf"
+        "</D:href><D:propstat><D:prop><D:getetag><![CDATA[\"e3\"]]>"
+        "</D:getetag></D:prop></D:propstat></D:response></D:multistatus>",
+    };
+    const size_t steps[] = {0, 1, 7, 64};
+
+    for (size_t d = 0; d < sizeof(docs) / sizeof(docs[0]); d++) {
+        char want[4096];
+        tree_lines(docs[d], want, sizeof(want));
+        for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+            got g;
+            memset(&g, 0, sizeof(g));
+            ck_assert_int_eq(stream(docs[d], steps[k], &g), CMSB_OK);
+            ck_assert_msg(strcmp(g.lines, want) == 0,
+                          "doc %zu step %zu:\n%s\nwant:\n%s", d, steps[k],
+                          g.lines, want);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_stream_refuses)
+{
+    got g;
+    char big[20200];
+
+    memset(&g, 0, sizeof(g));
+    /* a DOCTYPE (entities), another root, a cut-off answer, not XML */
+    ck_assert_int_eq(
+        stream("<?xml version=\"1.0\"?><!DOCTYPE m [<!ENTITY e \"x\">]>"
+               "<d:multistatus xmlns:d=\"DAV:\"><d:response><d:href>&e;"
+               "</d:href></d:response></d:multistatus>",
+               0, &g),
+        CMSB_EPARSE);
+    ck_assert_int_eq(g.n, 0);
+    ck_assert_int_eq(stream("<d:error xmlns:d=\"DAV:\"/>", 0, &g), CMSB_EPARSE);
+    ck_assert_int_eq(
+        stream("<d:multistatus xmlns:d=\"DAV:\"><d:response><d:href>/a"
+               "</d:href></d:response><d:response><d:hr",
+               5, &g),
+        CMSB_EPARSE);
+    ck_assert_int_eq(g.n, 1); /* what was complete was handed out */
+    ck_assert_int_eq(stream("HTTP/1.1 200 OK", 0, &g), CMSB_EPARSE);
+    ck_assert_int_eq(stream("", 0, &g), CMSB_EPARSE);
+    /* an href longer than any server sends */
+    memset(&g, 0, sizeof(g));
+    memset(big, 0, sizeof(big));
+    snprintf(big, sizeof(big),
+             "<d:multistatus xmlns:d=\"DAV:\"><d:response>"
+             "<d:href>/");
+    memset(big + strlen(big), 'a', 17000);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_int_eq(stream(big, 4096, &g), CMSB_EPARSE);
+    /* the callback stops it */
+    memset(&g, 0, sizeof(g));
+    g.stop_at = 1;
+    ck_assert_int_eq(
+        stream("<d:multistatus xmlns:d=\"DAV:\"><d:response><d:href>/a"
+               "</d:href></d:response><d:response><d:href>/b</d:href>"
+               "</d:response></d:multistatus>",
+               0, &g),
+        CMSB_ECANCELED);
+    ck_assert_int_eq(g.n, 1);
+}
+END_TEST
+
 static Suite *dav_xml_suite(void)
 {
     Suite *s = suite_create("dav_xml");
@@ -551,6 +692,8 @@ static Suite *dav_xml_suite(void)
     tcase_add_test(tc, test_group_lines);
     tcase_add_test(tc, test_cursor_malformed);
     tcase_add_test(tc, test_cursor_truncated_and_mutated);
+    tcase_add_test(tc, test_stream_matches_tree);
+    tcase_add_test(tc, test_stream_refuses);
     suite_add_tcase(s, tc);
     return s;
 }

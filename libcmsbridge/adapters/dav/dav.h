@@ -28,7 +28,8 @@
 #define DAV_ERR_LIMITS     0x2u /* DAV:number-of-matches-within-limits */
 
 /* One <response>. Strings are NUL-terminated copies or NULL. */
-typedef struct dav_resp {
+typedef struct dav_resp dav_resp;
+struct dav_resp {
     char *href; /* as sent, origin stripped ("/alice/book/a.vcf") */
     int status; /* response-level <status> (404 = deleted), 0 = none */
     char *etag; /* getetag (quotes kept) */
@@ -42,7 +43,7 @@ typedef struct dav_resp {
     char *ab_home;    /* addressbook-home-set href */
     char *cal_home;   /* calendar-home-set href */
     char *name;       /* displayname */
-} dav_resp;
+};
 
 typedef struct dav_ms {
     dav_resp *r;
@@ -178,6 +179,8 @@ typedef struct dav_src {
     int timed_out;   /* ... because it timed out */
     long timeout_ms; /* per request */
     size_t mg_batch; /* hrefs per multiget now (adapts to answer time) */
+    int no_query;    /* "#noquery", or an addressbook-query failed once:
+                      * multigets only */
     vc_conf conf;
     void *curl; /* CURL *, one per source (keep-alive) */
     char errbuf[256];
@@ -187,12 +190,31 @@ typedef struct dav_src {
 
 /* ---- HTTP (dav_http.c) ---- */
 
+/* ---- streaming etag listings (dav_stream.c) ---- */
+
+typedef int (*dav_resp_fn)(void *arg, dav_resp *r);
+typedef struct dav_stream dav_stream;
+/* A push parser of a multistatus: fn gets each <response> as soon as it
+ * is complete, with href (origin stripped), status (response level, 0 =
+ * none) and etag (of a 2xx propstat, NULL = none) only; the strings are
+ * valid during the call. A non-zero return stops the parse. */
+int dav_stream_open(dav_stream **st, dav_resp_fn fn, void *arg);
+/* CMSB_OK, CMSB_EPARSE (malformed, not a DAV:multistatus, a DOCTYPE),
+ * CMSB_ECANCELED (fn stopped it), CMSB_ENOMEM; the first error sticks. */
+int dav_stream_feed(dav_stream *st, const char *p, size_t n);
+int dav_stream_finish(dav_stream *st); /* the end: same codes */
+void dav_stream_free(dav_stream *st);  /* NULL is a no-op */
+
 typedef struct dav_reply {
     long status; /* HTTP status; 0 = no answer */
     vc_buf body; /* NUL-terminated when len > 0 */
     char etag[256];
     char location[1024];
-    int digest; /* a WWW-Authenticate: Digest challenge came */
+    int digest;       /* a WWW-Authenticate: Digest challenge came */
+    dav_stream *sink; /* dav_request_stream: a 207 body goes here */
+    void *curl;       /* ... (to read the status as the body arrives) */
+    int sunk;         /* the body went to the sink */
+    int sink_rc;      /* what the sink said */
 } dav_reply;
 
 int dav_http_open(dav_src *s, const cmsb_options *o);
@@ -207,6 +229,17 @@ int dav_url(const dav_src *s, const char *href, vc_buf *out);
 int dav_request(dav_src *s, const char *method, const char *href,
                 const char *depth, const char *body, const char *if_match,
                 dav_reply *r);
+/* The same, a 207 answer fed to `sink` as it arrives instead of kept in
+ * r->body (another status is kept as usual). Returns as dav_request, and
+ * also what the sink said: CMSB_EPARSE (logged), CMSB_ECANCELED. */
+int dav_request_stream(dav_src *s, const char *method, const char *href,
+                       const char *depth, const char *body, dav_stream *sink,
+                       dav_reply *r);
+/* The same with an If-None-Match header (NULL = none): "*" makes a PUT
+ * create only, never replace. */
+int dav_request_cond(dav_src *s, const char *method, const char *href,
+                     const char *depth, const char *body, const char *if_match,
+                     const char *if_none_match, dav_reply *r);
 void dav_reply_free(dav_reply *r);
 
 /* ---- discovery and changes (dav_sync.c, dav_fetch.c) ---- */
@@ -218,9 +251,14 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg);
 int dav_report(dav_src *s, const char *method, const char *href,
                const char *depth, const char *body, dav_ms *ms,
                long *http_status);
+/* A Depth 1 PROPFIND whose 207 answer is parsed as it arrives
+ * (dav_stream): fn per member. CMSB_OK with *http_status (fn was called
+ * only for a 207), CMSB_EIO (no answer, or a malformed one: logged),
+ * CMSB_ECANCELED (fn stopped), CMSB_ENOMEM. */
+int dav_list_stream(dav_src *s, const char *href, const char *body,
+                    dav_resp_fn fn, void *arg, long *http_status);
 /* Fetch the data of hrefs of one collection with a multiget, in chunks;
  * cb per answer. */
-typedef int (*dav_resp_fn)(void *arg, dav_resp *r);
 int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
                  dav_resp_fn fn, void *arg);
 /* One multiget of the first hrefs (at most s->mg_batch of them); *taken
@@ -233,11 +271,23 @@ int dav_multiget(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
 #define DAV_MG_MAX   1000
 int dav_multiget_some(dav_src *s, const dav_coll *c, char **hrefs, size_t n,
                       dav_resp_fn fn, void *arg, size_t *taken);
+/* Every card of an address book with its data, in one addressbook-query
+ * REPORT (no filter): what a full sync needs, where a server's multigets
+ * slow down as the book grows (Xandikos: 70 ms per href at 10k cards).
+ * fn per member (group cards first; the collection itself skipped).
+ * CMSB_OK with *status the HTTP status (only a 207 calls fn), CMSB_EIO
+ * when no answer came (s->timed_out says whether it timed out),
+ * CMSB_ECANCELED when fn stopped, CMSB_ENOMEM. */
+int dav_book_query(dav_src *s, const dav_coll *c, dav_resp_fn fn, void *arg,
+                   long *status);
 int dav_cal_query(dav_src *s, const dav_coll *c, int64_t from, int64_t to,
                   int with_data, dav_resp_fn fn, void *arg);
 
 /* ---- write-back (dav_write.c) ---- */
 
 int dav_write_code(cmsb_source *base, const char *uid, const char *code);
+/* A new card in the first address book (CMSB_CAP_CREATE), dav_write.c */
+int dav_create_contact(cmsb_source *base, const tsps_contact *c,
+                       const char *code, char *uid_out);
 
 #endif

@@ -8,7 +8,9 @@
  * `carddav:https://host/path`. `#nosync` never uses sync-collection (ctag
  * and etag listing instead); `#audit=N` compares every etag with the
  * server every N seconds (default 86400, 0 = never; `#nosync&audit=N`
- * for both). Credentials and the CA file come from cmsb_options. */
+ * for both); `#noquery` fetches by multiget only (no addressbook-query of
+ * the whole book on a full sync). Credentials and the CA file come from
+ * cmsb_options. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,14 +55,16 @@ static size_t origin_len(const char *u, size_t n)
 #define DAV_AUDIT_MAX_S   (10LL * 365 * 86400)
 #define DAV_AUDIT_DEFAULT 86400 /* seconds: daily */
 
-/* The fragment: options separated by '&': "nosync", "audit=SECONDS"
- * (0 = never). Anything else is refused. */
+/* The fragment: options separated by '&': "nosync", "noquery",
+ * "audit=SECONDS" (0 = never). Anything else is refused. */
 static int parse_fragment(dav_src *s, const char *f)
 {
     while (*f != '\0') {
         size_t n = strcspn(f, "&");
         if (n == 6 && strncmp(f, "nosync", 6) == 0) {
             s->nosync = 1;
+        } else if (n == 7 && strncmp(f, "noquery", 7) == 0) {
+            s->no_query = 1;
         } else if (n > 6 && strncmp(f, "audit=", 6) == 0) {
             long long v = 0;
             for (size_t i = 6; i < n; i++) {
@@ -274,12 +278,13 @@ const cmsb_adapter cmsb_carddav_adapter = {
     .version = CMSB_ADAPTER_VERSION,
     .source_size = sizeof(dav_src),
     .scheme = "carddav",
-    .caps = CMSB_CAP_CHANGES | CMSB_CAP_WRITE,
+    .caps = CMSB_CAP_CHANGES | CMSB_CAP_WRITE | CMSB_CAP_CREATE,
     .x_open = open_card,
     .x_close = close_src,
     .x_contacts = contacts_src,
     .x_changes = changes_src,
     .x_write_code = dav_write_code,
+    .x_create_contact = dav_create_contact,
 };
 
 const cmsb_adapter cmsb_caldav_adapter = {

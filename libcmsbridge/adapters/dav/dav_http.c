@@ -79,6 +79,17 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 {
     dav_reply *r = arg;
 
+    if (r->sink != NULL) {
+        long st = 0;
+        curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &st);
+        if (st == 207) {
+            /* the answer we wait for: parsed as it arrives */
+            r->sunk = 1;
+            r->sink_rc = dav_stream_feed(r->sink, p, sz * n);
+            return r->sink_rc == CMSB_OK ? sz * n : 0;
+        }
+    }
+
     if (r->body.len + sz * n > DAV_MAX_BODY ||
         vc_buf_add(&r->body, p, sz * n) != CMSB_OK)
         return 0;
@@ -121,9 +132,45 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
     return sz * n;
 }
 
+static int request(dav_src *s, const char *method, const char *href,
+                   const char *depth, const char *body, const char *if_match,
+                   const char *if_none_match, dav_reply *r);
+
 int dav_request(dav_src *s, const char *method, const char *href,
                 const char *depth, const char *body, const char *if_match,
                 dav_reply *r)
+{
+    return dav_request_cond(s, method, href, depth, body, if_match, NULL, r);
+}
+
+int dav_request_cond(dav_src *s, const char *method, const char *href,
+                     const char *depth, const char *body, const char *if_match,
+                     const char *if_none_match, dav_reply *r)
+{
+    memset(r, 0, sizeof(*r));
+    return request(s, method, href, depth, body, if_match, if_none_match, r);
+}
+
+int dav_request_stream(dav_src *s, const char *method, const char *href,
+                       const char *depth, const char *body, dav_stream *sink,
+                       dav_reply *r)
+{
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    r->sink = sink;
+    r->curl = s->curl;
+    rc = request(s, method, href, depth, body, NULL, NULL, r);
+    if (rc == CMSB_OK && r->sunk)
+        rc = dav_stream_finish(sink);
+    else if (rc != CMSB_OK && r->sunk && r->sink_rc != CMSB_OK)
+        rc = r->sink_rc; /* the parse (or its callback) stopped it */
+    return rc;
+}
+
+static int request(dav_src *s, const char *method, const char *href,
+                   const char *depth, const char *body, const char *if_match,
+                   const char *if_none_match, dav_reply *r)
 {
     CURL *c = s->curl;
     struct curl_slist *h = NULL, *t;
@@ -131,7 +178,6 @@ int dav_request(dav_src *s, const char *method, const char *href,
     CURLcode cc;
     int rc = CMSB_OK;
 
-    memset(r, 0, sizeof(*r));
     s->no_answer = 0;
     s->timed_out = 0;
     rc = dav_url(s, href, &url);
@@ -153,6 +199,8 @@ int dav_request(dav_src *s, const char *method, const char *href,
         ADD("Depth: %s", depth);
     if (if_match != NULL)
         ADD("If-Match: %s", if_match);
+    if (if_none_match != NULL)
+        ADD("If-None-Match: %s", if_none_match);
     if (body != NULL)
         ADD("Content-Type: %s", /* only vCards are PUT */
             strcmp(method, "PUT") == 0 ? "text/vcard; charset=utf-8"
@@ -196,8 +244,15 @@ int dav_request(dav_src *s, const char *method, const char *href,
         s->errbuf[0] = '\0';
         s->no_answer = 1;
         s->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
-        rc = cc == CURLE_WRITE_ERROR && r->body.len < DAV_MAX_BODY ? CMSB_ENOMEM
-                                                                   : CMSB_EIO;
+        rc = cc == CURLE_WRITE_ERROR && r->sunk ? r->sink_rc
+             : cc == CURLE_WRITE_ERROR && r->body.len < DAV_MAX_BODY
+                 ? CMSB_ENOMEM
+                 : CMSB_EIO;
+        if (rc == CMSB_EPARSE)
+            cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                            "msg=\"dav: malformed multistatus\" method=%s "
+                            "href=\"%s\"",
+                            method, href);
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);

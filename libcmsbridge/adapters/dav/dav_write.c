@@ -316,3 +316,95 @@ int dav_write_code(cmsb_source *base, const char *uid, const char *code)
     vc_buf_free(&href);
     return rc;
 }
+
+/* ---- a new contact ("add to contacts") ---- */
+
+#define CREATE_ATTEMPTS 3 /* new uids tried when the name is taken (412) */
+
+/* The address book new cards go to: the first one of the source. */
+static const dav_coll *first_book(dav_src *s)
+{
+    if (s->st.n == 0) {
+        /* the open found none or could not ask (server down then) */
+        dav_state_free(&s->st);
+        if (dav_discover(s, &s->st) != CMSB_OK)
+            return NULL;
+    }
+    for (size_t i = 0; i < s->st.n; i++)
+        if (s->st.c[i].kind == DAV_BOOK && !s->st.c[i].gone)
+            return &s->st.c[i];
+    return NULL;
+}
+
+/* One PUT of a new resource: 1 = created, 0 = the name is taken (412),
+ * or a CMSB_E* error (logged). */
+static int put_new(dav_src *s, const char *href, const vc_buf *card)
+{
+    dav_reply put;
+    int rc = dav_request_cond(s, "PUT", href, NULL, card->p, NULL, "*", &put);
+
+    if (rc != CMSB_OK)
+        return rc;
+    if (put.status >= 200 && put.status < 300) {
+        rc = 1;
+    } else if (put.status == 412) {
+        rc = 0;
+    } else {
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: PUT of a new card failed\" href=\"%s\" "
+                        "status=%ld",
+                        href, put.status);
+        rc = put.status == 401 || put.status == 403 ? CMSB_EAUTH : CMSB_EIO;
+    }
+    dav_reply_free(&put);
+    return rc;
+}
+
+int dav_create_contact(cmsb_source *base, const tsps_contact *c,
+                       const char *code, char *uid_out)
+{
+    dav_src *s = (dav_src *)base;
+    const dav_coll *book = first_book(s);
+    char uid[64];
+    vc_buf card = {0}, href = {0};
+    int rc = CMSB_OK, k = 0;
+
+    if (book == NULL) {
+        cmsb_source_log(base, TSPS_LOG_WARN,
+                        "msg=\"dav: no address book for a new contact\" "
+                        "url=\"%s\"",
+                        s->urls[0]);
+        return CMSB_ENOTFOUND;
+    }
+    for (int i = 0; i < CREATE_ATTEMPTS && rc == CMSB_OK && k == 0; i++) {
+        size_t n = strlen(book->href);
+        rc = vc_new_uid(uid, sizeof(uid));
+        if (rc == CMSB_OK)
+            rc = vc_new_card(&s->conf, c, uid, code, &card);
+        href.len = 0;
+        if (rc == CMSB_OK)
+            rc = vc_buf_printf(&href, "%s%s%s.vcf", book->href,
+                               n > 0 && book->href[n - 1] == '/' ? "" : "/",
+                               uid);
+        if (rc == CMSB_OK)
+            k = put_new(s, href.p, &card);
+        if (k < 0)
+            rc = k;
+        else if (k == 0)
+            cmsb_source_log(base, TSPS_LOG_INFO,
+                            "msg=\"dav: name of a new card taken, new uid\" "
+                            "href=\"%s\"",
+                            href.p);
+    }
+    if (rc == CMSB_OK && k == 0)
+        rc = CMSB_ECONFLICT;
+    if (rc == CMSB_OK) {
+        snprintf(uid_out, TSPS_UID_MAX, "%s", uid);
+        cmsb_source_log(base, TSPS_LOG_INFO,
+                        "msg=\"dav: contact created\" href=\"%s\" code=%s",
+                        href.p, code[0] ? code : "-");
+    }
+    vc_buf_free(&card);
+    vc_buf_free(&href);
+    return rc;
+}

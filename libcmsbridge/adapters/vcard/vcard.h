@@ -175,6 +175,22 @@ int vc_edit_code(const char *in, size_t len, const vc_conf *conf,
 int vc_edit_member(const char *in, size_t len, const vc_conf *conf,
                    const char *code, const char *uid, int add, vc_buf *out);
 
+/* ---- new cards (vcard_new.c) ---- */
+
+/* A random UUID (version 4, lower case) into out (at least 37 bytes).
+ * CMSB_OK, CMSB_EINVAL (too small), CMSB_EIO (no randomness). */
+int vc_new_uid(char *out, size_t len);
+/*
+ * A new vCard 3.0 for contact c (name or else its first number as FN,
+ * org, numbers, emails) with UID `uid` and `code` ("" = none) in the
+ * first form conf->forms enables: property, category, note. *out is
+ * replaced (NUL-terminated). Returns CMSB_OK, CMSB_EINVAL (nothing to
+ * name it by, a control character in a value), CMSB_ENOTSUP (a code, but
+ * the source reads codes from group cards only), CMSB_ENOMEM.
+ */
+int vc_new_card(const vc_conf *conf, const tsps_contact *c, const char *uid,
+                const char *code, vc_buf *out);
+
 /* ---- directory state (vcard_state.c) ---- */
 
 enum { VC_VCF = 'v', VC_ICS = 'i' };

@@ -638,7 +638,7 @@ const cmsb_adapter cmsb_vcard_dir_adapter = {
     .source_size = sizeof(vcd_source),
     .scheme = "vcard-dir",
     .caps = CMSB_CAP_CHANGES | CMSB_CAP_EVENTS | CMSB_CAP_WRITE |
-            CMSB_CAP_RELATED | CMSB_CAP_WATCH,
+            CMSB_CAP_RELATED | CMSB_CAP_WATCH | CMSB_CAP_CREATE,
     .x_open = open_src,
     .x_close = close_src,
     .x_contacts = contacts_src,
@@ -648,4 +648,5 @@ const cmsb_adapter cmsb_vcard_dir_adapter = {
     .x_related = vcd_related,
     .x_watch_fd = vcd_watch_fd,
     .x_watch_drain = vcd_watch_drain,
+    .x_create_contact = vcd_create_contact,
 };

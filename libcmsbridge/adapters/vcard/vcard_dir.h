@@ -25,6 +25,10 @@ int vcd_write_code(cmsb_source *base, const char *uid, const char *code);
 int vcd_related(cmsb_source *base, const char *uid, const cmsb_criteria *crit,
                 cmsb_item_cb cb, void *arg);
 
+/* vcard_create.c: a new contact as a new file (CMSB_CAP_CREATE) */
+int vcd_create_contact(cmsb_source *base, const tsps_contact *c,
+                       const char *code, char *uid_out);
+
 /* vcard_watch.c: inotify */
 int vcd_watch_fd(cmsb_source *base, int *fd);
 int vcd_watch_drain(cmsb_source *base);

@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 /** The newest adapter struct version this library knows. */
-#define CMSB_ADAPTER_VERSION 2
+#define CMSB_ADAPTER_VERSION 3
 
 /** The base of every source; the adapter's struct embeds it first. */
 struct cmsb_source {
@@ -153,6 +153,23 @@ struct cmsb_adapter {
     int (*x_related_for)(cmsb_source *src, const tsps_contact *who,
                          const cmsb_related_query *q, cmsb_related_cb cb,
                          void *arg);
+
+    /* ---- version 3 ---- */
+
+    /**
+     * (CMSB_CAP_CREATE) Add a new contact `c` (name, org, numbers,
+     * emails) with the handling code `code` (valid, upper case, "" =
+     * none) under a new uid the adapter makes up, which it copies into
+     * uid_out (TSPS_UID_MAX bytes, NUL-terminated). Never replaces an
+     * existing entry; atomic where the store allows (files: temp + link;
+     * DAV: PUT with If-None-Match: *). The contact reaches the engine by
+     * the next sync, not by this call.
+     * Ownership: arguments are borrowed for the call.
+     * Blocking: may block, bounded by opt->timeout_ms for a network
+     * adapter. Threads: serialised per source by the core.
+     */
+    int (*x_create_contact)(cmsb_source *src, const tsps_contact *c,
+                            const char *code, char *uid_out);
 };
 
 /**
@@ -241,6 +258,10 @@ _Static_assert(offsetof(struct cmsb_adapter, x_related_for) ==
                    offsetof(struct cmsb_adapter, x_open) +
                        9 * sizeof(void (*)(void)),
                "cmsb_adapter methods must only be appended (version 2)");
+_Static_assert(offsetof(struct cmsb_adapter, x_create_contact) ==
+                   offsetof(struct cmsb_adapter, x_open) +
+                       10 * sizeof(void (*)(void)),
+               "cmsb_adapter methods must only be appended (version 3)");
 
 #ifdef __cplusplus
 }

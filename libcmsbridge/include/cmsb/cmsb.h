@@ -241,6 +241,9 @@ CMSB_API void cmsb_source_close(cmsb_source *src);
     0x20u /* items related to a person given by                                \
              addresses, numbers and names (mail,                               \
              documents); since adapter version 2 */
+#define CMSB_CAP_CREATE                                                        \
+    0x40u /* add a new contact (cmsb_create_contact);                          \
+             since adapter version 3 */
 
 /**
  * Capabilities (CMSB_CAP_*) of the source's adapter.
@@ -356,6 +359,42 @@ CMSB_API int cmsb_changes(cmsb_source *src, const char *since,
  */
 CMSB_API int cmsb_write_code(cmsb_source *src, const char *uid,
                              const char *code);
+
+/**
+ * Add a new contact to the contact manager ("add to contacts" for an
+ * unknown caller): one new card with the name `c->name` (the first
+ * number when the name is empty), `c->org`, `c->numbers` and `c->emails`
+ * as given, and the handling code `code` in the form the source reads
+ * (the property, X-TSPS-CODE by default; else a category; else the note
+ * marker). The uid is generated (a random UUID; `c->uid` is not used) and
+ * returned in `uid_out`. Nothing is written to the tsps engine: the next
+ * cmsb_sync() of the source brings the contact in, and the next call from
+ * its number is routed with `code`. To change the code later, call
+ * cmsb_write_code() with that uid.
+ *
+ * vcard-dir writes `<folder>/<uid>.vcf` atomically (temp file, fsync,
+ * hard link that never replaces a file). carddav PUTs `<uid>.vcf` into
+ * the first address book of the source with `If-None-Match: *` (a 412,
+ * the name taken, retries with a new uid).
+ *
+ * @param c     the contact (name, org, numbers, emails); a value with a
+ *              control character other than a line break is refused
+ * @param code  [A-Za-z0-9_-]{0,31} (upper-cased); "" = no code
+ * @param[out] uid_out  the new contact's uid (NUL-terminated); may be NULL
+ * @return CMSB_OK; CMSB_ENOTSUP (the adapter has no CMSB_CAP_CREATE, or
+ *         the source reads codes from group cards only and code is not
+ *         ""); CMSB_EINVAL (NULL src/c/code, a bad code, nothing to name
+ *         the card by: no name, number or email); CMSB_ENOTFOUND (carddav:
+ *         no address book found); CMSB_EAUTH (the server refused the
+ *         credentials or the write, 401/403); CMSB_EIO (the write failed,
+ *         logged); CMSB_ENOMEM
+ * Blocks on I/O (the network for carddav, bounded by the source's
+ * timeout). Thread-safety: one thread at a time per source (the same
+ * rule as every call on a source).
+ * Since: 0.2
+ */
+CMSB_API int cmsb_create_contact(cmsb_source *src, const tsps_contact *c,
+                                 const char *code, char uid_out[TSPS_UID_MAX]);
 
 /** Kinds of related items (bits in cmsb_criteria.kinds). */
 #define CMSB_ITEM_EMAIL    0x1u
