@@ -1,0 +1,587 @@
+/* The imap adapter's header index: a server SEARCH FROM/TO/CC is a scan
+ * of the mailbox's header cache on Dovecot (seconds at 20,000+ messages),
+ * so with ?index=DIR the adapter keeps its own map from an address to the
+ * messages that name it, and a lookup reads that map and asks the server
+ * only about the UIDs that arrived since it was refreshed.
+ *
+ * Storage: one LMDB file DIR/imap-<hash of server and user>.mdb (mode
+ * 0600: it holds addresses), two tables:
+ *   addr  "<mailbox>\0<address>" -> sorted duplicates of 12 bytes:
+ *         big-endian Date: (sign bit flipped) then big-endian UID, so a
+ *         key's last duplicates are its newest mails
+ *   meta  "<mailbox>" -> {UIDVALIDITY, first UID not yet indexed}
+ * Refresh, per mailbox: STATUS (UIDVALIDITY UIDNEXT); a new UIDVALIDITY
+ * drops the mailbox's entries; then the UIDs from the first not indexed
+ * to UIDNEXT-1 are listed 1,000 at a time (UID SEARCH UID a:b) and each
+ * message's From/To/Cc/Date header fields fetched (the URL form
+ * ;SECTION=HEADER.FIELDS, one request each on a kept connection) and
+ * parsed with GMime; one transaction per 1,000 UIDs, with the new
+ * position, so a stop loses at most that. Expunged messages stay in the
+ * index until the UIDVALIDITY changes; a lookup skips them (their fetch
+ * finds nothing).
+ *
+ * Threads: the background thread and cmsb_changes() refresh under
+ * `rmu` with the index's own curl handle; lookups only open LMDB read
+ * transactions (MDB_NOTLS) on the caller's thread, so a refresh never
+ * blocks a lookup. The thread never logs (the log callback runs on the
+ * caller's thread): its last error is kept for the next lookup to log. */
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "imap.h"
+
+#define IX_CHUNK    1000 /* UIDs per search and per transaction */
+#define IX_MAPSIZE  ((size_t)1 << 32)
+#define IX_KEY_MAX  511 /* LMDB's default key size limit */
+#define IX_VAL_SIZE 12
+
+struct im_index {
+    MDB_env *env;
+    MDB_dbi addr, meta;
+    pthread_mutex_t rmu; /* one refresh at a time */
+    pthread_mutex_t mu;  /* stop, err, the condition */
+    pthread_cond_t cond;
+    pthread_t thread;
+    int have_thread;
+    int refresh_s;
+    volatile int stop;
+    char err[256];
+    CURL *curl; /* the refresh's connection (under rmu) */
+    char cerr[CURL_ERROR_SIZE];
+};
+
+typedef struct ix_meta {
+    uint64_t uidvalidity;
+    uint64_t next; /* first UID not yet indexed */
+} ix_meta;
+
+typedef struct ix_ent {
+    uint64_t date; /* sign-flipped */
+    uint32_t uid;
+} ix_ent;
+
+static void put_be(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t flip(int64_t d)
+{
+    return (uint64_t)d ^ ((uint64_t)1 << 63);
+}
+
+static int64_t unflip(uint64_t d)
+{
+    return (int64_t)(d ^ ((uint64_t)1 << 63));
+}
+
+static size_t make_key(char *k, const char *mbox, const char *addr)
+{
+    size_t ml = strlen(mbox), al = strlen(addr);
+
+    if (ml + 1 + al > IX_KEY_MAX)
+        return 0;
+    memcpy(k, mbox, ml);
+    k[ml] = '\0';
+    memcpy(k + ml + 1, addr, al);
+    return ml + 1 + al;
+}
+
+static void set_err(im_index *ix, const char *fmt, const char *a, const char *b)
+{
+    pthread_mutex_lock(&ix->mu);
+    snprintf(ix->err, sizeof(ix->err), fmt, a, b);
+    pthread_mutex_unlock(&ix->mu);
+}
+
+static int map_mdb(int mrc)
+{
+    return mrc == ENOMEM ? CMSB_ENOMEM : CMSB_EIO;
+}
+
+/* Drop every entry of one mailbox (a new UIDVALIDITY). */
+static int drop_mailbox(im_index *ix, MDB_txn *txn, const char *mbox)
+{
+    size_t ml = strlen(mbox) + 1;
+    MDB_cursor *cur;
+    MDB_val k = {ml, (void *)mbox}, v;
+    int mrc = mdb_cursor_open(txn, ix->addr, &cur);
+
+    if (mrc != 0)
+        return mrc;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (mrc == 0 && k.mv_size >= ml && memcmp(k.mv_data, mbox, ml) == 0) {
+        mrc = mdb_cursor_del(cur, MDB_NODUPDATA);
+        if (mrc == 0)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+    }
+    mdb_cursor_close(cur);
+    return mrc == MDB_NOTFOUND ? 0 : mrc;
+}
+
+static int read_meta(im_index *ix, MDB_txn *txn, const char *mbox, ix_meta *m)
+{
+    MDB_val k = {strlen(mbox), (void *)mbox}, v;
+    int mrc = mdb_get(txn, ix->meta, &k, &v);
+
+    memset(m, 0, sizeof(*m));
+    if (mrc == 0 && v.mv_size == sizeof(*m))
+        memcpy(m, v.mv_data, sizeof(*m));
+    return mrc == 0 && v.mv_size == sizeof(*m);
+}
+
+static int write_meta(im_index *ix, MDB_txn *txn, const char *mbox,
+                      const ix_meta *m)
+{
+    MDB_val k = {strlen(mbox), (void *)mbox}, v = {sizeof(*m), (void *)m};
+
+    return mdb_put(txn, ix->meta, &k, &v, 0);
+}
+
+/* Index the messages of uids[0..n) into one transaction, and the new
+ * position. */
+static int index_chunk(im_source *s, const im_conn *cn, const char *mbox,
+                       const char *esc, const unsigned long *uids, size_t n,
+                       const ix_meta *after)
+{
+    im_index *ix = s->ix;
+    MDB_txn *txn = NULL;
+    im_buf b = {0};
+    char key[IX_KEY_MAX + 1];
+    int mrc, rc = CMSB_OK;
+
+    mrc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+    if (mrc != 0)
+        return map_mdb(mrc);
+    for (size_t i = 0; i < n && !ix->stop; i++) {
+        char url[1200];
+        rel_mail m;
+        CURLcode cc;
+        b.n = 0;
+        snprintf(url, sizeof(url),
+                 "%s/%s/;UID=%lu/;SECTION=HEADER.FIELDS%%20(FROM%%20TO%%20"
+                 "CC%%20DATE)",
+                 s->base_url, esc, uids[i]);
+        cc = im_perform(s, cn, im_now_ms() + s->timeout_ms, url, NULL, &b);
+        if (cc == CURLE_REMOTE_FILE_NOT_FOUND)
+            continue; /* expunged meanwhile */
+        if (cc != CURLE_OK) {
+            set_err(ix, "fetch in %s: %s", mbox, curl_easy_strerror(cc));
+            rc = cc == CURLE_OPERATION_TIMEDOUT ? CMSB_ETIMEDOUT
+                 : cc == CURLE_LOGIN_DENIED     ? CMSB_EAUTH
+                                                : CMSB_EIO;
+            goto out;
+        }
+        if (b.n == 0 || rel_mail_parse(b.p, b.n, &m) != CMSB_OK)
+            continue; /* nothing readable: not indexed */
+        for (size_t a = 0; a < m.naddrs; a++) {
+            unsigned char val[IX_VAL_SIZE];
+            size_t kl = make_key(key, mbox, m.addrs[a]);
+            MDB_val k = {kl, key}, v = {sizeof(val), val};
+            if (kl == 0 || m.addrs[a][0] == '\0')
+                continue;
+            put_be(val, flip(m.date), 8);
+            put_be(val + 8, (uint64_t)uids[i], 4);
+            mrc = mdb_put(txn, ix->addr, &k, &v, MDB_NODUPDATA);
+            if (mrc != 0 && mrc != MDB_KEYEXIST) {
+                rel_mail_free(&m);
+                rc = map_mdb(mrc);
+                goto out;
+            }
+        }
+        rel_mail_free(&m);
+    }
+    if (ix->stop) {
+        rc = CMSB_ECANCELED;
+        goto out;
+    }
+    mrc = write_meta(ix, txn, mbox, after);
+    if (mrc == 0) {
+        mrc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (mrc != 0)
+        rc = map_mdb(mrc);
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    free(b.p);
+    return rc;
+}
+
+static int refresh_mailbox(im_source *s, const im_conn *cn, const char *mbox)
+{
+    im_index *ix = s->ix;
+    char *esc = curl_easy_escape(cn->curl, mbox, 0);
+    char url[1024], cmd[320];
+    im_buf b = {0};
+    ix_meta m, now;
+    unsigned long uidnext;
+    MDB_txn *txn = NULL;
+    CURLcode cc;
+    int mrc, rc = CMSB_OK;
+
+    if (esc == NULL)
+        return CMSB_ENOMEM;
+    if (strchr(mbox, '"') != NULL || strlen(mbox) > 255)
+        goto out; /* not searchable either: see one_mailbox() */
+    snprintf(url, sizeof(url), "%s/%s", s->base_url, esc);
+    snprintf(cmd, sizeof(cmd), "STATUS \"%s\" (UIDVALIDITY UIDNEXT)", mbox);
+    /* NOOP first: on a kept connection the mailbox may be selected, and
+     * STATUS would answer from before the server noticed new mail */
+    cc = im_perform(s, cn, im_now_ms() + s->timeout_ms, url, "NOOP", &b);
+    b.n = 0;
+    if (cc == CURLE_OK)
+        cc = im_perform(s, cn, im_now_ms() + s->timeout_ms, url, cmd, &b);
+    if (cc == CURLE_QUOTE_ERROR || cc == CURLE_REMOTE_FILE_NOT_FOUND ||
+        (cc == CURLE_LOGIN_DENIED && strstr(cn->err, "Select failed")))
+        goto out; /* no such mailbox */
+    if (cc != CURLE_OK) {
+        set_err(ix, "status of %s: %s", mbox, curl_easy_strerror(cc));
+        rc = cc == CURLE_OPERATION_TIMEDOUT ? CMSB_ETIMEDOUT
+             : cc == CURLE_LOGIN_DENIED     ? CMSB_EAUTH
+                                            : CMSB_EIO;
+        goto out;
+    }
+    now.uidvalidity = im_parse_num(b.p, "UIDVALIDITY ");
+    uidnext = im_parse_num(b.p, "UIDNEXT ");
+    if (now.uidvalidity == 0 || uidnext == 0) {
+        set_err(ix, "status of %s: %s", mbox, "no UIDVALIDITY/UIDNEXT");
+        rc = CMSB_EIO;
+        goto out;
+    }
+    mrc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+    if (mrc == 0 &&
+        (!read_meta(ix, txn, mbox, &m) || m.uidvalidity != now.uidvalidity)) {
+        m.uidvalidity = now.uidvalidity;
+        m.next = 1;
+        mrc = drop_mailbox(ix, txn, mbox);
+        if (mrc == 0)
+            mrc = write_meta(ix, txn, mbox, &m);
+    }
+    if (mrc == 0) {
+        mrc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (mrc != 0) {
+        rc = map_mdb(mrc);
+        goto out;
+    }
+    while (m.next < uidnext && !ix->stop) {
+        unsigned long hi = m.next + IX_CHUNK - 1, *uids = NULL;
+        size_t n;
+        if (hi >= uidnext)
+            hi = uidnext - 1;
+        b.n = 0;
+        snprintf(cmd, sizeof(cmd), "UID SEARCH UID %lu:%lu",
+                 (unsigned long)m.next, hi);
+        cc = im_perform(s, cn, im_now_ms() + s->timeout_ms, url, cmd, &b);
+        if (cc != CURLE_OK) {
+            set_err(ix, "listing %s: %s", mbox, curl_easy_strerror(cc));
+            rc = CMSB_EIO;
+            goto out;
+        }
+        n = im_parse_search(b.p ? b.p : "", &uids);
+        if (n == (size_t)-1) {
+            rc = CMSB_ENOMEM;
+            goto out;
+        }
+        now = m;
+        now.next = hi + 1;
+        rc = index_chunk(s, cn, mbox, esc, uids, n, &now);
+        free(uids);
+        if (rc != CMSB_OK)
+            goto out;
+        m = now;
+    }
+out:
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    curl_free(esc);
+    free(b.p);
+    return rc;
+}
+
+int im_index_refresh(im_source *s)
+{
+    im_index *ix = s->ix;
+    im_conn cn;
+    int rc = CMSB_OK;
+
+    pthread_mutex_lock(&ix->rmu);
+    cn = (im_conn){ix->curl, ix->cerr, &ix->stop};
+    for (size_t i = 0; i < s->nmbox && rc == CMSB_OK && !ix->stop; i++)
+        rc = refresh_mailbox(s, &cn, s->mbox[i]);
+    pthread_mutex_unlock(&ix->rmu);
+    if (rc == CMSB_OK && ix->stop)
+        rc = CMSB_ECANCELED;
+    return rc;
+}
+
+static void *ix_thread(void *arg)
+{
+    im_source *s = arg;
+    im_index *ix = s->ix;
+
+    for (;;) {
+        struct timespec ts;
+        im_index_refresh(s);
+        pthread_mutex_lock(&ix->mu);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += ix->refresh_s;
+        while (!ix->stop &&
+               pthread_cond_timedwait(&ix->cond, &ix->mu, &ts) != ETIMEDOUT)
+            ;
+        if (ix->stop) {
+            pthread_mutex_unlock(&ix->mu);
+            return NULL;
+        }
+        pthread_mutex_unlock(&ix->mu);
+    }
+}
+
+static uint64_t fnv(const char *a, const char *b)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const char *p = a; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ '\n') * 1099511628211ULL;
+    for (const char *p = b; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+int im_index_open(im_source *s, const char *dir, int refresh_s)
+{
+    const cmsb_options *o = cmsb_source_options(&s->base);
+    im_index *ix = calloc(1, sizeof(*ix));
+    char path[1200];
+    MDB_txn *txn = NULL;
+    int mrc;
+
+    if (ix == NULL)
+        return CMSB_ENOMEM;
+    s->ix = ix;
+    ix->refresh_s = refresh_s;
+    pthread_mutex_init(&ix->rmu, NULL);
+    pthread_mutex_init(&ix->mu, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&ix->cond, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    ix->curl = curl_easy_init();
+    if (ix->curl == NULL)
+        return CMSB_ENOMEM;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        cmsb_source_log(&s->base, TSPS_LOG_ERROR,
+                        "msg=\"imap: index folder not created\" dir=\"%s\" "
+                        "reason=\"%s\"",
+                        dir, strerror(errno));
+        return CMSB_EIO;
+    }
+    snprintf(
+        path, sizeof(path), "%s/imap-%016llx.mdb", dir,
+        (unsigned long long)fnv(s->base_url, o->username ? o->username : ""));
+    mrc = mdb_env_create(&ix->env);
+    if (mrc == 0)
+        mrc = mdb_env_set_maxdbs(ix->env, 2);
+    if (mrc == 0)
+        mrc = mdb_env_set_mapsize(ix->env, IX_MAPSIZE);
+    if (mrc == 0)
+        mrc = mdb_env_open(ix->env, path, MDB_NOSUBDIR | MDB_NOTLS, 0600);
+    if (mrc == 0)
+        mrc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+    if (mrc == 0)
+        mrc = mdb_dbi_open(txn, "addr", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+                           &ix->addr);
+    if (mrc == 0)
+        mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta);
+    if (mrc == 0) {
+        mrc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (mrc != 0) {
+        cmsb_source_log(&s->base, TSPS_LOG_ERROR,
+                        "msg=\"imap: index not opened\" file=\"%s\" "
+                        "reason=\"%s\"",
+                        path, mdb_strerror(mrc));
+        return map_mdb(mrc);
+    }
+    if (refresh_s > 0) {
+        if (pthread_create(&ix->thread, NULL, ix_thread, s) != 0)
+            return CMSB_EIO;
+        ix->have_thread = 1;
+    }
+    return CMSB_OK;
+}
+
+void im_index_close(im_source *s)
+{
+    im_index *ix = s->ix;
+
+    if (ix == NULL)
+        return;
+    if (ix->have_thread) {
+        pthread_mutex_lock(&ix->mu);
+        ix->stop = 1;
+        pthread_cond_signal(&ix->cond);
+        pthread_mutex_unlock(&ix->mu);
+        pthread_join(ix->thread, NULL);
+    }
+    if (ix->env != NULL)
+        mdb_env_close(ix->env);
+    if (ix->curl != NULL)
+        curl_easy_cleanup(ix->curl);
+    pthread_cond_destroy(&ix->cond);
+    pthread_mutex_destroy(&ix->mu);
+    pthread_mutex_destroy(&ix->rmu);
+    free(ix);
+    s->ix = NULL;
+}
+
+int im_index_take_error(im_source *s, char *buf, size_t len)
+{
+    im_index *ix = s->ix;
+    int had;
+
+    pthread_mutex_lock(&ix->mu);
+    had = ix->err[0] != '\0';
+    if (had)
+        snprintf(buf, len, "%s", ix->err);
+    ix->err[0] = '\0';
+    pthread_mutex_unlock(&ix->mu);
+    return had;
+}
+
+static int cmp_ent_desc(const void *a, const void *b)
+{
+    const ix_ent *x = a, *y = b;
+
+    if (x->date != y->date)
+        return x->date < y->date ? 1 : -1;
+    return x->uid < y->uid ? 1 : x->uid > y->uid ? -1 : 0;
+}
+
+int im_index_lookup(im_source *s, const char *mbox, unsigned long uidvalidity,
+                    const rel_who *w, int64_t since, int64_t until, size_t max,
+                    unsigned long **uids, size_t *n, unsigned long *next)
+{
+    im_index *ix = s->ix;
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    ix_meta m;
+    ix_ent *v = NULL;
+    size_t nv = 0, cap = 0;
+    char key[IX_KEY_MAX + 1];
+    int mrc, rc = 1;
+
+    *uids = NULL;
+    *n = 0;
+    *next = 0;
+    mrc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+    if (mrc != 0)
+        return map_mdb(mrc);
+    if (!read_meta(ix, txn, mbox, &m) || uidvalidity == 0 ||
+        m.uidvalidity != uidvalidity) {
+        rc = 0;
+        goto out;
+    }
+    *next = (unsigned long)m.next;
+    mrc = mdb_cursor_open(txn, ix->addr, &cur);
+    if (mrc != 0) {
+        rc = map_mdb(mrc);
+        goto out;
+    }
+    for (size_t a = 0; a < w->nemails; a++) {
+        size_t kl = make_key(key, mbox, w->emails[a]), taken = 0;
+        MDB_val k = {kl, key}, d;
+        if (kl == 0)
+            continue;
+        mrc = mdb_cursor_get(cur, &k, &d, MDB_SET);
+        if (mrc == 0)
+            mrc = mdb_cursor_get(cur, &k, &d, MDB_LAST_DUP);
+        for (; mrc == 0 && taken < max;
+             mrc = mdb_cursor_get(cur, &k, &d, MDB_PREV_DUP)) {
+            ix_ent e;
+            int64_t date;
+            if (d.mv_size != IX_VAL_SIZE)
+                continue;
+            e.date = get_be(d.mv_data, 8);
+            e.uid = (uint32_t)get_be((const unsigned char *)d.mv_data + 8, 4);
+            date = unflip(e.date);
+            if (until != 0 && date >= until)
+                continue;
+            if (since != 0 && date < since)
+                break;
+            if (nv == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                ix_ent *nn = realloc(v, nc * sizeof(*nn));
+                if (nn == NULL) {
+                    rc = CMSB_ENOMEM;
+                    goto out;
+                }
+                v = nn;
+                cap = nc;
+            }
+            v[nv++] = e;
+            taken++;
+        }
+        if (mrc != 0 && mrc != MDB_NOTFOUND) {
+            rc = map_mdb(mrc);
+            goto out;
+        }
+    }
+    qsort(v, nv, sizeof(*v), cmp_ent_desc);
+    if (nv > 0) {
+        unsigned long *u = malloc(nv * sizeof(*u));
+        size_t k = 0;
+        if (u == NULL) {
+            rc = CMSB_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < nv && k < max; i++) {
+            int dup = 0;
+            for (size_t j = 0; j < k && !dup; j++)
+                dup = u[j] == v[i].uid;
+            if (!dup)
+                u[k++] = v[i].uid;
+        }
+        *uids = u;
+        *n = k;
+    }
+out:
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    free(v);
+    if (rc < 0) {
+        free(*uids);
+        *uids = NULL;
+        *n = 0;
+    }
+    return rc;
+}
