@@ -8,6 +8,11 @@ if(TARGET cmsb_static)
     target_compile_definitions(check_related_api PRIVATE REL_ALL_BUILTINS)
   endif()
 endif()
+# Per-code criteria and the result cache (libcmsbridge, no adapter needed).
+if(TARGET cmsb_static)
+  tsps_add_check(check_related_policy SOURCES unit/check_related_policy.c
+    LIBS cmsb_static)
+endif()
 # check_abi (tests/libtsps.cmake) also pins libcmsbridge's vtable and
 # related-item structs when libcmsbridge is built.
 if(TARGET check_abi AND TARGET cmsb_static)
