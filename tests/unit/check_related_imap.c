@@ -691,6 +691,18 @@ START_TEST(test_imap_index_new_mail_and_reopen)
     ck_assert_int_eq(g.n, 1);
     ck_assert_str_eq(g.title[0], "new one");
     ck_assert_str_eq(g.why[0], "from zoe@example.org");
+    /* the mail is deleted on the server: gone after the next refresh
+     * (a lookup reads the stored message, so the index must drop it) */
+    snprintf(cmd, sizeof(cmd),
+             "grep -l -r 'zoe1@example.org' '%s/mail/alice/cur' "
+             "'%s/mail/alice/new' | xargs rm -f",
+             g_dir, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(cmsb_changes(f.src, NULL, ix_count_cb, &n), CMSB_OK);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(cmsb_related_for(f.src, &zoe, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 0);
     fx_close(&f);
 }
 END_TEST

@@ -22,8 +22,7 @@
 
 #include "imap.h"
 
-#define IM_FETCH_BYTES 65536
-#define IM_FETCH_MAX   200 /* messages fetched per mailbox and lookup */
+#define IM_FETCH_MAX 200 /* messages fetched per mailbox and lookup */
 
 static size_t on_data(char *d, size_t sz, size_t nm, void *arg)
 {
@@ -609,16 +608,24 @@ static int one_mailbox(im_req *r, const char *mbox, const rel_who *w,
         rel_mail m;
         rel_item it = {0};
         b.n = 0;
-        snprintf(furl, sizeof(furl), "%s/%s/;UID=%lu/;PARTIAL=0.%d",
-                 s->base_url, esc, uids[i], IM_FETCH_BYTES);
-        cc = perform(r, furl, NULL, &b);
-        if (cc == CURLE_REMOTE_FILE_NOT_FOUND)
-            continue; /* expunged since it was found */
-        if (cc != CURLE_OK) {
-            rc = map_curl(s, cc, "fetch", mbox);
+        /* indexed: parsed when it was indexed, no FETCH */
+        rc = s->ix != NULL ? im_index_mail(s, mbox, uids[i], &m) : 0;
+        if (rc < 0)
             goto cleanup;
+        if (rc == 0) {
+            snprintf(furl, sizeof(furl), "%s/%s/;UID=%lu/;PARTIAL=0.%d",
+                     s->base_url, esc, uids[i], IM_FETCH_BYTES);
+            cc = perform(r, furl, NULL, &b);
+            if (cc == CURLE_REMOTE_FILE_NOT_FOUND)
+                continue; /* expunged since it was found */
+            if (cc != CURLE_OK) {
+                rc = map_curl(s, cc, "fetch", mbox);
+                goto cleanup;
+            }
+            rc = rel_mail_parse(b.p ? b.p : "", b.n, &m);
+        } else {
+            rc = CMSB_OK;
         }
-        rc = rel_mail_parse(b.p ? b.p : "", b.n, &m);
         if (rc == CMSB_EPARSE) {
             cmsb_source_log(&s->base, TSPS_LOG_WARN,
                             "msg=\"imap: skipped unreadable message\" "

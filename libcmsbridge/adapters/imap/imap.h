@@ -8,9 +8,10 @@
 
 #include "related.h"
 
-#define IM_MAILBOXES  8
-#define IM_TIMEOUT_MS 5000
-#define IM_RESP_MAX   (1024 * 1024)
+#define IM_MAILBOXES   8
+#define IM_TIMEOUT_MS  5000
+#define IM_RESP_MAX    (1024 * 1024)
+#define IM_FETCH_BYTES 65536 /* fetched per message: header, text, parts */
 
 typedef struct im_index im_index;
 
@@ -76,6 +77,10 @@ int im_index_refresh(im_source *s);
 int im_index_lookup(im_source *s, const char *mbox, unsigned long uidvalidity,
                     const rel_who *w, int64_t since, int64_t until, size_t max,
                     unsigned long **uids, size_t *n, unsigned long *next);
+/* The indexed message `uid` of `mbox`, parsed: 1 (fills *m: free with
+ * rel_mail_free), 0 when not indexed, CMSB_ENOMEM or CMSB_EIO. */
+int im_index_mail(im_source *s, const char *mbox, unsigned long uid,
+                  rel_mail *m);
 /* The background refresh's last failure, once (for the caller's thread to
  * log): 1 and the reason in buf, or 0. */
 int im_index_take_error(im_source *s, char *buf, size_t len);

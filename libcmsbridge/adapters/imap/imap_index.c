@@ -9,16 +9,21 @@
  *   addr  "<mailbox>\0<address>" -> sorted duplicates of 12 bytes:
  *         big-endian Date: (sign bit flipped) then big-endian UID, so a
  *         key's last duplicates are its newest mails
+ *   msg   "<mailbox>\0" + big-endian UID -> the parsed message (Date:,
+ *         subject, from, to, snippet, Message-ID, attachment names, the
+ *         addresses with their role), so a lookup needs no FETCH: the
+ *         first FETCH of a new IMAP session costs Dovecot seconds on a
+ *         large mailbox, a lookup must not wait for it
  *   meta  "<mailbox>" -> {UIDVALIDITY, first UID not yet indexed}
  * Refresh, per mailbox: STATUS (UIDVALIDITY UIDNEXT); a new UIDVALIDITY
  * drops the mailbox's entries; then the UIDs from the first not indexed
  * to UIDNEXT-1 are listed 1,000 at a time (UID SEARCH UID a:b) and each
- * message's From/To/Cc/Date header fields fetched (the URL form
- * ;SECTION=HEADER.FIELDS, one request each on a kept connection) and
- * parsed with GMime; one transaction per 1,000 UIDs, with the new
- * position, so a stop loses at most that. Expunged messages stay in the
- * index until the UIDVALIDITY changes; a lookup skips them (their fetch
- * finds nothing).
+ * message's first 64 KiB fetched (the URL form ;UID=n;PARTIAL, one
+ * request each on a kept connection, as a lookup without the index
+ * would) and parsed with GMime; one transaction per 1,000 UIDs, with the
+ * new position, so a stop loses at most that. Then the indexed UIDs are
+ * listed again, 1,000 at a time, and the messages expunged since are
+ * dropped.
  *
  * Threads: the background thread and cmsb_changes() refresh under
  * `rmu` with the index's own curl handle; lookups only open LMDB read
@@ -43,7 +48,7 @@
 
 struct im_index {
     MDB_env *env;
-    MDB_dbi addr, meta;
+    MDB_dbi addr, meta, msg;
     pthread_mutex_t rmu; /* one refresh at a time */
     pthread_mutex_t mu;  /* stop, err, the condition */
     pthread_cond_t cond;
@@ -105,6 +110,122 @@ static size_t make_key(char *k, const char *mbox, const char *addr)
     return ml + 1 + al;
 }
 
+/* "<mailbox>\0" + 4-byte big-endian UID */
+static size_t msg_key(unsigned char *k, const char *mbox, unsigned long uid)
+{
+    size_t ml = strlen(mbox);
+
+    memcpy(k, mbox, ml);
+    k[ml] = '\0';
+    put_be(k + ml + 1, (uint64_t)uid, 4);
+    return ml + 5;
+}
+
+/* A parsed message as one record: version byte, Date: (8 bytes), the
+ * counts of attachments and addresses (2 bytes each), then NUL-terminated
+ * strings: subject, from, to, snippet, Message-ID, each attachment name,
+ * each address preceded by its role byte. malloc'd; NULL = ENOMEM. */
+static unsigned char *rec_encode(const rel_mail *m, size_t *len)
+{
+    const char *f[5] = {m->subject, m->from, m->to, m->snippet, m->msgid};
+    size_t natt = m->natt > 0xffff ? 0xffff : m->natt;
+    size_t nad = m->naddrs > 0xffff ? 0xffff : m->naddrs;
+    size_t n = 13, o;
+    unsigned char *r;
+
+    for (int i = 0; i < 5; i++)
+        n += strlen(f[i] ? f[i] : "") + 1;
+    for (size_t i = 0; i < natt; i++)
+        n += strlen(m->att[i]) + 1;
+    for (size_t i = 0; i < nad; i++)
+        n += strlen(m->addrs[i]) + 2;
+    r = malloc(n);
+    if (r == NULL)
+        return NULL;
+    r[0] = 1;
+    put_be(r + 1, flip(m->date), 8);
+    put_be(r + 9, natt, 2);
+    put_be(r + 11, nad, 2);
+    o = 13;
+#define PUTS(str)                                                              \
+    do {                                                                       \
+        size_t l_ = strlen(str);                                               \
+        memcpy(r + o, str, l_ + 1);                                            \
+        o += l_ + 1;                                                           \
+    } while (0)
+    for (int i = 0; i < 5; i++)
+        PUTS(f[i] ? f[i] : "");
+    for (size_t i = 0; i < natt; i++)
+        PUTS(m->att[i]);
+    for (size_t i = 0; i < nad; i++) {
+        r[o++] = (unsigned char)m->roles[i];
+        PUTS(m->addrs[i]);
+    }
+#undef PUTS
+    *len = o;
+    return r;
+}
+
+/* The next NUL-terminated string of [*p, end) copied, or NULL (damaged
+ * record or ENOMEM: *bad says which). */
+static char *rec_str(const unsigned char **p, const unsigned char *end,
+                     int *bad)
+{
+    const unsigned char *z = memchr(*p, '\0', (size_t)(end - *p));
+    char *s;
+
+    if (z == NULL) {
+        *bad = 1;
+        return NULL;
+    }
+    s = strdup((const char *)*p);
+    *p = z + 1;
+    return s;
+}
+
+/* 1 = decoded, 0 = damaged, CMSB_ENOMEM */
+static int rec_decode(const unsigned char *r, size_t len, rel_mail *m)
+{
+    const unsigned char *p = r + 13, *end = r + len;
+    char **f[5] = {&m->subject, &m->from, &m->to, &m->snippet, &m->msgid};
+    int bad = 0;
+
+    memset(m, 0, sizeof(*m));
+    if (len < 13 || r[0] != 1)
+        return 0;
+    m->date = unflip(get_be(r + 1, 8));
+    m->natt = (size_t)get_be(r + 9, 2);
+    m->naddrs = (size_t)get_be(r + 11, 2);
+    m->att = calloc(m->natt + 1, sizeof(*m->att));
+    m->addrs = calloc(m->naddrs + 1, sizeof(*m->addrs));
+    m->roles = calloc(m->naddrs + 1, sizeof(*m->roles));
+    if (m->att == NULL || m->addrs == NULL || m->roles == NULL)
+        goto nomem;
+    for (int i = 0; i < 5 && !bad; i++)
+        if ((*f[i] = rec_str(&p, end, &bad)) == NULL && !bad)
+            goto nomem;
+    for (size_t i = 0; i < m->natt && !bad; i++)
+        if ((m->att[i] = rec_str(&p, end, &bad)) == NULL && !bad)
+            goto nomem;
+    for (size_t i = 0; i < m->naddrs && !bad; i++) {
+        if (p >= end) {
+            bad = 1;
+            break;
+        }
+        m->roles[i] = *p++;
+        if ((m->addrs[i] = rec_str(&p, end, &bad)) == NULL && !bad)
+            goto nomem;
+    }
+    if (bad) {
+        rel_mail_free(m);
+        return 0;
+    }
+    return 1;
+nomem:
+    rel_mail_free(m);
+    return CMSB_ENOMEM;
+}
+
 static void set_err(im_index *ix, const char *fmt, const char *a, const char *b)
 {
     pthread_mutex_lock(&ix->mu);
@@ -117,24 +238,33 @@ static int map_mdb(int mrc)
     return mrc == ENOMEM ? CMSB_ENOMEM : CMSB_EIO;
 }
 
-/* Drop every entry of one mailbox (a new UIDVALIDITY). */
-static int drop_mailbox(im_index *ix, MDB_txn *txn, const char *mbox)
+/* Drop every entry of one mailbox from one table (a new UIDVALIDITY). */
+static int drop_prefix(MDB_txn *txn, MDB_dbi dbi, const char *mbox)
 {
     size_t ml = strlen(mbox) + 1;
     MDB_cursor *cur;
     MDB_val k = {ml, (void *)mbox}, v;
-    int mrc = mdb_cursor_open(txn, ix->addr, &cur);
+    int mrc = mdb_cursor_open(txn, dbi, &cur);
 
     if (mrc != 0)
         return mrc;
     mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (mrc == 0 && k.mv_size >= ml && memcmp(k.mv_data, mbox, ml) == 0) {
         mrc = mdb_cursor_del(cur, MDB_NODUPDATA);
-        if (mrc == 0)
-            mrc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        k.mv_size = ml;
+        k.mv_data = (void *)mbox;
+        if (mrc == 0) /* again from the prefix: the next one left */
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     }
     mdb_cursor_close(cur);
     return mrc == MDB_NOTFOUND ? 0 : mrc;
+}
+
+static int drop_mailbox(im_index *ix, MDB_txn *txn, const char *mbox)
+{
+    int mrc = drop_prefix(txn, ix->addr, mbox);
+
+    return mrc != 0 ? mrc : drop_prefix(txn, ix->msg, mbox);
 }
 
 static int read_meta(im_index *ix, MDB_txn *txn, const char *mbox, ix_meta *m)
@@ -176,10 +306,8 @@ static int index_chunk(im_source *s, const im_conn *cn, const char *mbox,
         rel_mail m;
         CURLcode cc;
         b.n = 0;
-        snprintf(url, sizeof(url),
-                 "%s/%s/;UID=%lu/;SECTION=HEADER.FIELDS%%20(FROM%%20TO%%20"
-                 "CC%%20DATE)",
-                 s->base_url, esc, uids[i]);
+        snprintf(url, sizeof(url), "%s/%s/;UID=%lu/;PARTIAL=0.%d", s->base_url,
+                 esc, uids[i], IM_FETCH_BYTES);
         cc = im_perform(s, cn, im_now_ms() + s->timeout_ms, url, NULL, &b);
         if (cc == CURLE_REMOTE_FILE_NOT_FOUND)
             continue; /* expunged meanwhile */
@@ -192,6 +320,24 @@ static int index_chunk(im_source *s, const im_conn *cn, const char *mbox,
         }
         if (b.n == 0 || rel_mail_parse(b.p, b.n, &m) != CMSB_OK)
             continue; /* nothing readable: not indexed */
+        {
+            unsigned char mk[IX_KEY_MAX + 1];
+            size_t rl = 0;
+            unsigned char *rec = rec_encode(&m, &rl);
+            MDB_val k = {msg_key(mk, mbox, uids[i]), mk}, v = {rl, rec};
+            if (rec == NULL) {
+                rel_mail_free(&m);
+                rc = CMSB_ENOMEM;
+                goto out;
+            }
+            mrc = mdb_put(txn, ix->msg, &k, &v, 0);
+            free(rec);
+            if (mrc != 0) {
+                rel_mail_free(&m);
+                rc = map_mdb(mrc);
+                goto out;
+            }
+        }
         for (size_t a = 0; a < m.naddrs; a++) {
             unsigned char val[IX_VAL_SIZE];
             size_t kl = make_key(key, mbox, m.addrs[a]);
@@ -226,6 +372,9 @@ out:
     free(b.p);
     return rc;
 }
+
+static int sweep(im_source *s, const im_conn *cn, const char *mbox,
+                 const char *url, unsigned long next);
 
 static int refresh_mailbox(im_source *s, const im_conn *cn, const char *mbox)
 {
@@ -312,11 +461,168 @@ static int refresh_mailbox(im_source *s, const im_conn *cn, const char *mbox)
             goto out;
         m = now;
     }
+    if (rc == CMSB_OK && !ix->stop)
+        rc = sweep(s, cn, mbox, url, (unsigned long)m.next);
 out:
     if (txn != NULL)
         mdb_txn_abort(txn);
     curl_free(esc);
     free(b.p);
+    return rc;
+}
+
+static int cmp_ul(const void *a, const void *b)
+{
+    unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Remove one message's record and its address entries (cursor on it). */
+static int drop_msg(im_index *ix, MDB_txn *txn, MDB_cursor *cur,
+                    const char *mbox, unsigned long uid, const MDB_val *rec)
+{
+    rel_mail m;
+    char key[IX_KEY_MAX + 1];
+    int d = rec_decode(rec->mv_data, rec->mv_size, &m), mrc;
+
+    if (d < 0)
+        return ENOMEM;
+    for (size_t a = 0; d == 1 && a < m.naddrs; a++) {
+        unsigned char val[IX_VAL_SIZE];
+        size_t kl = make_key(key, mbox, m.addrs[a]);
+        MDB_val k = {kl, key}, v = {sizeof(val), val};
+        if (kl == 0)
+            continue;
+        put_be(val, flip(m.date), 8);
+        put_be(val + 8, (uint64_t)uid, 4);
+        mrc = mdb_del(txn, ix->addr, &k, &v);
+        if (mrc != 0 && mrc != MDB_NOTFOUND) {
+            rel_mail_free(&m);
+            return mrc;
+        }
+    }
+    if (d == 1)
+        rel_mail_free(&m);
+    return mdb_cursor_del(cur, 0);
+}
+
+/* Drop the messages expunged since they were indexed: the indexed UIDs
+ * are listed on the server again, 1,000 at a time (ranges without an
+ * indexed message are skipped). */
+static int sweep(im_source *s, const im_conn *cn, const char *mbox,
+                 const char *url, unsigned long next)
+{
+    im_index *ix = s->ix;
+    size_t ml = strlen(mbox) + 1;
+    unsigned long a = 1;
+    im_buf b = {0};
+    int rc = CMSB_OK;
+
+    while (a < next && !ix->stop && rc == CMSB_OK) {
+        unsigned char mk[IX_KEY_MAX + 1];
+        MDB_txn *txn = NULL;
+        MDB_cursor *cur = NULL;
+        MDB_val k, v;
+        unsigned long hi, *live = NULL;
+        size_t nlive;
+        char cmd[64];
+        CURLcode cc;
+        int mrc;
+
+        /* the first indexed UID at or after a */
+        k.mv_size = msg_key(mk, mbox, a);
+        k.mv_data = mk;
+        mrc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+        if (mrc == 0)
+            mrc = mdb_cursor_open(txn, ix->msg, &cur);
+        if (mrc == 0)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (mrc == MDB_NOTFOUND ||
+            (mrc == 0 && (k.mv_size != ml + 4 || memcmp(k.mv_data, mbox, ml))))
+            mrc = MDB_NOTFOUND; /* nothing more in this mailbox */
+        if (mrc != 0) {
+            mdb_txn_abort(txn);
+            rc = mrc == MDB_NOTFOUND ? CMSB_OK : map_mdb(mrc);
+            break;
+        }
+        a = (unsigned long)get_be((const unsigned char *)k.mv_data + ml, 4);
+        hi = a + IX_CHUNK - 1;
+        /* the server's answer comes first: no transaction held over I/O */
+        mdb_txn_abort(txn);
+        b.n = 0;
+        snprintf(cmd, sizeof(cmd), "UID SEARCH UID %lu:%lu", a, hi);
+        cc = im_perform(s, cn, im_now_ms() + s->timeout_ms, url, cmd, &b);
+        if (cc != CURLE_OK) {
+            set_err(ix, "listing %s: %s", mbox, curl_easy_strerror(cc));
+            rc = CMSB_EIO;
+            break;
+        }
+        nlive = im_parse_search(b.p ? b.p : "", &live);
+        if (nlive == (size_t)-1) {
+            rc = CMSB_ENOMEM;
+            break;
+        }
+        qsort(live, nlive, sizeof(*live), cmp_ul);
+        k.mv_size = msg_key(mk, mbox, a);
+        k.mv_data = mk;
+        mrc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+        if (mrc == 0)
+            mrc = mdb_cursor_open(txn, ix->msg, &cur);
+        if (mrc == 0)
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        while (mrc == 0 && k.mv_size == ml + 4 &&
+               memcmp(k.mv_data, mbox, ml) == 0) {
+            unsigned long uid =
+                (unsigned long)get_be((const unsigned char *)k.mv_data + ml, 4);
+            if (uid > hi)
+                break;
+            if (bsearch(&uid, live, nlive, sizeof(*live), cmp_ul) == NULL) {
+                mrc = drop_msg(ix, txn, cur, mbox, uid, &v);
+                if (mrc != 0)
+                    break;
+                k.mv_size = msg_key(mk, mbox, uid + 1);
+                k.mv_data = mk;
+                mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+                continue;
+            }
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        free(live);
+        if (mrc == 0 || mrc == MDB_NOTFOUND)
+            mrc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (mrc != 0)
+            rc = map_mdb(mrc);
+        a = hi + 1;
+    }
+    free(b.p);
+    return rc;
+}
+
+int im_index_mail(im_source *s, const char *mbox, unsigned long uid,
+                  rel_mail *m)
+{
+    im_index *ix = s->ix;
+    unsigned char mk[IX_KEY_MAX + 1];
+    MDB_txn *txn;
+    MDB_val k, v;
+    int mrc, rc;
+
+    memset(m, 0, sizeof(*m));
+    if (strlen(mbox) > 255)
+        return 0;
+    k.mv_size = msg_key(mk, mbox, uid);
+    k.mv_data = mk;
+    mrc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+    if (mrc != 0)
+        return map_mdb(mrc);
+    mrc = mdb_get(txn, ix->msg, &k, &v);
+    if (mrc == 0)
+        rc = rec_decode(v.mv_data, v.mv_size, m);
+    else
+        rc = mrc == MDB_NOTFOUND ? 0 : map_mdb(mrc);
+    mdb_txn_abort(txn);
     return rc;
 }
 
@@ -406,7 +712,7 @@ int im_index_open(im_source *s, const char *dir, int refresh_s)
         (unsigned long long)fnv(s->base_url, o->username ? o->username : ""));
     mrc = mdb_env_create(&ix->env);
     if (mrc == 0)
-        mrc = mdb_env_set_maxdbs(ix->env, 2);
+        mrc = mdb_env_set_maxdbs(ix->env, 3);
     if (mrc == 0)
         mrc = mdb_env_set_mapsize(ix->env, IX_MAPSIZE);
     if (mrc == 0)
@@ -418,6 +724,8 @@ int im_index_open(im_source *s, const char *dir, int refresh_s)
                            &ix->addr);
     if (mrc == 0)
         mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta);
+    if (mrc == 0)
+        mrc = mdb_dbi_open(txn, "msg", MDB_CREATE, &ix->msg);
     if (mrc == 0) {
         mrc = mdb_txn_commit(txn);
         txn = NULL;
