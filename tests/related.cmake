@@ -12,6 +12,8 @@ endif()
 if(TARGET cmsb_static)
   tsps_add_check(check_related_policy SOURCES unit/check_related_policy.c
     LIBS cmsb_static)
+  tsps_add_check(check_related_cache SOURCES unit/check_related_cache.c
+    LIBS cmsb_static Threads::Threads)
 endif()
 # check_abi (tests/libtsps.cmake) also pins libcmsbridge's vtable and
 # related-item structs when libcmsbridge is built.
