@@ -12,7 +12,12 @@
  * the parts that start within it). Credentials come from cmsb_options,
  * go to curl through CURLOPT_USERNAME/PASSWORD and never into a URL or a
  * log line. Each request is bounded by timeout_ms (default 5 s), a whole
- * lookup by 3 x timeout_ms. */
+ * lookup by 3 x timeout_ms.
+ *
+ * With ?index=/dir[&refresh=S] the adapter keeps a header index
+ * (imap_index.c): a lookup then takes the UIDs and the parsed messages
+ * from it and asks the server only about UIDs newer than its last
+ * refresh (NOOP + STATUS UIDVALIDITY UIDNEXT first). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -81,6 +81,17 @@ int im_index_lookup(im_source *s, const char *mbox, unsigned long uidvalidity,
  * rel_mail_free), 0 when not indexed, CMSB_ENOMEM or CMSB_EIO. */
 int im_index_mail(im_source *s, const char *mbox, unsigned long uid,
                   rel_mail *m);
+/* ---- the stored record (imap_record.c) ---- */
+void im_put_be(unsigned char *p, uint64_t v, int n);
+uint64_t im_get_be(const unsigned char *p, int n);
+/* a Date: with the sign bit flipped: sorts as unsigned bytes */
+uint64_t im_flip(int64_t d);
+int64_t im_unflip(uint64_t d);
+/* A parsed message as one record (malloc'd; NULL = ENOMEM). */
+unsigned char *im_rec_encode(const rel_mail *m, size_t *len);
+/* 1 = decoded into *m, 0 = damaged record, CMSB_ENOMEM */
+int im_rec_decode(const unsigned char *r, size_t len, rel_mail *m);
+
 /* The background refresh's last failure, once (for the caller's thread to
  * log): 1 and the reason in buf, or 0. */
 int im_index_take_error(im_source *s, char *buf, size_t len);

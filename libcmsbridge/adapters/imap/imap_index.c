@@ -71,33 +71,6 @@ typedef struct ix_ent {
     uint32_t uid;
 } ix_ent;
 
-static void put_be(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (unsigned char)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t flip(int64_t d)
-{
-    return (uint64_t)d ^ ((uint64_t)1 << 63);
-}
-
-static int64_t unflip(uint64_t d)
-{
-    return (int64_t)(d ^ ((uint64_t)1 << 63));
-}
-
 static size_t make_key(char *k, const char *mbox, const char *addr)
 {
     size_t ml = strlen(mbox), al = strlen(addr);
@@ -117,113 +90,8 @@ static size_t msg_key(unsigned char *k, const char *mbox, unsigned long uid)
 
     memcpy(k, mbox, ml);
     k[ml] = '\0';
-    put_be(k + ml + 1, (uint64_t)uid, 4);
+    im_put_be(k + ml + 1, (uint64_t)uid, 4);
     return ml + 5;
-}
-
-/* A parsed message as one record: version byte, Date: (8 bytes), the
- * counts of attachments and addresses (2 bytes each), then NUL-terminated
- * strings: subject, from, to, snippet, Message-ID, each attachment name,
- * each address preceded by its role byte. malloc'd; NULL = ENOMEM. */
-static unsigned char *rec_encode(const rel_mail *m, size_t *len)
-{
-    const char *f[5] = {m->subject, m->from, m->to, m->snippet, m->msgid};
-    size_t natt = m->natt > 0xffff ? 0xffff : m->natt;
-    size_t nad = m->naddrs > 0xffff ? 0xffff : m->naddrs;
-    size_t n = 13, o;
-    unsigned char *r;
-
-    for (int i = 0; i < 5; i++)
-        n += strlen(f[i] ? f[i] : "") + 1;
-    for (size_t i = 0; i < natt; i++)
-        n += strlen(m->att[i]) + 1;
-    for (size_t i = 0; i < nad; i++)
-        n += strlen(m->addrs[i]) + 2;
-    r = malloc(n);
-    if (r == NULL)
-        return NULL;
-    r[0] = 1;
-    put_be(r + 1, flip(m->date), 8);
-    put_be(r + 9, natt, 2);
-    put_be(r + 11, nad, 2);
-    o = 13;
-#define PUTS(str)                                                              \
-    do {                                                                       \
-        size_t l_ = strlen(str);                                               \
-        memcpy(r + o, str, l_ + 1);                                            \
-        o += l_ + 1;                                                           \
-    } while (0)
-    for (int i = 0; i < 5; i++)
-        PUTS(f[i] ? f[i] : "");
-    for (size_t i = 0; i < natt; i++)
-        PUTS(m->att[i]);
-    for (size_t i = 0; i < nad; i++) {
-        r[o++] = (unsigned char)m->roles[i];
-        PUTS(m->addrs[i]);
-    }
-#undef PUTS
-    *len = o;
-    return r;
-}
-
-/* The next NUL-terminated string of [*p, end) copied, or NULL (damaged
- * record or ENOMEM: *bad says which). */
-static char *rec_str(const unsigned char **p, const unsigned char *end,
-                     int *bad)
-{
-    const unsigned char *z = memchr(*p, '\0', (size_t)(end - *p));
-    char *s;
-
-    if (z == NULL) {
-        *bad = 1;
-        return NULL;
-    }
-    s = strdup((const char *)*p);
-    *p = z + 1;
-    return s;
-}
-
-/* 1 = decoded, 0 = damaged, CMSB_ENOMEM */
-static int rec_decode(const unsigned char *r, size_t len, rel_mail *m)
-{
-    const unsigned char *p = r + 13, *end = r + len;
-    char **f[5] = {&m->subject, &m->from, &m->to, &m->snippet, &m->msgid};
-    int bad = 0;
-
-    memset(m, 0, sizeof(*m));
-    if (len < 13 || r[0] != 1)
-        return 0;
-    m->date = unflip(get_be(r + 1, 8));
-    m->natt = (size_t)get_be(r + 9, 2);
-    m->naddrs = (size_t)get_be(r + 11, 2);
-    m->att = calloc(m->natt + 1, sizeof(*m->att));
-    m->addrs = calloc(m->naddrs + 1, sizeof(*m->addrs));
-    m->roles = calloc(m->naddrs + 1, sizeof(*m->roles));
-    if (m->att == NULL || m->addrs == NULL || m->roles == NULL)
-        goto nomem;
-    for (int i = 0; i < 5 && !bad; i++)
-        if ((*f[i] = rec_str(&p, end, &bad)) == NULL && !bad)
-            goto nomem;
-    for (size_t i = 0; i < m->natt && !bad; i++)
-        if ((m->att[i] = rec_str(&p, end, &bad)) == NULL && !bad)
-            goto nomem;
-    for (size_t i = 0; i < m->naddrs && !bad; i++) {
-        if (p >= end) {
-            bad = 1;
-            break;
-        }
-        m->roles[i] = *p++;
-        if ((m->addrs[i] = rec_str(&p, end, &bad)) == NULL && !bad)
-            goto nomem;
-    }
-    if (bad) {
-        rel_mail_free(m);
-        return 0;
-    }
-    return 1;
-nomem:
-    rel_mail_free(m);
-    return CMSB_ENOMEM;
 }
 
 static void set_err(im_index *ix, const char *fmt, const char *a, const char *b)
@@ -323,7 +191,7 @@ static int index_chunk(im_source *s, const im_conn *cn, const char *mbox,
         {
             unsigned char mk[IX_KEY_MAX + 1];
             size_t rl = 0;
-            unsigned char *rec = rec_encode(&m, &rl);
+            unsigned char *rec = im_rec_encode(&m, &rl);
             MDB_val k = {msg_key(mk, mbox, uids[i]), mk}, v = {rl, rec};
             if (rec == NULL) {
                 rel_mail_free(&m);
@@ -344,8 +212,8 @@ static int index_chunk(im_source *s, const im_conn *cn, const char *mbox,
             MDB_val k = {kl, key}, v = {sizeof(val), val};
             if (kl == 0 || m.addrs[a][0] == '\0')
                 continue;
-            put_be(val, flip(m.date), 8);
-            put_be(val + 8, (uint64_t)uids[i], 4);
+            im_put_be(val, im_flip(m.date), 8);
+            im_put_be(val + 8, (uint64_t)uids[i], 4);
             mrc = mdb_put(txn, ix->addr, &k, &v, MDB_NODUPDATA);
             if (mrc != 0 && mrc != MDB_KEYEXIST) {
                 rel_mail_free(&m);
@@ -483,7 +351,7 @@ static int drop_msg(im_index *ix, MDB_txn *txn, MDB_cursor *cur,
 {
     rel_mail m;
     char key[IX_KEY_MAX + 1];
-    int d = rec_decode(rec->mv_data, rec->mv_size, &m), mrc;
+    int d = im_rec_decode(rec->mv_data, rec->mv_size, &m), mrc;
 
     if (d < 0)
         return ENOMEM;
@@ -493,8 +361,8 @@ static int drop_msg(im_index *ix, MDB_txn *txn, MDB_cursor *cur,
         MDB_val k = {kl, key}, v = {sizeof(val), val};
         if (kl == 0)
             continue;
-        put_be(val, flip(m.date), 8);
-        put_be(val + 8, (uint64_t)uid, 4);
+        im_put_be(val, im_flip(m.date), 8);
+        im_put_be(val + 8, (uint64_t)uid, 4);
         mrc = mdb_del(txn, ix->addr, &k, &v);
         if (mrc != 0 && mrc != MDB_NOTFOUND) {
             rel_mail_free(&m);
@@ -545,7 +413,7 @@ static int sweep(im_source *s, const im_conn *cn, const char *mbox,
             rc = mrc == MDB_NOTFOUND ? CMSB_OK : map_mdb(mrc);
             break;
         }
-        a = (unsigned long)get_be((const unsigned char *)k.mv_data + ml, 4);
+        a = (unsigned long)im_get_be((const unsigned char *)k.mv_data + ml, 4);
         hi = a + IX_CHUNK - 1;
         /* the server's answer comes first: no transaction held over I/O */
         mdb_txn_abort(txn);
@@ -572,8 +440,8 @@ static int sweep(im_source *s, const im_conn *cn, const char *mbox,
             mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         while (mrc == 0 && k.mv_size == ml + 4 &&
                memcmp(k.mv_data, mbox, ml) == 0) {
-            unsigned long uid =
-                (unsigned long)get_be((const unsigned char *)k.mv_data + ml, 4);
+            unsigned long uid = (unsigned long)im_get_be(
+                (const unsigned char *)k.mv_data + ml, 4);
             if (uid > hi)
                 break;
             if (bsearch(&uid, live, nlive, sizeof(*live), cmp_ul) == NULL) {
@@ -619,7 +487,7 @@ int im_index_mail(im_source *s, const char *mbox, unsigned long uid,
         return map_mdb(mrc);
     mrc = mdb_get(txn, ix->msg, &k, &v);
     if (mrc == 0)
-        rc = rec_decode(v.mv_data, v.mv_size, m);
+        rc = im_rec_decode(v.mv_data, v.mv_size, m);
     else
         rc = mrc == MDB_NOTFOUND ? 0 : map_mdb(mrc);
     mdb_txn_abort(txn);
@@ -838,9 +706,10 @@ int im_index_lookup(im_source *s, const char *mbox, unsigned long uidvalidity,
             int64_t date;
             if (d.mv_size != IX_VAL_SIZE)
                 continue;
-            e.date = get_be(d.mv_data, 8);
-            e.uid = (uint32_t)get_be((const unsigned char *)d.mv_data + 8, 4);
-            date = unflip(e.date);
+            e.date = im_get_be(d.mv_data, 8);
+            e.uid =
+                (uint32_t)im_get_be((const unsigned char *)d.mv_data + 8, 4);
+            date = im_unflip(e.date);
             if (until != 0 && date >= until)
                 continue;
             if (since != 0 && date < since)
