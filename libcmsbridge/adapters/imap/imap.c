@@ -253,13 +253,13 @@ static int map_curl(im_source *s, CURLcode cc, const char *what,
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
                        curl_off_t un)
 {
-    const volatile int *stop = arg;
+    const atomic_int *stop = arg;
 
     (void)dt;
     (void)dn;
     (void)ut;
     (void)un;
-    return *stop ? 1 : 0;
+    return atomic_load(stop) ? 1 : 0;
 }
 
 CURLcode im_perform(const im_source *s, const im_conn *cn, int64_t deadline,

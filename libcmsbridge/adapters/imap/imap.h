@@ -4,6 +4,7 @@
 #define CMSB_IMAP_H
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "related.h"
@@ -38,7 +39,7 @@ typedef struct im_buf {
 typedef struct im_conn {
     CURL *curl;
     char *err; /* CURL_ERROR_SIZE bytes */
-    const volatile int *stop;
+    const atomic_int *stop;
 } im_conn;
 
 int64_t im_now_ms(void);

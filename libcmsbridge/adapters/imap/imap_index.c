@@ -50,12 +50,12 @@ struct im_index {
     MDB_env *env;
     MDB_dbi addr, meta, msg;
     pthread_mutex_t rmu; /* one refresh at a time */
-    pthread_mutex_t mu;  /* stop, err, the condition */
+    pthread_mutex_t mu;  /* err, the condition (stop is atomic) */
     pthread_cond_t cond;
     pthread_t thread;
     int have_thread;
     int refresh_s;
-    volatile int stop;
+    atomic_int stop;
     char err[256];
     CURL *curl; /* the refresh's connection (under rmu) */
     char cerr[CURL_ERROR_SIZE];
@@ -556,6 +556,7 @@ int im_index_open(im_source *s, const char *dir, int refresh_s)
         return CMSB_ENOMEM;
     s->ix = ix;
     ix->refresh_s = refresh_s;
+    atomic_init(&ix->stop, 0);
     pthread_mutex_init(&ix->rmu, NULL);
     pthread_mutex_init(&ix->mu, NULL);
     {
@@ -623,7 +624,7 @@ void im_index_close(im_source *s)
         return;
     if (ix->have_thread) {
         pthread_mutex_lock(&ix->mu);
-        ix->stop = 1;
+        atomic_store(&ix->stop, 1);
         pthread_cond_signal(&ix->cond);
         pthread_mutex_unlock(&ix->mu);
         pthread_join(ix->thread, NULL);

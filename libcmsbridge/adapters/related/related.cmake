@@ -54,4 +54,7 @@ if(CMSB_WITH_MAILDIR OR CMSB_WITH_IMAP OR CMSB_WITH_DOCS)
   target_include_directories(cmsb_related_internal INTERFACE
     ${_rel_dir}/related ${_rel_dir}/docs ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(cmsb_related_internal INTERFACE cmsb_static ${_rel_libs})
+  if(CMSB_WITH_IMAP)
+    target_include_directories(cmsb_related_internal INTERFACE ${_rel_dir}/imap)
+  endif()
 endif()
