@@ -701,6 +701,30 @@ START_TEST(test_imap_index_new_mail_and_reopen)
     ck_assert_int_eq(g.n, 1);
     ck_assert_str_eq(g.title[0], "new one");
     ck_assert_str_eq(g.why[0], "from zoe@example.org");
+    /* another mail arrives (seen by the server at the next lookup) and is
+     * deleted before the refresh: the search of the UIDs after the index
+     * ("n:*") must not bring zoe's mail a second time */
+    snprintf(root, sizeof(root), "%s/mail/alice/new", g_dir);
+    rt_put(root, "1795000001.M2P1.other",
+           "From: other@example.org\r\nTo: alice@example.net\r\n"
+           "Subject: other\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\n"
+           "Message-ID: <other1@example.org>\r\n\r\nx\r\n");
+    snprintf(cmd, sizeof(cmd), "%s/tests/related/dovecot.sh own '%s'",
+             TSPS_SOURCE_DIR, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(cmsb_related_for(f.src, &zoe, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 1);
+    snprintf(cmd, sizeof(cmd),
+             "grep -l -r 'other1@example.org' '%s/mail/alice/cur' "
+             "'%s/mail/alice/new' | xargs rm -f",
+             g_dir, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(cmsb_related_for(f.src, &zoe, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 1);
     /* the mail is deleted on the server: gone after the next refresh
      * (a lookup reads the stored message, so the index must drop it) */
     snprintf(cmd, sizeof(cmd),

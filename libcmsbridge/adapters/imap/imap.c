@@ -529,6 +529,15 @@ static int find_uids(im_req *r, const char *mbox, const char *url,
             unsigned long *fresh = NULL;
             size_t nf = 0;
             cc = server_search(r, url, w, q, next, &fresh, &nf, &nomem);
+            if (cc == CURLE_OK) {
+                /* "n:*" also matches the highest UID when n is past it
+                 * (RFC 3501): keep only the UIDs the index lacks */
+                size_t k = 0;
+                for (size_t i = 0; i < nf; i++)
+                    if (fresh[i] >= next)
+                        fresh[k++] = fresh[i];
+                nf = k;
+            }
             if (cc == CURLE_OK && nf > 0) {
                 /* arrived after the refresh: newer than anything indexed */
                 unsigned long *all = malloc((nf + *n) * sizeof(*all));
