@@ -741,6 +741,73 @@ START_TEST(test_imap_index_new_mail_and_reopen)
 }
 END_TEST
 
+static void rb_mail(const char *name, const char *subject)
+{
+    char dir[700], msg[400];
+
+    snprintf(dir, sizeof(dir), "%s/mail/alice/.Rb/cur", g_dir);
+    snprintf(msg, sizeof(msg),
+             "From: ren@example.org\r\nTo: alice@example.net\r\n"
+             "Subject: %s\r\nDate: Tue, 01 Dec 2026 09:00:00 +0000\r\n"
+             "Message-ID: <%s@example.org>\r\n\r\nx\r\n",
+             subject, name);
+    rt_put(dir, name, msg);
+}
+
+START_TEST(test_imap_index_new_uidvalidity)
+{
+    fx f;
+    tsps_contact ren;
+    rt_got g = {0};
+    char uri[900], cmd[2400];
+    int n = 0;
+
+    /* a mailbox whose UIDs start again (new UIDVALIDITY): the old
+     * messages indexed under UID 1 must not be shown for the new UID 1 */
+    rb_mail("1796000000.M1P1.rb:2,S", "old one");
+    snprintf(cmd, sizeof(cmd), "%s/tests/related/dovecot.sh own '%s'",
+             TSPS_SOURCE_DIR, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(uri, sizeof(uri),
+             "imap://127.0.0.1:%d/?mailbox=Rb&index=%s/ix6&refresh=0", g_port,
+             g_dir);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);
+    ck_assert_int_eq(cmsb_changes(f.src, NULL, ix_count_cb, &n), CMSB_OK);
+    tsps_contact_init(&ren);
+    ren.nemails = 1;
+    snprintf(ren.emails[0], sizeof(ren.emails[0]), "ren@example.org");
+    ck_assert_int_eq(cmsb_related_for(f.src, &ren, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.title[0], "old one");
+    fx_close(&f);
+    /* the mailbox is rebuilt: Dovecot forgets its UIDs and starts again */
+    snprintf(
+        cmd, sizeof(cmd),
+        "rm -f '%s'/mail/alice/.Rb/cur/* '%s'/mail/alice/.Rb/dovecot-uidlist "
+        "'%s'/mail/alice/.Rb/dovecot.index*",
+        g_dir, g_dir, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    sleep(1); /* Dovecot's UIDVALIDITY is a time in seconds */
+    rb_mail("1796000001.M2P1.rb:2,S", "new one");
+    snprintf(cmd, sizeof(cmd), "%s/tests/related/dovecot.sh own '%s'",
+             TSPS_SOURCE_DIR, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);
+    memset(&g, 0, sizeof(g));
+    /* before the refresh (server search) and after it (the index) */
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(cmsb_related_for(f.src, &ren, NULL, rt_collect, &g),
+                         CMSB_OK);
+        ck_assert_int_eq(g.n, 1);
+        ck_assert_str_eq(g.title[0], "new one");
+        memset(&g, 0, sizeof(g));
+        ck_assert_int_eq(cmsb_changes(f.src, NULL, ix_count_cb, &n), CMSB_OK);
+    }
+    fx_close(&f);
+}
+END_TEST
+
 START_TEST(test_imap_index_bad_folder)
 {
     fx f;
@@ -779,6 +846,7 @@ static Suite *related_imap_suite(void)
     tcase_add_test(tc, test_imap_many_matches_newest_uids);
     tcase_add_test(tc, test_imap_index_serves_lookups_without_server_search);
     tcase_add_test(tc, test_imap_index_new_mail_and_reopen);
+    tcase_add_test(tc, test_imap_index_new_uidvalidity);
     tcase_add_test(tc, test_imap_index_bad_folder);
     tcase_add_test(tf, test_imap_server_gone_mid_search);
     tcase_add_test(tf, test_imap_server_stalls_mid_search);

@@ -623,7 +623,8 @@ static int one_mailbox(im_req *r, const char *mbox, const rel_who *w,
         rel_item it = {0};
         b.n = 0;
         /* indexed: parsed when it was indexed, no FETCH */
-        rc = s->ix != NULL ? im_index_mail(s, mbox, uids[i], &m) : 0;
+        rc = s->ix != NULL ? im_index_mail(s, mbox, uidvalidity, uids[i], &m)
+                           : 0;
         if (rc < 0)
             goto cleanup;
         if (rc == 0) {

@@ -79,9 +79,10 @@ int im_index_lookup(im_source *s, const char *mbox, unsigned long uidvalidity,
                     const rel_who *w, int64_t since, int64_t until, size_t max,
                     unsigned long **uids, size_t *n, unsigned long *next);
 /* The indexed message `uid` of `mbox`, parsed: 1 (fills *m: free with
- * rel_mail_free), 0 when not indexed, CMSB_ENOMEM or CMSB_EIO. */
-int im_index_mail(im_source *s, const char *mbox, unsigned long uid,
-                  rel_mail *m);
+ * rel_mail_free), 0 when not indexed or indexed under another
+ * UIDVALIDITY (0 = unknown: never), CMSB_ENOMEM or CMSB_EIO. */
+int im_index_mail(im_source *s, const char *mbox, unsigned long uidvalidity,
+                  unsigned long uid, rel_mail *m);
 /* ---- the stored record (imap_record.c) ---- */
 void im_put_be(unsigned char *p, uint64_t v, int n);
 uint64_t im_get_be(const unsigned char *p, int n);

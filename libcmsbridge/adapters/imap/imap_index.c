@@ -468,8 +468,8 @@ static int sweep(im_source *s, const im_conn *cn, const char *mbox,
     return rc;
 }
 
-int im_index_mail(im_source *s, const char *mbox, unsigned long uid,
-                  rel_mail *m)
+int im_index_mail(im_source *s, const char *mbox, unsigned long uidvalidity,
+                  unsigned long uid, rel_mail *m)
 {
     im_index *ix = s->ix;
     unsigned char mk[IX_KEY_MAX + 1];
@@ -485,6 +485,16 @@ int im_index_mail(im_source *s, const char *mbox, unsigned long uid,
     mrc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
     if (mrc != 0)
         return map_mdb(mrc);
+    {
+        /* only under the UIDVALIDITY the message was indexed with: after
+         * a new one, UID n is another message */
+        ix_meta meta;
+        if (uidvalidity == 0 || !read_meta(ix, txn, mbox, &meta) ||
+            meta.uidvalidity != uidvalidity) {
+            mdb_txn_abort(txn);
+            return 0;
+        }
+    }
     mrc = mdb_get(txn, ix->msg, &k, &v);
     if (mrc == 0)
         rc = im_rec_decode(v.mv_data, v.mv_size, m);
