@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,7 +349,7 @@ typedef struct proxy {
     int lfd, port, up_port;
     int mode; /* 1 = cut both sides at the first FETCH, 2 = stall there,
                  3 = stall a SEARCH by address (FROM) */
-    volatile int stop;
+    atomic_int stop;
     pthread_t th;
     pthread_t conn_th[64];
     int nconn;
@@ -376,7 +377,7 @@ static void *proxy_pipe(void *arg)
         close(sfd);
         return NULL;
     }
-    while (!p->stop) {
+    while (!atomic_load(&p->stop)) {
         struct pollfd fds[2] = {{cfd, POLLIN, 0}, {sfd, POLLIN, 0}};
         char buf[16384];
         ssize_t n;
@@ -421,7 +422,7 @@ static void *proxy_run(void *arg)
 {
     proxy *p = arg;
 
-    while (!p->stop) {
+    while (!atomic_load(&p->stop)) {
         struct pollfd pl = {p->lfd, POLLIN, 0};
         proxy_conn *pc;
         int cfd;
@@ -470,7 +471,7 @@ static void proxy_start(proxy *p, int mode)
 
 static void proxy_stop(proxy *p)
 {
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
     pthread_join(p->th, NULL);
     close(p->lfd);
 }
