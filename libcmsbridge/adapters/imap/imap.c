@@ -567,7 +567,8 @@ static int find_uids(im_req *r, const char *mbox, const char *url,
         if (cc != CURLE_OK)
             goto failed;
         /* newest (highest UID) first; the Date: order is restored later */
-        qsort(*uids, *n, sizeof(**uids), cmp_desc);
+        if (*n > 1)
+            qsort(*uids, *n, sizeof(**uids), cmp_desc);
         if (*n > 0 && s->ix == NULL) {
             snprintf(st, sizeof(st), "STATUS \"%s\" (UIDVALIDITY)", mbox);
             cc = strchr(mbox, '"') == NULL ? perform(r, url, st, &b)

@@ -430,7 +430,8 @@ static int sweep(im_source *s, const im_conn *cn, const char *mbox,
             rc = CMSB_ENOMEM;
             break;
         }
-        qsort(live, nlive, sizeof(*live), cmp_ul);
+        if (nlive > 1)
+            qsort(live, nlive, sizeof(*live), cmp_ul);
         k.mv_size = msg_key(mk, mbox, a);
         k.mv_data = mk;
         mrc = mdb_txn_begin(ix->env, NULL, 0, &txn);
@@ -444,7 +445,8 @@ static int sweep(im_source *s, const im_conn *cn, const char *mbox,
                 (const unsigned char *)k.mv_data + ml, 4);
             if (uid > hi)
                 break;
-            if (bsearch(&uid, live, nlive, sizeof(*live), cmp_ul) == NULL) {
+            if (nlive == 0 ||
+                bsearch(&uid, live, nlive, sizeof(*live), cmp_ul) == NULL) {
                 mrc = drop_msg(ix, txn, cur, mbox, uid, &v);
                 if (mrc != 0)
                     break;
@@ -743,7 +745,6 @@ int im_index_lookup(im_source *s, const char *mbox, unsigned long uidvalidity,
             goto out;
         }
     }
-    qsort(v, nv, sizeof(*v), cmp_ent_desc);
     if (nv > 0) {
         unsigned long *u = malloc(nv * sizeof(*u));
         size_t k = 0;
@@ -751,6 +752,7 @@ int im_index_lookup(im_source *s, const char *mbox, unsigned long uidvalidity,
             rc = CMSB_ENOMEM;
             goto out;
         }
+        qsort(v, nv, sizeof(*v), cmp_ent_desc);
         for (size_t i = 0; i < nv && k < max; i++) {
             int dup = 0;
             for (size_t j = 0; j < k && !dup; j++)
