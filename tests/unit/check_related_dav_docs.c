@@ -8,6 +8,7 @@
  * with the index kept. Exit 77 when apache2 is not installed. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,6 +360,43 @@ START_TEST(test_dav_docs_bad_uri)
 }
 END_TEST
 
+/* A document over 32 MiB (by its getcontentlength) is not downloaded:
+ * indexed by its name, reported as an ERROR record. */
+START_TEST(test_dav_docs_large_file_not_fetched)
+{
+    fx f;
+    tsps_contact anna;
+    rt_got g = {0};
+    char p[900];
+    int i;
+
+    fx_open(&f, "large", "#region=DE");
+    snprintf(p, sizeof(p), "%s/other/Anna_Berg_scan.pdf", f.root);
+    ck_assert_int_eq(truncate(p, 0) == 0 || errno == ENOENT, 1);
+    {
+        FILE *fp = fopen(p, "wb");
+        ck_assert_ptr_nonnull(fp);
+        fclose(fp);
+    }
+    ck_assert_int_eq(truncate(p, 33LL * 1024 * 1024), 0);
+    chmod(p, 0644);
+    rt_anna(&anna);
+    fx_sync(&f);
+    ck_assert_ptr_nonnull(strstr(f.log.text, "files=10 read=10"));
+    /* the other documents were fetched (the log shows GETs), not this one */
+    ck_assert_ptr_nonnull(strstr(f.log.text, "method=GET"));
+    ck_assert_ptr_nonnull(strstr(f.log.text, "minutes.odt\" status=200"));
+    ck_assert_ptr_null(strstr(f.log.text, "Anna_Berg_scan.pdf\" status"));
+    ck_assert_int_eq(f.errors, 2);
+    ck_assert_int_eq(cmsb_related_for(f.src, &anna, NULL, rt_collect, &g),
+                     CMSB_OK);
+    i = find(&g, "/Anna_Berg_scan.pdf");
+    ck_assert_int_ge(i, 0);
+    ck_assert_str_eq(g.why[i], "name \"anna berg\" in file name");
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *related_dav_docs_suite(void)
 {
     Suite *s = suite_create("related_dav_docs");
@@ -372,6 +410,7 @@ static Suite *related_dav_docs_suite(void)
     tcase_add_test(tc, test_dav_docs_server_down);
     tcase_add_test(tc, test_dav_docs_server_stalled);
     tcase_add_test(tc, test_dav_docs_bad_uri);
+    tcase_add_test(tc, test_dav_docs_large_file_not_fetched);
     suite_add_tcase(s, tc);
     return s;
 }

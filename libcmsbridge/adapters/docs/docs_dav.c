@@ -236,8 +236,22 @@ static int fetch_doc(walk *w, docs_entry *e, const char *href)
 {
     dav_reply r;
     const char *reason;
-    int rc = dav_request(&w->s->d, "GET", href, NULL, NULL, NULL, &r);
+    int rc;
 
+    if (e->size > DOCS_FILE_MAX) {
+        /* too large to read: not downloaded, indexed by name */
+        w->st.extracted++;
+        w->changed = 1;
+        rc = docs_index_read_mem(e, NULL, 0, w->s->region,
+                                 "file too large (indexed by name only)",
+                                 &reason);
+        if (rc == CMSB_EPARSE) {
+            failed_doc(w, e->path, reason);
+            rc = CMSB_OK;
+        }
+        return rc;
+    }
+    rc = dav_request(&w->s->d, "GET", href, NULL, NULL, NULL, &r);
     if (rc != CMSB_OK)
         return rc;
     if (r.status == 401 || r.status == 403) {
