@@ -1,5 +1,6 @@
 /* libFuzzer target: the DAV multistatus parser (carddav:/caldav:), as it
- * reads server answers: PROPFIND, sync-collection, multiget, DAV:error. */
+ * reads server answers: PROPFIND, sync-collection, multiget, DAV:error
+ * (and the docs-dav listing: getlastmodified, getcontentlength). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* what the engine does with each answer */
             (void)dav_href_eq(r->href, "/alice/book/");
             if (r->data != NULL && strlen(r->data) > r->data_len)
+                abort();
+            /* docs-dav: a length is -1 (none) or a size, a date >= 0 */
+            if (r->length < -1 || r->modified < 0)
                 abort();
         }
     }
