@@ -3,9 +3,11 @@
 # WebDAV server on a free loopback port serving DIR/docs at /docs/ with
 # Basic auth, one user alice:secret (htpasswd). Runs as `apache2 -X` (one
 # process, in the foreground of its own background job), never as the
-# system daemon. Files may be written into DIR/docs at any time.
+# system daemon. Files may be written into DIR/docs at any time. A second
+# port speaks HTTPS with a certificate for 127.0.0.1 signed by a test CA
+# (DIR/ca.pem).
 #   apache_dav.sh start DIR  - config, start, wait until it answers;
-#                              prints the port
+#                              prints "HTTP_PORT HTTPS_PORT"
 #   apache_dav.sh stop DIR   - SIGTERM by PID, wait (bounded), SIGKILL
 # Exit 77 when apache2 is not installed (the caller skips loudly).
 set -euo pipefail
@@ -36,6 +38,15 @@ Group nogroup"
   chmod -R a+rX "$W/docs"
   chmod 644 "$W/htpasswd"
   port=$(free_port)
+  sport=$(free_port)
+  # a test CA and a server certificate for 127.0.0.1 signed by it
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tsps test CA" \
+    -keyout "$W/ca.key" -out "$W/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$W/key.pem" -out "$W/srv.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$W/san.ext"
+  openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" \
+    -CAcreateserial -days 2 -extfile "$W/san.ext" -out "$W/cert.pem" 2>/dev/null
   cat >"$W/httpd.conf" <<CONF
 ServerRoot "$W"
 ServerName 127.0.0.1
@@ -54,6 +65,13 @@ LoadModule auth_basic_module $MODS/mod_auth_basic.so
 LoadModule dav_module $MODS/mod_dav.so
 LoadModule dav_fs_module $MODS/mod_dav_fs.so
 LoadModule alias_module $MODS/mod_alias.so
+LoadModule ssl_module $MODS/mod_ssl.so
+Listen 127.0.0.1:$sport
+<VirtualHost 127.0.0.1:$sport>
+  SSLEngine on
+  SSLCertificateFile "$W/cert.pem"
+  SSLCertificateKeyFile "$W/key.pem"
+</VirtualHost>
 DavLockDB "$W/lock/davlock"
 Timeout 30
 Alias /docs "$W/docs"
@@ -70,7 +88,7 @@ CONF
   echo $! >"$W/apache.pid"
   for _ in $(seq 1 300); do
     if $PY -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; then
-      echo "$port"
+      echo "$port $sport"
       exit 0
     fi
     kill -0 "$(cat "$W/apache.pid")" 2>/dev/null || break

@@ -5,7 +5,8 @@
  * them; a changed, a deleted and a new document seen after a refresh and
  * only those fetched again; wrong password = CMSB_EAUTH without the
  * password in the log; a stopped or stalled server = a bounded CMSB_EIO
- * with the index kept. Exit 77 when apache2 is not installed. */
+ * with the index kept; HTTPS verified against a test CA. Exit 77 when apache2
+ * is not installed. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -27,10 +28,10 @@
 #include "tsps_check.h"
 
 static char g_dir[512];
-static int g_port;
+static int g_port, g_sport;
 static const int g_timeout_ms = 15000; /* generous: a loaded CI machine */
 
-static int start_apache(const char *dir, int *port)
+static int start_apache(const char *dir, int *port, int *sport)
 {
     char cmd[1200];
     FILE *p;
@@ -41,7 +42,7 @@ static int start_apache(const char *dir, int *port)
     p = popen(cmd, "r");
     if (p == NULL)
         return -1;
-    if (fscanf(p, "%d", port) != 1)
+    if (fscanf(p, "%d %d", port, sport) != 2)
         *port = 0;
     rc = pclose(p);
     if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77)
@@ -63,6 +64,8 @@ typedef struct fx {
     char root[700]; /* the folder the server serves as /docs/<name>/ */
     char name[64];
     int port;
+    int tls;      /* https on port with the test CA as ca_file */
+    char ca[600]; /* "" = no ca_file */
     cmsb_registry *reg;
     cmsb_source *src;
     test_logbuf log;
@@ -91,8 +94,9 @@ static int fx_open_as(fx *f, const char *user, const char *pass,
     o.username = user;
     o.password = pass;
     o.timeout_ms = timeout_ms;
-    snprintf(uri, sizeof(uri), "docs-dav:http://127.0.0.1:%d/docs/%s/%s",
-             f->port, f->name, frag);
+    o.ca_file = f->ca[0] != '\0' ? f->ca : NULL;
+    snprintf(uri, sizeof(uri), "docs-dav:%s://127.0.0.1:%d/docs/%s/%s",
+             f->tls ? "https" : "http", f->port, f->name, frag);
     return cmsb_source_open(f->reg, uri, &o, &f->src);
 }
 
@@ -277,10 +281,10 @@ START_TEST(test_dav_docs_server_down)
     tsps_contact anna;
     rt_got g = {0};
     char dir[512];
-    int port = 0;
+    int port = 0, sport = 0;
 
     tsps_check_tmpdir(dir, sizeof(dir));
-    ck_assert_int_eq(start_apache(dir, &port), 0);
+    ck_assert_int_eq(start_apache(dir, &port, &sport), 0);
     memset(&f, 0, sizeof(f));
     snprintf(f.name, sizeof(f.name), "down");
     snprintf(f.root, sizeof(f.root), "%s/docs/down", dir);
@@ -397,6 +401,43 @@ START_TEST(test_dav_docs_large_file_not_fetched)
 }
 END_TEST
 
+/* HTTPS: the server's certificate is checked (the test CA as ca_file);
+ * without the CA the refresh fails, nothing is indexed. */
+START_TEST(test_dav_docs_tls)
+{
+    fx f;
+    tsps_contact anna;
+    rt_got g = {0};
+    char prefix[200];
+
+    fx_open(&f, "tls", "#region=DE");
+    f.tls = 1;
+    f.port = g_sport;
+    rt_anna(&anna);
+    /* no CA: the system roots do not know the test CA */
+    ck_assert_int_eq(fx_open_as(&f, "alice", "secret", "#region=DE", 5000),
+                     CMSB_OK);
+    ck_assert_int_eq(fx_sync_rc(&f), CMSB_EIO);
+    ck_assert_ptr_nonnull(strstr(f.log.text, "request failed"));
+    ck_assert_int_eq(cmsb_related_for(f.src, &anna, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 0);
+    /* with the CA */
+    snprintf(f.ca, sizeof(f.ca), "%s/ca.pem", g_dir);
+    ck_assert_int_eq(
+        fx_open_as(&f, "alice", "secret", "#region=DE", g_timeout_ms), CMSB_OK);
+    fx_sync(&f);
+    ck_assert_int_eq(cmsb_related_for(f.src, &anna, NULL, rt_collect, &g),
+                     CMSB_OK);
+    check_anna(&g);
+    snprintf(prefix, sizeof(prefix), "https://127.0.0.1:%d/docs/tls/", f.port);
+    for (int i = 0; i < g.n; i++)
+        ck_assert_msg(strncmp(g.url[i], prefix, strlen(prefix)) == 0, "%s",
+                      g.url[i]);
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *related_dav_docs_suite(void)
 {
     Suite *s = suite_create("related_dav_docs");
@@ -409,6 +450,7 @@ static Suite *related_dav_docs_suite(void)
     tcase_add_test(tc, test_dav_docs_wrong_password);
     tcase_add_test(tc, test_dav_docs_server_down);
     tcase_add_test(tc, test_dav_docs_server_stalled);
+    tcase_add_test(tc, test_dav_docs_tls);
     tcase_add_test(tc, test_dav_docs_bad_uri);
     tcase_add_test(tc, test_dav_docs_large_file_not_fetched);
     suite_add_tcase(s, tc);
@@ -422,7 +464,7 @@ int main(void)
     int rc, nf;
 
     tsps_check_tmpdir(g_dir, sizeof(g_dir));
-    rc = start_apache(g_dir, &g_port);
+    rc = start_apache(g_dir, &g_port, &g_sport);
     if (rc != 0) {
         fprintf(stderr, "check_related_dav_docs: %s\n",
                 rc == 77 ? "SKIPPED: apache2 not installed"
