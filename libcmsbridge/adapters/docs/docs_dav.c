@@ -14,7 +14,8 @@
  * is CMSB_EAUTH, no answer CMSB_EIO: then the index is left as it was.
  *
  * The index is docs-dir's file format: the change stamp ("mtime") of an
- * entry is the FNV-1a 64 hash of the etag, its date the getlastmodified
+ * entry is an FNV-1a 64 hash of the etag (without one: of the
+ * getlastmodified and length), its date the getlastmodified
  * time. Built only with CMSB_WITH_CARDDAV (the DAV HTTP code). */
 #ifdef CMSB_WITH_CARDDAV
 #include <ctype.h>
@@ -164,16 +165,25 @@ static int ddav_contacts(cmsb_source *base, cmsb_contact_cb cb, void *arg)
     return CMSB_OK; /* documents are not contacts */
 }
 
-static int64_t etag_stamp(const char *etag, int64_t length)
+/* The change stamp of a listed document: a hash of its etag, or without
+ * one of its getlastmodified and length (a server with neither gives no
+ * way to see a change: such a document is read once). */
+static int64_t change_stamp(const dav_resp *r)
 {
     uint64_t h = 1469598103934665603ULL;
+    char alt[64];
+    const char *p = r->etag;
 
-    for (const char *p = etag != NULL ? etag : ""; *p; p++) {
+    if (p == NULL || p[0] == '\0') {
+        snprintf(alt, sizeof(alt), "m%lld/%lld", (long long)r->modified,
+                 (long long)r->length);
+        p = alt;
+    }
+    for (; *p; p++) {
         h ^= (unsigned char)*p;
         h *= 1099511628211ULL;
     }
-    /* no etag: the length is all there is */
-    return etag != NULL && etag[0] != '\0' ? (int64_t)(h >> 1) : length;
+    return (int64_t)(h >> 1);
 }
 
 /* The decoded path of an href below the root ("a%20b/c.pdf" ->
@@ -282,7 +292,7 @@ static int fetch_doc(walk *w, docs_entry *e, const char *href)
 
 static int on_doc(walk *w, const dav_resp *r, const char *rel)
 {
-    int64_t stamp = etag_stamp(r->etag, r->length);
+    int64_t stamp = change_stamp(r);
     docs_entry *e = docs_index_find(&w->s->ix, rel);
 
     w->st.files++;
@@ -396,6 +406,16 @@ static int ddav_changes(cmsb_source *base, const char *since, cmsb_change_cb cb,
         s->ix.n = o;
     }
     docs_index_sort(&s->ix);
+    /* a server that lists a document twice: once in the index */
+    o = 0;
+    for (size_t i = 0; i < s->ix.n; i++) {
+        if (o > 0 && strcmp(s->ix.v[o - 1].path, s->ix.v[i].path) == 0) {
+            docs_entry_free(&s->ix.v[i]);
+            continue;
+        }
+        s->ix.v[o++] = s->ix.v[i];
+    }
+    s->ix.n = o;
     if (w.changed)
         s->ix.generation++;
     if (w.changed && s->index_file != NULL &&
