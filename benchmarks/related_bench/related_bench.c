@@ -29,6 +29,12 @@
  *   doc_rescan_one_change_ms  incremental scan, one file changed
  *   doc_lookup_ms_p50/p99     a lookup over the index (no file read)
  *   doc_index_load_ms         opening the source again (loads the index)
+ * The same tree served by Apache mod_dav (tests/related/apache_dav.sh):
+ *   dav_doc_index_files_per_s the docs-dav adapter's first full index
+ *                             (PROPFIND of each folder, GET, extract)
+ *   dav_doc_refresh_nochange_ms  a refresh when nothing changed (the
+ *                             PROPFINDs, no GET)
+ *   dav_doc_lookup_ms_p50     a lookup over its index
  * Usage: related_bench [messages] [documents] [lookups]
  */
 #include <cairo-pdf.h>
@@ -456,6 +462,40 @@ int main(int argc, char **argv)
     cmsb_source_open(reg, uri, NULL, &src);
     printf("doc_index_load_ms=%.1f\n", now_ms() - t0);
     cmsb_source_close(src);
+    /* the same tree through WebDAV: Apache mod_dav on loopback */
+    if (sh("%s/tests/related/apache_dav.sh start '%s'", W, out, sizeof(out)) ==
+            0 &&
+        sscanf(out, "%d", &port) == 1) {
+        cmsb_options d = CMSB_OPTIONS_INIT;
+        d.username = "alice";
+        d.password = "secret";
+        d.timeout_ms = 30000;
+        snprintf(uri, sizeof(uri),
+                 "docs-dav:http://127.0.0.1:%d/docs/#region=DE", port);
+        if (cmsb_source_open(reg, uri, &d, &src) == CMSB_OK) {
+            t0 = now_ms();
+            rc = cmsb_changes(src, NULL, nop_change, NULL);
+            printf("dav_doc_index_rc=%d\n", rc);
+            printf("dav_doc_index_files_per_s=%.0f\n",
+                   ndoc / ((now_ms() - t0) / 1e3));
+            t0 = now_ms();
+            cmsb_changes(src, NULL, nop_change, NULL);
+            printf("dav_doc_refresh_nochange_ms=%.1f\n", now_ms() - t0);
+            items = 0;
+            for (int i = 0; i < nlook; i++) {
+                person(&c, (i * 37) % 2000);
+                t0 = now_ms();
+                cmsb_related_for(src, &c, &q, count_cb, &items);
+                v[i] = now_ms() - t0;
+            }
+            printf("dav_doc_items_per_lookup=%.1f\n", (double)items / nlook);
+            printf("dav_doc_lookup_ms_p50=%.2f\n", pct(v, nlook, 0.5));
+            cmsb_source_close(src);
+        }
+        sh("%s/tests/related/apache_dav.sh stop '%s'", W, NULL, 0);
+    } else {
+        printf("# docs-dav skipped: apache2 did not start\n");
+    }
     cmsb_registry_close(reg);
     {
         char cmd[600];
