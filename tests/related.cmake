@@ -8,6 +8,13 @@ if(TARGET cmsb_static)
     target_compile_definitions(check_related_api PRIVATE REL_ALL_BUILTINS)
   endif()
 endif()
+# Per-code criteria and the result cache (libcmsbridge, no adapter needed).
+if(TARGET cmsb_static)
+  tsps_add_check(check_related_policy SOURCES unit/check_related_policy.c
+    LIBS cmsb_static)
+  tsps_add_check(check_related_cache SOURCES unit/check_related_cache.c
+    LIBS cmsb_static Threads::Threads)
+endif()
 # check_abi (tests/libtsps.cmake) also pins libcmsbridge's vtable and
 # related-item structs when libcmsbridge is built.
 if(TARGET check_abi AND TARGET cmsb_static)
@@ -34,5 +41,14 @@ if(TARGET cmsb_related_internal)
     target_include_directories(check_related_docs PRIVATE ${_rel_tests})
     set_tests_properties(check_related_docs PROPERTIES ENVIRONMENT
       "CK_FORK=yes;CK_DEFAULT_TIMEOUT=60;LSAN_OPTIONS=suppressions=${_rel_tests}/lsan.supp")
+  endif()
+  # docs-dav against a real Apache httpd + mod_dav (tests/related/
+  # apache_dav.sh; exit 77 = skipped when apache2 is missing, CI installs it)
+  if(CMSB_WITH_DOCS AND CMSB_WITH_CARDDAV)
+    tsps_add_check(check_related_dav_docs SOURCES unit/check_related_dav_docs.c
+      LIBS cmsb_related_internal PkgConfig::REL_CAIRO TIMEOUT 600)
+    target_include_directories(check_related_dav_docs PRIVATE ${_rel_tests})
+    set_tests_properties(check_related_dav_docs PROPERTIES SKIP_RETURN_CODE 77
+      ENVIRONMENT "CK_FORK=yes;LSAN_OPTIONS=suppressions=${_rel_tests}/lsan.supp")
   endif()
 endif()

@@ -7,9 +7,17 @@
  * Cc, encoded-word subjects, some multipart with an attachment, dates
  * over two years - then lets Dovecot index the mailbox once (one SELECT
  * and one SEARCH, as a server that has been running would have).
- *   related_first_ms_p50/p99  cold: a new imap source (connect, login,
- *                             SELECT) + one lookup for a person not asked
- *                             before (limit 20, last 365 days)
+ *   related_search_first_ms_p50  without the index: a new source whose
+ *                             lookup is the server's SEARCH FROM/TO/CC
+ *   imap_index_build_s        the adapter's header index (?index=DIR),
+ *                             built from nothing through cmsb_changes()
+ *   imap_index_refresh_nochange_ms  a refresh when nothing arrived
+ *   imap_index_bytes          its size on disk (allocated blocks)
+ *   related_first_ms_p50/p99  cold, index built: a new imap source
+ *                             (connect, login, SELECT, open the index, its
+ *                             refresh thread starting) + one lookup for a
+ *                             person not asked before (limit 20, last 365
+ *                             days)
  *   related_warm_ms_p50       the same source again, another person (the
  *                             connection reused); not a result cache
  *   maildir_lookup_ms_p50     the maildir adapter on the same tree (reads
@@ -21,10 +29,17 @@
  *   doc_rescan_one_change_ms  incremental scan, one file changed
  *   doc_lookup_ms_p50/p99     a lookup over the index (no file read)
  *   doc_index_load_ms         opening the source again (loads the index)
+ * The same tree served by Apache mod_dav (tests/related/apache_dav.sh):
+ *   dav_doc_index_files_per_s the docs-dav adapter's first full index
+ *                             (PROPFIND of each folder, GET, extract)
+ *   dav_doc_refresh_nochange_ms  a refresh when nothing changed (the
+ *                             PROPFINDs, no GET)
+ *   dav_doc_lookup_ms_p50     a lookup over its index
  * Usage: related_bench [messages] [documents] [lookups]
  */
 #include <cairo-pdf.h>
 #include <cairo.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +256,36 @@ static void write_docs(const char *root, int n)
     }
 }
 
+static int change_cb(void *arg, const cmsb_change *ch)
+{
+    (void)arg;
+    (void)ch;
+    return 0;
+}
+
+/* bytes of the regular files in W/sub */
+static long long dir_bytes(const char *w, const char *sub)
+{
+    char path[1200];
+    long long total = 0;
+    DIR *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof(path), "%s/%s", w, sub);
+    d = opendir(path);
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        char f[1500];
+        snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+        if (stat(f, &st) == 0 && S_ISREG(st.st_mode))
+            total += (long long)st.st_blocks * 512;
+    }
+    closedir(d);
+    return total;
+}
+
 int main(int argc, char **argv)
 {
     int nmsg = argc > 1 ? atoi(argv[1]) : 100000;
@@ -300,6 +345,44 @@ int main(int argc, char **argv)
     cmsb_related_for(src, &c, &q, count_cb, &items);
     cmsb_source_close(src);
     o.timeout_ms = 30000;
+    /* without the index: the server's SEARCH (a few lookups: seconds
+     * each at 20,000+ messages) */
+    {
+        int ns = nlook < 10 ? nlook : 10;
+        for (int i = 0; i < ns; i++) {
+            person(&c, (i * 41 + 3) % (people - 1));
+            t0 = now_ms();
+            cmsb_source_open(reg, uri, &o, &src);
+            rc = cmsb_related_for(src, &c, &q, count_cb, &items);
+            v[i] = now_ms() - t0;
+            cmsb_source_close(src);
+        }
+        printf("related_search_first_ms_p50=%.1f\n", pct(v, ns, 0.5));
+    }
+    /* the adapter-kept header index: built once (as the background
+     * thread would), then every lookup is on a new source */
+    snprintf(uri, sizeof(uri),
+             "imap://127.0.0.1:%d/?mailbox=INBOX&index=%s/ix&refresh=0", port,
+             W);
+    t0 = now_ms();
+    cmsb_source_open(reg, uri, &o, &src);
+    rc = cmsb_changes(src, NULL, change_cb, NULL);
+    printf("imap_index_build_s=%.1f\n", (now_ms() - t0) / 1e3);
+    t0 = now_ms();
+    if (rc == CMSB_OK)
+        rc = cmsb_changes(src, NULL, change_cb, NULL);
+    printf("imap_index_refresh_nochange_ms=%.1f\n", now_ms() - t0);
+    cmsb_source_close(src);
+    if (rc != CMSB_OK) {
+        fprintf(stderr, "index build: %s\n", cmsb_strerror(rc));
+        sh("%s/tests/related/dovecot.sh stop '%s'", W, NULL, 0);
+        return 1;
+    }
+    printf("imap_index_bytes=%lld\n", dir_bytes(W, "ix"));
+    /* as configured in a daemon: a background refresh every 60 s */
+    snprintf(uri, sizeof(uri),
+             "imap://127.0.0.1:%d/?mailbox=INBOX&index=%s/ix&refresh=60", port,
+             W);
     items = 0;
     for (int i = 0; i < nlook; i++) {
         person(&c, (i * 37) % (people - 1));
@@ -379,6 +462,40 @@ int main(int argc, char **argv)
     cmsb_source_open(reg, uri, NULL, &src);
     printf("doc_index_load_ms=%.1f\n", now_ms() - t0);
     cmsb_source_close(src);
+    /* the same tree through WebDAV: Apache mod_dav on loopback */
+    if (sh("%s/tests/related/apache_dav.sh start '%s'", W, out, sizeof(out)) ==
+            0 &&
+        sscanf(out, "%d", &port) == 1) {
+        cmsb_options d = CMSB_OPTIONS_INIT;
+        d.username = "alice";
+        d.password = "secret";
+        d.timeout_ms = 30000;
+        snprintf(uri, sizeof(uri),
+                 "docs-dav:http://127.0.0.1:%d/docs/#region=DE", port);
+        if (cmsb_source_open(reg, uri, &d, &src) == CMSB_OK) {
+            t0 = now_ms();
+            rc = cmsb_changes(src, NULL, nop_change, NULL);
+            printf("dav_doc_index_rc=%d\n", rc);
+            printf("dav_doc_index_files_per_s=%.0f\n",
+                   ndoc / ((now_ms() - t0) / 1e3));
+            t0 = now_ms();
+            cmsb_changes(src, NULL, nop_change, NULL);
+            printf("dav_doc_refresh_nochange_ms=%.1f\n", now_ms() - t0);
+            items = 0;
+            for (int i = 0; i < nlook; i++) {
+                person(&c, (i * 37) % 2000);
+                t0 = now_ms();
+                cmsb_related_for(src, &c, &q, count_cb, &items);
+                v[i] = now_ms() - t0;
+            }
+            printf("dav_doc_items_per_lookup=%.1f\n", (double)items / nlook);
+            printf("dav_doc_lookup_ms_p50=%.2f\n", pct(v, nlook, 0.5));
+            cmsb_source_close(src);
+        }
+        sh("%s/tests/related/apache_dav.sh stop '%s'", W, NULL, 0);
+    } else {
+        printf("# docs-dav skipped: apache2 did not start\n");
+    }
     cmsb_registry_close(reg);
     {
         char cmd[600];

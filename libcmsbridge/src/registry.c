@@ -42,6 +42,9 @@ static const cmsb_adapter *const builtin[] = {
 #ifdef CMSB_WITH_DOCS
     &cmsb_docs_dir_adapter,
 #endif
+#if defined(CMSB_WITH_DOCS) && defined(CMSB_WITH_CARDDAV)
+    &cmsb_docs_dav_adapter,
+#endif
 };
 
 int cmsb_registry_open(cmsb_registry **out)

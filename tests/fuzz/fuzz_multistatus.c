@@ -1,7 +1,8 @@
 /* libFuzzer target: the DAV multistatus parsers (carddav:/caldav:), as
  * they read server answers: the tree parser (PROPFIND, sync-collection,
- * multiget, DAV:error) and the streaming etag-listing parser, fed in
- * chunks whose size the first byte picks. */
+ * multiget, DAV:error; the docs-dav listing's getlastmodified and
+ * getcontentlength) and the streaming etag-listing parser, fed in chunks
+ * whose size the first byte picks. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,6 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* what the engine does with each answer */
             (void)dav_href_eq(r->href, "/alice/book/");
             if (r->data != NULL && strlen(r->data) > r->data_len)
+                abort();
+            /* docs-dav: a length is -1 (none) or a size, a date >= 0 */
+            if (r->length < -1 || r->modified < 0)
                 abort();
         }
     }

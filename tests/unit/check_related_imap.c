@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 static char g_dir[512];
 static int g_port, g_sport;
+static int g_timeout_ms = 15000; /* generous: a loaded CI machine */
 
 static int start_dovecot(const char *dir, int tls, int *port, int *sport)
 {
@@ -72,7 +74,7 @@ static int fx_open(fx *f, const char *uri, const char *pass, int ca)
     f->o.log_arg = &f->log;
     f->o.username = "alice";
     f->o.password = pass;
-    f->o.timeout_ms = 15000; /* generous: a loaded CI machine */
+    f->o.timeout_ms = g_timeout_ms;
     snprintf(ca_file, sizeof(ca_file), "%s/ca.pem", g_dir);
     if (ca)
         f->o.ca_file = ca_file;
@@ -345,66 +347,107 @@ END_TEST
 
 typedef struct proxy {
     int lfd, port, up_port;
-    int mode; /* 1 = cut both sides at the first FETCH, 2 = stall there */
-    volatile int stop;
+    int mode; /* 1 = cut both sides at the first FETCH, 2 = stall there,
+                 3 = stall a SEARCH by address (FROM) */
+    atomic_int stop;
     pthread_t th;
+    pthread_t conn_th[64];
+    int nconn;
 } proxy;
 
+typedef struct proxy_conn {
+    proxy *p;
+    int cfd;
+} proxy_conn;
+
+static void *proxy_pipe(void *arg)
+{
+    proxy_conn *pc = arg;
+    proxy *p = pc->p;
+    int cfd = pc->cfd, sfd, stalled = 0;
+    struct sockaddr_in up = {0};
+
+    free(pc);
+    sfd = socket(AF_INET, SOCK_STREAM, 0);
+    up.sin_family = AF_INET;
+    up.sin_port = htons((uint16_t)p->up_port);
+    up.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(sfd, (struct sockaddr *)&up, sizeof(up)) != 0) {
+        close(cfd);
+        close(sfd);
+        return NULL;
+    }
+    while (!atomic_load(&p->stop)) {
+        struct pollfd fds[2] = {{cfd, POLLIN, 0}, {sfd, POLLIN, 0}};
+        char buf[16384];
+        ssize_t n;
+        if (stalled) {
+            usleep(50000);
+            continue;
+        }
+        if (poll(fds, 2, 100) <= 0)
+            continue;
+        if (fds[0].revents) {
+            n = read(cfd, buf, sizeof(buf) - 1);
+            if (n <= 0)
+                break;
+            buf[n] = '\0';
+            if (p->mode != 3 && strstr(buf, "FETCH") != NULL) {
+                if (p->mode == 1)
+                    break; /* the server is gone */
+                stalled = 1;
+                continue;
+            }
+            if (p->mode == 3 && strstr(buf, "SEARCH") != NULL &&
+                strstr(buf, " FROM ") != NULL) {
+                stalled = 1;
+                continue;
+            }
+            if (write(sfd, buf, (size_t)n) != n)
+                break;
+        }
+        if (fds[1].revents) {
+            n = read(sfd, buf, sizeof(buf));
+            if (n <= 0 || write(cfd, buf, (size_t)n) != n)
+                break;
+        }
+    }
+    close(cfd);
+    close(sfd);
+    return NULL;
+}
+
+/* Accepts up to 64 connections, each piped on its own thread. */
 static void *proxy_run(void *arg)
 {
     proxy *p = arg;
 
-    while (!p->stop) {
+    while (!atomic_load(&p->stop)) {
         struct pollfd pl = {p->lfd, POLLIN, 0};
-        struct sockaddr_in up = {0};
-        int cfd, sfd, stalled = 0;
+        proxy_conn *pc;
+        int cfd;
         if (poll(&pl, 1, 100) <= 0)
             continue;
         cfd = accept(p->lfd, NULL, NULL);
         if (cfd < 0)
             continue;
-        sfd = socket(AF_INET, SOCK_STREAM, 0);
-        up.sin_family = AF_INET;
-        up.sin_port = htons((uint16_t)p->up_port);
-        up.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(sfd, (struct sockaddr *)&up, sizeof(up)) != 0) {
+        pc = malloc(sizeof(*pc));
+        if (p->nconn == 64 || pc == NULL) {
+            free(pc);
             close(cfd);
-            close(sfd);
             continue;
         }
-        while (!p->stop) {
-            struct pollfd fds[2] = {{cfd, POLLIN, 0}, {sfd, POLLIN, 0}};
-            char buf[16384];
-            ssize_t n;
-            if (stalled) {
-                usleep(50000);
-                continue;
-            }
-            if (poll(fds, 2, 100) <= 0)
-                continue;
-            if (fds[0].revents) {
-                n = read(cfd, buf, sizeof(buf) - 1);
-                if (n <= 0)
-                    break;
-                buf[n] = '\0';
-                if (strstr(buf, "FETCH") != NULL) {
-                    if (p->mode == 1)
-                        break; /* the server is gone */
-                    stalled = 1;
-                    continue;
-                }
-                if (write(sfd, buf, (size_t)n) != n)
-                    break;
-            }
-            if (fds[1].revents) {
-                n = read(sfd, buf, sizeof(buf));
-                if (n <= 0 || write(cfd, buf, (size_t)n) != n)
-                    break;
-            }
+        pc->p = p;
+        pc->cfd = cfd;
+        if (pthread_create(&p->conn_th[p->nconn], NULL, proxy_pipe, pc) != 0) {
+            free(pc);
+            close(cfd);
+            continue;
         }
-        close(cfd);
-        close(sfd);
+        p->nconn++;
     }
+    for (int i = 0; i < p->nconn; i++)
+        pthread_join(p->conn_th[i], NULL);
     return NULL;
 }
 
@@ -428,7 +471,7 @@ static void proxy_start(proxy *p, int mode)
 
 static void proxy_stop(proxy *p)
 {
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
     pthread_join(p->th, NULL);
     close(p->lfd);
 }
@@ -532,6 +575,261 @@ START_TEST(test_imap_server_stopped)
 }
 END_TEST
 
+/* ---- the adapter-kept header index (?index=DIR) ---- */
+
+static int ix_count_cb(void *arg, const cmsb_change *ch)
+{
+    (void)ch;
+    (*(int *)arg)++;
+    return 0;
+}
+
+START_TEST(test_imap_index_serves_lookups_without_server_search)
+{
+    fx f;
+    proxy px;
+    tsps_contact anna;
+    cmsb_related_query q = CMSB_RELATED_QUERY_INIT;
+    rt_got g;
+    char uri[900];
+    int rc = -1, tries = 0;
+
+    /* a server whose address SEARCH never answers (the proxy stalls it):
+     * once the background thread has built the index, lookups are
+     * answered from it, with the same items, dates and open links a
+     * server search gives */
+    proxy_start(&px, 3);
+    snprintf(uri, sizeof(uri),
+             "imap://127.0.0.1:%d/?mailbox=INBOX&mailbox=Sent&index=%s/ix3&"
+             "refresh=1",
+             px.port, g_dir);
+    g_timeout_ms = 1000;
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);
+    g_timeout_ms = 15000;
+    rt_anna(&anna);
+    /* bounded wait for the first build (60 tries of at most ~3 s) */
+    for (; tries < 60; tries++) {
+        memset(&g, 0, sizeof(g));
+        rc = cmsb_related_for(f.src, &anna, NULL, rt_collect, &g);
+        if (rc == CMSB_OK)
+            break;
+        /* the stalled search failed (timeout; curl may also report the
+         * dropped connection otherwise): not built yet, try again */
+        ck_assert_int_ne(rc, CMSB_EINVAL);
+        usleep(200000);
+    }
+    ck_assert_int_eq(rc, CMSB_OK);
+    rt_check_corpus(&g);
+    ck_assert_ptr_nonnull(strstr(g.url[3], ";UIDVALIDITY="));
+    /* the same index file from a new source with generous timeouts (a
+     * loaded machine), the address search still stalled */
+    fx_close(&f);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(cmsb_related_for(f.src, &anna, NULL, rt_collect, &g),
+                     CMSB_OK);
+    rt_check_corpus(&g);
+    /* date criteria from the index */
+    memset(&g, 0, sizeof(g));
+    q.since = T_NOV01;
+    q.until = T_NOV26;
+    ck_assert_int_eq(cmsb_related_for(f.src, &anna, &q, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 2);
+    ck_assert_str_eq(g.title[0], "Vertrag – Entwurf 2");
+    ck_assert_str_eq(g.title[1], "Grüße aus Berlin");
+    memset(&g, 0, sizeof(g));
+    q.since = q.until = 0;
+    q.limit = 1;
+    ck_assert_int_eq(cmsb_related_for(f.src, &anna, &q, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.title[0], "Kick-off");
+    ck_assert_ptr_null(strstr(f.log.text, "secret"));
+    fx_close(&f);
+    proxy_stop(&px);
+}
+END_TEST
+
+START_TEST(test_imap_index_new_mail_and_reopen)
+{
+    fx f;
+    tsps_contact zoe;
+    rt_got g = {0};
+    char uri[900], root[700], cmd[1200];
+    int n = 0;
+    struct stat st;
+
+    snprintf(uri, sizeof(uri),
+             "imap://127.0.0.1:%d/?mailbox=INBOX&index=%s/ix4&refresh=0",
+             g_port, g_dir);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);
+    ck_assert_int_eq(cmsb_changes(f.src, NULL, ix_count_cb, &n), CMSB_OK);
+    ck_assert_int_eq(n, 1); /* one checkpoint, no contacts */
+    tsps_contact_init(&zoe);
+    zoe.nemails = 1;
+    snprintf(zoe.emails[0], sizeof(zoe.emails[0]), "zoe@example.org");
+    ck_assert_int_eq(cmsb_related_for(f.src, &zoe, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 0);
+    /* a mail arrives after the refresh: found all the same (the UIDs
+     * after the indexed ones are searched on the server) */
+    snprintf(root, sizeof(root), "%s/mail/alice/new", g_dir);
+    rt_put(root, "1795000000.M1P1.zoe",
+           "From: Zoe <ZOE@example.org>\r\nTo: alice@example.net\r\n"
+           "Subject: new one\r\nDate: Mon, 30 Nov 2026 09:00:00 +0000\r\n"
+           "Message-ID: <zoe1@example.org>\r\n\r\nhello\r\n");
+    snprintf(cmd, sizeof(cmd), "%s/tests/related/dovecot.sh own '%s'",
+             TSPS_SOURCE_DIR, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(cmsb_related_for(f.src, &zoe, NULL, rt_collect, &g),
+                     CMSB_OK);
+    if (g.n != 1)
+        fprintf(stderr, "log: %s\n", f.log.text);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.title[0], "new one");
+    /* indexed now; a new source on the same file finds it too */
+    ck_assert_int_eq(cmsb_changes(f.src, NULL, ix_count_cb, &n), CMSB_OK);
+    fx_close(&f);
+    snprintf(root, sizeof(root), "%s/ix4", g_dir);
+    ck_assert_int_eq(stat(root, &st), 0);
+    ck_assert_int_eq(st.st_mode & 077, 0); /* addresses: owner only */
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(cmsb_related_for(f.src, &zoe, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.title[0], "new one");
+    ck_assert_str_eq(g.why[0], "from zoe@example.org");
+    /* another mail arrives (seen by the server at the next lookup) and is
+     * deleted before the refresh: the search of the UIDs after the index
+     * ("n:*") must not bring zoe's mail a second time */
+    snprintf(root, sizeof(root), "%s/mail/alice/new", g_dir);
+    rt_put(root, "1795000001.M2P1.other",
+           "From: other@example.org\r\nTo: alice@example.net\r\n"
+           "Subject: other\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\n"
+           "Message-ID: <other1@example.org>\r\n\r\nx\r\n");
+    snprintf(cmd, sizeof(cmd), "%s/tests/related/dovecot.sh own '%s'",
+             TSPS_SOURCE_DIR, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(cmsb_related_for(f.src, &zoe, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 1);
+    snprintf(cmd, sizeof(cmd),
+             "grep -l -r 'other1@example.org' '%s/mail/alice/cur' "
+             "'%s/mail/alice/new' | xargs rm -f",
+             g_dir, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(cmsb_related_for(f.src, &zoe, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 1);
+    /* the mail is deleted on the server: gone after the next refresh
+     * (a lookup reads the stored message, so the index must drop it) */
+    snprintf(cmd, sizeof(cmd),
+             "grep -l -r 'zoe1@example.org' '%s/mail/alice/cur' "
+             "'%s/mail/alice/new' | xargs rm -f",
+             g_dir, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(cmsb_changes(f.src, NULL, ix_count_cb, &n), CMSB_OK);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(cmsb_related_for(f.src, &zoe, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 0);
+    fx_close(&f);
+}
+END_TEST
+
+static void rb_mail(const char *name, const char *subject)
+{
+    char dir[700], msg[400];
+
+    snprintf(dir, sizeof(dir), "%s/mail/alice/.Rb/cur", g_dir);
+    snprintf(msg, sizeof(msg),
+             "From: ren@example.org\r\nTo: alice@example.net\r\n"
+             "Subject: %s\r\nDate: Tue, 01 Dec 2026 09:00:00 +0000\r\n"
+             "Message-ID: <%s@example.org>\r\n\r\nx\r\n",
+             subject, name);
+    rt_put(dir, name, msg);
+}
+
+START_TEST(test_imap_index_new_uidvalidity)
+{
+    fx f;
+    tsps_contact ren;
+    rt_got g = {0};
+    char uri[900], cmd[2400];
+    int n = 0;
+
+    /* a mailbox whose UIDs start again (new UIDVALIDITY): the old
+     * messages indexed under UID 1 must not be shown for the new UID 1 */
+    rb_mail("1796000000.M1P1.rb:2,S", "old one");
+    snprintf(cmd, sizeof(cmd), "%s/tests/related/dovecot.sh own '%s'",
+             TSPS_SOURCE_DIR, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(uri, sizeof(uri),
+             "imap://127.0.0.1:%d/?mailbox=Rb&index=%s/ix6&refresh=0", g_port,
+             g_dir);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);
+    ck_assert_int_eq(cmsb_changes(f.src, NULL, ix_count_cb, &n), CMSB_OK);
+    tsps_contact_init(&ren);
+    ren.nemails = 1;
+    snprintf(ren.emails[0], sizeof(ren.emails[0]), "ren@example.org");
+    ck_assert_int_eq(cmsb_related_for(f.src, &ren, NULL, rt_collect, &g),
+                     CMSB_OK);
+    ck_assert_int_eq(g.n, 1);
+    ck_assert_str_eq(g.title[0], "old one");
+    fx_close(&f);
+    /* the mailbox is rebuilt: Dovecot forgets its UIDs and starts again */
+    snprintf(
+        cmd, sizeof(cmd),
+        "rm -f '%s'/mail/alice/.Rb/cur/* '%s'/mail/alice/.Rb/dovecot-uidlist "
+        "'%s'/mail/alice/.Rb/dovecot.index*",
+        g_dir, g_dir, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    sleep(1); /* Dovecot's UIDVALIDITY is a time in seconds */
+    rb_mail("1796000001.M2P1.rb:2,S", "new one");
+    snprintf(cmd, sizeof(cmd), "%s/tests/related/dovecot.sh own '%s'",
+             TSPS_SOURCE_DIR, g_dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_OK);
+    memset(&g, 0, sizeof(g));
+    /* before the refresh (server search) and after it (the index) */
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(cmsb_related_for(f.src, &ren, NULL, rt_collect, &g),
+                         CMSB_OK);
+        ck_assert_int_eq(g.n, 1);
+        ck_assert_str_eq(g.title[0], "new one");
+        memset(&g, 0, sizeof(g));
+        ck_assert_int_eq(cmsb_changes(f.src, NULL, ix_count_cb, &n), CMSB_OK);
+    }
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_imap_index_bad_folder)
+{
+    fx f;
+    char uri[900];
+
+    snprintf(uri, sizeof(uri), "imap://127.0.0.1:%d/?index=relative/dir",
+             g_port);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_EINVAL);
+    cmsb_registry_close(f.reg);
+    snprintf(uri, sizeof(uri), "imap://127.0.0.1:%d/?index=%s/ix5&refresh=x",
+             g_port, g_dir);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_EINVAL);
+    cmsb_registry_close(f.reg);
+    snprintf(uri, sizeof(uri),
+             "imap://127.0.0.1:%d/?index=/proc/no-such/ix&refresh=0", g_port);
+    ck_assert_int_eq(fx_open(&f, uri, "secret", 0), CMSB_EIO);
+    ck_assert_ptr_nonnull(strstr(f.log.text, "index folder not created"));
+    cmsb_registry_close(f.reg);
+}
+END_TEST
+
 static Suite *related_imap_suite(void)
 {
     Suite *s = suite_create("related_imap");
@@ -547,6 +845,10 @@ static Suite *related_imap_suite(void)
     tcase_add_test(tc, test_imap_starttls);
     tcase_add_test(tc, test_imap_uri_and_injection);
     tcase_add_test(tc, test_imap_many_matches_newest_uids);
+    tcase_add_test(tc, test_imap_index_serves_lookups_without_server_search);
+    tcase_add_test(tc, test_imap_index_new_mail_and_reopen);
+    tcase_add_test(tc, test_imap_index_new_uidvalidity);
+    tcase_add_test(tc, test_imap_index_bad_folder);
     tcase_add_test(tf, test_imap_server_gone_mid_search);
     tcase_add_test(tf, test_imap_server_stalls_mid_search);
     tcase_add_test(tf, test_imap_server_stopped);

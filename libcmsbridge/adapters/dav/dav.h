@@ -43,6 +43,8 @@ struct dav_resp {
     char *ab_home;    /* addressbook-home-set href */
     char *cal_home;   /* calendar-home-set href */
     char *name;       /* displayname */
+    int64_t modified; /* getlastmodified, seconds (0 = none or unreadable) */
+    int64_t length;   /* getcontentlength (-1 = none) */
 };
 
 typedef struct dav_ms {

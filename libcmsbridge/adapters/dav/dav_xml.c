@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
@@ -217,6 +218,17 @@ static int read_prop(dav_resp *r, const xmlNode *prop)
             rc = set_text(&r->ctag, p);
         } else if (is(p, NS_DAV, "displayname")) {
             rc = set_text(&r->name, p);
+        } else if (is(p, NS_DAV, "getlastmodified")) {
+            char *t = text(p, 1, NULL);
+            time_t when = t != NULL ? curl_getdate(t, NULL) : -1;
+            free(t);
+            r->modified = when > 0 ? (int64_t)when : 0;
+        } else if (is(p, NS_DAV, "getcontentlength")) {
+            char *t = text(p, 1, NULL), *end = NULL;
+            long long v = t != NULL ? strtoll(t, &end, 10) : -1;
+            r->length =
+                (t != NULL && end != t && *end == '\0' && v >= 0) ? v : -1;
+            free(t);
         } else if (is(p, NS_DAV, "current-user-principal")) {
             rc = set_href(&r->principal, p);
         } else if (is(p, NS_CARD, "addressbook-home-set")) {
@@ -274,6 +286,7 @@ static int read_response(dav_ms *ms, const xmlNode *resp)
     }
     r = &ms->r[ms->n++];
     memset(r, 0, sizeof(*r));
+    r->length = -1;
     rc = set_text(&r->href, h);
     if (rc != CMSB_OK)
         return rc;

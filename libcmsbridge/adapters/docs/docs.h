@@ -76,5 +76,30 @@ int docs_index_scan(docs_index *ix, const char *root, const char *region,
 /* Fill e (path/mtime/size set) from the file's content. */
 int docs_index_read(docs_entry *e, const char *full, const char *region,
                     const char **reason);
+/* Same from bytes in memory (the docs-dav adapter). buf NULL = no content
+ * (then why_none is the reason): the entry is indexed by name only.
+ * CMSB_OK, CMSB_EPARSE (indexed by name, *reason set), CMSB_ENOMEM. */
+int docs_index_read_mem(docs_entry *e, const char *buf, size_t len,
+                        const char *region, const char *why_none,
+                        const char **reason);
+/* A new zeroed entry at the end (NULL on ENOMEM); sort before a find. */
+docs_entry *docs_index_add(docs_index *ix);
+/* The entry of a path in a sorted index, or NULL. */
+docs_entry *docs_index_find(docs_index *ix, const char *path);
+/* Sort by path. */
+void docs_index_sort(docs_index *ix);
+
+/* docs_match.c: the person's documents (as docs-dir matches them: e-mail
+ * in path or text, a number found in the file, name or organisation as
+ * whole words in file name, folder or text), filtered by q's dates,
+ * emitted newest first. url(ctx, e) gives the item's URL (malloc'd). */
+typedef char *(*docs_url_fn)(void *ctx, const docs_entry *e);
+int docs_related(const docs_index *ix, const tsps_contact *who,
+                 const cmsb_related_query *q, docs_url_fn url, void *ctx,
+                 cmsb_related_cb cb, void *arg);
+/* The URL-safe form of a path: what is not unreserved (or '/') is
+ * percent-encoded. Appended at u[o], which has room for 3 x strlen(p)
+ * + 1 bytes; returns the new length. */
+size_t docs_url_escape(char *u, size_t o, const char *p);
 
 #endif

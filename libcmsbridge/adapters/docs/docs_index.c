@@ -42,7 +42,7 @@ void docs_index_free(docs_index *ix)
     memset(ix, 0, sizeof(*ix));
 }
 
-static docs_entry *add_entry(docs_index *ix)
+docs_entry *docs_index_add(docs_index *ix)
 {
     if (ix->n == ix->cap) {
         size_t cap = ix->cap ? ix->cap * 2 : 256;
@@ -61,7 +61,13 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(((const docs_entry *)a)->path, ((const docs_entry *)b)->path);
 }
 
-static docs_entry *find_entry(docs_index *ix, const char *path)
+void docs_index_sort(docs_index *ix)
+{
+    if (ix->n > 0)
+        qsort(ix->v, ix->n, sizeof(ix->v[0]), cmp_entry);
+}
+
+docs_entry *docs_index_find(docs_index *ix, const char *path)
 {
     docs_entry key = {.path = (char *)(uintptr_t)path};
 
@@ -145,7 +151,7 @@ int docs_index_load(docs_index *ix, const char *file)
         tl = strtoull(q + 1, &q, 10);
         if (*q != ' ')
             goto cleanup;
-        e = add_entry(ix);
+        e = docs_index_add(ix);
         if (e == NULL) {
             rc = CMSB_ENOMEM;
             goto cleanup;
@@ -320,20 +326,38 @@ static int read_file(const char *path, char **buf, size_t *len)
 int docs_index_read(docs_entry *e, const char *full, const char *region,
                     const char **reason)
 {
-    char *buf = NULL, *text = NULL, *title = NULL, *folded = NULL;
-    size_t len = 0, tl = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    *reason = "";
+    rc = read_file(full, &buf, &len);
+    if (rc == CMSB_ENOMEM)
+        return rc;
+    if (rc == CMSB_EPARSE)
+        *reason = "file too large (indexed by name only)";
+    rc = docs_index_read_mem(e, rc == CMSB_OK ? buf : NULL, len, region,
+                             rc == CMSB_OK ? NULL : *reason, reason);
+    free(buf);
+    return rc;
+}
+
+int docs_index_read_mem(docs_entry *e, const char *buf, size_t len,
+                        const char *region, const char *why_none,
+                        const char **reason)
+{
+    char *text = NULL, *title = NULL, *folded = NULL;
+    size_t tl = 0;
     const char *base = strrchr(e->path, '/');
     int rc;
 
     base = base ? base + 1 : e->path;
-    *reason = "";
-    rc = read_file(full, &buf, &len);
-    if (rc == CMSB_EPARSE)
-        *reason = "file too large (indexed by name only)";
-    if (rc == CMSB_OK)
+    *reason = why_none != NULL ? why_none : "";
+    if (buf == NULL)
+        rc = CMSB_EPARSE;
+    else
         rc = docs_extract_mem(docs_kind_of(e->path), buf, len, &text, &tl,
                               &title, reason);
-    free(buf);
     if (rc == CMSB_ENOMEM)
         return rc;
     if (rc != CMSB_OK) {
@@ -404,7 +428,7 @@ static int scan_file(scan *sc, const char *full, const char *rel,
                      const struct stat *sb)
 {
     int64_t mt = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
-    docs_entry *e = find_entry(sc->ix, rel);
+    docs_entry *e = docs_index_find(sc->ix, rel);
     const char *reason;
     int rc;
 
@@ -414,7 +438,7 @@ static int scan_file(scan *sc, const char *full, const char *rel,
         if (e->mtime == mt && e->size == (int64_t)sb->st_size)
             return CMSB_OK;
     } else {
-        e = add_entry(&sc->add);
+        e = docs_index_add(&sc->add);
         if (e == NULL)
             return CMSB_ENOMEM;
         e->path = strdup(rel);
@@ -497,7 +521,7 @@ int docs_index_scan(docs_index *ix, const char *root, const char *region,
     }
     ix->n = o;
     for (size_t i = 0; i < sc.add.n; i++) {
-        docs_entry *e = add_entry(ix);
+        docs_entry *e = docs_index_add(ix);
         if (e == NULL) {
             for (size_t k = i; k < sc.add.n; k++)
                 docs_entry_free(&sc.add.v[k]);

@@ -12,7 +12,12 @@
  * the parts that start within it). Credentials come from cmsb_options,
  * go to curl through CURLOPT_USERNAME/PASSWORD and never into a URL or a
  * log line. Each request is bounded by timeout_ms (default 5 s), a whole
- * lookup by 3 x timeout_ms. */
+ * lookup by 3 x timeout_ms.
+ *
+ * With ?index=/dir[&refresh=S] the adapter keeps a header index
+ * (imap_index.c): a lookup then takes the UIDs and the parsed messages
+ * from it and asks the server only about UIDs newer than its last
+ * refresh (NOOP + STATUS UIDVALIDITY UIDNEXT first). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,30 +25,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "related.h"
+#include "imap.h"
 
-#define IM_MAILBOXES   8
-#define IM_TIMEOUT_MS  5000
-#define IM_FETCH_BYTES 65536
-#define IM_RESP_MAX    (1024 * 1024)
-#define IM_FETCH_MAX   200 /* messages fetched per mailbox and lookup */
-
-typedef struct im_source {
-    cmsb_source base;
-    char *base_url; /* imap[s]://host[:port] */
-    char *mbox[IM_MAILBOXES];
-    size_t nmbox;
-    int starttls;
-    int timeout_ms;
-    CURL *curl; /* kept: the connection is reused between lookups */
-    char err[CURL_ERROR_SIZE];
-} im_source;
-
-typedef struct im_buf {
-    char *p;
-    size_t n, cap;
-    int over;
-} im_buf;
+#define IM_FETCH_MAX 200 /* messages fetched per mailbox and lookup */
 
 static size_t on_data(char *d, size_t sz, size_t nm, void *arg)
 {
@@ -168,6 +152,23 @@ static int im_open(const cmsb_adapter *ad, const char *uri,
     s->curl = curl_easy_init();
     if (s->curl == NULL)
         return CMSB_ENOMEM;
+    if (qparam(q, "index", val, sizeof(val), NULL) == 1) {
+        int refresh_s = 60;
+        char rv[32];
+        if (val[0] != '/') {
+            cmsb_source_log(base, TSPS_LOG_ERROR,
+                            "msg=\"imap: index= needs an absolute folder\"");
+            return CMSB_EINVAL;
+        }
+        if (qparam(q, "refresh", rv, sizeof(rv), NULL) == 1) {
+            char *e;
+            long v = strtol(rv, &e, 10);
+            if (*e != '\0' || e == rv || v < 0 || v > 86400)
+                return CMSB_EINVAL;
+            refresh_s = (int)v;
+        }
+        return im_index_open(s, val, refresh_s);
+    }
     return CMSB_OK;
 }
 
@@ -175,11 +176,37 @@ static void im_close(cmsb_source *base)
 {
     im_source *s = (im_source *)base;
 
+    im_index_close(s);
     if (s->curl != NULL)
         curl_easy_cleanup(s->curl);
     free(s->base_url);
     for (size_t i = 0; i < s->nmbox; i++)
         free(s->mbox[i]);
+}
+
+/* With ?index=: bring the header index up to date now (the background
+ * thread does it every refresh= seconds too). No contacts or events. */
+static int im_changes(cmsb_source *base, const char *since, cmsb_change_cb cb,
+                      void *arg)
+{
+    im_source *s = (im_source *)base;
+    cmsb_change ch = {.kind = CMSB_CHANGE_CHECKPOINT, .cursor = "imap"};
+    int rc;
+
+    (void)since;
+    if (s->ix != NULL) {
+        rc = im_index_refresh(s);
+        if (rc != CMSB_OK) {
+            char why[256];
+            if (im_index_take_error(s, why, sizeof(why)))
+                cmsb_source_log(base, TSPS_LOG_WARN,
+                                "msg=\"imap index refresh failed\" "
+                                "server=\"%s\" reason=\"%s\"",
+                                s->base_url, why);
+            return rc;
+        }
+    }
+    return cb(arg, &ch) != 0 ? CMSB_ECANCELED : CMSB_OK;
 }
 
 static int im_contacts(cmsb_source *base, cmsb_contact_cb cb, void *arg)
@@ -190,7 +217,7 @@ static int im_contacts(cmsb_source *base, cmsb_contact_cb cb, void *arg)
     return CMSB_OK;
 }
 
-static int64_t now_ms(void)
+int64_t im_now_ms(void)
 {
     struct timespec ts;
 
@@ -223,24 +250,33 @@ static int map_curl(im_source *s, CURLcode cc, const char *what,
     }
 }
 
-/* One request: url (mailbox part escaped by the caller), optional custom
- * command; the response body in *b. */
-static CURLcode perform(im_req *r, const char *url, const char *custom,
-                        im_buf *b)
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+                       curl_off_t un)
 {
-    im_source *s = r->s;
+    const atomic_int *stop = arg;
+
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return atomic_load(stop) ? 1 : 0;
+}
+
+CURLcode im_perform(const im_source *s, const im_conn *cn, int64_t deadline,
+                    const char *url, const char *custom, im_buf *b)
+{
     const cmsb_options *o = cmsb_source_options(&s->base);
-    CURL *c = s->curl;
-    int64_t left = r->deadline - now_ms();
+    CURL *c = cn->curl;
+    int64_t left = deadline - im_now_ms();
 
     if (left <= 0)
         return CURLE_OPERATION_TIMEDOUT;
     if (left > s->timeout_ms)
         left = s->timeout_ms;
     curl_easy_reset(c);
-    s->err[0] = '\0';
+    cn->err[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->err);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cn->err);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
@@ -249,6 +285,11 @@ static CURLcode perform(im_req *r, const char *url, const char *custom,
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (cn->stop != NULL) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)cn->stop);
+    }
     if (o->ca_file != NULL)
         curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
     if (s->starttls)
@@ -260,6 +301,14 @@ static CURLcode perform(im_req *r, const char *url, const char *custom,
     if (custom != NULL)
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, custom);
     return curl_easy_perform(c);
+}
+
+static CURLcode perform(im_req *r, const char *url, const char *custom,
+                        im_buf *b)
+{
+    im_conn cn = {r->s->curl, r->s->err, NULL};
+
+    return im_perform(r->s, &cn, r->deadline, url, custom, b);
 }
 
 /* An address as an IMAP quoted string: only what an address may hold
@@ -286,10 +335,11 @@ static void imap_date(char *out, size_t n, int64_t t)
              tm.tm_year + 1900);
 }
 
-/* "UID SEARCH [SENTSINCE d] [SENTBEFORE d] OR a OR b c" with a/b/c each
- * "OR OR FROM x TO x CC x". SENTSINCE/SENTBEFORE have day granularity:
- * the exact bounds are applied again to the parsed Date:. */
-static char *search_cmd(const rel_who *w, const cmsb_related_query *q)
+/* "UID SEARCH [UID n:*] [SENTSINCE d] [SENTBEFORE d] OR a OR b c" with a/b/c
+ * each "OR OR FROM x TO x CC x". SENTSINCE/SENTBEFORE have day granularity: the
+ * exact bounds are applied again to the parsed Date:. */
+static char *search_cmd(const rel_who *w, const cmsb_related_query *q,
+                        unsigned long from_uid)
 {
     size_t cap = 64 + w->nemails * (3 * TSPS_EMAIL_MAX + 40);
     char *cmd = malloc(cap);
@@ -300,6 +350,8 @@ static char *search_cmd(const rel_who *w, const cmsb_related_query *q)
     if (cmd == NULL)
         return NULL;
     o = (size_t)snprintf(cmd, cap, "UID SEARCH");
+    if (from_uid != 0)
+        o += (size_t)snprintf(cmd + o, cap - o, " UID %lu:*", from_uid);
     if (q->since != 0) {
         imap_date(d, sizeof(d), q->since);
         o += (size_t)snprintf(cmd + o, cap - o, " SENTSINCE %s", d);
@@ -332,7 +384,7 @@ static int cmp_desc(const void *a, const void *b)
 /* The numbers of the untagged "* SEARCH ..." lines (every one: servers
  * answer in ascending order and the newest are wanted). *out is
  * malloc'd; returns the count, or (size_t)-1 when out of memory. */
-static size_t parse_search(const char *resp, unsigned long **out)
+size_t im_parse_search(const char *resp, unsigned long **out)
 {
     size_t n = 0, cap = 0;
     unsigned long *v = NULL;
@@ -372,10 +424,176 @@ static size_t parse_search(const char *resp, unsigned long **out)
     return n;
 }
 
-static unsigned long parse_uidvalidity(const char *resp)
+unsigned long im_parse_num(const char *resp, const char *key)
 {
-    const char *p = resp ? strstr(resp, "UIDVALIDITY ") : NULL;
-    return p ? strtoul(p + 12, NULL, 10) : 0;
+    const char *p = resp ? strstr(resp, key) : NULL;
+    return p ? strtoul(p + strlen(key), NULL, 10) : 0;
+}
+
+static int mailbox_missing(const im_source *s, CURLcode cc)
+{
+    /* curl reports a refused SELECT as CURLE_LOGIN_DENIED ("Select
+     * failed"): a missing mailbox, not bad credentials */
+    return cc == CURLE_QUOTE_ERROR || cc == CURLE_REMOTE_FILE_NOT_FOUND ||
+           (cc == CURLE_LOGIN_DENIED && strstr(s->err, "Select failed"));
+}
+
+/* UID SEARCH on the server (from_uid: only UIDs from there on); the UIDs
+ * appended to *uids and *n. CURLE_OK or the failure. */
+static CURLcode server_search(im_req *r, const char *url, const rel_who *w,
+                              const cmsb_related_query *q,
+                              unsigned long from_uid, unsigned long **uids,
+                              size_t *n, int *nomem)
+{
+    char *cmd = search_cmd(w, q, from_uid);
+    im_buf b = {0};
+    unsigned long *v = NULL;
+    size_t k;
+    CURLcode cc;
+
+    *nomem = 0;
+    if (cmd == NULL) {
+        *nomem = 1;
+        return CURLE_OUT_OF_MEMORY;
+    }
+    cc = perform(r, url, cmd, &b);
+    free(cmd);
+    if (b.over)
+        cmsb_source_log(&r->s->base, TSPS_LOG_WARN,
+                        "msg=\"imap: search response over 1 MiB cut\"");
+    if (cc != CURLE_OK) {
+        free(b.p);
+        return cc;
+    }
+    k = im_parse_search(b.p ? b.p : "", &v);
+    free(b.p);
+    if (k == (size_t)-1) {
+        *nomem = 1;
+        return CURLE_OUT_OF_MEMORY;
+    }
+    if (k > 0) {
+        unsigned long *nv = realloc(*uids, (*n + k) * sizeof(*nv));
+        if (nv == NULL) {
+            free(v);
+            *nomem = 1;
+            return CURLE_OUT_OF_MEMORY;
+        }
+        memcpy(nv + *n, v, k * sizeof(*v));
+        *uids = nv;
+        *n += k;
+    }
+    free(v);
+    return CURLE_OK;
+}
+
+/* The UIDs to fetch, best first, at most `want`: from the header index
+ * when it covers the mailbox (plus a server search over the UIDs that
+ * arrived since it was refreshed: a short scan), else from a server
+ * search. *uidvalidity for the open link (0 = unknown). */
+static int find_uids(im_req *r, const char *mbox, const char *url,
+                     const rel_who *w, const cmsb_related_query *q, size_t want,
+                     unsigned long **uids, size_t *n,
+                     unsigned long *uidvalidity)
+{
+    im_source *s = r->s;
+    char st[300];
+    im_buf b = {0};
+    CURLcode cc = CURLE_OK;
+    int nomem = 0, indexed = 0;
+    unsigned long next = 0, uidnext = 0;
+
+    *uids = NULL;
+    *n = 0;
+    *uidvalidity = 0;
+    snprintf(st, sizeof(st), "STATUS \"%s\" (UIDVALIDITY UIDNEXT)", mbox);
+    if (s->ix != NULL && strchr(mbox, '"') == NULL) {
+        /* a kept connection has the mailbox selected: NOOP lets the
+         * server notice new mail first, or STATUS would answer stale */
+        cc = perform(r, url, "NOOP", &b);
+        b.n = 0;
+        if (cc == CURLE_OK)
+            cc = perform(r, url, st, &b);
+        if (cc == CURLE_OK) {
+            *uidvalidity = im_parse_num(b.p, "UIDVALIDITY ");
+            uidnext = im_parse_num(b.p, "UIDNEXT ");
+        }
+        free(b.p);
+        b = (im_buf){0};
+        if (cc != CURLE_OK)
+            goto failed;
+        indexed = im_index_lookup(s, mbox, *uidvalidity, w, q->since, q->until,
+                                  want, uids, n, &next);
+        if (indexed < 0)
+            return indexed;
+        if (indexed && uidnext > next) {
+            unsigned long *fresh = NULL;
+            size_t nf = 0;
+            cc = server_search(r, url, w, q, next, &fresh, &nf, &nomem);
+            if (cc == CURLE_OK) {
+                /* "n:*" also matches the highest UID when n is past it
+                 * (RFC 3501): keep only the UIDs the index lacks */
+                size_t k = 0;
+                for (size_t i = 0; i < nf; i++)
+                    if (fresh[i] >= next)
+                        fresh[k++] = fresh[i];
+                nf = k;
+            }
+            if (cc == CURLE_OK && nf > 0) {
+                /* arrived after the refresh: newer than anything indexed */
+                unsigned long *all = malloc((nf + *n) * sizeof(*all));
+                if (all == NULL) {
+                    free(fresh);
+                    return CMSB_ENOMEM;
+                }
+                qsort(fresh, nf, sizeof(*fresh), cmp_desc);
+                memcpy(all, fresh, nf * sizeof(*all));
+                if (*n > 0)
+                    memcpy(all + nf, *uids, *n * sizeof(*all));
+                free(*uids);
+                *uids = all;
+                *n += nf;
+            }
+            free(fresh);
+            if (nomem)
+                return CMSB_ENOMEM;
+            if (cc != CURLE_OK)
+                goto failed;
+        }
+    }
+    if (!indexed) {
+        cc = server_search(r, url, w, q, 0, uids, n, &nomem);
+        if (nomem)
+            return CMSB_ENOMEM;
+        if (cc != CURLE_OK)
+            goto failed;
+        /* newest (highest UID) first; the Date: order is restored later */
+        if (*n > 1)
+            qsort(*uids, *n, sizeof(**uids), cmp_desc);
+        if (*n > 0 && s->ix == NULL) {
+            snprintf(st, sizeof(st), "STATUS \"%s\" (UIDVALIDITY)", mbox);
+            cc = strchr(mbox, '"') == NULL ? perform(r, url, st, &b)
+                                           : CURLE_QUOTE_ERROR;
+            *uidvalidity =
+                cc == CURLE_OK ? im_parse_num(b.p, "UIDVALIDITY ") : 0;
+            free(b.p);
+        }
+    }
+    if (*n > want)
+        *n = want;
+    return CMSB_OK;
+failed:
+    free(*uids);
+    *uids = NULL;
+    *n = 0;
+    if (mailbox_missing(s, cc)) {
+        /* "NO Mailbox doesn't exist": not every account has a Sent */
+        cmsb_source_log(&s->base, TSPS_LOG_INFO,
+                        "msg=\"imap mailbox skipped\" mailbox=\"%s\" "
+                        "reason=\"%s\"",
+                        mbox, curl_easy_strerror(cc));
+        return CMSB_OK;
+    }
+    return map_curl(s, cc, "search", mbox);
 }
 
 static int one_mailbox(im_req *r, const char *mbox, const rel_who *w,
@@ -383,72 +601,47 @@ static int one_mailbox(im_req *r, const char *mbox, const rel_who *w,
 {
     im_source *s = r->s;
     char *esc = curl_easy_escape(s->curl, mbox, 0);
-    char *cmd = search_cmd(w, q);
     size_t ulen = strlen(s->base_url) + (esc ? strlen(esc) : 0) + 96;
     char *url = malloc(ulen);
     unsigned long *uids = NULL;
     unsigned long uidvalidity;
     im_buf b = {0};
-    size_t n;
+    size_t n, want = q->limit * 2 + 16;
     CURLcode cc;
     int rc = CMSB_ENOMEM;
 
-    if (esc == NULL || cmd == NULL || url == NULL)
+    if (want > IM_FETCH_MAX)
+        want = IM_FETCH_MAX;
+    if (esc == NULL || url == NULL)
         goto cleanup;
     snprintf(url, ulen, "%s/%s", s->base_url, esc);
-    cc = perform(r, url, cmd, &b);
-    /* curl reports a refused SELECT as CURLE_LOGIN_DENIED ("Select
-     * failed"): a missing mailbox, not bad credentials */
-    if (cc == CURLE_QUOTE_ERROR || cc == CURLE_REMOTE_FILE_NOT_FOUND ||
-        (cc == CURLE_LOGIN_DENIED && strstr(s->err, "Select failed"))) {
-        /* "NO Mailbox doesn't exist": not every account has a Sent */
-        cmsb_source_log(&s->base, TSPS_LOG_INFO,
-                        "msg=\"imap mailbox skipped\" mailbox=\"%s\" "
-                        "reason=\"%s\"",
-                        mbox, curl_easy_strerror(cc));
-        rc = CMSB_OK;
+    rc = find_uids(r, mbox, url, w, q, want, &uids, &n, &uidvalidity);
+    if (rc != CMSB_OK || n == 0)
         goto cleanup;
-    }
-    if (cc != CURLE_OK) {
-        rc = map_curl(s, cc, "search", mbox);
-        goto cleanup;
-    }
-    n = parse_search(b.p ? b.p : "", &uids);
-    if (n == (size_t)-1) {
-        rc = CMSB_ENOMEM;
-        goto cleanup;
-    }
-    if (n == 0) {
-        rc = CMSB_OK;
-        goto cleanup;
-    }
-    /* newest (highest UID) first; the Date: order is restored later */
-    qsort(uids, n, sizeof(*uids), cmp_desc);
-    if (n > IM_FETCH_MAX)
-        n = IM_FETCH_MAX;
-    if (n > q->limit * 2 + 16)
-        n = q->limit * 2 + 16;
-    b.n = 0;
-    {
-        char st[300];
-        snprintf(st, sizeof(st), "STATUS \"%s\" (UIDVALIDITY)", mbox);
-        cc = strchr(mbox, '"') == NULL ? perform(r, url, st, &b)
-                                       : CURLE_QUOTE_ERROR;
-    }
-    uidvalidity = cc == CURLE_OK ? parse_uidvalidity(b.p) : 0;
     for (size_t i = 0; i < n; i++) {
         char furl[1024], why[TSPS_EMAIL_MAX + 8];
         rel_mail m;
         rel_item it = {0};
         b.n = 0;
-        snprintf(furl, sizeof(furl), "%s/%s/;UID=%lu/;PARTIAL=0.%d",
-                 s->base_url, esc, uids[i], IM_FETCH_BYTES);
-        cc = perform(r, furl, NULL, &b);
-        if (cc != CURLE_OK) {
-            rc = map_curl(s, cc, "fetch", mbox);
+        /* indexed: parsed when it was indexed, no FETCH */
+        rc = s->ix != NULL ? im_index_mail(s, mbox, uidvalidity, uids[i], &m)
+                           : 0;
+        if (rc < 0)
             goto cleanup;
+        if (rc == 0) {
+            snprintf(furl, sizeof(furl), "%s/%s/;UID=%lu/;PARTIAL=0.%d",
+                     s->base_url, esc, uids[i], IM_FETCH_BYTES);
+            cc = perform(r, furl, NULL, &b);
+            if (cc == CURLE_REMOTE_FILE_NOT_FOUND)
+                continue; /* expunged since it was found */
+            if (cc != CURLE_OK) {
+                rc = map_curl(s, cc, "fetch", mbox);
+                goto cleanup;
+            }
+            rc = rel_mail_parse(b.p ? b.p : "", b.n, &m);
+        } else {
+            rc = CMSB_OK;
         }
-        rc = rel_mail_parse(b.p ? b.p : "", b.n, &m);
         if (rc == CMSB_EPARSE) {
             cmsb_source_log(&s->base, TSPS_LOG_WARN,
                             "msg=\"imap: skipped unreadable message\" "
@@ -491,7 +684,6 @@ cleanup:
                         "msg=\"imap: response over 1 MiB cut\" mailbox=\"%s\"",
                         mbox);
     curl_free(esc);
-    free(cmd);
     free(url);
     free(uids);
     free(b.p);
@@ -503,12 +695,20 @@ static int im_related_for(cmsb_source *base, const tsps_contact *who,
                           void *arg)
 {
     im_source *s = (im_source *)base;
-    im_req r = {s, now_ms() + 3 * (int64_t)s->timeout_ms};
+    im_req r = {s, im_now_ms() + 3 * (int64_t)s->timeout_ms};
     rel_set set = {0};
     rel_who w;
     size_t usable = 0;
     int rc = CMSB_OK;
 
+    if (s->ix != NULL) {
+        char why[256];
+        if (im_index_take_error(s, why, sizeof(why)))
+            cmsb_source_log(base, TSPS_LOG_WARN,
+                            "msg=\"imap index refresh failed\" "
+                            "server=\"%s\" reason=\"%s\"",
+                            s->base_url, why);
+    }
     if (!(q->kinds & CMSB_ITEM_EMAIL))
         return CMSB_OK;
     rel_who_from(&w, who);
@@ -528,10 +728,11 @@ const cmsb_adapter cmsb_imap_adapter = {
     .version = CMSB_ADAPTER_VERSION,
     .source_size = sizeof(im_source),
     .scheme = "imap",
-    .caps = CMSB_CAP_RELATED_FOR,
+    .caps = CMSB_CAP_RELATED_FOR | CMSB_CAP_CHANGES,
     .x_open = im_open,
     .x_close = im_close,
     .x_contacts = im_contacts,
+    .x_changes = im_changes,
     .x_related_for = im_related_for,
 };
 
@@ -539,9 +740,10 @@ const cmsb_adapter cmsb_imaps_adapter = {
     .version = CMSB_ADAPTER_VERSION,
     .source_size = sizeof(im_source),
     .scheme = "imaps",
-    .caps = CMSB_CAP_RELATED_FOR,
+    .caps = CMSB_CAP_RELATED_FOR | CMSB_CAP_CHANGES,
     .x_open = im_open,
     .x_close = im_close,
     .x_contacts = im_contacts,
+    .x_changes = im_changes,
     .x_related_for = im_related_for,
 };

@@ -1,6 +1,6 @@
 # The related-item adapters (included by libcmsbridge/CMakeLists.txt):
 #   CMSB_WITH_MAILDIR  maildir:            GMime
-#   CMSB_WITH_IMAP     imap:/imaps:        libcurl + GMime
+#   CMSB_WITH_IMAP     imap:/imaps:        libcurl + GMime, LMDB (index)
 #   CMSB_WITH_DOCS     docs-dir:           poppler-glib, libxml2, libzip, GMime
 # The shared part (adapters/related: item sets, the MIME reader) is built
 # when any of them is on.
@@ -20,10 +20,13 @@ if(CMSB_WITH_MAILDIR OR CMSB_WITH_IMAP OR CMSB_WITH_DOCS)
   endif()
   if(CMSB_WITH_IMAP)
     pkg_check_modules(CMSB_CURL REQUIRED IMPORTED_TARGET GLOBAL libcurl)
+    # the header index (imap_index.c) is an LMDB file
+    pkg_check_modules(CMSB_LMDB REQUIRED IMPORTED_TARGET GLOBAL lmdb)
     file(GLOB _s CONFIGURE_DEPENDS ${_rel_dir}/imap/*.c)
     list(APPEND _rel_src ${_s})
-    list(APPEND _rel_libs PkgConfig::CMSB_CURL)
-    list(APPEND _rel_pc libcurl)
+    list(APPEND _rel_libs PkgConfig::CMSB_CURL PkgConfig::CMSB_LMDB
+      Threads::Threads)
+    list(APPEND _rel_pc libcurl lmdb)
     target_compile_definitions(cmsb_obj PRIVATE CMSB_WITH_IMAP)
   endif()
   if(CMSB_WITH_DOCS)
@@ -51,4 +54,7 @@ if(CMSB_WITH_MAILDIR OR CMSB_WITH_IMAP OR CMSB_WITH_DOCS)
   target_include_directories(cmsb_related_internal INTERFACE
     ${_rel_dir}/related ${_rel_dir}/docs ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(cmsb_related_internal INTERFACE cmsb_static ${_rel_libs})
+  if(CMSB_WITH_IMAP)
+    target_include_directories(cmsb_related_internal INTERFACE ${_rel_dir}/imap)
+  endif()
 endif()

@@ -245,6 +245,17 @@ CMSB_API extern const cmsb_adapter cmsb_imap_adapter;
 CMSB_API extern const cmsb_adapter cmsb_imaps_adapter;
 CMSB_API extern const cmsb_adapter cmsb_docs_dir_adapter;
 
+/**
+ * The "docs-dav" related-item adapter (docs/related.md): documents in a
+ * WebDAV collection (PROPFIND, GET of changed etags), matched as
+ * "docs-dir" does. Registered by cmsb_registry_open() when built with
+ * both CMSB_WITH_DOCS and CMSB_WITH_CARDDAV.
+ *
+ * Thread-safety: a source is used by one thread at a time.
+ * Since: 0.2
+ */
+CMSB_API extern const cmsb_adapter cmsb_docs_dav_adapter;
+
 /* ABI pins: the layout of the vtable is append-only. */
 _Static_assert(offsetof(struct cmsb_adapter, x_open) ==
                    3 * sizeof(void *) + sizeof(unsigned) +

@@ -602,4 +602,8 @@ CMSB_API int cmsb_cursor_key(const char *user_id, const char *source_name,
 #ifdef __cplusplus
 }
 #endif
+
+/* Per-code criteria and the result cache (since 0.2). */
+#include <cmsb/related.h>
+
 #endif /* CMSB_CMSB_H */
