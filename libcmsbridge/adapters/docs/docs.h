@@ -88,6 +88,12 @@ docs_entry *docs_index_add(docs_index *ix);
 docs_entry *docs_index_find(docs_index *ix, const char *path);
 /* Sort by path. */
 void docs_index_sort(docs_index *ix);
+/* A listed file: mark its entry in `ix` seen. Unchanged (same mtime and
+ * size): *out = NULL. Otherwise *out is the entry to re-read, its mtime
+ * and size already set (a new one is added to `add`, merged later).
+ * CMSB_OK, CMSB_ENOMEM. */
+int docs_index_touch(docs_index *ix, docs_index *add, const char *path,
+                     int64_t mtime, int64_t size, docs_entry **out);
 
 /* docs_match.c: the person's documents (as docs-dir matches them: e-mail
  * in path or text, a number found in the file, name or organisation as

@@ -293,24 +293,13 @@ static int fetch_doc(walk *w, docs_entry *e, const char *href)
 static int on_doc(walk *w, const dav_resp *r, const char *rel)
 {
     int64_t stamp = change_stamp(r);
-    docs_entry *e = docs_index_find(&w->s->ix, rel);
+    docs_entry *e;
+    int rc;
 
     w->st.files++;
-    if (e != NULL) {
-        e->seen = 1;
-        if (e->mtime == stamp && e->size == r->length)
-            return CMSB_OK;
-    } else {
-        e = docs_index_add(&w->add);
-        if (e == NULL)
-            return CMSB_ENOMEM;
-        e->path = strdup(rel);
-        e->seen = 1;
-        if (e->path == NULL)
-            return CMSB_ENOMEM;
-    }
-    e->mtime = stamp;
-    e->size = r->length;
+    rc = docs_index_touch(&w->s->ix, &w->add, rel, stamp, r->length, &e);
+    if (rc != CMSB_OK || e == NULL)
+        return rc;
     e->date = r->modified != 0 ? r->modified : cmsb_source_now(&w->s->d.base);
     return fetch_doc(w, e, r->href);
 }

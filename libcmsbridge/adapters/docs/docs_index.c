@@ -76,6 +76,31 @@ docs_entry *docs_index_find(docs_index *ix, const char *path)
     return bsearch(&key, ix->v, ix->n, sizeof(ix->v[0]), cmp_entry);
 }
 
+int docs_index_touch(docs_index *ix, docs_index *add, const char *path,
+                     int64_t mtime, int64_t size, docs_entry **out)
+{
+    docs_entry *e = docs_index_find(ix, path);
+
+    *out = NULL;
+    if (e != NULL) {
+        e->seen = 1;
+        if (e->mtime == mtime && e->size == size)
+            return CMSB_OK;
+    } else {
+        e = docs_index_add(add);
+        if (e == NULL)
+            return CMSB_ENOMEM;
+        e->path = strdup(path);
+        e->seen = 1;
+        if (e->path == NULL)
+            return CMSB_ENOMEM;
+    }
+    e->mtime = mtime;
+    e->size = size;
+    *out = e;
+    return CMSB_OK;
+}
+
 /* ---- load / save ---- */
 
 static char *line_dup(const char **p, const char *end, char tag)
@@ -428,26 +453,14 @@ static int scan_file(scan *sc, const char *full, const char *rel,
                      const struct stat *sb)
 {
     int64_t mt = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
-    docs_entry *e = docs_index_find(sc->ix, rel);
+    docs_entry *e;
     const char *reason;
     int rc;
 
     sc->st->files++;
-    if (e != NULL) {
-        e->seen = 1;
-        if (e->mtime == mt && e->size == (int64_t)sb->st_size)
-            return CMSB_OK;
-    } else {
-        e = docs_index_add(&sc->add);
-        if (e == NULL)
-            return CMSB_ENOMEM;
-        e->path = strdup(rel);
-        e->seen = 1;
-        if (e->path == NULL)
-            return CMSB_ENOMEM;
-    }
-    e->mtime = mt;
-    e->size = (int64_t)sb->st_size;
+    rc = docs_index_touch(sc->ix, &sc->add, rel, mt, (int64_t)sb->st_size, &e);
+    if (rc != CMSB_OK || e == NULL)
+        return rc;
     e->date = (int64_t)sb->st_mtim.tv_sec;
     sc->changed = 1;
     sc->st->extracted++;
