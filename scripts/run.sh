@@ -35,7 +35,9 @@ else
 fi
 
 tspsd="$bin/tspsd"
+# tspsctl is built in its own folder (tspsctl/ beside tspsd/ in a build tree)
 ctlbin="$bin/tspsctl"
+[ -x "$ctlbin" ] || [ ! -x "$bin/../tspsctl/tspsctl" ] || ctlbin="$bin/../tspsctl/tspsctl"
 ctl() { "$ctlbin" --data "$data" --port "$port" "$@"; }
 
 echo "== tspsd on the embedded default (data: $data, control port: $port, web UI port: $web_port)"
