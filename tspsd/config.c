@@ -177,6 +177,13 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
                  path, c->ctl_admin_reserved, c->max_clients);
         return -1;
     }
+    if (c->media_rtp_port_min >= c->media_rtp_port_max) {
+        snprintf(err, errlen,
+                 "%s: [media] rtp_port_min (%d) must be below rtp_port_max "
+                 "(%d)",
+                 path, c->media_rtp_port_min, c->media_rtp_port_max);
+        return -1;
+    }
     for (int i = 0; i < c->nsources; i++) {
         if (c->sources[i].uri[0] == '\0' || c->sources[i].user[0] == '\0') {
             snprintf(err, errlen, "%s: [source %s] needs uri= and user=", path,

@@ -72,6 +72,14 @@ typedef struct tspsd_config {
         char user[64];
         int timeout_s;
     } held_users[TSPSD_MAX_HELD_USERS]; /* user.<id> = seconds */
+    /* [media] (tspsd/media, docs/media.md): the voicemail front */
+    int media_enabled;
+    char media_data_dir[TSPSD_PATH_MAX]; /* "" = <data_dir>/media */
+    char media_sip_addr[64];
+    int media_sip_port, media_rtp_port_min, media_rtp_port_max, media_max_calls,
+        media_rtp_timeout_ms, media_max_message_ms, media_silence_ms,
+        media_quota_messages, media_no_answer_ms, media_rt_priority;
+    char media_default_language[16];
     /* [source NAME] */
     int nsources;
     tspsd_source_cfg sources[TSPSD_MAX_SOURCES];
