@@ -10,6 +10,7 @@
 #include "log.h"
 #include "media/media_front.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -226,14 +227,38 @@ static int host_verify(void *ctx, const char *token, tspsd_media_call_info *out)
     return 0;
 }
 
-/* Storage threads: the event is logged. (The events stream of the control
- * protocol and the web UI does not carry voicemail events yet.) */
+/* A plain string field of the front's JSON ("id", "code", "history_id":
+ * made by the front, no escapes) into out; "" when absent. */
+static void json_field(const char *json, const char *name, char *out,
+                       size_t len)
+{
+    char key[40];
+    snprintf(key, sizeof(key), "\"%s\":\"", name);
+    const char *p = strstr(json, key);
+    size_t n = 0;
+    if (p != NULL)
+        for (p += strlen(key); *p != '\0' && *p != '"' && n + 1 < len; p++)
+            out[n++] = isalnum((unsigned char)*p) || *p == '-' ? *p : '_';
+    out[n] = '\0';
+}
+
+/* Storage threads: the event is logged with the message's id, handling
+ * code and history id (not the caller's number or name). (The events
+ * stream of the control protocol and the web UI does not carry voicemail
+ * events yet.) */
 static void host_publish(void *ctx, const char *kind, const char *user,
                          const char *json)
 {
-    (void)ctx;
-    (void)json; /* holds the caller's number: not for the log */
-    tspsd_log(TSPSD_LOG_INFO, 0, user, "voicemail event", "kind=%s", kind);
+    struct tspsd_media_wire *w = ctx;
+    char id[40], code[40], hist[40];
+    unsigned nnew = 0, nold = 0;
+    json_field(json, "id", id, sizeof(id));
+    json_field(json, "code", code, sizeof(code));
+    json_field(json, "history_id", hist, sizeof(hist));
+    (void)tspsd_media_inbox_count(w->mf, user, &nnew, &nold);
+    tspsd_log(TSPSD_LOG_INFO, 0, user, "voicemail event",
+              "kind=%s id=%s code=%s history=%s new=%u old=%u", kind, id, code,
+              hist, nnew, nold);
 }
 
 typedef struct dev_walk {
