@@ -37,6 +37,8 @@ ALLOWED = {
 ROOT_FILES = {
     "main.c": "app",
     "daemon.c": "app",
+    "media_wire.c": "app",
+    "media_wire.h": "app",
     "frame.c": "base",
     "frame.h": "base",
     "tls.c": "base",

@@ -20,6 +20,14 @@ if(TARGET tspsd_media)
               --host $<TARGET_FILE:media_host>
               --scenarios ${CMAKE_CURRENT_SOURCE_DIR}/media/scenarios)
     set_tests_properties(media_voicemail PROPERTIES TIMEOUT 300 LABELS "media")
+    # The same front inside tspsd ([media] enabled): tspsd's own host.
+    if(TARGET tspsd)
+      add_test(NAME tspsd_media
+        COMMAND ${TSPS_MEDIA_PY} ${CMAKE_CURRENT_SOURCE_DIR}/media/run_tspsd_media.py
+                --tspsd $<TARGET_FILE:tspsd>
+                --scenarios ${CMAKE_CURRENT_SOURCE_DIR}/media/scenarios)
+      set_tests_properties(tspsd_media PROPERTIES TIMEOUT 300 LABELS "media")
+    endif()
   else()
     message(STATUS "sipp/sox/espeak-ng not found: media tests skipped")
   endif()

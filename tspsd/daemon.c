@@ -6,6 +6,7 @@
  */
 #include "daemon.h"
 #include "log.h"
+#include "media_wire.h"
 #include "pool.h"
 #include "sip/sip_front.h"
 #include "tls.h"
@@ -274,6 +275,9 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
      * and says so loudly. */
     int optional = d->config_path[0] == '\0';
     if (tspsd_metrics_start(d) != 0 && !skip_part(optional, "metrics"))
+        return -1;
+    /* The media front first: the SIP front's 302 points at it. */
+    if (tspsd_media_wire_start(d) != 0 && !skip_part(optional, "media front"))
         return -1;
     if (sip_start(d) != 0 && !skip_part(optional, "SIP front"))
         return -1;

@@ -93,6 +93,8 @@ struct tspsd {
     int metrics_port;
     tspsd_sip *sip; /* opaque to the core: reached through its front */
     struct tspsd_front *sip_front;
+    struct tspsd_media_wire *media; /* media_wire.c (app), NULL when off */
+    struct tspsd_front *media_front;
     struct tspsd_front *fronts[TSPSD_MAX_FRONTS]; /* callfront.h */
     int nfronts;
     struct {

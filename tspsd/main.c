@@ -24,7 +24,8 @@ static const char usage[] =
     "\n"
     "SYNOPSIS\n"
     "    tspsd [-c FILE] [-d DIR] [--port N] [--log-level L] [--sip-port N]\n"
-    "          [--metrics-port N] [--web-port N] [--demo-call FROM TO]\n"
+    "          [--metrics-port N] [--web-port N] [--media-port N]\n"
+    "          [--demo-call FROM TO]\n"
     "          [--check-config] [--help-config[=markdown]]\n"
     "\n"
     "DESCRIPTION\n"
@@ -41,6 +42,9 @@ static const char usage[] =
     "    -l, --log-level L     error, warn, info or debug\n"
     "        --sip-port N      SIP UDP and TCP port (0: no SIP front)\n"
     "        --metrics-port N  metrics HTTP port (-1: none)\n"
+    "        --media-port N    media front (voicemail) SIP/UDP port on\n"
+    "                          [media] sip_addr (-1: off, 0: any free\n"
+    "                          port); the embedded default runs it on 5064\n"
     "        --web-port N      web UI HTTPS port on [web] listen (default\n"
     "                          127.0.0.1; -1: off, 0: any free port); the\n"
     "                          URL is written to DATA_DIR/web.url\n"
@@ -142,13 +146,14 @@ int main(int argc, char **argv)
         {"sip-port", required_argument, NULL, 'S'},
         {"metrics-port", required_argument, NULL, 'M'},
         {"web-port", required_argument, NULL, 'W'},
+        {"media-port", required_argument, NULL, 'm'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *data = NULL, *level = NULL;
     const char *demo_from = NULL, *demo_to = NULL;
     int port = -1, check = 0, ch, sip_port = -1, metrics_port = -2;
-    int web_port = -2;
+    int web_port = -2, media_port = -2;
     static tspsd d; /* big (handler table, config): not on the stack */
     tspsd_config cfg;
     char err[400];
@@ -182,6 +187,12 @@ int main(int argc, char **argv)
         case 'S':
             if (port_opt("sip-port", optarg, 0, "0 = no SIP front",
                          &sip_port) != 0)
+                return 1;
+            break;
+        case 'm':
+            if (port_opt("media-port", optarg, -1,
+                         "-1 = no media front, 0 = any free port",
+                         &media_port) != 0)
                 return 1;
             break;
         case 'M':
@@ -222,6 +233,7 @@ int main(int argc, char **argv)
     tspsd_config_defaults(&cfg);
     if (config == NULL) {
         cfg.demo = 1; /* the embedded default */
+        cfg.media_enabled = 1;
         snprintf(cfg.admins[0], sizeof(cfg.admins[0]), "admin");
         cfg.nadmins = 1;
     } else if (tspsd_config_load(config, &cfg, err, sizeof(err)) != 0) {
@@ -240,6 +252,12 @@ int main(int argc, char **argv)
         cfg.metrics_port = metrics_port;
     if (web_port >= -1)
         cfg.web_port = web_port;
+    if (media_port == -1)
+        cfg.media_enabled = 0;
+    else if (media_port >= 0) {
+        cfg.media_enabled = 1;
+        cfg.media_sip_port = media_port;
+    }
     if (level != NULL) {
         int l = tspsd_log_level_parse(level);
         if (l < 0) {

@@ -1,0 +1,272 @@
+#!/usr/bin/python3
+"""The media front inside tspsd: [media] enabled starts it with tspsd's own
+host (token key in the data folder, the user's registered devices).
+
+Starts the real tspsd on free 127.0.0.1 ports with a throwaway config and
+drives its media front with sipp, reusing the helpers (audio, sipp runner,
+scenarios) of run_media_tests.py. Tokens are signed here with the key tspsd
+made in its data folder, as the SIP front's 302 will carry them.
+Exit status 0 = passed.
+"""
+import argparse
+import hashlib
+import hmac
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_media_tests as M  # noqa: E402
+
+
+def token(key, user="alice", caller="+4930222222", contact="Anna",
+          code="FAMILY", history="17", lang="en", ttl=60):
+    payload = "|".join([user, caller, contact, code, history, lang,
+                        str(int(time.time()) + ttl)]).encode()
+    mac = hmac.new(key, payload, hashlib.sha256).hexdigest()
+    return "vm." + payload.hex() + "." + mac
+
+
+class Tspsd:
+    """tspsd with [media] enabled in a temp folder."""
+
+    def __init__(self, name, extra="", greetings=None, sip=False):
+        self.name = name
+        self.dir = os.path.join(M.WORK, name)
+        self.datadir = os.path.join(self.dir, "data")
+        self.data = os.path.join(self.datadir, "media")  # the front's folder
+        os.makedirs(self.dir)
+        for user, files in (greetings or {}).items():
+            gd = os.path.join(self.data, "greetings", user)
+            os.makedirs(gd)
+            for fname, src in files.items():
+                shutil.copy(src, os.path.join(gd, fname))
+        rtp = M.free_port(64)
+        self.sip_port = M.free_port() if sip else 0
+        self.conf = os.path.join(self.dir, "tspsd.conf")
+        with open(self.conf, "w") as f:
+            f.write("[tspsd]\ndata_dir = %s\ndemo = %s\n[control]\nport = 0\n"
+                    "[metrics]\nport = -1\n[sip]\nenabled = %s\n"
+                    "udp_port = %d\ntcp_port = 0\n"
+                    "[web]\nport = -1\n[media]\nenabled = true\n"
+                    "sip_port = %d\nrtp_port_min = %d\nrtp_port_max = %d\n%s"
+                    % (self.datadir, "true" if sip else "false",
+                       "true" if sip else "false", self.sip_port,
+                       M.free_port(), rtp, rtp + 63, extra))
+        self.err_path = os.path.join(self.dir, "tspsd.log")
+        self.err = open(self.err_path, "w")
+        self.proc = subprocess.Popen([ARGS.tspsd, "-c", self.conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=self.err)
+        m = M.wait_for(lambda: re.search(
+            r'msg="media front listening" sip_addr=\S+ sip_port=(\d+)',
+            self.log()), 30)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError("media front did not start: %s"
+                               % self.log()[-1500:])
+        self.port = int(m.group(1))
+        self.keypath = os.path.join(self.datadir, "media-token.key")
+        with open(self.keypath, "rb") as f:
+            self.key = f.read()
+
+    def log(self):
+        if not self.err.closed:
+            self.err.flush()
+        with open(self.err_path) as f:
+            return f.read()
+
+    def wavs(self, user="alice"):
+        d = os.path.join(self.data, "voicemail", user)
+        if not os.path.isdir(d):
+            return []
+        return sorted(os.path.join(d, f) for f in os.listdir(d))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        log = self.log()
+        self.err.close()
+        M.check("%s: tspsd stops cleanly" % self.name, rc == 0 and
+                "Sanitizer" not in log and "runtime error" not in log,
+                "rc=%s %s" % (rc, log[-1500:]))
+
+
+def t_key_and_refusals(A):
+    t = Tspsd("refuse")
+    try:
+        st = os.stat(t.keypath)
+        M.check("token key is 32 bytes, mode 0600",
+                len(t.key) == 32 and stat.S_IMODE(st.st_mode) == 0o600,
+                "len=%d mode=%o" % (len(t.key), stat.S_IMODE(st.st_mode)))
+        rc, err = M.sipp(t, "vm_badtoken.xml", token(b"x" * 32))
+        M.check("tspsd media: forged token -> 403", rc == 0, err[-300:])
+        rc, err = M.sipp(t, "vm_badtoken.xml", token(t.key, ttl=-10))
+        M.check("tspsd media: expired token -> 403", rc == 0, err[-300:])
+        M.check("tspsd media: token never logged", "vm." not in t.log())
+        M.check("tspsd media: no message from refused calls", t.wavs() == [])
+    finally:
+        t.stop()
+    # The key is made once: a restart keeps it (tokens in flight stay good).
+    t = Tspsd("refuse2")
+    try:
+        with open(os.path.join(M.WORK, "refuse", "data",
+                               "media-token.key"), "rb") as f:
+            first = f.read()
+        M.check("token key differs between data folders", first != t.key)
+    finally:
+        t.stop()
+
+
+def t_leave_message(A):
+    t = Tspsd("leave", greetings={"alice": {"FAMILY.wav": A["greet"]}})
+    try:
+        rc, err = M.sipp(t, "vm_leave.xml", token(t.key),
+                         {"VOICE": A["voice_ulaw"],
+                          "WAIT": int(A["voice_s"] * 1000) + 800})
+        M.check("tspsd media: sipp call completes", rc == 0, err[-500:])
+        wavs = M.wait_for(lambda: t.wavs(), 10)
+        M.check("tspsd media: one WAV in data/media/voicemail/alice",
+                wavs and len(wavs) == 1, str(wavs))
+        if wavs:
+            dur, rms = M.sox_stats(wavs[0])
+            M.check("tspsd media: duration matches the voice (+-100 ms)",
+                    abs(dur - A["voice_s"]) <= 0.1,
+                    "recorded %.3f s, sent %.3f s" % (dur, A["voice_s"]))
+            M.check("tspsd media: message is not silence", rms > 0.02,
+                    "rms %.4f" % rms)
+        M.check("tspsd media: the FAMILY greeting of the token's code played",
+                "greeting=user:FAMILY" in t.log(), t.log()[-800:])
+        M.check("tspsd media: voicemail.new reaches the host",
+                M.wait_for(lambda: "kind=voicemail.new" in t.log(), 10),
+                t.log()[-800:])
+    finally:
+        t.stop()
+
+
+def invite_302(port, called="+12125550100"):
+    """A withheld caller's INVITE to tspsd's SIP front; returns the final
+    response (ACKed) as text."""
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    u.settimeout(2)
+    lp = u.getsockname()[1]
+    branch = "z9hG4bK-vm%d" % random.randint(0, 1 << 30)
+    callid = "vmwire-%d@127.0.0.1" % random.randint(0, 1 << 30)
+    ruri = "sip:%s@127.0.0.1:%d" % (called, port)
+    inv = ("INVITE %s SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport\r\n"
+           "From: <sip:anonymous@anonymous.invalid>;tag=vm1\r\n"
+           "To: <%s>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
+           "Contact: <sip:caller@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n"
+           "Content-Length: 0\r\n\r\n" % (ruri, lp, branch, ruri, callid,
+                                             lp))
+    final = None
+    end = time.monotonic() + 30
+    while final is None and time.monotonic() < end:
+        u.sendto(inv.encode(), ("127.0.0.1", port))
+        try:
+            while True:
+                data = u.recv(65535).decode(errors="replace")
+                code = int(data.split(" ", 2)[1])
+                if code >= 200:
+                    final = data
+                    break
+        except socket.timeout:
+            continue
+    if final is not None:
+        to = re.search(r"^To:\s*(.*?)\r$", final, re.M | re.I).group(1)
+        ack = ("ACK %s SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport\r\n"
+               "From: <sip:anonymous@anonymous.invalid>;tag=vm1\r\n"
+               "To: %s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\n"
+               "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+               % (ruri, lp, branch, to, callid))
+        u.sendto(ack.encode(), ("127.0.0.1", port))
+    u.close()
+    return final or ""
+
+
+def t_redirect_flow(A):
+    """Flow 1 end to end: the SIP front answers a voicemail call with a 302
+    to the media front; the caller follows it and leaves a message."""
+    t = Tspsd("redirect", sip=True,
+              greetings={"demo": {"default.wav": A["greet"]}})
+    try:
+        resp = invite_302(t.sip_port)
+        M.check("redirect: withheld caller -> 302", resp.startswith(
+            "SIP/2.0 302"), resp[:300])
+        m = re.search(r"^Contact:\s*<sip:(vm\.[0-9a-f]+\.[0-9a-f]{64})"
+                      r"@127\.0\.0\.1:(\d+)>", resp, re.M)
+        M.check("redirect: Contact is the media front with a token",
+                m is not None and int(m.group(2)) == t.port, resp[:600])
+        hid = re.search(r"^X-Tsps-Call-Id:\s*(\d+)", resp, re.M)
+        if m is None or hid is None:
+            return
+        payload = bytes.fromhex(m.group(1)[3:].split(".")[0]).decode()
+        M.check("redirect: token names the mailbox, code and call",
+                payload.startswith("demo||") and
+                "|WITHHELD|%s|" % hid.group(1) in payload, payload)
+        rc, err = M.sipp(t, "vm_leave.xml", m.group(1),
+                         {"VOICE": A["voice_ulaw"],
+                          "WAIT": int(A["voice_s"] * 1000) + 800})
+        M.check("redirect: sipp follows the 302 and leaves a message",
+                rc == 0, err[-500:])
+        wavs = M.wait_for(lambda: t.wavs("demo"), 10)
+        M.check("redirect: one WAV in the demo user's mailbox",
+                wavs and len(wavs) == 1, str(wavs))
+        M.check("redirect: message stored with code and history id",
+                M.wait_for(lambda: re.search(
+                    r"kind=voicemail\.new id=\S+ code=WITHHELD history=%s "
+                    r"new=1 old=0" % hid.group(1), t.log()), 10),
+                t.log()[-800:])
+    finally:
+        t.stop()
+
+
+# t_redirect_flow needs the SIP front's 302 to the media front (not wired
+# yet: the engine turns voicemail without a URI into reject).
+TESTS = [t_key_and_refusals, t_leave_message]
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tspsd", required=True)
+    ap.add_argument("--scenarios", required=True)
+    ARGS = ap.parse_args()
+    M.ARGS = ARGS
+    M.WORK = tempfile.mkdtemp(prefix="tsps-tspsd-media-")
+    try:
+        A = M.make_audio()
+        for t in TESTS:
+            try:
+                t(A)
+            except Exception as e:
+                import traceback
+                traceback.print_exc()
+                M.check(t.__name__, False, "exception: %r" % e)
+    finally:
+        if os.environ.get("MEDIA_KEEP"):
+            print("kept", M.WORK)
+        else:
+            shutil.rmtree(M.WORK, ignore_errors=True)
+    failed = [r for r in M.RESULTS if not r[1]]
+    print("%d checks, %d failed" % (len(M.RESULTS), len(failed)))
+    return 1 if failed or not M.RESULTS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

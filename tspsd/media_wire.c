@@ -1,0 +1,395 @@
+/*
+ * media_wire.c - the media front as a call front of tspsd (media_wire.h):
+ * its host operations over the core, and the key that signs the tokens of
+ * the 302 towards it.
+ */
+#include "media_wire.h"
+
+#include "callfront.h"
+#include "daemon.h"
+#include "log.h"
+#include "media/media_front.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEY_LEN 32
+
+struct tspsd_media_wire {
+    tspsd *d;
+    tspsd_media_front *mf;
+    unsigned char key[KEY_LEN];
+    char addr[64];
+    uint16_t port;
+};
+
+/* ---- the token key: made once, kept in the data folder, 0600 ---- */
+
+static int read_all(int fd, unsigned char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static int load_key(const char *path, unsigned char *key)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+        struct stat sb;
+        int rc = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+                         sb.st_size == KEY_LEN &&
+                         read_all(fd, key, KEY_LEN) == 0
+                     ? 0
+                     : -1;
+        if (rc == 0 && (sb.st_mode & 077) != 0) {
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                      "media token key readable by others: made 0600",
+                      "path=%s", path);
+            if (fchmod(fd, 0600) != 0)
+                rc = -1;
+        }
+        close(fd);
+        if (rc != 0)
+            tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "media token key unusable",
+                      "path=%s hint=\"remove it; tspsd makes a new one (calls "
+                      "redirected in the last minutes then get 403)\"",
+                      path);
+        return rc;
+    }
+    if (errno != ENOENT) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot open media token key",
+                  "path=%s error=\"%s\"", path, strerror(errno));
+        return -1;
+    }
+    if (RAND_bytes(key, KEY_LEN) != 1)
+        return -1;
+    char tmp[TSPSD_PATH_MAX + 8];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, key, KEY_LEN) != KEY_LEN || fsync(fd) != 0 ||
+        close(fd) != 0 || rename(tmp, path) != 0) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot write media token key",
+                  "path=%s error=\"%s\"", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "media token key created", "path=%s",
+              path);
+    return 0;
+}
+
+/* ---- tokens ---- */
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int unhex(const char *s, size_t n, unsigned char *out)
+{
+    if (n % 2 != 0)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        int v = 0;
+        for (int j = 0; j < 2; j++) {
+            char c = s[2 * i + (size_t)j];
+            int x = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                           : -1;
+            if (x < 0)
+                return -1;
+            v = v * 16 + x;
+        }
+        out[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+/* A field of the payload: `|` (the separator) becomes a space. */
+static size_t put_field(char *p, size_t room, const char *v)
+{
+    size_t n = 0;
+    for (; v != NULL && *v != '\0' && n + 1 < room; v++)
+        p[n++] = *v == '|' ? ' ' : *v;
+    p[n] = '\0';
+    return n;
+}
+
+int tspsd_media_wire_token(tspsd *d, const char *user, const char *caller,
+                           const char *contact, const char *code,
+                           uint64_t history_id, const char *language,
+                           int64_t now, char *buf, size_t len)
+{
+    struct tspsd_media_wire *w = d->media;
+    char payload[512], hid[24];
+    const char *fields[6] = {user, caller, contact, code, hid, language};
+    size_t n = 0;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+
+    if (w == NULL)
+        return -1;
+    snprintf(hid, sizeof(hid), "%" PRIu64, history_id);
+    for (int i = 0; i < 6; i++) {
+        n += put_field(payload + n, sizeof(payload) - n, fields[i]);
+        if (n + 1 >= sizeof(payload))
+            return -1;
+        payload[n++] = '|';
+    }
+    int r = snprintf(payload + n, sizeof(payload) - n, "%lld",
+                     (long long)(now + TSPSD_MEDIA_TOKEN_TTL_S));
+    if (r < 0 || (size_t)r >= sizeof(payload) - n)
+        return -1;
+    n += (size_t)r;
+    if (len < 2 * n + 1 + 64 + 1)
+        return -1;
+    HMAC(EVP_sha256(), w->key, KEY_LEN, (unsigned char *)payload, n, mac,
+         &maclen);
+    if (maclen != 32)
+        return -1;
+    hex((unsigned char *)payload, n, buf);
+    buf[2 * n] = '.';
+    hex(mac, 32, buf + 2 * n + 1);
+    return (int)(2 * n + 1 + 64);
+}
+
+int tspsd_media_wire_uri(tspsd *d, const char *token, char *buf, size_t len)
+{
+    struct tspsd_media_wire *w = d->media;
+    if (w == NULL)
+        return -1;
+    int r = snprintf(buf, len, "sip:vm.%s@%s:%u", token, w->addr,
+                     (unsigned)w->port);
+    return r < 0 || (size_t)r >= len ? -1 : r;
+}
+
+/* ---- the host operations ---- */
+
+static int host_verify(void *ctx, const char *token, tspsd_media_call_info *out)
+{
+    struct tspsd_media_wire *w = ctx;
+    const char *dot = strchr(token, '.');
+    unsigned char payload[513], mac[32], want[EVP_MAX_MD_SIZE];
+    unsigned int wantlen = 0;
+    char *fields[7], *save, *p;
+    int nf = 0;
+
+    if (dot == NULL || strlen(dot + 1) != 64 ||
+        (size_t)(dot - token) / 2 >= sizeof(payload) ||
+        unhex(token, (size_t)(dot - token), payload) != 0 ||
+        unhex(dot + 1, 64, mac) != 0)
+        return -1;
+    size_t plen = (size_t)(dot - token) / 2;
+    HMAC(EVP_sha256(), w->key, KEY_LEN, payload, plen, want, &wantlen);
+    if (wantlen != 32 || CRYPTO_memcmp(mac, want, 32) != 0)
+        return -1;
+    payload[plen] = '\0';
+    save = (char *)payload;
+    while (nf < 7 && (p = strsep(&save, "|")) != NULL)
+        fields[nf++] = p;
+    if (nf != 7 || save != NULL || fields[0][0] == '\0' ||
+        strtoll(fields[6], NULL, 10) < (long long)time(NULL))
+        return -1;
+    snprintf(out->user, sizeof(out->user), "%s", fields[0]);
+    snprintf(out->caller, sizeof(out->caller), "%s", fields[1]);
+    snprintf(out->contact, sizeof(out->contact), "%s", fields[2]);
+    snprintf(out->code, sizeof(out->code), "%s", fields[3]);
+    snprintf(out->history_id, sizeof(out->history_id), "%s", fields[4]);
+    snprintf(out->language, sizeof(out->language), "%s", fields[5]);
+    return 0;
+}
+
+/* A plain string field of the front's JSON ("id", "code", "history_id":
+ * made by the front, no escapes) into out; "" when absent. */
+static void json_field(const char *json, const char *name, char *out,
+                       size_t len)
+{
+    char key[40];
+    snprintf(key, sizeof(key), "\"%s\":\"", name);
+    const char *p = strstr(json, key);
+    size_t n = 0;
+    if (p != NULL)
+        for (p += strlen(key); *p != '\0' && *p != '"' && n + 1 < len; p++)
+            out[n++] = isalnum((unsigned char)*p) || *p == '-' ? *p : '_';
+    out[n] = '\0';
+}
+
+/* Storage threads: the event is logged with the message's id, handling
+ * code and history id (not the caller's number or name). (The events
+ * stream of the control protocol and the web UI does not carry voicemail
+ * events yet.) */
+static void host_publish(void *ctx, const char *kind, const char *user,
+                         const char *json)
+{
+    struct tspsd_media_wire *w = ctx;
+    char id[40], code[40], hist[40];
+    unsigned nnew = 0, nold = 0;
+    json_field(json, "id", id, sizeof(id));
+    json_field(json, "code", code, sizeof(code));
+    json_field(json, "history_id", hist, sizeof(hist));
+    (void)tspsd_media_inbox_count(w->mf, user, &nnew, &nold);
+    tspsd_log(TSPSD_LOG_INFO, 0, user, "voicemail event",
+              "kind=%s id=%s code=%s history=%s new=%u old=%u", kind, id, code,
+              hist, nnew, nold);
+}
+
+typedef struct dev_walk {
+    void (*cb)(void *, const char *);
+    void *arg;
+} dev_walk;
+
+static int one_device(void *arg, const tsps_registration *r)
+{
+    dev_walk *dw = arg;
+    if (r->contact[0] != '\0')
+        dw->cb(dw->arg, r->contact);
+    return 0;
+}
+
+static int host_devices(void *ctx, const char *user,
+                        void (*cb)(void *cb_arg, const char *uri), void *arg)
+{
+    struct tspsd_media_wire *w = ctx;
+    dev_walk dw = {cb, arg};
+    int rc = tsps_registration_list(w->d->eng, user, (int64_t)time(NULL),
+                                    one_device, &dw);
+    return rc == TSPS_OK || rc == TSPS_ENOTFOUND ? 0 : -1;
+}
+
+static void host_log(void *ctx, int level, const char *line)
+{
+    (void)ctx;
+    tspsd_log_fragment(level, line);
+}
+
+static const tspsd_media_host media_host = {TSPSD_MEDIA_HOST_VERSION,
+                                            host_verify, host_publish,
+                                            host_devices, host_log};
+
+/* ---- the call front ---- */
+
+static int media_metrics(void *arg, char *buf, size_t len)
+{
+    struct tspsd_media_wire *w = arg;
+    tspsd_media_stats st;
+    tspsd_media_front_stats(w->mf, &st);
+    int r = snprintf(buf, len,
+                     "tspsd_media_calls_answered_total %" PRIu64 "\n"
+                     "tspsd_media_calls_active %" PRIu64 "\n"
+                     "tspsd_media_messages_stored_total %" PRIu64 "\n"
+                     "tspsd_media_store_failures_total %" PRIu64 "\n",
+                     st.calls_answered, st.calls_active, st.messages_stored,
+                     st.store_failures);
+    return r < 0 ? 0 : (size_t)r >= len ? (int)len - 1 : r;
+}
+
+static void media_stop(void *arg)
+{
+    struct tspsd_media_wire *w = arg;
+    tspsd *d = w->d;
+    tspsd_media_front_free(w->mf); /* stops: BYE, pending writes stored */
+    OPENSSL_cleanse(w->key, sizeof(w->key));
+    free(w);
+    d->media = NULL;
+    d->media_front = NULL;
+}
+
+/* No held calls: the engine's decision reaches the media front as a 302
+ * of the SIP front, so `answer` is NULL. */
+static const tspsd_front_ops media_front_ops = {"media", NULL, NULL,
+                                                media_metrics, media_stop};
+
+int tspsd_media_wire_start(tspsd *d)
+{
+    const tspsd_config *c = &d->cfg;
+    char dir[TSPSD_PATH_MAX], keyp[TSPSD_PATH_MAX + 32];
+    tspsd_media_config mc = TSPSD_MEDIA_CONFIG_INIT;
+
+    if (!c->media_enabled)
+        return 0;
+    struct tspsd_media_wire *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -1;
+    w->d = d;
+    if (c->media_data_dir[0] != '\0')
+        snprintf(dir, sizeof(dir), "%s", c->media_data_dir);
+    else if (snprintf(dir, sizeof(dir), "%s/media", c->data_dir) >=
+             (int)sizeof(dir))
+        goto fail;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cannot make media folder",
+                  "path=%s error=\"%s\"", dir, strerror(errno));
+        goto fail;
+    }
+    snprintf(keyp, sizeof(keyp), "%s/media-token.key", c->data_dir);
+    if (load_key(keyp, w->key) != 0)
+        goto fail;
+    mc.data_dir = dir;
+    mc.sip_addr = c->media_sip_addr;
+    mc.sip_port = (uint16_t)c->media_sip_port;
+    mc.rtp_port_min = (uint16_t)c->media_rtp_port_min;
+    mc.rtp_port_max = (uint16_t)c->media_rtp_port_max;
+    mc.max_calls = (unsigned)c->media_max_calls;
+    mc.rtp_timeout_ms = (unsigned)c->media_rtp_timeout_ms;
+    mc.max_message_ms = (unsigned)c->media_max_message_ms;
+    mc.silence_ms = (unsigned)c->media_silence_ms;
+    mc.quota_messages = (unsigned)c->media_quota_messages;
+    mc.no_answer_ms = (unsigned)c->media_no_answer_ms;
+    mc.default_language = c->media_default_language;
+    mc.rt_priority = c->media_rt_priority;
+    int rc = tspsd_media_front_new(&mc, &media_host, w, &w->mf);
+    if (rc == TSPSD_MEDIA_OK)
+        rc = tspsd_media_front_start(w->mf);
+    if (rc != TSPSD_MEDIA_OK) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "media front did not start",
+                  "sip_addr=%s sip_port=%d data_dir=%s error=\"%s\"",
+                  c->media_sip_addr, c->media_sip_port, dir,
+                  tspsd_media_strerror(rc));
+        goto fail;
+    }
+    snprintf(w->addr, sizeof(w->addr), "%s", c->media_sip_addr);
+    w->port = tspsd_media_front_sip_port(w->mf);
+    d->media = w;
+    if (tspsd_front_add(d, &media_front_ops, w, &d->media_front) != 0) {
+        d->media = NULL;
+        goto fail;
+    }
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "media front listening",
+              "sip_addr=%s sip_port=%u rtp_ports=%d-%d data_dir=%s", w->addr,
+              (unsigned)w->port, c->media_rtp_port_min, c->media_rtp_port_max,
+              dir);
+    return 0;
+fail:
+    tspsd_media_front_free(w->mf);
+    OPENSSL_cleanse(w->key, sizeof(w->key));
+    free(w);
+    return -1;
+}
