@@ -176,10 +176,14 @@ START_TEST(test_ivr_limits)
     big[2000] = '\0';
     ck_assert_int_eq(parse(big, err, sizeof(err)), TSPSD_MEDIA_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "line 2: longer than"));
-    /* a NUL inside the text */
-    ck_assert_int_eq(tspsd_ivr_parse("menu m\0x\n", 9, ivr, err, sizeof(err)),
+    ck_assert_uint_eq(ivr->nmenus, 0); /* nothing half-parsed left */
+    /* a NUL inside the text, after a complete menu */
+    ck_assert_int_eq(tspsd_ivr_parse("menu m\nprompt text hi\ndefault "
+                                     "voicemail\nx\0y\n",
+                                     43, ivr, err, sizeof(err)),
                      TSPSD_MEDIA_EINVAL);
-    ck_assert_ptr_nonnull(strstr(err, "NUL"));
+    ck_assert_ptr_nonnull(strstr(err, "line 4: NUL byte"));
+    ck_assert_uint_eq(ivr->nmenus, 0);
     free(big);
 }
 END_TEST

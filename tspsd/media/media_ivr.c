@@ -393,11 +393,11 @@ int tspsd_ivr_parse(const char *text, size_t len, tspsd_ivr *out, char *err,
         if (n > IVR_LINE_MAX) {
             seterr(err, errlen, "line %u: longer than %d bytes", lineno,
                    IVR_LINE_MAX);
-            return TSPSD_MEDIA_EINVAL;
+            goto fail;
         }
         if (memchr(text + pos, '\0', n) != NULL) {
             seterr(err, errlen, "line %u: NUL byte", lineno);
-            return TSPSD_MEDIA_EINVAL;
+            goto fail;
         }
         memcpy(line, text + pos, n);
         line[n] = '\0';
@@ -413,20 +413,19 @@ int tspsd_ivr_parse(const char *text, size_t len, tspsd_ivr *out, char *err,
         for (const char *c = s; *c != '\0'; c++)
             if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f) {
                 seterr(err, errlen, "line %u: control character", lineno);
-                memset(out, 0, sizeof(*out));
-                return TSPSD_MEDIA_EINVAL;
+                goto fail;
             }
         if (parse_line(out, &cur, seen, s, why, sizeof(why)) != 0) {
             seterr(err, errlen, "line %u: %s", lineno, why);
-            memset(out, 0, sizeof(*out));
-            return TSPSD_MEDIA_EINVAL;
+            goto fail;
         }
     }
-    if (validate(out, err, errlen) != 0) {
-        memset(out, 0, sizeof(*out));
-        return TSPSD_MEDIA_EINVAL;
-    }
-    return TSPSD_MEDIA_OK;
+    if (validate(out, err, errlen) == 0)
+        return TSPSD_MEDIA_OK;
+fail:
+    /* a refused text leaves nothing half-parsed behind */
+    memset(out, 0, sizeof(*out));
+    return TSPSD_MEDIA_EINVAL;
 }
 
 typedef struct {
