@@ -205,8 +205,11 @@ static void quiet(void *ctx, int level, const char *line)
     (void)line;
 }
 
-static const tspsd_media_host host = {TSPSD_MEDIA_HOST_VERSION, ok_token, NULL,
-                                      NULL, quiet};
+static const tspsd_media_host host = {
+    .version = TSPSD_MEDIA_HOST_VERSION,
+    .verify_token = ok_token,
+    .log = quiet,
+};
 
 static tspsd_media_front *open_front(const char *dir)
 {
