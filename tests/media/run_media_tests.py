@@ -258,6 +258,9 @@ def make_audio():
     run("sox", d + "/gap.wav", d + "/one.wav", d + "/gap.wav", "-t", "ul",
         d + "/tone1.ulaw")
     a["tone1"] = d + "/tone1.ulaw"
+    run("sox", "-n", "-r", "8000", "-c", "1", "-t", "ul",
+        d + "/silence12.ulaw", "trim", "0", "12.0")
+    a["silence_ulaw"] = d + "/silence12.ulaw"
     return a
 
 
@@ -917,7 +920,9 @@ def t_ivr_invalid(A):
 def t_ivr_timeout(A):
     h = ivr_host("ivrtimeout")
     try:
-        rc, err = ivr_call(h, [], r"sip:voicemail\.default@ivr\.test;menu=main",
+        # a UA that plays early media sends RTP (silence here), no digit
+        rc, err = ivr_call(h, [("tone", A["silence_ulaw"])],
+                           r"sip:voicemail\.default@ivr\.test;menu=main",
                            "timeout")
         check("ivr no digit: timeout, replay, then default", rc == 0,
               err[-400:])
@@ -942,6 +947,23 @@ def t_ivr_nested(A):
                            "nested_default")
         check("ivr nested: sub-menu timeout -> its own default", rc == 0,
               err[-400:])
+    finally:
+        h.stop()
+
+
+def t_ivr_refer(A):
+    h = ivr_host("ivrrefer")
+    try:
+        rc, err = sipp(h, "ivr_refer.xml", ivr_token(history="h-refer"),
+                       {"DTMF": pcap("1"),
+                        "EXPECT": r"sip:ring\.1@ivr\.test;menu=main"},
+                       name="ivr_refer", timeout=60)
+        check("ivr REFER fallback: 200, digit, REFER, 202, NOTIFY, BYE",
+              rc == 0, err[-400:])
+        log = h.log()
+        check("ivr REFER fallback: answered because no early media",
+              "REFER fallback" in log and "why=transferred" in log,
+              log[-800:])
     finally:
         h.stop()
 
@@ -974,7 +996,8 @@ def _connect(port):
 TESTS = [t_baresip, t_silence_and_max_length, t_cancel, t_shutdown_keeps_message, t_leave_message, t_inbox, t_greetings, t_hangup_greeting, t_pound,
          t_pound_inband, t_refusals, t_rtp_timeout, t_hold, t_quota,
          t_write_fails, t_mwi, t_symmetric_rtp, t_ivr_rfc4733, t_ivr_inband,
-         t_ivr_invalid, t_ivr_timeout, t_ivr_nested, t_ivr_refusals]
+         t_ivr_invalid, t_ivr_timeout, t_ivr_nested, t_ivr_refer,
+         t_ivr_refusals]
 
 
 def main():

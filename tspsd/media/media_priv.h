@@ -179,5 +179,9 @@ void tspsd_media__ivr_prompt_done(mf_call *c);
 void tspsd_media__ivr_tick(mf_call *c, int64_t now);
 void tspsd_media__ivr_digit(mf_call *c, char d);
 const char *tspsd_media__ivr_contact(const mf_call *c);
+void tspsd_media__ivr_refer_response(mf_call *c, int status, uint32_t cseq);
+/* NOTIFY of our REFER's subscription: 0 (answer 200) or -1 (481). */
+int tspsd_media__ivr_notify(mf_call *c, const char *body, size_t len,
+                            int terminated);
 
 #endif

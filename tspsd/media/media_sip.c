@@ -454,6 +454,28 @@ static void on_bye(tspsd_media_front *mf, osip_message_t *req,
     tspsd_media__call_bye(c, req, from);
 }
 
+/* NOTIFY for the subscription our REFER made (IVR fallback). */
+static void on_notify(tspsd_media_front *mf, osip_message_t *req,
+                      const struct sockaddr_in *from)
+{
+    mf_call *c = find_by_msg(mf, req);
+    osip_header_t *ss = NULL;
+    const char *body;
+    size_t blen = 0;
+    int terminated;
+
+    if (c == NULL || c->ivr == NULL) {
+        reply(mf, req, from, 481);
+        return;
+    }
+    osip_message_header_get_byname(req, "subscription-state", 0, &ss);
+    terminated = ss != NULL && ss->hvalue != NULL &&
+                 strncasecmp(ss->hvalue, "terminated", 10) == 0;
+    body = body_of(req, &blen);
+    reply(mf, req, from,
+          tspsd_media__ivr_notify(c, body, blen, terminated) == 0 ? 200 : 481);
+}
+
 void tspsd_media__sip_read(evutil_socket_t fd, short what, void *arg)
 {
     tspsd_media_front *mf = arg;
@@ -486,7 +508,15 @@ void tspsd_media__sip_read(evutil_socket_t fd, short what, void *arg)
                 m->status_code >= 200) {
                 c->sip_state = SS_ENDED;
                 c->sip_deadline_ns = tspsd_media__now_ns();
+            } else if (c != NULL && c->ivr != NULL &&
+                       MSG_IS_RESPONSE_FOR(m, "REFER") &&
+                       m->cseq->number != NULL) {
+                tspsd_media__ivr_refer_response(
+                    c, m->status_code,
+                    (uint32_t)strtoul(m->cseq->number, NULL, 10));
             }
+        } else if (MSG_IS_NOTIFY(m)) {
+            on_notify(mf, m, &from);
         } else if (MSG_IS_INVITE(m)) {
             on_invite(mf, m, &from);
         } else if (MSG_IS_ACK(m)) {
