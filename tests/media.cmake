@@ -9,6 +9,8 @@ if(TARGET tspsd_media)
 
   tsps_add_check(check_media SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/media/check_media.c
     LIBS tspsd_media)
+  tsps_add_check(check_ivr SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/media/check_ivr.c
+    LIBS tspsd_media)
 
   find_program(TSPS_MEDIA_SIPP sipp)
   find_program(TSPS_MEDIA_SOX sox)

@@ -16,6 +16,7 @@
  * "delete USER ID", "stats", "quit" (EOF = quit).
  */
 #include "media_front.h"
+#include "media_ivr.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -114,12 +115,40 @@ static void log_line(void *ctx, int level, const char *line)
     fprintf(stderr, "level=%s room=media %s\n", lv[level & 3], line);
 }
 
+/* IVR routing, a fixed table: the first word of the menu's action names
+ * the target, "sip:<word>.<digit>@ivr.test;menu=<path with . for />". */
+static int route_digit(void *ctx, const tspsd_media_call_info *call,
+                       const char *menu_path, const char *digit,
+                       const char *action, char *target, size_t target_len,
+                       char *trace, size_t trace_len)
+{
+    char word[32] = "", path[128];
+    size_t i;
+
+    (void)ctx;
+    if (sscanf(action, "%31[a-z]", word) != 1)
+        return -1;
+    snprintf(path, sizeof(path), "%s", menu_path);
+    for (i = 0; path[i] != '\0'; i++)
+        if (path[i] == '/')
+            path[i] = '.';
+    snprintf(target, target_len, "sip:%s.%s@ivr.test;menu=%s", word,
+             strcmp(digit, "#") == 0   ? "pound"
+             : strcmp(digit, "*") == 0 ? "star"
+                                       : digit,
+             path);
+    snprintf(trace, trace_len, "IVR digit %s -> %s (caller %s)", digit, action,
+             call->caller);
+    return 0;
+}
+
 static const tspsd_media_host ops = {
     .version = TSPSD_MEDIA_HOST_VERSION,
     .verify_token = verify,
     .publish = publish,
     .list_devices = list_devices,
     .log = log_line,
+    .route_digit = route_digit,
 };
 
 static void command(tspsd_media_front *mf, host *h, char *line)
@@ -133,7 +162,18 @@ static void command(tspsd_media_front *mf, host *h, char *line)
     if (sscanf(line, "%15s %63s %63s", cmd, user, id) < 1)
         return;
     pthread_mutex_lock(&h->out);
-    if (strcmp(cmd, "list") == 0) {
+    if (strcmp(cmd, "ivr") == 0) { /* ivr USER FILE: store USER's menus */
+        char file[1024] = "", text[40000], err[256] = "";
+        size_t len = 0;
+        FILE *f;
+        if (sscanf(line, "%*s %*s %1023s", file) == 1 &&
+            (f = fopen(file, "rb")) != NULL) {
+            len = fread(text, 1, sizeof(text), f);
+            fclose(f);
+        }
+        rc = tspsd_media_ivr_put(mf, user, text, len, err, sizeof(err));
+        printf("END ivr rc=%d err=%s\n", rc, err);
+    } else if (strcmp(cmd, "list") == 0) {
         rc = tspsd_media_inbox_list(mf, user, msgs, 64, &n);
         for (size_t i = 0; i < n && i < 64; i++)
             printf(

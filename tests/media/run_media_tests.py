@@ -252,6 +252,15 @@ def make_audio():
         d + "/voice_silence.ulaw")
     a["voice_then_silence"] = d + "/voice_silence.ulaw"
     a["dtmf_pcap"] = "/usr/share/sip-tester/dtmf_2833_pound.pcap"
+    # in-band '1' (697 + 1209 Hz, 200 ms) after a short gap, for the IVR
+    run("sox", "-n", "-r", "8000", "-c", "1", d + "/one.wav", "synth", "0.2",
+        "sine", "697", "synth", "0.2", "sine", "mix", "1209", "vol", "0.5")
+    run("sox", d + "/gap.wav", d + "/one.wav", d + "/gap.wav", "-t", "ul",
+        d + "/tone1.ulaw")
+    a["tone1"] = d + "/tone1.ulaw"
+    run("sox", "-n", "-r", "8000", "-c", "1", "-t", "ul",
+        d + "/silence12.ulaw", "trim", "0", "12.0")
+    a["silence_ulaw"] = d + "/silence12.ulaw"
     return a
 
 
@@ -805,6 +814,178 @@ ctrl_tcp_listen 127.0.0.1:%d
         h.stop()
 
 
+# ------------------------------------------------------------------ IVR ---
+
+IVR_MENUS = """# two levels; short timeouts so the tests stay quick
+menu main
+prompt text Press 1 for my mobile, 3 for sales.
+timeout 1
+retries 1
+default voicemail
+digit 1 ring devices=mobile
+digit 3 menu sales
+
+menu sales
+prompt text Sales. Press 1 for the desk.
+timeout 1
+retries 0
+default forward sip:sales@example.org
+digit 1 ring devices=desk
+"""
+
+
+def ivr_token(**kw):
+    return "ivr." + token(**kw)[3:]
+
+
+def ivr_host(name):
+    h = Host(name)
+    path = os.path.join(h.dir, "menus.txt")
+    with open(path, "w") as f:
+        f.write(IVR_MENUS)
+    out = h.cmd("ivr alice " + path)
+    check("ivr %s: menus stored" % name, "END ivr rc=0" in out[-1], out)
+    return h
+
+
+def pcap(d):
+    return "/usr/share/sip-tester/dtmf_2833_%s.pcap" % d
+
+
+def ivr_steps(*steps):
+    """("pause", ms) | ("pcap", digit) | ("tone", ulaw file)"""
+    out = []
+    for kind, v in steps:
+        if kind == "pause":
+            out.append('<pause milliseconds="%d"/>' % v)
+        elif kind == "pcap":
+            out.append('<nop><action><exec play_pcap_audio="%s"/></action>'
+                       '</nop>' % pcap(v))
+        else:
+            out.append('<nop><action><exec rtp_stream="%s,1,0"/></action>'
+                       '</nop>' % v)
+    return "\n  ".join(out)
+
+
+def ivr_call(h, steps, expect, name):
+    return sipp(h, "ivr_call.xml", ivr_token(history="h-" + name),
+                {"ACTIONS": ivr_steps(*steps), "EXPECT": expect},
+                name="ivr_" + name, timeout=60)
+
+
+def t_ivr_rfc4733(A):
+    h = ivr_host("ivr4733")
+    try:
+        rc, err = ivr_call(h, [("pause", 500), ("pcap", "1")],
+                           r"sip:ring\.1@ivr\.test;menu=main", "4733")
+        check("ivr rfc4733: digit 1 in early media -> 302 ring", rc == 0,
+              err[-400:])
+        check("ivr rfc4733: trace logged",
+              "IVR digit 1 -> ring devices=mobile" in h.log(), h.log()[-600:])
+    finally:
+        h.stop()
+
+
+def t_ivr_inband(A):
+    h = ivr_host("ivrinband")
+    try:
+        rc, err = ivr_call(h, [("pause", 300), ("tone", A["tone1"])],
+                           r"sip:ring\.1@ivr\.test;menu=main", "inband")
+        check("ivr in-band: tone 1 in early media -> 302 ring", rc == 0,
+              err[-400:])
+    finally:
+        h.stop()
+
+
+def t_ivr_invalid(A):
+    h = ivr_host("ivrinvalid")
+    try:
+        # 9 is not offered: replay once (retries 1); 7 neither: the default
+        # (two different events: a replayed pcap repeats its RTP timestamp,
+        # which RFC 4733 reads as the same event)
+        rc, err = ivr_call(h, [("pause", 300), ("pcap", "9"), ("pause", 1500),
+                               ("pcap", "7")],
+                           r"sip:voicemail\.default@ivr\.test;menu=main",
+                           "invalid")
+        check("ivr invalid digit: replay, then default (302 voicemail)",
+              rc == 0, err[-400:])
+        log = h.log()
+        check("ivr invalid digit: replayed once",
+              'msg="ivr invalid digit" menu=main tries=1' in log and
+              'msg="ivr invalid digit" menu=main tries=2' in log, log[-600:])
+    finally:
+        h.stop()
+
+
+def t_ivr_timeout(A):
+    h = ivr_host("ivrtimeout")
+    try:
+        # a UA that plays early media sends RTP (silence here), no digit
+        rc, err = ivr_call(h, [("tone", A["silence_ulaw"])],
+                           r"sip:voicemail\.default@ivr\.test;menu=main",
+                           "timeout")
+        check("ivr no digit: timeout, replay, then default", rc == 0,
+              err[-400:])
+        log = h.log()
+        check("ivr no digit: replayed after the first timeout",
+              'msg="ivr timeout" menu=main tries=1' in log and
+              'msg="ivr timeout" menu=main tries=2' in log, log[-600:])
+    finally:
+        h.stop()
+
+
+def t_ivr_nested(A):
+    h = ivr_host("ivrnested")
+    try:
+        rc, err = ivr_call(h, [("pause", 300), ("pcap", "3"), ("pause", 800),
+                               ("pcap", "1")],
+                           r"sip:ring\.1@ivr\.test;menu=main\.sales", "nested")
+        check("ivr nested: 3 then 1 -> 302 from the sub-menu", rc == 0,
+              err[-400:])
+        rc, err = ivr_call(h, [("pause", 300), ("pcap", "3")],
+                           r"sip:forward\.default@ivr\.test;menu=main\.sales",
+                           "nested_default")
+        check("ivr nested: sub-menu timeout -> its own default", rc == 0,
+              err[-400:])
+    finally:
+        h.stop()
+
+
+def t_ivr_refer(A):
+    h = ivr_host("ivrrefer")
+    try:
+        rc, err = sipp(h, "ivr_refer.xml", ivr_token(history="h-refer"),
+                       {"DTMF": pcap("1"),
+                        "EXPECT": r"sip:ring\.1@ivr\.test;menu=main"},
+                       name="ivr_refer", timeout=60)
+        check("ivr REFER fallback: 200, digit, REFER, 202, NOTIFY, BYE",
+              rc == 0, err[-400:])
+        log = h.log()
+        check("ivr REFER fallback: answered because no early media",
+              "REFER fallback" in log and "why=transferred" in log,
+              log[-800:])
+    finally:
+        h.stop()
+
+
+def t_ivr_refusals(A):
+    h = Host("ivrbad")
+    try:
+        path = os.path.join(h.dir, "bad.txt")
+        with open(path, "w") as f:
+            f.write("menu main\nprompt text hi\ndefault voicemail\n"
+                    "digit 1 menu nowhere\n")
+        out = h.cmd("ivr alice " + path)
+        check("ivr malformed menus refused with the reason",
+              "rc=-1" in out[-1] and "no menu named nowhere" in out[-1], out)
+        # no menus stored: the IVR INVITE is refused
+        rc, err = sipp(h, "ivr_refused.xml", ivr_token(),
+                       name="ivr_nomenu")
+        check("ivr without menus -> 404", rc == 0, err[-300:])
+    finally:
+        h.stop()
+
+
 def _connect(port):
     try:
         return socket.create_connection(("127.0.0.1", port), timeout=1)
@@ -814,7 +995,9 @@ def _connect(port):
 
 TESTS = [t_baresip, t_silence_and_max_length, t_cancel, t_shutdown_keeps_message, t_leave_message, t_inbox, t_greetings, t_hangup_greeting, t_pound,
          t_pound_inband, t_refusals, t_rtp_timeout, t_hold, t_quota,
-         t_write_fails, t_mwi, t_symmetric_rtp]
+         t_write_fails, t_mwi, t_symmetric_rtp, t_ivr_rfc4733, t_ivr_inband,
+         t_ivr_invalid, t_ivr_timeout, t_ivr_nested, t_ivr_refer,
+         t_ivr_refusals]
 
 
 def main():

@@ -139,6 +139,7 @@ void tspsd_media__call_free(mf_call *c)
     tspsd_media__pcm_free(&c->beep);
     tspsd_media__pcm_free(&c->unavailable);
     tspsd_media__pcm_free(&c->rec);
+    tspsd_media__ivr_free(c);
     free(c);
 }
 
@@ -233,6 +234,10 @@ void tspsd_media__call_prepared(mf_call *c, mf_job *job)
 
     if (c->sip_state != SS_EARLY)
         return; /* cancelled meanwhile; reaped at its deadline */
+    if (c->ivr != NULL) {
+        tspsd_media__ivr_prepared(c);
+        return;
+    }
     c->greeting = job->greeting;
     c->beep = job->beep;
     c->unavailable = job->unavailable;
@@ -275,6 +280,16 @@ void tspsd_media__call_end(mf_call *c, const char *why)
 {
     tspsd_media__call_stop_media(c);
     c->phase = PH_DONE;
+    if (c->ivr != NULL && c->sip_state == SS_EARLY) {
+        /* an IVR call still in early media: end the INVITE, no BYE */
+        tspsd_media__log(c->mf, 2, "call=%llu msg=\"ivr ended\" why=%s",
+                         (unsigned long long)c->serial, why);
+        tspsd_media__send_response(c->mf, c, c->invite, &c->sig_peer, 480, NULL,
+                                   1);
+        c->sip_state = SS_ENDED;
+        c->sip_deadline_ns = tspsd_media__now_ns() + 32000000000LL;
+        return;
+    }
     if (c->sip_state == SS_ENDED || c->bye_sent)
         return;
     tspsd_media__log(c->mf, 2, "call=%llu msg=\"hanging up\" why=%s",
@@ -387,6 +402,10 @@ void tspsd_media__call_digit(mf_call *c, char d, const char *how)
         return; /* a DTMF storm changes nothing more */
     tspsd_media__log(c->mf, 3, "call=%llu msg=\"digit\" via=%s",
                      (unsigned long long)c->serial, how);
+    if (c->ivr != NULL) {
+        tspsd_media__ivr_digit(c, d);
+        return;
+    }
     if (d != '#')
         return;
     if (c->phase == PH_GREETING)
@@ -568,6 +587,8 @@ static void send_frame(mf_call *c, int64_t sched, int64_t now)
         } else if (c->phase == PH_FINAL) {
             c->playing = NULL;
             tspsd_media__call_end(c, "prompt-done");
+        } else if (c->phase == PH_IVR) {
+            tspsd_media__ivr_prompt_done(c);
         }
     }
 }
@@ -607,6 +628,8 @@ void tspsd_media__tick(evutil_socket_t fd, short what, void *arg)
             c->next_send_ns += MF_FRAME_NS;
             send_frame(c, sched, now);
         }
+        if (c->active && c->ivr != NULL)
+            tspsd_media__ivr_tick(c, now);
         if (c->active && c->dir_remote != MF_DIR_SENDONLY &&
             c->dir_remote != MF_DIR_INACTIVE &&
             now - c->last_rtp_ns >

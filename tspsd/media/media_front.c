@@ -111,6 +111,10 @@ static void job_prepare(tspsd_media_front *mf, mf_job *job)
     char path[4096];
     unsigned nnew = 0, nold = 0;
 
+    if (job->call->ivr != NULL) {
+        tspsd_media__ivr_prepare(mf, job->call);
+        return;
+    }
     if (mf->cfg.quota_messages > 0 &&
         tspsd_media__store_count(mf->store, ci->user, &nnew, &nold) == 0 &&
         nnew + nold >= mf->cfg.quota_messages)

@@ -66,7 +66,7 @@ typedef struct tspsd_media_call_info {
     char language[16];   /* espeak-ng voice, "" = config default */
 } tspsd_media_call_info;
 
-#define TSPSD_MEDIA_HOST_VERSION 1
+#define TSPSD_MEDIA_HOST_VERSION 2
 
 /**
  * Everything the media front needs from the rest of tspsd. Every op is
@@ -114,6 +114,22 @@ typedef struct tspsd_media_host {
      * concurrently.
      */
     void (*log)(void *host_ctx, int level, const char *line);
+
+    /**
+     * Route an IVR choice (Since: 0.4, host version 2). `menu_path` is the
+     * path of menu names ("main/sales"), `digit` the key pressed ("1", "#")
+     * or "default" when the menu's replays ran out, `action` the menu's
+     * action for it (an engine method in text form, e.g. "ring
+     * devices=mobile"). Write the SIP URI the call goes to into `target`
+     * (the front answers the INVITE with a 302 to it) and a one-line trace
+     * for the log into `trace` (e.g. "IVR digit 1 -> ring mobile"), then
+     * return 0; any other value makes the front answer 500. Required for
+     * IVR calls (without it, ivr.<token> INVITEs get 501).
+     */
+    int (*route_digit)(void *host_ctx, const tspsd_media_call_info *call,
+                       const char *menu_path, const char *digit,
+                       const char *action, char *target, size_t target_len,
+                       char *trace, size_t trace_len);
 } tspsd_media_host;
 
 typedef struct tspsd_media_front tspsd_media_front;

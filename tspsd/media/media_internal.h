@@ -105,6 +105,14 @@ int tspsd_media__store_open_wav(mf_store *st, const char *user, const char *id,
                                 int *fd);
 int tspsd_media__store_mark(mf_store *st, const char *user, const char *id);
 int tspsd_media__store_delete(mf_store *st, const char *user, const char *id);
+/** Small per-user records beside the messages (kind "ivr": menus), one
+ * LMDB transaction each. rec_get NUL-terminates; _ENOBUFS sets *len. */
+int tspsd_media__store_rec_put(mf_store *st, const char *kind, const char *user,
+                               const void *val, size_t len);
+int tspsd_media__store_rec_get(mf_store *st, const char *kind, const char *user,
+                               char *buf, size_t buflen, size_t *len);
+int tspsd_media__store_rec_del(mf_store *st, const char *kind,
+                               const char *user);
 /** A user id / handling code that is safe as a path segment. */
 bool tspsd_media__safe_name(const char *s);
 

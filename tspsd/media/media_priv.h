@@ -17,6 +17,7 @@
 #define MF_WORKERS 4 /* storage threads: fsyncs of many hang-ups overlap */
 
 typedef struct mf_call mf_call;
+typedef struct mf_ivr_state mf_ivr_state;
 
 enum mf_sip_state {
     SS_EARLY = 0, /* 180 sent, preparing prompts */
@@ -33,6 +34,7 @@ enum mf_phase {
     PH_STORING, /* recording handed to the storage thread */
     PH_FINAL,   /* playing "mailbox full/unavailable", then BYE */
     PH_DONE,
+    PH_IVR, /* IVR menu in early media (media_ivr_call.c) */
 };
 
 enum mf_job_kind { JOB_PREPARE = 1, JOB_STORE };
@@ -102,6 +104,7 @@ struct mf_call {
     unsigned digits_seen;
     int end_after_final;
     char end_reason[32];
+    mf_ivr_state *ivr; /* non-NULL: an IVR call (media_ivr_call.c) */
 };
 
 struct tspsd_media_front {
@@ -166,5 +169,19 @@ void tspsd_media__call_bye(mf_call *c, osip_message_t *bye,
                            const struct sockaddr_in *peer);
 void tspsd_media__call_digit(mf_call *c, char d, const char *how);
 void tspsd_media__tick(evutil_socket_t fd, short what, void *arg);
+
+/* media_ivr_call.c */
+int tspsd_media__ivr_attach(mf_call *c);
+void tspsd_media__ivr_free(mf_call *c);
+void tspsd_media__ivr_prepare(tspsd_media_front *mf, mf_call *c);
+void tspsd_media__ivr_prepared(mf_call *c);
+void tspsd_media__ivr_prompt_done(mf_call *c);
+void tspsd_media__ivr_tick(mf_call *c, int64_t now);
+void tspsd_media__ivr_digit(mf_call *c, char d);
+const char *tspsd_media__ivr_contact(const mf_call *c);
+void tspsd_media__ivr_refer_response(mf_call *c, int status, uint32_t cseq);
+/* NOTIFY of our REFER's subscription: 0 (answer 200) or -1 (481). */
+int tspsd_media__ivr_notify(mf_call *c, const char *body, size_t len,
+                            int terminated);
 
 #endif

@@ -107,6 +107,9 @@ int tspsd_media__send_response(tspsd_media_front *mf, mf_call *c,
         osip_message_set_contact(r, contact);
         osip_message_set_allow(r, "INVITE, ACK, BYE, CANCEL, OPTIONS");
     }
+    if (code >= 300 && code < 400 && c != NULL &&
+        tspsd_media__ivr_contact(c) != NULL)
+        osip_message_set_contact(r, tspsd_media__ivr_contact(c));
     if (code == 405 || code == 501)
         osip_message_set_allow(r, "INVITE, ACK, BYE, CANCEL, OPTIONS");
     if (sdp != NULL) {
@@ -260,7 +263,7 @@ static void on_invite(tspsd_media_front *mf, osip_message_t *req,
     const char *user, *body;
     char err[128];
     size_t blen;
-    int rc;
+    int rc, is_ivr;
 
     osip_to_get_tag(req->to, &totag);
     if (c != NULL && totag == NULL) { /* retransmitted INVITE */
@@ -312,11 +315,22 @@ static void on_invite(tspsd_media_front *mf, osip_message_t *req,
         reply(mf, req, from, 481);
         return;
     }
-    /* the token is the user part of the Request-URI: vm.<token> */
+    /* the token is the user part of the Request-URI: vm.<token> for
+     * voicemail, ivr.<token> for the user's IVR menus */
     user = req->req_uri != NULL ? req->req_uri->username : NULL;
     memset(&info, 0, sizeof(info));
-    if (user == NULL || strncmp(user, "vm.", 3) != 0 || strlen(user) > 1024 ||
-        mf->host->verify_token(mf->host_ctx, user + 3, &info) != 0 ||
+    is_ivr = user != NULL && strncmp(user, "ivr.", 4) == 0;
+    if (is_ivr && (mf->host->version < 2 || mf->host->route_digit == NULL)) {
+        tspsd_media__log(mf, 1,
+                         "msg=\"IVR INVITE refused: host cannot "
+                         "route digits\"");
+        reply(mf, req, from, 501);
+        return;
+    }
+    if (user == NULL || (!is_ivr && strncmp(user, "vm.", 3) != 0) ||
+        strlen(user) > 1024 ||
+        mf->host->verify_token(mf->host_ctx, user + (is_ivr ? 4 : 3), &info) !=
+            0 ||
         !tspsd_media__safe_name(info.user)) {
         tspsd_media__log(mf, 1, "msg=\"INVITE refused: missing or bad token\"");
         reply(mf, req, from, 403);
@@ -366,10 +380,19 @@ static void on_invite(tspsd_media_front *mf, osip_message_t *req,
         tspsd_media__call_free(c);
         return;
     }
-    tspsd_media__log(mf, 2, "call=%llu msg=\"voicemail call\" user=%s code=%s",
-                     (unsigned long long)c->serial, info.user, info.code);
+    if (is_ivr && tspsd_media__ivr_attach(c) != TSPSD_MEDIA_OK) {
+        tspsd_media__log(mf, 1, "call=%llu msg=\"no valid IVR menus\" user=%s",
+                         (unsigned long long)c->serial, info.user);
+        reply(mf, req, from, 404);
+        tspsd_media__call_free(c);
+        return;
+    }
+    tspsd_media__log(mf, 2, "call=%llu msg=\"%s call\" user=%s code=%s",
+                     (unsigned long long)c->serial,
+                     is_ivr ? "ivr" : "voicemail", info.user, info.code);
     tspsd_media__send_response(mf, c, req, from, 100, NULL, 0);
-    tspsd_media__send_response(mf, c, req, from, 180, NULL, 1);
+    if (!is_ivr) /* the IVR answers 183 with SDP once its prompts are ready */
+        tspsd_media__send_response(mf, c, req, from, 180, NULL, 1);
     {
         mf_job *job = calloc(1, sizeof(*job));
         if (job == NULL) {
@@ -431,6 +454,28 @@ static void on_bye(tspsd_media_front *mf, osip_message_t *req,
     tspsd_media__call_bye(c, req, from);
 }
 
+/* NOTIFY for the subscription our REFER made (IVR fallback). */
+static void on_notify(tspsd_media_front *mf, osip_message_t *req,
+                      const struct sockaddr_in *from)
+{
+    mf_call *c = find_by_msg(mf, req);
+    osip_header_t *ss = NULL;
+    const char *body;
+    size_t blen = 0;
+    int terminated;
+
+    if (c == NULL || c->ivr == NULL) {
+        reply(mf, req, from, 481);
+        return;
+    }
+    osip_message_header_get_byname(req, "subscription-state", 0, &ss);
+    terminated = ss != NULL && ss->hvalue != NULL &&
+                 strncasecmp(ss->hvalue, "terminated", 10) == 0;
+    body = body_of(req, &blen);
+    reply(mf, req, from,
+          tspsd_media__ivr_notify(c, body, blen, terminated) == 0 ? 200 : 481);
+}
+
 void tspsd_media__sip_read(evutil_socket_t fd, short what, void *arg)
 {
     tspsd_media_front *mf = arg;
@@ -463,7 +508,15 @@ void tspsd_media__sip_read(evutil_socket_t fd, short what, void *arg)
                 m->status_code >= 200) {
                 c->sip_state = SS_ENDED;
                 c->sip_deadline_ns = tspsd_media__now_ns();
+            } else if (c != NULL && c->ivr != NULL &&
+                       MSG_IS_RESPONSE_FOR(m, "REFER") &&
+                       m->cseq->number != NULL) {
+                tspsd_media__ivr_refer_response(
+                    c, m->status_code,
+                    (uint32_t)strtoul(m->cseq->number, NULL, 10));
             }
+        } else if (MSG_IS_NOTIFY(m)) {
+            on_notify(mf, m, &from);
         } else if (MSG_IS_INVITE(m)) {
             on_invite(mf, m, &from);
         } else if (MSG_IS_ACK(m)) {

@@ -382,3 +382,94 @@ int tspsd_media__store_delete(mf_store *st, const char *user, const char *id)
 {
     return modify(st, user, id, 1);
 }
+
+/* ---- small records beside the messages (IVR menus): key "!<kind>/<user>",
+ * never matching a "<user>/" message prefix ('!' is not a name char) ---- */
+
+static int rec_key(char *buf, size_t len, const char *kind, const char *user)
+{
+    int n;
+
+    if (!tspsd_media__safe_name(user))
+        return -1;
+    n = snprintf(buf, len, "!%s/%s", kind, user);
+    return (n < 0 || (size_t)n >= len) ? -1 : n;
+}
+
+int tspsd_media__store_rec_put(mf_store *st, const char *kind, const char *user,
+                               const void *val, size_t len)
+{
+    MDB_txn *txn = NULL;
+    MDB_val k, v;
+    char key[128];
+    int kl = rec_key(key, sizeof(key), kind, user);
+
+    if (kl < 0)
+        return TSPSD_MEDIA_EINVAL;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        return TSPSD_MEDIA_EIO;
+    k.mv_data = key;
+    k.mv_size = (size_t)kl;
+    v.mv_data = (void *)val;
+    v.mv_size = len;
+    if (mdb_put(txn, st->dbi, &k, &v, 0) != 0) {
+        mdb_txn_abort(txn);
+        return TSPSD_MEDIA_EIO;
+    }
+    return mdb_txn_commit(txn) == 0 ? TSPSD_MEDIA_OK : TSPSD_MEDIA_EIO;
+}
+
+int tspsd_media__store_rec_get(mf_store *st, const char *kind, const char *user,
+                               char *buf, size_t buflen, size_t *len)
+{
+    MDB_txn *txn = NULL;
+    MDB_val k, v;
+    char key[128];
+    int kl = rec_key(key, sizeof(key), kind, user), rc;
+
+    *len = 0;
+    if (kl < 0)
+        return TSPSD_MEDIA_EINVAL;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return TSPSD_MEDIA_EIO;
+    k.mv_data = key;
+    k.mv_size = (size_t)kl;
+    rc = mdb_get(txn, st->dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        rc = TSPSD_MEDIA_ENOTFOUND;
+    } else if (rc != 0) {
+        rc = TSPSD_MEDIA_EIO;
+    } else {
+        *len = v.mv_size;
+        if (v.mv_size >= buflen) {
+            rc = TSPSD_MEDIA_ENOBUFS;
+        } else {
+            memcpy(buf, v.mv_data, v.mv_size);
+            buf[v.mv_size] = '\0';
+            rc = TSPSD_MEDIA_OK;
+        }
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int tspsd_media__store_rec_del(mf_store *st, const char *kind, const char *user)
+{
+    MDB_txn *txn = NULL;
+    MDB_val k;
+    char key[128];
+    int kl = rec_key(key, sizeof(key), kind, user), rc;
+
+    if (kl < 0)
+        return TSPSD_MEDIA_EINVAL;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn) != 0)
+        return TSPSD_MEDIA_EIO;
+    k.mv_data = key;
+    k.mv_size = (size_t)kl;
+    rc = mdb_del(txn, st->dbi, &k, NULL);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc == MDB_NOTFOUND ? TSPSD_MEDIA_ENOTFOUND : TSPSD_MEDIA_EIO;
+    }
+    return mdb_txn_commit(txn) == 0 ? TSPSD_MEDIA_OK : TSPSD_MEDIA_EIO;
+}
