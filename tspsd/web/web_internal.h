@@ -66,6 +66,7 @@ typedef struct web_job web_job;
 /** A request run on the worker pool's web lane (web_work.c). */
 struct web_job {
     tspsd_work pw; /* the pool's handle */
+    int lane;      /* 0: the web lane; TSPSD_LANE_RELATED for lookups */
     tspsd_web *w;
     struct evhttp_request *req;
     void (*run)(web_job *j);  /* on the worker: fills status, out */
