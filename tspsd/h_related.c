@@ -13,28 +13,6 @@
 
 #include <string.h>
 
-static Tsps__RelatedItem *item_msg(tspsd_arena *a, const cmsb_related_item *it)
-{
-    Tsps__RelatedItem *m = tspsd_arena_alloc(a, sizeof(*m));
-    if (m == NULL)
-        return NULL;
-    tsps__related_item__init(m);
-    m->kind = (char *)tspsd_related_kind_name(it->kind);
-    m->date = it->date;
-    m->title = tspsd_arena_strdup(a, it->title);
-    m->from = tspsd_arena_strdup(a, it->from);
-    m->to = tspsd_arena_strdup(a, it->to);
-    m->snippet = tspsd_arena_strdup(a, it->snippet);
-    m->url = tspsd_arena_strdup(a, it->url);
-    m->where = tspsd_arena_strdup(a, it->where);
-    m->why = tspsd_arena_strdup(a, it->why);
-    m->source = (char *)"";
-    for (size_t i = 0; i < it->nattachments; i++)
-        tspsd_arena_push(a, (void ***)&m->attachments, &m->n_attachments,
-                         tspsd_arena_strdup(a, it->attachments[i]));
-    return m;
-}
-
 TSPSD_HANDLER(tspsd_h_related)
 {
     const Tsps__RelatedGet *r = req->related;
@@ -82,7 +60,7 @@ TSPSD_HANDLER(tspsd_h_related)
     for (size_t i = 0; items != NULL && i < cmsb_related_list_count(items);
          i++) {
         Tsps__RelatedItem *m =
-            item_msg(&c->arena, cmsb_related_list_get(items, i));
+            tspsd_related_item_msg(&c->arena, cmsb_related_list_get(items, i));
         if (m == NULL || tspsd_arena_push(&c->arena, (void ***)&resp->related,
                                           &resp->n_related, m) != 0)
             break;

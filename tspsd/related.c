@@ -7,6 +7,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "pool.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -319,4 +320,109 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
     if (rc == TSPS_OK && !failed && !override && *key != '\0')
         cmsb_related_cache_put(r->cache, user, key, CMSB_OK, *items, 0);
     return rc;
+}
+
+Tsps__RelatedItem *tspsd_related_item_msg(tspsd_arena *a,
+                                          const cmsb_related_item *it)
+{
+    Tsps__RelatedItem *m = tspsd_arena_alloc(a, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    tsps__related_item__init(m);
+    m->kind = (char *)tspsd_related_kind_name(it->kind);
+    m->date = it->date;
+    m->title = tspsd_arena_strdup(a, it->title);
+    m->from = tspsd_arena_strdup(a, it->from);
+    m->to = tspsd_arena_strdup(a, it->to);
+    m->snippet = tspsd_arena_strdup(a, it->snippet);
+    m->url = tspsd_arena_strdup(a, it->url);
+    m->where = tspsd_arena_strdup(a, it->where);
+    m->why = tspsd_arena_strdup(a, it->why);
+    m->source = (char *)"";
+    if (m->title == NULL || m->from == NULL || m->to == NULL ||
+        m->snippet == NULL || m->url == NULL || m->where == NULL ||
+        m->why == NULL)
+        return NULL;
+    for (size_t i = 0; i < it->nattachments; i++)
+        tspsd_arena_push(a, (void ***)&m->attachments, &m->n_attachments,
+                         tspsd_arena_strdup(a, it->attachments[i]));
+    return m;
+}
+
+/* ---- at ring time: beside the call, on the related lane ---- */
+
+typedef struct ring_job {
+    tspsd_work w; /* first: the pool hands this back */
+    tspsd *d;
+    uint64_t call_id;
+    tsps_decision dec;
+    cmsb_related_list *items;
+    char status[200];
+    int skip; /* nothing to publish ("none" for this code) */
+} ring_job;
+
+static void ring_run(tspsd_work *w)
+{
+    ring_job *j = (ring_job *)w;
+    const char *caller =
+        j->dec.contact_uid[0] != '\0' ? j->dec.contact_uid : j->dec.caller;
+    tsps_contact who;
+    int known = 0;
+
+    if (tspsd_related_who(j->d, j->dec.user, caller, &who, &known) != TSPS_OK) {
+        j->skip = 1;
+        return;
+    }
+    int rc = tspsd_related_get(j->d, j->dec.user, &who, 0, 0, &j->items,
+                               j->status, sizeof(j->status));
+    j->skip = rc == TSPS_ENOTFOUND || j->items == NULL;
+}
+
+static void ring_done(tspsd_work *w)
+{
+    ring_job *j = (ring_job *)w;
+    tspsd_arena a = TSPSD_ARENA_INIT;
+    Tsps__RelatedItem **arr = NULL;
+    size_t n = 0;
+
+    if (!j->skip) {
+        for (size_t i = 0; i < cmsb_related_list_count(j->items); i++) {
+            Tsps__RelatedItem *m =
+                tspsd_related_item_msg(&a, cmsb_related_list_get(j->items, i));
+            if (m == NULL || tspsd_arena_push(&a, (void ***)&arr, &n, m) != 0)
+                break;
+        }
+        tspsd_events_publish_related(j->d, j->call_id, &j->dec, arr, n,
+                                     j->status);
+        tspsd_log(TSPSD_LOG_DEBUG, j->call_id, j->dec.user, "related items",
+                  "count=%zu status=\"%s\"", n, j->status);
+    }
+    tspsd_arena_free(&a);
+    cmsb_related_list_release(j->items);
+    free(j);
+}
+
+void tspsd_related_on_offer(tspsd *d, uint64_t call_id,
+                            const tsps_decision *dec)
+{
+    ring_job *j;
+
+    if (dec == NULL || !tspsd_related_has_sources(d, dec->user) ||
+        (dec->caller[0] == '\0' && dec->contact_uid[0] == '\0'))
+        return;
+    j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return;
+    j->w.run = ring_run;
+    j->w.done = ring_done;
+    j->w.lane = TSPSD_LANE_RELATED;
+    j->d = d;
+    j->call_id = call_id;
+    j->dec = *dec;
+    int rc = tspsd_pool_submit(d, &j->w);
+    if (rc != 0) {
+        tspsd_log(TSPSD_LOG_WARN, call_id, dec->user, "related lookup dropped",
+                  "reason=%s", rc == -2 ? "queue full" : "no pool");
+        free(j);
+    }
 }

@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <tsps/tsps.h>
 
+#include "arena.h"
+#include "tsps.pb-c.h"
+
 typedef struct tspsd tspsd;
 typedef struct tspsd_related tspsd_related;
 
@@ -58,6 +61,19 @@ int tspsd_related_who(tspsd *d, const char *user, const char *caller,
 int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
                       int64_t since, int64_t until, cmsb_related_list **items,
                       char *status, size_t statuslen);
+
+/**
+ * A call was offered (loop thread, from tspsd_front_call): when its user
+ * has sources, look its caller up on the related lane and publish
+ * "call.related" when the items arrive. Never waits; a full lane drops
+ * the lookup (logged; the pop-up can still ask with the call id).
+ */
+void tspsd_related_on_offer(tspsd *d, uint64_t call_id,
+                            const tsps_decision *dec);
+
+/** One item as a protocol message in the arena (NULL: out of memory). */
+Tsps__RelatedItem *tspsd_related_item_msg(tspsd_arena *a,
+                                          const cmsb_related_item *it);
 
 /** "email", "document", "event" for a CMSB_ITEM_* bit. */
 const char *tspsd_related_kind_name(unsigned kind);

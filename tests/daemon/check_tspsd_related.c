@@ -260,6 +260,80 @@ START_TEST(test_related_by_call)
 }
 END_TEST
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static tspsd_client *subscribe(const char *who)
+{
+    tspsd_client *c = th_connect(&fx, who, NULL);
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Subscribe sub = TSPS__SUBSCRIBE__INIT;
+    sub.user = (char *)"ann";
+    req.body_case = TSPS__REQUEST__BODY_SUBSCRIBE;
+    req.subscribe = &sub;
+    ck_assert_int_eq(th_call(c, &req, NULL), TSPS__CODE__OK);
+    return c;
+}
+
+/* Wait for `kind` of call `id`: 1 and *title = the first item's title
+ * (when kind is call.related), 0 when not within timeout_ms. */
+static int wait_event(tspsd_client *c, const char *kind, uint64_t id,
+                      int timeout_ms, char *title, size_t tlen)
+{
+    long long end = mono_ms() + timeout_ms;
+    for (;;) {
+        Tsps__Response *r = NULL;
+        long long left = end - mono_ms();
+        if (left <= 0 || tspsd_client_recv(c, &r, (int)left) != 0)
+            return 0;
+        int hit = r->event != NULL && r->event->call_id == id &&
+                  strcmp(r->event->kind, kind) == 0;
+        if (hit && title != NULL)
+            snprintf(title, tlen, "%s",
+                     r->event->n_related > 0 ? r->event->related[0]->title
+                                             : "");
+        tsps__response__free_unpacked(r, NULL);
+        if (hit)
+            return 1;
+    }
+}
+
+/* At ring time the items follow the call as "call.related", to those who
+ * may see them: ann, not att with monitor alone (who still sees the call),
+ * then att once granted. */
+START_TEST(test_related_at_ring)
+{
+    char title[200] = "";
+    uint64_t c1 = 0, c2 = 0;
+    tspsd_client *an = subscribe("ann");
+    tspsd_client *at = subscribe("att");
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+
+    ck_assert_int_eq(fx_route(a, "+13125550142", ANN_NUMBER, 1, &c1),
+                     TSPS__CODE__OK);
+    ck_assert_int_eq(
+        wait_event(an, "call.related", c1, 30000, title, sizeof(title)), 1);
+    ck_assert_str_eq(title, "Offer for Q3");
+    ck_assert_int_eq(wait_event(at, "call.offered", c1, 30000, NULL, 0), 1);
+    /* ann had it; att's stream got nothing more for c1 meanwhile. */
+    ck_assert_int_eq(wait_event(at, "call.related", c1, 1000, NULL, 0), 0);
+
+    ck_assert_int_eq(set_delegation(1, 1, NULL), TSPS__CODE__OK);
+    ck_assert_int_eq(fx_route(a, "+13125550142", ANN_NUMBER, 1, &c2),
+                     TSPS__CODE__OK);
+    ck_assert_int_eq(
+        wait_event(at, "call.related", c2, 30000, title, sizeof(title)), 1);
+    ck_assert_str_eq(title, "Offer for Q3");
+    tspsd_client_close(a);
+    tspsd_client_close(at);
+    tspsd_client_close(an);
+}
+END_TEST
+
 /* A user without sources is told so; a bad request is INVALID. */
 START_TEST(test_related_no_sources_and_bad_input)
 {
@@ -285,6 +359,7 @@ static Suite *related_suite(void)
     tcase_add_test(tc, test_related_by_email_and_range);
     tcase_add_test(tc, test_related_refusals);
     tcase_add_test(tc, test_related_by_call);
+    tcase_add_test(tc, test_related_at_ring);
     tcase_add_test(tc, test_related_no_sources_and_bad_input);
     suite_add_tcase(s, tc);
     return s;

@@ -81,5 +81,7 @@ void tspsd_jobs_close(tspsd *d)
 {
     /* Queued writes finish first: acknowledged means done. */
     tspsd_pool_drain(d, TSPSD_LANE_CONTROL, done_at_close);
-    tspsd_pool_drain(d, TSPSD_LANE_RELATED, done_at_close);
+    /* The related lane also carries ring-time lookups (related.c): their
+     * own done hooks, and ours (the connections are still open). */
+    tspsd_pool_drain(d, TSPSD_LANE_RELATED, NULL);
 }

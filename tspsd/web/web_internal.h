@@ -60,6 +60,10 @@ typedef struct web_event {
     char *data; /* JSON text, malloc'd */
 } web_event;
 
+/** "call.related" to the streams whose identity has the related right
+ * (web_sse.c). Loop thread. */
+void web_sse_publish_related(tspsd *d, const tspsd_event *ev);
+
 typedef struct web_client web_client;
 typedef struct web_job web_job;
 
