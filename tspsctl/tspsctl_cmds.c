@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const flags[] = {"--live", "--monitor", "--act", "--remove",
-                                    NULL};
+static const char *const flags[] = {"--live",   "--monitor", "--act",
+                                    "--remove", "--related", NULL};
 
 int ctl_args_parse(int argc, char **argv, ctl_args *out, char *err,
                    size_t errlen)
@@ -503,6 +503,7 @@ static int cmd_delegate(ctl_ctx *ctx, ctl_args *a)
     dl.attendant = STRARG(a->pos[1]);
     dl.monitor = ctl_flag(a, "--monitor");
     dl.act = ctl_flag(a, "--act");
+    dl.related = ctl_flag(a, "--related");
     body.remove = ctl_flag(a, "--remove");
     if ((s = ctl_opt(a, "--codes")) != NULL) {
         snprintf(codes, sizeof(codes), "%s", s);
@@ -577,6 +578,29 @@ static int cmd_device(ctl_ctx *ctx, ctl_args *a)
     return usage_err("device add|remove USER USERNAME");
 }
 
+static int cmd_related(ctl_ctx *ctx, ctl_args *a)
+{
+    REQ(RELATED, related, Tsps__RelatedGet, TSPS__RELATED_GET__INIT);
+    const char *s;
+    if (a->npos == 1)
+        body.caller = STRARG(a->pos[0]);
+    else if (a->npos != 0)
+        return usage_err("related --user U --caller N | related --call ID");
+    if ((s = ctl_opt(a, "--user")) != NULL)
+        body.user = STRARG(s);
+    if ((s = ctl_opt(a, "--caller")) != NULL)
+        body.caller = STRARG(s);
+    if ((s = ctl_opt(a, "--call")) != NULL && parse_id(s, &body.call_id) != 0)
+        return usage_err("bad --call ID");
+    if (body.call_id == 0 && (body.user[0] == '\0' || body.caller[0] == '\0'))
+        return usage_err("related --user U --caller N | related --call ID");
+    if ((s = ctl_opt(a, "--since")) != NULL && ctl_parse_time(s, &body.since))
+        return usage_err("bad --since TIME");
+    if ((s = ctl_opt(a, "--until")) != NULL && ctl_parse_time(s, &body.until))
+        return usage_err("bad --until TIME");
+    return exec(ctx, &req, "related");
+}
+
 typedef struct cmd {
     const char *name;
     int (*fn)(ctl_ctx *, ctl_args *);
@@ -599,6 +623,7 @@ static const cmd cmds[] = {{"whoami", cmd_whoami},
                            {"delegations", cmd_delegations},
                            {"token", cmd_token},
                            {"device", cmd_device},
+                           {"related", cmd_related},
                            {NULL, NULL}};
 
 int ctl_run(ctl_ctx *ctx, int argc, char **argv)

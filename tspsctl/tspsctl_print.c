@@ -268,6 +268,17 @@ void ctl_print_table(const Tsps__Response *r, const char *cmd)
                    when(d->not_before, b1, sizeof(b1)),
                    when(d->not_after, b2, sizeof(b2)));
         }
+    } else if (strcmp(cmd, "related") == 0) {
+        if (r->related_status[0] != '\0')
+            printf("(%s)\n", r->related_status);
+        if (r->n_related == 0)
+            printf("%s\n", r->message[0] ? r->message : "no related items");
+        for (size_t i = 0; i < r->n_related; i++) {
+            const Tsps__RelatedItem *it = r->related[i];
+            printf("%-8s %s  %s\n         %s%s%s\n", it->kind,
+                   when(it->date, b1, sizeof(b1)), it->title, it->from,
+                   it->from[0] ? "  " : "", it->url);
+        }
     } else if (r->token[0] != '\0') {
         printf("%s\n", r->token);
     } else {

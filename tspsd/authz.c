@@ -285,6 +285,10 @@ static int deleg_allows(const Tsps__Delegation *dl, int right, const char *code,
         snprintf(why, whylen, "delegation from %s lacks act", dl->user);
         return 0;
     }
+    if (right == TSPSD_RIGHT_RELATED && !dl->related) {
+        snprintf(why, whylen, "delegation from %s lacks related", dl->user);
+        return 0;
+    }
     if ((dl->not_before != 0 && now < dl->not_before) ||
         (dl->not_after != 0 && now >= dl->not_after)) {
         snprintf(why, whylen, "outside the delegation window of %s", dl->user);

@@ -62,6 +62,11 @@ typedef struct tspsd_event {
     const tsps_decision *dec; /* call events, else NULL */
     tsps_outcome outcome;
     const Tsps__Source *src; /* source events, else NULL */
+    /* "call.related" (with dec): the items, and "" or the reason a source
+     * failed; listeners show it only to those with TSPSD_RIGHT_RELATED */
+    Tsps__RelatedItem *const *related;
+    size_t nrelated;
+    const char *related_status; /* non-NULL only on "call.related" */
 } tspsd_event;
 
 /** The hooks of one call front. Unused hooks are NULL. */
@@ -146,6 +151,16 @@ void tspsd_listener_remove(tspsd *d, const tspsd_listener_ops *ops);
 void tspsd_events_publish(tspsd *d, const char *kind, uint64_t call_id,
                           const tsps_decision *dec, tsps_outcome outcome,
                           const Tsps__Source *src);
+
+/**
+ * Publish "call.related" (loop thread): the related items of a call,
+ * fetched beside it (related.c); same filter as call events, but with the
+ * related right.
+ */
+void tspsd_events_publish_related(tspsd *d, uint64_t call_id,
+                                  const tsps_decision *dec,
+                                  Tsps__RelatedItem *const *items, size_t n,
+                                  const char *status);
 
 /** Roles of whoever asks. */
 enum {

@@ -5,6 +5,7 @@
 #include "settings.h"
 
 #include <errno.h>
+#include <cmsb/cmsb.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,24 +53,27 @@ static int copy(char *dst, size_t len, const char *v)
     return 0;
 }
 
-static tspsd_source_cfg *source_for(tspsd_config *c, const char *name)
+static tspsd_source_cfg *source_in(tspsd_source_cfg *arr, int *n, int max,
+                                   const char *name)
 {
-    for (int i = 0; i < c->nsources; i++)
-        if (strcmp(c->sources[i].name, name) == 0)
-            return &c->sources[i];
-    if (c->nsources >= TSPSD_MAX_SOURCES || strlen(name) >= 64 || *name == '\0')
+    for (int i = 0; i < *n; i++)
+        if (strcmp(arr[i].name, name) == 0)
+            return &arr[i];
+    if (*n >= max || strlen(name) >= 64 || *name == '\0')
         return NULL;
-    tspsd_source_cfg *s = &c->sources[c->nsources++];
+    tspsd_source_cfg *s = &arr[(*n)++];
     memset(s, 0, sizeof(*s));
     memcpy(s->name, name, strlen(name) + 1);
     s->interval_s = 300;
     return s;
 }
 
-static int source_section(tspsd_config *c, const char *name, const char *k,
-                          const char *v)
+static int source_section(tspsd_config *c, int related, const char *name,
+                          const char *k, const char *v)
 {
-    tspsd_source_cfg *s = source_for(c, name);
+    tspsd_source_cfg *s =
+        related ? source_in(c->related, &c->nrelated, TSPSD_MAX_RELATED, name)
+                : source_in(c->sources, &c->nsources, TSPSD_MAX_SOURCES, name);
     if (s == NULL)
         return -1;
     if (strcmp(k, "uri") == 0)
@@ -108,6 +112,34 @@ static int held_section(tspsd_config *c, const char *k, const char *v)
     return 0;
 }
 
+/* [related_criteria] <user> = rules; checked by the library's parser. */
+static int criteria_section(load_ctx *lc, const char *k, const char *v)
+{
+    tspsd_config *c = lc->c;
+    cmsb_related_policy *p = NULL;
+    char why[200];
+    int i = 0;
+
+    if (strlen(k) == 0 || strlen(k) >= sizeof(c->criteria[0].user) ||
+        strlen(v) >= sizeof(c->criteria[0].text))
+        return -1;
+    if (cmsb_related_policy_parse(v, &p, why, sizeof(why)) != CMSB_OK) {
+        snprintf(lc->err, lc->errlen, "[related_criteria] %s: %s", k, why);
+        lc->failed = 1;
+        return -1;
+    }
+    cmsb_related_policy_free(p);
+    while (i < c->ncriteria && strcmp(c->criteria[i].user, k) != 0)
+        i++;
+    if (i == TSPSD_MAX_CRITERIA)
+        return -1;
+    snprintf(c->criteria[i].user, sizeof(c->criteria[i].user), "%s", k);
+    snprintf(c->criteria[i].text, sizeof(c->criteria[i].text), "%s", v);
+    if (i == c->ncriteria)
+        c->ncriteria++;
+    return 0;
+}
+
 static int handler(void *user, const char *section, const char *name,
                    const char *value)
 {
@@ -121,7 +153,11 @@ static int handler(void *user, const char *section, const char *name,
     else if (strcmp(section, "held") == 0)
         rc = held_section(c, name, value);
     else if (strncmp(section, "source ", 7) == 0)
-        rc = source_section(c, section + 7, name, value);
+        rc = source_section(c, 0, section + 7, name, value);
+    else if (strncmp(section, "related ", 8) == 0)
+        rc = source_section(c, 1, section + 8, name, value);
+    else if (strcmp(section, "related_criteria") == 0)
+        rc = criteria_section(lc, name, value);
     else if (strcmp(section, "tspsd") == 0 || strcmp(section, "control") == 0 ||
              strcmp(section, "metrics") == 0 || strcmp(section, "sip") == 0 ||
              strcmp(section, "web") == 0 || strcmp(section, "admin") == 0)
@@ -191,7 +227,22 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
             return -1;
         }
     }
+    for (int i = 0; i < c->nrelated; i++) {
+        if (c->related[i].uri[0] == '\0' || c->related[i].user[0] == '\0') {
+            snprintf(err, errlen, "%s: [related %s] needs uri= and user=", path,
+                     c->related[i].name);
+            return -1;
+        }
+    }
     return 0;
+}
+
+const char *tspsd_config_criteria(const tspsd_config *c, const char *user)
+{
+    for (int i = 0; user != NULL && i < c->ncriteria; i++)
+        if (strcmp(c->criteria[i].user, user) == 0)
+            return c->criteria[i].text;
+    return NULL;
 }
 
 int tspsd_config_admin_reserved(const tspsd_config *c)

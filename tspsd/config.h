@@ -11,6 +11,8 @@
 #define TSPSD_MAX_ADMINS     16
 #define TSPSD_PATH_MAX       512
 #define TSPSD_MAX_HELD_USERS 64
+#define TSPSD_MAX_RELATED    32
+#define TSPSD_MAX_CRITERIA   64
 
 typedef struct tspsd_source_cfg {
     char name[64];
@@ -83,6 +85,17 @@ typedef struct tspsd_config {
     /* [source NAME] */
     int nsources;
     tspsd_source_cfg sources[TSPSD_MAX_SOURCES];
+    /* [related NAME] (docs/related.md, "In tspsd"): where a user's related
+     * e-mails and documents are (maildir:, imap(s)://, docs-dir:,
+     * docs-dav:); uri=, user= and adapter options as for [source NAME] */
+    int nrelated;
+    tspsd_source_cfg related[TSPSD_MAX_RELATED];
+    /* [related_criteria] <user> = rules (cmsb_related_policy_parse) */
+    int ncriteria;
+    struct {
+        char user[64];
+        char text[1024];
+    } criteria[TSPSD_MAX_CRITERIA];
     /* [admin] identities = a, b */
     int nadmins;
     char admins[TSPSD_MAX_ADMINS][64];
@@ -103,6 +116,9 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
 
 /** Is `identity` listed in [admin] identities? */
 int tspsd_config_is_admin(const tspsd_config *c, const char *identity);
+
+/** The [related_criteria] text of `user`, or NULL (the defaults). */
+const char *tspsd_config_criteria(const tspsd_config *c, const char *user);
 
 /** Value of an option key of a source ("" when absent) into buf. */
 const char *tspsd_source_option(const tspsd_source_cfg *s, const char *key,

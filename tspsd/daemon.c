@@ -8,6 +8,7 @@
 #include "log.h"
 #include "media_wire.h"
 #include "pool.h"
+#include "related.h"
 #include "sip/sip_front.h"
 #include "tls.h"
 #include "web/web.h"
@@ -267,7 +268,7 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
     tspsd_handlers_register(d);
     if (tspsd_pool_open(d) != 0 || tspsd_pending_open(d) != 0 ||
         tspsd_jobs_open(d) != 0 || tspsd_ctl_start(d) != 0 ||
-        tspsd_sync_open(d) != 0)
+        tspsd_sync_open(d) != 0 || tspsd_related_open(d) != 0)
         return -1;
     /* A config file means the operator asked for these ports (demo = true
      * or not): a busy one is an error at start. Only the embedded default
@@ -359,6 +360,7 @@ void tspsd_close(tspsd *d)
     tspsd_metrics_stop(d);
     tspsd_pending_close(d);
     tspsd_pool_close(d); /* every lane drained above */
+    tspsd_related_close(d);
     if (d->sig_term != NULL)
         event_free(d->sig_term);
     if (d->sig_int != NULL)

@@ -34,7 +34,10 @@ enum {
     TSPSD_RIGHT_OWN = 0,     /* the user themself or an admin only */
     TSPSD_RIGHT_MONITOR = 1, /* + attendants granted "monitor" */
     TSPSD_RIGHT_ACT = 2,     /* + attendants granted "act" */
-    TSPSD_RIGHT_ADMIN = 3    /* admins only */
+    TSPSD_RIGHT_ADMIN = 3,   /* admins only */
+    TSPSD_RIGHT_RELATED = 4  /* + attendants granted "related" (e-mails
+                                and documents are private: monitor alone
+                                does not give them) */
 };
 
 /** One control connection. */
@@ -61,7 +64,9 @@ typedef struct tspsd_handler {
     const char *name; /* for logs and audit lines: "route", "user.put" */
     tspsd_handler_fn fn;
     int need_auth; /* anonymous callers are refused */
-    int offload;   /* writes the store: runs on the write worker */
+    int offload;   /* 1: writes the store, runs on the control lane;
+                      2: may wait on the network, runs on the related lane
+                      (web UI: both on the web lane) */
 } tspsd_handler;
 
 #define TSPSD_MAX_HANDLERS 64
@@ -103,6 +108,7 @@ struct tspsd {
     } listeners[TSPSD_MAX_LISTEN];
     int nlisteners;
     tspsd_sync *sync;
+    struct tspsd_related *related; /* related.h: related items, NULL = none */
     tspsd_pending *pending;
     struct tspsd_pool *pool; /* pool.h: the one worker pool */
     tspsd_web *web;          /* web UI, NULL when off */

@@ -114,7 +114,20 @@ void tspsd_events_publish(tspsd *d, const char *kind, uint64_t call_id,
                           const tsps_decision *dec, tsps_outcome outcome,
                           const Tsps__Source *src)
 {
-    tspsd_event ev = {kind, call_id, dec, outcome, src};
+    tspsd_event ev = {kind, call_id, dec, outcome, src, NULL, 0, NULL};
+    for (int i = 0; i < d->nlisteners; i++)
+        if (d->listeners[i].ops->publish != NULL)
+            d->listeners[i].ops->publish(d->listeners[i].arg, &ev);
+}
+
+void tspsd_events_publish_related(tspsd *d, uint64_t call_id,
+                                  const tsps_decision *dec,
+                                  Tsps__RelatedItem *const *items, size_t n,
+                                  const char *status)
+{
+    tspsd_event ev = {
+        "call.related", call_id, dec, TSPS_OUTCOME_PENDING,
+        NULL,           items,   n,   status != NULL ? status : ""};
     for (int i = 0; i < d->nlisteners; i++)
         if (d->listeners[i].ops->publish != NULL)
             d->listeners[i].ops->publish(d->listeners[i].arg, &ev);

@@ -97,8 +97,10 @@ TSPSD_HANDLER(tspsd_h_delegate)
                            tsps_strerror(rc));
     tspsd_log(TSPSD_LOG_INFO, 0, dl->user,
               r->remove ? "delegation removed" : "delegation granted",
-              "audit=1 by=%s attendant=%s monitor=%d act=%d codes=%zu",
-              c->identity, dl->attendant, dl->monitor, dl->act, dl->n_codes);
+              "audit=1 by=%s attendant=%s monitor=%d act=%d related=%d "
+              "codes=%zu",
+              c->identity, dl->attendant, dl->monitor, dl->act, dl->related,
+              dl->n_codes);
     return TSPS__CODE__OK;
 }
 

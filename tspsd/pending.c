@@ -14,6 +14,7 @@
  * (SIP 480).
  */
 #include "daemon.h"
+#include "related.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -276,6 +277,9 @@ void tspsd_front_call(tspsd_front *f, int kind, uint64_t call_id,
                   "outcome=%s", tsps_outcome_name(outcome));
     }
     publish_call(d, kind, call_id, dec, outcome);
+    /* Beside the call, never in its way: a job on the related lane. */
+    if (kind == TSPSD_CALL_OFFERED)
+        tspsd_related_on_offer(d, call_id, dec);
 }
 
 int tspsd_pending_resolve(tspsd *d, uint64_t call_id, const tsps_decision *dec)

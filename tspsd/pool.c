@@ -10,8 +10,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-static const int lane_slots[TSPSD_LANES] = {1, 1, 2};
-#define POOL_THREADS 4 /* the sum of lane_slots */
+static const int lane_slots[TSPSD_LANES] = {1, 1, 2, 2};
+#define POOL_THREADS 6 /* the sum of lane_slots */
 
 struct tspsd_pool {
     pthread_mutex_t mu;
@@ -155,6 +155,11 @@ int tspsd_pool_submit(tspsd *d, tspsd_work *w)
     if (p->stop) {
         pthread_mutex_unlock(&p->mu);
         return -1;
+    }
+    if (w->lane == TSPSD_LANE_RELATED &&
+        p->pending[w->lane] >= TSPSD_RELATED_QUEUE_MAX) {
+        pthread_mutex_unlock(&p->mu);
+        return -2;
     }
     p->pending[w->lane]++;
     push(&p->qtail, w);

@@ -9,6 +9,9 @@
  *   control   1        control requests registered with `offload`
  *   web       1        web logins, password changes, offloaded requests
  *   sync      2        source syncs and code write-backs
+ *   related   2        related e-mails and documents (mail servers): a
+ *                      bounded queue (TSPSD_RELATED_QUEUE_MAX), so a slow
+ *                      IMAP server never starves syncs or writes
  *
  * A job runs on a worker (run), then its done hook runs on the loop.
  * Thread-safety: submit from any thread; open, drain and close on the
@@ -24,8 +27,12 @@ enum {
     TSPSD_LANE_CONTROL = 0,
     TSPSD_LANE_WEB = 1,
     TSPSD_LANE_SYNC = 2,
-    TSPSD_LANES = 3
+    TSPSD_LANE_RELATED = 3,
+    TSPSD_LANES = 4
 };
+
+/** Most related jobs queued or running; tspsd_pool_submit() refuses more. */
+#define TSPSD_RELATED_QUEUE_MAX 64
 
 typedef struct tspsd_work tspsd_work;
 struct tspsd_work {
@@ -39,7 +46,10 @@ struct tspsd_work {
 /** Start the pool's workers (one per lane slot) on d->base. 0 or -1. */
 int tspsd_pool_open(tspsd *d);
 
-/** Queue a job. @return 0, or -1 when no pool runs (run it yourself). */
+/**
+ * Queue a job. @return 0, -1 when no pool runs (run it yourself), or -2
+ * when the related lane's queue is full (drop it or say busy).
+ */
 int tspsd_pool_submit(tspsd *d, tspsd_work *w);
 
 /**

@@ -59,6 +59,8 @@ void tspsd_handlers_register(tspsd *d)
     W(TOKEN_REVOKE,     "token.revoke",    tspsd_h_token_revoke);
     W(DEVICE_ADD,       "device.add",      tspsd_h_device_add);
     W(DEVICE_REMOVE,    "device.remove",   tspsd_h_device_remove);
+    /* Waits on mail servers: the pool's related lane (offload 2). */
+    tspsd_handler_add(d, TSPS__REQUEST__BODY_RELATED, "related", tspsd_h_related, 1, 2);
 #undef R
 #undef W
     /* clang-format on */

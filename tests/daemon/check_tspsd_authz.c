@@ -62,6 +62,7 @@ typedef struct bodies {
     Tsps__DeviceRemove device_remove;
     Tsps__Subscribe subscribe;
     Tsps__TokenRevoke token_revoke;
+    Tsps__RelatedGet related;
 } bodies;
 
 #define SET(KIND, field, type, init)                                           \
@@ -107,6 +108,8 @@ static const struct {
     {"device.remove", OWN},
     {"subscribe", MON},
     {"token.revoke", ADMIN},
+    /* E-mails are private: att (monitor + act) may not see them. */
+    {"related", OWN},
 };
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 
@@ -271,6 +274,11 @@ static void build(int i, Tsps__Request *req, bodies *b)
         SET(TOKEN_REVOKE, token_revoke, Tsps__TokenRevoke,
             TSPS__TOKEN_REVOKE__INIT);
         b->token_revoke.identity = (char *)"nobody-has-tokens";
+        break;
+    case 30:
+        SET(RELATED, related, Tsps__RelatedGet, TSPS__RELATED_GET__INIT);
+        b->related.user = (char *)"ann";
+        b->related.caller = (char *)"+13125550001";
         break;
     default:
         ck_abort_msg("no request %d", i);

@@ -578,13 +578,12 @@ int tspsd_conn_recheck_admin(tspsd_conn *c)
 
 /* ---- the control server as a listener of the core (callfront.h) ---- */
 
-static int may_see(tspsd_conn *c, const char *user, const char *code)
+static int may_see(tspsd_conn *c, const char *user, const char *code, int right)
 {
     char why[160];
     if (c->sub_user[0] != '\0' && strcmp(c->sub_user, user) != 0)
         return 0;
-    return tspsd_authz(&c->a, user, TSPSD_RIGHT_MONITOR, code, why,
-                       sizeof(why));
+    return tspsd_authz(&c->a, user, right, code, why, sizeof(why));
 }
 
 /* An event to every subscribed connection allowed to see it. */
@@ -610,6 +609,11 @@ static void ctl_publish(void *arg, const tspsd_event *e)
         if (ev.decision == NULL)
             goto done;
         ev.decision->outcome = ev.outcome;
+        if (e->related_status != NULL) { /* "call.related" */
+            ev.related = (Tsps__RelatedItem **)e->related;
+            ev.n_related = e->nrelated;
+            ev.related_status = (char *)e->related_status;
+        }
     } else if (e->src != NULL) {
         ev.user = e->src->user;
         ev.source = (Tsps__Source *)e->src;
@@ -618,7 +622,12 @@ static void ctl_publish(void *arg, const tspsd_event *e)
     for (tspsd_conn *c = d->conns; c != NULL; c = c->next) {
         if (!c->subscribed)
             continue;
-        if (e->dec != NULL && !may_see(c, e->dec->user, e->dec->code))
+        /* E-mails and documents are private: monitor alone does not
+         * show them. */
+        if (e->dec != NULL &&
+            !may_see(c, e->dec->user, e->dec->code,
+                     e->related_status != NULL ? TSPSD_RIGHT_RELATED
+                                               : TSPSD_RIGHT_MONITOR))
             continue;
         if (e->src != NULL && !c->a.admin &&
             strcmp(e->src->user, c->a.identity) != 0)

@@ -61,17 +61,18 @@ int tspsd_jobs_submit(tspsd *d, tspsd_conn *c, Tsps__Request *req,
         return -1;
     j->w.run = run;
     j->w.done = done;
-    j->w.lane = TSPSD_LANE_CONTROL;
+    j->w.lane = h->offload == 2 ? TSPSD_LANE_RELATED : TSPSD_LANE_CONTROL;
     j->c = c;
     j->req = req;
     j->h = h;
     tsps__response__init(&j->resp);
     j->resp.id = req->id;
     c->job_inflight = 1;
-    if (tspsd_pool_submit(d, &j->w) != 0) {
+    int rc = tspsd_pool_submit(d, &j->w);
+    if (rc != 0) {
         c->job_inflight = 0;
         free(j);
-        return -1;
+        return rc; /* -2: the lane is full */
     }
     return 0;
 }
@@ -80,4 +81,7 @@ void tspsd_jobs_close(tspsd *d)
 {
     /* Queued writes finish first: acknowledged means done. */
     tspsd_pool_drain(d, TSPSD_LANE_CONTROL, done_at_close);
+    /* The related lane also carries ring-time lookups (related.c): their
+     * own done hooks, and ours (the connections are still open). */
+    tspsd_pool_drain(d, TSPSD_LANE_RELATED, NULL);
 }

@@ -103,6 +103,8 @@ static void run_request(tspsd_web *w, web_job *j)
     j->h = h;
     /* Store writes (and password hashing) never stall the loop. */
     if (h->offload || r->body_case == TSPS__REQUEST__BODY_WEB_PASSWORD) {
+        if (h->offload == 2)
+            j->lane = TSPSD_LANE_RELATED;
         web_job_submit(j);
         return;
     }

@@ -60,12 +60,17 @@ typedef struct web_event {
     char *data; /* JSON text, malloc'd */
 } web_event;
 
+/** "call.related" to the streams whose identity has the related right
+ * (web_sse.c). Loop thread. */
+void web_sse_publish_related(tspsd *d, const tspsd_event *ev);
+
 typedef struct web_client web_client;
 typedef struct web_job web_job;
 
 /** A request run on the worker pool's web lane (web_work.c). */
 struct web_job {
     tspsd_work pw; /* the pool's handle */
+    int lane;      /* 0: the web lane; TSPSD_LANE_RELATED for lookups */
     tspsd_web *w;
     struct evhttp_request *req;
     void (*run)(web_job *j);  /* on the worker: fills status, out */

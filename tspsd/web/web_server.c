@@ -335,6 +335,10 @@ static int bound_port(struct evhttp_bound_socket *bs)
 
 static void web_l_publish(void *arg, const tspsd_event *ev)
 {
+    if (ev->related_status != NULL) {
+        web_sse_publish_related(arg, ev);
+        return;
+    }
     tspsd_web_publish(arg, ev->kind, ev->call_id, ev->dec, ev->outcome,
                       ev->src);
 }

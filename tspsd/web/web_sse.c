@@ -36,8 +36,12 @@ static int may_see(web_client *cl, const web_event *e)
     tspsd_asker_recheck_admin(&cl->c); /* [admin] may have changed (SIGHUP) */
     if (strcmp(e->kind, "sync") == 0)
         return cl->c.admin || strcmp(e->user, cl->c.identity) == 0;
-    return tspsd_authz(&cl->c, e->user, TSPSD_RIGHT_MONITOR, e->code, why,
-                       sizeof(why));
+    /* E-mails and documents are private: monitor alone does not show them. */
+    return tspsd_authz(&cl->c, e->user,
+                       strcmp(e->kind, "call.related") == 0
+                           ? TSPSD_RIGHT_RELATED
+                           : TSPSD_RIGHT_MONITOR,
+                       e->code, why, sizeof(why));
 }
 
 static void send_event(web_client *cl, const web_event *e)
@@ -263,6 +267,24 @@ void tspsd_web_publish(tspsd *d, const char *kind, uint64_t call_id,
     } else {
         json_decref(j);
     }
+}
+
+void web_sse_publish_related(tspsd *d, const tspsd_event *ev)
+{
+    tspsd_web *w = d->web;
+    json_t *j, *arr;
+
+    if (w == NULL || ev->dec == NULL)
+        return;
+    arr = json_array();
+    for (size_t i = 0; arr != NULL && i < ev->nrelated; i++)
+        json_array_append_new(arr, web_pb_to_json(&ev->related[i]->base));
+    j = json_pack("{s:s, s:I, s:I, s:s, s:o, s:s}", "kind", ev->kind, "call_id",
+                  (json_int_t)ev->call_id, "at", (json_int_t)time(NULL), "user",
+                  ev->dec->user, "related", arr != NULL ? arr : json_array(),
+                  "related_status", ev->related_status);
+    if (j != NULL)
+        web_sse_emit(w, ev->kind, ev->dec->user, ev->dec->code, ev->call_id, j);
 }
 
 static void heartbeat(evutil_socket_t fd, short what, void *arg)

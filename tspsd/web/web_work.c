@@ -74,8 +74,14 @@ void web_job_submit(web_job *j)
 {
     j->pw.run = pool_run;
     j->pw.done = pool_done;
-    j->pw.lane = TSPSD_LANE_WEB;
-    if (j->w->d == NULL || tspsd_pool_submit(j->w->d, &j->pw) != 0) {
+    j->pw.lane = j->lane != 0 ? j->lane : TSPSD_LANE_WEB;
+    int rc = j->w->d != NULL ? tspsd_pool_submit(j->w->d, &j->pw) : -1;
+    if (rc == -2) { /* the related lane is full: never on the loop */
+        j->status = 503;
+        j->out = json_pack("{s:s,s:s}", "code", "INTERNAL", "error",
+                           "busy: too many lookups queued, try again");
+        answer(j);
+    } else if (rc != 0) {
         j->run(j); /* no pool (unit tests): run inline */
         answer(j);
     }
@@ -91,4 +97,5 @@ void web_work_stop(tspsd_web *w)
 {
     /* Requests in flight finish; their answers go out now. */
     tspsd_pool_drain(w->d, TSPSD_LANE_WEB, NULL);
+    tspsd_pool_drain(w->d, TSPSD_LANE_RELATED, NULL);
 }

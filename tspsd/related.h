@@ -1,0 +1,81 @@
+/*
+ * related.h - related e-mails and documents of a caller, for the pop-up
+ * and the `related` request (docs/related.md, "In tspsd"). The sources are
+ * the [related NAME] sections (libcmsbridge related-item adapters), the
+ * criteria the user's [related_criteria] rules; results are kept in a TTL
+ * cache per (user, caller). Lookups block on mail servers: they run on the
+ * worker pool's related lane only, never on the loop.
+ */
+#ifndef TSPSD_RELATED_H
+#define TSPSD_RELATED_H
+
+#include <cmsb/cmsb.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <tsps/tsps.h>
+
+#include "arena.h"
+#include "tsps.pb-c.h"
+
+typedef struct tspsd tspsd;
+typedef struct tspsd_related tspsd_related;
+
+/** Time to live of a cached result (every source answered). */
+#define TSPSD_RELATED_TTL_MS 60000
+
+/**
+ * Open the sources of the config (none: still 0, d->related stays NULL).
+ * Sources open on first use, on a worker.
+ * @return 0, or -1 (out of memory; logged)
+ * Thread-safety: loop thread, at start.
+ */
+int tspsd_related_open(tspsd *d);
+
+/** Close (after the pool's related lane is drained). NULL-safe. */
+void tspsd_related_close(tspsd *d);
+
+/** Does `user` have at least one [related NAME] source? Thread-safe. */
+int tspsd_related_has_sources(tspsd *d, const char *user);
+
+/**
+ * Who is `caller` for `user`: the stored contact with that number (any
+ * written form), e-mail address or uid, else a contact holding only the
+ * number or address (an unknown caller). *known is 1 for a stored one.
+ * @return TSPS_OK, TSPS_EINVAL (empty or too long caller)
+ * Thread-safety: safe (store reads).
+ */
+int tspsd_related_who(tspsd *d, const char *user, const char *caller,
+                      tsps_contact *who, int *known);
+
+/**
+ * Related items of `who` for `user`: the user's criteria for who->code
+ * (since/until override them when non-zero), from every source of the
+ * user, merged newest first; from the cache when there. *items is a new
+ * list (release it) even when some source failed; status gets "" or
+ * "mail unavailable (timed out)" for the first failed source.
+ * @return TSPS_OK, TSPS_ENOTFOUND (the criteria say "none" for this code:
+ *         *items is an empty list), TSPS_ENOMEM
+ * Thread-safety: any worker thread; each source is used by one thread at
+ * a time. Blocks on I/O: never on the loop.
+ */
+int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
+                      int64_t since, int64_t until, cmsb_related_list **items,
+                      char *status, size_t statuslen);
+
+/**
+ * A call was offered (loop thread, from tspsd_front_call): when its user
+ * has sources, look its caller up on the related lane and publish
+ * "call.related" when the items arrive. Never waits; a full lane drops
+ * the lookup (logged; the pop-up can still ask with the call id).
+ */
+void tspsd_related_on_offer(tspsd *d, uint64_t call_id,
+                            const tsps_decision *dec);
+
+/** One item as a protocol message in the arena (NULL: out of memory). */
+Tsps__RelatedItem *tspsd_related_item_msg(tspsd_arena *a,
+                                          const cmsb_related_item *it);
+
+/** "email", "document", "event" for a CMSB_ITEM_* bit. */
+const char *tspsd_related_kind_name(unsigned kind);
+
+#endif
