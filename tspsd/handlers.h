@@ -49,6 +49,9 @@ TSPSD_HANDLER(tspsd_h_history);
 TSPSD_HANDLER(tspsd_h_calls_live);
 TSPSD_HANDLER(tspsd_h_call_act);
 
+/* h_contact_create.c */
+TSPSD_HANDLER(tspsd_h_contact_create);
+
 /* web/h_web.c */
 TSPSD_HANDLER(tspsd_h_login_link);
 TSPSD_HANDLER(tspsd_h_web_password);

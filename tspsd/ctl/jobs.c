@@ -61,7 +61,8 @@ int tspsd_jobs_submit(tspsd *d, tspsd_conn *c, Tsps__Request *req,
         return -1;
     j->w.run = run;
     j->w.done = done;
-    j->w.lane = TSPSD_LANE_CONTROL;
+    j->w.lane =
+        h->offload == TSPSD_OFFLOAD_SYNC ? TSPSD_LANE_SYNC : TSPSD_LANE_CONTROL;
     j->c = c;
     j->req = req;
     j->h = h;
@@ -80,4 +81,6 @@ void tspsd_jobs_close(tspsd *d)
 {
     /* Queued writes finish first: acknowledged means done. */
     tspsd_pool_drain(d, TSPSD_LANE_CONTROL, done_at_close);
+    /* contact.create runs on the sync lane; the syncs have stopped. */
+    tspsd_pool_drain(d, TSPSD_LANE_SYNC, done_at_close);
 }

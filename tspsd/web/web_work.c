@@ -74,7 +74,9 @@ void web_job_submit(web_job *j)
 {
     j->pw.run = pool_run;
     j->pw.done = pool_done;
-    j->pw.lane = TSPSD_LANE_WEB;
+    j->pw.lane = j->h != NULL && j->h->offload == TSPSD_OFFLOAD_SYNC
+                     ? TSPSD_LANE_SYNC
+                     : TSPSD_LANE_WEB;
     if (j->w->d == NULL || tspsd_pool_submit(j->w->d, &j->pw) != 0) {
         j->run(j); /* no pool (unit tests): run inline */
         answer(j);
@@ -91,4 +93,6 @@ void web_work_stop(tspsd_web *w)
 {
     /* Requests in flight finish; their answers go out now. */
     tspsd_pool_drain(w->d, TSPSD_LANE_WEB, NULL);
+    /* contact.create from the web UI runs on the sync lane. */
+    tspsd_pool_drain(w->d, TSPSD_LANE_SYNC, NULL);
 }
