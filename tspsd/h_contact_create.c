@@ -38,7 +38,8 @@ TSPSD_HANDLER(tspsd_h_contact_create)
 
     if (r == NULL || r->user == NULL || r->user[0] == '\0')
         return tspsd_reply(c, resp, TSPS__CODE__INVALID, "user required");
-    TSPSD_AUTHZ(c, resp, "contact.create", r->user, TSPSD_RIGHT_ACT, NULL);
+    /* An attendant limited to some codes may file callers under those. */
+    TSPSD_AUTHZ(c, resp, "contact.create", r->user, TSPSD_RIGHT_ACT, r->code);
     tsps_contact_init(&k);
     if (strlen(r->name) >= sizeof(k.name) ||
         strlen(r->number) >= sizeof(k.numbers[0]) ||

@@ -62,6 +62,7 @@ typedef struct bodies {
     Tsps__DeviceRemove device_remove;
     Tsps__Subscribe subscribe;
     Tsps__TokenRevoke token_revoke;
+    Tsps__ContactCreate contact_create;
 } bodies;
 
 #define SET(KIND, field, type, init)                                           \
@@ -107,6 +108,7 @@ static const struct {
     {"device.remove", OWN},
     {"subscribe", MON},
     {"token.revoke", ADMIN},
+    {"contact.create", MON},
 };
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 
@@ -271,6 +273,13 @@ static void build(int i, Tsps__Request *req, bodies *b)
         SET(TOKEN_REVOKE, token_revoke, Tsps__TokenRevoke,
             TSPS__TOKEN_REVOKE__INIT);
         b->token_revoke.identity = (char *)"nobody-has-tokens";
+        break;
+    case 30: /* allowed: "no source"; nothing is written */
+        SET(CONTACT_CREATE, contact_create, Tsps__ContactCreate,
+            TSPS__CONTACT_CREATE__INIT);
+        b->contact_create.user = (char *)"ann";
+        b->contact_create.source = (char *)"nosuch";
+        b->contact_create.number = (char *)"+12125550177";
         break;
     default:
         ck_abort_msg("no request %d", i);

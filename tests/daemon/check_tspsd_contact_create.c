@@ -114,6 +114,20 @@ START_TEST(test_contact_add_rights)
     ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
     ck_assert_int_eq(cards(), 2);
     ck_assert(routes_with("+12125550193", "FAMILY"));
+    /* An attendant delegated VIP callers only files callers under VIP. */
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    ck_assert_int_eq(fx_code_set(a, "ann", "VIP", "any", "forward +1998"), 0);
+    ck_assert_int_eq(fx_delegate(a, "ann", "att", 1, 1, "VIP"), 0);
+    tspsd_client_close(a);
+    rc = th_ctl(&fx, "att",
+                "contact add ann --number +12125550198 --code FAMILY", out,
+                sizeof(out));
+    ck_assert_msg(rc == 2 && strstr(out, "code FAMILY not delegated"),
+                  "rc %d: %s", rc, out);
+    rc = th_ctl(&fx, "att", "contact add ann --number +12125550198 --code VIP",
+                out, sizeof(out));
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
+    ck_assert_int_eq(cards(), 3);
 }
 END_TEST
 
