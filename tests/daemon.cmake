@@ -3,7 +3,8 @@
 # control protocol and with tspsctl.
 if(TARGET tspsd AND TARGET tspsctl)
   set(_d ${CMAKE_CURRENT_SOURCE_DIR}/daemon)
-  foreach(_t authz config daemon hardening related sip_calls store sync)
+  foreach(_t authz config contact_create daemon hardening related sip_calls
+      store sync)
     tsps_add_check(check_tspsd_${_t}
       SOURCES ${_d}/check_tspsd_${_t}.c ${_d}/harness.c ${_d}/fixture.c
               ${_d}/th_web.c

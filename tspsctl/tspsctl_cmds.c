@@ -440,7 +440,25 @@ static int cmd_contact(ctl_ctx *ctx, ctl_args *a)
         body.code = STRARG(a->pos[3]);
         return exec(ctx, &req, "contact.code");
     }
-    return usage_err("contact list USER [QUERY] | contact code USER UID CODE");
+    if (a->npos == 2 && strcmp(a->pos[0], "add") == 0) {
+        REQ(CONTACT_CREATE, contact_create, Tsps__ContactCreate,
+            TSPS__CONTACT_CREATE__INIT);
+        body.user = STRARG(a->pos[1]);
+        if ((s = ctl_opt(a, "--number")) != NULL)
+            body.number = STRARG(s);
+        if ((s = ctl_opt(a, "--name")) != NULL)
+            body.name = STRARG(s);
+        if ((s = ctl_opt(a, "--email")) != NULL)
+            body.email = STRARG(s);
+        if ((s = ctl_opt(a, "--code")) != NULL)
+            body.code = STRARG(s);
+        if ((s = ctl_opt(a, "--source")) != NULL)
+            body.source = STRARG(s);
+        return exec(ctx, &req, "contact.create");
+    }
+    return usage_err("contact list USER [QUERY] | contact code USER UID CODE "
+                     "| contact add USER --number N [--name NAME] [--email E] "
+                     "[--code C] [--source S]");
 }
 
 static int cmd_source(ctl_ctx *ctx, ctl_args *a)

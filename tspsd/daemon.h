@@ -64,12 +64,16 @@ typedef struct tspsd_handler {
     const char *name; /* for logs and audit lines: "route", "user.put" */
     tspsd_handler_fn fn;
     int need_auth; /* anonymous callers are refused */
-    int offload;   /* 1: writes the store, runs on the control lane;
-                      2: may wait on the network, runs on the related lane
-                      (web UI: both on the web lane) */
+    int offload;   /* where it runs: TSPSD_OFFLOAD_* below */
 } tspsd_handler;
 
 #define TSPSD_MAX_HANDLERS 64
+
+/* tspsd_handler.offload: where the handler runs. */
+#define TSPSD_OFFLOAD_LOOP  0 /* on the loop (reads) */
+#define TSPSD_OFFLOAD_WRITE 1 /* control lane (web lane from the web UI) */
+#define TSPSD_OFFLOAD_SYNC  2 /* sync lane: talks to a contact manager */
+#define TSPSD_OFFLOAD_RELATED 3 /* related lane: waits on mail/doc servers */
 
 /* Route latency histogram bounds in microseconds (+Inf implied). */
 #define TSPSD_LAT_BUCKETS 10
@@ -295,6 +299,22 @@ int tspsd_sync_settled(tspsd *d);
 /** Write a contact's code back to its source (worker). */
 int tspsd_sync_write_code(tspsd *d, const char *user, const char *uid,
                           const char *code, char *why, size_t whylen);
+
+/**
+ * Add a new contact to one of the user's sources (`source`, or "" for the
+ * first that can add cards) through its adapter, then queue that source's
+ * sync: the engine sees the contact only after it. Blocks on the source's
+ * I/O: call it on the pool's sync lane. Returns CMSB_OK or a CMSB_E* code
+ * (ENOTFOUND: no such source of the user; ENOTSUP: none can add cards;
+ * EINVAL, EAUTH, EIO, ECONFLICT from the adapter); `why` says it in words,
+ * `src_out` names the source written to.
+ * Thread-safety: any worker thread.
+ */
+int tspsd_sync_create_contact(tspsd *d, const char *user, const char *source,
+                              const tsps_contact *c, const char *code,
+                              char *src_out, size_t src_len,
+                              char uid_out[TSPS_UID_MAX], char *why,
+                              size_t whylen);
 
 /* ---- metrics.c ---- */
 int tspsd_metrics_start(tspsd *d);

@@ -51,6 +51,8 @@ TSPSD_HANDLER(tspsd_h_call_act);
 
 /* h_related.c */
 TSPSD_HANDLER(tspsd_h_related);
+/* h_contact_create.c */
+TSPSD_HANDLER(tspsd_h_contact_create);
 
 /* web/h_web.c */
 TSPSD_HANDLER(tspsd_h_login_link);

@@ -59,8 +59,9 @@ void tspsd_handlers_register(tspsd *d)
     W(TOKEN_REVOKE,     "token.revoke",    tspsd_h_token_revoke);
     W(DEVICE_ADD,       "device.add",      tspsd_h_device_add);
     W(DEVICE_REMOVE,    "device.remove",   tspsd_h_device_remove);
-    /* Waits on mail servers: the pool's related lane (offload 2). */
-    tspsd_handler_add(d, TSPS__REQUEST__BODY_RELATED, "related", tspsd_h_related, 1, 2);
+    /* Waits on mail servers: the pool's related lane. */
+    tspsd_handler_add(d, TSPS__REQUEST__BODY_RELATED, "related", tspsd_h_related, 1, TSPSD_OFFLOAD_RELATED);
+    tspsd_handler_add(d, TSPS__REQUEST__BODY_CONTACT_CREATE, "contact.create", tspsd_h_contact_create, 1, TSPSD_OFFLOAD_SYNC);
 #undef R
 #undef W
     /* clang-format on */

@@ -25,6 +25,7 @@
 #define MAX_WRITES    64
 #define BACKOFF_MIN_S 5
 #define BACKOFF_MAX_S 600
+#define CREATE_WAIT_S 30 /* a contact creation waits for a busy source */
 
 typedef struct code_write {
     char uid[TSPS_UID_MAX];
@@ -64,8 +65,9 @@ typedef struct note {
 struct tspsd_sync {
     tspsd *d;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* close: the last sync job retired */
+    pthread_cond_t cv; /* close: the last sync job retired; a source freed */
     int inflight;      /* sync jobs on the pool (at most SYNC_WORKERS) */
+    int creating;      /* contact creations holding a source */
     int stop;
     src_state *srcs[MAX_SOURCES];
     int n;
@@ -290,6 +292,7 @@ static void sync_job_run(tspsd_work *w)
 
         pthread_mutex_lock(&s->mu);
         st->busy = 0;
+        pthread_cond_broadcast(&s->cv); /* a contact creation may wait */
         if (do_sync) {
             int64_t t = now_s();
             if (rc == 0) {
@@ -567,7 +570,7 @@ void tspsd_sync_close(tspsd *d)
     pthread_mutex_lock(&s->mu);
     s->stop = 1;
     /* A sync in progress finishes its current batch first. */
-    while (s->inflight > 0)
+    while (s->inflight > 0 || s->creating > 0)
         pthread_cond_wait(&s->cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->n; i++)
@@ -763,6 +766,110 @@ int tspsd_sync_write_code(tspsd *d, const char *user, const char *uid,
     pthread_mutex_unlock(&s->mu);
     snprintf(why, whylen, "code set; write-back to %s queued", st->name);
     return 0;
+}
+
+/* Locked: wait (bounded) until st is free, then hold it. 0, or -1 when
+ * the daemon stops, the source goes or it stays busy too long. */
+static int claim(tspsd_sync *s, src_state *st)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CREATE_WAIT_S;
+    while (st->busy && !s->stop && !st->removed)
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) != 0)
+            break;
+    if (st->busy || s->stop || st->removed)
+        return -1;
+    st->busy = 1;
+    s->creating++;
+    return 0;
+}
+
+/* Locked: give st back; sync it when asked. */
+static void release(tspsd_sync *s, src_state *st, int sync)
+{
+    st->busy = 0;
+    s->creating--;
+    if (sync && !st->removed) {
+        st->queued = 1;
+        kick(s);
+    }
+    pthread_cond_broadcast(&s->cv);
+}
+
+int tspsd_sync_create_contact(tspsd *d, const char *user, const char *source,
+                              const tsps_contact *c, const char *code,
+                              char *src_out, size_t src_len,
+                              char uid_out[TSPS_UID_MAX], char *why,
+                              size_t whylen)
+{
+    tspsd_sync *s = d->sync;
+    char names[MAX_SOURCES][64];
+    int n = 0, rc = CMSB_ENOTFOUND, tried = 0;
+
+    snprintf(why, whylen, "no source of %s can add contacts", user);
+    if (s == NULL)
+        return CMSB_ENOTFOUND;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n; i++) {
+        const src_state *st = s->srcs[i];
+        if (st->removed || strcmp(st->user, user) != 0)
+            continue;
+        if (source != NULL && *source != '\0' && strcmp(st->name, source) != 0)
+            continue;
+        snprintf(names[n++], sizeof(names[0]), "%s", st->name);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (n == 0 && source != NULL && *source != '\0')
+        snprintf(why, whylen, "%s has no source %s", user, source);
+    /* The named source, or the user's sources in order until one can add
+     * a card; one at a time, the source held like a sync holds it. */
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&s->mu);
+        src_state *st = find(s, names[i]);
+        if (st == NULL || claim(s, st) != 0) {
+            pthread_mutex_unlock(&s->mu);
+            rc = CMSB_EIO;
+            snprintf(why, whylen, "source %s is busy or gone", names[i]);
+            continue;
+        }
+        pthread_mutex_unlock(&s->mu);
+        char err[200] = "";
+        int created = 0;
+        if (open_src(s, st, err, sizeof(err)) != 0) {
+            rc = CMSB_EIO;
+            snprintf(why, whylen, "%s", err);
+        } else if ((cmsb_source_caps(st->src) & CMSB_CAP_CREATE) == 0) {
+            if (tried == 0 && rc != CMSB_EIO) {
+                rc = CMSB_ENOTSUP;
+                snprintf(why, whylen, "source %s cannot add contacts",
+                         st->name);
+            }
+        } else {
+            tried = 1;
+            rc = cmsb_create_contact(st->src, c, code, uid_out);
+            created = rc == CMSB_OK;
+            if (created) {
+                snprintf(src_out, src_len, "%s", st->name);
+                snprintf(why, whylen, "contact %s added to %s; syncing",
+                         uid_out, st->name);
+            } else {
+                snprintf(why, whylen, "%s refused the contact: %s", st->name,
+                         cmsb_strerror(rc));
+            }
+            tspsd_log(created ? TSPSD_LOG_INFO : TSPSD_LOG_WARN, 0, user,
+                      created ? "contact added" : "contact add failed",
+                      "source=%s uid=%s code=%s error=\"%s\"", st->name,
+                      created ? uid_out : "-", code[0] ? code : "-",
+                      created ? "" : cmsb_strerror(rc));
+        }
+        pthread_mutex_lock(&s->mu);
+        release(s, st, created);
+        pthread_mutex_unlock(&s->mu);
+        if (tried)
+            break; /* created, or the writable source refused: say so */
+    }
+    return rc;
 }
 
 /* For metrics.c: one line per source. */

@@ -63,6 +63,7 @@ typedef struct bodies {
     Tsps__Subscribe subscribe;
     Tsps__TokenRevoke token_revoke;
     Tsps__RelatedGet related;
+    Tsps__ContactCreate contact_create;
 } bodies;
 
 #define SET(KIND, field, type, init)                                           \
@@ -110,6 +111,7 @@ static const struct {
     {"token.revoke", ADMIN},
     /* E-mails are private: att (monitor + act) may not see them. */
     {"related", OWN},
+    {"contact.create", MON},
 };
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 
@@ -279,6 +281,13 @@ static void build(int i, Tsps__Request *req, bodies *b)
         SET(RELATED, related, Tsps__RelatedGet, TSPS__RELATED_GET__INIT);
         b->related.user = (char *)"ann";
         b->related.caller = (char *)"+13125550001";
+        break;
+    case 31: /* allowed: "no source"; nothing is written */
+        SET(CONTACT_CREATE, contact_create, Tsps__ContactCreate,
+            TSPS__CONTACT_CREATE__INIT);
+        b->contact_create.user = (char *)"ann";
+        b->contact_create.source = (char *)"nosuch";
+        b->contact_create.number = (char *)"+12125550177";
         break;
     default:
         ck_abort_msg("no request %d", i);

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   SKIP, freePort, findChromium, loadPlaywright, launch, Daemon, SippCall, tmpdir, provision,
   loginPassword, sleep, sippRun,
@@ -518,6 +518,79 @@ try {
     const hist = JSON.parse(d.ctl('--json', 'history', 'alice', '--caller', '+4930333333', '--limit', '1'));
     const last = (hist.calls || hist)[0];
     assert(last.code === 'BLOCK' && /^reject/.test(last.method), 'next decision: ' + JSON.stringify(last).slice(0, 300));
+  });
+
+  await check('"add to contacts" from an unknown caller: a new card on Radicale, the next call routed with its code', async () => {
+    const dav = path.join(work, 'radicale');
+    fs.mkdirSync(dav, { recursive: true });
+    const st = spawnSync(path.join(opt.repo, 'tests', 'dav', 'radicale.sh'), ['start', dav], { encoding: 'utf8', timeout: 60000 });
+    if (st.status === 77) { console.log('  SKIP: radicale not installed (scripts/deps.sh test): CardDAV path NOT checked'); return; }
+    assert(st.status === 0, 'radicale start: ' + st.stdout + st.stderr);
+    const base = `http://127.0.0.1:${st.stdout.trim()}`;
+    const auth = { Authorization: 'Basic ' + Buffer.from('alice:secret').toString('base64') };
+    try {
+      const mk = await fetch(base + '/alice/book/', { method: 'MKCOL', headers: { ...auth, 'Content-Type': 'application/xml' },
+        body: '<?xml version="1.0"?><D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:set><D:prop><D:resourcetype><D:collection/><C:addressbook/></D:resourcetype></D:prop></D:set></D:mkcol>' });
+      assert(mk.status === 201, 'MKCOL ' + mk.status);
+      d.ctl('source', 'add', 'alice-dav', `carddav:${base}/`, '--user', 'alice', '--interval', '0',
+        '--option', 'username=alice', '--option', 'password=secret');
+      d.ctl('code', 'set', 'alice', 'FAMILY', 'voicemail');
+      const caller = '+4930555001';
+      let c = await call(caller, '+4930111111', 'Unknown Fred');
+      await pa.bringToFront();
+      await pa.goto(d.url + '/');
+      await pa.waitForFunction((n) => document.getElementById('popup').dataset.held === '1' &&
+        document.getElementById('pp-number')?.textContent === n && document.getElementById('add-contact-form'),
+      caller, { timeout: 5000 });
+      /* two address books: the user picks Radicale's */
+      await pa.waitForSelector('#pp-add-source option[value="alice-dav"]', { state: 'attached', timeout: 5000 });
+      assert(await pa.isVisible('#pp-add-source'), 'no "Save in" choice with two address books');
+      await pa.fill('#pp-add-name', 'Fred <b>Family</b>');
+      await pa.fill('#pp-add-code', 'family');
+      await pa.selectOption('#pp-add-source', 'alice-dav');
+      await pa.click('#btn-add-contact');
+      await pa.waitForSelector('#pp-added', { timeout: 20000 });
+      const said = await pa.textContent('#pp-added');
+      assert(said.includes('alice-dav') && said.includes('FAMILY'), 'added: ' + said);
+      /* on Radicale, as any CardDAV client sees it */
+      const pf = await fetch(base + '/alice/book/', { method: 'PROPFIND', headers: { ...auth, Depth: '1' } });
+      const listing = await pf.text();
+      const hrefs = [...listing.matchAll(/<[^>]*href>([^<]+\.vcf)</g)].map((m) => m[1]);
+      assert(pf.status === 207 && hrefs.length === 1, 'PROPFIND: ' + pf.status + ' ' + listing.slice(0, 400));
+      const card = await (await fetch(base + hrefs[0], { headers: auth })).text();
+      assert(card.includes('X-TSPS-CODE:FAMILY') && card.includes('Fred <b>Family</b>') && card.includes('4930555001'),
+        'card on Radicale: ' + card);
+      await pa.click('#btn-voicemail');
+      await c.wait();
+      /* the source synced: the next call from the number routes with FAMILY */
+      let hist = null;
+      for (let i = 0; i < 100; i++) {
+        if (d.ctl('contact', 'list', 'alice', 'Fred').includes('FAMILY')) break;
+        await sleep(100);
+      }
+      c = await call(caller, '+4930111111', 'Unknown Fred', 'invite_final.xml');
+      assert((await c.wait()) === 0, 'second call');
+      hist = JSON.parse(d.ctl('--json', 'history', 'alice', '--caller', caller, '--limit', '1'));
+      const last = (hist.calls || hist)[0];
+      assert(last.code === 'FAMILY' && /^voicemail/.test(last.method), 'next decision: ' + JSON.stringify(last).slice(0, 300));
+      d.ctl('source', 'remove', 'alice-dav');
+    } finally {
+      spawnSync(path.join(opt.repo, 'tests', 'dav', 'radicale.sh'), ['stop', dav], { timeout: 30000 });
+    }
+  });
+
+  await check('"add to contacts" errors are shown in words', async () => {
+    const c = await call('+4930555002', '+4930111111', 'x');
+    await pa.bringToFront();
+    await pa.waitForFunction(() => document.getElementById('pp-number')?.textContent === '+4930555002' &&
+      document.getElementById('add-contact-form'), null, { timeout: 5000 });
+    await pa.fill('#pp-add-code', 'no code');
+    await pa.click('#btn-add-contact');
+    await pa.waitForFunction(() => document.getElementById('pp-add-error').textContent !== '', null, { timeout: 10000 });
+    const t = await pa.textContent('#pp-add-error');
+    assert(t.startsWith('The address book refused the contact') || t.startsWith('Could not add the contact'), 'error: ' + t);
+    await pa.click('#btn-voicemail');
+    await c.wait();
   });
 
   await check('rules in effect: the winning rule for a sample caller is highlighted', async () => {

@@ -61,7 +61,9 @@ int tspsd_jobs_submit(tspsd *d, tspsd_conn *c, Tsps__Request *req,
         return -1;
     j->w.run = run;
     j->w.done = done;
-    j->w.lane = h->offload == 2 ? TSPSD_LANE_RELATED : TSPSD_LANE_CONTROL;
+    j->w.lane = h->offload == TSPSD_OFFLOAD_RELATED ? TSPSD_LANE_RELATED
+                : h->offload == TSPSD_OFFLOAD_SYNC  ? TSPSD_LANE_SYNC
+                                                    : TSPSD_LANE_CONTROL;
     j->c = c;
     j->req = req;
     j->h = h;
@@ -84,4 +86,6 @@ void tspsd_jobs_close(tspsd *d)
     /* The related lane also carries ring-time lookups (related.c): their
      * own done hooks, and ours (the connections are still open). */
     tspsd_pool_drain(d, TSPSD_LANE_RELATED, NULL);
+    /* contact.create runs on the sync lane; the syncs have stopped. */
+    tspsd_pool_drain(d, TSPSD_LANE_SYNC, done_at_close);
 }

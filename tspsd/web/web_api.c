@@ -103,8 +103,10 @@ static void run_request(tspsd_web *w, web_job *j)
     j->h = h;
     /* Store writes (and password hashing) never stall the loop. */
     if (h->offload || r->body_case == TSPS__REQUEST__BODY_WEB_PASSWORD) {
-        if (h->offload == 2)
+        if (h->offload == TSPSD_OFFLOAD_RELATED)
             j->lane = TSPSD_LANE_RELATED;
+        else if (h->offload == TSPSD_OFFLOAD_SYNC)
+            j->lane = TSPSD_LANE_SYNC;
         web_job_submit(j);
         return;
     }

@@ -98,4 +98,6 @@ void web_work_stop(tspsd_web *w)
     /* Requests in flight finish; their answers go out now. */
     tspsd_pool_drain(w->d, TSPSD_LANE_WEB, NULL);
     tspsd_pool_drain(w->d, TSPSD_LANE_RELATED, NULL);
+    /* contact.create from the web UI runs on the sync lane. */
+    tspsd_pool_drain(w->d, TSPSD_LANE_SYNC, NULL);
 }

@@ -173,10 +173,12 @@ export class Popup {
     const c = this.call;
     const sec = h('section', { class: 'caller-actions', 'aria-label': 'This caller' });
     if (!c.contact_uid || !known(c)) {
-      sec.append(h('p', { id: 'pp-not-contact', class: 'hint' },
-        c.caller_kind === 'ambiguous'
-          ? 'Several contacts have this number: set their codes in your address book.'
-          : 'Not in your contacts. Adding a contact from here is not offered yet: add it in your address book (with a code) and tsps picks it up at the next sync.'));
+      if (c.caller_kind === 'ambiguous' || !c.caller) {
+        sec.append(h('p', { id: 'pp-not-contact', class: 'hint' },
+          'Several contacts have this number: set their codes in your address book.'));
+        return sec;
+      }
+      sec.append(this.addContactForm());
       return sec;
     }
     const input = h('input', { id: 'pp-setcode', list: 'pp-codes', value: c.code || '', size: 10,
@@ -193,6 +195,57 @@ export class Popup {
       for (const x of new Set((r.rules || []).map((y) => y.code).filter((y) => y !== '*'))) codes.append(h('option', { value: x }));
     }).catch(() => {});
     return sec;
+  }
+
+  /** "Add to contacts" for an unknown caller: a new card in the user's
+   *  address book (contact_create, as `tspsctl contact add`) with the
+   *  chosen code; the source syncs and the next call uses the code. */
+  addContactForm() {
+    const c = this.call;
+    const name = h('input', { id: 'pp-add-name', size: 18, maxlength: 120, autocomplete: 'off' });
+    const code = h('input', { id: 'pp-add-code', list: 'pp-add-codes', size: 10, autocomplete: 'off',
+      pattern: '[A-Za-z0-9_-]{0,31}', title: 'letters, digits, - or _' });
+    const codes = h('datalist', { id: 'pp-add-codes' });
+    const source = h('select', { id: 'pp-add-source' }, h('option', { value: '' }, 'first that can add'));
+    const srcRow = h('div', { class: 'row', hidden: true }, h('label', { for: 'pp-add-source' }, 'Save in'), source);
+    const err = h('p', { id: 'pp-add-error', class: 'error', role: 'alert' });
+    const btn = h('button', { type: 'submit', id: 'btn-add-contact', class: 'secondary' }, 'Add to contacts');
+    const f = h('form', { class: 'add-contact', id: 'add-contact-form', onsubmit: async (ev) => {
+      ev.preventDefault();
+      err.textContent = '';
+      btn.disabled = true;
+      try {
+        const want = code.value.trim().toUpperCase();
+        const r = await api('POST', '/api/rpc/contact_create', {
+          user: c.user, number: c.caller, name: name.value.trim(), code: want, source: source.value });
+        const ct = (r.contacts || [])[0] || {};
+        f.replaceWith(h('p', { id: 'pp-added', class: 'hint' },
+          `Added to your contacts (${ct.source || 'address book'})` +
+          (want ? ` with code ${want}` : '') +
+          '. The next call from this number uses it.'));
+        toast('Contact added');
+      } catch (e) {
+        err.textContent = addContactWords(e);
+        btn.disabled = false;
+      }
+    } },
+    h('p', { class: 'hint' }, 'Not in your contacts.'),
+    h('div', { class: 'row' }, h('label', { for: 'pp-add-name' }, 'Name'), name),
+    h('div', { class: 'row' }, h('label', { for: 'pp-add-code' }, 'Code'), code, codes),
+    srcRow,
+    h('div', { class: 'row' }, btn),
+    err);
+    api('POST', '/api/rpc/code_list', { user: c.user }).then((r) => {
+      for (const x of new Set((r.rules || []).map((y) => y.code).filter((y) => y !== '*')))
+        codes.append(h('option', { value: x }));
+    }).catch(() => {});
+    /* With more than one address book, the user picks where it goes. */
+    api('POST', '/api/rpc/source_list', {}).then((r) => {
+      const mine = (r.sources || []).filter((s) => s.user === c.user);
+      for (const s of mine) source.append(h('option', { value: s.name }, s.name));
+      if (mine.length > 1) srcRow.hidden = false;
+    }).catch(() => {});
+    return f;
   }
 
   async setCode(code) {
@@ -270,6 +323,17 @@ export class Popup {
       toast('Chat: ' + e.message, true);
     }
   }
+}
+
+/** An "add to contacts" failure in words. */
+export function addContactWords(e) {
+  const m = e.message || '';
+  if (e.status === 403) return 'You may not add contacts for this user.';
+  if (/no source .* can add contacts|cannot add contacts|has no source/.test(m))
+    return 'There is no address book tsps can add contacts to (a vCard folder or CardDAV source). Ask your administrator to set one up.';
+  if (/refused the contact/.test(m)) return 'The address book refused the contact: ' + m.replace(/^.*refused the contact: /, '') + '.';
+  if (e.status === 400) return 'Could not add the contact: ' + m;
+  return 'Could not add the contact (the server said: ' + m + '). Try again later.';
 }
 
 /** Set (or change) the code of a user's contact, in tsps and written back
