@@ -70,9 +70,9 @@ typedef struct tspsd_handler {
 #define TSPSD_MAX_HANDLERS 64
 
 /* tspsd_handler.offload: where the handler runs. */
-#define TSPSD_OFFLOAD_LOOP  0 /* on the loop (reads) */
-#define TSPSD_OFFLOAD_WRITE 1 /* control lane (web lane from the web UI) */
-#define TSPSD_OFFLOAD_SYNC  2 /* sync lane: talks to a contact manager */
+#define TSPSD_OFFLOAD_LOOP    0 /* on the loop (reads) */
+#define TSPSD_OFFLOAD_WRITE   1 /* control lane (web lane from the web UI) */
+#define TSPSD_OFFLOAD_SYNC    2 /* sync lane: talks to a contact manager */
 #define TSPSD_OFFLOAD_RELATED 3 /* related lane: waits on mail/doc servers */
 
 /* Route latency histogram bounds in microseconds (+Inf implied). */
