@@ -162,8 +162,8 @@ static int provision_demo(tspsd *d)
     snprintf(u.id, sizeof(u.id), "demo");
     snprintf(u.display_name, sizeof(u.display_name), "Demo User");
     snprintf(u.tz, sizeof(u.tz), "America/New_York");
-    snprintf(u.voicemail_uri, sizeof(u.voicemail_uri),
-             "sip:voicemail@127.0.0.1");
+    /* tsps's own voicemail: the media front (docs/media.md) */
+    snprintf(u.voicemail_uri, sizeof(u.voicemail_uri), "tsps:voicemail");
     snprintf(u.attendant_uri, sizeof(u.attendant_uri),
              "sip:reception@127.0.0.1");
     u.flags |= TSPS_USER_NO_HOURS; /* the demo answers at any hour */

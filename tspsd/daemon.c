@@ -43,6 +43,21 @@ static void sip_log(void *arg, int level, const char *msg)
     tspsd_log_fragment(level, msg);
 }
 
+/* A voicemail or IVR target that names tsps itself: a signed URI of the
+ * media front for this call (media_wire.h), -1 when the front is off. */
+static int sip_media_uri(void *arg, tsps_method_kind kind, uint64_t call_id,
+                         const tsps_decision *dec, char *out, size_t n)
+{
+    tspsd *d = arg;
+    char tok[1024];
+
+    if (tspsd_media_wire_token(d, dec->user, dec->caller, dec->caller_name,
+                               dec->code, call_id, "", (int64_t)time(NULL), tok,
+                               sizeof(tok)) < 0)
+        return -1;
+    return tspsd_media_wire_uri(d, kind == TSPS_METHOD_IVR, tok, out, n);
+}
+
 static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
 {
     memset(sc, 0, sizeof(*sc));
@@ -105,7 +120,7 @@ static const tspsd_front_ops sip_front_ops = {"sip", sip_answer, sip_reload,
 static int sip_start(tspsd *d)
 {
     tspsd_sip_config sc;
-    tspsd_sip_hooks hooks = {d, sip_call_event, sip_log};
+    tspsd_sip_hooks hooks = {d, sip_call_event, sip_log, sip_media_uri};
     if (!d->cfg.sip_enabled)
         return 0;
     sip_config(&d->cfg, &sc);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -181,13 +182,14 @@ int tspsd_media_wire_token(tspsd *d, const char *user, const char *caller,
     return (int)(2 * n + 1 + 64);
 }
 
-int tspsd_media_wire_uri(tspsd *d, const char *token, char *buf, size_t len)
+int tspsd_media_wire_uri(tspsd *d, int ivr, const char *token, char *buf,
+                         size_t len)
 {
     struct tspsd_media_wire *w = d->media;
     if (w == NULL)
         return -1;
-    int r = snprintf(buf, len, "sip:vm.%s@%s:%u", token, w->addr,
-                     (unsigned)w->port);
+    int r = snprintf(buf, len, "sip:%s.%s@%s:%u", ivr ? "ivr" : "vm", token,
+                     w->addr, (unsigned)w->port);
     return r < 0 || (size_t)r >= len ? -1 : r;
 }
 
@@ -290,9 +292,112 @@ static void host_log(void *ctx, int level, const char *line)
     tspsd_log_fragment(level, line);
 }
 
-static const tspsd_media_host media_host = {TSPSD_MEDIA_HOST_VERSION,
-                                            host_verify, host_publish,
-                                            host_devices, host_log};
+/* ---- IVR choices: the menu's action (an engine method) -> one URI ---- */
+
+typedef struct ring_pick {
+    const tsps_action *a;
+    char uri[TSPS_URI_MAX];
+    int rank; /* index of the matching label in a->devices; lower wins */
+} ring_pick;
+
+static int pick_device(void *arg, const tsps_registration *r)
+{
+    ring_pick *p = arg;
+    int rank = p->a->ndevices == 0 ? 0 : -1;
+
+    for (int i = 0; i < p->a->ndevices && rank < 0; i++)
+        if (strcasecmp(p->a->devices[i], r->label) == 0)
+            rank = i;
+    if (rank >= 0 && r->contact[0] != '\0' &&
+        (p->uri[0] == '\0' || rank < p->rank)) {
+        snprintf(p->uri, sizeof(p->uri), "%s", r->contact);
+        p->rank = rank;
+    }
+    return 0;
+}
+
+static int host_route_digit(void *ctx, const tspsd_media_call_info *call,
+                            const char *menu_path, const char *digit,
+                            const char *action, char *target, size_t target_len,
+                            char *trace, size_t trace_len)
+{
+    struct tspsd_media_wire *w = ctx;
+    tsps_method m;
+    tsps_user u;
+    char err[128], tok[1024];
+    const char *to = NULL;
+    ring_pick rp;
+
+    if (tsps_method_parse(action, &m, err, sizeof(err)) != TSPS_OK) {
+        snprintf(trace, trace_len, "IVR %s digit %s: bad action \"%s\": %s",
+                 menu_path, digit, action, err);
+        return -1;
+    }
+    int have_user = tsps_user_get(w->d->eng, call->user, &u) == TSPS_OK;
+    switch (m.a.kind) {
+    case TSPS_METHOD_RING:
+        memset(&rp, 0, sizeof(rp));
+        rp.a = &m.a;
+        tsps_registration_list(w->d->eng, call->user, (int64_t)time(NULL),
+                               pick_device, &rp);
+        if (rp.uri[0] != '\0')
+            to = rp.uri;
+        break;
+    case TSPS_METHOD_FORWARD:
+    case TSPS_METHOD_ATTENDANT:
+        to = m.a.target[0] != '\0' ? m.a.target
+             : have_user && m.a.kind == TSPS_METHOD_ATTENDANT &&
+                     u.attendant_uri[0] != '\0'
+                 ? u.attendant_uri
+                 : NULL;
+        break;
+    case TSPS_METHOD_VOICEMAIL: {
+        const char *vm = m.a.target[0] != '\0' ? m.a.target
+                         : have_user           ? u.voicemail_uri
+                                               : "";
+        if (vm[0] != '\0' && strcmp(vm, TSPSD_MEDIA_VOICEMAIL_URI) != 0) {
+            to = vm;
+            break;
+        }
+        uint64_t hid = strtoull(call->history_id, NULL, 10);
+        if (tspsd_media_wire_token(
+                w->d, call->user, call->caller, call->contact, call->code, hid,
+                call->language, (int64_t)time(NULL), tok, sizeof(tok)) > 0 &&
+            tspsd_media_wire_uri(w->d, 0, tok, target, target_len) > 0) {
+            snprintf(trace, trace_len, "IVR %s digit %s -> %s (caller %s)",
+                     menu_path, digit, action, call->caller);
+            return 0;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    if (to == NULL) {
+        snprintf(trace, trace_len,
+                 "IVR %s digit %s -> %s: nowhere to send the call (caller %s)",
+                 menu_path, digit, action, call->caller);
+        return -1;
+    }
+    if (strchr(to, ':') != NULL)
+        snprintf(target, target_len, "%s", to);
+    else if (to[0] == '+')
+        snprintf(target, target_len, "tel:%s", to);
+    else
+        snprintf(target, target_len, "sip:%s@%s", to, w->addr);
+    snprintf(trace, trace_len, "IVR %s digit %s -> %s (caller %s)", menu_path,
+             digit, action, call->caller);
+    return 0;
+}
+
+static const tspsd_media_host media_host = {
+    .version = TSPSD_MEDIA_HOST_VERSION,
+    .verify_token = host_verify,
+    .publish = host_publish,
+    .list_devices = host_devices,
+    .log = host_log,
+    .route_digit = host_route_digit,
+};
 
 /* ---- the call front ---- */
 

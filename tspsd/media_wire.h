@@ -13,6 +13,12 @@
 
 typedef struct tspsd tspsd;
 
+/**
+ * A user's voicemail URI that means "tsps's own voicemail" (the media
+ * front): the SIP front swaps it for a signed media URI in the 302.
+ */
+#define TSPSD_MEDIA_VOICEMAIL_URI "tsps:voicemail"
+
 /** Lifetime of a token in a 302's Contact, in seconds. */
 #define TSPSD_MEDIA_TOKEN_TTL_S 120
 
@@ -39,10 +45,12 @@ int tspsd_media_wire_token(tspsd *d, const char *user, const char *caller,
                            int64_t now, char *buf, size_t len);
 
 /**
- * "sip:vm.TOKEN@addr:port" of the media front, for the 302's Contact.
+ * "sip:vm.TOKEN@addr:port" (voicemail) or "sip:ivr.TOKEN@addr:port"
+ * (`ivr` 1: the user's IVR menu) of the media front, for a 302's Contact.
  * @return the length, or -1 (front off, buffer too small)
  * Thread-safety: safe after start.
  */
-int tspsd_media_wire_uri(tspsd *d, const char *token, char *buf, size_t len);
+int tspsd_media_wire_uri(tspsd *d, int ivr, const char *token, char *buf,
+                         size_t len);
 
 #endif

@@ -236,9 +236,7 @@ def t_redirect_flow(A):
         t.stop()
 
 
-# t_redirect_flow needs the SIP front's 302 to the media front (not wired
-# yet: the engine turns voicemail without a URI into reject).
-TESTS = [t_key_and_refusals, t_leave_message]
+TESTS = [t_key_and_refusals, t_leave_message, t_redirect_flow]
 
 
 def main():

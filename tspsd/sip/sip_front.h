@@ -11,6 +11,7 @@
 #ifndef TSPSD_SIP_FRONT_H
 #define TSPSD_SIP_FRONT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -95,7 +96,24 @@ typedef struct tspsd_sip_hooks {
                        const tsps_decision *d, tsps_outcome outcome);
     /* logfmt fragment (no ts/level), never with secrets. */
     void (*log)(void *arg, int level, const char *msg);
+    /* Optional (NULL: such targets are dropped, 480 if none is left). A
+     * target that names tsps's own media front (tspsd_sip_media_kind()):
+     * write the URI of this call's voicemail box or IVR (`kind`
+     * TSPS_METHOD_VOICEMAIL or _IVR) into `out` and return its length,
+     * or -1 to drop the target. Runs on the loop. Since: 0.4 */
+    int (*media_uri)(void *arg, tsps_method_kind kind, uint64_t call_id,
+                     const tsps_decision *d, char *out, size_t n);
 } tspsd_sip_hooks;
+
+/**
+ * Whether a target of `kind` with text `target` names tsps's own media
+ * front: "tsps:voicemail" for voicemail; "tsps:ivr" or a menu name (no
+ * ':' and no '@') for an IVR. Returns `kind` then, else
+ * TSPS_METHOD_NONE (a URI elsewhere: sent as it is).
+ * Thread-safety: pure. Since: 0.4
+ */
+tsps_method_kind tspsd_sip_media_kind(tsps_method_kind kind,
+                                      const char *target);
 
 /** Open the front: binds the sockets, adds events to `base`. */
 int tspsd_sip_open(struct event_base *base, tsps_engine *eng,

@@ -49,6 +49,18 @@ static void target_uri(const tspsd_sip *s, const char *t, char *out, size_t n)
         snprintf(out, n, "sip:%s@%s", t, s->domain);
 }
 
+tsps_method_kind tspsd_sip_media_kind(tsps_method_kind kind, const char *target)
+{
+    if (kind == TSPS_METHOD_VOICEMAIL && strcmp(target, "tsps:voicemail") == 0)
+        return kind;
+    if (kind == TSPS_METHOD_IVR &&
+        (strcmp(target, "tsps:ivr") == 0 ||
+         (target[0] != '\0' && strchr(target, ':') == NULL &&
+          strchr(target, '@') == NULL)))
+        return kind;
+    return TSPS_METHOD_NONE;
+}
+
 static int is_loop(const char *uri, const char *ruri_key)
 {
     char key[512];
@@ -103,8 +115,8 @@ static int cmp_target(const void *a, const void *b)
 
 /* The contacts of a decision, best first, loops removed. */
 static int contacts_of(const tspsd_sip *s, const tsps_decision *d,
-                       const char *ruri_key, int64_t now,
-                       contact out[TSPS_MAX_TARGETS], int *looped)
+                       uint64_t call_id, const char *ruri_key, int64_t now,
+                       contact out[TSPS_MAX_TARGETS], int *looped, int *media)
 {
     const tsps_target *t[TSPS_MAX_TARGETS];
     int n = 0,
@@ -112,6 +124,7 @@ static int contacts_of(const tspsd_sip *s, const tsps_decision *d,
     tsps_target fake;
 
     *looped = 0;
+    *media = 0;
     for (int i = 0; i < nt; i++)
         t[i] = &d->targets[i];
     if (nt == 0 && d->method.a.target[0] != '\0' &&
@@ -127,7 +140,22 @@ static int contacts_of(const tspsd_sip *s, const tsps_decision *d,
         if (t[i]->uri[0] == '\0')
             continue;
         contact *c = &out[n];
-        target_uri(s, t[i]->uri, c->uri, sizeof(c->uri));
+        tsps_method_kind mk = tspsd_sip_media_kind(
+            t[i]->fallback ? d->method.fallback.kind : d->method.a.kind,
+            t[i]->uri);
+        if (mk == TSPS_METHOD_NONE)
+            target_uri(s, t[i]->uri, c->uri, sizeof(c->uri));
+        else if (s->hooks.media_uri == NULL ||
+                 s->hooks.media_uri(s->hooks.arg, mk, call_id, d, c->uri,
+                                    sizeof(c->uri)) < 0) {
+            sip_log((tspsd_sip *)s, TSPS_LOG_WARN,
+                    "msg=\"media target dropped: no media front\" user=%s "
+                    "method=%s",
+                    d->user, tsps_method_kind_name(mk));
+            continue;
+        } else {
+            (*media)++;
+        }
         if (is_loop(c->uri, ruri_key)) {
             (*looped)++;
             continue;
@@ -162,16 +190,19 @@ static int reject_code(tsps_reject_reason r)
 typedef struct plan {
     sip_final fin;
     int n;
+    int media; /* contacts that are tsps's media front (carry the call id) */
     contact cs[TSPS_MAX_TARGETS];
 } plan;
 
 static void make_plan(const tspsd_sip *s, const tsps_decision *d,
-                      const char *ruri_key, int64_t now, int timeout, plan *p)
+                      uint64_t call_id, const char *ruri_key, int64_t now,
+                      int timeout, plan *p)
 {
     int looped = 0;
     tsps_method_kind k = d->method.a.kind;
 
     p->n = 0;
+    p->media = 0;
     p->fin.outcome = TSPS_OUTCOME_REDIRECTED;
     if (d->flags & TSPS_DEC_UNKNOWN_NUMBER) {
         p->fin.code = 404;
@@ -182,7 +213,8 @@ static void make_plan(const tspsd_sip *s, const tsps_decision *d,
     } else if (k == TSPS_METHOD_RING || k == TSPS_METHOD_FORWARD ||
                k == TSPS_METHOD_VOICEMAIL || k == TSPS_METHOD_IVR ||
                k == TSPS_METHOD_ATTENDANT) {
-        p->n = contacts_of(s, d, ruri_key, now, p->cs, &looped);
+        p->n = contacts_of(s, d, call_id, ruri_key, now, p->cs, &looped,
+                           &p->media);
         if (p->n == 0) {
             p->fin.code = looped > 0 ? 482 : 480;
             p->fin.outcome = TSPS_OUTCOME_REJECTED;
@@ -234,7 +266,7 @@ void sip_redirect_build(tspsd_sip *s, sip_buf *b, const sip_raw *r,
                         int timeout, sip_final *out)
 {
     plan p;
-    make_plan(s, d, ruri_key, now, timeout, &p);
+    make_plan(s, d, call_id, ruri_key, now, timeout, &p);
     render(s, b, r, src, d, &p, call_id, ruri_key, timeout);
     *out = p.fin;
 }
@@ -361,7 +393,7 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     /* the outcome is known before the response: write history first, so
        the response can carry the call's id */
     plan p;
-    make_plan(s, &d, ruri_key, now, 0, &p);
+    make_plan(s, &d, 0, ruri_key, now, 0, &p);
     sip_final fin = p.fin;
     if (id == 0) {
         rc = tsps_history_append(s->eng, &d, fin.outcome, &id);
@@ -380,6 +412,8 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     } else {
         tsps_history_set_outcome(s->eng, id, fin.outcome, now, NULL);
     }
+    if (p.media > 0) /* the media front's token names the history id */
+        make_plan(s, &d, id, ruri_key, now, 0, &p);
     render(s, &b, r, src, &d, &p, id, ruri_key, 0);
     if (b.err) {
         sip_log(s, TSPS_LOG_ERROR, "msg=\"sip response too large\" code=%d",
