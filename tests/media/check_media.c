@@ -4,6 +4,7 @@
 #include "tsps_check.h"
 
 #include <dirent.h>
+#include <lmdb.h>
 #include <osipparser2/osip_parser.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -287,6 +288,126 @@ START_TEST(test_store_quota_and_bad_names)
 }
 END_TEST
 
+/* Callers who hang up together: one group commit stores each message,
+ * with its own verdict (quota, bad name), and what it stored survives a
+ * reopen. */
+START_TEST(test_store_group_commit)
+{
+    static int16_t pcm[8000];
+    tspsd_media_call_info ci[5] = {info("alice"), info("alice"), info("bob"),
+                                   info("bob"), info("../x")};
+    mf_store_item it[5];
+    tspsd_media_message m, list[4];
+    size_t n;
+
+    for (int i = 0; i < 8000; i++)
+        pcm[i] = (int16_t)((i % 20) * 500 - 5000);
+    ck_assert_int_eq(tspsd_media__store_put(st, &ci[2], pcm, 800, 0, &m), 0);
+    memset(it, 0, sizeof(it));
+    for (int i = 0; i < 5; i++) {
+        it[i].ci = &ci[i];
+        it[i].pcm = pcm;
+        it[i].n = (size_t)(1600 * (i + 1));
+    }
+    /* quota 2: bob has one, so one more of his fits */
+    ck_assert_int_eq(tspsd_media__store_put_many(st, it, 5, 2), 0);
+    ck_assert_int_eq(it[0].rc, TSPSD_MEDIA_OK);
+    ck_assert_int_eq(it[1].rc, TSPSD_MEDIA_OK);
+    ck_assert_int_eq(it[2].rc, TSPSD_MEDIA_OK);
+    ck_assert_int_eq(it[3].rc, TSPSD_MEDIA_ENOBUFS);
+    ck_assert_int_eq(it[4].rc, TSPSD_MEDIA_EINVAL);
+    ck_assert_str_ne(it[0].msg.id, it[1].msg.id);
+    ck_assert_uint_eq(it[1].msg.duration_ms, 400);
+    ck_assert_int_eq(count_files("alice"), 2);
+    ck_assert_int_eq(count_files("bob"), 2);
+    ck_assert_int_eq(count_files(".tmp"), 0);
+    tspsd_media__store_close(st);
+    ck_assert_int_eq(tspsd_media__store_open(dir, &st), TSPSD_MEDIA_OK);
+    ck_assert_int_eq(tspsd_media__store_list(st, "alice", list, 4, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(list[0].id, it[1].msg.id);
+    ck_assert_str_eq(list[1].caller, "+4930222222");
+    ck_assert_int_eq(tspsd_media__store_list(st, "bob", list, 4, &n), 0);
+    ck_assert_uint_eq(n, 2);
+}
+END_TEST
+
+/* Records written before the format had a version (the raw struct) are
+ * still listed, and marking one heard rewrites it in today's format. */
+START_TEST(test_store_reads_records_without_version)
+{
+    tspsd_media_message old, list[2], back;
+    char path[1024], key[] = "dave/00000000000000aa";
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {sizeof(key) - 1, key}, v;
+    size_t n;
+
+    memset(&old, 0, sizeof(old));
+    snprintf(old.id, sizeof(old.id), "00000000000000aa");
+    snprintf(old.caller, sizeof(old.caller), "+4930111111");
+    snprintf(old.code, sizeof(old.code), "VIP");
+    old.time = 1764800000;
+    old.duration_ms = 3000;
+    tspsd_media__store_close(st);
+    snprintf(path, sizeof(path), "%s/voicemail/.meta", dir);
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_open(env, path, 0, 0640), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+    v.mv_size = sizeof(old);
+    v.mv_data = &old;
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    ck_assert_int_eq(tspsd_media__store_open(dir, &st), TSPSD_MEDIA_OK);
+    ck_assert_int_eq(tspsd_media__store_list(st, "dave", list, 2, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(list[0].caller, "+4930111111");
+    ck_assert_uint_eq(list[0].duration_ms, 3000);
+    ck_assert_int_eq(tspsd_media__store_mark(st, "dave", old.id), 0);
+    tspsd_media__store_close(st);
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_open(env, path, MDB_RDONLY, 0640), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+    ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
+    ck_assert(v.mv_size != sizeof(old));
+    ck_assert_int_eq(memcmp(v.mv_data, "TVM1", 4), 0);
+    ck_assert_int_eq(tspsd_media__rec_decode(v.mv_data, v.mv_size, &back), 0);
+    ck_assert_int_eq(back.heard, 1);
+    ck_assert_str_eq(back.code, "VIP");
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    ck_assert_int_eq(tspsd_media__store_open(dir, &st), TSPSD_MEDIA_OK);
+}
+END_TEST
+
+/* A damaged record is skipped, never read past its end. */
+START_TEST(test_store_record_codec_refuses_damage)
+{
+    tspsd_media_message m, back;
+    unsigned char buf[512];
+    size_t len;
+
+    memset(&m, 0, sizeof(m));
+    snprintf(m.id, sizeof(m.id), "0187");
+    snprintf(m.contact, sizeof(m.contact), "Anna Müller");
+    m.duration_ms = 1234;
+    len = tspsd_media__rec_encode(&m, buf, sizeof(buf));
+    ck_assert_uint_gt(len, 17);
+    ck_assert_int_eq(tspsd_media__rec_decode(buf, len, &back), 0);
+    ck_assert_str_eq(back.contact, "Anna Müller");
+    for (size_t cut = 0; cut < len; cut++)
+        ck_assert_int_eq(tspsd_media__rec_decode(buf, cut, &back), -1);
+    buf[17] = 0xff; /* id length far beyond the record */
+    ck_assert_int_eq(tspsd_media__rec_decode(buf, len, &back), -1);
+    ck_assert_uint_eq(tspsd_media__rec_encode(&m, buf, 10), 0);
+}
+END_TEST
+
 START_TEST(test_store_failed_write_leaves_nothing)
 {
     static int16_t pcm[80000];
@@ -326,6 +447,9 @@ static Suite *media_suite(void)
     tcase_add_test(store, test_store_put_list_mark_delete);
     tcase_add_test(store, test_store_quota_and_bad_names);
     tcase_add_test(store, test_store_failed_write_leaves_nothing);
+    tcase_add_test(store, test_store_group_commit);
+    tcase_add_test(store, test_store_reads_records_without_version);
+    tcase_add_test(store, test_store_record_codec_refuses_damage);
     suite_add_tcase(s, sdp);
     suite_add_tcase(s, rtp);
     suite_add_tcase(s, store);

@@ -167,28 +167,68 @@ static void publish_new(tspsd_media_front *mf, const char *user,
     mf->host->publish(mf->host_ctx, "voicemail.new", user, json);
 }
 
-static void job_store(tspsd_media_front *mf, mf_job *job)
+/* Store a group of recordings (callers who hung up together) with one
+ * group commit, then tell each caller's call and the host. */
+static void job_store_many(tspsd_media_front *mf, mf_job **jobs, size_t n)
 {
-    const tspsd_media_call_info *ci = &job->call->info;
+    mf_store_item items[MF_STORE_GROUP];
 
-    job->rc = tspsd_media__store_put(mf->store, ci, job->rec.s, job->rec.n,
-                                     mf->cfg.quota_messages, &job->msg);
-    if (job->rc == TSPSD_MEDIA_OK) {
-        atomic_fetch_add_explicit(&mf->st_stored, 1, memory_order_relaxed);
-        tspsd_media__log(
-            mf, 2,
-            "msg=\"voicemail stored\" user=%s id=%s duration_ms=%u "
-            "code=%s",
-            ci->user, job->msg.id, job->msg.duration_ms, ci->code);
-        publish_new(mf, ci->user, &job->msg);
-        tspsd_media__mwi_notify(mf, ci->user);
-    } else {
-        atomic_fetch_add_explicit(&mf->st_store_fail, 1, memory_order_relaxed);
-        tspsd_media__log(mf, 0,
-                         "msg=\"voicemail not stored\" user=%s err=\"%s\" "
-                         "errno=%d",
-                         ci->user, tspsd_media_strerror(job->rc), errno);
+    for (size_t i = 0; i < n; i++) {
+        memset(&items[i], 0, sizeof(items[i]));
+        items[i].ci = &jobs[i]->call->info;
+        items[i].pcm = jobs[i]->rec.s;
+        items[i].n = jobs[i]->rec.n;
     }
+    tspsd_media__store_put_many(mf->store, items, n, mf->cfg.quota_messages);
+    for (size_t i = 0; i < n; i++) {
+        mf_job *job = jobs[i];
+        const tspsd_media_call_info *ci = items[i].ci;
+        job->rc = items[i].rc;
+        job->msg = items[i].msg;
+        if (job->rc == TSPSD_MEDIA_OK) {
+            atomic_fetch_add_explicit(&mf->st_stored, 1, memory_order_relaxed);
+            tspsd_media__log(
+                mf, 2,
+                "msg=\"voicemail stored\" user=%s id=%s duration_ms=%u "
+                "code=%s group=%zu",
+                ci->user, job->msg.id, job->msg.duration_ms, ci->code, n);
+            publish_new(mf, ci->user, &job->msg);
+            tspsd_media__mwi_notify(mf, ci->user);
+        } else {
+            atomic_fetch_add_explicit(&mf->st_store_fail, 1,
+                                      memory_order_relaxed);
+            tspsd_media__log(mf, 0,
+                             "msg=\"voicemail not stored\" user=%s "
+                             "err=\"%s\"",
+                             ci->user, tspsd_media_strerror(job->rc));
+        }
+    }
+}
+
+/* Take the first job and, when it is a store, up to MF_STORE_GROUP - 1
+ * more stores queued behind it (qlock held). */
+static size_t take_jobs(tspsd_media_front *mf, mf_job **out)
+{
+    mf_job *job = mf->todo, **pp;
+    size_t n = 1;
+
+    mf->todo = job->next;
+    out[0] = job;
+    if (job->kind == JOB_STORE) {
+        pp = &mf->todo;
+        while (*pp != NULL && n < MF_STORE_GROUP) {
+            if ((*pp)->kind == JOB_STORE) {
+                out[n++] = *pp;
+                *pp = (*pp)->next;
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    }
+    mf->todo_tail = NULL;
+    for (mf_job *j = mf->todo; j != NULL; j = j->next)
+        mf->todo_tail = j;
+    return n;
 }
 
 static void *worker_main(void *arg)
@@ -198,27 +238,28 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&mf->qlock);
     for (;;) {
-        mf_job *job;
+        mf_job *jobs[MF_STORE_GROUP];
+        size_t n;
         while (mf->todo == NULL && !mf->worker_stop)
             pthread_cond_wait(&mf->qcond, &mf->qlock);
         if (mf->todo == NULL && mf->worker_stop)
             break;
-        job = mf->todo;
-        mf->todo = job->next;
-        if (mf->todo == NULL)
-            mf->todo_tail = NULL;
+        n = take_jobs(mf, jobs);
         pthread_mutex_unlock(&mf->qlock);
-        if (job->kind == JOB_PREPARE)
-            job_prepare(mf, job);
+        if (jobs[0]->kind == JOB_PREPARE)
+            job_prepare(mf, jobs[0]);
         else
-            job_store(mf, job);
+            job_store_many(mf, jobs, n);
         pthread_mutex_lock(&mf->qlock);
-        job->next = NULL;
-        if (mf->done_tail != NULL)
-            mf->done_tail->next = job;
-        else
-            mf->done = job;
-        mf->done_tail = job;
+        for (size_t i = 0; i < n; i++) {
+            mf_job *job = jobs[i];
+            job->next = NULL;
+            if (mf->done_tail != NULL)
+                mf->done_tail->next = job;
+            else
+                mf->done = job;
+            mf->done_tail = job;
+        }
         if (write(mf->wake_fd, &one, sizeof(one)) < 0) {
             /* eventfd counter full cannot happen at this rate */
         }
@@ -322,6 +363,12 @@ int tspsd_media_front_new(const tspsd_media_config *cfg,
         goto cleanup;
     }
     mf->sip_port = ntohs(sa.sin_port);
+    {
+        /* hundreds of callers hang up at once: room for their BYEs
+         * (the kernel caps it at net.core.rmem_max) */
+        int rcv = 2 << 20;
+        (void)setsockopt(mf->sip_fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    }
     *out = mf;
     mf = NULL;
     rc = TSPSD_MEDIA_OK;

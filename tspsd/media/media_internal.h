@@ -89,11 +89,27 @@ int tspsd_media__pcm_append(mf_pcm *dst, const int16_t *s, size_t n);
 typedef struct mf_store mf_store;
 int tspsd_media__store_open(const char *data_dir, mf_store **out);
 void tspsd_media__store_close(mf_store *st);
-/**
- * Write a message durably: WAV to a temp file, fsync, rename into
- * voicemail/<user>/, then the metadata in LMDB. On failure no file is left.
- * Thread-safety: storage thread only (serialised writes).
- */
+/* One message of a group commit (store_put_many): in ci, pcm, n; out msg
+ * and rc (TSPSD_MEDIA_OK, _EINVAL, _ENOBUFS quota, _ENOMEM, _EIO). */
+typedef struct mf_store_item {
+    const tspsd_media_call_info *ci;
+    const int16_t *pcm;
+    size_t n;
+    tspsd_media_message msg;
+    int rc;
+} mf_store_item;
+/* Store n messages durably (storage threads, any number at once) with one
+ * file-system sync, one fsync per user folder and one LMDB commit; each item's
+ * rc says how it went. Returns TSPSD_MEDIA_OK when at least one was stored. */
+int tspsd_media__store_put_many(mf_store *st, mf_store_item *items, size_t n,
+                                unsigned quota);
+/* The LMDB record of a message (versioned, "TVM1"); 0 if buf is too small.
+ * decode also reads the raw struct of records written before 0.4. */
+size_t tspsd_media__rec_encode(const tspsd_media_message *m, unsigned char *b,
+                               size_t len);
+int tspsd_media__rec_decode(const void *data, size_t size,
+                            tspsd_media_message *m);
+/* store_put_many() of one message. */
 int tspsd_media__store_put(mf_store *st, const tspsd_media_call_info *ci,
                            const int16_t *pcm, size_t n, unsigned quota,
                            tspsd_media_message *out);

@@ -13,8 +13,9 @@
 #include <spandsp.h>
 #include <stdatomic.h>
 
-#define MF_HASH    1024
-#define MF_WORKERS 4 /* storage threads: fsyncs of many hang-ups overlap */
+#define MF_HASH        1024
+#define MF_WORKERS     4  /* storage threads: fsyncs of many hang-ups overlap */
+#define MF_STORE_GROUP 64 /* recordings stored with one group commit */
 
 typedef struct mf_call mf_call;
 typedef struct mf_ivr_state mf_ivr_state;
