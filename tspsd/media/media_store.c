@@ -204,7 +204,8 @@ int tspsd_media__rec_decode(const void *data, size_t size,
     m->id[sizeof(m->id) - 1] = m->caller[sizeof(m->caller) - 1] = '\0';
     m->contact[sizeof(m->contact) - 1] = m->code[sizeof(m->code) - 1] = '\0';
     m->history_id[sizeof(m->history_id) - 1] = '\0';
-    return 0;
+    m->heard = m->heard != 0;
+    return m->id[0] != '\0' ? 0 : -1;
 }
 
 /* Call fn for each readable message of `user`, oldest first (ids grow with
