@@ -30,7 +30,8 @@ ALLOWED = {
     "sip": {"base"},
     "media": {"base"},
     "cli": {"base"},
-    "app": {"core", "control", "web", "sip", "media", "base"},
+    "cluster": {"base"},
+    "app": {"core", "control", "web", "sip", "media", "cluster", "base"},
 }
 
 # Files of tspsd/ itself (not in a room folder) that are not core.
@@ -39,6 +40,8 @@ ROOT_FILES = {
     "daemon.c": "app",
     "media_wire.c": "app",
     "media_wire.h": "app",
+    "cluster_wire.c": "app",
+    "cluster_wire.h": "app",
     "frame.c": "base",
     "frame.h": "base",
     "tls.c": "base",
@@ -69,7 +72,7 @@ def room_of(rel):
         return ROOT_FILES.get(parts[1], "core")
     sub = parts[1]
     return {"ctl": "control", "web": "web", "sip": "sip",
-            "media": "media"}.get(sub, "core")
+            "media": "media", "cluster": "cluster"}.get(sub, "core")
 
 
 def sources(root):

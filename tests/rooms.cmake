@@ -30,6 +30,7 @@ if(TSPS_ROOMS_PYTHON3 AND TARGET tspsd AND TARGET tspsctl_client)
             --lib control=$<TARGET_FILE:tspsd_ctl>
             --lib web=$<TARGET_FILE:tspsd_web>
             --lib sip=$<TARGET_FILE:tspsd_sip>
+            --lib cluster=$<TARGET_FILE:tspsd_cluster>
             --lib cli=$<TARGET_FILE:tspsctl_client>)
   set_tests_properties(tspsd_rooms_link PROPERTIES TIMEOUT 60 LABELS "rooms")
 endif()

@@ -1,0 +1,487 @@
+/*
+ * cluster.c - the publisher and the watcher of a cluster member
+ * (cluster.h). One mutex guards the queue and the counters; etcd requests
+ * run without it.
+ */
+#include "cluster.h"
+
+#include "etcd.h"
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+#define PREFIX_MAX     256
+
+typedef struct qent {
+    struct qent *next;
+    uint64_t seq;
+    char *key; /* full etcd key */
+    void *val;
+    size_t len;
+    int del;
+} qent;
+
+struct tspsd_cluster {
+    tspsd_cluster_ops ops;
+    tspsd_etcd *etcd;
+    char prefix[PREFIX_MAX]; /* "/tsps/" */
+    char node[128];
+    size_t max_queue;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    qent *head, *tail;
+    uint64_t next_seq;
+    atomic_int stop;
+    int started;
+    pthread_t pub, watch;
+    int64_t start_rev;
+    tspsd_cluster_stats st; /* under mu */
+};
+
+const char *tspsd_cluster_node(const tspsd_cluster *c)
+{
+    return c->node;
+}
+
+int tspsd_cluster_new(const tspsd_cluster_config *cfg,
+                      const tspsd_cluster_ops *ops, tspsd_cluster **out)
+{
+    *out = NULL;
+    if (cfg == NULL || ops == NULL || ops->apply == NULL ||
+        ops->applied == NULL || cfg->prefix == NULL || cfg->prefix[0] != '/' ||
+        strlen(cfg->prefix) + 2 > PREFIX_MAX || cfg->node == NULL ||
+        cfg->node[0] == '\0' || strlen(cfg->node) >= 128) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: bad configuration",
+                  "hint=\"[cluster] prefix must start with / and node must "
+                  "be set\"");
+        return -1;
+    }
+    tspsd_cluster *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -1;
+    int rc = tspsd_etcd_new(cfg->etcd, cfg->timeout_ms, &c->etcd);
+    if (rc != TSPSD_ETCD_OK) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: bad etcd endpoints",
+                  "etcd=\"%.200s\" error=\"%s\"", cfg->etcd ? cfg->etcd : "",
+                  tspsd_etcd_strerror(rc));
+        free(c);
+        return -1;
+    }
+    c->ops = *ops;
+    size_t pl = strlen(cfg->prefix);
+    while (pl > 1 && cfg->prefix[pl - 1] == '/')
+        pl--;
+    snprintf(c->prefix, sizeof(c->prefix), "%.*s/", (int)pl, cfg->prefix);
+    snprintf(c->node, sizeof(c->node), "%s", cfg->node);
+    c->max_queue = cfg->max_queue ? cfg->max_queue : 100000;
+    c->start_rev = cfg->start_rev > 0 ? cfg->start_rev : 0;
+    c->st.applied_rev = c->start_rev;
+    c->next_seq = 1;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    *out = c;
+    return 0;
+}
+
+/* Append to the queue; mu held. */
+static int enqueue(tspsd_cluster *c, uint64_t seq, const char *key,
+                   const void *val, size_t len, int del)
+{
+    if (c->st.queued >= c->max_queue)
+        return -1;
+    qent *q = calloc(1, sizeof(*q));
+    size_t kl = strlen(c->prefix) + strlen(key) + 1;
+    if (q == NULL)
+        return -1;
+    q->key = malloc(kl);
+    q->val = malloc(len ? len : 1);
+    if (q->key == NULL || q->val == NULL) {
+        free(q->key);
+        free(q->val);
+        free(q);
+        return -1;
+    }
+    snprintf(q->key, kl, "%s%s", c->prefix, key);
+    if (len)
+        memcpy(q->val, val, len);
+    q->len = len;
+    q->del = del;
+    q->seq = seq;
+    if (c->tail != NULL)
+        c->tail->next = q;
+    else
+        c->head = q;
+    c->tail = q;
+    c->st.queued++;
+    if (seq >= c->next_seq)
+        c->next_seq = seq + 1;
+    return 0;
+}
+
+int tspsd_cluster_requeue(tspsd_cluster *c, uint64_t seq, const char *key,
+                          const void *val, size_t len, int del)
+{
+    pthread_mutex_lock(&c->mu);
+    int rc = enqueue(c, seq, key, val, len, del);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int tspsd_cluster_publish(tspsd_cluster *c, const char *key, const void *val,
+                          size_t len, int del)
+{
+    if (c == NULL || key == NULL || key[0] == '\0' || (!del && val == NULL))
+        return -1;
+    pthread_mutex_lock(&c->mu);
+    uint64_t seq = c->next_seq;
+    int rc = enqueue(c, seq, key, val, len, del);
+    if (rc != 0)
+        c->st.dropped++;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (rc != 0) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
+                  "cluster: write not published: queue full",
+                  "key=\"%.200s\" max_queue=%zu hint=\"etcd has been away "
+                  "long; the write is applied on this node only\"",
+                  key, c->max_queue);
+        return -1;
+    }
+    if (c->ops.queue_save != NULL)
+        c->ops.queue_save(c->ops.arg, seq, key, val, len, del);
+    return 0;
+}
+
+void tspsd_cluster_stats_get(tspsd_cluster *c, tspsd_cluster_stats *st)
+{
+    pthread_mutex_lock(&c->mu);
+    *st = c->st;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Sleep ms or until stop. */
+static void nap(tspsd_cluster *c, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (!atomic_load(&c->stop) &&
+           pthread_cond_timedwait(&c->cv, &c->mu, &ts) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void set_up(tspsd_cluster *c, int up, const char *what, const char *err)
+{
+    pthread_mutex_lock(&c->mu);
+    int was = c->st.etcd_up;
+    c->st.etcd_up = up;
+    pthread_mutex_unlock(&c->mu);
+    if (was && !up)
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "cluster: etcd unreachable; routing goes on from the local "
+                  "store, writes are queued",
+                  "node=%s during=%s error=\"%.200s\"", c->node, what,
+                  err ? err : "");
+    else if (!was && up)
+        tspsd_log(TSPSD_LOG_INFO, 0, NULL, "cluster: etcd reachable", "node=%s",
+                  c->node);
+}
+
+static void *publisher(void *arg)
+{
+    tspsd_cluster *c = arg;
+    long backoff = BACKOFF_MIN_MS;
+    char err[300];
+
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        while (c->head == NULL && !atomic_load(&c->stop))
+            pthread_cond_wait(&c->cv, &c->mu);
+        qent *q = c->head;
+        pthread_mutex_unlock(&c->mu);
+        if (atomic_load(&c->stop))
+            break; /* what is queued stays saved (queue_save) */
+        int64_t rev = 0;
+        size_t kl = strlen(q->key);
+        int rc = q->del ? tspsd_etcd_delete(c->etcd, q->key,
+                                            kl > 0 && q->key[kl - 1] == '/',
+                                            &rev, err, sizeof(err))
+                        : tspsd_etcd_put(c->etcd, q->key, q->val, q->len, &rev,
+                                         err, sizeof(err));
+        if (rc == TSPSD_ETCD_EUNREACHABLE) {
+            set_up(c, 0, "publish", err);
+            nap(c, backoff);
+            backoff =
+                backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+            continue;
+        }
+        backoff = BACKOFF_MIN_MS;
+        if (rc != TSPSD_ETCD_OK)
+            /* etcd refused it (too large...): retrying will not help */
+            tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
+                      "cluster: etcd refused a write; applied on this node "
+                      "only",
+                      "node=%s key=\"%.200s\" error=\"%.200s\"", c->node,
+                      q->key, err);
+        else
+            set_up(c, 1, "publish", NULL);
+        pthread_mutex_lock(&c->mu);
+        c->head = q->next;
+        if (c->head == NULL)
+            c->tail = NULL;
+        c->st.queued--;
+        if (rc == TSPSD_ETCD_OK) {
+            c->st.published++;
+            if (rev > c->st.etcd_rev)
+                c->st.etcd_rev = rev;
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (c->ops.queue_drop != NULL)
+            c->ops.queue_drop(c->ops.arg, q->seq);
+        free(q->key);
+        free(q->val);
+        free(q);
+    }
+    return NULL;
+}
+
+typedef struct kvcopy {
+    char *key;
+    void *val;
+    size_t len;
+    int64_t rev;
+} kvcopy;
+
+typedef struct applier {
+    tspsd_cluster *c;
+    int64_t rev;
+    int ranging; /* a full read: keys come in key order, not revision order */
+    kvcopy *kv;  /* ranging: collected, applied in revision order after */
+    size_t nkv, capkv;
+    int oom;
+} applier;
+
+static int collect_kv(applier *a, const char *key, size_t klen, const void *val,
+                      size_t vlen, int64_t rev)
+{
+    if (a->nkv == a->capkv) {
+        size_t cap = a->capkv ? a->capkv * 2 : 256;
+        kvcopy *n = realloc(a->kv, cap * sizeof(*n));
+        if (n == NULL)
+            return -1;
+        a->kv = n;
+        a->capkv = cap;
+    }
+    kvcopy *k = &a->kv[a->nkv];
+    k->key = strndup(key, klen);
+    k->val = malloc(vlen ? vlen : 1);
+    if (k->key == NULL || k->val == NULL) {
+        free(k->key);
+        free(k->val);
+        return -1;
+    }
+    if (vlen)
+        memcpy(k->val, val, vlen);
+    k->len = vlen;
+    k->rev = rev;
+    a->nkv++;
+    return 0;
+}
+
+static void drop_kv(applier *a)
+{
+    for (size_t i = 0; i < a->nkv; i++) {
+        free(a->kv[i].key);
+        free(a->kv[i].val);
+    }
+    free(a->kv);
+    a->kv = NULL;
+    a->nkv = a->capkv = 0;
+}
+
+static int by_rev(const void *x, const void *y)
+{
+    const kvcopy *a = x, *b = y;
+    return a->rev < b->rev ? -1 : a->rev > b->rev;
+}
+
+static int on_event(void *arg, int type, const char *key, size_t klen,
+                    const void *val, size_t vlen, int64_t mod_rev)
+{
+    applier *a = arg;
+    tspsd_cluster *c = a->c;
+    size_t pl = strlen(c->prefix);
+    if (atomic_load(&c->stop))
+        return 1;
+    if (a->ranging) {
+        /* a user's rules must come after the user: revision order */
+        if (collect_kv(a, key, klen, val, vlen, mod_rev) != 0) {
+            a->oom = 1;
+            return 1;
+        }
+        return 0;
+    }
+    if (klen > pl && memcmp(key, c->prefix, pl) == 0)
+        c->ops.apply(c->ops.arg, key + pl, type == TSPSD_ETCD_PUT ? val : NULL,
+                     vlen, mod_rev);
+    if (!a->ranging && mod_rev > a->rev) {
+        a->rev = mod_rev;
+        c->ops.applied(c->ops.arg, mod_rev);
+    }
+    pthread_mutex_lock(&c->mu);
+    c->st.applied++;
+    if (!a->ranging && mod_rev > c->st.applied_rev)
+        c->st.applied_rev = mod_rev;
+    if (mod_rev > c->st.etcd_rev)
+        c->st.etcd_rev = mod_rev;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+static void *watcher(void *arg)
+{
+    tspsd_cluster *c = arg;
+    applier a = {c, c->start_rev, 0, NULL, 0, 0, 0};
+    long backoff = BACKOFF_MIN_MS;
+    char err[300];
+
+    while (!atomic_load(&c->stop)) {
+        int rc;
+        if (a.rev == 0) {
+            /* Fresh (or compacted past us): the whole state, then on. */
+            int64_t hrev = 0;
+            a.ranging = 1;
+            rc = tspsd_etcd_range(c->etcd, c->prefix, on_event, &a, &hrev, err,
+                                  sizeof(err));
+            a.ranging = 0;
+            if (rc == TSPSD_ETCD_OK) {
+                size_t pl = strlen(c->prefix);
+                set_up(c, 1, "range", NULL);
+                qsort(a.kv, a.nkv, sizeof(*a.kv), by_rev);
+                for (size_t i = 0; i < a.nkv && !atomic_load(&c->stop); i++)
+                    if (strlen(a.kv[i].key) > pl)
+                        c->ops.apply(c->ops.arg, a.kv[i].key + pl, a.kv[i].val,
+                                     a.kv[i].len, a.kv[i].rev);
+                pthread_mutex_lock(&c->mu);
+                c->st.applied += a.nkv;
+                pthread_mutex_unlock(&c->mu);
+            }
+            drop_kv(&a);
+            if (a.oom) {
+                a.oom = 0;
+                tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
+                          "cluster: out of memory reading the state", NULL);
+                nap(c, BACKOFF_MAX_MS);
+                continue;
+            }
+            if (atomic_load(&c->stop))
+                break;
+            if (rc == TSPSD_ETCD_OK) {
+                if (hrev > a.rev)
+                    a.rev = hrev;
+                c->ops.applied(c->ops.arg, a.rev);
+                pthread_mutex_lock(&c->mu);
+                c->st.applied_rev = a.rev;
+                if (hrev > c->st.etcd_rev)
+                    c->st.etcd_rev = hrev;
+                pthread_mutex_unlock(&c->mu);
+                tspsd_log(TSPSD_LOG_INFO, 0, NULL,
+                          "cluster: full state read from etcd",
+                          "node=%s revision=%" PRId64, c->node, a.rev);
+            } else if (rc != TSPSD_ETCD_ESTOPPED) {
+                set_up(c, 0, "range", err);
+                nap(c, backoff);
+                backoff =
+                    backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                continue;
+            }
+        }
+        if (atomic_load(&c->stop))
+            break;
+        pthread_mutex_lock(&c->mu);
+        c->st.watching = 1;
+        c->st.reconnects++;
+        pthread_mutex_unlock(&c->mu);
+        int64_t last = 0;
+        rc = tspsd_etcd_watch(c->etcd, c->prefix, a.rev + 1, on_event, &a,
+                              &c->stop, &last, err, sizeof(err));
+        pthread_mutex_lock(&c->mu);
+        c->st.watching = 0;
+        if (last > c->st.etcd_rev)
+            c->st.etcd_rev = last;
+        pthread_mutex_unlock(&c->mu);
+        if (rc == TSPSD_ETCD_ESTOPPED)
+            break;
+        if (rc == TSPSD_ETCD_ECOMPACTED) {
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                      "cluster: our revision is compacted in etcd; reading "
+                      "the whole state",
+                      "node=%s revision=%" PRId64 " error=\"%.200s\"", c->node,
+                      a.rev, err);
+            a.rev = 0;
+            continue;
+        }
+        set_up(c, 0, "watch", err);
+        nap(c, backoff);
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    return NULL;
+}
+
+int tspsd_cluster_start(tspsd_cluster *c)
+{
+    c->st.etcd_up = 1; /* until a request says otherwise: one log line */
+    if (pthread_create(&c->pub, NULL, publisher, c) != 0)
+        return -1;
+    if (pthread_create(&c->watch, NULL, watcher, c) != 0) {
+        atomic_store(&c->stop, 1);
+        pthread_cond_broadcast(&c->cv);
+        pthread_join(c->pub, NULL);
+        return -1;
+    }
+    c->started = 1;
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, "cluster: member started",
+              "node=%s prefix=%s revision=%" PRId64 " queued=%" PRIu64, c->node,
+              c->prefix, c->start_rev, c->st.queued);
+    return 0;
+}
+
+void tspsd_cluster_free(tspsd_cluster *c)
+{
+    if (c == NULL)
+        return;
+    if (c->started) {
+        pthread_mutex_lock(&c->mu);
+        atomic_store(&c->stop, 1);
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->pub, NULL);
+        pthread_join(c->watch, NULL);
+    }
+    for (qent *q = c->head, *n; q != NULL; q = n) {
+        n = q->next;
+        free(q->key);
+        free(q->val);
+        free(q);
+    }
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    tspsd_etcd_free(c->etcd);
+    free(c);
+}
