@@ -82,6 +82,12 @@ typedef struct tspsd_config {
         media_rtp_timeout_ms, media_max_message_ms, media_silence_ms,
         media_quota_messages, media_no_answer_ms, media_rt_priority;
     char media_default_language[16];
+    /* [cluster] (docs/cluster.md): configuration shared through etcd */
+    int cluster_enabled;
+    char cluster_etcd[512];   /* endpoints, comma-separated */
+    char cluster_node[64];    /* this node's name ("" = the host name) */
+    char cluster_prefix[128]; /* key prefix in etcd */
+    int cluster_max_queue;    /* writes waiting for etcd at most */
     /* [source NAME] */
     int nsources;
     tspsd_source_cfg sources[TSPSD_MAX_SOURCES];

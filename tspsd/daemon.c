@@ -4,6 +4,7 @@
  * connections or pending calls: log level, admins, TLS certificates (new
  * connections), sources, SIP settings. Listen addresses need a restart.
  */
+#include "cluster_wire.h"
 #include "daemon.h"
 #include "log.h"
 #include "media_wire.h"
@@ -292,6 +293,10 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
     int optional = d->config_path[0] == '\0';
     if (tspsd_metrics_start(d) != 0 && !skip_part(optional, "metrics"))
         return -1;
+    /* [cluster]: before the loop serves a request, so that every write
+     * goes through the publishing handlers. */
+    if (tspsd_cluster_wire_start(d) != 0)
+        return -1;
     /* The media front first: the SIP front's 302 points at it. */
     if (tspsd_media_wire_start(d) != 0 && !skip_part(optional, "media front"))
         return -1;
@@ -374,7 +379,8 @@ void tspsd_close(tspsd *d)
     tspsd_ctl_stop(d);
     tspsd_metrics_stop(d);
     tspsd_pending_close(d);
-    tspsd_pool_close(d); /* every lane drained above */
+    tspsd_pool_close(d);        /* every lane drained above */
+    tspsd_cluster_wire_stop(d); /* no handler publishes any more */
     tspsd_related_close(d);
     if (d->sig_term != NULL)
         event_free(d->sig_term);

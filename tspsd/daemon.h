@@ -104,6 +104,7 @@ struct tspsd {
     struct tspsd_front *sip_front;
     struct tspsd_media_wire *media; /* media_wire.c (app), NULL when off */
     struct tspsd_front *media_front;
+    struct tspsd_cluster_wire *cluster; /* cluster_wire.c (app), NULL = off */
     struct tspsd_front *fronts[TSPSD_MAX_FRONTS]; /* callfront.h */
     int nfronts;
     struct {

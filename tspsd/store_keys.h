@@ -17,5 +17,6 @@
 #define TSPSD_KEY_CHAT     "tspsd/chat/"     /* <call id>: chat room */
 #define TSPSD_KEY_CHATINV  "tspsd/chatinv/"  /* chat invitations */
 #define TSPSD_KEY_SIPDEV   "sip/dev/"        /* <username>: digest HA1s */
+#define TSPSD_KEY_CLUSTER  "tspsd/cluster/"  /* rev; q/<seq>: for etcd */
 
 #endif

@@ -1,0 +1,495 @@
+/*
+ * cluster_wire.c - the cluster room wired into tspsd (cluster_wire.h,
+ * docs/cluster.md).
+ *
+ * State keys under [cluster] prefix, each holding the packed write request
+ * that made it (a Tsps__Request, id 0):
+ *   user/<id>                  user.put       (delete: user.delete)
+ *   number/<user>/<number>     number.add     (delete: number.remove)
+ *   rule/<user>/<code>/<status> code.set      (delete: code.delete)
+ *   status/<user>              status.set     (deleted with the user)
+ *   deleg/<user>/<attendant>   delegate       (delete: delegate remove)
+ *
+ * The writing node applies a write first (the handler ran: its reply
+ * says so) and then publishes it; every node, the writer too, applies
+ * every event of the watch in revision order. Applying is idempotent, so
+ * the writer's own echo changes nothing, and when two nodes write one key
+ * at once, each may route with its own value for a moment, then all end
+ * with the value etcd ordered last.
+ */
+#include "cluster_wire.h"
+
+#include "cluster/cluster.h"
+#include "daemon.h"
+#include "handlers.h"
+#include "log.h"
+#include "store_keys.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define KEY_REV TSPSD_KEY_CLUSTER "rev"
+#define KEY_Q   TSPSD_KEY_CLUSTER "q/"
+
+struct tspsd_cluster_wire {
+    tspsd *d;
+    tspsd_cluster *cl;
+    tspsd_front *front;
+    tspsd_handler_fn orig[TSPSD_MAX_HANDLERS]; /* the wrapped handlers */
+};
+
+static const int write_kinds[] = {
+    TSPS__REQUEST__BODY_USER_PUT,   TSPS__REQUEST__BODY_USER_DELETE,
+    TSPS__REQUEST__BODY_NUMBER_ADD, TSPS__REQUEST__BODY_NUMBER_REMOVE,
+    TSPS__REQUEST__BODY_CODE_SET,   TSPS__REQUEST__BODY_CODE_DELETE,
+    TSPS__REQUEST__BODY_STATUS_SET, TSPS__REQUEST__BODY_DELEGATE,
+};
+
+/* A key part: not empty, no '/', printable. */
+static int part_ok(const char *s)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) > 200)
+        return 0;
+    for (const char *p = s; *p != '\0'; p++)
+        if (*p == '/' || (unsigned char)*p < 0x20)
+            return 0;
+    return 1;
+}
+
+/* The state key of a write request; 0, or -1 (not a replicated write or
+ * parts that cannot be a key). *del = the write removes its key. */
+static int key_of(const Tsps__Request *r, char *key, size_t len, int *del)
+{
+    const char *a = NULL, *b = NULL, *c = NULL, *kind = NULL;
+    *del = 0;
+    switch (r->body_case) {
+    case TSPS__REQUEST__BODY_USER_PUT:
+        kind = "user";
+        a = r->user_put->user ? r->user_put->user->id : NULL;
+        break;
+    case TSPS__REQUEST__BODY_USER_DELETE:
+        kind = "user";
+        a = r->user_delete->id;
+        *del = 1;
+        break;
+    case TSPS__REQUEST__BODY_NUMBER_ADD:
+        kind = "number";
+        a = r->number_add->user;
+        b = r->number_add->number;
+        break;
+    case TSPS__REQUEST__BODY_NUMBER_REMOVE:
+        kind = "number";
+        a = r->number_remove->user;
+        b = r->number_remove->number;
+        *del = 1;
+        break;
+    case TSPS__REQUEST__BODY_CODE_SET:
+    case TSPS__REQUEST__BODY_CODE_DELETE: {
+        const Tsps__Rule *ru = r->body_case == TSPS__REQUEST__BODY_CODE_SET
+                                   ? r->code_set->rule
+                                   : r->code_delete->rule;
+        if (ru == NULL)
+            return -1;
+        kind = "rule";
+        a = ru->user;
+        b = ru->code;
+        c = ru->status;
+        *del = r->body_case == TSPS__REQUEST__BODY_CODE_DELETE;
+        break;
+    }
+    case TSPS__REQUEST__BODY_STATUS_SET:
+        kind = "status";
+        a = r->status_set->user;
+        break;
+    case TSPS__REQUEST__BODY_DELEGATE:
+        if (r->delegate->delegation == NULL)
+            return -1;
+        kind = "deleg";
+        a = r->delegate->delegation->user;
+        b = r->delegate->delegation->attendant;
+        *del = r->delegate->remove;
+        break;
+    default:
+        return -1;
+    }
+    if (!part_ok(a) || (b != NULL && !part_ok(b)) || (c != NULL && !part_ok(c)))
+        return -1;
+    int n = c != NULL   ? snprintf(key, len, "%s/%s/%s/%s", kind, a, b, c)
+            : b != NULL ? snprintf(key, len, "%s/%s/%s", kind, a, b)
+                        : snprintf(key, len, "%s/%s", kind, a);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static void publish(struct tspsd_cluster_wire *w, const Tsps__Request *req)
+{
+    char key[700], sub[720];
+    int del;
+    if (key_of(req, key, sizeof(key), &del) != 0) {
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "cluster: write applied here only (no state key)",
+                  "request=%d", (int)req->body_case);
+        return;
+    }
+    if (del) {
+        tspsd_cluster_publish(w->cl, key, NULL, 0, 1);
+        if (req->body_case == TSPS__REQUEST__BODY_USER_DELETE) {
+            /* the user's other keys go with it */
+            static const char *const kinds[] = {"number", "rule", "deleg"};
+            const char *id = req->user_delete->id;
+            for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                snprintf(sub, sizeof(sub), "%s/%s/", kinds[i], id);
+                tspsd_cluster_publish(w->cl, sub, NULL, 0, 1);
+            }
+            snprintf(sub, sizeof(sub), "status/%s", id);
+            tspsd_cluster_publish(w->cl, sub, NULL, 0, 1);
+        }
+        return;
+    }
+    Tsps__Request copy = *req;
+    copy.id = 0;
+    size_t n = tsps__request__get_packed_size(&copy);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (buf == NULL) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
+                  "cluster: out of memory; write applied here only", "key=%s",
+                  key);
+        return;
+    }
+    tsps__request__pack(&copy, buf);
+    tspsd_cluster_publish(w->cl, key, buf, n, 0);
+    free(buf);
+}
+
+/* Every replicated write goes through here (control and web alike). */
+static int wrapped(tspsd_asker *c, const Tsps__Request *req,
+                   Tsps__Response *resp)
+{
+    struct tspsd_cluster_wire *w = c->d->cluster;
+    int kind = (int)req->body_case;
+    if (w == NULL || kind <= 0 || kind >= TSPSD_MAX_HANDLERS ||
+        w->orig[kind] == NULL)
+        return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "cluster stopped");
+    int rc = w->orig[kind](c, req, resp);
+    if (rc == TSPS__CODE__OK)
+        publish(w, req);
+    return rc;
+}
+
+/* ---- applying events ---- */
+
+typedef struct end_job {
+    tspsd *d;
+    char identity[TSPSD_IDENT_MAX];
+} end_job;
+
+static void end_on_loop(evutil_socket_t fd, short what, void *arg)
+{
+    end_job *j = arg;
+    (void)fd, (void)what;
+    tspsd_access_end(j->d, j->identity, "user.delete");
+    free(j);
+}
+
+static int run(struct tspsd_cluster_wire *w, const Tsps__Request *req,
+               const char *key, int64_t rev)
+{
+    tspsd_asker a;
+    Tsps__Response resp = TSPS__RESPONSE__INIT;
+    int kind = (int)req->body_case;
+
+    memset(&a, 0, sizeof(a));
+    a.d = w->d;
+    snprintf(a.identity, sizeof(a.identity), "cluster");
+    a.admin = 1;
+    a.role = TSPSD_ROLE_ADMIN;
+    a.via_token = 1; /* not re-derived from [admin] */
+    int rc = w->orig[kind](&a, req, &resp);
+    if (rc != TSPS__CODE__OK && rc != TSPS__CODE__NOT_FOUND &&
+        rc != TSPS__CODE__EXISTS)
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: event not applied",
+                  "key=\"%.200s\" revision=%" PRId64 " error=\"%.200s\"", key,
+                  rev, resp.error ? resp.error : "");
+    else
+        tspsd_log(TSPSD_LOG_DEBUG, 0, NULL, "cluster: event applied",
+                  "key=\"%.200s\" revision=%" PRId64 " code=%d", key, rev, rc);
+    if (a.end_access[0] != '\0') {
+        /* live sessions of a deleted user close on the loop */
+        end_job *j = calloc(1, sizeof(*j));
+        if (j != NULL) {
+            j->d = w->d;
+            snprintf(j->identity, sizeof(j->identity), "%s", a.end_access);
+            if (event_base_once(w->d->base, -1, EV_TIMEOUT, end_on_loop, j,
+                                NULL) != 0)
+                free(j);
+        }
+    }
+    tspsd_arena_free(&a.arena);
+    return rc;
+}
+
+/* A delete event: the request that removes what `key` names. */
+static void apply_delete(struct tspsd_cluster_wire *w, const char *key,
+                         int64_t rev)
+{
+    char tmp[700], *parts[5] = {0}, *save = NULL;
+    int n = 0;
+    if (strlen(key) >= sizeof(tmp))
+        return;
+    memcpy(tmp, key, strlen(key) + 1);
+    for (char *t = strtok_r(tmp, "/", &save); t != NULL && n < 5;
+         t = strtok_r(NULL, "/", &save))
+        parts[n++] = t;
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__UserDelete ud = TSPS__USER_DELETE__INIT;
+    Tsps__NumberRemove nr = TSPS__NUMBER_REMOVE__INIT;
+    Tsps__CodeDelete cd = TSPS__CODE_DELETE__INIT;
+    Tsps__Rule ru = TSPS__RULE__INIT;
+    Tsps__Delegate dg = TSPS__DELEGATE__INIT;
+    Tsps__Delegation dl = TSPS__DELEGATION__INIT;
+    if (n == 2 && strcmp(parts[0], "user") == 0) {
+        ud.id = parts[1];
+        req.body_case = TSPS__REQUEST__BODY_USER_DELETE;
+        req.user_delete = &ud;
+    } else if (n == 3 && strcmp(parts[0], "number") == 0) {
+        nr.user = parts[1];
+        nr.number = parts[2];
+        req.body_case = TSPS__REQUEST__BODY_NUMBER_REMOVE;
+        req.number_remove = &nr;
+    } else if (n == 4 && strcmp(parts[0], "rule") == 0) {
+        ru.user = parts[1];
+        ru.code = parts[2];
+        ru.status = parts[3];
+        cd.rule = &ru;
+        req.body_case = TSPS__REQUEST__BODY_CODE_DELETE;
+        req.code_delete = &cd;
+    } else if (n == 3 && strcmp(parts[0], "deleg") == 0) {
+        dl.user = parts[1];
+        dl.attendant = parts[2];
+        dg.delegation = &dl;
+        dg.remove = 1;
+        req.body_case = TSPS__REQUEST__BODY_DELEGATE;
+        req.delegate = &dg;
+    } else {
+        return; /* status/<user>: gone with its user; unknown: ignored */
+    }
+    run(w, &req, key, rev);
+}
+
+static void on_apply(void *arg, const char *key, const void *val, size_t len,
+                     int64_t rev)
+{
+    struct tspsd_cluster_wire *w = arg;
+    char want[700];
+    int del;
+
+    if (val == NULL) {
+        apply_delete(w, key, rev);
+        return;
+    }
+    Tsps__Request *req = tsps__request__unpack(NULL, len, val);
+    if (req == NULL || key_of(req, want, sizeof(want), &del) != 0 || del ||
+        strcmp(want, key) != 0) {
+        /* a value some other writer (or damage) left: not ours to apply */
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "cluster: damaged or foreign value ignored",
+                  "key=\"%.200s\" revision=%" PRId64 " bytes=%zu", key, rev,
+                  len);
+        if (req != NULL)
+            tsps__request__free_unpacked(req, NULL);
+        return;
+    }
+    run(w, req, key, rev);
+    tsps__request__free_unpacked(req, NULL);
+}
+
+static void on_applied(void *arg, int64_t rev)
+{
+    struct tspsd_cluster_wire *w = arg;
+    char s[32];
+    int n = snprintf(s, sizeof(s), "%" PRId64, rev);
+    int rc = tsps_kv_put(w->d->eng, KEY_REV, s, (size_t)n);
+    if (rc != TSPS_OK)
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
+                  "cluster: cannot store the applied revision",
+                  "revision=%" PRId64 " error=\"%s\"", rev, tsps_strerror(rc));
+}
+
+/* Queued writes in the store: [del][keylen hi][keylen lo] key value. */
+static void on_queue_save(void *arg, uint64_t seq, const char *key,
+                          const void *val, size_t len, int del)
+{
+    struct tspsd_cluster_wire *w = arg;
+    char k[64];
+    size_t kl = strlen(key);
+    uint8_t *b = malloc(3 + kl + len);
+    if (b == NULL || kl > 0xffff) {
+        free(b);
+        return;
+    }
+    b[0] = (uint8_t)del;
+    b[1] = (uint8_t)(kl >> 8);
+    b[2] = (uint8_t)kl;
+    memcpy(b + 3, key, kl);
+    if (len)
+        memcpy(b + 3 + kl, val, len);
+    snprintf(k, sizeof(k), KEY_Q "%016" PRIx64, seq);
+    int rc = tsps_kv_put(w->d->eng, k, b, 3 + kl + len);
+    if (rc != TSPS_OK)
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "cluster: cannot keep a queued write in the store",
+                  "key=\"%.200s\" error=\"%s\"", key, tsps_strerror(rc));
+    free(b);
+}
+
+static void on_queue_drop(void *arg, uint64_t seq)
+{
+    struct tspsd_cluster_wire *w = arg;
+    char k[64];
+    snprintf(k, sizeof(k), KEY_Q "%016" PRIx64, seq);
+    tsps_kv_put(w->d->eng, k, NULL, 0);
+}
+
+static int requeue_one(void *arg, const char *key, const void *val, size_t len)
+{
+    struct tspsd_cluster_wire *w = arg;
+    const uint8_t *b = val;
+    char k[0x10000];
+    uint64_t seq = strtoull(key + strlen(KEY_Q), NULL, 16);
+    if (len < 3)
+        return 0;
+    size_t kl = ((size_t)b[1] << 8) | b[2];
+    if (kl == 0 || 3 + kl > len)
+        return 0;
+    memcpy(k, b + 3, kl);
+    k[kl] = '\0';
+    tspsd_cluster_requeue(w->cl, seq, k, b + 3 + kl, len - 3 - kl, b[0] != 0);
+    return 0;
+}
+
+/* ---- metrics and status ---- */
+
+size_t tspsd_cluster_wire_status(tspsd *d, char *buf, size_t len)
+{
+    struct tspsd_cluster_wire *w = d->cluster;
+    tspsd_cluster_stats st;
+    if (w == NULL || len == 0)
+        return 0;
+    tspsd_cluster_stats_get(w->cl, &st);
+    int r = snprintf(buf, len,
+                     "node %s\netcd %s\netcd_up %d\nwatching %d\n"
+                     "applied_revision %" PRId64 "\netcd_revision %" PRId64
+                     "\nqueued_writes %" PRIu64 "\npublished %" PRIu64
+                     "\napplied %" PRIu64 "\ndropped %" PRIu64 "\n",
+                     tspsd_cluster_node(w->cl), d->cfg.cluster_etcd, st.etcd_up,
+                     st.watching, st.applied_rev, st.etcd_rev, st.queued,
+                     st.published, st.applied, st.dropped);
+    return r < 0 ? 0 : (size_t)r >= len ? len - 1 : (size_t)r;
+}
+
+static int cluster_metrics(void *arg, char *buf, size_t len)
+{
+    struct tspsd_cluster_wire *w = arg;
+    tspsd_cluster_stats st;
+    const char *n = tspsd_cluster_node(w->cl);
+    tspsd_cluster_stats_get(w->cl, &st);
+    int r = snprintf(
+        buf, len,
+        "# TYPE tspsd_cluster_etcd_up gauge\n"
+        "tspsd_cluster_etcd_up{node=\"%s\"} %d\n"
+        "# TYPE tspsd_cluster_applied_revision gauge\n"
+        "tspsd_cluster_applied_revision{node=\"%s\"} %" PRId64 "\n"
+        "# TYPE tspsd_cluster_etcd_revision gauge\n"
+        "tspsd_cluster_etcd_revision{node=\"%s\"} %" PRId64 "\n"
+        "# TYPE tspsd_cluster_queued_writes gauge\n"
+        "tspsd_cluster_queued_writes{node=\"%s\"} %" PRIu64 "\n"
+        "# TYPE tspsd_cluster_published_total counter\n"
+        "tspsd_cluster_published_total{node=\"%s\"} %" PRIu64 "\n"
+        "# TYPE tspsd_cluster_applied_total counter\n"
+        "tspsd_cluster_applied_total{node=\"%s\"} %" PRIu64 "\n"
+        "# TYPE tspsd_cluster_dropped_total counter\n"
+        "tspsd_cluster_dropped_total{node=\"%s\"} %" PRIu64 "\n"
+        "# TYPE tspsd_cluster_watch_connects_total counter\n"
+        "tspsd_cluster_watch_connects_total{node=\"%s\"} %" PRIu64 "\n",
+        n, st.etcd_up, n, st.applied_rev, n, st.etcd_rev, n, st.queued, n,
+        st.published, n, st.applied, n, st.dropped, n, st.reconnects);
+    return r < 0 ? 0 : (size_t)r >= len ? (int)len - 1 : r;
+}
+
+/* Metrics only: the cluster brings no calls. It stops in
+ * tspsd_cluster_wire_stop, after the pool (jobs may still publish). */
+static const tspsd_front_ops cluster_front_ops = {"cluster", NULL, NULL,
+                                                  cluster_metrics, NULL};
+
+int tspsd_cluster_wire_start(tspsd *d)
+{
+    const tspsd_config *c = &d->cfg;
+    tspsd_cluster_config cc = {0};
+    tspsd_cluster_ops ops = {0};
+    char node[64], revs[32];
+    size_t n = 0;
+
+    if (!c->cluster_enabled)
+        return 0;
+    struct tspsd_cluster_wire *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -1;
+    w->d = d;
+    if (c->cluster_node[0] != '\0')
+        snprintf(node, sizeof(node), "%s", c->cluster_node);
+    else if (gethostname(node, sizeof(node)) != 0)
+        snprintf(node, sizeof(node), "tspsd");
+    node[sizeof(node) - 1] = '\0';
+    if (tsps_kv_get(d->eng, KEY_REV, revs, sizeof(revs) - 1, &n) == TSPS_OK) {
+        revs[n] = '\0';
+        cc.start_rev = strtoll(revs, NULL, 10);
+    }
+    cc.etcd = c->cluster_etcd;
+    cc.prefix = c->cluster_prefix;
+    cc.node = node;
+    cc.max_queue = (size_t)c->cluster_max_queue;
+    ops.arg = w;
+    ops.apply = on_apply;
+    ops.applied = on_applied;
+    ops.queue_save = on_queue_save;
+    ops.queue_drop = on_queue_drop;
+    if (tspsd_cluster_new(&cc, &ops, &w->cl) != 0) {
+        free(w);
+        return -1;
+    }
+    tsps_kv_list(d->eng, KEY_Q, requeue_one, w);
+    for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]); i++) {
+        int k = write_kinds[i];
+        w->orig[k] = d->handlers[k].fn;
+        d->handlers[k].fn = wrapped;
+    }
+    d->cluster = w;
+    if (tspsd_cluster_start(w->cl) != 0 ||
+        tspsd_front_add(d, &cluster_front_ops, w, &w->front) != 0) {
+        for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]);
+             i++)
+            d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
+        d->cluster = NULL;
+        tspsd_cluster_free(w->cl);
+        free(w);
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: cannot start", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void tspsd_cluster_wire_stop(tspsd *d)
+{
+    struct tspsd_cluster_wire *w = d->cluster;
+    if (w == NULL)
+        return;
+    tspsd_cluster_free(w->cl); /* joins: no apply runs after this */
+    for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]); i++)
+        d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
+    d->cluster = NULL;
+    free(w);
+}
