@@ -1,0 +1,424 @@
+/*
+ * check_cluster_etcd.c - tspsd nodes sharing configuration through a real
+ * etcd (docs/cluster.md): the etcd client itself, a rule set through one
+ * node routing on the other within 1 s (the propagation time is printed),
+ * routing on with etcd killed and the change made meanwhile arriving after
+ * it is back, and a restarted node catching up from its revision.
+ */
+#include "etcd.h"
+#include "harness.h"
+#include "th_etcd.h"
+#include "tsps_check.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ANN    "+12125550100"
+#define CALLER "+13125550013" /* unknown to ann: code UNKNOWN */
+
+static char base[300];
+static th_etcd etcd;
+static th_daemon na, nb;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void node_start(th_daemon *t, const char *name)
+{
+    char extra[400];
+    snprintf(extra, sizeof(extra),
+             "[cluster]\nenabled = true\netcd = %s\nnode = %s\n"
+             "prefix = /tsps-test\n",
+             etcd.url, name);
+    th_start(t, extra);
+}
+
+static void node_new(th_daemon *t, const char *name)
+{
+    memset(t, 0, sizeof(*t));
+    tsps_check_tmpdir(t->dir, sizeof(t->dir));
+    th_make_certs(t);
+    node_start(t, name);
+}
+
+static void setup(void)
+{
+    memset(&etcd, 0, sizeof(etcd));
+    tsps_check_tmpdir(base, sizeof(base));
+    th_etcd_start(&etcd, base);
+}
+
+static void setup_nodes(void)
+{
+    setup();
+    node_new(&na, "a");
+    node_new(&nb, "b");
+}
+
+static void teardown(void)
+{
+    th_cleanup(&na);
+    th_cleanup(&nb);
+    th_etcd_kill(&etcd);
+    if (getenv("TSPS_KEEP_TMP") == NULL)
+        tsps_check_rmdir(base);
+    memset(&na, 0, sizeof(na));
+    memset(&nb, 0, sizeof(nb));
+}
+
+static int user_put(tspsd_client *c, const char *id, const char *number)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__UserPut up = TSPS__USER_PUT__INIT;
+    Tsps__User u = TSPS__USER__INIT;
+    char *nums[1] = {(char *)number};
+    u.id = (char *)id;
+    u.region = (char *)"US";
+    u.tz = (char *)"America/New_York";
+    u.hours = (char *)"mon-sun 00:00-23:59";
+    u.voicemail_uri = (char *)"sip:vm@127.0.0.1";
+    u.n_numbers = 1;
+    u.numbers = nums;
+    up.user = &u;
+    req.body_case = TSPS__REQUEST__BODY_USER_PUT;
+    req.user_put = &up;
+    return th_call(c, &req, NULL);
+}
+
+static int code_set(tspsd_client *c, const char *user, const char *method)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__CodeSet cs = TSPS__CODE_SET__INIT;
+    Tsps__Rule r = TSPS__RULE__INIT;
+    r.user = (char *)user;
+    r.code = (char *)"UNKNOWN";
+    r.status = (char *)"any";
+    r.method = (char *)method;
+    cs.rule = &r;
+    req.body_case = TSPS__REQUEST__BODY_CODE_SET;
+    req.code_set = &cs;
+    return th_call(c, &req, NULL);
+}
+
+static int user_delete(tspsd_client *c, const char *user)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__UserDelete ud = TSPS__USER_DELETE__INIT;
+    ud.id = (char *)user;
+    req.body_case = TSPS__REQUEST__BODY_USER_DELETE;
+    req.user_delete = &ud;
+    return th_call(c, &req, NULL);
+}
+
+/* The method a dry run of CALLER -> ANN gets ("" = no user has ANN). */
+static void route(tspsd_client *c, char *method, size_t len, double *took)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Route r = TSPS__ROUTE__INIT;
+    Tsps__Response *resp = NULL;
+    r.from = (char *)CALLER;
+    r.to = (char *)ANN;
+    r.brief = 1;
+    req.body_case = TSPS__REQUEST__BODY_ROUTE;
+    req.route = &r;
+    double t0 = now_ms();
+    int code = th_call(c, &req, &resp);
+    if (took != NULL)
+        *took = now_ms() - t0;
+    snprintf(method, len, "%s",
+             code == TSPS__CODE__OK && resp->n_calls == 1 &&
+                     resp->calls[0]->user[0] != '\0'
+                 ? resp->calls[0]->method
+                 : "");
+    if (resp != NULL)
+        tsps__response__free_unpacked(resp, NULL);
+}
+
+/* Poll until the route's method starts with `want`; ms taken, -1 if not
+ * within limit_ms. */
+static double wait_method(tspsd_client *c, const char *want, double limit_ms)
+{
+    char m[200];
+    double t0 = now_ms();
+    for (;;) {
+        route(c, m, sizeof(m), NULL);
+        double dt = now_ms() - t0;
+        if (strncmp(m, want, strlen(want)) == 0 &&
+            (want[0] != '\0' || m[0] == '\0'))
+            return dt;
+        if (dt > limit_ms)
+            return -1;
+        th_sleep_ms(2);
+    }
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct mbuf {
+    char b[65536];
+    size_t n;
+} mbuf;
+
+static size_t mcollect(char *p, size_t sz, size_t nm, void *arg)
+{
+    mbuf *m = arg;
+    size_t n = sz * nm;
+    if (m->n + n >= sizeof(m->b))
+        return 0;
+    memcpy(m->b + m->n, p, n);
+    m->n += n;
+    m->b[m->n] = '\0';
+    return n;
+}
+
+/* A cluster metric of a node ("queued_writes"), -1 if absent. */
+static long metric(th_daemon *t, const char *name)
+{
+    static mbuf m;
+    char url[100], want[120];
+    m.n = 0;
+    m.b[0] = '\0';
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", t->metrics_port);
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mcollect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    if (cc != CURLE_OK)
+        return -1;
+    snprintf(want, sizeof(want), "tspsd_cluster_%s{node=\"", name);
+    const char *p = strstr(m.b, want);
+    if (p == NULL)
+        return -1;
+    p = strchr(p, '}');
+    return p != NULL ? strtol(p + 1, NULL, 10) : -1;
+}
+
+/* ---- the etcd client against a real etcd ---- */
+
+typedef struct seen {
+    int n;
+    char keys[16][64];
+    int types[16];
+    int64_t revs[16];
+} seen;
+
+static int see(void *arg, int type, const char *key, size_t klen,
+               const void *val, size_t vlen, int64_t rev)
+{
+    seen *s = arg;
+    (void)val, (void)vlen;
+    if (s->n < 16) {
+        snprintf(s->keys[s->n], sizeof(s->keys[0]), "%.*s", (int)klen, key);
+        s->types[s->n] = type;
+        s->revs[s->n] = rev;
+        s->n++;
+    }
+    return s->n >= 4; /* stop after four events */
+}
+
+START_TEST(test_etcd_client)
+{
+    tspsd_etcd *e = NULL;
+    char err[300];
+    int64_t r1 = 0, r2 = 0, r3 = 0, hrev = 0;
+    seen s;
+    atomic_int stop = 0;
+
+    ck_assert_int_eq(tspsd_etcd_new(etcd.url, 2000, &e), 0);
+    ck_assert_int_eq(tspsd_etcd_put(e, "/p/a", "1", 1, &r1, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(
+        tspsd_etcd_put(e, "/p/b", "\0\xff", 2, &r2, err, sizeof(err)), 0);
+    ck_assert_int_eq(tspsd_etcd_put(e, "/q/c", "3", 1, NULL, err, sizeof(err)),
+                     0);
+    ck_assert(r2 > r1 && r1 > 0);
+    memset(&s, 0, sizeof(s));
+    ck_assert_int_eq(
+        tspsd_etcd_range(e, "/p/", see, &s, &hrev, err, sizeof(err)), 0);
+    ck_assert_int_eq(s.n, 2); /* only the prefix, in key order */
+    ck_assert_str_eq(s.keys[0], "/p/a");
+    ck_assert_str_eq(s.keys[1], "/p/b");
+    ck_assert(hrev > r2);
+    ck_assert_int_eq(tspsd_etcd_delete(e, "/p/", 1, &r3, err, sizeof(err)), 0);
+    /* watch from r1: put a, put b, delete a, delete b, in order */
+    memset(&s, 0, sizeof(s));
+    int64_t last = 0;
+    ck_assert_int_eq(
+        tspsd_etcd_watch(e, "/p/", r1, see, &s, &stop, &last, err, sizeof(err)),
+        TSPSD_ETCD_ESTOPPED);
+    ck_assert_int_eq(s.n, 4);
+    ck_assert_str_eq(s.keys[0], "/p/a");
+    ck_assert_int_eq(s.types[0], TSPSD_ETCD_PUT);
+    ck_assert_str_eq(s.keys[1], "/p/b");
+    ck_assert_int_eq(s.types[2], TSPSD_ETCD_DELETE);
+    ck_assert_int_eq(s.types[3], TSPSD_ETCD_DELETE);
+    ck_assert(s.revs[0] == r1 && s.revs[1] == r2 && s.revs[2] == r3);
+    /* damaged watch messages are clear errors */
+    tspsd_etcd_watch_msg msg;
+    ck_assert_int_eq(tspsd_etcd_watch_parse("{\"result\":{\"events\":[{\"kv\":"
+                                            "{\"key\":\"!!\"}}]}}",
+                                            40, see, &s, &msg),
+                     TSPSD_ETCD_EPROTO);
+    ck_assert_int_eq(tspsd_etcd_watch_parse("[1,2]", 5, see, &s, &msg),
+                     TSPSD_ETCD_EPROTO);
+    ck_assert_int_eq(
+        tspsd_etcd_watch_parse(
+            "{\"result\":{\"compact_revision\":\"9\",\"canceled\":true}}", 51,
+            see, &s, &msg),
+        TSPSD_ETCD_ECOMPACTED);
+    ck_assert_int_eq(msg.compact_rev, 9);
+    tspsd_etcd_free(e);
+    /* nobody there: a clear error, quickly */
+    ck_assert_int_eq(tspsd_etcd_new("http://127.0.0.1:1", 500, &e), 0);
+    double t0 = now_ms();
+    ck_assert_int_eq(tspsd_etcd_put(e, "/p/a", "1", 1, NULL, err, sizeof(err)),
+                     TSPSD_ETCD_EUNREACHABLE);
+    ck_assert(now_ms() - t0 < 1500);
+    ck_assert(strstr(err, "127.0.0.1:1") != NULL);
+    tspsd_etcd_free(e);
+    ck_assert_int_eq(tspsd_etcd_new("ftp://x", 500, &e), TSPSD_ETCD_EINVAL);
+}
+END_TEST
+
+/* ---- nodes ---- */
+
+START_TEST(test_change_on_a_routes_on_b_within_1s)
+{
+    tspsd_client *a = th_connect(&na, "admin", NULL);
+    tspsd_client *b = th_connect(&nb, "admin", NULL);
+    double dt[20];
+
+    ck_assert_int_eq(user_put(a, "ann", ANN), 0);
+    ck_assert_int_eq(code_set(a, "ann", "voicemail"), 0);
+    ck_assert_msg(wait_method(b, "voicemail", 3000) >= 0,
+                  "node b never saw ann's rule");
+    /* each change through a, measured until b routes by it */
+    for (int i = 0; i < 20; i++) {
+        const char *m = i % 2 == 0 ? "reject busy" : "voicemail";
+        ck_assert_int_eq(code_set(a, "ann", m), 0);
+        dt[i] = wait_method(b, i % 2 == 0 ? "reject" : "voicemail", 1000);
+        ck_assert_msg(dt[i] >= 0, "change %d not routed on b within 1 s", i);
+    }
+    qsort(dt, 20, sizeof(dt[0]), cmp_d);
+    printf("config_propagation_ms p50=%.1f p99=%.1f max=%.1f (20 changes)\n",
+           dt[10], dt[19], dt[19]);
+    fflush(stdout);
+    /* and back: a delete through b reaches a */
+    ck_assert_int_eq(user_delete(b, "ann"), 0);
+    ck_assert_msg(wait_method(a, "", 1000) >= 0,
+                  "user.delete through b not seen on a");
+    tspsd_client_close(a);
+    tspsd_client_close(b);
+}
+END_TEST
+
+START_TEST(test_etcd_down_routing_goes_on_changes_queue)
+{
+    tspsd_client *a = th_connect(&na, "admin", NULL);
+    tspsd_client *b = th_connect(&nb, "admin", NULL);
+    char m[200];
+    double took;
+
+    ck_assert_int_eq(user_put(a, "ann", ANN), 0);
+    ck_assert_int_eq(code_set(a, "ann", "voicemail"), 0);
+    ck_assert(wait_method(b, "voicemail", 3000) >= 0);
+    th_etcd_kill(&etcd);
+    /* routing on both nodes does not wait for etcd */
+    for (int i = 0; i < 50; i++) {
+        route(i % 2 ? a : b, m, sizeof(m), &took);
+        ck_assert_str_eq(m, "voicemail");
+        ck_assert_msg(took < 200, "route took %.1f ms with etcd down", took);
+    }
+    /* a change meanwhile: applied on a at once, queued for etcd */
+    ck_assert_int_eq(code_set(a, "ann", "reject busy"), 0);
+    route(a, m, sizeof(m), NULL);
+    ck_assert_str_eq(m, "reject busy");
+    th_sleep_ms(500);
+    route(b, m, sizeof(m), NULL);
+    ck_assert_str_eq(m, "voicemail");
+    ck_assert_int_eq(metric(&na, "queued_writes"), 1);
+    ck_assert_int_eq(metric(&na, "etcd_up"), 0);
+    /* etcd back (same data): the queued write reaches b */
+    th_etcd_start(&etcd, base);
+    double dt = wait_method(b, "reject", 10000);
+    ck_assert_msg(dt >= 0, "queued change never reached b");
+    printf("etcd back: queued change routed on b after %.0f ms\n", dt);
+    ck_assert_int_eq(metric(&na, "queued_writes"), 0);
+    ck_assert_int_eq(metric(&na, "etcd_up"), 1);
+    tspsd_client_close(a);
+    tspsd_client_close(b);
+}
+END_TEST
+
+START_TEST(test_restarted_node_catches_up_from_its_revision)
+{
+    tspsd_client *a = th_connect(&na, "admin", NULL);
+    tspsd_client *b;
+    char m[200];
+
+    ck_assert_int_eq(user_put(a, "ann", ANN), 0);
+    ck_assert_int_eq(code_set(a, "ann", "voicemail"), 0);
+    b = th_connect(&nb, "admin", NULL);
+    ck_assert(wait_method(b, "voicemail", 3000) >= 0);
+    tspsd_client_close(b);
+    ck_assert_int_eq(th_stop(&nb), 0);
+    ck_assert_int_eq(code_set(a, "ann", "reject busy"), 0);
+    node_start(&nb, "b");
+    b = th_connect(&nb, "admin", NULL);
+    ck_assert_msg(wait_method(b, "reject", 3000) >= 0,
+                  "restarted node did not catch up");
+    route(b, m, sizeof(m), NULL);
+    ck_assert_str_eq(m, "reject busy");
+    /* from its revision, not by reading everything again */
+    ck_assert(th_log_has(&nb, "msg=\"cluster: member started\" node=b "
+                              "prefix=/tsps-test/ revision="));
+    ck_assert(!th_file_has(nb.log, "revision=0 queued=0\n") ||
+              th_file_has(nb.log, "full state read"));
+    FILE *f = fopen(nb.log, "r");
+    char line[2048];
+    int full = 0;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        full += strstr(line, "full state read") != NULL;
+    if (f != NULL)
+        fclose(f);
+    ck_assert_int_eq(full, 1); /* the first start only */
+    tspsd_client_close(a);
+    tspsd_client_close(b);
+}
+END_TEST
+
+static Suite *cluster_suite(void)
+{
+    Suite *s = suite_create("cluster_etcd");
+    TCase *tc = tcase_create("client");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_etcd_client);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("nodes");
+    tcase_add_checked_fixture(tc, setup_nodes, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_change_on_a_routes_on_b_within_1s);
+    tcase_add_test(tc, test_etcd_down_routing_goes_on_changes_queue);
+    tcase_add_test(tc, test_restarted_node_catches_up_from_its_revision);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TSPS_CHECK_MAIN(cluster_suite)
