@@ -20,7 +20,8 @@ if [ "$what" = test ]; then
          # real CardDAV clients of tests/unit/check_dav_clients.c
          khard vdirsyncer
          dovecot-imapd libcairo2-dev fonts-dejavu-core # related-item tests
-         apache2) # its mod_dav serves the docs-dav tests (apache2 -X, loopback)
+         apache2 # its mod_dav serves the docs-dav tests (apache2 -X, loopback)
+         etcd-server etcd-client kamailio) # cluster tests (tests/cluster)
   # Python bindings (bindings/python): run by /usr/bin/python3, which sees
   # Debian's modules (a pyenv python3 on PATH may not).
   pkgs+=(python3-cffi python3-protobuf protobuf-compiler python3-pytest
