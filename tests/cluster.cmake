@@ -22,3 +22,21 @@ if(TARGET tspsd AND TARGET tspsctl AND TSPS_ETCD_BIN)
   set_tests_properties(cluster_etcd PROPERTIES TIMEOUT 120 LABELS "cluster"
     ENVIRONMENT "CK_FORK=yes;CK_DEFAULT_TIMEOUT=60")
 endif()
+
+# Kamailio's dispatcher in front of two tspsd nodes (contrib/kamailio), sipp
+# through it, one node killed mid-load: no call may fail.
+find_program(TSPS_KAMAILIO_BIN kamailio PATHS /usr/sbin)
+find_program(TSPS_CLUSTER_SIPP sipp)
+find_program(TSPS_CLUSTER_PY3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(TARGET tspsd AND TARGET tspsctl AND TSPS_ETCD_BIN AND TSPS_KAMAILIO_BIN
+   AND TSPS_CLUSTER_SIPP AND TSPS_CLUSTER_PY3)
+  add_test(NAME cluster_sip
+    COMMAND ${TSPS_CLUSTER_PY3} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/cluster_sip.py
+            --tspsd $<TARGET_FILE:tspsd> --tspsctl $<TARGET_FILE:tspsctl>
+            --sipp ${TSPS_CLUSTER_SIPP} --etcd ${TSPS_ETCD_BIN}
+            --kamailio ${TSPS_KAMAILIO_BIN}
+            --kamailio-cfg ${PROJECT_SOURCE_DIR}/contrib/kamailio/kamailio.cfg
+            --scenarios ${CMAKE_CURRENT_SOURCE_DIR}/cluster/scenarios
+            --rate 100 --calls 1500)
+  set_tests_properties(cluster_sip PROPERTIES TIMEOUT 180 LABELS "cluster")
+endif()

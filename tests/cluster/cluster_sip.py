@@ -1,0 +1,408 @@
+#!/usr/bin/python3
+"""tspsd nodes behind Kamailio's dispatcher, sharing configuration through
+etcd (docs/cluster.md). Starts a real etcd, N real tspsd nodes (SIP on
+free 127.0.0.1 ports, [cluster] enabled), Kamailio with
+contrib/kamailio/kamailio.cfg, and drives calls with sipp.
+
+  cluster_sip.py --test ...   ctest cluster_sip: users provisioned through
+                              node 1 only, calls through Kamailio to both
+                              nodes, one node killed mid-load; fails when a
+                              call failed (beyond the retransmissions sipp
+                              makes while Kamailio fails over)
+  cluster_sip.py --bench ...  benchmarks/cluster: prints
+                              cluster_cps_zero_fail, failover_failed_calls,
+                              config_propagation_ms_p99, etcd_down_routing_ok
+
+Exit status 0 = passed.
+"""
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ARGS = None
+WORK = None
+TAKEN = set()
+FAILOVER = {}
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1, not handed out before
+    in this run."""
+    for _ in range(500):
+        p = random.randint(20000, 60000)
+        if p in TAKEN:
+            continue
+        try:
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                s = socket.socket(socket.AF_INET, kind)
+                s.bind(("127.0.0.1", p))
+                s.close()
+        except OSError:
+            continue
+        TAKEN.add(p)
+        return p
+    raise RuntimeError("no free port")
+
+
+def wait_for(cond, timeout=20.0, step=0.02):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
+class Etcd:
+    def __init__(self):
+        self.dir = os.path.join(WORK, "etcd")
+        self.port, self.peer = free_port(), free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = None
+        self.start()
+
+    def start(self):
+        peer = "http://127.0.0.1:%d" % self.peer
+        log = open(os.path.join(WORK, "etcd.log"), "a")
+        self.proc = subprocess.Popen(
+            [ARGS.etcd, "--name", "t", "--data-dir", self.dir,
+             "--listen-client-urls", self.url, "--advertise-client-urls",
+             self.url, "--listen-peer-urls", peer,
+             "--initial-advertise-peer-urls", peer, "--initial-cluster",
+             "t=" + peer, "--log-level", "warn"],
+            stdout=log, stderr=log)
+        if not wait_for(self.up, 20):
+            raise RuntimeError("etcd did not start")
+
+    def up(self):
+        try:
+            out = subprocess.run(
+                ["curl", "-s", "-m", "1", "-X", "POST", self.url +
+                 "/v3/kv/range", "-d", '{"key":"AA=="}'],
+                capture_output=True, text=True).stdout
+            return '"header"' in out
+        except OSError:
+            return False
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Node:
+    def __init__(self, name, etcd_url):
+        self.name = name
+        self.dir = os.path.join(WORK, name)
+        self.data = os.path.join(self.dir, "data")
+        os.makedirs(self.dir)
+        self.sip_port = free_port()
+        self.metrics_port = free_port()
+        self.conf = os.path.join(self.dir, "tspsd.conf")
+        with open(self.conf, "w") as f:
+            f.write("[tspsd]\ndata_dir = %s\nlog_level = info\n"
+                    "[control]\nport = 0\n[metrics]\nport = %d\n"
+                    "[sip]\nenabled = true\nlisten = 127.0.0.1\n"
+                    "udp_port = %d\ntcp_port = 0\n[web]\nport = -1\n"
+                    "[cluster]\nenabled = true\netcd = %s\nnode = %s\n"
+                    "prefix = /tsps-sip\n[admin]\nidentities = admin\n"
+                    % (self.data, self.metrics_port, self.sip_port, etcd_url,
+                       name))
+        self.logf = os.path.join(self.dir, "tspsd.log")
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen([ARGS.tspsd, "-c", self.conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=open(self.logf, "a"))
+        if not wait_for(lambda: os.path.exists(
+                os.path.join(self.data, "client.conf")) and
+                "SIP front listening" in self.log(), 20):
+            raise RuntimeError("tspsd %s did not start: %s"
+                               % (self.name, self.log()[-1500:]))
+
+    def log(self):
+        try:
+            with open(self.logf) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def ctl(self, *args, check=True):
+        r = subprocess.run([ARGS.tspsctl, "--data", self.data] + list(args),
+                           capture_output=True, text=True, timeout=20)
+        if check and r.returncode != 0:
+            raise RuntimeError("tspsctl %s on %s: %s%s"
+                               % (" ".join(args), self.name, r.stdout,
+                                  r.stderr))
+        return r
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Kamailio:
+    def __init__(self, nodes):
+        self.port = free_port()
+        self.dir = os.path.join(WORK, "kamailio")
+        os.makedirs(self.dir)
+        self.list = os.path.join(self.dir, "nodes.list")
+        with open(self.list, "w") as f:
+            for n in nodes:
+                f.write("1 sip:127.0.0.1:%d 0 0\n" % n.sip_port)
+        self.logf = os.path.join(self.dir, "kamailio.log")
+        self.proc = subprocess.Popen(
+            [ARGS.kamailio, "-f", ARGS.kamailio_cfg, "-D", "-E",
+             "-Y", self.dir, "-w", self.dir,
+             "-P", os.path.join(self.dir, "kamailio.pid"),
+             "-A", "LISTEN=udp:127.0.0.1:%d" % self.port,
+             "-A", 'DS_LIST="%s"' % self.list, "-A", "CHILDREN=2"],
+            stdout=subprocess.DEVNULL, stderr=open(self.logf, "w"),
+            start_new_session=True)
+        time.sleep(0.5)
+        if self.proc.poll() is not None:
+            raise RuntimeError("kamailio did not start: %s"
+                               % open(self.logf).read()[-2000:])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def number(i):
+    return "+1212555%04d" % i
+
+
+def provision(node, users):
+    """Users with one number each and a voicemail rule for unknown callers,
+    through one node only."""
+    for i in range(users):
+        node.ctl("user", "add", "u%d" % i, "--region", "US", "--tz",
+                 "America/New_York", "--hours", "mon-sun 00:00-23:59",
+                 "--number", number(i), "--voicemail",
+                 "sip:vm%d@127.0.0.1" % i)
+        node.ctl("code", "set", "u%d" % i, "UNKNOWN", "voicemail")
+
+
+def routes_to(node, i, want):
+    r = node.ctl("route", "--from", "+13125550013", "--to", number(i),
+                 check=False)
+    return r.returncode == 0 and want in r.stdout
+
+
+def sipp(kam, users, rate, calls, tag):
+    """Run sipp against Kamailio; (successful, failed, retransmissions)."""
+    csv = os.path.join(WORK, "numbers.csv")
+    with open(csv, "w") as f:
+        f.write("SEQUENTIAL\n")
+        for i in range(users):
+            f.write("%s;\n" % number(i))
+    stat = os.path.join(WORK, "sipp_%s.csv" % tag)
+    cmd = [ARGS.sipp, "127.0.0.1:%d" % kam.port, "-sf",
+           os.path.join(ARGS.scenarios, "invite_3xx.xml"), "-inf", csv,
+           "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate),
+           "-m", str(calls), "-l", str(max(100, rate * 4)), "-bg" if False
+           else "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1",
+           "-trace_err", "-error_file",
+           os.path.join(WORK, "sipp_%s_err.log" % tag),
+           "-timeout", "120", "-timeout_error", "-max_recv_loops", "1000"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    return p, stat
+
+
+def sipp_result(p, stat):
+    p.wait(180)
+    with open(stat) as f:
+        rows = [r.rstrip("\n").split(";") for r in f if r.strip()]
+    head, last = rows[0], rows[-1]
+    col = {name: i for i, name in enumerate(head)}
+    ok = int(last[col["SuccessfulCall(C)"]])
+    failed = int(last[col["FailedCall(C)"]])
+    retrans = int(last[col["Retransmissions(C)"]])
+    return ok, failed, retrans
+
+
+def cluster(nodes_n=2):
+    etcd = Etcd()
+    nodes = [Node("n%d" % (i + 1), etcd.url) for i in range(nodes_n)]
+    return etcd, nodes
+
+
+def wait_provisioned(nodes, users):
+    last = users - 1
+    for n in nodes:
+        if not wait_for(lambda: routes_to(n, last, "voicemail"), 20, 0.1):
+            raise RuntimeError("node %s never routed u%d (replication)"
+                               % (n.name, last))
+
+
+def failover_run(rate, calls, users=20):
+    """Calls through Kamailio to two nodes, the second killed after a third
+    of the calls. (ok, failed, retrans)."""
+    etcd, nodes = cluster(2)
+    kam = None
+    try:
+        provision(nodes[0], users)
+        wait_provisioned(nodes, users)
+        kam = Kamailio(nodes)
+        time.sleep(1.5)  # first OPTIONS probes
+        p, stat = sipp(kam, users, rate, calls, "failover")
+        time.sleep(calls / rate / 3.0)
+        nodes[1].kill()
+        ok, failed, retrans = sipp_result(p, stat)
+        FAILOVER["n2_calls"] = nodes[1].log().count('msg="call offered"')
+        FAILOVER["n1_calls"] = nodes[0].log().count('msg="call offered"')
+        with open(kam.logf) as f:
+            FAILOVER["failovers"] = f.read().count(": next node")
+        return ok, failed, retrans
+    finally:
+        if kam:
+            kam.stop()
+        for n in nodes:
+            n.stop()
+        etcd.kill()
+
+
+def test():
+    calls, rate = ARGS.calls, ARGS.rate
+    ok, failed, retrans = failover_run(rate, calls)
+    print("cluster_sip: %d calls at %d/s through kamailio, node n2 killed "
+          "after a third: %d ok, %d failed, %d retransmissions"
+          % (calls, rate, ok, failed, retrans))
+    print("cluster_sip: n1 answered %d, n2 %d before it was killed; "
+          "kamailio failed over %d times" % (FAILOVER["n1_calls"],
+                                              FAILOVER["n2_calls"],
+                                              FAILOVER["failovers"]))
+    if failed != 0 or ok != calls:
+        print("FAIL: calls failed (see %s)" % WORK)
+        return 1
+    if FAILOVER["n2_calls"] == 0 or FAILOVER["failovers"] == 0:
+        print("FAIL: the killed node took no calls, or kamailio never "
+              "failed over: the test proved nothing")
+        return 1
+    return 0
+
+
+def bench():
+    figures = {}
+    # cps with zero failures: the highest rate that passes
+    best = 0
+    for rate in ARGS.rates:
+        etcd, nodes = cluster(2)
+        kam = None
+        try:
+            provision(nodes[0], 20)
+            wait_provisioned(nodes, 20)
+            kam = Kamailio(nodes)
+            time.sleep(1.5)
+            p, stat = sipp(kam, 20, rate, rate * ARGS.seconds, "cps%d" % rate)
+            ok, failed, _ = sipp_result(p, stat)
+        finally:
+            if kam:
+                kam.stop()
+            for n in nodes:
+                n.stop()
+            etcd.kill()
+        print("# rate %d/s: %d ok, %d failed" % (rate, ok, failed))
+        if failed == 0 and ok == rate * ARGS.seconds:
+            best = rate
+        else:
+            break
+    figures["cluster_cps_zero_fail"] = best
+    ok, failed, retrans = failover_run(ARGS.rate, ARGS.calls)
+    figures["failover_failed_calls"] = failed
+    print("# failover: %d calls at %d/s, %d ok, %d retransmissions"
+          % (ARGS.calls, ARGS.rate, ok, retrans))
+    # propagation: a rule changed on n1 until n2 routes by it (tspsctl
+    # polls: an upper bound, includes tspsctl's start and TLS handshake)
+    etcd, nodes = cluster(2)
+    try:
+        provision(nodes[0], 1)
+        wait_provisioned(nodes, 1)
+        dts = []
+        for i in range(ARGS.changes):
+            m, want = (("reject busy", "reject") if i % 2 == 0
+                       else ("voicemail", "voicemail"))
+            t0 = time.monotonic()
+            nodes[0].ctl("code", "set", "u0", "UNKNOWN", *m.split())
+            if not wait_for(lambda: routes_to(nodes[1], 0, want), 5, 0.001):
+                raise RuntimeError("change %d never reached n2" % i)
+            dts.append((time.monotonic() - t0) * 1000)
+        dts.sort()
+        figures["config_propagation_ms_p99"] = round(
+            dts[min(len(dts) - 1, int(len(dts) * 0.99))], 1)
+        # etcd down: routing on both nodes goes on
+        etcd.kill()
+        good = all(routes_to(n, 0, "voicemail") or routes_to(n, 0, "reject")
+                   for n in nodes for _ in range(20))
+        figures["etcd_down_routing_ok"] = 1 if good else 0
+    finally:
+        for n in nodes:
+            n.stop()
+        etcd.kill()
+    for k in ("cluster_cps_zero_fail", "failover_failed_calls",
+              "config_propagation_ms_p99", "etcd_down_routing_ok"):
+        print("%s %s" % (k, figures[k]))
+    return 0
+
+
+def main():
+    global ARGS, WORK
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tspsd", required=True)
+    ap.add_argument("--tspsctl", required=True)
+    ap.add_argument("--sipp", default="sipp")
+    ap.add_argument("--etcd", default="etcd")
+    ap.add_argument("--kamailio", default="kamailio")
+    ap.add_argument("--kamailio-cfg", required=True)
+    ap.add_argument("--scenarios", required=True)
+    ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--rate", type=int, default=100)
+    ap.add_argument("--calls", type=int, default=1500)
+    ap.add_argument("--rates", type=int, nargs="*",
+                    default=[200, 400, 800, 1600])
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--changes", type=int, default=50)
+    ap.add_argument("--keep", action="store_true")
+    ARGS = ap.parse_args()
+    WORK = tempfile.mkdtemp(prefix="tsps-cluster-")
+    rc = 1
+    try:
+        rc = bench() if ARGS.bench else test()
+    finally:
+        if rc == 0 and not ARGS.keep:
+            shutil.rmtree(WORK, ignore_errors=True)
+        else:
+            print("work dir kept: %s" % WORK)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
