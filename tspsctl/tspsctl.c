@@ -52,6 +52,9 @@ static const char usage[] =
     "    code delete USER CODE [--status S] | code list USER\n"
     "    status set USER STATUS [--until TIME] [--note TEXT]\n"
     "    status get USER [--at TIME]\n"
+    "    cluster status [--metrics URL]      this node in its cluster: etcd\n"
+    "                                        reachable, applied revision,\n"
+    "                                        queued writes (from /metrics)\n"
     "    contact list USER [QUERY] [--limit N]\n"
     "    contact code USER UID CODE          set a contact's code (written\n"
     "                                        back to its source)\n"
@@ -215,6 +218,18 @@ int main(int argc, char **argv)
     data = env_or(data, "TSPS_DATA");
     if (data == NULL)
         data = "data";
+    /* cluster status reads the node's metrics: no control connection */
+    if (argc - optind >= 2 && strcmp(argv[optind], "cluster") == 0 &&
+        strcmp(argv[optind + 1], "status") == 0) {
+        const char *murl = NULL;
+        if (argc - optind == 4 && strcmp(argv[optind + 2], "--metrics") == 0)
+            murl = argv[optind + 3];
+        else if (argc - optind != 2) {
+            fputs("tspsctl: cluster status [--metrics URL]\n", stderr);
+            return EX_USAGE_;
+        }
+        return tspsctl_cluster_status(data, murl);
+    }
     /* Fallback: the embedded default's data folder. */
     read_client_conf(data, dhost, sizeof(dhost), &dport, dca, sizeof(dca));
     if (host == NULL && dhost[0])

@@ -56,4 +56,13 @@ void ctl_print_table(const Tsps__Response *r, const char *cmd);
 void ctl_print_event(const Tsps__Response *r, int json);
 int ctl_exit_code(int code);
 
+/* ---- tspsctl_cluster.c ---- */
+/**
+ * `cluster status`: the tspsd_cluster_* lines of the node's /metrics
+ * (`url`, or the metrics= line of DATA/client.conf), printed as
+ * "key value". @return the exit code (0 ok, 1 unreachable or not in a
+ * cluster, 2 no address).
+ */
+int tspsctl_cluster_status(const char *data, const char *url);
+
 #endif

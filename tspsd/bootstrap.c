@@ -303,5 +303,9 @@ int tspsd_bootstrap_client_conf(tspsd *d)
     snprintf(own_ca, sizeof(own_ca), "%s/tls/ca.pem", d->cfg.data_dir);
     fprintf(f, "host=%s\nport=%d\nca=%s\n", d->cfg.ctl_listen, d->ctl_port,
             strcmp(d->cfg.cert, own_cert) == 0 ? own_ca : d->cfg.ca);
+    /* `tspsctl cluster status` reads the node's metrics */
+    if (d->metrics_port > 0)
+        fprintf(f, "metrics=http://%s:%d/metrics\n", d->cfg.metrics_listen,
+                d->metrics_port);
     return fclose(f) == 0 ? 0 : -1;
 }

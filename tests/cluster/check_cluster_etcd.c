@@ -209,6 +209,16 @@ static long metric(th_daemon *t, const char *name)
     return p != NULL ? strtol(p + 1, NULL, 10) : -1;
 }
 
+static int wait_metric(th_daemon *t, const char *name, long want)
+{
+    for (int i = 0; i < 250; i++) {
+        if (metric(t, name) == want)
+            return 1;
+        th_sleep_ms(20);
+    }
+    return 0;
+}
+
 /* ---- the etcd client against a real etcd ---- */
 
 typedef struct seen {
@@ -354,13 +364,23 @@ START_TEST(test_etcd_down_routing_goes_on_changes_queue)
     ck_assert_str_eq(m, "voicemail");
     ck_assert_int_eq(metric(&na, "queued_writes"), 1);
     ck_assert_int_eq(metric(&na, "etcd_up"), 0);
+    /* the operator's view: tspsctl cluster status */
+    char out[2000], args[200];
+    snprintf(args, sizeof(args),
+             "cluster status --metrics http://127.0.0.1:%d/metrics",
+             na.metrics_port);
+    ck_assert_int_eq(th_ctl(&na, "admin", args, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "node               a\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "etcd_reachable     0\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "queued_writes      1\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "applied_revision   ") != NULL, "%s", out);
     /* etcd back (same data): the queued write reaches b */
     th_etcd_start(&etcd, base);
     double dt = wait_method(b, "reject", 10000);
     ck_assert_msg(dt >= 0, "queued change never reached b");
     printf("etcd back: queued change routed on b after %.0f ms\n", dt);
-    ck_assert_int_eq(metric(&na, "queued_writes"), 0);
-    ck_assert_int_eq(metric(&na, "etcd_up"), 1);
+    ck_assert(wait_metric(&na, "queued_writes", 0));
+    ck_assert(wait_metric(&na, "etcd_up", 1));
     tspsd_client_close(a);
     tspsd_client_close(b);
 }
