@@ -25,6 +25,7 @@
 #include "log.h"
 #include "store_keys.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ static int part_ok(const char *s)
 static int key_of(const Tsps__Request *r, char *key, size_t len, int *del)
 {
     const char *a = NULL, *b = NULL, *c = NULL, *kind = NULL;
+    char st[32];
     *del = 0;
     switch (r->body_case) {
     case TSPS__REQUEST__BODY_USER_PUT:
@@ -98,7 +100,13 @@ static int key_of(const Tsps__Request *r, char *key, size_t len, int *del)
         kind = "rule";
         a = ru->user;
         b = ru->code;
-        c = ru->status;
+        /* one key per rule: "" is "any", statuses in any case are one */
+        c = ru->status != NULL && ru->status[0] != '\0' ? ru->status : "any";
+        if (strlen(c) >= sizeof(st))
+            return -1;
+        for (size_t i = 0; i <= strlen(c); i++)
+            st[i] = (char)tolower((unsigned char)c[i]);
+        c = st;
         *del = r->body_case == TSPS__REQUEST__BODY_CODE_DELETE;
         break;
     }

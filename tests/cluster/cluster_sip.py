@@ -26,11 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ARGS = None
 WORK = None
 TAKEN = set()
 FAILOVER = {}
+RUN = [0, None]  # runs so far, the current run's folder
 
 
 def free_port():
@@ -64,7 +66,7 @@ def wait_for(cond, timeout=20.0, step=0.02):
 
 class Etcd:
     def __init__(self):
-        self.dir = os.path.join(WORK, "etcd")
+        self.dir = os.path.join(RUN[1], "etcd")
         self.port, self.peer = free_port(), free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.proc = None
@@ -72,7 +74,7 @@ class Etcd:
 
     def start(self):
         peer = "http://127.0.0.1:%d" % self.peer
-        log = open(os.path.join(WORK, "etcd.log"), "a")
+        log = open(os.path.join(RUN[1], "etcd.log"), "a")
         self.proc = subprocess.Popen(
             [ARGS.etcd, "--name", "t", "--data-dir", self.dir,
              "--listen-client-urls", self.url, "--advertise-client-urls",
@@ -102,7 +104,7 @@ class Etcd:
 class Node:
     def __init__(self, name, etcd_url):
         self.name = name
-        self.dir = os.path.join(WORK, name)
+        self.dir = os.path.join(RUN[1], name)
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.dir)
         self.sip_port = free_port()
@@ -152,6 +154,17 @@ class Node:
             self.proc.kill()
             self.proc.wait()
 
+    def metric(self, name):
+        """tspsd_cluster_<name> of this node, -1 when unreadable."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics"
+                                        % self.metrics_port, timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return -1
+        m = re.search(r"^tspsd_cluster_%s\{[^}]*\} (\d+)" % name, text, re.M)
+        return int(m.group(1)) if m else -1
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -165,7 +178,7 @@ class Node:
 class Kamailio:
     def __init__(self, nodes):
         self.port = free_port()
-        self.dir = os.path.join(WORK, "kamailio")
+        self.dir = os.path.join(RUN[1], "kamailio")
         os.makedirs(self.dir)
         self.list = os.path.join(self.dir, "nodes.list")
         with open(self.list, "w") as f:
@@ -200,14 +213,15 @@ def number(i):
 
 
 def provision(node, users):
-    """Users with one number each and a voicemail rule for unknown callers,
-    through one node only."""
+    """Users with one number each and a forward rule for unknown callers,
+    through one node only (the other node learns them from etcd)."""
     for i in range(users):
         node.ctl("user", "add", "u%d" % i, "--region", "US", "--tz",
                  "America/New_York", "--hours", "mon-sun 00:00-23:59",
                  "--number", number(i), "--voicemail",
                  "sip:vm%d@127.0.0.1" % i)
-        node.ctl("code", "set", "u%d" % i, "UNKNOWN", "voicemail")
+        node.ctl("code", "set", "u%d" % i, "UNKNOWN", "forward",
+                 "+1999555%04d" % i)
 
 
 def routes_to(node, i, want):
@@ -250,6 +264,9 @@ def sipp_result(p, stat):
 
 
 def cluster(nodes_n=2):
+    RUN[0] += 1
+    RUN[1] = os.path.join(WORK, "run%d" % RUN[0])
+    os.makedirs(RUN[1])
     etcd = Etcd()
     nodes = [Node("n%d" % (i + 1), etcd.url) for i in range(nodes_n)]
     return etcd, nodes
@@ -258,7 +275,7 @@ def cluster(nodes_n=2):
 def wait_provisioned(nodes, users):
     last = users - 1
     for n in nodes:
-        if not wait_for(lambda: routes_to(n, last, "voicemail"), 20, 0.1):
+        if not wait_for(lambda: routes_to(n, last, "forward"), 20, 0.1):
             raise RuntimeError("node %s never routed u%d (replication)"
                                % (n.name, last))
 
@@ -340,8 +357,9 @@ def bench():
     figures["failover_failed_calls"] = failed
     print("# failover: %d calls at %d/s, %d ok, %d retransmissions"
           % (ARGS.calls, ARGS.rate, ok, retrans))
-    # propagation: a rule changed on n1 until n2 routes by it (tspsctl
-    # polls: an upper bound, includes tspsctl's start and TLS handshake)
+    # propagation: from n1's reply to a rule change until n2 has applied
+    # the revision etcd gave it (n2 applies an event to its store before it
+    # counts it: the next route on n2 sees it, checked after each change)
     etcd, nodes = cluster(2)
     try:
         provision(nodes[0], 1)
@@ -350,11 +368,19 @@ def bench():
         for i in range(ARGS.changes):
             m, want = (("reject busy", "reject") if i % 2 == 0
                        else ("voicemail", "voicemail"))
-            t0 = time.monotonic()
+            before = nodes[0].metric("etcd_revision")
             nodes[0].ctl("code", "set", "u0", "UNKNOWN", *m.split())
-            if not wait_for(lambda: routes_to(nodes[1], 0, want), 5, 0.001):
+            t0 = time.monotonic()
+            rev = wait_for(lambda: (lambda r: r if r > before else 0)(
+                nodes[0].metric("etcd_revision")), 5, 0.0005)
+            if not rev or not wait_for(
+                    lambda: nodes[1].metric("applied_revision") >= rev, 5,
+                    0.0005):
                 raise RuntimeError("change %d never reached n2" % i)
             dts.append((time.monotonic() - t0) * 1000)
+            if not routes_to(nodes[1], 0, want):
+                raise RuntimeError("n2 applied change %d but routes by "
+                                   "another rule" % i)
         dts.sort()
         figures["config_propagation_ms_p99"] = round(
             dts[min(len(dts) - 1, int(len(dts) * 0.99))], 1)
