@@ -51,6 +51,10 @@ static const int write_kinds[] = {
     TSPS__REQUEST__BODY_STATUS_SET, TSPS__REQUEST__BODY_DELEGATE,
 };
 
+/* A fresh node reads users before what hangs off them. */
+static const char *const range_order[] = {"user/",   "number/", "rule/",
+                                          "status/", "deleg/",  NULL};
+
 /* A key part: not empty, no '/', printable. */
 static int part_ok(const char *s)
 {
@@ -460,6 +464,7 @@ int tspsd_cluster_wire_start(tspsd *d)
     cc.prefix = c->cluster_prefix;
     cc.node = node;
     cc.max_queue = (size_t)c->cluster_max_queue;
+    cc.range_order = range_order;
     ops.arg = w;
     ops.apply = on_apply;
     ops.applied = on_applied;

@@ -23,7 +23,7 @@
 
 static char base[300];
 static th_etcd etcd;
-static th_daemon na, nb;
+static th_daemon na, nb, nc;
 
 static double now_ms(void)
 {
@@ -68,11 +68,14 @@ static void teardown(void)
 {
     th_cleanup(&na);
     th_cleanup(&nb);
+    if (nc.dir[0] != '\0')
+        th_cleanup(&nc);
     th_etcd_kill(&etcd);
     if (getenv("TSPS_KEEP_TMP") == NULL)
         tsps_check_rmdir(base);
     memset(&na, 0, sizeof(na));
     memset(&nb, 0, sizeof(nb));
+    memset(&nc, 0, sizeof(nc));
 }
 
 static int user_put(tspsd_client *c, const char *id, const char *number)
@@ -242,6 +245,57 @@ static int see(void *arg, int type, const char *key, size_t klen,
     return s->n >= 4; /* stop after four events */
 }
 
+typedef struct counted {
+    int n;
+    char last[64];
+    int ordered;
+} counted;
+
+static int count_kv(void *arg, int type, const char *key, size_t klen,
+                    const void *val, size_t vlen, int64_t rev)
+{
+    counted *c = arg;
+    char k[64];
+    (void)type, (void)val, (void)vlen, (void)rev;
+    snprintf(k, sizeof(k), "%.*s", (int)klen, key);
+    if (c->n > 0 && strcmp(k, c->last) <= 0)
+        c->ordered = 0;
+    snprintf(c->last, sizeof(c->last), "%s", k);
+    c->n++;
+    return 0;
+}
+
+/* More keys than a page: every one once, in key order, at one revision. */
+START_TEST(test_etcd_range_pages)
+{
+    tspsd_etcd *e = NULL;
+    char err[300], key[64];
+    int64_t rev = 0, r1 = 0;
+    counted c = {0, "", 1};
+    ck_assert_int_eq(tspsd_etcd_new(etcd.url, 2000, &e), 0);
+    for (int i = 0; i < 2 * TSPSD_ETCD_PAGE + 7; i++) {
+        snprintf(key, sizeof(key), "/pg/%05d", i);
+        ck_assert_int_eq(tspsd_etcd_put(e, key, "v", 1, NULL, err, sizeof(err)),
+                         0);
+    }
+    ck_assert_int_eq(
+        tspsd_etcd_range(e, "/pg/", 0, count_kv, &c, &rev, err, sizeof(err)),
+        0);
+    ck_assert_int_eq(c.n, 2 * TSPSD_ETCD_PAGE + 7);
+    ck_assert(c.ordered);
+    /* at an older revision: the keys that existed then */
+    ck_assert_int_eq(
+        tspsd_etcd_put(e, "/pg/zzz", "v", 1, &r1, err, sizeof(err)), 0);
+    memset(&c, 0, sizeof(c));
+    c.ordered = 1;
+    ck_assert_int_eq(
+        tspsd_etcd_range(e, "/pg/", rev, count_kv, &c, NULL, err, sizeof(err)),
+        0);
+    ck_assert_int_eq(c.n, 2 * TSPSD_ETCD_PAGE + 7);
+    tspsd_etcd_free(e);
+}
+END_TEST
+
 START_TEST(test_etcd_client)
 {
     tspsd_etcd *e = NULL;
@@ -260,7 +314,7 @@ START_TEST(test_etcd_client)
     ck_assert(r2 > r1 && r1 > 0);
     memset(&s, 0, sizeof(s));
     ck_assert_int_eq(
-        tspsd_etcd_range(e, "/p/", see, &s, &hrev, err, sizeof(err)), 0);
+        tspsd_etcd_range(e, "/p/", 0, see, &s, &hrev, err, sizeof(err)), 0);
     ck_assert_int_eq(s.n, 2); /* only the prefix, in key order */
     ck_assert_str_eq(s.keys[0], "/p/a");
     ck_assert_str_eq(s.keys[1], "/p/b");
@@ -418,6 +472,13 @@ START_TEST(test_restarted_node_catches_up_from_its_revision)
     if (f != NULL)
         fclose(f);
     ck_assert_int_eq(full, 1); /* the first start only */
+    /* a new node joins late: the whole state, users before their rules */
+    node_new(&nc, "c");
+    tspsd_client *cc = th_connect(&nc, "admin", NULL);
+    ck_assert_msg(wait_method(cc, "reject", 3000) >= 0,
+                  "a late node did not read the state");
+    ck_assert(th_log_has(&nc, "cluster: full state read from etcd"));
+    tspsd_client_close(cc);
     tspsd_client_close(a);
     tspsd_client_close(b);
 }
@@ -430,6 +491,7 @@ static Suite *cluster_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_etcd_client);
+    tcase_add_test(tc, test_etcd_range_pages);
     suite_add_tcase(s, tc);
     tc = tcase_create("nodes");
     tcase_add_checked_fixture(tc, setup_nodes, teardown);

@@ -35,6 +35,7 @@ struct tspsd_cluster {
     tspsd_etcd *etcd;
     char prefix[PREFIX_MAX]; /* "/tsps/" */
     char node[128];
+    const char *const *order; /* cfg->range_order (static) */
     size_t max_queue;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -83,6 +84,9 @@ int tspsd_cluster_new(const tspsd_cluster_config *cfg,
     snprintf(c->prefix, sizeof(c->prefix), "%.*s/", (int)pl, cfg->prefix);
     snprintf(c->node, sizeof(c->node), "%s", cfg->node);
     c->max_queue = cfg->max_queue ? cfg->max_queue : 100000;
+    c->order = cfg->range_order != NULL && cfg->range_order[0] != NULL
+                   ? cfg->range_order
+                   : NULL;
     c->start_rev = cfg->start_rev > 0 ? cfg->start_rev : 0;
     c->st.applied_rev = c->start_rev;
     c->next_seq = 1;
@@ -261,65 +265,11 @@ static void *publisher(void *arg)
     return NULL;
 }
 
-typedef struct kvcopy {
-    char *key;
-    void *val;
-    size_t len;
-    int64_t rev;
-} kvcopy;
-
 typedef struct applier {
     tspsd_cluster *c;
     int64_t rev;
     int ranging; /* a full read: keys come in key order, not revision order */
-    kvcopy *kv;  /* ranging: collected, applied in revision order after */
-    size_t nkv, capkv;
-    int oom;
 } applier;
-
-static int collect_kv(applier *a, const char *key, size_t klen, const void *val,
-                      size_t vlen, int64_t rev)
-{
-    if (a->nkv == a->capkv) {
-        size_t cap = a->capkv ? a->capkv * 2 : 256;
-        kvcopy *n = realloc(a->kv, cap * sizeof(*n));
-        if (n == NULL)
-            return -1;
-        a->kv = n;
-        a->capkv = cap;
-    }
-    kvcopy *k = &a->kv[a->nkv];
-    k->key = strndup(key, klen);
-    k->val = malloc(vlen ? vlen : 1);
-    if (k->key == NULL || k->val == NULL) {
-        free(k->key);
-        free(k->val);
-        return -1;
-    }
-    if (vlen)
-        memcpy(k->val, val, vlen);
-    k->len = vlen;
-    k->rev = rev;
-    a->nkv++;
-    return 0;
-}
-
-static void drop_kv(applier *a)
-{
-    for (size_t i = 0; i < a->nkv; i++) {
-        free(a->kv[i].key);
-        free(a->kv[i].val);
-    }
-    free(a->kv);
-    a->kv = NULL;
-    a->nkv = a->capkv = 0;
-}
-
-static int by_rev(const void *x, const void *y)
-{
-    const kvcopy *a = x, *b = y;
-    return a->rev < b->rev ? -1 : a->rev > b->rev;
-}
 
 static int on_event(void *arg, int type, const char *key, size_t klen,
                     const void *val, size_t vlen, int64_t mod_rev)
@@ -329,14 +279,6 @@ static int on_event(void *arg, int type, const char *key, size_t klen,
     size_t pl = strlen(c->prefix);
     if (atomic_load(&c->stop))
         return 1;
-    if (a->ranging) {
-        /* a user's rules must come after the user: revision order */
-        if (collect_kv(a, key, klen, val, vlen, mod_rev) != 0) {
-            a->oom = 1;
-            return 1;
-        }
-        return 0;
-    }
     if (klen > pl && memcmp(key, c->prefix, pl) == 0)
         c->ops.apply(c->ops.arg, key + pl, type == TSPSD_ETCD_PUT ? val : NULL,
                      vlen, mod_rev);
@@ -357,42 +299,33 @@ static int on_event(void *arg, int type, const char *key, size_t klen,
 static void *watcher(void *arg)
 {
     tspsd_cluster *c = arg;
-    applier a = {c, c->start_rev, 0, NULL, 0, 0, 0};
+    applier a = {c, c->start_rev, 0};
     long backoff = BACKOFF_MIN_MS;
     char err[300];
 
     while (!atomic_load(&c->stop)) {
         int rc;
         if (a.rev == 0) {
-            /* Fresh (or compacted past us): the whole state, then on. */
+            /* Fresh (or compacted past us): the whole state at one
+             * revision, part by part, then the watch from there. */
             int64_t hrev = 0;
+            char sub[PREFIX_MAX + 64];
             a.ranging = 1;
-            rc = tspsd_etcd_range(c->etcd, c->prefix, on_event, &a, &hrev, err,
-                                  sizeof(err));
+            rc = TSPSD_ETCD_OK;
+            for (size_t i = 0;
+                 rc == TSPSD_ETCD_OK &&
+                 (i == 0 || (c->order != NULL && c->order[i] != NULL));
+                 i++) {
+                snprintf(sub, sizeof(sub), "%s%s", c->prefix,
+                         c->order != NULL ? c->order[i] : "");
+                rc = tspsd_etcd_range(c->etcd, sub, hrev, on_event, &a, &hrev,
+                                      err, sizeof(err));
+            }
             a.ranging = 0;
-            if (rc == TSPSD_ETCD_OK) {
-                size_t pl = strlen(c->prefix);
-                set_up(c, 1, "range", NULL);
-                qsort(a.kv, a.nkv, sizeof(*a.kv), by_rev);
-                for (size_t i = 0; i < a.nkv && !atomic_load(&c->stop); i++)
-                    if (strlen(a.kv[i].key) > pl)
-                        c->ops.apply(c->ops.arg, a.kv[i].key + pl, a.kv[i].val,
-                                     a.kv[i].len, a.kv[i].rev);
-                pthread_mutex_lock(&c->mu);
-                c->st.applied += a.nkv;
-                pthread_mutex_unlock(&c->mu);
-            }
-            drop_kv(&a);
-            if (a.oom) {
-                a.oom = 0;
-                tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
-                          "cluster: out of memory reading the state", NULL);
-                nap(c, BACKOFF_MAX_MS);
-                continue;
-            }
             if (atomic_load(&c->stop))
                 break;
             if (rc == TSPSD_ETCD_OK) {
+                set_up(c, 1, "range", NULL);
                 if (hrev > a.rev)
                     a.rev = hrev;
                 c->ops.applied(c->ops.arg, a.rev);

@@ -43,6 +43,11 @@ typedef struct tspsd_cluster_config {
     int64_t start_rev;  /* last applied revision (0: fresh: range first) */
     size_t max_queue;   /* writes waiting for etcd at most (0: 100000) */
     long timeout_ms;    /* one etcd request (0: 2000) */
+    /* A fresh member (or one compacted past) reads the whole state: these
+     * parts under the prefix ("user/", "number/", ...), in this order, all
+     * at one revision, so that what others depend on comes first; NULL-
+     * terminated. NULL: the whole prefix in key order. */
+    const char *const *range_order;
 } tspsd_cluster_config;
 
 typedef struct tspsd_cluster_stats {

@@ -399,50 +399,119 @@ cleanup:
     return rc;
 }
 
-int tspsd_etcd_range(tspsd_etcd *e, const char *prefix, tspsd_etcd_event_cb cb,
-                     void *arg, int64_t *rev, char *err, size_t errlen)
+/* The key just after `k` (klen bytes): k + "\0". */
+static char *key_after(const char *k, size_t klen, size_t *n)
+{
+    char *o = malloc(klen + 1);
+    if (o == NULL)
+        return NULL;
+    memcpy(o, k, klen);
+    o[klen] = '\0';
+    *n = klen + 1;
+    return o;
+}
+
+typedef struct page_ctx {
+    tspsd_etcd_event_cb cb;
+    void *arg;
+    char *last; /* last key seen */
+    size_t lastlen;
+    int oom;
+} page_ctx;
+
+static int page_kv(void *arg, int type, const char *key, size_t klen,
+                   const void *val, size_t vlen, int64_t mod_rev)
+{
+    page_ctx *p = arg;
+    char *k = malloc(klen);
+    if (k == NULL) {
+        p->oom = 1;
+        return 1;
+    }
+    memcpy(k, key, klen);
+    free(p->last);
+    p->last = k;
+    p->lastlen = klen;
+    return p->cb(p->arg, type, key, klen, val, vlen, mod_rev);
+}
+
+int tspsd_etcd_range(tspsd_etcd *e, const char *prefix, int64_t at_rev,
+                     tspsd_etcd_event_cb cb, void *arg, int64_t *rev, char *err,
+                     size_t errlen)
 {
     json_t *doc = NULL;
-    char *k = NULL, *re = NULL, *reb = NULL, *body = NULL;
-    size_t ren = 0;
+    char *from = NULL, *fromb = NULL, *re = NULL, *reb = NULL, *body = NULL;
+    size_t ren = 0, fromn = 0;
     int rc = TSPSD_ETCD_ENOMEM;
+    page_ctx pc = {cb, arg, NULL, 0, 0};
+    int64_t pinned = at_rev > 0 ? at_rev : 0;
+
     if (rev != NULL)
         *rev = 0;
-    if (e == NULL || prefix == NULL || prefix[0] == '\0' || cb == NULL)
+    if (e == NULL || prefix == NULL || prefix[0] == '\0' || cb == NULL ||
+        at_rev < 0)
         return TSPSD_ETCD_EINVAL;
-    k = b64_enc(prefix, strlen(prefix));
     re = range_end(prefix, &ren);
     reb = re != NULL ? b64_enc(re, ren) : NULL;
-    if (k == NULL || reb == NULL)
+    from = strdup(prefix);
+    fromn = strlen(prefix);
+    if (reb == NULL || from == NULL)
         goto cleanup;
-    body = body_of(json_pack("{s:s,s:s}", "key", k, "range_end", reb));
-    if (body == NULL)
-        goto cleanup;
-    rc = post(e, "/v3/kv/range", body, &doc, err, errlen);
-    if (rc != TSPSD_ETCD_OK)
-        goto cleanup;
-    json_t *kvs = json_object_get(doc, "kvs");
-    if (kvs != NULL && !json_is_array(kvs)) {
-        seterr(err, errlen, "range: kvs is not an array");
-        rc = TSPSD_ETCD_EPROTO;
-        goto cleanup;
-    }
-    for (size_t i = 0; kvs != NULL && i < json_array_size(kvs); i++) {
-        rc = one_kv(json_array_get(kvs, i), TSPSD_ETCD_PUT, cb, arg);
-        if (rc != TSPSD_ETCD_OK) {
-            if (rc == TSPSD_ETCD_EPROTO)
-                seterr(err, errlen, "range: damaged key-value %zu", i);
+    for (;;) {
+        char srev[32];
+        snprintf(srev, sizeof(srev), "%" PRId64, pinned);
+        free(fromb);
+        fromb = b64_enc(from, fromn);
+        if (fromb == NULL)
+            goto cleanup;
+        free(body);
+        body =
+            body_of(json_pack("{s:s,s:s,s:i,s:s}", "key", fromb, "range_end",
+                              reb, "limit", TSPSD_ETCD_PAGE, "revision", srev));
+        if (body == NULL)
+            goto cleanup;
+        json_decref(doc);
+        doc = NULL;
+        rc = post(e, "/v3/kv/range", body, &doc, err, errlen);
+        if (rc != TSPSD_ETCD_OK)
+            goto cleanup;
+        if (pinned == 0)
+            pinned = jint(json_object_get(doc, "header"), "revision");
+        json_t *kvs = json_object_get(doc, "kvs");
+        if (kvs != NULL && !json_is_array(kvs)) {
+            seterr(err, errlen, "range: kvs is not an array");
+            rc = TSPSD_ETCD_EPROTO;
             goto cleanup;
         }
+        for (size_t i = 0; kvs != NULL && i < json_array_size(kvs); i++) {
+            rc = one_kv(json_array_get(kvs, i), TSPSD_ETCD_PUT, page_kv, &pc);
+            if (pc.oom)
+                rc = TSPSD_ETCD_ENOMEM;
+            if (rc != TSPSD_ETCD_OK) {
+                if (rc == TSPSD_ETCD_EPROTO)
+                    seterr(err, errlen, "range: damaged key-value %zu", i);
+                goto cleanup;
+            }
+        }
+        if (!json_is_true(json_object_get(doc, "more")) || pc.last == NULL ||
+            json_array_size(kvs) == 0)
+            break;
+        free(from);
+        from = key_after(pc.last, pc.lastlen, &fromn);
+        if (from == NULL)
+            goto cleanup;
     }
     if (rev != NULL)
-        *rev = jint(json_object_get(doc, "header"), "revision");
+        *rev = pinned;
+    rc = TSPSD_ETCD_OK;
 cleanup:
     json_decref(doc);
     free(body);
-    free(k);
+    free(from);
+    free(fromb);
     free(re);
     free(reb);
+    free(pc.last);
     return rc;
 }
 

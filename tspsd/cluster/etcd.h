@@ -74,12 +74,19 @@ typedef int (*tspsd_etcd_event_cb)(void *arg, int type, const char *key,
                                    int64_t mod_rev);
 
 /**
- * Every key starting with `prefix`, in key order, through `cb`; *rev (may
- * be NULL) = the store's revision the range was read at.
- * Codes as tspsd_etcd_put(), and _ESTOPPED when cb stopped it.
+ * Every key starting with `prefix`, in key order, through `cb`, read in
+ * pages of TSPSD_ETCD_PAGE keys, all at one revision: `at_rev`, or (0) the
+ * current one. *rev (may be NULL) = the revision the range was read at
+ * (pass it as `at_rev` to read other prefixes at the same point).
+ * Codes as tspsd_etcd_put(), _ESTOPPED when cb stopped it; a revision
+ * compacted meanwhile is _ESERVER (read again from the start).
  */
-int tspsd_etcd_range(tspsd_etcd *e, const char *prefix, tspsd_etcd_event_cb cb,
-                     void *arg, int64_t *rev, char *err, size_t errlen);
+int tspsd_etcd_range(tspsd_etcd *e, const char *prefix, int64_t at_rev,
+                     tspsd_etcd_event_cb cb, void *arg, int64_t *rev, char *err,
+                     size_t errlen);
+
+/** Keys per page of tspsd_etcd_range(). */
+#define TSPSD_ETCD_PAGE 1000
 
 /** What one message of a watch stream said besides its events. */
 typedef struct tspsd_etcd_watch_msg {
