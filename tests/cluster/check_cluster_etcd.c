@@ -402,6 +402,8 @@ START_TEST(test_etcd_down_routing_goes_on_changes_queue)
     ck_assert_int_eq(user_put(a, "ann", ANN), 0);
     ck_assert_int_eq(code_set(a, "ann", "voicemail"), 0);
     ck_assert(wait_method(b, "voicemail", 3000) >= 0);
+    /* b may see a write before a has read etcd's answer to it */
+    ck_assert(wait_metric(&na, "queued_writes", 0));
     th_etcd_kill(&etcd);
     /* routing on both nodes does not wait for etcd */
     for (int i = 0; i < 50; i++) {
