@@ -96,23 +96,21 @@ int tspsd_cluster_new(const tspsd_cluster_config *cfg,
     return 0;
 }
 
-/* Append to the queue; mu held. */
-static int enqueue(tspsd_cluster *c, uint64_t seq, const char *key,
-                   const void *val, size_t len, int del)
+/* A queue entry (not yet linked). */
+static qent *qent_new(tspsd_cluster *c, uint64_t seq, const char *key,
+                      const void *val, size_t len, int del)
 {
-    if (c->st.queued >= c->max_queue)
-        return -1;
     qent *q = calloc(1, sizeof(*q));
     size_t kl = strlen(c->prefix) + strlen(key) + 1;
     if (q == NULL)
-        return -1;
+        return NULL;
     q->key = malloc(kl);
     q->val = malloc(len ? len : 1);
     if (q->key == NULL || q->val == NULL) {
         free(q->key);
         free(q->val);
         free(q);
-        return -1;
+        return NULL;
     }
     snprintf(q->key, kl, "%s%s", c->prefix, key);
     if (len)
@@ -120,39 +118,62 @@ static int enqueue(tspsd_cluster *c, uint64_t seq, const char *key,
     q->len = len;
     q->del = del;
     q->seq = seq;
+    return q;
+}
+
+/* Link at the tail; mu held. */
+static void qent_link(tspsd_cluster *c, qent *q)
+{
     if (c->tail != NULL)
         c->tail->next = q;
     else
         c->head = q;
     c->tail = q;
-    c->st.queued++;
-    if (seq >= c->next_seq)
-        c->next_seq = seq + 1;
-    return 0;
 }
 
 int tspsd_cluster_requeue(tspsd_cluster *c, uint64_t seq, const char *key,
                           const void *val, size_t len, int del)
 {
+    qent *q = qent_new(c, seq, key, val, len, del);
+    if (q == NULL)
+        return -1;
     pthread_mutex_lock(&c->mu);
-    int rc = enqueue(c, seq, key, val, len, del);
+    qent_link(c, q);
+    c->st.queued++;
+    if (seq >= c->next_seq)
+        c->next_seq = seq + 1;
     pthread_mutex_unlock(&c->mu);
-    return rc;
+    return 0;
 }
 
 int tspsd_cluster_publish(tspsd_cluster *c, const char *key, const void *val,
                           size_t len, int del)
 {
+    uint64_t seq = 0;
+    qent *q = NULL;
     if (c == NULL || key == NULL || key[0] == '\0' || (!del && val == NULL))
         return -1;
+    /* Reserve a place and a number, keep the write (ops->queue_save)
+     * before the publisher can see it, so that its queue_drop always comes
+     * after the save: a write sent is never sent again after a restart. */
     pthread_mutex_lock(&c->mu);
-    uint64_t seq = c->next_seq;
-    int rc = enqueue(c, seq, key, val, len, del);
-    if (rc != 0)
+    int full = c->st.queued >= c->max_queue;
+    if (full)
         c->st.dropped++;
-    pthread_cond_broadcast(&c->cv);
+    else {
+        seq = c->next_seq++;
+        c->st.queued++;
+    }
     pthread_mutex_unlock(&c->mu);
-    if (rc != 0) {
+    if (!full)
+        q = qent_new(c, seq, key, val, len, del);
+    if (q == NULL) {
+        if (!full) {
+            pthread_mutex_lock(&c->mu);
+            c->st.queued--;
+            c->st.dropped++;
+            pthread_mutex_unlock(&c->mu);
+        }
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
                   "cluster: write not published: queue full",
                   "key=\"%.200s\" max_queue=%zu hint=\"etcd has been away "
@@ -162,6 +183,10 @@ int tspsd_cluster_publish(tspsd_cluster *c, const char *key, const void *val,
     }
     if (c->ops.queue_save != NULL)
         c->ops.queue_save(c->ops.arg, seq, key, val, len, del);
+    pthread_mutex_lock(&c->mu);
+    qent_link(c, q);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
     return 0;
 }
 

@@ -282,7 +282,8 @@ static int post(tspsd_etcd *e, const char *path, const char *body, json_t **doc,
                    json_is_string(m) ? json_string_value(m) : "no message");
             json_decref(d);
             free(b.p);
-            return TSPSD_ETCD_ESERVER;
+            /* 5xx: no leader, shutting down, overloaded: try again later */
+            return code >= 500 ? TSPSD_ETCD_EUNREACHABLE : TSPSD_ETCD_ESERVER;
         }
         free(b.p);
         if (!json_is_object(d)) {

@@ -20,7 +20,8 @@ enum {
     TSPSD_ETCD_OK = 0,
     TSPSD_ETCD_EINVAL = -1,       /* bad argument (empty key, bad URL) */
     TSPSD_ETCD_ENOMEM = -2,       /* out of memory */
-    TSPSD_ETCD_EUNREACHABLE = -3, /* no connection, timeout, reset */
+    TSPSD_ETCD_EUNREACHABLE = -3, /* no connection, timeout, reset, or
+                                     HTTP 5xx (no leader...): try again */
     TSPSD_ETCD_EPROTO = -4,       /* an answer that is not what etcd sends */
     TSPSD_ETCD_ESERVER = -5,      /* etcd answered with an error */
     TSPSD_ETCD_ECOMPACTED = -6,   /* watch: the start revision is compacted */
