@@ -486,6 +486,31 @@ START_TEST(test_restarted_node_catches_up_from_its_revision)
 }
 END_TEST
 
+/* A write queued while etcd is away survives a restart of its node. */
+START_TEST(test_queued_write_survives_restart)
+{
+    tspsd_client *a = th_connect(&na, "admin", NULL);
+    tspsd_client *b = th_connect(&nb, "admin", NULL);
+
+    ck_assert_int_eq(user_put(a, "ann", ANN), 0);
+    ck_assert_int_eq(code_set(a, "ann", "voicemail"), 0);
+    ck_assert(wait_method(b, "voicemail", 3000) >= 0);
+    ck_assert(wait_metric(&na, "queued_writes", 0));
+    th_etcd_kill(&etcd);
+    ck_assert_int_eq(code_set(a, "ann", "reject busy"), 0);
+    ck_assert_int_eq(metric(&na, "queued_writes"), 1);
+    tspsd_client_close(a);
+    ck_assert_int_eq(th_stop(&na), 0);
+    node_start(&na, "a");
+    ck_assert(th_log_has(&na, "queued=1"));
+    th_etcd_start(&etcd, base);
+    ck_assert_msg(wait_method(b, "reject", 10000) >= 0,
+                  "the write queued before the restart never reached b");
+    ck_assert(wait_metric(&na, "queued_writes", 0));
+    tspsd_client_close(b);
+}
+END_TEST
+
 static Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster_etcd");
@@ -501,6 +526,7 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, test_change_on_a_routes_on_b_within_1s);
     tcase_add_test(tc, test_etcd_down_routing_goes_on_changes_queue);
     tcase_add_test(tc, test_restarted_node_catches_up_from_its_revision);
+    tcase_add_test(tc, test_queued_write_survives_restart);
     suite_add_tcase(s, tc);
     return s;
 }
