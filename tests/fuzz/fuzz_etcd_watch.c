@@ -32,8 +32,8 @@ static int check(void *arg, int type, const char *key, size_t klen,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     tspsd_etcd_watch_msg msg;
-    int rc = tspsd_etcd_watch_parse((const char *)data, size, check, NULL,
-                                    &msg);
+    int rc =
+        tspsd_etcd_watch_parse((const char *)data, size, check, NULL, &msg);
     if (rc != TSPSD_ETCD_OK && rc != TSPSD_ETCD_EPROTO &&
         rc != TSPSD_ETCD_ESERVER && rc != TSPSD_ETCD_ECOMPACTED)
         __builtin_trap();
