@@ -72,8 +72,9 @@ int tspsd_cluster_new(const tspsd_cluster_config *cfg,
     int rc = tspsd_etcd_new(cfg->etcd, cfg->timeout_ms, &c->etcd);
     if (rc != TSPSD_ETCD_OK) {
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: bad etcd endpoints",
-                  "etcd=\"%.200s\" error=\"%s\"", cfg->etcd ? cfg->etcd : "",
-                  tspsd_etcd_strerror(rc));
+                  "etcd=\"%.200s\" error=\"%s\" hint=\"[cluster] etcd: "
+                  "http:// or https:// URLs, comma-separated (at most 8)\"",
+                  cfg->etcd ? cfg->etcd : "", tspsd_etcd_strerror(rc));
         free(c);
         return -1;
     }
