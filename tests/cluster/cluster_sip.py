@@ -413,7 +413,7 @@ def main():
     ap.add_argument("--rate", type=int, default=100)
     ap.add_argument("--calls", type=int, default=1500)
     ap.add_argument("--rates", type=int, nargs="*",
-                    default=[200, 400, 800, 1600])
+                    default=[200, 400, 800, 1000, 1200, 1600])
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--changes", type=int, default=50)
     ap.add_argument("--keep", action="store_true")
