@@ -281,6 +281,7 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
     if (d->base == NULL)
         return -1;
     tspsd_handlers_register(d);
+    tspsd_media_ctl_register(d);
     if (tspsd_pool_open(d) != 0 || tspsd_pending_open(d) != 0 ||
         tspsd_jobs_open(d) != 0 || tspsd_ctl_start(d) != 0 ||
         tspsd_sync_open(d) != 0 || tspsd_related_open(d) != 0)

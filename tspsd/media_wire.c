@@ -195,6 +195,11 @@ int tspsd_media_wire_uri(tspsd *d, int ivr, const char *token, char *buf,
 
 /* ---- the host operations ---- */
 
+struct tspsd_media_front *tspsd_media_wire_front(tspsd *d)
+{
+    return d->media != NULL ? d->media->mf : NULL;
+}
+
 static int host_verify(void *ctx, const char *token, tspsd_media_call_info *out)
 {
     struct tspsd_media_wire *w = ctx;
