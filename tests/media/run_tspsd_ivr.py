@@ -126,6 +126,10 @@ def t_route(t, A):
             M.wait_for(lambda: re.search(
                 r"IVR main digit 1 -> forward \+4930123", t.log()), 10),
             t.log()[-800:])
+    ok = M.wait_for(lambda: "IVR main digit 1 -> forward +4930123" in
+                    ctl(t, "--json", "history", "demo")[1], 10)
+    M.check("ivr: the choice is in the call's history (the call log shows it)",
+            ok, ctl(t, "--json", "history", "demo")[1][-800:])
 
     # digit 2: tsps's own voicemail, with the call's facts
     resp, m = ivr_redirect(t)
