@@ -279,6 +279,11 @@ void ctl_print_table(const Tsps__Response *r, const char *cmd)
                    when(it->date, b1, sizeof(b1)), it->title, it->from,
                    it->from[0] ? "  " : "", it->url);
         }
+    } else if (strcmp(cmd, "ivr") == 0) {
+        size_t n = strlen(r->ivr);
+        fputs(r->ivr, stdout);
+        if (n > 0 && r->ivr[n - 1] != '\n')
+            putchar('\n');
     } else if (r->token[0] != '\0') {
         printf("%s\n", r->token);
     } else {

@@ -53,4 +53,17 @@ int tspsd_media_wire_token(tspsd *d, const char *user, const char *caller,
 int tspsd_media_wire_uri(tspsd *d, int ivr, const char *token, char *buf,
                          size_t len);
 
+/**
+ * The running media front, NULL when it is off (or stopped).
+ * Thread-safety: loop thread (the front is stopped from the loop).
+ */
+struct tspsd_media_front *tspsd_media_wire_front(tspsd *d);
+
+/**
+ * Register the media front's control requests (media_ctl.c: ivr.get,
+ * ivr.put) in the handler table; they answer UNSUPPORTED while the front
+ * is off. Call once, with the core's handlers.
+ */
+void tspsd_media_ctl_register(tspsd *d);
+
 #endif

@@ -64,6 +64,8 @@ typedef struct bodies {
     Tsps__TokenRevoke token_revoke;
     Tsps__RelatedGet related;
     Tsps__ContactCreate contact_create;
+    Tsps__IvrGet ivr_get;
+    Tsps__IvrPut ivr_put;
 } bodies;
 
 #define SET(KIND, field, type, init)                                           \
@@ -112,6 +114,9 @@ static const struct {
     /* E-mails are private: att (monitor + act) may not see them. */
     {"related", OWN},
     {"contact.create", MON},
+    /* IVR menus are the user's settings: read as monitor, write as owner. */
+    {"ivr.get", MON},
+    {"ivr.put", OWN},
 };
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 
@@ -288,6 +293,15 @@ static void build(int i, Tsps__Request *req, bodies *b)
         b->contact_create.user = (char *)"ann";
         b->contact_create.source = (char *)"nosuch";
         b->contact_create.number = (char *)"+12125550177";
+        break;
+    case 32: /* allowed: "media front off" here */
+        SET(IVR_GET, ivr_get, Tsps__IvrGet, TSPS__IVR_GET__INIT);
+        b->ivr_get.user = (char *)"ann";
+        break;
+    case 33:
+        SET(IVR_PUT, ivr_put, Tsps__IvrPut, TSPS__IVR_PUT__INIT);
+        b->ivr_put.user = (char *)"ann";
+        b->ivr_put.text = (char *)"menu main\nprompt text Hello\n";
         break;
     default:
         ck_abort_msg("no request %d", i);

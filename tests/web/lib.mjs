@@ -71,6 +71,8 @@ export class Daemon {
   async start() {
     this.ctlPort = await freePort();
     this.sipPort = await freePort(true);
+    this.mediaPort = await freePort(true);
+    this.rtpBase = 40000 + 64 * Math.floor(Math.random() * 300);
     const conf = path.join(this.dir, 'tspsd.conf');
     fs.writeFileSync(conf, `[tspsd]
 data_dir = ${this.data}
@@ -91,6 +93,11 @@ auth_register = false
 listen = 127.0.0.1
 port = 0
 invite_lifetime = 600
+[media]
+enabled = true
+sip_port = ${this.mediaPort}
+rtp_port_min = ${this.rtpBase}
+rtp_port_max = ${this.rtpBase + 63}
 [admin]
 identities = admin
 `);
