@@ -59,6 +59,7 @@ typedef struct tspsd_config {
     char sip_digest_algorithms[64]; /* "" = the front's default */
     /* [history] commit = burst (0) | async (1), and the async window */
     int history_async, history_window_ms;
+    int media_in_place; /* [media] answer_in_place */
     /* [web] (tspsd/web, docs/webui.md) */
     char web_listen[64];
     int web_port;             /* -1 = off, 0 = pick a free port */

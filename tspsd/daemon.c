@@ -79,6 +79,7 @@ static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
     sc->max_bindings_per_aor = c->sip_max_bindings_per_aor;
     sc->history_async = c->history_async;
     sc->history_window_ms = c->history_window_ms;
+    sc->media_in_place = c->media_in_place && c->media_enabled;
     sc->min_expires = c->sip_min_expires;
     sc->max_expires = c->sip_max_expires;
     sc->default_expires = c->sip_default_expires;

@@ -241,6 +241,10 @@ static const tspsd_setting table[] = {
       "hold time of ask methods without one (default: [sip] ask_timeout_s)"),
     B("media", "enabled", media_enabled, "false", 0,
       "run the media front: tsps answers calls routed to voicemail"),
+    B("media", "answer_in_place", media_in_place, "false", 0,
+      "tspsd is the callers' first hop (phones call it directly): calls "
+      "for tsps's voicemail or IVR are relayed to the media front instead "
+      "of answered 302"),
     S("media", "data_dir", media_data_dir, NULL, 0,
       "greetings, messages, prompt cache (default: [tspsd] data_dir/media)"),
     S("media", "sip_addr", media_sip_addr, "127.0.0.1", 0,

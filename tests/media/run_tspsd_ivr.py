@@ -165,6 +165,45 @@ def t_route(t, A):
             rc != 0 and "no IVR menus" in out, out)
 
 
+class Front:
+    """sipp's target: tspsd's SIP front instead of the media front."""
+
+    def __init__(self, port):
+        self.port = port
+
+
+def t_in_place(A):
+    t = T.Tspsd("inplace", sip=True,
+                greetings={"demo": {"default.wav": A["greet"]}},
+                extra="answer_in_place = true\n[admin]\nidentities = admin\n")
+    try:
+        rc, out = ctl(t, "code", "set", "demo", "UNKNOWN", "voicemail")
+        M.check("in place: code UNKNOWN -> voicemail", rc == 0, out)
+        rc, err = M.sipp(Front(t.sip_port), "vm_leave.xml", "+12125550100",
+                         {"VOICE": A["voice_ulaw"],
+                          "WAIT": int(A["voice_s"] * 1000) + 800},
+                         name="inplace", messages=True)
+        M.check("in place: the call to tspsd's number is answered (200, no "
+                "302) and the message left", rc == 0 and "SIP/2.0 302" not in
+                err, err[-800:])
+        wavs = M.wait_for(lambda: t.wavs("demo"), 10)
+        M.check("in place: one WAV in the demo user's mailbox",
+                wavs and len(wavs) == 1, str(wavs))
+        if wavs:
+            dur, rms = M.sox_stats(wavs[0])
+            M.check("in place: duration matches the voice (+-100 ms)",
+                    abs(dur - A["voice_s"]) <= 0.1,
+                    "recorded %.3f s, sent %.3f s" % (dur, A["voice_s"]))
+        M.check("in place: relayed, logged with the call",
+                "call relayed to the media front" in t.log(), t.log()[-600:])
+        M.check("in place: stored with the caller's code",
+                M.wait_for(lambda: re.search(
+                    r"kind=voicemail\.new id=\S+ code=UNKNOWN", t.log()), 10),
+                t.log()[-800:])
+    finally:
+        t.stop()
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -186,6 +225,12 @@ def main():
             M.check("tspsd ivr", False, "exception: %r" % e)
         finally:
             t.stop()
+        try:
+            t_in_place(A)
+        except Exception as e:
+            import traceback
+            traceback.print_exc()
+            M.check("tspsd in place", False, "exception: %r" % e)
     finally:
         if os.environ.get("MEDIA_KEEP"):
             print("kept", M.WORK)

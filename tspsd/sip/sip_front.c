@@ -158,8 +158,14 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
     if (i == len)
         return; /* keep-alive */
     int rc = sip_raw_scan(buf, len, &r);
-    if (r.is_response && rc != SIP_RAW_JUNK)
-        return; /* we send no requests: stray responses are ignored */
+    if (r.is_response && rc != SIP_RAW_JUNK) {
+        /* responses to what we relayed; other stray ones are ignored */
+        if (rc == SIP_RAW_OK)
+            (void)sip_relay_response(s, &r);
+        return;
+    }
+    if (rc == SIP_RAW_OK && s->relay != NULL && sip_relay_request(s, &r, src))
+        return; /* a later request of a call relayed to the media front */
     if (rc == SIP_RAW_OK && sip_span_eq(r.method, "ACK")) {
         sip_txn_ack(s, &r);
         return;
@@ -357,6 +363,8 @@ int tspsd_sip_open(struct event_base *base, tsps_engine *eng,
     }
     rc = sip_hist_open(s);
     if (rc == TSPS_OK)
+        rc = sip_relay_open(s);
+    if (rc == TSPS_OK)
         rc = sip_net_open(s);
     if (rc != TSPS_OK)
         goto cleanup;
@@ -462,6 +470,7 @@ void tspsd_sip_close(tspsd_sip *s)
         event_free(s->purge_ev);
     sip_net_close(s);
     sip_hist_close(s); /* what the writer holds is committed first */
+    sip_relay_close(s);
     sip_txn_cache_free(s);
     sip_txn_index_free(s);
     free(s->out_buf);

@@ -57,6 +57,9 @@ typedef struct tspsd_sip_config {
                               writer thread commits them within
                               history_window_ms, responses never wait */
     int history_window_ms; /* async: at most this long, default 10 */
+    int media_in_place;    /* 1: calls for tsps's media front are relayed
+                              to it (tspsd is the caller's first hop)
+                              instead of answered 302 (sip_relay.c) */
 } tspsd_sip_config;
 
 /**

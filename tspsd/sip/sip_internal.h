@@ -220,11 +220,12 @@ struct tspsd_sip {
 
     /* UDP responses queued while a batch is processed (sendmmsg). */
     int batching;
-    tsps_batch *burst;     /* the UDP burst's group commit, NULL if none
-                              (always NULL with [history] commit = async) */
-    struct sip_hist *hist; /* commit = async: the writer (sip_hist.c) */
-    unsigned burst_calls;  /* calls recorded in it so far */
-    struct sip_event *evq; /* SIP_EVQ events waiting for the commit */
+    tsps_batch *burst;           /* the UDP burst's group commit, NULL if none
+                                    (always NULL with [history] commit = async) */
+    struct sip_hist *hist;       /* commit = async: the writer (sip_hist.c) */
+    struct sip_relay_ent *relay; /* answer_in_place: relayed calls */
+    unsigned burst_calls;        /* calls recorded in it so far */
+    struct sip_event *evq;       /* SIP_EVQ events waiting for the commit */
     int nevq;
     int nout;
     sip_src out_dst[SIP_UDP_BATCH];
@@ -325,6 +326,18 @@ void sip_net_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n);
 void sip_burst_end(tspsd_sip *s);
 /* Begin the burst's group commit (commit = burst only). */
 void sip_burst_begin(tspsd_sip *s);
+
+/* [media] answer_in_place (sip_relay.c): calls for tsps's media front
+ * relayed to it instead of a 302. start: relay the INVITE (0), or -1 when
+ * it cannot (then answer 302); request/response: 1 when the message
+ * belonged to a relayed call and was handled. */
+typedef struct sip_relay_ent sip_relay_ent;
+int sip_relay_open(tspsd_sip *s);
+void sip_relay_close(tspsd_sip *s);
+int sip_relay_start(tspsd_sip *s, const sip_raw *r, const sip_src *src,
+                    const char *media_uri);
+int sip_relay_request(tspsd_sip *s, const sip_raw *r, const sip_src *src);
+int sip_relay_response(tspsd_sip *s, const sip_raw *r);
 
 /* [history] commit = async (sip_hist.c). Without it (commit = burst),
  * sip_hist_record() is tsps_history_append() in the burst's batch. */
