@@ -419,6 +419,55 @@ try {
     await ctx.close();
   });
 
+  await check('ring sound: ticked, a ringing call starts a tone; unticked, none (kept over a reload)', async () => {
+    d.ctl('code', 'set', 'alice', 'UNKNOWN', 'ring');
+    const ctx = await browser.newContext(ctxOpts);
+    /* the page hook: every oscillator started, with its context's state */
+    await ctx.addInitScript(() => {
+      window.__tones = [];
+      const start = OscillatorNode.prototype.start;
+      OscillatorNode.prototype.start = function (...a) { window.__tones.push(this.context.state); return start.apply(this, a); };
+    });
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push('ring page: ' + e.message));
+    try {
+      await p.goto(d.ctl('user', 'login-link', 'alice'));
+      await p.waitForSelector('#stream.live', { timeout: 5000 });
+      assert(!(await p.isChecked('#opt-sound')), 'the ring sound is on by default');
+      const ringing = async (num) => {
+        const c = await call(num, '+4930111111', 'Ring Test', 'invite_final.xml');
+        await p.waitForFunction((n) => document.getElementById('pp-name')?.textContent === n &&
+          document.getElementById('pp-outcome')?.textContent === 'ringing your phones', num, { timeout: 5000 });
+        assert((await c.wait()) === 0, 'sipp ' + num);
+      };
+      /* off: a ringing call makes no sound */
+      await ringing('+4930555201');
+      let tones = await p.evaluate(() => window.__tones);
+      assert(tones.length === 0, 'tones with the sound off: ' + JSON.stringify(tones));
+      /* on (a click: the browser lets the page play): a sample, then the call's tones */
+      await p.check('#opt-sound');
+      await p.waitForFunction(() => window.__tones.length >= 2, null, { timeout: 2000 });
+      await p.evaluate(() => { window.__tones = []; });
+      await ringing('+4930555202');
+      await p.waitForFunction(() => window.__tones.length >= 2, null, { timeout: 2000 });
+      tones = await p.evaluate(() => window.__tones);
+      assert(tones.length === 2 && tones.every((t) => t === 'running'), 'tones with the sound on: ' + JSON.stringify(tones));
+      /* the setting survives a reload; unticked again, silence */
+      await p.reload();
+      await p.waitForSelector('#stream.live', { timeout: 5000 });
+      assert(await p.isChecked('#opt-sound'), 'the ring sound setting was lost on reload');
+      await p.uncheck('#opt-sound');
+      await p.evaluate(() => { window.__tones = []; });
+      await ringing('+4930555203');
+      await sleep(300);
+      tones = await p.evaluate(() => window.__tones);
+      assert(tones.length === 0, 'tones after unticking: ' + JSON.stringify(tones));
+    } finally {
+      try { d.ctl('code', 'delete', 'alice', 'UNKNOWN'); } catch (_) { /* gone already */ }
+      await ctx.close();
+    }
+  });
+
   await check('phone width (390 px): one plain sentence, trace folded, actions visible without scrolling', async () => {
     try { d.ctl('code', 'delete', 'alice', 'UNKNOWN'); } catch (_) { /* gone already */ }
     const p = await alice.newPage();
@@ -472,6 +521,22 @@ try {
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     const missed = await read();
     assert(missed.length >= 1 && missed.every((r) => r.state === 'missed'), 'missed filter: ' + JSON.stringify(missed.map((r) => r.state)));
+    /* the daemon filtered: exactly the calls the unfiltered log shows as missed */
+    const wantMissed = rows.filter((r) => r.state === 'missed').map((r) => r.id);
+    assert(rows.length < 50 && JSON.stringify(missed.map((r) => r.id)) === JSON.stringify(wantMissed),
+      `missed rows ${missed.map((r) => r.id)} want ${wantMissed}`);
+    await p.reload();
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const missed2 = await read();
+    assert(await p.isChecked('#f-missed') && /missed=1/.test(p.url()), 'the missed filter was lost on reload: ' + p.url());
+    assert(JSON.stringify(missed2.map((r) => r.id)) === JSON.stringify(wantMissed), 'after reload: ' + missed2.map((r) => r.id));
+    /* a bad filter value is said in words */
+    await p.goto(d.url + '/log.html?code=' + encodeURIComponent('no such code!'));
+    await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: 5000 });
+    const bad = await p.textContent('#log-empty');
+    assert(/Could not read the log: .*not a code/.test(bad), 'bad code: ' + bad);
+    await p.goto(d.url + '/log.html?missed=1');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     await p.uncheck('#f-missed');
     await p.fill('#f-caller', '+49 30 888001');
     await p.click('#log-filter button[type=submit]');

@@ -1,10 +1,11 @@
 // log.js - the call log: the user's calls from the durable history (the
 // control protocol's `history` request through /api/rpc), newest first,
 // with the caller, the code, what tsps did in plain words and the outcome.
-// Filters live in the URL (a reload keeps them): missed only, caller
-// number and date range (asked of the server), contact name and code
-// (within the page). Paging goes by time: "Older" asks for calls before
-// the oldest one shown.
+// Filters live in the URL (a reload keeps them) and are applied by the
+// daemon over the whole history: missed only (outcome), caller number,
+// name or number text (contact), contact uid (uid), code and date range.
+// Paging goes by a cursor: "Older" asks for the calls before the last one
+// shown (before=<call id>), which stays right while new calls arrive.
 import { login, rpc, h, clear, nav, fmtTime, toast } from './api.js';
 import { stateWords, callerHeading, callsItself, sentence, known } from './words.js';
 import { setCallerCode } from './popup.js';
@@ -37,6 +38,8 @@ function go(extra) {
     const v = $('f-' + k).value.trim();
     if (v) p.set(k, v);
   }
+  const user = params().get('user');
+  if (user) p.set('user', user);
   for (const [k, v] of Object.entries(extra || {})) if (v) p.set(k, v);
   location.search = p.toString();
 }
@@ -67,9 +70,14 @@ async function main() {
   $('log-filter').onsubmit = (e) => { e.preventDefault(); go(); };
   const user = p.get('user') || me.identity;
   $('log-user').textContent = user === me.identity ? '' : `(${user})`;
-  const before = Number(p.get('before') || 0);
-  const body = { user, limit: PAGE, from: day(p.get('from')), to: before || day(p.get('to'), true) };
+  const before = p.get('before') || '';
+  const body = { user, limit: PAGE, from: day(p.get('from')), to: day(p.get('to'), true) };
   if (p.get('caller')) body.caller = p.get('caller').replace(/[\s().-]/g, '');
+  if (p.get('missed') === '1') body.outcome = 'missed';
+  if (p.get('code')) body.code = p.get('code');
+  if (p.get('contact')) body.text = p.get('contact');
+  if (p.get('uid')) body.contact = p.get('uid');
+  if (/^[1-9][0-9]*$/.test(before)) body.before_id = Number(before);
   let calls = [];
   try {
     calls = (await rpc('history', body)).calls || [];
@@ -79,18 +87,13 @@ async function main() {
     $('log-older').hidden = $('log-newer').hidden = true;
     return;
   }
-  const code = (p.get('code') || '').toUpperCase();
-  const contact = (p.get('contact') || '').toLowerCase();
-  const shown = calls.filter((c) => (p.get('missed') !== '1' || stateWords(c)[1] === 'missed') &&
-    (!code || (c.code || '').toUpperCase() === code) &&
-    (!contact || (c.caller_kind === 'known' && (c.caller_name || '').toLowerCase().includes(contact))));
   const tb = clear(document.querySelector('#log tbody'));
-  for (const c of shown) tb.append(row(c));
-  $('log-empty').hidden = shown.length > 0;
+  for (const c of calls) tb.append(row(c));
+  $('log-empty').hidden = calls.length > 0;
   $('log-page').textContent = calls.length ? `${fmtTime(calls[calls.length - 1].start)} – ${fmtTime(calls[0].start)}` : '';
   const older = $('log-older');
   older.hidden = calls.length < PAGE;
-  older.onclick = () => go({ before: String(calls[calls.length - 1].start), user: p.get('user') });
+  older.onclick = () => go({ before: String(calls[calls.length - 1].call_id), uid: p.get('uid') });
   const newer = $('log-newer');
   newer.hidden = !before;
   newer.onclick = () => history.back();
