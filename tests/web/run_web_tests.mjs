@@ -707,6 +707,9 @@ try {
     await p.goto(d.url + '/log.html');
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     await scan('call log');
+    await p.goto(d.url + '/log.html?missed=1&code=' + encodeURIComponent('bad code'));
+    await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: 5000 });
+    await scan('call log, filtered, with an error');
     await p.goto(d.url + '/settings.html');
     await p.waitForSelector('#effective tbody tr', { timeout: 5000 });
     await p.fill('#try-from', '+4930222222');
