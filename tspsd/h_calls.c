@@ -213,8 +213,8 @@ static unsigned parse_outcomes(const char *s, char *err, size_t errlen)
 typedef struct hist_ctx {
     tspsd_asker *c;
     Tsps__Response *resp;
-    tsps_call_record *recs;
-    size_t n, cap;
+    size_t n;            /* calls in the reply */
+    int failed;          /* out of memory: resp says so */
     const char *caller;  /* "" = every caller */
     unsigned outcomes;   /* bit per LOG_*; 0 = any */
     const char *contact; /* contact uid, "" = any */
@@ -284,6 +284,8 @@ static int hist_match(const hist_ctx *h, const tsps_call_record *r)
     return 1;
 }
 
+/* A match goes into the reply at once (a message is a few KiB; the
+ * record it comes from is 13 KiB). */
 static int hist_cb(void *arg, const tsps_call_record *r)
 {
     hist_ctx *h = arg;
@@ -291,18 +293,12 @@ static int hist_cb(void *arg, const tsps_call_record *r)
         return 0;
     if (h->n >= h->want)
         return 1;
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 16;
-        tsps_call_record *nr =
-            tspsd_arena_alloc(&h->c->arena, cap * sizeof(*nr));
-        if (nr == NULL)
-            return 1;
-        if (h->n)
-            memcpy(nr, h->recs, h->n * sizeof(*nr));
-        h->recs = nr;
-        h->cap = cap;
+    if (push_call(h->c, h->resp, tspsd_record_msg(&h->c->arena, r)) !=
+        TSPS__CODE__OK) {
+        h->failed = 1;
+        return 1;
     }
-    h->recs[h->n++] = *r;
+    h->n++;
     return 0;
 }
 
@@ -415,13 +411,11 @@ TSPSD_HANDLER(tspsd_h_history)
     rc = tsps_history_query(c->d->eng, r->user, r->from, to, 0, hist_cb, &h);
     if (dl != NULL)
         tsps__delegation__free_unpacked(dl, NULL);
+    if (h.failed)
+        return resp->code;
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
                            tsps_strerror(rc));
-    for (size_t i = 0; i < h.n; i++)
-        if (push_call(c, resp, tspsd_record_msg(&c->arena, &h.recs[i])) !=
-            TSPS__CODE__OK)
-            return resp->code;
     return TSPS__CODE__OK;
 }
 
