@@ -161,7 +161,13 @@ static void setup(void)
 
 static void teardown(void)
 {
+    /* a clean stop, and no sanitizer report (in an ASan+UBSan build) */
+    int st = th_stop(&fx);
+    int san = th_file_has(fx.log, "Sanitizer") ||
+              th_file_has(fx.log, "runtime error");
     th_cleanup(&fx);
+    ck_assert_int_eq(st, 0);
+    ck_assert_msg(!san, "tspsd's log has a sanitizer report");
 }
 
 /* ---- the test's own model of each filter ---- */
