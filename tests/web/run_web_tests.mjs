@@ -544,6 +544,23 @@ try {
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     const one = await read();
     assert(one.length === 1 && one[0].text.includes('+4930888001'), 'caller filter: ' + JSON.stringify(one));
+    /* code and contact name: asked of the daemon, kept in the address */
+    const codeOf = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => [tr.dataset.call, tr.querySelector('td.code').textContent]));
+    const allCodes = rows.map((r) => r.id);
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const codes = await codeOf();
+    assert(JSON.stringify(codes.map((x) => x[0])) === JSON.stringify(allCodes), 'unfiltered log changed');
+    const wantVip = codes.filter((x) => x[1] === 'VIP').map((x) => x[0]);
+    await p.goto(d.url + '/log.html?code=vip');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const vip = await codeOf();
+    assert(wantVip.length > 0 && JSON.stringify(vip.map((x) => x[0])) === JSON.stringify(wantVip), `code vip: ${vip} want ${wantVip}`);
+    assert(await p.inputValue('#f-code') === 'vip', 'the code field lost its value');
+    await p.goto(d.url + '/log.html?contact=ANNA');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const anna = await read();
+    assert(anna.length >= 1 && anna.length < rows.length && anna.every((r) => /anna/i.test(r.text)), 'contact ANNA: ' + anna.map((r) => r.text.slice(0, 40)));
     const ctlOut = JSON.parse(d.ctl('--json', 'history', 'alice', '--caller', '+4930888001'));
     const list = ctlOut.calls || ctlOut;
     assert(list.length === 1 && list[0].caller === '+4930888001', 'tspsctl history --caller: ' + JSON.stringify(list).slice(0, 300));

@@ -3,7 +3,7 @@
 // with the caller, the code, what tsps did in plain words and the outcome.
 // Filters live in the URL (a reload keeps them) and are applied by the
 // daemon over the whole history: missed only (outcome), caller number,
-// name or number text (contact), contact uid (uid), code and date range.
+// name or number text (contact), code and date range.
 // Paging goes by a cursor: "Older" asks for the calls before the last one
 // shown (before=<call id>), which stays right while new calls arrive.
 import { login, rpc, h, clear, nav, fmtTime, toast } from './api.js';
@@ -76,7 +76,6 @@ async function main() {
   if (p.get('missed') === '1') body.outcome = 'missed';
   if (p.get('code')) body.code = p.get('code');
   if (p.get('contact')) body.text = p.get('contact');
-  if (p.get('uid')) body.contact = p.get('uid');
   if (/^[1-9][0-9]*$/.test(before)) body.before_id = Number(before);
   let calls = [];
   try {
@@ -93,7 +92,7 @@ async function main() {
   $('log-page').textContent = calls.length ? `${fmtTime(calls[calls.length - 1].start)} – ${fmtTime(calls[0].start)}` : '';
   const older = $('log-older');
   older.hidden = calls.length < PAGE;
-  older.onclick = () => go({ before: String(calls[calls.length - 1].call_id), uid: p.get('uid') });
+  older.onclick = () => go({ before: String(calls[calls.length - 1].call_id) });
   const newer = $('log-newer');
   newer.hidden = !before;
   newer.onclick = () => history.back();
