@@ -570,6 +570,42 @@ try {
     await p.close();
   });
 
+  await check('call log paging: "Older" shows the next 50 calls, none twice, while a call arrives', async () => {
+    /* 60 more calls (sent to voicemail: nothing held), all in a second or two */
+    d.ctl('code', 'set', 'alice', 'UNKNOWN', 'voicemail');
+    try {
+      for (let i = 0; i < 60; i++) d.ctl('route', '--from', '+4930600' + String(i).padStart(3, '0'), '--to', '+4930111111', '--live');
+    } finally {
+      d.ctl('code', 'delete', 'alice', 'UNKNOWN');
+    }
+    const all = JSON.parse(d.ctl('--json', 'history', 'alice', '--limit', '1000')).calls.map((c) => String(c.call_id));
+    assert(all.length > 60 && all.length <= 100, 'calls in the log: ' + all.length);
+    const p = await alice.newPage();
+    p.on('pageerror', (e) => errors.push('log paging page: ' + e.message));
+    const ids = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => tr.dataset.call));
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const page1 = await ids();
+    assert(JSON.stringify(page1) === JSON.stringify(all.slice(0, 50)), 'first page: ' + page1.slice(0, 5));
+    assert(await p.isVisible('#log-older') && !(await p.isVisible('#log-newer')), 'buttons on the first page');
+    /* a call arrives before "Older": the next page does not shift */
+    const fresh = JSON.parse(d.ctl('--json', 'route', '--from', '+4930600999', '--to', '+4930111111', '--live')).calls[0].call_id;
+    await p.click('#log-older');
+    await p.waitForURL(/before=\d+/);
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const page2 = await ids();
+    assert(JSON.stringify(page2) === JSON.stringify(all.slice(50)), `second page ${page2.slice(0, 3)}.. want ${all.slice(50, 53)}..`);
+    assert(!page2.includes(String(fresh)) && await p.isVisible('#log-newer') && !(await p.isVisible('#log-older')), 'second page buttons / fresh call');
+    await p.reload();
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    assert(JSON.stringify(await ids()) === JSON.stringify(page2), 'the second page changed on reload');
+    await p.click('#log-newer');
+    await p.waitForFunction((f) => document.querySelector('#log tbody tr')?.dataset.call === f, String(fresh), { timeout: 5000 });
+    await p.close();
+    /* the fresh call is held (alice's default asks): settle it */
+    d.ctl('act', String(fresh), 'voicemail');
+  });
+
   await check('set code and block a caller from the pop-up: written back to the address book, the next call follows it', async () => {
     const evil = path.join(work, 'book', 'evil.vcf');
     let c = await call('+4930333333', '+4930111111', 'x');
