@@ -530,6 +530,17 @@ try {
     const missed2 = await read();
     assert(await p.isChecked('#f-missed') && /missed=1/.test(p.url()), 'the missed filter was lost on reload: ' + p.url());
     assert(JSON.stringify(missed2.map((r) => r.id)) === JSON.stringify(wantMissed), 'after reload: ' + missed2.map((r) => r.id));
+    /* another outcome from the list: exactly the calls the log shows with it */
+    await p.selectOption('#f-outcome', 'voicemail');
+    assert(!(await p.isChecked('#f-missed')), 'missed stays ticked with another outcome');
+    await p.click('#log-filter button[type=submit]');
+    await p.waitForURL(/outcome=voicemail/);
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const vm = await read();
+    const wantVm = rows.filter((r) => r.state === 'voicemail').map((r) => r.id);
+    assert(wantVm.length > 0 && JSON.stringify(vm.map((r) => r.id)) === JSON.stringify(wantVm) && vm.every((r) => r.text.includes('sent to voicemail')),
+      `voicemail rows ${vm.map((r) => r.id)} want ${wantVm}`);
+    assert(!/missed=1/.test(p.url()), 'url ' + p.url());
     /* a bad filter value is said in words */
     await p.goto(d.url + '/log.html?code=' + encodeURIComponent('no such code!'));
     await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: 5000 });

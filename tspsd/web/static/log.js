@@ -2,7 +2,7 @@
 // control protocol's `history` request through /api/rpc), newest first,
 // with the caller, the code, what tsps did in plain words and the outcome.
 // Filters live in the URL (a reload keeps them) and are applied by the
-// daemon over the whole history: missed only (outcome), caller number,
+// daemon over the whole history: missed only or another outcome, caller number,
 // name or number text (contact), code and date range.
 // Paging goes by a cursor: "Older" asks for the calls before the last one
 // shown (before=<call id>), which stays right while new calls arrive.
@@ -24,6 +24,7 @@ function day(s, end) { /* yyyy-mm-dd in local time -> epoch seconds */
 
 function fill(p) {
   $('f-missed').checked = p.get('missed') === '1';
+  $('f-outcome').value = p.get('missed') === '1' ? '' : p.get('outcome') || '';
   $('f-caller').value = p.get('caller') || '';
   $('f-contact').value = p.get('contact') || '';
   $('f-code').value = p.get('code') || '';
@@ -34,6 +35,7 @@ function fill(p) {
 function go(extra) {
   const p = new URLSearchParams();
   if ($('f-missed').checked) p.set('missed', '1');
+  else if ($('f-outcome').value) p.set('outcome', $('f-outcome').value);
   for (const k of ['caller', 'contact', 'code', 'from', 'to']) {
     const v = $('f-' + k).value.trim();
     if (v) p.set(k, v);
@@ -68,12 +70,16 @@ async function main() {
   const p = params();
   fill(p);
   $('log-filter').onsubmit = (e) => { e.preventDefault(); go(); };
+  /* one outcome at a time: "missed only" or another outcome */
+  $('f-missed').onchange = () => { if ($('f-missed').checked) $('f-outcome').value = ''; };
+  $('f-outcome').onchange = () => { if ($('f-outcome').value) $('f-missed').checked = false; };
   const user = p.get('user') || me.identity;
   $('log-user').textContent = user === me.identity ? '' : `(${user})`;
   const before = p.get('before') || '';
   const body = { user, limit: PAGE, from: day(p.get('from')), to: day(p.get('to'), true) };
   if (p.get('caller')) body.caller = p.get('caller').replace(/[\s().-]/g, '');
   if (p.get('missed') === '1') body.outcome = 'missed';
+  else if (p.get('outcome')) body.outcome = p.get('outcome');
   if (p.get('code')) body.code = p.get('code');
   if (p.get('contact')) body.text = p.get('contact');
   if (/^[1-9][0-9]*$/.test(before)) body.before_id = Number(before);
