@@ -354,6 +354,37 @@ static int hist_filters(tspsd_asker *c, Tsps__Response *resp,
     return TSPS__CODE__OK;
 }
 
+/* The cursor: the last call of the previous page. Paging by (start, id)
+ * from there is stable while new calls arrive. Narrows *to. */
+static int hist_cursor(tspsd_asker *c, Tsps__Response *resp,
+                       const Tsps__History *r, hist_ctx *h, int64_t *to)
+{
+    tsps_call_record *cur = tspsd_arena_alloc(&c->arena, sizeof(*cur));
+    int rc;
+    if (cur == NULL)
+        return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "out of memory");
+    rc = tsps_history_get(c->d->eng, r->before_id, cur);
+    /* Another user's call, or one an attendant may not see, is no call
+     * at all for this request. */
+    if (rc == TSPS_OK &&
+        (strcmp(cur->decision.user, r->user) != 0 ||
+         (h->dl != NULL &&
+          !tspsd_deleg_allows(h->dl, TSPSD_RIGHT_MONITOR, cur->decision.code))))
+        rc = TSPS_ENOTFOUND;
+    if (rc == TSPS_ENOTFOUND)
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "before_id: no call %llu of %s",
+                           (unsigned long long)r->before_id, r->user);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
+                           tsps_strerror(rc));
+    h->cur_start = cur->start;
+    h->cur_id = r->before_id;
+    if (cur->start < INT64_MAX && cur->start + 1 < *to)
+        *to = cur->start + 1;
+    return TSPS__CODE__OK;
+}
+
 TSPSD_HANDLER(tspsd_h_history)
 {
     const Tsps__History *r = req->history;
@@ -377,38 +408,22 @@ TSPSD_HANDLER(tspsd_h_history)
     if (h.want > HISTORY_LIMIT_MAX)
         h.want = HISTORY_LIMIT_MAX;
     to = r->to != 0 ? r->to : INT64_MAX;
-    if (r->before_id != 0) {
-        /* The cursor: the last call of the previous page. Paging by (start,
-         * id) from there is stable while new calls arrive. */
-        tsps_call_record *cur = tspsd_arena_alloc(&c->arena, sizeof(*cur));
-        if (cur == NULL)
-            return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "out of memory");
-        rc = tsps_history_get(c->d->eng, r->before_id, cur);
-        if (rc == TSPS_OK && strcmp(cur->decision.user, r->user) != 0)
-            rc = TSPS_ENOTFOUND;
-        if (rc == TSPS_ENOTFOUND)
-            return tspsd_reply(c, resp, TSPS__CODE__INVALID,
-                               "before_id: no call %llu of %s",
-                               (unsigned long long)r->before_id, r->user);
-        if (rc != TSPS_OK)
-            return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
-                               tsps_strerror(rc));
-        h.cur_start = cur->start;
-        h.cur_id = r->before_id;
-        if (cur->start < INT64_MAX && cur->start + 1 < to)
-            to = cur->start + 1;
-        if (to <= r->from)
-            return TSPS__CODE__OK; /* nothing older within the window */
-    }
+    /* An attendant's delegation, read once: its code filter applies to
+     * every call of the scan. */
     if (!c->admin && strcmp(c->identity, r->user) != 0) {
         if (tspsd_delegation_get(c->d, r->user, c->identity, &dl) != TSPS_OK)
             return tspsd_reply(c, resp, TSPS__CODE__DENIED,
                                "no delegation from %s", r->user);
         h.dl = dl;
     }
+    rc = TSPS_OK;
+    if (r->before_id != 0 && hist_cursor(c, resp, r, &h, &to) != TSPS__CODE__OK)
+        h.failed = 1; /* resp says why */
     /* Every filter is applied in hist_cb over the whole window, so the
      * engine's limit cannot apply: hist_cb stops the scan at `want`. */
-    rc = tsps_history_query(c->d->eng, r->user, r->from, to, 0, hist_cb, &h);
+    else if (to > r->from)
+        rc =
+            tsps_history_query(c->d->eng, r->user, r->from, to, 0, hist_cb, &h);
     if (dl != NULL)
         tsps__delegation__free_unpacked(dl, NULL);
     if (h.failed)

@@ -452,6 +452,16 @@ START_TEST(test_history_attendant_code_filter_full_pages)
     ck_assert_uint_eq(ng, nw);
     ck_assert(memcmp(got, want, nw * sizeof(want[0])) == 0);
     ck_assert_uint_eq(pages, nw / 10 + 1);
+    /* a cursor on a call att may not see is no call for att */
+    uint64_t vip = 0;
+    for (size_t i = 0; i < ncalls && vip == 0; i++)
+        if (strcmp(calls[i].user, "ann") == 0 &&
+            strcmp(calls[i].code, "VIP") == 0)
+            vip = calls[i].id;
+    Tsps__Response *r = NULL;
+    ck_assert_int_eq(history(att, &asked, 10, vip, &r), TSPS__CODE__INVALID);
+    ck_assert(strstr(r->error, "before_id: no call") != NULL);
+    tsps__response__free_unpacked(r, NULL);
     tspsd_client_close(att);
 }
 END_TEST
