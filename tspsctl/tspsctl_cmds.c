@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const flags[] = {"--live",   "--monitor", "--act",
-                                    "--remove", "--related", NULL};
+static const char *const flags[] = {
+    "--live", "--monitor", "--act", "--remove", "--related", "--missed", NULL};
 
 int ctl_args_parse(int argc, char **argv, ctl_args *out, char *err,
                    size_t errlen)
@@ -210,6 +210,22 @@ static int cmd_history(ctl_ctx *ctx, ctl_args *a)
         return usage_err("bad --until TIME");
     if ((s = ctl_opt(a, "--caller")) != NULL)
         body.caller = STRARG(s);
+    if ((s = ctl_opt(a, "--outcome")) != NULL)
+        body.outcome = STRARG(s);
+    if (ctl_flag(a, "--missed")) {
+        if (body.outcome[0] != '\0')
+            return usage_err("--missed and --outcome: give one");
+        body.outcome = (char *)"missed";
+    }
+    if ((s = ctl_opt(a, "--contact")) != NULL)
+        body.contact = STRARG(s);
+    if ((s = ctl_opt(a, "--code")) != NULL)
+        body.code = STRARG(s);
+    if ((s = ctl_opt(a, "--text")) != NULL)
+        body.text = STRARG(s);
+    if ((s = ctl_opt(a, "--before")) != NULL &&
+        parse_id(s, &body.before_id) != 0)
+        return usage_err("bad --before ID (a call id)");
     return exec(ctx, &req, "history");
 }
 

@@ -215,6 +215,13 @@ int tspsd_delegation_delete(tspsd *d, const char *user, const char *attendant);
 /** Read one delegation; caller frees with tsps__delegation__free_unpacked. */
 int tspsd_delegation_get(tspsd *d, const char *user, const char *attendant,
                          Tsps__Delegation **out);
+/**
+ * Does delegation `dl` (read once with tspsd_delegation_get) give `right`
+ * on a call routed with `code`, now? The same test tspsd_authz() makes for
+ * an attendant, for a scan over many calls of one user that must not read
+ * the store for each. 1 or 0.
+ */
+int tspsd_deleg_allows(const Tsps__Delegation *dl, int right, const char *code);
 /** Is `id` a valid identity name (same charset as user ids)? */
 int tspsd_identity_valid(const char *id);
 /**

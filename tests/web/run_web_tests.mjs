@@ -450,6 +450,55 @@ try {
     await ctx.close();
   });
 
+  await check('ring sound: ticked, a ringing call starts a tone; unticked, none (kept over a reload)', async () => {
+    d.ctl('code', 'set', 'alice', 'UNKNOWN', 'ring');
+    const ctx = await browser.newContext(ctxOpts);
+    /* the page hook: every oscillator started, with its context's state */
+    await ctx.addInitScript(() => {
+      window.__tones = [];
+      const start = OscillatorNode.prototype.start;
+      OscillatorNode.prototype.start = function (...a) { window.__tones.push(this.context.state); return start.apply(this, a); };
+    });
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push('ring page: ' + e.message));
+    try {
+      await p.goto(d.ctl('user', 'login-link', 'alice'));
+      await p.waitForSelector('#stream.live', { timeout: 5000 });
+      assert(!(await p.isChecked('#opt-sound')), 'the ring sound is on by default');
+      const ringing = async (num) => {
+        const c = await call(num, '+4930111111', 'Ring Test', 'invite_final.xml');
+        await p.waitForFunction((n) => document.getElementById('pp-name')?.textContent === n &&
+          document.getElementById('pp-outcome')?.textContent === 'ringing your phones', num, { timeout: 5000 });
+        assert((await c.wait()) === 0, 'sipp ' + num);
+      };
+      /* off: a ringing call makes no sound */
+      await ringing('+4930555201');
+      let tones = await p.evaluate(() => window.__tones);
+      assert(tones.length === 0, 'tones with the sound off: ' + JSON.stringify(tones));
+      /* on (a click: the browser lets the page play): a sample, then the call's tones */
+      await p.check('#opt-sound');
+      await p.waitForFunction(() => window.__tones.length >= 2, null, { timeout: 2000 });
+      await p.evaluate(() => { window.__tones = []; });
+      await ringing('+4930555202');
+      await p.waitForFunction(() => window.__tones.length >= 2, null, { timeout: 2000 });
+      tones = await p.evaluate(() => window.__tones);
+      assert(tones.length === 2 && tones.every((t) => t === 'running'), 'tones with the sound on: ' + JSON.stringify(tones));
+      /* the setting survives a reload; unticked again, silence */
+      await p.reload();
+      await p.waitForSelector('#stream.live', { timeout: 5000 });
+      assert(await p.isChecked('#opt-sound'), 'the ring sound setting was lost on reload');
+      await p.uncheck('#opt-sound');
+      await p.evaluate(() => { window.__tones = []; });
+      await ringing('+4930555203');
+      await sleep(300);
+      tones = await p.evaluate(() => window.__tones);
+      assert(tones.length === 0, 'tones after unticking: ' + JSON.stringify(tones));
+    } finally {
+      try { d.ctl('code', 'delete', 'alice', 'UNKNOWN'); } catch (_) { /* gone already */ }
+      await ctx.close();
+    }
+  });
+
   await check('phone width (390 px): one plain sentence, trace folded, actions visible without scrolling', async () => {
     try { d.ctl('code', 'delete', 'alice', 'UNKNOWN'); } catch (_) { /* gone already */ }
     const p = await alice.newPage();
@@ -503,6 +552,33 @@ try {
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     const missed = await read();
     assert(missed.length >= 1 && missed.every((r) => r.state === 'missed'), 'missed filter: ' + JSON.stringify(missed.map((r) => r.state)));
+    /* the daemon filtered: exactly the calls the unfiltered log shows as missed */
+    const wantMissed = rows.filter((r) => r.state === 'missed').map((r) => r.id);
+    assert(rows.length < 50 && JSON.stringify(missed.map((r) => r.id)) === JSON.stringify(wantMissed),
+      `missed rows ${missed.map((r) => r.id)} want ${wantMissed}`);
+    await p.reload();
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const missed2 = await read();
+    assert(await p.isChecked('#f-missed') && /missed=1/.test(p.url()), 'the missed filter was lost on reload: ' + p.url());
+    assert(JSON.stringify(missed2.map((r) => r.id)) === JSON.stringify(wantMissed), 'after reload: ' + missed2.map((r) => r.id));
+    /* another outcome from the list: exactly the calls the log shows with it */
+    await p.selectOption('#f-outcome', 'voicemail');
+    assert(!(await p.isChecked('#f-missed')), 'missed stays ticked with another outcome');
+    await p.click('#log-filter button[type=submit]');
+    await p.waitForURL(/outcome=voicemail/);
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const vm = await read();
+    const wantVm = rows.filter((r) => r.state === 'voicemail').map((r) => r.id);
+    assert(wantVm.length > 0 && JSON.stringify(vm.map((r) => r.id)) === JSON.stringify(wantVm) && vm.every((r) => r.text.includes('sent to voicemail')),
+      `voicemail rows ${vm.map((r) => r.id)} want ${wantVm}`);
+    assert(!/missed=1/.test(p.url()), 'url ' + p.url());
+    /* a bad filter value is said in words */
+    await p.goto(d.url + '/log.html?code=' + encodeURIComponent('no such code!'));
+    await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: 5000 });
+    const bad = await p.textContent('#log-empty');
+    assert(/Could not read the log: .*not a code/.test(bad), 'bad code: ' + bad);
+    await p.goto(d.url + '/log.html?missed=1');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     await p.uncheck('#f-missed');
     await p.fill('#f-caller', '+49 30 888001');
     await p.click('#log-filter button[type=submit]');
@@ -510,6 +586,23 @@ try {
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     const one = await read();
     assert(one.length === 1 && one[0].text.includes('+4930888001'), 'caller filter: ' + JSON.stringify(one));
+    /* code and contact name: asked of the daemon, kept in the address */
+    const codeOf = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => [tr.dataset.call, tr.querySelector('td.code').textContent]));
+    const allCodes = rows.map((r) => r.id);
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const codes = await codeOf();
+    assert(JSON.stringify(codes.map((x) => x[0])) === JSON.stringify(allCodes), 'unfiltered log changed');
+    const wantVip = codes.filter((x) => x[1] === 'VIP').map((x) => x[0]);
+    await p.goto(d.url + '/log.html?code=vip');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const vip = await codeOf();
+    assert(wantVip.length > 0 && JSON.stringify(vip.map((x) => x[0])) === JSON.stringify(wantVip), `code vip: ${vip} want ${wantVip}`);
+    assert(await p.inputValue('#f-code') === 'vip', 'the code field lost its value');
+    await p.goto(d.url + '/log.html?contact=ANNA');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const anna = await read();
+    assert(anna.length >= 1 && anna.length < rows.length && anna.every((r) => /anna/i.test(r.text)), 'contact ANNA: ' + anna.map((r) => r.text.slice(0, 40)));
     const ctlOut = JSON.parse(d.ctl('--json', 'history', 'alice', '--caller', '+4930888001'));
     const list = ctlOut.calls || ctlOut;
     assert(list.length === 1 && list[0].caller === '+4930888001', 'tspsctl history --caller: ' + JSON.stringify(list).slice(0, 300));
@@ -517,6 +610,42 @@ try {
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     await p.screenshot({ path: path.join(opt.artifacts, 'log.png') });
     await p.close();
+  });
+
+  await check('call log paging: "Older" shows the next 50 calls, none twice, while a call arrives', async () => {
+    /* 60 more calls (sent to voicemail: nothing held), all in a second or two */
+    d.ctl('code', 'set', 'alice', 'UNKNOWN', 'voicemail');
+    try {
+      for (let i = 0; i < 60; i++) d.ctl('route', '--from', '+4930600' + String(i).padStart(3, '0'), '--to', '+4930111111', '--live');
+    } finally {
+      d.ctl('code', 'delete', 'alice', 'UNKNOWN');
+    }
+    const all = JSON.parse(d.ctl('--json', 'history', 'alice', '--limit', '1000')).calls.map((c) => String(c.call_id));
+    assert(all.length > 60 && all.length <= 100, 'calls in the log: ' + all.length);
+    const p = await alice.newPage();
+    p.on('pageerror', (e) => errors.push('log paging page: ' + e.message));
+    const ids = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => tr.dataset.call));
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const page1 = await ids();
+    assert(JSON.stringify(page1) === JSON.stringify(all.slice(0, 50)), 'first page: ' + page1.slice(0, 5));
+    assert(await p.isVisible('#log-older') && !(await p.isVisible('#log-newer')), 'buttons on the first page');
+    /* a call arrives before "Older": the next page does not shift */
+    const fresh = JSON.parse(d.ctl('--json', 'route', '--from', '+4930600999', '--to', '+4930111111', '--live')).calls[0].call_id;
+    await p.click('#log-older');
+    await p.waitForURL(/before=\d+/);
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const page2 = await ids();
+    assert(JSON.stringify(page2) === JSON.stringify(all.slice(50)), `second page ${page2.slice(0, 3)}.. want ${all.slice(50, 53)}..`);
+    assert(!page2.includes(String(fresh)) && await p.isVisible('#log-newer') && !(await p.isVisible('#log-older')), 'second page buttons / fresh call');
+    await p.reload();
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    assert(JSON.stringify(await ids()) === JSON.stringify(page2), 'the second page changed on reload');
+    await p.click('#log-newer');
+    await p.waitForFunction((f) => document.querySelector('#log tbody tr')?.dataset.call === f, String(fresh), { timeout: 5000 });
+    await p.close();
+    /* the fresh call is held (alice's default asks): settle it */
+    d.ctl('act', String(fresh), 'voicemail');
   });
 
   await check('set code and block a caller from the pop-up: written back to the address book, the next call follows it', async () => {
@@ -673,6 +802,9 @@ try {
     await p.goto(d.url + '/log.html');
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     await scan('call log');
+    await p.goto(d.url + '/log.html?missed=1&code=' + encodeURIComponent('bad code'));
+    await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: 5000 });
+    await scan('call log, filtered, with an error');
     await p.goto(d.url + '/settings.html');
     await p.waitForSelector('#effective tbody tr', { timeout: 5000 });
     await p.fill('#try-from', '+4930222222');
