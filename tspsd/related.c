@@ -9,11 +9,16 @@
 #include "log.h"
 #include "pool.h"
 
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct rel_src {
     tspsd_source_cfg cfg;
@@ -220,11 +225,96 @@ static const char *what_of(const char *uri)
     return strncmp(uri, "docs", 4) == 0 ? "documents" : "mail";
 }
 
-/* Merge per-source lists (each newest first) into out, at most limit. */
-static int merge(cmsb_related_list **lists, int n, size_t limit,
-                 cmsb_related_list *out)
+/* Append to out[*o] (len bytes) the text of v, percent-encoded except for
+ * unreserved characters (RFC 3986) and, with keep_pct, existing %XX. */
+static void url_put(char *out, size_t len, size_t *o, const char *v, size_t n,
+                    int keep_pct)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n && *o + 4 < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+            (keep_pct && c == '%' && i + 2 < n &&
+             isxdigit((unsigned char)v[i + 1]) &&
+             isxdigit((unsigned char)v[i + 2]))) {
+            out[(*o)++] = (char)c;
+        } else {
+            out[(*o)++] = '%';
+            out[(*o)++] = hex[c >> 4];
+            out[(*o)++] = hex[c & 15];
+        }
+    }
+    out[*o] = '\0';
+}
+
+int tspsd_related_webmail_link(const char *tpl, const char *imap_url,
+                               const char *message_id, char *out, size_t len)
+{
+    const char *mb = NULL, *uv = NULL, *uid = NULL;
+    size_t mbn = 0, uvn = 0, uidn = 0, o = 0;
+    const char *p;
+
+    if (len < 16)
+        return -1;
+    out[0] = '\0';
+    /* imap://host:port/MAILBOX;UIDVALIDITY=v/;UID=n (RFC 5092) */
+    if (strncmp(imap_url, "imap://", 7) == 0 ||
+        strncmp(imap_url, "imaps://", 8) == 0) {
+        p = strchr(imap_url + 8, '/');
+        if (p != NULL) {
+            mb = p + 1;
+            mbn = strcspn(mb, ";/");
+        }
+        if ((p = strstr(imap_url, ";UIDVALIDITY=")) != NULL) {
+            uv = p + 13;
+            uvn = strspn(uv, "0123456789");
+        }
+        if ((p = strstr(imap_url, ";UID=")) != NULL) {
+            uid = p + 5;
+            uidn = strspn(uid, "0123456789");
+        }
+    }
+    if (uid == NULL || uidn == 0)
+        return -1; /* not an IMAP message: keep its own link */
+    if (message_id == NULL)
+        message_id = "";
+    if (message_id[0] == '<') {
+        message_id++;
+    }
+    size_t midn = strcspn(message_id, ">");
+    for (p = tpl; *p != '\0' && o + 4 < len; p++) {
+        if (*p == '{') {
+            const char *e = strchr(p, '}');
+            size_t k = e != NULL ? (size_t)(e - p - 1) : 0;
+            if (k == 3 && strncmp(p + 1, "uid", 3) == 0) {
+                url_put(out, len, &o, uid, uidn, 0);
+            } else if (k == 7 && strncmp(p + 1, "mailbox", 7) == 0) {
+                url_put(out, len, &o, mb != NULL ? mb : "", mbn, 1);
+            } else if (k == 11 && strncmp(p + 1, "uidvalidity", 11) == 0) {
+                url_put(out, len, &o, uv != NULL ? uv : "", uvn, 0);
+            } else if (k == 10 && strncmp(p + 1, "message_id", 10) == 0) {
+                url_put(out, len, &o, message_id, midn, 0);
+            } else {
+                out[o++] = *p;
+                out[o] = '\0';
+                continue;
+            }
+            p = e;
+            continue;
+        }
+        out[o++] = *p;
+        out[o] = '\0';
+    }
+    return *p == '\0' ? 0 : -1; /* cut short: no link rather than a wrong one */
+}
+
+/* Merge per-source lists (each newest first) into out, at most limit; a
+ * mail from a source with a webmail= template links to the webmail. */
+static int merge(tspsd_related *r, const int *srcof, cmsb_related_list **lists,
+                 int n, size_t limit, cmsb_related_list *out)
 {
     size_t at[TSPSD_MAX_RELATED] = {0};
+    char tpl[512], link[1024];
 
     for (size_t k = 0; k < limit; k++) {
         int best = -1;
@@ -240,7 +330,14 @@ static int merge(cmsb_related_list **lists, int n, size_t limit,
         }
         if (best < 0)
             break;
-        if (cmsb_related_list_add(out, bi) != CMSB_OK)
+        cmsb_related_item copy = *bi;
+        if (bi->kind == CMSB_ITEM_EMAIL &&
+            *tspsd_source_option(&r->srcs[srcof[best]].cfg, "webmail", tpl,
+                                 sizeof(tpl)) != '\0' &&
+            tspsd_related_webmail_link(tpl, bi->url, bi->id, link,
+                                       sizeof(link)) == 0)
+            copy.url = link;
+        if (cmsb_related_list_add(out, &copy) != CMSB_OK)
             return TSPS_ENOMEM;
         at[best]++;
     }
@@ -259,6 +356,7 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
                       : who->nemails > 0  ? who->emails[0]
                                           : "";
     int override = since != 0 || until != 0, failed = 0, cst = 0, n = 0;
+    int srcof[TSPSD_MAX_RELATED] = {0};
     int rc = TSPS_OK;
 
     *items = NULL;
@@ -301,7 +399,7 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
             e = cmsb_related_for(s->src, who, &q, cmsb_related_list_cb,
                                  lists[n]);
         pthread_mutex_unlock(&s->mu);
-        n++;
+        srcof[n++] = i;
         if (e != CMSB_OK && e != CMSB_ENOTSUP) {
             if (!failed)
                 snprintf(status, statuslen, "%s unavailable (%s)",
@@ -312,7 +410,7 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
         }
     }
     if (rc == TSPS_OK)
-        rc = merge(lists, n, q.limit > 0 ? q.limit : 20, *items);
+        rc = merge(r, srcof, lists, n, q.limit > 0 ? q.limit : 20, *items);
     for (int i = 0; i < n; i++)
         cmsb_related_list_release(lists[i]);
     /* Only a complete answer is cached: a source that failed is asked
@@ -320,6 +418,106 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
     if (rc == TSPS_OK && !failed && !override && *key != '\0')
         cmsb_related_cache_put(r->cache, user, key, CMSB_OK, *items, 0);
     return rc;
+}
+
+/* ---- a related document, for download through the web UI ---- */
+
+typedef struct doc_find {
+    const char *url;
+    char id[TSPSD_PATH_MAX];
+    int found;
+} doc_find;
+
+static int doc_find_cb(void *arg, const cmsb_related_item *it)
+{
+    doc_find *f = arg;
+    if (it->kind != CMSB_ITEM_DOCUMENT || strcmp(it->url, f->url) != 0)
+        return 0;
+    if (strlen(it->id) >= sizeof(f->id))
+        return 1; /* cannot be served: not found */
+    memcpy(f->id, it->id, strlen(it->id) + 1);
+    f->found = 1;
+    return 1;
+}
+
+/* The folder of a docs-dir: URI, as the adapter reads it. */
+static int docs_root(const char *uri, char *out, size_t len)
+{
+    const char *p;
+    size_t n;
+
+    if (strncmp(uri, "docs-dir:", 9) != 0)
+        return -1;
+    p = uri + 9;
+    if (strncmp(p, "//", 2) == 0)
+        p += 2;
+    n = strcspn(p, "?");
+    if (p[0] != '/' || n >= len)
+        return -1;
+    memcpy(out, p, n);
+    while (n > 1 && out[n - 1] == '/')
+        n--;
+    out[n] = '\0';
+    return 0;
+}
+
+int tspsd_related_doc_open(tspsd *d, const char *user, const tsps_contact *who,
+                           const char *url, int *fd, char *name, size_t namelen,
+                           int64_t *size)
+{
+    tspsd_related *r = d->related;
+    cmsb_related_query q = CMSB_RELATED_QUERY_INIT;
+
+    *fd = -1;
+    name[0] = '\0';
+    *size = 0;
+    if (url == NULL || strncmp(url, "file://", 7) != 0 ||
+        strlen(url) >= TSPSD_PATH_MAX * 3)
+        return TSPS_EINVAL;
+    q.kinds = CMSB_ITEM_DOCUMENT;
+    q.limit = 1000;
+    for (int i = 0; r != NULL && i < r->nsrc; i++) {
+        rel_src *s = &r->srcs[i];
+        char root[TSPSD_PATH_MAX], path[TSPSD_PATH_MAX * 2];
+        char rroot[PATH_MAX], rpath[PATH_MAX];
+        doc_find f = {url, "", 0};
+        struct stat st;
+
+        if (strcmp(s->cfg.user, user) != 0 ||
+            docs_root(s->cfg.uri, root, sizeof(root)) != 0)
+            continue;
+        /* Only a document this caller's lookup gives, by its exact link:
+         * the path comes from the source's index, never from the request. */
+        pthread_mutex_lock(&s->mu);
+        int e = open_src(r, s);
+        if (e == CMSB_OK)
+            e = cmsb_related_for(s->src, who, &q, doc_find_cb, &f);
+        pthread_mutex_unlock(&s->mu);
+        if (e != CMSB_OK || !f.found)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", root, f.id);
+        if (realpath(root, rroot) == NULL || realpath(path, rpath) == NULL)
+            return TSPS_ENOTFOUND; /* gone since the index saw it */
+        size_t rl = strlen(rroot);
+        if (strncmp(rpath, rroot, rl) != 0 || rpath[rl] != '/') {
+            /* a link inside the folder to a file outside it */
+            tspsd_log(TSPSD_LOG_WARN, 0, user, "related document refused",
+                      "source=%s reason=\"outside the folder\"", s->cfg.name);
+            return TSPS_ENOTFOUND;
+        }
+        *fd = open(rpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (*fd < 0)
+            return TSPS_ENOTFOUND;
+        if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(*fd);
+            *fd = -1;
+            return TSPS_ENOTFOUND;
+        }
+        *size = (int64_t)st.st_size;
+        snprintf(name, namelen, "%s", strrchr(rpath, '/') + 1);
+        return TSPS_OK;
+    }
+    return TSPS_ENOTFOUND;
 }
 
 Tsps__RelatedItem *tspsd_related_item_msg(tspsd_arena *a,
