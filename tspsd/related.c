@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,9 @@ typedef struct rel_src {
     tspsd_source_cfg cfg;
     pthread_mutex_t mu; /* one thread at a time per source */
     cmsb_source *src;   /* opened on first use */
+    int docs;           /* docs-dir/docs-dav: an index to keep up to date */
+    int wfd;            /* docs-dir: its watch fd (inotify), or -1 */
+    int64_t refreshed;  /* monotonic seconds of the last index refresh */
 } rel_src;
 
 typedef struct rel_crit {
@@ -70,6 +74,7 @@ int tspsd_related_open(tspsd *d)
     }
     for (int i = 0; i < c->nrelated; i++) {
         r->srcs[i].cfg = c->related[i];
+        r->srcs[i].wfd = -1;
         pthread_mutex_init(&r->srcs[i].mu, NULL);
         r->nsrc++;
     }
@@ -206,10 +211,55 @@ static int open_src(tspsd_related *r, rel_src *s)
     o.log = rel_log;
     rc = cmsb_source_open(r->reg, s->cfg.uri, &o, &s->src);
     memset(pw, 0, sizeof(pw));
+    if (rc == CMSB_OK) {
+        s->docs = strncmp(s->cfg.uri, "docs-", 5) == 0 &&
+                  (cmsb_source_caps(s->src) & CMSB_CAP_CHANGES) != 0;
+        if (s->docs && cmsb_watch_fd(s->src, &s->wfd) != CMSB_OK)
+            s->wfd = -1;
+    }
     if (rc != CMSB_OK)
         tspsd_log(TSPSD_LOG_WARN, 0, s->cfg.user, "related source unavailable",
                   "source=%s error=\"%s\"", s->cfg.name, cmsb_strerror(rc));
     return rc;
+}
+
+static int64_t mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static int no_change(void *arg, const cmsb_change *ch)
+{
+    (void)arg;
+    (void)ch;
+    return 0;
+}
+
+/* A document source's index (its lock held): built at first use, then
+ * brought up to date when the folder's watch fd says something changed
+ * (docs-dir) or every interval= seconds (docs-dav; default 300, 0 =
+ * never again). Lookups between refreshes read the index only. */
+static void refresh_src(rel_src *s)
+{
+    int due = s->refreshed == 0;
+
+    if (!s->docs || s->src == NULL)
+        return;
+    if (!due && s->wfd >= 0) {
+        struct pollfd p = {s->wfd, POLLIN, 0};
+        due = poll(&p, 1, 0) == 1 && cmsb_watch_drain(s->src) == 1;
+    } else if (!due && s->cfg.interval_s > 0) {
+        due = mono_s() - s->refreshed >= s->cfg.interval_s;
+    }
+    if (!due)
+        return;
+    int rc = cmsb_changes(s->src, NULL, no_change, NULL);
+    s->refreshed = mono_s();
+    if (rc != CMSB_OK)
+        tspsd_log(TSPSD_LOG_WARN, 0, s->cfg.user, "related index not refreshed",
+                  "source=%s error=\"%s\"", s->cfg.name, cmsb_strerror(rc));
 }
 
 static const cmsb_related_policy *policy_of(tspsd_related *r, const char *user)
@@ -395,6 +445,7 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
         }
         pthread_mutex_lock(&s->mu);
         int e = open_src(r, s);
+        refresh_src(s);
         if (e == CMSB_OK)
             e = cmsb_related_for(s->src, who, &q, cmsb_related_list_cb,
                                  lists[n]);
@@ -490,10 +541,11 @@ int tspsd_related_doc_open(tspsd *d, const char *user, const tsps_contact *who,
          * the path comes from the source's index, never from the request. */
         pthread_mutex_lock(&s->mu);
         int e = open_src(r, s);
+        refresh_src(s);
         if (e == CMSB_OK)
             e = cmsb_related_for(s->src, who, &q, doc_find_cb, &f);
         pthread_mutex_unlock(&s->mu);
-        if (e != CMSB_OK || !f.found)
+        if (!f.found) /* found: the lookup stopped there (CMSB_ECANCELED) */
             continue;
         snprintf(path, sizeof(path), "%s/%s", root, f.id);
         if (realpath(root, rroot) == NULL || realpath(path, rpath) == NULL)

@@ -144,7 +144,7 @@ async function main() {
   setInterval(draw, 5000); /* "ringing" turns into "rang" */
   const st = document.getElementById('stream');
   events({ 'call.offered': onCall, 'call.updated': onCall, 'call.ended': onCall,
-    'call.related': (ev) => popup.related(ev) },
+    'call.related': (ev) => popup.onRelated(ev) },
     (s) => { st.textContent = s; st.className = 'stream ' + s; });
   const want = new URLSearchParams(location.search).get('call');
   if (want) popup.show(want).catch(() => {});

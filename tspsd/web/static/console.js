@@ -69,7 +69,7 @@ async function main() {
   }, 1000);
   const st = document.getElementById('stream');
   events({ 'call.offered': onCall, 'call.updated': onCall, 'call.ended': onCall,
-    'call.related': (ev) => popup.related(ev) },
+    'call.related': (ev) => popup.onRelated(ev) },
     (s) => { st.textContent = s; st.className = 'stream ' + s; });
 }
 

@@ -40,7 +40,7 @@ export class Popup {
   }
 
   /** "call.related": e-mails and documents of a call's caller. */
-  related(ev) {
+  onRelated(ev) {
     relSeen.set(ev.call_id, { items: ev.related || [], status: ev.related_status || '' });
     if (relSeen.size > REL_KEEP) relSeen.delete(relSeen.keys().next().value);
     if (this.call && ev.call_id === this.call.call_id && !this.relWin) this.drawRelated();
@@ -358,7 +358,7 @@ export class Popup {
         h('span', { class: 'rel-kind' }, KIND_WORDS[it.kind] || it.kind || 'Item'), ' ',
         h('time', { class: 'when', datetime: it.date ? new Date(it.date * 1000).toISOString() : null }, fmtTime(it.date)), ' ',
         link ? h('a', { class: 'rel-open', href: link.href, download: link.download || null,
-          target: link.download ? null : '_blank', rel: 'noopener noreferrer' }, title)
+          target: link.download ? null : '_blank', rel: link.download ? null : 'noopener noreferrer' }, title)
           : h('strong', { class: 'rel-title' }, title)),
       who ? h('p', { class: 'rel-who' }, who) : null,
       it.snippet ? h('p', { class: 'rel-snippet' }, it.snippet) : null,
@@ -377,7 +377,7 @@ export class Popup {
     } catch (e) {
       got = { items: [], status: 'could not ask: ' + e.message };
     }
-    if (!relSeen.has(c.call_id)) this.related(Object.assign({ call_id: c.call_id }, { related: got.items, related_status: got.status }));
+    if (!relSeen.has(c.call_id)) this.onRelated(Object.assign({ call_id: c.call_id }, { related: got.items, related_status: got.status }));
   }
 
   /** The date filter: ask the JSON API for that window ('' = criteria). */
