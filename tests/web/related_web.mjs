@@ -251,6 +251,26 @@ timeout_ms = 1000
       assert(rc === 0, 'sipp rc ' + rc);
     });
 
+    await check('an earlier call opened later asks for its items; axe-core: no serious or critical violation', async () => {
+      const axeSrc = fs.readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+      /* bypassCSP: axe is injected as an inline script, which the CSP forbids */
+      const ctx = await browser.newContext(Object.assign({}, ctxOpts, { bypassCSP: true }));
+      const p = await ctx.newPage();
+      p.on('pageerror', (e) => errors.push('axe page: ' + e.message));
+      await p.goto(d.ctl('user', 'login-link', 'alice'));
+      await p.waitForSelector('#stream.live', { timeout: 5000 });
+      await p.goto(`${d.url}/?call=${callId}`);
+      await p.waitForFunction(() => (document.getElementById('pp-related-list') || {}).textContent?.includes('Offer for'),
+        null, { timeout: 10000 });
+      await p.addScriptTag({ content: axeSrc });
+      const v = await p.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+        .map((x) => ({ id: x.id, impact: x.impact, n: x.nodes.length, where: x.nodes.slice(0, 2).map((n) => n.target.join(' ')) })));
+      for (const x of v) console.log(`  axe: ${x.impact} ${x.id} x${x.n} ${x.where.join(' | ')}`);
+      const bad = v.filter((x) => x.impact === 'serious' || x.impact === 'critical');
+      assert(!bad.length, 'axe: ' + bad.map((x) => x.id).join(', '));
+      await ctx.close();
+    });
+
     await check('a mail server that never answers: the call at once, "mail unavailable (...)" within a bounded time', async () => {
       const bc = await browser.newContext(ctxOpts);
       const pb = await bc.newPage();
