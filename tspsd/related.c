@@ -471,35 +471,36 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
     return rc;
 }
 
-/* ---- a related document, for download through the web UI ---- */
+/* ---- a related document or mail file, downloaded through the web UI ---- */
 
 typedef struct doc_find {
     const char *url;
-    char id[TSPSD_PATH_MAX];
+    unsigned kind;
     int found;
 } doc_find;
 
 static int doc_find_cb(void *arg, const cmsb_related_item *it)
 {
     doc_find *f = arg;
-    if (it->kind != CMSB_ITEM_DOCUMENT || strcmp(it->url, f->url) != 0)
+    if (strcmp(it->url, f->url) != 0)
         return 0;
-    if (strlen(it->id) >= sizeof(f->id))
-        return 1; /* cannot be served: not found */
-    memcpy(f->id, it->id, strlen(it->id) + 1);
+    f->kind = it->kind;
     f->found = 1;
-    return 1;
+    return 1; /* the lookup stops here (CMSB_ECANCELED) */
 }
 
-/* The folder of a docs-dir: URI, as the adapter reads it. */
-static int docs_root(const char *uri, char *out, size_t len)
+/* The folder of a docs-dir: or maildir: URI, as the adapters read it. */
+static int file_root(const char *uri, char *out, size_t len)
 {
     const char *p;
     size_t n;
 
-    if (strncmp(uri, "docs-dir:", 9) != 0)
+    if (strncmp(uri, "docs-dir:", 9) == 0)
+        p = uri + 9;
+    else if (strncmp(uri, "maildir:", 8) == 0)
+        p = uri + 8;
+    else
         return -1;
-    p = uri + 9;
     if (strncmp(p, "//", 2) == 0)
         p += 2;
     n = strcspn(p, "?");
@@ -509,6 +510,40 @@ static int docs_root(const char *uri, char *out, size_t len)
     while (n > 1 && out[n - 1] == '/')
         n--;
     out[n] = '\0';
+    return 0;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The path of a file:// URL (percent-decoded; no NUL, no empty host
+ * other than ""), or -1. */
+static int url_path(const char *url, char *out, size_t len)
+{
+    const char *p = url + 7;
+    size_t o = 0;
+
+    if (strncmp(url, "file://", 7) != 0 || *p != '/')
+        return -1;
+    for (; *p != '\0'; p++) {
+        int c = (unsigned char)*p;
+        if (c == '%') {
+            int hi = hexval(p[1]), lo = hi >= 0 ? hexval(p[2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            c = hi * 16 + lo;
+            p += 2;
+        }
+        if (o + 1 >= len)
+            return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
     return 0;
 }
 
@@ -525,31 +560,32 @@ int tspsd_related_doc_open(tspsd *d, const char *user, const tsps_contact *who,
     if (url == NULL || strncmp(url, "file://", 7) != 0 ||
         strlen(url) >= TSPSD_PATH_MAX * 3)
         return TSPS_EINVAL;
-    q.kinds = CMSB_ITEM_DOCUMENT;
     q.limit = 1000;
     for (int i = 0; r != NULL && i < r->nsrc; i++) {
         rel_src *s = &r->srcs[i];
-        char root[TSPSD_PATH_MAX], path[TSPSD_PATH_MAX * 2];
+        char root[TSPSD_PATH_MAX], path[PATH_MAX];
         char rroot[PATH_MAX], rpath[PATH_MAX];
-        doc_find f = {url, "", 0};
+        doc_find f = {url, 0, 0};
         struct stat st;
 
         if (strcmp(s->cfg.user, user) != 0 ||
-            docs_root(s->cfg.uri, root, sizeof(root)) != 0)
+            file_root(s->cfg.uri, root, sizeof(root)) != 0)
             continue;
-        /* Only a document this caller's lookup gives, by its exact link:
-         * the path comes from the source's index, never from the request. */
+        /* Only an item this caller's lookup gives (any date), by its exact
+         * link: the link is the adapter's, checked against its folder. */
+        q.kinds = strncmp(s->cfg.uri, "maildir:", 8) == 0 ? CMSB_ITEM_EMAIL
+                                                          : CMSB_ITEM_DOCUMENT;
         pthread_mutex_lock(&s->mu);
         int e = open_src(r, s);
         refresh_src(s);
         if (e == CMSB_OK)
-            e = cmsb_related_for(s->src, who, &q, doc_find_cb, &f);
+            cmsb_related_for(s->src, who, &q, doc_find_cb, &f);
         pthread_mutex_unlock(&s->mu);
-        if (!f.found) /* found: the lookup stopped there (CMSB_ECANCELED) */
+        if (!f.found)
             continue;
-        snprintf(path, sizeof(path), "%s/%s", root, f.id);
-        if (realpath(root, rroot) == NULL || realpath(path, rpath) == NULL)
-            return TSPS_ENOTFOUND; /* gone since the index saw it */
+        if (url_path(url, path, sizeof(path)) != 0 ||
+            realpath(root, rroot) == NULL || realpath(path, rpath) == NULL)
+            return TSPS_ENOTFOUND; /* gone since the lookup saw it */
         size_t rl = strlen(rroot);
         if (strncmp(rpath, rroot, rl) != 0 || rpath[rl] != '/') {
             /* a link inside the folder to a file outside it */
@@ -566,7 +602,10 @@ int tspsd_related_doc_open(tspsd *d, const char *user, const tsps_contact *who,
             return TSPS_ENOTFOUND;
         }
         *size = (int64_t)st.st_size;
-        snprintf(name, namelen, "%s", strrchr(rpath, '/') + 1);
+        /* a Maildir file's name says nothing: "mail-<name>.eml" */
+        snprintf(
+            name, namelen, "%s%s%s", f.kind == CMSB_ITEM_EMAIL ? "mail-" : "",
+            strrchr(rpath, '/') + 1, f.kind == CMSB_ITEM_EMAIL ? ".eml" : "");
         return TSPS_OK;
     }
     return TSPS_ENOTFOUND;

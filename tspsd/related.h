@@ -72,17 +72,17 @@ void tspsd_related_on_offer(tspsd *d, uint64_t call_id,
                             const tsps_decision *dec);
 
 /**
- * Open a related document for download: `url` must be the exact link
- * (file://...) of a document that a lookup for `who` in one of `user`'s
- * docs-dir sources gives (any date). The file is the source's own entry
- * (its path below the folder from the index, never from `url`), resolved
- * with symbolic links and refused when it lies outside the source's folder
- * (logged), or is not a regular file.
+ * Open a related document (or a Maildir mail) for download: `url` must be
+ * the exact link (file://...) of an item that a lookup for `who` in one of
+ * `user`'s docs-dir (documents) or maildir (mails) sources gives, any
+ * date. The file is that link's path, resolved with symbolic links and
+ * refused when it lies outside the source's folder (logged), or is not a
+ * regular file. A mail's name is "mail-<file name>.eml".
  * @param[out] fd    an open read-only descriptor (close it), or -1
  * @param[out] name  the file's name (for Content-Disposition)
  * @param[out] size  its size in bytes
  * @return TSPS_OK, TSPS_EINVAL (not a file:// link), TSPS_ENOTFOUND (not a
- *         related document of this caller, gone, or refused)
+ *         related item of this caller, gone, or refused)
  * Thread-safety: any worker thread (blocks on the source's lock): never on
  * the loop.
  */
