@@ -564,10 +564,10 @@ static void api_act(tspsd_web *w, struct evhttp_request *req,
 }
 
 /* ---- GET /api/related/doc?call=ID&url=file://...: a related document ----
- * Served only to whom may see the related items of that call's caller
- * (the user, an admin, an attendant with the related right for the
- * caller's code), and only a document that the caller's lookup gives
- * (tspsd_related_doc_open: path from the index, inside the folder). */
+ * (or a Maildir mail). Served only to whom may see the related items of
+ * that call's caller (the user, an admin, an attendant with the related
+ * right for the caller's code), and only a link that the caller's lookup
+ * gives, inside its source's folder (tspsd_related_doc_open). */
 
 #define WEB_DOC_MAX (64 << 20) /* larger documents: open them at the source */
 
@@ -580,10 +580,11 @@ static void doc_run(web_job *j)
     int known = 0, fd = -1, rc;
     int64_t size = 0;
 
-    rc = tspsd_related_who(d, j->user, caller, &who, &known);
-    if (rc == TSPS_OK)
-        rc = tspsd_related_doc_open(d, j->user, &who, url, &fd, j->fname,
-                                    sizeof(j->fname), &size);
+    /* no caller (a withheld number): nothing is related to it */
+    rc = tspsd_related_who(d, j->user, caller, &who, &known) == TSPS_OK
+             ? tspsd_related_doc_open(d, j->user, &who, url, &fd, j->fname,
+                                      sizeof(j->fname), &size)
+             : TSPS_ENOTFOUND;
     if (rc != TSPS_OK) {
         j->status = rc == TSPS_EINVAL ? 400 : 404;
         j->out = json_pack("{s:s}", "error",
