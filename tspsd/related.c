@@ -358,15 +358,41 @@ int tspsd_related_webmail_link(const char *tpl, const char *imap_url,
     return *p == '\0' ? 0 : -1; /* cut short: no link rather than a wrong one */
 }
 
-/* Merge per-source lists (each newest first) into out, at most limit; a
- * mail from a source with a webmail= template links to the webmail. */
-static int merge(tspsd_related *r, const int *srcof, cmsb_related_list **lists,
-                 int n, size_t limit, cmsb_related_list *out)
-{
-    size_t at[TSPSD_MAX_RELATED] = {0};
-    char tpl[512], link[1024];
+static int file_root(const char *uri, char *out, size_t len);
+static int url_path(const char *url, char *out, size_t len);
 
-    for (size_t k = 0; k < limit; k++) {
+/* An item of a folder source (docs-dir, maildir) whose file, links
+ * resolved, lies outside the folder: a symbolic link inside it to another
+ * place. Its text must not show (nor can it be downloaded). A file that no
+ * longer resolves (gone since the index saw it) is not "outside". */
+static int outside_root(const rel_src *s, const cmsb_related_item *it)
+{
+    char root[TSPSD_PATH_MAX], path[PATH_MAX], rr[PATH_MAX], rp[PATH_MAX];
+    size_t l;
+
+    if (strncmp(it->url, "file://", 7) != 0 ||
+        file_root(s->cfg.uri, root, sizeof(root)) != 0)
+        return 0;
+    if (url_path(it->url, path, sizeof(path)) != 0)
+        return 1;
+    if (realpath(root, rr) == NULL || realpath(path, rp) == NULL)
+        return 0;
+    l = strlen(rr);
+    return strncmp(rp, rr, l) != 0 || rp[l] != '/';
+}
+
+/* Merge per-source lists (each newest first) into out, at most limit; a
+ * mail from a source with a webmail= template links to the webmail; items
+ * outside their source's folder are left out (logged). */
+static int merge(tspsd_related *r, const char *user, const int *srcof,
+                 cmsb_related_list **lists, int n, size_t limit,
+                 cmsb_related_list *out)
+{
+    size_t at[TSPSD_MAX_RELATED] = {0}, k = 0;
+    char tpl[512], link[1024];
+    int dropped = 0;
+
+    while (k < limit) {
         int best = -1;
         const cmsb_related_item *bi = NULL;
         for (int i = 0; i < n; i++) {
@@ -380,6 +406,11 @@ static int merge(tspsd_related *r, const int *srcof, cmsb_related_list **lists,
         }
         if (best < 0)
             break;
+        at[best]++;
+        if (outside_root(&r->srcs[srcof[best]], bi)) {
+            dropped++;
+            continue;
+        }
         cmsb_related_item copy = *bi;
         if (bi->kind == CMSB_ITEM_EMAIL &&
             *tspsd_source_option(&r->srcs[srcof[best]].cfg, "webmail", tpl,
@@ -389,8 +420,12 @@ static int merge(tspsd_related *r, const int *srcof, cmsb_related_list **lists,
             copy.url = link;
         if (cmsb_related_list_add(out, &copy) != CMSB_OK)
             return TSPS_ENOMEM;
-        at[best]++;
+        k++;
     }
+    if (dropped > 0)
+        tspsd_log(TSPSD_LOG_WARN, 0, user, "related items left out",
+                  "count=%d reason=\"a link to a file outside its folder\"",
+                  dropped);
     return TSPS_OK;
 }
 
@@ -461,7 +496,8 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
         }
     }
     if (rc == TSPS_OK)
-        rc = merge(r, srcof, lists, n, q.limit > 0 ? q.limit : 20, *items);
+        rc =
+            merge(r, user, srcof, lists, n, q.limit > 0 ? q.limit : 20, *items);
     for (int i = 0; i < n; i++)
         cmsb_related_list_release(lists[i]);
     /* Only a complete answer is cached: a source that failed is asked

@@ -170,10 +170,13 @@ timeout_ms = 1000
       assert(nd, 'the document naming Anna: ' + JSON.stringify(docsIt));
       assert(nd.download && nd.href.includes('/api/related/doc?call='), 'document link: ' + nd.href);
       assert(!items.some((i) => i.text.includes('Budget')), 'a document about nobody is shown');
+      assert(!items.some((i) => i.text.includes('Secret') || i.text.includes('must not see')),
+        'a link inside the folder to a file outside it is shown: ' + JSON.stringify(items));
       docHref = nd.href;
       const none = await pa.evaluate(() => document.querySelectorAll('#popup script, #popup b').length);
       assert(none === 0, 'markup from a subject became elements');
-      await pa.screenshot({ path: path.join(opt.artifacts, 'popup-related.png') });
+      assert(d.logText().includes('msg="related items left out" count=1'), 'the left-out link is not logged');
+      await pa.screenshot({ path: path.join(opt.artifacts, 'popup-related.png'), fullPage: true });
     });
 
     await check('the document link downloads the file through the web UI (200, same bytes, attachment)', async () => {
@@ -293,7 +296,7 @@ timeout_ms = 1000
       console.log(`  "${txt}" ${ms} ms after the call was shown (timeout_ms 1000)`);
       assert(ms < 10000, 'took ' + ms + ' ms');
       assert(!d.logText().includes('bob-imap-pw'), 'the IMAP password is in the log');
-      await pb.screenshot({ path: path.join(opt.artifacts, 'popup-related-unavailable.png') });
+      await pb.screenshot({ path: path.join(opt.artifacts, 'popup-related-unavailable.png'), fullPage: true });
       await pb.click('#btn-reject');
       await c.wait();
       await bc.close();
