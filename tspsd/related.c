@@ -276,12 +276,14 @@ static const char *what_of(const char *uri)
 }
 
 /* Append to out[*o] (len bytes) the text of v, percent-encoded except for
- * unreserved characters (RFC 3986) and, with keep_pct, existing %XX. */
-static void url_put(char *out, size_t len, size_t *o, const char *v, size_t n,
-                    int keep_pct)
+ * unreserved characters (RFC 3986) and, with keep_pct, existing %XX.
+ * Returns 0, or -1 when it did not fit. */
+static int url_put(char *out, size_t len, size_t *o, const char *v, size_t n,
+                   int keep_pct)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n && *o + 4 < len; i++) {
+    size_t i;
+    for (i = 0; i < n && *o + 4 < len; i++) {
         unsigned char c = (unsigned char)v[i];
         if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
             (keep_pct && c == '%' && i + 2 < n &&
@@ -295,6 +297,7 @@ static void url_put(char *out, size_t len, size_t *o, const char *v, size_t n,
         }
     }
     out[*o] = '\0';
+    return i == n ? 0 : -1;
 }
 
 int tspsd_related_webmail_link(const char *tpl, const char *imap_url,
@@ -336,21 +339,21 @@ int tspsd_related_webmail_link(const char *tpl, const char *imap_url,
         if (*p == '{') {
             const char *e = strchr(p, '}');
             size_t k = e != NULL ? (size_t)(e - p - 1) : 0;
-            if (k == 3 && strncmp(p + 1, "uid", 3) == 0) {
-                url_put(out, len, &o, uid, uidn, 0);
-            } else if (k == 7 && strncmp(p + 1, "mailbox", 7) == 0) {
-                url_put(out, len, &o, mb != NULL ? mb : "", mbn, 1);
-            } else if (k == 11 && strncmp(p + 1, "uidvalidity", 11) == 0) {
-                url_put(out, len, &o, uv != NULL ? uv : "", uvn, 0);
-            } else if (k == 10 && strncmp(p + 1, "message_id", 10) == 0) {
-                url_put(out, len, &o, message_id, midn, 0);
-            } else {
-                out[o++] = *p;
-                out[o] = '\0';
+            int put = 1;
+            if (k == 3 && strncmp(p + 1, "uid", 3) == 0)
+                put = url_put(out, len, &o, uid, uidn, 0);
+            else if (k == 7 && strncmp(p + 1, "mailbox", 7) == 0)
+                put = url_put(out, len, &o, mb != NULL ? mb : "", mbn, 1);
+            else if (k == 11 && strncmp(p + 1, "uidvalidity", 11) == 0)
+                put = url_put(out, len, &o, uv != NULL ? uv : "", uvn, 0);
+            else if (k == 10 && strncmp(p + 1, "message_id", 10) == 0)
+                put = url_put(out, len, &o, message_id, midn, 0);
+            if (put < 0)
+                return -1; /* a value did not fit */
+            if (put == 0) {
+                p = e;
                 continue;
             }
-            p = e;
-            continue;
         }
         out[o++] = *p;
         out[o] = '\0';

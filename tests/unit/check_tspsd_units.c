@@ -152,6 +152,11 @@ START_TEST(test_related_webmail_link)
                                                 "file:///m/cur/1", "", out,
                                                 sizeof(out)),
                      -1);
+    /* a value at the end that does not fit: no link rather than a cut one */
+    ck_assert_int_eq(tspsd_related_webmail_link("https://w/?m={message_id}", u,
+                                                "<0123456789abcdef@x>", out,
+                                                24),
+                     -1);
     /* does not fit: no link rather than a cut one */
     ck_assert_int_eq(
         tspsd_related_webmail_link(
