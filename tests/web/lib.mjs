@@ -68,7 +68,8 @@ export class Daemon {
     this.data = path.join(dir, 'data');
   }
 
-  async start() {
+  /** Start it; `extra` is appended to the config (e.g. [related NAME]). */
+  async start(extra = '') {
     this.ctlPort = await freePort();
     this.sipPort = await freePort(true);
     this.mediaPort = await freePort(true);
@@ -100,7 +101,7 @@ rtp_port_min = ${this.rtpBase}
 rtp_port_max = ${this.rtpBase + 63}
 [admin]
 identities = admin
-`);
+${extra}`);
     this.log = fs.openSync(path.join(this.dir, 'tspsd.log'), 'w');
     this.proc = spawn(this.bin, ['-c', conf], { stdio: ['ignore', this.log, this.log] });
     this.exited = null;

@@ -3,6 +3,7 @@
 // as the caller. Usage:
 //   node run_web_tests.mjs --tspsd BIN --tspsctl BIN --sipp BIN
 //        --scenarios tests/sip/scenarios --artifacts DIR [--docs-img FILE]
+//        [--suite main|related]   (related: related_web.mjs, ctest web_related)
 // Exit 0 = all passed, 1 = a failure, 77 = chromium or playwright missing.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,7 @@ const { values: opt } = parseArgs({
     tspsd: { type: 'string' }, tspsctl: { type: 'string' }, sipp: { type: 'string' },
     scenarios: { type: 'string' }, artifacts: { type: 'string', default: '.' },
     'docs-img': { type: 'string' }, repo: { type: 'string' },
+    suite: { type: 'string', default: 'main' },
   },
 });
 
@@ -44,6 +46,11 @@ const pw = await loadPlaywright();
 if (!pw) {
   console.log('SKIP: playwright-core missing (npm ci in tests/web); browser tests NOT run');
   process.exit(SKIP);
+}
+
+if (opt.suite === 'related') {
+  const { relatedTests } = await import('./related_web.mjs');
+  process.exit(await relatedTests({ pw, exe, opt }));
 }
 
 const work = tmpdir('tsps-web-');

@@ -91,7 +91,9 @@ struct web_job {
     json_t *out;
     char cookie[65]; /* session id to set, "" = none */
     long cookie_age;
-    int clear_pre; /* drop the pre-login CSRF cookie */
+    int clear_pre;         /* drop the pre-login CSRF cookie */
+    struct evbuffer *file; /* a download (GET /api/related/doc), or NULL */
+    char fname[256];       /* its name */
     web_job *next;
 };
 
@@ -121,6 +123,10 @@ struct tspsd_web {
 /* ---- web_server.c ---- */
 void web_send_json(struct evhttp_request *req, int status, json_t *j);
 void web_send_error(struct evhttp_request *req, int status, const char *msg);
+/** 200 with body (a file) as an attachment named name (Content-Disposition
+ * attachment, application/octet-stream, no-store, the common headers). */
+void web_send_download(struct evhttp_request *req, struct evbuffer *body,
+                       const char *name);
 /** Request body as a JSON object (NULL: the caller answers 400). */
 json_t *web_body_json(struct evhttp_request *req);
 /** Value of a cookie, or NULL (into buf). */

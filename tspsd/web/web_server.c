@@ -58,6 +58,44 @@ void web_send_json(struct evhttp_request *req, int status, json_t *j)
     json_decref(j);
 }
 
+void web_send_download(struct evhttp_request *req, struct evbuffer *body,
+                       const char *name)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    char plain[256], enc[768], cd[1100];
+    size_t o = 0, e = 0;
+
+    /* filename="..." in ASCII (anything else '_'), and the exact name as
+     * filename*=UTF-8''... (RFC 6266): nothing can end the header. */
+    for (const unsigned char *p = (const unsigned char *)name;
+         *p != '\0' && o + 1 < sizeof(plain); p++)
+        plain[o++] =
+            (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' && *p != '%')
+                ? (char)*p
+                : '_';
+    plain[o] = '\0';
+    for (const unsigned char *p = (const unsigned char *)name;
+         *p != '\0' && e + 4 < sizeof(enc); p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
+            enc[e++] = (char)*p;
+        } else {
+            enc[e++] = '%';
+            enc[e++] = hex[*p >> 4];
+            enc[e++] = hex[*p & 15];
+        }
+    }
+    enc[e] = '\0';
+    snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"; filename*=UTF-8''%s",
+             plain[0] ? plain : "document", enc);
+    common_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/octet-stream");
+    evhttp_add_header(h, "Content-Disposition", cd);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(req, 200, "OK", body);
+}
+
 void web_send_error(struct evhttp_request *req, int status, const char *msg)
 {
     web_send_json(req, status, json_pack("{s:s}", "error", msg));
