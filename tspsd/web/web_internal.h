@@ -64,6 +64,12 @@ typedef struct web_event {
  * (web_sse.c). Loop thread. */
 void web_sse_publish_related(tspsd *d, const tspsd_event *ev);
 
+/** "voicemail.new" / "voicemail.changed" to the streams whose identity
+ * may see the mailbox (web_sse.c). Loop thread. */
+void web_sse_publish_voicemail(tspsd *d, const tspsd_event *ev);
+/** One voicemail message as the web UI's JSON. */
+json_t *web_vm_json(const char *user, const tspsd_vm_msg *m);
+
 typedef struct web_client web_client;
 typedef struct web_job web_job;
 

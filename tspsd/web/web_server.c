@@ -335,6 +335,10 @@ static int bound_port(struct evhttp_bound_socket *bs)
 
 static void web_l_publish(void *arg, const tspsd_event *ev)
 {
+    if (ev->vm_user != NULL) {
+        web_sse_publish_voicemail(arg, ev);
+        return;
+    }
     if (ev->related_status != NULL) {
         web_sse_publish_related(arg, ev);
         return;
