@@ -129,25 +129,25 @@ static Tsps__VoicemailMessage *vm_msg(tspsd_asker *c, const char *user,
     return o;
 }
 
-/* The first checks of every request: inbox present, names valid, the
- * right on the mailbox (without a code: no store read for strangers).
+/* The first checks of every request: the right on the mailbox (without a
+ * code: no store read for strangers), then the inbox and the id.
  * @return 0 to go on, else the reply's code (resp filled). */
 static int vm_enter(tspsd_asker *c, Tsps__Response *resp, const char *what,
                     const char *user, const char *id, int need_id)
 {
     char why[160];
+    if (!tspsd_identity_valid(user))
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "%s: name a user (admins have no mailbox)", what);
+    if (!tspsd_authz(c, user, TSPSD_RIGHT_VOICEMAIL, NULL, why, sizeof(why)))
+        return tspsd_refuse(c, resp, what, user, TSPS__CODE__DENIED, why);
     if (c->d->inbox == NULL)
         return tspsd_reply(c, resp, TSPS__CODE__UNSUPPORTED,
                            "%s: voicemail is off ([media] enabled = false)",
                            what);
-    if (!tspsd_identity_valid(user))
-        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
-                           "%s: name a user (admins have no mailbox)", what);
     if (need_id && !id_valid(id))
         return tspsd_reply(c, resp, TSPS__CODE__INVALID, "%s: bad message id",
                            what);
-    if (!tspsd_authz(c, user, TSPSD_RIGHT_VOICEMAIL, NULL, why, sizeof(why)))
-        return tspsd_refuse(c, resp, what, user, TSPS__CODE__DENIED, why);
     return 0;
 }
 
