@@ -136,6 +136,8 @@ void web_set_cookie(struct evhttp_request *req, const char *name,
                     const char *value, long max_age);
 /** The control-protocol Response as JSON; *status = HTTP status. */
 json_t *web_response_json(const Tsps__Response *resp, int *status);
+/** Reply 200 with the whole file fd (closed when sent) as `type`. */
+void web_send_fd(struct evhttp_request *req, int fd, const char *type);
 /** A query parameter of the URI (into buf), or NULL. */
 const char *web_query(struct evhttp_request *req, const char *key, char *buf,
                       size_t len);

@@ -294,11 +294,12 @@ void web_sse_publish_related(tspsd *d, const tspsd_event *ev)
 
 json_t *web_vm_json(const char *user, const tspsd_vm_msg *m)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:b, s:s}", "id",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:b, s:I}", "id",
                      m->id, "user", user, "caller", m->caller, "contact_name",
                      m->contact, "code", m->code, "time", (json_int_t)m->time,
                      "duration_ms", (int)m->duration_ms, "heard", m->heard,
-                     "history_id", m->history_id);
+                     "history_id",
+                     (json_int_t)strtoull(m->history_id, NULL, 10));
 }
 
 void web_sse_publish_voicemail(tspsd *d, const tspsd_event *ev)
