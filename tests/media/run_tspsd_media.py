@@ -258,13 +258,77 @@ def vm_list(t, token=None, user=None):
     return rc, j
 
 
+class Device:
+    """A phone registered to tspsd's SIP front (no digest auth): answers
+    every NOTIFY with 200 and keeps the message-summary bodies."""
+
+    def __init__(self, sip_port, aor):
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.bodies = []
+        self.reg = None
+        self.stop = False
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+        callid = "reg-%d@127.0.0.1" % random.randint(0, 1 << 30)
+        msg = ("REGISTER sip:127.0.0.1:%d SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-r%d;rport\r\n"
+               "From: <sip:%s@127.0.0.1>;tag=r1\r\nTo: <sip:%s@127.0.0.1>\r\n"
+               "Call-ID: %s\r\nCSeq: 1 REGISTER\r\n"
+               "Contact: <sip:%s@127.0.0.1:%d>\r\nExpires: 600\r\n"
+               "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+               % (sip_port, self.port, random.randint(0, 1 << 30), aor, aor,
+                  callid, aor, self.port))
+        for _ in range(20):
+            self.sock.sendto(msg.encode(), ("127.0.0.1", sip_port))
+            if M.wait_for(lambda: self.reg is not None, 1):
+                break
+
+    def run(self):
+        while not self.stop:
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            text = data.decode(errors="replace")
+            if text.startswith("SIP/2.0 "):
+                if "REGISTER" in text:
+                    self.reg = int(text.split(" ", 2)[1])
+                continue
+            if not text.startswith("NOTIFY "):
+                continue
+            head, _, body = text.partition("\r\n\r\n")
+            self.bodies.append(body)
+            keep = [l for l in head.split("\r\n")[1:] if l.split(":")[0].lower()
+                    in ("via", "from", "to", "call-id", "cseq")]
+            resp = ("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) +
+                    "\r\nContent-Length: 0\r\n\r\n")
+            self.sock.sendto(resp.encode(), peer)
+
+    def saw(self, counts):
+        return any("Voice-Message: %s" % counts in b for b in self.bodies)
+
+    def close(self):
+        self.stop = True
+        self.th.join(2)
+        self.sock.close()
+
+
 def t_inbox(A):
     """The inbox through the control protocol: a real message left with
     sipp, then list / play / heard / delete with tspsctl, rights, events."""
     import json
-    t = Tspsd("inbox", extra="[admin]\nidentities = admin\n",
+    t = Tspsd("inbox", sip=True,
+              extra="[sip]\nauth_register = false\n"
+                    "[admin]\nidentities = admin\n",
               greetings={"alice": {"FAMILY.wav": A["greet"]}})
     watch = None
+    dev = None
     try:
         ctl(t, "user", "add", "alice", "--region", "DE", "--number",
             "+4930111111", check_rc=0)
@@ -275,6 +339,9 @@ def t_inbox(A):
             tok[ident] = ctl(t, "token", "issue", ident, check_rc=0)[1].strip()
         ctl(t, "delegate", "alice", "carol", "--monitor", "--act", check_rc=0)
         ctl(t, "delegate", "alice", "dave", "--related", check_rc=0)
+        dev = Device(t.sip_port, "alice")
+        M.check("inbox: alice's phone registers (200)", dev.reg == 200,
+                str(dev.reg))
         wpath = os.path.join(t.dir, "watch.jsonl")
         wf = open(wpath, "w")
         watch = subprocess.Popen([ARGS.tspsctl, "--data", t.datadir, "--token",
@@ -303,6 +370,8 @@ def t_inbox(A):
         if len(msgs) != 1:
             return
         mid = msgs[0]["id"]
+        M.check("inbox: the phone's lamp: NOTIFY Voice-Message 1/0",
+                M.wait_for(lambda: dev.saw("1/0"), 10), str(dev.bodies))
         M.check("inbox: the listed duration matches the voice (+-100 ms)",
                 abs(msgs[0]["duration_ms"] / 1000.0 - A["voice_s"]) <= 0.1,
                 str(msgs[0]["duration_ms"]))
@@ -387,6 +456,8 @@ def t_inbox(A):
                 ev and ev[0]["event"]["kind"] == "voicemail.changed" and
                 ev[0]["voicemail"][0]["new_count"] == 0 and
                 ev[0]["voicemail"][0]["old_count"] == 1, json.dumps(events()))
+        M.check("inbox: heard from tspsctl: NOTIFY Voice-Message 0/1",
+                M.wait_for(lambda: dev.saw("0/1"), 10), str(dev.bodies))
         M.check("inbox: MWI counts follow (log: heard new=0 old=1)",
                 M.wait_for(lambda: re.search(
                     r"kind=voicemail\.heard id=%s .*new=0 old=1" % mid,
@@ -408,6 +479,8 @@ def t_inbox(A):
                 ev and ev[0]["voicemail"][0]["id"] == mid and
                 ev[0]["voicemail"][0]["new_count"] == 0 and
                 ev[0]["voicemail"][0]["old_count"] == 0, json.dumps(events()))
+        M.check("inbox: deleted: NOTIFY Voice-Message 0/0",
+                M.wait_for(lambda: dev.saw("0/0"), 10), str(dev.bodies))
         rc, _, err = ctl(t, "voicemail", "delete", mid, token=tok["alice"])
         M.check("inbox: deleting it again: exit 3", rc == 3, err)
         M.check("inbox: the caller's number is not logged with the events",
@@ -417,6 +490,8 @@ def t_inbox(A):
         if watch is not None:
             watch.kill()
             watch.wait()
+        if dev is not None:
+            dev.close()
         t.stop()
 
 
