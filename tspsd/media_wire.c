@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "media/media_front.h"
+#include "sip/sip_front.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -322,6 +323,8 @@ static void publish_notes(evutil_socket_t fd, short what, void *arg)
         list = n->next;
         tspsd_events_publish_voicemail(w->d, n->kind, n->user, &n->m, n->change,
                                        n->nnew, n->nold);
+        /* phones that subscribed to the lamp (SUBSCRIBE message-summary) */
+        tspsd_sip_mwi_changed(w->d->sip, n->user);
         free(n);
     }
 }
@@ -597,6 +600,16 @@ static const tspsd_media_host media_host = {
     .log = host_log,
     .route_digit = host_route_digit,
 };
+
+int tspsd_media_wire_mwi_body(tspsd *d, const char *user, const char *account,
+                              char *out, size_t n)
+{
+    unsigned nnew = 0, nold = 0;
+    if (d->media == NULL || tspsd_media_inbox_count(d->media->mf, user, &nnew,
+                                                    &nold) != TSPSD_MEDIA_OK)
+        return -1;
+    return tspsd_media_mwi_body(nnew, nold, account, out, n);
+}
 
 /* ---- the call front ---- */
 

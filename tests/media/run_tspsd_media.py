@@ -495,7 +495,65 @@ def t_inbox(A):
         t.stop()
 
 
-TESTS = [t_key_and_refusals, t_leave_message, t_redirect_flow, t_inbox]
+class _At:
+    """M.sipp's target: tspsd's SIP front instead of the media front."""
+
+    def __init__(self, port):
+        self.port = port
+
+
+def t_mwi_subscribe(A):
+    """RFC 3842 SUBSCRIBE at tspsd's SIP front, driven by sipp: a registered
+    phone subscribes, gets 200 and NOTIFY 0/0 at once, NOTIFY 1/0 when a
+    message is left, and a terminated NOTIFY after Expires: 0; another
+    event package gets 489; a device that did not register gets 403."""
+    import threading
+    t = Tspsd("mwisub", sip=True,
+              extra="[sip]\nauth_register = false\n"
+                    "[admin]\nidentities = admin\n",
+              greetings={"alice": {"FAMILY.wav": A["greet"]}})
+    try:
+        ctl(t, "user", "add", "alice", "--region", "DE", "--number",
+            "+4930111111", check_rc=0)
+        at = _At(t.sip_port)
+        res = {}
+
+        def phone():
+            res["sub"] = M.sipp(at, "mwi_subscribe.xml", "alice", timeout=60,
+                                name="mwi_subscribe")
+        th = threading.Thread(target=phone)
+        th.start()
+        started = M.wait_for(
+            lambda: "mwi subscription started" in t.log(), 15)
+        M.check("mwi subscribe: the registered phone's SUBSCRIBE is taken",
+                started, t.log()[-800:])
+        rc, err = M.sipp(t, "vm_leave.xml", token(t.key),
+                         {"VOICE": A["voice_ulaw"],
+                          "WAIT": int(A["voice_s"] * 1000) + 800})
+        M.check("mwi subscribe: a message is left meanwhile", rc == 0,
+                err[-300:])
+        th.join(90)
+        rc, err = res.get("sub", (-1, "no result"))
+        M.check("mwi subscribe: 200 + NOTIFY 0/0 at once, NOTIFY 1/0 on the "
+                "new message, terminated after Expires: 0", rc == 0,
+                err[-800:])
+        M.check("mwi subscribe: the end is logged",
+                "mwi subscription ended" in t.log(), t.log()[-600:])
+        rc, err = M.sipp(at, "mwi_badevent.xml", "alice", name="mwi_bad")
+        M.check("mwi subscribe: Event presence -> 489 with Allow-Events",
+                rc == 0, err[-500:])
+        rc, err = M.sipp(at, "mwi_unregistered.xml", "alice", name="mwi_unreg")
+        M.check("mwi subscribe: a device not registered to alice -> 403",
+                rc == 0, err[-500:])
+        rc, err = M.sipp(at, "mwi_badevent.xml", "nobody-here", name="mwi_nob")
+        M.check("mwi subscribe: another event for an unknown user still 489",
+                rc == 0, err[-500:])
+    finally:
+        t.stop()
+
+
+TESTS = [t_key_and_refusals, t_leave_message, t_redirect_flow, t_inbox,
+         t_mwi_subscribe]
 
 
 def main():
