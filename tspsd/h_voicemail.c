@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define VM_CHUNK_MAX (512u * 1024u)
+#define VM_OFF       "voicemail is off ([media] enabled = false)"
 
 /* Message ids are made by the media front: letters, digits, '-', '_', '.'.
  * Anything else is refused before it reaches a path. */
@@ -130,7 +131,7 @@ static Tsps__VoicemailMessage *vm_msg(tspsd_asker *c, const char *user,
 }
 
 /* The first checks of every request: the right on the mailbox (without a
- * code: no store read for strangers), then the inbox and the id.
+ * code: no store read for strangers), then (need_id) the inbox and the id.
  * @return 0 to go on, else the reply's code (resp filled). */
 static int vm_enter(tspsd_asker *c, Tsps__Response *resp, const char *what,
                     const char *user, const char *id, int need_id)
@@ -141,10 +142,11 @@ static int vm_enter(tspsd_asker *c, Tsps__Response *resp, const char *what,
                            "%s: name a user (admins have no mailbox)", what);
     if (!tspsd_authz(c, user, TSPSD_RIGHT_VOICEMAIL, NULL, why, sizeof(why)))
         return tspsd_refuse(c, resp, what, user, TSPS__CODE__DENIED, why);
-    if (c->d->inbox == NULL)
-        return tspsd_reply(c, resp, TSPS__CODE__UNSUPPORTED,
-                           "%s: voicemail is off ([media] enabled = false)",
-                           what);
+    /* Voicemail off ([media] enabled = false): no mailbox holds anything
+     * (the list is empty, says why), no message exists. */
+    if (need_id && c->d->inbox == NULL)
+        return tspsd_reply(c, resp, TSPS__CODE__NOT_FOUND,
+                           "%s: no such message: %s", what, VM_OFF);
     if (need_id && !id_valid(id))
         return tspsd_reply(c, resp, TSPS__CODE__INVALID, "%s: bad message id",
                            what);
@@ -180,6 +182,10 @@ TSPSD_HANDLER(tspsd_h_voicemail_list)
 
     if (rc != 0)
         return rc;
+    if (c->d->inbox == NULL) {
+        resp->message = (char *)VM_OFF;
+        return TSPS__CODE__OK;
+    }
     rc = tspsd_vm_list(c->d, user, &v, &n);
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc),

@@ -85,6 +85,7 @@ static long header_num(osip_message_t *m, const char *name, long dflt)
 
 typedef struct bind_match {
     const char *key; /* "user@host[:port]" of the SUBSCRIBE's Contact */
+    const char *ip;  /* the address the SUBSCRIBE came from */
     int found;
 } bind_match;
 
@@ -93,7 +94,14 @@ static int match_binding(void *arg, const tsps_registration *r)
     bind_match *bm = arg;
     char key[TSPS_URI_MAX];
     sip_span sp = {r->contact, strlen(r->contact)};
-    if (sip_uri_key(sp, key, sizeof(key)) == 0 && strcasecmp(key, bm->key) == 0)
+    sip_uri u;
+    /* The binding, and sent from the host it names: NOTIFYs go back to
+     * where the SUBSCRIBE came from, so a Contact copied from someone
+     * else's binding does not draw their counts elsewhere. */
+    if (sip_uri_key(sp, key, sizeof(key)) == 0 &&
+        strcasecmp(key, bm->key) == 0 && sip_uri_split(sp, &u) == 0 &&
+        u.host.n == strlen(bm->ip) &&
+        strncasecmp(u.host.p, bm->ip, u.host.n) == 0)
         bm->found = 1;
     return 0;
 }
@@ -201,12 +209,12 @@ void sip_subscribe(tspsd_sip *s, void *msg, const sip_raw *r,
         return;
     }
     /* Only a device registered to this mailbox's user subscribes. */
-    bind_match bm = {key, 0};
+    sip_src_ip(src, ip, sizeof(ip));
+    bind_match bm = {key, ip, 0};
     sip_span usp = {uri, strlen(uri)};
     if (sip_uri_key(usp, key, sizeof(key)) == 0)
         tsps_registration_list(s->eng, user, now, match_binding, &bm);
     if (!bm.found) {
-        sip_src_ip(src, ip, sizeof(ip));
         sip_log(s, TSPS_LOG_WARN,
                 "msg=\"mwi: SUBSCRIBE from no registered device of the "
                 "mailbox refused\" user=%s ip=%s",

@@ -118,7 +118,7 @@ function setBadge(n) {
 function badge() {
   api('GET', '/api/voicemail').then((r) => {
     setBadge((r.voicemail || []).filter((m) => !m.heard).length);
-  }).catch(() => { /* no mailbox (media off): no badge */ });
+  }).catch(() => { /* no right or no server: no badge */ });
   const on = (d) => { if (me && d.user === me.identity) setBadge(d.new); };
   events({ 'voicemail.new': on, 'voicemail.changed': on });
 }

@@ -56,14 +56,14 @@ async function load() {
   } catch (e) {
     clear(document.querySelector('#vm tbody'));
     $('vm-empty').hidden = false;
-    $('vm-empty').textContent = e.status === 501 ? 'Voicemail is off on this server.' : 'Could not read the inbox: ' + e.message;
+    $('vm-empty').textContent = 'Could not read the inbox: ' + e.message;
     return;
   }
   const msgs = r.voicemail || [];
   const tb = clear(document.querySelector('#vm tbody'));
   for (const m of msgs) tb.append(row(m));
   $('vm-empty').hidden = msgs.length > 0;
-  $('vm-empty').textContent = 'No messages.';
+  $('vm-empty').textContent = /voicemail is off/.test(r.message || '') ? 'Voicemail is off on this server.' : 'No messages.';
   const nnew = msgs.filter((m) => !m.heard).length;
   $('vm-counts').textContent = `${nnew} new, ${msgs.length - nnew} heard`;
 }
