@@ -166,8 +166,14 @@ static int vm_one(tspsd_asker *c, Tsps__Response *resp, const char *what,
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "%s: %s", what,
                            tsps_strerror(rc));
-    if (!tspsd_authz(c, user, TSPSD_RIGHT_VOICEMAIL, m->code, why, sizeof(why)))
-        return tspsd_refuse(c, resp, what, user, TSPS__CODE__DENIED, why);
+    if (!tspsd_authz(c, user, TSPSD_RIGHT_VOICEMAIL, m->code, why,
+                     sizeof(why))) {
+        /* audited, then told it does not exist (as a call one may not see,
+         * for explain): the code of a hidden message does not leak */
+        tspsd_refuse(c, resp, what, user, TSPS__CODE__DENIED, why);
+        return tspsd_reply(c, resp, TSPS__CODE__NOT_FOUND,
+                           "%s: no message %s of %s", what, id, user);
+    }
     return 0;
 }
 

@@ -335,10 +335,12 @@ def t_inbox(A):
         ctl(t, "user", "add", "bob", "--region", "DE", "--number",
             "+4930600600", check_rc=0)
         tok = {}
-        for ident in ("alice", "bob", "carol", "dave"):
+        for ident in ("alice", "bob", "carol", "dave", "erin"):
             tok[ident] = ctl(t, "token", "issue", ident, check_rc=0)[1].strip()
         ctl(t, "delegate", "alice", "carol", "--monitor", "--act", check_rc=0)
         ctl(t, "delegate", "alice", "dave", "--related", check_rc=0)
+        ctl(t, "delegate", "alice", "erin", "--related", "--codes", "VIP",
+            check_rc=0)
         dev = Device(t.sip_port, "alice")
         M.check("inbox: alice's phone registers (200)", dev.reg == 200,
                 str(dev.reg))
@@ -405,6 +407,15 @@ def t_inbox(A):
         M.check("inbox: refusals are audited",
                 "request=voicemail.list" in t.log() and
                 "request=voicemail.act" in t.log(), t.log()[-600:])
+        rc, j = vm_list(t, tok["erin"], "alice")
+        M.check("inbox: related for VIP only: the FAMILY message is not listed",
+                rc == 0 and not j.get("voicemail"), json.dumps(j))
+        rc, _, err = ctl(t, "voicemail", "play", mid, "--user", "alice",
+                         "--out", os.path.join(t.dir, "erin.wav"),
+                         token=tok["erin"])
+        M.check("inbox: ... nor found to play (exit 3), and audited",
+                rc == 3 and "code FAMILY not delegated by alice" in t.log(),
+                err)
         rc, j = vm_list(t, tok["dave"], "alice")
         M.check("inbox: attendant granted related lists it",
                 rc == 0 and len(j.get("voicemail", [])) == 1, json.dumps(j))
