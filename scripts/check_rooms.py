@@ -39,6 +39,7 @@ ROOT_FILES = {
     "daemon.c": "app",
     "media_wire.c": "app",
     "media_wire.h": "app",
+    "media_ctl.c": "app",
     "frame.c": "base",
     "frame.h": "base",
     "tls.c": "base",

@@ -735,6 +735,62 @@ static int cmd_voicemail(ctl_ctx *ctx, ctl_args *a)
                      "delete ID [--user U]");
 }
 
+/* The whole of FILE ("-": standard input), NUL-terminated; NULL with a
+ * message on stderr when it cannot be read or is larger than `max`. */
+static char *slurp(const char *path, size_t max)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+
+    if (f == NULL) {
+        fprintf(stderr, "tspsctl: cannot open %s\n", path);
+        return NULL;
+    }
+    buf = malloc(max + 2);
+    if (buf != NULL) {
+        len = fread(buf, 1, max + 1, f);
+        if (ferror(f) || len > max) {
+            fprintf(stderr, "tspsctl: %s: %s\n", path,
+                    ferror(f) ? "read error" : "too large");
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[len] = '\0';
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    return buf;
+}
+
+static int cmd_ivr(ctl_ctx *ctx, ctl_args *a)
+{
+    if (a->npos == 2 && strcmp(a->pos[0], "get") == 0) {
+        REQ(IVR_GET, ivr_get, Tsps__IvrGet, TSPS__IVR_GET__INIT);
+        body.user = STRARG(a->pos[1]);
+        return exec(ctx, &req, "ivr");
+    }
+    if (a->npos == 2 && strcmp(a->pos[0], "remove") == 0) {
+        REQ(IVR_PUT, ivr_put, Tsps__IvrPut, TSPS__IVR_PUT__INIT);
+        body.user = STRARG(a->pos[1]);
+        body.remove = 1;
+        return exec(ctx, &req, "ivr.remove");
+    }
+    if (a->npos == 3 && strcmp(a->pos[0], "put") == 0) {
+        REQ(IVR_PUT, ivr_put, Tsps__IvrPut, TSPS__IVR_PUT__INIT);
+        char *text = slurp(a->pos[2], 32768);
+        if (text == NULL)
+            return EX_USAGE_;
+        body.user = STRARG(a->pos[1]);
+        body.text = text;
+        int rc = exec(ctx, &req, "ivr");
+        free(text);
+        return rc;
+    }
+    return usage_err("ivr get USER | ivr put USER FILE|- | ivr remove USER");
+}
+
 typedef struct cmd {
     const char *name;
     int (*fn)(ctl_ctx *, ctl_args *);
@@ -759,6 +815,7 @@ static const cmd cmds[] = {{"whoami", cmd_whoami},
                            {"device", cmd_device},
                            {"related", cmd_related},
                            {"voicemail", cmd_voicemail},
+                           {"ivr", cmd_ivr},
                            {NULL, NULL}};
 
 int ctl_run(ctl_ctx *ctx, int argc, char **argv)

@@ -291,6 +291,11 @@ void ctl_print_table(const Tsps__Response *r, const char *cmd)
                    m->contact_name[0] ? m->contact_name : dash(m->caller),
                    dash(m->code), m->duration_ms / 1000.0);
         }
+    } else if (strcmp(cmd, "ivr") == 0) {
+        size_t n = strlen(r->ivr);
+        fputs(r->ivr, stdout);
+        if (n > 0 && r->ivr[n - 1] != '\n')
+            putchar('\n');
     } else if (r->token[0] != '\0') {
         printf("%s\n", r->token);
     } else {

@@ -84,6 +84,8 @@ static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
     sc->tcp_max_per_address = c->sip_tcp_max_per_address;
     sc->tcp_handshake_s = c->sip_tcp_handshake_s;
     sc->max_bindings_per_aor = c->sip_max_bindings_per_aor;
+    sc->history_async = c->history_async;
+    sc->history_window_ms = c->history_window_ms;
     sc->min_expires = c->sip_min_expires;
     sc->max_expires = c->sip_max_expires;
     sc->default_expires = c->sip_default_expires;
@@ -289,6 +291,7 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
     if (d->base == NULL)
         return -1;
     tspsd_handlers_register(d);
+    tspsd_media_ctl_register(d);
     if (tspsd_pool_open(d) != 0 || tspsd_pending_open(d) != 0 ||
         tspsd_jobs_open(d) != 0 || tspsd_ctl_start(d) != 0 ||
         tspsd_sync_open(d) != 0 || tspsd_related_open(d) != 0)

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "media/media_front.h"
 #include "sip/sip_front.h"
+#include "pool.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -215,6 +216,11 @@ int tspsd_media_wire_uri(tspsd *d, int ivr, const char *token, char *buf,
 }
 
 /* ---- the host operations ---- */
+
+struct tspsd_media_front *tspsd_media_wire_front(tspsd *d)
+{
+    return d->media != NULL ? d->media->mf : NULL;
+}
 
 static int host_verify(void *ctx, const char *token, tspsd_media_call_info *out)
 {
@@ -518,6 +524,46 @@ static int pick_device(void *arg, const tsps_registration *r)
     return 0;
 }
 
+/* The IVR choice goes into the call's history record (its note), so the
+ * call log and `tspsctl explain` say where the caller went. Written on the
+ * pool's control lane: the media thread never waits for the disk. */
+typedef struct ivr_note_job {
+    tspsd_work w;
+    tspsd *d;
+    uint64_t id;
+    char note[TSPS_DETAIL_MAX];
+} ivr_note_job;
+
+static void ivr_note_run(tspsd_work *w)
+{
+    ivr_note_job *j = (ivr_note_job *)w;
+    int rc = tsps_history_set_outcome(j->d->eng, j->id, TSPS_OUTCOME_REDIRECTED,
+                                      (int64_t)time(NULL), j->note);
+    if (rc != TSPS_OK)
+        tspsd_log(TSPSD_LOG_WARN, j->id, NULL, "ivr choice not in history",
+                  "error=%s", tsps_errname(rc));
+    free(j);
+}
+
+static void ivr_note(struct tspsd_media_wire *w, const char *history_id,
+                     const char *trace)
+{
+    uint64_t id = strtoull(history_id, NULL, 10);
+    ivr_note_job *j;
+    if (id == 0 || (j = calloc(1, sizeof(*j))) == NULL)
+        return;
+    j->w.run = ivr_note_run;
+    j->w.lane = TSPSD_LANE_CONTROL;
+    j->d = w->d;
+    j->id = id;
+    snprintf(j->note, sizeof(j->note), "%s", trace);
+    char *cut = strstr(j->note, " (caller "); /* the record names it */
+    if (cut != NULL)
+        *cut = '\0';
+    if (tspsd_pool_submit(w->d, &j->w) != 0)
+        free(j);
+}
+
 static int host_route_digit(void *ctx, const tspsd_media_call_info *call,
                             const char *menu_path, const char *digit,
                             const char *action, char *target, size_t target_len,
@@ -568,6 +614,7 @@ static int host_route_digit(void *ctx, const tspsd_media_call_info *call,
             tspsd_media_wire_uri(w->d, 0, tok, target, target_len) > 0) {
             snprintf(trace, trace_len, "IVR %s digit %s -> %s (caller %s)",
                      menu_path, digit, action, call->caller);
+            ivr_note(w, call->history_id, trace);
             return 0;
         }
         break;
@@ -589,6 +636,7 @@ static int host_route_digit(void *ctx, const tspsd_media_call_info *call,
         snprintf(target, target_len, "sip:%s@%s", to, w->addr);
     snprintf(trace, trace_len, "IVR %s digit %s -> %s (caller %s)", menu_path,
              digit, action, call->caller);
+    ivr_note(w, call->history_id, trace);
     return 0;
 }
 

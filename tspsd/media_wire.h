@@ -62,4 +62,17 @@ int tspsd_media_wire_uri(tspsd *d, int ivr, const char *token, char *buf,
 int tspsd_media_wire_mwi_body(tspsd *d, const char *user, const char *account,
                               char *out, size_t n);
 
+/**
+ * The running media front, NULL when it is off (or stopped).
+ * Thread-safety: loop thread (the front is stopped from the loop).
+ */
+struct tspsd_media_front *tspsd_media_wire_front(tspsd *d);
+
+/**
+ * Register the media front's control requests (media_ctl.c: ivr.get,
+ * ivr.put) in the handler table; they answer UNSUPPORTED while the front
+ * is off. Call once, with the core's handlers.
+ */
+void tspsd_media_ctl_register(tspsd *d);
+
 #endif

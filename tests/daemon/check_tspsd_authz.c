@@ -67,6 +67,8 @@ typedef struct bodies {
     Tsps__VoicemailList voicemail_list;
     Tsps__VoicemailGet voicemail_get;
     Tsps__VoicemailAct voicemail_act;
+    Tsps__IvrGet ivr_get;
+    Tsps__IvrPut ivr_put;
 } bodies;
 
 #define SET(KIND, field, type, init)                                           \
@@ -116,11 +118,14 @@ static const struct {
     {"related", OWN},
     {"contact.create", MON},
     /* Voicemail is private like e-mails: the related right, which att
-     * (monitor + act) lacks. (No media front here: those allowed get
-     * UNSUPPORTED after the check.) */
+     * (monitor + act) lacks. (No media front here: those allowed get an
+     * empty list, or NOT_FOUND, after the check.) */
     {"voicemail.list", OWN},
     {"voicemail.get", OWN},
     {"voicemail.act", OWN},
+    /* IVR menus are the user's settings: read as monitor, write as owner. */
+    {"ivr.get", MON},
+    {"ivr.put", OWN},
 };
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 
@@ -315,6 +320,15 @@ static void build(int i, Tsps__Request *req, bodies *b)
         b->voicemail_act.user = (char *)"ann";
         b->voicemail_act.id = (char *)"m1";
         b->voicemail_act.action = (char *)"delete";
+        break;
+    case 35: /* allowed: "media front off" here */
+        SET(IVR_GET, ivr_get, Tsps__IvrGet, TSPS__IVR_GET__INIT);
+        b->ivr_get.user = (char *)"ann";
+        break;
+    case 36:
+        SET(IVR_PUT, ivr_put, Tsps__IvrPut, TSPS__IVR_PUT__INIT);
+        b->ivr_put.user = (char *)"ann";
+        b->ivr_put.text = (char *)"menu main\nprompt text Hello\n";
         break;
     default:
         ck_abort_msg("no request %d", i);

@@ -72,7 +72,7 @@ export class Daemon {
     this.ctlPort = await freePort();
     this.sipPort = await freePort(true);
     this.mediaPort = await freePort(true);
-    const rtp = 20000 + 2 * Math.floor(Math.random() * 19000);
+    this.rtpBase = 40000 + 64 * Math.floor(Math.random() * 300);
     const conf = path.join(this.dir, 'tspsd.conf');
     fs.writeFileSync(conf, `[tspsd]
 data_dir = ${this.data}
@@ -95,10 +95,9 @@ port = 0
 invite_lifetime = 600
 [media]
 enabled = true
-sip_addr = 127.0.0.1
 sip_port = ${this.mediaPort}
-rtp_port_min = ${rtp}
-rtp_port_max = ${rtp + 99}
+rtp_port_min = ${this.rtpBase}
+rtp_port_max = ${this.rtpBase + 63}
 [admin]
 identities = admin
 `);

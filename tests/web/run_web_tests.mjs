@@ -327,6 +327,37 @@ try {
     d.ctl('status', 'set', 'alice', 'any');
   });
 
+  await check('settings: IVR menus are edited in the page; a bad line is shown, nothing stored', async () => {
+    const ps = await alice.newPage();
+    ps.on('pageerror', (e) => errors.push('settings page (ivr): ' + e.message));
+    await ps.goto(d.url + '/settings.html');
+    const note = async (re, what) => {
+      try {
+        await ps.waitForFunction((src) => new RegExp(src).test(document.getElementById('ivr-note').textContent), re.source, { timeout: 10000 });
+      } catch (_) {
+        throw new Error(`${what}: the note says "${await ps.textContent('#ivr-note')}"`);
+      }
+    };
+    await note(/No menus yet/, 'before any menu');
+    await ps.fill('#ivr-text', 'menu main\nprompt text Hi <b>there</b>\ndigit 1 voicemail\ndigit 1 reject\n');
+    await ps.click('#ivr-form button[type=submit]');
+    await note(/Not saved: line 4/, 'after a bad menu');
+    let stored = spawnSync(opt.tspsctl, ['--data', d.data, 'ivr', 'get', 'alice'], { encoding: 'utf8' });
+    assert(stored.status !== 0 && /no IVR menus/.test(stored.stdout + stored.stderr), 'stored after a refusal: ' + stored.stdout);
+    await ps.fill('#ivr-text', 'menu main\nprompt text Press 1 for my mobile.\ntimeout 4\ndefault voicemail\ndigit 1 forward +4930123\n');
+    await ps.click('#ivr-form button[type=submit]');
+    await note(/Menus in use/, 'after a good menu');
+    stored = d.ctl('ivr', 'get', 'alice');
+    assert(/digit 1 forward \+4930123/.test(stored) && /timeout 4/.test(stored), 'not stored: ' + stored);
+    /* the page shows the canonical form tspsd stored */
+    assert((await ps.inputValue('#ivr-text')).trim() === stored.trim(), 'page and store differ');
+    await ps.reload();
+    await ps.waitForFunction(() => document.getElementById('ivr-text').value.includes('forward +4930123'));
+    await ps.click('#ivr-remove');
+    await note(/No menus yet/, 'after remove');
+    await ps.close();
+  });
+
   await check('keyboard: the pop-up can be driven without a mouse', async () => {
     const c = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();

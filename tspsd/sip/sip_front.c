@@ -358,7 +358,9 @@ int tspsd_sip_open(struct event_base *base, tsps_engine *eng,
         rc = TSPS_ENOMEM;
         goto cleanup;
     }
-    rc = sip_net_open(s);
+    rc = sip_hist_open(s);
+    if (rc == TSPS_OK)
+        rc = sip_net_open(s);
     if (rc != TSPS_OK)
         goto cleanup;
     s->purge_ev = event_new(base, -1, EV_PERSIST, purge_cb, s);
@@ -418,7 +420,7 @@ void tspsd_sip_stats_get(const tspsd_sip *s, tspsd_sip_stats *out)
     out->rx = s->stat_rx;
     out->tx = s->stat_tx;
     out->bad = s->stat_bad;
-    out->history_failed = s->stat_hist_fail;
+    out->history_failed = s->stat_hist_fail + sip_hist_failed(s);
     out->auth_failed = s->stat_auth_fail;
     out->auth_locked = s->stat_auth_locked;
     out->held = (uint64_t)s->nheld;
@@ -462,6 +464,7 @@ void tspsd_sip_close(tspsd_sip *s)
     if (s->purge_ev != NULL)
         event_free(s->purge_ev);
     sip_net_close(s);
+    sip_hist_close(s); /* what the writer holds is committed first */
     sip_txn_cache_free(s);
     sip_txn_index_free(s);
     free(s->out_buf);

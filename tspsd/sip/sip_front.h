@@ -51,6 +51,12 @@ typedef struct tspsd_sip_config {
     int tcp_handshake_s;      /* a TCP connection must send its first
                                  request within, 10 */
     int max_bindings_per_aor; /* registrar: bindings of one AOR, 16 */
+    /* history durability (docs/sip.md "History durability"): */
+    int history_async;     /* 0 = burst: a UDP burst's calls are committed
+                              before its responses leave; 1 = async: a
+                              writer thread commits them within
+                              history_window_ms, responses never wait */
+    int history_window_ms; /* async: at most this long, default 10 */
 } tspsd_sip_config;
 
 /**

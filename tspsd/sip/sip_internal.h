@@ -220,7 +220,9 @@ struct tspsd_sip {
 
     /* UDP responses queued while a batch is processed (sendmmsg). */
     int batching;
-    tsps_batch *burst;     /* the UDP burst's group commit, NULL if none */
+    tsps_batch *burst;     /* the UDP burst's group commit, NULL if none
+                              (always NULL with [history] commit = async) */
+    struct sip_hist *hist; /* commit = async: the writer (sip_hist.c) */
     unsigned burst_calls;  /* calls recorded in it so far */
     struct sip_event *evq; /* SIP_EVQ events waiting for the commit */
     int nevq;
@@ -330,5 +332,19 @@ void sip_net_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n);
 /* Commit the burst's group commit now (before a handler that must read
  * its own writes back, e.g. the registrar's 200 listing the bindings). */
 void sip_burst_end(tspsd_sip *s);
+/* Begin the burst's group commit (commit = burst only). */
+void sip_burst_begin(tspsd_sip *s);
+
+/* [history] commit = async (sip_hist.c). Without it (commit = burst),
+ * sip_hist_record() is tsps_history_append() in the burst's batch. */
+typedef struct sip_hist sip_hist;
+int sip_hist_open(tspsd_sip *s);
+void sip_hist_close(tspsd_sip *s);
+/* Record a call answered at once: its id now, the record within the
+ * window. Loop thread. */
+int sip_hist_record(tspsd_sip *s, const tsps_decision *d, tsps_outcome oc,
+                    uint64_t *id);
+/* Calls the writer could not record (any thread). */
+uint64_t sip_hist_failed(const tspsd_sip *s);
 
 #endif

@@ -396,7 +396,7 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     make_plan(s, &d, 0, ruri_key, now, 0, &p);
     sip_final fin = p.fin;
     if (id == 0) {
-        rc = tsps_history_append(s->eng, &d, fin.outcome, &id);
+        rc = sip_hist_record(s, &d, fin.outcome, &id);
         if (rc != TSPS_OK) {
             /* answered all the same (full disk ...), with an id no other
                call gets; counted for the metrics */
