@@ -58,6 +58,13 @@ static int sip_media_uri(void *arg, tsps_method_kind kind, uint64_t call_id,
     return tspsd_media_wire_uri(d, kind == TSPS_METHOD_IVR, tok, out, n);
 }
 
+/* SUBSCRIBE message-summary: the mailbox's counts now (media_wire.h). */
+static int sip_mwi_body(void *arg, const char *user, const char *account,
+                        char *out, size_t n)
+{
+    return tspsd_media_wire_mwi_body(arg, user, account, out, n);
+}
+
 static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
 {
     memset(sc, 0, sizeof(*sc));
@@ -123,7 +130,8 @@ static const tspsd_front_ops sip_front_ops = {"sip", sip_answer, sip_reload,
 static int sip_start(tspsd *d)
 {
     tspsd_sip_config sc;
-    tspsd_sip_hooks hooks = {d, sip_call_event, sip_log, sip_media_uri};
+    tspsd_sip_hooks hooks = {d, sip_call_event, sip_log, sip_media_uri,
+                             sip_mwi_body};
     if (!d->cfg.sip_enabled)
         return 0;
     sip_config(&d->cfg, &sc);

@@ -54,6 +54,15 @@ int tspsd_media_wire_uri(tspsd *d, int ivr, const char *token, char *buf,
                          size_t len);
 
 /**
+ * The RFC 3842 message-summary body of `user`'s mailbox now (for the SIP
+ * front's SUBSCRIBE/NOTIFY), with a Message-Account line for `account`
+ * (may be NULL). @return the body length, or -1 (front off, store error,
+ * buffer too small). Thread-safety: the loop thread.
+ */
+int tspsd_media_wire_mwi_body(tspsd *d, const char *user, const char *account,
+                              char *out, size_t n);
+
+/**
  * The running media front, NULL when it is off (or stopped).
  * Thread-safety: loop thread (the front is stopped from the loop).
  */

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   SKIP, freePort, findChromium, loadPlaywright, launch, Daemon, SippCall, tmpdir, provision,
-  loginPassword, sleep, sippRun,
+  loginPassword, sleep, sippRun, leaveVoicemail,
 } from './lib.mjs';
 
 const { values: opt } = parseArgs({
@@ -24,7 +24,12 @@ const { values: opt } = parseArgs({
 });
 
 const results = [];
+/* TSPS_WEB_ONLY=regex runs only the checks whose name matches (while
+ * working on one page); the set-up and the final checks always run. */
+const only = process.env.TSPS_WEB_ONLY ? new RegExp(process.env.TSPS_WEB_ONLY) : null;
+const always = /^(no script errors|tspsd stops cleanly)/;
 async function check(name, fn) {
+  if (only && !only.test(name) && !always.test(name)) return;
   const t0 = performance.now();
   try {
     await fn();
@@ -910,6 +915,90 @@ try {
       await exited;
       clearTimeout(t);
     }
+  });
+
+  await check('voicemail inbox: a message left at the media front shows live with the badge, plays as audio/wav, heard, deleted', async () => {
+    const ctx = await browser.newContext(ctxOpts);
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push('inbox page: ' + e.message + ' ' + (e.stack || '')));
+    p.on('dialog', (dl) => { errors.push('dialog opened: ' + dl.message()); dl.dismiss(); });
+    await loginPassword(p, d.url, 'alice', 'alice-secret-1');
+    await p.goto(d.url + '/inbox.html');
+    await p.waitForFunction(() => /new, .* heard|No messages|off/.test(document.body.textContent), null, { timeout: 10000 });
+    const before = await p.$$eval('#vm tbody tr', (rs) => rs.length);
+    assert(before === 0, 'inbox empty at first: ' + before);
+    assert(await p.$eval('#vm-badge', (b) => b.hidden), 'no badge without messages');
+    await p.waitForSelector('#stream.live, #nav', { timeout: 5000 });
+    await sleep(300); /* the page's event stream is open */
+    /* A caller leaves a message: the row and the badge appear live. */
+    const rc = await leaveVoicemail(d, opt.sipp, opt.repo, path.join(work, 'vm1'), 'alice', '+4930222222',
+      'Anna <b>Example</b> & Co', 'VIP');
+    assert(rc === 0, 'sipp vm_leave rc=' + rc);
+    await p.waitForSelector('#vm tbody tr', { timeout: 15000 });
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1' &&
+      document.getElementById('vm-badge')?.hidden === false, null, { timeout: 10000 });
+    /* after a reload too, from the API; the contact's name is text */
+    await p.reload();
+    await p.waitForSelector('#vm tbody tr');
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1', null, { timeout: 10000 });
+    const row = await p.textContent('#vm tbody tr');
+    assert(row.includes('Anna <b>Example</b> & Co') && row.includes('+4930222222') && row.includes('VIP') &&
+      row.includes('New'), 'row: ' + row);
+    assert((await p.$$('#vm tbody b')).length === 0, 'markup in a name is shown, never run');
+    assert(/0:0[23]/.test(row), 'length about 2-3 s: ' + row);
+    const nav = await p.getAttribute('#nav-inbox', 'aria-label');
+    assert(nav === 'Inbox, 1 new', 'nav label: ' + nav);
+    /* the other pages carry the badge as well */
+    await p.goto(d.url + '/log.html');
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1', null, { timeout: 10000 });
+    await p.goto(d.url + '/inbox.html');
+    await p.waitForSelector('#vm tbody tr audio');
+    /* Playing fetches the WAV with the session (200, audio/wav), marks the
+     * message heard, and the badge follows live. */
+    const audioResp = p.waitForResponse((r) => r.url().includes('/audio'), { timeout: 15000 });
+    await p.click('h1'); /* a user gesture: play() is allowed */
+    await p.evaluate(() => document.querySelector('#vm audio').play().catch(() => {}));
+    const ar = await audioResp;
+    assert(ar.status() === 200 || ar.status() === 206, 'audio status ' + ar.status());
+    assert((ar.headers()['content-type'] || '') === 'audio/wav', 'content type ' + ar.headers()['content-type']);
+    const direct = await p.evaluate(async () => {
+      const id = document.querySelector('#vm tbody tr').dataset.vm;
+      const r = await fetch(`/api/voicemail/${id}/audio`);
+      const b = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, type: r.headers.get('content-type'), riff: String.fromCharCode(...b.slice(0, 4)), len: b.length };
+    });
+    assert(direct.status === 200 && direct.type === 'audio/wav' && direct.riff === 'RIFF' && direct.len > 16000 * 1.5,
+      'audio fetch: ' + JSON.stringify(direct));
+    await p.waitForFunction(() => document.querySelector('#vm tbody tr')?.textContent.includes('Heard'), null, { timeout: 10000 });
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.hidden === true, null, { timeout: 10000 });
+    /* Another user gets neither the list nor the audio. */
+    const bobCtx = await browser.newContext(ctxOpts);
+    const pb = await bobCtx.newPage();
+    d.ctl('user', 'web-password', 'bob', 'bob-secret-12');
+    await loginPassword(pb, d.url, 'bob', 'bob-secret-12');
+    const id = await p.$eval('#vm tbody tr', (r) => r.dataset.vm);
+    const bobSees = await pb.evaluate(async (mid) => {
+      const a = await fetch(`/api/voicemail/${mid}/audio?user=alice`);
+      const l = await fetch('/api/voicemail?user=alice');
+      const own = await (await fetch('/api/voicemail')).json();
+      return [a.status, l.status, (own.voicemail || []).length];
+    }, id);
+    assert(bobSees[0] === 403 && bobSees[1] === 403 && bobSees[2] === 0, 'bob: ' + JSON.stringify(bobSees));
+    await bobCtx.close();
+    /* A POST without the CSRF token is refused. */
+    const nocsrf = await p.evaluate(async (mid) => (await fetch(`/api/voicemail/${mid}/delete`, { method: 'POST' })).status, id);
+    assert(nocsrf === 403, 'delete without CSRF: ' + nocsrf);
+    /* Delete: the row goes, and after a reload the badge says 0. */
+    await p.click('#vm tbody tr button');
+    await p.waitForFunction(() => document.querySelectorAll('#vm tbody tr').length === 0, null, { timeout: 10000 });
+    await p.reload();
+    await p.waitForFunction(() => document.getElementById('vm-empty')?.hidden === false, null, { timeout: 10000 });
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.hidden === true &&
+      /^0 new, 0 heard$/.test(document.getElementById('vm-counts').textContent), null, { timeout: 10000 });
+    assert(fs.readdirSync(path.join(d.data, 'media', 'voicemail', 'alice')).filter((f) => f.endsWith('.wav')).length === 0,
+      'the WAV is gone from the disk');
+    await p.screenshot({ path: path.join(opt.artifacts, 'inbox.png') }).catch(() => {});
+    await ctx.close();
   });
 
   await check('no script errors in any page', async () => {

@@ -18,7 +18,7 @@
 
 #include "sip_internal.h"
 
-#define SIP_ALLOW "INVITE, ACK, CANCEL, OPTIONS, REGISTER"
+#define SIP_ALLOW "INVITE, ACK, CANCEL, OPTIONS, REGISTER, SUBSCRIBE"
 
 static pthread_once_t osip_once = PTHREAD_ONCE_INIT;
 static void osip_init_once(void)
@@ -188,7 +188,8 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
         return;
     }
     int reg = sip_span_eq(r.method, "REGISTER");
-    if (!invite && !reg && !sip_span_eq(r.method, "OPTIONS")) {
+    int sub = sip_span_eq(r.method, "SUBSCRIBE");
+    if (!invite && !reg && !sub && !sip_span_eq(r.method, "OPTIONS")) {
         int code = is_known_method(&r) ? 405 : 501;
         sip_respond_simple(s, &r, src, code, NULL, "Allow: " SIP_ALLOW "\r\n");
         return;
@@ -242,6 +243,8 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
                 "msg=\"unparseable sip request answered 400\" bytes=%zu", len);
     } else if (invite) {
         sip_invite(s, m, &r, src);
+    } else if (sub) {
+        sip_subscribe(s, m, &r, src);
     } else {
         sip_register(s, m, &r, src);
     }
@@ -476,5 +479,6 @@ void tspsd_sip_close(tspsd_sip *s)
     free(s->out_buf);
     free(s->nonces);
     free(s->guard);
+    free(s->mwi);
     free(s);
 }

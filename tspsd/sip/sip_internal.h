@@ -245,6 +245,7 @@ struct tspsd_sip {
     sip_nonce_slot *nonces; /* SIP_NONCE_SLOTS */
     sip_guard_ent *guard;   /* SIP_GUARD_SLOTS */
 
+    struct sip_mwi_sub *mwi; /* SIP_MWI_MAX subscriptions (sip_mwi.c) */
     uint64_t stat_rx, stat_tx, stat_bad;
     uint64_t stat_hist_fail; /* calls answered but not in history */
     uint64_t stat_auth_fail, stat_auth_locked, stat_held_refused;
@@ -269,6 +270,14 @@ void sip_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n);
 void sip_log(tspsd_sip *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* AOR (a user part) -> user id: a device name, a public number or a user
+ * id (sip_registrar.c). TSPS_OK or TSPS_ENOTFOUND. */
+int sip_aor_user(tspsd_sip *s, const char *aor, char user_id[TSPS_ID_MAX],
+                 sip_cred *aor_cred);
+/* SUBSCRIBE (sip_mwi.c): message-summary subscriptions of registered
+ * devices; other event packages 489. */
+void sip_subscribe(tspsd_sip *s, void *msg, const sip_raw *r,
+                   const sip_src *src);
 /* Registrar (sip_registrar.c). */
 void sip_register(tspsd_sip *s, void *msg, const sip_raw *r,
                   const sip_src *src);

@@ -847,6 +847,100 @@ static void api_hours(tspsd_web *w, struct evhttp_request *req,
     web_job_submit(j);
 }
 
+/* ---- the voicemail inbox: the same handlers (and authz) as tspsctl ---- */
+
+/* The mailbox a request names: ?user= (GET) or "user" in the body (POST);
+ * "" = the session's own. */
+static void vm_user(struct evhttp_request *req, char *buf, size_t len)
+{
+    json_t *b;
+    const char *u;
+    buf[0] = '\0';
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+        web_query(req, "user", buf, len);
+        return;
+    }
+    b = web_body_json(req);
+    u = b != NULL ? json_string_value(json_object_get(b, "user")) : NULL;
+    if (u != NULL)
+        snprintf(buf, len, "%s", u);
+    json_decref(b);
+}
+
+static void api_vm_list(tspsd_web *w, struct evhttp_request *req,
+                        const web_session *s)
+{
+    char user[TSPSD_IDENT_MAX];
+    web_job *job = web_job_new(w, req, rpc_run);
+    Tsps__VoicemailList *b =
+        job != NULL ? tspsd_arena_alloc(&job->a, sizeof(*b)) : NULL;
+
+    vm_user(req, user, sizeof(user));
+    if (b == NULL) {
+        web_job_free(job);
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    tsps__voicemail_list__init(b);
+    b->user = tspsd_arena_strdup(&job->a, user);
+    job->s = *s;
+    tsps__request__init(&job->r);
+    job->r.body_case = TSPS__REQUEST__BODY_VOICEMAIL_LIST;
+    job->r.voicemail_list = b;
+    run_request(w, job);
+}
+
+static void api_vm_act(tspsd_web *w, struct evhttp_request *req,
+                       const web_session *s, const char *id, const char *action)
+{
+    char user[TSPSD_IDENT_MAX];
+    web_job *job = web_job_new(w, req, rpc_run);
+    Tsps__VoicemailAct *b =
+        job != NULL ? tspsd_arena_alloc(&job->a, sizeof(*b)) : NULL;
+
+    vm_user(req, user, sizeof(user));
+    if (b == NULL) {
+        web_job_free(job);
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    tsps__voicemail_act__init(b);
+    b->user = tspsd_arena_strdup(&job->a, user);
+    b->id = tspsd_arena_strdup(&job->a, id);
+    b->action = tspsd_arena_strdup(&job->a, action);
+    job->s = *s;
+    tsps__request__init(&job->r);
+    job->r.body_case = TSPS__REQUEST__BODY_VOICEMAIL_ACT;
+    job->r.voicemail_act = b;
+    run_request(w, job);
+}
+
+/* The WAV as audio/wav for the page's <audio>: rights and audit as
+ * voicemail.get, then the file straight from its descriptor. */
+static void api_vm_audio(tspsd_web *w, struct evhttp_request *req,
+                         const web_session *s, const char *id)
+{
+    char user[TSPSD_IDENT_MAX];
+    tspsd_asker c;
+    Tsps__Response resp = TSPS__RESPONSE__INIT;
+    tspsd_vm_msg m;
+    int fd = -1, status;
+
+    vm_user(req, user, sizeof(user));
+    web_conn_init(w->d, &c, s);
+    atomic_fetch_add(&w->d->metrics.requests, 1);
+    int code = tspsd_vm_asker_open(&c, &resp, user[0] ? user : s->identity, id,
+                                   &fd, &m);
+    if (code != TSPS__CODE__OK) {
+        json_t *j = web_response_json(&resp, &status);
+        tspsd_arena_free(&c.arena);
+        web_send_json(req, status, j);
+        return;
+    }
+    tspsd_arena_free(&c.arena);
+    web_send_fd(req, fd, "audio/wav");
+}
+
 void web_api(tspsd_web *w, struct evhttp_request *req, const char *path,
              const web_session *s)
 {
@@ -867,6 +961,24 @@ void web_api(tspsd_web *w, struct evhttp_request *req, const char *path,
         api_related_doc(w, req, s);
     } else if (strcmp(path, "password") == 0 && m == EVHTTP_REQ_POST) {
         api_password(w, req, s);
+    } else if (strcmp(path, "voicemail") == 0 && m == EVHTTP_REQ_GET) {
+        api_vm_list(w, req, s);
+    } else if (strncmp(path, "voicemail/", 10) == 0) {
+        char id[64];
+        const char *rest = path + 10, *sl = strchr(rest, '/');
+        if (sl == NULL || (size_t)(sl - rest) >= sizeof(id) || sl == rest) {
+            web_send_error(req, 404, "not found");
+            return;
+        }
+        snprintf(id, sizeof(id), "%.*s", (int)(sl - rest), rest);
+        if (strcmp(sl, "/audio") == 0 && m == EVHTTP_REQ_GET)
+            api_vm_audio(w, req, s, id);
+        else if (strcmp(sl, "/heard") == 0 && m == EVHTTP_REQ_POST)
+            api_vm_act(w, req, s, id, "heard");
+        else if (strcmp(sl, "/delete") == 0 && m == EVHTTP_REQ_POST)
+            api_vm_act(w, req, s, id, "delete");
+        else
+            web_send_error(req, 404, "not found");
     } else if (strncmp(path, "call/", 5) == 0) {
         uint64_t id = strtoull(path + 5, &end, 10);
         if (id == 0 || end == path + 5) {

@@ -415,15 +415,30 @@ export class Popup {
     try { /* fresh: calls and chats since the pop-up opened */
       this.call.history = (await api('GET', `/api/call/${this.call.call_id}`)).history;
     } catch (_) { /* keep what we have */ }
+    /* Messages the caller left, by call (only for those who may hear
+     * them: the user, an admin, an attendant with the related right). */
+    const vm = new Map();
+    const u = this.call.user;
+    try {
+      const r = await api('GET', '/api/voicemail' + (u ? '?user=' + encodeURIComponent(u) : ''));
+      for (const m of r.voicemail || []) if (m.history_id) vm.set(m.history_id, m);
+    } catch (_) { /* no right, or voicemail off */ }
     const more = clear(document.getElementById('pp-more'));
     const hs = this.call.history || [];
+    const msg = (r) => {
+      const m = vm.get(r.call_id);
+      if (!m) return '';
+      return h('a', { href: `/inbox.html${u ? '?user=' + encodeURIComponent(u) : ''}`, class: 'vm-link', 'data-vm': m.id },
+        `${m.heard ? 'message' : 'new message'} (${Math.round((m.duration_ms || 0) / 1000)} s)`);
+    };
     more.append(h('section', { 'aria-label': 'Call history' }, h('h3', {}, 'Calls from this number'),
       hs.length ? h('table', { id: 'pp-history' },
-        h('thead', {}, h('tr', {}, ['When', 'Code', 'Handled', 'Outcome', 'By', 'Chat'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['When', 'Code', 'Handled', 'Outcome', 'By', 'Chat', 'Voicemail'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, hs.map((r) => h('tr', { class: r.call_id === this.call.call_id ? 'this' : null },
           h('td', {}, fmtTime(r.start)), h('td', {}, r.code), h('td', {}, r.method),
           h('td', {}, r.outcome), h('td', {}, r.actor),
-          h('td', {}, r.chat ? h('a', { href: `/chat.html?call=${r.call_id}`, target: '_blank' }, 'transcript') : '')))))
+          h('td', {}, r.chat ? h('a', { href: `/chat.html?call=${r.call_id}`, target: '_blank' }, 'transcript') : ''),
+          h('td', {}, msg(r))))))
         : h('p', { class: 'empty' }, 'No earlier calls.')));
   }
 
