@@ -42,6 +42,7 @@ ROOT_FILES = {
     "media_wire.h": "app",
     "cluster_wire.c": "app",
     "cluster_wire.h": "app",
+    "media_ctl.c": "app",
     "frame.c": "base",
     "frame.h": "base",
     "tls.c": "base",

@@ -3,8 +3,8 @@
 # control protocol and with tspsctl.
 if(TARGET tspsd AND TARGET tspsctl)
   set(_d ${CMAKE_CURRENT_SOURCE_DIR}/daemon)
-  foreach(_t authz config contact_create daemon hardening related sip_calls
-      store sync)
+  foreach(_t authz config contact_create daemon hardening history related
+      sip_calls store sync)
     tsps_add_check(check_tspsd_${_t}
       SOURCES ${_d}/check_tspsd_${_t}.c ${_d}/harness.c ${_d}/fixture.c
               ${_d}/th_web.c
@@ -19,6 +19,8 @@ if(TARGET tspsd AND TARGET tspsctl)
   endforeach()
   # The kill -9 test reads the dead daemon's store itself.
   target_link_libraries(check_tspsd_sip_calls PRIVATE tsps_static)
+  # The history suite writes its calls into the store before tspsd starts.
+  target_link_libraries(check_tspsd_history PRIVATE tsps_static)
   # Unit suites of the daemon's pure parts.
   tsps_add_check(check_tspsd_units
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/check_tspsd_units.c

@@ -27,8 +27,15 @@ if(TARGET tspsd_media)
       add_test(NAME tspsd_media
         COMMAND ${TSPS_MEDIA_PY} ${CMAKE_CURRENT_SOURCE_DIR}/media/run_tspsd_media.py
                 --tspsd $<TARGET_FILE:tspsd>
+                --tspsctl $<TARGET_FILE:tspsctl>
                 --scenarios ${CMAKE_CURRENT_SOURCE_DIR}/media/scenarios)
       set_tests_properties(tspsd_media PROPERTIES TIMEOUT 300 LABELS "media")
+      # A user's IVR edited with tspsctl and reached through the SIP front.
+      add_test(NAME tspsd_ivr
+        COMMAND ${TSPS_MEDIA_PY} ${CMAKE_CURRENT_SOURCE_DIR}/media/run_tspsd_ivr.py
+                --tspsd $<TARGET_FILE:tspsd> --tspsctl $<TARGET_FILE:tspsctl>
+                --scenarios ${CMAKE_CURRENT_SOURCE_DIR}/media/scenarios)
+      set_tests_properties(tspsd_ivr PROPERTIES TIMEOUT 300 LABELS "media")
     endif()
   else()
     message(STATUS "sipp/sox/espeak-ng not found: media tests skipped")

@@ -14,6 +14,16 @@ add_test(NAME web_browser
 # RUN_SERIAL: the pop-up latency check wants the machine to itself.
 set_tests_properties(web_browser PROPERTIES TIMEOUT 300 LABELS "web"
   SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+# Related e-mails and documents in the pop-up (tests/web/related_web.mjs):
+# a real Dovecot (tests/related/dovecot.sh), a documents folder, a mail
+# port that never answers; its own artifacts folder (its own npm copy).
+add_test(NAME web_related
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/web/run.sh
+          $<TARGET_FILE:tspsd> $<TARGET_FILE:tspsctl> ${TSPS_WEB_SIPP}
+          ${CMAKE_CURRENT_SOURCE_DIR}/sip/scenarios
+          ${CMAKE_BINARY_DIR}/web-artifacts-related)
+set_tests_properties(web_related PROPERTIES TIMEOUT 300 LABELS "web"
+  SKIP_RETURN_CODE 77 RUN_SERIAL TRUE ENVIRONMENT "TSPS_WEB_SUITE=related")
 
 # The C parts without a browser: JSON <-> protocol, passwords, cookies,
 # sessions and CSRF over a real engine store.

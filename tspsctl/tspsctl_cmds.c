@@ -1,13 +1,14 @@
 /* tspsctl_cmds.c - one function per subcommand: arguments -> request. */
 #include "tspsctl.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static const char *const flags[] = {"--live",   "--monitor", "--act",
-                                    "--remove", "--related", NULL};
+static const char *const flags[] = {
+    "--live", "--monitor", "--act", "--remove", "--related", "--missed", NULL};
 
 int ctl_args_parse(int argc, char **argv, ctl_args *out, char *err,
                    size_t errlen)
@@ -210,6 +211,22 @@ static int cmd_history(ctl_ctx *ctx, ctl_args *a)
         return usage_err("bad --until TIME");
     if ((s = ctl_opt(a, "--caller")) != NULL)
         body.caller = STRARG(s);
+    if ((s = ctl_opt(a, "--outcome")) != NULL)
+        body.outcome = STRARG(s);
+    if (ctl_flag(a, "--missed")) {
+        if (body.outcome[0] != '\0')
+            return usage_err("--missed and --outcome: give one");
+        body.outcome = (char *)"missed";
+    }
+    if ((s = ctl_opt(a, "--contact")) != NULL)
+        body.contact = STRARG(s);
+    if ((s = ctl_opt(a, "--code")) != NULL)
+        body.code = STRARG(s);
+    if ((s = ctl_opt(a, "--text")) != NULL)
+        body.text = STRARG(s);
+    if ((s = ctl_opt(a, "--before")) != NULL &&
+        parse_id(s, &body.before_id) != 0)
+        return usage_err("bad --before ID (a call id)");
     return exec(ctx, &req, "history");
 }
 
@@ -619,6 +636,177 @@ static int cmd_related(ctl_ctx *ctx, ctl_args *a)
     return exec(ctx, &req, "related");
 }
 
+/* voicemail play: the WAV in pieces (a frame holds at most 1 MiB) into
+ * FILE, written to FILE.part and renamed when whole. */
+static int vm_play(ctl_ctx *ctx, const char *user, const char *id,
+                   const char *path, uint32_t chunk)
+{
+    REQ(VOICEMAIL_GET, voicemail_get, Tsps__VoicemailGet,
+        TSPS__VOICEMAIL_GET__INIT);
+    Tsps__Response *resp = NULL;
+    char err[300], part[1100];
+    uint64_t total = 0;
+    FILE *f = NULL;
+    int rc = ctl_connect(ctx);
+
+    if (rc != EX_OK_)
+        return rc;
+    if (snprintf(part, sizeof(part), "%s.part", path) >= (int)sizeof(part))
+        return usage_err("--out: path too long");
+    body.user = STRARG(user != NULL ? user : "");
+    body.id = STRARG(id);
+    body.max_bytes = chunk;
+    f = fopen(part, "wb");
+    if (f == NULL) {
+        fprintf(stderr, "tspsctl: cannot write %s\n", part);
+        return EX_OTHER;
+    }
+    do {
+        rc = tspsd_client_call(ctx->cli, &req, &resp, err, sizeof(err));
+        if (rc != 0) {
+            fprintf(stderr, "tspsctl: %s\n", err);
+            rc = EX_CONN;
+            break;
+        }
+        if (resp->code != TSPS__CODE__OK || resp->n_voicemail != 1) {
+            if (ctx->json)
+                ctl_print_json(resp);
+            else
+                fprintf(stderr, "tspsctl: %s\n", resp->error);
+            rc = resp->code != TSPS__CODE__OK ? ctl_exit_code(resp->code)
+                                              : EX_OTHER;
+            break;
+        }
+        total = resp->voicemail[0]->wav_bytes;
+        if (resp->audio.len == 0 || fwrite(resp->audio.data, 1, resp->audio.len,
+                                           f) != resp->audio.len) {
+            fprintf(stderr, "tspsctl: %s\n",
+                    resp->audio.len == 0 ? "message ended early"
+                                         : "cannot write the file");
+            rc = EX_OTHER;
+            break;
+        }
+        body.offset += resp->audio.len;
+        if (body.offset >= total) {
+            if (ctx->json) {
+                resp->audio.len = 0;
+                ctl_print_json(resp);
+            } else {
+                printf("wrote %s: %" PRIu64 " bytes, %u ms from %s\n", path,
+                       total, resp->voicemail[0]->duration_ms,
+                       resp->voicemail[0]->contact_name[0]
+                           ? resp->voicemail[0]->contact_name
+                       : resp->voicemail[0]->caller[0]
+                           ? resp->voicemail[0]->caller
+                           : "withheld");
+            }
+        }
+        tsps__response__free_unpacked(resp, NULL);
+        resp = NULL;
+    } while (body.offset < total);
+    if (resp != NULL)
+        tsps__response__free_unpacked(resp, NULL);
+    if (fclose(f) != 0 && rc == EX_OK_) {
+        fprintf(stderr, "tspsctl: cannot write %s\n", part);
+        rc = EX_OTHER;
+    }
+    if (rc == EX_OK_ && rename(part, path) != 0) {
+        fprintf(stderr, "tspsctl: cannot rename %s to %s\n", part, path);
+        rc = EX_OTHER;
+    }
+    if (rc != EX_OK_)
+        remove(part);
+    return rc;
+}
+
+static int cmd_voicemail(ctl_ctx *ctx, ctl_args *a)
+{
+    const char *user = ctl_opt(a, "--user");
+    const char *sub = a->npos > 0 ? a->pos[0] : "";
+
+    if (strcmp(sub, "list") == 0 && a->npos == 1) {
+        REQ(VOICEMAIL_LIST, voicemail_list, Tsps__VoicemailList,
+            TSPS__VOICEMAIL_LIST__INIT);
+        body.user = STRARG(user != NULL ? user : "");
+        return exec(ctx, &req, "voicemail.list");
+    }
+    if (strcmp(sub, "play") == 0 && a->npos == 2) {
+        const char *out = ctl_opt(a, "--out");
+        if (out == NULL || out[0] == '\0')
+            return usage_err("voicemail play ID --out FILE.wav");
+        const char *ck = ctl_opt(a, "--chunk");
+        return vm_play(ctx, user, a->pos[1], out,
+                       ck != NULL ? (uint32_t)strtoul(ck, NULL, 10) : 0);
+    }
+    if ((strcmp(sub, "heard") == 0 || strcmp(sub, "delete") == 0) &&
+        a->npos == 2) {
+        REQ(VOICEMAIL_ACT, voicemail_act, Tsps__VoicemailAct,
+            TSPS__VOICEMAIL_ACT__INIT);
+        body.user = STRARG(user != NULL ? user : "");
+        body.id = STRARG(a->pos[1]);
+        body.action = STRARG(sub);
+        return exec(ctx, &req, "voicemail.act");
+    }
+    return usage_err("voicemail list | play ID --out FILE.wav | heard ID | "
+                     "delete ID [--user U]");
+}
+
+/* The whole of FILE ("-": standard input), NUL-terminated; NULL with a
+ * message on stderr when it cannot be read or is larger than `max`. */
+static char *slurp(const char *path, size_t max)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+
+    if (f == NULL) {
+        fprintf(stderr, "tspsctl: cannot open %s\n", path);
+        return NULL;
+    }
+    buf = malloc(max + 2);
+    if (buf != NULL) {
+        len = fread(buf, 1, max + 1, f);
+        if (ferror(f) || len > max) {
+            fprintf(stderr, "tspsctl: %s: %s\n", path,
+                    ferror(f) ? "read error" : "too large");
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[len] = '\0';
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    return buf;
+}
+
+static int cmd_ivr(ctl_ctx *ctx, ctl_args *a)
+{
+    if (a->npos == 2 && strcmp(a->pos[0], "get") == 0) {
+        REQ(IVR_GET, ivr_get, Tsps__IvrGet, TSPS__IVR_GET__INIT);
+        body.user = STRARG(a->pos[1]);
+        return exec(ctx, &req, "ivr");
+    }
+    if (a->npos == 2 && strcmp(a->pos[0], "remove") == 0) {
+        REQ(IVR_PUT, ivr_put, Tsps__IvrPut, TSPS__IVR_PUT__INIT);
+        body.user = STRARG(a->pos[1]);
+        body.remove = 1;
+        return exec(ctx, &req, "ivr.remove");
+    }
+    if (a->npos == 3 && strcmp(a->pos[0], "put") == 0) {
+        REQ(IVR_PUT, ivr_put, Tsps__IvrPut, TSPS__IVR_PUT__INIT);
+        char *text = slurp(a->pos[2], 32768);
+        if (text == NULL)
+            return EX_USAGE_;
+        body.user = STRARG(a->pos[1]);
+        body.text = text;
+        int rc = exec(ctx, &req, "ivr");
+        free(text);
+        return rc;
+    }
+    return usage_err("ivr get USER | ivr put USER FILE|- | ivr remove USER");
+}
+
 typedef struct cmd {
     const char *name;
     int (*fn)(ctl_ctx *, ctl_args *);
@@ -642,6 +830,8 @@ static const cmd cmds[] = {{"whoami", cmd_whoami},
                            {"token", cmd_token},
                            {"device", cmd_device},
                            {"related", cmd_related},
+                           {"voicemail", cmd_voicemail},
+                           {"ivr", cmd_ivr},
                            {NULL, NULL}};
 
 int ctl_run(ctl_ctx *ctx, int argc, char **argv)

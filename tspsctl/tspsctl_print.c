@@ -279,6 +279,23 @@ void ctl_print_table(const Tsps__Response *r, const char *cmd)
                    when(it->date, b1, sizeof(b1)), it->title, it->from,
                    it->from[0] ? "  " : "", it->url);
         }
+    } else if (strcmp(cmd, "voicemail.list") == 0) {
+        printf("%s\n", r->message[0] ? r->message : "no messages");
+        if (r->n_voicemail > 0)
+            printf("%-20s %-4s %-20s %-16s %-12s %8s\n", "ID", "NEW", "TIME",
+                   "CALLER", "CODE", "SECONDS");
+        for (size_t i = 0; i < r->n_voicemail; i++) {
+            const Tsps__VoicemailMessage *m = r->voicemail[i];
+            printf("%-20s %-4s %-20s %-16s %-12s %8.1f\n", m->id,
+                   m->heard ? "" : "new", when(m->time, b1, sizeof(b1)),
+                   m->contact_name[0] ? m->contact_name : dash(m->caller),
+                   dash(m->code), m->duration_ms / 1000.0);
+        }
+    } else if (strcmp(cmd, "ivr") == 0) {
+        size_t n = strlen(r->ivr);
+        fputs(r->ivr, stdout);
+        if (n > 0 && r->ivr[n - 1] != '\n')
+            putchar('\n');
     } else if (r->token[0] != '\0') {
         printf("%s\n", r->token);
     } else {
@@ -290,6 +307,18 @@ void ctl_print_event(const Tsps__Response *r, int json)
 {
     const Tsps__Event *e = r->event;
     char b[32];
+    if (r->n_voicemail == 1) {
+        /* voicemail.new / voicemail.changed: the message and the counts */
+        const Tsps__VoicemailMessage *m = r->voicemail[0];
+        if (json) {
+            ctl_print_json(r);
+            return;
+        }
+        printf("%s %-17s user=%s id=%s change=%s code=%s new=%u old=%u\n",
+               when(e->at, b, sizeof(b)), e->kind, e->user, m->id,
+               dash(m->change), dash(m->code), m->new_count, m->old_count);
+        return;
+    }
     if (json) {
         json_msg(&e->base);
         putchar('\n');

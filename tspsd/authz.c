@@ -305,6 +305,12 @@ static int deleg_allows(const Tsps__Delegation *dl, int right, const char *code,
     return 1;
 }
 
+int tspsd_deleg_allows(const Tsps__Delegation *dl, int right, const char *code)
+{
+    char why[160];
+    return deleg_allows(dl, right, code, why, sizeof(why));
+}
+
 int tspsd_authz(const tspsd_asker *c, const char *user, int right,
                 const char *code, char *why, size_t whylen)
 {

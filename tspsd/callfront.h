@@ -54,6 +54,18 @@ enum {
     TSPSD_CALL_ENDED = 2    /* over (answered, cancelled, timed out...) */
 };
 
+/** One voicemail message as the core sees it (the inbox seam below). */
+typedef struct tspsd_vm_msg {
+    char id[32]; /* unique within the user */
+    char caller[64];
+    char contact[128]; /* contact name, "" = unknown */
+    char code[32];
+    char history_id[64]; /* decimal, "" = none */
+    int64_t time;        /* unix seconds */
+    uint32_t duration_ms;
+    int heard;
+} tspsd_vm_msg;
+
 /** One event, as every listener receives it. */
 typedef struct tspsd_event {
     const char *kind;         /* "call.offered", "call.updated",
@@ -67,6 +79,14 @@ typedef struct tspsd_event {
     Tsps__RelatedItem *const *related;
     size_t nrelated;
     const char *related_status; /* non-NULL only on "call.related" */
+    /* "voicemail.new", "voicemail.changed": the mailbox, the message (on
+     * "deleted" only its id is known), what changed ("new", "heard",
+     * "deleted") and the mailbox's counts after it; listeners show it to
+     * those with TSPSD_RIGHT_VOICEMAIL on vm_user for the message's code */
+    const char *vm_user; /* non-NULL only on voicemail events */
+    const tspsd_vm_msg *vm;
+    const char *vm_change;
+    unsigned vm_new, vm_old;
 } tspsd_event;
 
 /** The hooks of one call front. Unused hooks are NULL. */
@@ -161,6 +181,37 @@ void tspsd_events_publish_related(tspsd *d, uint64_t call_id,
                                   const tsps_decision *dec,
                                   Tsps__RelatedItem *const *items, size_t n,
                                   const char *status);
+
+/**
+ * Publish a voicemail event (loop thread): `kind` "voicemail.new" or
+ * "voicemail.changed", `change` "new", "heard" or "deleted".
+ */
+void tspsd_events_publish_voicemail(tspsd *d, const char *kind,
+                                    const char *user, const tspsd_vm_msg *m,
+                                    const char *change, unsigned nnew,
+                                    unsigned nold);
+
+/**
+ * The inbox seam: the voicemail messages a media front stored, reached by
+ * the handlers (h_voicemail.c) without naming the front. The app registers
+ * it with tspsd_inbox_set() (media_wire.c). Every hook returns TSPS_OK or
+ * a TSPS_E* code (TSPS_ENOTFOUND: no such message of that user) and may be
+ * called from the loop or a worker, concurrently. heard and remove also
+ * publish the change and update the lamps (MWI) of the user's phones.
+ */
+typedef struct tspsd_inbox_ops {
+    /* newest first; *n = all messages, TSPS_ENOBUFS when *n > max */
+    int (*list)(void *arg, const char *user, tspsd_vm_msg *msgs, size_t max,
+                size_t *n);
+    /* the message's WAV, read-only; the caller closes *fd */
+    int (*open)(void *arg, const char *user, const char *id, int *fd);
+    int (*heard)(void *arg, const char *user, const char *id);
+    int (*remove)(void *arg, const char *user, const char *id);
+    int (*count)(void *arg, const char *user, unsigned *nnew, unsigned *nold);
+} tspsd_inbox_ops;
+
+/** Register (ops NULL: unregister) the inbox. Loop thread, at start/stop. */
+void tspsd_inbox_set(tspsd *d, const tspsd_inbox_ops *ops, void *arg);
 
 /** Roles of whoever asks. */
 enum {

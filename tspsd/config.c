@@ -233,6 +233,16 @@ int tspsd_config_load(const char *path, tspsd_config *c, char *err,
                      c->related[i].name);
             return -1;
         }
+        char wm[512];
+        /* a link the pop-up opens: web addresses only (no javascript:) */
+        if (*tspsd_source_option(&c->related[i], "webmail", wm, sizeof(wm)) &&
+            strncmp(wm, "https://", 8) != 0 && strncmp(wm, "http://", 7) != 0) {
+            snprintf(err, errlen,
+                     "%s: [related %s] webmail= must start with https:// "
+                     "or http://",
+                     path, c->related[i].name);
+            return -1;
+        }
     }
     return 0;
 }

@@ -57,6 +57,9 @@ typedef struct tspsd_config {
         sip_auth_lockout_s, sip_max_held_per_user, sip_max_held,
         sip_tcp_max_per_address, sip_tcp_handshake_s, sip_max_bindings_per_aor;
     char sip_digest_algorithms[64]; /* "" = the front's default */
+    /* [history] commit = burst (0) | async (1), and the async window */
+    int history_async, history_window_ms;
+    int media_in_place; /* [media] answer_in_place */
     /* [web] (tspsd/web, docs/webui.md) */
     char web_listen[64];
     int web_port;             /* -1 = off, 0 = pick a free port */

@@ -59,6 +59,13 @@ static int sip_media_uri(void *arg, tsps_method_kind kind, uint64_t call_id,
     return tspsd_media_wire_uri(d, kind == TSPS_METHOD_IVR, tok, out, n);
 }
 
+/* SUBSCRIBE message-summary: the mailbox's counts now (media_wire.h). */
+static int sip_mwi_body(void *arg, const char *user, const char *account,
+                        char *out, size_t n)
+{
+    return tspsd_media_wire_mwi_body(arg, user, account, out, n);
+}
+
 static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
 {
     memset(sc, 0, sizeof(*sc));
@@ -78,6 +85,9 @@ static void sip_config(const tspsd_config *c, tspsd_sip_config *sc)
     sc->tcp_max_per_address = c->sip_tcp_max_per_address;
     sc->tcp_handshake_s = c->sip_tcp_handshake_s;
     sc->max_bindings_per_aor = c->sip_max_bindings_per_aor;
+    sc->history_async = c->history_async;
+    sc->history_window_ms = c->history_window_ms;
+    sc->media_in_place = c->media_in_place && c->media_enabled;
     sc->min_expires = c->sip_min_expires;
     sc->max_expires = c->sip_max_expires;
     sc->default_expires = c->sip_default_expires;
@@ -121,7 +131,8 @@ static const tspsd_front_ops sip_front_ops = {"sip", sip_answer, sip_reload,
 static int sip_start(tspsd *d)
 {
     tspsd_sip_config sc;
-    tspsd_sip_hooks hooks = {d, sip_call_event, sip_log, sip_media_uri};
+    tspsd_sip_hooks hooks = {d, sip_call_event, sip_log, sip_media_uri,
+                             sip_mwi_body};
     if (!d->cfg.sip_enabled)
         return 0;
     sip_config(&d->cfg, &sc);
@@ -282,6 +293,7 @@ int tspsd_open(tspsd *d, const tspsd_config *cfg, const char *config_path)
     if (d->base == NULL)
         return -1;
     tspsd_handlers_register(d);
+    tspsd_media_ctl_register(d);
     if (tspsd_pool_open(d) != 0 || tspsd_pending_open(d) != 0 ||
         tspsd_jobs_open(d) != 0 || tspsd_ctl_start(d) != 0 ||
         tspsd_sync_open(d) != 0 || tspsd_related_open(d) != 0)

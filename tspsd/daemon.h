@@ -39,6 +39,9 @@ enum {
                                 and documents are private: monitor alone
                                 does not give them) */
 };
+/* Voicemail messages are private like e-mails: the delegation's `related`
+ * grant opens them too (the Delegation message has no voicemail flag). */
+#define TSPSD_RIGHT_VOICEMAIL TSPSD_RIGHT_RELATED
 
 /** One control connection. */
 struct tspsd_conn {
@@ -105,6 +108,8 @@ struct tspsd {
     struct tspsd_media_wire *media; /* media_wire.c (app), NULL when off */
     struct tspsd_front *media_front;
     struct tspsd_cluster_wire *cluster; /* cluster_wire.c (app), NULL = off */
+    const tspsd_inbox_ops *inbox; /* callfront.h: voicemail, NULL = none */
+    void *inbox_arg;
     struct tspsd_front *fronts[TSPSD_MAX_FRONTS]; /* callfront.h */
     int nfronts;
     struct {
@@ -216,6 +221,13 @@ int tspsd_delegation_delete(tspsd *d, const char *user, const char *attendant);
 /** Read one delegation; caller frees with tsps__delegation__free_unpacked. */
 int tspsd_delegation_get(tspsd *d, const char *user, const char *attendant,
                          Tsps__Delegation **out);
+/**
+ * Does delegation `dl` (read once with tspsd_delegation_get) give `right`
+ * on a call routed with `code`, now? The same test tspsd_authz() makes for
+ * an attendant, for a scan over many calls of one user that must not read
+ * the store for each. 1 or 0.
+ */
+int tspsd_deleg_allows(const Tsps__Delegation *dl, int right, const char *code);
 /** Is `id` a valid identity name (same charset as user ids)? */
 int tspsd_identity_valid(const char *id);
 /**
@@ -239,6 +251,26 @@ void tspsd_access_end(tspsd *d, const char *identity, const char *reason);
  * Thread-safety: loop thread, no job of c in flight.
  */
 int tspsd_conn_recheck_admin(tspsd_conn *c);
+
+/* ---- h_voicemail.c: the inbox over the seam (callfront.h) ---- */
+/**
+ * Every message of `user`, newest first, in a malloc'd array (*out, free
+ * it). @return TSPS_OK, TSPS_ESTATE (no inbox), TSPS_ENOMEM, or the
+ * inbox's code. Any thread.
+ */
+int tspsd_vm_list(tspsd *d, const char *user, tspsd_vm_msg **out, size_t *n);
+/** One message of `user` by id. @return TSPS_OK, TSPS_ENOTFOUND, ... */
+int tspsd_vm_find(tspsd *d, const char *user, const char *id, tspsd_vm_msg *m);
+/** Open a message's WAV (no rights checked). @return TSPS_OK or TSPS_E*. */
+int tspsd_vm_open(tspsd *d, const char *user, const char *id, int *fd);
+/**
+ * As voicemail.get for whoever asks (rights, code filter, audit) but hand
+ * back the open WAV (*fd, the caller closes it) and the message, for
+ * streaming (the web UI). @return TSPS__CODE__OK or the code of the reply
+ * filled in resp.
+ */
+int tspsd_vm_asker_open(tspsd_asker *c, Tsps__Response *resp, const char *user,
+                        const char *id, int *fd, tspsd_vm_msg *m);
 
 /* ---- convert.c ---- */
 Tsps__Decision *tspsd_decision_msg(tspsd_arena *a, const tsps_decision *d,

@@ -114,7 +114,8 @@ void tspsd_events_publish(tspsd *d, const char *kind, uint64_t call_id,
                           const tsps_decision *dec, tsps_outcome outcome,
                           const Tsps__Source *src)
 {
-    tspsd_event ev = {kind, call_id, dec, outcome, src, NULL, 0, NULL};
+    tspsd_event ev = {kind, call_id, dec,  outcome, src, NULL, 0,
+                      NULL, NULL,    NULL, NULL,    0,   0};
     for (int i = 0; i < d->nlisteners; i++)
         if (d->listeners[i].ops->publish != NULL)
             d->listeners[i].ops->publish(d->listeners[i].arg, &ev);
@@ -125,12 +126,47 @@ void tspsd_events_publish_related(tspsd *d, uint64_t call_id,
                                   Tsps__RelatedItem *const *items, size_t n,
                                   const char *status)
 {
-    tspsd_event ev = {
-        "call.related", call_id, dec, TSPS_OUTCOME_PENDING,
-        NULL,           items,   n,   status != NULL ? status : ""};
+    tspsd_event ev = {"call.related",
+                      call_id,
+                      dec,
+                      TSPS_OUTCOME_PENDING,
+                      NULL,
+                      items,
+                      n,
+                      status != NULL ? status : "",
+                      NULL,
+                      NULL,
+                      NULL,
+                      0,
+                      0};
     for (int i = 0; i < d->nlisteners; i++)
         if (d->listeners[i].ops->publish != NULL)
             d->listeners[i].ops->publish(d->listeners[i].arg, &ev);
+}
+
+void tspsd_events_publish_voicemail(tspsd *d, const char *kind,
+                                    const char *user, const tspsd_vm_msg *m,
+                                    const char *change, unsigned nnew,
+                                    unsigned nold)
+{
+    tspsd_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = kind;
+    ev.outcome = TSPS_OUTCOME_ROUTED;
+    ev.vm_user = user;
+    ev.vm = m;
+    ev.vm_change = change;
+    ev.vm_new = nnew;
+    ev.vm_old = nold;
+    for (int i = 0; i < d->nlisteners; i++)
+        if (d->listeners[i].ops->publish != NULL)
+            d->listeners[i].ops->publish(d->listeners[i].arg, &ev);
+}
+
+void tspsd_inbox_set(tspsd *d, const tspsd_inbox_ops *ops, void *arg)
+{
+    d->inbox = ops;
+    d->inbox_arg = ops != NULL ? arg : NULL;
 }
 
 size_t tspsd_listeners_access_end(tspsd *d, const char *identity, char *what,

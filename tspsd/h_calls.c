@@ -5,9 +5,11 @@
 #include "handlers.h"
 #include "log.h"
 
+#include <ctype.h>
 #include <event2/bufferevent.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static uint64_t now_us(void)
@@ -113,13 +115,116 @@ TSPSD_HANDLER(tspsd_h_explain)
     return push_call(c, resp, tspsd_record_msg(&c->arena, &rec));
 }
 
+/* The call log's outcome words (History.outcome), one per call: what the
+ * log page shows ("missed" covers the caller hanging up and nobody
+ * acting; a call that was only routed is named after what tsps did). */
+enum {
+    LOG_HELD,
+    LOG_MISSED,
+    LOG_ANSWERED,
+    LOG_RANG,
+    LOG_FORWARDED,
+    LOG_VOICEMAIL,
+    LOG_ATTENDANT,
+    LOG_IVR,
+    LOG_REJECTED,
+    LOG_FAILED,
+    LOG_ROUTED,
+    LOG__COUNT
+};
+
+static const char *const log_words[LOG__COUNT] = {
+    "held",      "missed", "answered", "rang",   "forwarded", "voicemail",
+    "attendant", "ivr",    "rejected", "failed", "routed"};
+
+static int log_outcome(const tsps_call_record *r)
+{
+    switch (r->outcome) {
+    case TSPS_OUTCOME_PENDING:
+        return LOG_HELD;
+    case TSPS_OUTCOME_MISSED:
+    case TSPS_OUTCOME_TIMEOUT:
+        return LOG_MISSED;
+    case TSPS_OUTCOME_ANSWERED:
+        return LOG_ANSWERED;
+    case TSPS_OUTCOME_REJECTED:
+        return LOG_REJECTED;
+    case TSPS_OUTCOME_FAILED:
+        return LOG_FAILED;
+    default:
+        break;
+    }
+    switch (r->decision.method.kind) {
+    case TSPS_METHOD_RING:
+        return LOG_RANG;
+    case TSPS_METHOD_FORWARD:
+        return LOG_FORWARDED;
+    case TSPS_METHOD_VOICEMAIL:
+        return LOG_VOICEMAIL;
+    case TSPS_METHOD_ATTENDANT:
+        return LOG_ATTENDANT;
+    case TSPS_METHOD_IVR:
+        return LOG_IVR;
+    case TSPS_METHOD_REJECT:
+        return LOG_REJECTED;
+    default:
+        return LOG_ROUTED;
+    }
+}
+
+/* "missed,voicemail" -> a bit per word; 0 and a message for a bad word. */
+static unsigned parse_outcomes(const char *s, char *err, size_t errlen)
+{
+    unsigned mask = 0;
+    while (*s != '\0') {
+        const char *e = strchr(s, ',');
+        size_t n = e != NULL ? (size_t)(e - s) : strlen(s);
+        int k = -1;
+        while (n > 0 && *s == ' ')
+            s++, n--;
+        while (n > 0 && s[n - 1] == ' ')
+            n--;
+        for (int i = 0; i < LOG__COUNT && n > 0; i++)
+            if (strlen(log_words[i]) == n &&
+                strncasecmp(s, log_words[i], n) == 0)
+                k = i;
+        if (k < 0 && n == 7 && strncasecmp(s, "pending", 7) == 0)
+            k = LOG_HELD;
+        if (k < 0) {
+            snprintf(err, errlen,
+                     "outcome: unknown word \"%.*s\" (one of held, missed, "
+                     "answered, rang, forwarded, voicemail, attendant, ivr, "
+                     "rejected, failed, routed; comma-separated)",
+                     (int)(n < 40 ? n : 40), s);
+            return 0;
+        }
+        mask |= 1u << k;
+        if (e == NULL)
+            break;
+        s = e + 1;
+        if (*s == '\0') {
+            snprintf(err, errlen, "outcome: empty word after a comma");
+            return 0;
+        }
+    }
+    return mask;
+}
+
 typedef struct hist_ctx {
     tspsd_asker *c;
     Tsps__Response *resp;
-    tsps_call_record *recs;
-    size_t n, cap;
-    const char *caller; /* "" = every caller */
-    size_t want;        /* stop after this many matches */
+    size_t n;            /* calls in the reply */
+    int failed;          /* out of memory: resp says so */
+    const char *caller;  /* "" = every caller */
+    unsigned outcomes;   /* bit per LOG_*; 0 = any */
+    const char *contact; /* contact uid, "" = any */
+    const char *code;    /* "" = any */
+    char text[128];      /* lower case, "" = any */
+    char digits[64];     /* text without separators, "" = not a number */
+    int64_t cur_start;   /* cursor: only calls before (cur_start, cur_id) */
+    uint64_t cur_id;     /* 0 = no cursor */
+    const Tsps__Delegation *dl; /* attendant's delegation, NULL = all */
+    size_t want;                /* stop after this many matches */
 } hist_ctx;
 
 /* Does number `a` equal `b` ignoring spaces, dashes, dots, parentheses? */
@@ -139,56 +244,193 @@ static int same_number(const char *a, const char *b)
     }
 }
 
+/* Is lower-case `needle` in `hay`, ASCII letters in any case? */
+static int has_text(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay != '\0'; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] != '\0' &&
+               tolower((unsigned char)hay[i]) == (unsigned char)needle[i])
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+static int hist_match(const hist_ctx *h, const tsps_call_record *r)
+{
+    const tsps_decision *d = &r->decision;
+    if (h->cur_id != 0 && (r->start > h->cur_start ||
+                           (r->start == h->cur_start && r->id >= h->cur_id)))
+        return 0;
+    if (h->caller[0] != '\0' && !same_number(d->caller, h->caller))
+        return 0;
+    if (h->outcomes != 0 && !(h->outcomes & (1u << log_outcome(r))))
+        return 0;
+    if (h->contact[0] != '\0' && strcmp(d->contact_uid, h->contact) != 0)
+        return 0;
+    if (h->code[0] != '\0' && strcasecmp(d->code, h->code) != 0)
+        return 0;
+    if (h->text[0] != '\0' && !has_text(d->caller_name, h->text) &&
+        !(h->digits[0] != '\0' && strstr(d->caller, h->digits) != NULL))
+        return 0;
+    /* Attendants with a code filter see only those calls (and their
+     * page is full of calls they may see). */
+    if (h->dl != NULL &&
+        !tspsd_deleg_allows(h->dl, TSPSD_RIGHT_MONITOR, d->code))
+        return 0;
+    return 1;
+}
+
+/* A match goes into the reply at once (a message is a few KiB; the
+ * record it comes from is 13 KiB). */
 static int hist_cb(void *arg, const tsps_call_record *r)
 {
     hist_ctx *h = arg;
-    if (h->caller[0] != '\0' && !same_number(r->decision.caller, h->caller))
+    if (!hist_match(h, r))
         return 0;
     if (h->n >= h->want)
         return 1;
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 16;
-        tsps_call_record *nr =
-            tspsd_arena_alloc(&h->c->arena, cap * sizeof(*nr));
-        if (nr == NULL)
-            return 1;
-        if (h->n)
-            memcpy(nr, h->recs, h->n * sizeof(*nr));
-        h->recs = nr;
-        h->cap = cap;
+    if (push_call(h->c, h->resp, tspsd_record_msg(&h->c->arena, r)) !=
+        TSPS__CODE__OK) {
+        h->failed = 1;
+        return 1;
     }
-    h->recs[h->n++] = *r;
+    h->n++;
     return 0;
+}
+
+/* Most calls in one reply; a larger limit is cut to this. */
+#define HISTORY_LIMIT_MAX 1000
+
+/* Check and copy the request's filters into h; an error reply or OK. */
+static int hist_filters(tspsd_asker *c, Tsps__Response *resp,
+                        const Tsps__History *r, hist_ctx *h)
+{
+    char err[300], code[TSPS_CODE_MAX];
+    const char *s;
+    size_t n = 0;
+
+    if (r->outcome != NULL && r->outcome[0] != '\0') {
+        h->outcomes = parse_outcomes(r->outcome, err, sizeof(err));
+        if (h->outcomes == 0)
+            return tspsd_reply(c, resp, TSPS__CODE__INVALID, "%s", err);
+    }
+    if (strlen(h->contact) >= TSPS_UID_MAX)
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "contact: a contact uid is at most %d bytes",
+                           TSPS_UID_MAX - 1);
+    if (strlen(h->code) >= sizeof(code))
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "code: at most %d characters", TSPS_CODE_MAX - 1);
+    for (s = h->code; *s != '\0'; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+            return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                               "code: \"%s\" is not a code (letters, digits, "
+                               "_ and - only)",
+                               h->code);
+    s = r->text != NULL ? r->text : "";
+    if (strlen(s) >= sizeof(h->text))
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "text: at most %zu bytes", sizeof(h->text) - 1);
+    for (size_t i = 0; s[i] != '\0'; i++)
+        h->text[i] = (char)tolower((unsigned char)s[i]);
+    /* A text of digits (with +, spaces, dashes...) also finds numbers. */
+    for (; *s != '\0' && n + 1 < sizeof(h->digits); s++) {
+        if (isdigit((unsigned char)*s) || (*s == '+' && n == 0))
+            h->digits[n++] = *s;
+        else if (*s != ' ' && *s != '-' && *s != '.' && *s != '(' &&
+                 *s != ')') {
+            n = 0;
+            break;
+        }
+    }
+    h->digits[n] = '\0';
+    if (r->from < 0 || r->to < 0 || (r->to != 0 && r->to <= r->from))
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "from/to: need 0 <= from < to (to 0 = no end)");
+    return TSPS__CODE__OK;
+}
+
+/* The cursor: the last call of the previous page. Paging by (start, id)
+ * from there is stable while new calls arrive. Narrows *to. */
+static int hist_cursor(tspsd_asker *c, Tsps__Response *resp,
+                       const Tsps__History *r, hist_ctx *h, int64_t *to)
+{
+    tsps_call_record *cur = tspsd_arena_alloc(&c->arena, sizeof(*cur));
+    int rc;
+    if (cur == NULL)
+        return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "out of memory");
+    rc = tsps_history_get(c->d->eng, r->before_id, cur);
+    /* Another user's call, or one an attendant may not see, is no call
+     * at all for this request. */
+    if (rc == TSPS_OK &&
+        (strcmp(cur->decision.user, r->user) != 0 ||
+         (h->dl != NULL &&
+          !tspsd_deleg_allows(h->dl, TSPSD_RIGHT_MONITOR, cur->decision.code))))
+        rc = TSPS_ENOTFOUND;
+    if (rc == TSPS_ENOTFOUND)
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "before_id: no call %llu of %s",
+                           (unsigned long long)r->before_id, r->user);
+    if (rc != TSPS_OK)
+        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
+                           tsps_strerror(rc));
+    h->cur_start = cur->start;
+    h->cur_id = r->before_id;
+    if (cur->start < INT64_MAX && cur->start + 1 < *to)
+        *to = cur->start + 1;
+    return TSPS__CODE__OK;
 }
 
 TSPSD_HANDLER(tspsd_h_history)
 {
     const Tsps__History *r = req->history;
-    hist_ctx h = {c, resp, NULL, 0, 0, r->caller != NULL ? r->caller : "", 0};
+    hist_ctx h;
+    Tsps__Delegation *dl = NULL;
+    int64_t to;
     int rc;
 
+    memset(&h, 0, sizeof(h));
+    h.c = c;
+    h.resp = resp;
+    h.caller = r->caller != NULL ? r->caller : "";
+    h.contact = r->contact != NULL ? r->contact : "";
+    h.code = r->code != NULL ? r->code : "";
     if (r->user[0] == '\0')
         return tspsd_reply(c, resp, TSPS__CODE__INVALID, "user required");
     TSPSD_AUTHZ(c, resp, "history", r->user, TSPSD_RIGHT_MONITOR, NULL);
+    if (hist_filters(c, resp, r, &h) != TSPS__CODE__OK)
+        return resp->code;
     h.want = r->limit != 0 ? r->limit : 100;
-    /* With a caller filter the engine's limit cannot apply: hist_cb counts
-     * the matches and stops the scan at `want`. */
-    rc = tsps_history_query(
-        c->d->eng, r->user, r->from, r->to != 0 ? r->to : INT64_MAX,
-        h.caller[0] != '\0' ? 0 : (uint32_t)h.want, hist_cb, &h);
+    if (h.want > HISTORY_LIMIT_MAX)
+        h.want = HISTORY_LIMIT_MAX;
+    to = r->to != 0 ? r->to : INT64_MAX;
+    /* An attendant's delegation, read once: its code filter applies to
+     * every call of the scan. */
+    if (!c->admin && strcmp(c->identity, r->user) != 0) {
+        if (tspsd_delegation_get(c->d, r->user, c->identity, &dl) != TSPS_OK)
+            return tspsd_reply(c, resp, TSPS__CODE__DENIED,
+                               "no delegation from %s", r->user);
+        h.dl = dl;
+    }
+    rc = TSPS_OK;
+    if (r->before_id != 0 && hist_cursor(c, resp, r, &h, &to) != TSPS__CODE__OK)
+        h.failed = 1; /* resp says why */
+    /* Every filter is applied in hist_cb over the whole window, so the
+     * engine's limit cannot apply: hist_cb stops the scan at `want`. */
+    else if (to > r->from)
+        rc =
+            tsps_history_query(c->d->eng, r->user, r->from, to, 0, hist_cb, &h);
+    if (dl != NULL)
+        tsps__delegation__free_unpacked(dl, NULL);
+    if (h.failed)
+        return resp->code;
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
                            tsps_strerror(rc));
-    for (size_t i = 0; i < h.n; i++) {
-        char why[160];
-        /* Attendants with a code filter see only those calls. */
-        if (!tspsd_authz(c, r->user, TSPSD_RIGHT_MONITOR,
-                         h.recs[i].decision.code, why, sizeof(why)))
-            continue;
-        if (push_call(c, resp, tspsd_record_msg(&c->arena, &h.recs[i])) !=
-            TSPS__CODE__OK)
-            return resp->code;
-    }
     return TSPS__CODE__OK;
 }
 

@@ -54,6 +54,11 @@ TSPSD_HANDLER(tspsd_h_related);
 /* h_contact_create.c */
 TSPSD_HANDLER(tspsd_h_contact_create);
 
+/* h_voicemail.c */
+TSPSD_HANDLER(tspsd_h_voicemail_list);
+TSPSD_HANDLER(tspsd_h_voicemail_get);
+TSPSD_HANDLER(tspsd_h_voicemail_act);
+
 /* web/h_web.c */
 TSPSD_HANDLER(tspsd_h_login_link);
 TSPSD_HANDLER(tspsd_h_web_password);

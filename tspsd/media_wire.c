@@ -9,6 +9,8 @@
 #include "daemon.h"
 #include "log.h"
 #include "media/media_front.h"
+#include "sip/sip_front.h"
+#include "pool.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +31,32 @@
 
 #define KEY_LEN 32
 
+/* A voicemail event on its way from a storage thread (or a worker) to the
+ * loop, where listeners live. */
+typedef struct vm_note {
+    char kind[24], change[12], user[64];
+    tspsd_vm_msg m;
+    unsigned nnew, nold;
+    struct vm_note *next;
+} vm_note;
+
 struct tspsd_media_wire {
     tspsd *d;
     tspsd_media_front *mf;
     unsigned char key[KEY_LEN];
     char addr[64];
     uint16_t port;
+    pthread_mutex_t qlock; /* notes */
+    vm_note *notes, **tail;
+    struct event *wake; /* on the loop: publish the notes */
 };
+
+/* The inbox is reached from workers (voicemail.get/act) while the front
+ * may be stopping on the loop: hooks hold this lock for reading and find
+ * the front here; media_stop takes it for writing and clears it before it
+ * frees the front. Process state of the app (docs/style.md §1). */
+static pthread_rwlock_t inbox_lock = PTHREAD_RWLOCK_INITIALIZER;
+static tspsd_media_front *inbox_mf;
 
 /* ---- the token key: made once, kept in the data folder, 0600 ---- */
 
@@ -195,6 +217,11 @@ int tspsd_media_wire_uri(tspsd *d, int ivr, const char *token, char *buf,
 
 /* ---- the host operations ---- */
 
+struct tspsd_media_front *tspsd_media_wire_front(tspsd *d)
+{
+    return d->media != NULL ? d->media->mf : NULL;
+}
+
 static int host_verify(void *ctx, const char *token, tspsd_media_call_info *out)
 {
     struct tspsd_media_wire *w = ctx;
@@ -244,16 +271,83 @@ static void json_field(const char *json, const char *name, char *out,
     out[n] = '\0';
 }
 
-/* Storage threads: the event is logged with the message's id, handling
- * code and history id (not the caller's number or name). (The events
- * stream of the control protocol and the web UI does not carry voicemail
- * events yet.) */
+static void copy_msg(tspsd_vm_msg *o, const tspsd_media_message *m)
+{
+    memset(o, 0, sizeof(*o));
+    snprintf(o->id, sizeof(o->id), "%s", m->id);
+    snprintf(o->caller, sizeof(o->caller), "%s", m->caller);
+    snprintf(o->contact, sizeof(o->contact), "%s", m->contact);
+    snprintf(o->code, sizeof(o->code), "%s", m->code);
+    snprintf(o->history_id, sizeof(o->history_id), "%s", m->history_id);
+    o->time = m->time;
+    o->duration_ms = m->duration_ms;
+    o->heard = m->heard;
+}
+
+/* The stored message `id` of `user` (the front's events carry only plain
+ * fields, not the contact's name). 0 found, -1 not (deleted). */
+static int find_msg(tspsd_media_front *mf, const char *user, const char *id,
+                    tspsd_vm_msg *out)
+{
+    size_t cap = 128, n = 0;
+    tspsd_media_message *v = NULL;
+    int rc = TSPSD_MEDIA_ENOBUFS, found = -1;
+
+    for (int tries = 0; tries < 3 && rc == TSPSD_MEDIA_ENOBUFS; tries++) {
+        tspsd_media_message *nv = realloc(v, cap * sizeof(*v));
+        if (nv == NULL)
+            break;
+        v = nv;
+        rc = tspsd_media_inbox_list(mf, user, v, cap, &n);
+        cap = n + 16;
+    }
+    for (size_t i = 0; rc == TSPSD_MEDIA_OK && i < n; i++) {
+        if (strcmp(v[i].id, id) == 0) {
+            copy_msg(out, &v[i]);
+            found = 0;
+            break;
+        }
+    }
+    free(v);
+    return found;
+}
+
+/* On the loop: hand the queued notes to every listener. */
+static void publish_notes(evutil_socket_t fd, short what, void *arg)
+{
+    struct tspsd_media_wire *w = arg;
+    vm_note *list;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&w->qlock);
+    list = w->notes;
+    w->notes = NULL;
+    w->tail = &w->notes;
+    pthread_mutex_unlock(&w->qlock);
+    while (list != NULL) {
+        vm_note *n = list;
+        list = n->next;
+        tspsd_events_publish_voicemail(w->d, n->kind, n->user, &n->m, n->change,
+                                       n->nnew, n->nold);
+        /* phones that subscribed to the lamp (SUBSCRIBE message-summary) */
+        tspsd_sip_mwi_changed(w->d->sip, n->user);
+        free(n);
+    }
+}
+
+/* Storage threads (a new message) or the thread of an inbox hook (heard,
+ * deleted): the event is logged with the message's id, handling code and
+ * history id (not the caller's number or name), and queued for the loop,
+ * which publishes it as "voicemail.new" or "voicemail.changed" with the
+ * mailbox's counts. */
 static void host_publish(void *ctx, const char *kind, const char *user,
                          const char *json)
 {
     struct tspsd_media_wire *w = ctx;
     char id[40], code[40], hist[40];
     unsigned nnew = 0, nold = 0;
+    vm_note *n;
+
     json_field(json, "id", id, sizeof(id));
     json_field(json, "code", code, sizeof(code));
     json_field(json, "history_id", hist, sizeof(hist));
@@ -261,7 +355,121 @@ static void host_publish(void *ctx, const char *kind, const char *user,
     tspsd_log(TSPSD_LOG_INFO, 0, user, "voicemail event",
               "kind=%s id=%s code=%s history=%s new=%u old=%u", kind, id, code,
               hist, nnew, nold);
+    n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return;
+    const char *change = strcmp(kind, "voicemail.new") == 0     ? "new"
+                         : strcmp(kind, "voicemail.heard") == 0 ? "heard"
+                                                                : "deleted";
+    snprintf(n->kind, sizeof(n->kind), "%s",
+             change[0] == 'n' ? "voicemail.new" : "voicemail.changed");
+    snprintf(n->change, sizeof(n->change), "%s", change);
+    snprintf(n->user, sizeof(n->user), "%s", user);
+    if (find_msg(w->mf, user, id, &n->m) != 0) {
+        /* deleted: only its id (and the code when the front said it) */
+        snprintf(n->m.id, sizeof(n->m.id), "%s", id);
+        snprintf(n->m.code, sizeof(n->m.code), "%s", code);
+    }
+    n->nnew = nnew;
+    n->nold = nold;
+    pthread_mutex_lock(&w->qlock);
+    *w->tail = n;
+    w->tail = &n->next;
+    pthread_mutex_unlock(&w->qlock);
+    event_active(w->wake, EV_READ, 0);
 }
+
+/* ---- the inbox seam (callfront.h) over the front's inbox API ---- */
+
+static int media_code(int rc)
+{
+    switch (rc) {
+    case TSPSD_MEDIA_OK:
+        return TSPS_OK;
+    case TSPSD_MEDIA_ENOTFOUND:
+        return TSPS_ENOTFOUND;
+    case TSPSD_MEDIA_EINVAL:
+        return TSPS_EINVAL;
+    case TSPSD_MEDIA_ENOMEM:
+        return TSPS_ENOMEM;
+    case TSPSD_MEDIA_ENOBUFS:
+        return TSPS_ENOBUFS;
+    case TSPSD_MEDIA_ESTATE:
+        return TSPS_ESTATE;
+    default:
+        return TSPS_ESTORE;
+    }
+}
+
+static int inbox_list(void *arg, const char *user, tspsd_vm_msg *msgs,
+                      size_t max, size_t *n)
+{
+    tspsd_media_message *v = max > 0 ? calloc(max, sizeof(*v)) : NULL;
+    int rc = TSPSD_MEDIA_ESTATE;
+    (void)arg;
+    *n = 0;
+    if (max > 0 && v == NULL)
+        return TSPS_ENOMEM;
+    pthread_rwlock_rdlock(&inbox_lock);
+    if (inbox_mf != NULL)
+        rc = tspsd_media_inbox_list(inbox_mf, user, v, max, n);
+    pthread_rwlock_unlock(&inbox_lock);
+    for (size_t i = 0; i < *n && i < max; i++)
+        copy_msg(&msgs[i], &v[i]);
+    free(v);
+    return media_code(rc);
+}
+
+static int inbox_open(void *arg, const char *user, const char *id, int *fd)
+{
+    int rc = TSPSD_MEDIA_ESTATE;
+    (void)arg;
+    *fd = -1;
+    pthread_rwlock_rdlock(&inbox_lock);
+    if (inbox_mf != NULL)
+        rc = tspsd_media_inbox_open(inbox_mf, user, id, fd);
+    pthread_rwlock_unlock(&inbox_lock);
+    return media_code(rc);
+}
+
+static int inbox_change(const char *user, const char *id, int del)
+{
+    int rc = TSPSD_MEDIA_ESTATE;
+    pthread_rwlock_rdlock(&inbox_lock);
+    if (inbox_mf != NULL)
+        rc = del ? tspsd_media_inbox_delete(inbox_mf, user, id)
+                 : tspsd_media_inbox_mark_heard(inbox_mf, user, id);
+    pthread_rwlock_unlock(&inbox_lock);
+    return media_code(rc);
+}
+
+static int inbox_heard(void *arg, const char *user, const char *id)
+{
+    (void)arg;
+    return inbox_change(user, id, 0);
+}
+
+static int inbox_remove(void *arg, const char *user, const char *id)
+{
+    (void)arg;
+    return inbox_change(user, id, 1);
+}
+
+static int inbox_count(void *arg, const char *user, unsigned *nnew,
+                       unsigned *nold)
+{
+    int rc = TSPSD_MEDIA_ESTATE;
+    (void)arg;
+    *nnew = *nold = 0;
+    pthread_rwlock_rdlock(&inbox_lock);
+    if (inbox_mf != NULL)
+        rc = tspsd_media_inbox_count(inbox_mf, user, nnew, nold);
+    pthread_rwlock_unlock(&inbox_lock);
+    return media_code(rc);
+}
+
+static const tspsd_inbox_ops inbox_ops = {inbox_list, inbox_open, inbox_heard,
+                                          inbox_remove, inbox_count};
 
 typedef struct dev_walk {
     void (*cb)(void *, const char *);
@@ -316,6 +524,46 @@ static int pick_device(void *arg, const tsps_registration *r)
     return 0;
 }
 
+/* The IVR choice goes into the call's history record (its note), so the
+ * call log and `tspsctl explain` say where the caller went. Written on the
+ * pool's control lane: the media thread never waits for the disk. */
+typedef struct ivr_note_job {
+    tspsd_work w;
+    tspsd *d;
+    uint64_t id;
+    char note[TSPS_DETAIL_MAX];
+} ivr_note_job;
+
+static void ivr_note_run(tspsd_work *w)
+{
+    ivr_note_job *j = (ivr_note_job *)w;
+    int rc = tsps_history_set_outcome(j->d->eng, j->id, TSPS_OUTCOME_REDIRECTED,
+                                      (int64_t)time(NULL), j->note);
+    if (rc != TSPS_OK)
+        tspsd_log(TSPSD_LOG_WARN, j->id, NULL, "ivr choice not in history",
+                  "error=%s", tsps_errname(rc));
+    free(j);
+}
+
+static void ivr_note(struct tspsd_media_wire *w, const char *history_id,
+                     const char *trace)
+{
+    uint64_t id = strtoull(history_id, NULL, 10);
+    ivr_note_job *j;
+    if (id == 0 || (j = calloc(1, sizeof(*j))) == NULL)
+        return;
+    j->w.run = ivr_note_run;
+    j->w.lane = TSPSD_LANE_CONTROL;
+    j->d = w->d;
+    j->id = id;
+    snprintf(j->note, sizeof(j->note), "%s", trace);
+    char *cut = strstr(j->note, " (caller "); /* the record names it */
+    if (cut != NULL)
+        *cut = '\0';
+    if (tspsd_pool_submit(w->d, &j->w) != 0)
+        free(j);
+}
+
 static int host_route_digit(void *ctx, const tspsd_media_call_info *call,
                             const char *menu_path, const char *digit,
                             const char *action, char *target, size_t target_len,
@@ -366,6 +614,7 @@ static int host_route_digit(void *ctx, const tspsd_media_call_info *call,
             tspsd_media_wire_uri(w->d, 0, tok, target, target_len) > 0) {
             snprintf(trace, trace_len, "IVR %s digit %s -> %s (caller %s)",
                      menu_path, digit, action, call->caller);
+            ivr_note(w, call->history_id, trace);
             return 0;
         }
         break;
@@ -387,6 +636,7 @@ static int host_route_digit(void *ctx, const tspsd_media_call_info *call,
         snprintf(target, target_len, "sip:%s@%s", to, w->addr);
     snprintf(trace, trace_len, "IVR %s digit %s -> %s (caller %s)", menu_path,
              digit, action, call->caller);
+    ivr_note(w, call->history_id, trace);
     return 0;
 }
 
@@ -398,6 +648,16 @@ static const tspsd_media_host media_host = {
     .log = host_log,
     .route_digit = host_route_digit,
 };
+
+int tspsd_media_wire_mwi_body(tspsd *d, const char *user, const char *account,
+                              char *out, size_t n)
+{
+    unsigned nnew = 0, nold = 0;
+    if (d->media == NULL || tspsd_media_inbox_count(d->media->mf, user, &nnew,
+                                                    &nold) != TSPSD_MEDIA_OK)
+        return -1;
+    return tspsd_media_mwi_body(nnew, nold, account, out, n);
+}
 
 /* ---- the call front ---- */
 
@@ -420,7 +680,14 @@ static void media_stop(void *arg)
 {
     struct tspsd_media_wire *w = arg;
     tspsd *d = w->d;
+    tspsd_inbox_set(d, NULL, NULL);
+    pthread_rwlock_wrlock(&inbox_lock); /* waits for hooks in flight */
+    inbox_mf = NULL;
+    pthread_rwlock_unlock(&inbox_lock);
     tspsd_media_front_free(w->mf); /* stops: BYE, pending writes stored */
+    publish_notes(-1, 0, w);       /* the last events still go out */
+    event_free(w->wake);
+    pthread_mutex_destroy(&w->qlock);
     OPENSSL_cleanse(w->key, sizeof(w->key));
     free(w);
     d->media = NULL;
@@ -444,6 +711,11 @@ int tspsd_media_wire_start(tspsd *d)
     if (w == NULL)
         return -1;
     w->d = d;
+    pthread_mutex_init(&w->qlock, NULL);
+    w->tail = &w->notes;
+    w->wake = event_new(d->base, -1, 0, publish_notes, w);
+    if (w->wake == NULL)
+        goto fail;
     if (c->media_data_dir[0] != '\0')
         snprintf(dir, sizeof(dir), "%s", c->media_data_dir);
     else if (snprintf(dir, sizeof(dir), "%s/media", c->data_dir) >=
@@ -487,6 +759,10 @@ int tspsd_media_wire_start(tspsd *d)
         d->media = NULL;
         goto fail;
     }
+    pthread_rwlock_wrlock(&inbox_lock);
+    inbox_mf = w->mf;
+    pthread_rwlock_unlock(&inbox_lock);
+    tspsd_inbox_set(d, &inbox_ops, w);
     tspsd_log(TSPSD_LOG_INFO, 0, NULL, "media front listening",
               "sip_addr=%s sip_port=%u rtp_ports=%d-%d data_dir=%s", w->addr,
               (unsigned)w->port, c->media_rtp_port_min, c->media_rtp_port_max,
@@ -494,6 +770,10 @@ int tspsd_media_wire_start(tspsd *d)
     return 0;
 fail:
     tspsd_media_front_free(w->mf);
+    publish_notes(-1, 0, w); /* frees what a started front queued */
+    if (w->wake != NULL)
+        event_free(w->wake);
+    pthread_mutex_destroy(&w->qlock);
     OPENSSL_cleanse(w->key, sizeof(w->key));
     free(w);
     return -1;

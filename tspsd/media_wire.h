@@ -53,4 +53,26 @@ int tspsd_media_wire_token(tspsd *d, const char *user, const char *caller,
 int tspsd_media_wire_uri(tspsd *d, int ivr, const char *token, char *buf,
                          size_t len);
 
+/**
+ * The RFC 3842 message-summary body of `user`'s mailbox now (for the SIP
+ * front's SUBSCRIBE/NOTIFY), with a Message-Account line for `account`
+ * (may be NULL). @return the body length, or -1 (front off, store error,
+ * buffer too small). Thread-safety: the loop thread.
+ */
+int tspsd_media_wire_mwi_body(tspsd *d, const char *user, const char *account,
+                              char *out, size_t n);
+
+/**
+ * The running media front, NULL when it is off (or stopped).
+ * Thread-safety: loop thread (the front is stopped from the loop).
+ */
+struct tspsd_media_front *tspsd_media_wire_front(tspsd *d);
+
+/**
+ * Register the media front's control requests (media_ctl.c: ivr.get,
+ * ivr.put) in the handler table; they answer UNSUPPORTED while the front
+ * is off. Call once, with the core's handlers.
+ */
+void tspsd_media_ctl_register(tspsd *d);
+
 #endif

@@ -9,16 +9,25 @@
 #include "log.h"
 #include "pool.h"
 
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct rel_src {
     tspsd_source_cfg cfg;
     pthread_mutex_t mu; /* one thread at a time per source */
     cmsb_source *src;   /* opened on first use */
+    int docs;           /* docs-dir/docs-dav: an index to keep up to date */
+    int wfd;            /* docs-dir: its watch fd (inotify), or -1 */
+    int64_t refreshed;  /* monotonic seconds of the last index refresh */
 } rel_src;
 
 typedef struct rel_crit {
@@ -65,6 +74,7 @@ int tspsd_related_open(tspsd *d)
     }
     for (int i = 0; i < c->nrelated; i++) {
         r->srcs[i].cfg = c->related[i];
+        r->srcs[i].wfd = -1;
         pthread_mutex_init(&r->srcs[i].mu, NULL);
         r->nsrc++;
     }
@@ -201,10 +211,55 @@ static int open_src(tspsd_related *r, rel_src *s)
     o.log = rel_log;
     rc = cmsb_source_open(r->reg, s->cfg.uri, &o, &s->src);
     memset(pw, 0, sizeof(pw));
+    if (rc == CMSB_OK) {
+        s->docs = strncmp(s->cfg.uri, "docs-", 5) == 0 &&
+                  (cmsb_source_caps(s->src) & CMSB_CAP_CHANGES) != 0;
+        if (s->docs && cmsb_watch_fd(s->src, &s->wfd) != CMSB_OK)
+            s->wfd = -1;
+    }
     if (rc != CMSB_OK)
         tspsd_log(TSPSD_LOG_WARN, 0, s->cfg.user, "related source unavailable",
                   "source=%s error=\"%s\"", s->cfg.name, cmsb_strerror(rc));
     return rc;
+}
+
+static int64_t mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static int no_change(void *arg, const cmsb_change *ch)
+{
+    (void)arg;
+    (void)ch;
+    return 0;
+}
+
+/* A document source's index (its lock held): built at first use, then
+ * brought up to date when the folder's watch fd says something changed
+ * (docs-dir) or every interval= seconds (docs-dav; default 300, 0 =
+ * never again). Lookups between refreshes read the index only. */
+static void refresh_src(rel_src *s)
+{
+    int due = s->refreshed == 0;
+
+    if (!s->docs || s->src == NULL)
+        return;
+    if (!due && s->wfd >= 0) {
+        struct pollfd p = {s->wfd, POLLIN, 0};
+        due = poll(&p, 1, 0) == 1 && cmsb_watch_drain(s->src) == 1;
+    } else if (!due && s->cfg.interval_s > 0) {
+        due = mono_s() - s->refreshed >= s->cfg.interval_s;
+    }
+    if (!due)
+        return;
+    int rc = cmsb_changes(s->src, NULL, no_change, NULL);
+    s->refreshed = mono_s();
+    if (rc != CMSB_OK)
+        tspsd_log(TSPSD_LOG_WARN, 0, s->cfg.user, "related index not refreshed",
+                  "source=%s error=\"%s\"", s->cfg.name, cmsb_strerror(rc));
 }
 
 static const cmsb_related_policy *policy_of(tspsd_related *r, const char *user)
@@ -220,13 +275,127 @@ static const char *what_of(const char *uri)
     return strncmp(uri, "docs", 4) == 0 ? "documents" : "mail";
 }
 
-/* Merge per-source lists (each newest first) into out, at most limit. */
-static int merge(cmsb_related_list **lists, int n, size_t limit,
+/* Append to out[*o] (len bytes) the text of v, percent-encoded except for
+ * unreserved characters (RFC 3986) and, with keep_pct, existing %XX.
+ * Returns 0, or -1 when it did not fit. */
+static int url_put(char *out, size_t len, size_t *o, const char *v, size_t n,
+                   int keep_pct)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i;
+    for (i = 0; i < n && *o + 4 < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+            (keep_pct && c == '%' && i + 2 < n &&
+             isxdigit((unsigned char)v[i + 1]) &&
+             isxdigit((unsigned char)v[i + 2]))) {
+            out[(*o)++] = (char)c;
+        } else {
+            out[(*o)++] = '%';
+            out[(*o)++] = hex[c >> 4];
+            out[(*o)++] = hex[c & 15];
+        }
+    }
+    out[*o] = '\0';
+    return i == n ? 0 : -1;
+}
+
+int tspsd_related_webmail_link(const char *tpl, const char *imap_url,
+                               const char *message_id, char *out, size_t len)
+{
+    const char *mb = NULL, *uv = NULL, *uid = NULL;
+    size_t mbn = 0, uvn = 0, uidn = 0, o = 0;
+    const char *p;
+
+    if (len < 16)
+        return -1;
+    out[0] = '\0';
+    /* imap://host:port/MAILBOX;UIDVALIDITY=v/;UID=n (RFC 5092) */
+    if (strncmp(imap_url, "imap://", 7) == 0 ||
+        strncmp(imap_url, "imaps://", 8) == 0) {
+        p = strchr(imap_url + 8, '/');
+        if (p != NULL) {
+            mb = p + 1;
+            mbn = strcspn(mb, ";/");
+        }
+        if ((p = strstr(imap_url, ";UIDVALIDITY=")) != NULL) {
+            uv = p + 13;
+            uvn = strspn(uv, "0123456789");
+        }
+        if ((p = strstr(imap_url, ";UID=")) != NULL) {
+            uid = p + 5;
+            uidn = strspn(uid, "0123456789");
+        }
+    }
+    if (uid == NULL || uidn == 0)
+        return -1; /* not an IMAP message: keep its own link */
+    if (message_id == NULL)
+        message_id = "";
+    if (message_id[0] == '<') {
+        message_id++;
+    }
+    size_t midn = strcspn(message_id, ">");
+    for (p = tpl; *p != '\0' && o + 4 < len; p++) {
+        if (*p == '{') {
+            const char *e = strchr(p, '}');
+            size_t k = e != NULL ? (size_t)(e - p - 1) : 0;
+            int put = 1;
+            if (k == 3 && strncmp(p + 1, "uid", 3) == 0)
+                put = url_put(out, len, &o, uid, uidn, 0);
+            else if (k == 7 && strncmp(p + 1, "mailbox", 7) == 0)
+                put = url_put(out, len, &o, mb != NULL ? mb : "", mbn, 1);
+            else if (k == 11 && strncmp(p + 1, "uidvalidity", 11) == 0)
+                put = url_put(out, len, &o, uv != NULL ? uv : "", uvn, 0);
+            else if (k == 10 && strncmp(p + 1, "message_id", 10) == 0)
+                put = url_put(out, len, &o, message_id, midn, 0);
+            if (put < 0)
+                return -1; /* a value did not fit */
+            if (put == 0) {
+                p = e;
+                continue;
+            }
+        }
+        out[o++] = *p;
+        out[o] = '\0';
+    }
+    return *p == '\0' ? 0 : -1; /* cut short: no link rather than a wrong one */
+}
+
+static int file_root(const char *uri, char *out, size_t len);
+static int url_path(const char *url, char *out, size_t len);
+
+/* An item of a folder source (docs-dir, maildir) whose file, links
+ * resolved, lies outside the folder: a symbolic link inside it to another
+ * place. Its text must not show (nor can it be downloaded). A file that no
+ * longer resolves (gone since the index saw it) is not "outside". */
+static int outside_root(const rel_src *s, const cmsb_related_item *it)
+{
+    char root[TSPSD_PATH_MAX], path[PATH_MAX], rr[PATH_MAX], rp[PATH_MAX];
+    size_t l;
+
+    if (strncmp(it->url, "file://", 7) != 0 ||
+        file_root(s->cfg.uri, root, sizeof(root)) != 0)
+        return 0;
+    if (url_path(it->url, path, sizeof(path)) != 0)
+        return 1;
+    if (realpath(root, rr) == NULL || realpath(path, rp) == NULL)
+        return 0;
+    l = strlen(rr);
+    return strncmp(rp, rr, l) != 0 || rp[l] != '/';
+}
+
+/* Merge per-source lists (each newest first) into out, at most limit; a
+ * mail from a source with a webmail= template links to the webmail; items
+ * outside their source's folder are left out (logged). */
+static int merge(tspsd_related *r, const char *user, const int *srcof,
+                 cmsb_related_list **lists, int n, size_t limit,
                  cmsb_related_list *out)
 {
-    size_t at[TSPSD_MAX_RELATED] = {0};
+    size_t at[TSPSD_MAX_RELATED] = {0}, k = 0;
+    char tpl[512], link[1024];
+    int dropped = 0;
 
-    for (size_t k = 0; k < limit; k++) {
+    while (k < limit) {
         int best = -1;
         const cmsb_related_item *bi = NULL;
         for (int i = 0; i < n; i++) {
@@ -240,10 +409,26 @@ static int merge(cmsb_related_list **lists, int n, size_t limit,
         }
         if (best < 0)
             break;
-        if (cmsb_related_list_add(out, bi) != CMSB_OK)
-            return TSPS_ENOMEM;
         at[best]++;
+        if (outside_root(&r->srcs[srcof[best]], bi)) {
+            dropped++;
+            continue;
+        }
+        cmsb_related_item copy = *bi;
+        if (bi->kind == CMSB_ITEM_EMAIL &&
+            *tspsd_source_option(&r->srcs[srcof[best]].cfg, "webmail", tpl,
+                                 sizeof(tpl)) != '\0' &&
+            tspsd_related_webmail_link(tpl, bi->url, bi->id, link,
+                                       sizeof(link)) == 0)
+            copy.url = link;
+        if (cmsb_related_list_add(out, &copy) != CMSB_OK)
+            return TSPS_ENOMEM;
+        k++;
     }
+    if (dropped > 0)
+        tspsd_log(TSPSD_LOG_WARN, 0, user, "related items left out",
+                  "count=%d reason=\"a link to a file outside its folder\"",
+                  dropped);
     return TSPS_OK;
 }
 
@@ -259,6 +444,7 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
                       : who->nemails > 0  ? who->emails[0]
                                           : "";
     int override = since != 0 || until != 0, failed = 0, cst = 0, n = 0;
+    int srcof[TSPSD_MAX_RELATED] = {0};
     int rc = TSPS_OK;
 
     *items = NULL;
@@ -297,11 +483,12 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
         }
         pthread_mutex_lock(&s->mu);
         int e = open_src(r, s);
+        refresh_src(s);
         if (e == CMSB_OK)
             e = cmsb_related_for(s->src, who, &q, cmsb_related_list_cb,
                                  lists[n]);
         pthread_mutex_unlock(&s->mu);
-        n++;
+        srcof[n++] = i;
         if (e != CMSB_OK && e != CMSB_ENOTSUP) {
             if (!failed)
                 snprintf(status, statuslen, "%s unavailable (%s)",
@@ -312,7 +499,8 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
         }
     }
     if (rc == TSPS_OK)
-        rc = merge(lists, n, q.limit > 0 ? q.limit : 20, *items);
+        rc =
+            merge(r, user, srcof, lists, n, q.limit > 0 ? q.limit : 20, *items);
     for (int i = 0; i < n; i++)
         cmsb_related_list_release(lists[i]);
     /* Only a complete answer is cached: a source that failed is asked
@@ -320,6 +508,146 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
     if (rc == TSPS_OK && !failed && !override && *key != '\0')
         cmsb_related_cache_put(r->cache, user, key, CMSB_OK, *items, 0);
     return rc;
+}
+
+/* ---- a related document or mail file, downloaded through the web UI ---- */
+
+typedef struct doc_find {
+    const char *url;
+    unsigned kind;
+    int found;
+} doc_find;
+
+static int doc_find_cb(void *arg, const cmsb_related_item *it)
+{
+    doc_find *f = arg;
+    if (strcmp(it->url, f->url) != 0)
+        return 0;
+    f->kind = it->kind;
+    f->found = 1;
+    return 1; /* the lookup stops here (CMSB_ECANCELED) */
+}
+
+/* The folder of a docs-dir: or maildir: URI, as the adapters read it. */
+static int file_root(const char *uri, char *out, size_t len)
+{
+    const char *p;
+    size_t n;
+
+    if (strncmp(uri, "docs-dir:", 9) == 0)
+        p = uri + 9;
+    else if (strncmp(uri, "maildir:", 8) == 0)
+        p = uri + 8;
+    else
+        return -1;
+    if (strncmp(p, "//", 2) == 0)
+        p += 2;
+    n = strcspn(p, "?");
+    if (p[0] != '/' || n >= len)
+        return -1;
+    memcpy(out, p, n);
+    while (n > 1 && out[n - 1] == '/')
+        n--;
+    out[n] = '\0';
+    return 0;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* The path of a file:// URL (percent-decoded; no NUL, no empty host
+ * other than ""), or -1. */
+static int url_path(const char *url, char *out, size_t len)
+{
+    const char *p = url + 7;
+    size_t o = 0;
+
+    if (strncmp(url, "file://", 7) != 0 || *p != '/')
+        return -1;
+    for (; *p != '\0'; p++) {
+        int c = (unsigned char)*p;
+        if (c == '%') {
+            int hi = hexval(p[1]), lo = hi >= 0 ? hexval(p[2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            c = hi * 16 + lo;
+            p += 2;
+        }
+        if (o + 1 >= len)
+            return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int tspsd_related_doc_open(tspsd *d, const char *user, const tsps_contact *who,
+                           const char *url, int *fd, char *name, size_t namelen,
+                           int64_t *size)
+{
+    tspsd_related *r = d->related;
+    cmsb_related_query q = CMSB_RELATED_QUERY_INIT;
+
+    *fd = -1;
+    name[0] = '\0';
+    *size = 0;
+    if (url == NULL || strncmp(url, "file://", 7) != 0 ||
+        strlen(url) >= TSPSD_PATH_MAX * 3)
+        return TSPS_EINVAL;
+    q.limit = 1000;
+    for (int i = 0; r != NULL && i < r->nsrc; i++) {
+        rel_src *s = &r->srcs[i];
+        char root[TSPSD_PATH_MAX], path[PATH_MAX];
+        char rroot[PATH_MAX], rpath[PATH_MAX];
+        doc_find f = {url, 0, 0};
+        struct stat st;
+
+        if (strcmp(s->cfg.user, user) != 0 ||
+            file_root(s->cfg.uri, root, sizeof(root)) != 0)
+            continue;
+        /* Only an item this caller's lookup gives (any date), by its exact
+         * link: the link is the adapter's, checked against its folder. */
+        q.kinds = strncmp(s->cfg.uri, "maildir:", 8) == 0 ? CMSB_ITEM_EMAIL
+                                                          : CMSB_ITEM_DOCUMENT;
+        pthread_mutex_lock(&s->mu);
+        int e = open_src(r, s);
+        refresh_src(s);
+        if (e == CMSB_OK)
+            cmsb_related_for(s->src, who, &q, doc_find_cb, &f);
+        pthread_mutex_unlock(&s->mu);
+        if (!f.found)
+            continue;
+        if (url_path(url, path, sizeof(path)) != 0 ||
+            realpath(root, rroot) == NULL || realpath(path, rpath) == NULL)
+            return TSPS_ENOTFOUND; /* gone since the lookup saw it */
+        size_t rl = strlen(rroot);
+        if (strncmp(rpath, rroot, rl) != 0 || rpath[rl] != '/') {
+            /* a link inside the folder to a file outside it */
+            tspsd_log(TSPSD_LOG_WARN, 0, user, "related document refused",
+                      "source=%s reason=\"outside the folder\"", s->cfg.name);
+            return TSPS_ENOTFOUND;
+        }
+        *fd = open(rpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (*fd < 0)
+            return TSPS_ENOTFOUND;
+        if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(*fd);
+            *fd = -1;
+            return TSPS_ENOTFOUND;
+        }
+        *size = (int64_t)st.st_size;
+        /* a Maildir file's name says nothing: "mail-<name>.eml" */
+        snprintf(
+            name, namelen, "%s%s%s", f.kind == CMSB_ITEM_EMAIL ? "mail-" : "",
+            strrchr(rpath, '/') + 1, f.kind == CMSB_ITEM_EMAIL ? ".eml" : "");
+        return TSPS_OK;
+    }
+    return TSPS_ENOTFOUND;
 }
 
 Tsps__RelatedItem *tspsd_related_item_msg(tspsd_arena *a,

@@ -71,6 +71,35 @@ int tspsd_related_get(tspsd *d, const char *user, const tsps_contact *who,
 void tspsd_related_on_offer(tspsd *d, uint64_t call_id,
                             const tsps_decision *dec);
 
+/**
+ * Open a related document (or a Maildir mail) for download: `url` must be
+ * the exact link (file://...) of an item that a lookup for `who` in one of
+ * `user`'s docs-dir (documents) or maildir (mails) sources gives, any
+ * date. The file is that link's path, resolved with symbolic links and
+ * refused when it lies outside the source's folder (logged), or is not a
+ * regular file. A mail's name is "mail-<file name>.eml".
+ * @param[out] fd    an open read-only descriptor (close it), or -1
+ * @param[out] name  the file's name (for Content-Disposition)
+ * @param[out] size  its size in bytes
+ * @return TSPS_OK, TSPS_EINVAL (not a file:// link), TSPS_ENOTFOUND (not a
+ *         related item of this caller, gone, or refused)
+ * Thread-safety: any worker thread (blocks on the source's lock): never on
+ * the loop.
+ */
+int tspsd_related_doc_open(tspsd *d, const char *user, const tsps_contact *who,
+                           const char *url, int *fd, char *name, size_t namelen,
+                           int64_t *size);
+
+/**
+ * A webmail link for a mail: the template (a [related NAME] `webmail=`
+ * option) with {uid}, {mailbox}, {uidvalidity} and {message_id} filled
+ * from the item's imap:// URL (RFC 5092) and Message-ID, percent-encoded.
+ * @return 0, or -1 (not an IMAP URL, or out did not hold it)
+ * Thread-safety: safe.
+ */
+int tspsd_related_webmail_link(const char *tpl, const char *imap_url,
+                               const char *message_id, char *out, size_t len);
+
 /** One item as a protocol message in the arena (NULL: out of memory). */
 Tsps__RelatedItem *tspsd_related_item_msg(tspsd_arena *a,
                                           const cmsb_related_item *it);

@@ -116,6 +116,17 @@ static int set_admins(tspsd_config *c, const char *v)
     return 0;
 }
 
+static int set_history_commit(tspsd_config *c, const char *v)
+{
+    if (strcmp(v, "burst") == 0)
+        c->history_async = 0;
+    else if (strcmp(v, "async") == 0)
+        c->history_async = 1;
+    else
+        return -1;
+    return 0;
+}
+
 #define S(sec, name, field, def, rel, doc)                                     \
     {                                                                          \
         sec, name, TSPSD_SET_STR, F(field), 0, 0, def, rel, doc, NULL          \
@@ -219,10 +230,21 @@ static const tspsd_setting table[] = {
       "seconds a chat invitation is valid"),
     S("web", "public_url", web_public_url, NULL, 1,
       "base URL in links (default: https://listen:port)"),
+    C("history", "commit", set_history_commit, "burst", 0,
+      "SIP calls' history: burst (committed before the burst's responses "
+      "leave; nothing answered is lost) or async (committed by a writer "
+      "within async_window_ms; responses never wait for the disk)"),
+    N("history", "async_window_ms", history_window_ms, 1, 1000, "10", 0,
+      "commit = async: a call's record is committed at most this long "
+      "after its response left (what a power loss or kill -9 can lose)"),
     N("held", "timeout_s", held_timeout_s, 1, 3600, NULL, 1,
       "hold time of ask methods without one (default: [sip] ask_timeout_s)"),
     B("media", "enabled", media_enabled, "false", 0,
       "run the media front: tsps answers calls routed to voicemail"),
+    B("media", "answer_in_place", media_in_place, "false", 0,
+      "tspsd is the callers' first hop (phones call it directly): calls "
+      "for tsps's voicemail or IVR are relayed to the media front instead "
+      "of answered 302"),
     S("media", "data_dir", media_data_dir, NULL, 0,
       "greetings, messages, prompt cache (default: [tspsd] data_dir/media)"),
     S("media", "sip_addr", media_sip_addr, "127.0.0.1", 0,

@@ -13,12 +13,12 @@
  *                             built from nothing through cmsb_changes()
  *   imap_index_refresh_nochange_ms  a refresh when nothing arrived
  *   imap_index_bytes          its size on disk (allocated blocks)
- *   related_first_ms_p50/p99  cold, index built: a new imap source
+ *   lib_related_first_ms_p50/p99  cold, index built: a new imap source
  *                             (connect, login, SELECT, open the index, its
  *                             refresh thread starting) + one lookup for a
  *                             person not asked before (limit 20, last 365
  *                             days)
- *   related_warm_ms_p50       the same source again, another person (the
+ *   lib_related_warm_ms_p50   the same source again, another person (the
  *                             connection reused); not a result cache
  *   maildir_lookup_ms_p50     the maildir adapter on the same tree (reads
  *                             every header block: no index)
@@ -35,11 +35,32 @@
  *   dav_doc_refresh_nochange_ms  a refresh when nothing changed (the
  *                             PROPFINDs, no GET)
  *   dav_doc_lookup_ms_p50     a lookup over its index
+ * Through tspsd (built with the bench: TSPSD_BIN), as the pop-up gets them:
+ * a daemon with [related mail] (the imap source with the index above) and
+ * [related docs] (the documents tree) for alice, her contacts from a
+ * vcard-dir, a subscriber (`tspsctl watch --json`, the control protocol's
+ * event stream that the web UI's stream mirrors); a SIP INVITE from a
+ * contact is sent over UDP and the time taken until that call's
+ * "call.related" event reaches the subscriber:
+ *   related_daemon_warmup_ms  the daemon's very first call (opens the
+ *                             sources, rescans the documents folder)
+ *   related_first_ms_p50/p99  (daemon) cold: a contact not asked before
+ *                             (every source asked: imap index + server
+ *                             search of new UIDs, documents index)
+ *   related_cached_ms_p50     the same contact again within the 60 s TTL
+ *                             (the daemon's result cache)
  * Usage: related_bench [messages] [documents] [lookups]
  */
+#include <arpa/inet.h>
 #include <cairo-pdf.h>
 #include <cairo.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +307,212 @@ static long long dir_bytes(const char *w, const char *sub)
     return total;
 }
 
+#ifdef TSPSD_BIN
+static int free_port(int type)
+{
+    struct sockaddr_in a = {0};
+    socklen_t l = sizeof(a);
+    int fd = socket(AF_INET, type, 0), port = 0;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static int ctl(const char *data, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "%s --data '%s' %s >/dev/null", TSPSCTL_BIN,
+             data, args);
+    return system(cmd);
+}
+
+/* Wait for this caller's call.related at the subscriber: its number of
+ * items, or -1 after timeout_ms. */
+static int wait_related(FILE *f, const char *caller, int timeout_ms)
+{
+    char line[65536], want[64];
+    double end = now_ms() + timeout_ms;
+    snprintf(want, sizeof(want), "\"%s\"", caller);
+    while (now_ms() < end) {
+        struct pollfd p = {fileno(f), POLLIN, 0};
+        if (poll(&p, 1, (int)(end - now_ms()) + 1) <= 0)
+            continue;
+        if (fgets(line, sizeof(line), f) == NULL)
+            return -1;
+        if (strstr(line, "call.related") != NULL &&
+            strstr(line, want) != NULL) {
+            int items = 0; /* items in the event */
+            for (const char *t = strstr(line, "\"title\""); t != NULL;
+                 t = strstr(t + 7, "\"title\""))
+                items++;
+            return items;
+        }
+    }
+    return -1;
+}
+
+static void invite(int fd, const struct sockaddr_in *to, int lport,
+                   const char *caller, int n)
+{
+    char m[1200];
+    int port = ntohs(to->sin_port);
+    int len = snprintf(
+        m, sizeof(m),
+        "INVITE sip:+4930111111@127.0.0.1:%d SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-rb%d-%ld;rport\r\n"
+        "From: <sip:%s@127.0.0.1:%d>;tag=rb%d\r\n"
+        "To: <sip:+4930111111@127.0.0.1:%d>\r\n"
+        "Call-ID: rb-%d-%ld@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+        "Contact: <sip:%s@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n",
+        port, lport, n, (long)getpid(), caller, lport, n, port, n,
+        (long)getpid(), caller, lport);
+    if (sendto(fd, m, (size_t)len, 0, (const struct sockaddr *)to,
+               sizeof(*to)) != len)
+        perror("related_bench: sendto");
+}
+
+/* The pop-up path: INVITE to tspsd until "call.related" at a subscriber. */
+static void daemon_phase(int imap_port, const char *docs, int people, int nlook,
+                         double *v)
+{
+    char dir[700], conf[800], book[800], p[900], args[1200], cmd[1200];
+    int ctlp = free_port(SOCK_STREAM), sipp = free_port(SOCK_DGRAM);
+    FILE *f, *w = NULL;
+    pid_t pid;
+    int fd = -1, lport, n = 0, ok = 0;
+    struct sockaddr_in to = {0}, me = {0};
+    socklen_t ml = sizeof(me);
+
+    snprintf(dir, sizeof(dir), "%s/daemon", W);
+    snprintf(book, sizeof(book), "%s/book", dir);
+    mkdirs(book);
+    snprintf(conf, sizeof(conf), "%s/tspsd.conf", dir);
+    f = fopen(conf, "w");
+    if (f == NULL)
+        return;
+    fprintf(f,
+            "[tspsd]\ndata_dir = %s/data\nlog_level = info\n"
+            "[control]\nlisten = 127.0.0.1\nport = %d\n[metrics]\nport = -1\n"
+            "[sip]\nenabled = true\nlisten = 127.0.0.1\nudp_port = %d\n"
+            "tcp_port = 0\n[admin]\nidentities = admin\n"
+            "[related mail]\nuri = imap://127.0.0.1:%d/"
+            "?mailbox=INBOX&index=%s/ix\nuser = alice\nusername = alice\n"
+            "password = secret\ntimeout_ms = 30000\n"
+            "[related docs]\nuri = docs-dir:%s?region=DE\nuser = alice\n"
+            "[related_criteria]\nalice = *: last 365 days, limit 20\n",
+            dir, ctlp, sipp, imap_port, W, docs);
+    fclose(f);
+    /* alice's contacts: the people the lookups ask for */
+    for (int i = 0; i < nlook; i++) {
+        int k = (i * 37) % (people - 1);
+        char card[512];
+        snprintf(p, sizeof(p), "%s/p%d.vcf", book, k);
+        int cl = snprintf(card, sizeof(card),
+                          "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person%d "
+                          "Lastname%d\r\nTEL:+4930%07d\r\n"
+                          "EMAIL:person%d@example.org\r\nUID:p%d\r\n"
+                          "END:VCARD\r\n",
+                          k, k, k, k, k);
+        put(p, card, (size_t)cl);
+    }
+    snprintf(p, sizeof(p), "%s/tspsd.log", dir);
+    pid = fork();
+    if (pid == 0) {
+        int lf = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(lf, 1);
+        dup2(lf, 2);
+        execl(TSPSD_BIN, TSPSD_BIN, "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(p, sizeof(p), "%s/data/client.conf", dir);
+    for (int i = 0; i < 600 && access(p, R_OK) != 0; i++)
+        usleep(50000);
+    snprintf(p, sizeof(p), "%s/data", dir);
+    if (ctl(p, "user add alice --region DE --number +4930111111") != 0 ||
+        ctl(p, "code set alice '*' forward +4930999999") != 0) {
+        fprintf(stderr, "related_bench: tspsd did not start:\n");
+        snprintf(cmd, sizeof(cmd), "tail -5 '%s/tspsd.log' >&2", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "(no log)\n");
+        goto out;
+    }
+    snprintf(args, sizeof(args),
+             "source add book vcard-dir:%s --user alice --interval 0", book);
+    ctl(p, args);
+    ctl(p, "source sync book");
+    snprintf(cmd, sizeof(cmd), "%s --data '%s' --json watch alice", TSPSCTL_BIN,
+             p);
+    w = popen(cmd, "r");
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    me.sin_family = AF_INET;
+    me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (w == NULL || fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) ||
+        getsockname(fd, (struct sockaddr *)&me, &ml) != 0)
+        goto out;
+    lport = ntohs(me.sin_port);
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons((uint16_t)sipp);
+    usleep(300000); /* the subscription is in place */
+    {
+        char caller[32];
+        int k = ((nlook - 1) * 37) % (people - 1);
+        snprintf(caller, sizeof(caller), "+4930%07d", k);
+        double t0 = now_ms();
+        invite(fd, &to, lport, caller, n++);
+        if (wait_related(w, caller, 60000) < 0) {
+            fprintf(stderr, "related_bench: no call.related (%s/tspsd.log)\n",
+                    dir);
+            goto out;
+        }
+        printf("related_daemon_warmup_ms=%.1f\n", now_ms() - t0);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        int m = 0, items = 0;
+        for (int i = 0; i < nlook - 1; i++) {
+            char caller[32];
+            snprintf(caller, sizeof(caller), "+4930%07d",
+                     (i * 37) % (people - 1));
+            double t0 = now_ms();
+            invite(fd, &to, lport, caller, n++);
+            int k = wait_related(w, caller, 60000);
+            if (k < 0)
+                break;
+            v[m++] = now_ms() - t0;
+            items += k;
+            usleep(20000); /* calls one by one, as a person receives them */
+        }
+        if (m == 0)
+            break;
+        if (pass == 0) {
+            printf("related_first_ms_p50=%.1f\n", pct(v, m, 0.5));
+            printf("related_first_ms_p99=%.1f\n", pct(v, m, 0.99));
+            printf("related_daemon_calls=%d\n", m);
+            printf("related_daemon_items_per_call=%.1f\n", (double)items / m);
+        } else {
+            printf("related_cached_ms_p50=%.2f\n", pct(v, m, 0.5));
+            printf("related_cached_ms_p99=%.2f\n", pct(v, m, 0.99));
+            ok = 1;
+        }
+    }
+    if (!ok)
+        fprintf(stderr, "related_bench: daemon phase incomplete (%s)\n", dir);
+out:
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    if (w != NULL)
+        pclose(w);
+    if (fd >= 0)
+        close(fd);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     int nmsg = argc > 1 ? atoi(argv[1]) : 100000;
@@ -294,7 +521,7 @@ int main(int argc, char **argv)
     int people = nmsg / 50 > 10 ? nmsg / 50 : 10;
     int64_t now = (int64_t)time(NULL);
     char cur[700], out[128], uri[1024], root[700];
-    int port = 0, sport = 0, rc;
+    int port = 0, sport = 0, rc, port0;
     double t0, *v = calloc((size_t)nlook + 1, sizeof(double));
     cmsb_registry *reg = NULL;
     cmsb_source *src = NULL;
@@ -319,6 +546,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "related_bench: Dovecot did not start (%d)\n", rc);
         return 1;
     }
+    port0 = port;
     cmsb_registry_open(&reg);
     o.username = "alice";
     o.password = "secret";
@@ -398,8 +626,8 @@ int main(int argc, char **argv)
         }
     }
     printf("related_items_per_lookup=%.1f\n", (double)items / nlook);
-    printf("related_first_ms_p50=%.1f\n", pct(v, nlook, 0.5));
-    printf("related_first_ms_p99=%.1f\n", pct(v, nlook, 0.99));
+    printf("lib_related_first_ms_p50=%.1f\n", pct(v, nlook, 0.5));
+    printf("lib_related_first_ms_p99=%.1f\n", pct(v, nlook, 0.99));
     cmsb_source_open(reg, uri, &o, &src);
     for (int i = 0; i < nlook; i++) {
         person(&c, (i * 53 + 1) % (people - 1));
@@ -408,8 +636,8 @@ int main(int argc, char **argv)
         v[i] = now_ms() - t0;
     }
     cmsb_source_close(src);
-    printf("related_warm_ms_p50=%.1f\n", pct(v, nlook, 0.5));
-    sh("%s/tests/related/dovecot.sh stop '%s'", W, NULL, 0);
+    printf("lib_related_warm_ms_p50=%.1f\n", pct(v, nlook, 0.5));
+    /* Dovecot stays up for the daemon phase (the same index folder) */
     /* the maildir adapter on the same tree */
     snprintf(uri, sizeof(uri), "maildir:%s/mail/alice", W);
     if (cmsb_source_open(reg, uri, NULL, &src) == CMSB_OK) {
@@ -496,6 +724,12 @@ int main(int argc, char **argv)
     } else {
         printf("# docs-dav skipped: apache2 did not start\n");
     }
+#ifdef TSPSD_BIN
+    daemon_phase(port0, root, people, nlook, v);
+#else
+    printf("# daemon phase skipped: built without tspsd\n");
+#endif
+    sh("%s/tests/related/dovecot.sh stop '%s'", W, NULL, 0);
     cmsb_registry_close(reg);
     {
         char cmd[600];

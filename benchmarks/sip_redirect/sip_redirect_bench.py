@@ -223,8 +223,8 @@ def start_kamailio(work, children):
     return p, port
 
 
-def start_tspsd(work, harness):
-    d = os.path.join(work, "tspsd")
+def start_tspsd(work, harness, commit="burst"):
+    d = os.path.join(work, "tspsd-" + commit)
     os.makedirs(os.path.join(d, "db"))
     script = os.path.join(d, "prov.txt")
     with open(script, "w") as f:
@@ -235,7 +235,7 @@ def start_tspsd(work, harness):
     err = open(os.path.join(d, "harness.log"), "w")
     t0 = time.time()
     p = subprocess.Popen([harness, "--db", os.path.join(d, "db"), "--script", script,
-                          "--port", str(port), "--quiet"],
+                          "--port", str(port), "--quiet", "--commit", commit],
                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
     if not wait_udp(port, timeout=600, proc=p):
         p.kill()
@@ -359,6 +359,8 @@ def main():
     ap.add_argument("--step-seconds", type=int, default=5)
     ap.add_argument("--children", type=int, default=2)
     ap.add_argument("--skip-kamailio", action="store_true")
+    ap.add_argument("--commit", default="both", choices=["both", "burst", "async"],
+                    help="[history] commit mode(s) of tspsd to measure")
     ap.add_argument("--callers", type=int, default=N_CALLERS,
                     help="entries in the htable / contacts (default 1M)")
     a = ap.parse_args()
@@ -386,29 +388,42 @@ def main():
                 kp.send_signal(signal.SIGTERM)
                 kp.wait(timeout=20)
                 procs.remove(kp)
-        tp, tport = start_tspsd(work, os.path.abspath(a.harness))
-        procs.append(tp)
-        results["tspsd"] = ladder(a.sipp, work, "tspsd", tp.pid, tport, rates, secs)
+        modes = ["burst", "async"] if a.commit == "both" else [a.commit]
+        for mode in modes:
+            tp, tport = start_tspsd(work, os.path.abspath(a.harness), mode)
+            procs.append(tp)
+            results["tspsd_" + mode] = ladder(a.sipp, work, "tspsd_" + mode, tp.pid,
+                                              tport, rates, secs)
+            tp.send_signal(signal.SIGTERM)
+            try:
+                tp.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                tp.kill()
+            procs.remove(tp)
 
         best = {n: summary(n, s) for n, s in results.items()}
-        if best.get("kamailio") and best.get("tspsd"):
-            k, t = best["kamailio"], best["tspsd"]
-            print("cps_ratio_vs_kamailio=%.3f" % (t["rate"] / k["rate"]))
-            # CPU per call compared at the same offered rate: the highest rate
-            # both held without failures
+        for mode in modes:
+            k, t = best.get("kamailio"), best.get("tspsd_" + mode)
+            if not (k and t):
+                continue
+            sfx = "" if len(modes) == 1 and mode == "burst" else "_" + mode
+            print("cps_ratio_vs_kamailio%s=%.3f" % (sfx, t["rate"] / k["rate"]))
+            # CPU and round trip compared at the same offered rate: the
+            # highest rate both held without failures
             common = min(k["rate"], t["rate"])
             kc = [s for s in results["kamailio"] if s["rate"] == common][0]
-            tc = [s for s in results["tspsd"] if s["rate"] == common][0]
-            print("cpu_compare_rate_cps=%d" % common)
-            print("cpu_ratio_vs_kamailio=%.3f" % (tc["cpu_ms_per_1k"] / kc["cpu_ms_per_1k"]))
-            print("rtt_p99_ratio_vs_kamailio=%.3f" % (tc["p99"] / kc["p99"]))
-            for n, s in results.items():
-                top = s[-1]
-                if top["failed"] == 0:
-                    print("%s_limit=none-reached (sipp or the ladder's top rate)" % n)
-                elif top["achieved"] < 0.9 * top["rate"]:
-                    print("%s_limit=sipp-or-server-cpu (achieved %.0f cps of %d)" %
-                          (n, top["achieved"], top["rate"]))
+            tc = [s for s in results["tspsd_" + mode] if s["rate"] == common][0]
+            print("cpu_compare_rate_cps%s=%d" % (sfx, common))
+            print("cpu_ratio_vs_kamailio%s=%.3f" % (sfx, tc["cpu_ms_per_1k"] / kc["cpu_ms_per_1k"]))
+            print("rtt_p50_ratio_vs_kamailio%s=%.3f" % (sfx, tc["p50"] / kc["p50"]))
+            print("rtt_p99_ratio_vs_kamailio%s=%.3f" % (sfx, tc["p99"] / kc["p99"]))
+        for n, s in results.items():
+            top = s[-1]
+            if top["failed"] == 0:
+                print("%s_limit=none-reached (sipp or the ladder's top rate)" % n)
+            elif top["achieved"] < 0.9 * top["rate"]:
+                print("%s_limit=sipp-or-server-cpu (achieved %.0f cps of %d)" %
+                      (n, top["achieved"], top["rate"]))
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

@@ -279,6 +279,153 @@ int tsps_batch_history_append(tsps_batch *b, const tsps_decision *d,
     return rc;
 }
 
+/* ---- prepared records: encoded by one thread, written by another ----
+ * Blob: 'P' 1, start (8), caller key (8), user length (1), user, record. */
+
+#define PREP_HEAD (1 + 8 + 8 + 1)
+
+int tsps_history_prepare(const tsps_decision *d, tsps_outcome outcome,
+                         void *buf, size_t cap, size_t *len)
+{
+    struct append_arg a;
+    uint8_t *p = buf;
+    size_t ul;
+    int rc;
+
+    if (len != NULL)
+        *len = 0;
+    if (d == NULL || buf == NULL || len == NULL ||
+        (unsigned)outcome >= TSPS_OUTCOME__COUNT)
+        return TSPS_EINVAL;
+    ul = strnlen(d->user, TSPS_ID_MAX);
+    if (ul >= TSPS_ID_MAX || ul > 255 || cap < PREP_HEAD + ul + 1)
+        return TSPS_EINVAL;
+    rc =
+        encode_append(d, outcome, p + PREP_HEAD + ul, cap - PREP_HEAD - ul, &a);
+    if (rc != TSPS_OK)
+        return rc;
+    p[0] = 'P';
+    tsps__be64(p + 1, (uint64_t)a.start);
+    tsps__be64(p + 9, tsps__e164_key(d->caller));
+    p[17] = (uint8_t)ul;
+    memcpy(p + PREP_HEAD, d->user, ul);
+    *len = PREP_HEAD + ul + a.len;
+    return TSPS_OK;
+}
+
+struct put_arg {
+    uint64_t id;
+    int64_t start;
+    uint64_t caller;
+    char user[TSPS_ID_MAX];
+    const uint8_t *rec;
+    size_t len;
+};
+
+static int put_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
+{
+    struct put_arg *a = arg;
+    uint8_t nb[8], kb[TSPS_ID_MAX + 32];
+    MDB_val k = {8, nb}, v = {a->len, (void *)a->rec}, e = {0, NULL};
+    int rc;
+
+    tsps__be64(nb, a->id);
+    rc = mdb_put(txn, eng->dbi[DB_HIST], &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+        return TSPS_EEXIST;
+    if ((rc = tsps__mdb_err(rc)) != TSPS_OK || a->user[0] == '\0')
+        return rc;
+    k.mv_size = user_key(kb, a->user, a->start, a->id);
+    k.mv_data = kb;
+    rc = tsps__mdb_err(mdb_put(txn, eng->dbi[DB_HIST_USER], &k, &e, 0));
+    if (rc != TSPS_OK || a->caller == 0)
+        return rc;
+    k.mv_size = caller_key(kb, a->user, a->caller, a->start, a->id);
+    return tsps__mdb_err(mdb_put(txn, eng->dbi[DB_HIST_CALLER], &k, &e, 0));
+}
+
+int tsps_batch_history_put(tsps_batch *b, uint64_t id, const void *blob,
+                           size_t len)
+{
+    const uint8_t *p = blob;
+    struct put_arg a;
+    tsps_call_record *r;
+    int rc;
+
+    if (b == NULL || blob == NULL || id == 0 || len < PREP_HEAD + 1 ||
+        p[0] != 'P' || len < PREP_HEAD + (size_t)p[17] + 1 ||
+        len > PREP_HEAD + 255 + APPEND_MAX)
+        return TSPS_EINVAL;
+    if (b->failed)
+        return TSPS_ESTATE;
+    a.id = id;
+    a.start = (int64_t)tsps__rd64(p + 1);
+    a.caller = tsps__rd64(p + 9);
+    memcpy(a.user, p + PREP_HEAD, p[17]);
+    a.user[p[17]] = '\0';
+    if (memchr(a.user, '\0', p[17]) != NULL)
+        return TSPS_EINVAL;
+    a.rec = p + PREP_HEAD + p[17];
+    a.len = len - PREP_HEAD - p[17];
+    /* what lands in history must read back: check the record itself */
+    r = tsps__malloc(b->eng, sizeof(*r));
+    if (r == NULL)
+        return TSPS_ENOMEM;
+    rc = dec_record(a.rec, a.len, id, r);
+    if (rc == TSPS_OK && strcmp(r->decision.user, a.user) != 0)
+        rc = TSPS_EINVAL;
+    tsps__free(b->eng, r);
+    if (rc != TSPS_OK)
+        return TSPS_EINVAL;
+    return tsps__batch_result(b, put_fn(b->eng, b->txn, &a));
+}
+
+struct resv_arg {
+    unsigned n;
+    uint64_t first;
+};
+
+static int reserve_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
+{
+    struct resv_arg *a = arg;
+    uint64_t next = meta_u64(txn, eng->dbi[DB_META], "nextcall");
+    uint64_t resv = meta_u64(txn, eng->dbi[DB_META], "callresv");
+    uint_fast64_t cur = atomic_load(&eng->call_next);
+    uint8_t nb[8];
+    MDB_val k = {8, "callresv"}, v = {8, nb};
+
+    for (;;) {
+        uint64_t id = cur != 0 ? cur : (resv > next ? resv : next);
+        if (id < next)
+            id = next;
+        if (id == 0)
+            id = 1;
+        if (atomic_compare_exchange_weak(&eng->call_next, &cur, id + a->n)) {
+            a->first = id;
+            break;
+        }
+    }
+    if (a->first + a->n <= resv)
+        return TSPS_OK;
+    tsps__be64(nb, a->first + a->n);
+    return tsps__mdb_err(mdb_put(txn, eng->dbi[DB_META], &k, &v, 0));
+}
+
+int tsps_history_reserve_ids(tsps_engine *eng, unsigned n, uint64_t *first)
+{
+    struct resv_arg a = {n, 0};
+    int rc;
+
+    if (first != NULL)
+        *first = 0;
+    if (eng == NULL || first == NULL || n == 0 || n > (1u << 20))
+        return TSPS_EINVAL;
+    rc = tsps__write(eng, 0, reserve_fn, &a);
+    if (rc == TSPS_OK)
+        *first = a.first;
+    return rc;
+}
+
 static int load_record(tsps_engine *eng, MDB_txn *txn, uint64_t id,
                        tsps_call_record *r, int *has_original)
 {

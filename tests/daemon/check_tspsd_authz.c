@@ -64,6 +64,11 @@ typedef struct bodies {
     Tsps__TokenRevoke token_revoke;
     Tsps__RelatedGet related;
     Tsps__ContactCreate contact_create;
+    Tsps__VoicemailList voicemail_list;
+    Tsps__VoicemailGet voicemail_get;
+    Tsps__VoicemailAct voicemail_act;
+    Tsps__IvrGet ivr_get;
+    Tsps__IvrPut ivr_put;
 } bodies;
 
 #define SET(KIND, field, type, init)                                           \
@@ -112,6 +117,15 @@ static const struct {
     /* E-mails are private: att (monitor + act) may not see them. */
     {"related", OWN},
     {"contact.create", MON},
+    /* Voicemail is private like e-mails: the related right, which att
+     * (monitor + act) lacks. (No media front here: those allowed get an
+     * empty list, or NOT_FOUND, after the check.) */
+    {"voicemail.list", OWN},
+    {"voicemail.get", OWN},
+    {"voicemail.act", OWN},
+    /* IVR menus are the user's settings: read as monitor, write as owner. */
+    {"ivr.get", MON},
+    {"ivr.put", OWN},
 };
 #define NROWS ((int)(sizeof(rows) / sizeof(rows[0])))
 
@@ -288,6 +302,33 @@ static void build(int i, Tsps__Request *req, bodies *b)
         b->contact_create.user = (char *)"ann";
         b->contact_create.source = (char *)"nosuch";
         b->contact_create.number = (char *)"+12125550177";
+        break;
+    case 32:
+        SET(VOICEMAIL_LIST, voicemail_list, Tsps__VoicemailList,
+            TSPS__VOICEMAIL_LIST__INIT);
+        b->voicemail_list.user = (char *)"ann";
+        break;
+    case 33:
+        SET(VOICEMAIL_GET, voicemail_get, Tsps__VoicemailGet,
+            TSPS__VOICEMAIL_GET__INIT);
+        b->voicemail_get.user = (char *)"ann";
+        b->voicemail_get.id = (char *)"m1";
+        break;
+    case 34:
+        SET(VOICEMAIL_ACT, voicemail_act, Tsps__VoicemailAct,
+            TSPS__VOICEMAIL_ACT__INIT);
+        b->voicemail_act.user = (char *)"ann";
+        b->voicemail_act.id = (char *)"m1";
+        b->voicemail_act.action = (char *)"delete";
+        break;
+    case 35: /* allowed: "media front off" here */
+        SET(IVR_GET, ivr_get, Tsps__IvrGet, TSPS__IVR_GET__INIT);
+        b->ivr_get.user = (char *)"ann";
+        break;
+    case 36:
+        SET(IVR_PUT, ivr_put, Tsps__IvrPut, TSPS__IVR_PUT__INIT);
+        b->ivr_put.user = (char *)"ann";
+        b->ivr_put.text = (char *)"menu main\nprompt text Hello\n";
         break;
     default:
         ck_abort_msg("no request %d", i);

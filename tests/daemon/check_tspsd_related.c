@@ -5,7 +5,8 @@
  * may see them (the user, an admin, an attendant granted `related`; not
  * another user, not an attendant with monitor alone, not anonymous), the
  * lookup by number in any written form, by e-mail and by call id, the
- * criteria, and a user without sources.
+ * criteria, and a user without sources; the web UI's download of a related
+ * Maildir mail (GET /api/related/doc) and its refusals.
  */
 #include "fixture.h"
 #include "tsps_check.h"
@@ -76,7 +77,8 @@ static void setup(void)
              "[source annbook]\nuri = vcard-dir:%s\nuser = ann\n"
              "interval = 0\n"
              "[related annmail]\nuri = maildir:%s\nuser = ann\n"
-             "[related_criteria]\nann = *: last 30 days; NOMAIL: none\n",
+             "[related_criteria]\nann = *: last 30 days; NOMAIL: none\n"
+             "[web]\nport = 0\n",
              book, mail);
     th_start(&fx, extra);
     tspsd_client *a = th_connect(&fx, "admin", NULL);
@@ -349,6 +351,104 @@ START_TEST(test_related_no_sources_and_bad_input)
 }
 END_TEST
 
+/* The link of the item titled `title` among `caller`'s items (any date). */
+static void item_url(const char *caller, const char *title, char *url,
+                     size_t len)
+{
+    tspsd_client *c = th_connect(&fx, "ann", NULL);
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__RelatedGet g = TSPS__RELATED_GET__INIT;
+    Tsps__Response *r = NULL;
+    g.user = (char *)"ann";
+    g.caller = (char *)caller;
+    g.since = 1;
+    req.body_case = TSPS__REQUEST__BODY_RELATED;
+    req.related = &g;
+    ck_assert_int_eq(th_call(c, &req, &r), TSPS__CODE__OK);
+    tspsd_client_close(c);
+    url[0] = '\0';
+    for (size_t i = 0; i < r->n_related; i++)
+        if (strcmp(r->related[i]->title, title) == 0)
+            snprintf(url, len, "%s", r->related[i]->url);
+    tsps__response__free_unpacked(r, NULL);
+    ck_assert_msg(strncmp(url, "file:///", 8) == 0, "%s: %s", title, url);
+}
+
+/* GET /api/related/doc?call=ID&url=... for that link (percent-encoded). */
+static int doc_get(uint64_t call, const char *url, const char *cookie)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char path[4096];
+    size_t o = (size_t)snprintf(
+        path, sizeof(path),
+        "/api/related/doc?call=%llu&url=", (unsigned long long)call);
+    for (const unsigned char *p = (const unsigned char *)url;
+         *p != '\0' && o + 4 < sizeof(path); p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
+            path[o++] = (char)*p;
+        } else {
+            path[o++] = '%';
+            path[o++] = hex[*p >> 4];
+            path[o++] = hex[*p & 15];
+        }
+    }
+    path[o] = '\0';
+    return th_web_req(&fx, "GET", path, cookie, NULL, NULL, out, sizeof(out));
+}
+
+/* The web UI serves a related mail of a Maildir source as a download,
+ * only the call's caller's items, only to whom may see them. */
+START_TEST(test_related_web_download)
+{
+    tspsd_client *a = th_connect(&fx, "admin", NULL);
+    char ann[80], att[80], bob[80], offer[1024], old[1024], dora[1024];
+    char bad[1200];
+    uint64_t call = 0;
+
+    ck_assert_int_eq(fx_route(a, "+13125550142", ANN_NUMBER, 1, &call),
+                     TSPS__CODE__OK);
+    th_web_login(&fx, a, "ann", ann, sizeof(ann));
+    th_web_login(&fx, a, "att", att, sizeof(att));
+    th_web_login(&fx, a, "bob", bob, sizeof(bob));
+    tspsd_client_close(a);
+    item_url("+13125550142", "Offer for Q3", offer, sizeof(offer));
+    item_url("+13125550142", "Old thread", old, sizeof(old));
+    item_url("dora@unknown.example", "Hi from Dora", dora, sizeof(dora));
+
+    ck_assert_int_eq(doc_get(call, offer, ann), 200);
+    ck_assert_msg(
+        strstr(out, "Content-Disposition: attachment; filename=\"mail-") !=
+                NULL &&
+            strstr(out, "Content-Type: application/octet-stream") != NULL,
+        "%s", out);
+    ck_assert_msg(strstr(out, "\r\n\r\nFrom: Carla Client") != NULL &&
+                      strstr(out, "Subject: Offer for Q3") != NULL,
+                  "%s", out);
+    /* any date: the old thread too */
+    ck_assert_int_eq(doc_get(call, old, ann), 200);
+    ck_assert(strstr(out, "Subject: Old thread") != NULL);
+    /* another sender's mail, through this call: not found */
+    ck_assert_int_eq(doc_get(call, dora, ann), 404);
+    ck_assert(strstr(out, "Hi from Dora") == NULL);
+    /* ../ out of the Maildir, a file elsewhere, not a file link */
+    snprintf(bad, sizeof(bad), "file://%s/cur/../../book/carla.vcf", mail);
+    ck_assert_int_eq(doc_get(call, bad, ann), 404);
+    ck_assert_int_eq(doc_get(call, "file:///etc/passwd", ann), 404);
+    ck_assert_int_eq(doc_get(call, "imap://127.0.0.1/INBOX", ann), 400);
+    ck_assert_int_eq(doc_get(987654321, offer, ann), 404);
+    /* att: monitor and act, not related; bob: another user; no session */
+    ck_assert_int_eq(doc_get(call, offer, att), 403);
+    ck_assert(th_log_has(&fx, "related document refused"));
+    ck_assert_int_eq(doc_get(call, offer, bob), 404);
+    ck_assert_int_eq(doc_get(call, offer, NULL), 401);
+    ck_assert(strstr(out, "Offer for Q3") == NULL);
+    /* granted related: att gets it */
+    ck_assert_int_eq(set_delegation(1, 1, NULL), TSPS__CODE__OK);
+    ck_assert_int_eq(doc_get(call, offer, att), 200);
+}
+END_TEST
+
 static Suite *related_suite(void)
 {
     Suite *s = suite_create("tspsd_related");
@@ -361,6 +461,7 @@ static Suite *related_suite(void)
     tcase_add_test(tc, test_related_by_call);
     tcase_add_test(tc, test_related_at_ring);
     tcase_add_test(tc, test_related_no_sources_and_bad_input);
+    tcase_add_test(tc, test_related_web_download);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -172,8 +172,9 @@ class Host:
 
 
 def sipp(host, scenario, service, subs=None, pause_ms=2000, timeout=60,
-         name=None):
-    """Run one sipp call; returns (rc, log text)."""
+         name=None, messages=False):
+    """Run one sipp call; returns (rc, log text) (with `messages`, the log
+    text ends with every SIP message sipp sent and received)."""
     with open(os.path.join(ARGS.scenarios, scenario)) as f:
         xml = f.read()
     for k, v in (subs or {}).items():
@@ -188,14 +189,18 @@ def sipp(host, scenario, service, subs=None, pause_ms=2000, timeout=60,
            "-i", "127.0.0.1", "-p", str(sp), "-mp", str(mp), "-m", "1",
            "-d", str(pause_ms), "-timeout", str(timeout), "-timeout_error",
            "-bg", "-trace_err", "-error_file", errf, "-nostdin"]
+    msgf = path + ".msg"
+    if messages:
+        cmd += ["-trace_msg", "-message_file", msgf]
     # -bg forks; run in the foreground instead (the PID must be sipp's own)
     cmd.remove("-bg")
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                        text=True, timeout=timeout + 30, cwd=WORK)
     err = p.stderr
-    if os.path.exists(errf):
-        with open(errf) as f:
-            err += f.read()
+    for f in (errf, msgf):
+        if os.path.exists(f):
+            with open(f, errors="replace") as fh:
+                err += fh.read()
     return p.returncode, err
 
 

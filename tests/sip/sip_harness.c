@@ -8,6 +8,7 @@
  *               [--digest SHA-256,MD5] [--map-max BYTES] [--max-held N]
  *               [--max-held-per-user N] [--max-bindings N]
  *               [--tcp-per-address N] [--tcp-handshake S] [--quiet] [-v]
+ *               [--commit burst|async] [--async-window MS]
  *
  * Prints "ready udp=P tcp=P" when listening, one "event ..." line per call
  * event, and reads commands on stdin (the same commands as the script).
@@ -571,6 +572,14 @@ int main(int argc, char **argv)
             sc.tcp_max_per_address = atoi(v), i++;
         else if (strcmp(argv[i], "--tcp-handshake") == 0)
             sc.tcp_handshake_s = atoi(v), i++;
+        else if (strcmp(argv[i], "--commit") == 0) {
+            if (strcmp(v, "async") != 0 && strcmp(v, "burst") != 0) {
+                fprintf(stderr, "--commit burst|async\n");
+                return 2;
+            }
+            sc.history_async = strcmp(v, "async") == 0, i++;
+        } else if (strcmp(argv[i], "--async-window") == 0)
+            sc.history_window_ms = atoi(v), i++;
         else if (strcmp(argv[i], "--map-max") == 0)
             map_max = (size_t)strtoull(v, NULL, 10), i++;
         else if (strcmp(argv[i], "--tcp") == 0)

@@ -278,6 +278,94 @@ START_TEST(test_history_ids_never_reused)
 }
 END_TEST
 
+static uint64_t found_id;
+static int found;
+
+static int find_cb(void *arg, const tsps_call_record *r)
+{
+    (void)arg;
+    found |= r->id == found_id;
+    return 0;
+}
+
+/* commit = async's parts: a block of ids reserved durably, records
+ * prepared on one thread and written on another with those ids. */
+START_TEST(test_history_reserved_ids_and_prepared_records)
+{
+    tsps_batch *b;
+    tsps_config cfg = TSPS_CONFIG_INIT;
+    tsps_decision d = fx_route("+4989111111", "+49301234567", T_MONDAY + 10);
+    tsps_call_record *r = malloc(sizeof(*r));
+    uint8_t blob[16384];
+    size_t len = 0;
+    uint64_t first = 0, second = 0, next = 0, before = 0;
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(
+        tsps_history_append(fx_eng, &d, TSPS_OUTCOME_REDIRECTED, &before),
+        TSPS_OK);
+    ck_assert_int_eq(tsps_history_reserve_ids(fx_eng, 100, &first), TSPS_OK);
+    ck_assert_uint_gt(first, before);
+    ck_assert_int_eq(tsps_history_reserve_ids(fx_eng, 0, &second), TSPS_EINVAL);
+    ck_assert_int_eq(tsps_history_reserve_ids(fx_eng, 10, &second), TSPS_OK);
+    ck_assert_uint_ge(second, first + 100); /* blocks never overlap */
+    /* other writers go on after the blocks */
+    ck_assert_int_eq(
+        tsps_history_append(fx_eng, &d, TSPS_OUTCOME_REDIRECTED, &next),
+        TSPS_OK);
+    ck_assert_uint_ge(next, second + 10);
+
+    ck_assert_int_eq(tsps_history_prepare(&d, TSPS_OUTCOME_REDIRECTED, blob,
+                                          sizeof(blob), &len),
+                     TSPS_OK);
+    ck_assert_int_eq(
+        tsps_history_prepare(&d, TSPS_OUTCOME_REDIRECTED, blob, 8, &len),
+        TSPS_EINVAL);
+    ck_assert_int_eq(tsps_history_prepare(&d, TSPS_OUTCOME_REDIRECTED, blob,
+                                          sizeof(blob), &len),
+                     TSPS_OK);
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+    ck_assert_int_eq(tsps_batch_history_put(b, first + 5, blob, len), TSPS_OK);
+    /* the same id twice: refused, the batch goes on */
+    ck_assert_int_eq(tsps_batch_history_put(b, first + 5, blob, len),
+                     TSPS_EEXIST);
+    ck_assert_int_eq(tsps_batch_history_put(b, 0, blob, len), TSPS_EINVAL);
+    /* a damaged blob is refused, nothing written */
+    uint8_t bad[16384];
+    memcpy(bad, blob, len);
+    bad[0] = 'X';
+    ck_assert_int_eq(tsps_batch_history_put(b, first + 6, bad, len),
+                     TSPS_EINVAL);
+    memcpy(bad, blob, len);
+    ck_assert_int_eq(tsps_batch_history_put(b, first + 6, bad, len / 2),
+                     TSPS_EINVAL);
+    ck_assert_int_eq(tsps_batch_commit(b), TSPS_OK);
+    ck_assert_int_eq(tsps_history_get(fx_eng, first + 5, r), TSPS_OK);
+    ck_assert_str_eq(r->decision.caller, d.caller);
+    ck_assert_str_eq(r->decision.user, d.user);
+    ck_assert_int_eq(r->outcome, TSPS_OUTCOME_REDIRECTED);
+    ck_assert_int_eq(tsps_history_get(fx_eng, first + 6, r), TSPS_ENOTFOUND);
+    /* found by its caller like an appended call */
+    found_id = first + 5;
+    found = 0;
+    ck_assert_int_eq(tsps_history_by_caller(fx_eng, d.user, "+4989111111", 100,
+                                            find_cb, NULL),
+                     TSPS_OK);
+    ck_assert_msg(found, "the put call is not found by its caller");
+
+    /* a restart (kill -9 before any record of the block was written)
+       never gives a reserved id again */
+    tsps_engine_close(fx_eng);
+    cfg.path = fx_dir;
+    ck_assert_int_eq(tsps_engine_open(&cfg, &fx_eng), TSPS_OK);
+    ck_assert_int_eq(
+        tsps_history_append(fx_eng, &d, TSPS_OUTCOME_REDIRECTED, &next),
+        TSPS_OK);
+    ck_assert_uint_ge(next, second + 10);
+    free(r);
+}
+END_TEST
+
 static Suite *history_suite(void)
 {
     Suite *s = suite_create("history");
@@ -290,6 +378,7 @@ static Suite *history_suite(void)
     tcase_add_test(tc, test_history_group_commit);
     tcase_add_test(tc, test_history_writes_join_open_batch);
     tcase_add_test(tc, test_history_ids_never_reused);
+    tcase_add_test(tc, test_history_reserved_ids_and_prepared_records);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "frame.h"
 #include "log.h"
+#include "related.h"
 #include "tsps_check.h"
 
 #include <stdio.h>
@@ -105,6 +106,65 @@ START_TEST(test_config_load_errors_name_the_line)
 }
 END_TEST
 
+START_TEST(test_config_related_webmail)
+{
+    tspsd_config c;
+    char err[256];
+    tsps_check_tmpdir(dir, sizeof(dir));
+    tspsd_config_defaults(&c);
+    const char *p =
+        write_conf("[related m]\nuri = imap://127.0.0.1/\nuser = ann\n"
+                   "webmail = https://mail.example.org/?_uid={uid}\n");
+    ck_assert_int_eq(tspsd_config_load(p, &c, err, sizeof(err)), 0);
+    tspsd_config_defaults(&c);
+    p = write_conf("[related m]\nuri = imap://127.0.0.1/\nuser = ann\n"
+                   "webmail = javascript:alert(1)//{uid}\n");
+    ck_assert_int_eq(tspsd_config_load(p, &c, err, sizeof(err)), -1);
+    ck_assert_msg(
+        strstr(err, "[related m] webmail= must start with https://") != NULL,
+        "%s", err);
+    tsps_check_rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_related_webmail_link)
+{
+    char out[256];
+    const char *u = "imap://127.0.0.1:1143/Sent%20Items;UIDVALIDITY=77/;UID=42";
+
+    ck_assert_int_eq(
+        tspsd_related_webmail_link(
+            "https://wm.example.org/?_mbox={mailbox}&_uid={uid}&v={uidvalidity}"
+            "&m={message_id}&{other}",
+            u, "<a b&c@example.org>", out, sizeof(out)),
+        0);
+    ck_assert_str_eq(out, "https://wm.example.org/?_mbox=Sent%20Items&_uid=42&"
+                          "v=77&m=a%20b%26c%40example.org&{other}");
+    /* a mailbox name cannot add URL syntax */
+    ck_assert_int_eq(
+        tspsd_related_webmail_link("https://w/?m={mailbox}",
+                                   "imaps://h/a&b=c\"x;UIDVALIDITY=1/;UID=2",
+                                   "", out, sizeof(out)),
+        0);
+    ck_assert_str_eq(out, "https://w/?m=a%26b%3Dc%22x");
+    /* not an IMAP message (maildir file://): no webmail link */
+    ck_assert_int_eq(tspsd_related_webmail_link("https://w/{uid}",
+                                                "file:///m/cur/1", "", out,
+                                                sizeof(out)),
+                     -1);
+    /* a value at the end that does not fit: no link rather than a cut one */
+    ck_assert_int_eq(tspsd_related_webmail_link("https://w/?m={message_id}", u,
+                                                "<0123456789abcdef@x>", out,
+                                                24),
+                     -1);
+    /* does not fit: no link rather than a cut one */
+    ck_assert_int_eq(
+        tspsd_related_webmail_link(
+            "https://a-long-host.example.org/?_uid={uid}", u, "", out, 24),
+        -1);
+}
+END_TEST
+
 START_TEST(test_arena_push_and_reset)
 {
     tspsd_arena a = TSPSD_ARENA_INIT;
@@ -144,6 +204,8 @@ static Suite *units_suite(void)
     tc = tcase_create("config");
     tcase_add_test(tc, test_config_load_sections);
     tcase_add_test(tc, test_config_load_errors_name_the_line);
+    tcase_add_test(tc, test_config_related_webmail);
+    tcase_add_test(tc, test_related_webmail_link);
     suite_add_tcase(s, tc);
     tc = tcase_create("misc");
     tcase_add_test(tc, test_arena_push_and_reset);

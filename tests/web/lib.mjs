@@ -68,9 +68,12 @@ export class Daemon {
     this.data = path.join(dir, 'data');
   }
 
-  async start() {
+  /** Start it; `extra` is appended to the config (e.g. [related NAME]). */
+  async start(extra = '') {
     this.ctlPort = await freePort();
     this.sipPort = await freePort(true);
+    this.mediaPort = await freePort(true);
+    this.rtpBase = 40000 + 64 * Math.floor(Math.random() * 300);
     const conf = path.join(this.dir, 'tspsd.conf');
     fs.writeFileSync(conf, `[tspsd]
 data_dir = ${this.data}
@@ -91,9 +94,14 @@ auth_register = false
 listen = 127.0.0.1
 port = 0
 invite_lifetime = 600
+[media]
+enabled = true
+sip_port = ${this.mediaPort}
+rtp_port_min = ${this.rtpBase}
+rtp_port_max = ${this.rtpBase + 63}
 [admin]
 identities = admin
-`);
+${extra}`);
     this.log = fs.openSync(path.join(this.dir, 'tspsd.log'), 'w');
     this.proc = spawn(this.bin, ['-c', conf], { stdio: ['ignore', this.log, this.log] });
     this.exited = null;
@@ -193,6 +201,57 @@ export async function sippRun(sipp, scenarios, dir, port, scenario, keys, extra 
   for (const [k, v] of Object.entries(keys)) args.push('-key', k, v);
   const p = spawn(sipp, args, { cwd: dir, stdio: 'ignore' });
   return new Promise((res) => p.on('exit', (code) => res(code)));
+}
+
+/** G.711 mu-law of one 16-bit sample. */
+function ulaw(x) {
+  const BIAS = 0x84;
+  let sign = 0;
+  if (x < 0) { sign = 0x80; x = -x; }
+  x = Math.min(x, 32635) + BIAS;
+  let exp = 7;
+  for (let m = 0x4000; (x & m) === 0 && exp > 0; m >>= 1) exp--;
+  return ~(sign | (exp << 4) | ((x >> (exp + 3)) & 0x0f)) & 0xff;
+}
+
+/** A tone as raw PCMU (for sipp's rtp_stream) and as a WAV (greetings). */
+export function tone(seconds, hz, file, wav = false) {
+  const n = Math.round(seconds * 8000);
+  const pcm = new Int16Array(n);
+  for (let i = 0; i < n; i++) pcm[i] = Math.round(9000 * Math.sin((2 * Math.PI * hz * i) / 8000));
+  if (!wav) {
+    fs.writeFileSync(file, Buffer.from(Array.from(pcm, ulaw)));
+    return;
+  }
+  const b = Buffer.alloc(44 + 2 * n);
+  b.write('RIFF', 0); b.writeUInt32LE(36 + 2 * n, 4); b.write('WAVE', 8);
+  b.write('fmt ', 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(8000, 24); b.writeUInt32LE(16000, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write('data', 36); b.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(pcm[i], 44 + 2 * i);
+  fs.writeFileSync(file, b);
+}
+
+/** Leave a voicemail for `user` at tspsd's media front: a token signed
+ *  with the daemon's key (as the SIP front's 302 carries it), then sipp
+ *  with tests/media/scenarios/vm_leave.xml streaming a 2 s tone. */
+export async function leaveVoicemail(d, sipp, repo, dir, user, caller, contact, code) {
+  const crypto = await import('node:crypto');
+  fs.mkdirSync(dir, { recursive: true });
+  const key = fs.readFileSync(path.join(d.data, 'media-token.key'));
+  const payload = Buffer.from([user, caller, contact, code, '0', 'en', String(Math.floor(Date.now() / 1000) + 120)].join('|'));
+  const token = payload.toString('hex') + '.' + crypto.createHmac('sha256', key).update(payload).digest('hex');
+  const greet = path.join(d.data, 'media', 'greetings', user);
+  fs.mkdirSync(greet, { recursive: true });
+  if (!fs.existsSync(path.join(greet, 'default.wav'))) tone(0.5, 600, path.join(greet, 'default.wav'), true);
+  const voice = path.join(dir, 'voice.ulaw');
+  tone(2.0, 440, voice);
+  const xml = fs.readFileSync(path.join(repo, 'tests/media/scenarios/vm_leave.xml'), 'utf8')
+    .replaceAll('@VOICE@', voice).replaceAll('@WAIT@', '2800');
+  fs.writeFileSync(path.join(dir, 'vm_leave.xml'), xml);
+  const mp = 2 * Math.floor((await freePort(true)) / 2);
+  return sippRun(sipp, dir, dir, d.mediaPort, 'vm_leave.xml', {},
+    ['-s', 'vm.' + token, '-mp', String(mp), '-d', '1500']);
 }
 
 export function tmpdir(prefix) {

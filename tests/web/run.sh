@@ -4,6 +4,7 @@
 # runs run_web_tests.mjs. Exit 77 (a loud skip) when chromium, node or sipp
 # is missing or npm cannot install; CI installs them (scripts/deps.sh test).
 # Usage: run.sh TSPSD TSPSCTL SIPP SCENARIOS ARTIFACTS [DOCS_IMG]
+# TSPS_WEB_SUITE=related runs the related-items suite (related_web.mjs).
 set -u
 src=$(cd "$(dirname "$0")" && pwd)
 art=$5
@@ -37,4 +38,5 @@ if [ $# -ge 6 ]; then
     --scenarios "$4" --artifacts "$art" --repo "$repo" --docs-img "$6"
 fi
 exec node run_web_tests.mjs --tspsd "$1" --tspsctl "$2" --sipp "$3" \
-  --scenarios "$4" --artifacts "$art" --repo "$repo"
+  --scenarios "$4" --artifacts "$art" --repo "$repo" \
+  --suite "${TSPS_WEB_SUITE:-main}"

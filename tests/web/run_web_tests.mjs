@@ -3,6 +3,7 @@
 // as the caller. Usage:
 //   node run_web_tests.mjs --tspsd BIN --tspsctl BIN --sipp BIN
 //        --scenarios tests/sip/scenarios --artifacts DIR [--docs-img FILE]
+//        [--suite main|related]   (related: related_web.mjs, ctest web_related)
 // Exit 0 = all passed, 1 = a failure, 77 = chromium or playwright missing.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   SKIP, freePort, findChromium, loadPlaywright, launch, Daemon, SippCall, tmpdir, provision,
-  loginPassword, sleep, sippRun,
+  loginPassword, sleep, sippRun, leaveVoicemail,
 } from './lib.mjs';
 
 const { values: opt } = parseArgs({
@@ -18,11 +19,17 @@ const { values: opt } = parseArgs({
     tspsd: { type: 'string' }, tspsctl: { type: 'string' }, sipp: { type: 'string' },
     scenarios: { type: 'string' }, artifacts: { type: 'string', default: '.' },
     'docs-img': { type: 'string' }, repo: { type: 'string' },
+    suite: { type: 'string', default: 'main' },
   },
 });
 
 const results = [];
+/* TSPS_WEB_ONLY=regex runs only the checks whose name matches (while
+ * working on one page); the set-up and the final checks always run. */
+const only = process.env.TSPS_WEB_ONLY ? new RegExp(process.env.TSPS_WEB_ONLY) : null;
+const always = /^(no script errors|tspsd stops cleanly)/;
 async function check(name, fn) {
+  if (only && !only.test(name) && !always.test(name)) return;
   const t0 = performance.now();
   try {
     await fn();
@@ -44,6 +51,11 @@ const pw = await loadPlaywright();
 if (!pw) {
   console.log('SKIP: playwright-core missing (npm ci in tests/web); browser tests NOT run');
   process.exit(SKIP);
+}
+
+if (opt.suite === 'related') {
+  const { relatedTests } = await import('./related_web.mjs');
+  process.exit(await relatedTests({ pw, exe, opt }));
 }
 
 const work = tmpdir('tsps-web-');
@@ -322,6 +334,37 @@ try {
     d.ctl('status', 'set', 'alice', 'any');
   });
 
+  await check('settings: IVR menus are edited in the page; a bad line is shown, nothing stored', async () => {
+    const ps = await alice.newPage();
+    ps.on('pageerror', (e) => errors.push('settings page (ivr): ' + e.message));
+    await ps.goto(d.url + '/settings.html');
+    const note = async (re, what) => {
+      try {
+        await ps.waitForFunction((src) => new RegExp(src).test(document.getElementById('ivr-note').textContent), re.source, { timeout: 10000 });
+      } catch (_) {
+        throw new Error(`${what}: the note says "${await ps.textContent('#ivr-note')}"`);
+      }
+    };
+    await note(/No menus yet/, 'before any menu');
+    await ps.fill('#ivr-text', 'menu main\nprompt text Hi <b>there</b>\ndigit 1 voicemail\ndigit 1 reject\n');
+    await ps.click('#ivr-form button[type=submit]');
+    await note(/Not saved: line 4/, 'after a bad menu');
+    let stored = spawnSync(opt.tspsctl, ['--data', d.data, 'ivr', 'get', 'alice'], { encoding: 'utf8' });
+    assert(stored.status !== 0 && /no IVR menus/.test(stored.stdout + stored.stderr), 'stored after a refusal: ' + stored.stdout);
+    await ps.fill('#ivr-text', 'menu main\nprompt text Press 1 for my mobile.\ntimeout 4\ndefault voicemail\ndigit 1 forward +4930123\n');
+    await ps.click('#ivr-form button[type=submit]');
+    await note(/Menus in use/, 'after a good menu');
+    stored = d.ctl('ivr', 'get', 'alice');
+    assert(/digit 1 forward \+4930123/.test(stored) && /timeout 4/.test(stored), 'not stored: ' + stored);
+    /* the page shows the canonical form tspsd stored */
+    assert((await ps.inputValue('#ivr-text')).trim() === stored.trim(), 'page and store differ');
+    await ps.reload();
+    await ps.waitForFunction(() => document.getElementById('ivr-text').value.includes('forward +4930123'));
+    await ps.click('#ivr-remove');
+    await note(/No menus yet/, 'after remove');
+    await ps.close();
+  });
+
   await check('keyboard: the pop-up can be driven without a mouse', async () => {
     const c = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
@@ -419,6 +462,55 @@ try {
     await ctx.close();
   });
 
+  await check('ring sound: ticked, a ringing call starts a tone; unticked, none (kept over a reload)', async () => {
+    d.ctl('code', 'set', 'alice', 'UNKNOWN', 'ring');
+    const ctx = await browser.newContext(ctxOpts);
+    /* the page hook: every oscillator started, with its context's state */
+    await ctx.addInitScript(() => {
+      window.__tones = [];
+      const start = OscillatorNode.prototype.start;
+      OscillatorNode.prototype.start = function (...a) { window.__tones.push(this.context.state); return start.apply(this, a); };
+    });
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push('ring page: ' + e.message));
+    try {
+      await p.goto(d.ctl('user', 'login-link', 'alice'));
+      await p.waitForSelector('#stream.live', { timeout: 5000 });
+      assert(!(await p.isChecked('#opt-sound')), 'the ring sound is on by default');
+      const ringing = async (num) => {
+        const c = await call(num, '+4930111111', 'Ring Test', 'invite_final.xml');
+        await p.waitForFunction((n) => document.getElementById('pp-name')?.textContent === n &&
+          document.getElementById('pp-outcome')?.textContent === 'ringing your phones', num, { timeout: 5000 });
+        assert((await c.wait()) === 0, 'sipp ' + num);
+      };
+      /* off: a ringing call makes no sound */
+      await ringing('+4930555201');
+      let tones = await p.evaluate(() => window.__tones);
+      assert(tones.length === 0, 'tones with the sound off: ' + JSON.stringify(tones));
+      /* on (a click: the browser lets the page play): a sample, then the call's tones */
+      await p.check('#opt-sound');
+      await p.waitForFunction(() => window.__tones.length >= 2, null, { timeout: 2000 });
+      await p.evaluate(() => { window.__tones = []; });
+      await ringing('+4930555202');
+      await p.waitForFunction(() => window.__tones.length >= 2, null, { timeout: 2000 });
+      tones = await p.evaluate(() => window.__tones);
+      assert(tones.length === 2 && tones.every((t) => t === 'running'), 'tones with the sound on: ' + JSON.stringify(tones));
+      /* the setting survives a reload; unticked again, silence */
+      await p.reload();
+      await p.waitForSelector('#stream.live', { timeout: 5000 });
+      assert(await p.isChecked('#opt-sound'), 'the ring sound setting was lost on reload');
+      await p.uncheck('#opt-sound');
+      await p.evaluate(() => { window.__tones = []; });
+      await ringing('+4930555203');
+      await sleep(300);
+      tones = await p.evaluate(() => window.__tones);
+      assert(tones.length === 0, 'tones after unticking: ' + JSON.stringify(tones));
+    } finally {
+      try { d.ctl('code', 'delete', 'alice', 'UNKNOWN'); } catch (_) { /* gone already */ }
+      await ctx.close();
+    }
+  });
+
   await check('phone width (390 px): one plain sentence, trace folded, actions visible without scrolling', async () => {
     try { d.ctl('code', 'delete', 'alice', 'UNKNOWN'); } catch (_) { /* gone already */ }
     const p = await alice.newPage();
@@ -472,6 +564,33 @@ try {
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     const missed = await read();
     assert(missed.length >= 1 && missed.every((r) => r.state === 'missed'), 'missed filter: ' + JSON.stringify(missed.map((r) => r.state)));
+    /* the daemon filtered: exactly the calls the unfiltered log shows as missed */
+    const wantMissed = rows.filter((r) => r.state === 'missed').map((r) => r.id);
+    assert(rows.length < 50 && JSON.stringify(missed.map((r) => r.id)) === JSON.stringify(wantMissed),
+      `missed rows ${missed.map((r) => r.id)} want ${wantMissed}`);
+    await p.reload();
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const missed2 = await read();
+    assert(await p.isChecked('#f-missed') && /missed=1/.test(p.url()), 'the missed filter was lost on reload: ' + p.url());
+    assert(JSON.stringify(missed2.map((r) => r.id)) === JSON.stringify(wantMissed), 'after reload: ' + missed2.map((r) => r.id));
+    /* another outcome from the list: exactly the calls the log shows with it */
+    await p.selectOption('#f-outcome', 'voicemail');
+    assert(!(await p.isChecked('#f-missed')), 'missed stays ticked with another outcome');
+    await p.click('#log-filter button[type=submit]');
+    await p.waitForURL(/outcome=voicemail/);
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const vm = await read();
+    const wantVm = rows.filter((r) => r.state === 'voicemail').map((r) => r.id);
+    assert(wantVm.length > 0 && JSON.stringify(vm.map((r) => r.id)) === JSON.stringify(wantVm) && vm.every((r) => r.text.includes('sent to voicemail')),
+      `voicemail rows ${vm.map((r) => r.id)} want ${wantVm}`);
+    assert(!/missed=1/.test(p.url()), 'url ' + p.url());
+    /* a bad filter value is said in words */
+    await p.goto(d.url + '/log.html?code=' + encodeURIComponent('no such code!'));
+    await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: 5000 });
+    const bad = await p.textContent('#log-empty');
+    assert(/Could not read the log: .*not a code/.test(bad), 'bad code: ' + bad);
+    await p.goto(d.url + '/log.html?missed=1');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     await p.uncheck('#f-missed');
     await p.fill('#f-caller', '+49 30 888001');
     await p.click('#log-filter button[type=submit]');
@@ -479,6 +598,23 @@ try {
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     const one = await read();
     assert(one.length === 1 && one[0].text.includes('+4930888001'), 'caller filter: ' + JSON.stringify(one));
+    /* code and contact name: asked of the daemon, kept in the address */
+    const codeOf = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => [tr.dataset.call, tr.querySelector('td.code').textContent]));
+    const allCodes = rows.map((r) => r.id);
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const codes = await codeOf();
+    assert(JSON.stringify(codes.map((x) => x[0])) === JSON.stringify(allCodes), 'unfiltered log changed');
+    const wantVip = codes.filter((x) => x[1] === 'VIP').map((x) => x[0]);
+    await p.goto(d.url + '/log.html?code=vip');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const vip = await codeOf();
+    assert(wantVip.length > 0 && JSON.stringify(vip.map((x) => x[0])) === JSON.stringify(wantVip), `code vip: ${vip} want ${wantVip}`);
+    assert(await p.inputValue('#f-code') === 'vip', 'the code field lost its value');
+    await p.goto(d.url + '/log.html?contact=ANNA');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const anna = await read();
+    assert(anna.length >= 1 && anna.length < rows.length && anna.every((r) => /anna/i.test(r.text)), 'contact ANNA: ' + anna.map((r) => r.text.slice(0, 40)));
     const ctlOut = JSON.parse(d.ctl('--json', 'history', 'alice', '--caller', '+4930888001'));
     const list = ctlOut.calls || ctlOut;
     assert(list.length === 1 && list[0].caller === '+4930888001', 'tspsctl history --caller: ' + JSON.stringify(list).slice(0, 300));
@@ -486,6 +622,42 @@ try {
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     await p.screenshot({ path: path.join(opt.artifacts, 'log.png') });
     await p.close();
+  });
+
+  await check('call log paging: "Older" shows the next 50 calls, none twice, while a call arrives', async () => {
+    /* 60 more calls (sent to voicemail: nothing held), all in a second or two */
+    d.ctl('code', 'set', 'alice', 'UNKNOWN', 'voicemail');
+    try {
+      for (let i = 0; i < 60; i++) d.ctl('route', '--from', '+4930600' + String(i).padStart(3, '0'), '--to', '+4930111111', '--live');
+    } finally {
+      d.ctl('code', 'delete', 'alice', 'UNKNOWN');
+    }
+    const all = JSON.parse(d.ctl('--json', 'history', 'alice', '--limit', '1000')).calls.map((c) => String(c.call_id));
+    assert(all.length > 60 && all.length <= 100, 'calls in the log: ' + all.length);
+    const p = await alice.newPage();
+    p.on('pageerror', (e) => errors.push('log paging page: ' + e.message));
+    const ids = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => tr.dataset.call));
+    await p.goto(d.url + '/log.html');
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const page1 = await ids();
+    assert(JSON.stringify(page1) === JSON.stringify(all.slice(0, 50)), 'first page: ' + page1.slice(0, 5));
+    assert(await p.isVisible('#log-older') && !(await p.isVisible('#log-newer')), 'buttons on the first page');
+    /* a call arrives before "Older": the next page does not shift */
+    const fresh = JSON.parse(d.ctl('--json', 'route', '--from', '+4930600999', '--to', '+4930111111', '--live')).calls[0].call_id;
+    await p.click('#log-older');
+    await p.waitForURL(/before=\d+/);
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    const page2 = await ids();
+    assert(JSON.stringify(page2) === JSON.stringify(all.slice(50)), `second page ${page2.slice(0, 3)}.. want ${all.slice(50, 53)}..`);
+    assert(!page2.includes(String(fresh)) && await p.isVisible('#log-newer') && !(await p.isVisible('#log-older')), 'second page buttons / fresh call');
+    await p.reload();
+    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    assert(JSON.stringify(await ids()) === JSON.stringify(page2), 'the second page changed on reload');
+    await p.click('#log-newer');
+    await p.waitForFunction((f) => document.querySelector('#log tbody tr')?.dataset.call === f, String(fresh), { timeout: 5000 });
+    await p.close();
+    /* the fresh call is held (alice's default asks): settle it */
+    d.ctl('act', String(fresh), 'voicemail');
   });
 
   await check('set code and block a caller from the pop-up: written back to the address book, the next call follows it', async () => {
@@ -642,6 +814,9 @@ try {
     await p.goto(d.url + '/log.html');
     await p.waitForSelector('#log tbody tr', { timeout: 5000 });
     await scan('call log');
+    await p.goto(d.url + '/log.html?missed=1&code=' + encodeURIComponent('bad code'));
+    await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: 5000 });
+    await scan('call log, filtered, with an error');
     await p.goto(d.url + '/settings.html');
     await p.waitForSelector('#effective tbody tr', { timeout: 5000 });
     await p.fill('#try-from', '+4930222222');
@@ -740,6 +915,90 @@ try {
       await exited;
       clearTimeout(t);
     }
+  });
+
+  await check('voicemail inbox: a message left at the media front shows live with the badge, plays as audio/wav, heard, deleted', async () => {
+    const ctx = await browser.newContext(ctxOpts);
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push('inbox page: ' + e.message + ' ' + (e.stack || '')));
+    p.on('dialog', (dl) => { errors.push('dialog opened: ' + dl.message()); dl.dismiss(); });
+    await loginPassword(p, d.url, 'alice', 'alice-secret-1');
+    await p.goto(d.url + '/inbox.html');
+    await p.waitForFunction(() => /new, .* heard|No messages|off/.test(document.body.textContent), null, { timeout: 10000 });
+    const before = await p.$$eval('#vm tbody tr', (rs) => rs.length);
+    assert(before === 0, 'inbox empty at first: ' + before);
+    assert(await p.$eval('#vm-badge', (b) => b.hidden), 'no badge without messages');
+    await p.waitForSelector('#stream.live, #nav', { timeout: 5000 });
+    await sleep(300); /* the page's event stream is open */
+    /* A caller leaves a message: the row and the badge appear live. */
+    const rc = await leaveVoicemail(d, opt.sipp, opt.repo, path.join(work, 'vm1'), 'alice', '+4930222222',
+      'Anna <b>Example</b> & Co', 'VIP');
+    assert(rc === 0, 'sipp vm_leave rc=' + rc);
+    await p.waitForSelector('#vm tbody tr', { timeout: 15000 });
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1' &&
+      document.getElementById('vm-badge')?.hidden === false, null, { timeout: 10000 });
+    /* after a reload too, from the API; the contact's name is text */
+    await p.reload();
+    await p.waitForSelector('#vm tbody tr');
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1', null, { timeout: 10000 });
+    const row = await p.textContent('#vm tbody tr');
+    assert(row.includes('Anna <b>Example</b> & Co') && row.includes('+4930222222') && row.includes('VIP') &&
+      row.includes('New'), 'row: ' + row);
+    assert((await p.$$('#vm tbody b')).length === 0, 'markup in a name is shown, never run');
+    assert(/0:0[23]/.test(row), 'length about 2-3 s: ' + row);
+    const nav = await p.getAttribute('#nav-inbox', 'aria-label');
+    assert(nav === 'Inbox, 1 new', 'nav label: ' + nav);
+    /* the other pages carry the badge as well */
+    await p.goto(d.url + '/log.html');
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1', null, { timeout: 10000 });
+    await p.goto(d.url + '/inbox.html');
+    await p.waitForSelector('#vm tbody tr audio');
+    /* Playing fetches the WAV with the session (200, audio/wav), marks the
+     * message heard, and the badge follows live. */
+    const audioResp = p.waitForResponse((r) => r.url().includes('/audio'), { timeout: 15000 });
+    await p.click('h1'); /* a user gesture: play() is allowed */
+    await p.evaluate(() => document.querySelector('#vm audio').play().catch(() => {}));
+    const ar = await audioResp;
+    assert(ar.status() === 200 || ar.status() === 206, 'audio status ' + ar.status());
+    assert((ar.headers()['content-type'] || '') === 'audio/wav', 'content type ' + ar.headers()['content-type']);
+    const direct = await p.evaluate(async () => {
+      const id = document.querySelector('#vm tbody tr').dataset.vm;
+      const r = await fetch(`/api/voicemail/${id}/audio`);
+      const b = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, type: r.headers.get('content-type'), riff: String.fromCharCode(...b.slice(0, 4)), len: b.length };
+    });
+    assert(direct.status === 200 && direct.type === 'audio/wav' && direct.riff === 'RIFF' && direct.len > 16000 * 1.5,
+      'audio fetch: ' + JSON.stringify(direct));
+    await p.waitForFunction(() => document.querySelector('#vm tbody tr')?.textContent.includes('Heard'), null, { timeout: 10000 });
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.hidden === true, null, { timeout: 10000 });
+    /* Another user gets neither the list nor the audio. */
+    const bobCtx = await browser.newContext(ctxOpts);
+    const pb = await bobCtx.newPage();
+    d.ctl('user', 'web-password', 'bob', 'bob-secret-12');
+    await loginPassword(pb, d.url, 'bob', 'bob-secret-12');
+    const id = await p.$eval('#vm tbody tr', (r) => r.dataset.vm);
+    const bobSees = await pb.evaluate(async (mid) => {
+      const a = await fetch(`/api/voicemail/${mid}/audio?user=alice`);
+      const l = await fetch('/api/voicemail?user=alice');
+      const own = await (await fetch('/api/voicemail')).json();
+      return [a.status, l.status, (own.voicemail || []).length];
+    }, id);
+    assert(bobSees[0] === 403 && bobSees[1] === 403 && bobSees[2] === 0, 'bob: ' + JSON.stringify(bobSees));
+    await bobCtx.close();
+    /* A POST without the CSRF token is refused. */
+    const nocsrf = await p.evaluate(async (mid) => (await fetch(`/api/voicemail/${mid}/delete`, { method: 'POST' })).status, id);
+    assert(nocsrf === 403, 'delete without CSRF: ' + nocsrf);
+    /* Delete: the row goes, and after a reload the badge says 0. */
+    await p.click('#vm tbody tr button');
+    await p.waitForFunction(() => document.querySelectorAll('#vm tbody tr').length === 0, null, { timeout: 10000 });
+    await p.reload();
+    await p.waitForFunction(() => document.getElementById('vm-empty')?.hidden === false, null, { timeout: 10000 });
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.hidden === true &&
+      /^0 new, 0 heard$/.test(document.getElementById('vm-counts').textContent), null, { timeout: 10000 });
+    assert(fs.readdirSync(path.join(d.data, 'media', 'voicemail', 'alice')).filter((f) => f.endsWith('.wav')).length === 0,
+      'the WAV is gone from the disk');
+    await p.screenshot({ path: path.join(opt.artifacts, 'inbox.png') }).catch(() => {});
+    await ctx.close();
   });
 
   await check('no script errors in any page', async () => {

@@ -593,6 +593,8 @@ static void ctl_publish(void *arg, const tspsd_event *e)
     tspsd_arena a = TSPSD_ARENA_INIT;
     Tsps__Event ev = TSPS__EVENT__INIT;
     Tsps__Response resp = TSPS__RESPONSE__INIT;
+    Tsps__VoicemailMessage vm = TSPS__VOICEMAIL_MESSAGE__INIT;
+    Tsps__VoicemailMessage *vms[1] = {&vm};
     int any = 0;
 
     for (tspsd_conn *c = d->conns; c != NULL; c = c->next)
@@ -617,6 +619,22 @@ static void ctl_publish(void *arg, const tspsd_event *e)
     } else if (e->src != NULL) {
         ev.user = e->src->user;
         ev.source = (Tsps__Source *)e->src;
+    } else if (e->vm_user != NULL && e->vm != NULL) {
+        ev.user = (char *)e->vm_user;
+        vm.id = (char *)e->vm->id;
+        vm.user = (char *)e->vm_user;
+        vm.caller = (char *)e->vm->caller;
+        vm.contact_name = (char *)e->vm->contact;
+        vm.code = (char *)e->vm->code;
+        vm.time = e->vm->time;
+        vm.duration_ms = e->vm->duration_ms;
+        vm.heard = e->vm->heard != 0;
+        vm.history_id = strtoull(e->vm->history_id, NULL, 10);
+        vm.new_count = e->vm_new;
+        vm.old_count = e->vm_old;
+        vm.change = (char *)e->vm_change;
+        resp.voicemail = vms;
+        resp.n_voicemail = 1;
     }
     resp.event = &ev;
     for (tspsd_conn *c = d->conns; c != NULL; c = c->next) {
@@ -631,6 +649,13 @@ static void ctl_publish(void *arg, const tspsd_event *e)
             continue;
         if (e->src != NULL && !c->a.admin &&
             strcmp(e->src->user, c->a.identity) != 0)
+            continue;
+        /* Voicemail is private like e-mails (the related right). */
+        if (e->vm_user != NULL &&
+            !may_see(c, e->vm_user,
+                     e->vm != NULL && e->vm->code[0] != '\0' ? e->vm->code
+                                                             : NULL,
+                     TSPSD_RIGHT_VOICEMAIL))
             continue;
         resp.id = c->sub_id;
         tspsd_conn_send(c, &resp);

@@ -18,7 +18,7 @@
 
 #include "sip_internal.h"
 
-#define SIP_ALLOW "INVITE, ACK, CANCEL, OPTIONS, REGISTER"
+#define SIP_ALLOW "INVITE, ACK, CANCEL, OPTIONS, REGISTER, SUBSCRIBE"
 
 static pthread_once_t osip_once = PTHREAD_ONCE_INIT;
 static void osip_init_once(void)
@@ -158,8 +158,14 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
     if (i == len)
         return; /* keep-alive */
     int rc = sip_raw_scan(buf, len, &r);
-    if (r.is_response && rc != SIP_RAW_JUNK)
-        return; /* we send no requests: stray responses are ignored */
+    if (r.is_response && rc != SIP_RAW_JUNK) {
+        /* responses to what we relayed; other stray ones are ignored */
+        if (rc == SIP_RAW_OK)
+            (void)sip_relay_response(s, &r);
+        return;
+    }
+    if (rc == SIP_RAW_OK && s->relay != NULL && sip_relay_request(s, &r, src))
+        return; /* a later request of a call relayed to the media front */
     if (rc == SIP_RAW_OK && sip_span_eq(r.method, "ACK")) {
         sip_txn_ack(s, &r);
         return;
@@ -182,7 +188,8 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
         return;
     }
     int reg = sip_span_eq(r.method, "REGISTER");
-    if (!invite && !reg && !sip_span_eq(r.method, "OPTIONS")) {
+    int sub = sip_span_eq(r.method, "SUBSCRIBE");
+    if (!invite && !reg && !sub && !sip_span_eq(r.method, "OPTIONS")) {
         int code = is_known_method(&r) ? 405 : 501;
         sip_respond_simple(s, &r, src, code, NULL, "Allow: " SIP_ALLOW "\r\n");
         return;
@@ -236,6 +243,8 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
                 "msg=\"unparseable sip request answered 400\" bytes=%zu", len);
     } else if (invite) {
         sip_invite(s, m, &r, src);
+    } else if (sub) {
+        sip_subscribe(s, m, &r, src);
     } else {
         sip_register(s, m, &r, src);
     }
@@ -355,7 +364,11 @@ int tspsd_sip_open(struct event_base *base, tsps_engine *eng,
         rc = TSPS_ENOMEM;
         goto cleanup;
     }
-    rc = sip_net_open(s);
+    rc = sip_hist_open(s);
+    if (rc == TSPS_OK)
+        rc = sip_relay_open(s);
+    if (rc == TSPS_OK)
+        rc = sip_net_open(s);
     if (rc != TSPS_OK)
         goto cleanup;
     s->purge_ev = event_new(base, -1, EV_PERSIST, purge_cb, s);
@@ -415,7 +428,7 @@ void tspsd_sip_stats_get(const tspsd_sip *s, tspsd_sip_stats *out)
     out->rx = s->stat_rx;
     out->tx = s->stat_tx;
     out->bad = s->stat_bad;
-    out->history_failed = s->stat_hist_fail;
+    out->history_failed = s->stat_hist_fail + sip_hist_failed(s);
     out->auth_failed = s->stat_auth_fail;
     out->auth_locked = s->stat_auth_locked;
     out->held = (uint64_t)s->nheld;
@@ -459,10 +472,13 @@ void tspsd_sip_close(tspsd_sip *s)
     if (s->purge_ev != NULL)
         event_free(s->purge_ev);
     sip_net_close(s);
+    sip_hist_close(s); /* what the writer holds is committed first */
+    sip_relay_close(s);
     sip_txn_cache_free(s);
     sip_txn_index_free(s);
     free(s->out_buf);
     free(s->nonces);
     free(s->guard);
+    free(s->mwi);
     free(s);
 }

@@ -51,6 +51,15 @@ typedef struct tspsd_sip_config {
     int tcp_handshake_s;      /* a TCP connection must send its first
                                  request within, 10 */
     int max_bindings_per_aor; /* registrar: bindings of one AOR, 16 */
+    /* history durability (docs/sip.md "History durability"): */
+    int history_async;     /* 0 = burst: a UDP burst's calls are committed
+                              before its responses leave; 1 = async: a
+                              writer thread commits them within
+                              history_window_ms, responses never wait */
+    int history_window_ms; /* async: at most this long, default 10 */
+    int media_in_place;    /* 1: calls for tsps's media front are relayed
+                              to it (tspsd is the caller's first hop)
+                              instead of answered 302 (sip_relay.c) */
 } tspsd_sip_config;
 
 /**
@@ -103,6 +112,12 @@ typedef struct tspsd_sip_hooks {
      * or -1 to drop the target. Runs on the loop. Since: 0.4 */
     int (*media_uri)(void *arg, tsps_method_kind kind, uint64_t call_id,
                      const tsps_decision *d, char *out, size_t n);
+    /* Optional (NULL: SUBSCRIBE for message-summary gets 489). The RFC
+     * 3842 message-summary body of `user`'s mailbox now, for the account
+     * URI `account`, into `out`: its length, or -1 (no mailbox). Runs on
+     * the loop. Since: 0.4 */
+    int (*mwi_body)(void *arg, const char *user, const char *account, char *out,
+                    size_t n);
 } tspsd_sip_hooks;
 
 /**
@@ -119,6 +134,15 @@ tsps_method_kind tspsd_sip_media_kind(tsps_method_kind kind,
 int tspsd_sip_open(struct event_base *base, tsps_engine *eng,
                    const tspsd_sip_config *cfg, const tspsd_sip_hooks *hooks,
                    tspsd_sip **out);
+
+/**
+ * The mailbox of `user` changed (a new message, heard, deleted): send a
+ * NOTIFY with the counts now (hooks->mwi_body) to each device subscribed
+ * to it (SUBSCRIBE, Event message-summary). Subscriptions that ran out are
+ * dropped. NULL s: nothing.
+ * Thread-safety: on the loop's thread. Since: 0.4
+ */
+void tspsd_sip_mwi_changed(tspsd_sip *s, const char *user);
 
 /** Apply new settings that do not need a rebind (SIGHUP). */
 int tspsd_sip_reconfigure(tspsd_sip *s, const tspsd_sip_config *cfg);

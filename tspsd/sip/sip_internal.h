@@ -220,9 +220,12 @@ struct tspsd_sip {
 
     /* UDP responses queued while a batch is processed (sendmmsg). */
     int batching;
-    tsps_batch *burst;     /* the UDP burst's group commit, NULL if none */
-    unsigned burst_calls;  /* calls recorded in it so far */
-    struct sip_event *evq; /* SIP_EVQ events waiting for the commit */
+    tsps_batch *burst;           /* the UDP burst's group commit, NULL if none
+                                    (always NULL with [history] commit = async) */
+    struct sip_hist *hist;       /* commit = async: the writer (sip_hist.c) */
+    struct sip_relay_ent *relay; /* answer_in_place: relayed calls */
+    unsigned burst_calls;        /* calls recorded in it so far */
+    struct sip_event *evq;       /* SIP_EVQ events waiting for the commit */
     int nevq;
     int nout;
     sip_src out_dst[SIP_UDP_BATCH];
@@ -242,6 +245,7 @@ struct tspsd_sip {
     sip_nonce_slot *nonces; /* SIP_NONCE_SLOTS */
     sip_guard_ent *guard;   /* SIP_GUARD_SLOTS */
 
+    struct sip_mwi_sub *mwi; /* SIP_MWI_MAX subscriptions (sip_mwi.c) */
     uint64_t stat_rx, stat_tx, stat_bad;
     uint64_t stat_hist_fail; /* calls answered but not in history */
     uint64_t stat_auth_fail, stat_auth_locked, stat_held_refused;
@@ -266,6 +270,14 @@ void sip_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n);
 void sip_log(tspsd_sip *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* AOR (a user part) -> user id: a device name, a public number or a user
+ * id (sip_registrar.c). TSPS_OK or TSPS_ENOTFOUND. */
+int sip_aor_user(tspsd_sip *s, const char *aor, char user_id[TSPS_ID_MAX],
+                 sip_cred *aor_cred);
+/* SUBSCRIBE (sip_mwi.c): message-summary subscriptions of registered
+ * devices; other event packages 489. */
+void sip_subscribe(tspsd_sip *s, void *msg, const sip_raw *r,
+                   const sip_src *src);
 /* Registrar (sip_registrar.c). */
 void sip_register(tspsd_sip *s, void *msg, const sip_raw *r,
                   const sip_src *src);
@@ -321,5 +333,31 @@ void sip_net_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n);
 /* Commit the burst's group commit now (before a handler that must read
  * its own writes back, e.g. the registrar's 200 listing the bindings). */
 void sip_burst_end(tspsd_sip *s);
+/* Begin the burst's group commit (commit = burst only). */
+void sip_burst_begin(tspsd_sip *s);
+
+/* [media] answer_in_place (sip_relay.c): calls for tsps's media front
+ * relayed to it instead of a 302. start: relay the INVITE (0), or -1 when
+ * it cannot (then answer 302); request/response: 1 when the message
+ * belonged to a relayed call and was handled. */
+typedef struct sip_relay_ent sip_relay_ent;
+int sip_relay_open(tspsd_sip *s);
+void sip_relay_close(tspsd_sip *s);
+int sip_relay_start(tspsd_sip *s, const sip_raw *r, const sip_src *src,
+                    const char *media_uri);
+int sip_relay_request(tspsd_sip *s, const sip_raw *r, const sip_src *src);
+int sip_relay_response(tspsd_sip *s, const sip_raw *r);
+
+/* [history] commit = async (sip_hist.c). Without it (commit = burst),
+ * sip_hist_record() is tsps_history_append() in the burst's batch. */
+typedef struct sip_hist sip_hist;
+int sip_hist_open(tspsd_sip *s);
+void sip_hist_close(tspsd_sip *s);
+/* Record a call answered at once: its id now, the record within the
+ * window. Loop thread. */
+int sip_hist_record(tspsd_sip *s, const tsps_decision *d, tsps_outcome oc,
+                    uint64_t *id);
+/* Calls the writer could not record (any thread). */
+uint64_t sip_hist_failed(const tspsd_sip *s);
 
 #endif

@@ -111,8 +111,7 @@ static void udp_send(tspsd_sip *s, const sip_src *dst, const char *p, size_t n)
              * leaves, and the rest of the burst starts a new batch. */
             sip_burst_end(s);
             sip_net_flush(s);
-            if (tsps_batch_begin(s->eng, &s->burst) != TSPS_OK)
-                s->burst = NULL;
+            sip_burst_begin(s);
         }
         memcpy(s->out_buf[s->nout], p, n);
         s->out_len[s->nout] = n;
@@ -170,8 +169,7 @@ void sip_emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
         /* full mid-burst: commit what the queue names, go on in a new
            batch (as udp_send does for responses) */
         sip_burst_end(s);
-        if (tsps_batch_begin(s->eng, &s->burst) != TSPS_OK)
-            s->burst = NULL;
+        sip_burst_begin(s);
         if (s->burst == NULL) {
             deliver(s, kind, id, d, oc);
             return;
@@ -182,6 +180,13 @@ void sip_emit(tspsd_sip *s, int kind, uint64_t id, const tsps_decision *d,
     e->id = id;
     e->oc = oc;
     e->d = *d;
+}
+
+void sip_burst_begin(tspsd_sip *s)
+{
+    /* commit = async: nothing of the burst waits for a commit */
+    if (s->hist != NULL || tsps_batch_begin(s->eng, &s->burst) != TSPS_OK)
+        s->burst = NULL;
 }
 
 void sip_burst_end(tspsd_sip *s)
@@ -229,8 +234,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
         s->batching = 1;
         /* Group commit: the burst's store writes (history, bindings) join
          * one batch, committed before any response of the burst leaves. */
-        if (tsps_batch_begin(s->eng, &s->burst) != TSPS_OK)
-            s->burst = NULL;
+        sip_burst_begin(s);
         for (int i = 0; i < n; i++) {
             src[i].addrlen = msgs[i].msg_hdr.msg_namelen;
             src[i].proto = SIP_PROTO_UDP;

@@ -396,7 +396,7 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     make_plan(s, &d, 0, ruri_key, now, 0, &p);
     sip_final fin = p.fin;
     if (id == 0) {
-        rc = tsps_history_append(s->eng, &d, fin.outcome, &id);
+        rc = sip_hist_record(s, &d, fin.outcome, &id);
         if (rc != TSPS_OK) {
             /* answered all the same (full disk ...), with an id no other
                call gets; counted for the metrics */
@@ -414,6 +414,18 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     }
     if (p.media > 0) /* the media front's token names the history id */
         make_plan(s, &d, id, ruri_key, now, 0, &p);
+    /* tspsd is the first hop: the media front answers the call itself */
+    if (p.media > 0 && s->relay != NULL && p.n > 0 &&
+        (strncmp(p.cs[0].uri, "sip:vm.", 7) == 0 ||
+         strncmp(p.cs[0].uri, "sip:ivr.", 8) == 0) &&
+        sip_relay_start(s, r, src, p.cs[0].uri) == 0) {
+        sip_log(s, TSPS_LOG_INFO,
+                "msg=\"call relayed to the media front\" call=%llu user=%s",
+                (unsigned long long)id, d.user);
+        sip_emit(s, TSPSD_SIP_CALL_OFFERED, id, &d, fin.outcome);
+        sip_emit(s, TSPSD_SIP_CALL_ENDED, id, &d, fin.outcome);
+        return;
+    }
     render(s, &b, r, src, &d, &p, id, ruri_key, 0);
     if (b.err) {
         sip_log(s, TSPS_LOG_ERROR, "msg=\"sip response too large\" code=%d",

@@ -178,8 +178,8 @@ static int authenticate(tspsd_sip *s, osip_message_t *m, const sip_raw *r,
 }
 
 /* AOR (To user) -> user id: a device name, a public number or a user id. */
-static int aor_user(tspsd_sip *s, const char *aor, char user_id[TSPS_ID_MAX],
-                    sip_cred *aor_cred)
+int sip_aor_user(tspsd_sip *s, const char *aor, char user_id[TSPS_ID_MAX],
+                 sip_cred *aor_cred)
 {
     tsps_user u;
     if (sip_cred_get(s->eng, aor, aor_cred) == TSPS_OK) {
@@ -298,7 +298,8 @@ static int reg_identify(reg_req *q)
     osip_header_t *h = NULL;
 
     if (m->to->url == NULL || m->to->url->username == NULL ||
-        aor_user(s, m->to->url->username, q->user_id, &aor_cred) != TSPS_OK) {
+        sip_aor_user(s, m->to->url->username, q->user_id, &aor_cred) !=
+            TSPS_OK) {
         sip_respond_simple(s, q->r, q->src, 404, NULL, NULL);
         return -1;
     }

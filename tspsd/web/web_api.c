@@ -9,6 +9,7 @@
 #include "../store_keys.h"
 
 #include "../log.h"
+#include "../related.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 static int http_status(int code)
 {
@@ -476,6 +478,13 @@ static void api_call(tspsd_web *w, struct evhttp_request *req,
         have_ct = 1;
         json_object_set_new(j, "contact", contact_json(&ct));
     }
+    /* E-mails and documents come later, as "call.related" (or from the
+     * related request): does this viewer get any? */
+    json_object_set_new(
+        j, "related_on",
+        json_boolean(tspsd_related_has_sources(d, dec->user) &&
+                     tspsd_authz(&c, dec->user, TSPSD_RIGHT_RELATED, dec->code,
+                                 why, sizeof(why))));
     /* Related items, filtered by the viewer's window (query overrides). */
     prefs = prefs_get(d, s->identity);
     json_int_t past = json_integer_value(json_object_get(prefs, "past_days"));
@@ -552,6 +561,142 @@ static void api_act(tspsd_web *w, struct evhttp_request *req,
     j->r.body_case = TSPS__REQUEST__BODY_CALL_ACT;
     j->r.call_act = act;
     run_request(w, j);
+}
+
+/* ---- GET /api/related/doc?call=ID&url=file://...: a related document ----
+ * (or a Maildir mail). Served only to whom may see the related items of
+ * that call's caller (the user, an admin, an attendant with the related
+ * right for the caller's code), and only a link that the caller's lookup
+ * gives, inside its source's folder (tspsd_related_doc_open). */
+
+#define WEB_DOC_MAX (64 << 20) /* larger documents: open them at the source */
+
+static void doc_run(web_job *j)
+{
+    tspsd *d = j->w->d;
+    const char *url = json_string_value(json_object_get(j->in, "url"));
+    const char *caller = json_string_value(json_object_get(j->in, "caller"));
+    tsps_contact who;
+    int known = 0, fd = -1, rc;
+    int64_t size = 0;
+
+    /* no caller (a withheld number): nothing is related to it */
+    rc = tspsd_related_who(d, j->user, caller, &who, &known) == TSPS_OK
+             ? tspsd_related_doc_open(d, j->user, &who, url, &fd, j->fname,
+                                      sizeof(j->fname), &size)
+             : TSPS_ENOTFOUND;
+    if (rc != TSPS_OK) {
+        j->status = rc == TSPS_EINVAL ? 400 : 404;
+        j->out = json_pack("{s:s}", "error",
+                           rc == TSPS_EINVAL
+                               ? "url: the file:// link of a related document"
+                               : "no such document for this caller");
+        tspsd_log(TSPSD_LOG_INFO, j->id, j->user, "related document refused",
+                  "by=%s reason=\"%s\"", j->s.identity,
+                  rc == TSPS_EINVAL ? "bad link" : "not a related document");
+        return;
+    }
+    if (size > WEB_DOC_MAX) {
+        close(fd);
+        j->status = 413;
+        j->out = json_pack("{s:s}", "error",
+                           "the document is over 64 MiB: open it where it is");
+        return;
+    }
+    j->file = evbuffer_new();
+    while (j->file != NULL) {
+        int n = evbuffer_read(j->file, fd, 65536);
+        if (n == 0)
+            break;
+        if (n < 0 || evbuffer_get_length(j->file) > WEB_DOC_MAX) {
+            evbuffer_free(j->file);
+            j->file = NULL;
+        }
+    }
+    close(fd);
+    if (j->file == NULL) {
+        j->status = 500;
+        j->out = json_pack("{s:s}", "error", "could not read the document");
+        return;
+    }
+    tspsd_log(TSPSD_LOG_INFO, j->id, j->user, "related document served",
+              "by=%s bytes=%zu", j->s.identity, evbuffer_get_length(j->file));
+    j->status = 200;
+}
+
+/* On the loop: the file goes out instead of a JSON answer. */
+static void doc_done(web_job *j)
+{
+    if (j->file == NULL || j->status != 200 || j->req == NULL)
+        return;
+    web_send_download(j->req, j->file, j->fname);
+    j->req = NULL; /* answered */
+}
+
+static void api_related_doc(tspsd_web *w, struct evhttp_request *req,
+                            const web_session *s)
+{
+    tspsd *d = w->d;
+    tspsd_asker c;
+    tsps_call_record *rec;
+    const tsps_decision *dec;
+    char idbuf[32], url[TSPSD_PATH_MAX * 3], why[160];
+    uint64_t id = 0;
+    web_job *j;
+
+    if (web_query(req, "call", idbuf, sizeof(idbuf)) != NULL)
+        id = strtoull(idbuf, NULL, 10);
+    if (id == 0 || web_query(req, "url", url, sizeof(url)) == NULL) {
+        web_send_error(req, 400, "?call=ID&url=LINK of a related document");
+        return;
+    }
+    rec = calloc(1, sizeof(*rec));
+    if (rec == NULL) {
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    web_conn_init(d, &c, s);
+    dec = tspsd_pending_get(d, id);
+    if (dec == NULL && tsps_history_get(d->eng, id, rec) == TSPS_OK)
+        dec = &rec->decision;
+    if (dec == NULL || !tspsd_authz(&c, dec->user, TSPSD_RIGHT_MONITOR,
+                                    dec->code, why, sizeof(why))) {
+        free(rec);
+        web_send_error(req, 404, "no such call"); /* no leak of existence */
+        return;
+    }
+    /* E-mails and documents are private: monitor alone does not do. */
+    if (!tspsd_authz(&c, dec->user, TSPSD_RIGHT_RELATED, dec->code, why,
+                     sizeof(why))) {
+        char q[200];
+        tspsd_log(TSPSD_LOG_WARN, id, dec->user, "related document refused",
+                  "audit=1 by=%s reason=%s", s->identity,
+                  tspsd_log_quote(why, q, sizeof(q)));
+        free(rec);
+        web_send_error(req, 403, why);
+        return;
+    }
+    j = web_job_new(w, req, doc_run);
+    if (j == NULL) {
+        free(rec);
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    j->s = *s;
+    j->id = id;
+    j->done = doc_done;
+    j->lane = TSPSD_LANE_RELATED;
+    snprintf(j->user, sizeof(j->user), "%s", dec->user);
+    j->in =
+        json_pack("{s:s, s:s}", "url", url, "caller",
+                  dec->contact_uid[0] != '\0' ? dec->contact_uid : dec->caller);
+    free(rec);
+    if (j->in == NULL) {
+        web_job_free(j);
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    web_job_submit(j);
 }
 
 /* Users who delegated to this identity (for the console). */
@@ -702,6 +847,100 @@ static void api_hours(tspsd_web *w, struct evhttp_request *req,
     web_job_submit(j);
 }
 
+/* ---- the voicemail inbox: the same handlers (and authz) as tspsctl ---- */
+
+/* The mailbox a request names: ?user= (GET) or "user" in the body (POST);
+ * "" = the session's own. */
+static void vm_user(struct evhttp_request *req, char *buf, size_t len)
+{
+    json_t *b;
+    const char *u;
+    buf[0] = '\0';
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+        web_query(req, "user", buf, len);
+        return;
+    }
+    b = web_body_json(req);
+    u = b != NULL ? json_string_value(json_object_get(b, "user")) : NULL;
+    if (u != NULL)
+        snprintf(buf, len, "%s", u);
+    json_decref(b);
+}
+
+static void api_vm_list(tspsd_web *w, struct evhttp_request *req,
+                        const web_session *s)
+{
+    char user[TSPSD_IDENT_MAX];
+    web_job *job = web_job_new(w, req, rpc_run);
+    Tsps__VoicemailList *b =
+        job != NULL ? tspsd_arena_alloc(&job->a, sizeof(*b)) : NULL;
+
+    vm_user(req, user, sizeof(user));
+    if (b == NULL) {
+        web_job_free(job);
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    tsps__voicemail_list__init(b);
+    b->user = tspsd_arena_strdup(&job->a, user);
+    job->s = *s;
+    tsps__request__init(&job->r);
+    job->r.body_case = TSPS__REQUEST__BODY_VOICEMAIL_LIST;
+    job->r.voicemail_list = b;
+    run_request(w, job);
+}
+
+static void api_vm_act(tspsd_web *w, struct evhttp_request *req,
+                       const web_session *s, const char *id, const char *action)
+{
+    char user[TSPSD_IDENT_MAX];
+    web_job *job = web_job_new(w, req, rpc_run);
+    Tsps__VoicemailAct *b =
+        job != NULL ? tspsd_arena_alloc(&job->a, sizeof(*b)) : NULL;
+
+    vm_user(req, user, sizeof(user));
+    if (b == NULL) {
+        web_job_free(job);
+        web_send_error(req, 500, "out of memory");
+        return;
+    }
+    tsps__voicemail_act__init(b);
+    b->user = tspsd_arena_strdup(&job->a, user);
+    b->id = tspsd_arena_strdup(&job->a, id);
+    b->action = tspsd_arena_strdup(&job->a, action);
+    job->s = *s;
+    tsps__request__init(&job->r);
+    job->r.body_case = TSPS__REQUEST__BODY_VOICEMAIL_ACT;
+    job->r.voicemail_act = b;
+    run_request(w, job);
+}
+
+/* The WAV as audio/wav for the page's <audio>: rights and audit as
+ * voicemail.get, then the file straight from its descriptor. */
+static void api_vm_audio(tspsd_web *w, struct evhttp_request *req,
+                         const web_session *s, const char *id)
+{
+    char user[TSPSD_IDENT_MAX];
+    tspsd_asker c;
+    Tsps__Response resp = TSPS__RESPONSE__INIT;
+    tspsd_vm_msg m;
+    int fd = -1, status;
+
+    vm_user(req, user, sizeof(user));
+    web_conn_init(w->d, &c, s);
+    atomic_fetch_add(&w->d->metrics.requests, 1);
+    int code = tspsd_vm_asker_open(&c, &resp, user[0] ? user : s->identity, id,
+                                   &fd, &m);
+    if (code != TSPS__CODE__OK) {
+        json_t *j = web_response_json(&resp, &status);
+        tspsd_arena_free(&c.arena);
+        web_send_json(req, status, j);
+        return;
+    }
+    tspsd_arena_free(&c.arena);
+    web_send_fd(req, fd, "audio/wav");
+}
+
 void web_api(tspsd_web *w, struct evhttp_request *req, const char *path,
              const web_session *s)
 {
@@ -718,8 +957,28 @@ void web_api(tspsd_web *w, struct evhttp_request *req, const char *path,
         api_prefs(w, req, s);
     } else if (strcmp(path, "hours") == 0 && m == EVHTTP_REQ_POST) {
         api_hours(w, req, s);
+    } else if (strcmp(path, "related/doc") == 0 && m == EVHTTP_REQ_GET) {
+        api_related_doc(w, req, s);
     } else if (strcmp(path, "password") == 0 && m == EVHTTP_REQ_POST) {
         api_password(w, req, s);
+    } else if (strcmp(path, "voicemail") == 0 && m == EVHTTP_REQ_GET) {
+        api_vm_list(w, req, s);
+    } else if (strncmp(path, "voicemail/", 10) == 0) {
+        char id[64];
+        const char *rest = path + 10, *sl = strchr(rest, '/');
+        if (sl == NULL || (size_t)(sl - rest) >= sizeof(id) || sl == rest) {
+            web_send_error(req, 404, "not found");
+            return;
+        }
+        snprintf(id, sizeof(id), "%.*s", (int)(sl - rest), rest);
+        if (strcmp(sl, "/audio") == 0 && m == EVHTTP_REQ_GET)
+            api_vm_audio(w, req, s, id);
+        else if (strcmp(sl, "/heard") == 0 && m == EVHTTP_REQ_POST)
+            api_vm_act(w, req, s, id, "heard");
+        else if (strcmp(sl, "/delete") == 0 && m == EVHTTP_REQ_POST)
+            api_vm_act(w, req, s, id, "delete");
+        else
+            web_send_error(req, 404, "not found");
     } else if (strncmp(path, "call/", 5) == 0) {
         uint64_t id = strtoull(path + 5, &end, 10);
         if (id == 0 || end == path + 5) {

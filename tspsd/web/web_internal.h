@@ -64,6 +64,12 @@ typedef struct web_event {
  * (web_sse.c). Loop thread. */
 void web_sse_publish_related(tspsd *d, const tspsd_event *ev);
 
+/** "voicemail.new" / "voicemail.changed" to the streams whose identity
+ * may see the mailbox (web_sse.c). Loop thread. */
+void web_sse_publish_voicemail(tspsd *d, const tspsd_event *ev);
+/** One voicemail message as the web UI's JSON. */
+json_t *web_vm_json(const char *user, const tspsd_vm_msg *m);
+
 typedef struct web_client web_client;
 typedef struct web_job web_job;
 
@@ -91,7 +97,9 @@ struct web_job {
     json_t *out;
     char cookie[65]; /* session id to set, "" = none */
     long cookie_age;
-    int clear_pre; /* drop the pre-login CSRF cookie */
+    int clear_pre;         /* drop the pre-login CSRF cookie */
+    struct evbuffer *file; /* a download (GET /api/related/doc), or NULL */
+    char fname[256];       /* its name */
     web_job *next;
 };
 
@@ -121,6 +129,10 @@ struct tspsd_web {
 /* ---- web_server.c ---- */
 void web_send_json(struct evhttp_request *req, int status, json_t *j);
 void web_send_error(struct evhttp_request *req, int status, const char *msg);
+/** 200 with body (a file) as an attachment named name (Content-Disposition
+ * attachment, application/octet-stream, no-store, the common headers). */
+void web_send_download(struct evhttp_request *req, struct evbuffer *body,
+                       const char *name);
 /** Request body as a JSON object (NULL: the caller answers 400). */
 json_t *web_body_json(struct evhttp_request *req);
 /** Value of a cookie, or NULL (into buf). */
@@ -130,6 +142,8 @@ void web_set_cookie(struct evhttp_request *req, const char *name,
                     const char *value, long max_age);
 /** The control-protocol Response as JSON; *status = HTTP status. */
 json_t *web_response_json(const Tsps__Response *resp, int *status);
+/** Reply 200 with the whole file fd (closed when sent) as `type`. */
+void web_send_fd(struct evhttp_request *req, int fd, const char *type);
 /** A query parameter of the URI (into buf), or NULL. */
 const char *web_query(struct evhttp_request *req, const char *key, char *buf,
                       size_t len);

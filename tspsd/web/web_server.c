@@ -22,6 +22,8 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char csp[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -36,6 +38,28 @@ static void common_headers(struct evhttp_request *req)
     evhttp_add_header(h, "Referrer-Policy", "no-referrer");
     evhttp_add_header(h, "X-Frame-Options", "DENY");
     evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+}
+
+void web_send_fd(struct evhttp_request *req, int fd, const char *type)
+{
+    struct evbuffer *b = evbuffer_new();
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct stat sb;
+
+    if (b == NULL || fstat(fd, &sb) != 0 ||
+        evbuffer_add_file(b, fd, 0, sb.st_size) != 0) {
+        /* evbuffer_add_file owns fd only when it succeeded */
+        close(fd);
+        if (b != NULL)
+            evbuffer_free(b);
+        web_send_error(req, 500, "cannot read the file");
+        return;
+    }
+    common_headers(req);
+    evhttp_add_header(h, "Content-Type", type);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
 }
 
 void web_send_json(struct evhttp_request *req, int status, json_t *j)
@@ -56,6 +80,44 @@ void web_send_json(struct evhttp_request *req, int status, json_t *j)
     }
     free(s);
     json_decref(j);
+}
+
+void web_send_download(struct evhttp_request *req, struct evbuffer *body,
+                       const char *name)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    char plain[256], enc[768], cd[1100];
+    size_t o = 0, e = 0;
+
+    /* filename="..." in ASCII (anything else '_'), and the exact name as
+     * filename*=UTF-8''... (RFC 6266): nothing can end the header. */
+    for (const unsigned char *p = (const unsigned char *)name;
+         *p != '\0' && o + 1 < sizeof(plain); p++)
+        plain[o++] =
+            (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' && *p != '%')
+                ? (char)*p
+                : '_';
+    plain[o] = '\0';
+    for (const unsigned char *p = (const unsigned char *)name;
+         *p != '\0' && e + 4 < sizeof(enc); p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
+            enc[e++] = (char)*p;
+        } else {
+            enc[e++] = '%';
+            enc[e++] = hex[*p >> 4];
+            enc[e++] = hex[*p & 15];
+        }
+    }
+    enc[e] = '\0';
+    snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"; filename*=UTF-8''%s",
+             plain[0] ? plain : "document", enc);
+    common_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/octet-stream");
+    evhttp_add_header(h, "Content-Disposition", cd);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(req, 200, "OK", body);
 }
 
 void web_send_error(struct evhttp_request *req, int status, const char *msg)
@@ -335,6 +397,10 @@ static int bound_port(struct evhttp_bound_socket *bs)
 
 static void web_l_publish(void *arg, const tspsd_event *ev)
 {
+    if (ev->vm_user != NULL) {
+        web_sse_publish_voicemail(arg, ev);
+        return;
+    }
     if (ev->related_status != NULL) {
         web_sse_publish_related(arg, ev);
         return;

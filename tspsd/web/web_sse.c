@@ -36,7 +36,12 @@ static int may_see(web_client *cl, const web_event *e)
     tspsd_asker_recheck_admin(&cl->c); /* [admin] may have changed (SIGHUP) */
     if (strcmp(e->kind, "sync") == 0)
         return cl->c.admin || strcmp(e->user, cl->c.identity) == 0;
-    /* E-mails and documents are private: monitor alone does not show them. */
+    /* E-mails, documents and voicemail are private: monitor alone does
+     * not show them. */
+    if (strncmp(e->kind, "voicemail.", 10) == 0)
+        return tspsd_authz(&cl->c, e->user, TSPSD_RIGHT_VOICEMAIL,
+                           e->code[0] != '\0' ? e->code : NULL, why,
+                           sizeof(why));
     return tspsd_authz(&cl->c, e->user,
                        strcmp(e->kind, "call.related") == 0
                            ? TSPSD_RIGHT_RELATED
@@ -285,6 +290,32 @@ void web_sse_publish_related(tspsd *d, const tspsd_event *ev)
                   "related_status", ev->related_status);
     if (j != NULL)
         web_sse_emit(w, ev->kind, ev->dec->user, ev->dec->code, ev->call_id, j);
+}
+
+json_t *web_vm_json(const char *user, const tspsd_vm_msg *m)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:b, s:I}", "id",
+                     m->id, "user", user, "caller", m->caller, "contact_name",
+                     m->contact, "code", m->code, "time", (json_int_t)m->time,
+                     "duration_ms", (int)m->duration_ms, "heard", m->heard,
+                     "history_id",
+                     (json_int_t)strtoull(m->history_id, NULL, 10));
+}
+
+void web_sse_publish_voicemail(tspsd *d, const tspsd_event *ev)
+{
+    tspsd_web *w = d->web;
+    json_t *j;
+
+    if (w == NULL || ev->vm_user == NULL || ev->vm == NULL)
+        return;
+    j = json_pack("{s:s, s:I, s:s, s:s, s:o, s:i, s:i}", "kind", ev->kind, "at",
+                  (json_int_t)time(NULL), "user", ev->vm_user, "change",
+                  ev->vm_change != NULL ? ev->vm_change : "", "message",
+                  web_vm_json(ev->vm_user, ev->vm), "new", (int)ev->vm_new,
+                  "old", (int)ev->vm_old);
+    if (j != NULL)
+        web_sse_emit(w, ev->kind, ev->vm_user, ev->vm->code, 0, j);
 }
 
 static void heartbeat(evutil_socket_t fd, short what, void *arg)

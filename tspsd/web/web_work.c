@@ -21,6 +21,8 @@ void web_job_free(web_job *j)
         return;
     json_decref(j->out);
     json_decref(j->in);
+    if (j->file != NULL)
+        evbuffer_free(j->file);
     tspsd_arena_free(&j->a);
     tspsd_arena_free(&j->c.arena);
     free(j);

@@ -1599,6 +1599,51 @@ TSPS_API int tsps_batch_history_append(tsps_batch *b, const tsps_decision *d,
                                        tsps_outcome outcome, uint64_t *id);
 
 /**
+ * Durably reserve `n` consecutive call ids for a writer that records calls
+ * later (tsps_batch_history_put(), e.g. on another thread): one committed
+ * write raises the stored reservation, so a restart — also after kill -9 —
+ * never hands out any of them again, whether or not their records were
+ * written. The ids are taken from the sequence tsps_history_append() uses.
+ *
+ * @param n         1 .. 1048576
+ * @param[out] first the first id; the block is first .. first + n - 1
+ * @return TSPS_OK, TSPS_EINVAL, TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: safe concurrently on one engine.
+ * Since: 0.2
+ */
+TSPS_API int tsps_history_reserve_ids(tsps_engine *eng, unsigned n,
+                                      uint64_t *first);
+
+/**
+ * Encode a call for history without writing it (no lock, no allocation):
+ * a self-contained blob that tsps_batch_history_put() writes later, e.g.
+ * on a thread that commits many calls at once. Same record as
+ * tsps_history_append() would write.
+ *
+ * @param buf       where the blob goes; 16 KiB always suffices
+ * @param[out] len  the blob's length
+ * @return TSPS_OK, TSPS_EINVAL (bad argument, or buf too small)
+ * Thread-safety: safe (no shared state).
+ * Since: 0.2
+ */
+TSPS_API int tsps_history_prepare(const tsps_decision *d, tsps_outcome outcome,
+                                  void *buf, size_t cap, size_t *len);
+
+/**
+ * Write a blob of tsps_history_prepare() as call `id` (from
+ * tsps_history_reserve_ids() or tsps_history_take_id()) inside the batch.
+ * The blob is checked (a damaged one is refused, nothing written).
+ *
+ * @return TSPS_OK, TSPS_EINVAL (bad blob or id 0), TSPS_EEXIST (a call
+ *         with this id is already recorded), TSPS_ESTATE (the batch failed
+ *         before), TSPS_ENOMEM, TSPS_ESTORE, TSPS_ENOSPC
+ * Thread-safety: a batch belongs to the thread that began it.
+ * Since: 0.2
+ */
+TSPS_API int tsps_batch_history_put(tsps_batch *b, uint64_t id,
+                                    const void *blob, size_t len);
+
+/**
  * Commit the batch; it is freed whatever the result (do not use `b` after).
  * If an earlier write in it failed, everything is dropped and that error is
  * returned.

@@ -58,19 +58,33 @@ export async function login() {
 
 export function setCsrf(t) { csrf = t; }
 
-/** Subscribe to /api/events; handlers by event kind. Reconnects itself. */
-export function events(handlers, onState) {
-  const es = new EventSource('/api/events');
-  for (const [kind, fn] of Object.entries(handlers))
-    es.addEventListener(kind, (ev) => fn(JSON.parse(ev.data), ev));
-  es.onopen = () => onState && onState('live');
+/* One event stream per page, shared by the page and the nav's badge. */
+let es = null;
+const esStates = [];
+
+function stream() {
+  if (es) return es;
+  es = new EventSource('/api/events');
+  es.onopen = () => { for (const f of esStates) f('live'); };
   es.onerror = () => {
-    if (onState) onState('reconnecting');
+    for (const f of esStates) f('reconnecting');
     // Refused for good (401: logged out, idle, revoked): api() sends the
     // page to the login form.
     if (es.readyState === EventSource.CLOSED) api('GET', '/api/me').catch(() => {});
   };
   return es;
+}
+
+/** Subscribe to /api/events; handlers by event kind. Reconnects itself. */
+export function events(handlers, onState) {
+  const s = stream();
+  for (const [kind, fn] of Object.entries(handlers))
+    s.addEventListener(kind, (ev) => fn(JSON.parse(ev.data), ev));
+  if (onState) {
+    esStates.push(onState);
+    if (s.readyState === EventSource.OPEN) onState('live');
+  }
+  return s;
 }
 
 export function fmtTime(s) {
@@ -90,22 +104,51 @@ export function toast(msg, bad) {
   toast.timer = setTimeout(() => { t.className = ''; }, 4000);
 }
 
+/* The new-message count of the session's own mailbox, on the nav's Inbox
+ * link: read once, then kept current by voicemail events. */
+function setBadge(n) {
+  const b = document.getElementById('vm-badge');
+  if (!b) return;
+  b.textContent = String(n);
+  b.hidden = !(n > 0);
+  const a = document.getElementById('nav-inbox');
+  if (a) a.setAttribute('aria-label', n > 0 ? `Inbox, ${n} new` : 'Inbox');
+}
+
+function badge() {
+  api('GET', '/api/voicemail').then((r) => {
+    setBadge((r.voicemail || []).filter((m) => !m.heard).length);
+  }).catch(() => { /* no right or no server: no badge */ });
+  const on = (d) => { if (me && d.user === me.identity) setBadge(d.new); };
+  events({ 'voicemail.new': on, 'voicemail.changed': on });
+}
+
 export function nav(active) {
-  /* Each identity sees the pages it can use: the call log and settings
-   * for users (and admins), the console for attendants (and admins). */
+  /* Each identity sees the pages it can use: the call log, the inbox and
+   * settings for users (and admins), the console for attendants (and
+   * admins). */
   const user = !me || me.is_user || me.admin;
   const attendant = !me || me.admin || (me.attending || []).length > 0;
+  const inbox = !me || me.is_user || attendant;
   const links = [['/', 'Calls'], user && ['/log.html', 'Call log'],
+    inbox && ['/inbox.html', 'Inbox'],
     attendant && ['/console.html', 'Attendant console'],
     user ? ['/settings.html', 'Settings'] : ['/settings.html', 'Password']].filter(Boolean);
   const n = document.getElementById('nav');
   if (!n) return;
   clear(n);
-  for (const [href, label] of links)
-    n.append(h('a', { href, 'aria-current': href === active ? 'page' : null }, label));
+  for (const [href, label] of links) {
+    const a = h('a', { href, 'aria-current': href === active ? 'page' : null }, label);
+    if (href === '/inbox.html') {
+      a.id = 'nav-inbox';
+      a.append(' ', h('span', { id: 'vm-badge', class: 'badge', hidden: true }));
+    }
+    n.append(a);
+  }
   n.append(h('span', { class: 'who' }, me ? me.identity : ''));
   n.append(h('button', {
     type: 'button', class: 'link',
     onclick: async () => { await api('POST', '/api/logout'); location.href = '/login.html'; },
   }, 'Log out'));
+  if (me && me.is_user) badge();
 }

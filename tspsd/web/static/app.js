@@ -143,7 +143,8 @@ async function main() {
   draw();
   setInterval(draw, 5000); /* "ringing" turns into "rang" */
   const st = document.getElementById('stream');
-  events({ 'call.offered': onCall, 'call.updated': onCall, 'call.ended': onCall },
+  events({ 'call.offered': onCall, 'call.updated': onCall, 'call.ended': onCall,
+    'call.related': (ev) => popup.onRelated(ev) },
     (s) => { st.textContent = s; st.className = 'stream ' + s; });
   const want = new URLSearchParams(location.search).get('call');
   if (want) popup.show(want).catch(() => {});

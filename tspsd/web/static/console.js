@@ -68,7 +68,8 @@ async function main() {
     }
   }, 1000);
   const st = document.getElementById('stream');
-  events({ 'call.offered': onCall, 'call.updated': onCall, 'call.ended': onCall },
+  events({ 'call.offered': onCall, 'call.updated': onCall, 'call.ended': onCall,
+    'call.related': (ev) => popup.onRelated(ev) },
     (s) => { st.textContent = s; st.className = 'stream ' + s; });
 }
 

@@ -1,10 +1,11 @@
 // log.js - the call log: the user's calls from the durable history (the
 // control protocol's `history` request through /api/rpc), newest first,
 // with the caller, the code, what tsps did in plain words and the outcome.
-// Filters live in the URL (a reload keeps them): missed only, caller
-// number and date range (asked of the server), contact name and code
-// (within the page). Paging goes by time: "Older" asks for calls before
-// the oldest one shown.
+// Filters live in the URL (a reload keeps them) and are applied by the
+// daemon over the whole history: missed only or another outcome, caller number,
+// name or number text (contact), code and date range.
+// Paging goes by a cursor: "Older" asks for the calls before the last one
+// shown (before=<call id>), which stays right while new calls arrive.
 import { login, rpc, h, clear, nav, fmtTime, toast } from './api.js';
 import { stateWords, callerHeading, callsItself, sentence, known } from './words.js';
 import { setCallerCode } from './popup.js';
@@ -23,6 +24,7 @@ function day(s, end) { /* yyyy-mm-dd in local time -> epoch seconds */
 
 function fill(p) {
   $('f-missed').checked = p.get('missed') === '1';
+  $('f-outcome').value = p.get('missed') === '1' ? '' : p.get('outcome') || '';
   $('f-caller').value = p.get('caller') || '';
   $('f-contact').value = p.get('contact') || '';
   $('f-code').value = p.get('code') || '';
@@ -33,10 +35,13 @@ function fill(p) {
 function go(extra) {
   const p = new URLSearchParams();
   if ($('f-missed').checked) p.set('missed', '1');
+  else if ($('f-outcome').value) p.set('outcome', $('f-outcome').value);
   for (const k of ['caller', 'contact', 'code', 'from', 'to']) {
     const v = $('f-' + k).value.trim();
     if (v) p.set(k, v);
   }
+  const user = params().get('user');
+  if (user) p.set('user', user);
   for (const [k, v] of Object.entries(extra || {})) if (v) p.set(k, v);
   location.search = p.toString();
 }
@@ -65,11 +70,19 @@ async function main() {
   const p = params();
   fill(p);
   $('log-filter').onsubmit = (e) => { e.preventDefault(); go(); };
+  /* one outcome at a time: "missed only" or another outcome */
+  $('f-missed').onchange = () => { if ($('f-missed').checked) $('f-outcome').value = ''; };
+  $('f-outcome').onchange = () => { if ($('f-outcome').value) $('f-missed').checked = false; };
   const user = p.get('user') || me.identity;
   $('log-user').textContent = user === me.identity ? '' : `(${user})`;
-  const before = Number(p.get('before') || 0);
-  const body = { user, limit: PAGE, from: day(p.get('from')), to: before || day(p.get('to'), true) };
+  const before = p.get('before') || '';
+  const body = { user, limit: PAGE, from: day(p.get('from')), to: day(p.get('to'), true) };
   if (p.get('caller')) body.caller = p.get('caller').replace(/[\s().-]/g, '');
+  if (p.get('missed') === '1') body.outcome = 'missed';
+  else if (p.get('outcome')) body.outcome = p.get('outcome');
+  if (p.get('code')) body.code = p.get('code');
+  if (p.get('contact')) body.text = p.get('contact');
+  if (/^[1-9][0-9]*$/.test(before)) body.before_id = Number(before);
   let calls = [];
   try {
     calls = (await rpc('history', body)).calls || [];
@@ -79,18 +92,13 @@ async function main() {
     $('log-older').hidden = $('log-newer').hidden = true;
     return;
   }
-  const code = (p.get('code') || '').toUpperCase();
-  const contact = (p.get('contact') || '').toLowerCase();
-  const shown = calls.filter((c) => (p.get('missed') !== '1' || stateWords(c)[1] === 'missed') &&
-    (!code || (c.code || '').toUpperCase() === code) &&
-    (!contact || (c.caller_kind === 'known' && (c.caller_name || '').toLowerCase().includes(contact))));
   const tb = clear(document.querySelector('#log tbody'));
-  for (const c of shown) tb.append(row(c));
-  $('log-empty').hidden = shown.length > 0;
+  for (const c of calls) tb.append(row(c));
+  $('log-empty').hidden = calls.length > 0;
   $('log-page').textContent = calls.length ? `${fmtTime(calls[calls.length - 1].start)} – ${fmtTime(calls[0].start)}` : '';
   const older = $('log-older');
   older.hidden = calls.length < PAGE;
-  older.onclick = () => go({ before: String(calls[calls.length - 1].start), user: p.get('user') });
+  older.onclick = () => go({ before: String(calls[calls.length - 1].call_id) });
   const newer = $('log-newer');
   newer.hidden = !before;
   newer.onclick = () => history.back();

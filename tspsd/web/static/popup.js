@@ -1,7 +1,8 @@
 // popup.js - the call pop-up: who is calling, the contact and its code (and
 // where the code came from), the decision and why, a countdown while the
 // call is held, one-click overrides, the contact card, the caller's history,
-// related calendar events and web chat. Used by the calls page and console.
+// related calendar events, e-mails and documents (as they arrive on the event
+// stream, "call.related") and web chat. Used by the calls page and console.
 import { api, h, clear, fmtTime, toast, me } from './api.js';
 import { stateWords, callerHeading, callsItself, sentence, known, fallback, kind } from './words.js';
 
@@ -10,6 +11,23 @@ const SRC_WORDS = {
   note: 'a marker in the notes', manual: 'set by hand', none: 'no code on the contact',
 };
 
+/* Related e-mails and documents per call id, as "call.related" brought
+ * them (possibly before the pop-up loaded the call): {items, status}. */
+const relSeen = new Map();
+const REL_KEEP = 200;
+
+const KIND_WORDS = { email: 'E-mail', document: 'Document', event: 'Event' };
+
+/** Where a related item's link may go: mail clients and web addresses; a
+ *  document in a folder of the server downloads through the web UI. */
+export function relatedLink(it, callId) {
+  const u = it.url || '';
+  if (/^file:\/\//i.test(u))
+    return { href: `/api/related/doc?call=${encodeURIComponent(callId)}&url=${encodeURIComponent(u)}`, download: true };
+  if (/^(imaps?|https?):\/\//i.test(u)) return { href: u, download: false };
+  return null; /* anything else (javascript:, data:) is not a link */
+}
+
 export class Popup {
   constructor(root, opts = {}) {
     this.root = root;
@@ -17,6 +35,15 @@ export class Popup {
     this.call = null;
     this.timer = null;
     this.skew = 0;
+    this.relWin = '';     /* '' = the user's criteria, else days back */
+    this.relAsked = null; /* {items, status} of the window asked for */
+  }
+
+  /** "call.related": e-mails and documents of a call's caller. */
+  onRelated(ev) {
+    relSeen.set(ev.call_id, { items: ev.related || [], status: ev.related_status || '' });
+    if (relSeen.size > REL_KEEP) relSeen.delete(relSeen.keys().next().value);
+    if (this.call && ev.call_id === this.call.call_id && !this.relWin) this.drawRelated();
   }
 
   async show(callId, past, next) {
@@ -24,6 +51,7 @@ export class Popup {
     if (past !== undefined) q = `?past=${encodeURIComponent(past)}&next=${encodeURIComponent(next)}`;
     const c = await api('GET', `/api/call/${callId}${q}`);
     this.skew = c.now - Date.now() / 1000;
+    if (!this.call || this.call.call_id !== c.call_id) { this.relWin = ''; this.relAsked = null; }
     this.call = c;
     this.render();
     return c;
@@ -123,6 +151,7 @@ export class Popup {
           .map((l) => h('li', {}, l.replace(/^\d+\. /, ''))))));
     root.append(this.related());
     root.append(h('div', { id: 'pp-more' }));
+    this.drawRelated();
     root.onkeydown = (ev) => { if (ev.key === 'Escape') this.close(); };
     this.countdown(cd, say);
     if (this.opts.focus !== false) heading.focus();
@@ -268,6 +297,10 @@ export class Popup {
     const next = h('input', { id: 'crit-next', type: 'number', min: 0, max: 3650, value: c.criteria.next_days,
       'aria-label': 'Next days' });
     const ev = c.events || [];
+    const win = h('select', { id: 'rel-window', 'aria-label': 'E-mails and documents from' },
+      [['', 'as set for this caller'], ['30', 'last 30 days'], ['90', 'last 90 days'], ['365', 'last 365 days']]
+        .map(([v, t]) => h('option', { value: v, selected: v === this.relWin || null }, t)));
+    win.onchange = () => this.relWindow(win.value);
     return h('section', { class: 'related', 'aria-label': 'Related items' },
       h('h3', {}, 'Calendar with this caller'),
       h('form', { class: 'row crit', onsubmit: async (e) => {
@@ -278,7 +311,92 @@ export class Popup {
         ? h('ul', { id: 'pp-events' }, ev.map((x) => h('li', { class: x.when },
           h('span', { class: 'when' }, x.when), ' ', fmtTime(x.start), ' — ', x.summary)))
         : h('p', { id: 'pp-events', class: 'empty' }, 'No events with this caller in that window.'),
-      h('p', { class: 'empty' }, 'Emails and documents appear here once those sources are set up.'));
+      h('h3', {}, 'E-mails and documents'),
+      c.related_on ? h('div', { class: 'row' }, h('label', { for: 'rel-window' }, 'Show '), win) : null,
+      h('div', { id: 'pp-related', 'aria-live': 'polite' }));
+  }
+
+  /** Fill #pp-related: what arrived (or was asked for), never waiting. */
+  drawRelated() {
+    const c = this.call;
+    const box = document.getElementById('pp-related');
+    if (!c || !box) return;
+    clear(box);
+    if (!c.related_on) {
+      box.append(h('p', { class: 'empty', id: 'pp-related-none' },
+        'No e-mail or document sources are set up for this user (or they are not shared with you).'));
+      return;
+    }
+    const got = this.relWin ? this.relAsked : relSeen.get(c.call_id);
+    if (!got) {
+      /* An earlier call, or a page opened after the lookup went out: ask. */
+      const age = Date.now() / 1000 + this.skew - (c.held_since || c.start || 0);
+      if (!this.relWin && (!c.held || age > 20)) this.relFetch(c);
+      box.dataset.state = 'waiting';
+      box.append(h('p', { class: 'empty', id: 'pp-related-wait' }, 'Looking for e-mails and documents…'));
+      return;
+    }
+    box.dataset.state = 'done';
+    if (got.status) box.append(h('p', { id: 'pp-related-status', class: 'warn', role: 'status' }, got.status));
+    if (!got.items.length) {
+      box.append(h('p', { class: 'empty', id: 'pp-related-empty' },
+        got.status ? 'Nothing else found.' : 'No e-mails or documents with this caller in that window.'));
+      return;
+    }
+    box.append(h('ul', { id: 'pp-related-list', class: 'rel-items' }, got.items.map((it) => this.relItem(it))));
+  }
+
+  relItem(it) {
+    const c = this.call;
+    const link = relatedLink(it, c.call_id);
+    const title = it.title || '(no subject)';
+    const who = it.kind === 'email'
+      ? [it.from ? 'from ' + it.from : '', it.to ? ' to ' + it.to : ''].join('') : '';
+    const att = it.attachments || [];
+    return h('li', { class: 'rel-item kind-' + (it.kind || 'other'), 'data-kind': it.kind },
+      h('p', { class: 'rel-head' },
+        h('span', { class: 'rel-kind' }, KIND_WORDS[it.kind] || it.kind || 'Item'), ' ',
+        h('time', { class: 'when', datetime: it.date ? new Date(it.date * 1000).toISOString() : null }, fmtTime(it.date)), ' ',
+        link ? h('a', { class: 'rel-open', href: link.href, download: link.download || null,
+          target: link.download ? null : '_blank', rel: link.download ? null : 'noopener noreferrer' }, title)
+          : h('strong', { class: 'rel-title' }, title)),
+      who ? h('p', { class: 'rel-who' }, who) : null,
+      it.snippet ? h('p', { class: 'rel-snippet' }, it.snippet) : null,
+      att.length ? h('p', { class: 'rel-att' }, 'Attachments: ', att.join(', ')) : null,
+      it.where || it.why ? h('p', { class: 'rel-why hint' }, [it.where, it.why].filter(Boolean).join(' · ')) : null);
+  }
+
+  /** The user's criteria for an earlier call (once per pop-up). */
+  async relFetch(c) {
+    if (this.relFetching === c.call_id) return;
+    this.relFetching = c.call_id;
+    let got;
+    try {
+      const r = await api('POST', '/api/rpc/related', { call_id: c.call_id });
+      got = { items: r.related || [], status: r.related_status || '' };
+    } catch (e) {
+      got = { items: [], status: 'could not ask: ' + e.message };
+    }
+    if (!relSeen.has(c.call_id)) this.onRelated(Object.assign({ call_id: c.call_id }, { related: got.items, related_status: got.status }));
+  }
+
+  /** The date filter: ask the JSON API for that window ('' = criteria). */
+  async relWindow(days) {
+    const c = this.call;
+    this.relWin = days;
+    this.relAsked = null;
+    this.drawRelated();
+    if (!days) return;
+    const since = Math.floor(Date.now() / 1000 + this.skew) - Number(days) * 86400;
+    try {
+      const r = await api('POST', '/api/rpc/related', { call_id: c.call_id, since });
+      if (this.call !== c || this.relWin !== days) return; /* changed meanwhile */
+      this.relAsked = { items: r.related || [], status: r.related_status || '' };
+    } catch (e) {
+      if (this.call !== c || this.relWin !== days) return;
+      this.relAsked = { items: [], status: 'could not ask: ' + e.message };
+    }
+    this.drawRelated();
   }
 
   showContact() {
@@ -297,15 +415,30 @@ export class Popup {
     try { /* fresh: calls and chats since the pop-up opened */
       this.call.history = (await api('GET', `/api/call/${this.call.call_id}`)).history;
     } catch (_) { /* keep what we have */ }
+    /* Messages the caller left, by call (only for those who may hear
+     * them: the user, an admin, an attendant with the related right). */
+    const vm = new Map();
+    const u = this.call.user;
+    try {
+      const r = await api('GET', '/api/voicemail' + (u ? '?user=' + encodeURIComponent(u) : ''));
+      for (const m of r.voicemail || []) if (m.history_id) vm.set(m.history_id, m);
+    } catch (_) { /* no right, or voicemail off */ }
     const more = clear(document.getElementById('pp-more'));
     const hs = this.call.history || [];
+    const msg = (r) => {
+      const m = vm.get(r.call_id);
+      if (!m) return '';
+      return h('a', { href: `/inbox.html${u ? '?user=' + encodeURIComponent(u) : ''}`, class: 'vm-link', 'data-vm': m.id },
+        `${m.heard ? 'message' : 'new message'} (${Math.round((m.duration_ms || 0) / 1000)} s)`);
+    };
     more.append(h('section', { 'aria-label': 'Call history' }, h('h3', {}, 'Calls from this number'),
       hs.length ? h('table', { id: 'pp-history' },
-        h('thead', {}, h('tr', {}, ['When', 'Code', 'Handled', 'Outcome', 'By', 'Chat'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['When', 'Code', 'Handled', 'Outcome', 'By', 'Chat', 'Voicemail'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, hs.map((r) => h('tr', { class: r.call_id === this.call.call_id ? 'this' : null },
           h('td', {}, fmtTime(r.start)), h('td', {}, r.code), h('td', {}, r.method),
           h('td', {}, r.outcome), h('td', {}, r.actor),
-          h('td', {}, r.chat ? h('a', { href: `/chat.html?call=${r.call_id}`, target: '_blank' }, 'transcript') : '')))))
+          h('td', {}, r.chat ? h('a', { href: `/chat.html?call=${r.call_id}`, target: '_blank' }, 'transcript') : ''),
+          h('td', {}, msg(r))))))
         : h('p', { class: 'empty' }, 'No earlier calls.')));
   }
 

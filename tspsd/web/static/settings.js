@@ -58,6 +58,19 @@ async function loadDelegs() {
   }
 }
 
+/* The user's IVR menus (ivr.get / ivr.put, the text form tspsctl uses). */
+async function loadIvr() {
+  const note = $('ivr-note');
+  try {
+    const r = await rpc('ivr_get', { user });
+    $('ivr-text').value = r.ivr || '';
+    note.textContent = 'Menus in use.';
+  } catch (e) {
+    $('ivr-text').value = '';
+    note.textContent = e.status === 404 ? 'No menus yet.' : e.message;
+  }
+}
+
 async function loadPrefs() {
   const p = await api('GET', '/api/prefs');
   $('past-days').value = p.past_days;
@@ -66,7 +79,7 @@ async function loadPrefs() {
 }
 
 async function loadAll() {
-  await Promise.all([loadRules().catch((e) => toast(e.message, true)), loadUser(), loadDelegs()]);
+  await Promise.all([loadRules().catch((e) => toast(e.message, true)), loadUser(), loadDelegs(), loadIvr()]);
 }
 
 async function main() {
@@ -122,6 +135,20 @@ async function main() {
     await rpc('delegate', { delegation: { user, attendant: $('d-att').value.trim(), monitor: $('d-monitor').checked, act: $('d-act').checked, codes, not_before: toTs($('d-from').value), not_after: toTs($('d-until').value) } });
     await loadDelegs();
   }, 'Delegated'); });
+  $('ivr-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
+    try {
+      const r = await rpc('ivr_put', { user, text: $('ivr-text').value });
+      $('ivr-text').value = r.ivr || '';
+      $('ivr-note').textContent = 'Menus in use.';
+    } catch (err) {
+      $('ivr-note').textContent = 'Not saved: ' + err.message; /* "line 4: ..." */
+      throw err;
+    }
+  }, 'Menus saved'); });
+  $('ivr-remove').addEventListener('click', () => guard(async () => {
+    await rpc('ivr_put', { user, remove: true });
+    await loadIvr();
+  }, 'Menus removed'));
   $('pw-form').addEventListener('submit', (e) => { e.preventDefault(); guard(async () => {
     await api('POST', '/api/password', { password: $('pw').value });
     $('pw').value = '';
