@@ -957,7 +957,13 @@ try {
      * message heard, and the badge follows live. */
     const audioResp = p.waitForResponse((r) => r.url().includes('/audio'), { timeout: 15000 });
     await p.click('h1'); /* a user gesture: play() is allowed */
-    await p.evaluate(() => document.querySelector('#vm audio').play().catch(() => {}));
+    await p.evaluate(() => {
+      const a = document.querySelector('#vm audio');
+      window.__vmPlay = { ended: false, error: null };
+      a.addEventListener('ended', () => { window.__vmPlay.ended = true; });
+      a.addEventListener('error', () => { window.__vmPlay.error = String(a.error && a.error.code); });
+      a.play().catch((e) => { window.__vmPlay.error = String(e); });
+    });
     const ar = await audioResp;
     assert(ar.status() === 200 || ar.status() === 206, 'audio status ' + ar.status());
     assert((ar.headers()['content-type'] || '') === 'audio/wav', 'content type ' + ar.headers()['content-type']);
@@ -969,6 +975,12 @@ try {
     });
     assert(direct.status === 200 && direct.type === 'audio/wav' && direct.riff === 'RIFF' && direct.len > 16000 * 1.5,
       'audio fetch: ' + JSON.stringify(direct));
+    /* The browser decodes the message and plays it to its end: the audio
+     * element reaches 'ended', its duration that of the message (2-3 s). */
+    await p.waitForFunction(() => window.__vmPlay.ended || window.__vmPlay.error, null, { timeout: 20000 });
+    const played = await p.evaluate(() => ({ ...window.__vmPlay, duration: document.querySelector('#vm audio').duration }));
+    assert(played.ended && !played.error && played.duration > 1.5 && played.duration < 4,
+      'the inbox player did not play the message to its end: ' + JSON.stringify(played));
     await p.waitForFunction(() => document.querySelector('#vm tbody tr')?.textContent.includes('Heard'), null, { timeout: 10000 });
     await p.waitForFunction(() => document.getElementById('vm-badge')?.hidden === true, null, { timeout: 10000 });
     /* Another user gets neither the list nor the audio. */

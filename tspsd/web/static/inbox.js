@@ -20,21 +20,33 @@ async function act(m, action) {
   return api('POST', `/api/voicemail/${encodeURIComponent(m.id)}/${action}`, { user });
 }
 
+/* Rows by message id, kept across reloads of the list: a row whose
+ * message is still there is updated in place, never rebuilt, so a message
+ * being played goes on playing when the list changes (marking it heard
+ * is itself such a change). */
+const rows = new Map();
+
+function setState(r, heard) {
+  r.m.heard = heard;
+  r.state.textContent = heard ? 'Heard' : 'New';
+  r.state.className = 'outcome ' + (heard ? 'heard' : 'new');
+  r.tr.className = heard ? 'heard' : 'new';
+}
+
 function row(m) {
   const name = m.contact_name || m.caller || 'Withheld number';
   const state = h('span', { class: 'outcome ' + (m.heard ? 'heard' : 'new') }, m.heard ? 'Heard' : 'New');
   const audio = h('audio', { controls: true, preload: 'none', src: `/api/voicemail/${encodeURIComponent(m.id)}/audio${q()}`,
     'aria-label': 'Message from ' + name });
   audio.addEventListener('play', async () => {
-    if (m.heard) return;
+    if (r.m.heard) return;
     try {
-      await act(m, 'heard');
-      m.heard = true;
-      state.textContent = 'Heard';
-      state.className = 'outcome heard';
+      await act(r.m, 'heard');
+      setState(r, true);
     } catch (e) { toast(e.message, true); }
   });
-  return h('tr', { 'data-vm': m.id, class: m.heard ? 'heard' : 'new' },
+  const r = { m, state, tr: null };
+  r.tr = h('tr', { 'data-vm': m.id, class: m.heard ? 'heard' : 'new' },
     h('td', { class: 'left' }, fmtTime(m.time)),
     h('td', {}, m.history_id ? h('a', { href: `/?call=${m.history_id}` }, name) : name,
       m.contact_name && m.caller ? h('div', { class: 'number' }, m.caller) : null),
@@ -45,8 +57,9 @@ function row(m) {
     h('td', {}, h('button', { type: 'button', class: 'secondary danger-text', 'aria-label': 'Delete the message from ' + name,
       onclick: async (ev) => {
         ev.target.disabled = true;
-        try { await act(m, 'delete'); toast('Message deleted'); await load(); } catch (e) { ev.target.disabled = false; toast(e.message, true); }
+        try { await act(r.m, 'delete'); toast('Message deleted'); await load(); } catch (e) { ev.target.disabled = false; toast(e.message, true); }
       } }, 'Delete')));
+  return r;
 }
 
 async function load() {
@@ -55,13 +68,25 @@ async function load() {
     r = await api('GET', '/api/voicemail' + q());
   } catch (e) {
     clear(document.querySelector('#vm tbody'));
+    rows.clear();
     $('vm-empty').hidden = false;
     $('vm-empty').textContent = 'Could not read the inbox: ' + e.message;
     return;
   }
   const msgs = r.voicemail || [];
-  const tb = clear(document.querySelector('#vm tbody'));
-  for (const m of msgs) tb.append(row(m));
+  const tb = document.querySelector('#vm tbody');
+  const keep = new Set(msgs.map((m) => m.id));
+  for (const [id, old] of rows) {
+    if (!keep.has(id)) { old.tr.remove(); rows.delete(id); }
+  }
+  let at = tb.firstElementChild;
+  for (const m of msgs) {
+    let e = rows.get(m.id);
+    if (e) setState(e, !!m.heard);
+    else { e = row(m); rows.set(m.id, e); }
+    if (e.tr === at) at = at.nextElementSibling;
+    else tb.insertBefore(e.tr, at);
+  }
   $('vm-empty').hidden = msgs.length > 0;
   $('vm-empty').textContent = /voicemail is off/.test(r.message || '') ? 'Voicemail is off on this server.' : 'No messages.';
   const nnew = msgs.filter((m) => !m.heard).length;
