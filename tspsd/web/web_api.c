@@ -119,6 +119,43 @@ static void run_request(tspsd_web *w, web_job *j)
     web_job_free(j);
 }
 
+/* A job for one request whose body is the oneof field `f` of Request:
+ * the body is made in the job's arena, initialised and set in the
+ * request; *body points at it. NULL after answering 500. */
+static web_job *rpc_job(tspsd_web *w, struct evhttp_request *req,
+                        const web_session *s, const ProtobufCFieldDescriptor *f,
+                        void **body)
+{
+    const ProtobufCMessageDescriptor *md = f->descriptor;
+    web_job *job = web_job_new(w, req, rpc_run);
+    ProtobufCMessage *b =
+        job != NULL ? tspsd_arena_alloc(&job->a, md->sizeof_message) : NULL;
+
+    if (b == NULL) {
+        web_job_free(job);
+        web_send_error(req, 500, "out of memory");
+        return NULL;
+    }
+    md->message_init(b);
+    job->s = *s;
+    tsps__request__init(&job->r);
+    *(ProtobufCMessage **)((char *)&job->r + f->offset) = b;
+    *(uint32_t *)((char *)&job->r + f->quantifier_offset) = f->id;
+    *body = b;
+    return job;
+}
+
+/* The same for the Request field numbered `body_case`. */
+static web_job *rpc_job_case(tspsd_web *w, struct evhttp_request *req,
+                             const web_session *s, uint32_t body_case,
+                             void **body)
+{
+    return rpc_job(w, req, s,
+                   protobuf_c_message_descriptor_get_field(
+                       &tsps__request__descriptor, body_case),
+                   body);
+}
+
 static void api_rpc(tspsd_web *w, struct evhttp_request *req, const char *name,
                     const web_session *s)
 {
@@ -144,16 +181,11 @@ static void api_rpc(tspsd_web *w, struct evhttp_request *req, const char *name,
         web_send_error(req, 400, "body must be a JSON object");
         return;
     }
-    job = web_job_new(w, req, rpc_run);
-    const ProtobufCMessageDescriptor *md = f->descriptor;
-    body = job != NULL ? tspsd_arena_alloc(&job->a, md->sizeof_message) : NULL;
-    if (body == NULL) {
+    job = rpc_job(w, req, s, f, (void **)&body);
+    if (job == NULL) {
         json_decref(j);
-        web_job_free(job);
-        web_send_error(req, 500, "out of memory");
         return;
     }
-    md->message_init(body);
     if (web_pb_from_json(&job->a, j, body, err, sizeof(err)) != 0) {
         json_decref(j);
         web_job_free(job);
@@ -161,10 +193,6 @@ static void api_rpc(tspsd_web *w, struct evhttp_request *req, const char *name,
         return;
     }
     json_decref(j);
-    job->s = *s;
-    tsps__request__init(&job->r);
-    *(ProtobufCMessage **)((char *)&job->r + f->offset) = body;
-    *(uint32_t *)((char *)&job->r + f->quantifier_offset) = f->id;
     run_request(w, job);
 }
 
@@ -544,22 +572,14 @@ static void api_act(tspsd_web *w, struct evhttp_request *req,
                        "\"take DEVICE\" | \"reject\"}");
         return;
     }
-    j = web_job_new(w, req, rpc_run);
-    act = j != NULL ? tspsd_arena_alloc(&j->a, sizeof(*act)) : NULL;
-    if (act == NULL) {
+    j = rpc_job_case(w, req, s, TSPS__REQUEST__BODY_CALL_ACT, (void **)&act);
+    if (j == NULL) {
         json_decref(b);
-        web_job_free(j);
-        web_send_error(req, 500, "out of memory");
         return;
     }
-    tsps__call_act__init(act);
     act->call_id = id;
     act->action = tspsd_arena_strdup(&j->a, action);
     json_decref(b);
-    j->s = *s;
-    tsps__request__init(&j->r);
-    j->r.body_case = TSPS__REQUEST__BODY_CALL_ACT;
-    j->r.call_act = act;
     run_request(w, j);
 }
 
@@ -871,22 +891,14 @@ static void api_vm_list(tspsd_web *w, struct evhttp_request *req,
                         const web_session *s)
 {
     char user[TSPSD_IDENT_MAX];
-    web_job *job = web_job_new(w, req, rpc_run);
-    Tsps__VoicemailList *b =
-        job != NULL ? tspsd_arena_alloc(&job->a, sizeof(*b)) : NULL;
+    Tsps__VoicemailList *b;
+    web_job *job = rpc_job_case(w, req, s, TSPS__REQUEST__BODY_VOICEMAIL_LIST,
+                                (void **)&b);
 
-    vm_user(req, user, sizeof(user));
-    if (b == NULL) {
-        web_job_free(job);
-        web_send_error(req, 500, "out of memory");
+    if (job == NULL)
         return;
-    }
-    tsps__voicemail_list__init(b);
+    vm_user(req, user, sizeof(user));
     b->user = tspsd_arena_strdup(&job->a, user);
-    job->s = *s;
-    tsps__request__init(&job->r);
-    job->r.body_case = TSPS__REQUEST__BODY_VOICEMAIL_LIST;
-    job->r.voicemail_list = b;
     run_request(w, job);
 }
 
@@ -894,24 +906,16 @@ static void api_vm_act(tspsd_web *w, struct evhttp_request *req,
                        const web_session *s, const char *id, const char *action)
 {
     char user[TSPSD_IDENT_MAX];
-    web_job *job = web_job_new(w, req, rpc_run);
-    Tsps__VoicemailAct *b =
-        job != NULL ? tspsd_arena_alloc(&job->a, sizeof(*b)) : NULL;
+    Tsps__VoicemailAct *b;
+    web_job *job =
+        rpc_job_case(w, req, s, TSPS__REQUEST__BODY_VOICEMAIL_ACT, (void **)&b);
 
-    vm_user(req, user, sizeof(user));
-    if (b == NULL) {
-        web_job_free(job);
-        web_send_error(req, 500, "out of memory");
+    if (job == NULL)
         return;
-    }
-    tsps__voicemail_act__init(b);
+    vm_user(req, user, sizeof(user));
     b->user = tspsd_arena_strdup(&job->a, user);
     b->id = tspsd_arena_strdup(&job->a, id);
     b->action = tspsd_arena_strdup(&job->a, action);
-    job->s = *s;
-    tsps__request__init(&job->r);
-    job->r.body_case = TSPS__REQUEST__BODY_VOICEMAIL_ACT;
-    job->r.voicemail_act = b;
     run_request(w, job);
 }
 
