@@ -121,8 +121,9 @@ static uint64_t meta_u64(MDB_txn *txn, MDB_dbi dbi, const char *key)
     return 0;
 }
 
-/* The next id of the sequence, given what the store says. */
-static uint64_t seq_take(tsps_engine *eng, uint64_t next, uint64_t resv)
+/* The first of `n` next ids of the sequence, given what the store says. */
+static uint64_t seq_take_n(tsps_engine *eng, uint64_t next, uint64_t resv,
+                           uint64_t n)
 {
     uint_fast64_t cur = atomic_load(&eng->call_next);
     for (;;) {
@@ -132,9 +133,14 @@ static uint64_t seq_take(tsps_engine *eng, uint64_t next, uint64_t resv)
             id = next;
         if (id == 0)
             id = 1;
-        if (atomic_compare_exchange_weak(&eng->call_next, &cur, id + 1))
+        if (atomic_compare_exchange_weak(&eng->call_next, &cur, id + n))
             return id;
     }
+}
+
+static uint64_t seq_take(tsps_engine *eng, uint64_t next, uint64_t resv)
+{
+    return seq_take_n(eng, next, resv, 1);
 }
 
 static int next_call_id(tsps_engine *eng, MDB_txn *txn, uint64_t *id)
@@ -390,21 +396,10 @@ static int reserve_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     struct resv_arg *a = arg;
     uint64_t next = meta_u64(txn, eng->dbi[DB_META], "nextcall");
     uint64_t resv = meta_u64(txn, eng->dbi[DB_META], "callresv");
-    uint_fast64_t cur = atomic_load(&eng->call_next);
     uint8_t nb[8];
     MDB_val k = {8, "callresv"}, v = {8, nb};
 
-    for (;;) {
-        uint64_t id = cur != 0 ? cur : (resv > next ? resv : next);
-        if (id < next)
-            id = next;
-        if (id == 0)
-            id = 1;
-        if (atomic_compare_exchange_weak(&eng->call_next, &cur, id + a->n)) {
-            a->first = id;
-            break;
-        }
-    }
+    a->first = seq_take_n(eng, next, resv, a->n);
     if (a->first + a->n <= resv)
         return TSPS_OK;
     tsps__be64(nb, a->first + a->n);
