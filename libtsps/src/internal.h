@@ -573,6 +573,32 @@ void tsps__trace_at(tsps_decision *d, int at, tsps_step step,
                     tsps_trace_outcome oc, int n, int32_t arg, const char *what,
                     const char *found);
 
+/* Lazy trace text (TSPS_CALL_TRACE_LAZY, route.c): where the text of a
+ * step's what/found is to be found when it is rendered. In a pending
+ * decision such a field holds "" followed by one byte, the source; a field
+ * whose byte after the "" is 0 holds its text already. Each source is a
+ * field of the decision that is final once the step is written, or a fixed
+ * word. */
+enum {
+    TSPS__LZ_TEXT = 0,    /* the text itself was copied */
+    TSPS__LZ_CALLED,      /* d->called */
+    TSPS__LZ_USER,        /* d->user */
+    TSPS__LZ_CALLER,      /* d->caller */
+    TSPS__LZ_CALLER_NAME, /* d->caller_name */
+    TSPS__LZ_CODE,        /* d->code */
+    TSPS__LZ_RULE_CODE,   /* d->rule_code */
+    TSPS__LZ_TARGET0,     /* d->targets[0].uri */
+    TSPS__LZ_STATUS,      /* tsps_status_name(d->status) */
+    TSPS__LZ_WORD = 16    /* + index into route.c's words */
+};
+
+/* tsps__trace_at with a source for each text: in a pending decision a
+ * source other than TSPS__LZ_TEXT is recorded instead of the text (which
+ * must be what the source renders to); otherwise the text is copied. */
+void tsps__trace_lz(tsps_decision *d, int at, tsps_step step,
+                    tsps_trace_outcome oc, int n, int32_t arg, int wsrc,
+                    const char *what, int fsrc, const char *found);
+
 /* Step 3, the caller's index entry (route_contact.c), looked up in the table
  * in memory in three steps so that memory latency overlaps other work: the
  * slot is prefetched before the calendar scan (begin), probed after it

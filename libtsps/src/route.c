@@ -10,11 +10,58 @@
 
 #include "internal.h"
 
-void tsps__trace_at(tsps_decision *d, int at, tsps_step step,
-                    tsps_trace_outcome oc, int n, int32_t arg, const char *what,
-                    const char *found)
+/* Fixed words of the trace: the method kinds first (indexed by
+ * tsps_method_kind), then the rest. A lazy trace records their index. */
+enum {
+    W_HOLD_ASK = TSPS_METHOD__COUNT,
+    W_NO_TARGET_NEEDED,
+    W_ANY,
+    W_NO_DEVICE,
+    W_NO_TARGET,
+    W_NO_DEVICE_NO_VM,
+    W_NO_TARGET_NO_VM,
+    W_NO_USER,
+    W__COUNT
+};
+
+static const char *const words[W__COUNT] = {"none",
+                                            "ring",
+                                            "forward",
+                                            "voicemail",
+                                            "ivr",
+                                            "attendant",
+                                            "reject",
+                                            "ask",
+                                            "hold and ask",
+                                            "no target needed",
+                                            "*",
+                                            "no device registered",
+                                            "no target configured",
+                                            "no device, no voicemail",
+                                            "no target, no voicemail",
+                                            "no user has this number"};
+
+#define WORD(i) (TSPS__LZ_WORD + (i)), words[(i)]
+
+/* One text of a step: its source in a pending decision, else the text. */
+static void lz_put(char *dst, size_t cap, int lazy, int src, const char *text)
+{
+    if (lazy && src != TSPS__LZ_TEXT) {
+        dst[0] = '\0';
+        dst[1] = (char)src;
+        return;
+    }
+    tsps__stcopy(dst, cap, text);
+    if (lazy && dst[0] == '\0')
+        dst[1] = '\0'; /* "" means "", not a source */
+}
+
+void tsps__trace_lz(tsps_decision *d, int at, tsps_step step,
+                    tsps_trace_outcome oc, int n, int32_t arg, int wsrc,
+                    const char *what, int fsrc, const char *found)
 {
     tsps_trace_step *s;
+    int lazy = (d->flags & TSPS_DEC_TRACE_PENDING) != 0;
     if (at < 0 || at >= TSPS_MAX_TRACE)
         return;
     s = &d->trace[at];
@@ -22,8 +69,16 @@ void tsps__trace_at(tsps_decision *d, int at, tsps_step step,
     s->outcome = (uint8_t)oc;
     s->n = (uint16_t)n;
     s->arg = arg;
-    tsps__stcopy(s->what, sizeof(s->what), what);
-    tsps__stcopy(s->found, sizeof(s->found), found);
+    lz_put(s->what, sizeof(s->what), lazy, wsrc, what);
+    lz_put(s->found, sizeof(s->found), lazy, fsrc, found);
+}
+
+void tsps__trace_at(tsps_decision *d, int at, tsps_step step,
+                    tsps_trace_outcome oc, int n, int32_t arg, const char *what,
+                    const char *found)
+{
+    tsps__trace_lz(d, at, step, oc, n, arg, TSPS__LZ_TEXT, what, TSPS__LZ_TEXT,
+                   found);
 }
 
 static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
@@ -33,13 +88,70 @@ static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
         tsps__trace_at(d, d->ntrace++, step, oc, n, arg, what, found);
 }
 
-static void decision_reset(tsps_decision *d, int64_t now)
+/* tr() with sources (TSPS__LZ_*) for a lazy trace. */
+static void trl(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
+                int32_t arg, int wsrc, const char *what, int fsrc,
+                const char *found)
+{
+    if (d->ntrace < TSPS_MAX_TRACE)
+        tsps__trace_lz(d, d->ntrace++, step, oc, n, arg, wsrc, what, fsrc,
+                       found);
+}
+
+static const char *lz_text(const tsps_decision *d, unsigned src)
+{
+    switch (src) {
+    case TSPS__LZ_CALLED:
+        return d->called;
+    case TSPS__LZ_USER:
+        return d->user;
+    case TSPS__LZ_CALLER:
+        return d->caller;
+    case TSPS__LZ_CALLER_NAME:
+        return d->caller_name;
+    case TSPS__LZ_CODE:
+        return d->code;
+    case TSPS__LZ_RULE_CODE:
+        return d->rule_code;
+    case TSPS__LZ_TARGET0:
+        return d->ntargets > 0 ? d->targets[0].uri : "";
+    case TSPS__LZ_STATUS:
+        return tsps_status_name(d->status);
+    default:
+        return src >= TSPS__LZ_WORD && src < TSPS__LZ_WORD + W__COUNT
+                   ? words[src - TSPS__LZ_WORD]
+                   : "";
+    }
+}
+
+int tsps_decision_trace_render(tsps_decision *d)
+{
+    if (d == NULL)
+        return TSPS_EINVAL;
+    if (!(d->flags & TSPS_DEC_TRACE_PENDING))
+        return TSPS_OK;
+    for (int i = 0; i < d->ntrace && i < TSPS_MAX_TRACE; i++) {
+        tsps_trace_step *s = &d->trace[i];
+        if (s->what[0] == '\0' && s->what[1] != '\0')
+            tsps__stcopy(s->what, sizeof(s->what),
+                         lz_text(d, (unsigned char)s->what[1]));
+        if (s->found[0] == '\0' && s->found[1] != '\0')
+            tsps__stcopy(s->found, sizeof(s->found),
+                         lz_text(d, (unsigned char)s->found[1]));
+    }
+    d->flags &= ~TSPS_DEC_TRACE_PENDING;
+    return TSPS_OK;
+}
+
+static void decision_reset(tsps_decision *d, int64_t now, int lazy)
 {
     /* Clear the head only; arrays are valid up to their counts. */
     memset(d, 0, offsetof(tsps_decision, targets));
     d->version = TSPS_DECISION_VERSION;
     d->at = now;
     d->ntrace = 0;
+    if (lazy)
+        d->flags = TSPS_DEC_TRACE_PENDING;
 }
 
 /* ---- status -----------------------------------------------------------------
@@ -410,13 +522,8 @@ static int action_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
     return 1;
 }
 
-static const char *const kind_words[TSPS_METHOD__COUNT] = {
-    "none", "ring",      "forward", "voicemail",
-    "ivr",  "attendant", "reject",  "ask"};
-
 /* Replace the decision's method by a stand-in action, saying why. */
-static void use_stand_in(tsps_decision *d, const tsps_action *a,
-                         const char *why)
+static void use_stand_in(tsps_decision *d, const tsps_action *a, int why)
 {
     tsps_method m;
     memset(&m, 0, sizeof(m));
@@ -424,8 +531,8 @@ static void use_stand_in(tsps_decision *d, const tsps_action *a,
     m.kind = a->kind;
     d->method = m;
     d->flags |= TSPS_DEC_FALLBACK;
-    tr(d, TSPS_STEP_TARGETS, TSPS_TR_FALLBACK, 0, (int32_t)a->kind, why,
-       kind_words[a->kind]);
+    trl(d, TSPS_STEP_TARGETS, TSPS_TR_FALLBACK, 0, (int32_t)a->kind, WORD(why),
+        WORD(a->kind));
 }
 
 int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
@@ -439,10 +546,10 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     if (m->kind == TSPS_METHOD_ASK) {
         if (m->fallback.kind != TSPS_METHOD_NONE)
             action_targets(r, uc, now, &m->fallback, d, 0, 1);
-        tr(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, TSPS_METHOD_ASK,
-           "hold and ask",
-           m->fallback.kind != TSPS_METHOD_NONE ? kind_words[m->fallback.kind]
-                                                : "reject");
+        trl(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, TSPS_METHOD_ASK,
+            WORD(W_HOLD_ASK),
+            WORD(m->fallback.kind != TSPS_METHOD_NONE ? m->fallback.kind
+                                                      : TSPS_METHOD_REJECT));
         return TSPS_OK;
     }
     if (action_targets(r, uc, now, &m->a, d,
@@ -458,9 +565,12 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
                 for (int i = before; i < d->ntargets; i++)
                     d->targets[i].order = (uint16_t)(last + 1);
         }
-        tr(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, (int32_t)m->kind,
-           kind_words[m->kind],
-           d->ntargets > 0 ? d->targets[0].uri : "no target needed");
+        if (d->ntargets > 0)
+            trl(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, (int32_t)m->kind,
+                WORD(m->kind), TSPS__LZ_TARGET0, d->targets[0].uri);
+        else
+            trl(d, TSPS_STEP_TARGETS, TSPS_TR_OK, 0, (int32_t)m->kind,
+                WORD(m->kind), WORD(W_NO_TARGET_NEEDED));
         return TSPS_OK;
     }
     /* The method cannot apply: its own fallback, else voicemail, else
@@ -469,8 +579,7 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
         action_targets(r, uc, now, &m->fallback, d, 0, 0)) {
         stand = m->fallback;
         use_stand_in(d, &stand,
-                     m->kind == TSPS_METHOD_RING ? "no device registered"
-                                                 : "no target configured");
+                     m->kind == TSPS_METHOD_RING ? W_NO_DEVICE : W_NO_TARGET);
         return TSPS_OK;
     }
     memset(&stand, 0, sizeof(stand));
@@ -478,16 +587,15 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     if (m->kind != TSPS_METHOD_VOICEMAIL &&
         action_targets(r, uc, now, &stand, d, 0, 0)) {
         use_stand_in(d, &stand,
-                     m->kind == TSPS_METHOD_RING ? "no device registered"
-                                                 : "no target configured");
+                     m->kind == TSPS_METHOD_RING ? W_NO_DEVICE : W_NO_TARGET);
         return TSPS_OK;
     }
     memset(&stand, 0, sizeof(stand));
     stand.kind = TSPS_METHOD_REJECT;
     stand.reject = TSPS_REJECT_UNAVAILABLE;
     use_stand_in(d, &stand,
-                 m->kind == TSPS_METHOD_RING ? "no device, no voicemail"
-                                             : "no target, no voicemail");
+                 m->kind == TSPS_METHOD_RING ? W_NO_DEVICE_NO_VM
+                                             : W_NO_TARGET_NO_VM);
     return TSPS_OK;
 }
 
@@ -516,8 +624,9 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     rc = tsps_normalize(call->caller, &uc->user.dialplan, &num);
     if (rc == TSPS_OK && num.kind == TSPS_NUM_E164) {
         strcpy(d->caller, num.e164);
-        tr(d, TSPS_STEP_CALLER, TSPS_TR_OK, 0, 0,
-           call->caller != NULL ? call->caller : "", num.e164);
+        trl(d, TSPS_STEP_CALLER, TSPS_TR_OK, 0, 0, TSPS__LZ_TEXT,
+            call->caller != NULL ? call->caller : "", TSPS__LZ_CALLER,
+            d->caller);
     } else if (rc == TSPS_OK && num.kind == TSPS_NUM_WITHHELD) {
         d->caller_kind = TSPS_CALLER_WITHHELD;
         tsps__stcopy(d->code, sizeof(d->code), uc->user.withheld_code);
@@ -550,9 +659,10 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     tsps__contact_code(eng, r, uc, d, &cr);
     d->status = si.status;
     d->status_source = si.source;
-    tr(d, TSPS_STEP_STATUS,
-       si.source == TSPS_STATUS_SRC_DEFAULT ? TSPS_TR_DEFAULT : TSPS_TR_OK, 0,
-       (int32_t)si.source, tsps_status_name(si.status), si.detail);
+    trl(d, TSPS_STEP_STATUS,
+        si.source == TSPS_STATUS_SRC_DEFAULT ? TSPS_TR_DEFAULT : TSPS_TR_OK, 0,
+        (int32_t)si.source, TSPS__LZ_STATUS, tsps_status_name(si.status),
+        TSPS__LZ_TEXT, si.detail);
     rule_status = si.status;
     if (ev.expected) {
         d->flags |= TSPS_DEC_EXPECTED;
@@ -585,15 +695,19 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
         d->rule_status = rst;
         /* n: the tier chosen, the rule it was chosen over and the status
          * probed, for the explanation (VIP/any chosen over the meeting rule) */
-        tr(d, TSPS_STEP_RULE, TSPS_TR_OK,
-           choice.tier | (choice.over_tier << 4) | ((int)rule_status << 8),
-           (int32_t)rst, rcode, kind_words[m->kind]);
+        trl(d, TSPS_STEP_RULE, TSPS_TR_OK,
+            choice.tier | (choice.over_tier << 4) | ((int)rule_status << 8),
+            (int32_t)rst, TSPS__LZ_RULE_CODE, d->rule_code, WORD(m->kind));
     } else {
         memset(&d->method, 0, sizeof(d->method));
         d->method.kind = d->method.a.kind = TSPS_METHOD_RING;
         d->rule_status = TSPS_STATUS_ANY;
-        tr(d, TSPS_STEP_RULE, TSPS_TR_DEFAULT, 0, 0,
-           d->code[0] != '\0' ? d->code : "*", "ring");
+        if (d->code[0] != '\0')
+            trl(d, TSPS_STEP_RULE, TSPS_TR_DEFAULT, 0, 0, TSPS__LZ_CODE,
+                d->code, WORD(TSPS_METHOD_RING));
+        else
+            trl(d, TSPS_STEP_RULE, TSPS_TR_DEFAULT, 0, 0, WORD(W_ANY),
+                WORD(TSPS_METHOD_RING));
     }
 
     /* 7. targets */
@@ -617,7 +731,8 @@ int tsps_route(tsps_engine *eng, const tsps_call *call, tsps_decision *out)
     if (call->called == NULL || call->called[0] == '\0')
         return TSPS_EINVAL;
     now = call->now != 0 ? call->now : (int64_t)time(NULL);
-    decision_reset(out, now);
+    decision_reset(out, now,
+                   call->version >= 2 && (call->flags & TSPS_CALL_TRACE_LAZY));
 
     /* 1. called number -> user. Without a site region only international
      * forms are meant to match: the stand-in plan (+888, no trunk prefix)
@@ -641,10 +756,12 @@ int tsps_route(tsps_engine *eng, const tsps_call *call, tsps_decision *out)
     uc = tsps__snap_user_by_number(r->snap, tsps__e164_key(num.e164));
     if (uc == NULL) {
         out->flags |= TSPS_DEC_UNKNOWN_NUMBER;
-        tr(out, TSPS_STEP_CALLED, TSPS_TR_NOTFOUND, 0, 0, num.e164,
-           "no user has this number");
+        trl(out, TSPS_STEP_CALLED, TSPS_TR_NOTFOUND, 0, 0, TSPS__LZ_CALLED,
+            out->called, WORD(W_NO_USER));
     } else {
-        tr(out, TSPS_STEP_CALLED, TSPS_TR_OK, 0, 0, num.e164, uc->user.id);
+        /* route_user() copies the user id first thing */
+        trl(out, TSPS_STEP_CALLED, TSPS_TR_OK, 0, 0, TSPS__LZ_CALLED,
+            out->called, TSPS__LZ_USER, uc->user.id);
         rc = route_user(eng, r, uc, call, now, out);
     }
     tsps__reader_put(eng, r);
@@ -670,13 +787,15 @@ int tsps_route_override(tsps_engine *eng, const tsps_decision *prev,
         now = (int64_t)time(NULL);
     if (out != prev)
         *out = *prev;
+    /* the new targets replace what a pending trace still refers to */
+    tsps_decision_trace_render(out);
     out->method = *m;
     out->flags |= TSPS_DEC_OVERRIDDEN;
     out->flags &= ~TSPS_DEC_FALLBACK;
     strcpy(out->actor, actor);
     out->at = now;
     if (tsps_method_format(m, text, sizeof(text), NULL) != TSPS_OK)
-        strcpy(text, kind_words[m->kind]);
+        strcpy(text, words[m->kind]);
     tr(out, TSPS_STEP_OVERRIDE, TSPS_TR_OK, 0, (int32_t)m->kind, actor, text);
     rc = tsps__reader_get(eng, &r);
     if (rc != TSPS_OK)
