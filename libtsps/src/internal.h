@@ -282,6 +282,10 @@ typedef struct tsps__reader {
     MDB_cursor *cur_cidx, *cur_events, *cur_regs;
     int live;       /* txn active (kept while no write happened) */
     unsigned stale; /* bit i: cursor i needs mdb_cursor_renew */
+    /* the routed user's events and registrations in memory (umem.c):
+     * ub_on 1 while the table's read lock is held, ub NULL = none */
+    int ub_on;
+    const struct tsps__ublob *ub;
     tsps__snap *snap;
     struct tsps__reader *next;
 } tsps__reader;
@@ -290,6 +294,7 @@ enum { RCUR_CIDX = 0, RCUR_EVENTS = 1, RCUR_REGS = 2 };
 
 /* The contact index in memory (cmem.c). */
 struct tsps__cmem;
+struct tsps__umem;
 typedef struct tsps__cidx_hit {
     int n;        /* entries for (user, number) */
     int disagree; /* they carry different codes */
@@ -346,6 +351,7 @@ struct tsps_engine {
     atomic_ulong batch_owner;
     struct tsps_batch *open_batch;
     struct tsps__cmem *cmem; /* NULL: routing reads DB_CIDX */
+    struct tsps__umem *umem; /* NULL: routing reads DB_EVENTS, DB_REGS */
     int lockfd;              /* writer lock (flock), -1 if read-only */
     /* Next call id of this process (0 = not read from the store yet); only
      * grows, so an id whose write was lost is not given again (history.c).
@@ -539,6 +545,39 @@ struct tsps__ientry {
 int tsps__batch_flush(struct tsps_batch *b);
 /* Record a storage failure (the txn may be unusable); returns rc. */
 int tsps__batch_result(tsps_batch *b, int rc);
+
+/* Events and registrations in memory (umem.c): per user one immutable
+ * block. A piece of an event: its key (end, uid hash) and the head of its
+ * value; `valid` 0 when the value is not one a route can read. */
+typedef struct tsps__upiece {
+    int64_t ce, start, end;
+    uint64_t h;
+    uint8_t busy, cancelled, valid;
+} tsps__upiece;
+typedef struct tsps__ureg {
+    uint32_t off, len; /* a registration's value in `bytes` */
+} tsps__ureg;
+typedef struct tsps__ublob {
+    uint32_t nev, nreg;
+    tsps__upiece *ev; /* in DB_EVENTS key order */
+    tsps__ureg *reg;  /* in DB_REGS key order */
+    uint8_t *bytes;
+} tsps__ublob;
+int tsps__umem_open(tsps_engine *eng);
+void tsps__umem_close(tsps_engine *eng);
+/* Writers mark each user whose events or registrations they change (all:
+ * users not known one by one); commit rebuilds the marked users after a
+ * successful commit, reset drops the marks. */
+void tsps__uj_mark(tsps_engine *eng, uint32_t uid);
+void tsps__uj_mark_all(tsps_engine *eng);
+void tsps__uj_commit(tsps_engine *eng);
+void tsps__uj_reset(tsps_engine *eng);
+/* 1 with the table's read lock held and *out the user's block (NULL: none);
+ * 0 without a lock when the table is not in use (read the store). */
+int tsps__umem_begin(tsps_engine *eng, uint32_t uid, const tsps__ublob **out);
+void tsps__umem_end(tsps_engine *eng);
+/* Index of the first piece of `b` that ends after `after`. */
+size_t tsps__umem_seek(const tsps__ublob *b, int64_t after);
 
 /* The contact index in memory (cmem.c). Writers journal every DB_CIDX
  * change while their txn runs; tsps__cj_commit applies the journal after a

@@ -231,46 +231,128 @@ static int attendee_match(const tsps_event *e, const char *caller,
     return 0;
 }
 
+/* The pieces of the user's events that overlap [now, now + window], from
+ * memory (umem.c) or from the store. A piece from memory brings no value:
+ * the event is read from the txn when it is needed. */
+typedef struct piece_walk {
+    tsps_engine *eng;
+    tsps__reader *r;
+    uint32_t uid;
+    const tsps__ublob *ub; /* NULL: walk the cursor */
+    size_t i;
+    MDB_cursor *cur;
+    int rc;
+    MDB_val k, v;
+} piece_walk;
+
+/* The next piece's key and head; 0 at the end. v.mv_data is NULL for a
+ * piece from memory. */
+static int piece_next(piece_walk *w, int64_t *ce, const tsps__upiece **pp,
+                      tsps__upiece *tmp)
+{
+    if (w->ub != NULL) {
+        if (w->i >= w->ub->nev)
+            return 0;
+        *pp = &w->ub->ev[w->i++];
+        *ce = (*pp)->ce;
+        w->v.mv_data = NULL;
+        return 1;
+    }
+    if (w->rc != MDB_SUCCESS || w->k.mv_size != 20 ||
+        tsps__rd32(w->k.mv_data) != w->uid)
+        return 0;
+    {
+        const uint8_t *kp = w->k.mv_data, *vp = w->v.mv_data;
+        tmp->ce = (int64_t)tsps__rd64(kp + 4);
+        tmp->h = tsps__rd64(kp + 12);
+        tmp->valid = w->v.mv_size >= 19 && vp[0] == 1;
+        if (tmp->valid) {
+            tmp->start = (int64_t)tsps__rd64(vp + 1);
+            tmp->end = (int64_t)tsps__rd64(vp + 9);
+            tmp->busy = vp[17];
+            tmp->cancelled = vp[18];
+        }
+    }
+    *pp = tmp;
+    *ce = tmp->ce;
+    return 1;
+}
+
+static void piece_advance(piece_walk *w)
+{
+    if (w->ub == NULL)
+        w->rc = mdb_cursor_get(w->cur, &w->k, &w->v, MDB_NEXT);
+}
+
+/* The whole event of the current piece. */
+static int piece_event(piece_walk *w, const tsps__upiece *p, tsps_event *e)
+{
+    if (w->v.mv_data == NULL) {
+        uint8_t kb[20];
+        MDB_val k = {20, kb}, v;
+        tsps__be32(kb, w->uid);
+        tsps__be64(kb + 4, (uint64_t)p->ce);
+        tsps__be64(kb + 12, p->h);
+        if (mdb_get(w->r->txn, w->eng->dbi[DB_EVENTS], &k, &v) != MDB_SUCCESS)
+            return TSPS_ENOTFOUND; /* gone since: a newer version */
+        return tsps__dec_event(v.mv_data, v.mv_size, e);
+    }
+    return tsps__dec_event(w->v.mv_data, w->v.mv_size, e);
+}
+
 /* Walk the event pieces that overlap [now, now + window]. `c` may be NULL
  * (no contact): then only tel: attendees can match the caller. */
 static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
                         int64_t now, int64_t window, const char *caller,
                         lazy_contact *c, int want_expected, evscan *out)
 {
-    uint8_t kb[20];
-    MDB_val k = {20, kb}, v;
-    int rc;
+    piece_walk w;
+    int64_t ce;
+    const tsps__upiece *p;
+    tsps__upiece tmp;
 
-    (void)eng;
     memset(out, 0, sizeof(*out));
-    tsps__be32(kb, uid);
-    tsps__be64(kb + 4, (uint64_t)(now + 1));
-    memset(kb + 12, 0, 8);
-    MDB_cursor *cur = tsps__reader_cursor(r, RCUR_EVENTS);
-    if (cur == NULL)
-        return;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    for (int guard = 0; rc == MDB_SUCCESS && guard < 256; guard++) {
-        const uint8_t *kp = k.mv_data, *vp = v.mv_data;
-        int64_t ce, start, end;
+    w.eng = eng;
+    w.r = r;
+    w.uid = uid;
+    w.ub = NULL;
+    w.i = 0;
+    w.cur = NULL;
+    w.rc = MDB_NOTFOUND;
+    if (r->ub_on) {
+        if (r->ub == NULL)
+            return; /* no events */
+        w.ub = r->ub;
+        w.i = tsps__umem_seek(r->ub, now);
+    } else {
+        uint8_t kb[20];
+        tsps__be32(kb, uid);
+        tsps__be64(kb + 4, (uint64_t)(now + 1));
+        memset(kb + 12, 0, 8);
+        w.k.mv_size = 20;
+        w.k.mv_data = kb;
+        w.cur = tsps__reader_cursor(r, RCUR_EVENTS);
+        if (w.cur == NULL)
+            return;
+        w.rc = mdb_cursor_get(w.cur, &w.k, &w.v, MDB_SET_RANGE);
+    }
+    for (int guard = 0; guard < 256 && piece_next(&w, &ce, &p, &tmp); guard++) {
+        int64_t start, end;
         int busy, cancelled;
-        if (k.mv_size != 20 || tsps__rd32(kp) != uid)
-            break;
-        ce = (int64_t)tsps__rd64(kp + 4);
         if (ce > now + window + TSPS__EV_CHUNK)
             break;
-        if (v.mv_size < 19 || vp[0] != 1)
+        if (!p->valid)
             goto next;
-        start = (int64_t)tsps__rd64(vp + 1);
-        end = (int64_t)tsps__rd64(vp + 9);
-        busy = vp[17];
-        cancelled = vp[18];
+        start = p->start;
+        end = p->end;
+        busy = p->busy;
+        cancelled = p->cancelled;
         if (cancelled || end <= now)
             goto next;
         if (start <= now && busy != TSPS_BUSY_FREE &&
             (!out->found || busy == TSPS_BUSY_OOF)) {
             tsps_event e;
-            if (tsps__dec_event(vp, v.mv_size, &e) == TSPS_OK) {
+            if (piece_event(&w, p, &e) == TSPS_OK) {
                 out->found = 1;
                 out->busy = (tsps_busy)busy;
                 out->end = end;
@@ -286,7 +368,7 @@ static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
             }
         } else if (want_expected && !out->expected && start <= now + window) {
             tsps_event e;
-            if (tsps__dec_event(vp, v.mv_size, &e) == TSPS_OK &&
+            if (piece_event(&w, p, &e) == TSPS_OK &&
                 attendee_match(&e, caller, c)) {
                 out->expected = 1;
                 tsps__stcopy(out->exp_summary, sizeof(out->exp_summary),
@@ -295,8 +377,23 @@ static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
             }
         }
     next:
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        piece_advance(&w);
     }
+}
+
+/* The routed user's events and registrations from memory for the rest of
+ * this use of the reader (umem.c), if the table is in use. */
+static void user_mem_begin(tsps_engine *eng, tsps__reader *r, uint32_t uid)
+{
+    r->ub_on = tsps__umem_begin(eng, uid, &r->ub);
+}
+
+static void user_mem_end(tsps_engine *eng, tsps__reader *r)
+{
+    if (r->ub_on)
+        tsps__umem_end(eng);
+    r->ub_on = 0;
+    r->ub = NULL;
 }
 
 static int in_hours(const tsps__ucache *uc, int64_t now)
@@ -361,10 +458,13 @@ int tsps_status_get(tsps_engine *eng, const char *user_id, int64_t now,
     if (rc != TSPS_OK)
         return rc;
     uc = tsps__snap_user_by_name(r->snap, user_id);
-    if (uc == NULL)
+    if (uc == NULL) {
         rc = TSPS_ENOTFOUND;
-    else
+    } else {
+        user_mem_begin(eng, r, uc->uid);
         compute_status(eng, r, uc, now, NULL, NULL, out, &ev);
+        user_mem_end(eng, r);
+    }
     tsps__reader_put(eng, r);
     return rc;
 }
@@ -415,17 +515,30 @@ static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
 {
     uint8_t pfx[4];
     MDB_val k = {4, pfx}, v;
-    int first = d->ntargets, n = 0, rc;
+    int first = d->ntargets, n = 0, rc = MDB_NOTFOUND;
+    uint32_t ri = 0;
+    MDB_cursor *cur = NULL;
 
-    MDB_cursor *cur = tsps__reader_cursor(r, RCUR_REGS);
-    if (cur == NULL)
-        return 0;
-    tsps__be32(pfx, uc->uid);
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == MDB_SUCCESS && k.mv_size > 4 &&
-           memcmp(k.mv_data, pfx, 4) == 0 &&
-           d->ntargets < TSPS_MAX_TARGETS - reserve) {
+    if (!r->ub_on) {
+        cur = tsps__reader_cursor(r, RCUR_REGS);
+        if (cur == NULL)
+            return 0;
+        tsps__be32(pfx, uc->uid);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    }
+    while (d->ntargets < TSPS_MAX_TARGETS - reserve) {
         tsps_registration g;
+        if (r->ub_on) {
+            /* from memory (umem.c), in the same key order */
+            if (r->ub == NULL || ri >= r->ub->nreg)
+                break;
+            v.mv_data = r->ub->bytes + r->ub->reg[ri].off;
+            v.mv_size = r->ub->reg[ri].len;
+            ri++;
+        } else if (rc != MDB_SUCCESS || k.mv_size <= 4 ||
+                   memcmp(k.mv_data, pfx, 4) != 0) {
+            break;
+        }
         if (tsps__dec_reg(v.mv_data, v.mv_size, &g) == TSPS_OK &&
             g.expires > now && label_rank(a, g.label) >= 0) {
             tsps_target *t = add_target(d, g.contact);
@@ -434,7 +547,8 @@ static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
             t->expires = g.expires;
             n++;
         }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        if (!r->ub_on)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     /* devices=... in the order written, else best q first (insertion
      * sort, stable: a handful of devices) */
@@ -617,6 +731,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     tsps__rule_choice choice;
 
     tsps__stcopy(d->user, sizeof(d->user), uc->user.id);
+    user_mem_begin(eng, r, uc->uid);
     if (call->caller_name != NULL)
         tsps__stcopy(d->caller_name, sizeof(d->caller_name), call->caller_name);
 
@@ -713,6 +828,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     /* 7. targets */
     rc = tsps__targets(eng, r, uc, now, d);
     tsps__contact_end(eng, r, uc, d, &cr);
+    user_mem_end(eng, r);
     return rc;
 }
 
@@ -801,10 +917,13 @@ int tsps_route_override(tsps_engine *eng, const tsps_decision *prev,
     if (rc != TSPS_OK)
         return rc;
     uc = tsps__snap_user_by_name(r->snap, prev->user);
-    if (uc == NULL)
+    if (uc == NULL) {
         rc = TSPS_ENOTFOUND;
-    else
+    } else {
+        user_mem_begin(eng, r, uc->uid);
         rc = tsps__targets(eng, r, uc, now, out);
+        user_mem_end(eng, r);
+    }
     tsps__reader_put(eng, r);
     return rc;
 }
