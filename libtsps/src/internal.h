@@ -435,6 +435,8 @@ const tsps__ucache *tsps__snap_user_by_name(const tsps__snap *s,
                                             const char *id);
 const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s,
                                               uint64_t key);
+/* The uid a number belongs to, UINT32_MAX if none. */
+uint32_t tsps__snap_uid_by_number(const tsps__snap *s, uint64_t key);
 const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
                                    tsps_status st, const char *code);
 
@@ -604,6 +606,9 @@ void tsps__cj_reset(tsps_engine *eng);
 int tsps__cmem_begin(tsps_engine *eng, uint32_t uid, uint64_t key,
                      tsps__cview *v);
 void tsps__cmem_probe(tsps__cview *v);
+/* Start loading the slot of (uid, key) before the route knows for sure
+ * that it will look there (a hint: no lock, nothing read). */
+void tsps__cmem_hint(tsps_engine *eng, uint32_t uid, uint64_t key);
 void tsps__cmem_end(tsps__cview *v, tsps__cidx_hit *hit);
 
 /* Write trace step `at` of a decision (an index reserved earlier, or -1:

@@ -386,6 +386,15 @@ static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
 static void user_mem_begin(tsps_engine *eng, tsps__reader *r, uint32_t uid)
 {
     r->ub_on = tsps__umem_begin(eng, uid, &r->ub);
+    if (r->ub != NULL) {
+        /* the calendar scan and the targets read it later in the route:
+         * start the loads now (the head, the first pieces, the
+         * registrations of a small block) */
+        const char *p = (const char *)r->ub;
+        for (int i = 0; i < 4; i++)
+            __builtin_prefetch(p + 64 * i);
+        __builtin_prefetch(r->ub->bytes);
+    }
 }
 
 static void user_mem_end(tsps_engine *eng, tsps__reader *r)
@@ -869,12 +878,30 @@ int tsps_route(tsps_engine *eng, const tsps_call *call, tsps_decision *out)
     rc = tsps__reader_get(eng, &r);
     if (rc != TSPS_OK)
         return rc;
-    uc = tsps__snap_user_by_number(r->snap, tsps__e164_key(num.e164));
+    {
+        /* the user's number slot gives the uid before the user's cache is
+         * read: a caller in international form already names the contact
+         * slot the route will probe, so its load starts now, beside the
+         * loads of the user's cache */
+        const tsps__snap *s = r->snap;
+        uint32_t uid = tsps__snap_uid_by_number(s, tsps__e164_key(num.e164));
+        uc = uid < s->nuids ? s->by_uid[uid] : NULL;
+        if (uc != NULL && call->caller != NULL && call->caller[0] == '+')
+            tsps__cmem_hint(eng, uid, tsps__e164_key(call->caller));
+    }
     if (uc == NULL) {
         out->flags |= TSPS_DEC_UNKNOWN_NUMBER;
         trl(out, TSPS_STEP_CALLED, TSPS_TR_NOTFOUND, 0, 0, TSPS__LZ_CALLED,
             out->called, WORD(W_NO_USER));
     } else {
+        /* The lines of the user's cache that the route reads, loaded
+         * side by side rather than one after the other. */
+        __builtin_prefetch(&uc->user.dialplan);
+        __builtin_prefetch(&uc->user.hours);
+        __builtin_prefetch(&uc->user.unknown_code);
+        __builtin_prefetch(&uc->user.expected_window_s);
+        __builtin_prefetch(&uc->has_manual);
+        __builtin_prefetch(&uc->rule_statuses);
         /* route_user() copies the user id first thing */
         trl(out, TSPS_STEP_CALLED, TSPS_TR_OK, 0, 0, TSPS__LZ_CALLED,
             out->called, TSPS__LZ_USER, uc->user.id);

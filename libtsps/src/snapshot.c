@@ -276,6 +276,18 @@ const tsps__ucache *tsps__snap_user_by_name(const tsps__snap *s, const char *id)
     }
 }
 
+uint32_t tsps__snap_uid_by_number(const tsps__snap *s, uint64_t key)
+{
+    uint32_t h = hash_u64(key);
+    for (;; h++) {
+        const struct tsps__nslot *e = &s->nums[h & s->num_mask];
+        if (e->key == 0)
+            return UINT32_MAX;
+        if (e->key == key)
+            return e->uid;
+    }
+}
+
 const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s, uint64_t key)
 {
     uint32_t h = hash_u64(key);
@@ -300,6 +312,10 @@ const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
         if (e->h != h)
             continue;
         r = &s->rules[e->idx];
+        /* the caller copies the whole method: load its lines side by side
+         * instead of one after the other */
+        for (size_t o = 64; o < sizeof(*r); o += 64)
+            __builtin_prefetch((const char *)r + o);
         if (r->uid == uid && r->status == (uint8_t)st &&
             strcmp(r->code, code) == 0)
             return &r->m;
