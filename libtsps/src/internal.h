@@ -554,7 +554,9 @@ int tsps__batch_result(tsps_batch *b, int rc);
 typedef struct tsps__upiece {
     int64_t ce, start, end;
     uint64_t h;
+    uint32_t text; /* valid: "summary\0uid\0" at bytes + text */
     uint8_t busy, cancelled, valid;
+    uint8_t natt; /* attendees (none: no need to read the event) */
 } tsps__upiece;
 typedef struct tsps__ureg {
     uint32_t off, len; /* a registration's value in `bytes` */

@@ -352,21 +352,37 @@ static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
         if (start <= now && busy != TSPS_BUSY_FREE &&
             (!out->found || busy == TSPS_BUSY_OOF)) {
             tsps_event e;
-            if (piece_event(&w, p, &e) == TSPS_OK) {
-                out->found = 1;
-                out->busy = (tsps_busy)busy;
-                out->end = end;
-                tsps__stcopy(out->summary, sizeof(out->summary), e.summary);
-                tsps__stcopy(out->uid, sizeof(out->uid), e.uid);
-                if (want_expected && !out->expected &&
-                    attendee_match(&e, caller, c)) {
-                    out->expected = 1;
-                    tsps__stcopy(out->exp_summary, sizeof(out->exp_summary),
-                                 e.summary);
-                    out->exp_start = start;
-                }
+            const char *summary, *euid;
+            int have = 0; /* e holds the event */
+            if (w.ub != NULL) {
+                /* summary and uid are in memory; the event itself is
+                 * read only if its attendees must be looked at */
+                summary = (const char *)w.ub->bytes + p->text;
+                euid = summary + strlen(summary) + 1;
+            } else if (piece_event(&w, p, &e) == TSPS_OK) {
+                have = 1;
+                summary = e.summary;
+                euid = e.uid;
+            } else {
+                goto next;
             }
-        } else if (want_expected && !out->expected && start <= now + window) {
+            out->found = 1;
+            out->busy = (tsps_busy)busy;
+            out->end = end;
+            tsps__stcopy(out->summary, sizeof(out->summary), summary);
+            tsps__stcopy(out->uid, sizeof(out->uid), euid);
+            if (want_expected && !out->expected &&
+                (w.ub == NULL || p->natt > 0) &&
+                (have || piece_event(&w, p, &e) == TSPS_OK) &&
+                attendee_match(&e, caller, c)) {
+                out->expected = 1;
+                tsps__stcopy(out->exp_summary, sizeof(out->exp_summary),
+                             e.summary);
+                out->exp_start = start;
+            }
+        } else if (want_expected && !out->expected && start <= now + window &&
+                   (w.ub == NULL || p->natt > 0)) {
+            /* (an event without attendees expects nobody) */
             tsps_event e;
             if (piece_event(&w, p, &e) == TSPS_OK &&
                 attendee_match(&e, caller, c)) {

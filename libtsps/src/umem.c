@@ -2,12 +2,13 @@
  * index is (cmem.c): what a route reads for steps 4 and 7 without walking
  * DB_EVENTS and DB_REGS.
  *
- * Per user one immutable block: the event pieces' keys and the few bytes
- * of each value that decide whether it matters now (start, end, busy,
- * cancelled), and the registrations' values whole (they are small and a
- * "ring" reads every one). An event's value (summary, attendees) is read
- * from the route's read txn only when the piece overlaps now or the
- * expected-caller window; a piece the txn no longer has is skipped.
+ * Per user one immutable block: the event pieces' keys, the few fields of
+ * each that decide whether it matters now (start, end, busy, cancelled),
+ * its summary and uid (what a busy piece reports) and how many attendees
+ * it has; and the registrations' values whole (they are small and a
+ * "ring" reads every one). An event with attendees is read from the
+ * route's read txn only when the caller must be looked for among them; a
+ * piece the txn no longer has is skipped.
  *
  * Writers mark the users whose events or registrations they change while
  * their txn runs. After the commit, still under the writer lock, each
@@ -42,6 +43,8 @@ static int piece_of(const MDB_val *k, const MDB_val *v, tsps__upiece *p)
     p->ce = (int64_t)tsps__rd64(kp + 4);
     p->h = tsps__rd64(kp + 12);
     p->valid = v->mv_size >= 19 && vp[0] == 1;
+    p->text = 0;
+    p->natt = 0;
     if (p->valid) {
         p->start = (int64_t)tsps__rd64(vp + 1);
         p->end = (int64_t)tsps__rd64(vp + 9);
@@ -64,6 +67,7 @@ static int build(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
     uint8_t pfx[4];
     size_t nev = 0, nreg = 0, bytes = 0, size;
     tsps__ublob *b = NULL;
+    tsps_event *e = NULL;
     int rc, pass;
 
     *out = NULL;
@@ -75,23 +79,6 @@ static int build(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
     for (pass = 0; pass < 2 && rc == TSPS_OK; pass++) {
         size_t ie = 0, ir = 0, off = 0;
         int mrc;
-        k.mv_size = 4;
-        k.mv_data = pfx;
-        mrc = mdb_cursor_get(ce, &k, &v, MDB_SET_RANGE);
-        while (mrc == MDB_SUCCESS && k.mv_size > 4 &&
-               memcmp(k.mv_data, pfx, 4) == 0) {
-            tsps__upiece p;
-            if (piece_of(&k, &v, &p)) {
-                if (pass == 1 && ie < nev)
-                    b->ev[ie] = p;
-                ie++;
-            }
-            mrc = mdb_cursor_get(ce, &k, &v, MDB_NEXT);
-        }
-        if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND) {
-            rc = tsps__mdb_err(mrc);
-            break;
-        }
         k.mv_size = 4;
         k.mv_data = pfx;
         mrc = mdb_cursor_get(cr, &k, &v, MDB_SET_RANGE);
@@ -106,6 +93,49 @@ static int build(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
             off += v.mv_size;
             mrc = mdb_cursor_get(cr, &k, &v, MDB_NEXT);
         }
+        if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND) {
+            rc = tsps__mdb_err(mrc);
+            break;
+        }
+        k.mv_size = 4;
+        k.mv_data = pfx;
+        mrc = mdb_cursor_get(ce, &k, &v, MDB_SET_RANGE);
+        while (mrc == MDB_SUCCESS && k.mv_size > 4 &&
+               memcmp(k.mv_data, pfx, 4) == 0) {
+            tsps__upiece p;
+            if (piece_of(&k, &v, &p)) {
+                /* the summary and uid a busy piece reports, and whether
+                 * the route must read attendees at all */
+                size_t sl = 0, ul = 0;
+                if (p.valid && e == NULL)
+                    e = tsps__malloc(eng, sizeof(*e));
+                if (p.valid && e == NULL) {
+                    rc = TSPS_ENOMEM;
+                    break;
+                }
+                if (p.valid &&
+                    tsps__dec_event(v.mv_data, v.mv_size, e) == TSPS_OK) {
+                    sl = strlen(e->summary);
+                    ul = strlen(e->uid);
+                    p.natt = (uint8_t)e->nattendees;
+                } else {
+                    p.valid = 0; /* the route could not read it either */
+                }
+                p.text = (uint32_t)off;
+                if (pass == 1 && ie < nev && off + sl + ul + 2 <= bytes) {
+                    memcpy(b->bytes + off, e->summary, sl + 1);
+                    memcpy(b->bytes + off + sl + 1, e->uid, ul + 1);
+                }
+                if (p.valid)
+                    off += sl + ul + 2;
+                if (pass == 1 && ie < nev)
+                    b->ev[ie] = p;
+                ie++;
+            }
+            mrc = mdb_cursor_get(ce, &k, &v, MDB_NEXT);
+        }
+        if (rc != TSPS_OK)
+            break;
         if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND) {
             rc = tsps__mdb_err(mrc);
             break;
@@ -138,6 +168,7 @@ static int build(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
             rc = TSPS_ESTORE;
         }
     }
+    tsps__free(eng, e);
     if (ce != NULL)
         mdb_cursor_close(ce);
     if (cr != NULL)
