@@ -131,6 +131,9 @@ static inline void fx_same_decision(const tsps_decision *a,
     }
 }
 
+/* 0 while other threads write: two routes may then see two versions. */
+static int fx_lazy_check = 1;
+
 /* Route a call; every route is also made with a lazy trace
  * (TSPS_CALL_TRACE_LAZY), which must read exactly the same. */
 static inline tsps_decision fx_route(const char *from, const char *to,
@@ -143,6 +146,8 @@ static inline tsps_decision fx_route(const char *from, const char *to,
     call.now = at;
     ck_assert_int_eq(tsps_route(fx_eng, &call, &d), TSPS_OK);
     ck_assert(!(d.flags & TSPS_DEC_TRACE_PENDING));
+    if (!fx_lazy_check)
+        return d;
     call.flags = TSPS_CALL_TRACE_LAZY;
     ck_assert_int_eq(tsps_route(fx_eng, &call, &lazy), TSPS_OK);
     ck_assert(lazy.flags & TSPS_DEC_TRACE_PENDING);
