@@ -22,6 +22,9 @@
 
 #include "internal.h"
 
+/* More users marked by one write than this: load the whole table anew. */
+#define TSPS__UJ_MARKS_MAX 4096
+
 struct tsps__umem {
     pthread_rwlock_t lock; /* writers preferred: readers hold it a route */
     int on;
@@ -313,7 +316,7 @@ void tsps__uj_mark(tsps_engine *eng, uint32_t uid)
     if (m->nmarks == m->mcap) {
         size_t cap = m->mcap != 0 ? m->mcap * 2 : 16;
         uint32_t *n;
-        if (cap > 65536) {
+        if (cap > TSPS__UJ_MARKS_MAX) {
             m->all = 1; /* cheaper to reload than to rebuild one by one */
             return;
         }
@@ -358,16 +361,27 @@ void tsps__uj_commit(tsps_engine *eng)
     struct tsps__umem *m = eng->umem;
     MDB_txn *txn = NULL;
     tsps__ublob **fresh = NULL;
+    struct tsps__umem tab; /* only cap and by_uid used */
     size_t n;
     int rc;
 
+    memset(&tab, 0, sizeof(tab));
     if (m == NULL || !m->on || (m->nmarks == 0 && !m->all)) {
         tsps__uj_reset(eng);
         return;
     }
     if (m->all) {
+        /* a whole new table, built outside the lock, swapped in */
+        rc = load(eng, &tab);
         pthread_rwlock_wrlock(&m->lock);
-        rc = load(eng, m);
+        if (rc == TSPS_OK) {
+            uint32_t cap = m->cap;
+            tsps__ublob **by_uid = m->by_uid;
+            m->cap = tab.cap;
+            m->by_uid = tab.by_uid;
+            tab.cap = cap; /* the old one, freed after the lock */
+            tab.by_uid = by_uid;
+        }
         goto done;
     }
     qsort(m->marks, m->nmarks, sizeof(*m->marks), cmp_u32);
@@ -397,6 +411,7 @@ done:
         m->on = 0;
     }
     pthread_rwlock_unlock(&m->lock);
+    clear(eng, &tab);
     if (fresh != NULL) {
         for (size_t i = 0; i < m->nmarks; i++)
             tsps__free(eng, fresh[i]);

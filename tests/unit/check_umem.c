@@ -403,6 +403,58 @@ START_TEST(test_concurrent_routes_and_writes)
 }
 END_TEST
 
+/* A write that touches more users than are rebuilt one by one (a purge
+ * across thousands of users) loads the whole table anew: memory and store
+ * still agree, before and after. */
+START_TEST(test_purge_across_many_users_reloads)
+{
+    enum { N = 4200 };
+    tsps_batch *b;
+    size_t removed = 0;
+    int64_t t = T_AT(0, 10, 0);
+
+    ck_assert_int_eq(tsps_batch_begin(fx_eng, &b), TSPS_OK);
+    for (int u = 0; u < N; u++) {
+        tsps_user usr;
+        tsps_registration r;
+        char num[32];
+        tsps_user_init(&usr);
+        snprintf(usr.id, sizeof(usr.id), "p%04d", u);
+        strcpy(usr.dialplan.region, "DE");
+        ck_assert_int_eq(tsps_user_put(fx_eng, &usr), TSPS_OK);
+        snprintf(num, sizeof(num), "+4940777%04d", u);
+        ck_assert_int_eq(tsps_number_add(fx_eng, usr.id, num), TSPS_OK);
+        /* every user has an expired device, every other one a live one */
+        tsps_registration_init(&r);
+        snprintf(r.contact, sizeof(r.contact), "sip:old%04d@10.1.0.1", u);
+        r.expires = t - 60;
+        ck_assert_int_eq(tsps_registration_put(fx_eng, usr.id, &r), TSPS_OK);
+        if (u % 2) {
+            snprintf(r.contact, sizeof(r.contact), "sip:p%04d@10.1.0.1", u);
+            r.expires = t + 3600;
+            ck_assert_int_eq(tsps_registration_put(fx_eng, usr.id, &r),
+                             TSPS_OK);
+        }
+    }
+    ck_assert_int_eq(tsps_batch_commit(b), TSPS_OK);
+    ck_assert_int_eq(tsps_registration_purge(fx_eng, t, &removed), TSPS_OK);
+    ck_assert_int_eq((int)removed, N);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int u = 0; u < N; u += 97) {
+            char num[32];
+            tsps_decision d;
+            snprintf(num, sizeof(num), "+4940777%04d", u);
+            d = fx_route("+491709999999", num, t - 120);
+            /* the purged devices are gone even where they had not expired
+             * yet at the time of the call */
+            ck_assert_int_eq(d.ntargets, (u % 2 ? 1 : 0));
+        }
+        /* the same from LMDB */
+        fx_eng = reopen(fx_eng, TSPS_OPEN_NO_CONTACT_CACHE);
+    }
+}
+END_TEST
+
 static Suite *umem_suite(void)
 {
     Suite *s = suite_create("user_memory");
@@ -413,6 +465,7 @@ static Suite *umem_suite(void)
     tcase_add_loop_test(tc, test_memory_matches_store, 0, 3);
     tcase_add_test(tc, test_aborted_writes_never_shown);
     tcase_add_test(tc, test_concurrent_routes_and_writes);
+    tcase_add_test(tc, test_purge_across_many_users_reloads);
     suite_add_tcase(s, tc);
     return s;
 }
