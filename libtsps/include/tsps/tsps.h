@@ -154,7 +154,10 @@ typedef void (*tsps_log_fn)(void *arg, int level, const char *msg);
 /* Do not hold the contact index in memory. By default an engine that
  * writes keeps a copy of the (user, number) -> contact index in RAM (about
  * 100 bytes per contact number, built at open: ~0.3 s per million), which
- * halves routing latency; a read-only engine always reads the store. */
+ * halves routing latency; a read-only engine always reads the store. Since
+ * 0.2 the flag also keeps each user's events and registrations out of
+ * memory (held by default as well: 40 bytes per event piece plus its
+ * summary and uid, and each registration's stored bytes). */
 #define TSPS_OPEN_NO_CONTACT_CACHE 0x4u
 
 #define TSPS_CONFIG_VERSION 1
