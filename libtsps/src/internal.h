@@ -236,7 +236,16 @@ typedef struct tsps__ucache {
     char manual_note[TSPS_DETAIL_MAX];
     uint32_t rule_statuses; /* bit s: the user has a rule for status s */
     uint32_t wild_statuses; /* bit s: the user has a ("*", s) rule */
+    /* The user's rules by hash, when there are at most TSPS__RIX of them
+     * (nrix > TSPS__RIX: more, look in the snapshot's slots): a rule is
+     * found in the user's cache lines instead of a slot elsewhere. */
+    uint8_t nrix;
+    struct tsps__rix {
+        uint64_t h;
+        uint32_t idx; /* into the snapshot's rules */
+    } rix[8];
 } tsps__ucache;
+#define TSPS__RIX 8
 
 typedef struct tsps__rule {
     uint32_t uid;
@@ -439,6 +448,12 @@ const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s,
 uint32_t tsps__snap_uid_by_number(const tsps__snap *s, uint64_t key);
 const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
                                    tsps_status st, const char *code);
+/* The same through the user's own rule list where it has one. */
+const tsps_method *tsps__snap_rule_of(const tsps__snap *s,
+                                      const tsps__ucache *uc, tsps_status st,
+                                      const char *code);
+/* Start loading the head of each of the user's rules (route.c). */
+void tsps__snap_rules_prefetch(const tsps__snap *s, const tsps__ucache *uc);
 
 /* Rule precedence (rules.c). Tiers, best first; 0 = none. */
 enum {
@@ -467,24 +482,23 @@ tsps__rule_pick(const tsps__snap *s, const tsps__ucache *uc, const char *code,
 
     out->tier = 0;
     out->over_tier = 0;
-    if (named && has_st &&
-        (m = tsps__snap_rule(s, uc->uid, st, code)) != NULL) {
+    if (named && has_st && (m = tsps__snap_rule_of(s, uc, st, code)) != NULL) {
         out->tier = TSPS__TIER_CODE_STATUS;
         /* the only rule below that needs a lookup to be known */
-        if (tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY, code) != NULL) {
+        if (tsps__snap_rule_of(s, uc, TSPS_STATUS_ANY, code) != NULL) {
             out->over_tier = TSPS__TIER_CODE_ANY;
             return m;
         }
-    } else if (named && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
-                                             code)) != NULL) {
+    } else if (named &&
+               (m = tsps__snap_rule_of(s, uc, TSPS_STATUS_ANY, code)) != NULL) {
         out->tier = TSPS__TIER_CODE_ANY;
     } else if (wild_st &&
-               (m = tsps__snap_rule(s, uc->uid, st, TSPS_CODE_ANY)) != NULL) {
+               (m = tsps__snap_rule_of(s, uc, st, TSPS_CODE_ANY)) != NULL) {
         out->tier = TSPS__TIER_ANY_STATUS;
         out->over_tier = wild_any ? TSPS__TIER_ANY_ANY : 0;
         return m;
-    } else if (wild_any && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
-                                                TSPS_CODE_ANY)) != NULL) {
+    } else if (wild_any && (m = tsps__snap_rule_of(s, uc, TSPS_STATUS_ANY,
+                                                   TSPS_CODE_ANY)) != NULL) {
         out->tier = TSPS__TIER_ANY_ANY;
         return m;
     } else {

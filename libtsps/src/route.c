@@ -785,6 +785,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     /* 3. contact and code (finished after the calendar scan and the
      * targets, see contact_ref) */
     tsps__contact_begin(eng, r, uc, d, &cr);
+    tsps__snap_rules_prefetch(r->snap, uc);
 
     /* 4. status, 5. calendar (expected caller) */
     lc.eng = eng;
@@ -918,6 +919,7 @@ int tsps_route(tsps_engine *eng, const tsps_call *call, tsps_decision *out)
         __builtin_prefetch(&uc->user.expected_window_s);
         __builtin_prefetch(&uc->has_manual);
         __builtin_prefetch(&uc->rule_statuses);
+        __builtin_prefetch(&uc->rix[4]);
         /* route_user() copies the user id first thing */
         trl(out, TSPS_STEP_CALLED, TSPS_TR_OK, 0, 0, TSPS__LZ_CALLED,
             out->called, TSPS__LZ_USER, uc->user.id);
