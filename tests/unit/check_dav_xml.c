@@ -877,6 +877,22 @@ START_TEST(test_stream_data_budget)
         ck_assert_int_eq(count_lines_with(g.lines, "|BEGIN:VCARD"), 0);
         ck_assert_int_eq(g.n, 3);
     }
+    /* markup inside the data: handed out without it (fetched instead) */
+    {
+        gotd g;
+        char tok[128];
+        memset(&g, 0, sizeof(g));
+        ck_assert_int_eq(
+            stream_data("<d:multistatus xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:"
+                        "params:xml:ns:carddav\"><d:response><d:href>/b/1.vcf"
+                        "</d:href><d:propstat><d:prop><d:getetag>\"1\""
+                        "</d:getetag><c:address-data>BEGIN<d:x/>:VCARD"
+                        "</c:address-data></d:prop></d:propstat></d:response>"
+                        "</d:multistatus>",
+                        0, 1 << 20, &g, tok, sizeof(tok)),
+            CMSB_OK);
+        ck_assert_str_eq(g.lines, "/b/1.vcf|0|\"1\"|-\n");
+    }
 }
 END_TEST
 

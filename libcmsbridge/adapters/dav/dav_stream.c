@@ -87,6 +87,8 @@ static void on_start(void *c, const xmlChar *name, const xmlChar *prefix,
     dav_stream *st = c;
 
     (void)prefix, (void)nns, (void)ns, (void)nattr, (void)ndef, (void)attrs;
+    if (st->cap == &st->ps_data)
+        st->ps_over = 1; /* markup inside card data: not a card, fetch it */
     st->cap = NULL;
     if (++st->depth > DEPTH_MAX) {
         stop(st, CMSB_EPARSE);
