@@ -4,11 +4,17 @@
  *
  * State keys under [cluster] prefix, each holding the packed write request
  * that made it (a Tsps__Request, id 0):
- *   user/<id>                  user.put       (delete: user.delete)
+ *   user/<id>                  user.put, the web UI's hours page
+ *                              (delete: user.delete); without numbers:
+ *                              each number of a user.put is its own key
  *   number/<user>/<number>     number.add     (delete: number.remove)
  *   rule/<user>/<code>/<status> code.set      (delete: code.delete)
  *   status/<user>              status.set     (deleted with the user)
  *   deleg/<user>/<attendant>   delegate       (delete: delegate remove)
+ *   source/<name>              source.add     (delete: source.remove)
+ *   device/<username>          device.add     (delete: device.remove);
+ *                              the value is the stored credential record
+ *                              (digest HA1s), never the password
  *
  * The writing node applies a write first (the handler ran: its reply
  * says so) and then publishes it; every node, the writer too, applies
@@ -49,11 +55,16 @@ static const int write_kinds[] = {
     TSPS__REQUEST__BODY_NUMBER_ADD, TSPS__REQUEST__BODY_NUMBER_REMOVE,
     TSPS__REQUEST__BODY_CODE_SET,   TSPS__REQUEST__BODY_CODE_DELETE,
     TSPS__REQUEST__BODY_STATUS_SET, TSPS__REQUEST__BODY_DELEGATE,
+    TSPS__REQUEST__BODY_SOURCE_ADD, TSPS__REQUEST__BODY_SOURCE_REMOVE,
+    TSPS__REQUEST__BODY_DEVICE_ADD, TSPS__REQUEST__BODY_DEVICE_REMOVE,
 };
+
+#define DEVICE_PREFIX "device/"
 
 /* A fresh node reads users before what hangs off them. */
 static const char *const range_order[] = {"user/",   "number/", "rule/",
-                                          "status/", "deleg/",  NULL};
+                                          "status/", "deleg/",  "source/",
+                                          "device/", NULL};
 
 /* A key part: not empty, no '/', printable. */
 static int part_ok(const char *s)
@@ -126,6 +137,26 @@ static int key_of(const Tsps__Request *r, char *key, size_t len, int *del)
         b = r->delegate->delegation->attendant;
         *del = r->delegate->remove;
         break;
+    case TSPS__REQUEST__BODY_SOURCE_ADD:
+        if (r->source_add->source == NULL)
+            return -1;
+        kind = "source";
+        a = r->source_add->source->name;
+        break;
+    case TSPS__REQUEST__BODY_SOURCE_REMOVE:
+        kind = "source";
+        a = r->source_remove->name;
+        *del = 1;
+        break;
+    case TSPS__REQUEST__BODY_DEVICE_ADD:
+        kind = "device";
+        a = r->device_add->username;
+        break;
+    case TSPS__REQUEST__BODY_DEVICE_REMOVE:
+        kind = "device";
+        a = r->device_remove->username;
+        *del = 1;
+        break;
     default:
         return -1;
     }
@@ -162,8 +193,36 @@ static void publish(struct tspsd_cluster_wire *w, const Tsps__Request *req)
         }
         return;
     }
+    if (req->body_case == TSPS__REQUEST__BODY_DEVICE_ADD) {
+        /* the credential record as stored here: no password leaves */
+        char rec[512];
+        size_t rl = 0;
+        int rc = tspsd_device_record_get(w->d->eng, req->device_add->username,
+                                         rec, sizeof(rec), &rl);
+        if (rc != TSPS_OK) {
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                      "cluster: device record unreadable; applied here only",
+                      "key=%s error=\"%s\"", key, tsps_strerror(rc));
+            return;
+        }
+        tspsd_cluster_publish(w->cl, key, rec, rl, 0);
+        return;
+    }
     Tsps__Request copy = *req;
+    Tsps__UserPut up;
+    Tsps__User u;
     copy.id = 0;
+    if (req->body_case == TSPS__REQUEST__BODY_USER_PUT) {
+        /* The user without its numbers; each number is its own key, so a
+         * later number.remove (its key deleted) is not undone by a node
+         * that reads the user key from scratch. */
+        up = *req->user_put;
+        u = *req->user_put->user;
+        u.n_numbers = 0;
+        u.numbers = NULL;
+        up.user = &u;
+        copy.user_put = &up;
+    }
     size_t n = tsps__request__get_packed_size(&copy);
     uint8_t *buf = malloc(n ? n : 1);
     if (buf == NULL) {
@@ -175,6 +234,18 @@ static void publish(struct tspsd_cluster_wire *w, const Tsps__Request *req)
     tsps__request__pack(&copy, buf);
     tspsd_cluster_publish(w->cl, key, buf, n, 0);
     free(buf);
+    if (req->body_case == TSPS__REQUEST__BODY_USER_PUT) {
+        const Tsps__User *in = req->user_put->user;
+        for (size_t i = 0; i < in->n_numbers; i++) {
+            Tsps__Request nr = TSPS__REQUEST__INIT;
+            Tsps__NumberAdd na = TSPS__NUMBER_ADD__INIT;
+            na.user = in->id;
+            na.number = in->numbers[i];
+            nr.body_case = TSPS__REQUEST__BODY_NUMBER_ADD;
+            nr.number_add = &na;
+            publish(w, &nr);
+        }
+    }
 }
 
 /* Every replicated write goes through here (control and web alike). */
@@ -263,7 +334,20 @@ static void apply_delete(struct tspsd_cluster_wire *w, const char *key,
     Tsps__Rule ru = TSPS__RULE__INIT;
     Tsps__Delegate dg = TSPS__DELEGATE__INIT;
     Tsps__Delegation dl = TSPS__DELEGATION__INIT;
-    if (n == 2 && strcmp(parts[0], "user") == 0) {
+    Tsps__SourceRemove sr = TSPS__SOURCE_REMOVE__INIT;
+    if (n == 2 && strcmp(parts[0], "device") == 0) {
+        int rc = tspsd_device_record_put(w->d->eng, parts[1], NULL, 0);
+        if (rc != TSPS_OK)
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: event not applied",
+                      "key=\"%.200s\" revision=%" PRId64 " error=\"%s\"", key,
+                      rev, tsps_strerror(rc));
+        return;
+    }
+    if (n == 2 && strcmp(parts[0], "source") == 0) {
+        sr.name = parts[1];
+        req.body_case = TSPS__REQUEST__BODY_SOURCE_REMOVE;
+        req.source_remove = &sr;
+    } else if (n == 2 && strcmp(parts[0], "user") == 0) {
         ud.id = parts[1];
         req.body_case = TSPS__REQUEST__BODY_USER_DELETE;
         req.user_delete = &ud;
@@ -301,6 +385,17 @@ static void on_apply(void *arg, const char *key, const void *val, size_t len,
 
     if (val == NULL) {
         apply_delete(w, key, rev);
+        return;
+    }
+    if (strncmp(key, DEVICE_PREFIX, strlen(DEVICE_PREFIX)) == 0) {
+        const char *username = key + strlen(DEVICE_PREFIX);
+        int rc = part_ok(username)
+                     ? tspsd_device_record_put(w->d->eng, username, val, len)
+                     : TSPS_EINVAL;
+        if (rc != TSPS_OK)
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: event not applied",
+                      "key=\"%.200s\" revision=%" PRId64 " error=\"%s\"", key,
+                      rev, tsps_strerror(rc));
         return;
     }
     Tsps__Request *req = tsps__request__unpack(NULL, len, val);
