@@ -223,6 +223,35 @@ static int device_remove(tspsd_client *c, const char *user,
     return th_call(c, &req, NULL);
 }
 
+static int number_remove(tspsd_client *c, const char *user, const char *num)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__NumberRemove nr = TSPS__NUMBER_REMOVE__INIT;
+    nr.user = (char *)user;
+    nr.number = (char *)num;
+    req.body_case = TSPS__REQUEST__BODY_NUMBER_REMOVE;
+    req.number_remove = &nr;
+    return th_call(c, &req, NULL);
+}
+
+/* How many numbers a node has for a user (-1: no such user). */
+static int user_numbers(tspsd_client *c, const char *id)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__UserGet ug = TSPS__USER_GET__INIT;
+    Tsps__Response *resp = NULL;
+    ug.id = (char *)id;
+    req.body_case = TSPS__REQUEST__BODY_USER_GET;
+    req.user_get = &ug;
+    int code = th_call(c, &req, &resp);
+    int n = code == TSPS__CODE__OK && resp->n_users == 1
+                ? (int)resp->users[0]->n_numbers
+                : -1;
+    if (resp != NULL)
+        tsps__response__free_unpacked(resp, NULL);
+    return n;
+}
+
 /* A user's time zone as a node has it ("" if none). */
 static void user_tz(tspsd_client *c, const char *id, char *tz, size_t len)
 {
@@ -700,11 +729,28 @@ START_TEST(test_etcd_down_routing_goes_on_changes_queue)
 }
 END_TEST
 
+/* What a node that was away (or new) must have of what a did meanwhile:
+ * the user's tz from a's web page, the source, the device, bob without
+ * the number removed after his user.put, and ann's rule. */
+static void check_caught_up(th_daemon *t, tspsd_client *c)
+{
+    char tz[64];
+    ck_assert_msg(wait_method(c, "reject", 3000) >= 0,
+                  "node %s did not catch up", t->dir);
+    /* events apply in revision order and the rule came last */
+    user_tz(c, "ann", tz, sizeof(tz));
+    ck_assert_str_eq(tz, "Asia/Kolkata");
+    ck_assert_int_eq(user_numbers(c, "bob"), 1);
+    ck_assert(wait_source(t, "vbook", 1, 1000));
+    ck_assert_int_eq(device_add(c, "bob", "ann-desk", "Bob-pass-7xy"),
+                     TSPS__CODE__EXISTS);
+}
+
 START_TEST(test_restarted_node_catches_up_from_its_revision)
 {
     tspsd_client *a = th_connect(&na, "admin", NULL);
     tspsd_client *b;
-    char m[200];
+    char m[200], cookie[80], csrf[80], cmd[600], book[300];
 
     ck_assert_int_eq(user_put(a, "ann", ANN), 0);
     ck_assert_int_eq(code_set(a, "ann", "voicemail"), 0);
@@ -712,11 +758,35 @@ START_TEST(test_restarted_node_catches_up_from_its_revision)
     ck_assert(wait_method(b, "voicemail", 3000) >= 0);
     tspsd_client_close(b);
     ck_assert_int_eq(th_stop(&nb), 0);
+    /* while b is away: every kind of change, the rule last */
+    web_login_ann(&na, a, cookie, sizeof(cookie), csrf, sizeof(csrf));
+    ck_assert_int_eq(web_hours(&na, cookie, csrf, "Asia/Kolkata", NULL), 200);
+    make_book(book, sizeof(book));
+    snprintf(cmd, sizeof(cmd),
+             "source add vbook vcard-dir:%s --user ann --interval 0", book);
+    ck_assert_msg(th_ctl(&na, "admin", cmd, cmd, sizeof(cmd)) == 0, "%s", cmd);
+    ck_assert_int_eq(device_add(a, "ann", "ann-desk", "Desk-pass-7x"),
+                     TSPS__CODE__OK);
+    {
+        Tsps__Request req = TSPS__REQUEST__INIT;
+        Tsps__UserPut up = TSPS__USER_PUT__INIT;
+        Tsps__User u = TSPS__USER__INIT;
+        char *nums[2] = {(char *)"+12125550101", (char *)"+12125550102"};
+        u.id = (char *)"bob";
+        u.region = (char *)"US";
+        u.n_numbers = 2;
+        u.numbers = nums;
+        up.user = &u;
+        req.body_case = TSPS__REQUEST__BODY_USER_PUT;
+        req.user_put = &up;
+        ck_assert_int_eq(th_call(a, &req, NULL), 0);
+    }
+    ck_assert_int_eq(number_remove(a, "bob", "+12125550102"), 0);
+    ck_assert_int_eq(user_numbers(a, "bob"), 1);
     ck_assert_int_eq(code_set(a, "ann", "reject busy"), 0);
     node_start(&nb, "b");
     b = th_connect(&nb, "admin", NULL);
-    ck_assert_msg(wait_method(b, "reject", 3000) >= 0,
-                  "restarted node did not catch up");
+    check_caught_up(&nb, b);
     route(b, m, sizeof(m), NULL);
     ck_assert_str_eq(m, "reject busy");
     /* from its revision, not by reading everything again */
@@ -735,8 +805,7 @@ START_TEST(test_restarted_node_catches_up_from_its_revision)
     /* a new node joins late: the whole state, users before their rules */
     node_new(&nc, "c");
     tspsd_client *cc = th_connect(&nc, "admin", NULL);
-    ck_assert_msg(wait_method(cc, "reject", 3000) >= 0,
-                  "a late node did not read the state");
+    check_caught_up(&nc, cc);
     ck_assert(th_log_has(&nc, "cluster: full state read from etcd"));
     tspsd_client_close(cc);
     tspsd_client_close(a);
