@@ -38,6 +38,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <event2/event.h>
 
 #define KEY_REV TSPSD_KEY_CLUSTER "rev"
@@ -48,7 +50,16 @@ struct tspsd_cluster_wire {
     tspsd_cluster *cl;
     tspsd_front *front;
     tspsd_handler_fn orig[TSPSD_MAX_HANDLERS]; /* the wrapped handlers */
+    /* The applied revision not yet stored (watcher thread; read by stop
+     * after the join), and when it was last stored. */
+    int64_t rev_pending;
+    double rev_stored_ms;
 };
+
+/* The applied revision is stored at most this often: one LMDB commit per
+ * event would double the commits of a burst. A node that dies re-applies
+ * at most this much from etcd (applying is idempotent). */
+#define REV_STORE_MS 100.0
 
 static const int write_kinds[] = {
     TSPS__REQUEST__BODY_USER_PUT,   TSPS__REQUEST__BODY_USER_DELETE,
@@ -414,9 +425,15 @@ static void on_apply(void *arg, const char *key, const void *val, size_t len,
     tsps__request__free_unpacked(req, NULL);
 }
 
-static void on_applied(void *arg, int64_t rev)
+static double mono_ms(void)
 {
-    struct tspsd_cluster_wire *w = arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void store_rev(struct tspsd_cluster_wire *w, int64_t rev)
+{
     char s[32];
     int n = snprintf(s, sizeof(s), "%" PRId64, rev);
     int rc = tsps_kv_put(w->d->eng, KEY_REV, s, (size_t)n);
@@ -424,6 +441,18 @@ static void on_applied(void *arg, int64_t rev)
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
                   "cluster: cannot store the applied revision",
                   "revision=%" PRId64 " error=\"%s\"", rev, tsps_strerror(rc));
+    w->rev_pending = 0;
+    w->rev_stored_ms = mono_ms();
+}
+
+static void on_applied(void *arg, int64_t rev)
+{
+    struct tspsd_cluster_wire *w = arg;
+    if (mono_ms() - w->rev_stored_ms < REV_STORE_MS) {
+        w->rev_pending = rev; /* the next event after the pause, or stop */
+        return;
+    }
+    store_rev(w, rev);
 }
 
 /* Queued writes in the store: [del][keylen hi][keylen lo] key value. */
@@ -596,6 +625,8 @@ void tspsd_cluster_wire_stop(tspsd *d)
     if (w == NULL)
         return;
     tspsd_cluster_free(w->cl); /* joins: no apply runs after this */
+    if (w->rev_pending > 0)
+        store_rev(w, w->rev_pending);
     for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]); i++)
         d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
     d->cluster = NULL;
