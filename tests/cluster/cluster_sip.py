@@ -359,6 +359,14 @@ def etcd_direct_puts(url, n):
     return n / (time.monotonic() - t0)
 
 
+def etcd_db_size(url):
+    """etcd's database size in bytes (its /v3/maintenance/status)."""
+    req = urllib.request.Request(url + "/v3/maintenance/status", data=b"{}",
+                                 method="POST")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return int(json.loads(r.read())["dbSize"])
+
+
 def write_figures(figures):
     """Configuration writes through n1's control port (ctl_bench --writes:
     2 clients, 8 requests in flight each, a new rule per request): how fast
@@ -371,6 +379,7 @@ def write_figures(figures):
         port = re.search(r"^port=(\d+)", conf, re.M).group(1)
         pub0 = nodes[0].metric("published_total")
         app0 = nodes[1].metric("applied_total")
+        db0 = etcd_db_size(etcd.url)
         t0 = time.monotonic()
         r = subprocess.run([ARGS.ctl_bench, "--connect", "127.0.0.1:" + port,
                             "--data", nodes[0].data, "--writes", "u0",
@@ -393,6 +402,9 @@ def write_figures(figures):
         t_app = time.monotonic() - t0
         if nodes[1].metric("applied_total") - app0 < n:
             raise RuntimeError("n2 applied fewer events than n1 published")
+        # each write a new key holding a packed code.set request (~70 bytes)
+        figures["etcd_db_bytes_per_rule_key"] = round(
+            (etcd_db_size(etcd.url) - db0) / n)
         figures["node_write_requests_per_s"] = int(
             out["ctl_write_requests_per_s"])
         figures["etcd_writes_per_s"] = round(n / t_pub)
@@ -413,7 +425,8 @@ def writes():
     figures = {}
     write_figures(figures)
     for k in ("node_write_requests_per_s", "etcd_writes_per_s",
-              "apply_events_per_s", "etcd_direct_puts_per_s"):
+              "apply_events_per_s", "etcd_direct_puts_per_s",
+              "etcd_db_bytes_per_rule_key"):
         print("%s %s" % (k, figures[k]))
     return 0
 
@@ -491,7 +504,8 @@ def bench():
     for k in ("cluster_cps_zero_fail", "failover_failed_calls",
               "config_propagation_ms_p99", "etcd_down_routing_ok",
               "node_write_requests_per_s", "etcd_writes_per_s",
-              "apply_events_per_s", "etcd_direct_puts_per_s"):
+              "apply_events_per_s", "etcd_direct_puts_per_s",
+              "etcd_db_bytes_per_rule_key"):
         print("%s %s" % (k, figures[k]))
     return 0
 
