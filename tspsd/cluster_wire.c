@@ -15,6 +15,8 @@
  *   device/<username>          device.add     (delete: device.remove);
  *                              the value is the stored credential record
  *                              (digest HA1s), never the password
+ *   prefs/<identity>           the web UI's POST /api/prefs (the stored
+ *                              JSON object; no request carries it)
  *
  * The writing node applies a write first (the handler ran: its reply
  * says so) and then publishes it; every node, the writer too, applies
@@ -39,6 +41,8 @@
 #include <unistd.h>
 
 #include <time.h>
+
+#include <jansson.h>
 
 #include <event2/event.h>
 
@@ -71,11 +75,13 @@ static const int write_kinds[] = {
 };
 
 #define DEVICE_PREFIX "device/"
+#define PREFS_PREFIX  "prefs/"
+#define PREFS_MAX     8191 /* what the web UI reads back at most */
 
 /* A fresh node reads users before what hangs off them. */
 static const char *const range_order[] = {"user/",   "number/", "rule/",
                                           "status/", "deleg/",  "source/",
-                                          "device/", NULL};
+                                          "device/", "prefs/",  NULL};
 
 /* A key part: not empty, no '/', printable. */
 static int part_ok(const char *s)
@@ -259,6 +265,43 @@ static void publish(struct tspsd_cluster_wire *w, const Tsps__Request *req)
     }
 }
 
+/* d->prefs_written: an identity's web UI preferences (the JSON object POST
+ * /api/prefs stored under TSPSD_KEY_WEBPREFS), written here; no request
+ * carries them. */
+static void publish_prefs(tspsd *d, const char *identity, const char *json,
+                          size_t len)
+{
+    struct tspsd_cluster_wire *w = d->cluster;
+    char key[300];
+    if (w == NULL)
+        return;
+    if (!part_ok(identity) || len > PREFS_MAX) {
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "cluster: web preferences applied here only", "bytes=%zu",
+                  len);
+        return;
+    }
+    snprintf(key, sizeof(key), PREFS_PREFIX "%s", identity);
+    tspsd_cluster_publish(w->cl, key, json, len, 0);
+}
+
+/* Another node's preferences: a JSON object, stored as they came. */
+static int apply_prefs(struct tspsd_cluster_wire *w, const char *identity,
+                       const void *val, size_t len)
+{
+    char key[300];
+    json_error_t je;
+    if (!tspsd_identity_valid(identity) || len > PREFS_MAX)
+        return TSPS_EINVAL;
+    json_t *j = json_loadb(val, len, 0, &je);
+    int ok = json_is_object(j);
+    json_decref(j);
+    if (!ok)
+        return TSPS_EINVAL;
+    snprintf(key, sizeof(key), TSPSD_KEY_WEBPREFS "%s", identity);
+    return tsps_kv_put(w->d->eng, key, val, len);
+}
+
 /* Every replicated write goes through here (control and web alike). */
 static int wrapped(tspsd_asker *c, const Tsps__Request *req,
                    Tsps__Response *resp)
@@ -396,6 +439,14 @@ static void on_apply(void *arg, const char *key, const void *val, size_t len,
 
     if (val == NULL) {
         apply_delete(w, key, rev);
+        return;
+    }
+    if (strncmp(key, PREFS_PREFIX, strlen(PREFS_PREFIX)) == 0) {
+        int rc = apply_prefs(w, key + strlen(PREFS_PREFIX), val, len);
+        if (rc != TSPS_OK)
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: event not applied",
+                      "key=\"%.200s\" revision=%" PRId64 " error=\"%s\"", key,
+                      rev, tsps_strerror(rc));
         return;
     }
     if (strncmp(key, DEVICE_PREFIX, strlen(DEVICE_PREFIX)) == 0) {
@@ -605,12 +656,14 @@ int tspsd_cluster_wire_start(tspsd *d)
         d->handlers[k].fn = wrapped;
     }
     d->cluster = w;
+    d->prefs_written = publish_prefs;
     if (tspsd_cluster_start(w->cl) != 0 ||
         tspsd_front_add(d, &cluster_front_ops, w, &w->front) != 0) {
         for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]);
              i++)
             d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
         d->cluster = NULL;
+        d->prefs_written = NULL;
         tspsd_cluster_free(w->cl);
         free(w);
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: cannot start", NULL);
@@ -630,5 +683,6 @@ void tspsd_cluster_wire_stop(tspsd *d)
     for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]); i++)
         d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
     d->cluster = NULL;
+    d->prefs_written = NULL;
     free(w);
 }

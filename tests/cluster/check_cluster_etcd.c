@@ -350,6 +350,39 @@ static int web_hours(th_daemon *t, const char *cookie, const char *csrf,
     return st;
 }
 
+/* POST /api/prefs on t as the session: the HTTP status. */
+static int web_prefs_set(th_daemon *t, const char *cookie, const char *csrf,
+                         int past_days)
+{
+    static char out[8192];
+    char body[300];
+    snprintf(body, sizeof(body),
+             "{\"past_days\":%d,\"next_days\":3,\"favourites\":"
+             "[{\"label\":\"Vera\",\"number\":\"" VIPNUM "\"}]}",
+             past_days);
+    return th_web_req(t, "POST", "/api/prefs", cookie, csrf, body, out,
+                      sizeof(out));
+}
+
+/* 1 when ann's preferences on t (GET /api/prefs) show past_days within
+ * limit_ms. */
+static int wait_prefs(th_daemon *t, const char *cookie, int past_days,
+                      double limit_ms)
+{
+    static char out[8192];
+    char want[40];
+    snprintf(want, sizeof(want), "\"past_days\":%d,", past_days);
+    double t0 = now_ms();
+    do {
+        if (th_web_req(t, "GET", "/api/prefs", cookie, NULL, NULL, out,
+                       sizeof(out)) == 200 &&
+            strstr(out, want) != NULL && strstr(out, VIPNUM) != NULL)
+            return 1;
+        th_sleep_ms(10);
+    } while (now_ms() - t0 < limit_ms);
+    return 0;
+}
+
 /* ann logged in to t's web UI: cookie and csrf. */
 static void web_login_ann(th_daemon *t, tspsd_client *admin, char *cookie,
                           size_t clen, char *csrf, size_t xlen)
@@ -637,6 +670,13 @@ START_TEST(test_web_hours_sources_devices_reach_b)
     ck_assert_int_eq(web_hours(&na, cookie, csrf, "UTC", NULL), 200);
     double dt2 = wait_method(b, "voicemail", 1000);
     ck_assert_msg(dt2 >= 0, "tz set on a's web page not routed on b in 1 s");
+    /* the settings page's other part: the pop-up's window and favourites */
+    char bcookie[80], bcsrf[80];
+    web_login_ann(&nb, b, bcookie, sizeof(bcookie), bcsrf, sizeof(bcsrf));
+    ck_assert(!wait_prefs(&nb, bcookie, 7, 0));
+    ck_assert_int_eq(web_prefs_set(&na, cookie, csrf, 7), 200);
+    ck_assert_msg(wait_prefs(&nb, bcookie, 7, 1000),
+                  "web preferences set on a not on b within 1 s");
     user_tz(b, "ann", tz, sizeof(tz));
     ck_assert_str_eq(tz, "UTC");
     printf("web hours: routed on b after %.1f ms, tz after %.1f ms\n", dt1,
@@ -744,6 +784,9 @@ static void check_caught_up(th_daemon *t, tspsd_client *c)
     ck_assert(wait_source(t, "vbook", 1, 1000));
     ck_assert_int_eq(device_add(c, "bob", "ann-desk", "Bob-pass-7xy"),
                      TSPS__CODE__EXISTS);
+    char cookie[80], csrf[80];
+    web_login_ann(t, c, cookie, sizeof(cookie), csrf, sizeof(csrf));
+    ck_assert(wait_prefs(t, cookie, 9, 1000));
 }
 
 START_TEST(test_restarted_node_catches_up_from_its_revision)
@@ -761,6 +804,7 @@ START_TEST(test_restarted_node_catches_up_from_its_revision)
     /* while b is away: every kind of change, the rule last */
     web_login_ann(&na, a, cookie, sizeof(cookie), csrf, sizeof(csrf));
     ck_assert_int_eq(web_hours(&na, cookie, csrf, "Asia/Kolkata", NULL), 200);
+    ck_assert_int_eq(web_prefs_set(&na, cookie, csrf, 9), 200);
     make_book(book, sizeof(book));
     snprintf(cmd, sizeof(cmd),
              "source add vbook vcard-dir:%s --user ann --interval 0", book);

@@ -261,6 +261,9 @@ static void prefs_run(web_job *j)
     snprintf(key, sizeof(key), TSPSD_KEY_WEBPREFS "%s", j->s.identity);
     rc = txt != NULL ? tsps_kv_put(j->w->d->eng, key, txt, strlen(txt))
                      : TSPS_ENOMEM;
+    /* the other nodes of a cluster get them too */
+    if (rc == TSPS_OK && j->w->d->prefs_written != NULL)
+        j->w->d->prefs_written(j->w->d, j->s.identity, txt, strlen(txt));
     free(txt);
     if (rc != TSPS_OK) {
         j->status = 500;
