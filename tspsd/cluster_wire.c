@@ -185,8 +185,48 @@ static int key_of(const Tsps__Request *r, char *key, size_t len, int *del)
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+/* A user's number as the store keeps it (E.164, normalised with the
+ * user's dial plan, as number.add and number.remove do): 0, or -1. */
+static int number_e164(struct tspsd_cluster_wire *w, const char *user,
+                       const char *number, char *out, size_t len)
+{
+    tsps_user u;
+    tsps_number n;
+    if (tsps_user_get(w->d->eng, user, &u) != TSPS_OK ||
+        tsps_normalize(number, &u.dialplan, &n) != TSPS_OK ||
+        n.kind != TSPS_NUM_E164 || strlen(n.e164) >= len)
+        return -1;
+    memcpy(out, n.e164, strlen(n.e164) + 1);
+    return 0;
+}
+
 static void publish(struct tspsd_cluster_wire *w, const Tsps__Request *req)
 {
+    /* A number's key is its E.164 form, however it was written, so that
+     * number.remove "+12125550100" deletes what number.add "(212)
+     * 555-0100" made. */
+    char e164[64];
+    Tsps__Request norm;
+    Tsps__NumberAdd nadd;
+    Tsps__NumberRemove nrem;
+    if (req->body_case == TSPS__REQUEST__BODY_NUMBER_ADD &&
+        number_e164(w, req->number_add->user, req->number_add->number, e164,
+                    sizeof(e164)) == 0) {
+        norm = *req;
+        nadd = *req->number_add;
+        nadd.number = e164;
+        norm.number_add = &nadd;
+        req = &norm;
+    } else if (req->body_case == TSPS__REQUEST__BODY_NUMBER_REMOVE &&
+               number_e164(w, req->number_remove->user,
+                           req->number_remove->number, e164,
+                           sizeof(e164)) == 0) {
+        norm = *req;
+        nrem = *req->number_remove;
+        nrem.number = e164;
+        norm.number_remove = &nrem;
+        req = &norm;
+    }
     char key[700], sub[720];
     int del;
     if (key_of(req, key, sizeof(key), &del) != 0) {

@@ -816,7 +816,8 @@ START_TEST(test_restarted_node_catches_up_from_its_revision)
         Tsps__Request req = TSPS__REQUEST__INIT;
         Tsps__UserPut up = TSPS__USER_PUT__INIT;
         Tsps__User u = TSPS__USER__INIT;
-        char *nums[2] = {(char *)"+12125550101", (char *)"+12125550102"};
+        /* the second as written, removed below in E.164 */
+        char *nums[2] = {(char *)"+12125550101", (char *)"(212) 555-0102"};
         u.id = (char *)"bob";
         u.region = (char *)"US";
         u.n_numbers = 2;
