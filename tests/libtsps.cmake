@@ -1,5 +1,5 @@
 # libtsps: the engine suites.
-foreach(_s route rules store method history crash abi cache)
+foreach(_s route rules store method history crash abi cache umem)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/check_${_s}.c)
     tsps_add_check(check_${_s} SOURCES unit/check_${_s}.c LIBS tsps_static)
   endif()

@@ -4,11 +4,19 @@
  *
  * State keys under [cluster] prefix, each holding the packed write request
  * that made it (a Tsps__Request, id 0):
- *   user/<id>                  user.put       (delete: user.delete)
+ *   user/<id>                  user.put, the web UI's hours page
+ *                              (delete: user.delete); without numbers:
+ *                              each number of a user.put is its own key
  *   number/<user>/<number>     number.add     (delete: number.remove)
  *   rule/<user>/<code>/<status> code.set      (delete: code.delete)
  *   status/<user>              status.set     (deleted with the user)
  *   deleg/<user>/<attendant>   delegate       (delete: delegate remove)
+ *   source/<name>              source.add     (delete: source.remove)
+ *   device/<username>          device.add     (delete: device.remove);
+ *                              the value is the stored credential record
+ *                              (digest HA1s), never the password
+ *   prefs/<identity>           the web UI's POST /api/prefs (the stored
+ *                              JSON object; no request carries it)
  *
  * The writing node applies a write first (the handler ran: its reply
  * says so) and then publishes it; every node, the writer too, applies
@@ -32,6 +40,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <jansson.h>
+
 #include <event2/event.h>
 
 #define KEY_REV TSPSD_KEY_CLUSTER "rev"
@@ -42,18 +54,34 @@ struct tspsd_cluster_wire {
     tspsd_cluster *cl;
     tspsd_front *front;
     tspsd_handler_fn orig[TSPSD_MAX_HANDLERS]; /* the wrapped handlers */
+    /* The applied revision not yet stored (watcher thread; read by stop
+     * after the join), and when it was last stored. */
+    int64_t rev_pending;
+    double rev_stored_ms;
 };
+
+/* The applied revision is stored at most this often: one LMDB commit per
+ * event would double the commits of a burst. A node that dies re-applies
+ * at most this much from etcd (applying is idempotent). */
+#define REV_STORE_MS 100.0
 
 static const int write_kinds[] = {
     TSPS__REQUEST__BODY_USER_PUT,   TSPS__REQUEST__BODY_USER_DELETE,
     TSPS__REQUEST__BODY_NUMBER_ADD, TSPS__REQUEST__BODY_NUMBER_REMOVE,
     TSPS__REQUEST__BODY_CODE_SET,   TSPS__REQUEST__BODY_CODE_DELETE,
     TSPS__REQUEST__BODY_STATUS_SET, TSPS__REQUEST__BODY_DELEGATE,
+    TSPS__REQUEST__BODY_SOURCE_ADD, TSPS__REQUEST__BODY_SOURCE_REMOVE,
+    TSPS__REQUEST__BODY_DEVICE_ADD, TSPS__REQUEST__BODY_DEVICE_REMOVE,
 };
+
+#define DEVICE_PREFIX "device/"
+#define PREFS_PREFIX  "prefs/"
+#define PREFS_MAX     8191 /* what the web UI reads back at most */
 
 /* A fresh node reads users before what hangs off them. */
 static const char *const range_order[] = {"user/",   "number/", "rule/",
-                                          "status/", "deleg/",  NULL};
+                                          "status/", "deleg/",  "source/",
+                                          "device/", "prefs/",  NULL};
 
 /* A key part: not empty, no '/', printable. */
 static int part_ok(const char *s)
@@ -126,6 +154,26 @@ static int key_of(const Tsps__Request *r, char *key, size_t len, int *del)
         b = r->delegate->delegation->attendant;
         *del = r->delegate->remove;
         break;
+    case TSPS__REQUEST__BODY_SOURCE_ADD:
+        if (r->source_add->source == NULL)
+            return -1;
+        kind = "source";
+        a = r->source_add->source->name;
+        break;
+    case TSPS__REQUEST__BODY_SOURCE_REMOVE:
+        kind = "source";
+        a = r->source_remove->name;
+        *del = 1;
+        break;
+    case TSPS__REQUEST__BODY_DEVICE_ADD:
+        kind = "device";
+        a = r->device_add->username;
+        break;
+    case TSPS__REQUEST__BODY_DEVICE_REMOVE:
+        kind = "device";
+        a = r->device_remove->username;
+        *del = 1;
+        break;
     default:
         return -1;
     }
@@ -137,8 +185,48 @@ static int key_of(const Tsps__Request *r, char *key, size_t len, int *del)
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+/* A user's number as the store keeps it (E.164, normalised with the
+ * user's dial plan, as number.add and number.remove do): 0, or -1. */
+static int number_e164(struct tspsd_cluster_wire *w, const char *user,
+                       const char *number, char *out, size_t len)
+{
+    tsps_user u;
+    tsps_number n;
+    if (tsps_user_get(w->d->eng, user, &u) != TSPS_OK ||
+        tsps_normalize(number, &u.dialplan, &n) != TSPS_OK ||
+        n.kind != TSPS_NUM_E164 || strlen(n.e164) >= len)
+        return -1;
+    memcpy(out, n.e164, strlen(n.e164) + 1);
+    return 0;
+}
+
 static void publish(struct tspsd_cluster_wire *w, const Tsps__Request *req)
 {
+    /* A number's key is its E.164 form, however it was written, so that
+     * number.remove "+12125550100" deletes what number.add "(212)
+     * 555-0100" made. */
+    char e164[64];
+    Tsps__Request norm;
+    Tsps__NumberAdd nadd;
+    Tsps__NumberRemove nrem;
+    if (req->body_case == TSPS__REQUEST__BODY_NUMBER_ADD &&
+        number_e164(w, req->number_add->user, req->number_add->number, e164,
+                    sizeof(e164)) == 0) {
+        norm = *req;
+        nadd = *req->number_add;
+        nadd.number = e164;
+        norm.number_add = &nadd;
+        req = &norm;
+    } else if (req->body_case == TSPS__REQUEST__BODY_NUMBER_REMOVE &&
+               number_e164(w, req->number_remove->user,
+                           req->number_remove->number, e164,
+                           sizeof(e164)) == 0) {
+        norm = *req;
+        nrem = *req->number_remove;
+        nrem.number = e164;
+        norm.number_remove = &nrem;
+        req = &norm;
+    }
     char key[700], sub[720];
     int del;
     if (key_of(req, key, sizeof(key), &del) != 0) {
@@ -162,8 +250,36 @@ static void publish(struct tspsd_cluster_wire *w, const Tsps__Request *req)
         }
         return;
     }
+    if (req->body_case == TSPS__REQUEST__BODY_DEVICE_ADD) {
+        /* the credential record as stored here: no password leaves */
+        char rec[512];
+        size_t rl = 0;
+        int rc = tspsd_device_record_get(w->d->eng, req->device_add->username,
+                                         rec, sizeof(rec), &rl);
+        if (rc != TSPS_OK) {
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                      "cluster: device record unreadable; applied here only",
+                      "key=%s error=\"%s\"", key, tsps_strerror(rc));
+            return;
+        }
+        tspsd_cluster_publish(w->cl, key, rec, rl, 0);
+        return;
+    }
     Tsps__Request copy = *req;
+    Tsps__UserPut up;
+    Tsps__User u;
     copy.id = 0;
+    if (req->body_case == TSPS__REQUEST__BODY_USER_PUT) {
+        /* The user without its numbers; each number is its own key, so a
+         * later number.remove (its key deleted) is not undone by a node
+         * that reads the user key from scratch. */
+        up = *req->user_put;
+        u = *req->user_put->user;
+        u.n_numbers = 0;
+        u.numbers = NULL;
+        up.user = &u;
+        copy.user_put = &up;
+    }
     size_t n = tsps__request__get_packed_size(&copy);
     uint8_t *buf = malloc(n ? n : 1);
     if (buf == NULL) {
@@ -175,6 +291,55 @@ static void publish(struct tspsd_cluster_wire *w, const Tsps__Request *req)
     tsps__request__pack(&copy, buf);
     tspsd_cluster_publish(w->cl, key, buf, n, 0);
     free(buf);
+    if (req->body_case == TSPS__REQUEST__BODY_USER_PUT) {
+        const Tsps__User *in = req->user_put->user;
+        for (size_t i = 0; i < in->n_numbers; i++) {
+            Tsps__Request nr = TSPS__REQUEST__INIT;
+            Tsps__NumberAdd na = TSPS__NUMBER_ADD__INIT;
+            na.user = in->id;
+            na.number = in->numbers[i];
+            nr.body_case = TSPS__REQUEST__BODY_NUMBER_ADD;
+            nr.number_add = &na;
+            publish(w, &nr);
+        }
+    }
+}
+
+/* d->prefs_written: an identity's web UI preferences (the JSON object POST
+ * /api/prefs stored under TSPSD_KEY_WEBPREFS), written here; no request
+ * carries them. */
+static void publish_prefs(tspsd *d, const char *identity, const char *json,
+                          size_t len)
+{
+    struct tspsd_cluster_wire *w = d->cluster;
+    char key[300];
+    if (w == NULL)
+        return;
+    if (!part_ok(identity) || len > PREFS_MAX) {
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "cluster: web preferences applied here only", "bytes=%zu",
+                  len);
+        return;
+    }
+    snprintf(key, sizeof(key), PREFS_PREFIX "%s", identity);
+    tspsd_cluster_publish(w->cl, key, json, len, 0);
+}
+
+/* Another node's preferences: a JSON object, stored as they came. */
+static int apply_prefs(struct tspsd_cluster_wire *w, const char *identity,
+                       const void *val, size_t len)
+{
+    char key[300];
+    json_error_t je;
+    if (!tspsd_identity_valid(identity) || len > PREFS_MAX)
+        return TSPS_EINVAL;
+    json_t *j = json_loadb(val, len, 0, &je);
+    int ok = json_is_object(j);
+    json_decref(j);
+    if (!ok)
+        return TSPS_EINVAL;
+    snprintf(key, sizeof(key), TSPSD_KEY_WEBPREFS "%s", identity);
+    return tsps_kv_put(w->d->eng, key, val, len);
 }
 
 /* Every replicated write goes through here (control and web alike). */
@@ -263,7 +428,20 @@ static void apply_delete(struct tspsd_cluster_wire *w, const char *key,
     Tsps__Rule ru = TSPS__RULE__INIT;
     Tsps__Delegate dg = TSPS__DELEGATE__INIT;
     Tsps__Delegation dl = TSPS__DELEGATION__INIT;
-    if (n == 2 && strcmp(parts[0], "user") == 0) {
+    Tsps__SourceRemove sr = TSPS__SOURCE_REMOVE__INIT;
+    if (n == 2 && strcmp(parts[0], "device") == 0) {
+        int rc = tspsd_device_record_put(w->d->eng, parts[1], NULL, 0);
+        if (rc != TSPS_OK)
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: event not applied",
+                      "key=\"%.200s\" revision=%" PRId64 " error=\"%s\"", key,
+                      rev, tsps_strerror(rc));
+        return;
+    }
+    if (n == 2 && strcmp(parts[0], "source") == 0) {
+        sr.name = parts[1];
+        req.body_case = TSPS__REQUEST__BODY_SOURCE_REMOVE;
+        req.source_remove = &sr;
+    } else if (n == 2 && strcmp(parts[0], "user") == 0) {
         ud.id = parts[1];
         req.body_case = TSPS__REQUEST__BODY_USER_DELETE;
         req.user_delete = &ud;
@@ -303,6 +481,25 @@ static void on_apply(void *arg, const char *key, const void *val, size_t len,
         apply_delete(w, key, rev);
         return;
     }
+    if (strncmp(key, PREFS_PREFIX, strlen(PREFS_PREFIX)) == 0) {
+        int rc = apply_prefs(w, key + strlen(PREFS_PREFIX), val, len);
+        if (rc != TSPS_OK)
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: event not applied",
+                      "key=\"%.200s\" revision=%" PRId64 " error=\"%s\"", key,
+                      rev, tsps_strerror(rc));
+        return;
+    }
+    if (strncmp(key, DEVICE_PREFIX, strlen(DEVICE_PREFIX)) == 0) {
+        const char *username = key + strlen(DEVICE_PREFIX);
+        int rc = part_ok(username)
+                     ? tspsd_device_record_put(w->d->eng, username, val, len)
+                     : TSPS_EINVAL;
+        if (rc != TSPS_OK)
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: event not applied",
+                      "key=\"%.200s\" revision=%" PRId64 " error=\"%s\"", key,
+                      rev, tsps_strerror(rc));
+        return;
+    }
     Tsps__Request *req = tsps__request__unpack(NULL, len, val);
     if (req == NULL || key_of(req, want, sizeof(want), &del) != 0 || del ||
         strcmp(want, key) != 0) {
@@ -319,9 +516,15 @@ static void on_apply(void *arg, const char *key, const void *val, size_t len,
     tsps__request__free_unpacked(req, NULL);
 }
 
-static void on_applied(void *arg, int64_t rev)
+static double mono_ms(void)
 {
-    struct tspsd_cluster_wire *w = arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void store_rev(struct tspsd_cluster_wire *w, int64_t rev)
+{
     char s[32];
     int n = snprintf(s, sizeof(s), "%" PRId64, rev);
     int rc = tsps_kv_put(w->d->eng, KEY_REV, s, (size_t)n);
@@ -329,6 +532,18 @@ static void on_applied(void *arg, int64_t rev)
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
                   "cluster: cannot store the applied revision",
                   "revision=%" PRId64 " error=\"%s\"", rev, tsps_strerror(rc));
+    w->rev_pending = 0;
+    w->rev_stored_ms = mono_ms();
+}
+
+static void on_applied(void *arg, int64_t rev)
+{
+    struct tspsd_cluster_wire *w = arg;
+    if (mono_ms() - w->rev_stored_ms < REV_STORE_MS) {
+        w->rev_pending = rev; /* the next event after the pause, or stop */
+        return;
+    }
+    store_rev(w, rev);
 }
 
 /* Queued writes in the store: [del][keylen hi][keylen lo] key value. */
@@ -481,12 +696,14 @@ int tspsd_cluster_wire_start(tspsd *d)
         d->handlers[k].fn = wrapped;
     }
     d->cluster = w;
+    d->prefs_written = publish_prefs;
     if (tspsd_cluster_start(w->cl) != 0 ||
         tspsd_front_add(d, &cluster_front_ops, w, &w->front) != 0) {
         for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]);
              i++)
             d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
         d->cluster = NULL;
+        d->prefs_written = NULL;
         tspsd_cluster_free(w->cl);
         free(w);
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: cannot start", NULL);
@@ -501,8 +718,11 @@ void tspsd_cluster_wire_stop(tspsd *d)
     if (w == NULL)
         return;
     tspsd_cluster_free(w->cl); /* joins: no apply runs after this */
+    if (w->rev_pending > 0)
+        store_rev(w, w->rev_pending);
     for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]); i++)
         d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
     d->cluster = NULL;
+    d->prefs_written = NULL;
     free(w);
 }

@@ -14,10 +14,11 @@ typedef struct tspsd tspsd;
 
 /**
  * When [cluster] enabled: wrap the write handlers (user.put/delete,
- * number.add/remove, code.set/delete, status.set, delegate) so that each
- * success is published, restore queued writes and the applied revision
- * from the store, start the publisher and the watcher, and register the
- * metrics front "cluster". Call after tspsd_handlers_register().
+ * number.add/remove, code.set/delete, status.set, delegate,
+ * source.add/remove, device.add/remove) so that each success is published
+ * (the web UI's hours page goes through user.put), restore queued writes and
+ * the applied revision from the store, start the publisher and the watcher, and
+ * register the metrics front "cluster". Call after tspsd_handlers_register().
  * @return 0 (also when disabled), -1 logged.
  * Thread-safety: the loop thread, at start.
  */

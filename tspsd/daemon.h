@@ -108,6 +108,11 @@ struct tspsd {
     struct tspsd_media_wire *media; /* media_wire.c (app), NULL when off */
     struct tspsd_front *media_front;
     struct tspsd_cluster_wire *cluster; /* cluster_wire.c (app), NULL = off */
+    /* Told of the web UI's preference writes (POST /api/prefs), which no
+     * request handler makes: the cluster (app) publishes them while it
+     * runs. NULL = nobody. Called on a worker. */
+    void (*prefs_written)(tspsd *d, const char *identity, const char *json,
+                          size_t len);
     const tspsd_inbox_ops *inbox; /* callfront.h: voicemail, NULL = none */
     void *inbox_arg;
     struct tspsd_front *fronts[TSPSD_MAX_FRONTS]; /* callfront.h */

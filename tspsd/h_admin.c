@@ -259,6 +259,55 @@ static int device_owner(tsps_engine *eng, const char *username, char *owner,
     return TSPS_OK;
 }
 
+int tspsd_device_record_get(tsps_engine *eng, const char *username, char *rec,
+                            size_t cap, size_t *len)
+{
+    char key[160];
+    if (username == NULL || username[0] == '\0' || strlen(username) >= 128 ||
+        strchr(username, '/') != NULL)
+        return TSPS_EINVAL;
+    snprintf(key, sizeof(key), TSPSD_KEY_SIPDEV "%s", username);
+    pthread_mutex_lock(&device_lock);
+    int rc = tsps_kv_get(eng, key, rec, cap, len);
+    pthread_mutex_unlock(&device_lock);
+    return rc;
+}
+
+int tspsd_device_record_put(tsps_engine *eng, const char *username,
+                            const char *rec, size_t len)
+{
+    char key[160], copy[512];
+    if (username == NULL || username[0] == '\0' || strlen(username) >= 128 ||
+        strchr(username, '/') != NULL)
+        return TSPS_EINVAL;
+    snprintf(key, sizeof(key), TSPSD_KEY_SIPDEV "%s", username);
+    if (rec == NULL) {
+        pthread_mutex_lock(&device_lock);
+        int rc = tsps_kv_put(eng, key, NULL, 0);
+        pthread_mutex_unlock(&device_lock);
+        return rc;
+    }
+    /* "v1\n<owner>\n<label>\n<realm>\n<ha1 md5>\n<ha1 sha256>\n" */
+    if (len < 4 || len >= sizeof(copy) || memchr(rec, '\0', len) != NULL)
+        return TSPS_EINVAL;
+    memcpy(copy, rec, len);
+    copy[len] = '\0';
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += copy[i] == '\n';
+    char *owner = copy + 3, *nl = strchr(owner, '\n');
+    if (strncmp(copy, "v1\n", 3) != 0 || lines != 6 || nl == NULL ||
+        copy[len - 1] != '\n')
+        return TSPS_EINVAL;
+    *nl = '\0';
+    if (!tspsd_identity_valid(owner))
+        return TSPS_EINVAL;
+    pthread_mutex_lock(&device_lock);
+    int rc = tsps_kv_put(eng, key, rec, len);
+    pthread_mutex_unlock(&device_lock);
+    return rc;
+}
+
 TSPSD_HANDLER(tspsd_h_device_add)
 {
     const Tsps__DeviceAdd *r = req->device_add;

@@ -27,6 +27,25 @@ TSPSD_HANDLER(tspsd_h_source_sync);
 TSPSD_HANDLER(tspsd_h_device_add);
 TSPSD_HANDLER(tspsd_h_device_remove);
 
+/**
+ * A device's stored credential record (what device.add keeps: the owner,
+ * label, realm and digest HA1s, never the password) into rec; *len its
+ * size. @return TSPS_OK, TSPS_ENOTFOUND, TSPS_ENOBUFS or the store's
+ * error. Any thread (the cluster publishes it after a device.add).
+ */
+int tspsd_device_record_get(tsps_engine *eng, const char *username, char *rec,
+                            size_t cap, size_t *len);
+
+/**
+ * Write (rec != NULL) or remove (rec == NULL) a device's credential record
+ * as another node stored it, under the same lock as device.add. The record
+ * must be one tspsd_device_record_get() returned (checked: version, owner).
+ * @return TSPS_OK, TSPS_EINVAL (not a record), or the store's error.
+ * Thread-safety: any thread.
+ */
+int tspsd_device_record_put(tsps_engine *eng, const char *username,
+                            const char *rec, size_t len);
+
 /* h_users.c */
 TSPSD_HANDLER(tspsd_h_user_put);
 TSPSD_HANDLER(tspsd_h_user_get);

@@ -20,16 +20,21 @@
  *                              when the REPORT carried no card data
  *                              (Xandikos), and its ratio
  *                              incremental_ratio_vs_report_with_fetch
+ *   full_sync_maxrss_kb        the process's peak RSS before and after the
+ *                              full sync (getrusage; the growth is what
+ *                              the sync held at most: answers, parse)
  *   idle_poll_bytes            bytes on the wire (both ways, headers
  *                              included) of a sync when nothing changed;
  *                              targets <= 1024 with sync-collection,
  *                              <= 2048 for sabre's Depth 0 ctag
- * Usage: carddav_sync [--server NAME] [contacts] [rounds]
+ * Usage: carddav_sync [--server NAME] [--uri-options OPTS] [contacts]
+ *        [rounds]   (OPTS: the source URI's fragment, e.g. syncdata=0)
  */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -288,7 +293,7 @@ static int feed(const char *cmd, int n)
 int main(int argc, char **argv)
 {
     int n = 10000, rounds = 5, pos = 0;
-    char cmd[2048], path[900], text[512], uri[200], store[600];
+    char cmd[2048], path[900], text[512], uri[400], store[600];
     double t0, full_s, *inc, *rep, *rep2;
     FILE *p;
     CURL *c;
@@ -301,10 +306,15 @@ int main(int argc, char **argv)
     cmsb_sync_stats st;
     char *tok;
     int sync_coll;
+    const char *uri_opts = NULL;
+    struct rusage ru;
+    long rss0;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
             server = argv[++i];
+        else if (strcmp(argv[i], "--uri-options") == 0 && i + 1 < argc)
+            uri_opts = argv[++i];
         else if (pos++ == 0)
             n = atoi(argv[i]);
         else
@@ -314,7 +324,7 @@ int main(int argc, char **argv)
         (strcmp(server, "radicale") != 0 && strcmp(server, "xandikos") != 0 &&
          strcmp(server, "sabre") != 0)) {
         fprintf(stderr, "usage: carddav_sync [--server radicale|xandikos|"
-                        "sabre] [contacts] [rounds]\n");
+                        "sabre] [--uri-options OPTS] [contacts] [rounds]\n");
         return 2;
     }
     snprintf(book, sizeof(book), "%s",
@@ -402,12 +412,15 @@ int main(int argc, char **argv)
     o.password = "secret";
     o.log = on_log;
     o.timeout_ms = 120000;
-    snprintf(uri, sizeof(uri), "carddav:http://127.0.0.1:%d/", port);
+    snprintf(uri, sizeof(uri), "carddav:http://127.0.0.1:%d/%s%s", port,
+             uri_opts != NULL ? "#" : "", uri_opts != NULL ? uri_opts : "");
     if (cmsb_source_open(reg, uri, &o, &src) != CMSB_OK) {
         fprintf(stderr, "open failed\n");
         stop_server();
         return 1;
     }
+    getrusage(RUSAGE_SELF, &ru);
+    rss0 = ru.ru_maxrss;
     t0 = now_s();
     if (cmsb_sync(src, eng, "alice", "dav", 0, &st) != CMSB_OK ||
         st.contacts_put != (uint64_t)n) {
@@ -417,6 +430,8 @@ int main(int argc, char **argv)
     }
     full_s = now_s() - t0;
     printf("full_sync_s=%.3f\n", full_s);
+    getrusage(RUSAGE_SELF, &ru);
+    printf("full_sync_maxrss_kb=%ld->%ld\n", rss0, ru.ru_maxrss);
 
     /* an idle poll: what goes over the wire when nothing changed */
     wire_bytes = 0;

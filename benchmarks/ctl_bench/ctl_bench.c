@@ -10,7 +10,14 @@
  *
  * --brief asks for decisions without the rendered trace text.
  *
+ * --writes USER measures configuration writes instead: the same clients
+ * and window send code.set requests, each a new rule of USER (code
+ * W<client><n>, "any", voicemail), and it prints ctl_write_requests_per_s,
+ * ctl_write_p50_us, ctl_write_p99_us only (docs/cluster.md uses it against
+ * a cluster node; tests/cluster/cluster_sip.py --writes).
+ *
  *   ctl_bench [--clients N] [--window W] [--seconds S] [--port P] [--brief]
+ *             [--writes USER]
  *             [--connect HOST:PORT --data DIR]   (use a running tspsd)
  */
 #include "client.h"
@@ -29,6 +36,7 @@ static int g_clients = 8, g_window = 16, g_port = 0, g_brief = 0;
 static double g_seconds = 5;
 static char g_ca[512], g_cert[512], g_key[512];
 static const char *g_host = "127.0.0.1";
+static const char *g_write_user = NULL; /* --writes: code.set, not route */
 static SSL_CTX *g_ctx;
 
 static double now_s(void)
@@ -44,6 +52,7 @@ typedef struct worker {
     unsigned *lat_us; /* samples */
     size_t nlat, caplat;
     unsigned long handshakes;
+    int idx;
 } worker;
 
 static void sample(worker *w, unsigned us)
@@ -80,6 +89,9 @@ static void *route_worker(void *arg)
     tspsd_client *c = NULL;
     Tsps__Request req = TSPS__REQUEST__INIT;
     Tsps__Route r = TSPS__ROUTE__INIT;
+    Tsps__CodeSet cs = TSPS__CODE_SET__INIT;
+    Tsps__Rule rule = TSPS__RULE__INIT;
+    char code[32];
     double *sent;
     uint32_t next = 1;
 
@@ -93,10 +105,21 @@ static void *route_worker(void *arg)
     r.brief = g_brief;
     req.body_case = TSPS__REQUEST__BODY_ROUTE;
     req.route = &r;
+    if (g_write_user != NULL) {
+        /* a new rule each time: a new key, as when provisioning */
+        rule.user = (char *)g_write_user;
+        rule.code = code;
+        rule.status = (char *)"any";
+        rule.method = (char *)"voicemail";
+        cs.rule = &rule;
+        req.body_case = TSPS__REQUEST__BODY_CODE_SET;
+        req.code_set = &cs;
+    }
     double end = now_s() + g_seconds;
     int inflight = 0;
     while (inflight < g_window) {
         req.id = next;
+        snprintf(code, sizeof(code), "W%02d%07u", w->idx, next);
         sent[next % (uint32_t)g_window] = now_s();
         next++;
         if (tspsd_client_send(c, &req) != 0)
@@ -119,6 +142,7 @@ static void *route_worker(void *arg)
         inflight--;
         if (t < end) {
             req.id = next;
+            snprintf(code, sizeof(code), "W%02d%07u", w->idx, next);
             sent[next % (uint32_t)g_window] = t;
             next++;
             if (tspsd_client_send(c, &req) != 0)
@@ -166,6 +190,7 @@ static void run_routes(worker *w, phase_result *out)
     double t0 = now_s();
     for (int i = 0; i < g_clients; i++) {
         memset(&w[i], 0, sizeof(w[i]));
+        w[i].idx = i;
         pthread_create(&w[i].th, NULL, route_worker, &w[i]);
     }
     for (int i = 0; i < g_clients; i++)
@@ -234,10 +259,12 @@ int main(int argc, char **argv)
             connect_to = argv[++i];
         else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
             data = argv[++i];
+        else if (strcmp(argv[i], "--writes") == 0 && i + 1 < argc)
+            g_write_user = argv[++i];
         else {
             fprintf(stderr, "usage: ctl_bench [--clients N] [--window W] "
-                            "[--seconds S] [--port P] [--connect HOST:PORT "
-                            "--data DIR]\n");
+                            "[--seconds S] [--port P] [--writes USER] "
+                            "[--connect HOST:PORT --data DIR]\n");
             return 1;
         }
     }
@@ -294,6 +321,27 @@ int main(int argc, char **argv)
     worker *w = calloc((size_t)g_clients, sizeof(*w));
     unsigned long errors = 0;
     phase_result brief, full;
+    if (g_write_user != NULL) {
+        phase_result wr;
+        run_routes(w, &wr);
+        printf("clients=%d\nwindow=%d\nseconds=%.1f\n", g_clients, g_window,
+               g_seconds);
+        printf("ctl_write_requests=%lu\nctl_write_errors=%lu\n", wr.done,
+               wr.errors);
+        printf("ctl_write_requests_per_s=%.0f\n", wr.per_s);
+        printf("ctl_write_p50_us=%u\nctl_write_p99_us=%u\n", wr.p50, wr.p99);
+        free(w);
+        SSL_CTX_free(g_ctx);
+        if (pid > 0) {
+            char cmd[300];
+            kill(pid, SIGTERM);
+            waitpid(pid, NULL, 0);
+            snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+            if (system(cmd) != 0)
+                fprintf(stderr, "ctl_bench: could not remove %s\n", dir);
+        }
+        return wr.errors == 0 && wr.done > 0 ? 0 : 1;
+    }
     g_brief = 1;
     run_routes(w, &brief);
     g_brief = 0;

@@ -1,13 +1,17 @@
 /* route_bench: the routing hot path on a store of U users x C contacts.
  *
  *   route_bench [--users N] [--contacts TOTAL] [--routes N] [--rounds R]
- *               [--dir PATH] [--no-contact-cache]
+ *               [--dir PATH] [--no-contact-cache] [--eager-trace]
  *
  * Builds the store (bulk load timed), routes a mix of 80% known and 20%
  * unknown callers on one thread, and measures the same chain of lookups in
  * plain in-memory open-addressing hash tables in the same run, the two
  * sides interleaved over R rounds (default 5). Prints name=value lines:
- * medians over the rounds, each with _min and _max. */
+ * medians over the rounds, each with _min and _max.
+ *
+ * Routes record their trace lazily (TSPS_CALL_TRACE_LAZY), as a router
+ * that shows the trace only on request does; --eager-trace writes the
+ * trace text in every route, as before 0.2. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +201,7 @@ static uint64_t e164_key(const char *s)
 
 typedef struct bench_ctx {
     tsps_engine *eng;
+    unsigned call_flags;
     const char (*dids)[20];
     const char (*calls)[40];
     const uint32_t *call_user;
@@ -219,6 +224,7 @@ static double route_pass(bench_ctx *bc, uint64_t *allocs_out, uint64_t *known)
     tsps_decision d;
     uint64_t total0, total1, t0;
 
+    call.flags = bc->call_flags;
     count_allocs = 1;
     allocs = 0;
     total0 = now_ns();
@@ -349,6 +355,7 @@ int main(int argc, char **argv)
 {
     uint64_t nusers = 1000, ncontacts = 1000000, nroutes = 1000000;
     int rounds = 5;
+    unsigned call_flags = TSPS_CALL_TRACE_LAZY;
     char dir[256] = "";
     tsps_config cfg = TSPS_CONFIG_INIT;
     tsps_engine *eng;
@@ -363,8 +370,12 @@ int main(int argc, char **argv)
     int rc;
 
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--no-contact-cache") == 0) {
-            cfg.flags |= TSPS_OPEN_NO_CONTACT_CACHE;
+        if (strcmp(argv[i], "--no-contact-cache") == 0 ||
+            strcmp(argv[i], "--eager-trace") == 0) {
+            if (argv[i][2] == 'n')
+                cfg.flags |= TSPS_OPEN_NO_CONTACT_CACHE;
+            else
+                call_flags = 0;
             memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
             argc--;
             i--;
@@ -385,7 +396,7 @@ int main(int argc, char **argv)
         rounds > MAX_ROUNDS) {
         fprintf(stderr, "usage: route_bench [--users N] [--contacts N] "
                         "[--routes N] [--rounds 1..15] [--dir PATH] "
-                        "[--no-contact-cache]\n");
+                        "[--no-contact-cache] [--eager-trace]\n");
         return 2;
     }
     if (dir[0] == '\0') {
@@ -554,6 +565,7 @@ int main(int argc, char **argv)
     for (uint64_t i = 0; i < nroutes; i++) {
         tsps_call call = TSPS_CALL_INIT;
         tsps_decision d;
+        call.flags = call_flags;
         call.caller = calls[i];
         call.called = dids[call_user[i]];
         tsps_route(eng, &call, &d);
@@ -567,6 +579,7 @@ int main(int argc, char **argv)
          * other; the figures printed are medians over the rounds, with
          * the range beside them. */
         bench_ctx bc = {eng,
+                        call_flags,
                         (const char(*)[20])dids,
                         (const char(*)[40])calls,
                         call_user,
@@ -594,6 +607,7 @@ int main(int argc, char **argv)
             ratio[k] = r_p50[k] / l_p50[k];
         }
         printf("routes=%" PRIu64 "\n", nroutes);
+        printf("trace=%s\n", call_flags ? "lazy" : "eager");
         printf("rounds=%d\n", rounds);
         printf("known_callers_pct=%.1f\n",
                100.0 * (double)known / (double)(nroutes * (uint64_t)rounds));

@@ -185,8 +185,9 @@ static int resize(tsps_engine *eng, struct tsps__cmem *m, uint64_t cap,
     }
     if (m->slots != NULL)
         big_free(eng, m->slots, (m->mask + 1) * sizeof(*m->slots));
-    m->slots = n;
-    m->mask = cap - 1;
+    /* atomic: tsps__cmem_hint() reads them without the lock */
+    __atomic_store_n(&m->slots, n, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->mask, cap - 1, __ATOMIC_RELAXED);
     m->used = used;
     return TSPS_OK;
 }
@@ -381,9 +382,10 @@ static void cmem_clear(tsps_engine *eng, struct tsps__cmem *m)
     if (m->slots != NULL)
         big_free(eng, m->slots, (m->mask + 1) * sizeof(*m->slots));
     big_free(eng, m->arena, m->acap);
-    m->slots = NULL;
+    __atomic_store_n(&m->slots, NULL, __ATOMIC_RELAXED);
     m->arena = NULL;
-    m->mask = m->used = 0;
+    __atomic_store_n(&m->mask, 0, __ATOMIC_RELAXED);
+    m->used = 0;
     m->alen = m->acap = m->dead = 0;
     tsps__free(eng, m->codes);
     tsps__free(eng, m->code_slots);
@@ -701,6 +703,21 @@ int tsps__cmem_begin(tsps_engine *eng, uint32_t uid, uint64_t key,
     v->probed = 0;
     __builtin_prefetch(&m->slots[slot_hash(uid, key) & m->mask]);
     return 1;
+}
+
+void tsps__cmem_hint(tsps_engine *eng, uint32_t uid, uint64_t key)
+{
+    const struct tsps__cmem *m = eng->cmem;
+    const struct cslot *slots;
+    uint64_t mask;
+
+    if (m == NULL || key == 0 || key > NUM_MASK)
+        return;
+    /* No lock: a prefetch of a table being replaced is only wasted. */
+    slots = __atomic_load_n(&m->slots, __ATOMIC_RELAXED);
+    mask = __atomic_load_n(&m->mask, __ATOMIC_RELAXED);
+    if (slots != NULL)
+        __builtin_prefetch(&slots[slot_hash(uid, key) & mask]);
 }
 
 void tsps__cmem_probe(tsps__cview *v)

@@ -342,6 +342,14 @@ int tsps__dec_reg(const void *p, size_t n, tsps_registration *g)
 
 void tsps__enc_decision(tsps__wbuf *w, const tsps_decision *d)
 {
+    tsps_decision tmp;
+
+    if (d->flags & TSPS_DEC_TRACE_PENDING) {
+        /* records keep the text: render a lazy trace first */
+        tmp = *d;
+        tsps_decision_trace_render(&tmp);
+        d = &tmp;
+    }
     tsps__w8(w, 1);
     tsps__w32(w, d->flags);
     tsps__w64(w, (uint64_t)d->at);

@@ -304,6 +304,8 @@ int tsps_engine_open(const tsps_config *cfg, tsps_engine **out)
     rc = setup_store(eng);
     if (rc == TSPS_OK)
         rc = tsps__cmem_open(eng);
+    if (rc == TSPS_OK)
+        rc = tsps__umem_open(eng);
     if (rc != TSPS_OK)
         goto cleanup;
     *out = eng;
@@ -325,6 +327,7 @@ void tsps_engine_close(tsps_engine *eng)
     }
     tsps__snap_release(eng, eng->snap);
     tsps__cmem_close(eng);
+    tsps__umem_close(eng);
     if (eng->env != NULL)
         mdb_env_close(eng->env);
     if (eng->lockfd >= 0)
@@ -430,6 +433,7 @@ int tsps__write(tsps_engine *eng, int config, tsps__write_fn fn, void *arg)
         MDB_txn *txn = NULL;
         int mrc = mdb_txn_begin(eng->env, NULL, 0, &txn);
         tsps__cj_reset(eng);
+        tsps__uj_reset(eng);
         if (mrc != MDB_SUCCESS) {
             rc = tsps__mdb_err(mrc);
             break;
@@ -448,10 +452,13 @@ int tsps__write(tsps_engine *eng, int config, tsps__write_fn fn, void *arg)
         if (tsps__grow(eng) != TSPS_OK)
             break;
     }
-    if (rc == TSPS_OK)
+    if (rc == TSPS_OK) {
         tsps__cj_commit(eng);
-    else
+        tsps__uj_commit(eng);
+    } else {
         tsps__cj_reset(eng);
+        tsps__uj_reset(eng);
+    }
     if (rc == TSPS_OK && config)
         atomic_fetch_add(&eng->gen, 1);
     pthread_mutex_unlock(&eng->wlock);

@@ -43,6 +43,7 @@ int tsps__event_del_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
 
     if (rc != MDB_SUCCESS)
         return tsps__mdb_err(rc);
+    tsps__uj_mark(eng, uid);
     for (size_t off = 0; off + 8 <= v.mv_size; off += 8) {
         MDB_val k2 = {20, ek};
         ev_key(ek, uid, (int64_t)tsps__rd64((uint8_t *)v.mv_data + off), h);
@@ -95,6 +96,7 @@ int tsps__event_put_txn(tsps_engine *eng, MDB_txn *txn, uint32_t uid,
     tsps__enc_event(&w, &e);
     if (w.overflow)
         return TSPS_EINVAL;
+    tsps__uj_mark(eng, uid);
     h = tsps__fnv64(e.uid, strlen(e.uid));
     nchunks = (size_t)((e.end - e.start + TSPS__EV_CHUNK - 1) / TSPS__EV_CHUNK);
     ends = tsps__malloc(eng, nchunks * 8);
@@ -239,6 +241,7 @@ int tsps_batch_begin(tsps_engine *eng, tsps_batch **out)
         return tsps__mdb_err(rc);
     }
     tsps__cj_reset(eng);
+    tsps__uj_reset(eng);
     eng->open_batch = b;
     atomic_store(&eng->batch_owner, (unsigned long)pthread_self());
     *out = b;
@@ -445,10 +448,13 @@ int tsps_batch_commit(tsps_batch *b)
     } else {
         rc = tsps__mdb_err(mdb_txn_commit(b->txn));
     }
-    if (rc == TSPS_OK)
+    if (rc == TSPS_OK) {
         tsps__cj_commit(eng);
-    else
+        tsps__uj_commit(eng);
+    } else {
         tsps__cj_reset(eng);
+        tsps__uj_reset(eng);
+    }
     if (rc == TSPS_OK && b->config_dirty)
         atomic_fetch_add(&eng->gen, 1);
     if (rc == TSPS_ENOSPC)
@@ -473,6 +479,7 @@ void tsps_batch_abort(tsps_batch *b)
     eng->open_batch = NULL;
     mdb_txn_abort(b->txn);
     tsps__cj_reset(eng);
+    tsps__uj_reset(eng);
     if (b->failed == TSPS_ENOSPC)
         tsps__grow(eng);
     pthread_mutex_unlock(&eng->wlock);

@@ -115,16 +115,29 @@ static void step_words(tsps__sb *b, const tsps_decision *d,
     }
 }
 
+/* A decision with its trace text: `d` itself, or `tmp` rendered from a
+ * lazy one. */
+static const tsps_decision *rendered(const tsps_decision *d, tsps_decision *tmp)
+{
+    if (!(d->flags & TSPS_DEC_TRACE_PENDING))
+        return d;
+    *tmp = *d;
+    tsps_decision_trace_render(tmp);
+    return tmp;
+}
+
 int tsps_decision_explain(const tsps_decision *d, char *buf, size_t buflen,
                           size_t *needed)
 {
     tsps__sb b = {buf, buflen, 0};
     char m[512];
+    tsps_decision tmp;
 
     if (needed != NULL)
         *needed = 0;
     if (d == NULL || (buf == NULL && buflen != 0))
         return TSPS_EINVAL;
+    d = rendered(d, &tmp);
     for (int i = 0; i < d->ntrace && i < TSPS_MAX_TRACE; i++) {
         tsps__sb_add(&b, "%d. ", i + 1);
         step_words(&b, d, &d->trace[i]);
@@ -201,11 +214,13 @@ int tsps_decision_json(const tsps_decision *d, char *buf, size_t buflen,
 {
     tsps__sb b = {buf, buflen, 0};
     char m[512];
+    tsps_decision tmp;
 
     if (needed != NULL)
         *needed = 0;
     if (d == NULL || (buf == NULL && buflen != 0))
         return TSPS_EINVAL;
+    d = rendered(d, &tmp);
     if (tsps_method_format(&d->method, m, sizeof(m), NULL) != TSPS_OK)
         strcpy(m, tsps_method_kind_name(d->method.kind));
     tsps__sb_add(&b, "{\"at\":%lld", (long long)d->at);

@@ -236,7 +236,16 @@ typedef struct tsps__ucache {
     char manual_note[TSPS_DETAIL_MAX];
     uint32_t rule_statuses; /* bit s: the user has a rule for status s */
     uint32_t wild_statuses; /* bit s: the user has a ("*", s) rule */
+    /* The user's rules by hash, when there are at most TSPS__RIX of them
+     * (nrix > TSPS__RIX: more, look in the snapshot's slots): a rule is
+     * found in the user's cache lines instead of a slot elsewhere. */
+    uint8_t nrix;
+    struct tsps__rix {
+        uint64_t h;
+        uint32_t idx; /* into the snapshot's rules */
+    } rix[8];
 } tsps__ucache;
+#define TSPS__RIX 8
 
 typedef struct tsps__rule {
     uint32_t uid;
@@ -282,6 +291,10 @@ typedef struct tsps__reader {
     MDB_cursor *cur_cidx, *cur_events, *cur_regs;
     int live;       /* txn active (kept while no write happened) */
     unsigned stale; /* bit i: cursor i needs mdb_cursor_renew */
+    /* the routed user's events and registrations in memory (umem.c):
+     * ub_on 1 while the table's read lock is held, ub NULL = none */
+    int ub_on;
+    const struct tsps__ublob *ub;
     tsps__snap *snap;
     struct tsps__reader *next;
 } tsps__reader;
@@ -290,6 +303,7 @@ enum { RCUR_CIDX = 0, RCUR_EVENTS = 1, RCUR_REGS = 2 };
 
 /* The contact index in memory (cmem.c). */
 struct tsps__cmem;
+struct tsps__umem;
 typedef struct tsps__cidx_hit {
     int n;        /* entries for (user, number) */
     int disagree; /* they carry different codes */
@@ -346,6 +360,7 @@ struct tsps_engine {
     atomic_ulong batch_owner;
     struct tsps_batch *open_batch;
     struct tsps__cmem *cmem; /* NULL: routing reads DB_CIDX */
+    struct tsps__umem *umem; /* NULL: routing reads DB_EVENTS, DB_REGS */
     int lockfd;              /* writer lock (flock), -1 if read-only */
     /* Next call id of this process (0 = not read from the store yet); only
      * grows, so an id whose write was lost is not given again (history.c).
@@ -429,8 +444,16 @@ const tsps__ucache *tsps__snap_user_by_name(const tsps__snap *s,
                                             const char *id);
 const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s,
                                               uint64_t key);
+/* The uid a number belongs to, UINT32_MAX if none. */
+uint32_t tsps__snap_uid_by_number(const tsps__snap *s, uint64_t key);
 const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
                                    tsps_status st, const char *code);
+/* The same through the user's own rule list where it has one. */
+const tsps_method *tsps__snap_rule_of(const tsps__snap *s,
+                                      const tsps__ucache *uc, tsps_status st,
+                                      const char *code);
+/* Start loading the head of each of the user's rules (route.c). */
+void tsps__snap_rules_prefetch(const tsps__snap *s, const tsps__ucache *uc);
 
 /* Rule precedence (rules.c). Tiers, best first; 0 = none. */
 enum {
@@ -459,24 +482,23 @@ tsps__rule_pick(const tsps__snap *s, const tsps__ucache *uc, const char *code,
 
     out->tier = 0;
     out->over_tier = 0;
-    if (named && has_st &&
-        (m = tsps__snap_rule(s, uc->uid, st, code)) != NULL) {
+    if (named && has_st && (m = tsps__snap_rule_of(s, uc, st, code)) != NULL) {
         out->tier = TSPS__TIER_CODE_STATUS;
         /* the only rule below that needs a lookup to be known */
-        if (tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY, code) != NULL) {
+        if (tsps__snap_rule_of(s, uc, TSPS_STATUS_ANY, code) != NULL) {
             out->over_tier = TSPS__TIER_CODE_ANY;
             return m;
         }
-    } else if (named && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
-                                             code)) != NULL) {
+    } else if (named &&
+               (m = tsps__snap_rule_of(s, uc, TSPS_STATUS_ANY, code)) != NULL) {
         out->tier = TSPS__TIER_CODE_ANY;
     } else if (wild_st &&
-               (m = tsps__snap_rule(s, uc->uid, st, TSPS_CODE_ANY)) != NULL) {
+               (m = tsps__snap_rule_of(s, uc, st, TSPS_CODE_ANY)) != NULL) {
         out->tier = TSPS__TIER_ANY_STATUS;
         out->over_tier = wild_any ? TSPS__TIER_ANY_ANY : 0;
         return m;
-    } else if (wild_any && (m = tsps__snap_rule(s, uc->uid, TSPS_STATUS_ANY,
-                                                TSPS_CODE_ANY)) != NULL) {
+    } else if (wild_any && (m = tsps__snap_rule_of(s, uc, TSPS_STATUS_ANY,
+                                                   TSPS_CODE_ANY)) != NULL) {
         out->tier = TSPS__TIER_ANY_ANY;
         return m;
     } else {
@@ -540,6 +562,41 @@ int tsps__batch_flush(struct tsps_batch *b);
 /* Record a storage failure (the txn may be unusable); returns rc. */
 int tsps__batch_result(tsps_batch *b, int rc);
 
+/* Events and registrations in memory (umem.c): per user one immutable
+ * block. A piece of an event: its key (end, uid hash) and the head of its
+ * value; `valid` 0 when the value is not one a route can read. */
+typedef struct tsps__upiece {
+    int64_t ce, start, end;
+    uint64_t h;
+    uint32_t text; /* valid: "summary\0uid\0" at bytes + text */
+    uint8_t busy, cancelled, valid;
+    uint8_t natt; /* attendees (none: no need to read the event) */
+} tsps__upiece;
+typedef struct tsps__ureg {
+    uint32_t off, len; /* a registration's value in `bytes` */
+} tsps__ureg;
+typedef struct tsps__ublob {
+    uint32_t nev, nreg;
+    tsps__upiece *ev; /* in DB_EVENTS key order */
+    tsps__ureg *reg;  /* in DB_REGS key order */
+    uint8_t *bytes;
+} tsps__ublob;
+int tsps__umem_open(tsps_engine *eng);
+void tsps__umem_close(tsps_engine *eng);
+/* Writers mark each user whose events or registrations they change (all:
+ * users not known one by one); commit rebuilds the marked users after a
+ * successful commit, reset drops the marks. */
+void tsps__uj_mark(tsps_engine *eng, uint32_t uid);
+void tsps__uj_mark_all(tsps_engine *eng);
+void tsps__uj_commit(tsps_engine *eng);
+void tsps__uj_reset(tsps_engine *eng);
+/* 1 with the table's read lock held and *out the user's block (NULL: none);
+ * 0 without a lock when the table is not in use (read the store). */
+int tsps__umem_begin(tsps_engine *eng, uint32_t uid, const tsps__ublob **out);
+void tsps__umem_end(tsps_engine *eng);
+/* Index of the first piece of `b` that ends after `after`. */
+size_t tsps__umem_seek(const tsps__ublob *b, int64_t after);
+
 /* The contact index in memory (cmem.c). Writers journal every DB_CIDX
  * change while their txn runs; tsps__cj_commit applies the journal after a
  * successful commit, tsps__cj_reset drops it after an abort, and a nested
@@ -565,6 +622,9 @@ void tsps__cj_reset(tsps_engine *eng);
 int tsps__cmem_begin(tsps_engine *eng, uint32_t uid, uint64_t key,
                      tsps__cview *v);
 void tsps__cmem_probe(tsps__cview *v);
+/* Start loading the slot of (uid, key) before the route knows for sure
+ * that it will look there (a hint: no lock, nothing read). */
+void tsps__cmem_hint(tsps_engine *eng, uint32_t uid, uint64_t key);
 void tsps__cmem_end(tsps__cview *v, tsps__cidx_hit *hit);
 
 /* Write trace step `at` of a decision (an index reserved earlier, or -1:
@@ -572,6 +632,32 @@ void tsps__cmem_end(tsps__cview *v, tsps__cidx_hit *hit);
 void tsps__trace_at(tsps_decision *d, int at, tsps_step step,
                     tsps_trace_outcome oc, int n, int32_t arg, const char *what,
                     const char *found);
+
+/* Lazy trace text (TSPS_CALL_TRACE_LAZY, route.c): where the text of a
+ * step's what/found is to be found when it is rendered. In a pending
+ * decision such a field holds "" followed by one byte, the source; a field
+ * whose byte after the "" is 0 holds its text already. Each source is a
+ * field of the decision that is final once the step is written, or a fixed
+ * word. */
+enum {
+    TSPS__LZ_TEXT = 0,    /* the text itself was copied */
+    TSPS__LZ_CALLED,      /* d->called */
+    TSPS__LZ_USER,        /* d->user */
+    TSPS__LZ_CALLER,      /* d->caller */
+    TSPS__LZ_CALLER_NAME, /* d->caller_name */
+    TSPS__LZ_CODE,        /* d->code */
+    TSPS__LZ_RULE_CODE,   /* d->rule_code */
+    TSPS__LZ_TARGET0,     /* d->targets[0].uri */
+    TSPS__LZ_STATUS,      /* tsps_status_name(d->status) */
+    TSPS__LZ_WORD = 16    /* + index into route.c's words */
+};
+
+/* tsps__trace_at with a source for each text: in a pending decision a
+ * source other than TSPS__LZ_TEXT is recorded instead of the text (which
+ * must be what the source renders to); otherwise the text is copied. */
+void tsps__trace_lz(tsps_decision *d, int at, tsps_step step,
+                    tsps_trace_outcome oc, int n, int32_t arg, int wsrc,
+                    const char *what, int fsrc, const char *found);
 
 /* Step 3, the caller's index entry (route_contact.c), looked up in the table
  * in memory in three steps so that memory latency overlaps other work: the

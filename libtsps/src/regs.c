@@ -49,6 +49,7 @@ static int reg_put_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     k.mv_data = kb;
     v.mv_size = w.len;
     v.mv_data = vb;
+    tsps__uj_mark(eng, uid);
     return tsps__mdb_err(mdb_put(txn, eng->dbi[DB_REGS], &k, &v, 0));
 }
 
@@ -77,6 +78,7 @@ static int reg_remove_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
     int rc = tsps__uid(eng, txn, a->user_id, &uid);
     if (rc != TSPS_OK)
         return rc;
+    tsps__uj_mark(eng, uid);
     if (a->key == NULL) {
         uint8_t pfx[4];
         tsps__be32(pfx, uid);
@@ -184,6 +186,10 @@ static int purge_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
         tsps_registration r;
         if (tsps__dec_reg(v.mv_data, v.mv_size, &r) != TSPS_OK ||
             r.expires <= a->now) {
+            if (k.mv_size >= 4)
+                tsps__uj_mark(eng, tsps__rd32(k.mv_data));
+            else
+                tsps__uj_mark_all(eng);
             rc = mdb_cursor_del(cur, 0);
             if (rc != MDB_SUCCESS)
                 break;

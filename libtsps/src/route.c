@@ -10,11 +10,58 @@
 
 #include "internal.h"
 
-void tsps__trace_at(tsps_decision *d, int at, tsps_step step,
-                    tsps_trace_outcome oc, int n, int32_t arg, const char *what,
-                    const char *found)
+/* Fixed words of the trace: the method kinds first (indexed by
+ * tsps_method_kind), then the rest. A lazy trace records their index. */
+enum {
+    W_HOLD_ASK = TSPS_METHOD__COUNT,
+    W_NO_TARGET_NEEDED,
+    W_ANY,
+    W_NO_DEVICE,
+    W_NO_TARGET,
+    W_NO_DEVICE_NO_VM,
+    W_NO_TARGET_NO_VM,
+    W_NO_USER,
+    W__COUNT
+};
+
+static const char *const words[W__COUNT] = {"none",
+                                            "ring",
+                                            "forward",
+                                            "voicemail",
+                                            "ivr",
+                                            "attendant",
+                                            "reject",
+                                            "ask",
+                                            "hold and ask",
+                                            "no target needed",
+                                            "*",
+                                            "no device registered",
+                                            "no target configured",
+                                            "no device, no voicemail",
+                                            "no target, no voicemail",
+                                            "no user has this number"};
+
+#define WORD(i) (TSPS__LZ_WORD + (i)), words[(i)]
+
+/* One text of a step: its source in a pending decision, else the text. */
+static void lz_put(char *dst, size_t cap, int lazy, int src, const char *text)
+{
+    if (lazy && src != TSPS__LZ_TEXT) {
+        dst[0] = '\0';
+        dst[1] = (char)src;
+        return;
+    }
+    tsps__stcopy(dst, cap, text);
+    if (lazy && dst[0] == '\0')
+        dst[1] = '\0'; /* "" means "", not a source */
+}
+
+void tsps__trace_lz(tsps_decision *d, int at, tsps_step step,
+                    tsps_trace_outcome oc, int n, int32_t arg, int wsrc,
+                    const char *what, int fsrc, const char *found)
 {
     tsps_trace_step *s;
+    int lazy = (d->flags & TSPS_DEC_TRACE_PENDING) != 0;
     if (at < 0 || at >= TSPS_MAX_TRACE)
         return;
     s = &d->trace[at];
@@ -22,8 +69,16 @@ void tsps__trace_at(tsps_decision *d, int at, tsps_step step,
     s->outcome = (uint8_t)oc;
     s->n = (uint16_t)n;
     s->arg = arg;
-    tsps__stcopy(s->what, sizeof(s->what), what);
-    tsps__stcopy(s->found, sizeof(s->found), found);
+    lz_put(s->what, sizeof(s->what), lazy, wsrc, what);
+    lz_put(s->found, sizeof(s->found), lazy, fsrc, found);
+}
+
+void tsps__trace_at(tsps_decision *d, int at, tsps_step step,
+                    tsps_trace_outcome oc, int n, int32_t arg, const char *what,
+                    const char *found)
+{
+    tsps__trace_lz(d, at, step, oc, n, arg, TSPS__LZ_TEXT, what, TSPS__LZ_TEXT,
+                   found);
 }
 
 static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
@@ -33,13 +88,70 @@ static void tr(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
         tsps__trace_at(d, d->ntrace++, step, oc, n, arg, what, found);
 }
 
-static void decision_reset(tsps_decision *d, int64_t now)
+/* tr() with sources (TSPS__LZ_*) for a lazy trace. */
+static void trl(tsps_decision *d, tsps_step step, tsps_trace_outcome oc, int n,
+                int32_t arg, int wsrc, const char *what, int fsrc,
+                const char *found)
+{
+    if (d->ntrace < TSPS_MAX_TRACE)
+        tsps__trace_lz(d, d->ntrace++, step, oc, n, arg, wsrc, what, fsrc,
+                       found);
+}
+
+static const char *lz_text(const tsps_decision *d, unsigned src)
+{
+    switch (src) {
+    case TSPS__LZ_CALLED:
+        return d->called;
+    case TSPS__LZ_USER:
+        return d->user;
+    case TSPS__LZ_CALLER:
+        return d->caller;
+    case TSPS__LZ_CALLER_NAME:
+        return d->caller_name;
+    case TSPS__LZ_CODE:
+        return d->code;
+    case TSPS__LZ_RULE_CODE:
+        return d->rule_code;
+    case TSPS__LZ_TARGET0:
+        return d->ntargets > 0 ? d->targets[0].uri : "";
+    case TSPS__LZ_STATUS:
+        return tsps_status_name(d->status);
+    default:
+        return src >= TSPS__LZ_WORD && src < TSPS__LZ_WORD + W__COUNT
+                   ? words[src - TSPS__LZ_WORD]
+                   : "";
+    }
+}
+
+int tsps_decision_trace_render(tsps_decision *d)
+{
+    if (d == NULL)
+        return TSPS_EINVAL;
+    if (!(d->flags & TSPS_DEC_TRACE_PENDING))
+        return TSPS_OK;
+    for (int i = 0; i < d->ntrace && i < TSPS_MAX_TRACE; i++) {
+        tsps_trace_step *s = &d->trace[i];
+        if (s->what[0] == '\0' && s->what[1] != '\0')
+            tsps__stcopy(s->what, sizeof(s->what),
+                         lz_text(d, (unsigned char)s->what[1]));
+        if (s->found[0] == '\0' && s->found[1] != '\0')
+            tsps__stcopy(s->found, sizeof(s->found),
+                         lz_text(d, (unsigned char)s->found[1]));
+    }
+    d->flags &= ~TSPS_DEC_TRACE_PENDING;
+    return TSPS_OK;
+}
+
+static void decision_reset(tsps_decision *d, int64_t now, int lazy)
 {
     /* Clear the head only; arrays are valid up to their counts. */
     memset(d, 0, offsetof(tsps_decision, targets));
     d->version = TSPS_DECISION_VERSION;
     d->at = now;
     d->ntrace = 0;
+    if (lazy)
+        d->flags = TSPS_DEC_TRACE_PENDING;
 }
 
 /* ---- status -----------------------------------------------------------------
@@ -119,62 +231,160 @@ static int attendee_match(const tsps_event *e, const char *caller,
     return 0;
 }
 
+/* The pieces of the user's events that overlap [now, now + window], from
+ * memory (umem.c) or from the store. A piece from memory brings no value:
+ * the event is read from the txn when it is needed. */
+typedef struct piece_walk {
+    tsps_engine *eng;
+    tsps__reader *r;
+    uint32_t uid;
+    const tsps__ublob *ub; /* NULL: walk the cursor */
+    size_t i;
+    MDB_cursor *cur;
+    int rc;
+    MDB_val k, v;
+} piece_walk;
+
+/* The next piece's key and head; 0 at the end. v.mv_data is NULL for a
+ * piece from memory. */
+static int piece_next(piece_walk *w, int64_t *ce, const tsps__upiece **pp,
+                      tsps__upiece *tmp)
+{
+    if (w->ub != NULL) {
+        if (w->i >= w->ub->nev)
+            return 0;
+        *pp = &w->ub->ev[w->i++];
+        *ce = (*pp)->ce;
+        w->v.mv_data = NULL;
+        return 1;
+    }
+    if (w->rc != MDB_SUCCESS || w->k.mv_size != 20 ||
+        tsps__rd32(w->k.mv_data) != w->uid)
+        return 0;
+    {
+        const uint8_t *kp = w->k.mv_data, *vp = w->v.mv_data;
+        tmp->ce = (int64_t)tsps__rd64(kp + 4);
+        tmp->h = tsps__rd64(kp + 12);
+        tmp->valid = w->v.mv_size >= 19 && vp[0] == 1;
+        if (tmp->valid) {
+            tmp->start = (int64_t)tsps__rd64(vp + 1);
+            tmp->end = (int64_t)tsps__rd64(vp + 9);
+            tmp->busy = vp[17];
+            tmp->cancelled = vp[18];
+        }
+    }
+    *pp = tmp;
+    *ce = tmp->ce;
+    return 1;
+}
+
+static void piece_advance(piece_walk *w)
+{
+    if (w->ub == NULL)
+        w->rc = mdb_cursor_get(w->cur, &w->k, &w->v, MDB_NEXT);
+}
+
+/* The whole event of the current piece. */
+static int piece_event(piece_walk *w, const tsps__upiece *p, tsps_event *e)
+{
+    if (w->v.mv_data == NULL) {
+        uint8_t kb[20];
+        MDB_val k = {20, kb}, v;
+        tsps__be32(kb, w->uid);
+        tsps__be64(kb + 4, (uint64_t)p->ce);
+        tsps__be64(kb + 12, p->h);
+        if (mdb_get(w->r->txn, w->eng->dbi[DB_EVENTS], &k, &v) != MDB_SUCCESS)
+            return TSPS_ENOTFOUND; /* gone since: a newer version */
+        return tsps__dec_event(v.mv_data, v.mv_size, e);
+    }
+    return tsps__dec_event(w->v.mv_data, w->v.mv_size, e);
+}
+
 /* Walk the event pieces that overlap [now, now + window]. `c` may be NULL
  * (no contact): then only tel: attendees can match the caller. */
 static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
                         int64_t now, int64_t window, const char *caller,
                         lazy_contact *c, int want_expected, evscan *out)
 {
-    uint8_t kb[20];
-    MDB_val k = {20, kb}, v;
-    int rc;
+    piece_walk w;
+    int64_t ce;
+    const tsps__upiece *p;
+    tsps__upiece tmp;
 
-    (void)eng;
     memset(out, 0, sizeof(*out));
-    tsps__be32(kb, uid);
-    tsps__be64(kb + 4, (uint64_t)(now + 1));
-    memset(kb + 12, 0, 8);
-    MDB_cursor *cur = tsps__reader_cursor(r, RCUR_EVENTS);
-    if (cur == NULL)
-        return;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    for (int guard = 0; rc == MDB_SUCCESS && guard < 256; guard++) {
-        const uint8_t *kp = k.mv_data, *vp = v.mv_data;
-        int64_t ce, start, end;
+    w.eng = eng;
+    w.r = r;
+    w.uid = uid;
+    w.ub = NULL;
+    w.i = 0;
+    w.cur = NULL;
+    w.rc = MDB_NOTFOUND;
+    if (r->ub_on) {
+        if (r->ub == NULL)
+            return; /* no events */
+        w.ub = r->ub;
+        w.i = tsps__umem_seek(r->ub, now);
+    } else {
+        uint8_t kb[20];
+        tsps__be32(kb, uid);
+        tsps__be64(kb + 4, (uint64_t)(now + 1));
+        memset(kb + 12, 0, 8);
+        w.k.mv_size = 20;
+        w.k.mv_data = kb;
+        w.cur = tsps__reader_cursor(r, RCUR_EVENTS);
+        if (w.cur == NULL)
+            return;
+        w.rc = mdb_cursor_get(w.cur, &w.k, &w.v, MDB_SET_RANGE);
+    }
+    for (int guard = 0; guard < 256 && piece_next(&w, &ce, &p, &tmp); guard++) {
+        int64_t start, end;
         int busy, cancelled;
-        if (k.mv_size != 20 || tsps__rd32(kp) != uid)
-            break;
-        ce = (int64_t)tsps__rd64(kp + 4);
         if (ce > now + window + TSPS__EV_CHUNK)
             break;
-        if (v.mv_size < 19 || vp[0] != 1)
+        if (!p->valid)
             goto next;
-        start = (int64_t)tsps__rd64(vp + 1);
-        end = (int64_t)tsps__rd64(vp + 9);
-        busy = vp[17];
-        cancelled = vp[18];
+        start = p->start;
+        end = p->end;
+        busy = p->busy;
+        cancelled = p->cancelled;
         if (cancelled || end <= now)
             goto next;
         if (start <= now && busy != TSPS_BUSY_FREE &&
             (!out->found || busy == TSPS_BUSY_OOF)) {
             tsps_event e;
-            if (tsps__dec_event(vp, v.mv_size, &e) == TSPS_OK) {
-                out->found = 1;
-                out->busy = (tsps_busy)busy;
-                out->end = end;
-                tsps__stcopy(out->summary, sizeof(out->summary), e.summary);
-                tsps__stcopy(out->uid, sizeof(out->uid), e.uid);
-                if (want_expected && !out->expected &&
-                    attendee_match(&e, caller, c)) {
-                    out->expected = 1;
-                    tsps__stcopy(out->exp_summary, sizeof(out->exp_summary),
-                                 e.summary);
-                    out->exp_start = start;
-                }
+            const char *summary, *euid;
+            int have = 0; /* e holds the event */
+            if (w.ub != NULL) {
+                /* summary and uid are in memory; the event itself is
+                 * read only if its attendees must be looked at */
+                summary = (const char *)w.ub->bytes + p->text;
+                euid = summary + strlen(summary) + 1;
+            } else if (piece_event(&w, p, &e) == TSPS_OK) {
+                have = 1;
+                summary = e.summary;
+                euid = e.uid;
+            } else {
+                goto next;
             }
-        } else if (want_expected && !out->expected && start <= now + window) {
+            out->found = 1;
+            out->busy = (tsps_busy)busy;
+            out->end = end;
+            tsps__stcopy(out->summary, sizeof(out->summary), summary);
+            tsps__stcopy(out->uid, sizeof(out->uid), euid);
+            if (want_expected && !out->expected &&
+                (w.ub == NULL || p->natt > 0) &&
+                (have || piece_event(&w, p, &e) == TSPS_OK) &&
+                attendee_match(&e, caller, c)) {
+                out->expected = 1;
+                tsps__stcopy(out->exp_summary, sizeof(out->exp_summary),
+                             e.summary);
+                out->exp_start = start;
+            }
+        } else if (want_expected && !out->expected && start <= now + window &&
+                   (w.ub == NULL || p->natt > 0)) {
+            /* (an event without attendees expects nobody) */
             tsps_event e;
-            if (tsps__dec_event(vp, v.mv_size, &e) == TSPS_OK &&
+            if (piece_event(&w, p, &e) == TSPS_OK &&
                 attendee_match(&e, caller, c)) {
                 out->expected = 1;
                 tsps__stcopy(out->exp_summary, sizeof(out->exp_summary),
@@ -183,8 +393,32 @@ static void scan_events(tsps_engine *eng, tsps__reader *r, uint32_t uid,
             }
         }
     next:
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        piece_advance(&w);
     }
+}
+
+/* The routed user's events and registrations from memory for the rest of
+ * this use of the reader (umem.c), if the table is in use. */
+static void user_mem_begin(tsps_engine *eng, tsps__reader *r, uint32_t uid)
+{
+    r->ub_on = tsps__umem_begin(eng, uid, &r->ub);
+    if (r->ub != NULL) {
+        /* the calendar scan and the targets read it later in the route:
+         * start the loads now (the head, the first pieces, the
+         * registrations of a small block) */
+        const char *p = (const char *)r->ub;
+        for (int i = 0; i < 4; i++)
+            __builtin_prefetch(p + 64 * i);
+        __builtin_prefetch(r->ub->bytes);
+    }
+}
+
+static void user_mem_end(tsps_engine *eng, tsps__reader *r)
+{
+    if (r->ub_on)
+        tsps__umem_end(eng);
+    r->ub_on = 0;
+    r->ub = NULL;
 }
 
 static int in_hours(const tsps__ucache *uc, int64_t now)
@@ -249,10 +483,13 @@ int tsps_status_get(tsps_engine *eng, const char *user_id, int64_t now,
     if (rc != TSPS_OK)
         return rc;
     uc = tsps__snap_user_by_name(r->snap, user_id);
-    if (uc == NULL)
+    if (uc == NULL) {
         rc = TSPS_ENOTFOUND;
-    else
+    } else {
+        user_mem_begin(eng, r, uc->uid);
         compute_status(eng, r, uc, now, NULL, NULL, out, &ev);
+        user_mem_end(eng, r);
+    }
     tsps__reader_put(eng, r);
     return rc;
 }
@@ -303,17 +540,30 @@ static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
 {
     uint8_t pfx[4];
     MDB_val k = {4, pfx}, v;
-    int first = d->ntargets, n = 0, rc;
+    int first = d->ntargets, n = 0, rc = MDB_NOTFOUND;
+    uint32_t ri = 0;
+    MDB_cursor *cur = NULL;
 
-    MDB_cursor *cur = tsps__reader_cursor(r, RCUR_REGS);
-    if (cur == NULL)
-        return 0;
-    tsps__be32(pfx, uc->uid);
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == MDB_SUCCESS && k.mv_size > 4 &&
-           memcmp(k.mv_data, pfx, 4) == 0 &&
-           d->ntargets < TSPS_MAX_TARGETS - reserve) {
+    if (!r->ub_on) {
+        cur = tsps__reader_cursor(r, RCUR_REGS);
+        if (cur == NULL)
+            return 0;
+        tsps__be32(pfx, uc->uid);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    }
+    while (d->ntargets < TSPS_MAX_TARGETS - reserve) {
         tsps_registration g;
+        if (r->ub_on) {
+            /* from memory (umem.c), in the same key order */
+            if (r->ub == NULL || ri >= r->ub->nreg)
+                break;
+            v.mv_data = r->ub->bytes + r->ub->reg[ri].off;
+            v.mv_size = r->ub->reg[ri].len;
+            ri++;
+        } else if (rc != MDB_SUCCESS || k.mv_size <= 4 ||
+                   memcmp(k.mv_data, pfx, 4) != 0) {
+            break;
+        }
         if (tsps__dec_reg(v.mv_data, v.mv_size, &g) == TSPS_OK &&
             g.expires > now && label_rank(a, g.label) >= 0) {
             tsps_target *t = add_target(d, g.contact);
@@ -322,7 +572,8 @@ static int ring_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
             t->expires = g.expires;
             n++;
         }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        if (!r->ub_on)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     /* devices=... in the order written, else best q first (insertion
      * sort, stable: a handful of devices) */
@@ -410,13 +661,8 @@ static int action_targets(tsps__reader *r, const tsps__ucache *uc, int64_t now,
     return 1;
 }
 
-static const char *const kind_words[TSPS_METHOD__COUNT] = {
-    "none", "ring",      "forward", "voicemail",
-    "ivr",  "attendant", "reject",  "ask"};
-
 /* Replace the decision's method by a stand-in action, saying why. */
-static void use_stand_in(tsps_decision *d, const tsps_action *a,
-                         const char *why)
+static void use_stand_in(tsps_decision *d, const tsps_action *a, int why)
 {
     tsps_method m;
     memset(&m, 0, sizeof(m));
@@ -424,8 +670,8 @@ static void use_stand_in(tsps_decision *d, const tsps_action *a,
     m.kind = a->kind;
     d->method = m;
     d->flags |= TSPS_DEC_FALLBACK;
-    tr(d, TSPS_STEP_TARGETS, TSPS_TR_FALLBACK, 0, (int32_t)a->kind, why,
-       kind_words[a->kind]);
+    trl(d, TSPS_STEP_TARGETS, TSPS_TR_FALLBACK, 0, (int32_t)a->kind, WORD(why),
+        WORD(a->kind));
 }
 
 int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
@@ -439,10 +685,10 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     if (m->kind == TSPS_METHOD_ASK) {
         if (m->fallback.kind != TSPS_METHOD_NONE)
             action_targets(r, uc, now, &m->fallback, d, 0, 1);
-        tr(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, TSPS_METHOD_ASK,
-           "hold and ask",
-           m->fallback.kind != TSPS_METHOD_NONE ? kind_words[m->fallback.kind]
-                                                : "reject");
+        trl(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, TSPS_METHOD_ASK,
+            WORD(W_HOLD_ASK),
+            WORD(m->fallback.kind != TSPS_METHOD_NONE ? m->fallback.kind
+                                                      : TSPS_METHOD_REJECT));
         return TSPS_OK;
     }
     if (action_targets(r, uc, now, &m->a, d,
@@ -458,9 +704,12 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
                 for (int i = before; i < d->ntargets; i++)
                     d->targets[i].order = (uint16_t)(last + 1);
         }
-        tr(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, (int32_t)m->kind,
-           kind_words[m->kind],
-           d->ntargets > 0 ? d->targets[0].uri : "no target needed");
+        if (d->ntargets > 0)
+            trl(d, TSPS_STEP_TARGETS, TSPS_TR_OK, d->ntargets, (int32_t)m->kind,
+                WORD(m->kind), TSPS__LZ_TARGET0, d->targets[0].uri);
+        else
+            trl(d, TSPS_STEP_TARGETS, TSPS_TR_OK, 0, (int32_t)m->kind,
+                WORD(m->kind), WORD(W_NO_TARGET_NEEDED));
         return TSPS_OK;
     }
     /* The method cannot apply: its own fallback, else voicemail, else
@@ -469,8 +718,7 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
         action_targets(r, uc, now, &m->fallback, d, 0, 0)) {
         stand = m->fallback;
         use_stand_in(d, &stand,
-                     m->kind == TSPS_METHOD_RING ? "no device registered"
-                                                 : "no target configured");
+                     m->kind == TSPS_METHOD_RING ? W_NO_DEVICE : W_NO_TARGET);
         return TSPS_OK;
     }
     memset(&stand, 0, sizeof(stand));
@@ -478,16 +726,15 @@ int tsps__targets(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     if (m->kind != TSPS_METHOD_VOICEMAIL &&
         action_targets(r, uc, now, &stand, d, 0, 0)) {
         use_stand_in(d, &stand,
-                     m->kind == TSPS_METHOD_RING ? "no device registered"
-                                                 : "no target configured");
+                     m->kind == TSPS_METHOD_RING ? W_NO_DEVICE : W_NO_TARGET);
         return TSPS_OK;
     }
     memset(&stand, 0, sizeof(stand));
     stand.kind = TSPS_METHOD_REJECT;
     stand.reject = TSPS_REJECT_UNAVAILABLE;
     use_stand_in(d, &stand,
-                 m->kind == TSPS_METHOD_RING ? "no device, no voicemail"
-                                             : "no target, no voicemail");
+                 m->kind == TSPS_METHOD_RING ? W_NO_DEVICE_NO_VM
+                                             : W_NO_TARGET_NO_VM);
     return TSPS_OK;
 }
 
@@ -509,6 +756,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     tsps__rule_choice choice;
 
     tsps__stcopy(d->user, sizeof(d->user), uc->user.id);
+    user_mem_begin(eng, r, uc->uid);
     if (call->caller_name != NULL)
         tsps__stcopy(d->caller_name, sizeof(d->caller_name), call->caller_name);
 
@@ -516,8 +764,9 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     rc = tsps_normalize(call->caller, &uc->user.dialplan, &num);
     if (rc == TSPS_OK && num.kind == TSPS_NUM_E164) {
         strcpy(d->caller, num.e164);
-        tr(d, TSPS_STEP_CALLER, TSPS_TR_OK, 0, 0,
-           call->caller != NULL ? call->caller : "", num.e164);
+        trl(d, TSPS_STEP_CALLER, TSPS_TR_OK, 0, 0, TSPS__LZ_TEXT,
+            call->caller != NULL ? call->caller : "", TSPS__LZ_CALLER,
+            d->caller);
     } else if (rc == TSPS_OK && num.kind == TSPS_NUM_WITHHELD) {
         d->caller_kind = TSPS_CALLER_WITHHELD;
         tsps__stcopy(d->code, sizeof(d->code), uc->user.withheld_code);
@@ -536,6 +785,7 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     /* 3. contact and code (finished after the calendar scan and the
      * targets, see contact_ref) */
     tsps__contact_begin(eng, r, uc, d, &cr);
+    tsps__snap_rules_prefetch(r->snap, uc);
 
     /* 4. status, 5. calendar (expected caller) */
     lc.eng = eng;
@@ -550,9 +800,10 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
     tsps__contact_code(eng, r, uc, d, &cr);
     d->status = si.status;
     d->status_source = si.source;
-    tr(d, TSPS_STEP_STATUS,
-       si.source == TSPS_STATUS_SRC_DEFAULT ? TSPS_TR_DEFAULT : TSPS_TR_OK, 0,
-       (int32_t)si.source, tsps_status_name(si.status), si.detail);
+    trl(d, TSPS_STEP_STATUS,
+        si.source == TSPS_STATUS_SRC_DEFAULT ? TSPS_TR_DEFAULT : TSPS_TR_OK, 0,
+        (int32_t)si.source, TSPS__LZ_STATUS, tsps_status_name(si.status),
+        TSPS__LZ_TEXT, si.detail);
     rule_status = si.status;
     if (ev.expected) {
         d->flags |= TSPS_DEC_EXPECTED;
@@ -585,20 +836,25 @@ static int route_user(tsps_engine *eng, tsps__reader *r, const tsps__ucache *uc,
         d->rule_status = rst;
         /* n: the tier chosen, the rule it was chosen over and the status
          * probed, for the explanation (VIP/any chosen over the meeting rule) */
-        tr(d, TSPS_STEP_RULE, TSPS_TR_OK,
-           choice.tier | (choice.over_tier << 4) | ((int)rule_status << 8),
-           (int32_t)rst, rcode, kind_words[m->kind]);
+        trl(d, TSPS_STEP_RULE, TSPS_TR_OK,
+            choice.tier | (choice.over_tier << 4) | ((int)rule_status << 8),
+            (int32_t)rst, TSPS__LZ_RULE_CODE, d->rule_code, WORD(m->kind));
     } else {
         memset(&d->method, 0, sizeof(d->method));
         d->method.kind = d->method.a.kind = TSPS_METHOD_RING;
         d->rule_status = TSPS_STATUS_ANY;
-        tr(d, TSPS_STEP_RULE, TSPS_TR_DEFAULT, 0, 0,
-           d->code[0] != '\0' ? d->code : "*", "ring");
+        if (d->code[0] != '\0')
+            trl(d, TSPS_STEP_RULE, TSPS_TR_DEFAULT, 0, 0, TSPS__LZ_CODE,
+                d->code, WORD(TSPS_METHOD_RING));
+        else
+            trl(d, TSPS_STEP_RULE, TSPS_TR_DEFAULT, 0, 0, WORD(W_ANY),
+                WORD(TSPS_METHOD_RING));
     }
 
     /* 7. targets */
     rc = tsps__targets(eng, r, uc, now, d);
     tsps__contact_end(eng, r, uc, d, &cr);
+    user_mem_end(eng, r);
     return rc;
 }
 
@@ -617,7 +873,8 @@ int tsps_route(tsps_engine *eng, const tsps_call *call, tsps_decision *out)
     if (call->called == NULL || call->called[0] == '\0')
         return TSPS_EINVAL;
     now = call->now != 0 ? call->now : (int64_t)time(NULL);
-    decision_reset(out, now);
+    decision_reset(out, now,
+                   call->version >= 2 && (call->flags & TSPS_CALL_TRACE_LAZY));
 
     /* 1. called number -> user. Without a site region only international
      * forms are meant to match: the stand-in plan (+888, no trunk prefix)
@@ -638,13 +895,34 @@ int tsps_route(tsps_engine *eng, const tsps_call *call, tsps_decision *out)
     rc = tsps__reader_get(eng, &r);
     if (rc != TSPS_OK)
         return rc;
-    uc = tsps__snap_user_by_number(r->snap, tsps__e164_key(num.e164));
+    {
+        /* the user's number slot gives the uid before the user's cache is
+         * read: a caller in international form already names the contact
+         * slot the route will probe, so its load starts now, beside the
+         * loads of the user's cache */
+        const tsps__snap *s = r->snap;
+        uint32_t uid = tsps__snap_uid_by_number(s, tsps__e164_key(num.e164));
+        uc = uid < s->nuids ? s->by_uid[uid] : NULL;
+        if (uc != NULL && call->caller != NULL && call->caller[0] == '+')
+            tsps__cmem_hint(eng, uid, tsps__e164_key(call->caller));
+    }
     if (uc == NULL) {
         out->flags |= TSPS_DEC_UNKNOWN_NUMBER;
-        tr(out, TSPS_STEP_CALLED, TSPS_TR_NOTFOUND, 0, 0, num.e164,
-           "no user has this number");
+        trl(out, TSPS_STEP_CALLED, TSPS_TR_NOTFOUND, 0, 0, TSPS__LZ_CALLED,
+            out->called, WORD(W_NO_USER));
     } else {
-        tr(out, TSPS_STEP_CALLED, TSPS_TR_OK, 0, 0, num.e164, uc->user.id);
+        /* The lines of the user's cache that the route reads, loaded
+         * side by side rather than one after the other. */
+        __builtin_prefetch(&uc->user.dialplan);
+        __builtin_prefetch(&uc->user.hours);
+        __builtin_prefetch(&uc->user.unknown_code);
+        __builtin_prefetch(&uc->user.expected_window_s);
+        __builtin_prefetch(&uc->has_manual);
+        __builtin_prefetch(&uc->rule_statuses);
+        __builtin_prefetch(&uc->rix[4]);
+        /* route_user() copies the user id first thing */
+        trl(out, TSPS_STEP_CALLED, TSPS_TR_OK, 0, 0, TSPS__LZ_CALLED,
+            out->called, TSPS__LZ_USER, uc->user.id);
         rc = route_user(eng, r, uc, call, now, out);
     }
     tsps__reader_put(eng, r);
@@ -670,22 +948,27 @@ int tsps_route_override(tsps_engine *eng, const tsps_decision *prev,
         now = (int64_t)time(NULL);
     if (out != prev)
         *out = *prev;
+    /* the new targets replace what a pending trace still refers to */
+    tsps_decision_trace_render(out);
     out->method = *m;
     out->flags |= TSPS_DEC_OVERRIDDEN;
     out->flags &= ~TSPS_DEC_FALLBACK;
     strcpy(out->actor, actor);
     out->at = now;
     if (tsps_method_format(m, text, sizeof(text), NULL) != TSPS_OK)
-        strcpy(text, kind_words[m->kind]);
+        strcpy(text, words[m->kind]);
     tr(out, TSPS_STEP_OVERRIDE, TSPS_TR_OK, 0, (int32_t)m->kind, actor, text);
     rc = tsps__reader_get(eng, &r);
     if (rc != TSPS_OK)
         return rc;
     uc = tsps__snap_user_by_name(r->snap, prev->user);
-    if (uc == NULL)
+    if (uc == NULL) {
         rc = TSPS_ENOTFOUND;
-    else
+    } else {
+        user_mem_begin(eng, r, uc->uid);
         rc = tsps__targets(eng, r, uc, now, out);
+        user_mem_end(eng, r);
+    }
     tsps__reader_put(eng, r);
     return rc;
 }

@@ -184,8 +184,8 @@ static void contact_fill(tsps_decision *d, const tsps__ucache *uc, int at,
     if (hit->n == 0 || vlen < 3) {
         d->caller_kind = TSPS_CALLER_UNKNOWN;
         tsps__stcopy(d->code, sizeof(d->code), uc->user.unknown_code);
-        tsps__trace_at(d, at, TSPS_STEP_CONTACT, TSPS_TR_NOTFOUND, 0, 0,
-                       d->caller, d->code);
+        tsps__trace_lz(d, at, TSPS_STEP_CONTACT, TSPS_TR_NOTFOUND, 0, 0,
+                       TSPS__LZ_CALLER, d->caller, TSPS__LZ_CODE, d->code);
         return;
     }
     if (tsps__cidx_split(p, vlen, &f) != 0) {
@@ -227,8 +227,9 @@ static void contact_fill(tsps_decision *d, const tsps__ucache *uc, int at,
         return;
     }
     d->caller_kind = TSPS_CALLER_KNOWN;
-    tsps__trace_at(d, at, TSPS_STEP_CONTACT, TSPS_TR_OK, hit->n,
-                   (int32_t)d->code_source, d->caller, d->caller_name);
+    tsps__trace_lz(d, at, TSPS_STEP_CONTACT, TSPS_TR_OK, hit->n,
+                   (int32_t)d->code_source, TSPS__LZ_CALLER, d->caller,
+                   TSPS__LZ_CALLER_NAME, d->caller_name);
 }
 
 static void contact_from_store(tsps__reader *r, const tsps__ucache *uc,

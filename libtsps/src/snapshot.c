@@ -196,6 +196,15 @@ static int load_rules(tsps_engine *eng, MDB_txn *txn, tsps__snap *s)
                 s->rslots[i & s->rule_mask].h = h;
                 s->rslots[i & s->rule_mask].idx = s->nrules;
                 s->rules[s->nrules++] = tmp;
+                if (tmp.uid < s->nuids && s->by_uid[tmp.uid] != NULL) {
+                    tsps__ucache *uc = s->by_uid[tmp.uid];
+                    if (uc->nrix < TSPS__RIX) {
+                        uc->rix[uc->nrix].h = h;
+                        uc->rix[uc->nrix++].idx = s->nrules - 1;
+                    } else {
+                        uc->nrix = TSPS__RIX + 1; /* too many: slots */
+                    }
+                }
                 if (tmp.uid < s->nuids && s->by_uid[tmp.uid] != NULL &&
                     tmp.status < 16) {
                     s->by_uid[tmp.uid]->rule_statuses |= 1u << tmp.status;
@@ -276,6 +285,18 @@ const tsps__ucache *tsps__snap_user_by_name(const tsps__snap *s, const char *id)
     }
 }
 
+uint32_t tsps__snap_uid_by_number(const tsps__snap *s, uint64_t key)
+{
+    uint32_t h = hash_u64(key);
+    for (;; h++) {
+        const struct tsps__nslot *e = &s->nums[h & s->num_mask];
+        if (e->key == 0)
+            return UINT32_MAX;
+        if (e->key == key)
+            return e->uid;
+    }
+}
+
 const tsps__ucache *tsps__snap_user_by_number(const tsps__snap *s, uint64_t key)
 {
     uint32_t h = hash_u64(key);
@@ -300,10 +321,44 @@ const tsps_method *tsps__snap_rule(const tsps__snap *s, uint32_t uid,
         if (e->h != h)
             continue;
         r = &s->rules[e->idx];
+        /* the caller copies the whole method: load its lines side by side
+         * instead of one after the other */
+        for (size_t o = 64; o < sizeof(*r); o += 64)
+            __builtin_prefetch((const char *)r + o);
         if (r->uid == uid && r->status == (uint8_t)st &&
             strcmp(r->code, code) == 0)
             return &r->m;
     }
+}
+
+const tsps_method *tsps__snap_rule_of(const tsps__snap *s,
+                                      const tsps__ucache *uc, tsps_status st,
+                                      const char *code)
+{
+    uint64_t h;
+    if (uc->nrix > TSPS__RIX)
+        return tsps__snap_rule(s, uc->uid, st, code);
+    h = hash_rule(uc->uid, (unsigned)st, code);
+    for (int i = 0; i < uc->nrix; i++) {
+        const tsps__rule *r;
+        if (uc->rix[i].h != h)
+            continue;
+        r = &s->rules[uc->rix[i].idx];
+        for (size_t o = 64; o < sizeof(*r); o += 64)
+            __builtin_prefetch((const char *)r + o);
+        if (r->uid == uc->uid && r->status == (uint8_t)st &&
+            strcmp(r->code, code) == 0)
+            return &r->m;
+    }
+    return NULL;
+}
+
+void tsps__snap_rules_prefetch(const tsps__snap *s, const tsps__ucache *uc)
+{
+    if (uc->nrix > TSPS__RIX)
+        return;
+    for (int i = 0; i < uc->nrix; i++)
+        __builtin_prefetch(&s->rules[uc->rix[i].idx]);
 }
 
 /* ---- readers

@@ -239,6 +239,7 @@ static int user_del_fn(tsps_engine *eng, MDB_txn *txn, void *arg)
             return rc;
     }
     tsps__cj_drop_user(eng, uid);
+    tsps__uj_mark(eng, uid);
     rc = del_numbers_of(eng, txn, uid);
     if (rc != TSPS_OK)
         return rc;

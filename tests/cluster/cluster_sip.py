@@ -12,10 +12,23 @@ contrib/kamailio/kamailio.cfg, and drives calls with sipp.
   cluster_sip.py --bench ...  benchmarks/cluster: prints
                               cluster_cps_zero_fail, failover_failed_calls,
                               config_propagation_ms_p99, etcd_down_routing_ok
+                              and the write figures below
+  cluster_sip.py --writes ... the write figures only: configuration writes
+                              through one node's control port (ctl_bench
+                              --writes), published to etcd by its
+                              publisher and applied by the other node:
+                              node_write_requests_per_s,
+                              etcd_writes_per_s (the node's publisher),
+                              apply_events_per_s (the other node), and
+                              etcd_direct_puts_per_s (one client, one after
+                              another, straight to etcd's JSON gateway)
 
 Exit status 0 = passed.
 """
 import argparse
+import base64
+import http.client
+import json
 import os
 import random
 import re
@@ -114,7 +127,8 @@ class Node:
             f.write("[tspsd]\ndata_dir = %s\nlog_level = info\n"
                     "[control]\nport = 0\n[metrics]\nport = %d\n"
                     "[sip]\nenabled = true\nlisten = 127.0.0.1\n"
-                    "udp_port = %d\ntcp_port = 0\n[web]\nport = -1\n"
+                    "udp_port = %d\ntcp_port = 0\n"
+                    "[web]\nlisten = 127.0.0.1\nport = 0\n"
                     "[cluster]\nenabled = true\netcd = %s\nnode = %s\n"
                     "prefix = /tsps-sip\n[admin]\nidentities = admin\n"
                     % (self.data, self.metrics_port, self.sip_port, etcd_url,
@@ -328,6 +342,95 @@ def test():
     return 0
 
 
+def etcd_direct_puts(url, n):
+    """n puts one after another on one keep-alive connection: puts/s."""
+    port = int(url.rsplit(":", 1)[1])
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    val = base64.b64encode(b"x" * 80).decode()
+    t0 = time.monotonic()
+    for i in range(n):
+        key = base64.b64encode(b"/bench-direct/k%06d" % i).decode()
+        c.request("POST", "/v3/kv/put",
+                  body=json.dumps({"key": key, "value": val}))
+        r = c.getresponse()
+        r.read()
+        if r.status != 200:
+            raise RuntimeError("etcd put: %d" % r.status)
+    return n / (time.monotonic() - t0)
+
+
+def etcd_db_size(url):
+    """etcd's database size in bytes (its /v3/maintenance/status)."""
+    req = urllib.request.Request(url + "/v3/maintenance/status", data=b"{}",
+                                 method="POST")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return int(json.loads(r.read())["dbSize"])
+
+
+def write_figures(figures):
+    """Configuration writes through n1's control port (ctl_bench --writes:
+    2 clients, 8 requests in flight each, a new rule per request): how fast
+    n1 takes them, publishes them to etcd and n2 applies them."""
+    etcd, nodes = cluster(2)
+    try:
+        provision(nodes[0], 1)
+        wait_provisioned(nodes, 1)
+        conf = open(os.path.join(nodes[0].data, "client.conf")).read()
+        port = re.search(r"^port=(\d+)", conf, re.M).group(1)
+        pub0 = nodes[0].metric("published_total")
+        app0 = nodes[1].metric("applied_total")
+        db0 = etcd_db_size(etcd.url)
+        t0 = time.monotonic()
+        r = subprocess.run([ARGS.ctl_bench, "--connect", "127.0.0.1:" + port,
+                            "--data", nodes[0].data, "--writes", "u0",
+                            "--clients", "2", "--window", "8", "--seconds",
+                            str(ARGS.writes_seconds)],
+                           capture_output=True, text=True, timeout=300)
+        t_req = time.monotonic() - t0
+        if r.returncode != 0:
+            raise RuntimeError("ctl_bench: %s%s" % (r.stdout, r.stderr))
+        out = dict(l.split("=", 1) for l in r.stdout.split())
+        n = int(out["ctl_write_requests"])
+        if not wait_for(lambda: nodes[0].metric("published_total") >=
+                        pub0 + n, 600, 0.005):
+            raise RuntimeError("n1 did not publish the writes")
+        t_pub = time.monotonic() - t0
+        rev = nodes[0].metric("etcd_revision")
+        if not wait_for(lambda: nodes[1].metric("applied_revision") >= rev,
+                        600, 0.005):
+            raise RuntimeError("n2 did not apply the writes")
+        t_app = time.monotonic() - t0
+        if nodes[1].metric("applied_total") - app0 < n:
+            raise RuntimeError("n2 applied fewer events than n1 published")
+        # each write a new key holding a packed code.set request (~70 bytes)
+        figures["etcd_db_bytes_per_rule_key"] = round(
+            (etcd_db_size(etcd.url) - db0) / n)
+        figures["node_write_requests_per_s"] = int(
+            out["ctl_write_requests_per_s"])
+        figures["etcd_writes_per_s"] = round(n / t_pub)
+        figures["apply_events_per_s"] = round(n / t_app)
+        figures["etcd_direct_puts_per_s"] = round(
+            etcd_direct_puts(etcd.url, min(n, 3000)))
+        print("# %d rule writes to n1 (p50 %s us, p99 %s us): taken in "
+              "%.2f s, all published to etcd by %.2f s, all applied on n2 "
+              "by %.2f s" % (n, out["ctl_write_p50_us"],
+                             out["ctl_write_p99_us"], t_req, t_pub, t_app))
+    finally:
+        for nd in nodes:
+            nd.stop()
+        etcd.kill()
+
+
+def writes():
+    figures = {}
+    write_figures(figures)
+    for k in ("node_write_requests_per_s", "etcd_writes_per_s",
+              "apply_events_per_s", "etcd_direct_puts_per_s",
+              "etcd_db_bytes_per_rule_key"):
+        print("%s %s" % (k, figures[k]))
+    return 0
+
+
 def bench():
     figures = {}
     # cps with zero failures: the highest rate that passes
@@ -397,8 +500,12 @@ def bench():
         for n in nodes:
             n.stop()
         etcd.kill()
+    write_figures(figures)
     for k in ("cluster_cps_zero_fail", "failover_failed_calls",
-              "config_propagation_ms_p99", "etcd_down_routing_ok"):
+              "config_propagation_ms_p99", "etcd_down_routing_ok",
+              "node_write_requests_per_s", "etcd_writes_per_s",
+              "apply_events_per_s", "etcd_direct_puts_per_s",
+              "etcd_db_bytes_per_rule_key"):
         print("%s %s" % (k, figures[k]))
     return 0
 
@@ -414,6 +521,9 @@ def main():
     ap.add_argument("--kamailio-cfg", required=True)
     ap.add_argument("--scenarios", required=True)
     ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--writes", action="store_true")
+    ap.add_argument("--writes-seconds", type=int, default=5)
+    ap.add_argument("--ctl-bench", default="ctl_bench")
     ap.add_argument("--rate", type=int, default=100)
     ap.add_argument("--calls", type=int, default=1500)
     ap.add_argument("--rates", type=int, nargs="*",
@@ -425,7 +535,8 @@ def main():
     WORK = tempfile.mkdtemp(prefix="tsps-cluster-")
     rc = 1
     try:
-        rc = bench() if ARGS.bench else test()
+        rc = (bench() if ARGS.bench else writes() if ARGS.writes
+              else test())
     finally:
         if rc == 0 and not ARGS.keep:
             shutil.rmtree(WORK, ignore_errors=True)

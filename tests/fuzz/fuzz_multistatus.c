@@ -1,8 +1,9 @@
 /* libFuzzer target: the DAV multistatus parsers (carddav:/caldav:), as
  * they read server answers: the tree parser (PROPFIND, sync-collection,
  * multiget, DAV:error; the docs-dav listing's getlastmodified and
- * getcontentlength) and the streaming etag-listing parser, fed in chunks
- * whose size the first byte picks. */
+ * getcontentlength) and the streaming parser (etag listings, and
+ * sync-collection answers with card data under a budget), fed in chunks
+ * whose size the first byte picks; the second picks the data budget. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,23 +11,36 @@
 
 #include "dav.h"
 
+typedef struct seen {
+    size_t n, budget, data; /* members, the data budget, data handed out */
+} seen;
+
 static int on_member(void *arg, dav_resp *r)
 {
-    /* what the listing does with each member */
+    seen *s = arg;
+    /* what the listing and the sync do with each member */
     if (r->href == NULL || (r->etag != NULL && strlen(r->etag) > 16384))
         abort();
+    if (r->data != NULL &&
+        (strlen(r->data) > r->data_len || r->data[r->data_len] != '\0'))
+        abort();
+    s->data += r->data != NULL ? r->data_len : 0;
+    if (s->data > s->budget)
+        abort(); /* never more data than the budget */
     (void)dav_href_eq(r->href, "/alice/book/");
-    ++*(size_t *)arg;
+    s->n++;
     return 0;
 }
 
-static void stream(const uint8_t *data, size_t size)
+static void stream(const uint8_t *data, size_t size, int with_data)
 {
     dav_stream *st = NULL;
-    size_t step = size > 0 ? (size_t)data[0] % 97 + 1 : 1, n = 0;
+    size_t step = size > 0 ? (size_t)data[0] % 97 + 1 : 1;
+    seen s = {0, size > 1 ? (size_t)data[1] * 8 : 0, 0};
     int rc;
 
-    if (dav_stream_open(&st, on_member, &n) != CMSB_OK)
+    if ((with_data ? dav_stream_open_data(&st, on_member, &s, s.budget)
+                   : dav_stream_open(&st, on_member, &s)) != CMSB_OK)
         return;
     rc = CMSB_OK;
     for (size_t i = 0; i < size && rc == CMSB_OK; i += step)
@@ -34,6 +48,8 @@ static void stream(const uint8_t *data, size_t size)
                              size - i < step ? size - i : step);
     if (rc == CMSB_OK)
         (void)dav_stream_finish(st);
+    if (dav_stream_sync_token(st) != NULL)
+        (void)strlen(dav_stream_sync_token(st));
     dav_stream_free(st);
 }
 
@@ -60,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     dav_ms_free(&ms);
     free(buf);
-    stream(data, size);
+    stream(data, size, 0);
+    stream(data, size, 1);
     return 0;
 }

@@ -30,7 +30,9 @@ static void pins(void)
     _Static_assert(offsetof(tsps_call, called) == 8, "tsps_call.called moved");
     _Static_assert(offsetof(tsps_call, caller) == 16, "tsps_call.caller moved");
     _Static_assert(offsetof(tsps_call, now) == 32, "tsps_call.now moved");
-    _Static_assert(sizeof(tsps_call) == 40, "tsps_call changed size");
+    _Static_assert(offsetof(tsps_call, flags) == 40, "tsps_call.flags moved");
+    /* version 2 (0.2) appended flags: 40 -> 48 bytes */
+    _Static_assert(sizeof(tsps_call) == 48, "tsps_call changed size");
     _Static_assert(offsetof(tsps_user, id) == 4, "tsps_user.id moved");
     _Static_assert(offsetof(tsps_user, dialplan) == 196,
                    "tsps_user.dialplan moved");

@@ -582,6 +582,107 @@ START_TEST(test_route_explain_and_json)
 }
 END_TEST
 
+/* Route with and without TSPS_CALL_TRACE_LAZY; the decisions must read the
+ * same (fx_same_decision). Returns the lazy one, still pending. */
+static tsps_decision route_both(const char *from, const char *to, int64_t at)
+{
+    tsps_call call = TSPS_CALL_INIT;
+    tsps_decision eager, lazy;
+    char text[4096];
+
+    call.caller = from;
+    call.called = to;
+    call.now = at;
+    ck_assert_int_eq(tsps_route(fx_eng, &call, &eager), TSPS_OK);
+    call.flags = TSPS_CALL_TRACE_LAZY;
+    ck_assert_int_eq(tsps_route(fx_eng, &call, &lazy), TSPS_OK);
+    ck_assert(lazy.flags & TSPS_DEC_TRACE_PENDING);
+    /* text of a pending step reads as empty until rendered (the called
+     * number and the user are only recorded) */
+    if (!(eager.flags & TSPS_DEC_UNKNOWN_NUMBER))
+        ck_assert_str_eq(lazy.trace[0].what, "");
+    fx_same_decision(&eager, &lazy);
+    /* the explanation renders a copy: the decision stays pending */
+    ck_assert_int_eq(tsps_decision_explain(&lazy, text, sizeof(text), NULL),
+                     TSPS_OK);
+    ck_assert(lazy.flags & TSPS_DEC_TRACE_PENDING);
+    return lazy;
+}
+
+START_TEST(test_route_lazy_trace_renders_as_eager)
+{
+    static const char *const callers[] = {
+        "+49 89 111111",         /* VIP, ring */
+        "030 2222222",           /* national form, family */
+        "+44 20 7946 0000",      /* blocked */
+        "+49 40 333333",         /* no code: default rule */
+        "+1 202 555 0143",       /* unknown: ask */
+        "",                      /* withheld */
+        NULL,                    /* withheld */
+        "2222222",               /* local: ambiguous */
+        "\xff\xfe garbage \x01", /* not a number */
+        "+49 69 777777",         /* shared number, agreeing codes */
+        "+49 69 666666",         /* two cards, different codes */
+        "sip:+498911111@pbx.example;user=phone"};
+    static const int64_t times[] = {T_WORK, T_WORK + 600, T_WORK + 7200,
+                                    T_AT(0, 22, 0), T_AT(5, 11, 0)};
+    tsps_decision lazy, eager, o1, o2;
+    tsps_call_record rec;
+    tsps_method m = fx_method("forward +49 171 2345678");
+    uint64_t id;
+
+    fx_rule("alice", "SALES", TSPS_STATUS_ANY, "forward +49 171 5555555");
+    fx_rule("alice", "*", TSPS_STATUS_IN_MEETING, "voicemail");
+    fx_rule("alice", "*", TSPS_STATUS_OFF_HOURS, "attendant");
+    fx_contact("alice", "c-s1", "Ann Lee", "SALES", "+49 69 777777", NULL);
+    fx_contact("alice", "c-s0", "Acme Ltd", "SALES", "+49 69 777777", NULL);
+    fx_contact("alice", "c-d1", "Desk One", "SALES", "+49 69 666666", NULL);
+    fx_contact("alice", "c-d2", "Desk Two", "VIP", "+49 69 666666", NULL);
+    add_event("mtg", T_WORK + 300, T_WORK + 1800, TSPS_BUSY_BUSY, 0,
+              "mailto:victor@example.org");
+    for (size_t t = 0; t < sizeof(times) / sizeof(times[0]); t++)
+        for (size_t c = 0; c < sizeof(callers) / sizeof(callers[0]); c++)
+            route_both(callers[c], "+49301234567", times[t]);
+    /* called numbers no user has, or that are not numbers */
+    route_both("+49 89 111111", "+49 30 9999999", T_WORK);
+    route_both("+49 89 111111", "not a number", T_WORK);
+    /* a manual status with a note */
+    ck_assert_int_eq(tsps_status_set(fx_eng, "alice", TSPS_STATUS_DND,
+                                     T_WORK + 3600, "at the dentist"),
+                     TSPS_OK);
+    route_both("+49 40 333333", "+49301234567", T_WORK);
+    /* overridden: the override renders the pending trace first, so the
+     * old steps keep the targets they named */
+    lazy = route_both("+1 202 555 0143", "+49301234567", T_WORK);
+    {
+        tsps_call call = TSPS_CALL_INIT;
+        call.caller = "+1 202 555 0143";
+        call.called = "+49301234567";
+        call.now = T_WORK;
+        ck_assert_int_eq(tsps_route(fx_eng, &call, &eager), TSPS_OK);
+    }
+    ck_assert_int_eq(
+        tsps_route_override(fx_eng, &lazy, &m, "alice", T_WORK + 5, &o1),
+        TSPS_OK);
+    ck_assert_int_eq(
+        tsps_route_override(fx_eng, &eager, &m, "alice", T_WORK + 5, &o2),
+        TSPS_OK);
+    ck_assert(!(o1.flags & TSPS_DEC_TRACE_PENDING));
+    fx_same_decision(&o1, &o2);
+    /* history keeps the text, not the sources */
+    ck_assert_int_eq(
+        tsps_history_append(fx_eng, &lazy, TSPS_OUTCOME_ROUTED, &id), TSPS_OK);
+    ck_assert_int_eq(tsps_history_get(fx_eng, id, &rec), TSPS_OK);
+    ck_assert(!(rec.decision.flags & TSPS_DEC_TRACE_PENDING));
+    fx_same_decision(&rec.decision, &eager);
+    ck_assert_str_eq(rec.decision.trace[0].what, "+49301234567");
+    /* rendering twice, or an eager decision, changes nothing */
+    ck_assert_int_eq(tsps_decision_trace_render(&o1), TSPS_OK);
+    fx_same_decision(&o1, &o2);
+    ck_assert_int_eq(tsps_decision_trace_render(NULL), TSPS_EINVAL);
+}
+END_TEST
+
 START_TEST(test_route_bad_arguments)
 {
     tsps_call call = TSPS_CALL_INIT;
@@ -631,6 +732,7 @@ static Suite *route_suite(void)
     tcase_add_test(tc, test_route_override_supersedes_code);
     tcase_add_test(tc, test_route_explain_and_json);
     tcase_add_test(tc, test_route_bad_arguments);
+    tcase_add_test(tc, test_route_lazy_trace_renders_as_eager);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -97,15 +97,61 @@ static inline void fx_register(const char *user, const char *contact,
     ck_assert_int_eq(tsps_registration_put(fx_eng, user, &r), TSPS_OK);
 }
 
+/* Two decisions read the same to a user: the same explanation, the same
+ * JSON and the same trace steps (a pending trace is rendered first). */
+static inline void fx_same_decision(const tsps_decision *a,
+                                    const tsps_decision *b)
+{
+    enum { TEXT_MAX = 16384 };
+    char *ta = malloc(TEXT_MAX), *tb = malloc(TEXT_MAX); /* threads use it */
+    tsps_decision ra = *a, rb = *b;
+
+    ck_assert(ta != NULL && tb != NULL);
+
+    ck_assert_int_eq(tsps_decision_explain(a, ta, TEXT_MAX, NULL), TSPS_OK);
+    ck_assert_int_eq(tsps_decision_explain(b, tb, TEXT_MAX, NULL), TSPS_OK);
+    ck_assert_str_eq(ta, tb);
+    ck_assert_int_eq(tsps_decision_json(a, ta, TEXT_MAX, NULL), TSPS_OK);
+    ck_assert_int_eq(tsps_decision_json(b, tb, TEXT_MAX, NULL), TSPS_OK);
+    ck_assert_str_eq(ta, tb);
+    free(ta);
+    free(tb);
+    ck_assert_int_eq(tsps_decision_trace_render(&ra), TSPS_OK);
+    ck_assert_int_eq(tsps_decision_trace_render(&rb), TSPS_OK);
+    ck_assert_uint_eq(ra.flags, rb.flags);
+    ck_assert_int_eq(ra.ntrace, rb.ntrace);
+    for (int i = 0; i < ra.ntrace; i++) {
+        const tsps_trace_step *x = &ra.trace[i], *y = &rb.trace[i];
+        ck_assert_int_eq(x->step, y->step);
+        ck_assert_int_eq(x->outcome, y->outcome);
+        ck_assert_int_eq(x->n, y->n);
+        ck_assert_int_eq(x->arg, y->arg);
+        ck_assert_str_eq(x->what, y->what);
+        ck_assert_str_eq(x->found, y->found);
+    }
+}
+
+/* 0 while other threads write: two routes may then see two versions. */
+static int fx_lazy_check = 1;
+
+/* Route a call; every route is also made with a lazy trace
+ * (TSPS_CALL_TRACE_LAZY), which must read exactly the same. */
 static inline tsps_decision fx_route(const char *from, const char *to,
                                      int64_t at)
 {
     tsps_call call = TSPS_CALL_INIT;
-    tsps_decision d;
+    tsps_decision d, lazy;
     call.caller = from;
     call.called = to;
     call.now = at;
     ck_assert_int_eq(tsps_route(fx_eng, &call, &d), TSPS_OK);
+    ck_assert(!(d.flags & TSPS_DEC_TRACE_PENDING));
+    if (!fx_lazy_check)
+        return d;
+    call.flags = TSPS_CALL_TRACE_LAZY;
+    ck_assert_int_eq(tsps_route(fx_eng, &call, &lazy), TSPS_OK);
+    ck_assert(lazy.flags & TSPS_DEC_TRACE_PENDING);
+    fx_same_decision(&d, &lazy);
     return d;
 }
 

@@ -11,12 +11,14 @@
 #include <openssl/evp.h>
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ETCD_MAX_ENDPOINTS 8
+#define ETCD_IDLE_HANDLES  2           /* publisher and watcher ranges */
 #define ETCD_MAX_ANSWER    (64u << 20) /* a unary answer larger: EPROTO */
 #define ETCD_MAX_LINE      (16u << 20) /* one watch message larger: EPROTO */
 
@@ -25,6 +27,11 @@ struct tspsd_etcd {
     int nurls;
     atomic_int cur; /* the endpoint that answered last */
     long timeout_ms;
+    /* Idle curl handles for requests: each keeps its connections open, so
+     * a burst of puts is one TCP connection, not one each. */
+    pthread_mutex_t hmu;
+    CURL *idle[ETCD_IDLE_HANDLES];
+    int nidle;
 };
 
 const char *tspsd_etcd_strerror(int rc)
@@ -72,6 +79,7 @@ int tspsd_etcd_new(const char *url, long timeout_ms, tspsd_etcd **out)
     if (e == NULL)
         return TSPSD_ETCD_ENOMEM;
     e->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+    pthread_mutex_init(&e->hmu, NULL);
     const char *p = url;
     while (*p != '\0') {
         size_t n = strcspn(p, ", ");
@@ -111,7 +119,37 @@ void tspsd_etcd_free(tspsd_etcd *e)
         return;
     for (int i = 0; i < e->nurls; i++)
         free(e->urls[i]);
+    for (int i = 0; i < e->nidle; i++)
+        curl_easy_cleanup(e->idle[i]);
+    pthread_mutex_destroy(&e->hmu);
     free(e);
+}
+
+/* A request handle: an idle one (its connections still open), or new. */
+static CURL *handle_take(tspsd_etcd *e)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&e->hmu);
+    if (e->nidle > 0)
+        h = e->idle[--e->nidle];
+    pthread_mutex_unlock(&e->hmu);
+    if (h != NULL) {
+        curl_easy_reset(h); /* options only: the connection cache stays */
+        return h;
+    }
+    return curl_easy_init();
+}
+
+static void handle_give(tspsd_etcd *e, CURL *h)
+{
+    pthread_mutex_lock(&e->hmu);
+    if (e->nidle < ETCD_IDLE_HANDLES) {
+        e->idle[e->nidle++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&e->hmu);
+    if (h != NULL)
+        curl_easy_cleanup(h);
 }
 
 /* ---- base64 ---- */
@@ -248,7 +286,7 @@ static int post(tspsd_etcd *e, const char *path, const char *body, json_t **doc,
         buf b = {NULL, 0, 0, ETCD_MAX_ANSWER};
         long code = 0;
         snprintf(url, sizeof(url), "%s%s", e->urls[i], path);
-        CURL *h = curl_easy_init();
+        CURL *h = handle_take(e);
         if (h == NULL)
             return TSPSD_ETCD_ENOMEM;
         struct curl_slist *hd =
@@ -264,13 +302,15 @@ static int post(tspsd_etcd *e, const char *path, const char *body, json_t **doc,
         CURLcode cc = curl_easy_perform(h);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
         curl_slist_free_all(hd);
-        curl_easy_cleanup(h);
         if (cc != CURLE_OK) {
+            /* its connection may be half dead: not kept */
+            curl_easy_cleanup(h);
             seterr(err, errlen, "%s: %s", e->urls[i], curl_easy_strerror(cc));
             free(b.p);
             rc = TSPSD_ETCD_EUNREACHABLE;
             continue; /* the next endpoint */
         }
+        handle_give(e, h);
         atomic_store(&e->cur, i);
         json_error_t je;
         json_t *d = b.p != NULL ? json_loadb(b.p, b.n, 0, &je) : NULL;

@@ -289,6 +289,9 @@ static void prefs_run(web_job *j)
     snprintf(key, sizeof(key), TSPSD_KEY_WEBPREFS "%s", j->s.identity);
     rc = txt != NULL ? tsps_kv_put(j->w->d->eng, key, txt, strlen(txt))
                      : TSPS_ENOMEM;
+    /* the other nodes of a cluster get them too */
+    if (rc == TSPS_OK && j->w->d->prefs_written != NULL)
+        j->w->d->prefs_written(j->w->d, j->s.identity, txt, strlen(txt));
     free(txt);
     if (rc != TSPS_OK) {
         j->status = 500;
@@ -796,14 +799,19 @@ static void api_password(tspsd_web *w, struct evhttp_request *req,
 }
 
 /* Working hours and time zone: the user themself (the control protocol's
- * user.put is admin-only and replaces the whole user). On the worker. */
+ * user.put is admin-only and replaces the whole user). On the worker. The
+ * changed user is written through the user.put handler, as an internal
+ * admin once api_hours has checked the right, so that whatever wraps the
+ * handler (the cluster publishes it to the other nodes) sees this write
+ * like any other. */
 static void hours_run(web_job *j)
 {
+    tspsd *d = j->w->d;
     tsps_user u;
     const char *tz = json_string_value(json_object_get(j->in, "tz"));
     const char *hours = json_string_value(json_object_get(j->in, "hours"));
     char hb[512] = "";
-    int rc = tsps_user_get(j->w->d->eng, j->user, &u);
+    int rc = tsps_user_get(d->eng, j->user, &u);
 
     if (rc == TSPS_OK && tz != NULL) {
         if (strlen(tz) >= sizeof(u.tz))
@@ -814,14 +822,45 @@ static void hours_run(web_job *j)
     if (rc == TSPS_OK && hours != NULL)
         rc = tsps_hours_parse(hours, &u.hours);
     if (rc == TSPS_OK)
-        rc = tsps_user_put(j->w->d->eng, &u);
+        rc = tsps_hours_format(&u.hours, hb, sizeof(hb), NULL);
     if (rc != TSPS_OK) {
         j->status = rc == TSPS_ENOTFOUND ? 404 : 400;
         j->out = json_pack("{s:s}", "error", tsps_strerror(rc));
         return;
     }
+    /* The user as user.put takes it: every field the protocol carries
+     * (the engine's others are never set by tspsd), numbers untouched. */
+    Tsps__Request r = TSPS__REQUEST__INIT;
+    Tsps__UserPut up = TSPS__USER_PUT__INIT;
+    Tsps__User m = TSPS__USER__INIT;
+    Tsps__Response resp = TSPS__RESPONSE__INIT;
+    tspsd_asker a;
+    m.id = u.id;
+    m.display_name = u.display_name;
+    m.region = u.dialplan.region;
+    m.tz = u.tz;
+    m.hours = hb;
+    m.attendant_uri = u.attendant_uri;
+    m.voicemail_uri = u.voicemail_uri;
+    up.user = &m;
+    r.body_case = TSPS__REQUEST__BODY_USER_PUT;
+    r.user_put = &up;
+    memset(&a, 0, sizeof(a));
+    a.d = d;
+    snprintf(a.identity, sizeof(a.identity), "%s", j->s.identity);
+    a.admin = 1; /* api_hours checked the own right: this one write only */
+    a.role = TSPSD_ROLE_ADMIN;
+    a.via_token = 1;
+    int code = d->handlers[TSPS__REQUEST__BODY_USER_PUT].fn(&a, &r, &resp);
+    if (code != TSPS__CODE__OK) {
+        j->status = http_status(code);
+        j->out = json_pack("{s:s}", "error",
+                           resp.error != NULL ? resp.error : "user.put failed");
+        tspsd_arena_free(&a.arena);
+        return;
+    }
+    tspsd_arena_free(&a.arena);
     tspsd_log(TSPSD_LOG_INFO, 0, u.id, "hours set", "by=%s", j->s.identity);
-    tsps_hours_format(&u.hours, hb, sizeof(hb), NULL);
     /* Hours saved are the hours that apply: the engine keeps "no working
      * hours" as every day 00:00-24:00, not as a flag that would ignore
      * what the page shows (docs/engine.md). */

@@ -172,17 +172,19 @@ typedef struct dav_src {
     char *origin; /* "https://host:port" */
     char **urls;  /* the URLs of the URI (base or collections) */
     size_t nurls;
-    int nosync;      /* "#nosync": never use sync-collection */
-    int64_t audit_s; /* "#audit=N": compare every etag each N s (0 = never) */
-    int anon;        /* no username: no principal to ask for */
-    int has_user;    /* credentials were given */
-    int digest;      /* the server asked for digest auth */
-    int no_answer;   /* the last request got no HTTP answer at all */
-    int timed_out;   /* ... because it timed out */
-    long timeout_ms; /* per request */
-    size_t mg_batch; /* hrefs per multiget now (adapts to answer time) */
-    int no_query;    /* "#noquery", or an addressbook-query failed once:
-                      * multigets only */
+    int nosync;       /* "#nosync": never use sync-collection */
+    int64_t audit_s;  /* "#audit=N": compare every etag each N s (0 = never) */
+    int anon;         /* no username: no principal to ask for */
+    int has_user;     /* credentials were given */
+    int digest;       /* the server asked for digest auth */
+    int no_answer;    /* the last request got no HTTP answer at all */
+    int timed_out;    /* ... because it timed out */
+    long timeout_ms;  /* per request */
+    size_t mg_batch;  /* hrefs per multiget now (adapts to answer time) */
+    int no_query;     /* "#noquery", or an addressbook-query failed once:
+                       * multigets only */
+    size_t sync_data; /* "#syncdata=N": bytes of card data kept from one
+                       * sync-collection answer (0 = none asked) */
     vc_conf conf;
     void *curl; /* CURL *, one per source (keep-alive) */
     char errbuf[256];
@@ -201,6 +203,15 @@ typedef struct dav_stream dav_stream;
  * none) and etag (of a 2xx propstat, NULL = none) only; the strings are
  * valid during the call. A non-zero return stops the parse. */
 int dav_stream_open(dav_stream **st, dav_resp_fn fn, void *arg);
+/* The same, also handing out the address-data / calendar-data of a 2xx
+ * propstat (r->data, r->data_len; raw text, NUL-terminated) as long as
+ * the data handed out in all stays within `budget` bytes: a member whose
+ * data would go over it comes without (r->data NULL; the caller fetches
+ * it another way). The parser itself holds at most one member's data. */
+int dav_stream_open_data(dav_stream **st, dav_resp_fn fn, void *arg,
+                         size_t budget);
+/* The top-level DAV:sync-token read so far (trimmed), NULL = none. */
+const char *dav_stream_sync_token(const dav_stream *st);
 /* CMSB_OK, CMSB_EPARSE (malformed, not a DAV:multistatus, a DOCTYPE),
  * CMSB_ECANCELED (fn stopped it), CMSB_ENOMEM; the first error sticks. */
 int dav_stream_feed(dav_stream *st, const char *p, size_t n);
@@ -253,6 +264,16 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg);
 int dav_report(dav_src *s, const char *method, const char *href,
                const char *depth, const char *body, dav_ms *ms,
                long *http_status);
+/* A sync-collection REPORT (Depth 0) whose 207 answer is parsed as it
+ * arrives (dav_stream_open_data): ms gets every member (href, status,
+ * etag; 507 sets truncated), the top-level sync-token, and the card data
+ * of members while the data kept stays within `budget` bytes (members
+ * past it come without: fetch them). Never holds the whole answer.
+ * Returns as dav_report (a malformed answer: CMSB_EIO, logged). */
+#define DAV_SYNC_DATA_DEFAULT ((size_t)32 << 20)
+#define DAV_SYNC_DATA_MAX     ((size_t)512 << 20) /* "#syncdata=" at most */
+int dav_sync_report(dav_src *s, const char *href, const char *body,
+                    size_t budget, dav_ms *ms, long *http_status);
 /* A Depth 1 PROPFIND whose 207 answer is parsed as it arrives
  * (dav_stream): fn per member. CMSB_OK with *http_status (fn was called
  * only for a 207), CMSB_EIO (no answer, or a malformed one: logged),

@@ -9,7 +9,9 @@
  * and etag listing instead); `#audit=N` compares every etag with the
  * server every N seconds (default 86400, 0 = never; `#nosync&audit=N`
  * for both); `#noquery` fetches by multiget only (no addressbook-query of
- * the whole book on a full sync). Credentials and the CA file come from
+ * the whole book on a full sync); `#syncdata=BYTES` caps the card data
+ * kept from one sync-collection answer (default 32 MiB; 0 = the REPORT
+ * asks etags only). Credentials and the CA file come from
  * cmsb_options. */
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +58,8 @@ static size_t origin_len(const char *u, size_t n)
 #define DAV_AUDIT_DEFAULT 86400 /* seconds: daily */
 
 /* The fragment: options separated by '&': "nosync", "noquery",
- * "audit=SECONDS" (0 = never). Anything else is refused. */
+ * "audit=SECONDS" (0 = never), "syncdata=BYTES" (card data kept from one
+ * sync-collection answer; 0 = ask none). Anything else is refused. */
 static int parse_fragment(dav_src *s, const char *f)
 {
     while (*f != '\0') {
@@ -75,6 +78,16 @@ static int parse_fragment(dav_src *s, const char *f)
             if (v > DAV_AUDIT_MAX_S)
                 return CMSB_EINVAL;
             s->audit_s = v;
+        } else if (n > 9 && strncmp(f, "syncdata=", 9) == 0) {
+            unsigned long long v = 0;
+            for (size_t i = 9; i < n; i++) {
+                if (f[i] < '0' || f[i] > '9' || v > DAV_SYNC_DATA_MAX)
+                    return CMSB_EINVAL;
+                v = v * 10 + (unsigned)(f[i] - '0');
+            }
+            if (v > DAV_SYNC_DATA_MAX)
+                return CMSB_EINVAL;
+            s->sync_data = (size_t)v;
         } else {
             return CMSB_EINVAL;
         }
@@ -94,6 +107,7 @@ static int parse_uri(dav_src *s, const char *uri)
     int rc = CMSB_OK;
 
     s->audit_s = DAV_AUDIT_DEFAULT;
+    s->sync_data = DAV_SYNC_DATA_DEFAULT;
     if (hash != NULL) {
         rc = parse_fragment(s, hash + 1);
         if (rc != CMSB_OK)

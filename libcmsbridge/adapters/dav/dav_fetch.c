@@ -43,6 +43,99 @@ int dav_report(dav_src *s, const char *method, const char *href,
     return rc;
 }
 
+/* dav_sync_report: each streamed member into the dav_ms */
+typedef struct sync_sink {
+    dav_ms *ms;
+    int rc;
+} sync_sink;
+
+static int on_sync_member(void *arg, dav_resp *r)
+{
+    sync_sink *k = arg;
+    dav_ms *ms = k->ms;
+    dav_resp *x;
+
+    if (r->status == 507) { /* the truncation marker, not a member */
+        ms->truncated = 1;
+        ms->errors |= DAV_ERR_LIMITS;
+        return 0;
+    }
+    if (ms->n == ms->cap) {
+        size_t cap = ms->cap ? ms->cap * 2 : 16;
+        dav_resp *p = realloc(ms->r, cap * sizeof(*p));
+        if (p == NULL) {
+            k->rc = CMSB_ENOMEM;
+            return 1;
+        }
+        ms->r = p;
+        ms->cap = cap;
+    }
+    x = &ms->r[ms->n];
+    memset(x, 0, sizeof(*x));
+    x->length = -1;
+    x->status = r->status;
+    x->href = strdup(r->href);
+    x->etag = r->etag != NULL ? strdup(r->etag) : NULL;
+    if (r->data != NULL && (x->data = malloc(r->data_len + 1)) != NULL) {
+        memcpy(x->data, r->data, r->data_len);
+        x->data[r->data_len] = '\0';
+        x->data_len = r->data_len;
+    }
+    ms->n++; /* dav_ms_free frees what was copied */
+    if (x->href == NULL || (r->etag != NULL && x->etag == NULL) ||
+        (r->data != NULL && x->data == NULL)) {
+        k->rc = CMSB_ENOMEM;
+        return 1;
+    }
+    return 0;
+}
+
+int dav_sync_report(dav_src *s, const char *href, const char *body,
+                    size_t budget, dav_ms *ms, long *http_status)
+{
+    dav_stream *st = NULL;
+    sync_sink k = {ms, CMSB_OK};
+    dav_reply r;
+    int rc;
+
+    memset(ms, 0, sizeof(*ms));
+    *http_status = 0;
+    rc = dav_stream_open_data(&st, on_sync_member, &k, budget);
+    if (rc != CMSB_OK)
+        return rc;
+    rc = dav_request_stream(s, "REPORT", href, "0", body, st, &r);
+    if (rc == CMSB_OK) {
+        *http_status = r.status;
+        if (r.status == 207 && !r.sunk) {
+            rc = CMSB_EPARSE; /* a 207 without a body */
+        } else if (r.status == 207) {
+            const char *t = dav_stream_sync_token(st);
+            if (t != NULL && (ms->sync_token = strdup(t)) == NULL)
+                rc = CMSB_ENOMEM;
+        } else if (r.body.len > 0) {
+            /* a DAV:error body says why (valid-sync-token ...) */
+            dav_ms tmp;
+            if (dav_ms_parse(r.body.p, r.body.len, &tmp) == CMSB_OK)
+                ms->errors = tmp.errors;
+            dav_ms_free(&tmp);
+        }
+    }
+    if (rc == CMSB_ECANCELED && k.rc != CMSB_OK)
+        rc = k.rc;
+    if (rc == CMSB_EPARSE) {
+        cmsb_source_log(&s->base, TSPS_LOG_WARN,
+                        "msg=\"dav: malformed multistatus\" method=REPORT "
+                        "href=\"%s\"",
+                        href);
+        rc = CMSB_EIO;
+    }
+    if (rc != CMSB_OK)
+        dav_ms_free(ms);
+    dav_reply_free(&r);
+    dav_stream_free(st);
+    return rc;
+}
+
 int dav_list_stream(dav_src *s, const char *href, const char *body,
                     dav_resp_fn fn, void *arg, long *http_status)
 {

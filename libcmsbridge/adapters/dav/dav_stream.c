@@ -1,10 +1,13 @@
 /* A streaming reader of etag listings (the Depth 1 PROPFIND of a listing
- * sync): libxml2's push parser with SAX2 callbacks, fed as the answer
- * arrives, handing out each <response> (href, response status, the etag
- * of a 2xx propstat) as soon as it is complete. No tree is built: on a
- * 10k-card book the 2.4 MB answer cost 20-30 ms to parse into a tree
- * and walk, on every poll that found the ctag changed. Namespace-aware
- * like dav_xml.c; a DOCTYPE is refused (no entities, nothing external). */
+ * sync) and of sync-collection answers: libxml2's push parser with SAX2
+ * callbacks, fed as the answer arrives, handing out each <response>
+ * (href, response status, the etag of a 2xx propstat, and with
+ * dav_stream_open_data its card data) as soon as it is complete. No tree
+ * is built: on a 10k-card book the 2.4 MB answer cost 20-30 ms to parse
+ * into a tree and walk, on every poll that found the ctag changed; and a
+ * sync-collection answer carrying every card of a big book is never held
+ * whole (the data handed out is capped). Namespace-aware like dav_xml.c;
+ * a DOCTYPE is refused (no entities, nothing external). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +18,8 @@
 #include "dav.h"
 
 #define NS_DAV    "DAV:"
+#define NS_CARD   "urn:ietf:params:xml:ns:carddav"
+#define NS_CAL    "urn:ietf:params:xml:ns:caldav"
 #define FIELD_MAX 16384 /* bytes of one href, etag or status */
 #define DEPTH_MAX 64
 
@@ -31,12 +36,33 @@ struct dav_stream {
     vc_buf href, status, etag, ps_status, ps_etag;
     int has_etag; /* etag holds a 2xx propstat's getetag */
     int ps_has;   /* this propstat had a getetag */
+    /* dav_stream_open_data: address-data / calendar-data */
+    int want_data;
+    size_t budget;        /* bytes of data still to hand out */
+    vc_buf data, ps_data; /* of the response, of the propstat being read */
+    int has_data;         /* data holds a 2xx propstat's data */
+    int ps_has_data;      /* this propstat had data ... */
+    int ps_over;          /* ... more than the budget left: dropped */
+    vc_buf token;         /* the top-level DAV:sync-token */
+    int has_token;
 };
+
+static int is_ns(const xmlChar *name, const xmlChar *uri, const char *ns,
+                 const char *want)
+{
+    return uri != NULL && strcmp((const char *)uri, ns) == 0 &&
+           strcmp((const char *)name, want) == 0;
+}
 
 static int is(const xmlChar *name, const xmlChar *uri, const char *want)
 {
-    return uri != NULL && strcmp((const char *)uri, NS_DAV) == 0 &&
-           strcmp((const char *)name, want) == 0;
+    return is_ns(name, uri, NS_DAV, want);
+}
+
+static int is_data(const xmlChar *name, const xmlChar *uri)
+{
+    return is_ns(name, uri, NS_CARD, "address-data") ||
+           is_ns(name, uri, NS_CAL, "calendar-data");
 }
 
 static void stop(dav_stream *st, int rc)
@@ -61,6 +87,8 @@ static void on_start(void *c, const xmlChar *name, const xmlChar *prefix,
     dav_stream *st = c;
 
     (void)prefix, (void)nns, (void)ns, (void)nattr, (void)ndef, (void)attrs;
+    if (st->cap == &st->ps_data)
+        st->ps_over = 1; /* markup inside card data: not a card, fetch it */
     st->cap = NULL;
     if (++st->depth > DEPTH_MAX) {
         stop(st, CMSB_EPARSE);
@@ -72,8 +100,11 @@ static void on_start(void *c, const xmlChar *name, const xmlChar *prefix,
             stop(st, CMSB_EPARSE);
     } else if (st->depth == 2 && is(name, uri, "response")) {
         st->in_resp = 1;
-        st->has_etag = 0;
-        st->href.len = st->status.len = st->etag.len = 0;
+        st->has_etag = st->has_data = 0;
+        st->href.len = st->status.len = st->etag.len = st->data.len = 0;
+    } else if (st->depth == 2 && is(name, uri, "sync-token")) {
+        st->has_token = 1;
+        capture(st, &st->token);
     } else if (st->in_resp && st->depth == 3) {
         if (is(name, uri, "href"))
             capture(st, &st->href);
@@ -81,14 +112,20 @@ static void on_start(void *c, const xmlChar *name, const xmlChar *prefix,
             capture(st, &st->status);
         else if (is(name, uri, "propstat")) {
             st->in_ps = 1;
-            st->ps_has = 0;
-            st->ps_status.len = st->ps_etag.len = 0;
+            st->ps_has = st->ps_has_data = st->ps_over = 0;
+            st->ps_status.len = st->ps_etag.len = st->ps_data.len = 0;
         }
     } else if (st->in_ps && st->depth == 4 && is(name, uri, "status")) {
         capture(st, &st->ps_status);
     } else if (st->in_ps && st->depth == 5 && is(name, uri, "getetag")) {
         st->ps_has = 1;
         capture(st, &st->ps_etag);
+    } else if (st->want_data && st->in_ps && st->depth == 5 &&
+               is_data(name, uri)) {
+        st->ps_has_data = 1;
+        st->ps_over = st->budget == 0;
+        if (!st->ps_over)
+            capture(st, &st->ps_data);
     }
 }
 
@@ -98,6 +135,18 @@ static void on_chars(void *c, const xmlChar *ch, int len)
 
     if (st->cap == NULL || len <= 0)
         return;
+    if (st->cap == &st->ps_data) {
+        /* card data: within what is left of the budget, else dropped
+         * (the caller fetches that member another way) */
+        if (st->ps_data.len + (size_t)len > st->budget) {
+            st->ps_over = 1;
+            st->cap = NULL;
+            vc_buf_free(&st->ps_data);
+        } else if (vc_buf_add(st->cap, ch, (size_t)len) != CMSB_OK) {
+            stop(st, CMSB_ENOMEM);
+        }
+        return;
+    }
     if (st->cap->len + (size_t)len > FIELD_MAX)
         stop(st, CMSB_EPARSE);
     else if (vc_buf_add(st->cap, ch, (size_t)len) != CMSB_OK)
@@ -148,11 +197,30 @@ static void on_end(void *c, const xmlChar *name, const xmlChar *prefix,
         st->in_ps = 0;
         if (t == NULL || e == NULL) {
             stop(st, CMSB_ENOMEM);
-        } else if (st->ps_has && code >= 200 && code < 300 && e[0] != '\0') {
-            st->etag.len = 0;
-            if (vc_buf_str(&st->etag, e) != CMSB_OK)
-                stop(st, CMSB_ENOMEM);
-            st->has_etag = 1;
+        } else if (code >= 200 && code < 300) {
+            if (st->ps_has && e[0] != '\0') {
+                st->etag.len = 0;
+                if (vc_buf_str(&st->etag, e) != CMSB_OK)
+                    stop(st, CMSB_ENOMEM);
+                st->has_etag = 1;
+            }
+            if (st->ps_has_data && !st->ps_over) {
+                vc_buf sw = st->data; /* keep it, without a copy */
+                st->data = st->ps_data;
+                st->ps_data = sw;
+                st->ps_data.len = 0;
+                if (st->data.p == NULL && vc_buf_add(&st->data, "", 0) != 0)
+                    stop(st, CMSB_ENOMEM);
+                st->has_data = 1;
+            }
+        }
+    } else if (st->depth == 2 && st->has_token && is(name, uri, "sync-token")) {
+        char *t = trim(&st->token);
+        if (t == NULL) {
+            stop(st, CMSB_ENOMEM);
+        } else {
+            memmove(st->token.p, t, strlen(t) + 1);
+            st->token.len = strlen(st->token.p);
         }
     } else if (st->in_resp && st->depth == 2 && is(name, uri, "response")) {
         dav_resp r;
@@ -165,6 +233,11 @@ static void on_end(void *c, const xmlChar *name, const xmlChar *prefix,
             r.href = (char *)dav_href_path(h);
             r.status = s[0] != '\0' ? code_of(s) : 0;
             r.etag = st->has_etag ? st->etag.p : NULL;
+            if (st->has_data && st->data.len <= st->budget) {
+                r.data = st->data.p;
+                r.data_len = st->data.len;
+                st->budget -= st->data.len;
+            }
             if (st->fn(st->arg, &r) != 0)
                 stop(st, CMSB_ECANCELED);
         }
@@ -190,6 +263,24 @@ static void quiet_structured(void *c, xmlErrorPtr err)
 {
     (void)c;
     (void)err;
+}
+
+int dav_stream_open_data(dav_stream **out, dav_resp_fn fn, void *arg,
+                         size_t budget)
+{
+    int rc = dav_stream_open(out, fn, arg);
+
+    if (rc == CMSB_OK) {
+        (*out)->want_data = 1;
+        (*out)->budget = budget;
+    }
+    return rc;
+}
+
+const char *dav_stream_sync_token(const dav_stream *st)
+{
+    /* trimmed at its end tag */
+    return st->has_token && st->token.p != NULL ? st->token.p : NULL;
 }
 
 int dav_stream_open(dav_stream **out, dav_resp_fn fn, void *arg)
@@ -275,5 +366,8 @@ void dav_stream_free(dav_stream *st)
     vc_buf_free(&st->etag);
     vc_buf_free(&st->ps_status);
     vc_buf_free(&st->ps_etag);
+    vc_buf_free(&st->data);
+    vc_buf_free(&st->ps_data);
+    vc_buf_free(&st->token);
     free(st);
 }

@@ -697,7 +697,10 @@ static int sync_report(run *r, dav_coll *c, const char *token, int data,
                    : "<X:calendar-data/>",
             '\0');
     if (rc == CMSB_OK)
-        rc = dav_report(r->s, "REPORT", c->href, "0", b.p, ms, code);
+        rc = dav_sync_report(r->s, c->href, b.p, data ? r->s->sync_data : 0, ms,
+                             code);
+    else
+        memset(ms, 0, sizeof(*ms));
     vc_buf_free(&b);
     vc_buf_free(&t);
     return rc;
@@ -853,8 +856,13 @@ static int sync_one(run *r, dav_coll *c)
         dav_ms ms;
         long code;
         dav_hrefs h = {0};
+        size_t n_data = 0, n_del = 0, data_bytes = 0;
         int back;
-        rc = sync_report(r, c, req, 1, &ms, &code);
+        /* the card data in the REPORT itself (one round trip for a
+         * change), streamed: at most s->sync_data bytes of it are kept,
+         * members past that (and members a server answers without data,
+         * such as Xandikos) are fetched by query or multiget */
+        rc = sync_report(r, c, req, r->s->sync_data > 0, &ms, &code);
         if (rc != CMSB_OK)
             break;
         if (code == 404) {
@@ -918,6 +926,7 @@ static int sync_one(run *r, dav_coll *c)
             if (dav_href_eq(x->href, c->href))
                 continue;
             if (x->status == 404) {
+                n_del++;
                 rc = delete_item(r, c, x->href);
                 continue;
             }
@@ -930,11 +939,23 @@ static int sync_one(run *r, dav_coll *c)
             if (it->etag != NULL && x->etag != NULL &&
                 strcmp(it->etag, x->etag) == 0)
                 continue;
-            if (x->data != NULL)
+            if (x->data != NULL) {
+                n_data++;
+                data_bytes += x->data_len;
                 rc = process(r, c, it, x->etag, x->data, x->data_len);
-            else
+            } else {
                 rc = dav_hrefs_add(&h, x->href);
+            }
         }
+        /* what came with its data and what needs a fetch (a server that
+         * leaves the data out: Xandikos; a full sync) */
+        if (rc == CMSB_OK)
+            cmsb_source_log(&r->s->base, TSPS_LOG_DEBUG,
+                            "msg=\"dav: sync-collection page\" href=\"%s\" "
+                            "asked_data=%d deleted=%zu with_data=%zu "
+                            "data_bytes=%zu to_fetch=%zu",
+                            c->href, r->s->sync_data > 0, n_del, n_data,
+                            data_bytes, h.n);
         if (rc == CMSB_OK)
             rc = fetch_bulk(r, c, h.v, h.n);
         dav_hrefs_free(&h);

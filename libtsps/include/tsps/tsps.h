@@ -154,7 +154,10 @@ typedef void (*tsps_log_fn)(void *arg, int level, const char *msg);
 /* Do not hold the contact index in memory. By default an engine that
  * writes keeps a copy of the (user, number) -> contact index in RAM (about
  * 100 bytes per contact number, built at open: ~0.3 s per million), which
- * halves routing latency; a read-only engine always reads the store. */
+ * halves routing latency; a read-only engine always reads the store. Since
+ * 0.2 the flag also keeps each user's events and registrations out of
+ * memory (held by default as well: 40 bytes per event piece plus its
+ * summary and uid, and each registration's stored bytes). */
 #define TSPS_OPEN_NO_CONTACT_CACHE 0x4u
 
 #define TSPS_CONFIG_VERSION 1
@@ -1131,7 +1134,16 @@ TSPS_API int tsps_registration_purge(tsps_engine *eng, int64_t now,
 /* Routing                                                                  */
 /* ------------------------------------------------------------------------ */
 
-#define TSPS_CALL_VERSION 1
+/* Version 2 (since 0.2) appends `flags`; a version 1 struct is still
+ * accepted and routes as if flags were 0. */
+#define TSPS_CALL_VERSION 2
+
+/* Record the trace as step codes and arguments and leave the text of each
+ * step's `what` and `found` to tsps_decision_trace_render(): the decision
+ * carries TSPS_DEC_TRACE_PENDING until then. tsps_decision_explain(),
+ * tsps_decision_json(), tsps_route_override() and the history render it
+ * themselves. For callers that show the trace only now and then. Since: 0.2 */
+#define TSPS_CALL_TRACE_LAZY 0x1u
 
 /** The facts of one incoming call. */
 typedef struct tsps_call {
@@ -1140,11 +1152,12 @@ typedef struct tsps_call {
     const char *caller;      /* CLI or URI; NULL/"" = withheld */
     const char *caller_name; /* display name signalled, optional */
     int64_t now;             /* UTC seconds; 0 = the current time */
+    unsigned flags;          /* TSPS_CALL_*; version >= 2 (since 0.2) */
 } tsps_call;
 
 #define TSPS_CALL_INIT                                                         \
     {                                                                          \
-        TSPS_CALL_VERSION, NULL, NULL, NULL, 0                                 \
+        TSPS_CALL_VERSION, NULL, NULL, NULL, 0, 0                              \
     }
 
 /** Who the caller is, to this user. */
@@ -1235,6 +1248,10 @@ typedef struct tsps_target {
  * code applies, caller_kind is TSPS_CALLER_AMBIGUOUS and caller_name reads
  * "Acme Ltd — one of 3 contacts: Acme Ltd, Ann Lee, Bob Roe". Since: 0.2 */
 #define TSPS_DEC_SHARED_NUMBER 0x10u
+/* Routed with TSPS_CALL_TRACE_LAZY: the trace steps' `what` and `found`
+ * are not filled in yet (they read as empty strings); call
+ * tsps_decision_trace_render() before reading them. Since: 0.2 */
+#define TSPS_DEC_TRACE_PENDING 0x20u
 
 #define TSPS_DECISION_VERSION 1
 
@@ -1299,6 +1316,21 @@ TSPS_API int tsps_route(tsps_engine *eng, const tsps_call *call,
 TSPS_API int tsps_route_override(tsps_engine *eng, const tsps_decision *prev,
                                  const tsps_method *m, const char *actor,
                                  int64_t now, tsps_decision *out);
+
+/**
+ * Fill in the text (`what`, `found`) of every trace step of a decision
+ * routed with TSPS_CALL_TRACE_LAZY and clear TSPS_DEC_TRACE_PENDING. The
+ * text is exactly what tsps_route() writes without the flag. Does nothing
+ * to a decision without TSPS_DEC_TRACE_PENDING. Needs no engine: the text
+ * comes from the decision itself, so it may run any time later, as long
+ * as the decision was not changed in between.
+ *
+ * @param d  the decision
+ * @return TSPS_OK, TSPS_EINVAL (d NULL)
+ * Thread-safety: safe (one decision, one thread at a time).
+ * Since: 0.2
+ */
+TSPS_API int tsps_decision_trace_render(tsps_decision *d);
 
 /**
  * The trace in plain words, one step per line ("1. called +4930...: user
