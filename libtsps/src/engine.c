@@ -25,6 +25,16 @@ void *tsps__malloc(tsps_engine *eng, size_t n)
     return malloc(n);
 }
 
+void tsps__rwlock_init_writer(pthread_rwlock_t *l)
+{
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(l, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
 void *tsps__calloc(tsps_engine *eng, size_t n, size_t sz)
 {
     void *p;

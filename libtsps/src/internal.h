@@ -371,6 +371,9 @@ struct tsps_engine {
 void *tsps__malloc(tsps_engine *eng, size_t n);
 void *tsps__calloc(tsps_engine *eng, size_t n, size_t sz);
 void tsps__free(tsps_engine *eng, void *p);
+/* A rwlock that lets a waiting writer in before new readers (the contact
+ * and per-user memory tables: writers apply commits, readers route). */
+void tsps__rwlock_init_writer(pthread_rwlock_t *l);
 /* verify.c: 0 (reason in why) when data.mdb is shorter than the pages the
  * meta page counts, which would fault on first access. */
 int tsps__store_size_ok(const char *dir, MDB_env *env, char *why,

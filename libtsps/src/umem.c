@@ -270,14 +270,7 @@ int tsps__umem_open(tsps_engine *eng)
     m = tsps__calloc(eng, 1, sizeof(*m));
     if (m == NULL)
         return TSPS_ENOMEM;
-    {
-        pthread_rwlockattr_t a;
-        pthread_rwlockattr_init(&a);
-        pthread_rwlockattr_setkind_np(
-            &a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-        pthread_rwlock_init(&m->lock, &a);
-        pthread_rwlockattr_destroy(&a);
-    }
+    tsps__rwlock_init_writer(&m->lock);
     rc = load(eng, m);
     if (rc == TSPS_OK)
         m->on = 1;
