@@ -7,6 +7,7 @@
  * and no route shows what an aborted transaction wrote.
  */
 #include <pthread.h>
+#include <unistd.h>
 #include <stdatomic.h>
 
 #include "tsps_fixture.h"
@@ -328,6 +329,7 @@ END_TEST
  * devices, alone and in batches: every route sees one version whole (the
  * meeting's summary with its device), and nothing deadlocks. */
 static atomic_int stop;
+static atomic_int started; /* routers that have routed once */
 
 static void *router(void *arg)
 {
@@ -340,7 +342,8 @@ static void *router(void *arg)
         call.called = "+49301234567";
         call.now = T_AT(0, 10, 0);
         ck_assert_int_eq(tsps_route(fx_eng, &call, &d), TSPS_OK);
-        routes++;
+        if (routes++ == 0)
+            atomic_fetch_add(&started, 1);
         /* version 0: "Plan A" and dev0; version 1: "Plan B" and dev1 */
         {
             const tsps_trace_step *s = fx_step(&d, TSPS_STEP_STATUS);
@@ -390,8 +393,14 @@ START_TEST(test_concurrent_routes_and_writes)
     fx_rule("alice", "*", TSPS_STATUS_IN_MEETING, "ring");
     version(0, 1);
     atomic_store(&stop, 0);
+    atomic_store(&started, 0);
     for (int t = 0; t < 2; t++)
         ck_assert_int_eq(pthread_create(&th[t], NULL, router, NULL), 0);
+    /* the writes start once both routers route (on a loaded machine the
+     * 300 writes could otherwise end before a router ran at all) */
+    for (int i = 0; i < 100000 && atomic_load(&started) < 2; i++)
+        usleep(100);
+    ck_assert_int_eq(atomic_load(&started), 2);
     for (int round = 0; round < 300; round++)
         version(round % 2, round % 4 < 2);
     atomic_store(&stop, 1);
