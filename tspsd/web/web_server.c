@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -482,6 +483,14 @@ int tspsd_web_open(tspsd *d)
         return -1;
     }
     w->port = bound_port(bs);
+    {
+        /* Accepted connections inherit it (Linux): without it a response
+         * written as several TLS records (headers, body; an SSE event)
+         * waits for the browser's delayed ACK, tens of ms per request */
+        int one = 1;
+        setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY,
+                   &one, sizeof(one));
+    }
     if (d->cfg.web_public_url[0] != '\0')
         snprintf(w->base_url, sizeof(w->base_url), "%s", d->cfg.web_public_url);
     else
