@@ -60,6 +60,14 @@ export async function freePort(udp = false) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/* How long a test waits for something the page should show. The waits are
+ * sized for a quiet machine; CI's 2 cores are often shared with builds, where
+ * a page load or an event can take several times longer. A wait only bounds
+ * how long a failing check takes, it never measures: so each is scaled
+ * (TSPS_WEB_WAIT_SCALE, default 4). */
+const WAIT_SCALE = Number(process.env.TSPS_WEB_WAIT_SCALE) > 0 ? Number(process.env.TSPS_WEB_WAIT_SCALE) : 4;
+export const T = (ms) => ms * WAIT_SCALE;
+
 export class Daemon {
   constructor(bin, ctl, dir) {
     this.bin = bin;

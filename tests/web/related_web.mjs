@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { launch, Daemon, SippCall, tmpdir, provision, loginPassword, sleep, SKIP } from './lib.mjs';
+import { launch, Daemon, SippCall, tmpdir, provision, loginPassword, sleep, SKIP, T } from './lib.mjs';
 
 const DAY = 86400;
 
@@ -134,7 +134,7 @@ timeout_ms = 1000
     const pa = await alice.newPage();
     pa.on('pageerror', (e) => errors.push('alice page: ' + e.message));
     await loginPassword(pa, d.url, 'alice', 'alice-secret-1');
-    await pa.waitForSelector('#stream.live', { timeout: 5000 });
+    await pa.waitForSelector('#stream.live', { timeout: T(5000) });
 
     let c1;
     let callId;
@@ -142,11 +142,11 @@ timeout_ms = 1000
     await check('a call pops up at once; its e-mails and documents arrive in the pop-up', async () => {
       c1 = await call('+4930222222', '+4930111111', 'Anna');
       await pa.waitForFunction(() => (document.getElementById('pp-name') || {}).textContent === 'Anna Example',
-        null, { timeout: 5000, polling: 'raf' });
+        null, { timeout: T(5000), polling: 'raf' });
       const shownAt = Date.now();
       callId = await pa.evaluate(() => document.getElementById('popup').dataset.call);
       await pa.waitForFunction(() => document.querySelectorAll('#pp-related-list .rel-item').length >= 3,
-        null, { timeout: 15000 });
+        null, { timeout: T(15000) });
       console.log(`  related items ${Date.now() - shownAt} ms after the pop-up showed the call`);
       const items = await pa.$$eval('#pp-related-list .rel-item', (els) => els.map((e) => ({
         kind: e.dataset.kind, text: e.textContent,
@@ -180,7 +180,7 @@ timeout_ms = 1000
     });
 
     await check('the document link downloads the file through the web UI (200, same bytes, attachment)', async () => {
-      const [dl] = await Promise.all([pa.waitForEvent('download', { timeout: 10000 }),
+      const [dl] = await Promise.all([pa.waitForEvent('download', { timeout: T(10000) }),
         pa.click('#pp-related-list .kind-document a.rel-open:text("Call notes")')]);
       assert(!(await dl.failure()), 'download failed: ' + await dl.failure());
       const p = await dl.path();
@@ -243,12 +243,12 @@ timeout_ms = 1000
     await check('the date filter asks again: 365 days shows the old mail, back to the criteria hides it', async () => {
       await pa.selectOption('#rel-window', '365');
       await pa.waitForFunction(() => (document.getElementById('pp-related-list') || {}).textContent?.includes('Old contract'),
-        null, { timeout: 10000 });
+        null, { timeout: T(10000) });
       await pa.selectOption('#rel-window', '');
       await pa.waitForFunction(() => {
         const l = document.getElementById('pp-related-list');
         return l && !l.textContent.includes('Old contract') && l.textContent.includes('Offer for');
-      }, null, { timeout: 10000 });
+      }, null, { timeout: T(10000) });
       await pa.click('#btn-reject');
       const rc = await c1.wait();
       assert(rc === 0, 'sipp rc ' + rc);
@@ -261,10 +261,10 @@ timeout_ms = 1000
       const p = await ctx.newPage();
       p.on('pageerror', (e) => errors.push('axe page: ' + e.message));
       await p.goto(d.ctl('user', 'login-link', 'alice'));
-      await p.waitForSelector('#stream.live', { timeout: 5000 });
+      await p.waitForSelector('#stream.live', { timeout: T(5000) });
       await p.goto(`${d.url}/?call=${callId}`);
       await p.waitForFunction(() => (document.getElementById('pp-related-list') || {}).textContent?.includes('Offer for'),
-        null, { timeout: 10000 });
+        null, { timeout: T(10000) });
       await p.addScriptTag({ content: axeSrc });
       const v = await p.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
         .map((x) => ({ id: x.id, impact: x.impact, n: x.nodes.length, where: x.nodes.slice(0, 2).map((n) => n.target.join(' ')) })));
@@ -279,10 +279,10 @@ timeout_ms = 1000
       const pb = await bc.newPage();
       pb.on('pageerror', (e) => errors.push('bob page: ' + e.message));
       await loginPassword(pb, d.url, 'bob', 'bob-secret-12');
-      await pb.waitForSelector('#stream.live', { timeout: 5000 });
+      await pb.waitForSelector('#stream.live', { timeout: T(5000) });
       const c = await call('+4930555555', '+4930600600', 'Dan');
       await pb.waitForFunction(() => (document.getElementById('pp-name') || {}).textContent === 'Dan Dead',
-        null, { timeout: 5000, polling: 'raf' });
+        null, { timeout: T(5000), polling: 'raf' });
       const shown = Date.now();
       const callAt = shown - (performance.now() - c.t0);
       console.log(`  bob's pop-up ${Math.round(shown - callAt)} ms after sipp started`);
@@ -290,7 +290,7 @@ timeout_ms = 1000
       const wait = await pb.textContent('#pp-related');
       assert(wait.includes('Looking for'), 'while looking: ' + wait);
       await pb.waitForFunction(() => /mail unavailable \(.+\)/.test((document.getElementById('pp-related-status') || {}).textContent || ''),
-        null, { timeout: 12000 });
+        null, { timeout: T(12000) });
       const ms = Date.now() - shown;
       const txt = await pb.textContent('#pp-related-status');
       console.log(`  "${txt}" ${ms} ms after the call was shown (timeout_ms 1000)`);

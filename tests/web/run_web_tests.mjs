@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   SKIP, freePort, findChromium, loadPlaywright, launch, Daemon, SippCall, tmpdir, provision,
-  loginPassword, sleep, sippRun, leaveVoicemail,
+  loginPassword, sleep, sippRun, leaveVoicemail, T,
 } from './lib.mjs';
 
 const { values: opt } = parseArgs({
@@ -83,7 +83,7 @@ try {
     await pa.click('#login-btn');
     await pa.waitForFunction(() => document.getElementById('login-error').textContent.includes('Wrong'));
     await loginPassword(pa, d.url, 'alice', 'alice-secret-1');
-    await pa.waitForSelector('#stream.live', { timeout: 5000 });
+    await pa.waitForSelector('#stream.live', { timeout: T(5000) });
     const nav = await pa.textContent('#nav');
     assert(nav.includes('alice'), 'nav shows the identity: ' + nav);
     const cookies = await alice.cookies();
@@ -97,7 +97,7 @@ try {
     const shown = await (await pa.waitForFunction(() => {
       const n = document.getElementById('pp-name');
       return n && n.textContent === 'Anna Example' && Date.now();
-    }, null, { timeout: 5000, polling: 'raf' })).jsonValue();
+    }, null, { timeout: T(5000), polling: 'raf' })).jsonValue();
     const ms = performance.now() - c1.t0;
     const arrival = shown - d.offeredAt();
     console.log(`  pop-up ${Math.round(arrival)} ms after the INVITE reached tspsd (${Math.round(ms)} ms after sipp started)`);
@@ -148,7 +148,7 @@ try {
   await check('contact names with <script> are shown as text', async () => {
     const c = await call('+4930333333', '+4930111111', 'x');
     await pa.waitForFunction(() => (document.getElementById('pp-name') || {}).textContent?.startsWith('<script>'),
-      null, { timeout: 5000 });
+      null, { timeout: T(5000) });
     const name = await pa.textContent('#pp-name');
     assert(name === '<script>window.__xss=1</script><img src=x onerror=alert(1)>', 'name: ' + name);
     const inj = await pa.evaluate(() => ({
@@ -165,7 +165,7 @@ try {
   await check('a number shared by two contacts pops up as ambiguous, routed by their code', async () => {
     const c = await call('+4930444444', '+4930111111', 'x');
     await pa.waitForFunction(() => (document.getElementById('pp-name') || {}).textContent?.includes('one of 2 contacts'),
-      null, { timeout: 5000 });
+      null, { timeout: T(5000) });
     const name = await pa.textContent('#pp-name');
     assert(name.endsWith('one of 2 contacts: Acme Ltd, Ann Lee'), 'name: ' + name);
     const ct = await pa.textContent('#pp-contact');
@@ -223,7 +223,7 @@ try {
     await pc.waitForSelector('#stream.live');
     const ca = await call('+4930222222', '+4930111111', 'Anna');
     const cb = await call('+4930444444', '+4930600600', 'Someone');
-    await pc.waitForSelector('section.group[data-user="alice"] tr[data-call]', { timeout: 5000 });
+    await pc.waitForSelector('section.group[data-user="alice"] tr[data-call]', { timeout: T(5000) });
     await sleep(400); /* bob's call is offered too: give it time to (wrongly) arrive */
     const txt = await pc.textContent('#groups');
     assert(txt.includes('Anna Example'), 'alice\'s call missing: ' + txt);
@@ -251,12 +251,12 @@ try {
     const cc = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
     await pa.waitForFunction((b) => { const p = document.getElementById('popup'); return p.dataset.held === '1' && p.dataset.call !== b; },
-      before, { timeout: 5000 });
+      before, { timeout: T(5000) });
     const passed = await pa.evaluate(() => Number(document.getElementById('popup').dataset.call));
     await pa.click('#btn-attendant');
     const rcc = await cc.wait();
     assert(rcc === 0 && cc.final().contact.includes('carol@desk.tsps.test'), 'to attendant: ' + JSON.stringify(cc.final()));
-    await pc.waitForSelector(`#popup[data-call="${passed}"]`, { timeout: 5000 });
+    await pc.waitForSelector(`#popup[data-call="${passed}"]`, { timeout: T(5000) });
     const ptxt = await pc.textContent('#popup');
     assert(ptxt.includes('Anna Example') && ptxt.includes('attendant'), 'console pop-up: ' + ptxt);
     const live = JSON.parse(d.ctl('--json', 'calls'));
@@ -269,7 +269,7 @@ try {
   await check('web chat: messages go both ways between two browser contexts', async () => {
     const c = await call('+4930222222', '+4930111111', 'Anna');
     await pa.waitForFunction(() => document.getElementById('pp-outcome')?.dataset.outcome === 'pending' &&
-      document.getElementById('pp-name').textContent === 'Anna Example', null, { timeout: 5000 });
+      document.getElementById('pp-name').textContent === 'Anna Example', null, { timeout: T(5000) });
     const callId = await pa.evaluate(() => Number(document.querySelector('#calls li[data-call]').dataset.call));
     await pa.click('#btn-chat');
     await pa.waitForSelector('#chat-invite');
@@ -285,10 +285,10 @@ try {
     await pac.waitForSelector('#stream.live');
     await pac.fill('#chat-text', 'Hello Anna, <b>one</b> minute');
     await pac.click('#chat-send');
-    await pg.waitForFunction(() => document.getElementById('messages').textContent.includes('Hello Anna, <b>one</b> minute'), null, { timeout: 5000 });
+    await pg.waitForFunction(() => document.getElementById('messages').textContent.includes('Hello Anna, <b>one</b> minute'), null, { timeout: T(5000) });
     await pg.fill('#chat-text', 'Sure, I wait');
     await pg.click('#chat-send');
-    await pac.waitForFunction(() => document.getElementById('messages').textContent.includes('Sure, I wait'), null, { timeout: 5000 });
+    await pac.waitForFunction(() => document.getElementById('messages').textContent.includes('Sure, I wait'), null, { timeout: T(5000) });
     const gApi = await pg.evaluate(async () => (await fetch('/api/calls')).status);
     assert(gApi === 403, 'a chat guest reached /api/calls: ' + gApi);
     const transcript = await pac.evaluate(async (id) => (await fetch(`/api/chat/${id}`)).json(), callId);
@@ -296,7 +296,7 @@ try {
     await pac.screenshot({ path: path.join(opt.artifacts, 'chat.png') });
     await pa.bringToFront();
     await pa.click('#btn-history');
-    await pa.waitForSelector(`#pp-history a[href="/chat.html?call=${callId}"]`, { timeout: 5000 });
+    await pa.waitForSelector(`#pp-history a[href="/chat.html?call=${callId}"]`, { timeout: T(5000) });
     await pa.bringToFront();
     await pa.click('#btn-voicemail');
     await c.wait();
@@ -340,7 +340,7 @@ try {
     await ps.goto(d.url + '/settings.html');
     const note = async (re, what) => {
       try {
-        await ps.waitForFunction((src) => new RegExp(src).test(document.getElementById('ivr-note').textContent), re.source, { timeout: 10000 });
+        await ps.waitForFunction((src) => new RegExp(src).test(document.getElementById('ivr-note').textContent), re.source, { timeout: T(10000) });
       } catch (_) {
         throw new Error(`${what}: the note says "${await ps.textContent('#ivr-note')}"`);
       }
@@ -368,7 +368,7 @@ try {
   await check('keyboard: the pop-up can be driven without a mouse', async () => {
     const c = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
-    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.dataset.outcome === 'pending', null, { timeout: 5000 });
+    await pa.waitForFunction(() => document.getElementById('pp-outcome')?.dataset.outcome === 'pending', null, { timeout: T(5000) });
     await pa.focus('#forward-number');
     await pa.keyboard.type('+4930888888');
     await pa.keyboard.press('Enter');
@@ -399,7 +399,7 @@ try {
     const c = await call('+4930222222', '+4930111111', 'Anna');
     await pa.bringToFront();
     await pa.waitForFunction(() => document.getElementById('pp-outcome')?.dataset.outcome === 'pending' &&
-      [...document.querySelectorAll('#take-device option')].some((o) => o.value === 'desk'), null, { timeout: 5000 });
+      [...document.querySelectorAll('#take-device option')].some((o) => o.value === 'desk'), null, { timeout: T(5000) });
     await pa.selectOption('#take-device', 'desk');
     await pa.click('#btn-take');
     const rc2 = await c.wait();
@@ -423,11 +423,11 @@ try {
     const p = await ctx.newPage();
     p.on('pageerror', (e) => errors.push('notify page: ' + e.message));
     await p.goto(d.ctl('user', 'login-link', 'alice'));
-    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    await p.waitForSelector('#stream.live', { timeout: T(5000) });
     const perm = await p.evaluate(() => Notification.permission);
     assert(perm === 'granted', 'permission ' + perm);
     const r = await call('+4930555555', '+4930111111', 'Unknown Bob', 'invite_final.xml');
-    await p.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'ringing your phones', null, { timeout: 5000 });
+    await p.waitForFunction(() => document.getElementById('pp-outcome')?.textContent === 'ringing your phones', null, { timeout: T(5000) });
     const head = await p.textContent('#pp-name');
     const itself = await p.textContent('#pp-calls-itself');
     assert(head === '+4930555555' && itself.includes('calls itself') && itself.includes('Unknown Bob'), `heading ${head} / ${itself}`);
@@ -444,10 +444,10 @@ try {
     d.ctl('code', 'delete', 'alice', 'UNKNOWN');
     const held = await call('+4930666666', '+4930111111', 'Held Harry');
     await p.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
-      document.getElementById('pp-name').textContent === '+4930666666', null, { timeout: 5000 });
+      document.getElementById('pp-name').textContent === '+4930666666', null, { timeout: T(5000) });
     const order = await p.evaluate(() => [...document.querySelectorAll('#calls li')].map((li) => li.dataset.state));
     assert(order[0] === 'pending' && order.includes('ringing'), 'order ' + order);
-    await p.waitForFunction((n) => document.title.startsWith(`(${n + 1}) `), c1.n, { timeout: 5000 });
+    await p.waitForFunction((n) => document.title.startsWith(`(${n + 1}) `), c1.n, { timeout: T(5000) });
     const notes2 = await p.evaluate(() => window.__notes.length);
     assert(notes2 === 2, 'second notification: ' + notes2);
     await p.click('#btn-voicemail');
@@ -456,7 +456,7 @@ try {
     const gone = await call('+4930777000', '+4930111111', 'Gone', 'invite_cancel.xml');
     await gone.wait();
     await p.waitForFunction(() => [...document.querySelectorAll('#calls li')].some((li) => li.dataset.state === 'missed'),
-      null, { timeout: 5000 });
+      null, { timeout: T(5000) });
     const missed = await p.textContent('#calls li[data-state="missed"]');
     assert(missed.includes('+4930777000') && missed.includes('missed'), 'missed row ' + missed);
     await ctx.close();
@@ -475,12 +475,12 @@ try {
     p.on('pageerror', (e) => errors.push('ring page: ' + e.message));
     try {
       await p.goto(d.ctl('user', 'login-link', 'alice'));
-      await p.waitForSelector('#stream.live', { timeout: 5000 });
+      await p.waitForSelector('#stream.live', { timeout: T(5000) });
       assert(!(await p.isChecked('#opt-sound')), 'the ring sound is on by default');
       const ringing = async (num) => {
         const c = await call(num, '+4930111111', 'Ring Test', 'invite_final.xml');
         await p.waitForFunction((n) => document.getElementById('pp-name')?.textContent === n &&
-          document.getElementById('pp-outcome')?.textContent === 'ringing your phones', num, { timeout: 5000 });
+          document.getElementById('pp-outcome')?.textContent === 'ringing your phones', num, { timeout: T(5000) });
         assert((await c.wait()) === 0, 'sipp ' + num);
       };
       /* off: a ringing call makes no sound */
@@ -489,15 +489,15 @@ try {
       assert(tones.length === 0, 'tones with the sound off: ' + JSON.stringify(tones));
       /* on (a click: the browser lets the page play): a sample, then the call's tones */
       await p.check('#opt-sound');
-      await p.waitForFunction(() => window.__tones.length >= 2, null, { timeout: 2000 });
+      await p.waitForFunction(() => window.__tones.length >= 2, null, { timeout: T(2000) });
       await p.evaluate(() => { window.__tones = []; });
       await ringing('+4930555202');
-      await p.waitForFunction(() => window.__tones.length >= 2, null, { timeout: 2000 });
+      await p.waitForFunction(() => window.__tones.length >= 2, null, { timeout: T(2000) });
       tones = await p.evaluate(() => window.__tones);
       assert(tones.length === 2 && tones.every((t) => t === 'running'), 'tones with the sound on: ' + JSON.stringify(tones));
       /* the setting survives a reload; unticked again, silence */
       await p.reload();
-      await p.waitForSelector('#stream.live', { timeout: 5000 });
+      await p.waitForSelector('#stream.live', { timeout: T(5000) });
       assert(await p.isChecked('#opt-sound'), 'the ring sound setting was lost on reload');
       await p.uncheck('#opt-sound');
       await p.evaluate(() => { window.__tones = []; });
@@ -517,10 +517,10 @@ try {
     p.on('pageerror', (e) => errors.push('phone page: ' + e.message));
     await p.setViewportSize({ width: 390, height: 844 });
     await p.goto(d.url + '/');
-    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    await p.waitForSelector('#stream.live', { timeout: T(5000) });
     const c = await call('+4930888001', '+4930111111', 'Unknown Bob');
     await p.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
-      document.getElementById('pp-name')?.textContent === '+4930888001', null, { timeout: 5000 });
+      document.getElementById('pp-name')?.textContent === '+4930888001', null, { timeout: T(5000) });
     const got = await p.evaluate(() => {
       const vis = (id) => { const r = document.getElementById(id).getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight && r.width > 0; };
       return {
@@ -545,7 +545,7 @@ try {
     const p = await alice.newPage();
     p.on('pageerror', (e) => errors.push('log page: ' + e.message));
     await p.goto(d.url + '/log.html');
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const read = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => ({
       id: tr.dataset.call, state: tr.dataset.state, text: tr.textContent })));
     const rows = await read();
@@ -555,13 +555,13 @@ try {
     assert(by('+4930888001') && by('+4930888001').text.includes('sent to voicemail') && by('+4930888001').text.includes('calls itself'), 'voicemail row: ' + JSON.stringify(by('+4930888001')));
     assert(rows.some((r) => r.state === 'rejected'), 'rejected row missing');
     await p.reload();
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const again = await read();
     assert(JSON.stringify(again.map((r) => [r.id, r.state])) === JSON.stringify(rows.map((r) => [r.id, r.state])), 'reload changed the log');
     await p.check('#f-missed');
     await p.click('#log-filter button[type=submit]');
     await p.waitForURL(/missed=1/);
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const missed = await read();
     assert(missed.length >= 1 && missed.every((r) => r.state === 'missed'), 'missed filter: ' + JSON.stringify(missed.map((r) => r.state)));
     /* the daemon filtered: exactly the calls the unfiltered log shows as missed */
@@ -569,7 +569,7 @@ try {
     assert(rows.length < 50 && JSON.stringify(missed.map((r) => r.id)) === JSON.stringify(wantMissed),
       `missed rows ${missed.map((r) => r.id)} want ${wantMissed}`);
     await p.reload();
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const missed2 = await read();
     assert(await p.isChecked('#f-missed') && /missed=1/.test(p.url()), 'the missed filter was lost on reload: ' + p.url());
     assert(JSON.stringify(missed2.map((r) => r.id)) === JSON.stringify(wantMissed), 'after reload: ' + missed2.map((r) => r.id));
@@ -578,7 +578,7 @@ try {
     assert(!(await p.isChecked('#f-missed')), 'missed stays ticked with another outcome');
     await p.click('#log-filter button[type=submit]');
     await p.waitForURL(/outcome=voicemail/);
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const vm = await read();
     const wantVm = rows.filter((r) => r.state === 'voicemail').map((r) => r.id);
     assert(wantVm.length > 0 && JSON.stringify(vm.map((r) => r.id)) === JSON.stringify(wantVm) && vm.every((r) => r.text.includes('sent to voicemail')),
@@ -586,40 +586,40 @@ try {
     assert(!/missed=1/.test(p.url()), 'url ' + p.url());
     /* a bad filter value is said in words */
     await p.goto(d.url + '/log.html?code=' + encodeURIComponent('no such code!'));
-    await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: 5000 });
+    await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: T(5000) });
     const bad = await p.textContent('#log-empty');
     assert(/Could not read the log: .*not a code/.test(bad), 'bad code: ' + bad);
     await p.goto(d.url + '/log.html?missed=1');
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     await p.uncheck('#f-missed');
     await p.fill('#f-caller', '+49 30 888001');
     await p.click('#log-filter button[type=submit]');
     await p.waitForURL(/caller=/);
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const one = await read();
     assert(one.length === 1 && one[0].text.includes('+4930888001'), 'caller filter: ' + JSON.stringify(one));
     /* code and contact name: asked of the daemon, kept in the address */
     const codeOf = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => [tr.dataset.call, tr.querySelector('td.code').textContent]));
     const allCodes = rows.map((r) => r.id);
     await p.goto(d.url + '/log.html');
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const codes = await codeOf();
     assert(JSON.stringify(codes.map((x) => x[0])) === JSON.stringify(allCodes), 'unfiltered log changed');
     const wantVip = codes.filter((x) => x[1] === 'VIP').map((x) => x[0]);
     await p.goto(d.url + '/log.html?code=vip');
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const vip = await codeOf();
     assert(wantVip.length > 0 && JSON.stringify(vip.map((x) => x[0])) === JSON.stringify(wantVip), `code vip: ${vip} want ${wantVip}`);
     assert(await p.inputValue('#f-code') === 'vip', 'the code field lost its value');
     await p.goto(d.url + '/log.html?contact=ANNA');
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const anna = await read();
     assert(anna.length >= 1 && anna.length < rows.length && anna.every((r) => /anna/i.test(r.text)), 'contact ANNA: ' + anna.map((r) => r.text.slice(0, 40)));
     const ctlOut = JSON.parse(d.ctl('--json', 'history', 'alice', '--caller', '+4930888001'));
     const list = ctlOut.calls || ctlOut;
     assert(list.length === 1 && list[0].caller === '+4930888001', 'tspsctl history --caller: ' + JSON.stringify(list).slice(0, 300));
     await p.goto(d.url + '/log.html');
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     await p.screenshot({ path: path.join(opt.artifacts, 'log.png') });
     await p.close();
   });
@@ -638,7 +638,7 @@ try {
     p.on('pageerror', (e) => errors.push('log paging page: ' + e.message));
     const ids = () => p.evaluate(() => [...document.querySelectorAll('#log tbody tr')].map((tr) => tr.dataset.call));
     await p.goto(d.url + '/log.html');
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const page1 = await ids();
     assert(JSON.stringify(page1) === JSON.stringify(all.slice(0, 50)), 'first page: ' + page1.slice(0, 5));
     assert(await p.isVisible('#log-older') && !(await p.isVisible('#log-newer')), 'buttons on the first page');
@@ -646,15 +646,15 @@ try {
     const fresh = JSON.parse(d.ctl('--json', 'route', '--from', '+4930600999', '--to', '+4930111111', '--live')).calls[0].call_id;
     await p.click('#log-older');
     await p.waitForURL(/before=\d+/);
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     const page2 = await ids();
     assert(JSON.stringify(page2) === JSON.stringify(all.slice(50)), `second page ${page2.slice(0, 3)}.. want ${all.slice(50, 53)}..`);
     assert(!page2.includes(String(fresh)) && await p.isVisible('#log-newer') && !(await p.isVisible('#log-older')), 'second page buttons / fresh call');
     await p.reload();
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     assert(JSON.stringify(await ids()) === JSON.stringify(page2), 'the second page changed on reload');
     await p.click('#log-newer');
-    await p.waitForFunction((f) => document.querySelector('#log tbody tr')?.dataset.call === f, String(fresh), { timeout: 5000 });
+    await p.waitForFunction((f) => document.querySelector('#log tbody tr')?.dataset.call === f, String(fresh), { timeout: T(5000) });
     await p.close();
     /* the fresh call is held (alice's default asks): settle it */
     d.ctl('act', String(fresh), 'voicemail');
@@ -666,10 +666,10 @@ try {
     await pa.bringToFront();
     await pa.goto(d.url + '/');
     await pa.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
-      document.getElementById('pp-number')?.textContent === '+4930333333', null, { timeout: 5000 });
+      document.getElementById('pp-number')?.textContent === '+4930333333', null, { timeout: T(5000) });
     await pa.fill('#pp-setcode', 'family');
     await pa.click('#btn-setcode');
-    await pa.waitForFunction(() => document.getElementById('toast')?.textContent.startsWith('Code FAMILY set'), null, { timeout: 5000 });
+    await pa.waitForFunction(() => document.getElementById('toast')?.textContent.startsWith('Code FAMILY set'), null, { timeout: T(5000) });
     for (let i = 0; i < 100 && !fs.readFileSync(evil, 'utf8').includes('X-TSPS-CODE:FAMILY'); i++) await sleep(100);
     assert(fs.readFileSync(evil, 'utf8').includes('X-TSPS-CODE:FAMILY'), 'not written back: ' + fs.readFileSync(evil, 'utf8'));
     await pa.click('#btn-voicemail');
@@ -677,9 +677,9 @@ try {
     c = await call('+4930333333', '+4930111111', 'x');
     await pa.waitForFunction(() => document.getElementById('popup').dataset.held === '1' &&
       document.getElementById('pp-number')?.textContent === '+4930333333' && document.getElementById('pp-code').textContent === 'FAMILY',
-    null, { timeout: 5000 });
+    null, { timeout: T(5000) });
     await pa.click('#btn-block');
-    await pa.waitForFunction(() => document.getElementById('toast')?.textContent.startsWith('Code BLOCK set (new rule: BLOCK → reject)'), null, { timeout: 5000 });
+    await pa.waitForFunction(() => document.getElementById('toast')?.textContent.startsWith('Code BLOCK set (new rule: BLOCK → reject)'), null, { timeout: T(5000) });
     await pa.click('#btn-voicemail');
     await c.wait();
     assert(d.ctl('code', 'list', 'alice').includes('BLOCK'), 'no BLOCK rule');
@@ -713,15 +713,15 @@ try {
       await pa.goto(d.url + '/');
       await pa.waitForFunction((n) => document.getElementById('popup').dataset.held === '1' &&
         document.getElementById('pp-number')?.textContent === n && document.getElementById('add-contact-form'),
-      caller, { timeout: 5000 });
+      caller, { timeout: T(5000) });
       /* two address books: the user picks Radicale's */
-      await pa.waitForSelector('#pp-add-source option[value="alice-dav"]', { state: 'attached', timeout: 5000 });
+      await pa.waitForSelector('#pp-add-source option[value="alice-dav"]', { state: 'attached', timeout: T(5000) });
       assert(await pa.isVisible('#pp-add-source'), 'no "Save in" choice with two address books');
       await pa.fill('#pp-add-name', 'Fred <b>Family</b>');
       await pa.fill('#pp-add-code', 'family');
       await pa.selectOption('#pp-add-source', 'alice-dav');
       await pa.click('#btn-add-contact');
-      await pa.waitForSelector('#pp-added', { timeout: 20000 });
+      await pa.waitForSelector('#pp-added', { timeout: T(20000) });
       const said = await pa.textContent('#pp-added');
       assert(said.includes('alice-dav') && said.includes('FAMILY'), 'added: ' + said);
       /* on Radicale, as any CardDAV client sees it */
@@ -755,10 +755,10 @@ try {
     const c = await call('+4930555002', '+4930111111', 'x');
     await pa.bringToFront();
     await pa.waitForFunction(() => document.getElementById('pp-number')?.textContent === '+4930555002' &&
-      document.getElementById('add-contact-form'), null, { timeout: 5000 });
+      document.getElementById('add-contact-form'), null, { timeout: T(5000) });
     await pa.fill('#pp-add-code', 'no code');
     await pa.click('#btn-add-contact');
-    await pa.waitForFunction(() => document.getElementById('pp-add-error').textContent !== '', null, { timeout: 10000 });
+    await pa.waitForFunction(() => document.getElementById('pp-add-error').textContent !== '', null, { timeout: T(10000) });
     const t = await pa.textContent('#pp-add-error');
     assert(t.startsWith('The address book refused the contact') || t.startsWith('Could not add the contact'), 'error: ' + t);
     await pa.click('#btn-voicemail');
@@ -769,13 +769,13 @@ try {
     const p = await alice.newPage();
     p.on('pageerror', (e) => errors.push('rules page: ' + e.message));
     await p.goto(d.url + '/settings.html');
-    await p.waitForSelector('#effective tbody tr[data-code="VIP"]', { timeout: 5000 });
+    await p.waitForSelector('#effective tbody tr[data-code="VIP"]', { timeout: T(5000) });
     /* VIP/meeting (from the settings check) is in the table as written */
     const meet = await p.textContent('#effective tr[data-code="VIP"] td[data-status="meeting"]');
     assert(meet.startsWith('voicemail'), 'VIP/meeting cell: ' + meet);
     await p.fill('#try-from', '+49 30 222222');
     await p.click('#try-form button');
-    await p.waitForSelector('#try-sentence', { timeout: 5000 });
+    await p.waitForSelector('#try-sentence', { timeout: T(5000) });
     const st = JSON.parse(d.ctl('--json', 'status', 'get', 'alice'));
     const status = (st.status && st.status.status) || st.status;
     const win = await p.evaluate(() => [...document.querySelectorAll('#effective td.win')].map((td) => ({
@@ -797,9 +797,9 @@ try {
     const p = await ctx.newPage();
     p.on('pageerror', (e) => errors.push('axe page: ' + e.message));
     await p.goto(d.ctl('user', 'login-link', 'alice'));
-    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    await p.waitForSelector('#stream.live', { timeout: T(5000) });
     const c = await call('+4930222222', '+4930111111', 'Anna');
-    await p.waitForFunction(() => document.getElementById('popup').dataset.held === '1', null, { timeout: 5000 });
+    await p.waitForFunction(() => document.getElementById('popup').dataset.held === '1', null, { timeout: T(5000) });
     const bad = [];
     const scan = async (what) => {
       await p.addScriptTag({ content: axeSrc });
@@ -812,16 +812,16 @@ try {
     await p.click('#btn-voicemail');
     await c.wait();
     await p.goto(d.url + '/log.html');
-    await p.waitForSelector('#log tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#log tbody tr', { timeout: T(5000) });
     await scan('call log');
     await p.goto(d.url + '/log.html?missed=1&code=' + encodeURIComponent('bad code'));
-    await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: 5000 });
+    await p.waitForFunction(() => !document.getElementById('log-empty').hidden, null, { timeout: T(5000) });
     await scan('call log, filtered, with an error');
     await p.goto(d.url + '/settings.html');
-    await p.waitForSelector('#effective tbody tr', { timeout: 5000 });
+    await p.waitForSelector('#effective tbody tr', { timeout: T(5000) });
     await p.fill('#try-from', '+4930222222');
     await p.click('#try-form button');
-    await p.waitForSelector('#try-sentence', { timeout: 5000 });
+    await p.waitForSelector('#try-sentence', { timeout: T(5000) });
     await scan('settings');
     await p.goto(d.url + '/chat.html?call=1');
     await scan('chat');
@@ -858,11 +858,11 @@ try {
     p.on('pageerror', (e) => errors.push('bob page: ' + e.message));
     const link = d.ctl('user', 'login-link', 'bob').trim();
     await p.goto(link);
-    await p.waitForSelector('#stream.live', { timeout: 5000 });
+    await p.waitForSelector('#stream.live', { timeout: T(5000) });
     const out = d.ctl('token', 'revoke', 'bob');
     assert(out.includes('1 web session ended'), 'revoke: ' + out);
     // The stream ends, its reconnect gets a 401, the page goes to login.
-    await p.waitForURL(/\/login\.html/, { timeout: 10000 });
+    await p.waitForURL(/\/login\.html/, { timeout: T(10000) });
     const st = await p.evaluate(async () => (await fetch('/api/me')).status);
     assert(st === 401, 'after revoke: ' + st);
     await ctx.close();
@@ -893,21 +893,21 @@ try {
       const p = await ctx.newPage();
       p.on('pageerror', (e) => errors.push('run.sh page: ' + e.message));
       await p.goto(link);
-      await p.waitForSelector('#stream.live', { timeout: 10000 });
+      await p.waitForSelector('#stream.live', { timeout: T(10000) });
       const nav = await p.textContent('#nav');
       assert(nav.includes('demo'), 'logged in as the demo user: ' + nav);
       /* the demo user starts without working hours; hours saved in the page
          apply: a day three days away leaves now off-hours */
       await p.goto(link.replace(/\/login\?t=.*/, '/settings.html'));
-      await p.waitForSelector('#rules tbody tr', { timeout: 10000 });
+      await p.waitForSelector('#rules tbody tr', { timeout: T(10000) });
       await p.waitForFunction(() => /^Now: /.test(document.getElementById('status-now').textContent));
       const before = await p.textContent('#status-now');
       assert(!before.includes('off-hours'), 'demo off-hours before: ' + before);
       const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][(new Date().getUTCDay() + 3) % 7];
       await p.fill('#hours', `${day} 09:00-17:00`);
       await p.click('#hours-form button');
-      await p.waitForFunction(() => document.getElementById('hours-note').textContent.includes('apply now'), null, { timeout: 10000 });
-      await p.waitForFunction(() => document.getElementById('status-now').textContent.includes('off-hours'), null, { timeout: 10000 });
+      await p.waitForFunction(() => document.getElementById('hours-note').textContent.includes('apply now'), null, { timeout: T(10000) });
+      await p.waitForFunction(() => document.getElementById('status-now').textContent.includes('off-hours'), null, { timeout: T(10000) });
       await ctx.close();
     } finally {
       rp.kill('SIGTERM');
@@ -926,23 +926,23 @@ try {
     await p.goto(d.url + '/inbox.html');
     /* the page has drawn its nav (with the badge) and read the inbox */
     await p.waitForFunction(() => document.getElementById('vm-badge') &&
-      /\d+ new, \d+ heard/.test(document.getElementById('vm-counts').textContent), null, { timeout: 10000 });
+      /\d+ new, \d+ heard/.test(document.getElementById('vm-counts').textContent), null, { timeout: T(10000) });
     const before = await p.$$eval('#vm tbody tr', (rs) => rs.length);
     assert(before === 0, 'inbox empty at first: ' + before);
     assert(await p.$eval('#vm-badge', (b) => b.hidden), 'no badge without messages');
-    await p.waitForSelector('#stream.live, #nav', { timeout: 5000 });
+    await p.waitForSelector('#stream.live, #nav', { timeout: T(5000) });
     await sleep(300); /* the page's event stream is open */
     /* A caller leaves a message: the row and the badge appear live. */
     const rc = await leaveVoicemail(d, opt.sipp, opt.repo, path.join(work, 'vm1'), 'alice', '+4930222222',
       'Anna <b>Example</b> & Co', 'VIP');
     assert(rc === 0, 'sipp vm_leave rc=' + rc);
-    await p.waitForSelector('#vm tbody tr', { timeout: 15000 });
+    await p.waitForSelector('#vm tbody tr', { timeout: T(15000) });
     await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1' &&
-      document.getElementById('vm-badge')?.hidden === false, null, { timeout: 10000 });
+      document.getElementById('vm-badge')?.hidden === false, null, { timeout: T(10000) });
     /* after a reload too, from the API; the contact's name is text */
     await p.reload();
     await p.waitForSelector('#vm tbody tr');
-    await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1', null, { timeout: 10000 });
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1', null, { timeout: T(10000) });
     const row = await p.textContent('#vm tbody tr');
     assert(row.includes('Anna <b>Example</b> & Co') && row.includes('+4930222222') && row.includes('VIP') &&
       row.includes('New'), 'row: ' + row);
@@ -952,12 +952,12 @@ try {
     assert(nav === 'Inbox, 1 new', 'nav label: ' + nav);
     /* the other pages carry the badge as well */
     await p.goto(d.url + '/log.html');
-    await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1', null, { timeout: 10000 });
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.textContent === '1', null, { timeout: T(10000) });
     await p.goto(d.url + '/inbox.html');
     await p.waitForSelector('#vm tbody tr audio');
     /* Playing fetches the WAV with the session (200, audio/wav), marks the
      * message heard, and the badge follows live. */
-    const audioResp = p.waitForResponse((r) => r.url().includes('/audio'), { timeout: 15000 });
+    const audioResp = p.waitForResponse((r) => r.url().includes('/audio'), { timeout: T(15000) });
     await p.click('h1'); /* a user gesture: play() is allowed */
     await p.evaluate(() => {
       const a = document.querySelector('#vm audio');
@@ -979,12 +979,12 @@ try {
       'audio fetch: ' + JSON.stringify(direct));
     /* The browser decodes the message and plays it to its end: the audio
      * element reaches 'ended', its duration that of the message (2-3 s). */
-    await p.waitForFunction(() => window.__vmPlay.ended || window.__vmPlay.error, null, { timeout: 20000 });
+    await p.waitForFunction(() => window.__vmPlay.ended || window.__vmPlay.error, null, { timeout: T(20000) });
     const played = await p.evaluate(() => ({ ...window.__vmPlay, duration: document.querySelector('#vm audio').duration }));
     assert(played.ended && !played.error && played.duration > 1.5 && played.duration < 4,
       'the inbox player did not play the message to its end: ' + JSON.stringify(played));
-    await p.waitForFunction(() => document.querySelector('#vm tbody tr')?.textContent.includes('Heard'), null, { timeout: 10000 });
-    await p.waitForFunction(() => document.getElementById('vm-badge')?.hidden === true, null, { timeout: 10000 });
+    await p.waitForFunction(() => document.querySelector('#vm tbody tr')?.textContent.includes('Heard'), null, { timeout: T(10000) });
+    await p.waitForFunction(() => document.getElementById('vm-badge')?.hidden === true, null, { timeout: T(10000) });
     /* Another user gets neither the list nor the audio. */
     const bobCtx = await browser.newContext(ctxOpts);
     const pb = await bobCtx.newPage();
@@ -1004,11 +1004,11 @@ try {
     assert(nocsrf === 403, 'delete without CSRF: ' + nocsrf);
     /* Delete: the row goes, and after a reload the badge says 0. */
     await p.click('#vm tbody tr button');
-    await p.waitForFunction(() => document.querySelectorAll('#vm tbody tr').length === 0, null, { timeout: 10000 });
+    await p.waitForFunction(() => document.querySelectorAll('#vm tbody tr').length === 0, null, { timeout: T(10000) });
     await p.reload();
-    await p.waitForFunction(() => document.getElementById('vm-empty')?.hidden === false, null, { timeout: 10000 });
+    await p.waitForFunction(() => document.getElementById('vm-empty')?.hidden === false, null, { timeout: T(10000) });
     await p.waitForFunction(() => document.getElementById('vm-badge')?.hidden === true &&
-      /^0 new, 0 heard$/.test(document.getElementById('vm-counts').textContent), null, { timeout: 10000 });
+      /^0 new, 0 heard$/.test(document.getElementById('vm-counts').textContent), null, { timeout: T(10000) });
     assert(fs.readdirSync(path.join(d.data, 'media', 'voicemail', 'alice')).filter((f) => f.endsWith('.wav')).length === 0,
       'the WAV is gone from the disk');
     await p.screenshot({ path: path.join(opt.artifacts, 'inbox.png') }).catch(() => {});
