@@ -45,6 +45,8 @@ struct dav_resp {
     char *name;       /* displayname */
     int64_t modified; /* getlastmodified, seconds (0 = none or unreadable) */
     int64_t length;   /* getcontentlength (-1 = none) */
+    int data_refused; /* address-data / calendar-data came in a non-2xx
+                       * propstat (the streaming parser only) */
 };
 
 typedef struct dav_ms {
@@ -111,13 +113,16 @@ void dav_hrefs_free(dav_hrefs *h);
 enum { DAV_BOOK = 'a', DAV_CAL = 'c' };
 
 typedef struct dav_coll {
-    char *href;  /* path of the collection */
-    int kind;    /* DAV_BOOK or DAV_CAL */
-    int sync;    /* 1 = sync-collection, 0 = ctag/etag listing */
-    char *token; /* sync-token; NULL/"" = none yet */
-    char *ctag;  /* last getctag (listing mode) */
-    int64_t exp; /* calendars: when the window was last expanded */
-    int gone;    /* vanished from the server: its items are deleted */
+    char *href;        /* path of the collection */
+    int kind;          /* DAV_BOOK or DAV_CAL */
+    int sync;          /* 1 = sync-collection, 0 = ctag/etag listing */
+    char *token;       /* sync-token; NULL/"" = none yet */
+    char *ctag;        /* last getctag (listing mode) */
+    int64_t exp;       /* calendars: when the window was last expanded */
+    int64_t nodata_at; /* when the server last refused card data in a
+                        * sync-collection REPORT (0 = never): asked for
+                        * etags only until DAV_NODATA_RETRY later */
+    int gone;          /* vanished from the server: its items are deleted */
     dav_map items;
 } dav_coll;
 
@@ -190,6 +195,10 @@ typedef struct dav_src {
     char errbuf[256];
     dav_state st; /* last known state (after x_changes) */
     int have_st;
+    vc_buf st_cur; /* the cursor text st serialises to (the last one the
+                    * last good sync handed out): the next sync whose
+                    * `since` is exactly this starts from st, without
+                    * parsing the cursor again */
 } dav_src;
 
 /* ---- HTTP (dav_http.c) ---- */
@@ -270,6 +279,10 @@ int dav_report(dav_src *s, const char *method, const char *href,
  * of members while the data kept stays within `budget` bytes (members
  * past it come without: fetch them). Never holds the whole answer.
  * Returns as dav_report (a malformed answer: CMSB_EIO, logged). */
+/* A server that answered a sync-collection's card data with a non-2xx
+ * propstat (Xandikos 0.2.8) is asked for etags only in that collection,
+ * and asked for the data again this many seconds later (an upgrade). */
+#define DAV_NODATA_RETRY      86400
 #define DAV_SYNC_DATA_DEFAULT ((size_t)32 << 20)
 #define DAV_SYNC_DATA_MAX     ((size_t)512 << 20) /* "#syncdata=" at most */
 int dav_sync_report(dav_src *s, const char *href, const char *body,

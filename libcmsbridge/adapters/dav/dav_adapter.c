@@ -208,6 +208,7 @@ static void close_src(cmsb_source *base)
 
     dav_http_close(s);
     dav_state_free(&s->st);
+    vc_buf_free(&s->st_cur);
     for (size_t i = 0; i < s->nurls; i++)
         free(s->urls[i]);
     free(s->urls);

@@ -74,6 +74,7 @@ static int on_sync_member(void *arg, dav_resp *r)
     memset(x, 0, sizeof(*x));
     x->length = -1;
     x->status = r->status;
+    x->data_refused = r->data_refused;
     x->href = strdup(r->href);
     x->etag = r->etag != NULL ? strdup(r->etag) : NULL;
     if (r->data != NULL && (x->data = malloc(r->data_len + 1)) != NULL) {

@@ -5,10 +5,13 @@
  * text lines:
  *   davsync 2 <fingerprint hex> <discovered-at> [<audited-at>]
  *   K <kind a|c> <sync 0|1> <expanded-at> <href> <token|-> <ctag|->
+ *     [<nodata-at>]
  *   I <href> <etag|-> [C<uid> [A<code>] | E<uid> | G<code> [M<uid>]...]...
  * Fields are %-escaped (space, tab, CR, LF, '%'). Version 1 had no A, G
  * and M fields (group cards were skipped); it still loads. <audited-at>
- * came later within version 2 (absent = never: the next sync audits). */
+ * came later within version 2 (absent = never: the next sync audits), and
+ * so did <nodata-at> (when the server last refused card data in a
+ * sync-collection; written only when set, ignored by older readers). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +285,8 @@ int dav_state_write(const dav_state *st, uint64_t fp, vc_buf *out)
             rc = vc_buf_add(out, " ", 1);
         if (rc == CMSB_OK)
             rc = esc(out, c->ctag);
+        if (rc == CMSB_OK && c->nodata_at != 0)
+            rc = vc_buf_printf(out, " %lld", (long long)c->nodata_at);
         if (rc == CMSB_OK)
             rc = vc_buf_add(out, "\n", 1);
         for (size_t k = 0; k < c->items.nb && rc == CMSB_OK; k++) {
@@ -456,9 +461,9 @@ int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp)
     for (line = strtok_r(NULL, "\n", &save); line != NULL && rc == CMSB_OK;
          line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == 'K' && line[1] == ' ') {
-            char *f[7];
-            if (split(line, f, 7) != 7 ||
-                (f[1][0] != DAV_BOOK && f[1][0] != DAV_CAL)) {
+            char *f[8];
+            int nf = split(line, f, 8);
+            if (nf < 7 || (f[1][0] != DAV_BOOK && f[1][0] != DAV_CAL)) {
                 rc = CMSB_EPARSE;
                 break;
             }
@@ -473,6 +478,7 @@ int dav_state_parse(dav_state *st, const char *cursor, uint64_t fp)
             c->sync = f[2][0] == '1';
             if (same) {
                 c->exp = strtoll(f[3], NULL, 10);
+                c->nodata_at = nf > 7 ? strtoll(f[7], NULL, 10) : 0;
                 if (dav_set(&c->token, f[5]) != CMSB_OK ||
                     dav_set(&c->ctag, f[6]) != CMSB_OK)
                     rc = CMSB_ENOMEM;

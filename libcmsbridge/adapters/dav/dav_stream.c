@@ -41,6 +41,7 @@ struct dav_stream {
     size_t budget;        /* bytes of data still to hand out */
     vc_buf data, ps_data; /* of the response, of the propstat being read */
     int has_data;         /* data holds a 2xx propstat's data */
+    int data_refused;     /* data was in a non-2xx propstat */
     int ps_has_data;      /* this propstat had data ... */
     int ps_over;          /* ... more than the budget left: dropped */
     vc_buf token;         /* the top-level DAV:sync-token */
@@ -100,7 +101,7 @@ static void on_start(void *c, const xmlChar *name, const xmlChar *prefix,
             stop(st, CMSB_EPARSE);
     } else if (st->depth == 2 && is(name, uri, "response")) {
         st->in_resp = 1;
-        st->has_etag = st->has_data = 0;
+        st->has_etag = st->has_data = st->data_refused = 0;
         st->href.len = st->status.len = st->etag.len = st->data.len = 0;
     } else if (st->depth == 2 && is(name, uri, "sync-token")) {
         st->has_token = 1;
@@ -213,6 +214,8 @@ static void on_end(void *c, const xmlChar *name, const xmlChar *prefix,
                     stop(st, CMSB_ENOMEM);
                 st->has_data = 1;
             }
+        } else if (st->ps_has_data) {
+            st->data_refused = 1; /* Xandikos: 404 for address-data */
         }
     } else if (st->depth == 2 && st->has_token && is(name, uri, "sync-token")) {
         char *t = trim(&st->token);
@@ -233,6 +236,7 @@ static void on_end(void *c, const xmlChar *name, const xmlChar *prefix,
             r.href = (char *)dav_href_path(h);
             r.status = s[0] != '\0' ? code_of(s) : 0;
             r.etag = st->has_etag ? st->etag.p : NULL;
+            r.data_refused = st->data_refused && !st->has_data;
             if (st->has_data && st->data.len <= st->budget) {
                 r.data = st->data.p;
                 r.data_len = st->data.len;

@@ -834,11 +834,35 @@ static int token_refused(long code)
     return code == 400 || code == 403 || code == 409 || code == 500;
 }
 
+/* What a sync-collection page asking for card data said about it: data
+ * refused (a non-2xx propstat) and none given means the server does not
+ * hand it out there (Xandikos 0.2.8): etags only from now on, for
+ * DAV_NODATA_RETRY; any data given means it does. */
+static void note_data(run *r, dav_coll *c, size_t n_data, size_t n_refused)
+{
+    if (n_data > 0) {
+        if (c->nodata_at != 0)
+            cmsb_source_log(&r->s->base, TSPS_LOG_INFO,
+                            "msg=\"dav: sync-collection gives card data "
+                            "again\" href=\"%s\"",
+                            c->href);
+        c->nodata_at = 0;
+    } else if (n_refused > 0) {
+        if (c->nodata_at == 0)
+            cmsb_source_log(&r->s->base, TSPS_LOG_INFO,
+                            "msg=\"dav: sync-collection refuses card data, "
+                            "asking etags only\" href=\"%s\" "
+                            "retry_s=%d",
+                            c->href, DAV_NODATA_RETRY);
+        c->nodata_at = r->now;
+    }
+}
+
 static int sync_one(run *r, dav_coll *c)
 {
     int full = c->token == NULL || c->token[0] == '\0';
     char *req = NULL;
-    int rc = CMSB_OK, retried = 0;
+    int rc = CMSB_OK, retried = 0, data;
 
     /* calendars: a full load when new (a listing calendar has no token:
      * it is new when it was never expanded) and when the window moves */
@@ -848,6 +872,13 @@ static int sync_one(run *r, dav_coll *c)
         return cal_full(r, c);
     if (!c->sync)
         return list_sync(r, c, r->audit, 0);
+    /* a server that refused the card data here lately is asked for
+     * etags only (one request less to build and parse), and asked for
+     * the data again once a day: an upgraded server gets the one round
+     * trip back */
+    data =
+        r->s->sync_data > 0 && !(c->nodata_at > 0 && r->now >= c->nodata_at &&
+                                 r->now - c->nodata_at < DAV_NODATA_RETRY);
     if (!full && (req = strdup(c->token)) == NULL)
         return CMSB_ENOMEM;
     if (full)
@@ -856,13 +887,13 @@ static int sync_one(run *r, dav_coll *c)
         dav_ms ms;
         long code;
         dav_hrefs h = {0};
-        size_t n_data = 0, n_del = 0, data_bytes = 0;
+        size_t n_data = 0, n_del = 0, data_bytes = 0, n_refused = 0;
         int back;
         /* the card data in the REPORT itself (one round trip for a
          * change), streamed: at most s->sync_data bytes of it are kept,
          * members past that (and members a server answers without data,
          * such as Xandikos) are fetched by query or multiget */
-        rc = sync_report(r, c, req, r->s->sync_data > 0, &ms, &code);
+        rc = sync_report(r, c, req, data, &ms, &code);
         if (rc != CMSB_OK)
             break;
         if (code == 404) {
@@ -936,6 +967,7 @@ static int sync_one(run *r, dav_coll *c)
                 break;
             }
             it->seen = 1;
+            n_refused += x->data_refused;
             if (it->etag != NULL && x->etag != NULL &&
                 strcmp(it->etag, x->etag) == 0)
                 continue;
@@ -954,8 +986,9 @@ static int sync_one(run *r, dav_coll *c)
                             "msg=\"dav: sync-collection page\" href=\"%s\" "
                             "asked_data=%d deleted=%zu with_data=%zu "
                             "data_bytes=%zu to_fetch=%zu",
-                            c->href, r->s->sync_data > 0, n_del, n_data,
-                            data_bytes, h.n);
+                            c->href, data, n_del, n_data, data_bytes, h.n);
+        if (rc == CMSB_OK && data)
+            note_data(r, c, n_data, n_refused);
         if (rc == CMSB_OK)
             rc = fetch_bulk(r, c, h.v, h.n);
         dav_hrefs_free(&h);
@@ -1032,7 +1065,21 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg)
     r.now = cmsb_source_now(&s->base);
     r.from = r.now - o->event_past_s;
     r.to = r.now + o->event_future_s;
-    pr = dav_state_parse(&st, since, r.fp);
+    if (since != NULL && s->have_st && s->st_cur.len > 0 &&
+        strcmp(since, s->st_cur.p) == 0) {
+        /* the cursor the last sync handed out, stored as it was: its
+         * state is still in memory (parsing 10k members costs more than
+         * the rest of an incremental sync) */
+        st = s->st;
+        memset(&s->st, 0, sizeof(s->st));
+        s->have_st = 0;
+        for (size_t i = 0; i < st.n; i++)
+            unsee(&st.c[i]);
+        pr = 1;
+    } else {
+        pr = dav_state_parse(&st, since, r.fp);
+    }
+    s->st_cur.len = 0; /* until this sync ends well */
     if (pr < 0 && since != NULL)
         cmsb_source_log(&s->base, TSPS_LOG_WARN,
                         "msg=\"cursor not understood, full reread\" url=\"%s\"",
@@ -1093,6 +1140,9 @@ int dav_changes(dav_src *s, const char *since, cmsb_change_cb cb, void *arg)
         dav_state_free(&s->st);
         s->st = st;
         s->have_st = 1;
+        vc_buf_free(&s->st_cur);
+        s->st_cur = r.cur; /* what the last checkpoint said: st */
+        memset(&r.cur, 0, sizeof(r.cur));
     } else {
         dav_state_free(&st);
     }
