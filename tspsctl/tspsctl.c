@@ -60,9 +60,15 @@ static const char usage[] =
     "    code delete USER CODE [--status S] | code list USER\n"
     "    status set USER STATUS [--until TIME] [--note TEXT]\n"
     "    status get USER [--at TIME]\n"
-    "    cluster status [--metrics URL]      this node in its cluster: etcd\n"
-    "                                        reachable, applied revision,\n"
-    "                                        queued writes (from /metrics)\n"
+    "    cluster status [--metrics URL] [--etcd URL] [--prefix P]\n"
+    "                                        this node in its cluster (etcd\n"
+    "                                        reachable, revision, queued\n"
+    "                                        writes), then every node from\n"
+    "                                        etcd: shard, alive or lease\n"
+    "                                        expired, revision, lag, drain\n"
+    "    cluster drain [--undo]              (admin) OPTIONS get 503: new\n"
+    "                                        calls go to the shard's other\n"
+    "                                        node; calls here finish\n"
     "    contact list USER [QUERY] [--limit N]\n"
     "    contact code USER UID CODE          set a contact's code (written\n"
     "                                        back to its source)\n"
@@ -237,17 +243,25 @@ int main(int argc, char **argv)
     data = env_or(data, "TSPS_DATA");
     if (data == NULL)
         data = "data";
-    /* cluster status reads the node's metrics: no control connection */
+    /* cluster status reads the node's metrics and etcd: no control
+     * connection */
     if (argc - optind >= 2 && strcmp(argv[optind], "cluster") == 0 &&
         strcmp(argv[optind + 1], "status") == 0) {
-        const char *murl = NULL;
-        if (argc - optind == 4 && strcmp(argv[optind + 2], "--metrics") == 0)
-            murl = argv[optind + 3];
-        else if (argc - optind != 2) {
-            fputs("tspsctl: cluster status [--metrics URL]\n", stderr);
-            return EX_USAGE_;
+        const char *opt[3] = {NULL, NULL, NULL};
+        static const char *const names[3] = {"--metrics", "--etcd", "--prefix"};
+        for (int i = optind + 2; i < argc; i += 2) {
+            int k = 0;
+            while (k < 3 && strcmp(argv[i], names[k]) != 0)
+                k++;
+            if (k == 3 || i + 1 >= argc) {
+                fputs("tspsctl: cluster status [--metrics URL] [--etcd URL] "
+                      "[--prefix P]\n",
+                      stderr);
+                return EX_USAGE_;
+            }
+            opt[k] = argv[i + 1];
         }
-        return tspsctl_cluster_status(data, murl);
+        return tspsctl_cluster_status(data, opt[0], opt[1], opt[2]);
     }
     /* Fallback: the embedded default's data folder. */
     read_client_conf(data, dhost, sizeof(dhost), &dport, dca, sizeof(dca));

@@ -60,9 +60,12 @@ int ctl_exit_code(int code);
 /**
  * `cluster status`: the tspsd_cluster_* lines of the node's /metrics
  * (`url`, or the metrics= line of DATA/client.conf), printed as
- * "key value". @return the exit code (0 ok, 1 unreachable or not in a
- * cluster, 2 no address).
+ * "key value", then every node of the cluster from the registry in etcd
+ * (`etcd` and `prefix`, or the etcd= and cluster_prefix= lines; skipped
+ * when only `url` is given). @return the exit code (0 ok, 1 unreachable
+ * or not in a cluster, 2 no address).
  */
-int tspsctl_cluster_status(const char *data, const char *url);
+int tspsctl_cluster_status(const char *data, const char *url,
+                           const char *etcd, const char *prefix);
 
 #endif

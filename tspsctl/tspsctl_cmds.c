@@ -7,8 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const flags[] = {
-    "--live", "--monitor", "--act", "--remove", "--related", "--missed", NULL};
+static const char *const flags[] = {"--live",   "--monitor", "--act",
+                                    "--remove", "--related", "--missed",
+                                    "--undo",   NULL};
 
 int ctl_args_parse(int argc, char **argv, ctl_args *out, char *err,
                    size_t errlen)
@@ -807,6 +808,17 @@ static int cmd_ivr(ctl_ctx *ctx, ctl_args *a)
     return usage_err("ivr get USER | ivr put USER FILE|- | ivr remove USER");
 }
 
+static int cmd_cluster(ctl_ctx *ctx, ctl_args *a)
+{
+    REQ(CLUSTER_DRAIN, cluster_drain, Tsps__ClusterDrain,
+        TSPS__CLUSTER_DRAIN__INIT);
+    if (a->npos != 1 || strcmp(a->pos[0], "drain") != 0)
+        return usage_err("cluster drain [--undo] | cluster status | cluster "
+                         "move-user USER SHARD");
+    body.undo = ctl_flag(a, "--undo");
+    return exec(ctx, &req, "cluster.drain");
+}
+
 typedef struct cmd {
     const char *name;
     int (*fn)(ctl_ctx *, ctl_args *);
@@ -832,6 +844,7 @@ static const cmd cmds[] = {{"whoami", cmd_whoami},
                            {"related", cmd_related},
                            {"voicemail", cmd_voicemail},
                            {"ivr", cmd_ivr},
+                           {"cluster", cmd_cluster},
                            {NULL, NULL}};
 
 int ctl_run(ctl_ctx *ctx, int argc, char **argv)

@@ -307,5 +307,9 @@ int tspsd_bootstrap_client_conf(tspsd *d)
     if (d->metrics_port > 0)
         fprintf(f, "metrics=http://%s:%d/metrics\n", d->cfg.metrics_listen,
                 d->metrics_port);
+    /* `tspsctl cluster status` lists the cluster's nodes from etcd */
+    if (d->cfg.cluster_enabled)
+        fprintf(f, "etcd=%s\ncluster_prefix=%s\n", d->cfg.cluster_etcd,
+                d->cfg.cluster_prefix);
     return fclose(f) == 0 ? 0 : -1;
 }

@@ -58,6 +58,7 @@ struct tspsd_cluster_wire {
      * after the join), and when it was last stored. */
     int64_t rev_pending;
     double rev_stored_ms;
+    char sip[96]; /* the SIP front's address, "" when off (registry) */
 };
 
 /* The applied revision is stored at most this often: one LMDB commit per
@@ -622,29 +623,63 @@ static int cluster_metrics(void *arg, char *buf, size_t len)
 {
     struct tspsd_cluster_wire *w = arg;
     tspsd_cluster_stats st;
-    const char *n = tspsd_cluster_node(w->cl);
+    char l[200]; /* the labels of every line: node and shard */
     tspsd_cluster_stats_get(w->cl, &st);
-    int r = snprintf(
-        buf, len,
-        "# TYPE tspsd_cluster_etcd_up gauge\n"
-        "tspsd_cluster_etcd_up{node=\"%s\"} %d\n"
-        "# TYPE tspsd_cluster_applied_revision gauge\n"
-        "tspsd_cluster_applied_revision{node=\"%s\"} %" PRId64 "\n"
-        "# TYPE tspsd_cluster_etcd_revision gauge\n"
-        "tspsd_cluster_etcd_revision{node=\"%s\"} %" PRId64 "\n"
-        "# TYPE tspsd_cluster_queued_writes gauge\n"
-        "tspsd_cluster_queued_writes{node=\"%s\"} %" PRIu64 "\n"
-        "# TYPE tspsd_cluster_published_total counter\n"
-        "tspsd_cluster_published_total{node=\"%s\"} %" PRIu64 "\n"
-        "# TYPE tspsd_cluster_applied_total counter\n"
-        "tspsd_cluster_applied_total{node=\"%s\"} %" PRIu64 "\n"
-        "# TYPE tspsd_cluster_dropped_total counter\n"
-        "tspsd_cluster_dropped_total{node=\"%s\"} %" PRIu64 "\n"
-        "# TYPE tspsd_cluster_watch_connects_total counter\n"
-        "tspsd_cluster_watch_connects_total{node=\"%s\"} %" PRIu64 "\n",
-        n, st.etcd_up, n, st.applied_rev, n, st.etcd_rev, n, st.queued, n,
-        st.published, n, st.applied, n, st.dropped, n, st.reconnects);
+    snprintf(l, sizeof(l), "node=\"%s\",shard=\"%s\"",
+             tspsd_cluster_node(w->cl), w->d->cfg.cluster_shard);
+    int r =
+        snprintf(buf, len,
+                 "# TYPE tspsd_cluster_etcd_up gauge\n"
+                 "tspsd_cluster_etcd_up{%s} %d\n"
+                 "# TYPE tspsd_cluster_applied_revision gauge\n"
+                 "tspsd_cluster_applied_revision{%s} %" PRId64 "\n"
+                 "# TYPE tspsd_cluster_config_revision gauge\n"
+                 "tspsd_cluster_config_revision{%s} %" PRId64 "\n"
+                 "# TYPE tspsd_cluster_etcd_revision gauge\n"
+                 "tspsd_cluster_etcd_revision{%s} %" PRId64 "\n"
+                 "# TYPE tspsd_cluster_queued_writes gauge\n"
+                 "tspsd_cluster_queued_writes{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_published_total counter\n"
+                 "tspsd_cluster_published_total{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_applied_total counter\n"
+                 "tspsd_cluster_applied_total{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_dropped_total counter\n"
+                 "tspsd_cluster_dropped_total{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_watch_connects_total counter\n"
+                 "tspsd_cluster_watch_connects_total{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_registered gauge\n"
+                 "tspsd_cluster_registered{%s} %d\n"
+                 "# TYPE tspsd_cluster_draining gauge\n"
+                 "tspsd_cluster_draining{%s} %d\n"
+                 "# TYPE tspsd_cluster_held_calls gauge\n"
+                 "tspsd_cluster_held_calls{%s} %u\n",
+                 l, st.etcd_up, l, st.applied_rev, l, st.config_rev, l,
+                 st.etcd_rev, l, st.queued, l, st.published, l, st.applied, l,
+                 st.dropped, l, st.reconnects, l, st.registered, l,
+                 atomic_load(&w->d->draining), l, atomic_load(&w->d->held_now));
     return r < 0 ? 0 : (size_t)r >= len ? (int)len - 1 : r;
+}
+
+/* The registry record of this node (cluster.h, node_info): what
+ * `tspsctl cluster status` lists. Cluster thread. */
+static size_t node_info(void *arg, char *buf, size_t len)
+{
+    struct tspsd_cluster_wire *w = arg;
+    tspsd_cluster_stats st;
+    tspsd_cluster_stats_get(w->cl, &st);
+    const tspsd_config *c = &w->d->cfg;
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:I,s:b,s:i,s:b}", "node", tspsd_cluster_node(w->cl),
+        "shard", c->cluster_shard, "sip", w->sip, "revision",
+        (json_int_t)st.config_rev, "draining", atomic_load(&w->d->draining),
+        "held_calls", (int)atomic_load(&w->d->held_now), "etcd_up", st.etcd_up);
+    char *t = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    size_t n = t != NULL && strlen(t) < len ? strlen(t) : 0;
+    if (n > 0)
+        memcpy(buf, t, n);
+    free(t);
+    return n;
 }
 
 /* Metrics only: the cluster brings no calls. It stops in
@@ -685,6 +720,19 @@ int tspsd_cluster_wire_start(tspsd *d)
     ops.applied = on_applied;
     ops.queue_save = on_queue_save;
     ops.queue_drop = on_queue_drop;
+    ops.node_info = node_info;
+    cc.lease_ttl_s = c->cluster_lease_s;
+    if (!part_ok(c->cluster_shard)) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: bad shard name",
+                  "shard=\"%.80s\" hint=\"[cluster] shard: printable, no "
+                  "'/'\"",
+                  c->cluster_shard);
+        free(w);
+        return -1;
+    }
+    if (c->sip_enabled)
+        snprintf(w->sip, sizeof(w->sip), "%s:%d", c->sip_listen,
+                 c->sip_udp_port);
     if (tspsd_cluster_new(&cc, &ops, &w->cl) != 0) {
         free(w);
         return -1;

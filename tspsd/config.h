@@ -91,6 +91,8 @@ typedef struct tspsd_config {
     char cluster_node[64];    /* this node's name ("" = the host name) */
     char cluster_prefix[128]; /* key prefix in etcd */
     int cluster_max_queue;    /* writes waiting for etcd at most */
+    char cluster_shard[64];   /* this node's shard (registry, status) */
+    int cluster_lease_s;      /* TTL of the node key's lease */
     /* [source NAME] */
     int nsources;
     tspsd_source_cfg sources[TSPSD_MAX_SOURCES];

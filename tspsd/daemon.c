@@ -125,14 +125,20 @@ static void sip_stop(void *arg)
     d->sip_front = NULL;
 }
 
+static int sip_draining(void *arg)
+{
+    tspsd *d = arg;
+    return atomic_load(&d->draining);
+}
+
 static const tspsd_front_ops sip_front_ops = {"sip", sip_answer, sip_reload,
                                               sip_metrics, sip_stop};
 
 static int sip_start(tspsd *d)
 {
     tspsd_sip_config sc;
-    tspsd_sip_hooks hooks = {d, sip_call_event, sip_log, sip_media_uri,
-                             sip_mwi_body};
+    tspsd_sip_hooks hooks = {
+        d, sip_call_event, sip_log, sip_media_uri, sip_mwi_body, sip_draining};
     if (!d->cfg.sip_enabled)
         return 0;
     sip_config(&d->cfg, &sc);

@@ -133,6 +133,11 @@ struct tspsd {
     tspsd_metrics metrics;
     struct event *sig_term, *sig_int, *sig_hup;
     int stopping;
+    /* Drain (`tspsctl cluster drain`): call fronts answer health probes
+     * (SIP OPTIONS) 503 so that a proxy sends new calls elsewhere; calls
+     * already here finish. Any thread. */
+    atomic_int draining;
+    atomic_uint held_now; /* held calls now (pending.c), for any thread */
 };
 
 /* ---- daemon.c ---- */

@@ -71,6 +71,26 @@ TSPSD_HANDLER(tspsd_h_token_revoke)
     return TSPS__CODE__OK;
 }
 
+/* Drain: the SIP front's OPTIONS answer says 503 (daemon.c's draining
+ * hook) while calls already here go on. State only: the cluster's node
+ * key carries it (cluster_wire.c). */
+TSPSD_HANDLER(tspsd_h_cluster_drain)
+{
+    TSPSD_AUTHZ(c, resp, "cluster.drain", NULL, TSPSD_RIGHT_ADMIN, NULL);
+    int on = !req->cluster_drain->undo;
+    int was = atomic_exchange(&c->d->draining, on);
+    unsigned held = atomic_load(&c->d->held_now);
+    tspsd_log(TSPSD_LOG_INFO, 0, NULL, on ? "node draining" : "drain ended",
+              "audit=1 by=%s was=%d held_calls=%u", c->identity, was, held);
+    resp->message = tspsd_arena_printf(&c->arena, "%s (%u held call%s)",
+                                       on ? (held == 0 ? "drained" : "draining")
+                                          : "in service",
+                                       held, held == 1 ? "" : "s");
+    if (resp->message == NULL)
+        resp->message = (char *)"";
+    return TSPS__CODE__OK;
+}
+
 TSPSD_HANDLER(tspsd_h_delegate)
 {
     const Tsps__Delegate *r = req->delegate;

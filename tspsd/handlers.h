@@ -18,6 +18,7 @@ TSPSD_HANDLER(tspsd_h_subscribe);
 /* h_admin.c */
 TSPSD_HANDLER(tspsd_h_token_issue);
 TSPSD_HANDLER(tspsd_h_token_revoke);
+TSPSD_HANDLER(tspsd_h_cluster_drain);
 TSPSD_HANDLER(tspsd_h_delegate);
 TSPSD_HANDLER(tspsd_h_delegation_list);
 TSPSD_HANDLER(tspsd_h_source_add);

@@ -95,6 +95,7 @@ static void unlink_free(tspsd *d, uint64_t id)
         return;
     *link = p->next;
     d->pending->n--;
+    atomic_store(&d->held_now, (unsigned)d->pending->n);
     pend_free(p);
 }
 
@@ -247,6 +248,7 @@ static void hold(tspsd *d, tspsd_front *f, uint64_t call_id,
     p->next = d->pending->head;
     d->pending->head = p;
     d->pending->n++;
+    atomic_store(&d->held_now, (unsigned)d->pending->n);
 }
 
 void tspsd_front_call(tspsd_front *f, int kind, uint64_t call_id,

@@ -59,6 +59,7 @@ void tspsd_handlers_register(tspsd *d)
     R(DELEGATION_LIST,  "delegation.list", tspsd_h_delegation_list);
     W(TOKEN_ISSUE,      "token.issue",     tspsd_h_token_issue);
     W(TOKEN_REVOKE,     "token.revoke",    tspsd_h_token_revoke);
+    R(CLUSTER_DRAIN,    "cluster.drain",   tspsd_h_cluster_drain);
     W(DEVICE_ADD,       "device.add",      tspsd_h_device_add);
     W(DEVICE_REMOVE,    "device.remove",   tspsd_h_device_remove);
     /* Voicemail: the list reads LMDB (R); get reads a file, act writes

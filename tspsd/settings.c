@@ -281,6 +281,10 @@ static const tspsd_setting table[] = {
       "key prefix in etcd; every node of one cluster uses the same"),
     N("cluster", "max_queue", cluster_max_queue, 1, 10000000, "100000", 0,
       "writes waiting for an unreachable etcd at most"),
+    S("cluster", "shard", cluster_shard, "default", 0,
+      "this node's shard: shown by tspsctl cluster status"),
+    N("cluster", "lease_s", cluster_lease_s, 2, 600, "10", 0,
+      "TTL of the node's registry key: a node silent this long shows as down"),
     C("admin", "identities", set_admins, NULL, 1,
       "identities with the admin role, comma-separated"),
 };

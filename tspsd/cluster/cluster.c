@@ -43,7 +43,8 @@ struct tspsd_cluster {
     uint64_t next_seq;
     atomic_int stop;
     int started;
-    pthread_t pub, watch;
+    pthread_t pub, watch, keep;
+    int lease_ttl_s;
     int64_t start_rev;
     tspsd_cluster_stats st; /* under mu */
 };
@@ -90,6 +91,8 @@ int tspsd_cluster_new(const tspsd_cluster_config *cfg,
                    : NULL;
     c->start_rev = cfg->start_rev > 0 ? cfg->start_rev : 0;
     c->st.applied_rev = c->start_rev;
+    c->st.config_rev = c->start_rev;
+    c->lease_ttl_s = ops->node_info != NULL ? cfg->lease_ttl_s : 0;
     c->next_seq = 1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
@@ -291,6 +294,13 @@ static void *publisher(void *arg)
     return NULL;
 }
 
+/* The registry's keys (relative to the prefix): node/, member/. */
+static int registry_key(const char *k, size_t n)
+{
+    return (n > 5 && memcmp(k, "node/", 5) == 0) ||
+           (n > 7 && memcmp(k, "member/", 7) == 0);
+}
+
 typedef struct applier {
     tspsd_cluster *c;
     int64_t rev;
@@ -305,7 +315,9 @@ static int on_event(void *arg, int type, const char *key, size_t klen,
     size_t pl = strlen(c->prefix);
     if (atomic_load(&c->stop))
         return 1;
-    if (klen > pl && memcmp(key, c->prefix, pl) == 0)
+    int ours = klen > pl && memcmp(key, c->prefix, pl) == 0;
+    int reg = ours && registry_key(key + pl, klen - pl);
+    if (ours && !reg)
         c->ops.apply(c->ops.arg, key + pl, type == TSPSD_ETCD_PUT ? val : NULL,
                      vlen, mod_rev);
     if (!a->ranging && mod_rev > a->rev) {
@@ -313,9 +325,12 @@ static int on_event(void *arg, int type, const char *key, size_t klen,
         c->ops.applied(c->ops.arg, mod_rev);
     }
     pthread_mutex_lock(&c->mu);
-    c->st.applied++;
+    if (!reg)
+        c->st.applied++;
     if (!a->ranging && mod_rev > c->st.applied_rev)
         c->st.applied_rev = mod_rev;
+    if (!a->ranging && !reg && mod_rev > c->st.config_rev)
+        c->st.config_rev = mod_rev;
     if (mod_rev > c->st.etcd_rev)
         c->st.etcd_rev = mod_rev;
     pthread_mutex_unlock(&c->mu);
@@ -357,6 +372,7 @@ static void *watcher(void *arg)
                 c->ops.applied(c->ops.arg, a.rev);
                 pthread_mutex_lock(&c->mu);
                 c->st.applied_rev = a.rev;
+                c->st.config_rev = a.rev;
                 if (hrev > c->st.etcd_rev)
                     c->st.etcd_rev = hrev;
                 pthread_mutex_unlock(&c->mu);
@@ -403,6 +419,85 @@ static void *watcher(void *arg)
     return NULL;
 }
 
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void set_registered(tspsd_cluster *c, int on)
+{
+    pthread_mutex_lock(&c->mu);
+    c->st.registered = on;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The registry: node/<node> under a lease, renewed every third of its
+ * TTL, rewritten (with member/<node>) when ops->node_info changes. */
+static void *keeper(void *arg)
+{
+    tspsd_cluster *c = arg;
+    char nkey[PREFIX_MAX + 160], mkey[PREFIX_MAX + 160], err[300];
+    char cur[2048], last[2048] = "";
+    int64_t lease = 0;
+    double next_ka = 0;
+    int failing = 0;
+
+    snprintf(nkey, sizeof(nkey), "%snode/%s", c->prefix, c->node);
+    snprintf(mkey, sizeof(mkey), "%smember/%s", c->prefix, c->node);
+    while (!atomic_load(&c->stop)) {
+        size_t n = c->ops.node_info(c->ops.arg, cur, sizeof(cur) - 1);
+        int rc = TSPSD_ETCD_OK;
+        cur[n < sizeof(cur) ? n : sizeof(cur) - 1] = '\0';
+        if (lease == 0) {
+            rc = tspsd_etcd_lease_grant(c->etcd, c->lease_ttl_s, &lease, err,
+                                        sizeof(err));
+            last[0] = '\0'; /* put the record under the new lease */
+            next_ka = mono_ms() + c->lease_ttl_s * 1000.0 / 3;
+        } else if (mono_ms() >= next_ka) {
+            int64_t ttl = 0;
+            rc = tspsd_etcd_lease_keepalive(c->etcd, lease, &ttl, err,
+                                            sizeof(err));
+            next_ka = mono_ms() + c->lease_ttl_s * 1000.0 / 3;
+            if (rc == TSPSD_ETCD_OK && ttl <= 0) {
+                tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                          "cluster: our lease expired (etcd away too long); "
+                          "registering again",
+                          "node=%s", c->node);
+                lease = 0;
+                set_registered(c, 0);
+                continue;
+            }
+        }
+        if (rc == TSPSD_ETCD_OK && lease != 0 && strcmp(cur, last) != 0) {
+            rc = tspsd_etcd_put_lease(c->etcd, nkey, cur, strlen(cur), lease,
+                                      NULL, err, sizeof(err));
+            if (rc == TSPSD_ETCD_OK)
+                rc = tspsd_etcd_put(c->etcd, mkey, cur, strlen(cur), NULL, err,
+                                    sizeof(err));
+            if (rc == TSPSD_ETCD_OK) {
+                memcpy(last, cur, strlen(cur) + 1);
+                set_registered(c, 1);
+            }
+        }
+        if (rc != TSPSD_ETCD_OK && !failing)
+            tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                      "cluster: node record not kept in etcd; retrying",
+                      "node=%s error=\"%.200s\"", c->node, err);
+        else if (rc == TSPSD_ETCD_OK && failing)
+            tspsd_log(TSPSD_LOG_INFO, 0, NULL, "cluster: node record kept",
+                      "node=%s", c->node);
+        failing = rc != TSPSD_ETCD_OK;
+        if (failing && rc != TSPSD_ETCD_EUNREACHABLE)
+            lease = 0; /* refused: start over with a new lease */
+        nap(c, 500);
+    }
+    if (lease != 0) /* a clean stop: we are gone at once, not in a TTL */
+        tspsd_etcd_delete(c->etcd, nkey, 0, NULL, err, sizeof(err));
+    return NULL;
+}
+
 int tspsd_cluster_start(tspsd_cluster *c)
 {
     c->st.etcd_up = 1; /* until a request says otherwise: one log line */
@@ -412,6 +507,13 @@ int tspsd_cluster_start(tspsd_cluster *c)
         atomic_store(&c->stop, 1);
         pthread_cond_broadcast(&c->cv);
         pthread_join(c->pub, NULL);
+        return -1;
+    }
+    if (c->lease_ttl_s > 0 && pthread_create(&c->keep, NULL, keeper, c) != 0) {
+        atomic_store(&c->stop, 1);
+        pthread_cond_broadcast(&c->cv);
+        pthread_join(c->pub, NULL);
+        pthread_join(c->watch, NULL);
         return -1;
     }
     c->started = 1;
@@ -432,6 +534,8 @@ void tspsd_cluster_free(tspsd_cluster *c)
         pthread_mutex_unlock(&c->mu);
         pthread_join(c->pub, NULL);
         pthread_join(c->watch, NULL);
+        if (c->lease_ttl_s > 0)
+            pthread_join(c->keep, NULL);
     }
     for (qent *q = c->head, *n; q != NULL; q = n) {
         n = q->next;

@@ -34,6 +34,11 @@ typedef struct tspsd_cluster_ops {
     void (*queue_save)(void *arg, uint64_t seq, const char *key,
                        const void *val, size_t len, int del);
     void (*queue_drop)(void *arg, uint64_t seq);
+    /* Optional (needs cfg->lease_ttl_s): this node's record for the
+     * registry, e.g. a JSON object with its shard, address, applied
+     * revision (stats.config_rev) and drain state, into buf; its length,
+     * 0 for none. Called about twice a second; a change is written. */
+    size_t (*node_info)(void *arg, char *buf, size_t len);
 } tspsd_cluster_ops;
 
 typedef struct tspsd_cluster_config {
@@ -48,6 +53,12 @@ typedef struct tspsd_cluster_config {
      * at one revision, so that what others depend on comes first; NULL-
      * terminated. NULL: the whole prefix in key order. */
     const char *const *range_order;
+    /* The node registry (docs/cluster.md): with ops->node_info, the node
+     * keeps "node/<node>" under a lease of this many seconds, kept alive
+     * while it runs, and "member/<node>" (no lease: the last record of a
+     * node whose lease expired). 0: no registry. Neither part is applied
+     * through ops->apply. */
+    int lease_ttl_s;
 } tspsd_cluster_config;
 
 typedef struct tspsd_cluster_stats {
@@ -60,6 +71,9 @@ typedef struct tspsd_cluster_stats {
     uint64_t applied;    /* events applied */
     uint64_t dropped;    /* writes refused: queue full */
     uint64_t reconnects; /* watch streams re-opened */
+    int64_t config_rev;  /* newest configuration revision applied here
+                            (registry keys not counted) */
+    int registered;      /* our node key is in etcd under a live lease */
 } tspsd_cluster_stats;
 
 /**

@@ -347,6 +347,13 @@ static char *body_of(json_t *o)
 int tspsd_etcd_put(tspsd_etcd *e, const char *key, const void *val, size_t len,
                    int64_t *rev, char *err, size_t errlen)
 {
+    return tspsd_etcd_put_lease(e, key, val, len, 0, rev, err, errlen);
+}
+
+int tspsd_etcd_put_lease(tspsd_etcd *e, const char *key, const void *val,
+                         size_t len, int64_t lease, int64_t *rev, char *err,
+                         size_t errlen)
+{
     json_t *doc = NULL;
     if (rev != NULL)
         *rev = 0;
@@ -357,7 +364,11 @@ int tspsd_etcd_put(tspsd_etcd *e, const char *key, const void *val, size_t len,
     int rc = TSPSD_ETCD_ENOMEM;
     if (k == NULL || v == NULL)
         goto cleanup;
-    body = body_of(json_pack("{s:s,s:s}", "key", k, "value", v));
+    char ls[24];
+    snprintf(ls, sizeof(ls), "%" PRId64, lease);
+    body = body_of(lease > 0 ? json_pack("{s:s,s:s,s:s}", "key", k, "value", v,
+                                         "lease", ls)
+                             : json_pack("{s:s,s:s}", "key", k, "value", v));
     if (body == NULL)
         goto cleanup;
     rc = post(e, "/v3/kv/put", body, &doc, err, errlen);
@@ -369,6 +380,60 @@ cleanup:
     free(k);
     free(v);
     return rc;
+}
+
+/* A lease request: POST body (consumed) to path, *ttl = the TTL etcd
+ * answered (0: the lease is gone), *id = the lease ID (may be NULL). */
+static int lease_call(tspsd_etcd *e, const char *path, json_t *o, int64_t *id,
+                      int64_t *ttl, char *err, size_t errlen)
+{
+    json_t *doc = NULL;
+    char *body = body_of(o);
+    *ttl = 0;
+    if (body == NULL)
+        return TSPSD_ETCD_ENOMEM;
+    int rc = post(e, path, body, &doc, err, errlen);
+    free(body);
+    if (rc != TSPSD_ETCD_OK)
+        return rc;
+    /* keepalive is a stream: its one answer comes as {"result":{...}} */
+    json_t *r = json_object_get(doc, "result");
+    if (!json_is_object(r))
+        r = doc;
+    *ttl = jint(r, "TTL");
+    if (id != NULL)
+        *id = jint(r, "ID");
+    json_decref(doc);
+    return TSPSD_ETCD_OK;
+}
+
+int tspsd_etcd_lease_grant(tspsd_etcd *e, int ttl_s, int64_t *id, char *err,
+                           size_t errlen)
+{
+    int64_t ttl = 0;
+    *id = 0;
+    if (e == NULL || ttl_s <= 0)
+        return TSPSD_ETCD_EINVAL;
+    int rc = lease_call(e, "/v3/lease/grant", json_pack("{s:i}", "TTL", ttl_s),
+                        id, &ttl, err, errlen);
+    if (rc == TSPSD_ETCD_OK && (*id <= 0 || ttl <= 0)) {
+        seterr(err, errlen, "lease grant: no ID or TTL in the answer");
+        *id = 0;
+        return TSPSD_ETCD_EPROTO;
+    }
+    return rc;
+}
+
+int tspsd_etcd_lease_keepalive(tspsd_etcd *e, int64_t id, int64_t *ttl,
+                               char *err, size_t errlen)
+{
+    char ids[24];
+    *ttl = 0;
+    if (e == NULL || id <= 0)
+        return TSPSD_ETCD_EINVAL;
+    snprintf(ids, sizeof(ids), "%" PRId64, id);
+    return lease_call(e, "/v3/lease/keepalive", json_pack("{s:s}", "ID", ids),
+                      NULL, ttl, err, errlen);
 }
 
 int tspsd_etcd_delete(tspsd_etcd *e, const char *key, int prefix, int64_t *rev,

@@ -59,6 +59,29 @@ int tspsd_etcd_put(tspsd_etcd *e, const char *key, const void *val, size_t len,
                    int64_t *rev, char *err, size_t errlen);
 
 /**
+ * tspsd_etcd_put() with the key attached to lease `lease` (0: none): the
+ * key goes when the lease expires.
+ */
+int tspsd_etcd_put_lease(tspsd_etcd *e, const char *key, const void *val,
+                         size_t len, int64_t lease, int64_t *rev, char *err,
+                         size_t errlen);
+
+/**
+ * Grant a lease of `ttl_s` seconds: *id its ID (0 on failure).
+ * Codes as tspsd_etcd_put(). Thread-safety: any thread.
+ */
+int tspsd_etcd_lease_grant(tspsd_etcd *e, int ttl_s, int64_t *id, char *err,
+                           size_t errlen);
+
+/**
+ * Renew lease `id` once: *ttl = its TTL now, 0 when etcd no longer knows
+ * it (expired: grant a new one and put the keys again).
+ * Codes as tspsd_etcd_put(). Thread-safety: any thread.
+ */
+int tspsd_etcd_lease_keepalive(tspsd_etcd *e, int64_t id, int64_t *ttl,
+                               char *err, size_t errlen);
+
+/**
  * Delete `key` (with `prefix` 1: every key starting with it). *rev (may be
  * NULL) = the revision after it. Codes as tspsd_etcd_put().
  */

@@ -213,6 +213,10 @@ void sip_process(tspsd_sip *s, const char *buf, size_t len, const sip_src *src)
         return;
     }
     if (sip_span_eq(r.method, "OPTIONS")) {
+        if (s->hooks.draining != NULL && s->hooks.draining(s->hooks.arg)) {
+            sip_respond_simple(s, &r, src, 503, NULL, "Retry-After: 5\r\n");
+            return;
+        }
         sip_respond_simple(s, &r, src, 200, NULL,
                            "Allow: " SIP_ALLOW
                            "\r\nAccept: application/sdp\r\n");

@@ -118,6 +118,10 @@ typedef struct tspsd_sip_hooks {
      * the loop. Since: 0.4 */
     int (*mwi_body)(void *arg, const char *user, const char *account, char *out,
                     size_t n);
+    /* Optional (NULL: never). Non-zero while the node drains: OPTIONS
+     * (a proxy's health probe) gets 503 so that new calls go to another
+     * node; calls go on being answered. Any thread. Since: 0.5 */
+    int (*draining)(void *arg);
 } tspsd_sip_hooks;
 
 /**
