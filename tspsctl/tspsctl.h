@@ -65,7 +65,7 @@ int ctl_exit_code(int code);
  * when only `url` is given). @return the exit code (0 ok, 1 unreachable
  * or not in a cluster, 2 no address).
  */
-int tspsctl_cluster_status(const char *data, const char *url,
-                           const char *etcd, const char *prefix);
+int tspsctl_cluster_status(const char *data, const char *url, const char *etcd,
+                           const char *prefix);
 
 #endif

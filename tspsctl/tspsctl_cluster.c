@@ -171,9 +171,12 @@ static int list_nodes(const char *etcd_url, const char *prefix)
         json_int_t rev = rec_int(rec, "revision");
         json_int_t held = rec_int(rec, "held_calls");
         int drain = (int)rec_int(rec, "draining");
+        /* Behind: it has not applied up to the newest configuration
+         * change any live node has (a node fresh from a full read holds
+         * an older key's revision but has applied everything). */
         char lag[24];
         snprintf(lag, sizeof(lag), "%lld",
-                 r.n[i].alive ? (long long)(top - rev) : 0LL);
+                 rec_int(rec, "applied") >= top ? 0LL : (long long)(top - rev));
         printf("%-16s %-12s %-22s %-13s %10lld %6s %-9s %lld\n", r.n[i].name,
                rec_str(rec, "shard"), rec_str(rec, "sip"),
                r.n[i].alive ? "alive" : "lease-expired", (long long)rev,

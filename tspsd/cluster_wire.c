@@ -669,10 +669,11 @@ static size_t node_info(void *arg, char *buf, size_t len)
     tspsd_cluster_stats_get(w->cl, &st);
     const tspsd_config *c = &w->d->cfg;
     json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:I,s:b,s:i,s:b}", "node", tspsd_cluster_node(w->cl),
+        "{s:s,s:s,s:s,s:I,s:I,s:b,s:i,s:b}", "node", tspsd_cluster_node(w->cl),
         "shard", c->cluster_shard, "sip", w->sip, "revision",
-        (json_int_t)st.config_rev, "draining", atomic_load(&w->d->draining),
-        "held_calls", (int)atomic_load(&w->d->held_now), "etcd_up", st.etcd_up);
+        (json_int_t)st.config_rev, "applied", (json_int_t)st.applied_rev,
+        "draining", atomic_load(&w->d->draining), "held_calls",
+        (int)atomic_load(&w->d->held_now), "etcd_up", st.etcd_up);
     char *t = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     size_t n = t != NULL && strlen(t) < len ? strlen(t) : 0;

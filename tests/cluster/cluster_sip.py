@@ -46,6 +46,7 @@ WORK = None
 TAKEN = set()
 FAILOVER = {}
 RUN = [0, None]  # runs so far, the current run's folder
+LEASE_S = 2  # registry lease: a killed node shows lease-expired this soon
 
 
 def free_port():
@@ -130,9 +131,10 @@ class Node:
                     "udp_port = %d\ntcp_port = 0\n"
                     "[web]\nlisten = 127.0.0.1\nport = 0\n"
                     "[cluster]\nenabled = true\netcd = %s\nnode = %s\n"
-                    "prefix = /tsps-sip\n[admin]\nidentities = admin\n"
+                    "prefix = /tsps-sip\nshard = s1\nlease_s = %d\n"
+                    "[admin]\nidentities = admin\n"
                     % (self.data, self.metrics_port, self.sip_port, etcd_url,
-                       name))
+                       name, LEASE_S))
         self.logf = os.path.join(self.dir, "tspsd.log")
         self.proc = None
         self.start()
@@ -295,22 +297,101 @@ def wait_provisioned(nodes, users):
                                % (n.name, last))
 
 
+def registry(node):
+    """`tspsctl cluster status` on node: {name: {state, lag, service, ...}}."""
+    r = node.ctl("cluster", "status", check=False)
+    rows = {}
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) == 8 and re.match(r"^n\d+$", f[0]):
+            rows[f[0]] = {"shard": f[1], "state": f[3], "lag": f[5],
+                          "service": f[6], "held": f[7]}
+    return rows
+
+
+def offered(node):
+    return node.log().count('msg="call offered"')
+
+
+def check_registry(nodes):
+    """Every node listed alive, in shard s1, not behind, in service."""
+    want = {n.name for n in nodes}
+
+    def ok():
+        rows = registry(nodes[0])
+        return set(rows) == want and all(
+            r["state"] == "alive" and r["shard"] == "s1" and r["lag"] == "0"
+            and r["service"] == "in" for r in rows.values())
+    if not wait_for(ok, 10, 0.2):
+        raise RuntimeError("cluster status does not list every node alive "
+                           "and current: %s" % registry(nodes[0]))
+
+
+def drain_run(kam, nodes, rate, users):
+    """Calls through Kamailio while n2 is drained: Kamailio's OPTIONS
+    probe sees 503 and stops sending n2 new calls; no call fails. Then
+    the drain is undone and n2 takes calls again."""
+    calls = rate * 8
+    p, stat = sipp(kam, users, rate, calls, "drain")
+    time.sleep(1.5)
+    before = offered(nodes[1])
+    nodes[1].ctl("cluster", "drain")
+    time.sleep(3.5)  # one probe interval, one failed probe, and margin
+    after_probe = offered(nodes[1])
+    rows = registry(nodes[0])
+    ok, failed, _ = sipp_result(p, stat)
+    at_end = offered(nodes[1])
+    print("cluster_sip: drain of n2 under %d calls at %d/s: %d ok, %d failed;"
+          " n2 offered %d before, %d once probed, %d at the end; status %s"
+          % (calls, rate, ok, failed, before, after_probe, at_end,
+             rows.get("n2")))
+    if failed != 0 or ok != calls:
+        raise RuntimeError("calls failed during the drain (see %s)" % WORK)
+    if before == 0 or at_end != after_probe:
+        raise RuntimeError("n2 took no calls before the drain, or took new "
+                           "calls after kamailio probed it draining")
+    if rows.get("n2", {}).get("service") != "drained":
+        raise RuntimeError("cluster status does not show n2 drained: %s"
+                           % rows)
+    nodes[1].ctl("cluster", "drain", "--undo")
+    if not wait_for(lambda: registry(nodes[0]).get("n2", {}).get(
+            "service") == "in", 5 + LEASE_S, 0.2):
+        raise RuntimeError("n2 not back in service after drain --undo")
+    time.sleep(2.5)  # kamailio's probe marks n2 active again
+
+
 def failover_run(rate, calls, users=20):
-    """Calls through Kamailio to two nodes, the second killed after a third
-    of the calls. (ok, failed, retrans)."""
+    """Calls through Kamailio to two nodes: first with the second drained
+    and put back, then with the second killed after a third of the calls.
+    (ok, failed, retrans)."""
     etcd, nodes = cluster(2)
     kam = None
     try:
         provision(nodes[0], users)
         wait_provisioned(nodes, users)
+        # A node started now reads the whole state at once; it and the
+        # nodes that watched every change must all show as current.
+        late = Node("n3", etcd.url)
+        nodes.append(late)
+        wait_provisioned([late], users)
+        check_registry(nodes)
+        late.stop()
+        nodes.pop()
         kam = Kamailio(nodes)
         time.sleep(1.5)  # first OPTIONS probes
+        drain_run(kam, nodes, rate, users)
+        base = [offered(n) for n in nodes]
         p, stat = sipp(kam, users, rate, calls, "failover")
         time.sleep(calls / rate / 3.0)
         nodes[1].kill()
+        n2_calls = offered(nodes[1]) - base[1]
         ok, failed, retrans = sipp_result(p, stat)
-        FAILOVER["n2_calls"] = nodes[1].log().count('msg="call offered"')
-        FAILOVER["n1_calls"] = nodes[0].log().count('msg="call offered"')
+        FAILOVER["n2_calls"] = n2_calls
+        FAILOVER["n1_calls"] = offered(nodes[0]) - base[0]
+        if not wait_for(lambda: registry(nodes[0]).get("n2", {}).get(
+                "state") == "lease-expired", LEASE_S + 5, 0.2):
+            raise RuntimeError("cluster status still lists the killed n2 "
+                               "alive: %s" % registry(nodes[0]))
         with open(kam.logf) as f:
             FAILOVER["failovers"] = f.read().count(": next node")
         return ok, failed, retrans

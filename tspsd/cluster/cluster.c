@@ -305,6 +305,7 @@ typedef struct applier {
     tspsd_cluster *c;
     int64_t rev;
     int ranging; /* a full read: keys come in key order, not revision order */
+    int64_t cfg_max; /* a full read: the newest configuration key's mod_rev */
 } applier;
 
 static int on_event(void *arg, int type, const char *key, size_t klen,
@@ -320,6 +321,8 @@ static int on_event(void *arg, int type, const char *key, size_t klen,
     if (ours && !reg)
         c->ops.apply(c->ops.arg, key + pl, type == TSPSD_ETCD_PUT ? val : NULL,
                      vlen, mod_rev);
+    if (a->ranging && ours && !reg && mod_rev > a->cfg_max)
+        a->cfg_max = mod_rev;
     if (!a->ranging && mod_rev > a->rev) {
         a->rev = mod_rev;
         c->ops.applied(c->ops.arg, mod_rev);
@@ -340,7 +343,7 @@ static int on_event(void *arg, int type, const char *key, size_t klen,
 static void *watcher(void *arg)
 {
     tspsd_cluster *c = arg;
-    applier a = {c, c->start_rev, 0};
+    applier a = {c, c->start_rev, 0, 0};
     long backoff = BACKOFF_MIN_MS;
     char err[300];
 
@@ -352,6 +355,7 @@ static void *watcher(void *arg)
             int64_t hrev = 0;
             char sub[PREFIX_MAX + 64];
             a.ranging = 1;
+            a.cfg_max = 0;
             rc = TSPSD_ETCD_OK;
             for (size_t i = 0;
                  rc == TSPSD_ETCD_OK &&
@@ -372,7 +376,10 @@ static void *watcher(void *arg)
                 c->ops.applied(c->ops.arg, a.rev);
                 pthread_mutex_lock(&c->mu);
                 c->st.applied_rev = a.rev;
-                c->st.config_rev = a.rev;
+                /* Not the read's revision: that counts registry writes too,
+                 * and a node that only watched would seem behind us. */
+                if (a.cfg_max > c->st.config_rev)
+                    c->st.config_rev = a.cfg_max;
                 if (hrev > c->st.etcd_rev)
                     c->st.etcd_rev = hrev;
                 pthread_mutex_unlock(&c->mu);
