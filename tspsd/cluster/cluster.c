@@ -201,6 +201,49 @@ void tspsd_cluster_stats_get(tspsd_cluster *c, tspsd_cluster_stats *st)
     pthread_mutex_unlock(&c->mu);
 }
 
+typedef struct reader {
+    tspsd_cluster *c;
+    void (*cb)(void *arg, const char *key, const void *val, size_t len,
+               int64_t rev);
+    void *arg;
+} reader;
+
+static int read_one(void *arg, int type, const char *key, size_t klen,
+                    const void *val, size_t vlen, int64_t mod_rev)
+{
+    reader *r = arg;
+    char k[700];
+    size_t pl = strlen(r->c->prefix);
+    (void)type;
+    if (klen <= pl || klen - pl >= sizeof(k))
+        return 0;
+    memcpy(k, key + pl, klen - pl);
+    k[klen - pl] = '\0';
+    r->cb(r->arg, k, val, vlen, mod_rev);
+    return 0;
+}
+
+int tspsd_cluster_read(tspsd_cluster *c, const char *part,
+                       void (*cb)(void *arg, const char *key, const void *val,
+                                  size_t len, int64_t rev),
+                       void *arg)
+{
+    char sub[PREFIX_MAX + 300], err[300];
+    reader r = {c, cb, arg};
+    if (strlen(part) >= 300)
+        return -1;
+    snprintf(sub, sizeof(sub), "%s%s", c->prefix, part);
+    int rc =
+        tspsd_etcd_range(c->etcd, sub, 0, read_one, &r, NULL, err, sizeof(err));
+    if (rc != TSPSD_ETCD_OK) {
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: cannot read from etcd",
+                  "node=%s keys=\"%.200s\" error=\"%.200s\"", c->node, sub,
+                  err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Sleep ms or until stop. */
 static void nap(tspsd_cluster *c, long ms)
 {
@@ -498,6 +541,8 @@ static void *keeper(void *arg)
         failing = rc != TSPSD_ETCD_OK;
         if (failing && rc != TSPSD_ETCD_EUNREACHABLE)
             lease = 0; /* refused: start over with a new lease */
+        if (c->ops.tick != NULL)
+            c->ops.tick(c->ops.arg);
         nap(c, 500);
     }
     if (lease != 0) /* a clean stop: we are gone at once, not in a TTL */

@@ -39,6 +39,9 @@ typedef struct tspsd_cluster_ops {
      * revision (stats.config_rev) and drain state, into buf; its length,
      * 0 for none. Called about twice a second; a change is written. */
     size_t (*node_info)(void *arg, char *buf, size_t len);
+    /* Optional (needs the registry): called about twice a second on the
+     * registry's thread, for the app's timers (move-user's grace). */
+    void (*tick)(void *arg);
 } tspsd_cluster_ops;
 
 typedef struct tspsd_cluster_config {
@@ -103,6 +106,18 @@ int tspsd_cluster_start(tspsd_cluster *c);
  */
 int tspsd_cluster_publish(tspsd_cluster *c, const char *key, const void *val,
                           size_t len, int del);
+
+/**
+ * Read every key under `part` (relative to the prefix: "rule/alice/") from
+ * etcd now, through cb(arg, key relative to the prefix, value, length,
+ * mod revision). Waits for etcd (a timeout of its own); meant for the
+ * watcher's thread (inside ops->apply) when a user moves in.
+ * @return 0, or -1 (etcd unreachable or refused; logged).
+ */
+int tspsd_cluster_read(tspsd_cluster *c, const char *part,
+                       void (*cb)(void *arg, const char *key, const void *val,
+                                  size_t len, int64_t rev),
+                       void *arg);
 
 /** Counters and state. Thread-safety: any thread. */
 void tspsd_cluster_stats_get(tspsd_cluster *c, tspsd_cluster_stats *st);
