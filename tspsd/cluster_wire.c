@@ -654,7 +654,10 @@ static void apply_shard(struct tspsd_cluster_wire *w, const char *user,
     }
     pthread_mutex_lock(&w->hold_mu);
     int sharded = w->d->cfg.cluster_shard[0] != '\0';
-    int was = sharded && mine(w, user);
+    tsps_user u;
+    /* was ours and is here (a user new to the map was never loaded) */
+    int was = sharded && mine(w, user) &&
+              tsps_user_get(w->d->eng, user, &u) == TSPS_OK;
     snprintf(key, sizeof(key), KEY_SHARD "%s", user);
     rc = tsps_kv_put(w->d->eng, key, val, val != NULL ? len : 0);
     if (rc != TSPS_OK && rc != TSPS_ENOTFOUND)
