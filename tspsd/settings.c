@@ -284,7 +284,7 @@ static const tspsd_setting table[] = {
     S("cluster", "shard", cluster_shard, "default", 0,
       "this node's shard: it applies only its shard's users (empty: all)"),
     S("cluster", "default_shard", cluster_default_shard, "default", 0,
-      "the shard of users without a shard/<user> key in etcd"),
+      "the shard of users without a shard/USER key in etcd"),
     N("cluster", "handover_grace_s", cluster_handover_grace_s, 0, 3600, "60",
       0, "after move-user, the old shard keeps the user this long"),
     N("cluster", "lease_s", cluster_lease_s, 2, 600, "10", 0,
