@@ -1106,6 +1106,29 @@ static size_t node_info(void *arg, char *buf, size_t len)
     return n;
 }
 
+/* d->route_note: while etcd is unreachable, what a route's trace says. */
+static size_t route_note(tspsd *d, char *buf, size_t len)
+{
+    struct tspsd_cluster_wire *w = d->cluster;
+    tspsd_cluster_stats st;
+    char when[40];
+    if (w == NULL || len == 0)
+        return 0;
+    tspsd_cluster_stats_get(w->cl, &st);
+    if (st.etcd_up || st.down_since <= 0)
+        return 0;
+    time_t t = (time_t)(st.down_since / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int n = snprintf(buf, len,
+                     "configuration as of etcd revision %" PRId64
+                     "; etcd unreachable since %s (changes made on other "
+                     "nodes since then are not applied here)",
+                     st.applied_rev, when);
+    return n < 0 ? 0 : (size_t)n >= len ? len - 1 : (size_t)n;
+}
+
 /* Metrics only: the cluster brings no calls. It stops in
  * tspsd_cluster_wire_stop, after the pool (jobs may still publish). */
 static const tspsd_front_ops cluster_front_ops = {"cluster", NULL, NULL,
@@ -1173,6 +1196,7 @@ int tspsd_cluster_wire_start(tspsd *d)
     }
     d->cluster = w;
     d->prefs_written = publish_prefs;
+    d->route_note = route_note;
     if (tspsd_cluster_start(w->cl) != 0 ||
         tspsd_front_add(d, &cluster_front_ops, w, &w->front) != 0) {
         for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]);
@@ -1180,6 +1204,7 @@ int tspsd_cluster_wire_start(tspsd *d)
             d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
         d->cluster = NULL;
         d->prefs_written = NULL;
+        d->route_note = NULL;
         tspsd_cluster_free(w->cl);
         free(w);
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: cannot start", NULL);
@@ -1200,6 +1225,7 @@ void tspsd_cluster_wire_stop(tspsd *d)
         d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
     d->cluster = NULL;
     d->prefs_written = NULL;
+    d->route_note = NULL;
     pthread_mutex_destroy(&w->hold_mu);
     free(w);
 }

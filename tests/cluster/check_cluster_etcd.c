@@ -152,6 +152,26 @@ static void route_from(tspsd_client *c, const char *from, char *method,
         tsps__response__free_unpacked(resp, NULL);
 }
 
+/* The trace of a route to ann (what `tspsctl route` prints). */
+static void route_trace(tspsd_client *c, char *trace, size_t len)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Route r = TSPS__ROUTE__INIT;
+    Tsps__Response *resp = NULL;
+    r.from = (char *)CALLER;
+    r.to = (char *)ANN;
+    req.body_case = TSPS__REQUEST__BODY_ROUTE;
+    req.route = &r;
+    int code = th_call(c, &req, &resp);
+    snprintf(trace, len, "%s",
+             code == TSPS__CODE__OK && resp->n_calls == 1 &&
+                     resp->calls[0]->explain != NULL
+                 ? resp->calls[0]->explain
+                 : "(no route)");
+    if (resp != NULL)
+        tsps__response__free_unpacked(resp, NULL);
+}
+
 static void route(tspsd_client *c, char *method, size_t len, double *took)
 {
     route_from(c, CALLER, method, len, took);
@@ -748,6 +768,15 @@ START_TEST(test_etcd_down_routing_goes_on_changes_queue)
     ck_assert_str_eq(m, "voicemail");
     ck_assert_int_eq(metric(&na, "queued_writes"), 1);
     ck_assert_int_eq(metric(&na, "etcd_up"), 0);
+    /* b's trace says its rules may be stale, and since when */
+    char trace[2000], want[80];
+    ck_assert(wait_metric(&nb, "etcd_up", 0));
+    route_trace(b, trace, sizeof(trace));
+    snprintf(want, sizeof(want), "note: configuration as of etcd revision %ld;",
+             metric(&nb, "applied_revision"));
+    ck_assert_msg(strstr(trace, want) != NULL, "%s", trace);
+    ck_assert_msg(strstr(trace, "; etcd unreachable since 20") != NULL, "%s",
+                  trace);
     /* the operator's view: tspsctl cluster status */
     char out[2000], args[200];
     snprintf(args, sizeof(args),
@@ -765,6 +794,10 @@ START_TEST(test_etcd_down_routing_goes_on_changes_queue)
     printf("etcd back: queued change routed on b after %.0f ms\n", dt);
     ck_assert(wait_metric(&na, "queued_writes", 0));
     ck_assert(wait_metric(&na, "etcd_up", 1));
+    /* b wrote nothing: its registry finds etcd again, the note goes */
+    ck_assert(wait_metric(&nb, "etcd_up", 1));
+    route_trace(b, trace, sizeof(trace));
+    ck_assert_msg(strstr(trace, "note:") == NULL, "%s", trace);
     tspsd_client_close(a);
     tspsd_client_close(b);
 }

@@ -267,6 +267,13 @@ static void set_up(tspsd_cluster *c, int up, const char *what, const char *err)
     pthread_mutex_lock(&c->mu);
     int was = c->st.etcd_up;
     c->st.etcd_up = up;
+    if (was && !up) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        c->st.down_since = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    } else if (up) {
+        c->st.down_since = 0;
+    }
     pthread_mutex_unlock(&c->mu);
     if (was && !up)
         tspsd_log(TSPSD_LOG_WARN, 0, NULL,
@@ -379,7 +386,10 @@ static int on_event(void *arg, int type, const char *key, size_t klen,
         c->st.config_rev = mod_rev;
     if (mod_rev > c->st.etcd_rev)
         c->st.etcd_rev = mod_rev;
+    int was_up = c->st.etcd_up;
     pthread_mutex_unlock(&c->mu);
+    if (!was_up) /* an event: etcd is back */
+        set_up(c, 1, "watch", NULL);
     return 0;
 }
 
@@ -499,6 +509,7 @@ static void *keeper(void *arg)
     while (!atomic_load(&c->stop)) {
         size_t n = c->ops.node_info(c->ops.arg, cur, sizeof(cur) - 1);
         int rc = TSPSD_ETCD_OK;
+        int asked = 1; /* a request went to etcd this round */
         cur[n < sizeof(cur) ? n : sizeof(cur) - 1] = '\0';
         if (lease == 0) {
             rc = tspsd_etcd_lease_grant(c->etcd, c->lease_ttl_s, &lease, err,
@@ -519,6 +530,8 @@ static void *keeper(void *arg)
                 set_registered(c, 0);
                 continue;
             }
+        } else {
+            asked = 0;
         }
         if (rc == TSPSD_ETCD_OK && lease != 0 && strcmp(cur, last) != 0) {
             rc = tspsd_etcd_put_lease(c->etcd, nkey, cur, strlen(cur), lease,
@@ -530,7 +543,11 @@ static void *keeper(void *arg)
                 memcpy(last, cur, strlen(cur) + 1);
                 set_registered(c, 1);
             }
+            asked = 1;
         }
+        /* etcd answers again: the watch, back too, may bring nothing */
+        if (asked && rc == TSPSD_ETCD_OK)
+            set_up(c, 1, "registry", NULL);
         if (rc != TSPSD_ETCD_OK && !failing)
             tspsd_log(TSPSD_LOG_WARN, 0, NULL,
                       "cluster: node record not kept in etcd; retrying",

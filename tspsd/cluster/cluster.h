@@ -77,6 +77,7 @@ typedef struct tspsd_cluster_stats {
     int64_t config_rev;  /* newest configuration revision applied here
                             (registry keys not counted) */
     int registered;      /* our node key is in etcd under a live lease */
+    int64_t down_since;  /* etcd_up == 0: since when (UTC ms), else 0 */
 } tspsd_cluster_stats;
 
 /**
