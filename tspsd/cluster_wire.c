@@ -1048,38 +1048,41 @@ static int cluster_metrics(void *arg, char *buf, size_t len)
     tspsd_cluster_stats_get(w->cl, &st);
     snprintf(l, sizeof(l), "node=\"%s\",shard=\"%s\"",
              tspsd_cluster_node(w->cl), w->d->cfg.cluster_shard);
-    int r = snprintf(
-        buf, len,
-        "# TYPE tspsd_cluster_etcd_up gauge\n"
-        "tspsd_cluster_etcd_up{%s} %d\n"
-        "# TYPE tspsd_cluster_applied_revision gauge\n"
-        "tspsd_cluster_applied_revision{%s} %" PRId64 "\n"
-        "# TYPE tspsd_cluster_config_revision gauge\n"
-        "tspsd_cluster_config_revision{%s} %" PRId64 "\n"
-        "# TYPE tspsd_cluster_etcd_revision gauge\n"
-        "tspsd_cluster_etcd_revision{%s} %" PRId64 "\n"
-        "# TYPE tspsd_cluster_queued_writes gauge\n"
-        "tspsd_cluster_queued_writes{%s} %" PRIu64 "\n"
-        "# TYPE tspsd_cluster_published_total counter\n"
-        "tspsd_cluster_published_total{%s} %" PRIu64 "\n"
-        "# TYPE tspsd_cluster_applied_total counter\n"
-        "tspsd_cluster_applied_total{%s} %" PRIu64 "\n"
-        "# TYPE tspsd_cluster_dropped_total counter\n"
-        "tspsd_cluster_dropped_total{%s} %" PRIu64 "\n"
-        "# TYPE tspsd_cluster_watch_connects_total counter\n"
-        "tspsd_cluster_watch_connects_total{%s} %" PRIu64 "\n"
-        "# TYPE tspsd_cluster_registered gauge\n"
-        "tspsd_cluster_registered{%s} %d\n"
-        "# TYPE tspsd_cluster_draining gauge\n"
-        "tspsd_cluster_draining{%s} %d\n"
-        "# TYPE tspsd_cluster_held_calls gauge\n"
-        "tspsd_cluster_held_calls{%s} %u\n"
-        "# TYPE tspsd_cluster_other_shard_skipped_total counter\n"
-        "tspsd_cluster_other_shard_skipped_total{%s} %" PRIu64 "\n",
-        l, st.etcd_up, l, st.applied_rev, l, st.config_rev, l, st.etcd_rev, l,
-        st.queued, l, st.published, l, st.applied, l, st.dropped, l,
-        st.reconnects, l, st.registered, l, atomic_load(&w->d->draining), l,
-        atomic_load(&w->d->held_now), l, (uint64_t)atomic_load(&w->skipped));
+    int r =
+        snprintf(buf, len,
+                 "# TYPE tspsd_cluster_etcd_up gauge\n"
+                 "tspsd_cluster_etcd_up{%s} %d\n"
+                 "# TYPE tspsd_cluster_applied_revision gauge\n"
+                 "tspsd_cluster_applied_revision{%s} %" PRId64 "\n"
+                 "# TYPE tspsd_cluster_config_revision gauge\n"
+                 "tspsd_cluster_config_revision{%s} %" PRId64 "\n"
+                 "# TYPE tspsd_cluster_etcd_revision gauge\n"
+                 "tspsd_cluster_etcd_revision{%s} %" PRId64 "\n"
+                 "# TYPE tspsd_cluster_queued_writes gauge\n"
+                 "tspsd_cluster_queued_writes{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_published_total counter\n"
+                 "tspsd_cluster_published_total{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_applied_total counter\n"
+                 "tspsd_cluster_applied_total{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_dropped_total counter\n"
+                 "tspsd_cluster_dropped_total{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_watch_connects_total counter\n"
+                 "tspsd_cluster_watch_connects_total{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_registered gauge\n"
+                 "tspsd_cluster_registered{%s} %d\n"
+                 "# TYPE tspsd_cluster_draining gauge\n"
+                 "tspsd_cluster_draining{%s} %d\n"
+                 "# TYPE tspsd_cluster_held_calls gauge\n"
+                 "tspsd_cluster_held_calls{%s} %u\n"
+                 "# TYPE tspsd_cluster_echo_skipped_total counter\n"
+                 "tspsd_cluster_echo_skipped_total{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_other_shard_skipped_total counter\n"
+                 "tspsd_cluster_other_shard_skipped_total{%s} %" PRIu64 "\n",
+                 l, st.etcd_up, l, st.applied_rev, l, st.config_rev, l,
+                 st.etcd_rev, l, st.queued, l, st.published, l, st.applied, l,
+                 st.dropped, l, st.reconnects, l, st.registered, l,
+                 atomic_load(&w->d->draining), l, atomic_load(&w->d->held_now),
+                 l, st.echo_skipped, l, (uint64_t)atomic_load(&w->skipped));
     return r < 0 ? 0 : (size_t)r >= len ? (int)len - 1 : r;
 }
 

@@ -65,19 +65,20 @@ typedef struct tspsd_cluster_config {
 } tspsd_cluster_config;
 
 typedef struct tspsd_cluster_stats {
-    int etcd_up;         /* the last request to etcd succeeded */
-    int watching;        /* the watch stream is open */
-    int64_t applied_rev; /* newest revision applied here */
-    int64_t etcd_rev;    /* newest revision etcd reported */
-    uint64_t queued;     /* writes waiting for etcd */
-    uint64_t published;  /* writes etcd took */
-    uint64_t applied;    /* events applied */
-    uint64_t dropped;    /* writes refused: queue full */
-    uint64_t reconnects; /* watch streams re-opened */
-    int64_t config_rev;  /* newest configuration revision applied here
-                            (registry keys not counted) */
-    int registered;      /* our node key is in etcd under a live lease */
-    int64_t down_since;  /* etcd_up == 0: since when (UTC ms), else 0 */
+    int etcd_up;           /* the last request to etcd succeeded */
+    int watching;          /* the watch stream is open */
+    int64_t applied_rev;   /* newest revision applied here */
+    int64_t etcd_rev;      /* newest revision etcd reported */
+    uint64_t queued;       /* writes waiting for etcd */
+    uint64_t published;    /* writes etcd took */
+    uint64_t applied;      /* events applied */
+    uint64_t dropped;      /* writes refused: queue full */
+    uint64_t reconnects;   /* watch streams re-opened */
+    int64_t config_rev;    /* newest configuration revision applied here
+                              (registry keys not counted) */
+    int registered;        /* our node key is in etcd under a live lease */
+    int64_t down_since;    /* etcd_up == 0: since when (UTC ms), else 0 */
+    uint64_t echo_skipped; /* our own writes' echoes not applied again */
 } tspsd_cluster_stats;
 
 /**
