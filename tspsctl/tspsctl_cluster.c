@@ -609,6 +609,22 @@ static int opts_parse(int argc, char **argv, int first, cl_opts *o,
     return 0;
 }
 
+/* The cluster's settings and an etcd client for command `what`: 0, or
+ * -1 (no etcd address; printed). */
+static int etcd_open(const char *data, const cl_opts *o, cl_conf *c,
+                     tspsd_etcd **e, const char *what)
+{
+    conf_read(data, o->etcd, o->prefix, c);
+    if (c->etcd[0] == '\0' || tspsd_etcd_new(c->etcd, 5000, e) != 0) {
+        fprintf(stderr,
+                "tspsctl: %s: no etcd address (client.conf etcd= or "
+                "--etcd URL)\n",
+                what);
+        return -1;
+    }
+    return 0;
+}
+
 int tspsctl_cluster_kamailio_map(const char *data, int argc, char **argv)
 {
     static const char usage[] =
@@ -629,10 +645,7 @@ int tspsctl_cluster_kamailio_map(const char *data, int argc, char **argv)
         json_decref(sets);
         return 2;
     }
-    conf_read(data, o.etcd, o.prefix, &c);
-    if (c.etcd[0] == '\0' || tspsd_etcd_new(c.etcd, 5000, &e) != 0) {
-        fprintf(stderr, "tspsctl: cluster kamailio-map: no etcd address "
-                        "(client.conf etcd= or --etcd URL)\n");
+    if (etcd_open(data, &o, &c, &e, "cluster kamailio-map") != 0) {
         json_decref(sets);
         return 2;
     }
@@ -739,19 +752,13 @@ int tspsctl_cluster_move_user(const char *data, int argc, char **argv)
         strlen(argv[0]) > 200 || strlen(argv[1]) > 63 ||
         opts_parse(argc, argv, 2, &o, usage) != 0 ||
         (o.rpc != NULL && (sets = sets_parse(o.sets)) == NULL)) {
-        if (argc >= 2)
-            fprintf(stderr, "tspsctl: usage: %s\n", usage);
-        else
-            fprintf(stderr, "tspsctl: usage: %s\n", usage);
+        fprintf(stderr, "tspsctl: usage: %s\n", usage);
         json_decref(want);
         json_decref(ready);
         return 2;
     }
     const char *user = argv[0], *target = argv[1];
-    conf_read(data, o.etcd, o.prefix, &c);
-    if (c.etcd[0] == '\0' || tspsd_etcd_new(c.etcd, 5000, &e) != 0) {
-        fprintf(stderr, "tspsctl: cluster move-user: no etcd address "
-                        "(client.conf etcd= or --etcd URL)\n");
+    if (etcd_open(data, &o, &c, &e, "cluster move-user") != 0) {
         json_decref(want);
         json_decref(ready);
         json_decref(sets);

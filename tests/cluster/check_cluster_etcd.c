@@ -676,6 +676,19 @@ static int echo_wait_rev(tspsd_cluster *c, int64_t rev)
     return 0;
 }
 
+/* Wait until the member has published and skipped at least so many
+ * (bounded); *st = its counters then. */
+static void echo_wait_counts(tspsd_cluster *c, uint64_t published,
+                             uint64_t skipped, tspsd_cluster_stats *st)
+{
+    for (int i = 0; i < 250; i++) {
+        tspsd_cluster_stats_get(c, st);
+        if (st->published >= published && st->echo_skipped >= skipped)
+            return;
+        th_sleep_ms(20);
+    }
+}
+
 START_TEST(test_writer_echo_skipped_only_when_safe)
 {
     echo_app app = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, "",
@@ -708,12 +721,7 @@ START_TEST(test_writer_echo_skipped_only_when_safe)
         tspsd_etcd_put(e, "/e/k", "theirs", 6, &rforeign, err, sizeof(err)), 0);
     snprintf(app.k, sizeof(app.k), "ours"); /* the handler's own apply */
     ck_assert_int_eq(tspsd_cluster_publish(c, "k", "ours", 4, 0), 0);
-    for (int i = 0; i < 250; i++) {
-        tspsd_cluster_stats_get(c, &st);
-        if (st.published == 1)
-            break;
-        th_sleep_ms(20);
-    }
+    echo_wait_counts(c, 1, 0, &st);
     ck_assert_int_eq(st.published, 1);
     ck_assert(st.etcd_rev > rforeign);
     int64_t rours = st.etcd_rev;
@@ -733,12 +741,7 @@ START_TEST(test_writer_echo_skipped_only_when_safe)
     /* nothing between: the echo is skipped */
     snprintf(app.k, sizeof(app.k), "again");
     ck_assert_int_eq(tspsd_cluster_publish(c, "k", "again", 5, 0), 0);
-    for (int i = 0; i < 250; i++) {
-        tspsd_cluster_stats_get(c, &st);
-        if (st.echo_skipped == 1)
-            break;
-        th_sleep_ms(20);
-    }
+    echo_wait_counts(c, 2, 1, &st);
     ck_assert_int_eq(st.echo_skipped, 1);
     pthread_mutex_lock(&app.mu);
     ck_assert_str_eq(app.k, "again");
