@@ -66,6 +66,12 @@ static const char usage[] =
     "                                        writes), then every node from\n"
     "                                        etcd: shard, alive or lease\n"
     "                                        expired, revision, lag, drain\n"
+    "    cluster kamailio-map --sets SHARD=ID,... [--out FILE]\n"
+    "                [--kamailio URL]        Kamailio's number -> dispatcher\n"
+    "                                        set table, from etcd's shard map\n"
+    "    cluster move-user USER SHARD [--sets SHARD=ID,... --kamailio URL]\n"
+    "                [--timeout S]           hand a user over to another\n"
+    "                                        shard without a lost call\n"
     "    cluster drain [--undo]              (admin) OPTIONS get 503: new\n"
     "                                        calls go to the shard's other\n"
     "                                        node; calls here finish\n"
@@ -263,6 +269,14 @@ int main(int argc, char **argv)
         }
         return tspsctl_cluster_status(data, opt[0], opt[1], opt[2]);
     }
+    if (argc - optind >= 2 && strcmp(argv[optind], "cluster") == 0 &&
+        strcmp(argv[optind + 1], "kamailio-map") == 0)
+        return tspsctl_cluster_kamailio_map(data, argc - optind - 2,
+                                            argv + optind + 2);
+    if (argc - optind >= 2 && strcmp(argv[optind], "cluster") == 0 &&
+        strcmp(argv[optind + 1], "move-user") == 0)
+        return tspsctl_cluster_move_user(data, argc - optind - 2,
+                                         argv + optind + 2);
     /* Fallback: the embedded default's data folder. */
     read_client_conf(data, dhost, sizeof(dhost), &dport, dca, sizeof(dca));
     if (host == NULL && dhost[0])

@@ -68,4 +68,24 @@ int ctl_exit_code(int code);
 int tspsctl_cluster_status(const char *data, const char *url, const char *etcd,
                            const char *prefix);
 
+/**
+ * `cluster kamailio-map` (argv: the options after it): the numbers of
+ * users outside the default shard, number -> dispatcher set id (--sets
+ * SHARD=ID,...), read from etcd, written as Kamailio's db_text table for
+ * htable (--out FILE) and/or pushed into a running Kamailio's table
+ * tsps_map through its JSON-RPC (--kamailio URL): entries set and stale
+ * ones removed. @return the exit code (0, 1 failed, 2 usage).
+ */
+int tspsctl_cluster_kamailio_map(const char *data, int argc, char **argv);
+
+/**
+ * `cluster move-user USER SHARD` (argv: USER SHARD [options]): hand a
+ * user over to another shard (docs/cluster.md, "Moving a user"): the
+ * target shard's nodes load the user's keys and say ready, the map flips
+ * in one etcd transaction (lost when another move got there first), and
+ * Kamailio's table gets the user's numbers (--sets, --kamailio).
+ * @return the exit code (0, 1 failed, 2 usage, 3 lost the race).
+ */
+int tspsctl_cluster_move_user(const char *data, int argc, char **argv);
+
 #endif

@@ -309,7 +309,8 @@ int tspsd_bootstrap_client_conf(tspsd *d)
                 d->metrics_port);
     /* `tspsctl cluster status` lists the cluster's nodes from etcd */
     if (d->cfg.cluster_enabled)
-        fprintf(f, "etcd=%s\ncluster_prefix=%s\n", d->cfg.cluster_etcd,
-                d->cfg.cluster_prefix);
+        fprintf(f, "etcd=%s\ncluster_prefix=%s\ncluster_default_shard=%s\n",
+                d->cfg.cluster_etcd, d->cfg.cluster_prefix,
+                d->cfg.cluster_default_shard);
     return fclose(f) == 0 ? 0 : -1;
 }

@@ -34,6 +34,8 @@
 #include "store_keys.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +48,12 @@
 
 #include <event2/event.h>
 
-#define KEY_REV TSPSD_KEY_CLUSTER "rev"
-#define KEY_Q   TSPSD_KEY_CLUSTER "q/"
+#define KEY_REV   TSPSD_KEY_CLUSTER "rev"
+#define KEY_Q     TSPSD_KEY_CLUSTER "q/"
+#define KEY_SHARD TSPSD_KEY_CLUSTER "shard/" /* <user>: the map's copy */
+/* <user>: a user held here outside the map: "0" moving in (move-user,
+ * before the flip), else the time (epoch s) its keys go (moved away) */
+#define KEY_HOLD TSPSD_KEY_CLUSTER "hold/"
 
 struct tspsd_cluster_wire {
     tspsd *d;
@@ -59,6 +65,8 @@ struct tspsd_cluster_wire {
     int64_t rev_pending;
     double rev_stored_ms;
     char sip[96]; /* the SIP front's address, "" when off (registry) */
+    atomic_uint_fast64_t skipped; /* events of other shards' users */
+    pthread_mutex_t hold_mu;      /* hold markers: watcher vs. tick */
 };
 
 /* The applied revision is stored at most this often: one LMDB commit per
@@ -76,13 +84,16 @@ static const int write_kinds[] = {
 };
 
 #define DEVICE_PREFIX "device/"
+#define SHARD_PREFIX  "shard/"
+#define MOVING_PREFIX "moving/" /* <user>: target shard of a move-user */
+#define READY_PREFIX  "ready/"  /* <user>/<node>: a target node has it */
 #define PREFS_PREFIX  "prefs/"
 #define PREFS_MAX     8191 /* what the web UI reads back at most */
 
 /* A fresh node reads users before what hangs off them. */
-static const char *const range_order[] = {"user/",   "number/", "rule/",
-                                          "status/", "deleg/",  "source/",
-                                          "device/", "prefs/",  NULL};
+static const char *const range_order[] = {
+    "shard/", "user/",   "number/", "rule/",  "status/",
+    "deleg/", "source/", "device/", "prefs/", NULL};
 
 /* A key part: not empty, no '/', printable. */
 static int part_ok(const char *s)
@@ -199,6 +210,97 @@ static int number_e164(struct tspsd_cluster_wire *w, const char *user,
         return -1;
     memcpy(out, n.e164, strlen(n.e164) + 1);
     return 0;
+}
+
+/* ---- the shard map (docs/cluster.md, "Shards") ----
+ * shard/<user> in etcd names the user's shard; a user without one is in
+ * [cluster] default_shard. Every node keeps a copy of the map in its store
+ * (KEY_SHARD), so a restarted node knows it before the watch catches up. */
+
+/* The shard of `user` into out. */
+static void user_shard(struct tspsd_cluster_wire *w, const char *user,
+                       char *out, size_t len)
+{
+    char key[300];
+    size_t n = 0;
+    snprintf(key, sizeof(key), KEY_SHARD "%s", user);
+    if (strlen(user) < 200 &&
+        tsps_kv_get(w->d->eng, key, out, len - 1, &n) == TSPS_OK && n > 0) {
+        out[n] = '\0';
+        return;
+    }
+    snprintf(out, len, "%s", w->d->cfg.cluster_default_shard);
+}
+
+/* The user's keys belong in this node's store: the node is in no shard
+ * (it holds everyone), or the user is in its shard. */
+static int user_here(struct tspsd_cluster_wire *w, const char *user)
+{
+    char sh[64], key[300];
+    size_t n = 0;
+    if (w->d->cfg.cluster_shard[0] == '\0' || user == NULL || user[0] == '\0')
+        return 1;
+    user_shard(w, user, sh, sizeof(sh));
+    if (strcmp(sh, w->d->cfg.cluster_shard) == 0)
+        return 1;
+    /* moving in, or moved away and still in its grace period */
+    snprintf(key, sizeof(key), KEY_HOLD "%s", user);
+    return strlen(user) < 200 &&
+           tsps_kv_get(w->d->eng, key, sh, sizeof(sh) - 1, &n) == TSPS_OK;
+}
+
+/* The user a state key (and its value) belongs to into out, or "" for a
+ * key of every node (prefs, a source without a user). */
+static void key_user(const char *key, const void *val, size_t len, char *out,
+                     size_t olen)
+{
+    static const char *const per_user[] = {"user/", "number/", "rule/",
+                                           "status/", "deleg/"};
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(per_user) / sizeof(per_user[0]); i++) {
+        size_t pl = strlen(per_user[i]);
+        if (strncmp(key, per_user[i], pl) == 0) {
+            size_t n = strcspn(key + pl, "/");
+            if (n < olen)
+                snprintf(out, olen, "%.*s", (int)n, key + pl);
+            return;
+        }
+    }
+    if (val == NULL)
+        return;
+    if (strncmp(key, DEVICE_PREFIX, strlen(DEVICE_PREFIX)) == 0) {
+        /* the record: "v1\n<owner>\n..." */
+        const char *v = val;
+        const char *nl = len > 3 ? memchr(v + 3, '\n', len - 3) : NULL;
+        if (nl != NULL && memcmp(v, "v1\n", 3) == 0 &&
+            (size_t)(nl - v - 3) < olen)
+            snprintf(out, olen, "%.*s", (int)(nl - v - 3), v + 3);
+        return;
+    }
+    if (strncmp(key, "source/", 7) == 0) {
+        Tsps__Request *r = tsps__request__unpack(NULL, len, val);
+        if (r != NULL && r->body_case == TSPS__REQUEST__BODY_SOURCE_ADD &&
+            r->source_add->source != NULL)
+            snprintf(out, olen, "%s", r->source_add->source->user);
+        if (r != NULL)
+            tsps__request__free_unpacked(r, NULL);
+    }
+}
+
+/* The user a write request is about ("" when none or not known here). */
+static void request_user(const Tsps__Request *r, char *out, size_t len)
+{
+    char key[700];
+    int del;
+    out[0] = '\0';
+    if (r->body_case == TSPS__REQUEST__BODY_SOURCE_ADD) {
+        if (r->source_add->source != NULL)
+            snprintf(out, len, "%s", r->source_add->source->user);
+    } else if (r->body_case == TSPS__REQUEST__BODY_DEVICE_ADD) {
+        snprintf(out, len, "%s", r->device_add->user);
+    } else if (key_of(r, key, sizeof(key), &del) == 0) {
+        key_user(key, NULL, 0, out, len);
+    }
 }
 
 static void publish(struct tspsd_cluster_wire *w, const Tsps__Request *req)
@@ -349,9 +451,24 @@ static int wrapped(tspsd_asker *c, const Tsps__Request *req,
 {
     struct tspsd_cluster_wire *w = c->d->cluster;
     int kind = (int)req->body_case;
+    char user[TSPSD_IDENT_MAX], sh[64];
     if (w == NULL || kind <= 0 || kind >= TSPSD_MAX_HANDLERS ||
         w->orig[kind] == NULL)
         return tspsd_reply(c, resp, TSPS__CODE__INTERNAL, "cluster stopped");
+    /* A user of another shard: this node does not hold their keys, and
+     * writing them here would put them in a store they do not belong to. */
+    request_user(req, user, sizeof(user));
+    if (!user_here(w, user)) {
+        user_shard(w, user, sh, sizeof(sh));
+        tspsd_log(TSPSD_LOG_INFO, 0, c->identity,
+                  "cluster: write for another shard's user refused",
+                  "user=%s shard=%s node_shard=%s", user, sh,
+                  w->d->cfg.cluster_shard);
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "user %s is in shard %s; this node serves shard "
+                           "%s: write through a node of shard %s",
+                           user, sh, w->d->cfg.cluster_shard, sh);
+    }
     int rc = w->orig[kind](c, req, resp);
     if (rc == TSPS__CODE__OK)
         publish(w, req);
@@ -471,15 +588,191 @@ static void apply_delete(struct tspsd_cluster_wire *w, const char *key,
     run(w, &req, key, rev);
 }
 
+static void hold_set(struct tspsd_cluster_wire *w, const char *user,
+                     long long until)
+{
+    char key[300], v[32];
+    int n = snprintf(v, sizeof(v), "%lld", until);
+    snprintf(key, sizeof(key), KEY_HOLD "%s", user);
+    tsps_kv_put(w->d->eng, key, v, (size_t)n);
+}
+
+/* The hold of `user`: 1 and *until, or 0 (none). */
+static int hold_get(struct tspsd_cluster_wire *w, const char *user,
+                    long long *until)
+{
+    char key[300], v[32];
+    size_t n = 0;
+    snprintf(key, sizeof(key), KEY_HOLD "%s", user);
+    if (tsps_kv_get(w->d->eng, key, v, sizeof(v) - 1, &n) != TSPS_OK)
+        return 0;
+    v[n] = '\0';
+    *until = strtoll(v, NULL, 10);
+    return 1;
+}
+
+static void hold_clear(struct tspsd_cluster_wire *w, const char *user)
+{
+    char key[300];
+    snprintf(key, sizeof(key), KEY_HOLD "%s", user);
+    tsps_kv_put(w->d->eng, key, NULL, 0);
+}
+
+static int mine(struct tspsd_cluster_wire *w, const char *user)
+{
+    char sh[64];
+    user_shard(w, user, sh, sizeof(sh));
+    return strcmp(sh, w->d->cfg.cluster_shard) == 0;
+}
+
+/* The user leaves this node's store after the grace period. hold_mu. */
+static void hold_leave(struct tspsd_cluster_wire *w, const char *user)
+{
+    long long until =
+        (long long)time(NULL) + w->d->cfg.cluster_handover_grace_s;
+    hold_set(w, user, until);
+    tspsd_log(TSPSD_LOG_INFO, 0, user,
+              "cluster: user left this shard; kept for the grace period",
+              "grace_s=%d", w->d->cfg.cluster_handover_grace_s);
+}
+
+/* shard/<user>: the map's copy in this node's store. A user who leaves
+ * our shard stays for [cluster] handover_grace_s (calls on their way
+ * here still route), one who arrives is ours for good. */
+static void apply_shard(struct tspsd_cluster_wire *w, const char *user,
+                        const void *val, size_t len, int64_t rev)
+{
+    char key[300];
+    int rc = TSPS_EINVAL;
+    if (!part_ok(user) || (val != NULL && (len == 0 || len >= 64 ||
+                                           memchr(val, '/', len) != NULL))) {
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "cluster: shard map entry not applied",
+                  "user=\"%.200s\" revision=%" PRId64 " error=\"bad value\"",
+                  user, rev);
+        return;
+    }
+    pthread_mutex_lock(&w->hold_mu);
+    int sharded = w->d->cfg.cluster_shard[0] != '\0';
+    tsps_user u;
+    /* was ours and is here (a user new to the map was never loaded) */
+    int was = sharded && mine(w, user) &&
+              tsps_user_get(w->d->eng, user, &u) == TSPS_OK;
+    snprintf(key, sizeof(key), KEY_SHARD "%s", user);
+    rc = tsps_kv_put(w->d->eng, key, val, val != NULL ? len : 0);
+    if (rc != TSPS_OK && rc != TSPS_ENOTFOUND)
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL,
+                  "cluster: shard map entry not applied",
+                  "user=\"%.200s\" revision=%" PRId64 " error=\"%s\"", user,
+                  rev, tsps_strerror(rc));
+    else if (sharded && mine(w, user))
+        hold_clear(w, user);
+    else if (was)
+        hold_leave(w, user);
+    pthread_mutex_unlock(&w->hold_mu);
+}
+
+typedef struct load_ctx {
+    struct tspsd_cluster_wire *w;
+    const char *user;
+    size_t n;
+} load_ctx;
+
+static void on_apply(void *arg, const char *key, const void *val, size_t len,
+                     int64_t rev);
+
+/* A key read from etcd for a user moving in: applied when it is theirs. */
+static void load_one(void *arg, const char *key, const void *val, size_t len,
+                     int64_t rev)
+{
+    load_ctx *l = arg;
+    char user[TSPSD_IDENT_MAX];
+    key_user(key, val, len, user, sizeof(user));
+    if (strcmp(user, l->user) != 0)
+        return;
+    on_apply(l->w, key, val, len, rev);
+    l->n++;
+}
+
+/* moving/<user> = SHARD: a move-user to SHARD began (put) or ended
+ * (delete). The target shard's nodes read the user's keys now, apply
+ * every later event of theirs, and say ready; the flip of shard/<user>
+ * follows. A move that ended without a flip lets the user go again. */
+static void apply_moving(struct tspsd_cluster_wire *w, const char *user,
+                         const void *val, size_t len, int64_t rev)
+{
+    const char *sh = w->d->cfg.cluster_shard;
+    long long until = 0;
+    if (sh[0] == '\0' || !part_ok(user))
+        return;
+    pthread_mutex_lock(&w->hold_mu);
+    if (val == NULL) {
+        if (!mine(w, user) && hold_get(w, user, &until) && until == 0)
+            hold_leave(w, user);
+        pthread_mutex_unlock(&w->hold_mu);
+        return;
+    }
+    if (len != strlen(sh) || memcmp(val, sh, len) != 0 || mine(w, user)) {
+        pthread_mutex_unlock(&w->hold_mu);
+        return;
+    }
+    hold_set(w, user, 0);
+    pthread_mutex_unlock(&w->hold_mu);
+    static const char *const parts[] = {
+        "user/", "number/", "rule/", "status/", "deleg/", "source/", "device/"};
+    load_ctx l = {w, user, 0};
+    char part[300];
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        if (i < 5)
+            snprintf(part, sizeof(part), "%s%s%s", parts[i], user,
+                     i == 0 || i == 3 ? "" : "/");
+        else
+            snprintf(part, sizeof(part), "%s", parts[i]);
+        bad |= tspsd_cluster_read(w->cl, part, load_one, &l) != 0;
+    }
+    if (bad) {
+        /* no ready: the mover times out and the user stays where it is */
+        tspsd_log(TSPSD_LOG_WARN, 0, user,
+                  "cluster: user moving in not loaded (etcd); not ready",
+                  "revision=%" PRId64, rev);
+        return;
+    }
+    snprintf(part, sizeof(part), READY_PREFIX "%s/%s", user,
+             tspsd_cluster_node(w->cl));
+    tspsd_cluster_publish(w->cl, part, sh, strlen(sh), 0);
+    tspsd_log(TSPSD_LOG_INFO, 0, user, "cluster: user moving in loaded; ready",
+              "keys=%zu revision=%" PRId64, l.n, rev);
+}
+
 static void on_apply(void *arg, const char *key, const void *val, size_t len,
                      int64_t rev)
 {
     struct tspsd_cluster_wire *w = arg;
-    char want[700];
+    char want[700], user[TSPSD_IDENT_MAX];
     int del;
 
+    if (strncmp(key, SHARD_PREFIX, strlen(SHARD_PREFIX)) == 0) {
+        apply_shard(w, key + strlen(SHARD_PREFIX), val, len, rev);
+        return;
+    }
+    if (strncmp(key, MOVING_PREFIX, strlen(MOVING_PREFIX)) == 0) {
+        apply_moving(w, key + strlen(MOVING_PREFIX), val, len, rev);
+        return;
+    }
+    if (strncmp(key, READY_PREFIX, strlen(READY_PREFIX)) == 0)
+        return; /* for the mover only */
     if (val == NULL) {
         apply_delete(w, key, rev);
+        return;
+    }
+    key_user(key, val, len, user, sizeof(user));
+    if (!user_here(w, user)) {
+        /* another shard's user: kept out of this node's store */
+        tspsd_log(TSPSD_LOG_DEBUG, 0, NULL,
+                  "cluster: event of another shard's user skipped",
+                  "key=\"%.200s\" revision=%" PRId64, key, rev);
+        atomic_fetch_add(&w->skipped, 1);
         return;
     }
     if (strncmp(key, PREFS_PREFIX, strlen(PREFS_PREFIX)) == 0) {
@@ -515,6 +808,134 @@ static void on_apply(void *arg, const char *key, const void *val, size_t len,
     }
     run(w, req, key, rev);
     tsps__request__free_unpacked(req, NULL);
+}
+
+/* ---- the end of a grace period: a moved user's keys leave ---- */
+
+typedef struct names {
+    char (*v)[TSPSD_IDENT_MAX];
+    size_t n, cap;
+    const char *user; /* filter: sources and devices of this user */
+    size_t skip;      /* the key prefix's length */
+} names;
+
+static void names_add(names *l, const char *s, size_t len)
+{
+    if (len >= TSPSD_IDENT_MAX)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        void *v = realloc(l->v, cap * sizeof(*l->v));
+        if (v == NULL)
+            return;
+        l->v = v;
+        l->cap = cap;
+    }
+    memcpy(l->v[l->n], s, len);
+    l->v[l->n++][len] = '\0';
+}
+
+/* hold/<user> with its deadline: users whose grace is over */
+static int expired_cb(void *arg, const char *key, const void *val, size_t len)
+{
+    names *l = arg;
+    char v[32];
+    if (len == 0 || len >= sizeof(v))
+        return 0;
+    memcpy(v, val, len);
+    v[len] = '\0';
+    long long until = strtoll(v, NULL, 10);
+    if (until > 0 && until <= (long long)time(NULL))
+        names_add(l, key + l->skip, strlen(key + l->skip));
+    return 0;
+}
+
+static int source_of_cb(void *arg, const char *key, const void *val, size_t len)
+{
+    names *l = arg;
+    Tsps__Source *src = tsps__source__unpack(NULL, len, val);
+    if (src != NULL && strcmp(src->user, l->user) == 0)
+        names_add(l, key + l->skip, strlen(key + l->skip));
+    if (src != NULL)
+        tsps__source__free_unpacked(src, NULL);
+    return 0;
+}
+
+static int device_of_cb(void *arg, const char *key, const void *val, size_t len)
+{
+    names *l = arg;
+    char owner[TSPSD_IDENT_MAX];
+    key_user(DEVICE_PREFIX, val, len, owner, sizeof(owner));
+    if (strcmp(owner, l->user) == 0)
+        names_add(l, key + l->skip, strlen(key + l->skip));
+    return 0;
+}
+
+static int key_cb(void *arg, const char *key, const void *val, size_t len)
+{
+    (void)val, (void)len;
+    names_add(arg, key, strlen(key));
+    return 0;
+}
+
+/* Remove a user's keys from this node's store (the user is in another
+ * shard now); nothing is published. hold_mu. */
+static void drop_user(struct tspsd_cluster_wire *w, const char *user)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__UserDelete ud = TSPS__USER_DELETE__INIT;
+    Tsps__SourceRemove sr = TSPS__SOURCE_REMOVE__INIT;
+    char pre[300];
+    names l = {0};
+
+    ud.id = (char *)user;
+    req.body_case = TSPS__REQUEST__BODY_USER_DELETE;
+    req.user_delete = &ud;
+    run(w, &req, "(moved away)", 0);
+    l.user = user;
+    l.skip = strlen(TSPSD_KEY_SOURCE);
+    tsps_kv_list(w->d->eng, TSPSD_KEY_SOURCE, source_of_cb, &l);
+    req.body_case = TSPS__REQUEST__BODY_SOURCE_REMOVE;
+    req.source_remove = &sr;
+    for (size_t i = 0; i < l.n; i++) {
+        sr.name = l.v[i];
+        run(w, &req, "(moved away)", 0);
+    }
+    l.n = 0;
+    l.skip = strlen(TSPSD_KEY_SIPDEV);
+    tsps_kv_list(w->d->eng, TSPSD_KEY_SIPDEV, device_of_cb, &l);
+    for (size_t i = 0; i < l.n; i++)
+        tspsd_device_record_put(w->d->eng, l.v[i], NULL, 0);
+    l.n = 0;
+    snprintf(pre, sizeof(pre), TSPSD_KEY_DELEG "%s/", user);
+    tsps_kv_list(w->d->eng, pre, key_cb, &l);
+    for (size_t i = 0; i < l.n; i++)
+        tsps_kv_put(w->d->eng, l.v[i], NULL, 0);
+    free(l.v);
+    tspsd_log(TSPSD_LOG_INFO, 0, user,
+              "cluster: moved user's keys removed after the grace period",
+              NULL);
+}
+
+static void on_tick(void *arg)
+{
+    struct tspsd_cluster_wire *w = arg;
+    names l = {0};
+    l.skip = strlen(KEY_HOLD);
+    tsps_kv_list(w->d->eng, KEY_HOLD, expired_cb, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        long long until = 0;
+        pthread_mutex_lock(&w->hold_mu);
+        /* still away (it may have come back meanwhile) */
+        if (hold_get(w, l.v[i], &until) && until > 0 &&
+            until <= (long long)time(NULL)) {
+            if (!mine(w, l.v[i]))
+                drop_user(w, l.v[i]);
+            hold_clear(w, l.v[i]);
+        }
+        pthread_mutex_unlock(&w->hold_mu);
+    }
+    free(l.v);
 }
 
 static double mono_ms(void)
@@ -652,11 +1073,16 @@ static int cluster_metrics(void *arg, char *buf, size_t len)
                  "# TYPE tspsd_cluster_draining gauge\n"
                  "tspsd_cluster_draining{%s} %d\n"
                  "# TYPE tspsd_cluster_held_calls gauge\n"
-                 "tspsd_cluster_held_calls{%s} %u\n",
+                 "tspsd_cluster_held_calls{%s} %u\n"
+                 "# TYPE tspsd_cluster_echo_skipped_total counter\n"
+                 "tspsd_cluster_echo_skipped_total{%s} %" PRIu64 "\n"
+                 "# TYPE tspsd_cluster_other_shard_skipped_total counter\n"
+                 "tspsd_cluster_other_shard_skipped_total{%s} %" PRIu64 "\n",
                  l, st.etcd_up, l, st.applied_rev, l, st.config_rev, l,
                  st.etcd_rev, l, st.queued, l, st.published, l, st.applied, l,
                  st.dropped, l, st.reconnects, l, st.registered, l,
-                 atomic_load(&w->d->draining), l, atomic_load(&w->d->held_now));
+                 atomic_load(&w->d->draining), l, atomic_load(&w->d->held_now),
+                 l, st.echo_skipped, l, (uint64_t)atomic_load(&w->skipped));
     return r < 0 ? 0 : (size_t)r >= len ? (int)len - 1 : r;
 }
 
@@ -683,6 +1109,29 @@ static size_t node_info(void *arg, char *buf, size_t len)
     return n;
 }
 
+/* d->route_note: while etcd is unreachable, what a route's trace says. */
+static size_t route_note(tspsd *d, char *buf, size_t len)
+{
+    struct tspsd_cluster_wire *w = d->cluster;
+    tspsd_cluster_stats st;
+    char when[40];
+    if (w == NULL || len == 0)
+        return 0;
+    tspsd_cluster_stats_get(w->cl, &st);
+    if (st.etcd_up || st.down_since <= 0)
+        return 0;
+    time_t t = (time_t)(st.down_since / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int n = snprintf(buf, len,
+                     "configuration as of etcd revision %" PRId64
+                     "; etcd unreachable since %s (changes made on other "
+                     "nodes since then are not applied here)",
+                     st.applied_rev, when);
+    return n < 0 ? 0 : (size_t)n >= len ? len - 1 : (size_t)n;
+}
+
 /* Metrics only: the cluster brings no calls. It stops in
  * tspsd_cluster_wire_stop, after the pool (jobs may still publish). */
 static const tspsd_front_ops cluster_front_ops = {"cluster", NULL, NULL,
@@ -702,6 +1151,7 @@ int tspsd_cluster_wire_start(tspsd *d)
     if (w == NULL)
         return -1;
     w->d = d;
+    pthread_mutex_init(&w->hold_mu, NULL);
     if (c->cluster_node[0] != '\0')
         snprintf(node, sizeof(node), "%s", c->cluster_node);
     else if (gethostname(node, sizeof(node)) != 0)
@@ -722,12 +1172,15 @@ int tspsd_cluster_wire_start(tspsd *d)
     ops.queue_save = on_queue_save;
     ops.queue_drop = on_queue_drop;
     ops.node_info = node_info;
+    ops.tick = on_tick;
     cc.lease_ttl_s = c->cluster_lease_s;
-    if (!part_ok(c->cluster_shard)) {
+    if ((c->cluster_shard[0] != '\0' && !part_ok(c->cluster_shard)) ||
+        !part_ok(c->cluster_default_shard)) {
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: bad shard name",
-                  "shard=\"%.80s\" hint=\"[cluster] shard: printable, no "
-                  "'/'\"",
-                  c->cluster_shard);
+                  "shard=\"%.80s\" default_shard=\"%.80s\" hint=\"[cluster] "
+                  "shard and default_shard: printable, no '/' (shard may be "
+                  "empty: every user)\"",
+                  c->cluster_shard, c->cluster_default_shard);
         free(w);
         return -1;
     }
@@ -746,6 +1199,7 @@ int tspsd_cluster_wire_start(tspsd *d)
     }
     d->cluster = w;
     d->prefs_written = publish_prefs;
+    d->route_note = route_note;
     if (tspsd_cluster_start(w->cl) != 0 ||
         tspsd_front_add(d, &cluster_front_ops, w, &w->front) != 0) {
         for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]);
@@ -753,6 +1207,7 @@ int tspsd_cluster_wire_start(tspsd *d)
             d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
         d->cluster = NULL;
         d->prefs_written = NULL;
+        d->route_note = NULL;
         tspsd_cluster_free(w->cl);
         free(w);
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: cannot start", NULL);
@@ -773,5 +1228,7 @@ void tspsd_cluster_wire_stop(tspsd *d)
         d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
     d->cluster = NULL;
     d->prefs_written = NULL;
+    d->route_note = NULL;
+    pthread_mutex_destroy(&w->hold_mu);
     free(w);
 }

@@ -87,12 +87,14 @@ typedef struct tspsd_config {
     char media_default_language[16];
     /* [cluster] (docs/cluster.md): configuration shared through etcd */
     int cluster_enabled;
-    char cluster_etcd[512];   /* endpoints, comma-separated */
-    char cluster_node[64];    /* this node's name ("" = the host name) */
-    char cluster_prefix[128]; /* key prefix in etcd */
-    int cluster_max_queue;    /* writes waiting for etcd at most */
-    char cluster_shard[64];   /* this node's shard (registry, status) */
-    int cluster_lease_s;      /* TTL of the node key's lease */
+    char cluster_etcd[512];         /* endpoints, comma-separated */
+    char cluster_node[64];          /* this node's name ("" = the host name) */
+    char cluster_prefix[128];       /* key prefix in etcd */
+    int cluster_max_queue;          /* writes waiting for etcd at most */
+    char cluster_shard[64];         /* this node's shard ("" = every user) */
+    char cluster_default_shard[64]; /* users without a shard/<user> key */
+    int cluster_handover_grace_s;   /* move-user: the old shard keeps it */
+    int cluster_lease_s;            /* TTL of the node key's lease */
     /* [source NAME] */
     int nsources;
     tspsd_source_cfg sources[TSPSD_MAX_SOURCES];

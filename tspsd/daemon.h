@@ -111,6 +111,10 @@ struct tspsd {
     /* Told of the web UI's preference writes (POST /api/prefs), which no
      * request handler makes: the cluster (app) publishes them while it
      * runs. NULL = nobody. Called on a worker. */
+    /* Set by the cluster (app): a line for a route's trace when the
+     * configuration may be stale (etcd unreachable), into buf; its length,
+     * 0 when current. Any thread. */
+    size_t (*route_note)(tspsd *d, char *buf, size_t len);
     void (*prefs_written)(tspsd *d, const char *identity, const char *json,
                           size_t len);
     const tspsd_inbox_ops *inbox; /* callfront.h: voicemail, NULL = none */

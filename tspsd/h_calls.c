@@ -64,6 +64,19 @@ TSPSD_HANDLER(tspsd_h_route)
                          oc);
     }
     Tsps__Decision *m = tspsd_decision_msg(&c->arena, &dec, id, !r->brief);
+    char note[300];
+    size_t nl = c->d->route_note != NULL && m != NULL && !r->brief
+                    ? c->d->route_note(c->d, note, sizeof(note))
+                    : 0;
+    if (nl > 0) {
+        /* the trace says when the rules may be older than the cluster's */
+        size_t el = strlen(m->explain);
+        char *x = tspsd_arena_alloc(&c->arena, el + nl + 8);
+        if (x != NULL) {
+            snprintf(x, el + nl + 8, "%snote: %s\n", m->explain, note);
+            m->explain = x;
+        }
+    }
     if (m != NULL && r->live)
         m->outcome =
             (char *)(dec.method.kind == TSPS_METHOD_ASK ? "pending" : "routed");

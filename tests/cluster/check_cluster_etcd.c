@@ -8,6 +8,7 @@
  * zone set on the web UI's settings page, sources and SIP device
  * credentials.
  */
+#include "cluster.h"
 #include "etcd.h"
 #include "harness.h"
 #include "th_etcd.h"
@@ -16,6 +17,7 @@
 #include <curl/curl.h>
 #include <sys/stat.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +150,26 @@ static void route_from(tspsd_client *c, const char *from, char *method,
                      resp->calls[0]->user[0] != '\0'
                  ? resp->calls[0]->method
                  : "");
+    if (resp != NULL)
+        tsps__response__free_unpacked(resp, NULL);
+}
+
+/* The trace of a route to ann (what `tspsctl route` prints). */
+static void route_trace(tspsd_client *c, char *trace, size_t len)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Route r = TSPS__ROUTE__INIT;
+    Tsps__Response *resp = NULL;
+    r.from = (char *)CALLER;
+    r.to = (char *)ANN;
+    req.body_case = TSPS__REQUEST__BODY_ROUTE;
+    req.route = &r;
+    int code = th_call(c, &req, &resp);
+    snprintf(trace, len, "%s",
+             code == TSPS__CODE__OK && resp->n_calls == 1 &&
+                     resp->calls[0]->explain != NULL
+                 ? resp->calls[0]->explain
+                 : "(no route)");
     if (resp != NULL)
         tsps__response__free_unpacked(resp, NULL);
 }
@@ -608,6 +630,128 @@ START_TEST(test_etcd_client)
 }
 END_TEST
 
+/* ---- the writer's echo ---- */
+
+/* What a member applied: the value of /e/k and a gate that holds the
+ * watcher in its apply of /e/gate until opened. */
+typedef struct echo_app {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int gate_open;
+    char k[16];
+    int applies; /* of k */
+} echo_app;
+
+static void echo_apply(void *arg, const char *key, const void *val, size_t len,
+                       int64_t rev)
+{
+    echo_app *e = arg;
+    (void)rev;
+    pthread_mutex_lock(&e->mu);
+    if (strcmp(key, "gate") == 0)
+        while (!e->gate_open)
+            pthread_cond_wait(&e->cv, &e->mu);
+    if (strcmp(key, "k") == 0) {
+        snprintf(e->k, sizeof(e->k), "%.*s", (int)len, (const char *)val);
+        e->applies++;
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void echo_applied(void *arg, int64_t rev)
+{
+    (void)arg, (void)rev;
+}
+
+/* Wait until the member has applied up to rev (bounded). */
+static int echo_wait_rev(tspsd_cluster *c, int64_t rev)
+{
+    tspsd_cluster_stats st;
+    for (int i = 0; i < 250; i++) {
+        tspsd_cluster_stats_get(c, &st);
+        if (st.applied_rev >= rev && st.queued == 0)
+            return 1;
+        th_sleep_ms(20);
+    }
+    return 0;
+}
+
+/* Wait until the member has published and skipped at least so many
+ * (bounded); *st = its counters then. */
+static void echo_wait_counts(tspsd_cluster *c, uint64_t published,
+                             uint64_t skipped, tspsd_cluster_stats *st)
+{
+    for (int i = 0; i < 250; i++) {
+        tspsd_cluster_stats_get(c, st);
+        if (st->published >= published && st->echo_skipped >= skipped)
+            return;
+        th_sleep_ms(20);
+    }
+}
+
+START_TEST(test_writer_echo_skipped_only_when_safe)
+{
+    echo_app app = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, "",
+                    0};
+    tspsd_cluster_config cc = {0};
+    tspsd_cluster_ops ops = {0};
+    tspsd_cluster *c = NULL;
+    tspsd_cluster_stats st;
+    tspsd_etcd *e = NULL;
+    char err[300];
+    int64_t rgate = 0, rforeign = 0;
+
+    cc.etcd = etcd.url;
+    cc.prefix = "/e";
+    cc.node = "w";
+    cc.start_rev = 0;
+    ops.arg = &app;
+    ops.apply = echo_apply;
+    ops.applied = echo_applied;
+    ck_assert_int_eq(tspsd_etcd_new(etcd.url, 2000, &e), 0);
+    ck_assert_int_eq(tspsd_cluster_new(&cc, &ops, &c), 0);
+    ck_assert_int_eq(tspsd_cluster_start(c), 0);
+    /* hold the watcher, then: another writer puts k=theirs, we apply
+     * k=ours here and publish it (etcd orders ours last) */
+    ck_assert_int_eq(
+        tspsd_etcd_put(e, "/e/gate", "1", 1, &rgate, err, sizeof(err)), 0);
+    ck_assert(echo_wait_rev(c, 0));
+    th_sleep_ms(200); /* the watcher is in the gate's apply */
+    ck_assert_int_eq(
+        tspsd_etcd_put(e, "/e/k", "theirs", 6, &rforeign, err, sizeof(err)), 0);
+    snprintf(app.k, sizeof(app.k), "ours"); /* the handler's own apply */
+    ck_assert_int_eq(tspsd_cluster_publish(c, "k", "ours", 4, 0), 0);
+    echo_wait_counts(c, 1, 0, &st);
+    ck_assert_int_eq(st.published, 1);
+    ck_assert(st.etcd_rev > rforeign);
+    int64_t rours = st.etcd_rev;
+    pthread_mutex_lock(&app.mu);
+    app.gate_open = 1;
+    pthread_cond_broadcast(&app.cv);
+    pthread_mutex_unlock(&app.mu);
+    /* theirs came between: our echo is applied, and we end where etcd
+     * does */
+    ck_assert(echo_wait_rev(c, rours));
+    pthread_mutex_lock(&app.mu);
+    ck_assert_str_eq(app.k, "ours");
+    ck_assert_int_eq(app.applies, 2);
+    pthread_mutex_unlock(&app.mu);
+    tspsd_cluster_stats_get(c, &st);
+    ck_assert_int_eq(st.echo_skipped, 0);
+    /* nothing between: the echo is skipped */
+    snprintf(app.k, sizeof(app.k), "again");
+    ck_assert_int_eq(tspsd_cluster_publish(c, "k", "again", 5, 0), 0);
+    echo_wait_counts(c, 2, 1, &st);
+    ck_assert_int_eq(st.echo_skipped, 1);
+    pthread_mutex_lock(&app.mu);
+    ck_assert_str_eq(app.k, "again");
+    ck_assert_int_eq(app.applies, 2);
+    pthread_mutex_unlock(&app.mu);
+    tspsd_cluster_free(c);
+    tspsd_etcd_free(e);
+}
+END_TEST
+
 /* ---- nodes ---- */
 
 START_TEST(test_change_on_a_routes_on_b_within_1s)
@@ -630,6 +774,11 @@ START_TEST(test_change_on_a_routes_on_b_within_1s)
     qsort(dt, 20, sizeof(dt[0]), cmp_d);
     printf("config_propagation_ms p50=%.1f p99=%.1f max=%.1f (20 changes)\n",
            dt[10], dt[19], dt[19]);
+    /* a applied its own changes when it made them: their echoes are
+     * skipped unless the watch brought one before etcd's answer to the
+     * put (then it is applied: counted neither way) */
+    printf("echo_skipped on a after 21 writes: %ld\n",
+           metric(&na, "echo_skipped_total"));
     fflush(stdout);
     /* and back: a delete through b reaches a */
     ck_assert_int_eq(user_delete(b, "ann"), 0);
@@ -748,6 +897,15 @@ START_TEST(test_etcd_down_routing_goes_on_changes_queue)
     ck_assert_str_eq(m, "voicemail");
     ck_assert_int_eq(metric(&na, "queued_writes"), 1);
     ck_assert_int_eq(metric(&na, "etcd_up"), 0);
+    /* b's trace says its rules may be stale, and since when */
+    char trace[2000], want[80];
+    ck_assert(wait_metric(&nb, "etcd_up", 0));
+    route_trace(b, trace, sizeof(trace));
+    snprintf(want, sizeof(want), "note: configuration as of etcd revision %ld;",
+             metric(&nb, "applied_revision"));
+    ck_assert_msg(strstr(trace, want) != NULL, "%s", trace);
+    ck_assert_msg(strstr(trace, "; etcd unreachable since 20") != NULL, "%s",
+                  trace);
     /* the operator's view: tspsctl cluster status */
     char out[2000], args[200];
     snprintf(args, sizeof(args),
@@ -765,6 +923,10 @@ START_TEST(test_etcd_down_routing_goes_on_changes_queue)
     printf("etcd back: queued change routed on b after %.0f ms\n", dt);
     ck_assert(wait_metric(&na, "queued_writes", 0));
     ck_assert(wait_metric(&na, "etcd_up", 1));
+    /* b wrote nothing: its registry finds etcd again, the note goes */
+    ck_assert(wait_metric(&nb, "etcd_up", 1));
+    route_trace(b, trace, sizeof(trace));
+    ck_assert_msg(strstr(trace, "note:") == NULL, "%s", trace);
     tspsd_client_close(a);
     tspsd_client_close(b);
 }
@@ -898,6 +1060,7 @@ static Suite *cluster_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_etcd_client);
     tcase_add_test(tc, test_etcd_range_pages);
+    tcase_add_test(tc, test_writer_echo_skipped_only_when_safe);
     suite_add_tcase(s, tc);
     tc = tcase_create("nodes");
     tcase_add_checked_fixture(tc, setup_nodes, teardown);

@@ -45,8 +45,11 @@ ARGS = None
 WORK = None
 TAKEN = set()
 FAILOVER = {}
+MOVE = {}
 RUN = [0, None]  # runs so far, the current run's folder
 LEASE_S = 2  # registry lease: a killed node shows lease-expired this soon
+GRACE_S = 3  # handover grace: a moved user's keys stay on the old shard
+SETS = "s1=1,s2=2"  # shard -> Kamailio dispatcher set
 
 
 def free_port():
@@ -116,8 +119,9 @@ class Etcd:
 
 
 class Node:
-    def __init__(self, name, etcd_url):
+    def __init__(self, name, etcd_url, shard="s1"):
         self.name = name
+        self.shard = shard
         self.dir = os.path.join(RUN[1], name)
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.dir)
@@ -131,10 +135,11 @@ class Node:
                     "udp_port = %d\ntcp_port = 0\n"
                     "[web]\nlisten = 127.0.0.1\nport = 0\n"
                     "[cluster]\nenabled = true\netcd = %s\nnode = %s\n"
-                    "prefix = /tsps-sip\nshard = s1\nlease_s = %d\n"
+                    "prefix = /tsps-sip\nshard = %s\ndefault_shard = s1\n"
+                    "lease_s = %d\nhandover_grace_s = %d\n"
                     "[admin]\nidentities = admin\n"
                     % (self.data, self.metrics_port, self.sip_port, etcd_url,
-                       name, LEASE_S))
+                       name, shard, LEASE_S, GRACE_S))
         self.logf = os.path.join(self.dir, "tspsd.log")
         self.proc = None
         self.start()
@@ -192,28 +197,55 @@ class Node:
 
 
 class Kamailio:
-    def __init__(self, nodes):
-        self.port = free_port()
+    def __init__(self, nodes, map_from=None):
+        """Kamailio with one dispatcher set per shard (s1 = 1, s2 = 2) and
+        its number -> set table written by `tspsctl cluster kamailio-map`
+        on map_from (None: an empty table, every call to set 1)."""
+        self.port, self.rpc_port = free_port(), free_port()
+        self.rpc = "http://127.0.0.1:%d/RPC" % self.rpc_port
         self.dir = os.path.join(RUN[1], "kamailio")
         os.makedirs(self.dir)
         self.list = os.path.join(self.dir, "nodes.list")
         with open(self.list, "w") as f:
             for n in nodes:
-                f.write("1 sip:127.0.0.1:%d 0 0\n" % n.sip_port)
+                f.write("%s sip:127.0.0.1:%d 0 0\n"
+                        % (n.shard[1:], n.sip_port))
+        mapf = os.path.join(self.dir, "tsps_map")
+        if map_from is not None:
+            map_from.ctl("cluster", "kamailio-map", "--sets", SETS, "--out",
+                         mapf)
+        else:
+            with open(mapf, "w") as f:
+                f.write("key_name(str) key_type(int) value_type(int) "
+                        "key_value(str)\n")
         self.logf = os.path.join(self.dir, "kamailio.log")
         self.proc = subprocess.Popen(
-            [ARGS.kamailio, "-f", ARGS.kamailio_cfg, "-D", "-E",
+            [ARGS.kamailio, "-f", ARGS.kamailio_cfg, "-DD", "-E",
              "-m", "256",  # shared memory (MB): the default 64 fills at 1000/s
              "-Y", self.dir, "-w", self.dir,
              "-P", os.path.join(self.dir, "kamailio.pid"),
              "-A", "LISTEN=udp:127.0.0.1:%d" % self.port,
-             "-A", 'DS_LIST="%s"' % self.list, "-A", "CHILDREN=2"],
+             "-A", 'DS_LIST="%s"' % self.list, "-A", "CHILDREN=2",
+             "-A", 'MAP_DB="text://%s"' % self.dir,
+             "-A", "RPC_LISTEN=tcp:127.0.0.1:%d" % self.rpc_port],
             stdout=subprocess.DEVNULL, stderr=open(self.logf, "w"),
             start_new_session=True)
-        time.sleep(0.5)
-        if self.proc.poll() is not None:
+        if not wait_for(lambda: self.proc.poll() is not None or
+                        self.call("core.version") is not None, 10, 0.1) \
+                or self.proc.poll() is not None:
             raise RuntimeError("kamailio did not start: %s"
                                % open(self.logf).read()[-2000:])
+
+    def call(self, method, *params):
+        """One JSON-RPC call: its result, None when it failed."""
+        body = json.dumps({"jsonrpc": "2.0", "method": method,
+                           "params": list(params), "id": 1}).encode()
+        try:
+            req = urllib.request.Request(self.rpc, data=body, method="POST")
+            with urllib.request.urlopen(req, timeout=2) as r:
+                return json.loads(r.read()).get("result")
+        except (OSError, ValueError):
+            return None
 
     def stop(self):
         if self.proc.poll() is None:
@@ -229,10 +261,11 @@ def number(i):
     return "+1212555%04d" % i
 
 
-def provision(node, users):
-    """Users with one number each and a forward rule for unknown callers,
-    through one node only (the other node learns them from etcd)."""
-    for i in range(users):
+def provision(node, users, first=0):
+    """Users u<first>..u<users-1> with one number each and a forward rule
+    for unknown callers, through one node only (the other nodes of its
+    shard learn them from etcd)."""
+    for i in range(first, users):
         node.ctl("user", "add", "u%d" % i, "--region", "US", "--tz",
                  "America/New_York", "--hours", "mon-sun 00:00-23:59",
                  "--number", number(i), "--voicemail",
@@ -289,6 +322,24 @@ def cluster(nodes_n=2):
     return etcd, nodes
 
 
+def etcd_put(etcd, key, value):
+    """A key of the cluster straight into etcd (its JSON gateway)."""
+    body = json.dumps({"key": base64.b64encode(
+        ("/tsps-sip/" + key).encode()).decode(), "value": base64.b64encode(
+            value.encode()).decode()}).encode()
+    req = urllib.request.Request(etcd.url + "/v3/kv/put", data=body,
+                                 method="POST")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        r.read()
+
+
+def offered_user(node, user):
+    """Calls offered on node for user."""
+    want = " user=%s " % user
+    return sum(1 for line in node.log().splitlines()
+               if 'msg="call offered"' in line and want in line)
+
+
 def wait_provisioned(nodes, users):
     last = users - 1
     for n in nodes:
@@ -314,14 +365,15 @@ def offered(node):
 
 
 def check_registry(nodes):
-    """Every node listed alive, in shard s1, not behind, in service."""
-    want = {n.name for n in nodes}
+    """Every node listed alive, in its shard, not behind, in service."""
+    want = {n.name: n.shard for n in nodes}
 
     def ok():
         rows = registry(nodes[0])
-        return set(rows) == want and all(
-            r["state"] == "alive" and r["shard"] == "s1" and r["lag"] == "0"
-            and r["service"] == "in" for r in rows.values())
+        return set(rows) == set(want) and all(
+            r["state"] == "alive" and r["shard"] == want[k] and
+            r["lag"] == "0" and r["service"] == "in"
+            for k, r in rows.items())
     if not wait_for(ok, 10, 0.2):
         raise RuntimeError("cluster status does not list every node alive "
                            "and current: %s" % registry(nodes[0]))
@@ -332,6 +384,7 @@ def drain_run(kam, nodes, rate, users):
     probe sees 503 and stops sending n2 new calls; no call fails. Then
     the drain is undone and n2 takes calls again."""
     calls = rate * 8
+    n3_base = offered(nodes[2])
     p, stat = sipp(kam, users, rate, calls, "drain")
     time.sleep(1.5)
     before = offered(nodes[1])
@@ -341,12 +394,19 @@ def drain_run(kam, nodes, rate, users):
     rows = registry(nodes[0])
     ok, failed, _ = sipp_result(p, stat)
     at_end = offered(nodes[1])
+    to_s2 = sum(1 for k in range(calls) if k % users >= users // 2)
+    n3_got = offered(nodes[2]) - n3_base
     print("cluster_sip: drain of n2 under %d calls at %d/s: %d ok, %d failed;"
           " n2 offered %d before, %d once probed, %d at the end; status %s"
           % (calls, rate, ok, failed, before, after_probe, at_end,
              rows.get("n2")))
+    print("cluster_sip: shard s2 (n3) was offered %d calls, %d went to "
+          "its users' numbers" % (n3_got, to_s2))
     if failed != 0 or ok != calls:
         raise RuntimeError("calls failed during the drain (see %s)" % WORK)
+    if n3_got != to_s2:
+        raise RuntimeError("shard s2's node n3 was offered %d calls; its "
+                           "users had %d" % (n3_got, to_s2))
     if before == 0 or at_end != after_probe:
         raise RuntimeError("n2 took no calls before the drain, or took new "
                            "calls after kamailio probed it draining")
@@ -360,26 +420,89 @@ def drain_run(kam, nodes, rate, users):
     time.sleep(2.5)  # kamailio's probe marks n2 active again
 
 
+def check_shards(nodes, users):
+    """Each shard's users are in its nodes' stores only, and a write for a
+    user of another shard is refused with the user's shard named."""
+    s1, s2 = nodes[0], nodes[2]
+    for node, i in ((s2, 0), (s1, users - 1)):
+        r = node.ctl("route", "--from", "+13125550013", "--to", number(i),
+                     check=False)
+        if "no user has this number" not in r.stdout:
+            raise RuntimeError("%s (shard %s) routes u%d of the other shard:"
+                               " %s%s" % (node.name, node.shard, i, r.stdout,
+                                          r.stderr))
+    r = s1.ctl("code", "set", "u%d" % (users - 1), "VIP", "reject", "busy",
+               check=False)
+    if r.returncode == 0 or "shard s2" not in r.stderr:
+        raise RuntimeError("n1 took a write for a user of shard s2: %s%s"
+                           % (r.stdout, r.stderr))
+    if s2.metric("other_shard_skipped_total") <= 0:
+        raise RuntimeError("n3 counted no skipped event of shard s1")
+
+
+def move_run(kam, nodes, rate, users):
+    """u0 moved from shard s1 (n1, n2) to s2 (n3) under sipp load through
+    Kamailio: no call fails, u0's calls after the move reach n3 only, n1
+    keeps u0 for the grace period, then drops it."""
+    calls = rate * 6
+    s1, s2 = nodes[:2], nodes[2]
+    p, stat = sipp(kam, users, rate, calls, "move")
+    time.sleep(1.5)
+    before = offered_user(s2, "u0")
+    r = nodes[0].ctl("cluster", "move-user", "u0", "s2", "--sets", SETS,
+                     "--kamailio", kam.rpc, check=False)
+    time.sleep(0.3)  # calls Kamailio had sent before the flip
+    s1_at = sum(offered_user(n, "u0") for n in s1)
+    in_grace = routes_to(nodes[0], 0, "forward")
+    ok, failed, _ = sipp_result(p, stat)
+    s1_end = sum(offered_user(n, "u0") for n in s1)
+    s2_got = offered_user(s2, "u0") - before
+    m = re.search(r"done after (\d+) ms", r.stdout)
+    MOVE["ms"] = int(m.group(1)) if m else -1
+    print("cluster_sip: move of u0 to s2 under %d calls at %d/s: %d ok, %d "
+          "failed; %s; u0's calls on s1 after it: %d, on n3: %d"
+          % (calls, rate, ok, failed, (r.stdout + r.stderr).strip(),
+             s1_end - s1_at, s2_got))
+    if r.returncode != 0:
+        raise RuntimeError("move-user failed")
+    if failed != 0 or ok != calls:
+        raise RuntimeError("calls failed during the move (see %s)" % WORK)
+    if s1_end != s1_at or s2_got == 0:
+        raise RuntimeError("u0's calls after the move did not all reach n3")
+    if not in_grace:
+        raise RuntimeError("n1 dropped u0 before the grace period ended")
+    if not routes_to(s2, 0, "forward"):
+        raise RuntimeError("n3 does not route u0 after the move")
+    if not wait_for(lambda: not routes_to(nodes[0], 0, "forward"),
+                    GRACE_S + 5, 0.2):
+        raise RuntimeError("n1 still holds u0 after the grace period")
+
+
 def failover_run(rate, calls, users=20):
-    """Calls through Kamailio to two nodes: first with the second drained
-    and put back, then with the second killed after a third of the calls.
+    """Two shards: s1 = n1 + n2, s2 = n3 (the upper half of the users).
+    Calls through Kamailio: first with n2 drained and put back, then u0
+    moved to s2, then n2 killed after a third of the calls.
     (ok, failed, retrans)."""
     etcd, nodes = cluster(2)
     kam = None
+    half = users // 2
     try:
-        provision(nodes[0], users)
-        wait_provisioned(nodes, users)
+        for i in range(half, users):
+            etcd_put(etcd, "shard/u%d" % i, "s2")
+        provision(nodes[0], half)
+        wait_provisioned(nodes, half)
         # A node started now reads the whole state at once; it and the
         # nodes that watched every change must all show as current.
-        late = Node("n3", etcd.url)
+        late = Node("n3", etcd.url, "s2")
         nodes.append(late)
+        provision(late, users, half)
         wait_provisioned([late], users)
+        check_shards(nodes, users)
         check_registry(nodes)
-        late.stop()
-        nodes.pop()
-        kam = Kamailio(nodes)
+        kam = Kamailio(nodes, nodes[0])
         time.sleep(1.5)  # first OPTIONS probes
         drain_run(kam, nodes, rate, users)
+        move_run(kam, nodes, rate, users)
         base = [offered(n) for n in nodes]
         p, stat = sipp(kam, users, rate, calls, "failover")
         time.sleep(calls / rate / 3.0)
@@ -543,6 +666,7 @@ def bench():
               "(--rates goes higher)")
     ok, failed, retrans = failover_run(ARGS.rate, ARGS.calls)
     figures["failover_failed_calls"] = failed
+    figures["move_user_ms"] = MOVE["ms"]
     print("# failover: %d calls at %d/s, %d ok, %d retransmissions"
           % (ARGS.calls, ARGS.rate, ok, retrans))
     # propagation: from n1's reply to a rule change until n2 has applied
@@ -583,7 +707,7 @@ def bench():
         etcd.kill()
     write_figures(figures)
     for k in ("cluster_cps_zero_fail", "failover_failed_calls",
-              "config_propagation_ms_p99", "etcd_down_routing_ok",
+              "move_user_ms", "config_propagation_ms_p99", "etcd_down_routing_ok",
               "node_write_requests_per_s", "etcd_writes_per_s",
               "apply_events_per_s", "etcd_direct_puts_per_s",
               "etcd_db_bytes_per_rule_key"):

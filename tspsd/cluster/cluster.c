@@ -21,8 +21,20 @@
 #define BACKOFF_MAX_MS 2000
 #define PREFIX_MAX     256
 
+/* A write of ours on its way: its echo (the watch bringing it back) is
+ * skipped when nothing else touched the key in between. */
+typedef struct own {
+    struct own *next;
+    char *key;   /* full etcd key */
+    int64_t rev; /* the revision etcd gave it; 0 not yet known */
+    int tainted; /* another event of the key came since we applied it */
+} own;
+
+#define OWN_MAX 10000 /* more writes in flight: their echoes are applied */
+
 typedef struct qent {
     struct qent *next;
+    own *own; /* NULL: the echo is applied */
     uint64_t seq;
     char *key; /* full etcd key */
     void *val;
@@ -47,7 +59,23 @@ struct tspsd_cluster {
     int lease_ttl_s;
     int64_t start_rev;
     tspsd_cluster_stats st; /* under mu */
+    own *owns;              /* under mu */
+    size_t nown;
+    int64_t seen_rev; /* the watcher has looked at events up to here (mu) */
 };
+
+/* Unlink and free o; mu held. */
+static void own_drop(tspsd_cluster *c, own *o)
+{
+    for (own **p = &c->owns; *p != NULL; p = &(*p)->next)
+        if (*p == o) {
+            *p = o->next;
+            c->nown--;
+            free(o->key);
+            free(o);
+            return;
+        }
+}
 
 const char *tspsd_cluster_node(const tspsd_cluster *c)
 {
@@ -187,7 +215,24 @@ int tspsd_cluster_publish(tspsd_cluster *c, const char *key, const void *val,
     }
     if (c->ops.queue_save != NULL)
         c->ops.queue_save(c->ops.arg, seq, key, val, len, del);
+    /* The caller applied this write already: its echo need not be, unless
+     * another event of the key comes first (not for a prefix delete). */
+    size_t kl = strlen(key);
+    own *o = key[kl - 1] != '/' ? calloc(1, sizeof(*o)) : NULL;
+    if (o != NULL && (o->key = strdup(q->key)) == NULL) {
+        free(o);
+        o = NULL;
+    }
     pthread_mutex_lock(&c->mu);
+    if (o != NULL && c->nown < OWN_MAX) {
+        o->next = c->owns;
+        c->owns = o;
+        c->nown++;
+        q->own = o;
+    } else if (o != NULL) {
+        free(o->key);
+        free(o);
+    }
     qent_link(c, q);
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
@@ -199,6 +244,49 @@ void tspsd_cluster_stats_get(tspsd_cluster *c, tspsd_cluster_stats *st)
     pthread_mutex_lock(&c->mu);
     *st = c->st;
     pthread_mutex_unlock(&c->mu);
+}
+
+typedef struct reader {
+    tspsd_cluster *c;
+    void (*cb)(void *arg, const char *key, const void *val, size_t len,
+               int64_t rev);
+    void *arg;
+} reader;
+
+static int read_one(void *arg, int type, const char *key, size_t klen,
+                    const void *val, size_t vlen, int64_t mod_rev)
+{
+    reader *r = arg;
+    char k[700];
+    size_t pl = strlen(r->c->prefix);
+    (void)type;
+    if (klen <= pl || klen - pl >= sizeof(k))
+        return 0;
+    memcpy(k, key + pl, klen - pl);
+    k[klen - pl] = '\0';
+    r->cb(r->arg, k, val, vlen, mod_rev);
+    return 0;
+}
+
+int tspsd_cluster_read(tspsd_cluster *c, const char *part,
+                       void (*cb)(void *arg, const char *key, const void *val,
+                                  size_t len, int64_t rev),
+                       void *arg)
+{
+    char sub[PREFIX_MAX + 300], err[300];
+    reader r = {c, cb, arg};
+    if (strlen(part) >= 300)
+        return -1;
+    snprintf(sub, sizeof(sub), "%s%s", c->prefix, part);
+    int rc =
+        tspsd_etcd_range(c->etcd, sub, 0, read_one, &r, NULL, err, sizeof(err));
+    if (rc != TSPSD_ETCD_OK) {
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: cannot read from etcd",
+                  "node=%s keys=\"%.200s\" error=\"%.200s\"", c->node, sub,
+                  err);
+        return -1;
+    }
+    return 0;
 }
 
 /* Sleep ms or until stop. */
@@ -224,6 +312,13 @@ static void set_up(tspsd_cluster *c, int up, const char *what, const char *err)
     pthread_mutex_lock(&c->mu);
     int was = c->st.etcd_up;
     c->st.etcd_up = up;
+    if (was && !up) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        c->st.down_since = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    } else if (up) {
+        c->st.down_since = 0;
+    }
     pthread_mutex_unlock(&c->mu);
     if (was && !up)
         tspsd_log(TSPSD_LOG_WARN, 0, NULL,
@@ -279,6 +374,14 @@ static void *publisher(void *arg)
         if (c->head == NULL)
             c->tail = NULL;
         c->st.queued--;
+        if (q->own != NULL) {
+            /* the watcher may have seen the echo already: then it applied
+             * it, and there is nothing left to skip */
+            if (rc == TSPSD_ETCD_OK && rev > c->seen_rev)
+                q->own->rev = rev;
+            else
+                own_drop(c, q->own);
+        }
         if (rc == TSPSD_ETCD_OK) {
             c->st.published++;
             if (rev > c->st.etcd_rev)
@@ -318,7 +421,30 @@ static int on_event(void *arg, int type, const char *key, size_t klen,
         return 1;
     int ours = klen > pl && memcmp(key, c->prefix, pl) == 0;
     int reg = ours && registry_key(key + pl, klen - pl);
-    if (ours && !reg)
+    int echo = 0;
+    pthread_mutex_lock(&c->mu);
+    if (!a->ranging) {
+        if (mod_rev > c->seen_rev)
+            c->seen_rev = mod_rev;
+        for (own *o = c->owns, *n; o != NULL; o = n) {
+            n = o->next;
+            if (strlen(o->key) != klen || memcmp(o->key, key, klen) != 0)
+                continue;
+            if (o->rev == mod_rev) { /* our write's echo */
+                echo = !o->tainted;
+                own_drop(c, o);
+            } else {
+                o->tainted = 1; /* another write of the key first */
+            }
+        }
+    } else {
+        for (own *o = c->owns; o != NULL; o = o->next)
+            o->tainted = 1; /* a full read applies every key */
+    }
+    if (echo)
+        c->st.echo_skipped++;
+    pthread_mutex_unlock(&c->mu);
+    if (ours && !reg && !echo)
         c->ops.apply(c->ops.arg, key + pl, type == TSPSD_ETCD_PUT ? val : NULL,
                      vlen, mod_rev);
     if (a->ranging && ours && !reg && mod_rev > a->cfg_max)
@@ -336,7 +462,10 @@ static int on_event(void *arg, int type, const char *key, size_t klen,
         c->st.config_rev = mod_rev;
     if (mod_rev > c->st.etcd_rev)
         c->st.etcd_rev = mod_rev;
+    int was_up = c->st.etcd_up;
     pthread_mutex_unlock(&c->mu);
+    if (!was_up) /* an event: etcd is back */
+        set_up(c, 1, "watch", NULL);
     return 0;
 }
 
@@ -456,6 +585,7 @@ static void *keeper(void *arg)
     while (!atomic_load(&c->stop)) {
         size_t n = c->ops.node_info(c->ops.arg, cur, sizeof(cur) - 1);
         int rc = TSPSD_ETCD_OK;
+        int asked = 1; /* a request went to etcd this round */
         cur[n < sizeof(cur) ? n : sizeof(cur) - 1] = '\0';
         if (lease == 0) {
             rc = tspsd_etcd_lease_grant(c->etcd, c->lease_ttl_s, &lease, err,
@@ -476,6 +606,8 @@ static void *keeper(void *arg)
                 set_registered(c, 0);
                 continue;
             }
+        } else {
+            asked = 0;
         }
         if (rc == TSPSD_ETCD_OK && lease != 0 && strcmp(cur, last) != 0) {
             rc = tspsd_etcd_put_lease(c->etcd, nkey, cur, strlen(cur), lease,
@@ -487,7 +619,11 @@ static void *keeper(void *arg)
                 memcpy(last, cur, strlen(cur) + 1);
                 set_registered(c, 1);
             }
+            asked = 1;
         }
+        /* etcd answers again: the watch, back too, may bring nothing */
+        if (asked && rc == TSPSD_ETCD_OK)
+            set_up(c, 1, "registry", NULL);
         if (rc != TSPSD_ETCD_OK && !failing)
             tspsd_log(TSPSD_LOG_WARN, 0, NULL,
                       "cluster: node record not kept in etcd; retrying",
@@ -498,6 +634,8 @@ static void *keeper(void *arg)
         failing = rc != TSPSD_ETCD_OK;
         if (failing && rc != TSPSD_ETCD_EUNREACHABLE)
             lease = 0; /* refused: start over with a new lease */
+        if (c->ops.tick != NULL)
+            c->ops.tick(c->ops.arg);
         nap(c, 500);
     }
     if (lease != 0) /* a clean stop: we are gone at once, not in a TTL */
@@ -543,6 +681,11 @@ void tspsd_cluster_free(tspsd_cluster *c)
         pthread_join(c->watch, NULL);
         if (c->lease_ttl_s > 0)
             pthread_join(c->keep, NULL);
+    }
+    for (own *o = c->owns, *n; o != NULL; o = n) {
+        n = o->next;
+        free(o->key);
+        free(o);
     }
     for (qent *q = c->head, *n; q != NULL; q = n) {
         n = q->next;

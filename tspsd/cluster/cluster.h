@@ -39,6 +39,9 @@ typedef struct tspsd_cluster_ops {
      * revision (stats.config_rev) and drain state, into buf; its length,
      * 0 for none. Called about twice a second; a change is written. */
     size_t (*node_info)(void *arg, char *buf, size_t len);
+    /* Optional (needs the registry): called about twice a second on the
+     * registry's thread, for the app's timers (move-user's grace). */
+    void (*tick)(void *arg);
 } tspsd_cluster_ops;
 
 typedef struct tspsd_cluster_config {
@@ -62,18 +65,20 @@ typedef struct tspsd_cluster_config {
 } tspsd_cluster_config;
 
 typedef struct tspsd_cluster_stats {
-    int etcd_up;         /* the last request to etcd succeeded */
-    int watching;        /* the watch stream is open */
-    int64_t applied_rev; /* newest revision applied here */
-    int64_t etcd_rev;    /* newest revision etcd reported */
-    uint64_t queued;     /* writes waiting for etcd */
-    uint64_t published;  /* writes etcd took */
-    uint64_t applied;    /* events applied */
-    uint64_t dropped;    /* writes refused: queue full */
-    uint64_t reconnects; /* watch streams re-opened */
-    int64_t config_rev;  /* newest configuration revision applied here
-                            (registry keys not counted) */
-    int registered;      /* our node key is in etcd under a live lease */
+    int etcd_up;           /* the last request to etcd succeeded */
+    int watching;          /* the watch stream is open */
+    int64_t applied_rev;   /* newest revision applied here */
+    int64_t etcd_rev;      /* newest revision etcd reported */
+    uint64_t queued;       /* writes waiting for etcd */
+    uint64_t published;    /* writes etcd took */
+    uint64_t applied;      /* events applied */
+    uint64_t dropped;      /* writes refused: queue full */
+    uint64_t reconnects;   /* watch streams re-opened */
+    int64_t config_rev;    /* newest configuration revision applied here
+                              (registry keys not counted) */
+    int registered;        /* our node key is in etcd under a live lease */
+    int64_t down_since;    /* etcd_up == 0: since when (UTC ms), else 0 */
+    uint64_t echo_skipped; /* our own writes' echoes not applied again */
 } tspsd_cluster_stats;
 
 /**
@@ -103,6 +108,18 @@ int tspsd_cluster_start(tspsd_cluster *c);
  */
 int tspsd_cluster_publish(tspsd_cluster *c, const char *key, const void *val,
                           size_t len, int del);
+
+/**
+ * Read every key under `part` (relative to the prefix: "rule/alice/") from
+ * etcd now, through cb(arg, key relative to the prefix, value, length,
+ * mod revision). Waits for etcd (a timeout of its own); meant for the
+ * watcher's thread (inside ops->apply) when a user moves in.
+ * @return 0, or -1 (etcd unreachable or refused; logged).
+ */
+int tspsd_cluster_read(tspsd_cluster *c, const char *part,
+                       void (*cb)(void *arg, const char *key, const void *val,
+                                  size_t len, int64_t rev),
+                       void *arg);
 
 /** Counters and state. Thread-safety: any thread. */
 void tspsd_cluster_stats_get(tspsd_cluster *c, tspsd_cluster_stats *st);

@@ -478,6 +478,78 @@ cleanup:
 }
 
 /* One kv object of a range or an event: decode and call back. */
+/* A request_delete_range of a txn: `key`, or every key under it when it
+ * ends in '/'. NULL on no memory. */
+static json_t *txn_delete(const char *key)
+{
+    size_t kl = strlen(key), ren = 0;
+    char *k = b64_enc(key, kl), *re = NULL, *reb = NULL;
+    json_t *o = k != NULL ? json_pack("{s:s}", "key", k) : NULL;
+    if (o != NULL && kl > 0 && key[kl - 1] == '/') {
+        re = range_end(key, &ren);
+        reb = re != NULL ? b64_enc(re, ren) : NULL;
+        if (reb == NULL ||
+            json_object_set_new(o, "range_end", json_string(reb)) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    free(k);
+    free(re);
+    free(reb);
+    return o != NULL ? json_pack("{s:o}", "request_delete_range", o) : NULL;
+}
+
+int tspsd_etcd_cas(tspsd_etcd *e, const char *key, int64_t mod_rev,
+                   const void *val, size_t len, const char *const *dels,
+                   int *won, int64_t *rev, char *err, size_t errlen)
+{
+    json_t *doc = NULL, *ops = NULL, *o = NULL;
+    char *k = NULL, *v = NULL, *body = NULL;
+    char mr[24];
+    int rc = TSPSD_ETCD_ENOMEM;
+    *won = 0;
+    if (rev != NULL)
+        *rev = 0;
+    if (e == NULL || key == NULL || key[0] == '\0' || mod_rev < 0 ||
+        (val == NULL && len > 0))
+        return TSPSD_ETCD_EINVAL;
+    k = b64_enc(key, strlen(key));
+    v = b64_enc(val ? val : "", len);
+    ops = json_array();
+    if (k == NULL || v == NULL || ops == NULL ||
+        json_array_append_new(ops, json_pack("{s:{s:s,s:s}}", "request_put",
+                                             "key", k, "value", v)) != 0)
+        goto cleanup;
+    for (size_t i = 0; dels != NULL && dels[i] != NULL; i++)
+        if (dels[i][0] == '\0' ||
+            json_array_append_new(ops, txn_delete(dels[i])) != 0)
+            goto cleanup;
+    /* a key that does not exist has mod_revision 0 */
+    snprintf(mr, sizeof(mr), "%" PRId64, mod_rev);
+    o = json_pack("{s:[{s:s,s:s,s:s,s:s}],s:O,s:[]}", "compare", "key", k,
+                  "result", "EQUAL", "target", "MOD", "mod_revision", mr,
+                  "success", ops, "failure");
+    body = o != NULL ? body_of(o) : NULL;
+    o = NULL;
+    if (body == NULL)
+        goto cleanup;
+    rc = post(e, "/v3/kv/txn", body, &doc, err, errlen);
+    if (rc == TSPSD_ETCD_OK) {
+        *won = json_is_true(json_object_get(doc, "succeeded"));
+        if (rev != NULL)
+            *rev = jint(json_object_get(doc, "header"), "revision");
+    }
+cleanup:
+    json_decref(o);
+    json_decref(ops);
+    json_decref(doc);
+    free(body);
+    free(k);
+    free(v);
+    return rc;
+}
+
 static int one_kv(json_t *kv, int type, tspsd_etcd_event_cb cb, void *arg)
 {
     json_t *jk = json_object_get(kv, "key"), *jv = json_object_get(kv, "value");
