@@ -28,6 +28,10 @@ typedef struct own {
     char *key;   /* full etcd key */
     int64_t rev; /* the revision etcd gave it; 0 not yet known */
     int tainted; /* another event of the key came since we applied it */
+    int seen;    /* its echo came before etcd's answer to our put */
+    int del;     /* what we wrote: a delete, or val/len */
+    void *val;
+    size_t len;
 } own;
 
 #define OWN_MAX 10000 /* more writes in flight: their echoes are applied */
@@ -72,6 +76,7 @@ static void own_drop(tspsd_cluster *c, own *o)
             *p = o->next;
             c->nown--;
             free(o->key);
+            free(o->val);
             free(o);
             return;
         }
@@ -219,9 +224,18 @@ int tspsd_cluster_publish(tspsd_cluster *c, const char *key, const void *val,
      * another event of the key comes first (not for a prefix delete). */
     size_t kl = strlen(key);
     own *o = key[kl - 1] != '/' ? calloc(1, sizeof(*o)) : NULL;
-    if (o != NULL && (o->key = strdup(q->key)) == NULL) {
-        free(o);
-        o = NULL;
+    if (o != NULL) {
+        o->del = del;
+        o->len = del ? 0 : len;
+        o->key = strdup(q->key);
+        o->val = o->len > 0 ? malloc(o->len) : NULL;
+        if (o->key == NULL || (o->len > 0 && o->val == NULL)) {
+            free(o->key);
+            free(o->val);
+            free(o);
+            o = NULL;
+        } else if (o->len > 0)
+            memcpy(o->val, val, len);
     }
     pthread_mutex_lock(&c->mu);
     if (o != NULL && c->nown < OWN_MAX) {
@@ -377,7 +391,7 @@ static void *publisher(void *arg)
         if (q->own != NULL) {
             /* the watcher may have seen the echo already: then it applied
              * it, and there is nothing left to skip */
-            if (rc == TSPSD_ETCD_OK && rev > c->seen_rev)
+            if (rc == TSPSD_ETCD_OK && rev > c->seen_rev && !q->own->seen)
                 q->own->rev = rev;
             else
                 own_drop(c, q->own);
@@ -402,6 +416,15 @@ static int registry_key(const char *k, size_t n)
 {
     return (n > 5 && memcmp(k, "node/", 5) == 0) ||
            (n > 7 && memcmp(k, "member/", 7) == 0);
+}
+
+/* The event writes what o wrote. */
+static int same_write(const own *o, int type, const void *val, size_t vlen)
+{
+    if (type != TSPSD_ETCD_PUT)
+        return o->del;
+    return !o->del && vlen == o->len &&
+           (vlen == 0 || memcmp(val, o->val, vlen) == 0);
 }
 
 typedef struct applier {
@@ -433,6 +456,13 @@ static int on_event(void *arg, int type, const char *key, size_t klen,
             if (o->rev == mod_rev) { /* our write's echo */
                 echo = !o->tainted;
                 own_drop(c, o);
+            } else if (o->rev == 0 && !o->seen && !o->tainted &&
+                       same_write(o, type, val, vlen)) {
+                /* our write's echo before etcd's answer to the put (or
+                 * another writer's identical write: skipping it changes
+                 * nothing either); the publisher drops o */
+                echo = 1;
+                o->seen = 1;
             } else {
                 o->tainted = 1; /* another write of the key first */
             }
