@@ -712,11 +712,8 @@ void tspsd_cluster_free(tspsd_cluster *c)
         if (c->lease_ttl_s > 0)
             pthread_join(c->keep, NULL);
     }
-    for (own *o = c->owns, *n; o != NULL; o = n) {
-        n = o->next;
-        free(o->key);
-        free(o);
-    }
+    while (c->owns != NULL)
+        own_drop(c, c->owns);
     for (qent *q = c->head, *n; q != NULL; q = n) {
         n = q->next;
         free(q->key);
