@@ -31,7 +31,9 @@ ALLOWED = {
     "media": {"base"},
     "cli": {"base"},
     "cluster": {"base"},
-    "app": {"core", "control", "web", "sip", "media", "cluster", "base"},
+    # cli: the blocking control client, for the cluster's peer requests
+    "app": {"core", "control", "web", "sip", "media", "cluster", "base",
+            "cli"},
 }
 
 # Files of tspsd/ itself (not in a room folder) that are not core.

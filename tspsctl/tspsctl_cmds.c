@@ -9,7 +9,7 @@
 
 static const char *const flags[] = {"--live",   "--monitor", "--act",
                                     "--remove", "--related", "--missed",
-                                    "--undo",   NULL};
+                                    "--undo",   "--local",   NULL};
 
 int ctl_args_parse(int argc, char **argv, ctl_args *out, char *err,
                    size_t errlen)
@@ -225,9 +225,28 @@ static int cmd_history(ctl_ctx *ctx, ctl_args *a)
         body.code = STRARG(s);
     if ((s = ctl_opt(a, "--text")) != NULL)
         body.text = STRARG(s);
-    if ((s = ctl_opt(a, "--before")) != NULL &&
-        parse_id(s, &body.before_id) != 0)
+    char bid[24], bnode[64];
+    if ((s = ctl_opt(a, "--before")) != NULL && strchr(s, '@') != NULL) {
+        /* ID@NODE@START: a cursor across the nodes of a cluster, as the
+         * previous page's last line says */
+        const char *at1 = strchr(s, '@'), *at2 = strrchr(s, '@');
+        char *end;
+        if (at2 == at1 || (size_t)(at1 - s) >= sizeof(bid) ||
+            (size_t)(at2 - at1 - 1) >= sizeof(bnode) || at2 == at1 + 1)
+            return usage_err("bad --before ID@NODE@START");
+        memcpy(bid, s, (size_t)(at1 - s));
+        bid[at1 - s] = '\0';
+        memcpy(bnode, at1 + 1, (size_t)(at2 - at1 - 1));
+        bnode[at2 - at1 - 1] = '\0';
+        body.before_start = strtoll(at2 + 1, &end, 10);
+        if (parse_id(bid, &body.before_id) != 0 || *end != '\0' ||
+            at2[1] == '\0')
+            return usage_err("bad --before ID@NODE@START");
+        body.before_node = bnode;
+    } else if (s != NULL && parse_id(s, &body.before_id) != 0)
         return usage_err("bad --before ID (a call id)");
+    if (ctl_flag(a, "--local"))
+        body.local = 1;
     return exec(ctx, &req, "history");
 }
 

@@ -189,13 +189,25 @@ static void calls_table(const Tsps__Response *r)
            "CALLER", "NAME", "CODE", "METHOD / OUTCOME");
     for (size_t i = 0; i < r->n_calls; i++) {
         const Tsps__Decision *d = r->calls[i];
-        printf("%-8" PRIu64 " %-21s %-10s %-17s %-18.18s %-9s %s / %s\n",
-               d->call_id, when(d->start, b, sizeof(b)), dash(d->user),
-               dash(d->caller), dash(d->caller_name), dash(d->code), d->method,
+        char id[96];
+        /* In a cluster a call is (node, id): ids are per node. */
+        snprintf(id, sizeof(id), "%" PRIu64 "%s%s", d->call_id,
+                 d->node[0] ? "@" : "", d->node);
+        printf("%-8s %-21s %-10s %-17s %-18.18s %-9s %s / %s\n", id,
+               when(d->start, b, sizeof(b)), dash(d->user), dash(d->caller),
+               dash(d->caller_name), dash(d->code), d->method,
                dash(d->outcome));
     }
     if (r->n_calls == 0)
         printf("(no calls)\n");
+    else if (r->calls[r->n_calls - 1]->node[0] != '\0') {
+        /* the cursor of the next page across nodes (start, node, id) */
+        const Tsps__Decision *d = r->calls[r->n_calls - 1];
+        printf("older: --before %" PRIu64 "@%s@%" PRId64 "\n", d->call_id,
+               d->node, d->start);
+    }
+    if (r->message[0] != '\0')
+        fprintf(stderr, "note: %s\n", r->message);
 }
 
 void ctl_print_table(const Tsps__Response *r, const char *cmd)

@@ -237,6 +237,8 @@ typedef struct tspsd_asker {
     int admin;                      /* role == TSPSD_ROLE_ADMIN */
     int role;                       /* TSPSD_ROLE_* */
     int via_token; /* role from a token: not re-derived from [admin] */
+    int peer;      /* a cluster peer (Hello with the cluster's peer
+                      secret): may ask history for another identity */
     /* Set by a handler that ended this identity's access (token.revoke,
      * user.delete), possibly on a worker; the server applies it on the
      * loop (tspsd_asker_end_access) before the reply goes out. */

@@ -47,6 +47,9 @@
 #include <jansson.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "client.h"
 
 #define KEY_REV   TSPSD_KEY_CLUSTER "rev"
 #define KEY_Q     TSPSD_KEY_CLUSTER "q/"
@@ -64,7 +67,15 @@ struct tspsd_cluster_wire {
      * after the join), and when it was last stored. */
     int64_t rev_pending;
     double rev_stored_ms;
-    char sip[96]; /* the SIP front's address, "" when off (registry) */
+    char sip[96];     /* the SIP front's address, "" when off (registry) */
+    char ctl[96];     /* the control socket's address, "" when not reachable */
+    char node[64];    /* this node's name (Decision.node) */
+    char secret[256]; /* [cluster] peer_secret_file's secret, "" = none */
+    char peer_ca[4096]; /* CA file of the peers' control certificates */
+    /* The registry as last read (history across nodes): used while etcd
+     * is unreachable. Guarded by peers_mu. */
+    pthread_mutex_t peers_mu;
+    char *peers_json; /* a JSON array of node records, NULL = never read */
     atomic_uint_fast64_t skipped; /* events of other shards' users */
     pthread_mutex_t hold_mu;      /* hold markers: watcher vs. tick */
 };
@@ -1100,6 +1111,8 @@ static size_t node_info(void *arg, char *buf, size_t len)
         (json_int_t)st.config_rev, "applied", (json_int_t)st.applied_rev,
         "draining", atomic_load(&w->d->draining), "held_calls",
         (int)atomic_load(&w->d->held_now), "etcd_up", st.etcd_up);
+    if (o != NULL && w->ctl[0] != '\0')
+        json_object_set_new(o, "ctl", json_string(w->ctl));
     char *t = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     size_t n = t != NULL && strlen(t) < len ? strlen(t) : 0;
@@ -1132,10 +1145,255 @@ static size_t route_note(tspsd *d, char *buf, size_t len)
     return n < 0 ? 0 : (size_t)n >= len ? len - 1 : (size_t)n;
 }
 
+/* ---- history across nodes (docs/cluster.md, "History across nodes") ----
+ * A node answers a history request with its own calls and those of every
+ * other live node of the user's shard: it asks each over its control
+ * socket, as a peer (the shared secret), for the same request with
+ * `local` and the asker's identity, then merges newest first. */
+
+/* A peer answers within this, or its calls are left out (and named). */
+#define PEER_TIMEOUT_MS 2000
+#define PEERS_MAX       64
+
+static int peer_check(tspsd *d, const char *token)
+{
+    struct tspsd_cluster_wire *w = d->cluster;
+    size_t n = strlen(token);
+    return w != NULL && w->secret[0] != '\0' && n == strlen(w->secret) &&
+           CRYPTO_memcmp(token, w->secret, n) == 0;
+}
+
+static int history_on_loop(const Tsps__Request *req)
+{
+    return req->history != NULL && req->history->local;
+}
+
+static void registry_one(void *arg, const char *key, const void *val,
+                         size_t len, int64_t rev)
+{
+    json_t *arr = arg, *o = json_loadb(val, len, 0, NULL);
+    (void)key, (void)rev;
+    if (json_is_object(o) && json_array_size(arr) < PEERS_MAX)
+        json_array_append(arr, o);
+    json_decref(o);
+}
+
+/* The live nodes' records (node/<name> keys, leased): from etcd now, or as
+ * last read while etcd is unreachable (*stale = 1). NULL when never read. */
+static json_t *registry_nodes(struct tspsd_cluster_wire *w, int *stale)
+{
+    json_t *arr = json_array();
+    *stale = 0;
+    if (arr != NULL &&
+        tspsd_cluster_read(w->cl, "node/", registry_one, arr) == 0) {
+        char *t = json_dumps(arr, JSON_COMPACT);
+        pthread_mutex_lock(&w->peers_mu);
+        free(w->peers_json);
+        w->peers_json = t;
+        pthread_mutex_unlock(&w->peers_mu);
+        return arr;
+    }
+    json_decref(arr);
+    *stale = 1;
+    pthread_mutex_lock(&w->peers_mu);
+    arr = w->peers_json != NULL ? json_loads(w->peers_json, 0, NULL) : NULL;
+    pthread_mutex_unlock(&w->peers_mu);
+    return arr;
+}
+
+static void *arena_pb_alloc(void *a, size_t n)
+{
+    return tspsd_arena_alloc(a, n);
+}
+
+static void arena_pb_free(void *a, void *p)
+{
+    (void)a, (void)p; /* the arena goes with the reply */
+}
+
+/* Ask one peer (`ctl` "host:port") for the calls; add them to resp. 0, or
+ * -1 with why. */
+static int ask_peer(struct tspsd_cluster_wire *w, tspsd_asker *c,
+                    const Tsps__History *h, const char *ctl, size_t want,
+                    int64_t cur_start, const char *cur_node, uint64_t cur_id,
+                    Tsps__Response *resp, char *why, size_t whylen)
+{
+    char host[96];
+    const char *colon = strrchr(ctl, ':');
+    tspsd_client *cl = NULL;
+    Tsps__Response *pr = NULL;
+    if (colon == NULL || (size_t)(colon - ctl) >= sizeof(host)) {
+        snprintf(why, whylen, "bad control address %s", ctl);
+        return -1;
+    }
+    memcpy(host, ctl, (size_t)(colon - ctl));
+    host[colon - ctl] = '\0';
+    tspsd_client_opts o = {.host = host,
+                           .port = atoi(colon + 1),
+                           .ca = w->peer_ca,
+                           .token = w->secret,
+                           .timeout_ms = PEER_TIMEOUT_MS};
+    if (tspsd_client_connect(&o, &cl, why, whylen) != 0)
+        return -1;
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__History q = *h;
+    q.local = 1;
+    q.for_identity = c->identity;
+    q.for_admin = c->admin;
+    q.limit = (uint32_t)want;
+    q.before_id = cur_id;
+    q.before_start = cur_id != 0 ? cur_start : 0;
+    q.before_node = (char *)(cur_id != 0 ? cur_node : "");
+    req.body_case = TSPS__REQUEST__BODY_HISTORY;
+    req.history = &q;
+    int rc = tspsd_client_call(cl, &req, &pr, why, whylen);
+    tspsd_client_close(cl);
+    if (rc != 0)
+        return -1;
+    if (pr->code != TSPS__CODE__OK) {
+        snprintf(why, whylen, "%s", pr->error[0] ? pr->error : "refused");
+        tsps__response__free_unpacked(pr, NULL);
+        return -1;
+    }
+    /* Its calls into the reply's arena: they go out with the reply. */
+    ProtobufCAllocator al = {arena_pb_alloc, arena_pb_free, &c->arena};
+    size_t len = tsps__response__get_packed_size(pr);
+    uint8_t *buf = malloc(len > 0 ? len : 1);
+    Tsps__Response *copy = NULL;
+    if (buf != NULL) {
+        tsps__response__pack(pr, buf);
+        copy = tsps__response__unpack(&al, len, buf);
+        free(buf);
+    }
+    tsps__response__free_unpacked(pr, NULL);
+    for (size_t i = 0; copy != NULL && i < copy->n_calls; i++)
+        if (tspsd_arena_push(&c->arena, (void ***)&resp->calls, &resp->n_calls,
+                             copy->calls[i]) != 0)
+            copy = NULL;
+    if (copy == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Newest first by (start, node, id): the order every node pages by. */
+static int call_order(const void *a, const void *b)
+{
+    const Tsps__Decision *x = *(Tsps__Decision *const *)a,
+                         *y = *(Tsps__Decision *const *)b;
+    if (x->start != y->start)
+        return x->start > y->start ? -1 : 1;
+    int n = strcmp(x->node, y->node);
+    if (n != 0)
+        return n > 0 ? -1 : 1;
+    return x->call_id > y->call_id ? -1 : x->call_id < y->call_id ? 1 : 0;
+}
+
+static void history_merge(tspsd_asker *c, const Tsps__History *h,
+                          Tsps__Response *resp, size_t want, int64_t cur_start,
+                          const char *cur_node, uint64_t cur_id)
+{
+    struct tspsd_cluster_wire *w = c->d->cluster;
+    char sh[64], why[300], missing[1024] = "";
+    size_t ml = 0;
+    int stale = 0;
+    if (w == NULL || w->secret[0] == '\0')
+        return;
+    user_shard(w, h->user, sh, sizeof(sh));
+    json_t *nodes = registry_nodes(w, &stale), *o;
+    size_t i;
+    json_array_foreach(nodes, i, o)
+    {
+        const char *name = json_string_value(json_object_get(o, "node"));
+        const char *nsh = json_string_value(json_object_get(o, "shard"));
+        const char *ctl = json_string_value(json_object_get(o, "ctl"));
+        if (name == NULL || strcmp(name, w->node) == 0 || nsh == NULL ||
+            (nsh[0] != '\0' && strcmp(nsh, sh) != 0))
+            continue; /* ourselves, or a node without the user */
+        if (ctl == NULL || ctl[0] == '\0')
+            snprintf(why, sizeof(why), "no control address in its record");
+        else if (ask_peer(w, c, h, ctl, want, cur_start, cur_node, cur_id, resp,
+                          why, sizeof(why)) == 0)
+            continue;
+        tspsd_log(TSPSD_LOG_WARN, 0, c->identity,
+                  "cluster: history of a node left out", "peer=%s error=\"%s\"",
+                  name, why);
+        int k = snprintf(missing + ml, sizeof(missing) - ml, "%snode %s (%s)",
+                         ml > 0 ? ", " : "", name, why);
+        if (k > 0)
+            ml = ml + (size_t)k < sizeof(missing) ? ml + (size_t)k
+                                                  : sizeof(missing) - 1;
+    }
+    json_decref(nodes);
+    if (resp->n_calls > 1)
+        qsort(resp->calls, resp->n_calls, sizeof(resp->calls[0]), call_order);
+    if (resp->n_calls > want)
+        resp->n_calls = want;
+    const char *note =
+        ml > 0 ? NULL
+        : nodes == NULL && stale
+            ? "history of this node only: etcd unreachable and no node "
+              "list read before"
+        : stale ? "other nodes as listed before etcd became unreachable"
+                : "";
+    char *m =
+        note != NULL
+            ? tspsd_arena_strdup(&c->arena, note)
+            : tspsd_arena_printf(&c->arena, "history left out: %s", missing);
+    if (m != NULL && m[0] != '\0')
+        resp->message = m;
+}
+
+/* [cluster] peer_secret_file: its first line, at least 16 bytes. */
+static int load_secret(struct tspsd_cluster_wire *w, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[sizeof(w->secret) + 2] = "";
+    if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL,
+                  "cluster: cannot read the peer secret", "file=\"%.200s\"",
+                  path);
+        if (f != NULL)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    size_t n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    if (n < 16 || n >= sizeof(w->secret)) {
+        tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: bad peer secret",
+                  "file=\"%.200s\" hint=\"one line of 16 to %zu bytes, the "
+                  "same on every node\"",
+                  path, sizeof(w->secret) - 1);
+        OPENSSL_cleanse(line, sizeof(line));
+        return -1;
+    }
+    memcpy(w->secret, line, n + 1);
+    OPENSSL_cleanse(line, sizeof(line));
+    return 0;
+}
+
 /* Metrics only: the cluster brings no calls. It stops in
  * tspsd_cluster_wire_stop, after the pool (jobs may still publish). */
 static const tspsd_front_ops cluster_front_ops = {"cluster", NULL, NULL,
                                                   cluster_metrics, NULL};
+
+/* The daemon as it was before tspsd_cluster_wire_start. */
+static void unwire(tspsd *d)
+{
+    struct tspsd_cluster_wire *w = d->cluster;
+    for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]); i++)
+        d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
+    d->handlers[TSPS__REQUEST__BODY_HISTORY].offload = TSPSD_OFFLOAD_LOOP;
+    d->handlers[TSPS__REQUEST__BODY_HISTORY].on_loop = NULL;
+    d->cluster = NULL;
+    d->prefs_written = NULL;
+    d->route_note = NULL;
+    d->node_name = NULL;
+    d->peer_check = NULL;
+    d->history_merge = NULL;
+}
 
 int tspsd_cluster_wire_start(tspsd *d)
 {
@@ -1187,7 +1445,20 @@ int tspsd_cluster_wire_start(tspsd *d)
     if (c->sip_enabled)
         snprintf(w->sip, sizeof(w->sip), "%s:%d", c->sip_listen,
                  c->sip_udp_port);
-    if (tspsd_cluster_new(&cc, &ops, &w->cl) != 0) {
+    /* Peers reach the control socket at its own address: one that means
+     * "every address" names none (docs/cluster.md). */
+    if (c->ctl_listen[0] != '\0' && strcmp(c->ctl_listen, "0.0.0.0") != 0 &&
+        strcmp(c->ctl_listen, "::") != 0 && d->ctl_port > 0)
+        snprintf(w->ctl, sizeof(w->ctl), "%s:%d", c->ctl_listen, d->ctl_port);
+    snprintf(w->node, sizeof(w->node), "%s", node);
+    snprintf(w->peer_ca, sizeof(w->peer_ca), "%s",
+             c->cluster_peer_ca[0] != '\0' ? c->cluster_peer_ca : c->ca);
+    pthread_mutex_init(&w->peers_mu, NULL);
+    if ((c->cluster_peer_secret_file[0] != '\0' &&
+         load_secret(w, c->cluster_peer_secret_file) != 0) ||
+        tspsd_cluster_new(&cc, &ops, &w->cl) != 0) {
+        pthread_mutex_destroy(&w->peers_mu);
+        OPENSSL_cleanse(w->secret, sizeof(w->secret));
         free(w);
         return -1;
     }
@@ -1200,15 +1471,22 @@ int tspsd_cluster_wire_start(tspsd *d)
     d->cluster = w;
     d->prefs_written = publish_prefs;
     d->route_note = route_note;
+    d->node_name = w->node;
+    d->peer_check = peer_check;
+    if (w->secret[0] != '\0') {
+        /* A merged history waits on peers: off the loop (a peer's own
+         * local request stays on it). */
+        d->history_merge = history_merge;
+        d->handlers[TSPS__REQUEST__BODY_HISTORY].offload =
+            TSPSD_OFFLOAD_RELATED;
+        d->handlers[TSPS__REQUEST__BODY_HISTORY].on_loop = history_on_loop;
+    }
     if (tspsd_cluster_start(w->cl) != 0 ||
         tspsd_front_add(d, &cluster_front_ops, w, &w->front) != 0) {
-        for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]);
-             i++)
-            d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
-        d->cluster = NULL;
-        d->prefs_written = NULL;
-        d->route_note = NULL;
+        unwire(d);
         tspsd_cluster_free(w->cl);
+        pthread_mutex_destroy(&w->peers_mu);
+        OPENSSL_cleanse(w->secret, sizeof(w->secret));
         free(w);
         tspsd_log(TSPSD_LOG_ERROR, 0, NULL, "cluster: cannot start", NULL);
         return -1;
@@ -1224,11 +1502,10 @@ void tspsd_cluster_wire_stop(tspsd *d)
     tspsd_cluster_free(w->cl); /* joins: no apply runs after this */
     if (w->rev_pending > 0)
         store_rev(w, w->rev_pending);
-    for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]); i++)
-        d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
-    d->cluster = NULL;
-    d->prefs_written = NULL;
-    d->route_note = NULL;
+    unwire(d);
     pthread_mutex_destroy(&w->hold_mu);
+    pthread_mutex_destroy(&w->peers_mu);
+    free(w->peers_json);
+    OPENSSL_cleanse(w->secret, sizeof(w->secret));
     free(w);
 }

@@ -95,6 +95,11 @@ typedef struct tspsd_config {
     char cluster_default_shard[64]; /* users without a shard/<user> key */
     int cluster_handover_grace_s;   /* move-user: the old shard keeps it */
     int cluster_lease_s;            /* TTL of the node key's lease */
+    /* History across nodes: the file holding the secret peers present
+     * ("" = no merge), and the CA of their control certificates ("" =
+     * [control] ca). */
+    char cluster_peer_secret_file[TSPSD_PATH_MAX];
+    char cluster_peer_ca[TSPSD_PATH_MAX];
     /* [source NAME] */
     int nsources;
     tspsd_source_cfg sources[TSPSD_MAX_SOURCES];

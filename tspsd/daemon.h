@@ -68,6 +68,10 @@ typedef struct tspsd_handler {
     tspsd_handler_fn fn;
     int need_auth; /* anonymous callers are refused */
     int offload;   /* where it runs: TSPSD_OFFLOAD_* below */
+    /* Optional: 1 when this request runs on the loop although `offload`
+     * is set (a merged history offloads; a peer's local one must not wait
+     * behind it, or two nodes asking each other would deadlock). */
+    int (*on_loop)(const Tsps__Request *req);
 } tspsd_handler;
 
 #define TSPSD_MAX_HANDLERS 64
@@ -115,6 +119,19 @@ struct tspsd {
      * configuration may be stale (etcd unreachable), into buf; its length,
      * 0 when current. Any thread. */
     size_t (*route_note)(tspsd *d, char *buf, size_t len);
+    /* Set by the cluster (app), NULL when off. This node's name, put in
+     * the calls a history reply carries (Decision.node). */
+    const char *node_name;
+    /* Set by the cluster: add the calls of the user's other live nodes to
+     * a history reply that holds this node's (newest first, at most
+     * `want`), and say in resp->message which nodes did not answer. Runs
+     * on a worker (the history handler is offloaded while it is set). */
+    void (*history_merge)(tspsd_asker *c, const Tsps__History *h,
+                          Tsps__Response *resp, size_t want, int64_t cur_start,
+                          const char *cur_node, uint64_t cur_id);
+    /* Set by the cluster: 1 when a Hello token is the cluster's peer
+     * secret (compared in constant time). */
+    int (*peer_check)(tspsd *d, const char *token);
     void (*prefs_written)(tspsd *d, const char *identity, const char *json,
                           size_t len);
     const tspsd_inbox_ops *inbox; /* callfront.h: voicemail, NULL = none */

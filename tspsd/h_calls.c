@@ -236,6 +236,10 @@ typedef struct hist_ctx {
     char digits[64];     /* text without separators, "" = not a number */
     int64_t cur_start;   /* cursor: only calls before (cur_start, cur_id) */
     uint64_t cur_id;     /* 0 = no cursor */
+    /* A cursor across nodes (start, node, id): this node's name against
+     * the cursor's, <0, 0 or >0 (0 also for a cursor of this node). */
+    int cur_node_cmp;
+    const char *cur_node;       /* the cursor's node ("" = this one) */
     const Tsps__Delegation *dl; /* attendant's delegation, NULL = all */
     size_t want;                /* stop after this many matches */
 } hist_ctx;
@@ -275,8 +279,11 @@ static int has_text(const char *hay, const char *needle)
 static int hist_match(const hist_ctx *h, const tsps_call_record *r)
 {
     const tsps_decision *d = &r->decision;
+    /* Newest first by (start, node, id): keep what sorts below the cursor. */
     if (h->cur_id != 0 && (r->start > h->cur_start ||
-                           (r->start == h->cur_start && r->id >= h->cur_id)))
+                           (r->start == h->cur_start &&
+                            (h->cur_node_cmp > 0 ||
+                             (h->cur_node_cmp == 0 && r->id >= h->cur_id)))))
         return 0;
     if (h->caller[0] != '\0' && !same_number(d->caller, h->caller))
         return 0;
@@ -306,8 +313,10 @@ static int hist_cb(void *arg, const tsps_call_record *r)
         return 0;
     if (h->n >= h->want)
         return 1;
-    if (push_call(h->c, h->resp, tspsd_record_msg(&h->c->arena, r)) !=
-        TSPS__CODE__OK) {
+    Tsps__Decision *m = tspsd_record_msg(&h->c->arena, r);
+    if (m != NULL && h->c->d->node_name != NULL)
+        m->node = (char *)h->c->d->node_name;
+    if (push_call(h->c, h->resp, m) != TSPS__CODE__OK) {
         h->failed = 1;
         return 1;
     }
@@ -398,7 +407,52 @@ static int hist_cursor(tspsd_asker *c, Tsps__Response *resp,
     return TSPS__CODE__OK;
 }
 
+/* A cursor of another node (before_node): no lookup, the client gave the
+ * whole sort key. Narrows *to. */
+static int hist_node_cursor(tspsd_asker *c, Tsps__Response *resp,
+                            const Tsps__History *r, hist_ctx *h, int64_t *to)
+{
+    const char *me = c->d->node_name != NULL ? c->d->node_name : "";
+    if (r->before_id == 0)
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "before_node needs before_id (and before_start)");
+    h->cur_start = r->before_start;
+    h->cur_id = r->before_id;
+    h->cur_node = r->before_node;
+    h->cur_node_cmp = strcmp(me, r->before_node);
+    if (r->before_start < INT64_MAX && r->before_start + 1 < *to)
+        *to = r->before_start + 1;
+    return TSPS__CODE__OK;
+}
+
+static int history_run(tspsd_asker *c, const Tsps__Request *req,
+                       Tsps__Response *resp);
+
 TSPSD_HANDLER(tspsd_h_history)
+{
+    const Tsps__History *r = req->history;
+    if (r->for_identity[0] == '\0')
+        return history_run(c, req, resp);
+    /* A cluster peer asks for the identity it authenticated: that
+     * identity's rights (users and delegations are replicated) apply. */
+    if (!c->peer)
+        return tspsd_reply(c, resp, TSPS__CODE__INVALID,
+                           "for_identity: for cluster peers only");
+    char ident[TSPSD_IDENT_MAX];
+    int admin = c->admin, role = c->role, via = c->via_token;
+    snprintf(ident, sizeof(ident), "%s", c->identity);
+    tspsd_asker_set(c, r->for_identity, r->for_admin, 1);
+    c->peer = 1;
+    int rc = history_run(c, req, resp);
+    snprintf(c->identity, sizeof(c->identity), "%s", ident);
+    c->admin = admin;
+    c->role = role;
+    c->via_token = via;
+    return rc;
+}
+
+static int history_run(tspsd_asker *c, const Tsps__Request *req,
+                       Tsps__Response *resp)
 {
     const Tsps__History *r = req->history;
     hist_ctx h;
@@ -430,8 +484,13 @@ TSPSD_HANDLER(tspsd_h_history)
         h.dl = dl;
     }
     rc = TSPS_OK;
-    if (r->before_id != 0 && hist_cursor(c, resp, r, &h, &to) != TSPS__CODE__OK)
+    h.cur_node = "";
+    if (r->before_node[0] != '\0' &&
+        hist_node_cursor(c, resp, r, &h, &to) != TSPS__CODE__OK)
         h.failed = 1; /* resp says why */
+    else if (r->before_node[0] == '\0' && r->before_id != 0 &&
+             hist_cursor(c, resp, r, &h, &to) != TSPS__CODE__OK)
+        h.failed = 1;
     /* Every filter is applied in hist_cb over the whole window, so the
      * engine's limit cannot apply: hist_cb stops the scan at `want`. */
     else if (to > r->from)
@@ -444,6 +503,13 @@ TSPSD_HANDLER(tspsd_h_history)
     if (rc != TSPS_OK)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
                            tsps_strerror(rc));
+    /* The other nodes of the user's shard (cluster): their calls too. */
+    if (!r->local && c->d->history_merge != NULL)
+        c->d->history_merge(c, r, resp, h.want, h.cur_start,
+                            h.cur_node[0] != '\0'     ? h.cur_node
+                            : c->d->node_name != NULL ? c->d->node_name
+                                                      : "",
+                            h.cur_id);
     return TSPS__CODE__OK;
 }
 

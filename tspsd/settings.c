@@ -289,6 +289,11 @@ static const tspsd_setting table[] = {
       0, "after move-user, the old shard keeps the user this long"),
     N("cluster", "lease_s", cluster_lease_s, 2, 600, "10", 0,
       "TTL of the node's registry key: a node silent this long shows as down"),
+    S("cluster", "peer_secret_file", cluster_peer_secret_file, NULL, 0,
+      "file with the secret every node of the cluster shares: nodes ask "
+      "each other for history with it (unset: history of this node only)"),
+    S("cluster", "peer_ca", cluster_peer_ca, NULL, 0,
+      "CA of the other nodes' control certificates (default: [control] ca)"),
     C("admin", "identities", set_admins, NULL, 1,
       "identities with the admin role, comma-separated"),
 };

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1052,6 +1053,216 @@ START_TEST(test_queued_write_survives_restart)
 }
 END_TEST
 
+/* ---- history across nodes: a and b share a peer secret; each keeps the
+ * calls it routed, and either answers with both, merged ---- */
+
+static void setup_peers(void)
+{
+    char bundle[400], secret[400], extra[1200], buf[8192];
+    setup();
+    memset(&na, 0, sizeof(na));
+    memset(&nb, 0, sizeof(nb));
+    tsps_check_tmpdir(na.dir, sizeof(na.dir));
+    tsps_check_tmpdir(nb.dir, sizeof(nb.dir));
+    th_make_certs(&na);
+    th_make_certs(&nb);
+    /* each node's control certificate comes from its own CA: the peers'
+     * CA file holds both */
+    snprintf(bundle, sizeof(bundle), "%s/peers-ca.pem", base);
+    FILE *out = fopen(bundle, "w");
+    ck_assert_ptr_nonnull(out);
+    const char *cas[] = {na.ca, nb.ca};
+    for (int i = 0; i < 2; i++) {
+        FILE *in = fopen(cas[i], "r");
+        ck_assert_ptr_nonnull(in);
+        size_t n = fread(buf, 1, sizeof(buf), in);
+        fclose(in);
+        fwrite(buf, 1, n, out);
+    }
+    fclose(out);
+    snprintf(secret, sizeof(secret), "%s/peer.secret", base);
+    out = fopen(secret, "w");
+    ck_assert_ptr_nonnull(out);
+    fprintf(out, "0123456789abcdef-test-peer-secret\n");
+    fclose(out);
+    th_daemon *t[2] = {&na, &nb};
+    for (int i = 0; i < 2; i++) {
+        snprintf(extra, sizeof(extra),
+                 "[cluster]\nenabled = true\netcd = %s\nnode = %s\n"
+                 "prefix = /tsps-test\npeer_secret_file = %s\npeer_ca = %s\n",
+                 etcd.url, i == 0 ? "a" : "b", secret, bundle);
+        th_start(t[i], extra);
+    }
+}
+
+/* A live route of CALLER -> ANN: a call in the node's history. */
+static void live_call(tspsd_client *c)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Route r = TSPS__ROUTE__INIT;
+    r.from = (char *)CALLER;
+    r.to = (char *)ANN;
+    r.live = 1;
+    r.brief = 1;
+    req.body_case = TSPS__REQUEST__BODY_ROUTE;
+    req.route = &r;
+    ck_assert_int_eq(th_call(c, &req, NULL), 0);
+}
+
+/* ann's history as `c` sees it; the response (free it) and its code. */
+static int history(tspsd_client *c, uint32_t limit, const Tsps__Decision *after,
+                   int local, Tsps__Response **out)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__History h = TSPS__HISTORY__INIT;
+    h.user = (char *)"ann";
+    h.limit = limit;
+    h.local = local;
+    if (after != NULL) {
+        h.before_id = after->call_id;
+        h.before_node = after->node;
+        h.before_start = after->start;
+    }
+    req.body_case = TSPS__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    return th_call(c, &req, out);
+}
+
+/* How many calls of node `node` the reply holds. */
+static size_t calls_of(const Tsps__Response *r, const char *node)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_calls; i++)
+        n += strcmp(r->calls[i]->node, node) == 0;
+    return n;
+}
+
+START_TEST(test_history_merged_across_nodes)
+{
+    tspsd_client *a = th_connect(&na, "admin", NULL);
+    tspsd_client *b = th_connect(&nb, "admin", NULL);
+    Tsps__Response *r = NULL, *p2 = NULL;
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    char out[8192];
+
+    ck_assert_int_eq(user_put(a, "ann", ANN), 0);
+    for (int i = 0; i < 150 && user_numbers(b, "ann") != 1; i++)
+        th_sleep_ms(20);
+    ck_assert_msg(user_numbers(b, "ann") == 1, "node b never saw ann");
+    /* two calls routed on a, three on b (Kamailio sent them there) */
+    live_call(a);
+    live_call(b);
+    live_call(a);
+    live_call(b);
+    live_call(b);
+
+    /* either node answers with all five, newest first, each with its node */
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(history(k == 0 ? a : b, 0, NULL, 0, &r), 0);
+        ck_assert_msg(r->n_calls == 5 && r->message[0] == '\0',
+                      "node %s: %zu calls, message \"%s\"", k ? "b" : "a",
+                      r->n_calls, r->message);
+        ck_assert_uint_eq(calls_of(r, "a"), 2);
+        ck_assert_uint_eq(calls_of(r, "b"), 3);
+        for (size_t i = 1; i < r->n_calls; i++) {
+            const Tsps__Decision *x = r->calls[i - 1], *y = r->calls[i];
+            ck_assert_msg(
+                x->start > y->start ||
+                    (x->start == y->start && (strcmp(x->node, y->node) > 0 ||
+                                              (strcmp(x->node, y->node) == 0 &&
+                                               x->call_id > y->call_id))),
+                "calls %zu and %zu out of order", i - 1, i);
+        }
+        tsps__response__free_unpacked(r, NULL);
+    }
+    /* pages across nodes: 3 then 2, none twice, none missed */
+    ck_assert_int_eq(history(a, 3, NULL, 0, &r), 0);
+    ck_assert_uint_eq(r->n_calls, 3);
+    ck_assert_int_eq(history(a, 3, r->calls[2], 0, &p2), 0);
+    ck_assert_msg(p2->n_calls == 2, "second page: %zu calls", p2->n_calls);
+    ck_assert_uint_eq(calls_of(r, "a") + calls_of(p2, "a"), 2);
+    ck_assert_uint_eq(calls_of(r, "b") + calls_of(p2, "b"), 3);
+    tsps__response__free_unpacked(p2, NULL);
+    tsps__response__free_unpacked(r, NULL);
+    /* --local: this node's calls only */
+    ck_assert_int_eq(history(a, 0, NULL, 1, &r), 0);
+    ck_assert_uint_eq(r->n_calls, 2);
+    ck_assert_uint_eq(calls_of(r, "a"), 2);
+    tsps__response__free_unpacked(r, NULL);
+
+    /* ann herself, and an attendant through a delegation (replicated:
+     * b applies it for the identity a authenticated); one without a
+     * delegation is refused */
+    tspsd_client *ann = th_connect(&na, "ann", NULL);
+    ck_assert_int_eq(history(ann, 0, NULL, 0, &r), 0);
+    ck_assert_uint_eq(r->n_calls, 5);
+    tsps__response__free_unpacked(r, NULL);
+    Tsps__Delegate dg = TSPS__DELEGATE__INIT;
+    Tsps__Delegation dl = TSPS__DELEGATION__INIT;
+    dl.user = (char *)"ann";
+    dl.attendant = (char *)"att";
+    dl.monitor = 1;
+    dg.delegation = &dl;
+    req.body_case = TSPS__REQUEST__BODY_DELEGATE;
+    req.delegate = &dg;
+    ck_assert_int_eq(th_call(ann, &req, NULL), 0);
+    tspsd_client *att = th_connect(&na, "att", NULL);
+    int n = 0;
+    for (int i = 0; i < 100 && n != 5; i++) { /* until b has the delegation */
+        ck_assert_int_eq(history(att, 0, NULL, 0, &r), 0);
+        n = (int)r->n_calls;
+        tsps__response__free_unpacked(r, NULL);
+        if (n != 5)
+            th_sleep_ms(20);
+    }
+    ck_assert_int_eq(n, 5);
+    tspsd_client *attno = th_connect(&na, "attno", NULL);
+    ck_assert_int_eq(history(attno, 0, NULL, 0, NULL), TSPS__CODE__DENIED);
+
+    /* for_identity is for peers only; the peer secret gives no rights of
+     * its own */
+    Tsps__History h = TSPS__HISTORY__INIT;
+    h.user = (char *)"ann";
+    h.for_identity = (char *)"admin";
+    h.for_admin = 1;
+    req.body_case = TSPS__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    ck_assert_int_eq(th_call(attno, &req, NULL), TSPS__CODE__INVALID);
+    tspsd_client *peer =
+        th_connect(&nb, NULL, "0123456789abcdef-test-peer-secret");
+    Tsps__UserGet ug = TSPS__USER_GET__INIT;
+    ug.id = (char *)"ann";
+    req.body_case = TSPS__REQUEST__BODY_USER_GET;
+    req.user_get = &ug;
+    ck_assert_int_eq(th_call(peer, &req, NULL), TSPS__CODE__DENIED);
+    ck_assert_int_eq(history(peer, 0, NULL, 1, NULL), TSPS__CODE__DENIED);
+
+    /* tspsctl shows each call's node and the next page's cursor */
+    ck_assert_int_eq(
+        th_ctl(&na, "admin", "history ann --limit 4", out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "@b ") != NULL && strstr(out, "@a ") != NULL &&
+                      strstr(out, "older: --before ") != NULL,
+                  "%s", out);
+
+    /* b dies (its registry lease lives on): a answers with its own calls
+     * and names b */
+    kill(nb.pid, SIGKILL);
+    ck_assert_int_eq(history(a, 0, NULL, 0, &r), 0);
+    ck_assert_uint_eq(r->n_calls, 2);
+    ck_assert_msg(strstr(r->message, "node b") != NULL, "message \"%s\"",
+                  r->message);
+    tsps__response__free_unpacked(r, NULL);
+    ck_assert(th_log_has(&na, "history of a node left out"));
+    ck_assert(!th_log_has(&na, "0123456789abcdef"));
+    tspsd_client_close(peer);
+    tspsd_client_close(attno);
+    tspsd_client_close(att);
+    tspsd_client_close(ann);
+    tspsd_client_close(a);
+    tspsd_client_close(b);
+}
+END_TEST
+
 static Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster_etcd");
@@ -1070,6 +1281,11 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, test_etcd_down_routing_goes_on_changes_queue);
     tcase_add_test(tc, test_restarted_node_catches_up_from_its_revision);
     tcase_add_test(tc, test_queued_write_survives_restart);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("history");
+    tcase_add_checked_fixture(tc, setup_peers, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_history_merged_across_nodes);
     suite_add_tcase(s, tc);
     return s;
 }

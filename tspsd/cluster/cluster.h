@@ -112,8 +112,9 @@ int tspsd_cluster_publish(tspsd_cluster *c, const char *key, const void *val,
 /**
  * Read every key under `part` (relative to the prefix: "rule/alice/") from
  * etcd now, through cb(arg, key relative to the prefix, value, length,
- * mod revision). Waits for etcd (a timeout of its own); meant for the
- * watcher's thread (inside ops->apply) when a user moves in.
+ * mod revision). Waits for etcd (a timeout of its own): the watcher's
+ * thread when a user moves in, a worker for history's node list; never
+ * the loop. Thread-safety: any thread.
  * @return 0, or -1 (etcd unreachable or refused; logged).
  */
 int tspsd_cluster_read(tspsd_cluster *c, const char *part,

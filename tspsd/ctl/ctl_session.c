@@ -28,7 +28,14 @@ TSPSD_HANDLER(tspsd_h_hello)
                            "protocol version %u not supported (server "
                            "speaks %d)",
                            h->version, TSPS__CONSTANTS__PROTOCOL_VERSION);
-    if (h->token[0] != '\0') {
+    int peer = h->token[0] != '\0' && c->d->peer_check != NULL &&
+               c->d->peer_check(c->d, h->token);
+    if (peer) {
+        /* Another node of the cluster: no user can have this name (a space),
+         * and it has no rights of its own; it may ask history for an
+         * identity it authenticated (History.for_identity). */
+        snprintf(ident, sizeof(ident), "cluster peer");
+    } else if (h->token[0] != '\0') {
         if (tspsd_token_check(c->d, h->token, ident, sizeof(ident), &admin) !=
             0)
             return tspsd_refuse(c, resp, "hello", NULL,
@@ -40,6 +47,7 @@ TSPSD_HANDLER(tspsd_h_hello)
     }
     cn->hello_done = 1;
     tspsd_asker_set(c, ident, admin, h->token[0] != '\0');
+    c->peer = peer;
     char busy[160];
     if (tspsd_ctl_admit(cn, busy, sizeof(busy)) != 0)
         return tspsd_reply(c, resp, TSPS__CODE__DENIED, "%s", busy);
@@ -59,9 +67,10 @@ TSPSD_HANDLER(tspsd_h_hello)
               "conn=%llu peer=%s identity=%s role=%s via=%s",
               (unsigned long long)c->id, cn->peer,
               ident[0] ? ident : "anonymous", m->role,
-              h->token[0] ? "token"
-              : ident[0]  ? "certificate"
-                          : "none");
+              peer          ? "peer secret"
+              : h->token[0] ? "token"
+              : ident[0]    ? "certificate"
+                            : "none");
     return TSPS__CODE__OK;
 }
 

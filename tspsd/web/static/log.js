@@ -82,7 +82,12 @@ async function main() {
   else if (p.get('outcome')) body.outcome = p.get('outcome');
   if (p.get('code')) body.code = p.get('code');
   if (p.get('contact')) body.text = p.get('contact');
-  if (/^[1-9][0-9]*$/.test(before)) body.before_id = Number(before);
+  /* a call of this node (ID), or across a cluster's nodes (ID@NODE@START) */
+  const cur = /^([1-9][0-9]*)(?:@([^@]+)@(-?[0-9]+))?$/.exec(before);
+  if (cur) {
+    body.before_id = Number(cur[1]);
+    if (cur[2]) { body.before_node = cur[2]; body.before_start = Number(cur[3]); }
+  }
   let calls = [];
   try {
     calls = (await rpc('history', body)).calls || [];
@@ -98,7 +103,8 @@ async function main() {
   $('log-page').textContent = calls.length ? `${fmtTime(calls[calls.length - 1].start)} – ${fmtTime(calls[0].start)}` : '';
   const older = $('log-older');
   older.hidden = calls.length < PAGE;
-  older.onclick = () => go({ before: String(calls[calls.length - 1].call_id) });
+  const last = calls[calls.length - 1];
+  older.onclick = () => go({ before: last.node ? `${last.call_id}@${last.node}@${last.start}` : String(last.call_id) });
   const newer = $('log-newer');
   newer.hidden = !before;
   newer.onclick = () => history.back();
