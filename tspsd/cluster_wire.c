@@ -1122,13 +1122,15 @@ static size_t node_info(void *arg, char *buf, size_t len)
     return n;
 }
 
-/* d->route_note: while etcd is unreachable, what a route's trace says. */
-static size_t route_note(tspsd *d, char *buf, size_t len)
+/* d->route_note: while etcd is unreachable, the note a route's trace
+ * carries (tsps_decision_note): 1, or 0 when the rules are current. */
+static int route_note(tspsd *d, char *what, size_t wlen, char *text,
+                      size_t tlen)
 {
     struct tspsd_cluster_wire *w = d->cluster;
     tspsd_cluster_stats st;
     char when[40];
-    if (w == NULL || len == 0)
+    if (w == NULL || wlen == 0 || tlen == 0)
         return 0;
     tspsd_cluster_stats_get(w->cl, &st);
     if (st.etcd_up || st.down_since <= 0)
@@ -1137,12 +1139,12 @@ static size_t route_note(tspsd *d, char *buf, size_t len)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    int n = snprintf(buf, len,
-                     "configuration as of etcd revision %" PRId64
-                     "; etcd unreachable since %s (changes made on other "
-                     "nodes since then are not applied here)",
-                     st.applied_rev, when);
-    return n < 0 ? 0 : (size_t)n >= len ? len - 1 : (size_t)n;
+    snprintf(what, wlen, "configuration may be stale");
+    snprintf(text, tlen,
+             "as of etcd revision %" PRId64 "; etcd unreachable since %s; "
+             "later changes of other nodes not applied here",
+             st.applied_rev, when);
+    return 1;
 }
 
 /* ---- history across nodes (docs/cluster.md, "History across nodes") ----

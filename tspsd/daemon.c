@@ -131,14 +131,26 @@ static int sip_draining(void *arg)
     return atomic_load(&d->draining);
 }
 
+static int sip_route_note(void *arg, char *what, size_t wlen, char *text,
+                          size_t tlen)
+{
+    tspsd *d = arg;
+    return d->route_note != NULL && d->route_note(d, what, wlen, text, tlen);
+}
+
 static const tspsd_front_ops sip_front_ops = {"sip", sip_answer, sip_reload,
                                               sip_metrics, sip_stop};
 
 static int sip_start(tspsd *d)
 {
     tspsd_sip_config sc;
-    tspsd_sip_hooks hooks = {
-        d, sip_call_event, sip_log, sip_media_uri, sip_mwi_body, sip_draining};
+    tspsd_sip_hooks hooks = {d,
+                             sip_call_event,
+                             sip_log,
+                             sip_media_uri,
+                             sip_mwi_body,
+                             sip_draining,
+                             sip_route_note};
     if (!d->cfg.sip_enabled)
         return 0;
     sip_config(&d->cfg, &sc);

@@ -115,10 +115,11 @@ struct tspsd {
     /* Told of the web UI's preference writes (POST /api/prefs), which no
      * request handler makes: the cluster (app) publishes them while it
      * runs. NULL = nobody. Called on a worker. */
-    /* Set by the cluster (app): a line for a route's trace when the
-     * configuration may be stale (etcd unreachable), into buf; its length,
-     * 0 when current. Any thread. */
-    size_t (*route_note)(tspsd *d, char *buf, size_t len);
+    /* Set by the cluster (app): a note for a route's trace when the
+     * configuration may be stale (etcd unreachable), as tsps_decision_note
+     * takes it; 1, or 0 when current. Any thread; cheap (every SIP call). */
+    int (*route_note)(tspsd *d, char *what, size_t wlen, char *text,
+                      size_t tlen);
     /* Set by the cluster (app), NULL when off. This node's name, put in
      * the calls a history reply carries (Decision.node). */
     const char *node_name;

@@ -48,6 +48,11 @@ TSPSD_HANDLER(tspsd_h_route)
         return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "route: %s",
                            tsps_strerror(rc));
     tspsd_metrics_route(c->d, &dec, now_us() - t0);
+    /* the trace says when the rules may be older than the cluster's */
+    char nw[48], nt[TSPS_DETAIL_MAX];
+    if (c->d->route_note != NULL &&
+        c->d->route_note(c->d, nw, sizeof(nw), nt, sizeof(nt)))
+        tsps_decision_note(&dec, nw, nt);
     /* Who may see the decision: the called user and their monitors; an
      * unprovisioned number reveals nothing, so admins only. */
     TSPSD_AUTHZ(c, resp, r->live ? "route.live" : "route", dec.user,
@@ -64,19 +69,6 @@ TSPSD_HANDLER(tspsd_h_route)
                          oc);
     }
     Tsps__Decision *m = tspsd_decision_msg(&c->arena, &dec, id, !r->brief);
-    char note[300];
-    size_t nl = c->d->route_note != NULL && m != NULL && !r->brief
-                    ? c->d->route_note(c->d, note, sizeof(note))
-                    : 0;
-    if (nl > 0) {
-        /* the trace says when the rules may be older than the cluster's */
-        size_t el = strlen(m->explain);
-        char *x = tspsd_arena_alloc(&c->arena, el + nl + 8);
-        if (x != NULL) {
-            snprintf(x, el + nl + 8, "%snote: %s\n", m->explain, note);
-            m->explain = x;
-        }
-    }
     if (m != NULL && r->live)
         m->outcome =
             (char *)(dec.method.kind == TSPS_METHOD_ASK ? "pending" : "routed");

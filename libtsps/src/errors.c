@@ -94,8 +94,8 @@ const char *tsps_code_source_name(tsps_code_source s)
 }
 
 static const char *const step_names[TSPS_STEP__COUNT] = {
-    "called",   "caller", "contact", "status",
-    "calendar", "rule",   "targets", "override"};
+    "called", "caller",  "contact",  "status", "calendar",
+    "rule",   "targets", "override", "note"};
 
 const char *tsps_step_name(tsps_step s)
 {

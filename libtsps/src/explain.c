@@ -109,6 +109,9 @@ static void step_words(tsps__sb *b, const tsps_decision *d,
     case TSPS_STEP_OVERRIDE:
         tsps__sb_add(b, "%s overrode the decision: %s", s->what, s->found);
         break;
+    case TSPS_STEP_NOTE:
+        tsps__sb_add(b, "note: %s: %s", s->what, s->found);
+        break;
     default:
         tsps__sb_add(b, "step %u: %s %s", s->step, s->what, s->found);
         break;

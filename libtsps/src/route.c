@@ -143,6 +143,16 @@ int tsps_decision_trace_render(tsps_decision *d)
     return TSPS_OK;
 }
 
+int tsps_decision_note(tsps_decision *d, const char *what, const char *text)
+{
+    if (d == NULL || what == NULL || text == NULL)
+        return TSPS_EINVAL;
+    if (d->ntrace >= TSPS_MAX_TRACE)
+        return TSPS_ENOSPC;
+    tr(d, TSPS_STEP_NOTE, TSPS_TR_OK, 0, 0, what, text);
+    return TSPS_OK;
+}
+
 static void decision_reset(tsps_decision *d, int64_t now, int lazy)
 {
     /* Clear the head only; arrays are valid up to their counts. */

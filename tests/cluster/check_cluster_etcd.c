@@ -18,7 +18,11 @@
 #include <sys/stat.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,14 +44,82 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Each node's SIP port (UDP, 127.0.0.1): na, nb, nc. */
+static int sip_ports[3];
+
+static int *sip_port_of(const th_daemon *t)
+{
+    return &sip_ports[t == &na ? 0 : t == &nb ? 1 : 2];
+}
+
+static int free_udp_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
 static void node_start(th_daemon *t, const char *name)
 {
-    char extra[400];
+    char extra[600];
+    *sip_port_of(t) = free_udp_port();
     snprintf(extra, sizeof(extra),
              "[cluster]\nenabled = true\netcd = %s\nnode = %s\n"
-             "prefix = /tsps-test\n[web]\nlisten = 127.0.0.1\nport = 0\n",
-             etcd.url, name);
+             "prefix = /tsps-test\n[web]\nlisten = 127.0.0.1\nport = 0\n"
+             "[sip]\nenabled = true\nlisten = 127.0.0.1\nudp_port = %d\n"
+             "tcp_port = 0\n",
+             etcd.url, name, *sip_port_of(t));
     th_start(t, extra);
+}
+
+/* One INVITE from CALLER to ANN at node t's SIP front: its final status,
+ * and the call's history id (X-Tsps-Call-Id) into *id. */
+static int sip_call(th_daemon *t, const char *callid, uint64_t *id)
+{
+    char msg[1024], buf[4096];
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), code = -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    int lport = ntohs(sa.sin_port);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int n = snprintf(msg, sizeof(msg),
+                     "INVITE sip:%s@127.0.0.1 SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s\r\n"
+                     "Max-Forwards: 70\r\nFrom: <sip:%s@127.0.0.1>;tag=t1\r\n"
+                     "To: <sip:%s@127.0.0.1>\r\nCall-ID: %s\r\n"
+                     "CSeq: 1 INVITE\r\nContact: <sip:c@127.0.0.1:%d>\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     ANN, lport, callid, CALLER, ANN, callid, lport);
+    sa.sin_port = htons((uint16_t)*sip_port_of(t));
+    ck_assert_int_eq(
+        sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&sa, sizeof(sa)), n);
+    *id = 0;
+    for (int i = 0; i < 10 && code < 200; i++) { /* provisional ones skipped */
+        ssize_t k = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (k <= 0)
+            break;
+        buf[k] = '\0';
+        if (sscanf(buf, "SIP/2.0 %d", &code) != 1)
+            code = -1;
+    }
+    close(fd);
+    const char *h = strstr(buf, "X-Tsps-Call-Id: ");
+    if (code >= 200 && h != NULL)
+        *id = strtoull(h + 16, NULL, 10);
+    return code;
 }
 
 static void node_new(th_daemon *t, const char *name)
@@ -899,16 +971,23 @@ START_TEST(test_etcd_down_routing_goes_on_changes_queue)
     ck_assert_int_eq(metric(&na, "queued_writes"), 1);
     ck_assert_int_eq(metric(&na, "etcd_up"), 0);
     /* b's trace says its rules may be stale, and since when */
-    char trace[2000], want[80];
+    char trace[2000], want[120], out[4000], args[200];
     ck_assert(wait_metric(&nb, "etcd_up", 0));
     route_trace(b, trace, sizeof(trace));
-    snprintf(want, sizeof(want), "note: configuration as of etcd revision %ld;",
+    snprintf(want, sizeof(want),
+             "note: configuration may be stale: as of etcd revision %ld;",
              metric(&nb, "applied_revision"));
     ck_assert_msg(strstr(trace, want) != NULL, "%s", trace);
     ck_assert_msg(strstr(trace, "; etcd unreachable since 20") != NULL, "%s",
                   trace);
+    /* and so does a SIP call's, kept in b's history */
+    uint64_t id = 0;
+    ck_assert_int_eq(sip_call(&nb, "stale-1", &id), 302);
+    ck_assert(id != 0);
+    snprintf(args, sizeof(args), "explain %" PRIu64, id);
+    ck_assert_int_eq(th_ctl(&nb, "admin", args, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, want) != NULL, "%s", out);
     /* the operator's view: tspsctl cluster status */
-    char out[2000], args[200];
     snprintf(args, sizeof(args),
              "cluster status --metrics http://127.0.0.1:%d/metrics",
              na.metrics_port);

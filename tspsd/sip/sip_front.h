@@ -122,6 +122,13 @@ typedef struct tspsd_sip_hooks {
      * (a proxy's health probe) gets 503 so that new calls go to another
      * node; calls go on being answered. Any thread. Since: 0.5 */
     int (*draining)(void *arg);
+    /* Optional (NULL: none). A note for the trace of every routed call,
+     * kept in its history: `what` and `text` (tsps_decision_note), 1 when
+     * there is one, 0 when not (a cluster node whose rules may be stale
+     * says so). Runs on the loop for each INVITE: must be cheap. Since:
+     * 0.5 */
+    int (*route_note)(void *arg, char *what, size_t wlen, char *text,
+                      size_t tlen);
 } tspsd_sip_hooks;
 
 /**

@@ -348,6 +348,10 @@ static void invite_route(tspsd_sip *s, const sip_raw *r, const sip_src *src,
     c.caller_name = name;
     c.now = now;
     int rc = tsps_route(s->eng, &c, &d);
+    char nw[48], nt[TSPS_DETAIL_MAX];
+    if (rc == TSPS_OK && s->hooks.route_note != NULL &&
+        s->hooks.route_note(s->hooks.arg, nw, sizeof(nw), nt, sizeof(nt)))
+        tsps_decision_note(&d, nw, nt); /* a full trace keeps its steps */
     if (rc != TSPS_OK) {
         sip_log(s, TSPS_LOG_ERROR, "msg=\"route failed\" err=%s",
                 tsps_errname(rc));

@@ -1191,12 +1191,14 @@ typedef enum {
     TSPS_STEP_RULE,       /* (code, status) -> method */
     TSPS_STEP_TARGETS,    /* method -> targets (registrations, URIs) */
     TSPS_STEP_OVERRIDE,   /* a live action superseded the code */
+    TSPS_STEP_NOTE,       /* the application's note (tsps_decision_note);
+                             since 0.2 */
     TSPS_STEP__COUNT
 } tsps_step;
 
 /**
  * Name of a pipeline step: "called", "caller", "contact", "status",
- * "calendar", "rule", "targets", "override".
+ * "calendar", "rule", "targets", "override", "note".
  *
  * @param s  a tsps_step
  * @return a static string, never NULL; "invalid" for a value out of range
@@ -1331,6 +1333,22 @@ TSPS_API int tsps_route_override(tsps_engine *eng, const tsps_decision *prev,
  * Since: 0.2
  */
 TSPS_API int tsps_decision_trace_render(tsps_decision *d);
+
+/**
+ * Add the application's note to a decision's trace, as its last step
+ * (TSPS_STEP_NOTE; the explanation reads "note: what: text"): something
+ * the reader of the trace must know that routing itself cannot see, e.g.
+ * that the rules may be older than another node's. Recorded in history
+ * with the decision. Longer texts are cut (what: 47 bytes, text:
+ * TSPS_DETAIL_MAX - 1).
+ *
+ * @return TSPS_OK, TSPS_EINVAL (NULL argument), TSPS_ENOSPC (the trace
+ *         already has TSPS_MAX_TRACE steps; the decision is unchanged)
+ * Thread-safety: safe (touches only `d`).
+ * Since: 0.2
+ */
+TSPS_API int tsps_decision_note(tsps_decision *d, const char *what,
+                                const char *text);
 
 /**
  * The trace in plain words, one step per line ("1. called +4930...: user
