@@ -1165,9 +1165,10 @@ static int peer_check(tspsd *d, const char *token)
            CRYPTO_memcmp(token, w->secret, n) == 0;
 }
 
-static int history_on_loop(const Tsps__Request *req)
+static int history_offload(const Tsps__Request *req)
 {
-    return req->history != NULL && req->history->local;
+    return req->history != NULL && req->history->local ? TSPSD_OFFLOAD_WRITE
+                                                       : TSPSD_OFFLOAD_RELATED;
 }
 
 static void registry_one(void *arg, const char *key, const void *val,
@@ -1387,8 +1388,7 @@ static void unwire(tspsd *d)
     struct tspsd_cluster_wire *w = d->cluster;
     for (size_t i = 0; i < sizeof(write_kinds) / sizeof(write_kinds[0]); i++)
         d->handlers[write_kinds[i]].fn = w->orig[write_kinds[i]];
-    d->handlers[TSPS__REQUEST__BODY_HISTORY].offload = TSPSD_OFFLOAD_LOOP;
-    d->handlers[TSPS__REQUEST__BODY_HISTORY].on_loop = NULL;
+    d->handlers[TSPS__REQUEST__BODY_HISTORY].offload_for = NULL;
     d->cluster = NULL;
     d->prefs_written = NULL;
     d->route_note = NULL;
@@ -1476,12 +1476,10 @@ int tspsd_cluster_wire_start(tspsd *d)
     d->node_name = w->node;
     d->peer_check = peer_check;
     if (w->secret[0] != '\0') {
-        /* A merged history waits on peers: off the loop (a peer's own
-         * local request stays on it). */
+        /* A merged history waits on peers: on the related lane (the
+         * control lane keeps serving peers' local requests). */
         d->history_merge = history_merge;
-        d->handlers[TSPS__REQUEST__BODY_HISTORY].offload =
-            TSPSD_OFFLOAD_RELATED;
-        d->handlers[TSPS__REQUEST__BODY_HISTORY].on_loop = history_on_loop;
+        d->handlers[TSPS__REQUEST__BODY_HISTORY].offload_for = history_offload;
     }
     if (tspsd_cluster_start(w->cl) != 0 ||
         tspsd_front_add(d, &cluster_front_ops, w, &w->front) != 0) {

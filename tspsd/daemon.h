@@ -68,10 +68,12 @@ typedef struct tspsd_handler {
     tspsd_handler_fn fn;
     int need_auth; /* anonymous callers are refused */
     int offload;   /* where it runs: TSPSD_OFFLOAD_* below */
-    /* Optional: 1 when this request runs on the loop although `offload`
-     * is set (a merged history offloads; a peer's local one must not wait
-     * behind it, or two nodes asking each other would deadlock). */
-    int (*on_loop)(const Tsps__Request *req);
+    /* Optional: where this request runs (TSPSD_OFFLOAD_*), instead of
+     * `offload`. A merged history waits on other nodes (related lane); a
+     * peer's local one runs where history always ran (control lane), so
+     * a job that waits on peers never holds the lane a peer's request
+     * needs, and two nodes asking each other cannot deadlock. */
+    int (*offload_for)(const Tsps__Request *req);
 } tspsd_handler;
 
 #define TSPSD_MAX_HANDLERS 64
@@ -197,8 +199,9 @@ size_t tspsd_ctl_reapply_admins(tspsd *d);
 int tspsd_jobs_open(tspsd *d);
 /** Finish queued jobs of the control lane; free what is left. */
 void tspsd_jobs_close(tspsd *d);
-/** Run h on the pool's control lane; owns req from here on. 0 or -1. */
-int tspsd_jobs_submit(tspsd *d, tspsd_conn *c, Tsps__Request *req,
+/** Run h on the pool lane of `offload` (TSPSD_OFFLOAD_*); owns req from
+ * here on. 0, -1, or -2 (the related lane is full). */
+int tspsd_jobs_submit(tspsd *d, tspsd_conn *c, Tsps__Request *req, int offload,
                       const tspsd_handler *h);
 
 /* ---- ctl_server.c (continued) ---- */

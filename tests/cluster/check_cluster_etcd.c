@@ -1132,6 +1132,93 @@ START_TEST(test_queued_write_survives_restart)
 }
 END_TEST
 
+/* ---- a partition: a (shard s1) reaches etcd through a relay that is cut;
+ * meanwhile ann moves to s2 (b). Both nodes route ann, but a's trace says
+ * its rules may be stale; a change made on a meanwhile is not lost; when
+ * the relay heals, a sees the flip and lets ann go after the grace. ---- */
+
+static th_relay *relay;
+
+static void setup_partition(void)
+{
+    char extra[800];
+    setup();
+    memset(&na, 0, sizeof(na));
+    memset(&nb, 0, sizeof(nb));
+    relay = th_relay_start(etcd.client_port);
+    th_daemon *t[2] = {&na, &nb};
+    for (int i = 0; i < 2; i++) {
+        tsps_check_tmpdir(t[i]->dir, sizeof(t[i]->dir));
+        th_make_certs(t[i]);
+        snprintf(extra, sizeof(extra),
+                 "[cluster]\nenabled = true\netcd = http://127.0.0.1:%d\n"
+                 "node = %s\nprefix = /tsps-test\nshard = %s\n"
+                 "default_shard = s1\nhandover_grace_s = 1\nlease_s = 2\n",
+                 i == 0 ? th_relay_port(relay) : etcd.client_port,
+                 i == 0 ? "a" : "b", i == 0 ? "s1" : "s2");
+        th_start(t[i], extra);
+    }
+}
+
+static void teardown_partition(void)
+{
+    teardown();
+    th_relay_stop(relay);
+    relay = NULL;
+}
+
+START_TEST(test_partition_two_owners_say_so)
+{
+    tspsd_client *a = th_connect(&na, "admin", NULL);
+    tspsd_client *b = th_connect(&nb, "admin", NULL);
+    char trace[2000], m[200], out[4000];
+
+    ck_assert_int_eq(user_put(a, "ann", ANN), 0);
+    ck_assert_int_eq(code_set(a, "ann", "voicemail"), 0);
+    ck_assert(wait_metric(&na, "queued_writes", 0));
+    ck_assert_int_eq(user_numbers(b, "ann"), -1); /* s1's user, not b's */
+
+    /* the partition: a loses etcd, b and the operator keep it */
+    th_relay_cut(relay, 1);
+    ck_assert(wait_metric(&na, "etcd_up", 0));
+    char args[200];
+    snprintf(args, sizeof(args),
+             "cluster move-user ann s2 --etcd %s --prefix /tsps-test",
+             etcd.url);
+    ck_assert_msg(th_ctl(&nb, "admin", args, out, sizeof(out)) == 0, "%s", out);
+    /* b owns ann now; a, cut off, still routes her and says why it may be
+     * wrong */
+    ck_assert_msg(wait_method(b, "voicemail", 3000) >= 0,
+                  "b does not route ann");
+    route(a, m, sizeof(m), NULL);
+    ck_assert_str_eq(m, "voicemail");
+    route_trace(a, trace, sizeof(trace));
+    ck_assert_msg(strstr(trace, "note: configuration may be stale") != NULL,
+                  "%s", trace);
+    route_trace(b, trace, sizeof(trace));
+    ck_assert_msg(strstr(trace, "note:") == NULL, "%s", trace);
+    /* a change on a meanwhile (a still thinks ann is its own): queued */
+    ck_assert_int_eq(code_set(a, "ann", "reject busy"), 0);
+    th_sleep_ms(300);
+    route(b, m, sizeof(m), NULL);
+    ck_assert_str_eq(m, "voicemail");
+
+    /* healed: the queued change reaches etcd and b (not lost), a sees the
+     * flip, refuses ann's writes, and drops her after the grace period */
+    th_relay_cut(relay, 0);
+    ck_assert_msg(wait_method(b, "reject", 10000) >= 0,
+                  "the change made on the cut-off node was lost");
+    ck_assert(wait_metric(&na, "etcd_up", 1));
+    ck_assert_msg(wait_method(a, "", 10000) >= 0,
+                  "a still routes ann after the flip and the grace");
+    ck_assert_int_eq(code_set(a, "ann", "voicemail"), TSPS__CODE__INVALID);
+    route_trace(b, trace, sizeof(trace));
+    ck_assert_msg(strstr(trace, "note:") == NULL, "%s", trace);
+    tspsd_client_close(a);
+    tspsd_client_close(b);
+}
+END_TEST
+
 /* ---- history across nodes: a and b share a peer secret; each keeps the
  * calls it routed, and either answers with both, merged ---- */
 
@@ -1360,6 +1447,11 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, test_etcd_down_routing_goes_on_changes_queue);
     tcase_add_test(tc, test_restarted_node_catches_up_from_its_revision);
     tcase_add_test(tc, test_queued_write_survives_restart);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("partition");
+    tcase_add_checked_fixture(tc, setup_partition, teardown_partition);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_partition_two_owners_say_so);
     suite_add_tcase(s, tc);
     tc = tcase_create("history");
     tcase_add_checked_fixture(tc, setup_peers, teardown);

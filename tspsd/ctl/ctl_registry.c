@@ -26,7 +26,7 @@ int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
     Tsps__Request *req = tsps__request__unpack(NULL, len, buf);
     Tsps__Response resp = TSPS__RESPONSE__INIT;
     const tspsd_handler *h = NULL;
-    int rc = 0, jrc = 0;
+    int rc = 0, jrc = 0, off = 0;
 
     if (req == NULL) {
 
@@ -57,8 +57,9 @@ int tspsd_dispatch(tspsd_conn *c, const uint8_t *buf, size_t len, char *why,
     } else if (h->need_auth && c->a.identity[0] == '\0') {
         tspsd_refuse(&c->a, &resp, h->name, NULL, TSPS__CODE__UNAUTHENTICATED,
                      "anonymous clients may only say hello");
-    } else if (h->offload && (h->on_loop == NULL || !h->on_loop(req)) &&
-               (jrc = tspsd_jobs_submit(d, c, req, h)) == 0) {
+    } else if ((off = h->offload_for != NULL ? h->offload_for(req)
+                                             : h->offload) != 0 &&
+               (jrc = tspsd_jobs_submit(d, c, req, off, h)) == 0) {
         return 1; /* the worker answers; it owns req now */
     } else if (jrc == -2) {
         /* Never on the loop: a lookup that may wait on a mail server. */

@@ -52,7 +52,7 @@ int tspsd_jobs_open(tspsd *d)
     return d->pool != NULL ? 0 : -1;
 }
 
-int tspsd_jobs_submit(tspsd *d, tspsd_conn *c, Tsps__Request *req,
+int tspsd_jobs_submit(tspsd *d, tspsd_conn *c, Tsps__Request *req, int offload,
                       const tspsd_handler *h)
 {
     job *j = calloc(1, sizeof(*j));
@@ -61,9 +61,9 @@ int tspsd_jobs_submit(tspsd *d, tspsd_conn *c, Tsps__Request *req,
         return -1;
     j->w.run = run;
     j->w.done = done;
-    j->w.lane = h->offload == TSPSD_OFFLOAD_RELATED ? TSPSD_LANE_RELATED
-                : h->offload == TSPSD_OFFLOAD_SYNC  ? TSPSD_LANE_SYNC
-                                                    : TSPSD_LANE_CONTROL;
+    j->w.lane = offload == TSPSD_OFFLOAD_RELATED ? TSPSD_LANE_RELATED
+                : offload == TSPSD_OFFLOAD_SYNC  ? TSPSD_LANE_SYNC
+                                                 : TSPSD_LANE_CONTROL;
     j->c = c;
     j->req = req;
     j->h = h;

@@ -104,11 +104,11 @@ static void run_request(tspsd_web *w, web_job *j)
     atomic_fetch_add(&w->d->metrics.requests, 1);
     j->h = h;
     /* Store writes (and password hashing) never stall the loop. */
-    if ((h->offload && (h->on_loop == NULL || !h->on_loop(r))) ||
-        r->body_case == TSPS__REQUEST__BODY_WEB_PASSWORD) {
-        if (h->offload == TSPSD_OFFLOAD_RELATED)
+    int off = h->offload_for != NULL ? h->offload_for(r) : h->offload;
+    if (off || r->body_case == TSPS__REQUEST__BODY_WEB_PASSWORD) {
+        if (off == TSPSD_OFFLOAD_RELATED)
             j->lane = TSPSD_LANE_RELATED;
-        else if (h->offload == TSPSD_OFFLOAD_SYNC)
+        else if (off == TSPSD_OFFLOAD_SYNC)
             j->lane = TSPSD_LANE_SYNC;
         web_job_submit(j);
         return;
