@@ -6,7 +6,9 @@ contrib/kamailio/kamailio.cfg, and drives calls with sipp.
 
   cluster_sip.py --test ...   ctest cluster_sip: users provisioned through
                               node 1 only, calls through Kamailio to both
-                              nodes, one node killed mid-load; fails when a
+                              nodes, a user moved to shard s2 under load
+                              and back by two movers at once (one must
+                              exit 3), one node killed mid-load; fails when a
                               call failed (beyond the retransmissions sipp
                               makes while Kamailio fails over)
   cluster_sip.py --bench ...  benchmarks/cluster: prints
@@ -568,7 +570,8 @@ def race_run(etcd, kam, nodes):
 def failover_run(rate, calls, users=20):
     """Two shards: s1 = n1 + n2, s2 = n3 (the upper half of the users).
     Calls through Kamailio: first with n2 drained and put back, then u0
-    moved to s2, then n2 killed after a third of the calls.
+    moved to s2 (and back to s1 by two movers at once, without calls),
+    then n2 killed after a third of the calls.
     (ok, failed, retrans)."""
     etcd, nodes = cluster(2)
     kam = None
