@@ -696,6 +696,7 @@ static int one_key_cb(void *arg, int type, const char *key, size_t klen,
 typedef struct node_set {
     size_t plen;
     const char *shard; /* NULL: ready/ keys, no filter */
+    int64_t after;     /* ready/ keys: only those written after this */
     json_t *names;     /* name -> true */
 } node_set;
 
@@ -704,8 +705,9 @@ static int node_set_cb(void *arg, int type, const char *key, size_t klen,
 {
     node_set *n = arg;
     char name[200];
-    (void)type, (void)mod_rev;
-    if (klen <= n->plen || klen - n->plen >= sizeof(name))
+    (void)type;
+    if (klen <= n->plen || klen - n->plen >= sizeof(name) ||
+        mod_rev <= n->after)
         return 0;
     snprintf(name, sizeof(name), "%.*s", (int)(klen - n->plen), key + n->plen);
     if (n->shard != NULL) {
@@ -722,9 +724,9 @@ static int node_set_cb(void *arg, int type, const char *key, size_t klen,
 }
 
 static int node_set_read(tspsd_etcd *e, const char *part, const char *shard,
-                         json_t *names, char *err, size_t errlen)
+                         int64_t after, json_t *names, char *err, size_t errlen)
 {
-    node_set n = {strlen(part), shard, names};
+    node_set n = {strlen(part), shard, after, names};
     return tspsd_etcd_range(e, part, 0, node_set_cb, &n, NULL, err, errlen);
 }
 
@@ -832,7 +834,7 @@ int tspsctl_cluster_move_user(const char *data, int argc, char **argv)
         goto cleanup;
     }
     /* 2. the target shard's live nodes must take the user first */
-    if (node_set_read(e, npre, target, want, err, sizeof(err)) !=
+    if (node_set_read(e, npre, target, 0, want, err, sizeof(err)) !=
         TSPSD_ETCD_OK) {
         fprintf(stderr, "tspsctl: cluster move-user: etcd %s: %s\n", c.etcd,
                 err);
@@ -857,7 +859,9 @@ int tspsctl_cluster_move_user(const char *data, int argc, char **argv)
         const char *name;
         json_t *v;
         json_object_clear(ready);
-        if (node_set_read(e, rpre, NULL, ready, err, sizeof(err)) !=
+        /* a node's ready/ key from before our put (a move that ended
+         * without a flip, or that lost a race) does not count */
+        if (node_set_read(e, rpre, NULL, put_rev, ready, err, sizeof(err)) !=
             TSPSD_ETCD_OK)
             json_object_clear(ready);
         all = 1;

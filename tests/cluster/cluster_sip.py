@@ -514,9 +514,20 @@ def race_run(etcd, kam, nodes):
     The overlap is made sure of with a stand-in node: a registry key
     node/gate of shard s1 (no process; the nodes skip registry keys), so
     both movers wait for ready/u0/gate too. It is written only once
-    moving/u0 has version 2, that is both movers have read shard/u0 and
-    put their marker; so both compare the same revision of shard/u0."""
+    moving/u0 has version 2 (both movers have read shard/u0 and put their
+    marker: both compare the same revision of shard/u0) and n1 and n2
+    have answered both markers (ready/u0/n1 and n2 at version 2; a later
+    answer would land after the flip and stay). A ready/u0/gate written
+    before the movers started is there all along: a ready/ key older than
+    a mover's marker must not count, so both are still waiting then."""
     etcd_put(etcd, "node/gate", json.dumps({"shard": "s1"}))
+    etcd_put(etcd, "ready/u0/gate", "s1")  # stale: before the markers
+
+    def answered():
+        have = etcd_keys(etcd, "moving/u0")
+        have.update(etcd_keys(etcd, "ready/u0/", True))
+        return all(have.get(k, ("", 0))[1] >= 2 for k in (
+            "moving/u0", "ready/u0/n1", "ready/u0/n2"))
     procs = []
     try:
         for _ in range(2):
@@ -525,11 +536,16 @@ def race_run(etcd, kam, nodes):
                  "move-user", "u0", "s1", "--sets", SETS, "--kamailio",
                  kam.rpc, "--timeout", "20"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        both = wait_for(lambda: etcd_keys(etcd, "moving/u0").get(
-            "moving/u0", ("", 0))[1] >= 2, 15)
-        if not both:
-            raise RuntimeError("the two movers did not both mark u0 moving: "
-                               "%s" % etcd_keys(etcd, "moving/u0"))
+        if not wait_for(answered, 15):
+            raise RuntimeError("the two movers did not both mark u0 moving, "
+                               "or n1 and n2 did not answer both: %s %s"
+                               % (etcd_keys(etcd, "moving/u0"),
+                                  etcd_keys(etcd, "ready/u0/", True)))
+        time.sleep(0.2)  # ten of the movers' polls of ready/
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("a mover ended before the stand-in node said "
+                               "ready (a ready/ key older than its marker "
+                               "counted): %s" % [p.poll() for p in procs])
         etcd_put(etcd, "ready/u0/gate", "s1")
         outs = [p.communicate(timeout=25) for p in procs]
     finally:
