@@ -696,6 +696,7 @@ static int one_key_cb(void *arg, int type, const char *key, size_t klen,
 typedef struct node_set {
     size_t plen;
     const char *shard; /* NULL: ready/ keys, no filter */
+    int64_t after;     /* ready/ keys: only those written after this */
     json_t *names;     /* name -> true */
 } node_set;
 
@@ -704,8 +705,9 @@ static int node_set_cb(void *arg, int type, const char *key, size_t klen,
 {
     node_set *n = arg;
     char name[200];
-    (void)type, (void)mod_rev;
-    if (klen <= n->plen || klen - n->plen >= sizeof(name))
+    (void)type;
+    if (klen <= n->plen || klen - n->plen >= sizeof(name) ||
+        mod_rev <= n->after)
         return 0;
     snprintf(name, sizeof(name), "%.*s", (int)(klen - n->plen), key + n->plen);
     if (n->shard != NULL) {
@@ -722,10 +724,59 @@ static int node_set_cb(void *arg, int type, const char *key, size_t klen,
 }
 
 static int node_set_read(tspsd_etcd *e, const char *part, const char *shard,
-                         json_t *names, char *err, size_t errlen)
+                         int64_t after, json_t *names, char *err, size_t errlen)
 {
-    node_set n = {strlen(part), shard, names};
+    node_set n = {strlen(part), shard, after, names};
     return tspsd_etcd_range(e, part, 0, node_set_cb, &n, NULL, err, errlen);
+}
+
+/* key's value and mod revision now into *k (k->key, k->klen set):
+ * 0, or -1 (etcd unreadable; err set). */
+static int one_key_read(tspsd_etcd *e, one_key *k, char *err, size_t errlen)
+{
+    k->found = 0;
+    k->mod_rev = 0;
+    k->val[0] = '\0';
+    return tspsd_etcd_range(e, k->key, 0, one_key_cb, k, NULL, err, errlen) ==
+                   TSPSD_ETCD_OK
+               ? 0
+               : -1;
+}
+
+/* The end of a move that did not flip: its marker moving/<user> and the
+ * ready/<user>/ keys go, unless another move wrote the marker since our
+ * put at revision put_rev (it is that move's now). Not atomic with the
+ * check: a move that starts in between loses its marker and times out. */
+static void marker_drop(tspsd_etcd *e, const char *mkey, const char *rpre,
+                        int64_t put_rev)
+{
+    char err[300];
+    one_key m = {strlen(mkey), mkey, "", 0, 0};
+    if (one_key_read(e, &m, err, sizeof(err)) != 0 || !m.found ||
+        m.mod_rev != put_rev)
+        return;
+    tspsd_etcd_delete(e, mkey, 0, NULL, err, sizeof(err));
+    tspsd_etcd_delete(e, rpre, 1, NULL, err, sizeof(err));
+}
+
+/* Another move (or a write of shard/<user>) won: exit status 3. */
+static int move_lost(tspsd_etcd *e, const cl_conf *c, const char *user,
+                     const char *skey, const char *mkey, const char *rpre,
+                     int64_t put_rev)
+{
+    char err[300];
+    one_key now = {strlen(skey), skey, "", 0, 0};
+    int unread = one_key_read(e, &now, err, sizeof(err)) != 0;
+    fprintf(stderr,
+            "tspsctl: cluster move-user: another move of %s won (its shard "
+            "changed to %s meanwhile); this one did nothing: check with "
+            "tspsctl cluster status and try again\n",
+            user,
+            unread      ? "?"
+            : now.found ? now.val
+                        : c->default_shard);
+    marker_drop(e, mkey, rpre, put_rev);
+    return 3;
 }
 
 static double now_ms(void)
@@ -771,8 +822,7 @@ int tspsctl_cluster_move_user(const char *data, int argc, char **argv)
     snprintf(npre, sizeof(npre), "%snode/", c.prefix);
     /* 1. where the user is now, and the map key's revision */
     one_key cur = {strlen(skey), skey, "", 0, 0};
-    if (tspsd_etcd_range(e, skey, 0, one_key_cb, &cur, NULL, err,
-                         sizeof(err)) != TSPSD_ETCD_OK) {
+    if (one_key_read(e, &cur, err, sizeof(err)) != 0) {
         fprintf(stderr, "tspsctl: cluster move-user: etcd %s: %s\n", c.etcd,
                 err);
         goto cleanup;
@@ -784,7 +834,7 @@ int tspsctl_cluster_move_user(const char *data, int argc, char **argv)
         goto cleanup;
     }
     /* 2. the target shard's live nodes must take the user first */
-    if (node_set_read(e, npre, target, want, err, sizeof(err)) !=
+    if (node_set_read(e, npre, target, 0, want, err, sizeof(err)) !=
         TSPSD_ETCD_OK) {
         fprintf(stderr, "tspsctl: cluster move-user: etcd %s: %s\n", c.etcd,
                 err);
@@ -797,34 +847,49 @@ int tspsctl_cluster_move_user(const char *data, int argc, char **argv)
                 target);
         goto cleanup;
     }
-    if (tspsd_etcd_put(e, mkey, target, strlen(target), NULL, err,
+    int64_t put_rev = 0;
+    if (tspsd_etcd_put(e, mkey, target, strlen(target), &put_rev, err,
                        sizeof(err)) != TSPSD_ETCD_OK) {
         fprintf(stderr, "tspsctl: cluster move-user: etcd %s: %s\n", c.etcd,
                 err);
         goto cleanup;
     }
-    int all = 0;
-    while (!all && now_ms() - t0 < o.timeout_s * 1000.0) {
+    int all = 0, lost = 0;
+    while (!all && !lost && now_ms() - t0 < o.timeout_s * 1000.0) {
         const char *name;
         json_t *v;
         json_object_clear(ready);
-        if (node_set_read(e, rpre, NULL, ready, err, sizeof(err)) !=
+        /* a node's ready/ key from before our put (a move that ended
+         * without a flip, or that lost a race) does not count */
+        if (node_set_read(e, rpre, NULL, put_rev, ready, err, sizeof(err)) !=
             TSPSD_ETCD_OK)
             json_object_clear(ready);
         all = 1;
         json_object_foreach(want, name, v) all &=
             json_object_get(ready, name) != NULL;
-        if (!all) {
-            struct timespec ts = {0, 20 * 1000000L};
-            nanosleep(&ts, NULL);
+        if (all)
+            break;
+        /* A move that flipped meanwhile deleted the ready/ keys with its
+         * flip, so they may never be all there: the map key tells. */
+        one_key now = {strlen(skey), skey, "", 0, 0};
+        if (one_key_read(e, &now, err, sizeof(err)) == 0 &&
+            (now.found != cur.found || now.mod_rev != cur.mod_rev)) {
+            lost = 1;
+            break;
         }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (lost) {
+        rc = move_lost(e, &c, user, skey, mkey, rpre, put_rev);
+        goto cleanup;
     }
     if (!all) {
         fprintf(stderr,
                 "tspsctl: cluster move-user: the nodes of shard %s did not "
                 "all load %s within %ld s; nothing moved\n",
                 target, user, o.timeout_s);
-        tspsd_etcd_delete(e, mkey, 0, NULL, err, sizeof(err));
+        marker_drop(e, mkey, rpre, put_rev);
         goto cleanup;
     }
     /* 3. the flip: only if nobody changed the user's shard meanwhile */
@@ -838,12 +903,7 @@ int tspsctl_cluster_move_user(const char *data, int argc, char **argv)
         goto cleanup;
     }
     if (!won) {
-        fprintf(stderr,
-                "tspsctl: cluster move-user: the shard of %s changed while "
-                "moving it (another move?); nothing done: check with "
-                "tspsctl cluster status and try again\n",
-                user);
-        rc = 3;
+        rc = move_lost(e, &c, user, skey, mkey, rpre, put_rev);
         goto cleanup;
     }
     double flip = now_ms() - t0;

@@ -6,7 +6,9 @@ contrib/kamailio/kamailio.cfg, and drives calls with sipp.
 
   cluster_sip.py --test ...   ctest cluster_sip: users provisioned through
                               node 1 only, calls through Kamailio to both
-                              nodes, one node killed mid-load; fails when a
+                              nodes, a user moved to shard s2 under load
+                              and back by two movers at once (one must
+                              exit 3), one node killed mid-load; fails when a
                               call failed (beyond the retransmissions sipp
                               makes while Kamailio fails over)
   cluster_sip.py --bench ...  benchmarks/cluster: prints
@@ -333,6 +335,31 @@ def etcd_put(etcd, key, value):
         r.read()
 
 
+def etcd_keys(etcd, key, prefix=False):
+    """The cluster's keys at key (every key under it with prefix):
+    {key without the cluster prefix: (value, version)}."""
+    k = ("/tsps-sip/" + key).encode()
+    q = {"key": base64.b64encode(k).decode()}
+    if prefix:
+        q["range_end"] = base64.b64encode(k[:-1] + bytes([k[-1] + 1])).decode()
+    req = urllib.request.Request(etcd.url + "/v3/kv/range",
+                                 data=json.dumps(q).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        kvs = json.loads(r.read()).get("kvs", [])
+    return {base64.b64decode(kv["key"]).decode()[len("/tsps-sip/"):]:
+            (base64.b64decode(kv.get("value", "")).decode(),
+             int(kv.get("version", 0))) for kv in kvs}
+
+
+def etcd_delete(etcd, key):
+    body = json.dumps({"key": base64.b64encode(
+        ("/tsps-sip/" + key).encode()).decode()}).encode()
+    req = urllib.request.Request(etcd.url + "/v3/kv/deleterange", data=body,
+                                 method="POST")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        r.read()
+
+
 def offered_user(node, user):
     """Calls offered on node for user."""
     want = " user=%s " % user
@@ -478,10 +505,89 @@ def move_run(kam, nodes, rate, users):
         raise RuntimeError("n1 still holds u0 after the grace period")
 
 
+def race_run(etcd, kam, nodes):
+    """Two `move-user u0 s1` (u0 is in s2 after move_run) started at once:
+    one wins, the other exits 3 naming the other move; u0 ends in s1 (n1
+    and n2 route it, n3 drops it after the grace), Kamailio sends u0's
+    number to set 1, no moving/ or ready/ key of u0 is left.
+
+    The overlap is made sure of with a stand-in node: a registry key
+    node/gate of shard s1 (no process; the nodes skip registry keys), so
+    both movers wait for ready/u0/gate too. It is written only once
+    moving/u0 has version 2 (both movers have read shard/u0 and put their
+    marker: both compare the same revision of shard/u0) and n1 and n2
+    have answered both markers (ready/u0/n1 and n2 at version 2; a later
+    answer would land after the flip and stay). A ready/u0/gate written
+    before the movers started is there all along: a ready/ key older than
+    a mover's marker must not count, so both are still waiting then."""
+    etcd_put(etcd, "node/gate", json.dumps({"shard": "s1"}))
+    etcd_put(etcd, "ready/u0/gate", "s1")  # stale: before the markers
+
+    def answered():
+        have = etcd_keys(etcd, "moving/u0")
+        have.update(etcd_keys(etcd, "ready/u0/", True))
+        return all(have.get(k, ("", 0))[1] >= 2 for k in (
+            "moving/u0", "ready/u0/n1", "ready/u0/n2"))
+    procs = []
+    try:
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [ARGS.tspsctl, "--data", nodes[0].data, "cluster",
+                 "move-user", "u0", "s1", "--sets", SETS, "--kamailio",
+                 kam.rpc, "--timeout", "20"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        if not wait_for(answered, 15):
+            raise RuntimeError("the two movers did not both mark u0 moving, "
+                               "or n1 and n2 did not answer both: %s %s"
+                               % (etcd_keys(etcd, "moving/u0"),
+                                  etcd_keys(etcd, "ready/u0/", True)))
+        time.sleep(0.2)  # ten of the movers' polls of ready/
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("a mover ended before the stand-in node said "
+                               "ready (a ready/ key older than its marker "
+                               "counted): %s" % [p.poll() for p in procs])
+        etcd_put(etcd, "ready/u0/gate", "s1")
+        outs = [p.communicate(timeout=25) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        etcd_delete(etcd, "node/gate")
+    rcs = sorted(p.returncode for p in procs)
+    text = " | ".join((o + e).strip() for o, e in outs)
+    print("cluster_sip: two movers of u0 to s1 at once: exit %s: %s"
+          % (rcs, text))
+    if rcs != [0, 3]:
+        raise RuntimeError("two movers at once: exit statuses %s, not one 0 "
+                           "and one 3" % rcs)
+    loser = outs[[p.returncode for p in procs].index(3)][1]
+    if "another move of u0 won" not in loser:
+        raise RuntimeError("the losing mover does not say another move won: "
+                           "%s" % loser)
+    shard = etcd_keys(etcd, "shard/u0").get("shard/u0", ("", 0))[0]
+    left = etcd_keys(etcd, "moving/u0") or etcd_keys(etcd, "ready/u0/", True)
+    if shard != "s1" or left:
+        raise RuntimeError("after the race shard/u0 = %r, left behind: %s"
+                           % (shard, left))
+    entry = kam.call("htable.get", "tsps_map", number(0))
+    if (entry or {}).get("item", {}).get("value") != 1:
+        raise RuntimeError("kamailio does not send u0's number to set 1: %s"
+                           % entry)
+    for n in nodes[:2]:
+        if not wait_for(lambda: routes_to(n, 0, "forward"), 5, 0.1):
+            raise RuntimeError("%s does not route u0 after the race"
+                               % n.name)
+    if not wait_for(lambda: not routes_to(nodes[2], 0, "forward"),
+                    GRACE_S + 5, 0.2):
+        raise RuntimeError("n3 still holds u0 after the grace period")
+
+
 def failover_run(rate, calls, users=20):
     """Two shards: s1 = n1 + n2, s2 = n3 (the upper half of the users).
     Calls through Kamailio: first with n2 drained and put back, then u0
-    moved to s2, then n2 killed after a third of the calls.
+    moved to s2 (and back to s1 by two movers at once, without calls),
+    then n2 killed after a third of the calls.
     (ok, failed, retrans)."""
     etcd, nodes = cluster(2)
     kam = None
@@ -503,6 +609,7 @@ def failover_run(rate, calls, users=20):
         time.sleep(1.5)  # first OPTIONS probes
         drain_run(kam, nodes, rate, users)
         move_run(kam, nodes, rate, users)
+        race_run(etcd, kam, nodes)
         base = [offered(n) for n in nodes]
         p, stat = sipp(kam, users, rate, calls, "failover")
         time.sleep(calls / rate / 3.0)
