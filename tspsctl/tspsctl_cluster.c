@@ -698,6 +698,9 @@ typedef struct node_set {
     const char *shard; /* NULL: ready/ keys, no filter */
     int64_t after;     /* ready/ keys: only those written after this */
     json_t *names;     /* name -> true */
+    /* registry: the nodes' [cluster] default_shard ("" = none said so;
+     * "/" = they disagree) */
+    char dflt[64];
 } node_set;
 
 static int node_set_cb(void *arg, int type, const char *key, size_t klen,
@@ -714,7 +717,13 @@ static int node_set_cb(void *arg, int type, const char *key, size_t klen,
         json_error_t je;
         json_t *rec = json_loadb(val, vlen, 0, &je);
         const char *sh = json_string_value(json_object_get(rec, "shard"));
+        const char *df =
+            json_string_value(json_object_get(rec, "default_shard"));
         int in = sh != NULL && strcmp(sh, n->shard) == 0;
+        if (df != NULL && df[0] != '\0' && strlen(df) < sizeof(n->dflt) &&
+            strcmp(n->dflt, df) != 0)
+            snprintf(n->dflt, sizeof(n->dflt), "%s",
+                     n->dflt[0] == '\0' ? df : "/");
         json_decref(rec);
         if (!in)
             return 0;
@@ -724,10 +733,14 @@ static int node_set_cb(void *arg, int type, const char *key, size_t klen,
 }
 
 static int node_set_read(tspsd_etcd *e, const char *part, const char *shard,
-                         int64_t after, json_t *names, char *err, size_t errlen)
+                         int64_t after, json_t *names, char *dflt, size_t dlen,
+                         char *err, size_t errlen)
 {
-    node_set n = {strlen(part), shard, after, names};
-    return tspsd_etcd_range(e, part, 0, node_set_cb, &n, NULL, err, errlen);
+    node_set n = {strlen(part), shard, after, names, ""};
+    int rc = tspsd_etcd_range(e, part, 0, node_set_cb, &n, NULL, err, errlen);
+    if (dflt != NULL)
+        snprintf(dflt, dlen, "%s", n.dflt);
+    return rc;
 }
 
 /* key's value and mod revision now into *k (k->key, k->klen set):
@@ -827,17 +840,30 @@ int tspsctl_cluster_move_user(const char *data, int argc, char **argv)
                 err);
         goto cleanup;
     }
-    const char *from = cur.found ? cur.val : c.default_shard;
+    /* 2. the target shard's live nodes must take the user first; a user
+     * without a map key is in the nodes' default shard (their registry
+     * records say which; this host's client.conf only if none does) */
+    char dflt[64];
+    if (node_set_read(e, npre, target, 0, want, dflt, sizeof(dflt), err,
+                      sizeof(err)) != TSPSD_ETCD_OK) {
+        fprintf(stderr, "tspsctl: cluster move-user: etcd %s: %s\n", c.etcd,
+                err);
+        goto cleanup;
+    }
+    if (!cur.found && strcmp(dflt, "/") == 0) {
+        fprintf(stderr,
+                "tspsctl: cluster move-user: %s has no shard/%s key and the "
+                "live nodes disagree on [cluster] default_shard (tspsctl "
+                "cluster status); make it the same everywhere\n",
+                user, user);
+        goto cleanup;
+    }
+    const char *from = cur.found         ? cur.val
+                       : dflt[0] != '\0' ? dflt
+                                         : c.default_shard;
     if (strcmp(from, target) == 0) {
         printf("%s is in shard %s already\n", user, target);
         rc = 0;
-        goto cleanup;
-    }
-    /* 2. the target shard's live nodes must take the user first */
-    if (node_set_read(e, npre, target, 0, want, err, sizeof(err)) !=
-        TSPSD_ETCD_OK) {
-        fprintf(stderr, "tspsctl: cluster move-user: etcd %s: %s\n", c.etcd,
-                err);
         goto cleanup;
     }
     if (json_object_size(want) == 0) {
@@ -861,8 +887,8 @@ int tspsctl_cluster_move_user(const char *data, int argc, char **argv)
         json_object_clear(ready);
         /* a node's ready/ key from before our put (a move that ended
          * without a flip, or that lost a race) does not count */
-        if (node_set_read(e, rpre, NULL, put_rev, ready, err, sizeof(err)) !=
-            TSPSD_ETCD_OK)
+        if (node_set_read(e, rpre, NULL, put_rev, ready, NULL, 0, err,
+                          sizeof(err)) != TSPSD_ETCD_OK)
             json_object_clear(ready);
         all = 1;
         json_object_foreach(want, name, v) all &=
@@ -893,11 +919,16 @@ int tspsctl_cluster_move_user(const char *data, int argc, char **argv)
         goto cleanup;
     }
     /* 3. the flip: only if nobody changed the user's shard meanwhile */
+    /* with it, was/<user>/<from>: history asks the old shard's nodes too
+     * (they keep the calls they routed for the user) */
     const char *dels[] = {mkey, rpre, NULL};
+    char wkey[400];
+    snprintf(wkey, sizeof(wkey), "%swas/%s/%s", c.prefix, user, from);
+    const char *puts[] = {wkey, from, NULL};
     int won = 0;
     int64_t rev = 0;
-    if (tspsd_etcd_cas(e, skey, cur.mod_rev, target, strlen(target), dels, &won,
-                       &rev, err, sizeof(err)) != TSPSD_ETCD_OK) {
+    if (tspsd_etcd_cas(e, skey, cur.mod_rev, target, strlen(target), puts, dels,
+                       &won, &rev, err, sizeof(err)) != TSPSD_ETCD_OK) {
         fprintf(stderr, "tspsctl: cluster move-user: etcd %s: %s\n", c.etcd,
                 err);
         goto cleanup;

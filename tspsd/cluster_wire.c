@@ -57,6 +57,9 @@
 /* <user>: a user held here outside the map: "0" moving in (move-user,
  * before the flip), else the time (epoch s) its keys go (moved away) */
 #define KEY_HOLD TSPSD_KEY_CLUSTER "hold/"
+/* <user>/<shard>: a shard the user moved away from (its nodes keep the
+ * calls they routed for the user: history asks them too) */
+#define KEY_WAS TSPSD_KEY_CLUSTER "was/"
 
 struct tspsd_cluster_wire {
     tspsd *d;
@@ -98,13 +101,14 @@ static const int write_kinds[] = {
 #define SHARD_PREFIX  "shard/"
 #define MOVING_PREFIX "moving/" /* <user>: target shard of a move-user */
 #define READY_PREFIX  "ready/"  /* <user>/<node>: a target node has it */
+#define WAS_PREFIX    "was/"    /* <user>/<shard>: a shard the user left */
 #define PREFS_PREFIX  "prefs/"
 #define PREFS_MAX     8191 /* what the web UI reads back at most */
 
 /* A fresh node reads users before what hangs off them. */
 static const char *const range_order[] = {
-    "shard/", "user/",   "number/", "rule/",  "status/",
-    "deleg/", "source/", "device/", "prefs/", NULL};
+    "shard/",  "user/",   "number/", "rule/", "status/", "deleg/",
+    "source/", "device/", "prefs/",  "was/",  NULL};
 
 /* A key part: not empty, no '/', printable. */
 static int part_ok(const char *s)
@@ -254,10 +258,17 @@ static int user_here(struct tspsd_cluster_wire *w, const char *user)
     user_shard(w, user, sh, sizeof(sh));
     if (strcmp(sh, w->d->cfg.cluster_shard) == 0)
         return 1;
-    /* moving in, or moved away and still in its grace period */
+    /* moving in ("0"), or moved away and still in its grace period: once
+     * the grace is over the user is not here, even before the tick has
+     * removed her keys (a write then would be refused a moment later,
+     * or find her half gone) */
     snprintf(key, sizeof(key), KEY_HOLD "%s", user);
-    return strlen(user) < 200 &&
-           tsps_kv_get(w->d->eng, key, sh, sizeof(sh) - 1, &n) == TSPS_OK;
+    if (strlen(user) >= 200 ||
+        tsps_kv_get(w->d->eng, key, sh, sizeof(sh) - 1, &n) != TSPS_OK)
+        return 0;
+    sh[n] = '\0';
+    long long until = strtoll(sh, NULL, 10);
+    return until == 0 || until > (long long)time(NULL);
 }
 
 /* The user a state key (and its value) belongs to into out, or "" for a
@@ -756,6 +767,34 @@ static void apply_moving(struct tspsd_cluster_wire *w, const char *user,
               "keys=%zu revision=%" PRId64, l.n, rev);
 }
 
+/* was/<user>/<shard> (put by move-user's flip, for every node): the
+ * user's calls of before the move are on that shard's nodes. */
+static void apply_was(struct tspsd_cluster_wire *w, const char *rest,
+                      const void *val, int64_t rev)
+{
+    char key[300], user[TSPSD_IDENT_MAX];
+    const char *slash = strchr(rest, '/');
+    size_t ul = slash != NULL ? (size_t)(slash - rest) : 0;
+    if (slash == NULL || ul == 0 || ul >= sizeof(user) || !part_ok(slash + 1) ||
+        strlen(slash + 1) >= 64) {
+        tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: bad key not applied",
+                  "key=\"was/%.200s\" revision=%" PRId64, rest, rev);
+        return;
+    }
+    memcpy(user, rest, ul);
+    user[ul] = '\0';
+    if (!part_ok(user))
+        return;
+    snprintf(key, sizeof(key), KEY_WAS "%s", rest);
+    int rc = tsps_kv_put(w->d->eng, key, val != NULL ? "" : NULL, 0);
+    tspsd_log(TSPSD_LOG_DEBUG, 0, user, "cluster: shard left applied",
+              "shard=%s revision=%" PRId64 " code=%d", slash + 1, rev, rc);
+    if (rc != TSPS_OK && rc != TSPS_ENOTFOUND)
+        tspsd_log(TSPSD_LOG_WARN, 0, user, "cluster: event not applied",
+                  "key=\"was/%.200s\" revision=%" PRId64 " error=\"%s\"", rest,
+                  rev, tsps_strerror(rc));
+}
+
 static void on_apply(void *arg, const char *key, const void *val, size_t len,
                      int64_t rev)
 {
@@ -773,6 +812,10 @@ static void on_apply(void *arg, const char *key, const void *val, size_t len,
     }
     if (strncmp(key, READY_PREFIX, strlen(READY_PREFIX)) == 0)
         return; /* for the mover only */
+    if (strncmp(key, WAS_PREFIX, strlen(WAS_PREFIX)) == 0) {
+        apply_was(w, key + strlen(WAS_PREFIX), val, rev);
+        return;
+    }
     if (val == NULL) {
         apply_delete(w, key, rev);
         return;
@@ -1113,6 +1156,10 @@ static size_t node_info(void *arg, char *buf, size_t len)
         (int)atomic_load(&w->d->held_now), "etcd_up", st.etcd_up);
     if (o != NULL && w->ctl[0] != '\0')
         json_object_set_new(o, "ctl", json_string(w->ctl));
+    /* tspsctl cluster move-user: the shard of users without a map key */
+    if (o != NULL && c->cluster_shard[0] != '\0')
+        json_object_set_new(o, "default_shard",
+                            json_string(c->cluster_default_shard));
     char *t = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     size_t n = t != NULL && strlen(t) < len ? strlen(t) : 0;
@@ -1217,9 +1264,10 @@ static void arena_pb_free(void *a, void *p)
 /* Ask one peer (`ctl` "host:port") for the calls; add them to resp. 0, or
  * -1 with why. */
 static int ask_peer(struct tspsd_cluster_wire *w, tspsd_asker *c,
-                    const Tsps__History *h, const char *ctl, size_t want,
-                    int64_t cur_start, const char *cur_node, uint64_t cur_id,
-                    Tsps__Response *resp, char *why, size_t whylen)
+                    const Tsps__History *h, const Tsps__Delegation *dl,
+                    const char *ctl, size_t want, int64_t cur_start,
+                    const char *cur_node, uint64_t cur_id, Tsps__Response *resp,
+                    char *why, size_t whylen)
 {
     char host[96];
     const char *colon = strrchr(ctl, ':');
@@ -1243,6 +1291,7 @@ static int ask_peer(struct tspsd_cluster_wire *w, tspsd_asker *c,
     q.local = 1;
     q.for_identity = c->identity;
     q.for_admin = c->admin;
+    q.for_delegation = (Tsps__Delegation *)dl;
     q.limit = (uint32_t)want;
     q.before_id = cur_id;
     q.before_start = cur_id != 0 ? cur_start : 0;
@@ -1293,17 +1342,50 @@ static int call_order(const void *a, const void *b)
     return x->call_id > y->call_id ? -1 : x->call_id < y->call_id ? 1 : 0;
 }
 
+/* The shards the user was ever in (was/ keys), after the current one. */
+typedef struct shard_set {
+    char s[8][64];
+    size_t n;
+    size_t skip; /* strlen of the listed prefix */
+} shard_set;
+
+static int was_cb(void *arg, const char *key, const void *val, size_t len)
+{
+    shard_set *ss = arg;
+    (void)val, (void)len;
+    if (ss->n < sizeof(ss->s) / sizeof(ss->s[0]))
+        snprintf(ss->s[ss->n++], sizeof(ss->s[0]), "%s", key + ss->skip);
+    return 0;
+}
+
+static int in_set(const shard_set *ss, const char *sh)
+{
+    for (size_t i = 0; i < ss->n; i++)
+        if (strcmp(ss->s[i], sh) == 0)
+            return 1;
+    return 0;
+}
+
 static void history_merge(tspsd_asker *c, const Tsps__History *h,
-                          Tsps__Response *resp, size_t want, int64_t cur_start,
-                          const char *cur_node, uint64_t cur_id)
+                          const Tsps__Delegation *dl, Tsps__Response *resp,
+                          size_t want, int64_t cur_start, const char *cur_node,
+                          uint64_t cur_id)
 {
     struct tspsd_cluster_wire *w = c->d->cluster;
-    char sh[64], why[300], missing[1024] = "";
+    char pre[300], why[300], missing[1024] = "";
     size_t ml = 0;
     int stale = 0;
+    shard_set ss = {.n = 1};
     if (w == NULL || w->secret[0] == '\0')
         return;
-    user_shard(w, h->user, sh, sizeof(sh));
+    /* the user's shard, and those she moved away from: their nodes keep
+     * the calls they routed for her */
+    user_shard(w, h->user, ss.s[0], sizeof(ss.s[0]));
+    if (strlen(h->user) < 200) {
+        snprintf(pre, sizeof(pre), KEY_WAS "%s/", h->user);
+        ss.skip = strlen(pre);
+        tsps_kv_list(w->d->eng, pre, was_cb, &ss);
+    }
     json_t *nodes = registry_nodes(w, &stale), *o;
     size_t i;
     json_array_foreach(nodes, i, o)
@@ -1312,12 +1394,12 @@ static void history_merge(tspsd_asker *c, const Tsps__History *h,
         const char *nsh = json_string_value(json_object_get(o, "shard"));
         const char *ctl = json_string_value(json_object_get(o, "ctl"));
         if (name == NULL || strcmp(name, w->node) == 0 || nsh == NULL ||
-            (nsh[0] != '\0' && strcmp(nsh, sh) != 0))
-            continue; /* ourselves, or a node without the user */
+            (nsh[0] != '\0' && !in_set(&ss, nsh)))
+            continue; /* ourselves, or a node that never had the user */
         if (ctl == NULL || ctl[0] == '\0')
             snprintf(why, sizeof(why), "no control address in its record");
-        else if (ask_peer(w, c, h, ctl, want, cur_start, cur_node, cur_id, resp,
-                          why, sizeof(why)) == 0)
+        else if (ask_peer(w, c, h, dl, ctl, want, cur_start, cur_node, cur_id,
+                          resp, why, sizeof(why)) == 0)
             continue;
         tspsd_log(TSPSD_LOG_WARN, 0, c->identity,
                   "cluster: history of a node left out", "peer=%s error=\"%s\"",

@@ -127,11 +127,14 @@ struct tspsd {
     const char *node_name;
     /* Set by the cluster: add the calls of the user's other live nodes to
      * a history reply that holds this node's (newest first, at most
-     * `want`), and say in resp->message which nodes did not answer. Runs
-     * on a worker (the history handler is offloaded while it is set). */
+     * `want`), and say in resp->message which nodes did not answer. `dl`:
+     * the attendant's delegation the request was authorised with (NULL:
+     * the user herself or an admin), passed on to the peers. Runs on a
+     * worker (the history handler is offloaded while it is set). */
     void (*history_merge)(tspsd_asker *c, const Tsps__History *h,
-                          Tsps__Response *resp, size_t want, int64_t cur_start,
-                          const char *cur_node, uint64_t cur_id);
+                          const Tsps__Delegation *dl, Tsps__Response *resp,
+                          size_t want, int64_t cur_start, const char *cur_node,
+                          uint64_t cur_id);
     /* Set by the cluster: 1 when a Hello token is the cluster's peer
      * secret (compared in constant time). */
     int (*peer_check)(tspsd *d, const char *token);

@@ -460,7 +460,22 @@ static int history_run(tspsd_asker *c, const Tsps__Request *req,
     h.code = r->code != NULL ? r->code : "";
     if (r->user[0] == '\0')
         return tspsd_reply(c, resp, TSPS__CODE__INVALID, "user required");
-    TSPSD_AUTHZ(c, resp, "history", r->user, TSPSD_RIGHT_MONITOR, NULL);
+    /* A peer passes the delegation it authorised an attendant with: this
+     * node may be one the user moved away from (it keeps her calls, not
+     * her delegations). */
+    const Tsps__Delegation *peer_dl = c->peer && !c->admin &&
+                                              r->for_delegation != NULL &&
+                                              strcmp(c->identity, r->user) != 0
+                                          ? r->for_delegation
+                                          : NULL;
+    if (peer_dl != NULL) {
+        if (strcmp(peer_dl->user, r->user) != 0 ||
+            strcmp(peer_dl->attendant, c->identity) != 0 ||
+            !tspsd_deleg_allows(peer_dl, TSPSD_RIGHT_MONITOR, NULL))
+            return tspsd_refuse(c, resp, "history", r->user, TSPS__CODE__DENIED,
+                                "the peer's delegation does not cover this");
+    } else
+        TSPSD_AUTHZ(c, resp, "history", r->user, TSPSD_RIGHT_MONITOR, NULL);
     if (hist_filters(c, resp, r, &h) != TSPS__CODE__OK)
         return resp->code;
     h.want = r->limit != 0 ? r->limit : 100;
@@ -469,7 +484,9 @@ static int history_run(tspsd_asker *c, const Tsps__Request *req,
     to = r->to != 0 ? r->to : INT64_MAX;
     /* An attendant's delegation, read once: its code filter applies to
      * every call of the scan. */
-    if (!c->admin && strcmp(c->identity, r->user) != 0) {
+    if (peer_dl != NULL)
+        h.dl = peer_dl;
+    else if (!c->admin && strcmp(c->identity, r->user) != 0) {
         if (tspsd_delegation_get(c->d, r->user, c->identity, &dl) != TSPS_OK)
             return tspsd_reply(c, resp, TSPS__CODE__DENIED,
                                "no delegation from %s", r->user);
@@ -488,21 +505,22 @@ static int history_run(tspsd_asker *c, const Tsps__Request *req,
     else if (to > r->from)
         rc =
             tsps_history_query(c->d->eng, r->user, r->from, to, 0, hist_cb, &h);
-    if (dl != NULL)
-        tsps__delegation__free_unpacked(dl, NULL);
+    int code = TSPS__CODE__OK;
     if (h.failed)
-        return resp->code;
-    if (rc != TSPS_OK)
-        return tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
+        code = resp->code;
+    else if (rc != TSPS_OK)
+        code = tspsd_reply(c, resp, tspsd_code_from_tsps(rc), "history: %s",
                            tsps_strerror(rc));
     /* The other nodes of the user's shard (cluster): their calls too. */
-    if (!r->local && c->d->history_merge != NULL)
-        c->d->history_merge(c, r, resp, h.want, h.cur_start,
+    else if (!r->local && c->d->history_merge != NULL)
+        c->d->history_merge(c, r, h.dl, resp, h.want, h.cur_start,
                             h.cur_node[0] != '\0'     ? h.cur_node
                             : c->d->node_name != NULL ? c->d->node_name
                                                       : "",
                             h.cur_id);
-    return TSPS__CODE__OK;
+    if (dl != NULL) /* after the merge: h.dl went to the peers */
+        tsps__delegation__free_unpacked(dl, NULL);
+    return code;
 }
 
 typedef struct live_ctx {

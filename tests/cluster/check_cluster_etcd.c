@@ -1222,6 +1222,8 @@ END_TEST
 /* ---- history across nodes: a and b share a peer secret; each keeps the
  * calls it routed, and either answers with both, merged ---- */
 
+static int peers_sharded; /* setup_peers: a in shard s1, b in s2 */
+
 static void setup_peers(void)
 {
     char bundle[400], secret[400], extra[1200], buf[8192];
@@ -1255,8 +1257,14 @@ static void setup_peers(void)
     for (int i = 0; i < 2; i++) {
         snprintf(extra, sizeof(extra),
                  "[cluster]\nenabled = true\netcd = %s\nnode = %s\n"
-                 "prefix = /tsps-test\npeer_secret_file = %s\npeer_ca = %s\n",
-                 etcd.url, i == 0 ? "a" : "b", secret, bundle);
+                 "prefix = /tsps-test\npeer_secret_file = %s\npeer_ca = %s\n"
+                 "%s%s",
+                 etcd.url, i == 0 ? "a" : "b", secret, bundle,
+                 peers_sharded ? "default_shard = s1\nhandover_grace_s = 1\n"
+                               : "",
+                 !peers_sharded ? ""
+                 : i == 0       ? "shard = s1\n"
+                                : "shard = s2\n");
         th_start(t[i], extra);
     }
 }
@@ -1429,6 +1437,95 @@ START_TEST(test_history_merged_across_nodes)
 }
 END_TEST
 
+/* ---- history follows a moved user: ann's calls of before her move stay
+ * on her old shard's node, which no longer holds her (nor her
+ * delegations); her new shard's node answers with them too ---- */
+
+static void setup_peers_moved(void)
+{
+    peers_sharded = 1;
+    setup_peers();
+}
+
+START_TEST(test_history_follows_a_moved_user)
+{
+    tspsd_client *a = th_connect(&na, "admin", NULL);
+    tspsd_client *b = th_connect(&nb, "admin", NULL);
+    Tsps__Response *r = NULL;
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    char args[200], out[4000];
+
+    ck_assert_int_eq(user_put(a, "ann", ANN), 0);
+    live_call(a);
+    live_call(a);
+    snprintf(args, sizeof(args),
+             "cluster move-user ann s2 --etcd %s --prefix /tsps-test",
+             etcd.url);
+    ck_assert_msg(th_ctl(&nb, "admin", args, out, sizeof(out)) == 0, "%s", out);
+    for (int i = 0; i < 150 && user_numbers(b, "ann") != 1; i++)
+        th_sleep_ms(20);
+    ck_assert_msg(user_numbers(b, "ann") == 1, "b never took ann");
+    live_call(b);
+    /* a lets ann go after its grace period (1 s) */
+    for (int i = 0; i < 250 && user_numbers(a, "ann") != -1; i++)
+        th_sleep_ms(20);
+    ck_assert_msg(user_numbers(a, "ann") == -1, "a still holds ann");
+
+    /* b, her shard now, answers with the calls a routed before the move */
+    ck_assert_int_eq(history(b, 0, NULL, 0, &r), 0);
+    ck_assert_msg(r->n_calls == 3 && r->message[0] == '\0',
+                  "%zu calls, message \"%s\"", r->n_calls, r->message);
+    ck_assert_uint_eq(calls_of(r, "a"), 2);
+    ck_assert_uint_eq(calls_of(r, "b"), 1);
+    tsps__response__free_unpacked(r, NULL);
+    /* ann herself */
+    tspsd_client *ann = th_connect(&nb, "ann", NULL);
+    ck_assert_int_eq(history(ann, 0, NULL, 0, &r), 0);
+    ck_assert_uint_eq(calls_of(r, "a"), 2);
+    tsps__response__free_unpacked(r, NULL);
+    /* an attendant ann delegates to after the move: a never sees the
+     * delegation (ann is not its user any more), b passes it on */
+    Tsps__Delegate dg = TSPS__DELEGATE__INIT;
+    Tsps__Delegation dl = TSPS__DELEGATION__INIT;
+    dl.user = (char *)"ann";
+    dl.attendant = (char *)"att";
+    dl.monitor = 1;
+    dg.delegation = &dl;
+    req.body_case = TSPS__REQUEST__BODY_DELEGATE;
+    req.delegate = &dg;
+    ck_assert_int_eq(th_call(ann, &req, NULL), 0);
+    tspsd_client *att = th_connect(&nb, "att", NULL);
+    ck_assert_int_eq(history(att, 0, NULL, 0, &r), 0);
+    ck_assert_msg(r->n_calls == 3 && r->message[0] == '\0',
+                  "%zu calls, message \"%s\"", r->n_calls, r->message);
+    ck_assert_uint_eq(calls_of(r, "a"), 2);
+    tsps__response__free_unpacked(r, NULL);
+    tspsd_client *attno = th_connect(&nb, "attno", NULL);
+    ck_assert_int_eq(history(attno, 0, NULL, 0, NULL), TSPS__CODE__DENIED);
+    /* a peer's delegation must be the asker's own, for this user */
+    tspsd_client *peer =
+        th_connect(&na, NULL, "0123456789abcdef-test-peer-secret");
+    Tsps__History h = TSPS__HISTORY__INIT;
+    h.user = (char *)"ann";
+    h.local = 1;
+    h.for_identity = (char *)"attno";
+    h.for_delegation = &dl; /* att's, not attno's */
+    req.body_case = TSPS__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    ck_assert_int_eq(th_call(peer, &req, NULL), TSPS__CODE__DENIED);
+    h.for_identity = (char *)"att";
+    ck_assert_int_eq(th_call(peer, &req, &r), 0);
+    ck_assert_uint_eq(r->n_calls, 2);
+    tsps__response__free_unpacked(r, NULL);
+    tspsd_client_close(peer);
+    tspsd_client_close(attno);
+    tspsd_client_close(att);
+    tspsd_client_close(ann);
+    tspsd_client_close(a);
+    tspsd_client_close(b);
+}
+END_TEST
+
 static Suite *cluster_suite(void)
 {
     Suite *s = suite_create("cluster_etcd");
@@ -1457,6 +1554,11 @@ static Suite *cluster_suite(void)
     tcase_add_checked_fixture(tc, setup_peers, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_history_merged_across_nodes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("history_move");
+    tcase_add_checked_fixture(tc, setup_peers_moved, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_history_follows_a_moved_user);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -738,7 +738,7 @@ def writes():
     for k in ("node_write_requests_per_s", "etcd_writes_per_s",
               "apply_events_per_s", "etcd_direct_puts_per_s",
               "etcd_db_bytes_per_rule_key"):
-        print("%s %s" % (k, figures[k]))
+        print("%s=%s" % (k, figures[k]))
     return 0
 
 
@@ -818,7 +818,7 @@ def bench():
               "node_write_requests_per_s", "etcd_writes_per_s",
               "apply_events_per_s", "etcd_direct_puts_per_s",
               "etcd_db_bytes_per_rule_key"):
-        print("%s %s" % (k, figures[k]))
+        print("%s=%s" % (k, figures[k]))
     return 0
 
 

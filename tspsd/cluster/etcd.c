@@ -501,8 +501,9 @@ static json_t *txn_delete(const char *key)
 }
 
 int tspsd_etcd_cas(tspsd_etcd *e, const char *key, int64_t mod_rev,
-                   const void *val, size_t len, const char *const *dels,
-                   int *won, int64_t *rev, char *err, size_t errlen)
+                   const void *val, size_t len, const char *const *puts,
+                   const char *const *dels, int *won, int64_t *rev, char *err,
+                   size_t errlen)
 {
     json_t *doc = NULL, *ops = NULL, *o = NULL;
     char *k = NULL, *v = NULL, *body = NULL;
@@ -521,6 +522,22 @@ int tspsd_etcd_cas(tspsd_etcd *e, const char *key, int64_t mod_rev,
         json_array_append_new(ops, json_pack("{s:{s:s,s:s}}", "request_put",
                                              "key", k, "value", v)) != 0)
         goto cleanup;
+    for (size_t i = 0; puts != NULL && puts[i] != NULL; i += 2) {
+        char *pk = NULL, *pv = NULL;
+        int bad =
+            puts[i][0] == '\0' || puts[i + 1] == NULL ||
+            (pk = b64_enc(puts[i], strlen(puts[i]))) == NULL ||
+            (pv = b64_enc(puts[i + 1], strlen(puts[i + 1]))) == NULL ||
+            json_array_append_new(ops, json_pack("{s:{s:s,s:s}}", "request_put",
+                                                 "key", pk, "value", pv)) != 0;
+        free(pk);
+        free(pv);
+        if (bad) {
+            rc = puts[i][0] == '\0' || puts[i + 1] == NULL ? TSPSD_ETCD_EINVAL
+                                                           : TSPSD_ETCD_ENOMEM;
+            goto cleanup;
+        }
+    }
     for (size_t i = 0; dels != NULL && dels[i] != NULL; i++)
         if (dels[i][0] == '\0' ||
             json_array_append_new(ops, txn_delete(dels[i])) != 0)

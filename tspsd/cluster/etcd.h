@@ -90,7 +90,8 @@ int tspsd_etcd_delete(tspsd_etcd *e, const char *key, int prefix, int64_t *rev,
 
 /**
  * A transaction: when `key`'s mod revision is `mod_rev` (0: the key does
- * not exist), put `key` = `val` and delete each key of `dels` (NULL-
+ * not exist), put `key` = `val`, put each pair of `puts` (key, text
+ * value, ..., NULL; may be NULL) and delete each key of `dels` (NULL-
  * terminated, may be NULL; a key ending in '/' deletes every key under
  * it), all at one revision. *won = 1 when the compare held (the writes
  * were made), 0 when the key changed meanwhile (nothing written). *rev
@@ -98,8 +99,9 @@ int tspsd_etcd_delete(tspsd_etcd *e, const char *key, int prefix, int64_t *rev,
  * Thread-safety: any thread.
  */
 int tspsd_etcd_cas(tspsd_etcd *e, const char *key, int64_t mod_rev,
-                   const void *val, size_t len, const char *const *dels,
-                   int *won, int64_t *rev, char *err, size_t errlen);
+                   const void *val, size_t len, const char *const *puts,
+                   const char *const *dels, int *won, int64_t *rev, char *err,
+                   size_t errlen);
 
 /**
  * One key-value of a range or one event of a watch. `key` and `val` are
