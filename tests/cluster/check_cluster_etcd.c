@@ -52,24 +52,10 @@ static int *sip_port_of(const th_daemon *t)
     return &sip_ports[t == &na ? 0 : t == &nb ? 1 : 2];
 }
 
-static int free_udp_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static void node_start(th_daemon *t, const char *name)
 {
     char extra[600];
-    *sip_port_of(t) = free_udp_port();
+    *sip_port_of(t) = th_free_udp_port();
     snprintf(extra, sizeof(extra),
              "[cluster]\nenabled = true\netcd = %s\nnode = %s\n"
              "prefix = /tsps-test\n[web]\nlisten = 127.0.0.1\nport = 0\n"
@@ -1311,6 +1297,21 @@ static size_t calls_of(const Tsps__Response *r, const char *node)
     return n;
 }
 
+/* ann (connected as c) lets `attendant` monitor her calls. */
+static int delegate_monitor(tspsd_client *c, const char *attendant)
+{
+    Tsps__Request req = TSPS__REQUEST__INIT;
+    Tsps__Delegate dg = TSPS__DELEGATE__INIT;
+    Tsps__Delegation dl = TSPS__DELEGATION__INIT;
+    dl.user = (char *)"ann";
+    dl.attendant = (char *)attendant;
+    dl.monitor = 1;
+    dg.delegation = &dl;
+    req.body_case = TSPS__REQUEST__BODY_DELEGATE;
+    req.delegate = &dg;
+    return th_call(c, &req, NULL);
+}
+
 START_TEST(test_history_merged_across_nodes)
 {
     tspsd_client *a = th_connect(&na, "admin", NULL);
@@ -1371,15 +1372,7 @@ START_TEST(test_history_merged_across_nodes)
     ck_assert_int_eq(history(ann, 0, NULL, 0, &r), 0);
     ck_assert_uint_eq(r->n_calls, 5);
     tsps__response__free_unpacked(r, NULL);
-    Tsps__Delegate dg = TSPS__DELEGATE__INIT;
-    Tsps__Delegation dl = TSPS__DELEGATION__INIT;
-    dl.user = (char *)"ann";
-    dl.attendant = (char *)"att";
-    dl.monitor = 1;
-    dg.delegation = &dl;
-    req.body_case = TSPS__REQUEST__BODY_DELEGATE;
-    req.delegate = &dg;
-    ck_assert_int_eq(th_call(ann, &req, NULL), 0);
+    ck_assert_int_eq(delegate_monitor(ann, "att"), 0);
     tspsd_client *att = th_connect(&na, "att", NULL);
     int n = 0;
     for (int i = 0; i < 100 && n != 5; i++) { /* until b has the delegation */
@@ -1485,15 +1478,7 @@ START_TEST(test_history_follows_a_moved_user)
     tsps__response__free_unpacked(r, NULL);
     /* an attendant ann delegates to after the move: a never sees the
      * delegation (ann is not its user any more), b passes it on */
-    Tsps__Delegate dg = TSPS__DELEGATE__INIT;
-    Tsps__Delegation dl = TSPS__DELEGATION__INIT;
-    dl.user = (char *)"ann";
-    dl.attendant = (char *)"att";
-    dl.monitor = 1;
-    dg.delegation = &dl;
-    req.body_case = TSPS__REQUEST__BODY_DELEGATE;
-    req.delegate = &dg;
-    ck_assert_int_eq(th_call(ann, &req, NULL), 0);
+    ck_assert_int_eq(delegate_monitor(ann, "att"), 0);
     tspsd_client *att = th_connect(&nb, "att", NULL);
     ck_assert_int_eq(history(att, 0, NULL, 0, &r), 0);
     ck_assert_msg(r->n_calls == 3 && r->message[0] == '\0',
@@ -1506,6 +1491,10 @@ START_TEST(test_history_follows_a_moved_user)
     tspsd_client *peer =
         th_connect(&na, NULL, "0123456789abcdef-test-peer-secret");
     Tsps__History h = TSPS__HISTORY__INIT;
+    Tsps__Delegation dl = TSPS__DELEGATION__INIT;
+    dl.user = (char *)"ann";
+    dl.attendant = (char *)"att";
+    dl.monitor = 1;
     h.user = (char *)"ann";
     h.local = 1;
     h.for_identity = (char *)"attno";

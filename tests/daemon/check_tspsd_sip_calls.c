@@ -26,20 +26,6 @@ static int sip_port, ufd, lport;
 static char sip_extra[512];
 static char out[65536];
 
-static int free_udp_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static void setup(void)
 {
     char extra[256];
@@ -49,7 +35,7 @@ static void setup(void)
     memset(&fx, 0, sizeof(fx));
     tsps_check_tmpdir(fx.dir, sizeof(fx.dir));
     th_make_certs(&fx);
-    sip_port = free_udp_port();
+    sip_port = th_free_udp_port();
     snprintf(extra, sizeof(extra),
              "[web]\nlisten = 127.0.0.1\nport = 0\n"
              "[sip]\nenabled = true\nlisten = 127.0.0.1\nudp_port = %d\n"

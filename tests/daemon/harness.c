@@ -27,11 +27,11 @@ static void msleep(int ms)
     nanosleep(&ts, NULL);
 }
 
-int th_free_port(void)
+static int free_port_of(int type)
 {
     struct sockaddr_in sa;
     socklen_t sl = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, type, 0);
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -40,6 +40,16 @@ int th_free_port(void)
     int port = ntohs(sa.sin_port);
     close(fd);
     return port;
+}
+
+int th_free_port(void)
+{
+    return free_port_of(SOCK_STREAM);
+}
+
+int th_free_udp_port(void)
+{
+    return free_port_of(SOCK_DGRAM);
 }
 
 void th_cert_paths(th_daemon *t, const char *identity, char *cert, char *key,

@@ -55,6 +55,8 @@ int th_ctl(th_daemon *t, const char *identity, const char *args, char *out,
 
 /** A free TCP port on 127.0.0.1. */
 int th_free_port(void);
+/** A free UDP port on 127.0.0.1 (a SIP front's). */
+int th_free_udp_port(void);
 
 /* ---- th_web.c: the web UI over HTTPS (needs [web] port = 0) ---- */
 typedef struct th_http th_http;
