@@ -524,9 +524,19 @@ static void kill9_run(int window_ms)
            64 responses) and is killed while answering them */
         int calm = 1 + rand() % 3, barrage = 6 + rand() % 14;
         for (int b = 0; b < calm; b++) {
+            unsigned first = nkcalls;
             for (unsigned i = 0; i < burst && nkcalls < KILL_MAX_CALLS; i++)
                 send_kill_invite(nkcalls++);
-            drain_responses(20);
+            /* each calm burst answered before the next (a commit may
+               wait long for a busy disk: up to 5 s, not 20 ms of quiet) */
+            int64_t until = now_ns() + 5000000000LL;
+            unsigned named = 0;
+            while (named < nkcalls - first && now_ns() < until) {
+                drain_responses(20);
+                named = 0;
+                for (unsigned k = first; k < nkcalls; k++)
+                    named += kcalls[k].id != 0;
+            }
         }
         if (window_ms > 0) { /* the calm calls' window passes */
             struct timespec w = {0, 0};
