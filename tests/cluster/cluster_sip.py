@@ -199,10 +199,11 @@ class Node:
 
 
 class Kamailio:
-    def __init__(self, nodes, map_from=None):
+    def __init__(self, nodes, map_from=None, follow=False):
         """Kamailio with one dispatcher set per shard (s1 = 1, s2 = 2) and
         its number -> set table written by `tspsctl cluster kamailio-map`
-        on map_from (None: an empty table, every call to set 1)."""
+        on map_from (None: an empty table, every call to set 1); follow:
+        as the operator's proxy, it follows tspsd's 3xx (FOLLOW_3XX)."""
         self.port, self.rpc_port = free_port(), free_port()
         self.rpc = "http://127.0.0.1:%d/RPC" % self.rpc_port
         self.dir = os.path.join(RUN[1], "kamailio")
@@ -229,7 +230,8 @@ class Kamailio:
              "-A", "LISTEN=udp:127.0.0.1:%d" % self.port,
              "-A", 'DS_LIST="%s"' % self.list, "-A", "CHILDREN=2",
              "-A", 'MAP_DB="text://%s"' % self.dir,
-             "-A", "RPC_LISTEN=tcp:127.0.0.1:%d" % self.rpc_port],
+             "-A", "RPC_LISTEN=tcp:127.0.0.1:%d" % self.rpc_port]
+            + (["-A", "FOLLOW_3XX"] if follow else []),
             stdout=subprocess.DEVNULL, stderr=open(self.logf, "w"),
             start_new_session=True)
         if not wait_for(lambda: self.proc.poll() is not None or
@@ -282,7 +284,7 @@ def routes_to(node, i, want):
     return r.returncode == 0 and want in r.stdout
 
 
-def sipp(kam, users, rate, calls, tag):
+def sipp(kam, users, rate, calls, tag, scenario="invite_3xx.xml"):
     """Run sipp against Kamailio; (successful, failed, retransmissions)."""
     csv = os.path.join(WORK, "numbers.csv")
     with open(csv, "w") as f:
@@ -291,7 +293,7 @@ def sipp(kam, users, rate, calls, tag):
             f.write("%s;\n" % number(i))
     stat = os.path.join(WORK, "sipp_%s.csv" % tag)
     cmd = [ARGS.sipp, "127.0.0.1:%d" % kam.port, "-sf",
-           os.path.join(ARGS.scenarios, "invite_3xx.xml"), "-inf", csv,
+           os.path.join(ARGS.scenarios, scenario), "-inf", csv,
            "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate),
            "-m", str(calls), "-l", str(max(100, rate * 4)), "-bg" if False
            else "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1",
@@ -633,8 +635,104 @@ def failover_run(rate, calls, users=20):
         etcd.kill()
 
 
+def follow_run(calls=20, rate=10):
+    """Kamailio as the operator's proxy (FOLLOW_3XX) follows tspsd's 302:
+    each call reaches the forward target (a sipp UAS) with tspsd's
+    Diversion header and is answered 200 end to end; a reject still
+    reaches the caller as tspsd's 486. (ok at the caller, ok at the
+    target, the reject's status)"""
+    etcd, nodes = cluster(1)
+    kam = uas = None
+    n = nodes[0]
+    try:
+        provision(n, 1)
+        wait_provisioned(nodes, 1)
+        uport = free_port()
+        target = "sip:target@127.0.0.1:%d" % uport
+        n.ctl("code", "set", "u0", "UNKNOWN", "forward", target)
+        if not wait_for(lambda: routes_to(n, 0, "target@127.0.0.1"), 10, 0.1):
+            raise RuntimeError("n1 does not route u0 to the target")
+        ustat = os.path.join(WORK, "sipp_uas.csv")
+        uas = subprocess.Popen(
+            [ARGS.sipp, "-sf", os.path.join(ARGS.scenarios,
+                                            "uas_followed.xml"),
+             "-i", "127.0.0.1", "-p", str(uport), "-m", str(calls),
+             "-nostdin", "-trace_stat", "-stf", ustat, "-fd", "1",
+             "-trace_err", "-error_file",
+             os.path.join(WORK, "sipp_uas_err.log"), "-timeout", "60",
+             "-timeout_error"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        kam = Kamailio(nodes, follow=True)
+        time.sleep(1.5)  # the first OPTIONS probe
+        p, stat = sipp(kam, 1, rate, calls, "follow",
+                       scenario="invite_followed.xml")
+        ok, failed, _ = sipp_result(p, stat)
+        uok, ufailed, _ = sipp_result(uas, ustat)
+        uas = None
+        # a reject is tspsd's answer to the caller, followed or not
+        n.ctl("code", "set", "u0", "UNKNOWN", "reject", "busy")
+        if not wait_for(lambda: routes_to(n, 0, "reject"), 10, 0.1):
+            raise RuntimeError("n1 does not route u0 to reject")
+        status = sip_status(kam.port, number(0))
+    finally:
+        if uas is not None and uas.poll() is None:
+            uas.kill()
+        if kam:
+            kam.stop()
+        n.stop()
+        etcd.kill()
+    return ok, failed, uok, ufailed, status
+
+
+def sip_status(port, num):
+    """One INVITE to num at 127.0.0.1:port (UDP): the status of its final
+    response (ACKed), or 0 when none came within 5 s."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    lp = s.getsockname()[1]
+    cid = "follow-%d@127.0.0.1" % lp
+    head = ("Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-f%d;rport\r\n"
+            "From: <sip:+13125550013@127.0.0.1:%d>;tag=f%d\r\n"
+            % (lp, lp, lp, lp))
+    s.sendto(("INVITE sip:%s@127.0.0.1:%d SIP/2.0\r\n%s"
+              "To: <sip:%s@127.0.0.1:%d>\r\nCall-ID: %s\r\n"
+              "CSeq: 1 INVITE\r\nContact: <sip:+13125550013@127.0.0.1:%d>\r\n"
+              "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+              % (num, port, head, num, port, cid, lp)).encode(),
+             ("127.0.0.1", port))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            data = s.recv(65536).decode(errors="replace")
+        except socket.timeout:
+            break
+        code = int(data.split(" ", 2)[1])
+        if code >= 200:
+            to = re.search(r"^To: (.*)$", data, re.M | re.I).group(1).strip()
+            s.sendto(("ACK sip:%s@127.0.0.1:%d SIP/2.0\r\n%sTo: %s\r\n"
+                      "Call-ID: %s\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n"
+                      "Content-Length: 0\r\n\r\n"
+                      % (num, port, head, to, cid)).encode(),
+                     ("127.0.0.1", port))
+            s.close()
+            return code
+    s.close()
+    return 0
+
+
 def test():
     calls, rate = ARGS.calls, ARGS.rate
+    fok, ffailed, uok, ufailed, status = follow_run()
+    print("cluster_sip: 20 calls through kamailio following tspsd's 302 "
+          "(FOLLOW_3XX): %d ok, %d failed at the caller; the target "
+          "answered %d with tspsd's Diversion, %d failed; a reject reached "
+          "the caller as %d" % (fok, ffailed, uok, ufailed, status))
+    if fok != 20 or uok != 20 or status != 486:
+        print("FAIL: the followed calls did not all reach the target with "
+              "the Diversion header, or the reject was not passed back "
+              "(see %s)" % WORK)
+        return 1
     ok, failed, retrans = failover_run(rate, calls)
     print("cluster_sip: %d calls at %d/s through kamailio, node n2 killed "
           "after a third: %d ok, %d failed, %d retransmissions"
