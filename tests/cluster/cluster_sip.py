@@ -121,7 +121,7 @@ class Etcd:
 
 
 class Node:
-    def __init__(self, name, etcd_url, shard="s1"):
+    def __init__(self, name, etcd_url, shard="s1", sip_extra=""):
         self.name = name
         self.shard = shard
         self.dir = os.path.join(RUN[1], name)
@@ -134,14 +134,14 @@ class Node:
             f.write("[tspsd]\ndata_dir = %s\nlog_level = info\n"
                     "[control]\nport = 0\n[metrics]\nport = %d\n"
                     "[sip]\nenabled = true\nlisten = 127.0.0.1\n"
-                    "udp_port = %d\ntcp_port = 0\n"
+                    "udp_port = %d\ntcp_port = 0\n%s"
                     "[web]\nlisten = 127.0.0.1\nport = 0\n"
                     "[cluster]\nenabled = true\netcd = %s\nnode = %s\n"
                     "prefix = /tsps-sip\nshard = %s\ndefault_shard = s1\n"
                     "lease_s = %d\nhandover_grace_s = %d\n"
                     "[admin]\nidentities = admin\n"
-                    % (self.data, self.metrics_port, self.sip_port, etcd_url,
-                       name, shard, LEASE_S, GRACE_S))
+                    % (self.data, self.metrics_port, self.sip_port, sip_extra,
+                       etcd_url, name, shard, LEASE_S, GRACE_S))
         self.logf = os.path.join(self.dir, "tspsd.log")
         self.proc = None
         self.start()
@@ -317,12 +317,13 @@ def sipp_result(p, stat):
     return ok, failed, retrans
 
 
-def cluster(nodes_n=2):
+def cluster(nodes_n=2, sip_extra=""):
     RUN[0] += 1
     RUN[1] = os.path.join(WORK, "run%d" % RUN[0])
     os.makedirs(RUN[1])
     etcd = Etcd()
-    nodes = [Node("n%d" % (i + 1), etcd.url) for i in range(nodes_n)]
+    nodes = [Node("n%d" % (i + 1), etcd.url, sip_extra=sip_extra)
+             for i in range(nodes_n)]
     return etcd, nodes
 
 
@@ -635,14 +636,55 @@ def failover_run(rate, calls, users=20):
         etcd.kill()
 
 
-def follow_run(calls=20, rate=10):
+def start_uas(scenario, port, calls, tag):
+    """A sipp UAS on 127.0.0.1:port: (process, its statistics file)."""
+    stat = os.path.join(WORK, "sipp_%s.csv" % tag)
+    p = subprocess.Popen(
+        [ARGS.sipp, "-sf", os.path.join(ARGS.scenarios, scenario),
+         "-i", "127.0.0.1", "-p", str(port), "-m", str(calls),
+         "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1",
+         "-trace_err", "-error_file",
+         os.path.join(WORK, "sipp_%s_err.log" % tag), "-timeout", "60",
+         "-timeout_error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return p, stat
+
+
+def sip_register(port, aor, label, contact_port):
+    """REGISTER (no digest: the node has auth_register off) of a device
+    labelled `label` at 127.0.0.1:contact_port for aor: the status."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    lp = s.getsockname()[1]
+    s.sendto(("REGISTER sip:127.0.0.1:%d SIP/2.0\r\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-r%d;rport\r\n"
+              "From: <sip:%s@127.0.0.1>;tag=r%d\r\nTo: <sip:%s@127.0.0.1>\r\n"
+              "Call-ID: reg-%s-%d@127.0.0.1\r\nCSeq: 1 REGISTER\r\n"
+              "Contact: <sip:%s@127.0.0.1:%d>;label=%s;expires=300\r\n"
+              "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+              % (port, lp, lp, aor, lp, aor, label, lp, label, contact_port,
+                 label)).encode(), ("127.0.0.1", port))
+    try:
+        data = s.recv(65536).decode(errors="replace")
+        return int(data.split(" ", 2)[1])
+    except (socket.timeout, ValueError, IndexError):
+        return 0
+    finally:
+        s.close()
+
+
+def follow_run(calls=20, rate=10, seq_calls=5):
     """Kamailio as the operator's proxy (FOLLOW_3XX) follows tspsd's 302:
     each call reaches the forward target (a sipp UAS) with tspsd's
     Diversion header and is answered 200 end to end; a reject still
-    reaches the caller as tspsd's 486. (ok at the caller, ok at the
-    target, the reject's status)"""
-    etcd, nodes = cluster(1)
+    reaches the caller as tspsd's 486; a 300 of two devices (sequential
+    ringing) rings the first (it answers 480), then the second, which
+    answers. {figure: count}"""
+    etcd, nodes = cluster(1, sip_extra="auth_register = false\n")
     kam = uas = None
+    procs = []
+    r = {}
     n = nodes[0]
     try:
         provision(n, 1)
@@ -652,36 +694,47 @@ def follow_run(calls=20, rate=10):
         n.ctl("code", "set", "u0", "UNKNOWN", "forward", target)
         if not wait_for(lambda: routes_to(n, 0, "target@127.0.0.1"), 10, 0.1):
             raise RuntimeError("n1 does not route u0 to the target")
-        ustat = os.path.join(WORK, "sipp_uas.csv")
-        uas = subprocess.Popen(
-            [ARGS.sipp, "-sf", os.path.join(ARGS.scenarios,
-                                            "uas_followed.xml"),
-             "-i", "127.0.0.1", "-p", str(uport), "-m", str(calls),
-             "-nostdin", "-trace_stat", "-stf", ustat, "-fd", "1",
-             "-trace_err", "-error_file",
-             os.path.join(WORK, "sipp_uas_err.log"), "-timeout", "60",
-             "-timeout_error"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        uas, ustat = start_uas("uas_followed.xml", uport, calls, "uas")
+        procs.append(uas)
         kam = Kamailio(nodes, follow=True)
         time.sleep(1.5)  # the first OPTIONS probe
         p, stat = sipp(kam, 1, rate, calls, "follow",
                        scenario="invite_followed.xml")
-        ok, failed, _ = sipp_result(p, stat)
-        uok, ufailed, _ = sipp_result(uas, ustat)
-        uas = None
+        r["ok"], r["failed"], _ = sipp_result(p, stat)
+        r["target_ok"], r["target_failed"], _ = sipp_result(uas, ustat)
         # a reject is tspsd's answer to the caller, followed or not
         n.ctl("code", "set", "u0", "UNKNOWN", "reject", "busy")
         if not wait_for(lambda: routes_to(n, 0, "reject"), 10, 0.1):
             raise RuntimeError("n1 does not route u0 to reject")
-        status = sip_status(kam.port, number(0))
+        r["reject_status"] = sip_status(kam.port, number(0))
+        # sequential ringing: desk (q 1.0) first, then mobile (q 0.9)
+        dport, mport = free_port(), free_port()
+        for label, port in (("desk", dport), ("mobile", mport)):
+            code = sip_register(n.sip_port, number(0), label, port)
+            if code != 200:
+                raise RuntimeError("REGISTER of %s: %d" % (label, code))
+        n.ctl("code", "set", "u0", "UNKNOWN", "ring", "sequential",
+              "devices=desk,mobile")
+        if not wait_for(lambda: routes_to(n, 0, "ring"), 10, 0.1):
+            raise RuntimeError("n1 does not route u0 to ring")
+        desk, dstat = start_uas("uas_480.xml", dport, seq_calls, "desk")
+        mobile, mstat = start_uas("uas_answer.xml", mport, seq_calls,
+                                  "mobile")
+        procs += [desk, mobile]
+        p, stat = sipp(kam, 1, 2, seq_calls, "seq",
+                       scenario="invite_followed.xml")
+        r["seq_ok"], r["seq_failed"], _ = sipp_result(p, stat)
+        r["desk_480"], _, _ = sipp_result(desk, dstat)
+        r["mobile_ok"], _, _ = sipp_result(mobile, mstat)
     finally:
-        if uas is not None and uas.poll() is None:
-            uas.kill()
+        for q in procs:
+            if q.poll() is None:
+                q.kill()
         if kam:
             kam.stop()
         n.stop()
         etcd.kill()
-    return ok, failed, uok, ufailed, status
+    return r
 
 
 def sip_status(port, num):
@@ -723,15 +776,21 @@ def sip_status(port, num):
 
 def test():
     calls, rate = ARGS.calls, ARGS.rate
-    fok, ffailed, uok, ufailed, status = follow_run()
+    f = follow_run()
     print("cluster_sip: 20 calls through kamailio following tspsd's 302 "
-          "(FOLLOW_3XX): %d ok, %d failed at the caller; the target "
-          "answered %d with tspsd's Diversion, %d failed; a reject reached "
-          "the caller as %d" % (fok, ffailed, uok, ufailed, status))
-    if fok != 20 or uok != 20 or status != 486:
-        print("FAIL: the followed calls did not all reach the target with "
-              "the Diversion header, or the reject was not passed back "
-              "(see %s)" % WORK)
+          "(FOLLOW_3XX): %(ok)d ok, %(failed)d failed at the caller; the "
+          "target answered %(target_ok)d with tspsd's Diversion, "
+          "%(target_failed)d failed; a reject reached the caller as "
+          "%(reject_status)d; 5 calls ringing desk then mobile (300): "
+          "%(seq_ok)d ok, %(seq_failed)d failed, desk said 480 to "
+          "%(desk_480)d, mobile answered %(mobile_ok)d" % f)
+    if (f["ok"] != 20 or f["target_ok"] != 20 or f["reject_status"] != 486
+            or f["seq_ok"] != 5 or f["desk_480"] != 5
+            or f["mobile_ok"] != 5):
+        print("FAIL: a followed call did not reach its target (with the "
+              "Diversion header), the reject was not passed back, or "
+              "sequential ringing did not go desk then mobile (see %s)"
+              % WORK)
         return 1
     ok, failed, retrans = failover_run(rate, calls)
     print("cluster_sip: %d calls at %d/s through kamailio, node n2 killed "
