@@ -247,12 +247,26 @@ static void user_shard(struct tspsd_cluster_wire *w, const char *user,
     snprintf(out, len, "%s", w->d->cfg.cluster_default_shard);
 }
 
+/* The hold of `user`: 1 and *until, or 0 (none). */
+static int hold_get(struct tspsd_cluster_wire *w, const char *user,
+                    long long *until)
+{
+    char key[300], v[32];
+    size_t n = 0;
+    snprintf(key, sizeof(key), KEY_HOLD "%s", user);
+    if (tsps_kv_get(w->d->eng, key, v, sizeof(v) - 1, &n) != TSPS_OK)
+        return 0;
+    v[n] = '\0';
+    *until = strtoll(v, NULL, 10);
+    return 1;
+}
+
 /* The user's keys belong in this node's store: the node is in no shard
  * (it holds everyone), or the user is in its shard. */
 static int user_here(struct tspsd_cluster_wire *w, const char *user)
 {
-    char sh[64], key[300];
-    size_t n = 0;
+    char sh[64];
+    long long until = 0;
     if (w->d->cfg.cluster_shard[0] == '\0' || user == NULL || user[0] == '\0')
         return 1;
     user_shard(w, user, sh, sizeof(sh));
@@ -262,13 +276,8 @@ static int user_here(struct tspsd_cluster_wire *w, const char *user)
      * the grace is over the user is not here, even before the tick has
      * removed her keys (a write then would be refused a moment later,
      * or find her half gone) */
-    snprintf(key, sizeof(key), KEY_HOLD "%s", user);
-    if (strlen(user) >= 200 ||
-        tsps_kv_get(w->d->eng, key, sh, sizeof(sh) - 1, &n) != TSPS_OK)
-        return 0;
-    sh[n] = '\0';
-    long long until = strtoll(sh, NULL, 10);
-    return until == 0 || until > (long long)time(NULL);
+    return strlen(user) < 200 && hold_get(w, user, &until) &&
+           (until == 0 || until > (long long)time(NULL));
 }
 
 /* The user a state key (and its value) belongs to into out, or "" for a
@@ -619,20 +628,6 @@ static void hold_set(struct tspsd_cluster_wire *w, const char *user,
     tsps_kv_put(w->d->eng, key, v, (size_t)n);
 }
 
-/* The hold of `user`: 1 and *until, or 0 (none). */
-static int hold_get(struct tspsd_cluster_wire *w, const char *user,
-                    long long *until)
-{
-    char key[300], v[32];
-    size_t n = 0;
-    snprintf(key, sizeof(key), KEY_HOLD "%s", user);
-    if (tsps_kv_get(w->d->eng, key, v, sizeof(v) - 1, &n) != TSPS_OK)
-        return 0;
-    v[n] = '\0';
-    *until = strtoll(v, NULL, 10);
-    return 1;
-}
-
 static void hold_clear(struct tspsd_cluster_wire *w, const char *user)
 {
     char key[300];
@@ -775,16 +770,16 @@ static void apply_was(struct tspsd_cluster_wire *w, const char *rest,
     char key[300], user[TSPSD_IDENT_MAX];
     const char *slash = strchr(rest, '/');
     size_t ul = slash != NULL ? (size_t)(slash - rest) : 0;
-    if (slash == NULL || ul == 0 || ul >= sizeof(user) || !part_ok(slash + 1) ||
-        strlen(slash + 1) >= 64) {
+    if (slash != NULL && ul > 0 && ul < sizeof(user)) {
+        memcpy(user, rest, ul);
+        user[ul] = '\0';
+    }
+    if (slash == NULL || ul == 0 || ul >= sizeof(user) || !part_ok(user) ||
+        !part_ok(slash + 1) || strlen(slash + 1) >= 64) {
         tspsd_log(TSPSD_LOG_WARN, 0, NULL, "cluster: bad key not applied",
                   "key=\"was/%.200s\" revision=%" PRId64, rest, rev);
         return;
     }
-    memcpy(user, rest, ul);
-    user[ul] = '\0';
-    if (!part_ok(user))
-        return;
     snprintf(key, sizeof(key), KEY_WAS "%s", rest);
     int rc = tsps_kv_put(w->d->eng, key, val != NULL ? "" : NULL, 0);
     tspsd_log(TSPSD_LOG_DEBUG, 0, user, "cluster: shard left applied",
